@@ -1,0 +1,226 @@
+package model
+
+// Namespace is the Pulumi config namespace of every nfx key (the project name).
+const Namespace = "nextflow"
+
+// Sizing is the CPU and memory of one container: its limits and what it
+// reserves. It is embedded in each part's config object.
+type Sizing struct {
+	// CPUs is the CPU limit, in cores (threads).
+	CPUs float64 `json:"cpus"`
+	// Memory is the memory limit.
+	Memory Bytes `json:"memory"`
+	// CPURequest is the CPU reserved for the container.
+	CPURequest float64 `json:"cpuRequest"`
+	// MemoryRequest is the memory reserved for the container.
+	MemoryRequest Bytes `json:"memoryRequest"`
+}
+
+// CRMConfig is `nextflow:crm`, the CRM web app.
+type CRMConfig struct {
+	// Image is the CRM image, pinned to a version tag or digest.
+	Image string `json:"image"`
+	// Replicas is the number of CRM containers.
+	Replicas int `json:"replicas"`
+	// Port is the HTTP port the CRM listens on inside its container.
+	Port int `json:"port"`
+	// HealthPath is the HTTP path that answers 200 when the CRM is healthy.
+	HealthPath string `json:"healthPath"`
+	Sizing
+}
+
+// AIConfig is `nextflow:ai`, the Ollama LLM server.
+type AIConfig struct {
+	// Image is the Ollama image, pinned.
+	Image string `json:"image"`
+	// GPU turns GPU use on or off; unset means "use the host's GPU if it has one".
+	GPU *bool `json:"gpu"`
+	// Model is the Ollama model pulled at start; unset picks a default that
+	// fits the GPU, or a smaller one on CPU.
+	Model string `json:"model"`
+	// ModelSize is the download size of a model nfx does not know.
+	ModelSize Bytes `json:"modelSize"`
+	// Replicas is the number of Ollama nodes.
+	Replicas int `json:"replicas"`
+	Sizing
+}
+
+// PostgresConfig is `nextflow:postgres`.
+type PostgresConfig struct {
+	// Image is the PostgreSQL image, pinned.
+	Image string `json:"image"`
+	// Database is the database the CRM uses.
+	Database string `json:"database"`
+	// User is the database owner the CRM connects as.
+	User string `json:"user"`
+	Sizing
+}
+
+// RedisConfig is `nextflow:redis`.
+type RedisConfig struct {
+	// Image is the Redis image, pinned.
+	Image string `json:"image"`
+	// MaxMemory is Redis's own data limit, kept below the container limit.
+	MaxMemory Bytes `json:"maxMemory"`
+	Sizing
+}
+
+// QdrantConfig is `nextflow:qdrant`.
+type QdrantConfig struct {
+	// Image is the Qdrant image, pinned.
+	Image string `json:"image"`
+	Sizing
+}
+
+// Tunnel modes.
+const (
+	// TunnelManaged creates the tunnel, its ingress rules and DNS with Cloudflare's API.
+	TunnelManaged = "managed"
+	// TunnelToken runs cloudflared with an existing tunnel's token.
+	TunnelToken = "token"
+	// TunnelNone leaves the tunnel out; the CRM is published on 127.0.0.1.
+	TunnelNone = "none"
+)
+
+// TunnelModes lists the valid tunnel modes.
+var TunnelModes = []string{TunnelManaged, TunnelToken, TunnelNone}
+
+// TunnelConfig is `nextflow:tunnel`, the Cloudflare Tunnel in front of the CRM.
+type TunnelConfig struct {
+	// Mode is managed, token or none.
+	Mode string `json:"mode"`
+	// Image is the cloudflared image, pinned.
+	Image string `json:"image"`
+	// Hostname is the public hostname of the CRM.
+	Hostname string `json:"hostname"`
+	// AccountID is the Cloudflare account (managed mode).
+	AccountID string `json:"accountId"`
+	// ZoneID is the Cloudflare zone of Hostname (managed mode).
+	ZoneID string `json:"zoneId"`
+	// LocalPort is the loopback port the CRM is published on when Mode is none.
+	LocalPort int `json:"localPort"`
+}
+
+// Config is the whole typed configuration of one stack.
+type Config struct {
+	Stage    Stage
+	Host     Hardware
+	CRM      CRMConfig
+	AI       AIConfig
+	Postgres PostgresConfig
+	Redis    RedisConfig
+	Qdrant   QdrantConfig
+	Tunnel   TunnelConfig
+	// SecretsSet says which secret keys have a value. The values themselves
+	// stay Pulumi secrets and never enter the model.
+	SecretsSet map[string]bool
+
+	// Resolved by the stage-capability phase.
+
+	// UseGPU is whether Ollama runs on the GPU.
+	UseGPU bool
+	// ModelNeed is the memory the chosen model needs (weights plus runtime).
+	ModelNeed Bytes
+}
+
+// Secret config keys.
+const (
+	KeyPostgresPassword = "postgresPassword"
+	KeyRedisPassword    = "redisPassword"
+	KeyTunnelToken      = "tunnelToken"
+	KeyTunnelSecret     = "tunnelSecret"
+)
+
+// Key describes one config key under `nextflow:`. Pulumi.yaml declares the
+// same keys with the same types; a test keeps the two in step.
+type Key struct {
+	// Name is the key without the namespace.
+	Name string
+	// Type is the Pulumi project config type: string, integer, boolean or object.
+	Type string
+	// Secret keys hold passwords and tokens; they must be set with --secret.
+	Secret bool
+	// Generated secrets are created by `nfx up` when unset.
+	Generated bool
+	// Doc says what the key is for.
+	Doc string
+	// field returns the config field the key decodes into.
+	field func(*Config) any
+}
+
+// Keys lists every config key nfx reads, in documentation order.
+var Keys = []Key{
+	{Name: "stage", Type: "string", Doc: "the stage this stack realises; defaults to the stack name", field: func(c *Config) any { return &c.Stage }},
+	{Name: "host", Type: "object", Doc: "the machine of a self-hosted stage; overrides the stage profile", field: func(c *Config) any { return &c.Host }},
+	{Name: "crm", Type: "object", Doc: "the CRM web app", field: func(c *Config) any { return &c.CRM }},
+	{Name: "ai", Type: "object", Doc: "the Ollama LLM server", field: func(c *Config) any { return &c.AI }},
+	{Name: "postgres", Type: "object", Doc: "PostgreSQL", field: func(c *Config) any { return &c.Postgres }},
+	{Name: "redis", Type: "object", Doc: "Redis", field: func(c *Config) any { return &c.Redis }},
+	{Name: "qdrant", Type: "object", Doc: "the Qdrant vector database", field: func(c *Config) any { return &c.Qdrant }},
+	{Name: "tunnel", Type: "object", Doc: "the Cloudflare Tunnel", field: func(c *Config) any { return &c.Tunnel }},
+	{Name: KeyPostgresPassword, Type: "string", Secret: true, Generated: true, Doc: "the PostgreSQL password of the CRM's user"},
+	{Name: KeyRedisPassword, Type: "string", Secret: true, Generated: true, Doc: "the Redis password"},
+	{Name: KeyTunnelToken, Type: "string", Secret: true, Doc: "the token of an existing Cloudflare tunnel (tunnel.mode token)"},
+	{Name: KeyTunnelSecret, Type: "string", Secret: true, Generated: true, Doc: "the secret of a tunnel nfx creates (tunnel.mode managed)"},
+}
+
+// LookupKey finds a key by name.
+func LookupKey(name string) (Key, bool) {
+	for _, k := range Keys {
+		if k.Name == name {
+			return k, true
+		}
+	}
+	return Key{}, false
+}
+
+// FullKey returns "nextflow:<name>".
+func FullKey(name string) string { return Namespace + ":" + name }
+
+// Default images, pinned. Bump them here and in the golden files together.
+const (
+	DefaultCRMImage      = "ghcr.io/nextflow-crm/crm:1.8.2"
+	DefaultOllamaImage   = "ollama/ollama:0.5.7"
+	DefaultPostgresImage = "postgres:16.6-bookworm"
+	DefaultRedisImage    = "redis:7.4.2-bookworm"
+	DefaultQdrantImage   = "qdrant/qdrant:v1.13.2"
+	DefaultTunnelImage   = "cloudflare/cloudflared:2025.4.0"
+)
+
+// Defaults returns the configuration of a stage before the stack's own
+// values are applied.
+func Defaults(stage Stage) Config {
+	c := Config{
+		Stage: stage,
+		Host:  Profiles[stage].Hardware,
+		CRM: CRMConfig{
+			Image: DefaultCRMImage, Replicas: 1, Port: 3000, HealthPath: "/healthz",
+			Sizing: Sizing{CPUs: 2, Memory: 2 * GiB, CPURequest: 0.5, MemoryRequest: 512 * MiB},
+		},
+		AI: AIConfig{
+			Image: DefaultOllamaImage, Replicas: 1,
+			Sizing: Sizing{CPUs: 8, Memory: 16 * GiB, CPURequest: 2, MemoryRequest: 4 * GiB},
+		},
+		Postgres: PostgresConfig{
+			Image: DefaultPostgresImage, Database: "nextflow", User: "nextflow",
+			Sizing: Sizing{CPUs: 2, Memory: 4 * GiB, CPURequest: 0.5, MemoryRequest: 1 * GiB},
+		},
+		Redis: RedisConfig{
+			Image: DefaultRedisImage, MaxMemory: 768 * MiB,
+			Sizing: Sizing{CPUs: 1, Memory: 1 * GiB, CPURequest: 0.25, MemoryRequest: 256 * MiB},
+		},
+		Qdrant: QdrantConfig{
+			Image:  DefaultQdrantImage,
+			Sizing: Sizing{CPUs: 2, Memory: 4 * GiB, CPURequest: 0.5, MemoryRequest: 1 * GiB},
+		},
+		Tunnel: TunnelConfig{
+			Mode: TunnelToken, Image: DefaultTunnelImage, Hostname: "crm.nextflow.example", LocalPort: 3000,
+		},
+		SecretsSet: map[string]bool{},
+	}
+	if stage == Server {
+		c.CRM.Replicas = 3
+		c.AI.Replicas = 2
+	}
+	return c
+}

@@ -1,0 +1,179 @@
+package model
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+)
+
+// decodeObject decodes the JSON object raw into the struct dst field by
+// field, so that every unknown field and every wrongly typed value is
+// reported, not just the first. Fields absent from raw keep their value in
+// dst (the defaults).
+func decodeObject(path, raw string, dst any, ds *Diagnostics) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(raw), &fields); err != nil || fields == nil {
+		ds.Errorf(path, "write it as a YAML mapping of fields, for example `crm: {replicas: 1}`",
+			"expected an object, got %s", describeJSON(raw))
+		return
+	}
+	known := structFields(reflect.ValueOf(dst).Elem())
+	names := make([]string, 0, len(fields))
+	for name := range fields {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		fpath := path + "." + name
+		f, ok := known[name]
+		if !ok {
+			ds.Errorf(fpath, suggest(name, known), "unknown field %q", name)
+			continue
+		}
+		msg := fields[name]
+		if bytes.Equal(bytes.TrimSpace(msg), []byte("null")) {
+			continue
+		}
+		// Decode into a fresh value so that a failed decode leaves the default.
+		fresh := reflect.New(f.Type())
+		dec := json.NewDecoder(bytes.NewReader(msg))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(fresh.Interface()); err != nil {
+			ds.Errorf(fpath, "use "+typeHint(f.Type()), "expected %s, got %s", typeName(f.Type()), describeJSON(string(msg)))
+			continue
+		}
+		f.Set(fresh.Elem())
+	}
+}
+
+// structFields maps the JSON names of v's fields to the fields, flattening
+// embedded structs.
+func structFields(v reflect.Value) map[string]reflect.Value {
+	out := map[string]reflect.Value{}
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		if sf.Anonymous && sf.Type.Kind() == reflect.Struct {
+			for k, fv := range structFields(v.Field(i)) {
+				out[k] = fv
+			}
+			continue
+		}
+		name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+		if name == "" || name == "-" || !sf.IsExported() {
+			continue
+		}
+		out[name] = v.Field(i)
+	}
+	return out
+}
+
+var bytesType = reflect.TypeOf(Bytes(0))
+
+func typeName(t reflect.Type) string {
+	if t == bytesType {
+		return "a size"
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		return typeName(t.Elem())
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		return "an integer"
+	case reflect.Float64, reflect.Float32:
+		return "a number"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice:
+		return "a list"
+	}
+	return "an object"
+}
+
+func typeHint(t reflect.Type) string {
+	if t == bytesType {
+		return "a size with a unit, such as 512MiB or 4GiB"
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		return typeHint(t.Elem())
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		return "a whole number without quotes, such as 3"
+	case reflect.Float64, reflect.Float32:
+		return "a number without quotes, such as 1.5"
+	case reflect.String:
+		return "a quoted string"
+	}
+	return "a YAML mapping"
+}
+
+// describeJSON names a JSON value's kind and the value, shortened.
+func describeJSON(raw string) string {
+	raw = strings.TrimSpace(raw)
+	if len(raw) > 60 {
+		raw = raw[:57] + "..."
+	}
+	switch {
+	case raw == "":
+		return "nothing"
+	case raw == "true" || raw == "false":
+		return "boolean " + raw
+	case strings.HasPrefix(raw, `"`):
+		return "string " + raw
+	case strings.HasPrefix(raw, "{"):
+		return "object " + raw
+	case strings.HasPrefix(raw, "["):
+		return "list " + raw
+	case raw == "null":
+		return "null"
+	}
+	if json.Valid([]byte(raw)) {
+		return "number " + raw
+	}
+	return fmt.Sprintf("%q", raw)
+}
+
+// suggest proposes the closest known field name.
+func suggest(name string, known map[string]reflect.Value) string {
+	names := make([]string, 0, len(known))
+	for k := range known {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	best, bestD := "", 1<<30
+	for _, k := range names {
+		if d := editDistance(strings.ToLower(name), strings.ToLower(k)); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	if best != "" && bestD <= 3 {
+		return fmt.Sprintf("did you mean %q? known fields: %s", best, strings.Join(names, ", "))
+	}
+	return "remove it; known fields: " + strings.Join(names, ", ")
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

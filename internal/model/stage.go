@@ -1,0 +1,109 @@
+package model
+
+import (
+	"fmt"
+	"sort"
+)
+
+// Stage is one step of NextFlow's growth: laptop, server or cloud.
+type Stage string
+
+// The stages, in the order a product grows through them.
+const (
+	Laptop Stage = "laptop"
+	Server Stage = "server"
+	Cloud  Stage = "cloud"
+)
+
+// Stages lists every stage in growth order.
+var Stages = []Stage{Laptop, Server, Cloud}
+
+// ParseStage checks a stage name.
+func ParseStage(s string) (Stage, error) {
+	for _, st := range Stages {
+		if string(st) == s {
+			return st, nil
+		}
+	}
+	return "", fmt.Errorf("unknown stage %q; use one of laptop, server, cloud", s)
+}
+
+// Hardware is the machine a self-hosted stage runs on. It is also the
+// `nextflow:host` config object, whose fields override the stage profile.
+type Hardware struct {
+	// CPU is the processor model, for reports.
+	CPU string `json:"cpu"`
+	// Threads is the number of hardware threads.
+	Threads int `json:"threads"`
+	// Memory is the installed RAM.
+	Memory Bytes `json:"memory"`
+	// GPU is the graphics card model; empty when the host has none.
+	GPU string `json:"gpu"`
+	// GPUCount is how many of those cards the host has.
+	GPUCount int `json:"gpuCount"`
+	// VRAM is the memory of one GPU.
+	VRAM Bytes `json:"vram"`
+	// ReserveMemory is the RAM left to the operating system and desktop:
+	// container limits together must leave it free.
+	ReserveMemory Bytes `json:"reserveMemory"`
+	// ReserveThreads is the number of threads left to the operating system.
+	ReserveThreads int `json:"reserveThreads"`
+}
+
+// HasGPU reports whether the host has a usable GPU.
+func (h Hardware) HasGPU() bool { return h.GPU != "" && h.GPUCount > 0 && h.VRAM > 0 }
+
+// Profile is what a stage is, per the seed: its hardware, runtime and targets.
+type Profile struct {
+	Stage Stage
+	// Runtime is how containers run: "docker-compose", "docker-swarm" or "kubernetes".
+	Runtime string
+	// Hardware is the default host (zero for the cloud, which has node groups).
+	Hardware Hardware
+	// Users is the concurrent-user range the stage is designed for.
+	Users [2]int
+	// Uptime is the availability target, in percent.
+	Uptime float64
+}
+
+// Profiles holds the seed's stage profiles.
+var Profiles = map[Stage]Profile{
+	Laptop: {
+		Stage:   Laptop,
+		Runtime: "docker-compose",
+		Hardware: Hardware{
+			CPU: "Intel Core i9-13900HX", Threads: 24, Memory: 40 * GiB,
+			GPU: "NVIDIA GeForce RTX 4060 Laptop", GPUCount: 1, VRAM: 8 * GiB,
+			ReserveMemory: 8 * GiB, ReserveThreads: 4,
+		},
+		Users:  [2]int{50, 100},
+		Uptime: 95,
+	},
+	Server: {
+		Stage:   Server,
+		Runtime: "docker-swarm",
+		Hardware: Hardware{
+			CPU: "2x Intel Xeon (dual socket)", Threads: 64, Memory: 128 * GiB,
+			GPU: "NVIDIA GeForce RTX 4090", GPUCount: 1, VRAM: 24 * GiB,
+			ReserveMemory: 16 * GiB, ReserveThreads: 8,
+		},
+		Users:  [2]int{500, 1000},
+		Uptime: 99.5,
+	},
+	Cloud: {
+		Stage:   Cloud,
+		Runtime: "kubernetes",
+		Users:   [2]int{10000, 0},
+		Uptime:  99.99,
+	},
+}
+
+// StageNames returns the stage names sorted, for messages.
+func StageNames() []string {
+	out := make([]string, 0, len(Stages))
+	for _, s := range Stages {
+		out = append(out, string(s))
+	}
+	sort.Strings(out)
+	return out
+}
