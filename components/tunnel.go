@@ -1,0 +1,118 @@
+package components
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"regexp"
+
+	"github.com/pulumi/pulumi-cloudflare/sdk/v5/go/cloudflare"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// ManagedTunnelType is the type token of a Cloudflare tunnel nfx manages.
+const ManagedTunnelType = "nextflow:index:ManagedTunnel"
+
+// ManagedTunnelArgs are the inputs of a managed Cloudflare tunnel.
+type ManagedTunnelArgs struct {
+	// AccountID is the Cloudflare account. Required.
+	AccountID string
+	// ZoneID is the zone of Hostname. Required.
+	ZoneID string
+	// Hostname is the public name routed to Service. Required.
+	Hostname string
+	// Service is the origin the tunnel sends Hostname to, such as http://crm:3000. Required.
+	Service string
+	// Secret seeds the tunnel secret; any length, it is hashed to 32 bytes. Required.
+	Secret pulumi.StringOutput
+}
+
+var cfID = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+// Validate checks the args before anything is registered.
+func (a *ManagedTunnelArgs) Validate() error {
+	switch {
+	case a == nil:
+		return fmt.Errorf("args are required")
+	case !cfID.MatchString(a.AccountID):
+		return fmt.Errorf("account ID %q is not a Cloudflare ID", a.AccountID)
+	case !cfID.MatchString(a.ZoneID):
+		return fmt.Errorf("zone ID %q is not a Cloudflare ID", a.ZoneID)
+	case a.Hostname == "" || a.Service == "":
+		return fmt.Errorf("hostname and service are required")
+	}
+	return nil
+}
+
+// ManagedTunnel is a Cloudflare tunnel with its ingress rules and a proxied
+// DNS record for its hostname.
+type ManagedTunnel struct {
+	pulumi.ResourceState
+
+	// Token is the token cloudflared runs with; a secret.
+	Token pulumi.StringOutput `pulumi:"token"`
+	// Cname is the tunnel's <id>.cfargotunnel.com name.
+	Cname pulumi.StringOutput `pulumi:"cname"`
+}
+
+// NewManagedTunnel creates the tunnel, its configuration and its DNS record.
+func NewManagedTunnel(ctx *pulumi.Context, name string, args *ManagedTunnelArgs, opts ...pulumi.ResourceOption) (*ManagedTunnel, error) {
+	if err := args.Validate(); err != nil {
+		return nil, fmt.Errorf("managed tunnel %s: %w", name, err)
+	}
+	t := &ManagedTunnel{}
+	props := pulumi.Map{"hostname": pulumi.String(args.Hostname), "service": pulumi.String(args.Service)}
+	if err := ctx.RegisterComponentResourceV2(ManagedTunnelType, name, props, t, opts...); err != nil {
+		return nil, fmt.Errorf("managed tunnel %s: %w", name, err)
+	}
+	child := pulumi.Parent(t)
+	secret := pulumi.ToSecret(args.Secret.ApplyT(func(s string) string {
+		sum := sha256.Sum256([]byte(s))
+		return base64.StdEncoding.EncodeToString(sum[:])
+	})).(pulumi.StringOutput)
+	tunnel, err := cloudflare.NewZeroTrustTunnelCloudflared(ctx, name, &cloudflare.ZeroTrustTunnelCloudflaredArgs{
+		AccountId: pulumi.String(args.AccountID),
+		Name:      pulumi.String(name),
+		Secret:    secret,
+		ConfigSrc: pulumi.String("cloudflare"),
+	}, child, pulumi.AdditionalSecretOutputs([]string{"tunnelToken", "secret"}))
+	if err != nil {
+		return nil, fmt.Errorf("managed tunnel %s: tunnel: %w", name, err)
+	}
+	_, err = cloudflare.NewZeroTrustTunnelCloudflaredConfig(ctx, name+"-ingress", &cloudflare.ZeroTrustTunnelCloudflaredConfigArgs{
+		AccountId: pulumi.String(args.AccountID),
+		TunnelId:  tunnel.ID().ToStringOutput(),
+		Config: cloudflare.ZeroTrustTunnelCloudflaredConfigConfigArgs{
+			IngressRules: cloudflare.ZeroTrustTunnelCloudflaredConfigConfigIngressRuleArray{
+				cloudflare.ZeroTrustTunnelCloudflaredConfigConfigIngressRuleArgs{
+					Hostname: pulumi.String(args.Hostname),
+					Service:  pulumi.String(args.Service),
+				},
+				// Anything else gets a 404 instead of reaching an origin.
+				cloudflare.ZeroTrustTunnelCloudflaredConfigConfigIngressRuleArgs{
+					Service: pulumi.String("http_status:404"),
+				},
+			},
+		},
+	}, child)
+	if err != nil {
+		return nil, fmt.Errorf("managed tunnel %s: ingress: %w", name, err)
+	}
+	_, err = cloudflare.NewRecord(ctx, name+"-dns", &cloudflare.RecordArgs{
+		ZoneId:  pulumi.String(args.ZoneID),
+		Name:    pulumi.String(args.Hostname),
+		Type:    pulumi.String("CNAME"),
+		Content: tunnel.Cname,
+		Proxied: pulumi.Bool(true),
+		Comment: pulumi.String("NextFlow CRM through its Cloudflare tunnel; managed by nfx"),
+	}, child)
+	if err != nil {
+		return nil, fmt.Errorf("managed tunnel %s: dns: %w", name, err)
+	}
+	t.Token = pulumi.ToSecret(tunnel.TunnelToken).(pulumi.StringOutput)
+	t.Cname = tunnel.Cname
+	if err := ctx.RegisterResourceOutputs(t, pulumi.Map{"token": t.Token, "cname": t.Cname}); err != nil {
+		return nil, fmt.Errorf("managed tunnel %s: %w", name, err)
+	}
+	return t, nil
+}

@@ -1,0 +1,151 @@
+// Package files holds rendered files and writes a set of them atomically:
+// either the whole directory appears, or nothing changes. It must not
+// import Pulumi or any target format.
+package files
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// File is one rendered file.
+type File struct {
+	// Path is relative to the output directory, with forward slashes.
+	Path string
+	Data []byte
+	// Secret files hold a secret value: they are written with mode 0600 in a
+	// 0700 directory and never printed.
+	Secret bool
+}
+
+// Mode is the permission the file is written with.
+func (f File) Mode() fs.FileMode {
+	if f.Secret {
+		return 0o600
+	}
+	return 0o644
+}
+
+// Set is a list of files, kept sorted by path.
+type Set []File
+
+// Sorted returns the set ordered by path.
+func (s Set) Sorted() Set {
+	out := append(Set(nil), s...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+// Public returns the files that hold no secret.
+func (s Set) Public() Set {
+	var out Set
+	for _, f := range s {
+		if !f.Secret {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Digest is a SHA-256 over the paths and contents of the non-secret files,
+// so that it can be shown and stored without revealing a secret.
+func (s Set) Digest() string {
+	h := sha256.New()
+	for _, f := range s.Public().Sorted() {
+		fmt.Fprintf(h, "%s\x00%d\x00", f.Path, len(f.Data))
+		h.Write(f.Data)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func checkPath(p string) error {
+	clean := path.Clean(p)
+	if p == "" || clean != p || path.IsAbs(p) || clean == ".." || strings.HasPrefix(clean, "../") {
+		return fmt.Errorf("files: %q is not a clean relative path", p)
+	}
+	return nil
+}
+
+// WriteDir replaces dir with exactly the files of s. The files are written
+// to a new sibling directory first and swapped in with renames, so a failure
+// leaves dir as it was (or absent, if it was absent).
+func WriteDir(dir string, s Set) (err error) {
+	dir = filepath.Clean(dir)
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".new-")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(tmp)
+		}
+	}()
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	for _, f := range s.Sorted() {
+		if err := checkPath(f.Path); err != nil {
+			return err
+		}
+		target := filepath.Join(tmp, filepath.FromSlash(f.Path))
+		dirMode := fs.FileMode(0o755)
+		if f.Secret {
+			dirMode = 0o700
+		}
+		if err := os.MkdirAll(filepath.Dir(target), dirMode); err != nil {
+			return err
+		}
+		if err := writeFile(target, f.Data, f.Mode()); err != nil {
+			return err
+		}
+	}
+	old := ""
+	if _, statErr := os.Lstat(dir); statErr == nil {
+		old = tmp + ".old"
+		if err := os.Rename(dir, old); err != nil {
+			return err
+		}
+	} else if !errors.Is(statErr, fs.ErrNotExist) {
+		return statErr
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		if old != "" {
+			_ = os.Rename(old, dir)
+		}
+		return err
+	}
+	if old != "" {
+		return os.RemoveAll(old)
+	}
+	return nil
+}
+
+// writeFile creates the file with its final mode from the start, so that a
+// secret is never readable by others, even for a moment.
+func writeFile(name string, data []byte, mode fs.FileMode) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(mode); err != nil { // umask may have narrowed it; secrets stay 0600
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

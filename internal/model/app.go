@@ -1,0 +1,350 @@
+package model
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+)
+
+// Part names: the logical parts of NextFlow, each realised per stage.
+const (
+	PartCRM      = "crm"
+	PartAI       = "ai"
+	PartPostgres = "postgres"
+	PartRedis    = "redis"
+	PartQdrant   = "qdrant"
+	PartTunnel   = "tunnel"
+)
+
+// Exposure says who may reach a port.
+type Exposure int
+
+const (
+	// Internal ports are reachable only by the app's own services.
+	Internal Exposure = iota
+	// Loopback ports are also published on the host's 127.0.0.1.
+	Loopback
+)
+
+// Port is a port a service listens on.
+type Port struct {
+	Name     string
+	Port     int
+	Exposure Exposure
+	// HostPort is the host port of a Loopback port.
+	HostPort int
+}
+
+// Mount attaches a named volume to a path.
+type Mount struct {
+	Volume string
+	Path   string
+}
+
+// SecretUse gives a service a secret as a file under /run/secrets, and
+// optionally names the `*_FILE` variable that points the image at it.
+type SecretUse struct {
+	Secret  string
+	FileEnv string
+}
+
+// Path is where the secret's file appears in the container.
+func (s SecretUse) Path() string { return "/run/secrets/" + s.Secret }
+
+// Health is a service's health check, run in the container: a shell
+// command, or Exec for images without a shell.
+type Health struct {
+	Shell       string
+	Exec        []string
+	Interval    time.Duration
+	Timeout     time.Duration
+	Retries     int
+	StartPeriod time.Duration
+}
+
+// Dependency is a service another one waits for.
+type Dependency struct {
+	Service string
+	// Healthy waits for the service's health check; otherwise for its start.
+	Healthy bool
+}
+
+// Service is one container image run as part of NextFlow, independent of the
+// runtime that runs it. Shell text in Entrypoint, Command and Health is
+// plain shell: renderers escape it for their target format.
+type Service struct {
+	Name       string
+	Part       string
+	Image      string
+	Entrypoint []string
+	Command    []string
+	Env        map[string]string
+	Secrets    []SecretUse
+	Ports      []Port
+	Volumes    []Mount
+	// Tmpfs lists in-memory mounts.
+	Tmpfs     []string
+	Health    Health
+	Sizing    Sizing
+	Replicas  int
+	GPUs      int
+	DependsOn []Dependency
+	Networks  []string
+}
+
+// SecretSpec is a secret the app needs and the config key it comes from.
+type SecretSpec struct {
+	Name string
+	Key  string
+}
+
+// Network is a network services share. Internal networks have no route out.
+type Network struct {
+	Name     string
+	Internal bool
+}
+
+// App is NextFlow on one stage: every service, volume, secret and network.
+type App struct {
+	Config   *Config
+	Services []Service
+	Volumes  []string
+	Secrets  []SecretSpec
+	Networks []Network
+}
+
+// Service returns the named service.
+func (a *App) Service(name string) (Service, bool) {
+	for _, s := range a.Services {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Service{}, false
+}
+
+// Secret names used in containers.
+const (
+	SecretPostgresPassword = "postgres_password"
+	SecretRedisPassword    = "redis_password"
+	SecretTunnelToken      = "tunnel_token"
+)
+
+// Network names.
+const (
+	NetFrontend = "frontend"
+	NetBackend  = "backend"
+)
+
+// Volume names.
+const (
+	VolPostgres = "postgres-data"
+	VolRedis    = "redis-data"
+	VolQdrant   = "qdrant-data"
+	VolModels   = "ollama-models"
+)
+
+// Service ports inside the app's networks.
+const (
+	PostgresPort   = 5432
+	RedisPort      = 6379
+	QdrantHTTPPort = 6333
+	QdrantGRPCPort = 6334
+	OllamaPort     = 11434
+	TunnelMetrics  = 2000
+)
+
+// Build describes NextFlow for a loaded configuration. It is pure: the same
+// Config always gives the same App.
+func Build(c *Config) *App {
+	app := &App{
+		Config:  c,
+		Volumes: []string{VolModels, VolPostgres, VolQdrant, VolRedis},
+		Secrets: []SecretSpec{
+			{SecretPostgresPassword, KeyPostgresPassword},
+			{SecretRedisPassword, KeyRedisPassword},
+		},
+		Networks: []Network{{NetBackend, true}, {NetFrontend, false}},
+	}
+	app.Services = []Service{crmService(c), aiService(c), postgresService(c), redisService(c), qdrantService(c)}
+	if c.Tunnel.Mode != TunnelNone {
+		app.Services = append(app.Services, tunnelService(c))
+		app.Secrets = append(app.Secrets, SecretSpec{SecretTunnelToken, KeyTunnelToken})
+	}
+	sort.Slice(app.Services, func(i, j int) bool { return app.Services[i].Name < app.Services[j].Name })
+	return app
+}
+
+func crmService(c *Config) Service {
+	port := Port{Name: "http", Port: c.CRM.Port}
+	if c.Tunnel.Mode == TunnelNone {
+		port.Exposure, port.HostPort = Loopback, c.Tunnel.LocalPort
+	}
+	publicURL := "https://" + c.Tunnel.Hostname
+	if c.Tunnel.Mode == TunnelNone {
+		publicURL = fmt.Sprintf("http://127.0.0.1:%d", c.Tunnel.LocalPort)
+	}
+	return Service{
+		Name: PartCRM, Part: PartCRM, Image: c.CRM.Image,
+		Env: map[string]string{
+			"PORT":            strconv.Itoa(c.CRM.Port),
+			"PUBLIC_URL":      publicURL,
+			"DATABASE_HOST":   PartPostgres,
+			"DATABASE_PORT":   strconv.Itoa(PostgresPort),
+			"DATABASE_NAME":   c.Postgres.Database,
+			"DATABASE_USER":   c.Postgres.User,
+			"REDIS_URL":       fmt.Sprintf("redis://%s:%d/0", PartRedis, RedisPort),
+			"QDRANT_URL":      fmt.Sprintf("http://%s:%d", PartQdrant, QdrantHTTPPort),
+			"OLLAMA_BASE_URL": fmt.Sprintf("http://%s:%d", PartAI, OllamaPort),
+			"OLLAMA_MODEL":    c.AI.Model,
+		},
+		Secrets: []SecretUse{
+			{SecretPostgresPassword, "DATABASE_PASSWORD_FILE"},
+			{SecretRedisPassword, "REDIS_PASSWORD_FILE"},
+		},
+		Ports: []Port{port},
+		Health: Health{
+			// The CRM image is the product's own: either wget or curl answers.
+			Shell:    fmt.Sprintf("wget -q -O /dev/null http://127.0.0.1:%[1]d%[2]s || curl -fsS -o /dev/null http://127.0.0.1:%[1]d%[2]s", c.CRM.Port, c.CRM.HealthPath),
+			Interval: 15 * time.Second, Timeout: 5 * time.Second, Retries: 5, StartPeriod: 60 * time.Second,
+		},
+		Sizing:   c.CRM.Sizing,
+		Replicas: c.CRM.Replicas,
+		DependsOn: []Dependency{
+			{PartAI, false}, {PartPostgres, true}, {PartQdrant, true}, {PartRedis, true},
+		},
+		Networks: []string{NetBackend, NetFrontend},
+	}
+}
+
+// ollamaStart runs the server, pulls the configured model once the server
+// answers, and then waits on the server, so that a failed pull restarts the
+// container instead of leaving it half ready.
+const ollamaStart = `ollama serve & server=$!
+i=0
+until ollama list >/dev/null 2>&1; do
+  i=$((i+1)); [ "$i" -le 60 ] || { echo "ollama did not start" >&2; kill "$server"; exit 1; }
+  sleep 1
+done
+ollama pull "$NFX_MODEL" || { echo "pulling $NFX_MODEL failed" >&2; kill "$server"; exit 1; }
+wait "$server"`
+
+func aiService(c *Config) Service {
+	s := Service{
+		Name: PartAI, Part: PartAI, Image: c.AI.Image,
+		Entrypoint: []string{"/bin/sh", "-c", ollamaStart},
+		Env: map[string]string{
+			"OLLAMA_HOST":       fmt.Sprintf("0.0.0.0:%d", OllamaPort),
+			"OLLAMA_KEEP_ALIVE": "24h",
+			"NFX_MODEL":         c.AI.Model,
+		},
+		Ports:   []Port{{Name: "api", Port: OllamaPort}},
+		Volumes: []Mount{{VolModels, "/root/.ollama"}},
+		Health: Health{
+			// Healthy only once the model is pulled and loadable.
+			Shell:    `ollama show "$NFX_MODEL" >/dev/null`,
+			Interval: 30 * time.Second, Timeout: 10 * time.Second, Retries: 5, StartPeriod: 30 * time.Minute,
+		},
+		Sizing:   c.AI.Sizing,
+		Replicas: c.AI.Replicas,
+		// The frontend network gives Ollama the route out it needs to pull models.
+		Networks: []string{NetBackend, NetFrontend},
+	}
+	if c.UseGPU {
+		s.GPUs = 1
+	} else {
+		s.Env["OLLAMA_NUM_THREADS"] = strconv.Itoa(max(1, int(c.AI.CPUs)))
+	}
+	return s
+}
+
+func postgresService(c *Config) Service {
+	return Service{
+		Name: PartPostgres, Part: PartPostgres, Image: c.Postgres.Image,
+		Env: map[string]string{
+			"POSTGRES_DB":   c.Postgres.Database,
+			"POSTGRES_USER": c.Postgres.User,
+			"PGDATA":        "/var/lib/postgresql/data/pgdata",
+		},
+		Secrets: []SecretUse{{SecretPostgresPassword, "POSTGRES_PASSWORD_FILE"}},
+		Ports:   []Port{{Name: "postgres", Port: PostgresPort}},
+		Volumes: []Mount{{VolPostgres, "/var/lib/postgresql/data"}},
+		Health: Health{
+			Shell:    fmt.Sprintf("pg_isready -h 127.0.0.1 -p %d -U %s -d %s", PostgresPort, c.Postgres.User, c.Postgres.Database),
+			Interval: 10 * time.Second, Timeout: 5 * time.Second, Retries: 6, StartPeriod: 30 * time.Second,
+		},
+		Sizing: c.Postgres.Sizing, Replicas: 1,
+		Networks: []string{NetBackend},
+	}
+}
+
+// redisStart writes an ACL file holding only the SHA-256 of the password on
+// a tmpfs, then starts Redis through the image's entrypoint, which drops to
+// the redis user. The password never appears in a command line.
+func redisStart(c *Config) string {
+	return fmt.Sprintf(`set -eu
+umask 077
+hash=$(printf '%%s' "$(cat /run/secrets/%s)" | sha256sum | cut -d' ' -f1)
+printf 'user default on #%%s ~* &* +@all\n' "$hash" > /run/redis/users.acl
+chown redis:redis /run/redis/users.acl
+exec docker-entrypoint.sh redis-server --aclfile /run/redis/users.acl --appendonly yes --maxmemory %d --maxmemory-policy allkeys-lru`,
+		SecretRedisPassword, int64(c.Redis.MaxMemory))
+}
+
+func redisService(c *Config) Service {
+	return Service{
+		Name: PartRedis, Part: PartRedis, Image: c.Redis.Image,
+		Entrypoint: []string{"/bin/sh", "-c", redisStart(c)},
+		Secrets:    []SecretUse{{Secret: SecretRedisPassword}},
+		Ports:      []Port{{Name: "redis", Port: RedisPort}},
+		Volumes:    []Mount{{VolRedis, "/data"}},
+		Tmpfs:      []string{"/run/redis"},
+		Health: Health{
+			Shell:    fmt.Sprintf(`REDISCLI_AUTH="$(cat /run/secrets/%s)" redis-cli -p %d ping | grep -q PONG`, SecretRedisPassword, RedisPort),
+			Interval: 10 * time.Second, Timeout: 5 * time.Second, Retries: 6, StartPeriod: 10 * time.Second,
+		},
+		Sizing: c.Redis.Sizing, Replicas: 1,
+		Networks: []string{NetBackend},
+	}
+}
+
+func qdrantService(c *Config) Service {
+	return Service{
+		Name: PartQdrant, Part: PartQdrant, Image: c.Qdrant.Image,
+		Env: map[string]string{
+			"QDRANT__TELEMETRY_DISABLED": "true",
+		},
+		Ports:   []Port{{Name: "http", Port: QdrantHTTPPort}, {Name: "grpc", Port: QdrantGRPCPort}},
+		Volumes: []Mount{{VolQdrant, "/qdrant/storage"}},
+		Health: Health{
+			// The Qdrant image has bash but neither curl nor wget.
+			Shell:    fmt.Sprintf(`bash -c 'exec 3<>/dev/tcp/127.0.0.1/%d && printf "GET /readyz HTTP/1.0\r\n\r\n" >&3 && head -n 1 <&3 | grep -q " 200 "'`, QdrantHTTPPort),
+			Interval: 10 * time.Second, Timeout: 5 * time.Second, Retries: 6, StartPeriod: 20 * time.Second,
+		},
+		Sizing: c.Qdrant.Sizing, Replicas: 1,
+		Networks: []string{NetBackend},
+	}
+}
+
+func tunnelService(c *Config) Service {
+	metrics := fmt.Sprintf("127.0.0.1:%d", TunnelMetrics)
+	return Service{
+		Name: PartTunnel, Part: PartTunnel, Image: c.Tunnel.Image,
+		Command: []string{"tunnel", "--no-autoupdate", "--metrics", metrics, "run", "--token-file", SecretUse{Secret: SecretTunnelToken}.Path()},
+		Secrets: []SecretUse{{Secret: SecretTunnelToken}},
+		Health: Health{
+			// The cloudflared image has no shell: the check is its own "ready" command.
+			Exec:     []string{"cloudflared", "tunnel", "--metrics", metrics, "ready"},
+			Interval: 30 * time.Second, Timeout: 10 * time.Second, Retries: 3, StartPeriod: 20 * time.Second,
+		},
+		Sizing: TunnelSizing, Replicas: 1,
+		DependsOn: []Dependency{{PartCRM, true}},
+		Networks:  []string{NetFrontend},
+	}
+}
+
+// TunnelIngress is where the tunnel sends the CRM's hostname.
+func (a *App) TunnelIngress() string {
+	return fmt.Sprintf("http://%s:%d", PartCRM, a.Config.CRM.Port)
+}

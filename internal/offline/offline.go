@@ -1,0 +1,199 @@
+// Package offline evaluates the NextFlow program without an engine, a
+// provider or credentials: under the Pulumi SDK's mock monitor, as a
+// preview. It records every resource the program registers, with its
+// inputs; secret inputs show as "[secret]" and values only a provider would
+// know as "[unknown]", never invented.
+package offline
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/nextflow-crm/nfx/internal/files"
+	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/stacks"
+)
+
+// Placeholders for values a plan cannot show.
+const (
+	Secret  = "[secret]"
+	Unknown = "[unknown]"
+)
+
+// Resource is one registered resource.
+type Resource struct {
+	Type   string         `json:"type"`
+	Name   string         `json:"name"`
+	Parent string         `json:"parent"`
+	Custom bool           `json:"custom"`
+	Inputs map[string]any `json:"inputs"`
+}
+
+// Plan is every resource of a stage, in the shape of `nfx plan --json` and
+// resources.json.
+type Plan struct {
+	Stage     string     `json:"stage"`
+	Resources []Resource `json:"resources"`
+}
+
+// JSON renders the plan, indented, with a final newline.
+func (p *Plan) JSON() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(p); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// Result is what an offline evaluation produced.
+type Result struct {
+	Plan  Plan
+	Files files.Set
+	// Warnings are the configuration's warnings.
+	Warnings model.Diagnostics
+}
+
+// Recorder is a pulumi.MockResourceMonitor that records registrations.
+type Recorder struct {
+	mu        sync.Mutex
+	resources []Resource
+	// Raw keeps the unconverted inputs, by name, for tests that check secrecy.
+	Raw map[string]resource.PropertyMap
+}
+
+// NewResource records the resource and echoes its inputs as its state.
+func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	parent := ""
+	if args.RegisterRPC != nil {
+		parent = urnName(args.RegisterRPC.GetParent())
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.Raw == nil {
+		r.Raw = map[string]resource.PropertyMap{}
+	}
+	r.Raw[args.Name] = args.Inputs
+	r.resources = append(r.resources, Resource{
+		Type: args.TypeToken, Name: args.Name, Parent: parent, Custom: args.Custom,
+		Inputs: convertMap(args.Inputs),
+	})
+	id := ""
+	if args.Custom {
+		id = args.Name + "-id"
+	}
+	return id, args.Inputs, nil
+}
+
+// Call answers provider function calls with nothing.
+func (r *Recorder) Call(pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	return resource.PropertyMap{}, nil
+}
+
+// Resources returns the recorded resources sorted by name.
+func (r *Recorder) Resources() []Resource {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := append([]Resource(nil), r.resources...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func urnName(urn string) string {
+	if i := strings.LastIndex(urn, "::"); i >= 0 {
+		return urn[i+2:]
+	}
+	return urn
+}
+
+func convertMap(m resource.PropertyMap) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[string(k)] = convert(v)
+	}
+	return out
+}
+
+func convert(v resource.PropertyValue) any {
+	switch {
+	case v.IsSecret():
+		return Secret
+	case v.IsComputed():
+		return Unknown
+	case v.IsOutput():
+		o := v.OutputValue()
+		if o.Secret {
+			return Secret
+		}
+		if !o.Known {
+			return Unknown
+		}
+		return convert(o.Element)
+	case v.IsNull():
+		return nil
+	case v.IsBool():
+		return v.BoolValue()
+	case v.IsNumber():
+		return v.NumberValue()
+	case v.IsString():
+		return v.StringValue()
+	case v.IsArray():
+		arr := v.ArrayValue()
+		out := make([]any, len(arr))
+		for i, e := range arr {
+			out[i] = convert(e)
+		}
+		return out
+	case v.IsObject():
+		return convertMap(v.ObjectValue())
+	case v.IsResourceReference():
+		return urnName(string(v.ResourceReferenceValue().URN))
+	}
+	return fmt.Sprint(v)
+}
+
+// Run evaluates the program for stage on raw configuration, offline.
+func Run(stage model.Stage, raw model.Raw) (*Result, error) {
+	rec := &Recorder{}
+	return RunWith(stage, raw, rec)
+}
+
+// RunWith is Run with a caller's recorder, for tests that inspect it.
+func RunWith(stage model.Stage, raw model.Raw, rec *Recorder) (*Result, error) {
+	res := &Result{Plan: Plan{Stage: string(stage)}}
+	var mu sync.Mutex
+	opts := stacks.Options{
+		Offline: true,
+		Collect: func(s files.Set) {
+			mu.Lock()
+			defer mu.Unlock()
+			res.Files = append(res.Files, s...)
+		},
+		Diagnostics: func(ds model.Diagnostics) { res.Warnings = ds.Warnings() },
+	}
+	values, secretKeys := raw.PulumiConfig()
+	err := pulumi.RunErr(stacks.Program(opts), func(info *pulumi.RunInfo) {
+		info.Project = model.Namespace
+		info.Stack = string(stage)
+		info.Config = values
+		info.ConfigSecretKeys = secretKeys
+		info.DryRun = true
+		info.Mocks = rec
+		info.MonitorAddr, info.EngineAddr = "", ""
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.Plan.Resources = rec.Resources()
+	res.Files = res.Files.Sorted()
+	return res, nil
+}

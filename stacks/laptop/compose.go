@@ -1,0 +1,211 @@
+package laptop
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/nextflow-crm/nfx/internal/model"
+)
+
+// ProjectName is the Compose project name.
+const ProjectName = "nextflow"
+
+// ComposeFile is the name of the rendered compose file.
+const ComposeFile = "compose.yaml"
+
+// SecretsDir is where the secret files sit, relative to ComposeFile.
+const SecretsDir = "secrets"
+
+// SecretFile is the path of a secret's file, relative to ComposeFile.
+func SecretFile(name string) string { return SecretsDir + "/" + name }
+
+// Render returns the compose file of the app. Rendering twice gives the
+// same bytes: maps are marshalled with sorted keys and lists are built in a
+// fixed order.
+func Render(app *model.App) ([]byte, error) {
+	p, err := Project(app)
+	if err != nil {
+		return nil, err
+	}
+	out, err := p.MarshalYAML()
+	if err != nil {
+		return nil, fmt.Errorf("laptop: marshal compose project: %w", err)
+	}
+	return out, nil
+}
+
+// Project builds the typed Compose project of the app.
+func Project(app *model.App) (*types.Project, error) {
+	p := &types.Project{
+		Name:     ProjectName,
+		Services: types.Services{},
+		Networks: types.Networks{},
+		Volumes:  types.Volumes{},
+		Secrets:  types.Secrets{},
+	}
+	for _, n := range app.Networks {
+		p.Networks[n.Name] = types.NetworkConfig{Internal: n.Internal, Labels: labels("network", n.Name)}
+	}
+	for _, v := range app.Volumes {
+		p.Volumes[v] = types.VolumeConfig{Labels: labels("volume", v)}
+	}
+	for _, s := range app.Secrets {
+		p.Secrets[s.Name] = types.SecretConfig{File: "./" + SecretFile(s.Name)}
+	}
+	for _, s := range app.Services {
+		svc, err := service(app, s)
+		if err != nil {
+			return nil, err
+		}
+		p.Services[s.Name] = svc
+	}
+	return p, nil
+}
+
+func labels(kind, name string) types.Labels {
+	return types.Labels{"dev.nfx.stage": string(model.Laptop), "dev.nfx." + kind: name}
+}
+
+func service(app *model.App, s model.Service) (types.ServiceConfig, error) {
+	if s.Replicas != 1 {
+		return types.ServiceConfig{}, fmt.Errorf("laptop: service %s: the laptop stage runs one container per service, got %d replicas", s.Name, s.Replicas)
+	}
+	svc := types.ServiceConfig{
+		Name:    s.Name,
+		Restart: types.RestartPolicyUnlessStopped,
+		ContainerSpec: types.ContainerSpec{
+			Image:       s.Image,
+			Entrypoint:  escapeAll(s.Entrypoint),
+			Command:     escapeAll(s.Command),
+			Environment: environment(s),
+			Labels:      labels("part", s.Part),
+			Networks:    map[string]*types.ServiceNetworkConfig{},
+			Tmpfs:       types.StringList(s.Tmpfs),
+			Logging: &types.LoggingConfig{
+				// Keep container logs from filling the laptop's disk.
+				Driver:  "json-file",
+				Options: types.Options{"max-size": "10m", "max-file": "3"},
+			},
+		},
+		WorkloadSpec: types.WorkloadSpec{
+			HealthCheck: healthCheck(s.Health),
+		},
+		Deploy: &types.DeployConfig{
+			Resources: types.Resources{
+				Limits: &types.Resource{
+					NanoCPUs:    types.NanoCPUs(s.Sizing.CPUs),
+					MemoryBytes: types.UnitBytes(s.Sizing.Memory),
+				},
+				Reservations: &types.Resource{
+					NanoCPUs:    types.NanoCPUs(s.Sizing.CPURequest),
+					MemoryBytes: types.UnitBytes(s.Sizing.MemoryRequest),
+				},
+			},
+		},
+	}
+	if s.GPUs > 0 {
+		svc.Deploy.Resources.Reservations.Devices = []types.DeviceRequest{{
+			Driver:       "nvidia",
+			Count:        types.DeviceCount(s.GPUs),
+			Capabilities: []string{"gpu"},
+		}}
+	}
+	if s.Part == model.PartPostgres {
+		// Give PostgreSQL time for a clean shutdown checkpoint.
+		grace := types.Duration(60 * time.Second)
+		svc.StopGracePeriod = &grace
+	}
+	for _, n := range s.Networks {
+		svc.Networks[n] = nil
+	}
+	for _, m := range s.Volumes {
+		svc.Volumes = append(svc.Volumes, types.ServiceVolumeConfig{Type: types.VolumeTypeVolume, Source: m.Volume, Target: m.Path})
+	}
+	for _, sec := range s.Secrets {
+		svc.Secrets = append(svc.Secrets, types.ServiceSecretConfig{Source: sec.Secret, Target: sec.Secret})
+	}
+	for _, port := range s.Ports {
+		if port.Exposure != model.Loopback {
+			continue
+		}
+		svc.Ports = append(svc.Ports, types.ServicePortConfig{
+			Name:      port.Name,
+			HostIP:    "127.0.0.1",
+			Target:    uint32(port.Port),
+			Published: strconv.Itoa(port.HostPort),
+			Protocol:  "tcp",
+		})
+	}
+	if len(s.DependsOn) > 0 {
+		svc.DependsOn = types.DependsOnConfig{}
+		for _, d := range s.DependsOn {
+			if _, ok := app.Service(d.Service); !ok {
+				return types.ServiceConfig{}, fmt.Errorf("laptop: service %s depends on %s, which this stage does not run", s.Name, d.Service)
+			}
+			cond := types.ServiceConditionStarted
+			if d.Healthy {
+				cond = types.ServiceConditionHealthy
+			}
+			svc.DependsOn[d.Service] = types.ServiceDependency{Condition: cond, Required: true}
+		}
+	}
+	return svc, nil
+}
+
+func environment(s model.Service) types.MappingWithEquals {
+	env := types.MappingWithEquals{}
+	keys := make([]string, 0, len(s.Env))
+	for k := range s.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := escape(s.Env[k])
+		env[k] = &v
+	}
+	for _, sec := range s.Secrets {
+		if sec.FileEnv != "" {
+			v := sec.Path()
+			env[sec.FileEnv] = &v
+		}
+	}
+	if len(env) == 0 {
+		return nil
+	}
+	return env
+}
+
+func healthCheck(h model.Health) *types.HealthCheckConfig {
+	d := func(v time.Duration) *types.Duration { x := types.Duration(v); return &x }
+	retries := uint64(h.Retries)
+	test := types.HealthCheckTest{"CMD-SHELL", escape(h.Shell)}
+	if len(h.Exec) > 0 {
+		test = append(types.HealthCheckTest{"CMD"}, escapeAll(h.Exec)...)
+	}
+	return &types.HealthCheckConfig{
+		Test:        test,
+		Interval:    d(h.Interval),
+		Timeout:     d(h.Timeout),
+		Retries:     &retries,
+		StartPeriod: d(h.StartPeriod),
+	}
+}
+
+// escape protects a literal "$" from Compose's variable interpolation.
+func escape(s string) string { return strings.ReplaceAll(s, "$", "$$") }
+
+func escapeAll(in []string) types.ShellCommand {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make(types.ShellCommand, len(in))
+	for i, s := range in {
+		out[i] = escape(s)
+	}
+	return out
+}
