@@ -224,3 +224,19 @@ func Defaults(stage Stage) Config {
 	}
 	return c
 }
+
+// SecretEnv is the environment variable `nfx up` takes an unset secret key
+// from, such as NFX_TUNNEL_TOKEN for tunnelToken.
+func SecretEnv(key string) string {
+	out := []rune("NFX_")
+	for i, r := range key {
+		if r >= 'A' && r <= 'Z' && i > 0 {
+			out = append(out, '_')
+		}
+		if r >= 'a' && r <= 'z' {
+			r -= 'a' - 'A'
+		}
+		out = append(out, r)
+	}
+	return string(out)
+}

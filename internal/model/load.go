@@ -78,7 +78,7 @@ func phaseStage(stage string, raw Raw, ds *Diagnostics) Stage {
 		ds.Errorf("stage", "use one of "+strings.Join(StageNames(), ", "), "unknown stage %q", stage)
 		return ""
 	}
-	if v, ok := raw.Values["stage"]; ok && v != stage {
+	if v, ok := raw.Values["stage"]; ok && v != "" && v != stage {
 		ds.Errorf(FullKey("stage"), fmt.Sprintf("set it to %q or remove it (it defaults to the stack name)", stage),
 			"is %q but the stack being run is the %q stage", v, stage)
 	}
@@ -112,6 +112,9 @@ func phaseDecode(raw Raw, cfg *Config, ds *Diagnostics) {
 			continue
 		}
 		if k.Secret {
+			if v == "" { // Pulumi.yaml's empty default: unset
+				continue
+			}
 			if !raw.Secret[k.Name] {
 				ds.Errorf(FullKey(k.Name), fmt.Sprintf("set it with `pulumi config set --secret %s <value>`", FullKey(k.Name)),
 					"is stored in plaintext but must be a secret (its value is not shown)")
@@ -126,7 +129,9 @@ func phaseDecode(raw Raw, cfg *Config, ds *Diagnostics) {
 		}
 		switch dst := k.field(cfg).(type) {
 		case *Stage:
-			*dst = Stage(v)
+			if v != "" {
+				*dst = Stage(v)
+			}
 		default:
 			decodeObject(FullKey(k.Name), v, dst, ds)
 		}
@@ -262,6 +267,8 @@ func phaseReferences(c *Config, opts LoadOptions, ds *Diagnostics) {
 		fix := fmt.Sprintf("set it with `pulumi config set --secret %s <value> -s %s`", k(name), c.Stage)
 		if key.Generated {
 			fix += ", or let `nfx up` generate it"
+		} else {
+			fix += fmt.Sprintf(", or export %s for `nfx up` to store it", SecretEnv(name))
 		}
 		ds.Errorf(k(name), fix, "is required %s", why)
 	}
@@ -269,7 +276,7 @@ func phaseReferences(c *Config, opts LoadOptions, ds *Diagnostics) {
 		secret(KeyPostgresPassword, "for the database")
 		secret(KeyRedisPassword, "for Redis")
 		if c.Tunnel.Mode == TunnelToken {
-			secret(KeyTunnelToken, "when nextflow:tunnel.mode is token")
+			secret(KeyTunnelToken, "when nextflow:tunnel.mode is token (or set nextflow:tunnel.mode to none to run without the tunnel)")
 		}
 		if c.Tunnel.Mode == TunnelManaged {
 			secret(KeyTunnelSecret, "when nextflow:tunnel.mode is managed")

@@ -1,0 +1,162 @@
+// Package cli is the nfx command line: one options struct, constructor and
+// run function per command, flags never in globals, exit codes mapped in
+// one place (Main).
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/stacks"
+)
+
+// Exit codes.
+const (
+	ExitOK     = 0
+	ExitFailed = 1
+	// ExitUsage is for bad flags and invalid configuration.
+	ExitUsage = 2
+)
+
+// IO is where a command reads and writes.
+type IO struct {
+	Out io.Writer
+	Err io.Writer
+	// Dir is the working directory the project is searched from.
+	Dir string
+}
+
+// usageError marks errors caused by the user's input.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// Main runs nfx with args and returns the exit code.
+func Main(ctx context.Context, args []string, io IO) int {
+	root := NewCmdRoot(io)
+	root.SetArgs(args)
+	root.SetOut(io.Out)
+	root.SetErr(io.Err)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	var cfgErr *stacks.ConfigError
+	var uErr usageError
+	switch {
+	case errors.As(err, &cfgErr):
+		fmt.Fprintf(io.Err, "nfx: invalid configuration (%d problems):\n", len(cfgErr.Diagnostics.Errors()))
+		for _, d := range cfgErr.Diagnostics.Sorted() {
+			fmt.Fprintf(io.Err, "  %s\n", d)
+		}
+		return ExitUsage
+	case errors.As(err, &uErr):
+		fmt.Fprintf(io.Err, "nfx: %v\n", err)
+		return ExitUsage
+	default:
+		fmt.Fprintf(io.Err, "nfx: %v\n", err)
+		return ExitFailed
+	}
+}
+
+// NewCmdRoot builds the nfx command tree.
+func NewCmdRoot(io IO) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "nfx",
+		Short: "Grow NextFlow CRM-AI from a laptop to a server to the cloud with Pulumi",
+		Long: `nfx describes the NextFlow CRM-AI stack once, as Pulumi components, and realises
+it per stage: laptop (Docker Compose), server (Docker Swarm) and cloud (AWS EKS).
+render and plan run offline under the Pulumi SDK's mocks; preview, up and destroy
+run the real Pulumi engine.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(NewCmdRender(io), NewCmdPlan(io))
+	for _, verb := range []string{"preview", "up", "destroy"} {
+		root.AddCommand(NewCmdEngine(io, verb))
+	}
+	return root
+}
+
+// stackFlags are the flags every stack command takes.
+type stackFlags struct {
+	Stage  string
+	Config string
+}
+
+func (f *stackFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.Stage, "stage", "", "the stage: laptop, server or cloud (required)")
+	cmd.Flags().StringVar(&f.Config, "config", "", "a stack config file in the Pulumi.<stage>.yaml format (default: the project's)")
+}
+
+// stackInput is a resolved stack: its project, stage, config file and raw config.
+type stackInput struct {
+	ProjectDir string
+	Stage      model.Stage
+	ConfigFile string
+	Raw        model.Raw
+	Config     *model.Config
+	Warnings   model.Diagnostics
+}
+
+// resolve finds the project, reads and validates the stack's configuration.
+func (f *stackFlags) resolve(io IO, requireSecrets bool) (*stackInput, error) {
+	if f.Stage == "" {
+		return nil, usagef("--stage is required: laptop, server or cloud")
+	}
+	st, err := model.ParseStage(f.Stage)
+	if err != nil {
+		return nil, usagef("--stage: %v", err)
+	}
+	proj, err := findProject(io.Dir)
+	if err != nil {
+		return nil, err
+	}
+	file := f.Config
+	if file == "" {
+		file = filepath.Join(proj, "Pulumi."+string(st)+".yaml")
+	} else if !filepath.IsAbs(file) {
+		file = filepath.Join(io.Dir, file)
+	}
+	raw, _, err := model.ReadStackFile(file)
+	if err != nil {
+		return nil, usagef("--config: %v", err)
+	}
+	cfg, ds := model.Load(string(st), raw, model.LoadOptions{RequireSecrets: requireSecrets})
+	if ds.HasErrors() {
+		return nil, &stacks.ConfigError{Diagnostics: ds}
+	}
+	for _, w := range ds.Warnings() {
+		fmt.Fprintf(io.Err, "nfx: %s\n", w)
+	}
+	return &stackInput{ProjectDir: proj, Stage: st, ConfigFile: file, Raw: raw, Config: cfg, Warnings: ds.Warnings()}, nil
+}
+
+// findProject walks up from dir to the directory holding Pulumi.yaml.
+func findProject(dir string) (string, error) {
+	d, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(d, "Pulumi.yaml")); err == nil {
+			return d, nil
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return "", usagef("no Pulumi.yaml in %s or any parent: run nfx inside the nfx project", dir)
+		}
+		d = parent
+	}
+}

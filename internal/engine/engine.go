@@ -1,0 +1,309 @@
+// Package engine runs the NextFlow program under the real Pulumi engine
+// through the Automation API, with an inline program: preview, up and
+// destroy. State lives in a local file backend under the project unless a
+// backend URL is given; secrets are encrypted with a passphrase.
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+
+	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/stacks"
+)
+
+// Options say which stack to run and where.
+type Options struct {
+	// ProjectDir holds Pulumi.yaml.
+	ProjectDir string
+	Stage      model.Stage
+	// ConfigFile is the stack config file; empty means Pulumi.<stage>.yaml
+	// in ProjectDir.
+	ConfigFile string
+	// Backend is a Pulumi backend URL; empty means file://<ProjectDir>/.nfx/state.
+	Backend string
+	// OutDir receives the stage's files on up; empty means <ProjectDir>/out/<stage>.
+	OutDir string
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// StateDir is the project-local directory of nfx's state and passphrase.
+const StateDir = ".nfx"
+
+func (o *Options) defaults() {
+	if o.Backend == "" {
+		o.Backend = "file://" + filepath.Join(o.ProjectDir, StateDir, "state")
+	}
+	if o.OutDir == "" {
+		o.OutDir = filepath.Join(o.ProjectDir, "out", string(o.Stage))
+	}
+	if o.Stdout == nil {
+		o.Stdout = io.Discard
+	}
+	if o.Stderr == nil {
+		o.Stderr = io.Discard
+	}
+}
+
+// configFileOption is the file passed with --config-file, or "" for the default.
+func (o *Options) configFileOption() string {
+	if o.ConfigFile == "" {
+		return ""
+	}
+	def := filepath.Join(o.ProjectDir, "Pulumi."+string(o.Stage)+".yaml")
+	if abs, err := filepath.Abs(o.ConfigFile); err == nil && abs == def {
+		return ""
+	}
+	return o.ConfigFile
+}
+
+// PulumiCLI finds the Pulumi CLI: `pulumi` on PATH, else the pinned build
+// at <ProjectDir>/bin/pulumi (scripts/build-pulumi.sh).
+func PulumiCLI(projectDir string) (auto.PulumiCommand, error) {
+	root := ""
+	if _, err := exec.LookPath("pulumi"); err != nil {
+		if _, err := os.Stat(filepath.Join(projectDir, "bin", "pulumi")); err != nil {
+			return nil, fmt.Errorf("no Pulumi CLI: none on PATH and no %s; build the pinned one with `scripts/build-pulumi.sh`",
+				filepath.Join(projectDir, "bin", "pulumi"))
+		}
+		root = projectDir
+	}
+	return auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: root, SkipVersionCheck: true})
+}
+
+// passphraseEnv returns the variables that give Pulumi the passphrase: the
+// user's own if set, else a random one kept in <project>/.nfx/passphrase.
+func passphraseEnv(projectDir string) (map[string]string, error) {
+	if os.Getenv("PULUMI_CONFIG_PASSPHRASE") != "" || os.Getenv("PULUMI_CONFIG_PASSPHRASE_FILE") != "" {
+		return map[string]string{}, nil
+	}
+	dir := filepath.Join(projectDir, StateDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	file := filepath.Join(dir, "passphrase")
+	if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
+		f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := f.WriteString(randomSecret()); err != nil {
+			f.Close()
+			return nil, err
+		}
+		if err := f.Close(); err != nil {
+			return nil, err
+		}
+	} else if err != nil {
+		return nil, err
+	}
+	return map[string]string{"PULUMI_CONFIG_PASSPHRASE_FILE": file}, nil
+}
+
+func randomSecret() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Stack prepares the stack: backend, passphrase, workspace, and the secrets
+// nfx generates when they are unset. It validates the configuration first,
+// so a bad config fails before the engine starts.
+func Stack(ctx context.Context, o Options) (auto.Stack, error) {
+	o.defaults()
+	cfgFile := o.ConfigFile
+	if cfgFile == "" {
+		cfgFile = filepath.Join(o.ProjectDir, "Pulumi."+string(o.Stage)+".yaml")
+	}
+	raw, _, err := model.ReadStackFile(cfgFile)
+	if err != nil {
+		return auto.Stack{}, err
+	}
+	// Secrets that nfx stores below, from the environment or generated,
+	// count as set for this check; the others must be there before the
+	// engine starts.
+	supplied := map[string]string{}
+	for _, k := range model.Keys {
+		if !k.Secret || raw.Values[k.Name] != "" {
+			continue
+		}
+		// Pulumi requires every secret key Pulumi.yaml declares, and a
+		// secret key cannot have a default: an unused one is stored empty.
+		switch v := os.Getenv(model.SecretEnv(k.Name)); {
+		case v != "":
+			supplied[k.Name] = v
+		case k.Generated:
+			supplied[k.Name] = randomSecret()
+		default:
+			supplied[k.Name] = ""
+		}
+	}
+	withSupplied := model.Raw{Values: map[string]string{}, Secret: map[string]bool{}, Complete: raw.Complete, Source: raw.Source}
+	for k, v := range raw.Values {
+		withSupplied.Values[k], withSupplied.Secret[k] = v, raw.Secret[k]
+	}
+	for k, v := range supplied {
+		if v != "" {
+			v = "[supplied]"
+		}
+		withSupplied.Values[k], withSupplied.Secret[k] = v, true
+	}
+	_, ds := model.Load(string(o.Stage), withSupplied, model.LoadOptions{RequireSecrets: true})
+	if ds.HasErrors() {
+		return auto.Stack{}, &stacks.ConfigError{Diagnostics: ds}
+	}
+	cmd, err := PulumiCLI(o.ProjectDir)
+	if err != nil {
+		return auto.Stack{}, err
+	}
+	if strings.HasPrefix(o.Backend, "file://") {
+		if err := os.MkdirAll(strings.TrimPrefix(o.Backend, "file://"), 0o700); err != nil {
+			return auto.Stack{}, err
+		}
+	}
+	env, err := passphraseEnv(o.ProjectDir)
+	if err != nil {
+		return auto.Stack{}, err
+	}
+	env["PULUMI_BACKEND_URL"] = o.Backend
+	env["PULUMI_SKIP_UPDATE_CHECK"] = "true"
+	env["PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION"] = "true"
+	program := stacks.Program(stacks.Options{OutDir: o.OutDir})
+	st, err := auto.UpsertStackInlineSource(ctx, string(o.Stage), model.Namespace, program,
+		auto.WorkDir(o.ProjectDir), auto.Pulumi(cmd), auto.EnvVars(env), auto.SecretsProvider("passphrase"))
+	if err != nil {
+		return auto.Stack{}, fmt.Errorf("stack %s: %w", o.Stage, err)
+	}
+	// Store the supplied secrets once, encrypted in the stack config file,
+	// as `pulumi config set --secret` would. Values are never printed.
+	names := make([]string, 0, len(supplied))
+	for k := range supplied {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		key, _ := model.LookupKey(k)
+		err := st.Workspace().SetConfigWithOptions(ctx, string(o.Stage), model.FullKey(k),
+			auto.ConfigValue{Value: supplied[k], Secret: true}, &auto.ConfigOptions{ConfigFile: o.configFileOption()})
+		if err != nil {
+			return auto.Stack{}, fmt.Errorf("store %s: %w", model.FullKey(k), err)
+		}
+		how := "generated"
+		switch {
+		case os.Getenv(model.SecretEnv(k)) != "":
+			how = "took " + model.SecretEnv(k) + " as"
+		case !key.Generated:
+			how = "left empty (unused) the secret"
+		}
+		fmt.Fprintf(o.Stderr, "nfx: %s %s and stored it encrypted in %s\n", how, model.FullKey(k), filepath.Base(cfgFile))
+	}
+	return st, nil
+}
+
+// Changes counts the steps of a preview by kind, for example {"same": 8}.
+type Changes map[string]int
+
+// HasChanges reports whether anything other than "same" steps would run.
+func (c Changes) HasChanges() bool {
+	for op, n := range c {
+		if op != string(apitype.OpSame) && n > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func (c Changes) String() string {
+	keys := make([]string, 0, len(c))
+	for k := range c {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, c[k]))
+	}
+	return strings.Join(parts, " ")
+}
+
+// Preview shows what up would change.
+func Preview(ctx context.Context, o Options) (Changes, error) {
+	o.defaults()
+	st, err := Stack(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	opts := []optpreview.Option{optpreview.ProgressStreams(o.Stdout), optpreview.ErrorProgressStreams(o.Stderr), optpreview.Diff()}
+	if f := o.configFileOption(); f != "" {
+		opts = append(opts, optpreview.ConfigFile(f))
+	}
+	res, err := st.Preview(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("preview %s: %w", o.Stage, err)
+	}
+	ch := Changes{}
+	for op, n := range res.ChangeSummary {
+		ch[string(op)] = n
+	}
+	return ch, nil
+}
+
+// Up applies the stack and writes the stage's files.
+func Up(ctx context.Context, o Options) (Changes, error) {
+	o.defaults()
+	st, err := Stack(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	opts := []optup.Option{optup.ProgressStreams(o.Stdout), optup.ErrorProgressStreams(o.Stderr)}
+	if f := o.configFileOption(); f != "" {
+		opts = append(opts, optup.ConfigFile(f))
+	}
+	res, err := st.Up(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("up %s: %w", o.Stage, err)
+	}
+	ch := Changes{}
+	if res.Summary.ResourceChanges != nil {
+		for op, n := range *res.Summary.ResourceChanges {
+			ch[op] = n
+		}
+	}
+	return ch, nil
+}
+
+// Destroy deletes the stack's resources and the stage's written files.
+func Destroy(ctx context.Context, o Options) error {
+	o.defaults()
+	st, err := Stack(ctx, o)
+	if err != nil {
+		return err
+	}
+	opts := []optdestroy.Option{optdestroy.ProgressStreams(o.Stdout), optdestroy.ErrorProgressStreams(o.Stderr)}
+	if f := o.configFileOption(); f != "" {
+		opts = append(opts, optdestroy.ConfigFile(f))
+	}
+	if _, err := st.Destroy(ctx, opts...); err != nil {
+		return fmt.Errorf("destroy %s: %w", o.Stage, err)
+	}
+	return os.RemoveAll(o.OutDir)
+}
