@@ -94,13 +94,23 @@ func Program(opts Options) pulumi.RunFunc {
 		}
 		app := model.Build(cfg)
 		secrets := map[string]pulumi.StringOutput{}
-		for _, s := range app.Secrets {
-			if cfg.SecretsSet[s.Key] {
-				secrets[s.Name] = config.GetSecret(ctx, model.FullKey(s.Key))
+		secret := func(name, key string) {
+			switch {
+			case cfg.SecretsSet[key]:
+				secrets[name] = config.GetSecret(ctx, model.FullKey(key))
+			case opts.Offline:
+				// Offline, an unset secret stands as an empty secret: it
+				// only ever shows as "[secret]", and offline runs write no
+				// secret file. (The SDK's mocks cannot carry an unknown
+				// secret.)
+				secrets[name] = pulumi.ToSecret(pulumi.String("")).(pulumi.StringOutput)
 			}
 		}
-		if cfg.SecretsSet[model.KeyTunnelSecret] {
-			secrets[model.KeyTunnelSecret] = config.GetSecret(ctx, model.FullKey(model.KeyTunnelSecret))
+		for _, s := range app.Secrets {
+			secret(s.Name, s.Key)
+		}
+		if cfg.Tunnel.Mode == model.TunnelManaged {
+			secret(model.KeyTunnelSecret, model.KeyTunnelSecret)
 		}
 		nf, err := components.NewNextFlow(ctx, "nextflow", &components.NextFlowArgs{
 			App: app, Stage: newRealiser(opts, cfg.Stage), Secrets: secrets,

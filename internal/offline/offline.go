@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/nextflow-crm/nfx/internal/files"
@@ -74,24 +75,29 @@ type Recorder struct {
 // NewResource records the resource and echoes its inputs as its state.
 func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
 	parent := ""
+	inputs := args.Inputs
 	if args.RegisterRPC != nil {
 		parent = urnName(args.RegisterRPC.GetParent())
+		// The mock monitor drops unknown inputs; read them from the request
+		// itself so that they show as unknown instead of vanishing.
+		if full, err := plugin.UnmarshalProperties(args.RegisterRPC.GetObject(), plugin.MarshalOptions{
+			KeepUnknowns: true, KeepSecrets: true, KeepResources: true, KeepOutputValues: true,
+		}); err == nil {
+			inputs = full
+		}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.Raw == nil {
 		r.Raw = map[string]resource.PropertyMap{}
 	}
-	r.Raw[args.Name] = args.Inputs
+	r.Raw[args.Name] = inputs
 	r.resources = append(r.resources, Resource{
 		Type: args.TypeToken, Name: args.Name, Parent: parent, Custom: args.Custom,
-		Inputs: convertMap(args.Inputs),
+		Inputs: convertMap(inputs),
 	})
-	id := ""
-	if args.Custom {
-		id = args.Name + "-id"
-	}
-	return id, args.Inputs, nil
+	// No ID: in a preview, the ID of a resource to be created is unknown.
+	return "", args.Inputs, nil
 }
 
 // Call answers provider function calls with nothing.

@@ -41,7 +41,7 @@ func (r Realiser) Realise(ctx *pulumi.Context, in components.Realisation) (pulum
 		if !ok {
 			return nil, fmt.Errorf("tunnel: %s is required when tunnel.mode is managed", model.FullKey(model.KeyTunnelSecret))
 		}
-		t, err := components.NewManagedTunnel(ctx, in.Name+"-tunnel", &components.ManagedTunnelArgs{
+		t, err := components.NewManagedTunnel(ctx, in.Name+"-cloudflare", &components.ManagedTunnelArgs{
 			AccountID: cfg.Tunnel.AccountID,
 			ZoneID:    cfg.Tunnel.ZoneID,
 			Hostname:  cfg.Tunnel.Hostname,
