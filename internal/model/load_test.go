@@ -1,0 +1,172 @@
+package model
+
+import (
+	"strings"
+	"testing"
+)
+
+func raw(values map[string]string, secret ...string) Raw {
+	r := Raw{Values: values, Secret: map[string]bool{}, Complete: true}
+	for _, s := range secret {
+		r.Secret[s] = true
+	}
+	return r
+}
+
+func TestLoadDefaultsPerStage(t *testing.T) {
+	cfg, ds := Load("laptop", raw(map[string]string{}), LoadOptions{})
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	if !cfg.UseGPU || cfg.AI.Model != DefaultGPUModel {
+		t.Errorf("laptop with its RTX 4060: want GPU and %s, got gpu=%v model=%s", DefaultGPUModel, cfg.UseGPU, cfg.AI.Model)
+	}
+	if cfg.Host.Memory != 40*GiB || cfg.Host.Threads != 24 || cfg.Host.VRAM != 8*GiB {
+		t.Errorf("laptop hardware is not the seed's: %+v", cfg.Host)
+	}
+	srv, ds := Load("server", raw(map[string]string{}), LoadOptions{})
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	if srv.CRM.Replicas != 3 || srv.AI.Replicas != 2 || srv.Host.Memory != 128*GiB {
+		t.Errorf("server defaults are not the seed's: crm=%d ai=%d mem=%s", srv.CRM.Replicas, srv.AI.Replicas, srv.Host.Memory)
+	}
+}
+
+func TestLoadOverlaysValuesOnDefaults(t *testing.T) {
+	cfg, ds := Load("laptop", raw(map[string]string{
+		"crm":    `{"cpus": 3, "memory": "3GiB"}`,
+		"tunnel": `{"mode": "none", "localPort": 8080}`,
+	}), LoadOptions{})
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	if cfg.CRM.CPUs != 3 || cfg.CRM.Memory != 3*GiB || cfg.CRM.Image != DefaultCRMImage || cfg.CRM.Port != 3000 {
+		t.Errorf("overlay lost defaults or values: %+v", cfg.CRM)
+	}
+	if cfg.Tunnel.Mode != TunnelNone || cfg.Tunnel.LocalPort != 8080 || cfg.Tunnel.Hostname == "" {
+		t.Errorf("tunnel overlay: %+v", cfg.Tunnel)
+	}
+}
+
+func TestCPUFallbackWithoutGPU(t *testing.T) {
+	for name, values := range map[string]map[string]string{
+		"gpu off in config": {"ai": `{"gpu": false}`},
+		"host without GPU":  {"host": `{"gpu": "", "gpuCount": 0, "vram": 0}`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg, ds := Load("laptop", raw(values), LoadOptions{})
+			if ds.HasErrors() {
+				t.Fatal(ds)
+			}
+			if cfg.UseGPU || cfg.AI.Model != DefaultCPUModel {
+				t.Errorf("want CPU with %s, got gpu=%v model=%s", DefaultCPUModel, cfg.UseGPU, cfg.AI.Model)
+			}
+		})
+	}
+	// Asking for a GPU the host lacks is a warning, and Ollama runs on CPU.
+	cfg, ds := Load("laptop", raw(map[string]string{"ai": `{"gpu": true}`, "host": `{"gpu": "", "gpuCount": 0, "vram": 0}`}), LoadOptions{})
+	if ds.HasErrors() || len(ds.Warnings()) != 1 || cfg.UseGPU {
+		t.Errorf("want one warning and CPU, got %v gpu=%v", ds, cfg.UseGPU)
+	}
+}
+
+// Each bad config is reported with its key path, the bad value and a fix.
+func TestLoadRejectsBadConfig(t *testing.T) {
+	cases := []struct {
+		name    string
+		stage   string
+		values  map[string]string
+		secret  []string
+		opts    LoadOptions
+		path    string
+		mention []string
+	}{
+		{"unknown stage", "desktop", nil, nil, LoadOptions{}, "stage", []string{`"desktop"`, "laptop, server"}},
+		{"stage mismatch", "laptop", map[string]string{"stage": "cloud"}, nil, LoadOptions{}, "nextflow:stage", []string{`"cloud"`}},
+		{"replicas 0", "laptop", map[string]string{"crm": `{"replicas": 0}`}, nil, LoadOptions{}, "nextflow:crm.replicas", []string{"got 0", ">= 1"}},
+		{"unpinned image", "laptop", map[string]string{"postgres": `{"image": "postgres"}`}, nil, LoadOptions{}, "nextflow:postgres.image", []string{`"postgres"`, "postgres:<version>"}},
+		{"latest image", "laptop", map[string]string{"ai": `{"image": "ollama/ollama:latest"}`}, nil, LoadOptions{}, "nextflow:ai.image", []string{"not pinned"}},
+		{"missing required secret", "laptop", nil, nil, LoadOptions{RequireSecrets: true}, "nextflow:tunnelToken", []string{"required", "NFX_TUNNEL_TOKEN"}},
+		{"wrong type", "laptop", map[string]string{"crm": `{"replicas": "three"}`}, nil, LoadOptions{}, "nextflow:crm.replicas", []string{"an integer", `"three"`}},
+		{"object expected", "laptop", map[string]string{"redis": `7`}, nil, LoadOptions{}, "nextflow:redis", []string{"an object", "number 7"}},
+		{"unknown field", "laptop", map[string]string{"crm": `{"replica": 1}`}, nil, LoadOptions{}, "nextflow:crm.replica", []string{`"replicas"`}},
+		{"unknown key", "laptop", map[string]string{"crmm": `{}`}, nil, LoadOptions{}, "nextflow:crmm", []string{"unknown config key"}},
+		{"model larger than VRAM", "laptop", map[string]string{"ai": `{"model": "llama3.1:70b"}`}, nil, LoadOptions{}, "nextflow:ai.model", []string{"51.6 GB", "8.0 GB of VRAM", "llama3.1:8b"}},
+		{"model larger than RAM on CPU", "laptop", map[string]string{"ai": `{"gpu": false, "model": "qwen2.5:32b"}`}, nil, LoadOptions{}, "nextflow:ai.model", []string{"24.0 GB", "ai.memory is 16.0 GB"}},
+		{"unknown model", "laptop", map[string]string{"ai": `{"model": "mystery:13b"}`}, nil, LoadOptions{}, "nextflow:ai.model", []string{"mystery:13b", "modelSize"}},
+		{"invalid tunnel mode", "laptop", map[string]string{"tunnel": `{"mode": "ngrok"}`}, nil, LoadOptions{}, "nextflow:tunnel.mode", []string{`"ngrok"`, "managed, token, none"}},
+		{"managed without ids", "laptop", map[string]string{"tunnel": `{"mode": "managed"}`}, nil, LoadOptions{}, "nextflow:tunnel.accountId", []string{"account ID"}},
+		{"plaintext secret", "laptop", map[string]string{"redisPassword": "hunter2"}, nil, LoadOptions{}, "nextflow:redisPassword", []string{"plaintext", "--secret"}},
+		{"limits exceed host", "laptop", map[string]string{"ai": `{"memory": "30GiB"}`}, nil, LoadOptions{}, "nextflow:host.memory", []string{"41.2 GB", "32.0 GB available"}},
+		{"cpu exceeds host", "laptop", map[string]string{"ai": `{"cpus": 16}`}, nil, LoadOptions{}, "nextflow:host.threads", []string{"23.5", "20 available"}},
+		{"request above limit", "laptop", map[string]string{"crm": `{"cpuRequest": 4}`}, nil, LoadOptions{}, "nextflow:crm.cpuRequest", []string{"4 > 2"}},
+		{"laptop replicas", "laptop", map[string]string{"crm": `{"replicas": 3}`}, nil, LoadOptions{}, "nextflow:crm.replicas", []string{"server stage"}},
+		{"bad size", "laptop", map[string]string{"qdrant": `{"memory": "lots"}`}, nil, LoadOptions{}, "nextflow:qdrant.memory", []string{"a size", `"lots"`}},
+		{"bad hostname", "laptop", map[string]string{"tunnel": `{"hostname": "not a host"}`}, nil, LoadOptions{}, "nextflow:tunnel.hostname", []string{"not a host"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			values := tc.values
+			if values == nil {
+				values = map[string]string{}
+			}
+			cfg, ds := Load(tc.stage, raw(values, tc.secret...), tc.opts)
+			if cfg != nil || !ds.HasErrors() {
+				t.Fatalf("want an error, got none (diagnostics %v)", ds)
+			}
+			var found *Diagnostic
+			for i, d := range ds.Errors() {
+				if d.Path == tc.path {
+					found = &ds.Errors()[i]
+				}
+			}
+			if found == nil {
+				t.Fatalf("no error at %s; got:\n%s", tc.path, ds)
+			}
+			if found.Fix == "" {
+				t.Errorf("no fix in %s", found)
+			}
+			for _, m := range tc.mention {
+				if !strings.Contains(found.String(), m) {
+					t.Errorf("%q is not in %q", m, found)
+				}
+			}
+		})
+	}
+}
+
+// A config with several problems reports them all, not only the first.
+func TestLoadReportsEveryProblemAtOnce(t *testing.T) {
+	_, ds := Load("laptop", raw(map[string]string{
+		"crm":   `{"replicas": "x", "cpus": "y", "colour": "red"}`,
+		"redis": `{"image": 5}`,
+		"bogus": "1",
+	}), LoadOptions{})
+	want := []string{"nextflow:bogus", "nextflow:crm.colour", "nextflow:crm.cpus", "nextflow:crm.replicas", "nextflow:redis.image"}
+	var got []string
+	for _, d := range ds.Errors().Sorted() {
+		got = append(got, d.Path)
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("paths: got %v, want %v", got, want)
+	}
+}
+
+func TestSecretValuesNeverInDiagnostics(t *testing.T) {
+	_, ds := Load("laptop", raw(map[string]string{"postgresPassword": "s3ntinel-pw"}), LoadOptions{})
+	if !ds.HasErrors() {
+		t.Fatal("a plaintext secret must be rejected")
+	}
+	if strings.Contains(ds.Error(), "s3ntinel-pw") {
+		t.Errorf("a diagnostic echoes the secret: %s", ds)
+	}
+}
+
+func TestSecretEnv(t *testing.T) {
+	for key, want := range map[string]string{"tunnelToken": "NFX_TUNNEL_TOKEN", "postgresPassword": "NFX_POSTGRES_PASSWORD"} {
+		if got := SecretEnv(key); got != want {
+			t.Errorf("SecretEnv(%s) = %s, want %s", key, got, want)
+		}
+	}
+}
