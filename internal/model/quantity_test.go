@@ -1,6 +1,10 @@
 package model
 
-import "testing"
+import (
+	"testing"
+
+	_ "github.com/nextflow-crm/nfx/internal/testutil"
+)
 
 func TestParseBytes(t *testing.T) {
 	for in, want := range map[string]Bytes{

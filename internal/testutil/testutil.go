@@ -1,0 +1,90 @@
+// Package testutil holds what nfx's tests share: golden files refreshed
+// with `go test ./... -update`, and outside tools that a plain `go test`
+// may skip but the README's test command and CI must run. Every test
+// package imports it, so that -update is defined everywhere.
+package testutil
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+)
+
+// Update rewrites golden files instead of comparing with them.
+var Update = flag.Bool("update", false, "rewrite golden files")
+
+// Golden compares got with the golden file at path, or rewrites it with -update.
+func Golden(t testing.TB, path string, got []byte) {
+	t.Helper()
+	if *Update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("golden file %s: %v (run `go test ./... -update` to create it)", path, err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the rendered output; review the change and run `go test ./... -update`\n%s", path, firstDiff(want, got))
+	}
+}
+
+func firstDiff(want, got []byte) string {
+	wl, gl := bytes.Split(want, []byte("\n")), bytes.Split(got, []byte("\n"))
+	for i := 0; i < len(wl) || i < len(gl); i++ {
+		var w, g []byte
+		if i < len(wl) {
+			w = wl[i]
+		}
+		if i < len(gl) {
+			g = gl[i]
+		}
+		if !bytes.Equal(w, g) {
+			return fmt.Sprintf("line %d:\n  golden: %s\n  got:    %s", i+1, w, g)
+		}
+	}
+	return ""
+}
+
+// RequireToolsEnv, set to 1 by the README's test command and CI, turns a
+// missing outside tool from a skip into a failure.
+const RequireToolsEnv = "NFX_REQUIRE_TOOLS"
+
+// Tool returns the path of an outside binary: on PATH, or in the
+// repository's bin/. Without it the test skips, or fails under
+// NFX_REQUIRE_TOOLS=1.
+func Tool(t testing.TB, name string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	p := filepath.Join(RepoRoot(t), "bin", name)
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	if os.Getenv(RequireToolsEnv) == "1" {
+		t.Fatalf("%s is required (%s=1) but is neither on PATH nor in bin/; run .ci/run or scripts/build-pulumi.sh", name, RequireToolsEnv)
+	}
+	t.Skipf("%s is not installed; skipping (the README's test command installs it)", name)
+	return ""
+}
+
+// RepoRoot is the directory holding go.mod and Pulumi.yaml.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("cannot locate the repository")
+	}
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}

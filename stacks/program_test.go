@@ -1,0 +1,169 @@
+package stacks_test
+
+import (
+	"encoding/json"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+
+	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/internal/offline"
+	_ "github.com/nextflow-crm/nfx/internal/testutil"
+	"github.com/nextflow-crm/nfx/stacks/laptop"
+)
+
+const managedTunnel = `{"mode": "managed", "hostname": "crm.example.com",
+	"accountId": "0123456789abcdef0123456789abcdef", "zoneId": "fedcba9876543210fedcba9876543210"}`
+
+func rawWithSecrets(values map[string]string) model.Raw {
+	r := model.Raw{Values: map[string]string{}, Secret: map[string]bool{}, Complete: true}
+	for k, v := range values {
+		r.Values[k] = v
+	}
+	for _, k := range model.Keys {
+		if k.Secret {
+			r.Values[k.Name], r.Secret[k.Name] = "s3ntinel-"+k.Name, true
+		}
+	}
+	return r
+}
+
+func tree(res []offline.Resource) []string {
+	var out []string
+	for _, r := range res {
+		out = append(out, r.Type+" "+r.Name+" <- "+r.Parent)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestProgramComponentTree(t *testing.T) {
+	cases := map[string]struct {
+		values map[string]string
+		want   []string
+	}{
+		"token": {nil, []string{
+			"nextflow:index:Ai nextflow-ai <- nextflow",
+			"nextflow:index:Crm nextflow-crm <- nextflow",
+			"nextflow:index:NextFlow nextflow <- nextflow-laptop",
+			"nextflow:index:Postgres nextflow-postgres <- nextflow",
+			"nextflow:index:Qdrant nextflow-qdrant <- nextflow",
+			"nextflow:index:Redis nextflow-redis <- nextflow",
+			"nextflow:index:Tunnel nextflow-tunnel <- nextflow",
+			"nextflow:laptop:ComposeProject nextflow-compose <- nextflow",
+		}},
+		"none": {map[string]string{"tunnel": `{"mode": "none"}`}, []string{
+			"nextflow:index:Ai nextflow-ai <- nextflow",
+			"nextflow:index:Crm nextflow-crm <- nextflow",
+			"nextflow:index:NextFlow nextflow <- nextflow-laptop",
+			"nextflow:index:Postgres nextflow-postgres <- nextflow",
+			"nextflow:index:Qdrant nextflow-qdrant <- nextflow",
+			"nextflow:index:Redis nextflow-redis <- nextflow",
+			"nextflow:laptop:ComposeProject nextflow-compose <- nextflow",
+		}},
+		"managed": {map[string]string{"tunnel": managedTunnel}, []string{
+			"cloudflare:index/record:Record nextflow-cloudflare-dns <- nextflow-cloudflare",
+			"cloudflare:index/zeroTrustTunnelCloudflared:ZeroTrustTunnelCloudflared nextflow-cloudflare <- nextflow-cloudflare",
+			"cloudflare:index/zeroTrustTunnelCloudflaredConfig:ZeroTrustTunnelCloudflaredConfig nextflow-cloudflare-ingress <- nextflow-cloudflare",
+			"nextflow:index:Ai nextflow-ai <- nextflow",
+			"nextflow:index:Crm nextflow-crm <- nextflow",
+			"nextflow:index:ManagedTunnel nextflow-cloudflare <- nextflow-tunnel",
+			"nextflow:index:NextFlow nextflow <- nextflow-laptop",
+			"nextflow:index:Postgres nextflow-postgres <- nextflow",
+			"nextflow:index:Qdrant nextflow-qdrant <- nextflow",
+			"nextflow:index:Redis nextflow-redis <- nextflow",
+			"nextflow:index:Tunnel nextflow-tunnel <- nextflow",
+			"nextflow:laptop:ComposeProject nextflow-compose <- nextflow",
+		}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			rec := &offline.Recorder{}
+			res, err := offline.RunWith(model.Laptop, rawWithSecrets(tc.values), rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := tree(res.Plan.Resources)
+			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Errorf("component tree:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+			checkSecretInputs(t, rec)
+			plan, err := json.Marshal(res.Plan)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(plan), "s3ntinel") {
+				t.Error("a secret value reached the plan")
+			}
+		})
+	}
+}
+
+func TestProgramKeyInputs(t *testing.T) {
+	raw := rawWithSecrets(nil)
+	res, err := offline.Run(model.Laptop, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]offline.Resource{}
+	for _, r := range res.Plan.Resources {
+		byName[r.Name] = r
+	}
+	cfg, _ := model.Load("laptop", raw, model.LoadOptions{})
+	compose, err := laptop.Render(model.Build(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := byName["nextflow-compose"].Inputs["composeFile"]; got != string(compose) {
+		t.Error("the ComposeProject's composeFile input is not the rendered compose file")
+	}
+	if len(res.Files) != 1 || res.Files[0].Path != "compose.yaml" || string(res.Files[0].Data) != string(compose) {
+		t.Errorf("offline render collected %d files", len(res.Files))
+	}
+	ai := byName["nextflow-ai"].Inputs
+	if ai["gpus"] != 1.0 || ai["image"] != model.DefaultOllamaImage || ai["memory"] != "16GiB" {
+		t.Errorf("ai inputs: %v", ai)
+	}
+	pg := byName["nextflow-postgres"].Inputs
+	if s, ok := pg["secrets"].(map[string]any); !ok || s["postgres_password"] != offline.Secret {
+		t.Errorf("postgres password input is not shown as a secret: %v", pg["secrets"])
+	}
+	nf := byName["nextflow"].Inputs
+	if nf["stage"] != "laptop" || nf["tunnel"] != "token" || nf["model"] != "llama3.1:8b" {
+		t.Errorf("nextflow inputs: %v", nf)
+	}
+}
+
+// checkSecretInputs walks every recorded input: any whose path names a
+// password, token or secret must be a Pulumi secret.
+func checkSecretInputs(t *testing.T, rec *offline.Recorder) {
+	t.Helper()
+	seen := 0
+	for name, props := range rec.Raw {
+		walk(name, resource.NewObjectProperty(props), func(path string, v resource.PropertyValue) {
+			low := strings.ToLower(path)
+			if !(strings.Contains(low, "password") || strings.Contains(low, "token") || strings.HasSuffix(low, ".secret")) {
+				return
+			}
+			seen++
+			if !v.IsSecret() && !(v.IsOutput() && v.OutputValue().Secret) {
+				t.Errorf("%s is not a secret input", path)
+			}
+		})
+	}
+	if seen == 0 {
+		t.Error("no secret input found at all")
+	}
+}
+
+func walk(path string, v resource.PropertyValue, fn func(string, resource.PropertyValue)) {
+	if v.IsObject() {
+		for k, e := range v.ObjectValue() {
+			p := path + "." + string(k)
+			fn(p, e)
+			walk(p, e, fn)
+		}
+	}
+}
