@@ -1,0 +1,169 @@
+package cli
+
+import (
+	"bytes"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nextflow-crm/nfx/internal/testutil"
+)
+
+// realEngine prepares a project for the real Pulumi engine: the pinned CLI
+// in its bin/, a private PULUMI_HOME, and no passphrase from the caller.
+func realEngine(t *testing.T) string {
+	t.Helper()
+	pulumi := testutil.Tool(t, "pulumi")
+	dir := project(t)
+	if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(pulumi, filepath.Join(dir, "bin", "pulumi")); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PULUMI_HOME", filepath.Join(dir, ".pulumi-home"))
+	t.Setenv("PULUMI_CONFIG_PASSPHRASE", "")
+	t.Setenv("PULUMI_CONFIG_PASSPHRASE_FILE", "")
+	t.Setenv("PULUMI_BACKEND_URL", "")
+	os.Unsetenv("PULUMI_CONFIG_PASSPHRASE")
+	os.Unsetenv("PULUMI_CONFIG_PASSPHRASE_FILE")
+	os.Unsetenv("PULUMI_BACKEND_URL")
+	return dir
+}
+
+func TestEngineUpPreviewChangeDestroy(t *testing.T) {
+	dir := realEngine(t)
+	t.Setenv("NFX_TUNNEL_TOKEN", "tok-"+strings.Repeat("x", 40))
+
+	code, stdout, stderr := nfx(t, dir, "up", "--stage", "laptop")
+	if code != ExitOK {
+		t.Fatalf("up: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "create=9") {
+		t.Errorf("up did not create the 9 resources:\n%s", stdout)
+	}
+	out := filepath.Join(dir, "out", "laptop")
+	compose, err := os.ReadFile(filepath.Join(out, "compose.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.Golden(t, filepath.Join(testutil.RepoRoot(t), "stacks", "laptop", "testdata", "default", "compose.yaml"), compose)
+	for _, name := range []string{"postgres_password", "redis_password", "tunnel_token"} {
+		fi, err := os.Stat(filepath.Join(out, "secrets", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", name, fi.Mode().Perm())
+		}
+	}
+	if fi, _ := os.Stat(filepath.Join(out, "secrets")); fi == nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("the secrets directory is not 0700")
+	}
+	if fi, _ := os.Stat(filepath.Join(dir, ".nfx", "passphrase")); fi == nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the generated passphrase file is not 0600")
+	}
+
+	code, stdout, stderr = nfx(t, dir, "preview", "--stage", "laptop")
+	if code != ExitOK {
+		t.Fatalf("preview: exit %d\n%s", code, stderr)
+	}
+	if !strings.Contains(stdout, "nfx: preview of laptop: no changes (same=9)") {
+		t.Errorf("a second preview with nothing changed shows changes:\n%s", stdout)
+	}
+
+	// A changed config value shows as an update.
+	cfgFile := filepath.Join(dir, "Pulumi.laptop.yaml")
+	data, _ := os.ReadFile(cfgFile)
+	changed := strings.Replace(string(data), "config:\n", "config:\n  nextflow:crm:\n    cpus: 3\n", 1)
+	write(t, cfgFile, changed)
+	code, stdout, stderr = nfx(t, dir, "preview", "--stage", "laptop")
+	if code != ExitOK {
+		t.Fatalf("preview after a change: exit %d\n%s", code, stderr)
+	}
+	if !strings.Contains(stdout, "update=2") || !strings.Contains(stdout, "nextflow-crm") {
+		t.Errorf("the changed crm.cpus does not show as an update of the CRM and the compose project:\n%s", stdout)
+	}
+
+	code, stdout, stderr = nfx(t, dir, "destroy", "--stage", "laptop")
+	if code != ExitOK {
+		t.Fatalf("destroy: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("destroy left the stage's files behind")
+	}
+}
+
+// Render and up with sentinel secrets, then count the sentinels in every
+// file written (state, config, output, Pulumi home) and in all output. The
+// only place a secret may be in plaintext is its own 0600 secret file.
+func TestSentinelSecretsNeverInPlaintext(t *testing.T) {
+	dir := realEngine(t)
+	sentinels := map[string]string{
+		"NFX_POSTGRES_PASSWORD": "Sentinel-PG-7f3a9c",
+		"NFX_REDIS_PASSWORD":    "Sentinel-RD-91b2e4",
+		"NFX_TUNNEL_TOKEN":      "Sentinel-TK-5d8e01",
+	}
+	for k, v := range sentinels {
+		t.Setenv(k, v)
+	}
+	var transcript bytes.Buffer
+	for _, args := range [][]string{
+		{"render", "--stage", "laptop"},
+		{"plan", "--stage", "laptop", "--json"},
+		{"up", "--stage", "laptop"},
+		{"preview", "--stage", "laptop"},
+	} {
+		code, stdout, stderr := nfx(t, dir, args...)
+		transcript.WriteString(stdout + stderr)
+		if code != ExitOK {
+			t.Fatalf("%v: exit %d\n%s\n%s", args, code, stdout, stderr)
+		}
+	}
+	secretFiles := map[string]string{
+		filepath.Join(dir, "out", "laptop", "secrets", "postgres_password"): sentinels["NFX_POSTGRES_PASSWORD"],
+		filepath.Join(dir, "out", "laptop", "secrets", "redis_password"):    sentinels["NFX_REDIS_PASSWORD"],
+		filepath.Join(dir, "out", "laptop", "secrets", "tunnel_token"):      sentinels["NFX_TUNNEL_TOKEN"],
+	}
+	count := 0
+	files := 0
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Type()&fs.ModeSymlink != 0 {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		files++
+		if want, ok := secretFiles[path]; ok {
+			if string(data) != want {
+				t.Errorf("%s does not hold exactly its secret", path)
+			}
+			return nil
+		}
+		for _, s := range sentinels {
+			if n := bytes.Count(data, []byte(s)); n > 0 {
+				rel, _ := filepath.Rel(dir, path)
+				t.Errorf("%s holds a secret in plaintext %d times", rel, n)
+				count += n
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range sentinels {
+		count += strings.Count(transcript.String(), s)
+	}
+	if count != 0 {
+		t.Errorf("plaintext secret occurrences: %d, want 0", count)
+	}
+	if files < 8 {
+		t.Errorf("searched only %d files; the state and output are missing", files)
+	}
+	t.Logf("searched %d files and %d bytes of output: %d plaintext occurrences", files, transcript.Len(), count)
+}

@@ -1,0 +1,153 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nextflow-crm/nfx/internal/testutil"
+)
+
+func TestRenderDefaultsMatchesGolden(t *testing.T) {
+	dir := project(t)
+	code, stdout, stderr := nfx(t, dir, "render", "--stage", "laptop")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "out", "laptop", "compose.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.Golden(t, filepath.Join(testutil.RepoRoot(t), "stacks", "laptop", "testdata", "default", "compose.yaml"), got)
+	if !strings.Contains(stdout, "compose.yaml") {
+		t.Errorf("render does not say what it wrote: %q", stdout)
+	}
+	// Rendering again gives identical bytes.
+	if code, _, stderr := nfx(t, dir, "render", "--stage", "laptop"); code != ExitOK {
+		t.Fatal(stderr)
+	}
+	again, _ := os.ReadFile(filepath.Join(dir, "out", "laptop", "compose.yaml"))
+	if string(again) != string(got) {
+		t.Error("rendering twice gave different bytes")
+	}
+	entries, _ := os.ReadDir(filepath.Join(dir, "out", "laptop"))
+	if len(entries) != 1 {
+		t.Errorf("render wrote %d entries; secret files are for up only", len(entries))
+	}
+}
+
+func TestPlanJSONShape(t *testing.T) {
+	dir := project(t)
+	code, stdout, stderr := nfx(t, dir, "plan", "--stage", "laptop", "--json")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var plan struct {
+		Stage     string `json:"stage"`
+		Resources []struct {
+			Type   string         `json:"type"`
+			Name   string         `json:"name"`
+			Parent string         `json:"parent"`
+			Inputs map[string]any `json:"inputs"`
+		} `json:"resources"`
+	}
+	dec := json.NewDecoder(strings.NewReader(stdout))
+	if err := dec.Decode(&plan); err != nil {
+		t.Fatal(err)
+	}
+	if plan.Stage != "laptop" || len(plan.Resources) != 8 {
+		t.Fatalf("plan: stage %q with %d resources", plan.Stage, len(plan.Resources))
+	}
+	for _, r := range plan.Resources {
+		if r.Type == "" || r.Name == "" || r.Parent == "" || r.Inputs == nil {
+			t.Errorf("incomplete resource %+v", r)
+		}
+	}
+	code, text, _ := nfx(t, dir, "plan", "--stage", "laptop")
+	if code != ExitOK || !strings.Contains(text, "nextflow:laptop:ComposeProject") || !strings.Contains(text, "8 resources on stage laptop") {
+		t.Errorf("text plan:\n%s", text)
+	}
+}
+
+// Each bad config exits 2, names the key path, and leaves no output behind.
+func TestBadConfigs(t *testing.T) {
+	cases := []struct {
+		name   string
+		args   []string
+		config string
+		want   []string
+	}{
+		{"unknown stage", []string{"render", "--stage", "desktop"}, "", []string{`unknown stage "desktop"`}},
+		{"replicas 0", []string{"render", "--stage", "laptop"}, "config:\n  nextflow:crm: {replicas: 0}\n", []string{"nextflow:crm.replicas", "got 0"}},
+		{"unpinned image", []string{"render", "--stage", "laptop"}, "config:\n  nextflow:qdrant: {image: qdrant/qdrant}\n", []string{"nextflow:qdrant.image", "qdrant/qdrant:<version>"}},
+		{"missing required key for managed tunnel", []string{"render", "--stage", "laptop"}, "config:\n  nextflow:tunnel: {mode: managed}\n", []string{"nextflow:tunnel.accountId", "nextflow:tunnel.zoneId"}},
+		{"missing tunnel token for up", []string{"up", "--stage", "laptop"}, "config:\n  nextflow:tunnel: {mode: token}\n", []string{"nextflow:tunnelToken", "NFX_TUNNEL_TOKEN"}},
+		{"wrong type", []string{"plan", "--stage", "laptop"}, "config:\n  nextflow:ai: {gpu: maybe}\n", []string{"nextflow:ai.gpu", "a boolean", `"maybe"`}},
+		{"model larger than VRAM", []string{"render", "--stage", "laptop"}, "config:\n  nextflow:ai: {model: qwen2.5:14b}\n", []string{"nextflow:ai.model", "10.8 GB", "8.0 GB of VRAM"}},
+		{"invalid tunnel mode", []string{"render", "--stage", "laptop"}, "config:\n  nextflow:tunnel: {mode: ssh}\n", []string{"nextflow:tunnel.mode", `"ssh"`}},
+		{"unknown key", []string{"render", "--stage", "laptop"}, "config:\n  nextflow:gpu: true\n", []string{"nextflow:gpu", "unknown config key"}},
+		{"not YAML", []string{"render", "--stage", "laptop"}, "config:\n  nextflow:crm: {replicas: 1\n", []string{"not valid YAML"}},
+		{"stage mismatch", []string{"render", "--stage", "laptop"}, "config:\n  nextflow:stage: cloud\n", []string{"nextflow:stage", `"cloud"`}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := project(t)
+			args := tc.args
+			if tc.config != "" {
+				write(t, filepath.Join(dir, "bad.yaml"), tc.config)
+				args = append(args, "--config", "bad.yaml")
+			}
+			out := filepath.Join(dir, "rendered")
+			if args[0] == "render" {
+				args = append(args, "--out", out)
+			}
+			code, stdout, stderr := nfx(t, dir, args...)
+			if code != ExitUsage {
+				t.Fatalf("exit %d, want %d; stderr: %s", code, ExitUsage, stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("%q is not in:\n%s", w, stderr)
+				}
+			}
+			if stdout != "" {
+				t.Errorf("a failed command printed to stdout: %q", stdout)
+			}
+			for _, d := range []string{out, filepath.Join(dir, "out"), filepath.Join(dir, ".nfx")} {
+				if _, err := os.Stat(d); err == nil {
+					t.Errorf("%s exists after a failed command", d)
+				}
+			}
+		})
+	}
+}
+
+// A failed render leaves an earlier render untouched.
+func TestFailedRenderKeepsEarlierOutput(t *testing.T) {
+	dir := project(t)
+	if code, _, stderr := nfx(t, dir, "render", "--stage", "laptop"); code != ExitOK {
+		t.Fatal(stderr)
+	}
+	before, _ := os.ReadFile(filepath.Join(dir, "out", "laptop", "compose.yaml"))
+	write(t, filepath.Join(dir, "bad.yaml"), "config:\n  nextflow:crm: {replicas: 0}\n")
+	if code, _, _ := nfx(t, dir, "render", "--stage", "laptop", "--config", "bad.yaml"); code != ExitUsage {
+		t.Fatalf("exit %d", code)
+	}
+	after, _ := os.ReadFile(filepath.Join(dir, "out", "laptop", "compose.yaml"))
+	if string(before) != string(after) {
+		t.Error("a failed render changed the earlier output")
+	}
+}
+
+func TestUnknownStageHasNoProvisionerYet(t *testing.T) {
+	dir := project(t)
+	code, _, stderr := nfx(t, dir, "render", "--stage", "server", "--out", filepath.Join(dir, "srv"))
+	if code == ExitOK || !strings.Contains(stderr, "no provisioner") {
+		t.Errorf("exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "srv")); err == nil {
+		t.Error("output directory exists after a failed render")
+	}
+}
