@@ -239,6 +239,9 @@ func phaseStructure(c *Config, ds *Diagnostics) {
 		ds.Errorf(k("tunnel.hostname"), "use a DNS name such as crm.example.com", "%q is not a valid hostname", c.Tunnel.Hostname)
 	}
 	h := c.Host
+	if c.Stage == Cloud {
+		return // no single host: node groups size the cloud
+	}
 	if h.Threads < 1 {
 		ds.Errorf(k("host.threads"), "set the host's hardware thread count", "must be >= 1, got %d", h.Threads)
 	}
