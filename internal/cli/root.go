@@ -55,7 +55,12 @@ func Main(ctx context.Context, args []string, io IO) int {
 	var uErr usageError
 	switch {
 	case errors.As(err, &cfgErr):
-		fmt.Fprintf(io.Err, "nfx: invalid configuration (%d problems):\n", len(cfgErr.Diagnostics.Errors()))
+		n := len(cfgErr.Diagnostics.Errors())
+		noun := "problems"
+		if n == 1 {
+			noun = "problem"
+		}
+		fmt.Fprintf(io.Err, "nfx: invalid configuration (%d %s):\n", n, noun)
 		for _, d := range cfgErr.Diagnostics.Sorted() {
 			fmt.Fprintf(io.Err, "  %s\n", d)
 		}

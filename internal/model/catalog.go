@@ -2,7 +2,7 @@ package model
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -71,6 +71,7 @@ func largestFitting(budget Bytes) string {
 	if len(fit) > 3 {
 		fit = fit[len(fit)-3:]
 	}
-	sort.Sort(sort.Reverse(sort.StringSlice(fit)))
+	// Largest first: the catalog is ordered by size.
+	slices.Reverse(fit)
 	return strings.Join(fit, ", ")
 }

@@ -1,0 +1,24 @@
+# nfx: the two set-up commands of the README, and their parts.
+.PHONY: demo test pulumi nfx fuzz bench
+
+# The main job, offline on the repository's defaults: render and plan the laptop stage.
+demo: nfx
+	./bin/nfx render --stage laptop
+	./bin/nfx plan --stage laptop
+
+# Every test, with the pinned Pulumi CLI built first; a test that needs an
+# outside tool fails instead of skipping.
+test: pulumi
+	NFX_REQUIRE_TOOLS=1 PATH="$(CURDIR)/bin:$$PATH" go test -count=1 ./...
+
+nfx:
+	go build -o bin/nfx ./cmd/nfx
+
+pulumi:
+	scripts/build-pulumi.sh
+
+fuzz:
+	go test ./internal/model -run '^$$' -fuzz FuzzStackFile -fuzztime 60s
+
+bench:
+	go test ./internal/offline -run '^$$' -bench . -count 10

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds the pinned Pulumi CLI from the Go module proxy into bin/pulumi.
+# nfx uses it for preview/up/destroy when no `pulumi` is on PATH, and the
+# tests use it for the real-engine tests. A cold build takes a few minutes
+# and about 170 MB; it is skipped when bin/pulumi already has the version.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+version=v3.274.1
+bin="$root/bin/pulumi"
+if [ -x "$bin" ] && [ "$(PULUMI_SKIP_UPDATE_CHECK=true "$bin" version 2>/dev/null)" = "$version" ]; then
+  echo "bin/pulumi $version is up to date"
+  exit 0
+fi
+mkdir -p "$root/bin"
+cd "$root/tools/pulumi"
+echo "building Pulumi CLI $version into bin/pulumi (a cold build takes several minutes)"
+go build -trimpath \
+  -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$version" \
+  -o "$bin.tmp" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+mv "$bin.tmp" "$bin"
+PULUMI_SKIP_UPDATE_CHECK=true "$bin" version
