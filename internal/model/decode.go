@@ -42,7 +42,8 @@ func decodeObject(path, raw string, dst any, ds *Diagnostics) {
 		dec := json.NewDecoder(bytes.NewReader(msg))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(fresh.Interface()); err != nil {
-			ds.Errorf(fpath, "use "+typeHint(f.Type()), "expected %s, got %s", typeName(f.Type()), describeJSON(string(msg)))
+			kt := describeType(f.Type())
+			ds.Errorf(fpath, "use "+kt.hint, "expected %s, got %s", kt.name, describeJSON(string(msg)))
 			continue
 		}
 		f.Set(fresh.Elem())
@@ -73,44 +74,29 @@ func structFields(v reflect.Value) map[string]reflect.Value {
 
 var bytesType = reflect.TypeOf(Bytes(0))
 
-func typeName(t reflect.Type) string {
-	if t == bytesType {
-		return "a size"
-	}
-	switch t.Kind() {
-	case reflect.Pointer:
-		return typeName(t.Elem())
-	case reflect.Bool:
-		return "a boolean"
-	case reflect.Int, reflect.Int64, reflect.Int32:
-		return "an integer"
-	case reflect.Float64, reflect.Float32:
-		return "a number"
-	case reflect.String:
-		return "a string"
-	case reflect.Slice:
-		return "a list"
-	}
-	return "an object"
-}
+// kindText is how a field's type is named in a message and how to write a
+// value of it.
+type kindText struct{ name, hint string }
 
-func typeHint(t reflect.Type) string {
+func describeType(t reflect.Type) kindText {
 	if t == bytesType {
-		return "a size with a unit, such as 512MiB or 4GiB"
+		return kindText{"a size", "a size with a unit, such as 512MiB or 4GiB"}
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
-		return typeHint(t.Elem())
+		return describeType(t.Elem())
 	case reflect.Bool:
-		return "true or false"
+		return kindText{"a boolean", "true or false"}
 	case reflect.Int, reflect.Int64, reflect.Int32:
-		return "a whole number without quotes, such as 3"
+		return kindText{"an integer", "a whole number without quotes, such as 3"}
 	case reflect.Float64, reflect.Float32:
-		return "a number without quotes, such as 1.5"
+		return kindText{"a number", "a number without quotes, such as 1.5"}
 	case reflect.String:
-		return "a quoted string"
+		return kindText{"a string", "a quoted string"}
+	case reflect.Slice:
+		return kindText{"a list", "a YAML list"}
 	}
-	return "a YAML mapping"
+	return kindText{"an object", "a YAML mapping"}
 }
 
 // describeJSON names a JSON value's kind and the value, shortened.

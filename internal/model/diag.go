@@ -66,21 +66,15 @@ func (ds Diagnostics) HasErrors() bool {
 }
 
 // Errors returns only the error diagnostics.
-func (ds Diagnostics) Errors() Diagnostics {
-	var out Diagnostics
-	for _, d := range ds {
-		if d.Severity == Error {
-			out = append(out, d)
-		}
-	}
-	return out
-}
+func (ds Diagnostics) Errors() Diagnostics { return ds.only(Error) }
 
 // Warnings returns only the warning diagnostics.
-func (ds Diagnostics) Warnings() Diagnostics {
+func (ds Diagnostics) Warnings() Diagnostics { return ds.only(Warning) }
+
+func (ds Diagnostics) only(sev Severity) Diagnostics {
 	var out Diagnostics
 	for _, d := range ds {
-		if d.Severity == Warning {
+		if d.Severity == sev {
 			out = append(out, d)
 		}
 	}

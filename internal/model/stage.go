@@ -95,8 +95,8 @@ var Profiles = map[Stage]Profile{
 		Runtime: "kubernetes",
 		// No single host; the GPU is that of one GPU node (g5 family).
 		Hardware: Hardware{GPU: "NVIDIA A10G", GPUCount: 1, VRAM: 24 * GiB},
-		Users:   [2]int{10000, 0},
-		Uptime:  99.99,
+		Users:    [2]int{10000, 0},
+		Uptime:   99.99,
 	},
 }
 

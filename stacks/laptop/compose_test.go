@@ -17,9 +17,9 @@ import (
 
 // variants are the laptop configurations under test; each has a golden file.
 var variants = map[string]map[string]string{
-	"default": {},
+	"default":   {},
 	"no-tunnel": {"tunnel": `{"mode": "none"}`},
-	"cpu-only": {"ai": `{"gpu": false}`},
+	"cpu-only":  {"ai": `{"gpu": false}`},
 	"managed": {"tunnel": `{"mode": "managed", "hostname": "crm.example.com",
 		"accountId": "0123456789abcdef0123456789abcdef", "zoneId": "fedcba9876543210fedcba9876543210"}`},
 }
