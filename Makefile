@@ -1,5 +1,5 @@
 # nfx: the two set-up commands of the README, and their parts.
-.PHONY: demo test pulumi nfx fuzz bench
+.PHONY: demo test lint pulumi nfx fuzz bench
 
 # The main job, offline on the repository's defaults: render and plan the laptop stage.
 demo: nfx
@@ -8,8 +8,13 @@ demo: nfx
 
 # Every test, with the pinned Pulumi CLI built first; a test that needs an
 # outside tool fails instead of skipping.
-test: pulumi
+test: pulumi lint
 	NFX_REQUIRE_TOOLS=1 PATH="$(CURDIR)/bin:$$PATH" go test -count=1 ./...
+
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
+	go vet ./...
 
 nfx:
 	go build -o bin/nfx ./cmd/nfx
