@@ -101,6 +101,30 @@ type TunnelConfig struct {
 	LocalPort int `json:"localPort"`
 }
 
+// NginxConfig is `nextflow:nginx`, the load balancer of the server stage.
+type NginxConfig struct {
+	// Image is the nginx image, pinned.
+	Image string `json:"image"`
+	// HTTPPort is the port nginx publishes when there is no tunnel.
+	HTTPPort int `json:"httpPort"`
+	// RateLimit is the steady request rate allowed per client address, per second.
+	RateLimit int `json:"rateLimit"`
+	// BodyLimit is the largest request body accepted.
+	BodyLimit Bytes `json:"bodyLimit"`
+}
+
+// BackupConfig is `nextflow:backup`, the scheduled backups of the server stage.
+type BackupConfig struct {
+	// NFSServer is the NAS's address.
+	NFSServer string `json:"nfsServer"`
+	// NFSPath is the exported directory backups are written to.
+	NFSPath string `json:"nfsPath"`
+	// Time is the daily backup time, HH:MM in the nodes' time zone.
+	Time string `json:"time"`
+	// RetentionDays is how long backups are kept.
+	RetentionDays int `json:"retentionDays"`
+}
+
 // Config is the whole typed configuration of one stack.
 type Config struct {
 	Stage    Stage
@@ -111,6 +135,8 @@ type Config struct {
 	Redis    RedisConfig
 	Qdrant   QdrantConfig
 	Tunnel   TunnelConfig
+	Nginx    NginxConfig
+	Backup   BackupConfig
 	// SecretsSet says which secret keys have a value. The values themselves
 	// stay Pulumi secrets and never enter the model.
 	SecretsSet map[string]bool
@@ -125,10 +151,11 @@ type Config struct {
 
 // Secret config keys.
 const (
-	KeyPostgresPassword = "postgresPassword"
-	KeyRedisPassword    = "redisPassword"
-	KeyTunnelToken      = "tunnelToken"
-	KeyTunnelSecret     = "tunnelSecret"
+	KeyPostgresPassword    = "postgresPassword"
+	KeyRedisPassword       = "redisPassword"
+	KeyTunnelToken         = "tunnelToken"
+	KeyTunnelSecret        = "tunnelSecret"
+	KeyReplicationPassword = "replicationPassword"
 )
 
 // Key describes one config key under `nextflow:`. Pulumi.yaml declares the
@@ -158,10 +185,13 @@ var Keys = []Key{
 	{Name: "redis", Type: "object", Doc: "Redis", field: func(c *Config) any { return &c.Redis }},
 	{Name: "qdrant", Type: "object", Doc: "the Qdrant vector database", field: func(c *Config) any { return &c.Qdrant }},
 	{Name: "tunnel", Type: "object", Doc: "the Cloudflare Tunnel", field: func(c *Config) any { return &c.Tunnel }},
+	{Name: "nginx", Type: "object", Doc: "the nginx load balancer (server stage)", field: func(c *Config) any { return &c.Nginx }},
+	{Name: "backup", Type: "object", Doc: "scheduled backups to a NAS (server stage)", field: func(c *Config) any { return &c.Backup }},
 	{Name: KeyPostgresPassword, Type: "string", Secret: true, Generated: true, Doc: "the PostgreSQL password of the CRM's user"},
 	{Name: KeyRedisPassword, Type: "string", Secret: true, Generated: true, Doc: "the Redis password"},
 	{Name: KeyTunnelToken, Type: "string", Secret: true, Doc: "the token of an existing Cloudflare tunnel (tunnel.mode token)"},
 	{Name: KeyTunnelSecret, Type: "string", Secret: true, Generated: true, Doc: "the secret of a tunnel nfx creates (tunnel.mode managed)"},
+	{Name: KeyReplicationPassword, Type: "string", Secret: true, Generated: true, Doc: "the password of PostgreSQL's replication user (server stage)"},
 }
 
 // LookupKey finds a key by name.
@@ -185,6 +215,7 @@ const (
 	DefaultRedisImage    = "redis:7.4.2-bookworm"
 	DefaultQdrantImage   = "qdrant/qdrant:v1.13.2"
 	DefaultTunnelImage   = "cloudflare/cloudflared:2025.4.0"
+	DefaultNginxImage    = "nginx:1.27.3-bookworm"
 )
 
 // Defaults returns the configuration of a stage before the stack's own
@@ -215,6 +246,10 @@ func Defaults(stage Stage) Config {
 		},
 		Tunnel: TunnelConfig{
 			Mode: TunnelToken, Image: DefaultTunnelImage, Hostname: "crm.nextflow.example", LocalPort: 3000,
+		},
+		Nginx: NginxConfig{Image: DefaultNginxImage, HTTPPort: 80, RateLimit: 20, BodyLimit: 20 * MiB},
+		Backup: BackupConfig{
+			NFSServer: "nas.nextflow.internal", NFSPath: "/srv/nextflow-backups", Time: "03:00", RetentionDays: 14,
 		},
 		SecretsSet: map[string]bool{},
 	}

@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"net"
 	"regexp"
 	"sort"
 	"strings"
@@ -142,6 +143,7 @@ var (
 	hostnameRE = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
 	identRE    = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 	cfIDRE     = regexp.MustCompile(`^[0-9a-f]{32}$`)
+	timeRE     = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
 	// A reference is name[:tag][@digest]; the name may carry a registry with a port.
 	imageRE = regexp.MustCompile(`^[a-z0-9]+([._/-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$`)
 )
@@ -238,9 +240,35 @@ func phaseStructure(c *Config, ds *Diagnostics) {
 	if !hostnameRE.MatchString(c.Tunnel.Hostname) {
 		ds.Errorf(k("tunnel.hostname"), "use a DNS name such as crm.example.com", "%q is not a valid hostname", c.Tunnel.Hostname)
 	}
+	checkImage(k("nginx.image"), c.Nginx.Image, ds)
+	checkPort(k("nginx.httpPort"), c.Nginx.HTTPPort, ds)
+	if c.Nginx.RateLimit < 1 {
+		ds.Errorf(k("nginx.rateLimit"), "set requests per second per client, such as 20", "must be >= 1, got %d", c.Nginx.RateLimit)
+	}
+	if c.Nginx.BodyLimit < MiB {
+		ds.Errorf(k("nginx.bodyLimit"), "set at least 1MiB, such as 20MiB", "must be >= 1MiB, got %s", c.Nginx.BodyLimit)
+	}
+	if !timeRE.MatchString(c.Backup.Time) {
+		ds.Errorf(k("backup.time"), "write the daily time as HH:MM, such as 03:00", "%q is not a time of day", c.Backup.Time)
+	}
+	if c.Backup.RetentionDays < 1 {
+		ds.Errorf(k("backup.retentionDays"), "keep backups for 1 day or more, such as 14", "must be >= 1, got %d", c.Backup.RetentionDays)
+	}
+	if !hostnameRE.MatchString(c.Backup.NFSServer) && net.ParseIP(c.Backup.NFSServer) == nil {
+		ds.Errorf(k("backup.nfsServer"), "use the NAS's DNS name or IP address", "%q is not a host", c.Backup.NFSServer)
+	}
+	if !strings.HasPrefix(c.Backup.NFSPath, "/") {
+		ds.Errorf(k("backup.nfsPath"), "use the absolute path the NAS exports, such as /srv/nextflow-backups", "must be absolute, got %q", c.Backup.NFSPath)
+	}
 	h := c.Host
 	if c.Stage == Cloud {
 		return // no single host: node groups size the cloud
+	}
+	if h.Nodes < 1 {
+		ds.Errorf(k("host.nodes"), "set the number of machines, 1 or more", "must be >= 1, got %d", h.Nodes)
+	}
+	if h.GPUNodes < 0 || h.GPUNodes > h.Nodes {
+		ds.Errorf(k("host.gpuNodes"), fmt.Sprintf("keep it between 0 and host.nodes (%d)", h.Nodes), "got %d", h.GPUNodes)
 	}
 	if h.Threads < 1 {
 		ds.Errorf(k("host.threads"), "set the host's hardware thread count", "must be >= 1, got %d", h.Threads)
@@ -278,6 +306,9 @@ func phaseReferences(c *Config, opts LoadOptions, ds *Diagnostics) {
 	if opts.RequireSecrets {
 		secret(KeyPostgresPassword, "for the database")
 		secret(KeyRedisPassword, "for Redis")
+		if Profiles[c.Stage].Topology.PostgresInstances > 1 {
+			secret(KeyReplicationPassword, "for PostgreSQL streaming replication")
+		}
 		if c.Tunnel.Mode == TunnelToken {
 			secret(KeyTunnelToken, "when nextflow:tunnel.mode is token (or set nextflow:tunnel.mode to none to run without the tunnel)")
 		}
@@ -371,22 +402,36 @@ func phaseCapabilities(c *Config, ds *Diagnostics) {
 		ds.Errorf(k("ai.replicas"), "set it to 1 on the laptop; one GPU serves one Ollama node",
 			"the laptop stage runs one Ollama node, got %d", c.AI.Replicas)
 	}
-	// Limits against the host, with the OS reserve left free.
+	topo := Profiles[c.Stage].Topology
+	if c.UseGPU && c.AI.Replicas > h.GPUNodes {
+		ds.Errorf(k("ai.replicas"), fmt.Sprintf("run at most %d AI nodes, or raise host.gpuNodes", h.GPUNodes),
+			"each AI node needs a GPU node, but %d AI nodes were asked for and host.gpuNodes is %d", c.AI.Replicas, h.GPUNodes)
+	}
+	if need := max(topo.PostgresInstances, topo.RedisInstances); need > h.Nodes {
+		ds.Errorf(k("host.nodes"), fmt.Sprintf("set it to %d or more", need),
+			"the %s stage places the PostgreSQL primary and replica on different nodes, but host.nodes is %d", c.Stage, h.Nodes)
+	}
+	// Limits against the hosts, with the OS reserve left free on each.
 	var mem Bytes
 	var cpus float64
 	for _, p := range c.Placed() {
 		mem += p.Sizing.Memory * Bytes(p.Count)
 		cpus += p.Sizing.CPUs * float64(p.Count)
 	}
-	if avail := h.Memory - h.ReserveMemory; mem > avail {
-		ds.Errorf(k("host.memory"), fmt.Sprintf("lower the parts' memory limits by %.1f GB, or describe a larger host", (mem-avail).GB()),
-			"container memory limits add up to %.1f GB but the host has %.1f GB with %.1f GB kept for the OS (%.1f GB available)",
-			mem.GB(), h.Memory.GB(), h.ReserveMemory.GB(), avail.GB())
+	nodes := max(h.Nodes, 1)
+	hostWord := "the host has"
+	if nodes > 1 {
+		hostWord = fmt.Sprintf("%d nodes have", nodes)
 	}
-	if avail := float64(h.Threads - h.ReserveThreads); cpus > avail+1e-9 {
+	if avail := (h.Memory - h.ReserveMemory) * Bytes(nodes); mem > avail {
+		ds.Errorf(k("host.memory"), fmt.Sprintf("lower the parts' memory limits by %.1f GB, or describe a larger host", (mem-avail).GB()),
+			"container memory limits add up to %.1f GB but %s %.1f GB each with %.1f GB kept for the OS (%.1f GB available)",
+			mem.GB(), hostWord, h.Memory.GB(), h.ReserveMemory.GB(), avail.GB())
+	}
+	if avail := float64((h.Threads - h.ReserveThreads) * nodes); cpus > avail+1e-9 {
 		ds.Errorf(k("host.threads"), fmt.Sprintf("lower the parts' cpus by %g, or describe a larger host", cpus-avail),
-			"container CPU limits add up to %g but the host has %d threads with %d kept for the OS (%g available)",
-			cpus, h.Threads, h.ReserveThreads, avail)
+			"container CPU limits add up to %g but %s %d threads each with %d kept for the OS (%g available)",
+			cpus, hostWord, h.Threads, h.ReserveThreads, avail)
 	}
 }
 
@@ -400,21 +445,41 @@ type PlacedPart struct {
 // Placed lists the containers a self-hosted stage places on its host, with
 // their sizing, for the fit check and reports.
 func (c *Config) Placed() []PlacedPart {
+	t := Profiles[c.Stage].Topology
 	out := []PlacedPart{
 		{"crm", c.CRM.Sizing, c.CRM.Replicas},
 		{"ai", c.AI.Sizing, c.AI.Replicas},
-		{"postgres", c.Postgres.Sizing, 1},
-		{"redis", c.Redis.Sizing, 1},
-		{"qdrant", c.Qdrant.Sizing, 1},
+		{"postgres", c.Postgres.Sizing, t.PostgresInstances},
+		{"redis", c.Redis.Sizing, t.RedisInstances},
+		{"sentinel", SentinelSizing, t.Sentinels},
+		{"qdrant", c.Qdrant.Sizing, t.QdrantNodes},
+		{"nginx", NginxSizing, t.LoadBalancers},
 	}
 	if c.Tunnel.Mode != TunnelNone {
 		out = append(out, PlacedPart{"tunnel", TunnelSizing, 1})
 	}
-	return out
+	if t.Backups {
+		out = append(out, PlacedPart{"backup", BackupSizing, len(BackupKinds)})
+	}
+	var kept []PlacedPart
+	for _, p := range out {
+		if p.Count > 0 {
+			kept = append(kept, p)
+		}
+	}
+	return kept
 }
 
-// TunnelSizing is cloudflared's fixed sizing.
-var TunnelSizing = Sizing{CPUs: 0.5, Memory: 256 * MiB, CPURequest: 0.1, MemoryRequest: 64 * MiB}
+// Fixed sizings of the helper containers.
+var (
+	TunnelSizing   = Sizing{CPUs: 0.5, Memory: 256 * MiB, CPURequest: 0.1, MemoryRequest: 64 * MiB}
+	SentinelSizing = Sizing{CPUs: 0.25, Memory: 128 * MiB, CPURequest: 0.05, MemoryRequest: 32 * MiB}
+	NginxSizing    = Sizing{CPUs: 1, Memory: 512 * MiB, CPURequest: 0.25, MemoryRequest: 128 * MiB}
+	BackupSizing   = Sizing{CPUs: 1, Memory: 1 * GiB, CPURequest: 0.1, MemoryRequest: 128 * MiB}
+)
+
+// BackupKinds are what the server stage backs up, each by its own job.
+var BackupKinds = []string{"postgres", "redis", "qdrant", "models"}
 
 func contains(list []string, s string) bool {
 	for _, v := range list {

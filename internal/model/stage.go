@@ -48,6 +48,11 @@ type Hardware struct {
 	ReserveMemory Bytes `json:"reserveMemory"`
 	// ReserveThreads is the number of threads left to the operating system.
 	ReserveThreads int `json:"reserveThreads"`
+	// Nodes is how many machines of this kind the stage runs on (a Swarm
+	// cluster on the server stage; 1 on the laptop).
+	Nodes int `json:"nodes"`
+	// GPUNodes is how many of those machines have the GPU.
+	GPUNodes int `json:"gpuNodes"`
 }
 
 // HasGPU reports whether the host has a usable GPU.
@@ -64,6 +69,25 @@ type Profile struct {
 	Users [2]int
 	// Uptime is the availability target, in percent.
 	Uptime float64
+	// Topology is how many instances of each backing part the stage runs.
+	Topology Topology
+}
+
+// Topology is the shape of a stage's self-hosted parts: the counts that
+// make a part redundant. A count of 0 means the stage does not run that
+// piece itself (a managed service, or no load balancer).
+type Topology struct {
+	// PostgresInstances is 1 (one container) or 2 (primary and streaming replica).
+	PostgresInstances int
+	// RedisInstances is 1, or 2 (primary and replica) with Sentinels watching them.
+	RedisInstances int
+	Sentinels      int
+	// QdrantNodes is the Qdrant cluster size.
+	QdrantNodes int
+	// LoadBalancers is the number of nginx replicas in front of the CRM.
+	LoadBalancers int
+	// Backups says whether the stage runs scheduled backups to a NAS.
+	Backups bool
 }
 
 // Profiles holds the seed's stage profiles.
@@ -75,9 +99,11 @@ var Profiles = map[Stage]Profile{
 			CPU: "Intel Core i9-13900HX", Threads: 24, Memory: 40 * GiB,
 			GPU: "NVIDIA GeForce RTX 4060 Laptop", GPUCount: 1, VRAM: 8 * GiB,
 			ReserveMemory: 8 * GiB, ReserveThreads: 4,
+			Nodes: 1, GPUNodes: 1,
 		},
-		Users:  [2]int{50, 100},
-		Uptime: 95,
+		Users:    [2]int{50, 100},
+		Uptime:   95,
+		Topology: Topology{PostgresInstances: 1, RedisInstances: 1, QdrantNodes: 1},
 	},
 	Server: {
 		Stage:   Server,
@@ -86,9 +112,13 @@ var Profiles = map[Stage]Profile{
 			CPU: "2x Intel Xeon (dual socket)", Threads: 64, Memory: 128 * GiB,
 			GPU: "NVIDIA GeForce RTX 4090", GPUCount: 1, VRAM: 24 * GiB,
 			ReserveMemory: 16 * GiB, ReserveThreads: 8,
+			// Three nodes: the smallest Swarm whose managers keep quorum when
+			// one fails, with the GPU in the two AI nodes.
+			Nodes: 3, GPUNodes: 2,
 		},
-		Users:  [2]int{500, 1000},
-		Uptime: 99.5,
+		Users:    [2]int{500, 1000},
+		Uptime:   99.5,
+		Topology: Topology{PostgresInstances: 2, RedisInstances: 2, Sentinels: 3, QdrantNodes: 3, LoadBalancers: 2, Backups: true},
 	},
 	Cloud: {
 		Stage:   Cloud,
