@@ -24,12 +24,17 @@ type File struct {
 	// Secret files hold a secret value: they are written with mode 0600 in a
 	// 0700 directory and never printed.
 	Secret bool
+	// Exec marks a script.
+	Exec bool
 }
 
 // Mode is the permission the file is written with.
 func (f File) Mode() fs.FileMode {
-	if f.Secret {
+	switch {
+	case f.Secret:
 		return 0o600
+	case f.Exec:
+		return 0o755
 	}
 	return 0o644
 }

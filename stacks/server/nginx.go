@@ -1,0 +1,73 @@
+package server
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"text/template"
+
+	"github.com/nextflow-crm/nfx/internal/model"
+)
+
+//go:embed templates
+var templatesFS embed.FS
+
+var templates = template.Must(template.New("").Option("missingkey=error").ParseFS(templatesFS, "templates/*.tmpl"))
+
+func execute(name string, data any) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := templates.ExecuteTemplate(&buf, name, data); err != nil {
+		return nil, fmt.Errorf("server: render %s: %w", name, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// NginxParams are the values of nginx.conf. Swarm renders them from the
+// app; tests render them with loopback addresses and private paths.
+type NginxParams struct {
+	// Listen is the listen address, such as "80" or "127.0.0.1:18080".
+	Listen string
+	// CRM and AI are the upstream servers, host:port.
+	CRM, AI []string
+	RateLimit int
+	// Burst and AIBurst are the request bursts allowed above the rate.
+	Burst, AIBurst int
+	// BodyLimit is client_max_body_size, such as "20m".
+	BodyLimit string
+	PidFile   string
+	AccessLog string
+	ErrorLog  string
+	// TempDir, if set, holds nginx's temporary files.
+	TempDir string
+}
+
+// NginxDefaults are the Swarm values for an app.
+func NginxDefaults(app *model.App) NginxParams {
+	c := app.Config
+	p := NginxParams{
+		Listen:    "80",
+		CRM:       []string{fmt.Sprintf("tasks.%s:%d", model.PartCRM, c.CRM.Port)},
+		RateLimit: c.Nginx.RateLimit,
+		Burst:     c.Nginx.RateLimit * 2,
+		AIBurst:   max(c.Nginx.RateLimit/2, 1),
+		BodyLimit: fmt.Sprintf("%dm", max(int64(c.Nginx.BodyLimit/model.MiB), 1)),
+		PidFile:   "/tmp/nginx.pid",
+		AccessLog: "/dev/stdout",
+		ErrorLog:  "/dev/stderr",
+	}
+	for i := 1; i <= c.AI.Replicas; i++ {
+		p.AI = append(p.AI, fmt.Sprintf("%s:%d", aiName(i), model.OllamaPort))
+	}
+	return p
+}
+
+// NginxConf renders nginx.conf.
+func NginxConf(p NginxParams) ([]byte, error) {
+	if len(p.CRM) == 0 || len(p.AI) == 0 {
+		return nil, fmt.Errorf("server: nginx needs CRM and AI upstreams")
+	}
+	return execute("nginx.conf.tmpl", p)
+}
+
+func aiName(i int) string     { return fmt.Sprintf("%s-%d", model.PartAI, i) }
+func qdrantName(i int) string { return fmt.Sprintf("%s-%d", model.PartQdrant, i) }

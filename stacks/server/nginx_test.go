@@ -1,0 +1,168 @@
+package server
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nextflow-crm/nfx/internal/testutil"
+)
+
+// freePort asks the kernel for a free loopback port.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// localNginx renders nginx.conf for loopback upstreams and private paths.
+func localNginx(t *testing.T, crm, ai []string) (NginxParams, string) {
+	dir := t.TempDir()
+	p := NginxDefaults(testApp(t, "server", nil))
+	p.Listen = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	p.CRM, p.AI = crm, ai
+	// The test client is one address sending fast: allow it, as a busy
+	// office behind one NAT would need.
+	p.RateLimit, p.Burst, p.AIBurst = 10000, 10000, 100
+	p.PidFile = filepath.Join(dir, "nginx.pid")
+	p.AccessLog = filepath.Join(dir, "access.log")
+	p.ErrorLog = filepath.Join(dir, "error.log")
+	p.TempDir = dir
+	conf, err := NginxConf(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(file, conf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p, file
+}
+
+// The Swarm nginx.conf as rendered passes `nginx -t`. Service names do not
+// resolve here, so upstream hosts are swapped for loopback ones; every
+// other line is the rendered one.
+func TestNginxConfigPassesNginxT(t *testing.T) {
+	nginx := testutil.Tool(t, "nginx")
+	files := renderServer(t, nil)
+	conf := string(files["nginx/nginx.conf"])
+	p := NginxDefaults(testApp(t, "server", nil))
+	for _, up := range append(p.CRM, p.AI...) {
+		host, port, _ := strings.Cut(up, ":")
+		conf = strings.ReplaceAll(conf, "server "+host+":"+port+" ", "server 127.0.0.1:"+port+" ")
+	}
+	dir := t.TempDir()
+	conf = strings.ReplaceAll(conf, "pid /tmp/nginx.pid;", "pid "+dir+"/nginx.pid;")
+	file := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(nginx, "-t", "-q", "-c", file, "-e", filepath.Join(dir, "error.log")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("nginx -t rejects the rendered config: %v\n%s", err, out)
+	}
+	for _, want := range []string{"server_tokens off;", "max_fails=3 fail_timeout=10s", "proxy_next_upstream error timeout http_502", "keepalive 32;", "limit_req zone=per_client", "client_max_body_size 20m;", "proxy_buffering off;", "$connection_upgrade", "upstream=$upstream_addr"} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("nginx.conf lacks %q", want)
+		}
+	}
+}
+
+// nginx from the rendered config, in front of three stub CRM backends,
+// keeps serving when one backend is killed in the middle of a run.
+func TestNginxSurvivesABackendDying(t *testing.T) {
+	nginx := testutil.Tool(t, "nginx")
+	var served [3]atomic.Int64
+	var backends [3]*httptest.Server
+	var addrs []string
+	for i := range backends {
+		i := i
+		backends[i] = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			served[i].Add(1)
+			fmt.Fprintf(w, "crm-%d", i)
+		}))
+		defer backends[i].Close()
+		addrs = append(addrs, strings.TrimPrefix(backends[i].URL, "http://"))
+	}
+	ai := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ai") }))
+	defer ai.Close()
+	p, file := localNginx(t, addrs, []string{strings.TrimPrefix(ai.URL, "http://")})
+
+	cmd := exec.Command(nginx, "-c", file, "-e", p.ErrorLog, "-g", "daemon off;")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_, _ = cmd.Process.Wait()
+	}()
+	base := "http://" + p.Listen
+	client := &http.Client{Timeout: 5 * time.Second}
+	waitHTTP(t, client, base+"/nginx-health")
+
+	const requests = 600
+	failed := 0
+	for i := 0; i < requests; i++ {
+		if i == requests/3 {
+			// Kill one backend mid-run: its connections close and its port refuses.
+			backends[1].CloseClientConnections()
+			backends[1].Close()
+		}
+		resp, err := client.Get(base + "/contacts")
+		if err != nil {
+			failed++
+			continue
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(string(body), "crm-") {
+			failed++
+		}
+	}
+	if failed != 0 {
+		t.Errorf("%d of %d requests failed while a backend died", failed, requests)
+	}
+	if served[0].Load() == 0 || served[2].Load() == 0 || served[1].Load() == 0 {
+		t.Errorf("load was not balanced: %d %d %d", served[0].Load(), served[1].Load(), served[2].Load())
+	}
+	// The security headers reach clients, and the AI API goes to the AI upstream.
+	resp, err := client.Get(base + "/ai/api/tags")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "ai" || resp.Header.Get("X-Content-Type-Options") != "nosniff" || resp.Header.Get("Server") != "nginx" {
+		t.Errorf("ai route: %q, headers %v", body, resp.Header)
+	}
+	t.Logf("%d requests, %d failed; served %d/%d/%d", requests, failed, served[0].Load(), served[1].Load(), served[2].Load())
+}
+
+func waitHTTP(t *testing.T, c *http.Client, url string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := c.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s did not answer in 10s", url)
+}

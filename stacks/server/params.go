@@ -1,0 +1,143 @@
+package server
+
+import (
+	"fmt"
+
+	"github.com/nextflow-crm/nfx/internal/model"
+)
+
+// Names of the server stage's services, secrets and settings.
+const (
+	StackName       = "nextflow"
+	NginxService    = "nginx"
+	PGPrimary       = "postgres-primary"
+	PGReplica       = "postgres-replica"
+	RedisPrimary    = "redis-primary"
+	RedisReplica    = "redis-replica"
+	SentinelService = "redis-sentinel"
+	SentinelPort    = 26379
+	QdrantP2PPort   = 6335
+	ReplicationUser = "replicator"
+	ReplicationSlot = "replica_1"
+	MasterName      = "nextflow"
+	GPUKind         = "NVIDIA-GPU"
+
+	SecretReplicationPassword = "replication_password"
+)
+
+// PrivateNetworks are the address ranges PostgreSQL accepts logins from: the
+// overlay networks Swarm allocates from them.
+var PrivateNetworks = []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"}
+
+// PostgresParams are the values of the PostgreSQL files.
+type PostgresParams struct {
+	ListenAddresses  string
+	Port             int
+	SocketDir        string
+	SharedBuffersMB  int64
+	EffectiveCacheMB int64
+	Networks         []string
+	ReplicationUser  string
+	Slot             string
+	PrimaryHost      string
+	PrimaryPort      int
+	ReplicaHost      string
+	User             string
+	Database         string
+	PasswordSecret   string
+	// ReplicationSecret is the secret file name of the replication password.
+	ReplicationSecret string
+	Stack             string
+	// WaitTries bounds how many 2-second waits the replica makes for the primary.
+	WaitTries int
+}
+
+// PostgresDefaults are the Swarm values for an app.
+func PostgresDefaults(app *model.App) PostgresParams {
+	c := app.Config
+	mem := int64(c.Postgres.Memory / model.MiB)
+	return PostgresParams{
+		ListenAddresses:   "*",
+		Port:              model.PostgresPort,
+		SharedBuffersMB:   mem / 4,
+		EffectiveCacheMB:  mem / 2,
+		Networks:          PrivateNetworks,
+		ReplicationUser:   ReplicationUser,
+		Slot:              ReplicationSlot,
+		PrimaryHost:       PGPrimary,
+		PrimaryPort:       model.PostgresPort,
+		ReplicaHost:       PGReplica,
+		User:              c.Postgres.User,
+		Database:          c.Postgres.Database,
+		PasswordSecret:    model.SecretPostgresPassword,
+		ReplicationSecret: SecretReplicationPassword,
+		Stack:             StackName,
+		WaitTries:         150,
+	}
+}
+
+// RedisParams are the values of the Redis and Sentinel start scripts.
+type RedisParams struct {
+	Port              int
+	SentinelPort      int
+	PrimaryHost       string
+	PasswordSecret    string
+	MaxMemory         int64
+	MasterName        string
+	Quorum            int
+	DownAfterMS       int
+	FailoverTimeoutMS int
+}
+
+// RedisDefaults are the Swarm values for an app.
+func RedisDefaults(app *model.App) RedisParams {
+	sentinels := model.Profiles[app.Config.Stage].Topology.Sentinels
+	return RedisParams{
+		Port:              model.RedisPort,
+		SentinelPort:      SentinelPort,
+		PrimaryHost:       RedisPrimary,
+		PasswordSecret:    model.SecretRedisPassword,
+		MaxMemory:         int64(app.Config.Redis.MaxMemory),
+		MasterName:        MasterName,
+		Quorum:            sentinels/2 + 1,
+		DownAfterMS:       5000,
+		FailoverTimeoutMS: 60000,
+	}
+}
+
+// BackupParams are the values of the backup and restore scripts.
+type BackupParams struct {
+	Time                string
+	RetentionDays       int
+	PostgresSecret      string
+	PostgresHost        string
+	PostgresPrimaryHost string
+	PostgresPort        int
+	PostgresUser        string
+	PostgresDB          string
+	RedisSecret         string
+	RedisHost           string
+	RedisPort           int
+	QdrantURL           string
+	Stack               string
+}
+
+// BackupDefaults are the Swarm values for an app.
+func BackupDefaults(app *model.App) BackupParams {
+	c := app.Config
+	return BackupParams{
+		Time:                c.Backup.Time,
+		RetentionDays:       c.Backup.RetentionDays,
+		PostgresSecret:      model.SecretPostgresPassword,
+		PostgresHost:        PGReplica,
+		PostgresPrimaryHost: PGPrimary,
+		PostgresPort:        model.PostgresPort,
+		PostgresUser:        c.Postgres.User,
+		PostgresDB:          c.Postgres.Database,
+		RedisSecret:         model.SecretRedisPassword,
+		RedisHost:           RedisReplica,
+		RedisPort:           model.RedisPort,
+		QdrantURL:           fmt.Sprintf("http://%s:%d", qdrantName(1), model.QdrantHTTPPort),
+		Stack:               StackName,
+	}
+}

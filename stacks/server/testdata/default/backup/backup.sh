@@ -1,0 +1,99 @@
+#!/bin/bash
+# NextFlow's backups to the NAS. `backup.sh KIND` makes one backup of KIND
+# (postgres, redis, qdrant or models) under $BACKUP_DIR/KIND, with a SHA-256
+# checksum beside it, then deletes that kind's backups older than
+# $RETENTION_DAYS days. `backup.sh schedule KIND` does so every day at
+# $BACKUP_TIME (HH:MM, the node's time zone).
+set -euo pipefail
+backup_dir=${BACKUP_DIR:-/backups}
+retention_days=${RETENTION_DAYS:-14}
+backup_time=${BACKUP_TIME:-03:00}
+
+log() { echo "backup: $(date -u +%Y-%m-%dT%H:%M:%SZ) $*"; }
+
+# secret_env VAR FILE exports VAR with the content of FILE, for the clients
+# that read their password from the environment.
+secret_env() { local v; v=$(cat "$2"); export "$1=$v"; }
+
+backup_postgres() {
+  secret_env PGPASSWORD "${POSTGRES_PASSWORD_FILE:-/run/secrets/postgres_password}"
+  # From the replica, so the primary carries no backup load.
+  pg_dump -Fc -Z 6 -h "${PGHOST:-postgres-replica}" -p "${PGPORT:-5432}" \
+    -U "${PGUSER:-nextflow}" -d "${PGDATABASE:-nextflow}" -f "$1"
+}
+
+backup_redis() {
+  secret_env REDISCLI_AUTH "${REDIS_PASSWORD_FILE:-/run/secrets/redis_password}"
+  redis-cli --no-auth-warning -h "${REDIS_HOST:-redis-replica}" -p "${REDIS_PORT:-6379}" --rdb "$1" >/dev/null
+}
+
+backup_qdrant() {
+  local url=${QDRANT_URL:-http://qdrant-1:6333} work names name snap
+  work=$(mktemp -d)
+  names=$(curl -fsS "$url/collections" | grep -o '"name":"[^"]*"' | cut -d'"' -f4 || true)
+  for name in $names; do
+    snap=$(curl -fsS -X POST "$url/collections/$name/snapshots?wait=true" | grep -o '"name":"[^"]*"' | head -n1 | cut -d'"' -f4)
+    curl -fsS -o "$work/$name.snapshot" "$url/collections/$name/snapshots/$snap"
+    curl -fsS -X DELETE "$url/collections/$name/snapshots/$snap" >/dev/null
+  done
+  tar -C "$work" -cf "$1" .
+  rm -rf "$work"
+}
+
+backup_models() {
+  tar -C "${MODELS_DIR:-/models}" -czf "$1" .
+}
+
+extension() {
+  case $1 in
+    postgres) echo dump ;;
+    redis) echo rdb ;;
+    qdrant) echo tar ;;
+    models) echo tar.gz ;;
+    *) echo "backup: unknown kind $1; use postgres, redis, qdrant or models" >&2; return 1 ;;
+  esac
+}
+
+backup_once() {
+  local kind=$1 ext dir stamp final partial
+  ext=$(extension "$kind")
+  dir="$backup_dir/$kind"
+  mkdir -p "$dir"
+  stamp=$(date -u +%Y%m%dT%H%M%SZ)
+  final="$dir/$kind-$stamp.$ext"
+  partial="$dir/.partial-$kind-$stamp.$ext"
+  trap 'rm -f "$partial"' RETURN
+  "backup_$kind" "$partial"
+  (cd "$dir" && sha256sum "$(basename "$partial")" | sed "s/\.partial-//" > "$(basename "$final").sha256")
+  mv "$partial" "$final"
+  log "$kind: wrote $final ($(stat -c %s "$final") bytes)"
+  find "$dir" -maxdepth 1 -name "$kind-*" -mtime +"$((retention_days - 1))" -print -delete | sed 's/^/backup: expired /'
+}
+
+seconds_until() {
+  local now target
+  now=$(date +%s)
+  target=$(date -d "today $1" +%s)
+  if [ "$target" -le "$now" ]; then target=$(date -d "tomorrow $1" +%s); fi
+  echo $((target - now))
+}
+
+case ${1:-} in
+  schedule)
+    kind=${2:?usage: backup.sh schedule KIND}
+    extension "$kind" >/dev/null
+    while true; do
+      wait_s=$(seconds_until "$backup_time")
+      log "$kind: next backup in ${wait_s}s at $backup_time"
+      sleep "$wait_s"
+      backup_once "$kind" || log "$kind: FAILED; the next run is tomorrow"
+    done
+    ;;
+  postgres|redis|qdrant|models)
+    backup_once "$1"
+    ;;
+  *)
+    echo "usage: backup.sh postgres|redis|qdrant|models | backup.sh schedule KIND" >&2
+    exit 2
+    ;;
+esac
