@@ -28,7 +28,7 @@ type NginxParams struct {
 	// Listen is the listen address, such as "80" or "127.0.0.1:18080".
 	Listen string
 	// CRM and AI are the upstream servers, host:port.
-	CRM, AI []string
+	CRM, AI   []string
 	RateLimit int
 	// Burst and AIBurst are the request bursts allowed above the rate.
 	Burst, AIBurst int
