@@ -1,0 +1,315 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nextflow-crm/nfx/internal/testutil"
+)
+
+// pgBin finds PostgreSQL's server programs (Debian keeps them off PATH).
+func pgBin(t *testing.T) string {
+	t.Helper()
+	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
+	if len(matches) == 0 {
+		if p, err := exec.LookPath("initdb"); err == nil {
+			return filepath.Dir(p)
+		}
+		testutil.Tool(t, "initdb") // skips, or fails under NFX_REQUIRE_TOOLS=1
+	}
+	return filepath.Dir(matches[len(matches)-1])
+}
+
+// sandbox is a directory the postgres user can use, removed after the test.
+type sandbox struct {
+	t   *testing.T
+	dir string
+	uid int
+	gid int
+	env []string
+}
+
+func newSandbox(t *testing.T, bin string) *sandbox {
+	t.Helper()
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		if os.Getenv(testutil.RequireToolsEnv) == "1" {
+			t.Fatalf("no postgres user: %v", err)
+		}
+		t.Skip("no postgres user to run PostgreSQL as")
+	}
+	dir, err := os.MkdirTemp("", "nfx-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	return &sandbox{t: t, dir: dir, uid: uid, gid: gid, env: []string{"PATH=" + bin + ":/usr/bin:/bin", "LC_ALL=C", "HOME=" + dir}}
+}
+
+func (s *sandbox) path(name string) string { return filepath.Join(s.dir, name) }
+
+// write writes a file owned by postgres.
+func (s *sandbox) write(name string, data []byte, mode os.FileMode) string {
+	s.t.Helper()
+	p := s.path(name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		s.t.Fatal(err)
+	}
+	if err := os.WriteFile(p, data, mode); err != nil {
+		s.t.Fatal(err)
+	}
+	if err := os.Chown(p, s.uid, s.gid); err != nil {
+		s.t.Fatal(err)
+	}
+	return p
+}
+
+// cmd runs a program as the postgres user with extra environment.
+func (s *sandbox) cmd(env []string, name string, args ...string) *exec.Cmd {
+	full := append([]string{"-u", "postgres", "--", "env"}, append(append(append([]string(nil), s.env...), env...), append([]string{name}, args...)...)...)
+	c := exec.Command("runuser", full...)
+	c.Dir = s.dir
+	return c
+}
+
+func (s *sandbox) run(env []string, name string, args ...string) string {
+	s.t.Helper()
+	var out bytes.Buffer
+	c := s.cmd(env, name, args...)
+	c.Stdout, c.Stderr = &out, &out
+	if err := c.Run(); err != nil {
+		s.t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out.String())
+	}
+	return out.String()
+}
+
+// start runs a long-lived process and stops it at cleanup.
+func (s *sandbox) start(env []string, logName, name string, args ...string) *exec.Cmd {
+	s.t.Helper()
+	log, err := os.Create(s.path(logName))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	c := s.cmd(env, name, args...)
+	c.Stdout, c.Stderr = log, log
+	if err := c.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(func() {
+		_ = c.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _, _ = c.Process.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = c.Process.Kill()
+		}
+		log.Close()
+	})
+	return c
+}
+
+func (s *sandbox) logTail(name string) string {
+	b, _ := os.ReadFile(s.path(name))
+	if len(b) > 3000 {
+		b = b[len(b)-3000:]
+	}
+	return string(b)
+}
+
+// eventually retries f for up to d; loops are bounded in count and time.
+func eventually(t *testing.T, d time.Duration, what string, f func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	last := ""
+	for time.Now().Before(deadline) {
+		ok, msg := f()
+		if ok {
+			return
+		}
+		last = msg
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("%s did not happen within %v; last: %s", what, d, last)
+}
+
+type pgNode struct {
+	s    *sandbox
+	port int
+}
+
+// psql runs one statement against a node over TCP as the CRM's user.
+func (n pgNode) psql(sql string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c := n.s.cmd([]string{"PGPASSWORD=" + pgPassword}, "psql", "-h", "127.0.0.1", "-p", strconv.Itoa(n.port), "-U", "nextflow", "-d", "nextflow", "-v", "ON_ERROR_STOP=1", "-tAc", sql)
+	var out bytes.Buffer
+	c.Stdout, c.Stderr = &out, &out
+	done := make(chan error, 1)
+	if err := c.Start(); err != nil {
+		return "", err
+	}
+	go func() { done <- c.Wait() }()
+	select {
+	case err := <-done:
+		return strings.TrimSpace(out.String()), err
+	case <-ctx.Done():
+		_ = c.Process.Kill()
+		return out.String(), ctx.Err()
+	}
+}
+
+const (
+	pgPassword   = "pg-Secret-42"
+	replPassword = "repl-Secret:with\\odd-chars"
+)
+
+// startPrimary initialises and starts a primary from the rendered files.
+func startPrimary(t *testing.T, s *sandbox, p PostgresParams) pgNode {
+	t.Helper()
+	conf, err := execute("postgresql.conf.tmpl", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hba, err := execute("pg_hba.conf.tmpl", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	initScript, err := execute("init-primary.sh.tmpl", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.write("etc/postgresql.conf", conf, 0o644)
+	s.write("etc/pg_hba.conf", hba, 0o644)
+	s.write("init-primary.sh", initScript, 0o755)
+	s.write("secrets/postgres_password", []byte(pgPassword), 0o600)
+	s.write("secrets/replication_password", []byte(replPassword), 0o600)
+	s.run(nil, "initdb", "-D", s.path("primary"), "-U", "nextflow", "--pwfile", s.path("secrets/postgres_password"), "--auth=scram-sha-256")
+	opts := fmt.Sprintf("-c config_file=%s -c hba_file=%s", s.path("etc/postgresql.conf"), s.path("etc/pg_hba.conf"))
+	s.run(nil, "pg_ctl", "-D", s.path("primary"), "-o", opts, "-l", s.path("primary.log"), "-w", "-t", "60", "start")
+	t.Cleanup(func() {
+		_ = s.cmd(nil, "pg_ctl", "-D", s.path("primary"), "-m", "immediate", "-w", "stop").Run()
+	})
+	node := pgNode{s: s, port: p.Port}
+	env := []string{"PGPASSWORD=" + pgPassword, "PGHOST=127.0.0.1", "PGPORT=" + strconv.Itoa(p.Port)}
+	s.run(env, "createdb", "-U", "nextflow", "nextflow")
+	// The image's entrypoint runs init-primary.sh once, on an empty volume.
+	s.run(append(env, "POSTGRES_USER=nextflow", "POSTGRES_DB=nextflow", "REPLICATION_PASSWORD_FILE="+s.path("secrets/replication_password")),
+		"bash", s.path("init-primary.sh"))
+	return node
+}
+
+func pgParams(t *testing.T, s *sandbox) PostgresParams {
+	p := PostgresDefaults(testApp(t, "server", nil))
+	p.ListenAddresses = "127.0.0.1"
+	p.Port = freePort(t)
+	p.PrimaryHost = "127.0.0.1"
+	p.PrimaryPort = p.Port
+	p.SocketDir = s.dir
+	p.Networks = []string{"127.0.0.1/32"}
+	p.WaitTries = 30
+	return p
+}
+
+// A primary and a replica from the rendered configs and scripts stream; the
+// replica refuses writes until the rendered failover promotes it.
+func TestPostgresReplicationAndFailover(t *testing.T) {
+	bin := pgBin(t)
+	s := newSandbox(t, bin)
+	p := pgParams(t, s)
+	primary := startPrimary(t, s, p)
+
+	replicaScript, err := execute("replica-entrypoint.sh.tmpl", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	failover, err := execute("failover.sh.tmpl", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.write("replica-entrypoint.sh", replicaScript, 0o755)
+	s.write("failover.sh", failover, 0o755)
+	replicaPort := freePort(t)
+	s.start([]string{
+		"PGDATA=" + s.path("replica"),
+		"REPLICATION_PASSWORD_FILE=" + s.path("secrets/replication_password"),
+		"PGPASSFILE=" + s.path("replica.pgpass"),
+	}, "replica.log", "bash", s.path("replica-entrypoint.sh"),
+		"-c", "config_file="+s.path("etc/postgresql.conf"), "-c", "hba_file="+s.path("etc/pg_hba.conf"),
+		"-c", "port="+strconv.Itoa(replicaPort))
+	replica := pgNode{s: s, port: replicaPort}
+
+	// The replica's own WAL receiver, not pg_basebackup's stream, must be streaming.
+	eventually(t, 60*time.Second, "streaming replication", func() (bool, string) {
+		out, err := primary.psql("SELECT state FROM pg_stat_replication WHERE application_name <> 'pg_basebackup'")
+		return err == nil && out == "streaming", out + s.logTail("replica.log")
+	})
+	if out, err := replica.psql("SELECT status FROM pg_stat_wal_receiver"); err != nil || out != "streaming" {
+		t.Errorf("the replica's WAL receiver: %q %v", out, err)
+	}
+	if out, _ := primary.psql("SELECT active FROM pg_replication_slots WHERE slot_name = '" + ReplicationSlot + "'"); out != "t" {
+		t.Errorf("the replication slot is not in use: %q", out)
+	}
+	// pg_basebackup -R wrote the standby settings, without the password.
+	auto, err := os.ReadFile(s.path("replica/postgresql.auto.conf"))
+	if err != nil || !strings.Contains(string(auto), "primary_conninfo") || !strings.Contains(string(auto), ReplicationSlot) {
+		t.Errorf("postgresql.auto.conf: %v\n%s", err, auto)
+	}
+	if strings.Contains(string(auto), "Secret") {
+		t.Error("the replication password is in the replica's data directory")
+	}
+
+	if _, err := primary.psql("CREATE TABLE contacts (id serial PRIMARY KEY, name text); INSERT INTO contacts (name) SELECT 'c' || g FROM generate_series(1, 500) g"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "rows reaching the replica", func() (bool, string) {
+		out, err := replica.psql("SELECT count(*) FROM contacts")
+		return err == nil && out == "500", out
+	})
+	if out, err := replica.psql("INSERT INTO contacts (name) VALUES ('nope')"); err == nil || !strings.Contains(out, "read-only") {
+		t.Fatalf("the replica accepted a write: %v %s", err, out)
+	}
+
+	// Fail over with the rendered procedure.
+	var out bytes.Buffer
+	c := s.cmd([]string{
+		"REPLICA_HOST=127.0.0.1", "REPLICA_PORT=" + strconv.Itoa(replicaPort), "REPOINT=none",
+		"POSTGRES_PASSWORD_FILE=" + s.path("secrets/postgres_password"),
+	}, "bash", s.path("failover.sh"))
+	c.Stdout, c.Stderr = &out, &out
+	if err := c.Run(); err != nil {
+		t.Fatalf("failover.sh: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "accepts writes") {
+		t.Errorf("failover output: %s", out.String())
+	}
+	if _, err := replica.psql("INSERT INTO contacts (name) VALUES ('after failover')"); err != nil {
+		t.Fatalf("the promoted replica refuses writes: %v", err)
+	}
+	if out, _ := replica.psql("SELECT count(*) FROM contacts"); out != "501" {
+		t.Errorf("rows after failover: %s, want 501", out)
+	}
+	// Running it again is refused: there is nothing left to promote.
+	c = s.cmd([]string{"REPLICA_HOST=127.0.0.1", "REPLICA_PORT=" + strconv.Itoa(replicaPort), "REPOINT=none",
+		"POSTGRES_PASSWORD_FILE=" + s.path("secrets/postgres_password")}, "bash", s.path("failover.sh"))
+	if err := c.Run(); err == nil {
+		t.Error("failover.sh promoted a server that is already primary")
+	}
+}
