@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -33,21 +34,25 @@ func pgBin(t *testing.T) string {
 type sandbox struct {
 	t   *testing.T
 	dir string
-	uid int
-	gid int
-	env []string
+	uid  int
+	gid  int
+	user string
+	env  []string
 }
 
-func newSandbox(t *testing.T, bin string) *sandbox {
+func newSandbox(t *testing.T, bin string) *sandbox { return newSandboxAs(t, bin, "postgres") }
+
+// newSandboxAs makes a sandbox whose programs run as the given system user.
+func newSandboxAs(t *testing.T, bin, name string) *sandbox {
 	t.Helper()
-	u, err := user.Lookup("postgres")
+	u, err := user.Lookup(name)
 	if err != nil {
 		if os.Getenv(testutil.RequireToolsEnv) == "1" {
-			t.Fatalf("no postgres user: %v", err)
+			t.Fatalf("no %s user: %v", name, err)
 		}
-		t.Skip("no postgres user to run PostgreSQL as")
+		t.Skipf("no %s user to run the server as", name)
 	}
-	dir, err := os.MkdirTemp("", "nfx-pg-")
+	dir, err := os.MkdirTemp("", "nfx-"+name+"-")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +65,7 @@ func newSandbox(t *testing.T, bin string) *sandbox {
 	if err := os.Chown(dir, uid, gid); err != nil {
 		t.Fatal(err)
 	}
-	return &sandbox{t: t, dir: dir, uid: uid, gid: gid, env: []string{"PATH=" + bin + ":/usr/bin:/bin", "LC_ALL=C", "HOME=" + dir}}
+	return &sandbox{t: t, dir: dir, uid: uid, gid: gid, user: name, env: []string{"PATH=" + bin + ":/usr/bin:/bin", "LC_ALL=C", "HOME=" + dir}}
 }
 
 func (s *sandbox) path(name string) string { return filepath.Join(s.dir, name) }
@@ -69,9 +74,7 @@ func (s *sandbox) path(name string) string { return filepath.Join(s.dir, name) }
 func (s *sandbox) write(name string, data []byte, mode os.FileMode) string {
 	s.t.Helper()
 	p := s.path(name)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		s.t.Fatal(err)
-	}
+	s.mkdir(filepath.Dir(name))
 	if err := os.WriteFile(p, data, mode); err != nil {
 		s.t.Fatal(err)
 	}
@@ -81,9 +84,28 @@ func (s *sandbox) write(name string, data []byte, mode os.FileMode) string {
 	return p
 }
 
+// mkdir makes a directory (and its parents) owned by the sandbox's user.
+func (s *sandbox) mkdir(name string) string {
+	s.t.Helper()
+	p := s.dir
+	for _, part := range strings.Split(filepath.Clean(name), string(filepath.Separator)) {
+		if part == "." || part == "" {
+			continue
+		}
+		p = filepath.Join(p, part)
+		if err := os.Mkdir(p, 0o755); err != nil && !os.IsExist(err) {
+			s.t.Fatal(err)
+		}
+		if err := os.Chown(p, s.uid, s.gid); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+	return p
+}
+
 // cmd runs a program as the postgres user with extra environment.
 func (s *sandbox) cmd(env []string, name string, args ...string) *exec.Cmd {
-	full := append([]string{"-u", "postgres", "--", "env"}, append(append(append([]string(nil), s.env...), env...), append([]string{name}, args...)...)...)
+	full := append([]string{"-u", s.user, "--", "env"}, append(append(append([]string(nil), s.env...), env...), append([]string{name}, args...)...)...)
 	c := exec.Command("runuser", full...)
 	c.Dir = s.dir
 	return c
@@ -109,21 +131,30 @@ func (s *sandbox) start(env []string, logName, name string, args ...string) *exe
 	}
 	c := s.cmd(env, name, args...)
 	c.Stdout, c.Stderr = log, log
+	// A process group of its own, so that the server under runuser can be
+	// killed with its wrapper.
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := c.Start(); err != nil {
 		s.t.Fatal(err)
 	}
 	s.t.Cleanup(func() {
-		_ = c.Process.Signal(os.Interrupt)
+		_ = syscall.Kill(-c.Process.Pid, syscall.SIGINT)
 		done := make(chan struct{})
 		go func() { _, _ = c.Process.Wait(); close(done) }()
 		select {
 		case <-done:
 		case <-time.After(15 * time.Second):
-			_ = c.Process.Kill()
+			_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
 		}
 		log.Close()
 	})
 	return c
+}
+
+// kill ends a started process group at once, as a crash would.
+func kill(c *exec.Cmd) {
+	_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
+	_, _ = c.Process.Wait()
 }
 
 func (s *sandbox) logTail(name string) string {

@@ -1,0 +1,147 @@
+package server
+
+import (
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nextflow-crm/nfx/internal/testutil"
+)
+
+const redisPassword = "redis-Secret-77"
+
+type redisNode struct {
+	s    *sandbox
+	port int
+}
+
+// cli runs redis-cli against a node, authenticated, feeding stdin if given.
+func (n redisNode) cli(stdin string, args ...string) (string, error) {
+	c := n.s.cmd([]string{"REDISCLI_AUTH=" + redisPassword}, "redis-cli", append([]string{"-h", "127.0.0.1", "-p", strconv.Itoa(n.port)}, args...)...)
+	if stdin != "" {
+		c.Stdin = strings.NewReader(stdin)
+	}
+	out, err := c.CombinedOutput()
+	return strings.TrimSpace(string(out)), err
+}
+
+func info(n redisNode, field string) string {
+	out, _ := n.cli("", "INFO", "replication")
+	for _, line := range strings.Split(out, "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok && k == field {
+			return v
+		}
+	}
+	return ""
+}
+
+// A primary, a replica and three Sentinels from the rendered scripts: kill
+// the primary and a new one is elected; writes acknowledged with WAIT survive.
+func TestRedisSentinelFailover(t *testing.T) {
+	server := testutil.Tool(t, "redis-server")
+	testutil.Tool(t, "redis-cli")
+	s := newSandboxAs(t, filepath.Dir(server), "redis")
+	p := RedisDefaults(testApp(t, "server", nil))
+	start, err := execute("redis-start.sh.tmpl", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sentinel, err := execute("sentinel-start.sh.tmpl", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.write("redis-start.sh", start, 0o755)
+	s.write("sentinel-start.sh", sentinel, 0o755)
+	s.write("secrets/redis_password", []byte(redisPassword), 0o600)
+
+	primaryPort, replicaPort := freePort(t), freePort(t)
+	common := []string{
+		"REDIS_BIND=127.0.0.1", "REDIS_PASSWORD_FILE=" + s.path("secrets/redis_password"),
+		"REDIS_PRIMARY_HOST=127.0.0.1", "REDIS_PRIMARY_PORT=" + strconv.Itoa(primaryPort),
+	}
+	instance := func(name, role string, port int) *exec.Cmd {
+		return s.start(append(common, "REDIS_PORT="+strconv.Itoa(port), "REDIS_CONF_DIR="+s.path(name+"/conf"), "REDIS_DATA_DIR="+s.path(name)),
+			name+".log", "sh", s.path("redis-start.sh"), role)
+	}
+	s.mkdir("primary")
+	s.mkdir("replica")
+	primaryCmd := instance("primary", "primary", primaryPort)
+	primary, replica := redisNode{s, primaryPort}, redisNode{s, replicaPort}
+	eventually(t, 10*time.Second, "the primary answering", func() (bool, string) {
+		out, _ := primary.cli("", "PING")
+		return out == "PONG", out + s.logTail("primary.log")
+	})
+	instance("replica", "replica", replicaPort)
+	eventually(t, 20*time.Second, "the replica linked to the primary", func() (bool, string) {
+		st := info(replica, "master_link_status")
+		return st == "up", st + s.logTail("replica.log")
+	})
+
+	var sentinels []redisNode
+	for i := 0; i < 3; i++ {
+		port := freePort(t)
+		name := fmt.Sprintf("sentinel%d", i)
+		s.mkdir(name)
+		s.start(append(common, "SENTINEL_BIND=127.0.0.1", "SENTINEL_PORT="+strconv.Itoa(port), "SENTINEL_CONF="+s.path(name+"/sentinel.conf"),
+			"SENTINEL_DOWN_AFTER_MS=1000", "SENTINEL_FAILOVER_TIMEOUT_MS=10000"), name+".log", "sh", s.path("sentinel-start.sh"))
+		sentinels = append(sentinels, redisNode{s, port})
+	}
+	eventually(t, 30*time.Second, "the Sentinels finding each other and the replica", func() (bool, string) {
+		out, _ := sentinels[0].cli("", "SENTINEL", "MASTER", MasterName)
+		lines := strings.Split(out, "\n")
+		fields := map[string]string{}
+		for i := 0; i+1 < len(lines); i += 2 {
+			fields[lines[i]] = lines[i+1]
+		}
+		return fields["num-other-sentinels"] == "2" && fields["num-slaves"] == "1", out + s.logTail("sentinel0.log")
+	})
+
+	// Writes acknowledged by the replica with WAIT.
+	const keys = 200
+	var batch strings.Builder
+	for i := 0; i < keys; i++ {
+		fmt.Fprintf(&batch, "SET contact:%d v%d\nWAIT 1 2000\n", i, i)
+	}
+	out, err := primary.cli(batch.String())
+	if err != nil {
+		t.Fatal(err, out)
+	}
+	acked := 0
+	for i, line := range strings.Split(out, "\n") {
+		if i%2 == 1 && strings.TrimSpace(line) == "1" {
+			acked++
+		}
+	}
+	if acked != keys {
+		t.Fatalf("%d of %d writes acknowledged by the replica", acked, keys)
+	}
+
+	// The primary dies.
+	kill(primaryCmd)
+	eventually(t, 40*time.Second, "Sentinel electing the replica", func() (bool, string) {
+		out, _ := sentinels[1].cli("", "SENTINEL", "GET-MASTER-ADDR-BY-NAME", MasterName)
+		return strings.HasSuffix(out, strconv.Itoa(replicaPort)), out + s.logTail("sentinel1.log")
+	})
+	eventually(t, 20*time.Second, "the replica becoming the primary", func() (bool, string) {
+		role := info(replica, "role")
+		return role == "master", role
+	})
+	if out, _ := replica.cli("", "DBSIZE"); out != strconv.Itoa(keys) {
+		t.Errorf("the new primary holds %s keys, want %d", out, keys)
+	}
+	if out, _ := replica.cli("", "GET", fmt.Sprintf("contact:%d", keys-1)); out != fmt.Sprintf("v%d", keys-1) {
+		t.Errorf("the last acknowledged write is lost: %q", out)
+	}
+	if out, err := replica.cli("", "SET", "after", "failover"); err != nil || out != "OK" {
+		t.Errorf("the new primary refuses writes: %v %s", err, out)
+	}
+	// Clients without the password are refused.
+	c := s.cmd(nil, "redis-cli", "-h", "127.0.0.1", "-p", strconv.Itoa(replicaPort), "GET", "after")
+	if out, _ := c.CombinedOutput(); !strings.Contains(string(out), "NOAUTH") {
+		t.Errorf("an unauthenticated client got %q", out)
+	}
+}
