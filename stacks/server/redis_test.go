@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -143,5 +144,81 @@ func TestRedisSentinelFailover(t *testing.T) {
 	c := s.cmd(nil, "redis-cli", "-h", "127.0.0.1", "-p", strconv.Itoa(replicaPort), "GET", "after")
 	if out, _ := c.CombinedOutput(); !strings.Contains(string(out), "NOAUTH") {
 		t.Errorf("an unauthenticated client got %q", out)
+	}
+}
+
+// The Redis and model backups restore to the same data.
+func TestBackupThenRestoreRedisAndModels(t *testing.T) {
+	server := testutil.Tool(t, "redis-server")
+	s := newSandboxAs(t, filepath.Dir(server), "redis")
+	p := RedisDefaults(testApp(t, "server", nil))
+	start, _ := execute("redis-start.sh.tmpl", p)
+	bk := BackupDefaults(testApp(t, "server", nil))
+	backup, err := execute("backup.sh.tmpl", bk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restore, _ := execute("restore.sh.tmpl", bk)
+	s.write("redis-start.sh", start, 0o755)
+	s.write("backup.sh", backup, 0o755)
+	s.write("restore.sh", restore, 0o755)
+	s.write("secrets/redis_password", []byte(redisPassword), 0o600)
+	s.mkdir("data")
+	port := freePort(t)
+	s.start([]string{"REDIS_BIND=127.0.0.1", "REDIS_PORT=" + strconv.Itoa(port), "REDIS_CONF_DIR=" + s.path("conf"),
+		"REDIS_DATA_DIR=" + s.path("data"), "REDIS_PASSWORD_FILE=" + s.path("secrets/redis_password")},
+		"redis.log", "sh", s.path("redis-start.sh"), "primary")
+	node := redisNode{s, port}
+	eventually(t, 10*time.Second, "redis answering", func() (bool, string) {
+		out, _ := node.cli("", "PING")
+		return out == "PONG", out
+	})
+	var batch strings.Builder
+	for i := 0; i < 300; i++ {
+		fmt.Fprintf(&batch, "HSET session:%d user u%d\n", i, i)
+	}
+	if out, err := node.cli(batch.String()); err != nil {
+		t.Fatal(err, out)
+	}
+	nas := s.mkdir("nas")
+	env := []string{"BACKUP_DIR=" + nas, "REDIS_HOST=127.0.0.1", "REDIS_PORT=" + strconv.Itoa(port), "REDIS_PASSWORD_FILE=" + s.path("secrets/redis_password")}
+	s.run(env, "bash", s.path("backup.sh"), "redis")
+	rdbs, _ := filepath.Glob(filepath.Join(nas, "redis", "redis-*.rdb"))
+	if len(rdbs) != 1 {
+		t.Fatalf("rdb backups: %v", rdbs)
+	}
+	out := s.run(env, "bash", s.path("restore.sh"), "redis", rdbs[0])
+	if !strings.Contains(out, "matches its checksum") {
+		t.Errorf("restore: %s", out)
+	}
+	// Start a fresh Redis on the backup file, as the restore steps say.
+	s.mkdir("restored")
+	data, err := os.ReadFile(rdbs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.write("restored/dump.rdb", data, 0o600)
+	port2 := freePort(t)
+	s.start(nil, "restored.log", "redis-server", "--port", strconv.Itoa(port2), "--bind", "127.0.0.1", "--dir", s.path("restored"), "--requirepass", redisPassword)
+	restored := redisNode{s, port2}
+	eventually(t, 10*time.Second, "the restored redis holding the keys", func() (bool, string) {
+		out, _ := restored.cli("", "DBSIZE")
+		return out == "300", out
+	})
+
+	// Models: a tarball of the model directory, unpacked byte for byte.
+	models := s.mkdir("models")
+	s.write("models/blobs/sha256-abc", []byte(strings.Repeat("weights", 1000)), 0o644)
+	s.write("models/manifests/registry.ollama.ai/library/llama3.1/8b", []byte(`{"layers":[]}`), 0o644)
+	s.run([]string{"BACKUP_DIR=" + nas, "MODELS_DIR=" + models}, "bash", s.path("backup.sh"), "models")
+	tars, _ := filepath.Glob(filepath.Join(nas, "models", "models-*.tar.gz"))
+	if len(tars) != 1 {
+		t.Fatalf("model backups: %v", tars)
+	}
+	into := s.mkdir("models-restored")
+	s.run([]string{"MODELS_DIR=" + into}, "bash", s.path("restore.sh"), "models", tars[0])
+	got, err := os.ReadFile(filepath.Join(into, "blobs", "sha256-abc"))
+	if err != nil || string(got) != strings.Repeat("weights", 1000) {
+		t.Errorf("restored model blob: %v", err)
 	}
 }
