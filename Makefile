@@ -9,7 +9,7 @@ demo: nfx
 # Every test, with the pinned Pulumi CLI built first; a test that needs an
 # outside tool fails instead of skipping.
 test: pulumi lint
-	NFX_REQUIRE_TOOLS=1 PATH="$(CURDIR)/bin:$$PATH" go test -count=1 ./...
+	NFX_REQUIRE_TOOLS=1 PATH="$(CURDIR)/bin:$$PATH:/usr/sbin" go test -count=1 ./...
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

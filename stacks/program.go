@@ -11,6 +11,7 @@ import (
 	"github.com/nextflow-crm/nfx/internal/files"
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/stacks/laptop"
+	"github.com/nextflow-crm/nfx/stacks/server"
 )
 
 // Options tune one evaluation of the program.
@@ -31,8 +32,15 @@ type Options struct {
 // an error, never a silent no-op.
 var Stages = map[model.Stage]func(Options, model.Stage) components.Realiser{
 	model.Laptop: func(o Options, st model.Stage) components.Realiser {
-		return laptop.Realiser{Output: laptop.Output{Dir: o.outDir(st), Collect: o.Collect}}
+		return laptop.Realiser{Output: o.output(st)}
 	},
+	model.Server: func(o Options, st model.Stage) components.Realiser {
+		return server.Realiser{Output: o.output(st)}
+	},
+}
+
+func (o Options) output(st model.Stage) components.Output {
+	return components.Output{Dir: o.outDir(st), Collect: o.Collect}
 }
 
 func (o Options) outDir(st model.Stage) string {
@@ -111,6 +119,9 @@ func Program(opts Options) pulumi.RunFunc {
 		}
 		if cfg.Tunnel.Mode == model.TunnelManaged {
 			secret(model.KeyTunnelSecret, model.KeyTunnelSecret)
+		}
+		if model.Profiles[cfg.Stage].Topology.PostgresInstances > 1 {
+			secret(model.KeyReplicationPassword, model.KeyReplicationPassword)
 		}
 		nf, err := components.NewNextFlow(ctx, "nextflow", &components.NextFlowArgs{
 			App: app, Stage: newRealiser(opts, cfg.Stage), Secrets: secrets,

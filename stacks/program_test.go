@@ -101,6 +101,35 @@ func TestProgramComponentTree(t *testing.T) {
 	}
 }
 
+func TestProgramServerTree(t *testing.T) {
+	rec := &offline.Recorder{}
+	res, err := offline.RunWith(model.Server, rawWithSecrets(nil), rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"nextflow:index:Ai nextflow-ai <- nextflow",
+		"nextflow:index:Crm nextflow-crm <- nextflow",
+		"nextflow:index:NextFlow nextflow <- nextflow-server",
+		"nextflow:index:Postgres nextflow-postgres <- nextflow",
+		"nextflow:index:Qdrant nextflow-qdrant <- nextflow",
+		"nextflow:index:Redis nextflow-redis <- nextflow",
+		"nextflow:index:Tunnel nextflow-tunnel <- nextflow",
+		"nextflow:server:SwarmStack nextflow-swarm <- nextflow",
+	}
+	if got := tree(res.Plan.Resources); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("server tree:\n%s", strings.Join(got, "\n"))
+	}
+	checkSecretInputs(t, rec)
+	var paths []string
+	for _, f := range res.Files {
+		paths = append(paths, f.Path)
+	}
+	if len(paths) < 10 || paths[len(paths)-1] != "stack.yaml" {
+		t.Errorf("server files: %v", paths)
+	}
+}
+
 func TestProgramKeyInputs(t *testing.T) {
 	raw := rawWithSecrets(nil)
 	res, err := offline.Run(model.Laptop, raw)
@@ -116,7 +145,7 @@ func TestProgramKeyInputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := byName["nextflow-compose"].Inputs["composeFile"]; got != string(compose) {
+	if got := byName["nextflow-compose"].Inputs["files"].(map[string]any)["compose.yaml"]; got != string(compose) {
 		t.Error("the ComposeProject's composeFile input is not the rendered compose file")
 	}
 	if len(res.Files) != 1 || res.Files[0].Path != "compose.yaml" || string(res.Files[0].Data) != string(compose) {

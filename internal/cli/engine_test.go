@@ -167,3 +167,36 @@ func TestSentinelSecretsNeverInPlaintext(t *testing.T) {
 	}
 	t.Logf("searched %d files and %d bytes of output: %d plaintext occurrences", files, transcript.Len(), count)
 }
+
+// The server stack with the tunnel in token mode needs no provider: the
+// real engine runs it end to end.
+func TestEngineServerStack(t *testing.T) {
+	dir := realEngine(t)
+	t.Setenv("NFX_TUNNEL_TOKEN", "server-token")
+	code, stdout, stderr := nfx(t, dir, "up", "--stage", "server")
+	if code != ExitOK {
+		t.Fatalf("up: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	out := filepath.Join(dir, "out", "server")
+	for _, f := range []string{"stack.yaml", "nginx/nginx.conf", "postgres/failover.sh", "backup/backup.sh"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("up did not write %s", f)
+		}
+	}
+	for _, name := range []string{"postgres_password", "redis_password", "replication_password", "tunnel_token"} {
+		fi, err := os.Stat(filepath.Join(out, "secrets", name))
+		if err != nil || fi.Mode().Perm() != 0o600 || fi.Size() == 0 {
+			t.Errorf("secret %s: %v %v", name, fi, err)
+		}
+	}
+	code, stdout, stderr = nfx(t, dir, "preview", "--stage", "server")
+	if code != ExitOK || !strings.Contains(stdout, "no changes (same=9)") {
+		t.Errorf("preview after up: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if code, _, stderr := nfx(t, dir, "destroy", "--stage", "server"); code != ExitOK {
+		t.Fatalf("destroy: %s", stderr)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("destroy left the server's files")
+	}
+}

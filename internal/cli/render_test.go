@@ -143,11 +143,47 @@ func TestFailedRenderKeepsEarlierOutput(t *testing.T) {
 
 func TestUnknownStageHasNoProvisionerYet(t *testing.T) {
 	dir := project(t)
-	code, _, stderr := nfx(t, dir, "render", "--stage", "server", "--out", filepath.Join(dir, "srv"))
+	code, _, stderr := nfx(t, dir, "render", "--stage", "cloud", "--out", filepath.Join(dir, "srv"))
 	if code == ExitOK || !strings.Contains(stderr, "no provisioner") {
 		t.Errorf("exit %d: %s", code, stderr)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "srv")); err == nil {
 		t.Error("output directory exists after a failed render")
+	}
+}
+
+// The server stage renders the Swarm stack and every file it mounts, the
+// same bytes as the package's golden files.
+func TestRenderServer(t *testing.T) {
+	dir := project(t)
+	out := filepath.Join(dir, "srv")
+	code, stdout, stderr := nfx(t, dir, "render", "--stage", "server", "--out", out)
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	golden := filepath.Join(testutil.RepoRoot(t), "stacks", "server", "testdata", "default")
+	n := 0
+	err := filepath.WalkDir(golden, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(golden, path)
+		got, err := os.ReadFile(filepath.Join(out, rel))
+		if err != nil {
+			t.Errorf("render did not write %s", rel)
+			return nil
+		}
+		testutil.Golden(t, path, got)
+		n++
+		return nil
+	})
+	if err != nil || n < 10 {
+		t.Fatalf("compared %d files: %v", n, err)
+	}
+	if fi, err := os.Stat(filepath.Join(out, "backup", "backup.sh")); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("backup.sh is not executable: %v", fi)
+	}
+	if !strings.Contains(stdout, "stack.yaml") {
+		t.Errorf("stdout: %s", stdout)
 	}
 }

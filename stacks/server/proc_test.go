@@ -32,8 +32,8 @@ func pgBin(t *testing.T) string {
 
 // sandbox is a directory the postgres user can use, removed after the test.
 type sandbox struct {
-	t   *testing.T
-	dir string
+	t    *testing.T
+	dir  string
 	uid  int
 	gid  int
 	user string

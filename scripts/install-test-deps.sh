@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs, from Debian's packages, the outside programs the tests run for
+# real: nginx, Redis and Sentinel, PostgreSQL, shellcheck, the docker client
+# (for `docker stack config`) and make. Installs only what is missing.
+set -euo pipefail
+need=()
+command -v make >/dev/null || need+=(make)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v redis-sentinel >/dev/null || need+=(redis-sentinel)
+command -v shellcheck >/dev/null || need+=(shellcheck)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v docker >/dev/null || need+=(docker.io)
+if [ "${#need[@]}" -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "missing: ${need[*]}; install them with apt-get as root" >&2
+    exit 1
+  fi
+  echo "installing: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # Packages' own services are not started here; the tests start their own.
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+  chmod +x /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+pg_bins=(/usr/lib/postgresql/*/bin)
+echo "test dependencies: nginx $(/usr/sbin/nginx -v 2>&1 | cut -d/ -f2), $(redis-server --version | cut -d' ' -f3), shellcheck $(shellcheck --version | sed -n 2p | cut -d' ' -f2), $("${pg_bins[-1]}/postgres" --version), $(docker --version)"
