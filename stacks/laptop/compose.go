@@ -2,14 +2,13 @@ package laptop
 
 import (
 	"fmt"
-	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/stacks/internal/composex"
 )
 
 // ProjectName is the Compose project name.
@@ -80,9 +79,9 @@ func service(app *model.App, s model.Service) (types.ServiceConfig, error) {
 		Restart: types.RestartPolicyUnlessStopped,
 		ContainerSpec: types.ContainerSpec{
 			Image:       s.Image,
-			Entrypoint:  escapeAll(s.Entrypoint),
-			Command:     escapeAll(s.Command),
-			Environment: environment(s),
+			Entrypoint:  composex.EscapeAll(s.Entrypoint),
+			Command:     composex.EscapeAll(s.Command),
+			Environment: composex.Environment(s.Env, s.Secrets),
 			Labels:      labels("part", s.Part),
 			Networks:    map[string]*types.ServiceNetworkConfig{},
 			Tmpfs:       types.StringList(s.Tmpfs),
@@ -93,7 +92,7 @@ func service(app *model.App, s model.Service) (types.ServiceConfig, error) {
 			},
 		},
 		WorkloadSpec: types.WorkloadSpec{
-			HealthCheck: healthCheck(s.Health),
+			HealthCheck: composex.HealthCheck(s.Health),
 		},
 		Deploy: &types.DeployConfig{
 			Resources: types.Resources{
@@ -117,8 +116,7 @@ func service(app *model.App, s model.Service) (types.ServiceConfig, error) {
 	}
 	if s.Part == model.PartPostgres {
 		// Give PostgreSQL time for a clean shutdown checkpoint.
-		grace := types.Duration(60 * time.Second)
-		svc.StopGracePeriod = &grace
+		svc.StopGracePeriod = composex.Duration(60 * time.Second)
 	}
 	for _, n := range s.Networks {
 		svc.Networks[n] = nil
@@ -155,57 +153,4 @@ func service(app *model.App, s model.Service) (types.ServiceConfig, error) {
 		}
 	}
 	return svc, nil
-}
-
-func environment(s model.Service) types.MappingWithEquals {
-	env := types.MappingWithEquals{}
-	keys := make([]string, 0, len(s.Env))
-	for k := range s.Env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		v := escape(s.Env[k])
-		env[k] = &v
-	}
-	for _, sec := range s.Secrets {
-		if sec.FileEnv != "" {
-			v := sec.Path()
-			env[sec.FileEnv] = &v
-		}
-	}
-	if len(env) == 0 {
-		return nil
-	}
-	return env
-}
-
-func healthCheck(h model.Health) *types.HealthCheckConfig {
-	d := func(v time.Duration) *types.Duration { x := types.Duration(v); return &x }
-	retries := uint64(h.Retries)
-	test := types.HealthCheckTest{"CMD-SHELL", escape(h.Shell)}
-	if len(h.Exec) > 0 {
-		test = append(types.HealthCheckTest{"CMD"}, escapeAll(h.Exec)...)
-	}
-	return &types.HealthCheckConfig{
-		Test:        test,
-		Interval:    d(h.Interval),
-		Timeout:     d(h.Timeout),
-		Retries:     &retries,
-		StartPeriod: d(h.StartPeriod),
-	}
-}
-
-// escape protects a literal "$" from Compose's variable interpolation.
-func escape(s string) string { return strings.ReplaceAll(s, "$", "$$") }
-
-func escapeAll(in []string) types.ShellCommand {
-	if len(in) == 0 {
-		return nil
-	}
-	out := make(types.ShellCommand, len(in))
-	for i, s := range in {
-		out[i] = escape(s)
-	}
-	return out
 }

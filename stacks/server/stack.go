@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/nextflow-crm/nfx/internal/files"
 	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/stacks/internal/composex"
 )
 
 // StackFile is the name of the rendered Swarm stack.
@@ -152,8 +152,6 @@ func labels(kind, name string) types.Labels {
 	return types.Labels{"dev.nfx.stage": string(model.Server), "dev.nfx." + kind: name}
 }
 
-func dur(d time.Duration) *types.Duration { x := types.Duration(d); return &x }
-
 func u64(v uint64) *uint64 { return &v }
 
 // base is what every service shares: image, restart policy, resources,
@@ -178,7 +176,7 @@ func (s *stack) base(name, part, image string, sz model.Sizing, replicas int, ne
 				Reservations: &types.Resource{NanoCPUs: types.NanoCPUs(sz.CPURequest), MemoryBytes: types.UnitBytes(sz.MemoryRequest)},
 			},
 			RestartPolicy: &types.RestartPolicy{
-				Condition: "any", Delay: dur(5 * time.Second), Window: dur(2 * time.Minute),
+				Condition: "any", Delay: composex.Duration(5 * time.Second), Window: composex.Duration(2 * time.Minute),
 			},
 		},
 	}
@@ -212,25 +210,13 @@ func env(svc *types.ServiceConfig, kv map[string]string) {
 	if svc.Environment == nil {
 		svc.Environment = types.MappingWithEquals{}
 	}
-	for k, v := range kv {
-		v := escape(v)
-		svc.Environment[k] = &v
-	}
-}
-
-func health(h model.Health) *types.HealthCheckConfig {
-	test := types.HealthCheckTest{"CMD-SHELL", escape(h.Shell)}
-	if len(h.Exec) > 0 {
-		test = append(types.HealthCheckTest{"CMD"}, escapeAll(h.Exec)...)
-	}
-	return &types.HealthCheckConfig{
-		Test: test, Interval: dur(h.Interval), Timeout: dur(h.Timeout),
-		Retries: u64(uint64(h.Retries)), StartPeriod: dur(h.StartPeriod),
+	for k, v := range composex.Environment(kv, nil) {
+		svc.Environment[k] = v
 	}
 }
 
 func shellHealth(cmd string, interval time.Duration, start time.Duration) *types.HealthCheckConfig {
-	return health(model.Health{Shell: cmd, Interval: interval, Timeout: 5 * time.Second, Retries: 5, StartPeriod: start})
+	return composex.HealthCheck(model.Health{Shell: cmd, Interval: interval, Timeout: 5 * time.Second, Retries: 5, StartPeriod: start})
 }
 
 func placement(svc *types.ServiceConfig, constraints ...string) {
@@ -256,7 +242,7 @@ func (s *stack) nginx(replicas int) {
 	s.mount(&svc, "nginx_conf", "/etc/nginx/nginx.conf")
 	// Reload when the CRM's task addresses change (a rolling update, a
 	// rescheduled replica): nginx resolves upstream names only on (re)load.
-	svc.Command = types.ShellCommand{"/bin/sh", "-c", escape(fmt.Sprintf(`prev=""
+	svc.Command = types.ShellCommand{"/bin/sh", "-c", composex.Escape(fmt.Sprintf(`prev=""
 (while sleep 10; do
   cur=$(getent ahostsv4 tasks.%s | awk '{print $1}' | sort -u | tr '\n' ' ')
   if [ -n "$prev" ] && [ "$cur" != "$prev" ]; then nginx -s reload; fi
@@ -296,7 +282,7 @@ func (s *stack) crm() {
 			env(&svc, map[string]string{sec.FileEnv: sec.Path()})
 		}
 	}
-	svc.HealthCheck = health(m.Health)
+	svc.HealthCheck = composex.HealthCheck(m.Health)
 	// nginx balances the replicas itself: tasks.crm must list every task.
 	svc.Deploy.EndpointMode = "dnsrr"
 	svc.Deploy.Placement.Preferences = []types.PlacementPreferences{{Spread: "node.id"}}
@@ -320,10 +306,10 @@ func (s *stack) ai(i int) {
 	m := modelService(s.app, model.PartAI)
 	name := aiName(i)
 	svc := s.base(name, model.PartAI, m.Image, m.Sizing, 1, model.NetBackend, model.NetFrontend)
-	svc.Entrypoint = escapeAll(m.Entrypoint)
+	svc.Entrypoint = composex.EscapeAll(m.Entrypoint)
 	env(&svc, m.Env)
 	volume(&svc, model.VolModels, "/root/.ollama")
-	svc.HealthCheck = health(m.Health)
+	svc.HealthCheck = composex.HealthCheck(m.Health)
 	placement(&svc, fmt.Sprintf("node.labels.nextflow.ai == %d", i))
 	if c.UseGPU {
 		placement(&svc, "node.labels.nextflow.gpu == true")
@@ -366,8 +352,8 @@ func (s *stack) postgres(name string) {
 	vol := name + "-data"
 	volume(&svc, vol, "/var/lib/postgresql/data")
 	s.declareVolume(vol)
-	svc.HealthCheck = health(m.Health)
-	svc.StopGracePeriod = dur(60 * time.Second)
+	svc.HealthCheck = composex.HealthCheck(m.Health)
+	svc.StopGracePeriod = composex.Duration(60 * time.Second)
 	// The two never share a node: the operator labels one node of each.
 	placement(&svc, "node.labels.nextflow.postgres == "+role)
 	_ = c
@@ -388,7 +374,7 @@ func (s *stack) redis(name string) {
 	vol := name + "-data"
 	volume(&svc, vol, "/data")
 	s.declareVolume(vol)
-	svc.HealthCheck = health(m.Health)
+	svc.HealthCheck = composex.HealthCheck(m.Health)
 	// Sentinel hands out task addresses: the name must resolve to the task.
 	svc.Deploy.EndpointMode = "dnsrr"
 	placement(&svc, "node.labels.nextflow.redis == "+role)
@@ -430,7 +416,7 @@ func (s *stack) qdrant(i int) {
 	vol := name + "-data"
 	volume(&svc, vol, "/qdrant/storage")
 	s.declareVolume(vol)
-	svc.HealthCheck = health(m.Health)
+	svc.HealthCheck = composex.HealthCheck(m.Health)
 	placement(&svc, fmt.Sprintf("node.labels.nextflow.qdrant == %d", i))
 	s.add(svc)
 }
@@ -438,11 +424,11 @@ func (s *stack) qdrant(i int) {
 func (s *stack) tunnel() {
 	m := modelService(s.app, model.PartTunnel)
 	svc := s.base(model.PartTunnel, model.PartTunnel, m.Image, m.Sizing, 2, model.NetFrontend)
-	svc.Command = escapeAll(m.Command)
+	svc.Command = composex.EscapeAll(m.Command)
 	for _, sec := range m.Secrets {
 		secret(&svc, sec.Secret)
 	}
-	svc.HealthCheck = health(m.Health)
+	svc.HealthCheck = composex.HealthCheck(m.Health)
 	svc.Deploy.Placement.MaxReplicas = 1
 	s.add(svc)
 }
@@ -501,20 +487,6 @@ func copyEnv(in map[string]string) map[string]string {
 	out := make(map[string]string, len(in))
 	for k, v := range in {
 		out[k] = v
-	}
-	return out
-}
-
-// escape protects a literal "$" from interpolation by `docker stack deploy`.
-func escape(s string) string { return strings.ReplaceAll(s, "$", "$$") }
-
-func escapeAll(in []string) types.ShellCommand {
-	if len(in) == 0 {
-		return nil
-	}
-	out := make(types.ShellCommand, len(in))
-	for i, v := range in {
-		out[i] = escape(v)
 	}
 	return out
 }
