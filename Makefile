@@ -1,14 +1,14 @@
 # nfx: the two set-up commands of the README, and their parts.
-.PHONY: demo test lint pulumi nfx fuzz bench
+.PHONY: demo test deps lint pulumi nfx fuzz bench
 
 # The main job, offline on the repository's defaults: render and plan the laptop stage.
 demo: nfx
 	./bin/nfx render --stage laptop
 	./bin/nfx plan --stage laptop
 
-# Every test, with the pinned Pulumi CLI built first; a test that needs an
-# outside tool fails instead of skipping.
-test: pulumi lint
+# Every test, with the programs they run installed and the pinned Pulumi CLI
+# built first; a test that needs an outside tool fails instead of skipping.
+test: deps pulumi lint
 	NFX_REQUIRE_TOOLS=1 PATH="$(CURDIR)/bin:$$PATH:/usr/sbin" go test -count=1 ./...
 
 lint:
@@ -21,6 +21,11 @@ nfx:
 
 pulumi:
 	scripts/build-pulumi.sh
+
+# nginx, Redis and Sentinel, PostgreSQL, shellcheck and the docker client,
+# from Debian's packages, where missing.
+deps:
+	scripts/install-test-deps.sh
 
 fuzz:
 	go test ./internal/model -run '^$$' -fuzz FuzzStackFile -fuzztime 60s

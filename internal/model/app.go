@@ -188,12 +188,14 @@ func crmService(c *Config) Service {
 	return Service{
 		Name: PartCRM, Part: PartCRM, Image: c.CRM.Image,
 		Env: map[string]string{
-			"PORT":            strconv.Itoa(c.CRM.Port),
-			"PUBLIC_URL":      publicURL,
-			"DATABASE_HOST":   PartPostgres,
-			"DATABASE_PORT":   strconv.Itoa(PostgresPort),
-			"DATABASE_NAME":   c.Postgres.Database,
-			"DATABASE_USER":   c.Postgres.User,
+			"PORT":          strconv.Itoa(c.CRM.Port),
+			"PUBLIC_URL":    publicURL,
+			"DATABASE_HOST": PartPostgres,
+			"DATABASE_PORT": strconv.Itoa(PostgresPort),
+			"DATABASE_NAME": c.Postgres.Database,
+			"DATABASE_USER": c.Postgres.User,
+			// The DSN carries no password: the CRM reads it from DATABASE_PASSWORD_FILE.
+			"DATABASE_URL":    PostgresDSN(PartPostgres, c),
 			"REDIS_URL":       fmt.Sprintf("redis://%s:%d/0", PartRedis, RedisPort),
 			"QDRANT_URL":      fmt.Sprintf("http://%s:%d", PartQdrant, QdrantHTTPPort),
 			"OLLAMA_BASE_URL": fmt.Sprintf("http://%s:%d", PartAI, OllamaPort),
@@ -216,6 +218,12 @@ func crmService(c *Config) Service {
 		},
 		Networks: []string{NetBackend, NetFrontend},
 	}
+}
+
+// PostgresDSN is the connection URL of the CRM's database on host, without
+// the password.
+func PostgresDSN(host string, c *Config) string {
+	return fmt.Sprintf("postgres://%s@%s:%d/%s", c.Postgres.User, host, PostgresPort, c.Postgres.Database)
 }
 
 // ollamaStart runs the server, pulls the configured model once the server

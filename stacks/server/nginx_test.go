@@ -36,7 +36,7 @@ func localNginx(t *testing.T, crm, ai []string) (NginxParams, string) {
 	p.CRM, p.AI = crm, ai
 	// The test client is one address sending fast: allow it, as a busy
 	// office behind one NAT would need.
-	p.RateLimit, p.Burst, p.AIBurst = 10000, 10000, 100
+	p.RateLimit, p.Burst, p.AIBurst = 10000, 10000, 10000
 	p.PidFile = filepath.Join(dir, "nginx.pid")
 	p.AccessLog = filepath.Join(dir, "access.log")
 	p.ErrorLog = filepath.Join(dir, "error.log")
@@ -56,10 +56,16 @@ func localNginx(t *testing.T, crm, ai []string) (NginxParams, string) {
 // resolve here, so upstream hosts are swapped for loopback ones; every
 // other line is the rendered one.
 func TestNginxConfigPassesNginxT(t *testing.T) {
+	for name, values := range serverVariants {
+		t.Run(name, func(t *testing.T) { nginxT(t, values) })
+	}
+}
+
+func nginxT(t *testing.T, values map[string]string) {
 	nginx := testutil.Tool(t, "nginx")
-	files := renderServer(t, nil)
+	files := renderServer(t, values)
 	conf := string(files["nginx/nginx.conf"])
-	p := NginxDefaults(testApp(t, "server", nil))
+	p := NginxDefaults(testApp(t, "server", values))
 	for _, up := range append(p.CRM, p.AI...) {
 		host, port, _ := strings.Cut(up, ":")
 		conf = strings.ReplaceAll(conf, "server "+host+":"+port+" ", "server 127.0.0.1:"+port+" ")
@@ -73,6 +79,11 @@ func TestNginxConfigPassesNginxT(t *testing.T) {
 	out, err := exec.Command(nginx, "-t", "-q", "-c", file, "-e", filepath.Join(dir, "error.log")).CombinedOutput()
 	if err != nil {
 		t.Fatalf("nginx -t rejects the rendered config: %v\n%s", err, out)
+	}
+	for _, up := range p.AI {
+		if !strings.Contains(conf, "server "+strings.Replace(up, strings.Split(up, ":")[0], "127.0.0.1", 1)) {
+			t.Errorf("AI node %s is not in the ai upstream", up)
+		}
 	}
 	for _, want := range []string{"server_tokens off;", "max_fails=3 fail_timeout=10s", "proxy_next_upstream error timeout http_502", "keepalive 32;", "limit_req zone=per_client", "client_max_body_size 20m;", "proxy_buffering off;", "$connection_upgrade", "upstream=$upstream_addr"} {
 		if !strings.Contains(conf, want) {

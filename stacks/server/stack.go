@@ -267,6 +267,8 @@ func (s *stack) crm() {
 	// Redis through Sentinel, the AI API through nginx's balancer.
 	e["DATABASE_HOST"] = PGPrimary
 	e["DATABASE_READ_HOST"] = PGReplica
+	e["DATABASE_URL"] = model.PostgresDSN(PGPrimary, c)
+	e["DATABASE_READ_URL"] = model.PostgresDSN(PGReplica, c)
 	e["REDIS_SENTINELS"] = fmt.Sprintf("%s:%d", SentinelService, SentinelPort)
 	e["REDIS_MASTER_NAME"] = MasterName
 	e["REDIS_URL"] = fmt.Sprintf("redis://%s:%d/0", RedisPrimary, model.RedisPort)
