@@ -137,6 +137,7 @@ type Config struct {
 	Tunnel   TunnelConfig
 	Nginx    NginxConfig
 	Backup   BackupConfig
+	Cloud    CloudConfig
 	// SecretsSet says which secret keys have a value. The values themselves
 	// stay Pulumi secrets and never enter the model.
 	SecretsSet map[string]bool
@@ -187,6 +188,7 @@ var Keys = []Key{
 	{Name: "tunnel", Type: "object", Doc: "the Cloudflare Tunnel", field: func(c *Config) any { return &c.Tunnel }},
 	{Name: "nginx", Type: "object", Doc: "the nginx load balancer (server stage)", field: func(c *Config) any { return &c.Nginx }},
 	{Name: "backup", Type: "object", Doc: "scheduled backups to a NAS (server stage)", field: func(c *Config) any { return &c.Backup }},
+	{Name: "cloud", Type: "object", Doc: "AWS and EKS (cloud stage)", field: func(c *Config) any { return &c.Cloud }},
 	{Name: KeyPostgresPassword, Type: "string", Secret: true, Generated: true, Doc: "the PostgreSQL password of the CRM's user"},
 	{Name: KeyRedisPassword, Type: "string", Secret: true, Generated: true, Doc: "the Redis password"},
 	{Name: KeyTunnelToken, Type: "string", Secret: true, Doc: "the token of an existing Cloudflare tunnel (tunnel.mode token)"},
@@ -251,10 +253,22 @@ func Defaults(stage Stage) Config {
 		Backup: BackupConfig{
 			NFSServer: "nas.nextflow.internal", NFSPath: "/srv/nextflow-backups", Time: "03:00", RetentionDays: 14,
 		},
+		Cloud: CloudConfig{
+			Region: "us-east-1", AvailabilityZones: 3, VpcCidr: "10.40.0.0/16", KubernetesVersion: "1.31",
+			NodeInstanceType: "m6i.xlarge", NodeMin: 3, NodeDesired: 4, NodeMax: 12,
+			GPUPool: true, GPUInstanceType: "g5.xlarge", GPUMin: 1, GPUDesired: 2, GPUMax: 4,
+			DBInstanceClass: "db.r6g.large", DBEngineVersion: "16.4", DBStorageGB: 100, DBBackupDays: 7, DeletionProtected: true,
+			CacheNodeType: "cache.r6g.large", CacheNodes: 2, CacheEngineVersion: "7.1",
+			CRMMaxReplicas: 40, QdrantStorageGB: 50, ModelStorageGB: 100, BackupRetentionDays: 90,
+		},
 		SecretsSet: map[string]bool{},
 	}
 	if stage == Server {
 		c.CRM.Replicas = 3
+		c.AI.Replicas = 2
+	}
+	if stage == Cloud {
+		c.CRM.Replicas = 10
 		c.AI.Replicas = 2
 	}
 	return c

@@ -262,6 +262,7 @@ func phaseStructure(c *Config, ds *Diagnostics) {
 	}
 	h := c.Host
 	if c.Stage == Cloud {
+		checkCloud(c, ds)
 		return // no single host: node groups size the cloud
 	}
 	if h.Nodes < 1 {
@@ -347,6 +348,10 @@ func phaseReferences(c *Config, opts LoadOptions, ds *Diagnostics) {
 
 func phaseCapabilities(c *Config, ds *Diagnostics) {
 	k := FullKey
+	if c.Stage == Cloud {
+		// The cloud's "host" for Ollama is one node of its GPU pool.
+		c.Host = cloudHost(c)
+	}
 	h := c.Host
 	// GPU or CPU.
 	wantGPU := h.HasGPU()

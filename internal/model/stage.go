@@ -123,10 +123,9 @@ var Profiles = map[Stage]Profile{
 	Cloud: {
 		Stage:   Cloud,
 		Runtime: "kubernetes",
-		// No single host; the GPU is that of one GPU node (g5 family).
-		Hardware: Hardware{GPU: "NVIDIA A10G", GPUCount: 1, VRAM: 24 * GiB},
-		Users:    [2]int{10000, 0},
-		Uptime:   99.99,
+		// No single host: the GPU node group's instance type (nextflow:cloud) gives the GPU.
+		Users:  [2]int{10000, 0},
+		Uptime: 99.99,
 	},
 }
 

@@ -1,0 +1,208 @@
+package model
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// CloudConfig is `nextflow:cloud`, the AWS side of the cloud stage.
+type CloudConfig struct {
+	// Region is the AWS region.
+	Region string `json:"region"`
+	// AvailabilityZones is how many zones the VPC spans.
+	AvailabilityZones int `json:"availabilityZones"`
+	// VpcCidr is the VPC's address range.
+	VpcCidr string `json:"vpcCidr"`
+	// SingleNat uses one NAT gateway for all zones (cheaper, one zone's
+	// outage cuts egress) instead of one per zone.
+	SingleNat bool `json:"singleNat"`
+	// KubernetesVersion is the EKS control plane's version, pinned.
+	KubernetesVersion string `json:"kubernetesVersion"`
+	// PublicAccessCidrs may reach the EKS API; empty makes the endpoint private only.
+	PublicAccessCidrs []string `json:"publicAccessCidrs"`
+	// The general node group.
+	NodeInstanceType string `json:"nodeInstanceType"`
+	NodeMin          int    `json:"nodeMin"`
+	NodeDesired      int    `json:"nodeDesired"`
+	NodeMax          int    `json:"nodeMax"`
+	// The GPU node group, for Ollama.
+	GPUPool         bool   `json:"gpuPool"`
+	GPUInstanceType string `json:"gpuInstanceType"`
+	GPUMin          int    `json:"gpuMin"`
+	GPUDesired      int    `json:"gpuDesired"`
+	GPUMax          int    `json:"gpuMax"`
+	// RDS PostgreSQL.
+	DBInstanceClass   string `json:"dbInstanceClass"`
+	DBEngineVersion   string `json:"dbEngineVersion"`
+	DBStorageGB       int    `json:"dbStorageGB"`
+	DBBackupDays      int    `json:"dbBackupDays"`
+	DBReadReplica     bool   `json:"dbReadReplica"`
+	DeletionProtected bool   `json:"deletionProtection"`
+	// ElastiCache Redis.
+	CacheNodeType      string `json:"cacheNodeType"`
+	CacheNodes         int    `json:"cacheNodes"`
+	CacheEngineVersion string `json:"cacheEngineVersion"`
+	// The CRM's autoscaling ceiling (its floor is crm.replicas).
+	CRMMaxReplicas int `json:"crmMaxReplicas"`
+	// Volumes.
+	QdrantStorageGB int `json:"qdrantStorageGB"`
+	ModelStorageGB  int `json:"modelStorageGB"`
+	// BackupRetentionDays is how long the S3 backup bucket keeps objects.
+	BackupRetentionDays int `json:"backupRetentionDays"`
+	// AlarmEmail, if set, is subscribed to the alarms' SNS topic.
+	AlarmEmail string `json:"alarmEmail"`
+	// ZoneID is the Cloudflare zone of tunnel.hostname, for the proxied DNS record.
+	ZoneID string `json:"zoneId"`
+}
+
+// GPUType is an EC2 GPU instance type nfx knows.
+type GPUType struct {
+	GPU   string
+	VRAM  Bytes
+	VCPUs int
+	// Memory is the instance's RAM.
+	Memory Bytes
+}
+
+// GPUTypes are the EC2 GPU instance types nfx can place Ollama on.
+var GPUTypes = map[string]GPUType{
+	"g4dn.xlarge":  {"NVIDIA T4", 16 * GiB, 4, 16 * GiB},
+	"g4dn.2xlarge": {"NVIDIA T4", 16 * GiB, 8, 32 * GiB},
+	"g5.xlarge":    {"NVIDIA A10G", 24 * GiB, 4, 16 * GiB},
+	"g5.2xlarge":   {"NVIDIA A10G", 24 * GiB, 8, 32 * GiB},
+	"g5.4xlarge":   {"NVIDIA A10G", 24 * GiB, 16, 64 * GiB},
+}
+
+// gpuRegions says where each GPU family is offered: the regions where
+// `aws ec2 describe-instance-type-offerings --location-type region` lists
+// g5.2xlarge (a public run of it, 2024). g4dn is offered in at least the
+// same regions. Regions outside this list are not known to offer them.
+var gpuRegions = []string{
+	"ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-south-1", "ap-southeast-1", "ap-southeast-2",
+	"ca-central-1", "eu-central-1", "eu-north-1", "eu-west-1", "eu-west-2", "eu-west-3",
+	"sa-east-1", "us-east-1", "us-east-2", "us-west-1", "us-west-2",
+}
+
+// RegionOffers reports whether region offers the GPU instance type.
+func RegionOffers(region, instanceType string) bool {
+	_, known := GPUTypes[instanceType]
+	return known && slices.Contains(gpuRegions, region)
+}
+
+// Regions lists the regions nfx knows, sorted.
+func Regions() []string {
+	out := append([]string(nil), gpuRegions...)
+	sort.Strings(out)
+	return out
+}
+
+var (
+	regionRE    = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
+	instanceRE  = regexp.MustCompile(`^[a-z][a-z0-9]*\.[a-z0-9]+$`)
+	dbClassRE   = regexp.MustCompile(`^db\.[a-z0-9]+\.[a-z0-9]+$`)
+	cacheTypeRE = regexp.MustCompile(`^cache\.[a-z0-9]+\.[a-z0-9]+$`)
+	versionRE   = regexp.MustCompile(`^\d+\.\d+(\.\d+)?$`)
+	emailRE     = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[a-z]{2,}$`)
+)
+
+func checkCloud(c *Config, ds *Diagnostics) {
+	k := func(f string) string { return FullKey("cloud." + f) }
+	cc := c.Cloud
+	switch {
+	case !regionRE.MatchString(cc.Region):
+		ds.Errorf(k("region"), "use an AWS region such as us-east-1 or ap-southeast-1", "%q is not an AWS region", cc.Region)
+	case !slices.Contains(gpuRegions, cc.Region):
+		ds.Errorf(k("region"), "use one of "+strings.Join(Regions(), ", "), "region %q is unknown to nfx", cc.Region)
+	}
+	if cc.AvailabilityZones < 2 || cc.AvailabilityZones > 6 {
+		ds.Errorf(k("availabilityZones"), "use 3 (2 to 6)", "must be between 2 and 6, got %d", cc.AvailabilityZones)
+	}
+	if ip, n, err := net.ParseCIDR(cc.VpcCidr); err != nil || ip.To4() == nil {
+		ds.Errorf(k("vpcCidr"), "use a private IPv4 range such as 10.40.0.0/16", "%q is not an IPv4 CIDR", cc.VpcCidr)
+	} else if ones, _ := n.Mask.Size(); ones > 20 {
+		ds.Errorf(k("vpcCidr"), "use a /16 to /20 so that every zone gets room for nodes and pods", "%s is too small", cc.VpcCidr)
+	}
+	if !versionRE.MatchString(cc.KubernetesVersion) {
+		ds.Errorf(k("kubernetesVersion"), "pin a version such as 1.31", "%q is not a Kubernetes version", cc.KubernetesVersion)
+	}
+	for i, cidr := range cc.PublicAccessCidrs {
+		if _, n, err := net.ParseCIDR(cidr); err != nil {
+			ds.Errorf(fmt.Sprintf("%s[%d]", k("publicAccessCidrs"), i), "use CIDRs such as 203.0.113.0/24", "%q is not a CIDR", cidr)
+		} else if ones, _ := n.Mask.Size(); ones == 0 {
+			ds.Errorf(fmt.Sprintf("%s[%d]", k("publicAccessCidrs"), i), "list your office or VPN ranges, or leave the list empty for a private endpoint",
+				"%s opens the Kubernetes API to the whole Internet", cidr)
+		}
+	}
+	if !instanceRE.MatchString(cc.NodeInstanceType) {
+		ds.Errorf(k("nodeInstanceType"), "use an EC2 instance type such as m6i.xlarge", "%q is not an instance type", cc.NodeInstanceType)
+	}
+	checkPool := func(name string, lo, want, hi int) {
+		if lo < 0 || want < lo || hi < want || hi < 1 {
+			ds.Errorf(k(name+"Desired"), fmt.Sprintf("keep %sMin <= %sDesired <= %sMax, with %sMax >= 1", name, name, name, name),
+				"node group sizes must satisfy min <= desired <= max, got %d <= %d <= %d", lo, want, hi)
+		}
+	}
+	checkPool("node", cc.NodeMin, cc.NodeDesired, cc.NodeMax)
+	if cc.GPUPool {
+		checkPool("gpu", cc.GPUMin, cc.GPUDesired, cc.GPUMax)
+		if _, ok := GPUTypes[cc.GPUInstanceType]; !ok {
+			var names []string
+			for n := range GPUTypes {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			ds.Errorf(k("gpuInstanceType"), "use one of "+strings.Join(names, ", "), "GPU instance type %q is unknown to nfx", cc.GPUInstanceType)
+		} else if slices.Contains(gpuRegions, cc.Region) && !RegionOffers(cc.Region, cc.GPUInstanceType) {
+			ds.Errorf(k("gpuInstanceType"), "choose a region that offers it", "%s is not offered in %s", cc.GPUInstanceType, cc.Region)
+		}
+	}
+	if !dbClassRE.MatchString(cc.DBInstanceClass) {
+		ds.Errorf(k("dbInstanceClass"), "use an RDS class such as db.r6g.large", "%q is not an RDS instance class", cc.DBInstanceClass)
+	}
+	if !versionRE.MatchString(cc.DBEngineVersion) {
+		ds.Errorf(k("dbEngineVersion"), "pin a PostgreSQL version such as 16.4", "%q is not a version", cc.DBEngineVersion)
+	}
+	if cc.DBStorageGB < 20 {
+		ds.Errorf(k("dbStorageGB"), "use 20 or more", "must be >= 20, got %d", cc.DBStorageGB)
+	}
+	if cc.DBBackupDays < 7 || cc.DBBackupDays > 35 {
+		ds.Errorf(k("dbBackupDays"), "keep 7 to 35 days of automated backups", "must be between 7 and 35, got %d", cc.DBBackupDays)
+	}
+	if !cacheTypeRE.MatchString(cc.CacheNodeType) {
+		ds.Errorf(k("cacheNodeType"), "use an ElastiCache node type such as cache.r6g.large", "%q is not a node type", cc.CacheNodeType)
+	}
+	if cc.CacheNodes < 2 || cc.CacheNodes > 6 {
+		ds.Errorf(k("cacheNodes"), "use 2 or more for automatic failover (at most 6)", "must be between 2 and 6, got %d", cc.CacheNodes)
+	}
+	if !versionRE.MatchString(cc.CacheEngineVersion) {
+		ds.Errorf(k("cacheEngineVersion"), "pin a Redis version such as 7.1", "%q is not a version", cc.CacheEngineVersion)
+	}
+	if cc.CRMMaxReplicas < c.CRM.Replicas {
+		ds.Errorf(k("crmMaxReplicas"), fmt.Sprintf("keep it at or above crm.replicas (%d)", c.CRM.Replicas), "is below the CRM's minimum: %d < %d", cc.CRMMaxReplicas, c.CRM.Replicas)
+	}
+	if cc.QdrantStorageGB < 1 || cc.ModelStorageGB < 1 {
+		ds.Errorf(k("qdrantStorageGB"), "give Qdrant and the models at least 1 GB each", "volumes must be >= 1 GB, got %d and %d", cc.QdrantStorageGB, cc.ModelStorageGB)
+	}
+	if cc.BackupRetentionDays < 7 {
+		ds.Errorf(k("backupRetentionDays"), "keep backups for 7 days or more, such as 90", "must be >= 7, got %d", cc.BackupRetentionDays)
+	}
+	if cc.AlarmEmail != "" && !emailRE.MatchString(cc.AlarmEmail) {
+		ds.Errorf(k("alarmEmail"), "use an e-mail address, or leave it empty", "%q is not an e-mail address", cc.AlarmEmail)
+	}
+	if cc.ZoneID != "" && !cfIDRE.MatchString(cc.ZoneID) {
+		ds.Errorf(k("zoneId"), "set the 32-hex-digit Cloudflare zone ID of tunnel.hostname, or leave it empty", "%q is not a Cloudflare zone ID", cc.ZoneID)
+	}
+}
+
+// cloudHost describes the cloud stage's GPU node as its host, for the model fit.
+func cloudHost(c *Config) Hardware {
+	g, ok := GPUTypes[c.Cloud.GPUInstanceType]
+	if !c.Cloud.GPUPool || !ok {
+		return Hardware{}
+	}
+	return Hardware{CPU: c.Cloud.GPUInstanceType, Threads: g.VCPUs, Memory: g.Memory, GPU: g.GPU, GPUCount: 1, VRAM: g.VRAM, Nodes: c.Cloud.GPUMax, GPUNodes: c.Cloud.GPUMax}
+}
