@@ -10,6 +10,8 @@ import (
 	"github.com/nextflow-crm/nfx/components"
 	"github.com/nextflow-crm/nfx/internal/files"
 	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/internal/plan"
+	"github.com/nextflow-crm/nfx/stacks/cloud"
 	"github.com/nextflow-crm/nfx/stacks/laptop"
 	"github.com/nextflow-crm/nfx/stacks/server"
 )
@@ -37,6 +39,13 @@ var Stages = map[model.Stage]func(Options, model.Stage) components.Realiser{
 	model.Server: func(o Options, st model.Stage) components.Realiser {
 		return server.Realiser{Output: o.output(st)}
 	},
+	model.Cloud: func(o Options, _ model.Stage) components.Realiser { return cloud.Realiser{Offline: o.Offline} },
+}
+
+// PlanFiles renders the files of a stage that come from its whole plan,
+// after the program ran: the cloud's Kubernetes manifests and resources.json.
+var PlanFiles = map[model.Stage]func(*plan.Plan) (files.Set, error){
+	model.Cloud: cloud.Manifests,
 }
 
 func (o Options) output(st model.Stage) components.Output {

@@ -11,6 +11,7 @@ import (
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/offline"
 	_ "github.com/nextflow-crm/nfx/internal/testutil"
+	"github.com/nextflow-crm/nfx/stacks"
 	"github.com/nextflow-crm/nfx/stacks/laptop"
 )
 
@@ -194,5 +195,16 @@ func walk(path string, v resource.PropertyValue, fn func(string, resource.Proper
 			fn(p, e)
 			walk(p, e, fn)
 		}
+	}
+}
+
+// A stage without a provisioner is an error, never a silent no-op.
+func TestStageWithoutProvisioner(t *testing.T) {
+	saved := stacks.Stages[model.Cloud]
+	delete(stacks.Stages, model.Cloud)
+	defer func() { stacks.Stages[model.Cloud] = saved }()
+	_, err := offline.Run(model.Cloud, rawWithSecrets(nil))
+	if err == nil || !strings.Contains(err.Error(), "no provisioner") {
+		t.Errorf("got %v", err)
 	}
 }

@@ -141,14 +141,21 @@ func TestFailedRenderKeepsEarlierOutput(t *testing.T) {
 	}
 }
 
-func TestUnknownStageHasNoProvisionerYet(t *testing.T) {
+// The cloud stage renders its Kubernetes manifests and resources.json.
+func TestRenderCloud(t *testing.T) {
 	dir := project(t)
-	code, _, stderr := nfx(t, dir, "render", "--stage", "cloud", "--out", filepath.Join(dir, "srv"))
-	if code == ExitOK || !strings.Contains(stderr, "no provisioner") {
-		t.Errorf("exit %d: %s", code, stderr)
+	out := filepath.Join(dir, "cloud")
+	code, _, stderr := nfx(t, dir, "render", "--stage", "cloud", "--out", out)
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "srv")); err == nil {
-		t.Error("output directory exists after a failed render")
+	manifests, _ := filepath.Glob(filepath.Join(out, "k8s", "*.yaml"))
+	if len(manifests) < 15 {
+		t.Errorf("%d manifests", len(manifests))
+	}
+	js, err := os.ReadFile(filepath.Join(out, "resources.json"))
+	if err != nil || !strings.Contains(string(js), `"stage": "cloud"`) || !strings.Contains(string(js), "aws:rds/instance:Instance") {
+		t.Errorf("resources.json: %v", err)
 	}
 }
 

@@ -6,8 +6,6 @@
 package offline
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -19,42 +17,21 @@ import (
 
 	"github.com/nextflow-crm/nfx/internal/files"
 	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/internal/plan"
 	"github.com/nextflow-crm/nfx/stacks"
 )
 
 // Placeholders for values a plan cannot show.
 const (
-	Secret  = "[secret]"
-	Unknown = "[unknown]"
+	Secret  = plan.Secret
+	Unknown = plan.Unknown
 )
 
 // Resource is one registered resource.
-type Resource struct {
-	Type   string         `json:"type"`
-	Name   string         `json:"name"`
-	Parent string         `json:"parent"`
-	Custom bool           `json:"custom"`
-	Inputs map[string]any `json:"inputs"`
-}
+type Resource = plan.Resource
 
-// Plan is every resource of a stage, in the shape of `nfx plan --json` and
-// resources.json.
-type Plan struct {
-	Stage     string     `json:"stage"`
-	Resources []Resource `json:"resources"`
-}
-
-// JSON renders the plan, indented, with a final newline.
-func (p *Plan) JSON() ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(p); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
+// Plan is every resource of a stage.
+type Plan = plan.Plan
 
 // Result is what an offline evaluation produced.
 type Result struct {
@@ -100,9 +77,21 @@ func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 	return "", args.Inputs, nil
 }
 
-// Call answers provider function calls with nothing.
-func (r *Recorder) Call(pulumi.MockCallArgs) (resource.PropertyMap, error) {
-	return resource.PropertyMap{}, nil
+// computedInvokes lists, per provider function the program calls, the
+// result fields that only the provider knows: they come back unknown.
+var computedInvokes = map[string][]string{
+	"aws:index/getAvailabilityZones:getAvailabilityZones": {"names", "zoneIds"},
+	"aws:secretsmanager/getSecretVersion:getSecretVersion": {"secretString"},
+}
+
+// Call answers provider function calls: the fields only the provider knows
+// are unknown, never invented.
+func (r *Recorder) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	out := resource.PropertyMap{}
+	for _, f := range computedInvokes[args.Token] {
+		out[resource.PropertyKey(f)] = resource.MakeComputed(resource.NewStringProperty(""))
+	}
+	return out, nil
 }
 
 // Resources returns the recorded resources sorted by name.
@@ -200,6 +189,13 @@ func RunWith(stage model.Stage, raw model.Raw, rec *Recorder) (*Result, error) {
 		return nil, err
 	}
 	res.Plan.Resources = rec.Resources()
+	if render, ok := stacks.PlanFiles[stage]; ok {
+		extra, err := render(&res.Plan)
+		if err != nil {
+			return nil, err
+		}
+		res.Files = append(res.Files, extra...)
+	}
 	res.Files = res.Files.Sorted()
 	return res, nil
 }

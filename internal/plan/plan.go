@@ -1,0 +1,42 @@
+// Package plan is the shape of `nfx plan --json` and resources.json: every
+// resource of a stage with its type, name, parent and inputs. It must not
+// import Pulumi, so that renderers can read a plan without a cycle.
+package plan
+
+import (
+	"bytes"
+	"encoding/json"
+)
+
+// Placeholders for values a plan cannot show.
+const (
+	Secret  = "[secret]"
+	Unknown = "[unknown]"
+)
+
+// Resource is one registered resource.
+type Resource struct {
+	Type   string         `json:"type"`
+	Name   string         `json:"name"`
+	Parent string         `json:"parent"`
+	Custom bool           `json:"custom"`
+	Inputs map[string]any `json:"inputs"`
+}
+
+// Plan is every resource of a stage.
+type Plan struct {
+	Stage     string     `json:"stage"`
+	Resources []Resource `json:"resources"`
+}
+
+// JSON renders the plan, indented, with a final newline.
+func (p *Plan) JSON() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(p); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}

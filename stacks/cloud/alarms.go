@@ -1,0 +1,76 @@
+package cloud
+
+import (
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/elasticache"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sns"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// alarm is one CloudWatch alarm nfx sets.
+type alarm struct {
+	name, namespace, metric, statistic, comparison string
+	threshold                                      float64
+	periods                                        int
+	dims                                           pulumi.StringMap
+	description                                    string
+}
+
+// alarms sends CloudWatch alarms on the database, the cache and the node
+// groups to an SNS topic.
+func (b *builder) alarms(db *database, cache *elasticache.ReplicationGroup, cl *cluster) (*sns.Topic, error) {
+	topic, err := sns.NewTopic(b.ctx, b.name("alarms"), &sns.TopicArgs{Tags: b.tags("alarms")}, b.opts()...)
+	if err != nil {
+		return nil, err
+	}
+	if email := b.cfg.Cloud.AlarmEmail; email != "" {
+		if _, err := sns.NewTopicSubscription(b.ctx, b.name("alarms-email"), &sns.TopicSubscriptionArgs{
+			Topic: topic.Arn, Protocol: pulumi.String("email"), Endpoint: pulumi.String(email),
+		}, b.opts()...); err != nil {
+			return nil, err
+		}
+	}
+	dbDims := pulumi.StringMap{"DBInstanceIdentifier": db.primary.Identifier}
+	cacheDims := pulumi.StringMap{"ReplicationGroupId": cache.ID().ToStringOutput()}
+	list := []alarm{
+		{"postgres-cpu", "AWS/RDS", "CPUUtilization", "Average", "GreaterThanThreshold", 80, 3, dbDims, "PostgreSQL CPU above 80% for 15 minutes"},
+		{"postgres-storage", "AWS/RDS", "FreeStorageSpace", "Minimum", "LessThanThreshold", 10 * (1 << 30), 1, dbDims, "PostgreSQL has less than 10 GiB free"},
+		{"postgres-memory", "AWS/RDS", "FreeableMemory", "Minimum", "LessThanThreshold", 512 * (1 << 20), 3, dbDims, "PostgreSQL has less than 512 MiB freeable memory"},
+		{"postgres-connections", "AWS/RDS", "DatabaseConnections", "Maximum", "GreaterThanThreshold", 400, 3, dbDims, "PostgreSQL connections near the instance's limit"},
+		{"redis-cpu", "AWS/ElastiCache", "EngineCPUUtilization", "Average", "GreaterThanThreshold", 75, 3, cacheDims, "Redis engine CPU above 75%"},
+		{"redis-memory", "AWS/ElastiCache", "DatabaseMemoryUsagePercentage", "Average", "GreaterThanThreshold", 80, 3, cacheDims, "Redis memory above 80%"},
+		{"redis-evictions", "AWS/ElastiCache", "Evictions", "Sum", "GreaterThanThreshold", 0, 1, cacheDims, "Redis is evicting keys"},
+	}
+	pools := map[string]*eksNodeGroupASG{"general": asgOf(cl.general, b.cfg.Cloud.NodeMin)}
+	if cl.gpu != nil {
+		pools["gpu"] = asgOf(cl.gpu, b.cfg.Cloud.GPUMin)
+	}
+	for _, pool := range []string{"general", "gpu"} {
+		g, ok := pools[pool]
+		if !ok {
+			continue
+		}
+		list = append(list, alarm{"nodes-" + pool, "AWS/AutoScaling", "GroupInServiceInstances", "Minimum", "LessThanThreshold",
+			float64(g.min), 2, pulumi.StringMap{"AutoScalingGroupName": g.name}, "fewer " + pool + " nodes in service than the node group's minimum"})
+	}
+	for _, a := range list {
+		if _, err := cloudwatch.NewMetricAlarm(b.ctx, b.name("alarm-"+a.name), &cloudwatch.MetricAlarmArgs{
+			AlarmDescription:   pulumi.String(a.description),
+			Namespace:          pulumi.String(a.namespace),
+			MetricName:         pulumi.String(a.metric),
+			Statistic:          pulumi.String(a.statistic),
+			ComparisonOperator: pulumi.String(a.comparison),
+			Threshold:          pulumi.Float64(a.threshold),
+			EvaluationPeriods:  pulumi.Int(a.periods),
+			Period:             pulumi.Int(300),
+			Dimensions:         a.dims,
+			TreatMissingData:   pulumi.String("breaching"),
+			AlarmActions:       pulumi.Array{topic.Arn},
+			OkActions:          pulumi.Array{topic.Arn},
+			Tags:               b.tags("alarm-" + a.name),
+		}, b.opts()...); err != nil {
+			return nil, err
+		}
+	}
+	return topic, nil
+}

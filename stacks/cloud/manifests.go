@@ -1,0 +1,91 @@
+package cloud
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/nextflow-crm/nfx/internal/files"
+	"github.com/nextflow-crm/nfx/internal/plan"
+)
+
+// ResourcesFile is every resource of the stage with its inputs, secrets redacted.
+const ResourcesFile = "resources.json"
+
+// Manifests renders, from a plan, every Kubernetes object the program
+// creates as it would be applied (k8s/<kind>-<name>.yaml), and
+// resources.json. Helm releases are listed in resources.json only: their
+// objects come from charts at deploy time.
+func Manifests(p *plan.Plan) (files.Set, error) {
+	var set files.Set
+	seen := map[string]string{}
+	for _, r := range p.Resources {
+		if !strings.HasPrefix(r.Type, "kubernetes:") || strings.HasPrefix(r.Type, "kubernetes:helm.sh/") {
+			continue
+		}
+		kind, _ := r.Inputs["kind"].(string)
+		md, _ := r.Inputs["metadata"].(map[string]any)
+		name, _ := md["name"].(string)
+		if kind == "" || name == "" {
+			return nil, fmt.Errorf("cloud: %s %s has no kind or name", r.Type, r.Name)
+		}
+		path := fmt.Sprintf("k8s/%s-%s.yaml", strings.ToLower(kind), name)
+		if prev, dup := seen[path]; dup {
+			return nil, fmt.Errorf("cloud: %s and %s would both be %s", prev, r.Name, path)
+		}
+		seen[path] = r.Name
+		data, err := manifest(r.Inputs)
+		if err != nil {
+			return nil, fmt.Errorf("cloud: %s: %w", r.Name, err)
+		}
+		set = append(set, files.File{Path: path, Data: data})
+	}
+	js, err := p.JSON()
+	if err != nil {
+		return nil, err
+	}
+	set = append(set, files.File{Path: ResourcesFile, Data: js})
+	return set.Sorted(), nil
+}
+
+// manifest writes an object with apiVersion, kind and metadata first, the
+// rest in sorted order, as kubectl would show it.
+func manifest(obj map[string]any) ([]byte, error) {
+	root := &yaml.Node{Kind: yaml.MappingNode}
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	rank := map[string]int{"apiVersion": 0, "kind": 1, "metadata": 2}
+	sort.Slice(keys, func(i, j int) bool {
+		ri, iok := rank[keys[i]]
+		rj, jok := rank[keys[j]]
+		switch {
+		case iok && jok:
+			return ri < rj
+		case iok != jok:
+			return iok
+		}
+		return keys[i] < keys[j]
+	})
+	for _, k := range keys {
+		var v yaml.Node
+		if err := v.Encode(obj[k]); err != nil {
+			return nil, err
+		}
+		root.Content = append(root.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: k}, &v)
+	}
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(root); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}

@@ -1,0 +1,125 @@
+package cloud
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// zones returns the i-th available zone of the region. Offline, the zones
+// are unknown: only AWS knows which of a region's zones an account has.
+func (b *builder) zones() func(int) pulumi.StringOutput {
+	if b.offline {
+		return func(int) pulumi.StringOutput {
+			return pulumi.UnsafeUnknownOutput(nil).ApplyT(func(any) string { return "" }).(pulumi.StringOutput)
+		}
+	}
+	azs := aws.GetAvailabilityZonesOutput(b.ctx, aws.GetAvailabilityZonesOutputArgs{State: pulumi.String("available")}, pulumi.Parent(b.parent))
+	return func(i int) pulumi.StringOutput { return azs.Names().Index(pulumi.Int(i)) }
+}
+
+// network is the VPC: public and private subnets in each zone, an Internet
+// gateway, and NAT for the private subnets (per zone, or one).
+type network struct {
+	vpc            *ec2.Vpc
+	publicSubnets  pulumi.StringArray
+	privateSubnets pulumi.StringArray
+}
+
+func (b *builder) network() (*network, error) {
+	c := b.cfg.Cloud
+	plan, err := SubnetPlan(c.VpcCidr, c.AvailabilityZones)
+	if err != nil {
+		return nil, err
+	}
+	cluster := ClusterName(b.stack)
+	vpc, err := ec2.NewVpc(b.ctx, b.name("vpc"), &ec2.VpcArgs{
+		CidrBlock:          pulumi.String(c.VpcCidr),
+		EnableDnsHostnames: pulumi.Bool(true),
+		EnableDnsSupport:   pulumi.Bool(true),
+		Tags:               b.tags("vpc"),
+	}, b.opts()...)
+	if err != nil {
+		return nil, err
+	}
+	zone := b.zones()
+	igw, err := ec2.NewInternetGateway(b.ctx, b.name("igw"), &ec2.InternetGatewayArgs{VpcId: vpc.ID(), Tags: b.tags("igw")}, b.opts()...)
+	if err != nil {
+		return nil, err
+	}
+	publicRT, err := ec2.NewRouteTable(b.ctx, b.name("public"), &ec2.RouteTableArgs{
+		VpcId:  vpc.ID(),
+		Routes: ec2.RouteTableRouteArray{ec2.RouteTableRouteArgs{CidrBlock: pulumi.String("0.0.0.0/0"), GatewayId: igw.ID()}},
+		Tags:   b.tags("public"),
+	}, b.opts()...)
+	if err != nil {
+		return nil, err
+	}
+	n := &network{vpc: vpc}
+	var nats []*ec2.NatGateway
+	for i := 0; i < c.AvailabilityZones; i++ {
+		az := zone(i)
+		pub, err := ec2.NewSubnet(b.ctx, b.name(fmt.Sprintf("public-%d", i+1)), &ec2.SubnetArgs{
+			VpcId: vpc.ID(), CidrBlock: pulumi.String(plan.Public[i]), AvailabilityZone: az,
+			MapPublicIpOnLaunch: pulumi.Bool(false),
+			Tags: b.tagsWith(fmt.Sprintf("public-%d", i+1), map[string]string{
+				"kubernetes.io/role/elb":           "1",
+				"kubernetes.io/cluster/" + cluster: "shared",
+			}),
+		}, b.opts()...)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := ec2.NewRouteTableAssociation(b.ctx, b.name(fmt.Sprintf("public-%d", i+1)), &ec2.RouteTableAssociationArgs{
+			SubnetId: pub.ID(), RouteTableId: publicRT.ID(),
+		}, b.opts()...); err != nil {
+			return nil, err
+		}
+		n.publicSubnets = append(n.publicSubnets, pub.ID().ToStringOutput())
+		if i < NatGateways(c) {
+			eip, err := ec2.NewEip(b.ctx, b.name(fmt.Sprintf("nat-%d", i+1)), &ec2.EipArgs{Domain: pulumi.String("vpc"), Tags: b.tags(fmt.Sprintf("nat-%d", i+1))}, b.opts()...)
+			if err != nil {
+				return nil, err
+			}
+			nat, err := ec2.NewNatGateway(b.ctx, b.name(fmt.Sprintf("nat-%d", i+1)), &ec2.NatGatewayArgs{
+				AllocationId: eip.ID(), SubnetId: pub.ID(), Tags: b.tags(fmt.Sprintf("nat-%d", i+1)),
+			}, b.opts(pulumi.DependsOn([]pulumi.Resource{igw}))...)
+			if err != nil {
+				return nil, err
+			}
+			nats = append(nats, nat)
+		}
+	}
+	for i := 0; i < c.AvailabilityZones; i++ {
+		az := zone(i)
+		priv, err := ec2.NewSubnet(b.ctx, b.name(fmt.Sprintf("private-%d", i+1)), &ec2.SubnetArgs{
+			VpcId: vpc.ID(), CidrBlock: pulumi.String(plan.Private[i]), AvailabilityZone: az,
+			Tags: b.tagsWith(fmt.Sprintf("private-%d", i+1), map[string]string{
+				"kubernetes.io/role/internal-elb":  "1",
+				"kubernetes.io/cluster/" + cluster: "shared",
+			}),
+		}, b.opts()...)
+		if err != nil {
+			return nil, err
+		}
+		// With a single NAT gateway every zone routes through it.
+		nat := nats[min(i, len(nats)-1)]
+		rt, err := ec2.NewRouteTable(b.ctx, b.name(fmt.Sprintf("private-%d", i+1)), &ec2.RouteTableArgs{
+			VpcId:  vpc.ID(),
+			Routes: ec2.RouteTableRouteArray{ec2.RouteTableRouteArgs{CidrBlock: pulumi.String("0.0.0.0/0"), NatGatewayId: nat.ID()}},
+			Tags:   b.tags(fmt.Sprintf("private-%d", i+1)),
+		}, b.opts()...)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := ec2.NewRouteTableAssociation(b.ctx, b.name(fmt.Sprintf("private-%d", i+1)), &ec2.RouteTableAssociationArgs{
+			SubnetId: priv.ID(), RouteTableId: rt.ID(),
+		}, b.opts()...); err != nil {
+			return nil, err
+		}
+		n.privateSubnets = append(n.privateSubnets, priv.ID().ToStringOutput())
+	}
+	return n, nil
+}
