@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
-
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/offline"
 	_ "github.com/nextflow-crm/nfx/internal/testutil"
@@ -166,35 +164,16 @@ func TestProgramKeyInputs(t *testing.T) {
 	}
 }
 
-// checkSecretInputs walks every recorded input: any whose path names a
-// password, token or secret must be a Pulumi secret.
+// checkSecretInputs fails on any password-, token- or secret-named input
+// that is not a Pulumi secret.
 func checkSecretInputs(t *testing.T, rec *offline.Recorder) {
 	t.Helper()
-	seen := 0
-	for name, props := range rec.Raw {
-		walk(name, resource.NewObjectProperty(props), func(path string, v resource.PropertyValue) {
-			low := strings.ToLower(path)
-			if !(strings.Contains(low, "password") || strings.Contains(low, "token") || strings.HasSuffix(low, ".secret")) {
-				return
-			}
-			seen++
-			if !v.IsSecret() && !(v.IsOutput() && v.OutputValue().Secret) {
-				t.Errorf("%s is not a secret input", path)
-			}
-		})
+	bad, total := rec.UnsecretInputs()
+	for _, p := range bad {
+		t.Errorf("%s is not a secret input", p)
 	}
-	if seen == 0 {
+	if total == 0 {
 		t.Error("no secret input found at all")
-	}
-}
-
-func walk(path string, v resource.PropertyValue, fn func(string, resource.PropertyValue)) {
-	if v.IsObject() {
-		for k, e := range v.ObjectValue() {
-			p := path + "." + string(k)
-			fn(p, e)
-			walk(p, e, fn)
-		}
 	}
 }
 

@@ -94,6 +94,36 @@ func (r *Recorder) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) 
 	return out, nil
 }
 
+// UnsecretInputs returns the path of every recorded input whose name says
+// it holds a password, token or secret but whose value is not a Pulumi
+// secret, and how many such inputs there are in all.
+func (r *Recorder) UnsecretInputs() (bad []string, total int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var walk func(path string, v resource.PropertyValue)
+	walk = func(path string, v resource.PropertyValue) {
+		if !v.IsObject() {
+			return
+		}
+		for k, e := range v.ObjectValue() {
+			p := path + "." + string(k)
+			low := strings.ToLower(string(k))
+			if strings.Contains(low, "password") || strings.Contains(low, "token") || low == "secret" || low == "authtoken" {
+				total++
+				if !e.IsSecret() && !(e.IsOutput() && e.OutputValue().Secret) {
+					bad = append(bad, p)
+				}
+			}
+			walk(p, e)
+		}
+	}
+	for name, props := range r.Raw {
+		walk(name, resource.NewObjectProperty(props))
+	}
+	sort.Strings(bad)
+	return bad, total
+}
+
 // Resources returns the recorded resources sorted by name.
 func (r *Recorder) Resources() []Resource {
 	r.mu.Lock()
@@ -118,16 +148,41 @@ func convertMap(m resource.PropertyMap) map[string]any {
 	return out
 }
 
+// redact keeps the shape of a secret value (the keys of an object are not
+// secret) and hides every leaf.
+func redact(v resource.PropertyValue) any {
+	switch {
+	case v.IsSecret():
+		return redact(v.SecretValue().Element)
+	case v.IsOutput():
+		return redact(v.OutputValue().Element)
+	case v.IsObject():
+		out := map[string]any{}
+		for k, e := range v.ObjectValue() {
+			out[string(k)] = redact(e)
+		}
+		return out
+	case v.IsArray():
+		arr := v.ArrayValue()
+		out := make([]any, len(arr))
+		for i, e := range arr {
+			out[i] = redact(e)
+		}
+		return out
+	}
+	return Secret
+}
+
 func convert(v resource.PropertyValue) any {
 	switch {
 	case v.IsSecret():
-		return Secret
+		return redact(v)
 	case v.IsComputed():
 		return Unknown
 	case v.IsOutput():
 		o := v.OutputValue()
 		if o.Secret {
-			return Secret
+			return redact(v)
 		}
 		if !o.Known {
 			return Unknown

@@ -352,9 +352,8 @@ func (k *k8s) ai(app *model.App, opts ...pulumi.ResourceOption) error {
 	name := model.PartAI
 	var extra map[string]string
 	spec := corev1.PodSpecArgs{
-		SecurityContext: corev1.PodSecurityContextArgs{SeccompProfile: corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")}},
-		NodeSelector:    pulumi.StringMap{PoolLabel: pulumi.String(GeneralPool)},
-		Affinity:        antiAffinity(name),
+		NodeSelector: pulumi.StringMap{PoolLabel: pulumi.String(GeneralPool)},
+		Affinity:     antiAffinity(name),
 	}
 	if c.UseGPU {
 		extra = map[string]string{GPUResource: "1"}
@@ -363,21 +362,36 @@ func (k *k8s) ai(app *model.App, opts ...pulumi.ResourceOption) error {
 			Key: pulumi.String(GPUTaintKey), Operator: pulumi.String("Equal"), Value: pulumi.String("true"), Effect: pulumi.String("NoSchedule"),
 		}}
 	}
+	// Ollama runs as a non-root user with a read-only root: its home, keys
+	// and models live on the pod's volume, scratch space on an emptyDir.
+	env := map[string]string{}
+	for key, v := range m.Env {
+		env[key] = v
+	}
+	env["HOME"] = "/models"
+	env["OLLAMA_MODELS"] = "/models/models"
+	spec.SecurityContext = corev1.PodSecurityContextArgs{
+		RunAsNonRoot: pulumi.Bool(true), FsGroup: pulumi.Int(appUID),
+		SeccompProfile: corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
+	}
+	spec.Volumes = corev1.VolumeArray{corev1.VolumeArgs{Name: pulumi.String("tmp"), EmptyDir: corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String("1Gi")}}}
+	check := corev1.ExecActionArgs{Command: pulumi.ToStringArray([]string{"/bin/sh", "-c", m.Health.Shell})}
 	spec.Containers = corev1.ContainerArray{corev1.ContainerArgs{
 		Name: pulumi.String(name), Image: pulumi.String(m.Image), ImagePullPolicy: pulumi.String("Always"),
 		// The model is pulled at start onto the pod's persistent volume.
-		Command:   pulumi.ToStringArray(m.Entrypoint),
-		Env:       envVars(m.Env),
-		Ports:     corev1.ContainerPortArray{corev1.ContainerPortArgs{Name: pulumi.String("api"), ContainerPort: pulumi.Int(model.OllamaPort)}},
-		Resources: resources(m.Sizing, extra),
-		SecurityContext: corev1.SecurityContextArgs{
-			AllowPrivilegeEscalation: pulumi.Bool(false),
-			Capabilities:             corev1.CapabilitiesArgs{Drop: pulumi.StringArray{pulumi.String("ALL")}},
-		},
-		StartupProbe:   corev1.ProbeArgs{Exec: corev1.ExecActionArgs{Command: pulumi.ToStringArray([]string{"/bin/sh", "-c", m.Health.Shell})}, PeriodSeconds: pulumi.Int(10), FailureThreshold: pulumi.Int(180), TimeoutSeconds: pulumi.Int(10)},
-		ReadinessProbe: corev1.ProbeArgs{Exec: corev1.ExecActionArgs{Command: pulumi.ToStringArray([]string{"/bin/sh", "-c", m.Health.Shell})}, PeriodSeconds: pulumi.Int(15), TimeoutSeconds: pulumi.Int(10)},
+		Command:         pulumi.ToStringArray(m.Entrypoint),
+		Env:             envVars(env),
+		Ports:           corev1.ContainerPortArray{corev1.ContainerPortArgs{Name: pulumi.String("api"), ContainerPort: pulumi.Int(model.OllamaPort)}},
+		Resources:       resources(m.Sizing, extra),
+		SecurityContext: restricted(),
+		// Pulling a model takes minutes: up to 30 before the start counts as failed.
+		StartupProbe:   corev1.ProbeArgs{Exec: check, PeriodSeconds: pulumi.Int(10), FailureThreshold: pulumi.Int(180), TimeoutSeconds: pulumi.Int(10)},
+		ReadinessProbe: corev1.ProbeArgs{Exec: check, PeriodSeconds: pulumi.Int(15), TimeoutSeconds: pulumi.Int(10)},
 		LivenessProbe:  tcpProbe(model.OllamaPort, 20, 3),
-		VolumeMounts:   corev1.VolumeMountArray{corev1.VolumeMountArgs{Name: pulumi.String("models"), MountPath: pulumi.String("/root/.ollama")}},
+		VolumeMounts: corev1.VolumeMountArray{
+			corev1.VolumeMountArgs{Name: pulumi.String("models"), MountPath: pulumi.String("/models")},
+			corev1.VolumeMountArgs{Name: pulumi.String("tmp"), MountPath: pulumi.String("/tmp")},
+		},
 	}}
 	if _, err := k.service(model.PartAI, name, map[string]int{"api": model.OllamaPort}, true, nil); err != nil {
 		return err

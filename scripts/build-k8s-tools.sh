@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Builds the Kubernetes manifest checkers from the Go module proxy into bin/
+# (kubeconform v0.8.0, kube-score v1.20.0) and generates the strict schemas
+# kubeconform validates against into bin/k8s-schemas/, from the Kubernetes
+# swagger that the pulumi-kubernetes provider module carries; nothing else
+# is downloaded.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+# The provider module's version the proxy serves (its tagged v4.32.0 is not served).
+provider=github.com/pulumi/pulumi-kubernetes/provider/v4@v4.0.0-20260115033456-f47bc2d6f199
+mkdir -p "$root/bin"
+cd "$root/tools/k8s"
+for tool in kubeconform:github.com/yannh/kubeconform/cmd/kubeconform kube-score:github.com/zegl/kube-score/cmd/kube-score; do
+  name=${tool%%:*}
+  if [ ! -x "$root/bin/$name" ]; then
+    echo "building $name"
+    go build -o "$root/bin/$name" "${tool#*:}"
+  fi
+done
+go build -o "$root/bin/schemagen" ./schemagen
+if [ ! -s "$root/bin/k8s-schemas/deployment-apps-v1.json" ]; then
+  dir=$(go mod download -json "$provider" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  [ -n "$dir" ] || { echo "cannot download $provider" >&2; exit 1; }
+  rm -rf "$root/bin/k8s-schemas"
+  "$root/bin/schemagen" -swagger "$dir/pkg/clients/fake/swagger.json" -out "$root/bin/k8s-schemas"
+fi
+echo "kubeconform $("$root/bin/kubeconform" -v), kube-score $("$root/bin/kube-score" version | head -n1), schemas in bin/k8s-schemas"
