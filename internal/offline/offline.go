@@ -108,7 +108,11 @@ func (r *Recorder) UnsecretInputs() (bad []string, total int) {
 		for k, e := range v.ObjectValue() {
 			p := path + "." + string(k)
 			low := strings.ToLower(string(k))
-			if strings.Contains(low, "password") || strings.Contains(low, "token") || low == "secret" || low == "authtoken" {
+			// A flag such as manageMasterUserPassword holds no secret.
+			if e.IsBool() {
+				continue
+			}
+			if strings.Contains(low, "password") || strings.Contains(low, "token") || low == "secret" {
 				total++
 				if !e.IsSecret() && !(e.IsOutput() && e.OutputValue().Secret) {
 					bad = append(bad, p)
@@ -129,7 +133,12 @@ func (r *Recorder) Resources() []Resource {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := append([]Resource(nil), r.resources...)
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Name != out[j].Name {
+			return out[i].Name < out[j].Name
+		}
+		return out[i].Type < out[j].Type
+	})
 	return out
 }
 

@@ -1,0 +1,336 @@
+package cloud_test
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nextflow-crm/nfx/internal/files"
+	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/internal/offline"
+	"github.com/nextflow-crm/nfx/internal/testutil"
+)
+
+// variants are cloud configurations under test; each has golden manifests.
+var variants = map[string]map[string]string{
+	"default": nil,
+	// Another region, no GPU pool, one NAT gateway, a public API endpoint
+	// for one office range, and a read replica.
+	"singapore-cpu": {"cloud": `{"region": "ap-southeast-1", "gpuPool": false, "singleNat": true,
+		"publicAccessCidrs": ["203.0.113.0/24"], "dbReadReplica": true, "zoneId": "0123456789abcdef0123456789abcdef"}`},
+}
+
+func raw(values map[string]string) model.Raw {
+	r := model.Raw{Values: map[string]string{}, Secret: map[string]bool{}, Complete: true}
+	for k, v := range values {
+		r.Values[k] = v
+	}
+	for _, k := range model.Keys {
+		if k.Secret {
+			r.Values[k.Name], r.Secret[k.Name] = "s3ntinel", true
+		}
+	}
+	return r
+}
+
+func run(t *testing.T, values map[string]string) (*offline.Result, *offline.Recorder) {
+	t.Helper()
+	rec := &offline.Recorder{}
+	res, err := offline.RunWith(model.Cloud, raw(values), rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, rec
+}
+
+func byType(res *offline.Result, typ string) []offline.Resource {
+	var out []offline.Resource
+	for _, r := range res.Plan.Resources {
+		if r.Type == typ {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// The policies a user relies on, asserted on every resource's inputs.
+func TestCloudPolicies(t *testing.T) {
+	for name, values := range variants {
+		t.Run(name, func(t *testing.T) {
+			res, rec := run(t, values)
+			dbs := byType(res, "aws:rds/instance:Instance")
+			if len(dbs) == 0 {
+				t.Fatal("no RDS instance")
+			}
+			for _, db := range dbs {
+				in := db.Inputs
+				if in["storageEncrypted"] != true || in["publiclyAccessible"] != false || in["deletionProtection"] != true {
+					t.Errorf("%s: encrypted %v, public %v, deletion protection %v", db.Name, in["storageEncrypted"], in["publiclyAccessible"], in["deletionProtection"])
+				}
+				if in["replicateSourceDb"] != nil {
+					continue // a read replica inherits backups and Multi-AZ settings
+				}
+				if in["multiAz"] != true || in["manageMasterUserPassword"] != true {
+					t.Errorf("%s: Multi-AZ %v, AWS-managed password %v", db.Name, in["multiAz"], in["manageMasterUserPassword"])
+				}
+				if days, _ := in["backupRetentionPeriod"].(float64); days < 7 {
+					t.Errorf("%s keeps %v days of backups", db.Name, in["backupRetentionPeriod"])
+				}
+				if _, has := in["password"]; has {
+					t.Errorf("%s sets a master password; AWS must manage it", db.Name)
+				}
+			}
+			for _, rg := range byType(res, "aws:elasticache/replicationGroup:ReplicationGroup") {
+				in := rg.Inputs
+				if in["atRestEncryptionEnabled"] != true || in["transitEncryptionEnabled"] != true || in["automaticFailoverEnabled"] != true || in["multiAzEnabled"] != true {
+					t.Errorf("cache: %v", in)
+				}
+				if n, _ := in["numCacheClusters"].(float64); n < 2 {
+					t.Errorf("cache has %v nodes", in["numCacheClusters"])
+				}
+				if in["authToken"] != offline.Secret {
+					t.Errorf("cache auth token: %v", in["authToken"])
+				}
+			}
+			clusters := byType(res, "aws:eks/cluster:Cluster")
+			if len(clusters) != 1 {
+				t.Fatalf("%d clusters", len(clusters))
+			}
+			eks := clusters[0].Inputs
+			if logs, _ := eks["enabledClusterLogTypes"].([]any); len(logs) != 5 {
+				t.Errorf("control-plane logs: %v", eks["enabledClusterLogTypes"])
+			}
+			vpc := eks["vpcConfig"].(map[string]any)
+			if vpc["endpointPublicAccess"] == true {
+				cidrs, _ := vpc["publicAccessCidrs"].([]any)
+				if len(cidrs) == 0 {
+					t.Error("the public endpoint is open to every address")
+				}
+				for _, c := range cidrs {
+					if c == "0.0.0.0/0" {
+						t.Error("the public endpoint is open to 0.0.0.0/0")
+					}
+				}
+			}
+			if enc, _ := eks["encryptionConfig"].(map[string]any); enc == nil {
+				t.Error("secrets are not encrypted with KMS")
+			}
+			if len(byType(res, "aws:iam/openIdConnectProvider:OpenIdConnectProvider")) != 1 {
+				t.Error("no OIDC provider for IRSA")
+			}
+			for _, sg := range byType(res, "aws:ec2/securityGroup:SecurityGroup") {
+				rules, _ := sg.Inputs["ingress"].([]any)
+				for _, r := range rules {
+					rule := r.(map[string]any)
+					if cidrs, _ := rule["cidrBlocks"].([]any); len(cidrs) > 0 {
+						for _, c := range cidrs {
+							if c == "0.0.0.0/0" {
+								t.Errorf("%s opens port %v to 0.0.0.0/0", sg.Name, rule["fromPort"])
+							}
+						}
+					}
+				}
+			}
+			for _, b := range byType(res, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock") {
+				for _, k := range []string{"blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"} {
+					if b.Inputs[k] != true {
+						t.Errorf("backup bucket: %s is %v", k, b.Inputs[k])
+					}
+				}
+			}
+			for _, typ := range []string{"aws:s3/bucketVersioningV2:BucketVersioningV2", "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2", "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2", "aws:sns/topic:Topic"} {
+				if len(byType(res, typ)) != 1 {
+					t.Errorf("want one %s", typ)
+				}
+			}
+			alarms := byType(res, "aws:cloudwatch/metricAlarm:MetricAlarm")
+			namespaces := map[string]int{}
+			for _, a := range alarms {
+				namespaces[a.Inputs["namespace"].(string)]++
+				if acts, _ := a.Inputs["alarmActions"].([]any); len(acts) != 1 {
+					t.Errorf("alarm %s sends nowhere", a.Name)
+				}
+			}
+			if namespaces["AWS/RDS"] == 0 || namespaces["AWS/ElastiCache"] == 0 || namespaces["AWS/AutoScaling"] == 0 {
+				t.Errorf("alarms by namespace: %v", namespaces)
+			}
+			if bad, total := rec.UnsecretInputs(); len(bad) > 0 || total == 0 {
+				t.Errorf("password-like inputs that are not secrets: %v (of %d)", bad, total)
+			}
+			plan, _ := json.Marshal(res.Plan)
+			if strings.Contains(string(plan), "s3ntinel") {
+				t.Error("a secret value reached the plan")
+			}
+		})
+	}
+}
+
+func TestCloudNodeGroupsAndNat(t *testing.T) {
+	res, _ := run(t, nil)
+	groups := byType(res, "aws:eks/nodeGroup:NodeGroup")
+	if len(groups) != 2 {
+		t.Fatalf("%d node groups", len(groups))
+	}
+	for _, g := range groups {
+		if g.Name != "nextflow-gpu" {
+			continue
+		}
+		in := g.Inputs
+		taints := in["taints"].([]any)
+		taint := taints[0].(map[string]any)
+		if in["amiType"] != "AL2023_x86_64_NVIDIA" || taint["key"] != "nvidia.com/gpu" || taint["value"] != "true" || taint["effect"] != "NO_SCHEDULE" {
+			t.Errorf("GPU node group: %v", in)
+		}
+		if types := in["instanceTypes"].([]any); types[0] != "g5.xlarge" {
+			t.Errorf("GPU instance type %v", types)
+		}
+		tags := in["tags"].(map[string]any)
+		if tags["k8s.io/cluster-autoscaler/enabled"] != "true" {
+			t.Error("the GPU node group is not discoverable by Cluster Autoscaler")
+		}
+	}
+	if n := len(byType(res, "aws:ec2/natGateway:NatGateway")); n != 3 {
+		t.Errorf("%d NAT gateways, want one per zone", n)
+	}
+	res, _ = run(t, variants["singapore-cpu"])
+	if n := len(byType(res, "aws:ec2/natGateway:NatGateway")); n != 1 {
+		t.Errorf("single NAT: %d gateways", n)
+	}
+	if n := len(byType(res, "aws:eks/nodeGroup:NodeGroup")); n != 1 {
+		t.Errorf("no GPU pool: %d node groups", n)
+	}
+	if n := len(byType(res, "kubernetes:helm.sh/v3:Release")); n != 1 {
+		t.Errorf("no GPU pool: %d helm releases, want only Cluster Autoscaler", n)
+	}
+}
+
+func manifests(t *testing.T, res *offline.Result) (string, files.Set) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "cloud")
+	if err := files.WriteDir(dir, res.Files); err != nil {
+		t.Fatal(err)
+	}
+	return dir, res.Files
+}
+
+func TestCloudManifestsGolden(t *testing.T) {
+	for name, values := range variants {
+		t.Run(name, func(t *testing.T) {
+			res, _ := run(t, values)
+			again, _ := run(t, values)
+			if len(res.Files) != len(again.Files) {
+				t.Fatal("rendering twice gave different files")
+			}
+			for i, f := range res.Files {
+				if string(f.Data) != string(again.Files[i].Data) {
+					t.Errorf("%s: rendering twice gave different bytes", f.Path)
+				}
+				testutil.Golden(t, filepath.Join("testdata", name, f.Path), f.Data)
+			}
+		})
+	}
+}
+
+// kubeconform, strict, against schemas generated from the Kubernetes
+// swagger of the pulumi-kubernetes provider module: zero invalid, zero skipped.
+func TestKubeconformStrict(t *testing.T) {
+	kubeconform := testutil.Tool(t, "kubeconform")
+	schemas := filepath.Join(testutil.RepoRoot(t), "bin", "k8s-schemas")
+	if _, err := os.Stat(filepath.Join(schemas, "deployment-apps-v1.json")); err != nil {
+		if os.Getenv(testutil.RequireToolsEnv) == "1" {
+			t.Fatalf("no schemas in %s; run scripts/build-k8s-tools.sh", schemas)
+		}
+		t.Skip("no generated schemas; run scripts/build-k8s-tools.sh")
+	}
+	for name, values := range variants {
+		t.Run(name, func(t *testing.T) {
+			res, _ := run(t, values)
+			dir, _ := manifests(t, res)
+			out, err := exec.Command(kubeconform, "-strict", "-summary", "-output", "json",
+				"-schema-location", filepath.Join(schemas, "{{ .ResourceKind }}{{ .KindSuffix }}.json"),
+				filepath.Join(dir, "k8s")).CombinedOutput()
+			var report struct {
+				Summary struct{ Valid, Invalid, Errors, Skipped int } `json:"summary"`
+			}
+			if jerr := json.Unmarshal(out, &report); jerr != nil {
+				t.Fatalf("kubeconform: %v %v\n%s", err, jerr, out)
+			}
+			s := report.Summary
+			if err != nil || s.Invalid != 0 || s.Errors != 0 || s.Skipped != 0 || s.Valid < 15 {
+				t.Errorf("kubeconform: %+v (%v)\n%s", s, err, out)
+			}
+			t.Logf("kubeconform: %d valid, %d invalid, %d skipped", s.Valid, s.Invalid, s.Skipped)
+		})
+	}
+}
+
+// kube-score reports no CRITICAL finding, except those in the allow-list,
+// each with its reason.
+func TestKubeScore(t *testing.T) {
+	kubeScore := testutil.Tool(t, "kube-score")
+	allow := readAllowList(t)
+	for name, values := range variants {
+		t.Run(name, func(t *testing.T) {
+			res, _ := run(t, values)
+			dir, _ := manifests(t, res)
+			yamls, _ := filepath.Glob(filepath.Join(dir, "k8s", "*.yaml"))
+			out, _ := exec.Command(kubeScore, append([]string{"score", "-o", "json"}, yamls...)...).Output()
+			var objects []struct {
+				ObjectName string `json:"object_name"`
+				TypeMeta   struct {
+					Kind string `json:"kind"`
+				} `json:"type_meta"`
+				Checks []struct {
+					Check struct {
+						ID string `json:"id"`
+					} `json:"check"`
+					Grade   int  `json:"grade"`
+					Skipped bool `json:"skipped"`
+				} `json:"checks"`
+			}
+			if err := json.Unmarshal(out, &objects); err != nil || len(objects) == 0 {
+				t.Fatalf("kube-score: %v\n%s", err, out)
+			}
+			critical := 0
+			for _, o := range objects {
+				for _, c := range o.Checks {
+					// kube-score grades: 1 critical, 5 warning, 7 almost OK, 10 OK.
+					if c.Skipped || c.Grade > 1 {
+						continue
+					}
+					key := c.Check.ID + " " + o.TypeMeta.Kind + "/" + o.ObjectName
+					if _, ok := allow[key]; ok {
+						continue
+					}
+					critical++
+					t.Errorf("CRITICAL %s", key)
+				}
+			}
+			t.Logf("kube-score: %d objects, %d critical outside the allow-list", len(objects), critical)
+		})
+	}
+}
+
+// readAllowList reads kube-score-allow.txt: "<check-id> <Kind>/<name>: <reason>".
+func readAllowList(t *testing.T) map[string]string {
+	data, err := os.ReadFile("kube-score-allow.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		key, reason, ok := strings.Cut(line, ":")
+		if !ok || strings.TrimSpace(reason) == "" {
+			t.Fatalf("kube-score-allow.txt: %q has no reason", line)
+		}
+		out[strings.TrimSpace(key)] = strings.TrimSpace(reason)
+	}
+	return out
+}
