@@ -1,5 +1,5 @@
 # nfx: the two set-up commands of the README, and their parts.
-.PHONY: demo test deps lint pulumi nfx fuzz bench
+.PHONY: demo test deps k8s-tools lint pulumi nfx fuzz bench
 
 # The main job, offline on the repository's defaults: render and plan the laptop stage.
 demo: nfx
@@ -8,7 +8,7 @@ demo: nfx
 
 # Every test, with the programs they run installed and the pinned Pulumi CLI
 # built first; a test that needs an outside tool fails instead of skipping.
-test: deps pulumi lint
+test: deps pulumi k8s-tools lint
 	NFX_REQUIRE_TOOLS=1 PATH="$(CURDIR)/bin:$$PATH:/usr/sbin" go test -count=1 ./...
 
 lint:
@@ -21,6 +21,10 @@ nfx:
 
 pulumi:
 	scripts/build-pulumi.sh
+
+# kubeconform, kube-score and the strict Kubernetes schemas, into bin/.
+k8s-tools:
+	scripts/build-k8s-tools.sh
 
 # nginx, Redis and Sentinel, PostgreSQL, shellcheck and the docker client,
 # from Debian's packages, where missing.

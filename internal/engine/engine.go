@@ -186,7 +186,6 @@ func Stack(ctx context.Context, o Options) (auto.Stack, error) {
 	}
 	env["PULUMI_BACKEND_URL"] = o.Backend
 	env["PULUMI_SKIP_UPDATE_CHECK"] = "true"
-	env["PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION"] = "true"
 	program := stacks.Program(stacks.Options{OutDir: o.OutDir})
 	st, err := auto.UpsertStackInlineSource(ctx, string(o.Stage), model.Namespace, program,
 		auto.WorkDir(o.ProjectDir), auto.Pulumi(cmd), auto.EnvVars(env), auto.SecretsProvider("passphrase"))

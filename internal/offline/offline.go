@@ -80,7 +80,7 @@ func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 // computedInvokes lists, per provider function the program calls, the
 // result fields that only the provider knows: they come back unknown.
 var computedInvokes = map[string][]string{
-	"aws:index/getAvailabilityZones:getAvailabilityZones": {"names", "zoneIds"},
+	"aws:index/getAvailabilityZones:getAvailabilityZones":  {"names", "zoneIds"},
 	"aws:secretsmanager/getSecretVersion:getSecretVersion": {"secretString"},
 }
 

@@ -32,10 +32,12 @@ func assumeRole(service string) string {
 }
 
 func (b *builder) role(name, service string, policies ...string) (*iam.Role, error) {
-	r, err := iam.NewRole(b.ctx, b.name(name), &iam.RoleArgs{
-		AssumeRolePolicy: pulumi.String(assumeRole(service)),
-		Tags:             b.tags(name),
-	}, b.opts()...)
+	return b.newRole(name, pulumi.String(assumeRole(service)), policies)
+}
+
+// newRole creates a role with its trust policy and attaches managed policies.
+func (b *builder) newRole(name string, trust pulumi.StringInput, policies []string) (*iam.Role, error) {
+	r, err := iam.NewRole(b.ctx, b.name(name), &iam.RoleArgs{AssumeRolePolicy: trust, Tags: b.tags(name)}, b.opts()...)
 	if err != nil {
 		return nil, err
 	}
@@ -72,18 +74,7 @@ func (b *builder) irsaRole(name string, cl *cluster, namespace, serviceAccount s
 		})
 		return string(out), err
 	}).(pulumi.StringOutput)
-	r, err := iam.NewRole(b.ctx, b.name(name), &iam.RoleArgs{AssumeRolePolicy: doc, Tags: b.tags(name)}, b.opts()...)
-	if err != nil {
-		return nil, err
-	}
-	for i, p := range policies {
-		if _, err := iam.NewRolePolicyAttachment(b.ctx, b.name(fmt.Sprintf("%s-%d", name, i+1)), &iam.RolePolicyAttachmentArgs{
-			Role: r.Name, PolicyArn: pulumi.String(p),
-		}, b.opts()...); err != nil {
-			return nil, err
-		}
-	}
-	return r, nil
+	return b.newRole(name, doc, policies)
 }
 
 func (b *builder) cluster(net *network) (*cluster, error) {

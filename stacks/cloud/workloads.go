@@ -100,6 +100,15 @@ func restricted() corev1.SecurityContextArgs {
 	}
 }
 
+// podSecurity is the pod-level half of restricted(): non-root, volumes
+// owned by the app's group, seccomp.
+func podSecurity() corev1.PodSecurityContextArgs {
+	return corev1.PodSecurityContextArgs{
+		RunAsNonRoot: pulumi.Bool(true), FsGroup: pulumi.Int(appUID),
+		SeccompProfile: corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
+	}
+}
+
 func zoneSpread(name string) corev1.TopologySpreadConstraintArray {
 	return corev1.TopologySpreadConstraintArray{
 		corev1.TopologySpreadConstraintArgs{
@@ -293,13 +302,10 @@ func (k *k8s) crm(app *model.App, dbHost, redisHost pulumi.StringOutput, opts ..
 				Spec: corev1.PodSpecArgs{
 					ServiceAccountName:           pulumi.String(name),
 					AutomountServiceAccountToken: pulumi.Bool(false),
-					SecurityContext: corev1.PodSecurityContextArgs{
-						RunAsNonRoot: pulumi.Bool(true), FsGroup: pulumi.Int(appUID),
-						SeccompProfile: corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
-					},
-					NodeSelector:              pulumi.StringMap{PoolLabel: pulumi.String(GeneralPool)},
-					TopologySpreadConstraints: zoneSpread(name),
-					Affinity:                  antiAffinity(name),
+					SecurityContext:              podSecurity(),
+					NodeSelector:                 pulumi.StringMap{PoolLabel: pulumi.String(GeneralPool)},
+					TopologySpreadConstraints:    zoneSpread(name),
+					Affinity:                     antiAffinity(name),
 					Containers: corev1.ContainerArray{corev1.ContainerArgs{
 						Name: pulumi.String(name), Image: pulumi.String(m.Image), ImagePullPolicy: pulumi.String("Always"),
 						Ports:           corev1.ContainerPortArray{corev1.ContainerPortArgs{Name: pulumi.String("http"), ContainerPort: pulumi.Int(c.CRM.Port)}},
@@ -370,10 +376,7 @@ func (k *k8s) ai(app *model.App, opts ...pulumi.ResourceOption) error {
 	}
 	env["HOME"] = "/models"
 	env["OLLAMA_MODELS"] = "/models/models"
-	spec.SecurityContext = corev1.PodSecurityContextArgs{
-		RunAsNonRoot: pulumi.Bool(true), FsGroup: pulumi.Int(appUID),
-		SeccompProfile: corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
-	}
+	spec.SecurityContext = podSecurity()
 	spec.Volumes = corev1.VolumeArray{corev1.VolumeArgs{Name: pulumi.String("tmp"), EmptyDir: corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String("1Gi")}}}
 	check := corev1.ExecActionArgs{Command: pulumi.ToStringArray([]string{"/bin/sh", "-c", m.Health.Shell})}
 	spec.Containers = corev1.ContainerArray{corev1.ContainerArgs{
@@ -459,10 +462,7 @@ exec ./qdrant --bootstrap "http://%[1]s-0.%[2]s:%[3]d" --uri "http://$HOSTNAME.%
 			Template: corev1.PodTemplateSpecArgs{
 				Metadata: &metav1.ObjectMetaArgs{Labels: pulumi.ToStringMap(appLabels(name))},
 				Spec: corev1.PodSpecArgs{
-					SecurityContext: corev1.PodSecurityContextArgs{
-						RunAsNonRoot: pulumi.Bool(true), FsGroup: pulumi.Int(appUID),
-						SeccompProfile: corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
-					},
+					SecurityContext:           podSecurity(),
 					NodeSelector:              pulumi.StringMap{PoolLabel: pulumi.String(GeneralPool)},
 					TopologySpreadConstraints: zoneSpread(name),
 					Affinity:                  antiAffinity(name),

@@ -1,0 +1,52 @@
+package model
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestCloudDefaults(t *testing.T) {
+	cfg, ds := Load("cloud", raw(map[string]string{}), LoadOptions{})
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	if cfg.CRM.Replicas != 10 || !cfg.UseGPU || cfg.Host.VRAM != 24*GiB || cfg.AI.Model != DefaultGPUModel {
+		t.Errorf("cloud defaults: crm %d, gpu %v, vram %s, model %s", cfg.CRM.Replicas, cfg.UseGPU, cfg.Host.VRAM, cfg.AI.Model)
+	}
+	// Without a GPU pool, Ollama runs on the general nodes with the CPU model.
+	cfg, ds = Load("cloud", raw(map[string]string{"cloud": `{"gpuPool": false}`}), LoadOptions{})
+	if ds.HasErrors() || cfg.UseGPU || cfg.AI.Model != DefaultCPUModel {
+		t.Errorf("no GPU pool: %v gpu=%v model=%s", ds, cfg.UseGPU, cfg.AI.Model)
+	}
+}
+
+func TestCloudRejectsBadConfig(t *testing.T) {
+	cases := []struct {
+		name, value, path, mention string
+	}{
+		{"unknown region", `{"region": "eu-south-9"}`, "nextflow:cloud.region", "unknown to nfx"},
+		{"not a region", `{"region": "Virginia"}`, "nextflow:cloud.region", "not an AWS region"},
+		{"unknown GPU type", `{"gpuInstanceType": "p9.huge"}`, "nextflow:cloud.gpuInstanceType", "unknown to nfx"},
+		{"API open to the Internet", `{"publicAccessCidrs": ["0.0.0.0/0"]}`, "nextflow:cloud.publicAccessCidrs[0]", "whole Internet"},
+		{"pool sizes", `{"nodeMin": 5, "nodeDesired": 3}`, "nextflow:cloud.nodeDesired", "min <= desired <= max"},
+		{"short backups", `{"dbBackupDays": 1}`, "nextflow:cloud.dbBackupDays", "between 7 and 35"},
+		{"one cache node", `{"cacheNodes": 1}`, "nextflow:cloud.cacheNodes", "automatic failover"},
+		{"small VPC", `{"vpcCidr": "10.0.0.0/24"}`, "nextflow:cloud.vpcCidr", "too small"},
+		{"ceiling below floor", `{"crmMaxReplicas": 4}`, "nextflow:cloud.crmMaxReplicas", "4 < 10"},
+		{"bad zone", `{"zoneId": "example.com"}`, "nextflow:cloud.zoneId", "zone ID"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, ds := Load("cloud", raw(map[string]string{"cloud": tc.value}), LoadOptions{})
+			found := false
+			for _, d := range ds.Errors() {
+				if d.Path == tc.path && strings.Contains(d.String(), tc.mention) && d.Fix != "" {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("want an error at %s mentioning %q; got:\n%s", tc.path, tc.mention, ds)
+			}
+		})
+	}
+}
