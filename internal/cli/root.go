@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -65,13 +66,19 @@ func Main(ctx context.Context, args []string, io IO) int {
 			fmt.Fprintf(io.Err, "  %s\n", d)
 		}
 		return ExitUsage
-	case errors.As(err, &uErr):
+	case errors.As(err, &uErr) || isCobraUsage(err):
 		fmt.Fprintf(io.Err, "nfx: %v\n", err)
 		return ExitUsage
 	default:
 		fmt.Fprintf(io.Err, "nfx: %v\n", err)
 		return ExitFailed
 	}
+}
+
+// isCobraUsage recognises the usage errors cobra returns as plain errors.
+func isCobraUsage(err error) bool {
+	msg := err.Error()
+	return strings.HasPrefix(msg, "required flag") || strings.HasPrefix(msg, "unknown command") || strings.HasPrefix(msg, "accepts ")
 }
 
 // NewCmdRoot builds the nfx command tree.
@@ -87,7 +94,7 @@ run the real Pulumi engine.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(NewCmdRender(io), NewCmdPlan(io))
+	root.AddCommand(NewCmdRender(io), NewCmdPlan(io), NewCmdAdvise(io))
 	for _, verb := range []string{"preview", "up", "destroy"} {
 		root.AddCommand(NewCmdEngine(io, verb))
 	}

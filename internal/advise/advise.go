@@ -1,0 +1,255 @@
+// Package advise evaluates the seed's decision matrix and signals: given
+// what a team measures, which stage it calls for, and why. It is pure: no
+// Pulumi, no I/O.
+package advise
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/nextflow-crm/nfx/internal/model"
+)
+
+// Recommendations.
+const (
+	Stay    = "stay"
+	Prepare = "prepare"
+	Upgrade = "upgrade"
+)
+
+// Compliance levels, in increasing order.
+var Compliance = []string{"basic", "medium", "enterprise"}
+
+// Metrics are what the team measures, over the last month.
+type Metrics struct {
+	Users      int     // peak concurrent users
+	P95        float64 // response time, seconds
+	Downtime   float64 // percent of the month
+	Revenue    float64 // VND per month
+	Team       int     // people running the product
+	Compliance string  // basic, medium or enterprise
+	// Growth is the month-on-month growth of users, in percent; 0 when unknown.
+	Growth float64
+}
+
+// Validate reports bad input, naming the flag, the value and the fix.
+func (m Metrics) Validate() error {
+	var errs []string
+	if m.Users < 0 {
+		errs = append(errs, fmt.Sprintf("--users: must be >= 0, got %d", m.Users))
+	}
+	if m.P95 < 0 {
+		errs = append(errs, fmt.Sprintf("--p95: must be >= 0 seconds, got %g", m.P95))
+	}
+	if m.Downtime < 0 || m.Downtime > 100 {
+		errs = append(errs, fmt.Sprintf("--downtime: must be a percentage between 0 and 100, got %g", m.Downtime))
+	}
+	if m.Revenue < 0 {
+		errs = append(errs, fmt.Sprintf("--revenue: must be >= 0 VND, got %g", m.Revenue))
+	}
+	if m.Team < 0 {
+		errs = append(errs, fmt.Sprintf("--team: must be >= 0 people, got %d", m.Team))
+	}
+	if level(m.Compliance) < 0 {
+		errs = append(errs, fmt.Sprintf("--compliance: unknown level %q; use basic, medium or enterprise", m.Compliance))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+func level(c string) int {
+	for i, l := range Compliance {
+		if l == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// Row is one row of the decision matrix: the limit of each stage for one
+// metric, as the seed gives it. A stage's limit is where its next stage
+// becomes needed.
+type Row struct {
+	Metric string
+	// Limit returns the value at which the stage's limit is reached and
+	// whether a metric value reaches it ("100+" reaches at 100; "> 5 s" only
+	// above 5).
+	limits map[model.Stage]float64
+	// strict says the limit must be exceeded, not just reached.
+	strict bool
+	unit   string
+	seed   map[model.Stage]string
+}
+
+// Matrix is the seed's decision matrix. The cloud's row is its own scale:
+// beyond it the cloud grows within itself.
+var Matrix = []Row{
+	{Metric: "concurrent users", limits: map[model.Stage]float64{model.Laptop: 100, model.Server: 1000, model.Cloud: 10000}, unit: "",
+		seed: map[model.Stage]string{model.Laptop: "100+", model.Server: "1000+", model.Cloud: "10000+"}},
+	{Metric: "response time (p95)", strict: true, limits: map[model.Stage]float64{model.Laptop: 5, model.Server: 3, model.Cloud: 2}, unit: " s",
+		seed: map[model.Stage]string{model.Laptop: "> 5 s", model.Server: "> 3 s", model.Cloud: "> 2 s"}},
+	{Metric: "downtime per month", strict: true, limits: map[model.Stage]float64{model.Laptop: 2, model.Server: 0.5, model.Cloud: 0.01}, unit: " %",
+		seed: map[model.Stage]string{model.Laptop: "> 2 %", model.Server: "> 0.5 %", model.Cloud: "> 0.01 %"}},
+	{Metric: "revenue per month", limits: map[model.Stage]float64{model.Laptop: 50e6, model.Server: 500e6, model.Cloud: 5e9}, unit: " VND",
+		seed: map[model.Stage]string{model.Laptop: "50M+ VND", model.Server: "500M+ VND", model.Cloud: "5B+ VND"}},
+	// The team: 1-3 people run a laptop, 5-10 a server, 20+ the cloud; a
+	// stage's limit is the first size past its range.
+	{Metric: "team size", limits: map[model.Stage]float64{model.Laptop: 4, model.Server: 11, model.Cloud: 20}, unit: " people",
+		seed: map[model.Stage]string{model.Laptop: "1-3 people", model.Server: "5-10 people", model.Cloud: "20+ people"}},
+	{Metric: "compliance needs", limits: map[model.Stage]float64{model.Laptop: 1, model.Server: 2, model.Cloud: 3}, unit: "",
+		seed: map[model.Stage]string{model.Laptop: "basic", model.Server: "medium", model.Cloud: "enterprise"}},
+}
+
+// Approach is the share of a limit at which a metric counts as approaching it.
+const Approach = 0.8
+
+// FastGrowth is the monthly user growth, in percent, that counts as fast.
+const FastGrowth = 20.0
+
+// Reason is one row or signal that fired, or came close.
+type Reason struct {
+	Metric string `json:"metric"`
+	// Value is the measured value, as given.
+	Value string `json:"value"`
+	// Limit is the current stage's limit from the seed.
+	Limit string `json:"limit"`
+	// State is "over" (the row fired) or "approaching".
+	State string `json:"state"`
+	// Signal is red (upgrade now) or yellow (prepare).
+	Signal string `json:"signal"`
+	Text   string `json:"text"`
+}
+
+// Advice is the answer.
+type Advice struct {
+	Recommendation string   `json:"recommendation"`
+	CurrentStage   string   `json:"currentStage"`
+	TargetStage    string   `json:"targetStage"`
+	Signal         string   `json:"signal"`
+	Reasons        []Reason `json:"reasons"`
+	// Avoid names the seed's mistakes that apply to this answer.
+	Avoid []string `json:"avoid,omitempty"`
+}
+
+func (m Metrics) value(metric string) float64 {
+	switch metric {
+	case "concurrent users":
+		return float64(m.Users)
+	case "response time (p95)":
+		return m.P95
+	case "downtime per month":
+		return m.Downtime
+	case "revenue per month":
+		return m.Revenue
+	case "team size":
+		return float64(m.Team)
+	case "compliance needs":
+		return float64(level(m.Compliance))
+	}
+	return 0
+}
+
+func show(metric string, v float64, m Metrics) string {
+	switch metric {
+	case "compliance needs":
+		return m.Compliance
+	case "revenue per month":
+		return fmt.Sprintf("%.0f VND", v)
+	case "response time (p95)":
+		return fmt.Sprintf("%g s", v)
+	case "downtime per month":
+		return fmt.Sprintf("%g %%", v)
+	}
+	return fmt.Sprintf("%g", v)
+}
+
+// redMetrics are the rows whose crossing is a red signal in the seed:
+// performance degradation and frequent downtime hurt customers now.
+var redMetrics = map[string]string{
+	"response time (p95)": "performance degradation",
+	"downtime per month":  "frequent downtime",
+}
+
+// Evaluate applies the matrix and signals to the metrics on the current stage.
+//
+// A row fires when its metric reaches the current stage's limit. Red
+// signals (performance degradation, frequent downtime) or two or more rows
+// firing call for an upgrade now. One business row firing alone (users,
+// revenue, team, compliance), a metric within 80 % of its limit, or fast
+// growth call for preparing: the seed warns against upgrading too early.
+func Evaluate(current model.Stage, m Metrics) (*Advice, error) {
+	if _, err := model.ParseStage(string(current)); err != nil {
+		return nil, fmt.Errorf("--stage: %v", err)
+	}
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	a := &Advice{CurrentStage: string(current), TargetStage: string(current), Recommendation: Stay, Signal: "green"}
+	fired, red, approaching := 0, 0, 0
+	for _, row := range Matrix {
+		limit := row.limits[current]
+		v := m.value(row.Metric)
+		over := v >= limit
+		if row.strict {
+			over = v > limit
+		}
+		r := Reason{Metric: row.Metric, Value: show(row.Metric, v, m), Limit: row.seed[current]}
+		switch {
+		case over:
+			fired++
+			r.State, r.Signal = "over", "yellow"
+			r.Text = fmt.Sprintf("%s is %s, at or past the %s stage's limit (%s)", row.Metric, r.Value, current, r.Limit)
+			if what, ok := redMetrics[row.Metric]; ok {
+				red++
+				r.Signal = "red"
+				r.Text += ": " + what
+			}
+		case row.Metric != "compliance needs" && limit > 0 && v >= Approach*limit:
+			approaching++
+			r.State, r.Signal = "approaching", "yellow"
+			r.Text = fmt.Sprintf("%s is %s, within %.0f %% of the %s stage's limit (%s)", row.Metric, r.Value, (1-Approach)*100, current, r.Limit)
+		default:
+			continue
+		}
+		a.Reasons = append(a.Reasons, r)
+	}
+	if m.Growth >= FastGrowth {
+		approaching++
+		a.Reasons = append(a.Reasons, Reason{Metric: "user growth", Value: fmt.Sprintf("%g %% a month", m.Growth), Limit: fmt.Sprintf("%g %% a month", FastGrowth),
+			State: "approaching", Signal: "yellow", Text: "fast user growth: plan the migration 3-6 months ahead"})
+	}
+	next := nextStage(current)
+	switch {
+	case red > 0 || fired >= 2:
+		a.Recommendation, a.Signal = Upgrade, "red"
+		if red == 0 {
+			a.Signal = "yellow"
+		}
+	case fired == 1 || approaching > 0:
+		a.Recommendation, a.Signal = Prepare, "yellow"
+		a.Avoid = append(a.Avoid, "upgrading too early: keep the stage while performance and uptime hold")
+	}
+	if a.Recommendation != Stay {
+		if next == "" {
+			// The cloud has no next stage: it scales out within itself.
+			a.Avoid = append(a.Avoid, "over-engineering: scale the cloud stage (node groups, HPA, replicas) instead")
+		} else {
+			a.TargetStage = string(next)
+		}
+	}
+	if a.Recommendation == Upgrade {
+		a.Avoid = append(a.Avoid, "under-planning the migration: rehearse the restore and keep the rollback ready", "ignoring monitoring: watch response time and errors through the switch")
+	}
+	return a, nil
+}
+
+func nextStage(s model.Stage) model.Stage {
+	for i, st := range model.Stages {
+		if st == s && i+1 < len(model.Stages) {
+			return model.Stages[i+1]
+		}
+	}
+	return ""
+}
