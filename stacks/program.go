@@ -42,6 +42,13 @@ var Stages = map[model.Stage]func(Options, model.Stage) components.Realiser{
 	model.Cloud: func(o Options, _ model.Stage) components.Realiser { return cloud.Realiser{Offline: o.Offline} },
 }
 
+// Describe says how each stage runs each part, for `nfx diff` and reports.
+var Describe = map[model.Stage]func(*model.Config) map[string]string{
+	model.Laptop: laptop.Describe,
+	model.Server: server.Describe,
+	model.Cloud:  cloud.Describe,
+}
+
 // PlanFiles renders the files of a stage that come from its whole plan,
 // after the program ran: the cloud's Kubernetes manifests and resources.json.
 var PlanFiles = map[model.Stage]func(*plan.Plan) (files.Set, error){

@@ -126,6 +126,8 @@ var Profiles = map[Stage]Profile{
 		// No single host: the GPU node group's instance type (nextflow:cloud) gives the GPU.
 		Users:  [2]int{10000, 0},
 		Uptime: 99.99,
+		// Managed PostgreSQL and Redis; Qdrant runs as a StatefulSet of three.
+		Topology: Topology{QdrantNodes: 3},
 	},
 }
 

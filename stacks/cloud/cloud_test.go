@@ -192,6 +192,19 @@ func TestCloudNodeGroupsAndNat(t *testing.T) {
 			t.Error("the GPU node group is not discoverable by Cluster Autoscaler")
 		}
 	}
+	for _, ss := range byType(res, "kubernetes:apps/v1:StatefulSet") {
+		spec := ss.Inputs["spec"].(map[string]any)
+		want := map[string]float64{"nextflow-qdrant": 3, "nextflow-ai": 2}[ss.Name]
+		if spec["replicas"] != want {
+			t.Errorf("%s has %v replicas, want %v", ss.Name, spec["replicas"], want)
+		}
+	}
+	for _, hpa := range byType(res, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler") {
+		spec := hpa.Inputs["spec"].(map[string]any)
+		if min, _ := spec["minReplicas"].(float64); min < 10 {
+			t.Errorf("the CRM scales down to %v pods, want 10 or more", spec["minReplicas"])
+		}
+	}
 	if n := len(byType(res, "aws:ec2/natGateway:NatGateway")); n != 3 {
 		t.Errorf("%d NAT gateways, want one per zone", n)
 	}

@@ -1,0 +1,95 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/internal/offline"
+	"github.com/nextflow-crm/nfx/internal/stagediff"
+	"github.com/nextflow-crm/nfx/stacks"
+)
+
+// DiffOptions are the flags of `nfx diff`.
+type DiffOptions struct {
+	From, To       string
+	FromConfig     string
+	ToConfig       string
+	JSON, Markdown bool
+}
+
+// NewCmdDiff builds `nfx diff`.
+func NewCmdDiff(io IO) *cobra.Command {
+	o := &DiffOptions{}
+	cmd := &cobra.Command{
+		Use:   "diff --from STAGE --to STAGE [--json | --markdown]",
+		Short: "Show what changes when moving between two stages, offline",
+		Example: `  nfx diff --from laptop --to server
+  nfx diff --from server --to cloud --markdown > comment.md`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runDiff(io, o) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.From, "from", "", "the stage moved from (required)")
+	f.StringVar(&o.To, "to", "", "the stage moved to (required)")
+	f.StringVar(&o.FromConfig, "from-config", "", "the from stage's config file (default: the project's)")
+	f.StringVar(&o.ToConfig, "to-config", "", "the to stage's config file (default: the project's)")
+	f.BoolVar(&o.JSON, "json", false, "print the diff as JSON")
+	f.BoolVar(&o.Markdown, "markdown", false, "print the diff as Markdown, for a pull-request comment")
+	_ = cmd.MarkFlagRequired("from")
+	_ = cmd.MarkFlagRequired("to")
+	return cmd
+}
+
+func side(io IO, stage, config string) (stagediff.Side, error) {
+	in, err := (&stackFlags{Stage: stage, Config: config}).resolve(io, false)
+	if err != nil {
+		return stagediff.Side{}, err
+	}
+	res, err := offline.Run(in.Stage, in.Raw)
+	if err != nil {
+		return stagediff.Side{}, err
+	}
+	// The loaded config as the program saw it (GPU and model resolved).
+	describe := stacks.Describe[in.Stage]
+	if describe == nil {
+		return stagediff.Side{}, fmt.Errorf("stage %s cannot describe its parts", in.Stage)
+	}
+	return stagediff.Side{Config: in.Config, Describe: describe(in.Config), Plan: &res.Plan}, nil
+}
+
+func runDiff(io IO, o *DiffOptions) error {
+	if o.JSON && o.Markdown {
+		return usagef("--json and --markdown: choose one")
+	}
+	for _, s := range []string{o.From, o.To} {
+		if _, err := model.ParseStage(s); err != nil {
+			return usagef("--from/--to: %v", err)
+		}
+	}
+	from, err := side(io, o.From, o.FromConfig)
+	if err != nil {
+		return err
+	}
+	to, err := side(io, o.To, o.ToConfig)
+	if err != nil {
+		return err
+	}
+	d := stagediff.Compute(from, to)
+	switch {
+	case o.JSON:
+		b, err := json.MarshalIndent(d, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(io.Out, "%s\n", b)
+		return err
+	case o.Markdown:
+		_, err = fmt.Fprint(io.Out, d.Markdown())
+	default:
+		_, err = fmt.Fprint(io.Out, d.Text())
+	}
+	return err
+}

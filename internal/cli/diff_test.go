@@ -1,0 +1,44 @@
+package cli
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"testing"
+
+	"github.com/nextflow-crm/nfx/internal/testutil"
+)
+
+func TestDiffGolden(t *testing.T) {
+	dir := project(t)
+	for _, c := range []struct{ from, to string }{{"laptop", "server"}, {"server", "cloud"}, {"laptop", "cloud"}} {
+		for _, format := range []string{"text", "markdown", "json"} {
+			args := []string{"diff", "--from", c.from, "--to", c.to}
+			if format != "text" {
+				args = append(args, "--"+format)
+			}
+			code, out, stderr := nfx(t, dir, args...)
+			if code != ExitOK {
+				t.Fatalf("%v: exit %d: %s", args, code, stderr)
+			}
+			ext := map[string]string{"text": "txt", "markdown": "md", "json": "json"}[format]
+			testutil.Golden(t, filepath.Join("testdata", "diff-"+c.from+"-"+c.to+"."+ext), []byte(out))
+			if format == "json" {
+				var d map[string]any
+				if err := json.Unmarshal([]byte(out), &d); err != nil {
+					t.Fatal(err)
+				}
+				for _, k := range []string{"from", "to", "monthlyCostDelta", "parts"} {
+					if _, ok := d[k]; !ok {
+						t.Errorf("diff JSON lacks %s", k)
+					}
+				}
+				if parts, _ := d["parts"].([]any); len(parts) < 5 {
+					t.Errorf("parts: %v", d["parts"])
+				}
+			}
+		}
+	}
+	if code, _, stderr := nfx(t, dir, "diff", "--from", "laptop", "--to", "moon"); code != ExitUsage {
+		t.Errorf("unknown stage: exit %d %s", code, stderr)
+	}
+}

@@ -1,0 +1,257 @@
+// Package stagediff says what changes when NextFlow moves from one stage to
+// another: how each part runs, the resources added and removed by type, the
+// capacity and uptime targets, and the migration steps. It reads plans and
+// the model; it runs nothing.
+package stagediff
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/internal/plan"
+)
+
+// Part is one logical part on both stages.
+type Part struct {
+	Name string `json:"name"`
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+// TypeChange is how many resources of one type each stage has.
+type TypeChange struct {
+	Type string `json:"type"`
+	From int    `json:"from"`
+	To   int    `json:"to"`
+}
+
+// Targets are a stage's design targets, from the seed.
+type Targets struct {
+	Users  string  `json:"users"`
+	Uptime float64 `json:"uptimePercent"`
+}
+
+// Diff is the whole difference between two stages.
+type Diff struct {
+	From    string       `json:"from"`
+	To      string       `json:"to"`
+	Parts   []Part       `json:"parts"`
+	Added   []TypeChange `json:"added"`
+	Removed []TypeChange `json:"removed"`
+	Changed []TypeChange `json:"changed"`
+	// Resources counts every resource of each stage.
+	Resources   [2]int     `json:"resources"`
+	Targets     [2]Targets `json:"targets"`
+	UptimeDelta float64    `json:"uptimeDeltaPercentPoints"`
+	// MonthlyCostDelta and OneTimeCostDelta are in Currency; nil where the
+	// cost of a stage could not be computed.
+	MonthlyCostDelta *float64 `json:"monthlyCostDelta"`
+	OneTimeCostDelta *float64 `json:"oneTimeCostDelta"`
+	Currency         string   `json:"currency,omitempty"`
+	Migration        []Step   `json:"migration"`
+}
+
+// Step is one migration step of the seed.
+type Step struct {
+	Phase string `json:"phase"`
+	Text  string `json:"text"`
+}
+
+// Side is one stage of a diff: its configuration, how it describes its
+// parts, and its plan.
+type Side struct {
+	Config   *model.Config
+	Describe map[string]string
+	Plan     *plan.Plan
+}
+
+// Compute compares two stages.
+func Compute(from, to Side) *Diff {
+	d := &Diff{From: string(from.Config.Stage), To: string(to.Config.Stage)}
+	for _, part := range []string{model.PartCRM, model.PartAI, model.PartPostgres, model.PartRedis, model.PartQdrant, model.PartTunnel} {
+		a, b := from.Describe[part], to.Describe[part]
+		if a == "" && b == "" {
+			continue
+		}
+		d.Parts = append(d.Parts, Part{Name: part, From: orNone(a), To: orNone(b)})
+	}
+	fc, tc := countTypes(from.Plan), countTypes(to.Plan)
+	for _, t := range union(fc, tc) {
+		c := TypeChange{Type: t, From: fc[t], To: tc[t]}
+		switch {
+		case c.From == 0:
+			d.Added = append(d.Added, c)
+		case c.To == 0:
+			d.Removed = append(d.Removed, c)
+		case c.From != c.To:
+			d.Changed = append(d.Changed, c)
+		}
+	}
+	d.Resources = [2]int{len(from.Plan.Resources), len(to.Plan.Resources)}
+	pf, pt := model.Profiles[from.Config.Stage], model.Profiles[to.Config.Stage]
+	d.Targets = [2]Targets{targets(pf), targets(pt)}
+	d.UptimeDelta = pt.Uptime - pf.Uptime
+	d.Migration = Migration(from.Config.Stage, to.Config.Stage)
+	return d
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "not run"
+	}
+	return s
+}
+
+func targets(p model.Profile) Targets {
+	u := fmt.Sprintf("%d-%d concurrent users", p.Users[0], p.Users[1])
+	if p.Users[1] == 0 {
+		u = fmt.Sprintf("%d+ concurrent users", p.Users[0])
+	}
+	return Targets{Users: u, Uptime: p.Uptime}
+}
+
+func countTypes(p *plan.Plan) map[string]int {
+	out := map[string]int{}
+	for _, r := range p.Resources {
+		out[r.Type]++
+	}
+	return out
+}
+
+func union(a, b map[string]int) []string {
+	set := map[string]bool{}
+	for k := range a {
+		set[k] = true
+	}
+	for k := range b {
+		set[k] = true
+	}
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// The seed's migration steps.
+var (
+	laptopToServer = []Step{
+		{"preparation (2 weeks)", "Back up everything: `pg_dump nextflow_db > backup.sql`, `redis-cli --rdb backup.rdb`, `tar -czf ai-models-backup.tar.gz ./ai-server/models/`."},
+		{"preparation (2 weeks)", "Record the running configuration (`nfx render --stage laptop`, `docker images`)."},
+		{"preparation (2 weeks)", "Rehearse the restore on a test machine (`out/server/backup/restore.sh`)."},
+		{"migration (1 day)", "Set up the server: Swarm, node labels, the GPU nodes (`out/server/gpu/configure-gpu-node.sh`), monitoring."},
+		{"migration (1 day)", "`nfx up --stage server`, then `docker stack deploy -c out/server/stack.yaml nextflow`."},
+		{"migration (1 day)", "Restore the database, sync the AI models, update DNS."},
+		{"migration (1 day)", "Switch traffic by re-pointing the Cloudflare tunnel; watch performance; keep the rollback ready."},
+		{"post-migration (1 week)", "Watch response times, feature health and error rates."},
+		{"post-migration (1 week)", "Tune the database, model loading and scaling."},
+		{"post-migration (1 week)", "Update diagrams, runbooks and training."},
+	}
+	serverToCloud = []Step{
+		{"checklist", "Choose the cloud provider and region (`nextflow:cloud.region`)."},
+		{"checklist", "A Kubernetes cluster with auto-scaling (EKS, Cluster Autoscaler, the CRM's HPA)."},
+		{"checklist", "Move to managed databases (RDS PostgreSQL, ElastiCache): restore the latest backups into them."},
+		{"checklist", "A CI/CD pipeline for automated deployment (`nfx preview` on pull requests, `nfx up` on merge)."},
+		{"checklist", "Enterprise monitoring and alerting (the CloudWatch alarms, subscribed by `nextflow:cloud.alarmEmail`)."},
+		{"checklist", "Backup and disaster recovery (RDS backups, snapshots, the S3 backup bucket)."},
+		{"checklist", "Security audit and compliance."},
+		{"best practice", "Start small, monitor closely, plan 3-6 months ahead, test thoroughly, always keep a rollback plan."},
+	}
+)
+
+// Migration returns the seed's steps between two stages, in order; moving
+// back down reverses nothing automatically, so it says so.
+func Migration(from, to model.Stage) []Step {
+	idx := func(s model.Stage) int {
+		for i, st := range model.Stages {
+			if st == s {
+				return i
+			}
+		}
+		return -1
+	}
+	a, b := idx(from), idx(to)
+	if a == b {
+		return nil
+	}
+	if a > b {
+		return []Step{{"rollback", fmt.Sprintf("Moving from %s back to %s: restore the latest backups into the %s stage and re-point DNS; keep the %s stage until traffic is verified.", from, to, to, from)}}
+	}
+	var out []Step
+	if a <= 0 && b >= 1 {
+		out = append(out, laptopToServer...)
+	}
+	if a <= 1 && b >= 2 {
+		out = append(out, serverToCloud...)
+	}
+	return out
+}
+
+// Text renders the diff for a terminal.
+func (d *Diff) Text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "nfx diff: %s -> %s\n\nParts\n", d.From, d.To)
+	for _, p := range d.Parts {
+		fmt.Fprintf(&b, "  %-9s %s\n  %-9s -> %s\n", p.Name, p.From, "", p.To)
+	}
+	fmt.Fprintf(&b, "\nResources: %d -> %d\n", d.Resources[0], d.Resources[1])
+	for _, g := range []struct {
+		sign string
+		list []TypeChange
+	}{{"+", d.Added}, {"-", d.Removed}, {"~", d.Changed}} {
+		for _, c := range g.list {
+			fmt.Fprintf(&b, "  %s %-80s %d -> %d\n", g.sign, c.Type, c.From, c.To)
+		}
+	}
+	fmt.Fprintf(&b, "\nTargets (seed): %s, %.2f %% uptime -> %s, %.2f %% uptime (%+.2f points)\n",
+		d.Targets[0].Users, d.Targets[0].Uptime, d.Targets[1].Users, d.Targets[1].Uptime, d.UptimeDelta)
+	if d.MonthlyCostDelta != nil {
+		fmt.Fprintf(&b, "Cost: %+.0f %s a month, %+.0f %s one-time\n", *d.MonthlyCostDelta, d.Currency, *d.OneTimeCostDelta, d.Currency)
+	}
+	if len(d.Migration) > 0 {
+		fmt.Fprintf(&b, "\nMigration\n")
+		for i, s := range d.Migration {
+			fmt.Fprintf(&b, "  %2d. [%s] %s\n", i+1, s.Phase, s.Text)
+		}
+	}
+	return b.String()
+}
+
+// Markdown renders the diff as a pull-request comment.
+func (d *Diff) Markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "### nfx diff: `%s` → `%s`\n\n| part | %s | %s |\n|---|---|---|\n", d.From, d.To, d.From, d.To)
+	for _, p := range d.Parts {
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", p.Name, esc(p.From), esc(p.To))
+	}
+	fmt.Fprintf(&b, "\n**Resources:** %d → %d\n\n", d.Resources[0], d.Resources[1])
+	if len(d.Added)+len(d.Removed)+len(d.Changed) > 0 {
+		b.WriteString("<details><summary>Resources by type</summary>\n\n| | type | " + d.From + " | " + d.To + " |\n|---|---|---|---|\n")
+		for _, g := range []struct {
+			sign string
+			list []TypeChange
+		}{{"➕", d.Added}, {"➖", d.Removed}, {"✏️", d.Changed}} {
+			for _, c := range g.list {
+				fmt.Fprintf(&b, "| %s | `%s` | %d | %d |\n", g.sign, c.Type, c.From, c.To)
+			}
+		}
+		b.WriteString("\n</details>\n\n")
+	}
+	fmt.Fprintf(&b, "**Targets (seed):** %s, %.2f %% uptime → %s, %.2f %% uptime (%+.2f points)\n\n",
+		d.Targets[0].Users, d.Targets[0].Uptime, d.Targets[1].Users, d.Targets[1].Uptime, d.UptimeDelta)
+	if d.MonthlyCostDelta != nil {
+		fmt.Fprintf(&b, "**Cost:** %+.0f %s a month, %+.0f %s one-time\n\n", *d.MonthlyCostDelta, d.Currency, *d.OneTimeCostDelta, d.Currency)
+	}
+	if len(d.Migration) > 0 {
+		b.WriteString("**Migration**\n\n")
+		for i, s := range d.Migration {
+			fmt.Fprintf(&b, "%d. *%s*: %s\n", i+1, s.Phase, s.Text)
+		}
+	}
+	return b.String()
+}
+
+func esc(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
