@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nextflow-crm/nfx/internal/cost"
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/offline"
 	"github.com/nextflow-crm/nfx/internal/stagediff"
@@ -57,7 +58,11 @@ func side(io IO, stage, config string) (stagediff.Side, error) {
 	if describe == nil {
 		return stagediff.Side{}, fmt.Errorf("stage %s cannot describe its parts", in.Stage)
 	}
-	return stagediff.Side{Config: in.Config, Describe: describe(in.Config), Plan: &res.Plan}, nil
+	est, err := cost.Compute(in.Config, &res.Plan, cost.VND)
+	if err != nil {
+		return stagediff.Side{}, err
+	}
+	return stagediff.Side{Config: in.Config, Describe: describe(in.Config), Plan: &res.Plan, Cost: est}, nil
 }
 
 func runDiff(io IO, o *DiffOptions) error {

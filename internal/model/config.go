@@ -125,6 +125,41 @@ type BackupConfig struct {
 	RetentionDays int `json:"retentionDays"`
 }
 
+// CostConfig is `nextflow:costs`: what running a stage costs beyond its
+// resources, and the assumptions of the cost model. Money is in VND unless
+// the field says USD.
+type CostConfig struct {
+	// Tariff is the electricity price, VND per kWh.
+	Tariff float64 `json:"tariff"`
+	// HoursPerDay is how long a self-hosted stage runs each day.
+	HoursPerDay float64 `json:"hoursPerDay"`
+	// DevicePowerW is the average draw of one machine (laptop or node), watts.
+	DevicePowerW float64 `json:"devicePowerW"`
+	// CoolingPowerW is the average draw of the cooling the machines need, watts.
+	CoolingPowerW float64 `json:"coolingPowerW"`
+	// NASPowerW is the backup NAS's draw (server), watts.
+	NASPowerW float64 `json:"nasPowerW"`
+	// Internet, Maintenance and Lease are monthly, VND.
+	Internet    float64 `json:"internet"`
+	Maintenance float64 `json:"maintenance"`
+	Lease       float64 `json:"lease"`
+	// Investment is the one-time hardware purchase, VND.
+	Investment float64 `json:"investment"`
+	// AmortizationMonths spreads Investment over the months.
+	AmortizationMonths int `json:"amortizationMonths"`
+	// UsdVnd is the exchange rate, VND per USD.
+	UsdVnd float64 `json:"usdVnd"`
+	// The cloud's lines that are not infrastructure, monthly, VND.
+	AIAPI      float64 `json:"aiApi"`
+	Monitoring float64 `json:"monitoring"`
+	DevOps     float64 `json:"devops"`
+	// Usage assumptions of the cloud, per month.
+	DataTransferGB float64 `json:"dataTransferGB"`
+	NatGB          float64 `json:"natGB"`
+	S3GB           float64 `json:"s3GB"`
+	LogsGB         float64 `json:"logsGB"`
+}
+
 // Config is the whole typed configuration of one stack.
 type Config struct {
 	Stage    Stage
@@ -138,6 +173,7 @@ type Config struct {
 	Nginx    NginxConfig
 	Backup   BackupConfig
 	Cloud    CloudConfig
+	Costs    CostConfig
 	// SecretsSet says which secret keys have a value. The values themselves
 	// stay Pulumi secrets and never enter the model.
 	SecretsSet map[string]bool
@@ -189,6 +225,7 @@ var Keys = []Key{
 	{Name: "nginx", Type: "object", Doc: "the nginx load balancer (server stage)", field: func(c *Config) any { return &c.Nginx }},
 	{Name: "backup", Type: "object", Doc: "scheduled backups to a NAS (server stage)", field: func(c *Config) any { return &c.Backup }},
 	{Name: "cloud", Type: "object", Doc: "AWS and EKS (cloud stage)", field: func(c *Config) any { return &c.Cloud }},
+	{Name: "costs", Type: "object", Doc: "the cost model's inputs and assumptions", field: func(c *Config) any { return &c.Costs }},
 	{Name: KeyPostgresPassword, Type: "string", Secret: true, Generated: true, Doc: "the PostgreSQL password of the CRM's user"},
 	{Name: KeyRedisPassword, Type: "string", Secret: true, Generated: true, Doc: "the Redis password"},
 	{Name: KeyTunnelToken, Type: "string", Secret: true, Doc: "the token of an existing Cloudflare tunnel (tunnel.mode token)"},
@@ -261,6 +298,7 @@ func Defaults(stage Stage) Config {
 			CacheNodeType: "cache.r6g.large", CacheNodes: 2, CacheEngineVersion: "7.1",
 			CRMMaxReplicas: 40, QdrantStorageGB: 50, ModelStorageGB: 100, BackupRetentionDays: 90,
 		},
+		Costs:      defaultCosts(stage),
 		SecretsSet: map[string]bool{},
 	}
 	if stage == Server {
@@ -288,4 +326,33 @@ func SecretEnv(key string) string {
 		out = append(out, r)
 	}
 	return string(out)
+}
+
+// DefaultUsdVnd is the default exchange rate, VND per USD, an assumption
+// dated 2026-11-27: set nextflow:costs.usdVnd to the day's rate.
+const DefaultUsdVnd = 26000
+
+// defaultCosts are the cost model's defaults per stage. The seed gives the
+// running costs' ranges; where it names a line, the default sits inside it.
+func defaultCosts(stage Stage) CostConfig {
+	c := CostConfig{
+		// EVN's top residential tier (over 400 kWh a month), VND/kWh.
+		Tariff: 3460, UsdVnd: DefaultUsdVnd, AmortizationMonths: 36,
+	}
+	switch stage {
+	case Laptop:
+		// The seed's 2.5-3.5M VND of electricity is more than a laptop draws:
+		// it runs 16-20 h a day in a cooled room, and the cooling dominates.
+		c.HoursPerDay, c.DevicePowerW, c.CoolingPowerW = 20, 250, 1000
+		c.Internet, c.Maintenance = 1_000_000, 500_000
+	case Server:
+		c.HoursPerDay, c.DevicePowerW, c.CoolingPowerW, c.NASPowerW = 24, 550, 500, 60
+		c.Internet, c.Maintenance, c.Lease = 4_000_000, 2_500_000, 17_500_000
+		// The seed's 80-120M VND investment, at its middle.
+		c.Investment = 100_000_000
+	case Cloud:
+		c.AIAPI, c.Monitoring, c.DevOps = 100_000_000, 15_000_000, 150_000_000
+		c.DataTransferGB, c.NatGB, c.S3GB, c.LogsGB = 2000, 1000, 500, 20
+	}
+	return c
 }

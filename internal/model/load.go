@@ -260,6 +260,7 @@ func phaseStructure(c *Config, ds *Diagnostics) {
 	if !strings.HasPrefix(c.Backup.NFSPath, "/") {
 		ds.Errorf(k("backup.nfsPath"), "use the absolute path the NAS exports, such as /srv/nextflow-backups", "must be absolute, got %q", c.Backup.NFSPath)
 	}
+	checkCosts(c.Costs, ds)
 	h := c.Host
 	if c.Stage == Cloud {
 		checkCloud(c, ds)
@@ -493,4 +494,27 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+func checkCosts(c CostConfig, ds *Diagnostics) {
+	k := func(f string) string { return FullKey("costs." + f) }
+	for name, v := range map[string]float64{
+		"tariff": c.Tariff, "devicePowerW": c.DevicePowerW, "coolingPowerW": c.CoolingPowerW, "nasPowerW": c.NASPowerW,
+		"internet": c.Internet, "maintenance": c.Maintenance, "lease": c.Lease, "investment": c.Investment,
+		"aiApi": c.AIAPI, "monitoring": c.Monitoring, "devops": c.DevOps,
+		"dataTransferGB": c.DataTransferGB, "natGB": c.NatGB, "s3GB": c.S3GB, "logsGB": c.LogsGB,
+	} {
+		if v < 0 {
+			ds.Errorf(k(name), "use 0 or more", "must be >= 0, got %g", v)
+		}
+	}
+	if c.HoursPerDay < 0 || c.HoursPerDay > 24 {
+		ds.Errorf(k("hoursPerDay"), "use hours between 0 and 24", "must be between 0 and 24, got %g", c.HoursPerDay)
+	}
+	if c.UsdVnd <= 0 {
+		ds.Errorf(k("usdVnd"), "set the day's rate, such as 26000", "must be > 0, got %g", c.UsdVnd)
+	}
+	if c.AmortizationMonths < 1 {
+		ds.Errorf(k("amortizationMonths"), "spread the investment over 1 month or more, such as 36", "must be >= 1, got %d", c.AmortizationMonths)
+	}
 }

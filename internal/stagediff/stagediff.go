@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/nextflow-crm/nfx/internal/cost"
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/plan"
 )
@@ -50,7 +51,9 @@ type Diff struct {
 	MonthlyCostDelta *float64 `json:"monthlyCostDelta"`
 	OneTimeCostDelta *float64 `json:"oneTimeCostDelta"`
 	Currency         string   `json:"currency,omitempty"`
-	Migration        []Step   `json:"migration"`
+	// MonthlyCost is each stage's monthly total.
+	MonthlyCost [2]float64 `json:"monthlyCost"`
+	Migration   []Step     `json:"migration"`
 }
 
 // Step is one migration step of the seed.
@@ -65,6 +68,8 @@ type Side struct {
 	Config   *model.Config
 	Describe map[string]string
 	Plan     *plan.Plan
+	// Cost is the stage's estimate, if it could be priced.
+	Cost *cost.Estimate
 }
 
 // Compute compares two stages.
@@ -94,6 +99,12 @@ func Compute(from, to Side) *Diff {
 	d.Targets = [2]Targets{targets(pf), targets(pt)}
 	d.UptimeDelta = pt.Uptime - pf.Uptime
 	d.Migration = Migration(from.Config.Stage, to.Config.Stage)
+	if from.Cost != nil && to.Cost != nil && from.Cost.Currency == to.Cost.Currency {
+		m := to.Cost.MonthlyTotal - from.Cost.MonthlyTotal
+		o := to.Cost.OneTimeTotal - from.Cost.OneTimeTotal
+		d.MonthlyCostDelta, d.OneTimeCostDelta, d.Currency = &m, &o, to.Cost.Currency
+		d.MonthlyCost = [2]float64{from.Cost.MonthlyTotal, to.Cost.MonthlyTotal}
+	}
 	return d
 }
 
@@ -209,7 +220,7 @@ func (d *Diff) Text() string {
 	fmt.Fprintf(&b, "\nTargets (seed): %s, %.2f %% uptime -> %s, %.2f %% uptime (%+.2f points)\n",
 		d.Targets[0].Users, d.Targets[0].Uptime, d.Targets[1].Users, d.Targets[1].Uptime, d.UptimeDelta)
 	if d.MonthlyCostDelta != nil {
-		fmt.Fprintf(&b, "Cost: %+.0f %s a month, %+.0f %s one-time\n", *d.MonthlyCostDelta, d.Currency, *d.OneTimeCostDelta, d.Currency)
+		fmt.Fprintf(&b, "Cost: %.0f -> %.0f %s a month (%+.0f), %+.0f %s one-time\n", d.MonthlyCost[0], d.MonthlyCost[1], d.Currency, *d.MonthlyCostDelta, *d.OneTimeCostDelta, d.Currency)
 	}
 	if len(d.Migration) > 0 {
 		fmt.Fprintf(&b, "\nMigration\n")
@@ -243,7 +254,7 @@ func (d *Diff) Markdown() string {
 	fmt.Fprintf(&b, "**Targets (seed):** %s, %.2f %% uptime → %s, %.2f %% uptime (%+.2f points)\n\n",
 		d.Targets[0].Users, d.Targets[0].Uptime, d.Targets[1].Users, d.Targets[1].Uptime, d.UptimeDelta)
 	if d.MonthlyCostDelta != nil {
-		fmt.Fprintf(&b, "**Cost:** %+.0f %s a month, %+.0f %s one-time\n\n", *d.MonthlyCostDelta, d.Currency, *d.OneTimeCostDelta, d.Currency)
+		fmt.Fprintf(&b, "**Cost:** %.0f → %.0f %s a month (%+.0f), %+.0f %s one-time\n\n", d.MonthlyCost[0], d.MonthlyCost[1], d.Currency, *d.MonthlyCostDelta, *d.OneTimeCostDelta, d.Currency)
 	}
 	if len(d.Migration) > 0 {
 		b.WriteString("**Migration**\n\n")

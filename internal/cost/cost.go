@@ -1,0 +1,310 @@
+// Package cost prices a stage per month and one-time, item by item: the
+// self-hosted stages from their power draw, connectivity, lease and
+// hardware; the cloud from its plan against an embedded AWS price table.
+// Nothing in a plan is counted as zero in silence: what cannot be priced is
+// listed as unpriced. It is pure: no Pulumi, no I/O.
+package cost
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/internal/plan"
+)
+
+// Currencies nfx reports in.
+const (
+	VND = "VND"
+	USD = "USD"
+)
+
+// Line is one item of the bill.
+type Line struct {
+	Item  string `json:"item"`
+	Group string `json:"group"`
+	// Monthly is at the planned (desired) size; MonthlyMax at the node
+	// groups' maximum size.
+	Monthly    float64 `json:"monthly"`
+	MonthlyMax float64 `json:"monthlyMax"`
+	Detail     string  `json:"detail"`
+}
+
+// Unpriced is a planned resource the price table does not cover.
+type Unpriced struct {
+	Type   string `json:"type"`
+	Name   string `json:"name"`
+	Reason string `json:"reason"`
+}
+
+// Estimate is a stage's cost.
+type Estimate struct {
+	Stage        string     `json:"stage"`
+	Currency     string     `json:"currency"`
+	MonthlyTotal float64    `json:"monthlyTotal"`
+	MonthlyMax   float64    `json:"monthlyMax"`
+	OneTimeTotal float64    `json:"oneTimeTotal"`
+	Lines        []Line     `json:"lines"`
+	OneTime      []Line     `json:"oneTime"`
+	Unpriced     []Unpriced `json:"unpriced"`
+	Assumptions  []string   `json:"assumptions"`
+	// UsdVnd is the exchange rate used.
+	UsdVnd float64 `json:"usdVnd"`
+	Prices string  `json:"prices,omitempty"`
+}
+
+// Estimate prices a stage. p is the stage's plan (the cloud is priced from
+// it); currency is VND or USD.
+func Compute(cfg *model.Config, p *plan.Plan, currency string) (*Estimate, error) {
+	if currency != VND && currency != USD {
+		return nil, fmt.Errorf("--currency: unknown currency %q; use VND or USD", currency)
+	}
+	e := &Estimate{Stage: string(cfg.Stage), Currency: currency, UsdVnd: cfg.Costs.UsdVnd, Lines: []Line{}, OneTime: []Line{}, Unpriced: []Unpriced{}}
+	var err error
+	if cfg.Stage == model.Cloud {
+		err = e.cloud(cfg, p)
+	} else {
+		e.selfHosted(cfg)
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range e.Lines {
+		e.MonthlyTotal += l.Monthly
+		e.MonthlyMax += l.MonthlyMax
+	}
+	for _, l := range e.OneTime {
+		e.OneTimeTotal += l.Monthly
+	}
+	return e, nil
+}
+
+// vnd adds a line given in VND, converting to the report's currency.
+func (e *Estimate) vnd(item, group string, monthly, max float64, detail string) {
+	if e.Currency == USD {
+		monthly, max = monthly/e.UsdVnd, max/e.UsdVnd
+	}
+	e.Lines = append(e.Lines, Line{Item: item, Group: group, Monthly: round(monthly), MonthlyMax: round(max), Detail: detail})
+}
+
+// usd adds a line given in USD.
+func (e *Estimate) usd(item, group string, monthly, max float64, detail string) {
+	if e.Currency == VND {
+		monthly, max = monthly*e.UsdVnd, max*e.UsdVnd
+	}
+	e.Lines = append(e.Lines, Line{Item: item, Group: group, Monthly: round(monthly), MonthlyMax: round(max), Detail: detail})
+}
+
+func round(v float64) float64 { return math.Round(v*100) / 100 }
+
+func (e *Estimate) selfHosted(cfg *model.Config) {
+	c := cfg.Costs
+	nodes := max(cfg.Host.Nodes, 1)
+	watts := c.DevicePowerW*float64(nodes) + c.CoolingPowerW + c.NASPowerW
+	kwh := watts * c.HoursPerDay * 30 / 1000
+	e.vnd("electricity", "operations", kwh*c.Tariff, kwh*c.Tariff,
+		fmt.Sprintf("%.0f W (%d x %.0f W machines, %.0f W cooling, %.0f W NAS) x %.0f h x 30 days = %.0f kWh at %.0f VND/kWh",
+			watts, nodes, c.DevicePowerW, c.CoolingPowerW, c.NASPowerW, c.HoursPerDay, kwh, c.Tariff))
+	e.vnd("internet", "operations", c.Internet, c.Internet, "the connection")
+	e.vnd("maintenance", "operations", c.Maintenance, c.Maintenance, "repairs, parts and upkeep")
+	if c.Lease > 0 {
+		e.vnd("server lease", "infrastructure", c.Lease, c.Lease, "rack space and leased servers")
+	}
+	if c.Investment > 0 {
+		m := c.Investment / float64(c.AmortizationMonths)
+		e.vnd("hardware amortisation", "infrastructure", m, m, fmt.Sprintf("%.0f VND over %d months", c.Investment, c.AmortizationMonths))
+		inv := c.Investment
+		if e.Currency == USD {
+			inv /= c.UsdVnd
+		}
+		e.OneTime = append(e.OneTime, Line{Item: "hardware investment", Group: "infrastructure", Monthly: round(inv), MonthlyMax: round(inv), Detail: "GPUs, NAS and set-up"})
+	}
+	e.Assumptions = append(e.Assumptions,
+		fmt.Sprintf("the machines run %.0f h a day; set nextflow:costs.hoursPerDay", c.HoursPerDay),
+		fmt.Sprintf("electricity costs %.0f VND/kWh; set nextflow:costs.tariff to your bill's rate", c.Tariff))
+	if cfg.Stage == model.Laptop && c.Investment == 0 {
+		e.Assumptions = append(e.Assumptions, "the laptop is already owned: no investment")
+	}
+}
+
+// free are the planned types that cost nothing themselves (their cost is
+// in what runs on them, or AWS does not charge for them).
+var free = map[string]string{
+	"aws:iam/role:Role": "IAM has no charge", "aws:iam/rolePolicy:RolePolicy": "IAM has no charge",
+	"aws:iam/rolePolicyAttachment:RolePolicyAttachment":   "IAM has no charge",
+	"aws:iam/openIdConnectProvider:OpenIdConnectProvider": "IAM has no charge",
+	"aws:ec2/vpc:Vpc": "no charge", "aws:ec2/subnet:Subnet": "no charge", "aws:ec2/internetGateway:InternetGateway": "no charge",
+	"aws:ec2/routeTable:RouteTable": "no charge", "aws:ec2/routeTableAssociation:RouteTableAssociation": "no charge",
+	"aws:ec2/securityGroup:SecurityGroup": "no charge", "aws:rds/subnetGroup:SubnetGroup": "no charge",
+	"aws:rds/parameterGroup:ParameterGroup": "no charge", "aws:elasticache/subnetGroup:SubnetGroup": "no charge",
+	"aws:eks/addon:Addon":                          "EKS add-ons have no charge; their pods run on the priced nodes",
+	"aws:sns/topic:Topic":                          "alarm notifications stay within SNS's free tier",
+	"aws:sns/topicSubscription:TopicSubscription":  "no charge",
+	"aws:s3/bucketVersioningV2:BucketVersioningV2": "priced with the bucket's storage",
+	"aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2": "priced with the bucket's storage",
+	"aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock":                                     "no charge",
+	"aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2":                       "no charge",
+	"pulumi:providers:kubernetes":                                                                "no charge",
+	"kubernetes:helm.sh/v3:Release":                                                              "runs on the priced nodes",
+	"cloudflare:index/record:Record":                                                             "DNS records are free on every Cloudflare plan",
+}
+
+func (e *Estimate) cloud(cfg *model.Config, p *plan.Plan) error {
+	cc, costs := cfg.Cloud, cfg.Costs
+	t, ok := Prices[cc.Region]
+	if !ok {
+		var regions []string
+		for r := range Prices {
+			regions = append(regions, r)
+		}
+		sort.Strings(regions)
+		return fmt.Errorf("nextflow:cloud.region: nfx has no prices for %q; it prices %s", cc.Region, strings.Join(regions, ", "))
+	}
+	e.Prices = fmt.Sprintf("%s, %s, %s", t.Region, PricesDate, PricesSource)
+	h := float64(HoursPerMonth)
+	nats := 0
+	for _, r := range p.Resources {
+		in := r.Inputs
+		switch {
+		case strings.HasPrefix(r.Type, "nextflow:"):
+			continue
+		case r.Type == "aws:eks/cluster:Cluster":
+			e.usd("EKS control plane", "infrastructure", t.EKSCluster*h, t.EKSCluster*h, fmt.Sprintf("$%.2f/h", t.EKSCluster))
+			logs := costs.LogsGB * t.LogsIngestGB
+			e.usd("control-plane logs", "infrastructure", logs, logs, fmt.Sprintf("%.0f GB/month ingested (assumed) at $%.2f/GB", costs.LogsGB, t.LogsIngestGB))
+		case r.Type == "aws:eks/nodeGroup:NodeGroup":
+			typ := first(in["instanceTypes"])
+			price, ok := t.EC2[typ]
+			if !ok {
+				e.Unpriced = append(e.Unpriced, Unpriced{r.Type, r.Name, fmt.Sprintf("no %s price for %s", t.Region, typ)})
+				continue
+			}
+			sc, _ := in["scalingConfig"].(map[string]any)
+			desired, maxSize := num(sc["desiredSize"]), num(sc["maxSize"])
+			e.usd("nodes "+r.Name, "infrastructure", desired*price*h, maxSize*price*h, fmt.Sprintf("%.0f (up to %.0f) x %s at $%.3f/h", desired, maxSize, typ, price))
+			disk := num(in["diskSize"])
+			if disk == 0 {
+				disk = 20 // EKS's default root volume
+			}
+			e.usd("node disks "+r.Name, "infrastructure", desired*disk*t.EBSgp3GB, maxSize*disk*t.EBSgp3GB, fmt.Sprintf("%.0f GB gp3 each at $%.3f/GB-month", disk, t.EBSgp3GB))
+		case r.Type == "aws:ec2/natGateway:NatGateway":
+			nats++
+		case r.Type == "aws:ec2/eip:Eip":
+			e.usd("public IPv4 "+r.Name, "infrastructure", t.PublicIPv4*h, t.PublicIPv4*h, fmt.Sprintf("$%.3f/h", t.PublicIPv4))
+		case r.Type == "kubernetes:core/v1:Service":
+			spec, _ := in["spec"].(map[string]any)
+			if spec["type"] == "LoadBalancer" {
+				v := (t.NLBHour + t.NLCUHour) * h
+				e.usd("load balancer (NLB)", "infrastructure", v, v, fmt.Sprintf("$%.4f/h and one NLCU at $%.3f/h (assumed)", t.NLBHour, t.NLCUHour))
+			}
+		case r.Type == "kubernetes:apps/v1:StatefulSet":
+			spec, _ := in["spec"].(map[string]any)
+			replicas := num(spec["replicas"])
+			claims, _ := spec["volumeClaimTemplates"].([]any)
+			for _, c := range claims {
+				gb := claimGB(c)
+				v := replicas * gb * t.EBSgp3GB
+				e.usd("volumes "+r.Name, "infrastructure", v, v, fmt.Sprintf("%.0f x %.0f GB gp3 at $%.3f/GB-month", replicas, gb, t.EBSgp3GB))
+			}
+		case r.Type == "aws:rds/instance:Instance":
+			class, _ := in["instanceClass"].(string)
+			price, ok := t.RDS[class]
+			if !ok {
+				e.Unpriced = append(e.Unpriced, Unpriced{r.Type, r.Name, fmt.Sprintf("no %s price for %s", t.Region, class)})
+				continue
+			}
+			copies, az := 1.0, "single-AZ"
+			if in["multiAz"] == true {
+				copies, az = 2, "Multi-AZ"
+			}
+			storage := num(in["allocatedStorage"])
+			if storage == 0 {
+				storage = float64(cc.DBStorageGB) // a replica has its source's storage
+			}
+			v := copies * price * h
+			e.usd("database "+r.Name, "infrastructure", v, v, fmt.Sprintf("%s %s at $%.3f/h per instance", class, az, price))
+			s := copies * storage * t.RDSgp3GB
+			e.usd("database storage "+r.Name, "infrastructure", s, s, fmt.Sprintf("%.0f GB gp3 x %.0f at $%.3f/GB-month", storage, copies, t.RDSgp3GB))
+		case r.Type == "aws:elasticache/replicationGroup:ReplicationGroup":
+			typ, _ := in["nodeType"].(string)
+			price, ok := t.Cache[typ]
+			if !ok {
+				e.Unpriced = append(e.Unpriced, Unpriced{r.Type, r.Name, fmt.Sprintf("no %s price for %s", t.Region, typ)})
+				continue
+			}
+			n := num(in["numCacheClusters"])
+			e.usd("cache "+r.Name, "infrastructure", n*price*h, n*price*h, fmt.Sprintf("%.0f x %s at $%.3f/h", n, typ, price))
+		case r.Type == "aws:s3/bucketV2:BucketV2":
+			v := costs.S3GB * t.S3GB
+			e.usd("backup storage", "infrastructure", v, v, fmt.Sprintf("%.0f GB (assumed) at $%.3f/GB-month", costs.S3GB, t.S3GB))
+		case r.Type == "aws:cloudwatch/metricAlarm:MetricAlarm":
+			e.usd("alarm "+r.Name, "infrastructure", t.AlarmMonth, t.AlarmMonth, fmt.Sprintf("$%.2f/month", t.AlarmMonth))
+		case r.Type == "aws:kms/key:Key":
+			e.usd("KMS key", "infrastructure", t.KMSKeyMonth, t.KMSKeyMonth, fmt.Sprintf("$%.2f/month", t.KMSKeyMonth))
+		case strings.HasPrefix(r.Type, "kubernetes:"):
+			continue // the objects run on the priced nodes
+		default:
+			if _, ok := free[r.Type]; ok {
+				continue
+			}
+			e.Unpriced = append(e.Unpriced, Unpriced{r.Type, r.Name, "not in nfx's price table"})
+		}
+	}
+	if nats > 0 {
+		v := float64(nats) * t.NATHour * h
+		e.usd("NAT gateways", "infrastructure", v, v, fmt.Sprintf("%d x $%.3f/h", nats, t.NATHour))
+		d := costs.NatGB * t.NATGB
+		e.usd("NAT data processed", "infrastructure", d, d, fmt.Sprintf("%.0f GB (assumed) at $%.3f/GB", costs.NatGB, t.NATGB))
+	}
+	out := costs.DataTransferGB * t.TransferOut
+	e.usd("data transfer out", "infrastructure", out, out, fmt.Sprintf("%.0f GB to the Internet (assumed) at $%.2f/GB", costs.DataTransferGB, t.TransferOut))
+	e.vnd("AI API", "operations", costs.AIAPI, costs.AIAPI, "external AI API usage (nextflow:costs.aiApi)")
+	e.vnd("monitoring and tools", "operations", costs.Monitoring, costs.Monitoring, "nextflow:costs.monitoring")
+	e.vnd("DevOps team", "operations", costs.DevOps, costs.DevOps, "nextflow:costs.devops")
+	e.Assumptions = append(e.Assumptions,
+		"on-demand prices, 730 hours a month, no Savings Plans or Reserved Instances",
+		fmt.Sprintf("node groups at their desired size; monthlyMax at their maximum"),
+		fmt.Sprintf("usage: %.0f GB out to the Internet, %.0f GB through NAT, %.0f GB of backups, %.0f GB of logs a month", costs.DataTransferGB, costs.NatGB, costs.S3GB, costs.LogsGB),
+		fmt.Sprintf("1 USD = %.0f VND; set nextflow:costs.usdVnd", costs.UsdVnd))
+	sort.SliceStable(e.Unpriced, func(i, j int) bool { return e.Unpriced[i].Name < e.Unpriced[j].Name })
+	return nil
+}
+
+// InfrastructureTotal sums the infrastructure lines.
+func (e *Estimate) InfrastructureTotal() float64 {
+	var v float64
+	for _, l := range e.Lines {
+		if l.Group == "infrastructure" {
+			v += l.Monthly
+		}
+	}
+	return v
+}
+
+func first(v any) string {
+	if a, ok := v.([]any); ok && len(a) > 0 {
+		s, _ := a[0].(string)
+		return s
+	}
+	return ""
+}
+
+func num(v any) float64 {
+	f, _ := v.(float64)
+	return f
+}
+
+func claimGB(c any) float64 {
+	m, _ := c.(map[string]any)
+	spec, _ := m["spec"].(map[string]any)
+	res, _ := spec["resources"].(map[string]any)
+	req, _ := res["requests"].(map[string]any)
+	s, _ := req["storage"].(string)
+	var gb float64
+	if _, err := fmt.Sscanf(strings.TrimSuffix(s, "Gi"), "%g", &gb); err != nil {
+		return 0
+	}
+	return gb * 1.073741824 // GiB to GB
+}
