@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, the outside programs the tests run for
 # real: nginx, Redis and Sentinel, PostgreSQL, shellcheck, the docker client
-# (for `docker stack config`) and make. Installs only what is missing.
+# (for `docker stack config`), headless Chromium (for the report) and make. Installs only what is missing.
 set -euo pipefail
 need=()
 command -v make >/dev/null || need+=(make)
@@ -11,6 +11,7 @@ command -v redis-sentinel >/dev/null || need+=(redis-sentinel)
 command -v shellcheck >/dev/null || need+=(shellcheck)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v docker >/dev/null || need+=(docker.io)
+command -v chromium >/dev/null || need+=(chromium)
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "missing: ${need[*]}; install them with apt-get as root" >&2

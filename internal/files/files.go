@@ -154,3 +154,29 @@ func writeFile(name string, data []byte, mode fs.FileMode) error {
 	}
 	return f.Close()
 }
+
+// WriteFile writes one file atomically: a temporary file beside it, then a
+// rename, so a reader sees the old file or the new one, never a part.
+func WriteFile(name string, data []byte) error {
+	dir := filepath.Dir(name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(name)+".new-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), name)
+}

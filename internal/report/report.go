@@ -1,0 +1,190 @@
+// Package report writes nfx's one-page HTML report: each stage's
+// architecture drawn from the model, the monthly cost of each stage as a
+// chart, and the diff between consecutive stages. The page is
+// self-contained: no script, style or font is fetched.
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/nextflow-crm/nfx/internal/cost"
+	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/internal/plan"
+	"github.com/nextflow-crm/nfx/internal/stagediff"
+)
+
+// Stage is what the report shows of one stage.
+type Stage struct {
+	Config   *model.Config
+	Describe map[string]string
+	Cost     *cost.Estimate
+	Plan     *plan.Plan
+}
+
+// box is one part in a stage's diagram.
+type box struct {
+	X, Y, W, H int
+	Title      string
+	Lines      []string
+}
+
+type diagram struct {
+	Name     string
+	Runtime  string
+	Width    int
+	Height   int
+	Boxes    []box
+	Arrows   []arrow
+	Subtitle string
+}
+
+type arrow struct{ X1, Y1, X2, Y2 int }
+
+type bar struct {
+	Name         string
+	X, Y, W, H   int
+	Label        string
+	MaxY, MaxH   int
+	HasMax       bool
+	MaxLabel     string
+	LabelX       int
+	ValueY       int
+	MaxLabelY    int
+	StageLabelY  int
+	Total, Max   float64
+	OneTimeLabel string
+}
+
+type page struct {
+	// LineY are the vertical offsets of a box's text lines.
+	LineY    []int
+	Diagrams []diagram
+	Bars     []bar
+	ChartW   int
+	ChartH   int
+	Diffs    []*stagediff.Diff
+	Currency string
+}
+
+// wrap breaks text into lines of at most n characters.
+func wrap(s string, n int) []string {
+	var lines []string
+	var cur string
+	for _, w := range strings.Fields(s) {
+		if cur != "" && len(cur)+1+len(w) > n {
+			lines = append(lines, cur)
+			cur = w
+			continue
+		}
+		if cur != "" {
+			cur += " "
+		}
+		cur += w
+	}
+	if cur != "" {
+		lines = append(lines, cur)
+	}
+	return lines
+}
+
+// layout draws a stage: the edge on top, the CRM under it, the AI beside
+// the CRM, the data stores in a row below.
+func layout(s Stage) diagram {
+	d := diagram{Name: string(s.Config.Stage), Runtime: model.Profiles[s.Config.Stage].Runtime, Width: 760, Height: 430}
+	mk := func(part string, x, y int) (box, bool) {
+		text, ok := s.Describe[part]
+		if !ok {
+			return box{}, false
+		}
+		lines := wrap(text, 34)
+		if len(lines) > 4 {
+			lines = append(lines[:3], lines[3]+" …")
+		}
+		return box{X: x, Y: y, W: 230, H: 100, Title: part, Lines: lines}, true
+	}
+	edge, hasEdge := mk(model.PartTunnel, 265, 10)
+	crm, _ := mk(model.PartCRM, 265, 160)
+	ai, _ := mk(model.PartAI, 520, 160)
+	pg, _ := mk(model.PartPostgres, 10, 310)
+	rd, _ := mk(model.PartRedis, 265, 310)
+	qd, _ := mk(model.PartQdrant, 520, 310)
+	if hasEdge {
+		d.Boxes = append(d.Boxes, edge)
+		d.Arrows = append(d.Arrows, arrow{380, 110, 380, 160})
+	}
+	d.Boxes = append(d.Boxes, crm, ai, pg, rd, qd)
+	d.Arrows = append(d.Arrows,
+		arrow{495, 210, 520, 210},
+		arrow{330, 260, 125, 310},
+		arrow{380, 260, 380, 310},
+		arrow{430, 260, 635, 310},
+	)
+	p := model.Profiles[s.Config.Stage]
+	d.Subtitle = fmt.Sprintf("%s · designed for %d%s concurrent users · %.2f %% uptime", p.Runtime, p.Users[0], usersMax(p), p.Uptime)
+	return d
+}
+
+func usersMax(p model.Profile) string {
+	if p.Users[1] == 0 {
+		return "+"
+	}
+	return fmt.Sprintf("-%d", p.Users[1])
+}
+
+// Render writes the report for the stages, in growth order.
+func Render(stages []Stage) ([]byte, error) {
+	if len(stages) == 0 {
+		return nil, fmt.Errorf("report: no stages")
+	}
+	pg := page{ChartW: 760, ChartH: 300, Currency: stages[0].Cost.Currency, LineY: []int{40, 56, 72, 88}}
+	var maxV float64
+	for _, s := range stages {
+		pg.Diagrams = append(pg.Diagrams, layout(s))
+		maxV = math.Max(maxV, math.Max(s.Cost.MonthlyTotal, s.Cost.MonthlyMax))
+	}
+	plot := 220.0
+	for i, s := range stages {
+		x := 90 + i*220
+		h := int(s.Cost.MonthlyTotal / maxV * plot)
+		b := bar{Name: string(s.Config.Stage), X: x, W: 90, H: max(h, 1), Y: 250 - max(h, 1),
+			Label: short(s.Cost.MonthlyTotal), LabelX: x + 45, StageLabelY: 270, Total: s.Cost.MonthlyTotal, Max: s.Cost.MonthlyMax}
+		b.ValueY = b.Y - 6
+		if s.Cost.MonthlyMax > s.Cost.MonthlyTotal*1.001 {
+			mh := int(s.Cost.MonthlyMax / maxV * plot)
+			b.HasMax, b.MaxH, b.MaxY, b.MaxLabel = true, mh, 250-mh, "max "+short(s.Cost.MonthlyMax)
+			b.MaxLabelY = b.MaxY - 6
+			b.ValueY = b.Y + 16
+		}
+		if s.Cost.OneTimeTotal > 0 {
+			b.OneTimeLabel = "+ " + short(s.Cost.OneTimeTotal) + " one-time"
+		}
+		pg.Bars = append(pg.Bars, b)
+	}
+	for i := 0; i+1 < len(stages); i++ {
+		a, b := stages[i], stages[i+1]
+		pg.Diffs = append(pg.Diffs, stagediff.Compute(
+			stagediff.Side{Config: a.Config, Describe: a.Describe, Plan: a.Plan, Cost: a.Cost},
+			stagediff.Side{Config: b.Config, Describe: b.Describe, Plan: b.Plan, Cost: b.Cost}))
+	}
+	var buf bytes.Buffer
+	if err := tmpl.Execute(&buf, pg); err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// short writes an amount as thousands, millions or billions.
+func short(v float64) string {
+	switch {
+	case v >= 1e9:
+		return fmt.Sprintf("%.2fB", v/1e9)
+	case v >= 1e6:
+		return fmt.Sprintf("%.1fM", v/1e6)
+	case v >= 1e3:
+		return fmt.Sprintf("%.1fk", v/1e3)
+	}
+	return fmt.Sprintf("%.0f", v)
+}
