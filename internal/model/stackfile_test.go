@@ -61,12 +61,13 @@ func FuzzStackFile(f *testing.F) {
 	f.Add([]byte("config:\n  nextflow:ai: {model: llama3.1:70b, gpu: true}\n  nextflow:tunnel: {mode: managed}\n"))
 	f.Add([]byte("config:\n  nextflow:host: {memory: 1TiB, threads: -1}\n  nextflow:redisPassword: {secure: x}\n"))
 	f.Add([]byte("config:\n  nextflow:crm: [1, 2]\n  nextflow:qdrant: {memory: 1e400}\n"))
+	f.Add([]byte("config:\n  nextflow:cloud: {region: ap-southeast-1, gpuPool: false, publicAccessCidrs: [0.0.0.0/0]}\n  nextflow:costs: {tariff: -3}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		raw, _, err := ParseStackFile("fuzz.yaml", data)
 		if err != nil {
 			return
 		}
-		for _, st := range []string{"laptop", "server"} {
+		for _, st := range []string{"laptop", "server", "cloud"} {
 			a, da := Load(st, raw, LoadOptions{RequireSecrets: true})
 			b, db := Load(st, raw, LoadOptions{RequireSecrets: true})
 			if da.Error() != db.Error() || (a == nil) != (b == nil) {
