@@ -10,12 +10,33 @@ import (
 	"github.com/nextflow-crm/nfx/stacks/laptop"
 )
 
-func laptopRaw(b *testing.B) model.Raw {
-	raw, _, err := model.ReadStackFile(filepath.Join(testutil.RepoRoot(b), "Pulumi.laptop.yaml"))
+func stageRaw(b *testing.B, stage model.Stage) model.Raw {
+	raw, _, err := model.ReadStackFile(filepath.Join(testutil.RepoRoot(b), "Pulumi."+string(stage)+".yaml"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	return raw
+}
+
+func laptopRaw(b *testing.B) model.Raw { return stageRaw(b, model.Laptop) }
+
+// BenchmarkRenderServer is the offline render of the server stage: the
+// Swarm stack and the eleven files it mounts.
+func BenchmarkRenderServer(b *testing.B) { benchStage(b, model.Server) }
+
+// BenchmarkRenderCloud is the offline render of the cloud stage: 96
+// resources, the Kubernetes manifests and resources.json.
+func BenchmarkRenderCloud(b *testing.B) { benchStage(b, model.Cloud) }
+
+func benchStage(b *testing.B, stage model.Stage) {
+	raw := stageRaw(b, stage)
+	b.ReportAllocs()
+	for b.Loop() {
+		res, err := offline.Run(stage, raw)
+		if err != nil || len(res.Files) == 0 {
+			b.Fatal(err)
+		}
+	}
 }
 
 // BenchmarkRenderLaptop is `nfx render --stage laptop` without the file
