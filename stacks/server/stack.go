@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"sort"
 	"strconv"
 	"time"
 
@@ -326,7 +325,6 @@ func (s *stack) ai(i int) {
 }
 
 func (s *stack) postgres(name string) {
-	c := s.app.Config
 	m := modelService(s.app, model.PartPostgres)
 	svc := s.base(name, model.PartPostgres, m.Image, m.Sizing, 1, model.NetBackend)
 	env(&svc, m.Env)
@@ -358,7 +356,6 @@ func (s *stack) postgres(name string) {
 	svc.StopGracePeriod = composex.Duration(60 * time.Second)
 	// The two never share a node: the operator labels one node of each.
 	placement(&svc, "node.labels.nextflow.postgres == "+role)
-	_ = c
 	s.add(svc)
 }
 
@@ -435,8 +432,8 @@ func (s *stack) tunnel() {
 	s.add(svc)
 }
 
-// backupImages says which image runs each backup job: one that has the
-// kind's client and bash.
+// backups adds one scheduled backup job per kind of data, each on an image
+// that has the kind's client and bash, writing to the NAS over NFS.
 func (s *stack) backups() {
 	c := s.app.Config
 	nas := "nas"
@@ -490,15 +487,5 @@ func copyEnv(in map[string]string) map[string]string {
 	for k, v := range in {
 		out[k] = v
 	}
-	return out
-}
-
-// sortedKeys is used for stable iteration in tests and reports.
-func sortedKeys[M ~map[string]V, V any](m M) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }

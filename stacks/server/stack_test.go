@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -212,4 +213,13 @@ func TestScriptsPassShellcheck(t *testing.T) {
 	if err != nil {
 		t.Errorf("shellcheck: %v\n%s", err, out)
 	}
+}
+
+func sortedKeys[M ~map[string]V, V any](m M) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
