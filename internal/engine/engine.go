@@ -75,13 +75,25 @@ func (o *Options) configFileOption() string {
 }
 
 // PulumiCLI finds the Pulumi CLI: `pulumi` on PATH, else the pinned build
-// at <ProjectDir>/bin/pulumi (scripts/build-pulumi.sh).
-func PulumiCLI(projectDir string) (auto.PulumiCommand, error) {
+// at <ProjectDir>/bin/pulumi. When neither exists it builds the pinned one
+// from the Go module proxy with the project's scripts/build-pulumi.sh (a
+// few minutes, once), reporting progress to progress.
+func PulumiCLI(projectDir string, progress io.Writer) (auto.PulumiCommand, error) {
 	root := ""
 	if _, err := exec.LookPath("pulumi"); err != nil {
-		if _, err := os.Stat(filepath.Join(projectDir, "bin", "pulumi")); err != nil {
-			return nil, fmt.Errorf("no Pulumi CLI: none on PATH and no %s; build the pinned one with `scripts/build-pulumi.sh`",
-				filepath.Join(projectDir, "bin", "pulumi"))
+		bin := filepath.Join(projectDir, "bin", "pulumi")
+		if _, err := os.Stat(bin); err != nil {
+			script := filepath.Join(projectDir, "scripts", "build-pulumi.sh")
+			if _, serr := os.Stat(script); serr != nil {
+				return nil, fmt.Errorf("no Pulumi CLI: none on PATH and no %s; install Pulumi or build it with scripts/build-pulumi.sh", bin)
+			}
+			fmt.Fprintf(progress, "nfx: no Pulumi CLI on PATH; building the pinned one into %s (once, a few minutes)\n", bin)
+			cmd := exec.Command("bash", script)
+			cmd.Dir = projectDir
+			cmd.Stdout, cmd.Stderr = progress, progress
+			if err := cmd.Run(); err != nil {
+				return nil, fmt.Errorf("building the Pulumi CLI with %s: %w", script, err)
+			}
 		}
 		root = projectDir
 	}
@@ -171,7 +183,7 @@ func Stack(ctx context.Context, o Options) (auto.Stack, error) {
 	if ds.HasErrors() {
 		return auto.Stack{}, &stacks.ConfigError{Diagnostics: ds}
 	}
-	cmd, err := PulumiCLI(o.ProjectDir)
+	cmd, err := PulumiCLI(o.ProjectDir, o.Stderr)
 	if err != nil {
 		return auto.Stack{}, err
 	}

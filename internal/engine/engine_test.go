@@ -1,0 +1,48 @@
+package engine
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nextflow-crm/nfx/internal/testutil"
+)
+
+// Without a Pulumi CLI on PATH or in bin/, nfx builds the pinned one with
+// the project's script, once, and uses it.
+func TestPulumiCLIBuildsThePinnedOneWhenMissing(t *testing.T) {
+	pulumi := testutil.Tool(t, "pulumi")
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "scripts"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A stand-in for scripts/build-pulumi.sh that "builds" by linking the real CLI.
+	script := "#!/bin/bash\nset -e\nmkdir -p bin\nln -s " + pulumi + " bin/pulumi\necho built\n"
+	if err := os.WriteFile(filepath.Join(dir, "scripts", "build-pulumi.sh"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", "/usr/bin:/bin")
+	var progress bytes.Buffer
+	cmd, err := PulumiCLI(dir, &progress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(progress.String(), "building the pinned one") || !strings.Contains(progress.String(), "built") {
+		t.Errorf("progress: %q", progress.String())
+	}
+	if cmd.Version().String() != "3.274.1" {
+		t.Errorf("version %s", cmd.Version())
+	}
+	// The second time, bin/pulumi is there: nothing is built.
+	progress.Reset()
+	if _, err := PulumiCLI(dir, &progress); err != nil || progress.Len() != 0 {
+		t.Errorf("second call: %v, %q", err, progress.String())
+	}
+	// With no script either, the error says how to get one.
+	empty := t.TempDir()
+	if _, err := PulumiCLI(empty, &progress); err == nil || !strings.Contains(err.Error(), "build-pulumi.sh") {
+		t.Errorf("no CLI and no script: %v", err)
+	}
+}
