@@ -151,6 +151,16 @@ var free = map[string]string{
 	"cloudflare:index/record:Record":                                                             "DNS records are free on every Cloudflare plan",
 }
 
+// price looks up a size in one of the table's price lists; a size the list
+// lacks makes the resource unpriced, never free.
+func (e *Estimate) price(list map[string]float64, region, size string, r plan.Resource) (float64, bool) {
+	v, ok := list[size]
+	if !ok {
+		e.Unpriced = append(e.Unpriced, Unpriced{r.Type, r.Name, fmt.Sprintf("no %s price for %s", region, size)})
+	}
+	return v, ok
+}
+
 func (e *Estimate) cloud(cfg *model.Config, p *plan.Plan) error {
 	cc, costs := cfg.Cloud, cfg.Costs
 	t, ok := Prices[cc.Region]
@@ -176,9 +186,8 @@ func (e *Estimate) cloud(cfg *model.Config, p *plan.Plan) error {
 			e.usd("control-plane logs", "infrastructure", logs, logs, fmt.Sprintf("%.0f GB/month ingested (assumed) at $%.2f/GB", costs.LogsGB, t.LogsIngestGB))
 		case r.Type == "aws:eks/nodeGroup:NodeGroup":
 			typ := first(in["instanceTypes"])
-			price, ok := t.EC2[typ]
+			price, ok := e.price(t.EC2, t.Region, typ, r)
 			if !ok {
-				e.Unpriced = append(e.Unpriced, Unpriced{r.Type, r.Name, fmt.Sprintf("no %s price for %s", t.Region, typ)})
 				continue
 			}
 			sc, _ := in["scalingConfig"].(map[string]any)
@@ -210,9 +219,8 @@ func (e *Estimate) cloud(cfg *model.Config, p *plan.Plan) error {
 			}
 		case r.Type == "aws:rds/instance:Instance":
 			class, _ := in["instanceClass"].(string)
-			price, ok := t.RDS[class]
+			price, ok := e.price(t.RDS, t.Region, class, r)
 			if !ok {
-				e.Unpriced = append(e.Unpriced, Unpriced{r.Type, r.Name, fmt.Sprintf("no %s price for %s", t.Region, class)})
 				continue
 			}
 			copies, az := 1.0, "single-AZ"
@@ -229,9 +237,8 @@ func (e *Estimate) cloud(cfg *model.Config, p *plan.Plan) error {
 			e.usd("database storage "+r.Name, "infrastructure", s, s, fmt.Sprintf("%.0f GB gp3 x %.0f at $%.3f/GB-month", storage, copies, t.RDSgp3GB))
 		case r.Type == "aws:elasticache/replicationGroup:ReplicationGroup":
 			typ, _ := in["nodeType"].(string)
-			price, ok := t.Cache[typ]
+			price, ok := e.price(t.Cache, t.Region, typ, r)
 			if !ok {
-				e.Unpriced = append(e.Unpriced, Unpriced{r.Type, r.Name, fmt.Sprintf("no %s price for %s", t.Region, typ)})
 				continue
 			}
 			n := num(in["numCacheClusters"])

@@ -114,6 +114,15 @@ type App struct {
 	Networks []Network
 }
 
+// SecretNames lists the names of the secrets the app's containers use.
+func (a *App) SecretNames() []string {
+	out := make([]string, 0, len(a.Secrets))
+	for _, s := range a.Secrets {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
 // Service returns the named service.
 func (a *App) Service(name string) (Service, bool) {
 	for _, s := range a.Services {

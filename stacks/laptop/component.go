@@ -25,15 +25,11 @@ func (r Realiser) Realise(ctx *pulumi.Context, in components.Realisation) (pulum
 	if err != nil {
 		return nil, err
 	}
-	var names []string
-	for _, s := range in.App.Secrets {
-		names = append(names, s.Name)
-	}
 	cp, err := components.NewStageFiles(ctx, in.Name+"-compose", &components.StageFilesArgs{
 		Type:        ComposeProjectType,
 		Public:      files.Set{{Path: ComposeFile, Data: compose}},
 		Secrets:     secrets,
-		SecretNames: names,
+		SecretNames: in.App.SecretNames(),
 		SecretPath:  SecretFile,
 		Output:      r.Output,
 	}, pulumi.Parent(in.Parent))

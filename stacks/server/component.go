@@ -31,10 +31,7 @@ func (r Realiser) Realise(ctx *pulumi.Context, in components.Realisation) (pulum
 	if err != nil {
 		return nil, err
 	}
-	names := []string{SecretReplicationPassword}
-	for _, s := range in.App.Secrets {
-		names = append(names, s.Name)
-	}
+	names := append([]string{SecretReplicationPassword}, in.App.SecretNames()...)
 	st, err := components.NewStageFiles(ctx, in.Name+"-swarm", &components.StageFilesArgs{
 		Type:        SwarmStackType,
 		Public:      set,
