@@ -257,10 +257,7 @@ func (k *k8s) crm(app *model.App, dbHost, redisHost pulumi.StringOutput, opts ..
 	c := app.Config
 	m, _ := app.Service(model.PartCRM)
 	name := model.PartCRM
-	env := map[string]string{}
-	for key, v := range m.Env {
-		env[key] = v
-	}
+	env := m.EnvCopy()
 	env["QDRANT_URL"] = fmt.Sprintf("http://%s:%d", model.PartQdrant, model.QdrantHTTPPort)
 	env["OLLAMA_BASE_URL"] = fmt.Sprintf("http://%s:%d", model.PartAI, model.OllamaPort)
 	env["DATABASE_SSLMODE"] = "require"
@@ -370,10 +367,7 @@ func (k *k8s) ai(app *model.App, opts ...pulumi.ResourceOption) error {
 	}
 	// Ollama runs as a non-root user with a read-only root: its home, keys
 	// and models live on the pod's volume, scratch space on an emptyDir.
-	env := map[string]string{}
-	for key, v := range m.Env {
-		env[key] = v
-	}
+	env := m.EnvCopy()
 	env["HOME"] = "/models"
 	env["OLLAMA_MODELS"] = "/models/models"
 	spec.SecurityContext = podSecurity()
@@ -438,10 +432,7 @@ func (k *k8s) qdrant(app *model.App, opts ...pulumi.ResourceOption) error {
 	// Pod 0 starts the cluster; the others join it through the headless service.
 	start := fmt.Sprintf(`if [ "$HOSTNAME" = "%[1]s-0" ]; then exec ./qdrant --uri "http://$HOSTNAME.%[2]s:%[3]d"; fi
 exec ./qdrant --bootstrap "http://%[1]s-0.%[2]s:%[3]d" --uri "http://$HOSTNAME.%[2]s:%[3]d"`, name, peer, 6335)
-	env := map[string]string{}
-	for key, v := range m.Env {
-		env[key] = v
-	}
+	env := m.EnvCopy()
 	env["QDRANT__CLUSTER__ENABLED"] = "true"
 	env["QDRANT__CLUSTER__P2P__PORT"] = "6335"
 	env["QDRANT__STORAGE__COLLECTION__REPLICATION_FACTOR"] = "2"

@@ -261,7 +261,7 @@ func (s *stack) crm() {
 	c := s.app.Config
 	m := modelService(s.app, model.PartCRM)
 	svc := s.base(model.PartCRM, model.PartCRM, m.Image, m.Sizing, c.CRM.Replicas, model.NetFrontend, model.NetBackend)
-	e := copyEnv(m.Env)
+	e := m.EnvCopy()
 	// The server topology: writes to the primary, reads from the replica,
 	// Redis through Sentinel, the AI API through nginx's balancer.
 	e["DATABASE_HOST"] = PGPrimary
@@ -399,7 +399,7 @@ func (s *stack) qdrant(i int) {
 	m := modelService(s.app, model.PartQdrant)
 	name := qdrantName(i)
 	svc := s.base(name, model.PartQdrant, m.Image, m.Sizing, 1, model.NetBackend)
-	e := copyEnv(m.Env)
+	e := m.EnvCopy()
 	e["QDRANT__CLUSTER__ENABLED"] = "true"
 	e["QDRANT__CLUSTER__P2P__PORT"] = strconv.Itoa(QdrantP2PPort)
 	// Every collection the CRM creates keeps two copies of each shard.
@@ -480,12 +480,4 @@ func (s *stack) backups() {
 		svc.HealthCheck = shellHealth("timeout 10 sh -c 'test -w /backups'", time.Minute, 10*time.Second)
 		s.add(svc)
 	}
-}
-
-func copyEnv(in map[string]string) map[string]string {
-	out := make(map[string]string, len(in))
-	for k, v := range in {
-		out[k] = v
-	}
-	return out
 }
