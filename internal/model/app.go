@@ -214,11 +214,12 @@ func crmService(c *Config) Service {
 			"DATABASE_NAME": c.Postgres.Database,
 			"DATABASE_USER": c.Postgres.User,
 			// The DSN carries no password: the CRM reads it from DATABASE_PASSWORD_FILE.
-			"DATABASE_URL":    PostgresDSN(PartPostgres, c),
-			"REDIS_URL":       fmt.Sprintf("redis://%s:%d/0", PartRedis, RedisPort),
-			"QDRANT_URL":      fmt.Sprintf("http://%s:%d", PartQdrant, QdrantHTTPPort),
-			"OLLAMA_BASE_URL": fmt.Sprintf("http://%s:%d", PartAI, OllamaPort),
-			"OLLAMA_MODEL":    c.AI.Model,
+			"DATABASE_URL":       PostgresDSN(PartPostgres, c),
+			"REDIS_URL":          fmt.Sprintf("redis://%s:%d/0", PartRedis, RedisPort),
+			"QDRANT_URL":         fmt.Sprintf("http://%s:%d", PartQdrant, QdrantHTTPPort),
+			"OLLAMA_BASE_URL":    fmt.Sprintf("http://%s:%d", PartAI, OllamaPort),
+			"OLLAMA_MODEL":       c.AI.Model,
+			"OLLAMA_EMBED_MODEL": c.AI.EmbeddingModel,
 		},
 		Secrets: []SecretUse{
 			{SecretPostgresPassword, "DATABASE_PASSWORD_FILE"},
@@ -245,7 +246,7 @@ func PostgresDSN(host string, c *Config) string {
 	return fmt.Sprintf("postgres://%s@%s:%d/%s", c.Postgres.User, host, PostgresPort, c.Postgres.Database)
 }
 
-// ollamaStart runs the server, pulls the configured model once the server
+// ollamaStart runs the server, pulls the configured models once the server
 // answers, and then waits on the server, so that a failed pull restarts the
 // container instead of leaving it half ready.
 const ollamaStart = `ollama serve & server=$!
@@ -254,7 +255,9 @@ until ollama list >/dev/null 2>&1; do
   i=$((i+1)); [ "$i" -le 60 ] || { echo "ollama did not start" >&2; kill "$server"; exit 1; }
   sleep 1
 done
-ollama pull "$NFX_MODEL" || { echo "pulling $NFX_MODEL failed" >&2; kill "$server"; exit 1; }
+for m in "$NFX_MODEL" $NFX_EMBED_MODEL; do
+  ollama pull "$m" || { echo "pulling $m failed" >&2; kill "$server"; exit 1; }
+done
 wait "$server"`
 
 func aiService(c *Config) Service {
@@ -262,15 +265,17 @@ func aiService(c *Config) Service {
 		Name: PartAI, Part: PartAI, Image: c.AI.Image,
 		Entrypoint: []string{"/bin/sh", "-c", ollamaStart},
 		Env: map[string]string{
-			"OLLAMA_HOST":       fmt.Sprintf("0.0.0.0:%d", OllamaPort),
-			"OLLAMA_KEEP_ALIVE": "24h",
-			"NFX_MODEL":         c.AI.Model,
+			"OLLAMA_HOST":         fmt.Sprintf("0.0.0.0:%d", OllamaPort),
+			"OLLAMA_KEEP_ALIVE":   "24h",
+			"OLLAMA_NUM_PARALLEL": strconv.Itoa(c.AI.Parallel),
+			"NFX_MODEL":           c.AI.Model,
+			"NFX_EMBED_MODEL":     c.AI.EmbeddingModel,
 		},
 		Ports:   []Port{{Name: "api", Port: OllamaPort}},
 		Volumes: []Mount{{VolModels, "/root/.ollama"}},
 		Health: Health{
 			// Healthy only once the model is pulled and loadable.
-			Shell:    `ollama show "$NFX_MODEL" >/dev/null`,
+			Shell:    `ollama show "$NFX_MODEL" >/dev/null && { [ -z "$NFX_EMBED_MODEL" ] || ollama show "$NFX_EMBED_MODEL" >/dev/null; }`,
 			Interval: 30 * time.Second, Timeout: 10 * time.Second, Retries: 5, StartPeriod: 30 * time.Minute,
 		},
 		Sizing:   c.AI.Sizing,

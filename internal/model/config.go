@@ -42,6 +42,12 @@ type AIConfig struct {
 	ModelSize Bytes `json:"modelSize"`
 	// Replicas is the number of Ollama nodes.
 	Replicas int `json:"replicas"`
+	// Parallel is how many requests one Ollama node serves at once
+	// (OLLAMA_NUM_PARALLEL): each takes a context slot of KV cache.
+	Parallel int `json:"parallel"`
+	// EmbeddingModel is the embedding model served beside the LLM, for the
+	// CRM's semantic search into Qdrant; "" serves none.
+	EmbeddingModel string `json:"embeddingModel"`
 	Sizing
 }
 
@@ -160,6 +166,43 @@ type CostConfig struct {
 	LogsGB         float64 `json:"logsGB"`
 }
 
+// CapacityConfig is `nextflow:capacity`: the workload the capacity model
+// assumes and the efficiencies it applies to the hardware's published
+// figures. The defaults are the same on every stage: only the hardware
+// differs between stages.
+type CapacityConfig struct {
+	// EmbedShare is the share of AI requests that are embeddings (search,
+	// record indexing); the rest are generations.
+	EmbedShare float64 `json:"embedShare"`
+	// EmbedTokens is the text one embedding request embeds, in tokens.
+	EmbedTokens int `json:"embedTokens"`
+	// PromptTokens and OutputTokens size one generation request.
+	PromptTokens int `json:"promptTokens"`
+	OutputTokens int `json:"outputTokens"`
+	// AIPerUser is the AI requests one concurrent user makes per second.
+	AIPerUser float64 `json:"aiPerUser"`
+	// CRMPerUser is the CRM HTTP requests one concurrent user makes per second.
+	CRMPerUser float64 `json:"crmPerUser"`
+	// CRMPerCore is the requests per second one CRM core serves.
+	CRMPerCore float64 `json:"crmPerCore"`
+	// Utilization is the load, as a share of peak throughput, at which
+	// capacity is quoted; above it queues grow without bound.
+	Utilization float64 `json:"utilization"`
+	// BandwidthEfficiency and ComputeEfficiency are the shares of a GPU's
+	// published memory bandwidth and FP16 tensor throughput that inference
+	// reaches.
+	BandwidthEfficiency float64 `json:"bandwidthEfficiency"`
+	ComputeEfficiency   float64 `json:"computeEfficiency"`
+	// The AI API the cloud stage pays for (costs.aiApi), USD per million
+	// tokens: prompt, output and embedding.
+	APIPriceInput  float64 `json:"apiPriceInput"`
+	APIPriceOutput float64 `json:"apiPriceOutput"`
+	APIPriceEmbed  float64 `json:"apiPriceEmbed"`
+	// APIBusyHours is the busy hours a month over which the AI API budget
+	// is spent.
+	APIBusyHours float64 `json:"apiBusyHours"`
+}
+
 // Config is the whole typed configuration of one stack.
 type Config struct {
 	Stage    Stage
@@ -174,6 +217,7 @@ type Config struct {
 	Backup   BackupConfig
 	Cloud    CloudConfig
 	Costs    CostConfig
+	Capacity CapacityConfig
 	// SecretsSet says which secret keys have a value. The values themselves
 	// stay Pulumi secrets and never enter the model.
 	SecretsSet map[string]bool
@@ -184,6 +228,11 @@ type Config struct {
 	UseGPU bool
 	// ModelNeed is the memory the chosen model needs (weights plus runtime).
 	ModelNeed Bytes
+	// LLM is the chosen model: its size, parameters and KV cache per token,
+	// from the catalog or estimated from ai.modelSize.
+	LLM LLM
+	// Embedding is the embedding model (zero when ai.embeddingModel is "").
+	Embedding LLM
 }
 
 // Secret config keys.
@@ -226,6 +275,7 @@ var Keys = []Key{
 	{Name: "backup", Type: "object", Doc: "scheduled backups to a NAS (server stage)", field: func(c *Config) any { return &c.Backup }},
 	{Name: "cloud", Type: "object", Doc: "AWS and EKS (cloud stage)", field: func(c *Config) any { return &c.Cloud }},
 	{Name: "costs", Type: "object", Doc: "the cost model's inputs and assumptions", field: func(c *Config) any { return &c.Costs }},
+	{Name: "capacity", Type: "object", Doc: "the capacity model's workload and efficiency assumptions", field: func(c *Config) any { return &c.Capacity }},
 	{Name: KeyPostgresPassword, Type: "string", Secret: true, Generated: true, Doc: "the PostgreSQL password of the CRM's user"},
 	{Name: KeyRedisPassword, Type: "string", Secret: true, Generated: true, Doc: "the Redis password"},
 	{Name: KeyTunnelToken, Type: "string", Secret: true, Doc: "the token of an existing Cloudflare tunnel (tunnel.mode token)"},
@@ -268,7 +318,7 @@ func Defaults(stage Stage) Config {
 			Sizing: Sizing{CPUs: 2, Memory: 2 * GiB, CPURequest: 0.5, MemoryRequest: 512 * MiB},
 		},
 		AI: AIConfig{
-			Image: DefaultOllamaImage, Replicas: 1,
+			Image: DefaultOllamaImage, Replicas: 1, Parallel: 4, EmbeddingModel: DefaultEmbeddingModel,
 			Sizing: Sizing{CPUs: 8, Memory: 16 * GiB, CPURequest: 2, MemoryRequest: 4 * GiB},
 		},
 		Postgres: PostgresConfig{
@@ -299,6 +349,7 @@ func Defaults(stage Stage) Config {
 			CRMMaxReplicas: 40, QdrantStorageGB: 50, ModelStorageGB: 100, BackupRetentionDays: 90,
 		},
 		Costs:      defaultCosts(stage),
+		Capacity:   DefaultCapacity,
 		SecretsSet: map[string]bool{},
 	}
 	if stage == Server {
@@ -310,6 +361,19 @@ func Defaults(stage Stage) Config {
 		c.AI.Replicas = 2
 	}
 	return c
+}
+
+// DefaultCapacity is the capacity model's workload: a CRM whose AI
+// requests are mostly embeddings (every search and saved record), with one
+// in ten a generation (a draft, a summary, a reply). The efficiencies are
+// typical of llama.cpp-based serving: decode reaches about 70 % of the
+// memory bandwidth, prefill about 40 % of the FP16 tensor peak. The API
+// prices are list prices of a small hosted model (2026).
+var DefaultCapacity = CapacityConfig{
+	EmbedShare: 0.9, EmbedTokens: 128, PromptTokens: 400, OutputTokens: 100,
+	AIPerUser: 0.15, CRMPerUser: 0.5, CRMPerCore: 100, Utilization: 0.8,
+	BandwidthEfficiency: 0.7, ComputeEfficiency: 0.4,
+	APIPriceInput: 0.15, APIPriceOutput: 0.60, APIPriceEmbed: 0.02, APIBusyHours: 220,
 }
 
 // SecretEnv is the environment variable `nfx up` takes an unset secret key

@@ -261,6 +261,7 @@ func phaseStructure(c *Config, ds *Diagnostics) {
 		ds.Errorf(k("backup.nfsPath"), "use the absolute path the NAS exports, such as /srv/nextflow-backups", "must be absolute, got %q", c.Backup.NFSPath)
 	}
 	checkCosts(c.Costs, ds)
+	checkCapacity(c.Capacity, ds)
 	h := c.Host
 	if c.Stage == Cloud {
 		checkCloud(c, ds)
@@ -371,31 +372,61 @@ func phaseCapabilities(c *Config, ds *Diagnostics) {
 			c.AI.Model = DefaultGPUModel
 		}
 	}
-	size := c.AI.ModelSize
-	if size == 0 {
-		m, ok := LookupLLM(c.AI.Model)
+	llm, known := LookupLLM(c.AI.Model)
+	if c.AI.ModelSize != 0 {
+		llm = LLM{Name: c.AI.Model, Size: c.AI.ModelSize, Params: llm.Params, KVPerToken: llm.KVPerToken}
+		if !known {
+			llm.Params = EstimatedParams(c.AI.ModelSize)
+			llm.KVPerToken = EstimatedKVPerToken(llm.Params)
+		}
+	} else if !known {
+		names := make([]string, 0, len(Catalog))
+		for _, m := range Catalog {
+			names = append(names, m.Name)
+		}
+		ds.Errorf(k("ai.model"), "set nextflow:ai.modelSize to its download size (see `ollama show`), or pick one of "+strings.Join(names, ", "),
+			"the size of model %q is unknown to nfx", c.AI.Model)
+		return
+	}
+	c.LLM = llm
+	size := llm.Size
+	if c.AI.EmbeddingModel != "" {
+		e, ok := LookupEmbedding(c.AI.EmbeddingModel)
 		if !ok {
-			names := make([]string, 0, len(Catalog))
-			for _, m := range Catalog {
+			names := make([]string, 0, len(EmbeddingCatalog))
+			for _, m := range EmbeddingCatalog {
 				names = append(names, m.Name)
 			}
-			ds.Errorf(k("ai.model"), "set nextflow:ai.modelSize to its download size (see `ollama show`), or pick one of "+strings.Join(names, ", "),
-				"the size of model %q is unknown to nfx", c.AI.Model)
+			ds.Errorf(k("ai.embeddingModel"), "use one of "+strings.Join(names, ", ")+", or \"\" to serve none",
+				"embedding model %q is unknown to nfx", c.AI.EmbeddingModel)
 			return
 		}
-		size = m.Size
+		c.Embedding = e
 	}
-	c.ModelNeed = ModelNeed(size)
+	if c.AI.Parallel < 1 || c.AI.Parallel > 64 {
+		ds.Errorf(k("ai.parallel"), "use 1 to 64; 4 is Ollama's usual choice", "must be between 1 and 64, got %d", c.AI.Parallel)
+		return
+	}
+	// The model's weights and runtime (with one context slot), the
+	// embedding model, and the KV cache of every further slot.
+	slots := Bytes(c.AI.Parallel-1) * ContextTokens * llm.KVPerToken
+	c.ModelNeed = NeedWith(llm, c.Embedding, c.AI.Parallel)
+	what := fmt.Sprintf("%s needs %.1f GB (%.1f GB weights + %.0f%% runtime", c.AI.Model, c.ModelNeed.GB(), size.GB(), ModelOverhead*100)
+	if c.Embedding.Size > 0 {
+		what += fmt.Sprintf(", %.1f GB for %s", ModelNeed(c.Embedding.Size).GB(), c.Embedding.Name)
+	}
+	if slots > 0 {
+		what += fmt.Sprintf(", %.1f GB of KV cache for %d more request slots", slots.GB(), c.AI.Parallel-1)
+	}
+	what += ")"
 	if c.UseGPU {
 		if c.ModelNeed > h.VRAM {
-			ds.Errorf(k("ai.model"), fmt.Sprintf("choose a model that fits %.1f GB, such as %s; or set ai.gpu false to run it on CPU", h.VRAM.GB(), largestFitting(h.VRAM)),
-				"%s needs %.1f GB (%.1f GB weights + %.0f%% runtime) but the %s has %.1f GB of VRAM",
-				c.AI.Model, c.ModelNeed.GB(), size.GB(), ModelOverhead*100, h.GPU, h.VRAM.GB())
+			ds.Errorf(k("ai.model"), fmt.Sprintf("choose a model that fits %.1f GB, such as %s; lower ai.parallel; or set ai.gpu false to run it on CPU", h.VRAM.GB(), largestFitting(h.VRAM, c.Embedding, c.AI.Parallel)),
+				"%s but the %s has %.1f GB of VRAM", what, h.GPU, h.VRAM.GB())
 		}
 	} else if c.ModelNeed > c.AI.Memory {
-		ds.Errorf(k("ai.model"), fmt.Sprintf("choose a model that fits %.1f GB, such as %s; or raise ai.memory", c.AI.Memory.GB(), largestFitting(c.AI.Memory)),
-			"%s needs %.1f GB of RAM on CPU (%.1f GB weights + %.0f%% runtime) but ai.memory is %.1f GB",
-			c.AI.Model, c.ModelNeed.GB(), size.GB(), ModelOverhead*100, c.AI.Memory.GB())
+		ds.Errorf(k("ai.model"), fmt.Sprintf("choose a model that fits %.1f GB, such as %s; lower ai.parallel; or raise ai.memory", c.AI.Memory.GB(), largestFitting(c.AI.Memory, c.Embedding, c.AI.Parallel)),
+			"%s of RAM on CPU but ai.memory is %.1f GB", what, c.AI.Memory.GB())
 	}
 	if c.Stage == Cloud {
 		return
@@ -516,5 +547,34 @@ func checkCosts(c CostConfig, ds *Diagnostics) {
 	}
 	if c.AmortizationMonths < 1 {
 		ds.Errorf(k("amortizationMonths"), "spread the investment over 1 month or more, such as 36", "must be >= 1, got %d", c.AmortizationMonths)
+	}
+}
+
+func checkCapacity(c CapacityConfig, ds *Diagnostics) {
+	k := func(f string) string { return FullKey("capacity." + f) }
+	share := func(name string, v float64, lo, hi float64, fix string) {
+		if v < lo || v > hi || v != v {
+			ds.Errorf(k(name), fix, "must be between %g and %g, got %g", lo, hi, v)
+		}
+	}
+	share("embedShare", c.EmbedShare, 0, 1, "use a share between 0 and 1, such as 0.9")
+	share("utilization", c.Utilization, 0.05, 0.95, "quote capacity at a load between 0.05 and 0.95 of peak, such as 0.8")
+	share("bandwidthEfficiency", c.BandwidthEfficiency, 0.05, 1, "use a share of the published bandwidth, such as 0.7")
+	share("computeEfficiency", c.ComputeEfficiency, 0.05, 1, "use a share of the published FP16 tensor peak, such as 0.4")
+	share("apiBusyHours", c.APIBusyHours, 1, 744, "use the busy hours in a month, such as 220 (10 h on 22 working days)")
+	for name, v := range map[string]int{"embedTokens": c.EmbedTokens, "promptTokens": c.PromptTokens, "outputTokens": c.OutputTokens} {
+		if v < 1 || v > ContextTokens*64 {
+			ds.Errorf(k(name), "use a token count such as 128, 400 or 100", "must be between 1 and %d, got %d", ContextTokens*64, v)
+		}
+	}
+	for name, v := range map[string]float64{"aiPerUser": c.AIPerUser, "crmPerUser": c.CRMPerUser, "crmPerCore": c.CRMPerCore} {
+		if !(v > 0) {
+			ds.Errorf(k(name), "use a rate above 0", "must be > 0, got %g", v)
+		}
+	}
+	for name, v := range map[string]float64{"apiPriceInput": c.APIPriceInput, "apiPriceOutput": c.APIPriceOutput, "apiPriceEmbed": c.APIPriceEmbed} {
+		if !(v >= 0) {
+			ds.Errorf(k(name), "use the provider's USD price per million tokens, 0 or more", "must be >= 0, got %g", v)
+		}
 	}
 }

@@ -13,6 +13,7 @@ type Bytes int64
 
 // Common sizes.
 const (
+	KiB Bytes = 1 << 10
 	MiB Bytes = 1 << 20
 	GiB Bytes = 1 << 30
 )
