@@ -67,8 +67,15 @@ type Profile struct {
 	Hardware Hardware
 	// Users is the concurrent-user range the stage is designed for.
 	Users [2]int
-	// Uptime is the availability target, in percent.
-	Uptime float64
+	// AIRequests is the AI requests per second the stage is designed for
+	// (0 as the high end means "or more").
+	AIRequests [2]float64
+	// Response is the response time range the seed gives, in seconds.
+	Response [2]float64
+	// Uptime is the availability target, in percent; UptimeHigh the top of
+	// the seed's range where it gives one.
+	Uptime     float64
+	UptimeHigh float64
 	// Topology is how many instances of each backing part the stage runs.
 	Topology Topology
 }
@@ -101,8 +108,10 @@ var Profiles = map[Stage]Profile{
 			ReserveMemory: 8 * GiB, ReserveThreads: 4,
 			Nodes: 1, GPUNodes: 1,
 		},
-		Users:    [2]int{50, 100},
-		Uptime:   95,
+		Users:      [2]int{50, 100},
+		AIRequests: [2]float64{10, 20},
+		Response:   [2]float64{2, 5},
+		Uptime:     95, UptimeHigh: 98,
 		Topology: Topology{PostgresInstances: 1, RedisInstances: 1, QdrantNodes: 1},
 	},
 	Server: {
@@ -116,16 +125,20 @@ var Profiles = map[Stage]Profile{
 			// one fails, with the GPU in the two AI nodes.
 			Nodes: 3, GPUNodes: 2,
 		},
-		Users:    [2]int{500, 1000},
-		Uptime:   99.5,
-		Topology: Topology{PostgresInstances: 2, RedisInstances: 2, Sentinels: 3, QdrantNodes: 3, LoadBalancers: 2, Backups: true},
+		Users:      [2]int{500, 1000},
+		AIRequests: [2]float64{50, 100},
+		Response:   [2]float64{1, 3},
+		Uptime:     99.5,
+		Topology:   Topology{PostgresInstances: 2, RedisInstances: 2, Sentinels: 3, QdrantNodes: 3, LoadBalancers: 2, Backups: true},
 	},
 	Cloud: {
 		Stage:   Cloud,
 		Runtime: "kubernetes",
 		// No single host: the GPU node group's instance type (nextflow:cloud) gives the GPU.
-		Users:  [2]int{10000, 0},
-		Uptime: 99.99,
+		Users:      [2]int{10000, 0},
+		AIRequests: [2]float64{1000, 0},
+		Response:   [2]float64{0.5, 2},
+		Uptime:     99.99,
 		// Managed PostgreSQL and Redis; Qdrant runs as a StatefulSet of three.
 		Topology: Topology{QdrantNodes: 3},
 	},

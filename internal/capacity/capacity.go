@@ -1,0 +1,256 @@
+// Package capacity estimates what a stage serves from its resources:
+// concurrent users, AI requests per second, the response time of an AI
+// generation and the uptime. The AI side is a roofline model of LLM
+// serving on the stage's GPUs (decode bound by memory bandwidth, prefill
+// by tensor throughput) under the workload of `nextflow:capacity`; the CRM
+// side is its cores times a per-core rate; uptime adds up the downtime of
+// the failures a stage's redundancy does not hide. Every assumption is
+// listed in the estimate. It is pure: no Pulumi, no I/O.
+package capacity
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/nextflow-crm/nfx/internal/model"
+)
+
+// Estimate is what one stage serves.
+type Estimate struct {
+	Stage string `json:"stage"`
+	// ConcurrentUsers is the users served at once within the utilisation
+	// the capacity is quoted at: the lower of the AI and CRM bounds.
+	ConcurrentUsers int `json:"concurrentUsers"`
+	// Bottleneck is "ai" or "crm", whichever bounds the users.
+	Bottleneck string `json:"bottleneck"`
+	// AIRequestsPerSecond is the AI requests (embeddings and generations
+	// in the workload's mix) served per second.
+	AIRequestsPerSecond float64 `json:"aiRequestsPerSecond"`
+	// ResponseSeconds is the mean time of one generation request on the
+	// stage's own GPUs at that load (embeddings take milliseconds).
+	ResponseSeconds float64 `json:"responseSeconds"`
+	// UptimePercent is the expected availability over the service hours.
+	UptimePercent float64 `json:"uptimePercent"`
+	// ServiceHoursPerDay is how long the stage is meant to serve each day.
+	ServiceHoursPerDay float64 `json:"serviceHoursPerDay"`
+	// DowntimeHoursPerMonth is the expected downtime within those hours.
+	DowntimeHoursPerMonth float64 `json:"downtimeHoursPerMonth"`
+
+	AI     AI       `json:"ai"`
+	CRM    CRM      `json:"crm"`
+	Uptime []Outage `json:"uptime"`
+	// Seed compares the estimate with the seed's figures for the stage.
+	Seed []Check `json:"seed"`
+	// Reach, when the AI falls short of the seed's figures, says what
+	// would close the gap.
+	Reach       *Reach   `json:"reach,omitempty"`
+	Assumptions []string `json:"assumptions"`
+}
+
+// AI is the AI side of the estimate.
+type AI struct {
+	Model          string `json:"model"`
+	EmbeddingModel string `json:"embeddingModel"`
+	GPU            string `json:"gpu"`
+	// GPUs is the number of GPUs serving (one Ollama node each).
+	GPUs int `json:"gpus"`
+	// Slots is the requests one Ollama node decodes together (ai.parallel).
+	Slots int `json:"slots"`
+	// PrefillTokensPerSecond and DecodeTokensPerSecond are one GPU's rates,
+	// decode with every slot busy.
+	PrefillTokensPerSecond float64 `json:"prefillTokensPerSecond"`
+	DecodeTokensPerSecond  float64 `json:"decodeTokensPerSecond"`
+	// TokenSeconds is the time of one decode step: how fast one request's
+	// answer streams.
+	TokenSeconds float64 `json:"tokenSeconds"`
+	// EmbedSeconds and GenerateSeconds are the GPU time of one request.
+	EmbedSeconds    float64 `json:"embedSeconds"`
+	GenerateSeconds float64 `json:"generateSeconds"`
+	// SelfHosted is what the stage's GPUs serve, API what the AI API
+	// budget (costs.aiApi) pays for during the busy hours.
+	SelfHosted float64 `json:"selfHostedPerSecond"`
+	API        float64 `json:"apiPerSecond"`
+	// APICostPerRequest is the API's price of one request of the mix, USD.
+	APICostPerRequest float64 `json:"apiCostPerRequestUSD"`
+	// Users is the concurrent users the AI serves.
+	Users int `json:"users"`
+}
+
+// CRM is the web side of the estimate.
+type CRM struct {
+	Replicas int     `json:"replicas"`
+	Cores    float64 `json:"cores"`
+	// RequestsPerSecond is what the replicas serve at the quoted utilisation.
+	RequestsPerSecond float64 `json:"requestsPerSecond"`
+	Users             int     `json:"users"`
+}
+
+// Outage is one cause of downtime.
+type Outage struct {
+	Cause          string  `json:"cause"`
+	EventsPerMonth float64 `json:"eventsPerMonth"`
+	// HoursEach is the downtime one event causes: the repair time, or the
+	// failover time where the stage is redundant.
+	HoursEach     float64 `json:"hoursEach"`
+	DowntimeHours float64 `json:"downtimeHours"`
+	Detail        string  `json:"detail"`
+}
+
+// Check is one figure against the seed's.
+type Check struct {
+	Metric   string  `json:"metric"`
+	Estimate float64 `json:"estimate"`
+	// Low and High bound the seed's range; High is 0 for "Low or more".
+	Low    float64 `json:"low"`
+	High   float64 `json:"high"`
+	Within bool    `json:"within"`
+	Seed   string  `json:"seed"`
+}
+
+// Reach is what a stage needs to serve the seed's AI requests and users.
+type Reach struct {
+	// AIRequestsPerSecond is the larger of the seed's AI figure and its
+	// users times capacity.aiPerUser.
+	AIRequestsPerSecond float64 `json:"aiRequestsPerSecond"`
+	// MoreGPUs is the GPU nodes to add (ai.replicas) to serve it alone.
+	MoreGPUs int `json:"moreGPUs"`
+	// APIBudget is the monthly costs.aiApi, VND, that would serve it with
+	// the stage's GPUs; 0 where the stage uses no AI API.
+	APIBudget float64 `json:"apiBudgetVND,omitempty"`
+}
+
+// hoursPerMonth is the mean month, 365.25 × 24 / 12.
+const hoursPerMonth = 730.5
+
+// Compute estimates a loaded stage.
+func Compute(cfg *model.Config) (*Estimate, error) {
+	w := cfg.Capacity
+	e := &Estimate{Stage: string(cfg.Stage)}
+	if err := e.ai(cfg); err != nil {
+		return nil, err
+	}
+	e.crm(cfg)
+	e.AIRequestsPerSecond = e.AI.SelfHosted + e.AI.API
+	e.AI.Users = int(e.AIRequestsPerSecond / w.AIPerUser)
+	e.ConcurrentUsers, e.Bottleneck = e.AI.Users, "ai"
+	if e.CRM.Users < e.AI.Users {
+		e.ConcurrentUsers, e.Bottleneck = e.CRM.Users, "crm"
+	}
+	e.uptime(cfg)
+	e.seed(cfg)
+	e.reach(cfg)
+	e.Assumptions = append(e.Assumptions,
+		fmt.Sprintf("capacity is quoted at %.0f %% of peak throughput (capacity.utilization); above it queues grow without bound", w.Utilization*100),
+		fmt.Sprintf("a concurrent user makes %g AI requests and %g CRM requests a second (capacity.aiPerUser, capacity.crmPerUser)", w.AIPerUser, w.CRMPerUser),
+	)
+	return e, nil
+}
+
+// ai is the roofline model of the stage's LLM serving. One decode step
+// reads the weights once for every busy slot, plus each slot's KV cache,
+// at the bandwidth efficiency; it cannot beat the tensor throughput.
+// Prefill and embeddings are compute-bound.
+func (e *Estimate) ai(cfg *model.Config) error {
+	w := cfg.Capacity
+	h := cfg.Host
+	if !cfg.UseGPU {
+		return fmt.Errorf("%s: the capacity model covers Ollama on GPUs, and this stack runs it on CPU; describe the host's GPU in nextflow:host (gpu, gpuCount, vram) or set ai.gpu true", model.FullKey("ai.gpu"))
+	}
+	g, ok := GPUs[h.GPU]
+	if !ok {
+		key := "host.gpu"
+		if cfg.Stage == model.Cloud {
+			key = "cloud.gpuInstanceType"
+		}
+		return fmt.Errorf("%s: GPU %q has no published figures in nfx; use one of %s", model.FullKey(key), h.GPU, GPUNames())
+	}
+	llm, emb := cfg.LLM, cfg.Embedding
+	bw := g.BandwidthGBs * 1e9 * w.BandwidthEfficiency
+	flops := g.TFLOPS * 1e12 * w.ComputeEfficiency
+	slots := float64(cfg.AI.Parallel)
+	pt, ot := float64(w.PromptTokens), float64(w.OutputTokens)
+	// A slot holds on average its prompt and half its answer in KV cache.
+	kvRead := slots * (pt + ot/2) * float64(llm.KVPerToken)
+	step := math.Max((float64(llm.Size)+kvRead)/bw, slots*2*llm.Params*1e9/flops)
+	prefill := flops / (2 * llm.Params * 1e9)
+	e.AI = AI{
+		Model: llm.Name, EmbeddingModel: emb.Name, GPU: h.GPU, Slots: cfg.AI.Parallel,
+		PrefillTokensPerSecond: prefill, DecodeTokensPerSecond: slots / step, TokenSeconds: step,
+	}
+	e.AI.GenerateSeconds = pt/prefill + ot*step/slots
+	// Ollama runs embedding models one request at a time: each reads the
+	// embedding weights once and is compute-bound beyond that.
+	if emb.Name != "" {
+		e.AI.EmbedSeconds = math.Max(float64(emb.Size)/bw, float64(w.EmbedTokens)*2*emb.Params*1e9/flops)
+	} else {
+		// Without an embedding model the LLM embeds: a prefill of the text.
+		e.AI.EmbedSeconds = float64(w.EmbedTokens) / prefill
+	}
+	work := w.EmbedShare*e.AI.EmbedSeconds + (1-w.EmbedShare)*e.AI.GenerateSeconds
+	// One Ollama node per GPU host, using its GPUs.
+	e.AI.GPUs = cfg.AI.Replicas * max(h.GPUCount, 1)
+	e.AI.SelfHosted = w.Utilization * float64(e.AI.GPUs) / work
+	// A generation's own time (prefill, then one token a step) plus the
+	// wait for the GPU, an M/M/1 queue per node at the quoted utilisation.
+	wait := w.Utilization * work / (1 - w.Utilization)
+	e.ResponseSeconds = pt/prefill + ot*step + wait
+	e.Assumptions = append(e.Assumptions,
+		fmt.Sprintf("%s: %s", h.GPU, g.Source),
+		fmt.Sprintf("inference reaches %.0f %% of the memory bandwidth and %.0f %% of the FP16 tensor peak (capacity.bandwidthEfficiency, capacity.computeEfficiency)", w.BandwidthEfficiency*100, w.ComputeEfficiency*100),
+		fmt.Sprintf("AI requests are %.0f %% embeddings of %d tokens and %.0f %% generations of %d prompt and %d output tokens (capacity.embedShare, embedTokens, promptTokens, outputTokens)", w.EmbedShare*100, w.EmbedTokens, (1-w.EmbedShare)*100, w.PromptTokens, w.OutputTokens),
+		fmt.Sprintf("%s: %.1f GB of Q4 weights, %.2f billion parameters, %d KiB of KV cache per token; %d request slots per node (ai.parallel)", llm.Name, llm.Size.GB(), llm.Params, llm.KVPerToken/model.KiB, cfg.AI.Parallel),
+	)
+	if cfg.Costs.AIAPI > 0 {
+		e.api(cfg)
+	}
+	return nil
+}
+
+// api is what the AI API budget buys: the requests of the mix it pays for
+// in a month, spread over the busy hours.
+func (e *Estimate) api(cfg *model.Config) {
+	w := cfg.Capacity
+	perRequest := (w.EmbedShare*float64(w.EmbedTokens)*w.APIPriceEmbed +
+		(1-w.EmbedShare)*(float64(w.PromptTokens)*w.APIPriceInput+float64(w.OutputTokens)*w.APIPriceOutput)) / 1e6
+	e.AI.APICostPerRequest = perRequest
+	if perRequest <= 0 {
+		return
+	}
+	budget := cfg.Costs.AIAPI / cfg.Costs.UsdVnd
+	e.AI.API = budget / perRequest / (w.APIBusyHours * 3600)
+	e.Assumptions = append(e.Assumptions, fmt.Sprintf(
+		"the AI API budget (costs.aiApi, %.0f VND = %.0f USD a month) buys %.0f million requests of the mix at %g/%g/%g USD per million prompt/output/embedding tokens (capacity.apiPrice*), spent over %g busy hours a month (capacity.apiBusyHours)",
+		cfg.Costs.AIAPI, budget, budget/perRequest/1e6, w.APIPriceInput, w.APIPriceOutput, w.APIPriceEmbed, w.APIBusyHours))
+}
+
+// crm bounds the users by the CRM's cores; the cloud's at the autoscaler's
+// ceiling.
+func (e *Estimate) crm(cfg *model.Config) {
+	w := cfg.Capacity
+	replicas := cfg.CRM.Replicas
+	if cfg.Stage == model.Cloud {
+		replicas = max(replicas, cfg.Cloud.CRMMaxReplicas)
+	}
+	cores := float64(replicas) * cfg.CRM.CPUs
+	rps := w.Utilization * cores * w.CRMPerCore
+	e.CRM = CRM{Replicas: replicas, Cores: cores, RequestsPerSecond: rps, Users: int(rps / w.CRMPerUser)}
+	e.Assumptions = append(e.Assumptions, fmt.Sprintf("one CRM core serves %g requests a second (capacity.crmPerCore); %d replicas of %g cores", w.CRMPerCore, replicas, cfg.CRM.CPUs))
+	if cfg.Stage == model.Cloud {
+		e.Assumptions = append(e.Assumptions, "the cloud's CRM is counted at its autoscaling ceiling (cloud.crmMaxReplicas); its AI at ai.replicas GPU nodes")
+	}
+}
+
+// reach sizes the gap to the seed's AI and user figures, if any.
+func (e *Estimate) reach(cfg *model.Config) {
+	p := model.Profiles[cfg.Stage]
+	target := max(p.AIRequests[0], float64(p.Users[0])*cfg.Capacity.AIPerUser)
+	if e.AIRequestsPerSecond >= target || e.AI.GPUs == 0 {
+		return
+	}
+	perGPU := e.AI.SelfHosted / float64(e.AI.GPUs)
+	r := &Reach{AIRequestsPerSecond: target, MoreGPUs: int(math.Ceil((target - e.AIRequestsPerSecond) / perGPU))}
+	if e.AI.API > 0 {
+		r.APIBudget = cfg.Costs.AIAPI * (target - e.AI.SelfHosted) / e.AI.API
+	}
+	e.Reach = r
+}

@@ -1,0 +1,201 @@
+package capacity
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/nextflow-crm/nfx/internal/model"
+)
+
+func compute(t *testing.T, cfg *model.Config) *Estimate {
+	t.Helper()
+	e, err := Compute(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func close(a, b, tol float64) bool { return math.Abs(a-b) <= tol*math.Abs(b) }
+
+// The laptop's AI figures against the roofline worked by hand.
+func TestLaptopAIByHand(t *testing.T) {
+	e := compute(t, load(t, model.Laptop, nil))
+	// RTX 4060 Laptop: 256 GB/s x 0.7 = 179.2 GB/s; 58 TFLOPS x 0.4 = 23.2 TFLOPS.
+	// llama3.1:8b: 4.9 GiB = 5,261,334,937 bytes; 8.03e9 parameters; 131,072 B of KV per token.
+	// One decode step with 4 busy slots reads the weights and 4 x (400 + 60/2) tokens of KV:
+	// (5,261,334,937 + 4 x 430 x 131,072) / 179.2e9 = 0.0306181 s.
+	step := (5_261_334_937.0 + 4*430*131_072) / 179.2e9
+	if !close(e.AI.TokenSeconds, step, 1e-6) {
+		t.Errorf("step %v, want %v", e.AI.TokenSeconds, step)
+	}
+	// Prefill: 23.2e12 / (2 x 8.03e9) = 1,444.58 tokens/s.
+	if !close(e.AI.PrefillTokensPerSecond, 1444.58, 1e-5) {
+		t.Errorf("prefill %v", e.AI.PrefillTokensPerSecond)
+	}
+	// A generation: 400 / 1,444.58 + 60 x 0.0306181 / 4 = 0.27690 + 0.45927 = 0.73617 GPU-s.
+	if !close(e.AI.GenerateSeconds, 0.73617, 1e-4) {
+		t.Errorf("generation %v", e.AI.GenerateSeconds)
+	}
+	// An embedding reads nomic-embed-text's 274 MiB once: 287,309,824 / 179.2e9 = 0.0016033 s
+	// (its compute, 128 x 2 x 0.137e9 / 23.2e12 = 0.0015117 s, is less).
+	if !close(e.AI.EmbedSeconds, 0.0016033, 1e-4) {
+		t.Errorf("embedding %v", e.AI.EmbedSeconds)
+	}
+	// Mean work 0.9 x 0.0016033 + 0.1 x 0.73617 = 0.075060 s; at 80 %: 0.8 / 0.075060 = 10.658 req/s.
+	if !close(e.AIRequestsPerSecond, 10.658, 1e-3) {
+		t.Errorf("AI requests/s %v", e.AIRequestsPerSecond)
+	}
+	// Users: 10.658 / 0.15 = 71 (the CRM's 1 x 2 cores x 100 x 0.8 / 0.5 = 320 is not the bound).
+	if e.ConcurrentUsers != 71 || e.Bottleneck != "ai" || e.CRM.Users != 320 {
+		t.Errorf("users %d (%s), CRM %d", e.ConcurrentUsers, e.Bottleneck, e.CRM.Users)
+	}
+	// Response: 0.27690 + 60 x 0.0306181 + 0.8 x 0.075060 / 0.2 = 0.27690 + 1.83709 + 0.30024 = 2.4142 s.
+	if !close(e.ResponseSeconds, 2.4142, 1e-4) {
+		t.Errorf("response %v", e.ResponseSeconds)
+	}
+	// Uptime: (4 x 2 + 2 x 1 + 1 x 3) = 13 h down in 20 x 730.5 / 24 = 608.75 h: 97.864 %.
+	if !close(e.UptimePercent, 97.8645, 1e-5) || e.DowntimeHoursPerMonth != 13 {
+		t.Errorf("uptime %v, downtime %v", e.UptimePercent, e.DowntimeHoursPerMonth)
+	}
+}
+
+// With the repository's stack configs, the laptop and the server land in
+// the seed's ranges for users and AI requests; the cloud's shortfall is
+// reported with what would close it.
+func TestSeedFiguresWithDefaultConfigs(t *testing.T) {
+	for _, st := range []model.Stage{model.Laptop, model.Server} {
+		e := compute(t, loadStack(t, st))
+		for _, c := range e.Seed {
+			if !c.Within {
+				t.Errorf("%s %s: %.2f outside the seed's %s", st, c.Metric, c.Estimate, c.Seed)
+			}
+		}
+		if e.Reach != nil {
+			t.Errorf("%s: reach %+v for a stage within the seed", st, e.Reach)
+		}
+	}
+	e := compute(t, loadStack(t, model.Cloud))
+	if e.AIRequestsPerSecond >= 1000 || e.Reach == nil {
+		t.Fatalf("cloud AI %v, reach %+v: the README's explanation of the shortfall is out of date", e.AIRequestsPerSecond, e.Reach)
+	}
+	// 10,000 users x 0.15 = 1,500 AI requests/s is the target.
+	if e.Reach.AIRequestsPerSecond != 1500 {
+		t.Errorf("target %v", e.Reach.AIRequestsPerSecond)
+	}
+	// Adding the GPUs it names reaches the target; one fewer does not.
+	more := func(n int) float64 {
+		cfg := loadStack(t, model.Cloud)
+		cfg.AI.Replicas += n
+		return compute(t, cfg).AIRequestsPerSecond
+	}
+	if got := more(e.Reach.MoreGPUs); got < 1500 {
+		t.Errorf("%d more GPUs give %v", e.Reach.MoreGPUs, got)
+	}
+	if got := more(e.Reach.MoreGPUs - 1); got >= 1500 {
+		t.Errorf("%d more GPUs already give %v", e.Reach.MoreGPUs-1, got)
+	}
+	// So does the API budget it names.
+	cfg := loadStack(t, model.Cloud)
+	cfg.Costs.AIAPI = e.Reach.APIBudget
+	if got := compute(t, cfg).AIRequestsPerSecond; !close(got, 1500, 1e-9) {
+		t.Errorf("API budget %v gives %v", e.Reach.APIBudget, got)
+	}
+	// Cloud uptime is the SLA product: 0.9999^3 x 0.9995 = 99.920 %.
+	if !close(e.UptimePercent, 99.92002, 1e-6) {
+		t.Errorf("cloud uptime %v", e.UptimePercent)
+	}
+}
+
+// The AI API's share grows with its budget; the GPUs' with their count.
+func TestCapacityFollowsResources(t *testing.T) {
+	base := compute(t, load(t, model.Cloud, nil))
+	doubled := compute(t, load(t, model.Cloud, map[string]string{"costs": `{"aiApi": 200000000}`}))
+	if !close(doubled.AI.API, 2*base.AI.API, 1e-9) || doubled.AI.SelfHosted != base.AI.SelfHosted {
+		t.Errorf("API %v -> %v", base.AI.API, doubled.AI.API)
+	}
+	one := compute(t, load(t, model.Server, map[string]string{"ai": `{"replicas": 1}`}))
+	two := compute(t, load(t, model.Server, nil))
+	if !close(two.AI.SelfHosted, 2*one.AI.SelfHosted, 1e-9) {
+		t.Errorf("1 AI node %v, 2 nodes %v", one.AI.SelfHosted, two.AI.SelfHosted)
+	}
+	// More request slots decode more tokens per step; a bigger model fewer.
+	wide := compute(t, load(t, model.Server, map[string]string{"ai": `{"parallel": 16}`}))
+	if wide.AI.DecodeTokensPerSecond <= two.AI.DecodeTokensPerSecond || wide.AIRequestsPerSecond <= two.AIRequestsPerSecond {
+		t.Errorf("16 slots %v tok/s, 4 slots %v", wide.AI.DecodeTokensPerSecond, two.AI.DecodeTokensPerSecond)
+	}
+	big := compute(t, load(t, model.Server, map[string]string{"ai": `{"model": "qwen2.5:14b"}`}))
+	if big.AIRequestsPerSecond >= two.AIRequestsPerSecond || big.ResponseSeconds <= two.ResponseSeconds {
+		t.Errorf("14b %v req/s %v s, 8b %v req/s %v s", big.AIRequestsPerSecond, big.ResponseSeconds, two.AIRequestsPerSecond, two.ResponseSeconds)
+	}
+	// The CRM bounds the users once the AI no longer does.
+	light := compute(t, load(t, model.Server, map[string]string{"capacity": `{"aiPerUser": 0.01}`}))
+	if light.Bottleneck != "crm" || light.ConcurrentUsers != light.CRM.Users {
+		t.Errorf("bottleneck %s, users %d, CRM %d", light.Bottleneck, light.ConcurrentUsers, light.CRM.Users)
+	}
+	// The cloud's CRM counts at its autoscaling ceiling: 40 x 2 x 100 x 0.8 / 0.5.
+	if base.CRM.Users != 12800 {
+		t.Errorf("cloud CRM users %d", base.CRM.Users)
+	}
+}
+
+// Redundancy shortens the downtime of a node fault.
+func TestUptimeFollowsRedundancy(t *testing.T) {
+	redundant := compute(t, load(t, model.Server, nil))
+	lone := compute(t, load(t, model.Server, map[string]string{"crm": `{"replicas": 1}`}))
+	if lone.UptimePercent >= redundant.UptimePercent {
+		t.Errorf("one CRM replica %v %%, three %v %%", lone.UptimePercent, redundant.UptimePercent)
+	}
+	// 3 nodes x 0.25 faults, each (0.5 h + 30 s + 0) / 3; plus 5 min, 0.4 h and 2 h.
+	want := 0.75*(0.5+30.0/3600)/3 + 5.0/60 + 0.4 + 2
+	if !close(redundant.DowntimeHoursPerMonth, want, 1e-9) {
+		t.Errorf("server downtime %v h, want %v", redundant.DowntimeHoursPerMonth, want)
+	}
+	// Fewer service hours, the same outages: less uptime.
+	short := compute(t, load(t, model.Laptop, map[string]string{"costs": `{"hoursPerDay": 16}`}))
+	long := compute(t, load(t, model.Laptop, nil))
+	if short.UptimePercent >= long.UptimePercent {
+		t.Errorf("16 h %v %%, 20 h %v %%", short.UptimePercent, long.UptimePercent)
+	}
+}
+
+// What the model cannot estimate is an error naming the key and the fix.
+func TestUnestimableStacks(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		stage  model.Stage
+		values map[string]string
+		want   []string
+	}{
+		{"CPU only", model.Laptop, map[string]string{"ai": `{"gpu": false}`}, []string{"nextflow:ai.gpu", "CPU", "nextflow:host"}},
+		{"unknown GPU", model.Laptop, map[string]string{"host": `{"gpu": "Voodoo 5", "gpuCount": 1, "vram": "32GiB"}`}, []string{"nextflow:host.gpu", `"Voodoo 5"`, "NVIDIA GeForce RTX 4090"}},
+	} {
+		_, err := Compute(load(t, c.stage, c.values))
+		if err == nil {
+			t.Errorf("%s: no error", c.name)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: %q not in %q", c.name, w, err)
+			}
+		}
+	}
+}
+
+// Every GPU nfx offers on the cloud has published figures.
+func TestCloudGPUsHaveFigures(t *testing.T) {
+	for name, g := range model.GPUTypes {
+		if _, ok := GPUs[g.GPU]; !ok {
+			t.Errorf("%s: %s has no figures", name, g.GPU)
+		}
+	}
+	for _, p := range model.Profiles {
+		if p.Hardware.GPU != "" {
+			if _, ok := GPUs[p.Hardware.GPU]; !ok {
+				t.Errorf("%s: %s has no figures", p.Stage, p.Hardware.GPU)
+			}
+		}
+	}
+}

@@ -1,0 +1,145 @@
+package capacity
+
+import (
+	"fmt"
+
+	"github.com/nextflow-crm/nfx/internal/model"
+)
+
+// Failure rates and repair times of the self-hosted stages. They are
+// assumptions, stated: what a laptop in an office and a small rack on
+// premises typically see. Redundancy changes a failure's cost from the
+// repair time to the failover time; the rates stay.
+const (
+	// A laptop crashes, shuts down hot or reboots for an update about once
+	// a week, and is back in about two hours.
+	laptopIncidents, laptopRepairHours = 4.0, 2.0
+	// Power cuts a laptop's router and network with no UPS.
+	laptopPowerCuts, laptopPowerHours = 2.0, 1.0
+	// A home or small-office internet line.
+	homeLineOutages, homeLineHours = 1.0, 3.0
+	// A server node's hardware, kernel or disk fault, per node.
+	nodeFaultsPerNode = 0.25
+	// Rebuilding a node, or restoring a database that had no replica.
+	nodeRepairHours = 4.0
+	// The operator promotes the PostgreSQL replica with failover.sh after
+	// the health checks' alert.
+	pgManualFailoverHours = 0.5
+	// Sentinel elects the Redis replica (down-after 5 s, then the election).
+	sentinelFailoverHours = 30.0 / 3600
+	// Swarm reschedules a lone stateless task on another node.
+	rescheduleHours = 2.0 / 60
+	// A business line with a service-level agreement; one line, no second ISP.
+	businessLineOutages, businessLineHours = 1.0, 2.0
+	// Power outages longer than the UPS bridges.
+	longPowerCuts, longPowerHours = 0.1, 4.0
+	// Planned PostgreSQL minor upgrades: a switchover to the replica.
+	plannedSwitchovers, switchoverHours = 1.0, 5.0 / 60
+)
+
+// cloudSLAs are AWS's published monthly uptime commitments for the parts
+// the CRM needs in series. The EKS control plane (99.95 %) is not among
+// them: running pods keep serving while it is away.
+var cloudSLAs = []struct {
+	part   string
+	uptime float64
+}{
+	{"EC2 instances in two or more zones (EC2 region-level SLA)", 99.99},
+	{"Network Load Balancer (ELB SLA)", 99.99},
+	{"RDS Multi-AZ instance (RDS SLA)", 99.95},
+	{"ElastiCache Multi-AZ with automatic failover (ElastiCache SLA)", 99.99},
+}
+
+func (e *Estimate) uptime(cfg *model.Config) {
+	switch cfg.Stage {
+	case model.Laptop:
+		e.ServiceHoursPerDay = cfg.Costs.HoursPerDay
+		e.Uptime = []Outage{
+			outage("the laptop crashes, overheats or reboots for updates", laptopIncidents, laptopRepairHours, "one machine: every part is down until it is back"),
+			outage("power cut, no UPS", laptopPowerCuts, laptopPowerHours, ""),
+			outage("internet line outage", homeLineOutages, homeLineHours, "the Cloudflare Tunnel needs the line"),
+		}
+	case model.Server:
+		e.ServiceHoursPerDay = 24
+		e.Uptime = serverOutages(cfg)
+	case model.Cloud:
+		e.ServiceHoursPerDay = 24
+		up := 1.0
+		for _, s := range cloudSLAs {
+			up *= s.uptime / 100
+			e.Uptime = append(e.Uptime, Outage{Cause: s.part, DowntimeHours: (1 - s.uptime/100) * hoursPerMonth,
+				Detail: fmt.Sprintf("%.2f %% committed", s.uptime)})
+		}
+		e.DowntimeHoursPerMonth = (1 - up) * hoursPerMonth
+		e.UptimePercent = up * 100
+		e.Assumptions = append(e.Assumptions, "cloud uptime is the product of the published SLAs of the parts in series, in one region")
+		return
+	}
+	for _, o := range e.Uptime {
+		e.DowntimeHoursPerMonth += o.DowntimeHours
+	}
+	service := e.ServiceHoursPerDay * hoursPerMonth / 24
+	e.UptimePercent = 100
+	if service > 0 {
+		e.UptimePercent = 100 * max(0, 1-e.DowntimeHoursPerMonth/service)
+	}
+	e.Assumptions = append(e.Assumptions, fmt.Sprintf("uptime is counted over %g service hours a day", e.ServiceHoursPerDay))
+}
+
+func outage(cause string, events, hours float64, detail string) Outage {
+	return Outage{Cause: cause, EventsPerMonth: events, HoursEach: hours, DowntimeHours: events * hours, Detail: detail}
+}
+
+// serverOutages weighs a node fault by what runs on the failed node: the
+// PostgreSQL primary, the Redis primary, or only stateless replicas.
+func serverOutages(cfg *model.Config) []Outage {
+	topo := model.Profiles[model.Server].Topology
+	nodes := float64(max(cfg.Host.Nodes, 1))
+	pg, pgHow := nodeRepairHours, "no replica: repaired or restored from backup"
+	if topo.PostgresInstances >= 2 && cfg.Host.Nodes >= 2 {
+		pg, pgHow = pgManualFailoverHours, "the operator promotes the replica (failover.sh)"
+	}
+	redis, redisHow := nodeRepairHours, "no replica"
+	if topo.RedisInstances >= 2 && topo.Sentinels >= 3 && cfg.Host.Nodes >= 2 {
+		redis, redisHow = sentinelFailoverHours, "Sentinel promotes the replica"
+	}
+	// A lone CRM or AI task is rescheduled on another node; two or more
+	// behind nginx keep serving.
+	stateless, statelessHow := 0.0, "CRM and AI replicas on other nodes keep serving"
+	if cfg.CRM.Replicas < 2 || cfg.AI.Replicas < 2 {
+		stateless, statelessHow = rescheduleHours, "Swarm reschedules the lone CRM or AI task"
+	}
+	if cfg.Host.Nodes < 2 {
+		stateless, statelessHow = nodeRepairHours, "one node: everything waits for the repair"
+	}
+	each := (pg + redis + stateless*(nodes-2)) / nodes
+	if nodes < 2 {
+		each = nodeRepairHours
+	}
+	faults := nodeFaultsPerNode * nodes
+	return []Outage{
+		outage("a node fails", faults, each, fmt.Sprintf("%d nodes; PostgreSQL primary's node: %s; Redis primary's: %s; others: %s", cfg.Host.Nodes, pgHow, redisHow, statelessHow)),
+		outage("planned PostgreSQL switchover", plannedSwitchovers, switchoverHours, "minor upgrades restart the primary"),
+		outage("power cut longer than the UPS", longPowerCuts, longPowerHours, ""),
+		outage("internet line outage", businessLineOutages, businessLineHours, "one business line: the Cloudflare Tunnel needs it"),
+	}
+}
+
+// seed compares the estimate with the seed's figures for the stage.
+func (e *Estimate) seed(cfg *model.Config) {
+	p := model.Profiles[cfg.Stage]
+	check := func(metric string, v, lo, hi float64, unit string) {
+		c := Check{Metric: metric, Estimate: v, Low: lo, High: hi, Within: v >= lo && (hi == 0 || v <= hi)}
+		c.Seed = fmt.Sprintf("%g-%g%s", lo, hi, unit)
+		if hi == 0 {
+			c.Seed = fmt.Sprintf("%g+%s", lo, unit)
+		}
+		e.Seed = append(e.Seed, c)
+	}
+	check("concurrent users", float64(e.ConcurrentUsers), float64(p.Users[0]), float64(p.Users[1]), "")
+	check("AI requests/s", e.AIRequestsPerSecond, p.AIRequests[0], p.AIRequests[1], "")
+	// A faster answer than the seed's range is not a miss.
+	check("response time (s)", e.ResponseSeconds, 0, p.Response[1], " s")
+	e.Seed[len(e.Seed)-1].Seed = fmt.Sprintf("%g-%g s", p.Response[0], p.Response[1])
+	check("uptime (%)", e.UptimePercent, p.Uptime, p.UptimeHigh, " %")
+}
