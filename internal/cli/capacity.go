@@ -1,0 +1,109 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nextflow-crm/nfx/internal/capacity"
+)
+
+// CapacityOptions are the flags of `nfx capacity`.
+type CapacityOptions struct {
+	stackFlags
+	JSON bool
+}
+
+// NewCmdCapacity builds `nfx capacity`.
+func NewCmdCapacity(io IO) *cobra.Command {
+	o := &CapacityOptions{}
+	cmd := &cobra.Command{
+		Use:   "capacity --stage STAGE [--config FILE] [--json]",
+		Short: "Estimate a stage's concurrent users, AI requests/s, response time and uptime, offline",
+		Example: `  nfx capacity --stage server
+  nfx capacity --stage cloud --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runCapacity(io, o) },
+	}
+	o.add(cmd)
+	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the estimate as JSON")
+	return cmd
+}
+
+func runCapacity(io IO, o *CapacityOptions) error {
+	in, err := o.resolve(io, false)
+	if err != nil {
+		return err
+	}
+	e, err := capacity.Compute(in.Config)
+	if err != nil {
+		return usageError{err}
+	}
+	if o.JSON {
+		b, err := json.MarshalIndent(e, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(io.Out, "%s\n", b)
+		return err
+	}
+	tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "METRIC\tESTIMATE\tSEED\t\n")
+	for _, c := range e.Seed {
+		mark := "within"
+		if !c.Within {
+			mark = "outside"
+		}
+		v := figure(c.Estimate)
+		if c.Metric == "concurrent users" {
+			v = money(c.Estimate)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Metric, v, c.Seed, mark)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	a := e.AI
+	fmt.Fprintf(io.Out, "bound by: %s (AI serves %d users, the CRM %d)\n", e.Bottleneck, a.Users, e.CRM.Users)
+	fmt.Fprintf(io.Out, "AI: %d x %s, %s + %s, %d slots each: prefill %.0f tokens/s, decode %.0f tokens/s (%.0f ms a token); a generation %.3f GPU-s, an embedding %.4f GPU-s\n",
+		a.GPUs, a.GPU, a.Model, a.EmbeddingModel, a.Slots, a.PrefillTokensPerSecond, a.DecodeTokensPerSecond, a.TokenSeconds*1000, a.GenerateSeconds, a.EmbedSeconds)
+	fmt.Fprintf(io.Out, "AI requests/s: %.1f on the stage's GPUs + %.1f from the AI API budget\n", a.SelfHosted, a.API)
+	fmt.Fprintf(io.Out, "CRM: %d replicas, %g cores, %.0f requests/s\n", e.CRM.Replicas, e.CRM.Cores, e.CRM.RequestsPerSecond)
+	fmt.Fprintf(io.Out, "uptime: %.3f %% of %g h a day, %.2f h down a month:\n", e.UptimePercent, e.ServiceHoursPerDay, e.DowntimeHoursPerMonth)
+	for _, u := range e.Uptime {
+		if u.EventsPerMonth > 0 {
+			fmt.Fprintf(io.Out, "  %.2f h  %s (%g a month x %.2f h)", u.DowntimeHours, u.Cause, u.EventsPerMonth, u.HoursEach)
+		} else {
+			fmt.Fprintf(io.Out, "  %.2f h  %s", u.DowntimeHours, u.Cause)
+		}
+		if u.Detail != "" {
+			fmt.Fprintf(io.Out, ": %s", u.Detail)
+		}
+		fmt.Fprintln(io.Out)
+	}
+	if r := e.Reach; r != nil {
+		fmt.Fprintf(io.Out, "to reach the seed's figures (%s AI requests/s): %d more GPU nodes (ai.replicas; on the cloud, room for them in cloud.gpuMax)", money(r.AIRequestsPerSecond), r.MoreGPUs)
+		if r.APIBudget > 0 {
+			fmt.Fprintf(io.Out, ", or costs.aiApi %s VND a month", money(r.APIBudget))
+		}
+		fmt.Fprintln(io.Out)
+	}
+	for _, s := range e.Assumptions {
+		fmt.Fprintf(io.Out, "assumes: %s\n", s)
+	}
+	return nil
+}
+
+// figure prints a measure with the precision its size deserves.
+func figure(v float64) string {
+	switch {
+	case v >= 1000:
+		return money(v)
+	case v >= 100:
+		return fmt.Sprintf("%.1f", v)
+	default:
+		return fmt.Sprintf("%.2f", v)
+	}
+}
