@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nextflow-crm/nfx/internal/capacity"
 	"github.com/nextflow-crm/nfx/internal/cost"
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/offline"
@@ -44,25 +45,34 @@ func NewCmdDiff(io IO) *cobra.Command {
 	return cmd
 }
 
-func side(io IO, stage, config string) (stagediff.Side, error) {
+// side loads, plans, prices and estimates one stage, for a diff or the
+// report; it also returns the project directory the stage was read from.
+func side(io IO, stage, config string) (stagediff.Side, string, error) {
 	in, err := (&stackFlags{Stage: stage, Config: config}).resolve(io, false)
 	if err != nil {
-		return stagediff.Side{}, err
+		return stagediff.Side{}, "", err
 	}
 	res, err := offline.Run(in.Stage, in.Raw)
 	if err != nil {
-		return stagediff.Side{}, err
+		return stagediff.Side{}, "", err
 	}
 	// The loaded config as the program saw it (GPU and model resolved).
 	describe := stacks.Describe[in.Stage]
 	if describe == nil {
-		return stagediff.Side{}, fmt.Errorf("stage %s cannot describe its parts", in.Stage)
+		return stagediff.Side{}, "", fmt.Errorf("stage %s cannot describe its parts", in.Stage)
 	}
 	est, err := cost.Compute(in.Config, &res.Plan, cost.VND)
 	if err != nil {
-		return stagediff.Side{}, err
+		return stagediff.Side{}, "", err
 	}
-	return stagediff.Side{Config: in.Config, Describe: describe(in.Config), Plan: &res.Plan, Cost: est}, nil
+	side := stagediff.Side{Config: in.Config, Describe: describe(in.Config), Plan: &res.Plan, Cost: est}
+	// A stage the capacity model cannot estimate (Ollama on CPU) still diffs.
+	if c, err := capacity.Compute(in.Config); err == nil {
+		side.Capacity = c
+	} else {
+		fmt.Fprintf(io.Err, "nfx: %s: capacity not estimated: %v\n", in.Stage, err)
+	}
+	return side, in.ProjectDir, nil
 }
 
 func runDiff(io IO, o *DiffOptions) error {
@@ -74,11 +84,11 @@ func runDiff(io IO, o *DiffOptions) error {
 			return usagef("--from/--to: %v", err)
 		}
 	}
-	from, err := side(io, o.From, o.FromConfig)
+	from, _, err := side(io, o.From, o.FromConfig)
 	if err != nil {
 		return err
 	}
-	to, err := side(io, o.To, o.ToConfig)
+	to, _, err := side(io, o.To, o.ToConfig)
 	if err != nil {
 		return err
 	}

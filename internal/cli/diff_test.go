@@ -27,7 +27,7 @@ func TestDiffGolden(t *testing.T) {
 				if err := json.Unmarshal([]byte(out), &d); err != nil {
 					t.Fatal(err)
 				}
-				for _, k := range []string{"from", "to", "monthlyCostDelta", "parts"} {
+				for _, k := range []string{"from", "to", "monthlyCostDelta", "parts", "capacityDelta"} {
 					if _, ok := d[k]; !ok {
 						t.Errorf("diff JSON lacks %s", k)
 					}

@@ -6,12 +6,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/nextflow-crm/nfx/internal/cost"
 	"github.com/nextflow-crm/nfx/internal/files"
 	"github.com/nextflow-crm/nfx/internal/model"
-	"github.com/nextflow-crm/nfx/internal/offline"
 	"github.com/nextflow-crm/nfx/internal/report"
-	"github.com/nextflow-crm/nfx/stacks"
 )
 
 // ReportOptions are the flags of `nfx report`.
@@ -37,20 +34,11 @@ func runReport(io IO, o *ReportOptions) error {
 	var stages []report.Stage
 	var proj string
 	for _, st := range model.Stages {
-		in, err := (&stackFlags{Stage: string(st)}).resolve(io, false)
+		s, dir, err := side(io, string(st), "")
 		if err != nil {
 			return err
 		}
-		proj = in.ProjectDir
-		res, err := offline.Run(in.Stage, in.Raw)
-		if err != nil {
-			return err
-		}
-		est, err := cost.Compute(in.Config, &res.Plan, cost.VND)
-		if err != nil {
-			return err
-		}
-		stages = append(stages, report.Stage{Config: in.Config, Describe: stacks.Describe[in.Stage](in.Config), Cost: est, Plan: &res.Plan})
+		stages, proj = append(stages, s), dir
 	}
 	html, err := report.Render(stages)
 	if err != nil {

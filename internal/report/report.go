@@ -10,19 +10,12 @@ import (
 	"math"
 	"strings"
 
-	"github.com/nextflow-crm/nfx/internal/cost"
 	"github.com/nextflow-crm/nfx/internal/model"
-	"github.com/nextflow-crm/nfx/internal/plan"
 	"github.com/nextflow-crm/nfx/internal/stagediff"
 )
 
-// Stage is what the report shows of one stage.
-type Stage struct {
-	Config   *model.Config
-	Describe map[string]string
-	Cost     *cost.Estimate
-	Plan     *plan.Plan
-}
+// Stage is what the report shows of one stage: what a diff compares.
+type Stage = stagediff.Side
 
 // box is one part in a stage's diagram.
 type box struct {
@@ -66,6 +59,7 @@ type page struct {
 	ChartW   int
 	ChartH   int
 	Diffs    []*stagediff.Diff
+	Capacity []capRow
 	Currency string
 }
 
@@ -143,6 +137,7 @@ func Render(stages []Stage) ([]byte, error) {
 	var maxV float64
 	for _, s := range stages {
 		pg.Diagrams = append(pg.Diagrams, layout(s))
+		pg.Capacity = append(pg.Capacity, capacityRow(s))
 		maxV = math.Max(maxV, math.Max(s.Cost.MonthlyTotal, s.Cost.MonthlyMax))
 	}
 	plot := 220.0
@@ -165,9 +160,7 @@ func Render(stages []Stage) ([]byte, error) {
 	}
 	for i := 0; i+1 < len(stages); i++ {
 		a, b := stages[i], stages[i+1]
-		pg.Diffs = append(pg.Diffs, stagediff.Compute(
-			stagediff.Side{Config: a.Config, Describe: a.Describe, Plan: a.Plan, Cost: a.Cost},
-			stagediff.Side{Config: b.Config, Describe: b.Describe, Plan: b.Plan, Cost: b.Cost}))
+		pg.Diffs = append(pg.Diffs, stagediff.Compute(a, b))
 	}
 	var buf bytes.Buffer
 	if err := tmpl.Execute(&buf, pg); err != nil {
@@ -187,4 +180,38 @@ func short(v float64) string {
 		return fmt.Sprintf("%.1fk", v/1e3)
 	}
 	return fmt.Sprintf("%.0f", v)
+}
+
+// capRow is one stage's line of the capacity table.
+type capRow struct {
+	Stage, Users, AI, Response, Uptime, Seed, Note string
+}
+
+func capacityRow(s Stage) capRow {
+	r := capRow{Stage: string(s.Config.Stage)}
+	e := s.Capacity
+	if e == nil {
+		r.Note = "not estimated"
+		return r
+	}
+	r.Users = fmt.Sprintf("%d", e.ConcurrentUsers)
+	r.AI = fmt.Sprintf("%.1f", e.AIRequestsPerSecond)
+	r.Response = fmt.Sprintf("%.2f s", e.ResponseSeconds)
+	r.Uptime = fmt.Sprintf("%.2f %%", e.UptimePercent)
+	var seed []string
+	for _, c := range e.Seed {
+		mark := "✓"
+		if !c.Within {
+			mark = "✗"
+		}
+		seed = append(seed, fmt.Sprintf("%s %s %s", mark, c.Metric, c.Seed))
+	}
+	r.Seed = strings.Join(seed, "; ")
+	if e.Reach != nil {
+		r.Note = fmt.Sprintf("the seed's figures need %.0f AI requests/s: %d more GPU nodes", e.Reach.AIRequestsPerSecond, e.Reach.MoreGPUs)
+		if e.Reach.APIBudget > 0 {
+			r.Note += fmt.Sprintf(" or an AI API budget of %s VND a month", short(e.Reach.APIBudget))
+		}
+	}
+	return r
 }

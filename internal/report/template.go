@@ -54,6 +54,13 @@ var tmpl = template.Must(template.New("report").Parse(`<!DOCTYPE html>
  {{end}}
 </svg>
 
+<h2>Capacity per stage (estimated)</h2>
+<table class="capacity">
+ <tr><th>stage</th><th>concurrent users</th><th>AI requests/s</th><th>AI response</th><th>uptime</th><th>against the seed</th></tr>
+ {{range .Capacity}}<tr><td>{{.Stage}}</td><td>{{.Users}}</td><td>{{.AI}}</td><td>{{.Response}}</td><td>{{.Uptime}}</td><td>{{.Seed}}{{if .Note}}<br><em>{{.Note}}</em>{{end}}</td></tr>{{end}}
+</table>
+<p class="sub">From each stage's GPUs, CRM cores and redundancy under one workload; <code>nfx capacity --stage S</code> lists the assumptions.</p>
+
 {{range .Diffs}}
 <h2>From {{.From}} to {{.To}}</h2>
 <table>
@@ -62,6 +69,7 @@ var tmpl = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 </table>
 <p>Resources: {{index .Resources 0}} → {{index .Resources 1}}.
 {{if .MonthlyCostDelta}}Monthly cost: {{printf "%.0f" (index .MonthlyCost 0)}} → {{printf "%.0f" (index .MonthlyCost 1)}} {{.Currency}} ({{printf "%+.0f" .MonthlyCostDelta}}); one-time {{printf "%+.0f" .OneTimeCostDelta}} {{.Currency}}.{{end}}
+{{if .CapacityDelta}}Capacity (estimated): {{(index .Capacity 0).Users}} → {{(index .Capacity 1).Users}} users, {{printf "%.1f" (index .Capacity 0).AIRequestsPerSecond}} → {{printf "%.1f" (index .Capacity 1).AIRequestsPerSecond}} AI requests/s, {{printf "%.2f" (index .Capacity 0).UptimePercent}} → {{printf "%.2f" (index .Capacity 1).UptimePercent}} % uptime.{{end}}
 Targets: {{(index .Targets 0).Users}}, {{(index .Targets 0).Uptime}} % uptime → {{(index .Targets 1).Users}}, {{(index .Targets 1).Uptime}} % uptime.</p>
 <ol>{{range .Migration}}<li><em>{{.Phase}}</em>: {{.Text}}</li>{{end}}</ol>
 {{end}}

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/nextflow-crm/nfx/internal/capacity"
 	"github.com/nextflow-crm/nfx/internal/cost"
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/plan"
@@ -54,6 +55,37 @@ type Diff struct {
 	// MonthlyCost is each stage's monthly total.
 	MonthlyCost [2]float64 `json:"monthlyCost"`
 	Migration   []Step     `json:"migration"`
+	// Capacity is each stage's estimate (nil where it could not be made)
+	// and CapacityDelta the change, where both could.
+	Capacity      [2]*Capacity `json:"capacity"`
+	CapacityDelta *Capacity    `json:"capacityDelta"`
+}
+
+// Capacity is the capacity model's estimate of a stage, or a difference
+// of two.
+type Capacity struct {
+	Users               int     `json:"concurrentUsers"`
+	AIRequestsPerSecond float64 `json:"aiRequestsPerSecond"`
+	ResponseSeconds     float64 `json:"responseSeconds"`
+	UptimePercent       float64 `json:"uptimePercent"`
+}
+
+func summary(e *capacity.Estimate) *Capacity {
+	if e == nil {
+		return nil
+	}
+	return &Capacity{Users: e.ConcurrentUsers, AIRequestsPerSecond: e.AIRequestsPerSecond, ResponseSeconds: e.ResponseSeconds, UptimePercent: e.UptimePercent}
+}
+
+func (c *Capacity) text() string {
+	if c == nil {
+		return "not estimated"
+	}
+	return fmt.Sprintf("%d users, %.1f AI requests/s, %.2f s, %.2f %% uptime", c.Users, c.AIRequestsPerSecond, c.ResponseSeconds, c.UptimePercent)
+}
+
+func (c *Capacity) delta() string {
+	return fmt.Sprintf("%+d users, %+.1f AI requests/s, %+.2f s, %+.2f uptime points", c.Users, c.AIRequestsPerSecond, c.ResponseSeconds, c.UptimePercent)
 }
 
 // Step is one migration step of the seed.
@@ -70,6 +102,8 @@ type Side struct {
 	Plan     *plan.Plan
 	// Cost is the stage's estimate, if it could be priced.
 	Cost *cost.Estimate
+	// Capacity is the stage's capacity estimate, if it could be made.
+	Capacity *capacity.Estimate
 }
 
 // Compute compares two stages.
@@ -99,6 +133,11 @@ func Compute(from, to Side) *Diff {
 	d.Targets = [2]Targets{targets(pf), targets(pt)}
 	d.UptimeDelta = pt.Uptime - pf.Uptime
 	d.Migration = Migration(from.Config.Stage, to.Config.Stage)
+	d.Capacity = [2]*Capacity{summary(from.Capacity), summary(to.Capacity)}
+	if a, b := d.Capacity[0], d.Capacity[1]; a != nil && b != nil {
+		d.CapacityDelta = &Capacity{Users: b.Users - a.Users, AIRequestsPerSecond: b.AIRequestsPerSecond - a.AIRequestsPerSecond,
+			ResponseSeconds: b.ResponseSeconds - a.ResponseSeconds, UptimePercent: b.UptimePercent - a.UptimePercent}
+	}
 	if from.Cost != nil && to.Cost != nil && from.Cost.Currency == to.Cost.Currency {
 		m := to.Cost.MonthlyTotal - from.Cost.MonthlyTotal
 		o := to.Cost.OneTimeTotal - from.Cost.OneTimeTotal
@@ -219,6 +258,10 @@ func (d *Diff) Text() string {
 	}
 	fmt.Fprintf(&b, "\nTargets (seed): %s, %.2f %% uptime -> %s, %.2f %% uptime (%+.2f points)\n",
 		d.Targets[0].Users, d.Targets[0].Uptime, d.Targets[1].Users, d.Targets[1].Uptime, d.UptimeDelta)
+	fmt.Fprintf(&b, "Capacity (estimated): %s -> %s\n", d.Capacity[0].text(), d.Capacity[1].text())
+	if d.CapacityDelta != nil {
+		fmt.Fprintf(&b, "  change: %s\n", d.CapacityDelta.delta())
+	}
 	if d.MonthlyCostDelta != nil {
 		fmt.Fprintf(&b, "Cost: %.0f -> %.0f %s a month (%+.0f), %+.0f %s one-time\n", d.MonthlyCost[0], d.MonthlyCost[1], d.Currency, *d.MonthlyCostDelta, *d.OneTimeCostDelta, d.Currency)
 	}
@@ -253,6 +296,11 @@ func (d *Diff) Markdown() string {
 	}
 	fmt.Fprintf(&b, "**Targets (seed):** %s, %.2f %% uptime → %s, %.2f %% uptime (%+.2f points)\n\n",
 		d.Targets[0].Users, d.Targets[0].Uptime, d.Targets[1].Users, d.Targets[1].Uptime, d.UptimeDelta)
+	fmt.Fprintf(&b, "**Capacity (estimated):** %s → %s", d.Capacity[0].text(), d.Capacity[1].text())
+	if d.CapacityDelta != nil {
+		fmt.Fprintf(&b, " (%s)", d.CapacityDelta.delta())
+	}
+	b.WriteString("\n\n")
 	if d.MonthlyCostDelta != nil {
 		fmt.Fprintf(&b, "**Cost:** %.0f → %.0f %s a month (%+.0f), %+.0f %s one-time\n\n", d.MonthlyCost[0], d.MonthlyCost[1], d.Currency, *d.MonthlyCostDelta, *d.OneTimeCostDelta, d.Currency)
 	}
