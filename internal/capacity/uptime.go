@@ -128,18 +128,18 @@ func serverOutages(cfg *model.Config) []Outage {
 // seed compares the estimate with the seed's figures for the stage.
 func (e *Estimate) seed(cfg *model.Config) {
 	p := model.Profiles[cfg.Stage]
-	check := func(metric string, v, lo, hi float64, unit string) {
-		c := Check{Metric: metric, Estimate: v, Low: lo, High: hi, Within: v >= lo && (hi == 0 || v <= hi)}
-		c.Seed = fmt.Sprintf("%g-%g%s", lo, hi, unit)
+	rng := func(lo, hi float64, unit string) string {
 		if hi == 0 {
-			c.Seed = fmt.Sprintf("%g+%s", lo, unit)
+			return fmt.Sprintf("%g+%s", lo, unit)
 		}
-		e.Seed = append(e.Seed, c)
+		return fmt.Sprintf("%g-%g%s", lo, hi, unit)
 	}
-	check("concurrent users", float64(e.ConcurrentUsers), float64(p.Users[0]), float64(p.Users[1]), "")
-	check("AI requests/s", e.AIRequestsPerSecond, p.AIRequests[0], p.AIRequests[1], "")
-	// A faster answer than the seed's range is not a miss.
-	check("response time (s)", e.ResponseSeconds, 0, p.Response[1], " s")
-	e.Seed[len(e.Seed)-1].Seed = fmt.Sprintf("%g-%g s", p.Response[0], p.Response[1])
-	check("uptime (%)", e.UptimePercent, p.Uptime, p.UptimeHigh, " %")
+	check := func(metric string, v, lo, hi float64, seed string) {
+		e.Seed = append(e.Seed, Check{Metric: metric, Estimate: v, Low: lo, High: hi, Within: v >= lo && (hi == 0 || v <= hi), Seed: seed})
+	}
+	check("concurrent users", float64(e.ConcurrentUsers), float64(p.Users[0]), float64(p.Users[1]), rng(float64(p.Users[0]), float64(p.Users[1]), ""))
+	check("AI requests/s", e.AIRequestsPerSecond, p.AIRequests[0], p.AIRequests[1], rng(p.AIRequests[0], p.AIRequests[1], ""))
+	// A faster answer or a higher uptime than the seed's range is not a miss.
+	check("response time (s)", e.ResponseSeconds, 0, p.Response[1], rng(p.Response[0], p.Response[1], " s"))
+	check("uptime (%)", e.UptimePercent, p.Uptime, 0, rng(p.Uptime, p.UptimeHigh, " %"))
 }
