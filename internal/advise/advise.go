@@ -30,6 +30,9 @@ type Metrics struct {
 	Compliance string  // basic, medium or enterprise
 	// Growth is the month-on-month growth of users, in percent; 0 when unknown.
 	Growth float64
+	// Capacity is the concurrent users the current stack serves by the
+	// capacity model (`nfx capacity`); 0 when unknown.
+	Capacity int
 }
 
 // Validate reports bad input, naming the flag, the value and the fix.
@@ -212,6 +215,21 @@ func Evaluate(current model.Stage, m Metrics) (*Advice, error) {
 			r.Text = fmt.Sprintf("%s is %s, within %.0f %% of the %s stage's limit (%s)", row.Metric, r.Value, (1-Approach)*100, current, r.Limit)
 		default:
 			continue
+		}
+		a.Reasons = append(a.Reasons, r)
+	}
+	// The stack's own estimated capacity: the seed's limit is nominal, the
+	// estimate is what this configuration serves.
+	if m.Capacity > 0 && float64(m.Users) >= Approach*float64(m.Capacity) {
+		r := Reason{Metric: "estimated capacity", Value: fmt.Sprintf("%d users", m.Users), Limit: fmt.Sprintf("%d users", m.Capacity), Signal: "yellow"}
+		if m.Users >= m.Capacity {
+			fired++
+			r.State = "over"
+			r.Text = fmt.Sprintf("%d users are at or past what the current %s stack is estimated to serve (%d; nfx capacity): expect queues and slow AI answers", m.Users, current, m.Capacity)
+		} else {
+			approaching++
+			r.State = "approaching"
+			r.Text = fmt.Sprintf("%d users are within %.0f %% of what the current %s stack is estimated to serve (%d; nfx capacity)", m.Users, (1-Approach)*100, current, m.Capacity)
 		}
 		a.Reasons = append(a.Reasons, r)
 	}

@@ -58,6 +58,14 @@ func TestEveryRowAndItsBoundary(t *testing.T) {
 		// The cloud scales within itself.
 		{"cloud p95 2.5", model.Cloud, func(m *Metrics) { m.P95 = 2.5; m.Downtime = 0 }, Upgrade, "cloud", "response time (p95)", "over"},
 		{"cloud growth", model.Cloud, func(m *Metrics) { m.Downtime = 0; m.Growth = 25 }, Prepare, "cloud", "user growth", "approaching"},
+		// The stack's estimated capacity (nfx capacity): 80 % of it approaches, all of it fires.
+		{"capacity 56 of 71 calm", model.Laptop, func(m *Metrics) { m.Users = 56; m.Capacity = 71 }, Stay, "laptop", "", ""},
+		{"capacity 57 of 71 approaching", model.Laptop, func(m *Metrics) { m.Users = 57; m.Capacity = 71 }, Prepare, "server", "estimated capacity", "approaching"},
+		{"capacity 71 of 71 over", model.Laptop, func(m *Metrics) { m.Users = 71; m.Capacity = 71 }, Prepare, "server", "estimated capacity", "over"},
+		// Past both the stack's estimate and the seed's limit: two rows, upgrade now.
+		{"capacity and the matrix", model.Laptop, func(m *Metrics) { m.Users = 100; m.Capacity = 71 }, Upgrade, "server", "estimated capacity", "over"},
+		// Unknown capacity: the matrix alone.
+		{"capacity unknown", model.Laptop, func(m *Metrics) { m.Users = 75 }, Stay, "laptop", "", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

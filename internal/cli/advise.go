@@ -3,11 +3,14 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/nextflow-crm/nfx/internal/advise"
+	"github.com/nextflow-crm/nfx/internal/capacity"
 	"github.com/nextflow-crm/nfx/internal/model"
 )
 
@@ -15,6 +18,7 @@ import (
 type AdviseOptions struct {
 	Metrics advise.Metrics
 	Stage   string
+	Config  string
 	JSON    bool
 }
 
@@ -42,6 +46,7 @@ within 20 % of its limit, or fast growth call for preparing.`,
 	f.StringVar(&o.Metrics.Compliance, "compliance", "basic", "compliance needs: basic, medium or enterprise")
 	f.Float64Var(&o.Metrics.Growth, "growth", 0, "month-on-month user growth, percent")
 	f.StringVar(&o.Stage, "stage", string(model.Laptop), "the stage you run now")
+	f.StringVar(&o.Config, "config", "", "the current stack's config file (default: the project's, when run in one)")
 	f.BoolVar(&o.JSON, "json", false, "print the advice as JSON")
 	for _, required := range []string{"users", "p95", "downtime", "revenue", "team"} {
 		_ = cmd.MarkFlagRequired(required)
@@ -50,6 +55,9 @@ within 20 % of its limit, or fast growth call for preparing.`,
 }
 
 func runAdvise(io IO, o *AdviseOptions) error {
+	if err := o.estimate(io); err != nil {
+		return err
+	}
 	a, err := advise.Evaluate(model.Stage(o.Stage), o.Metrics)
 	if err != nil {
 		return usageError{err}
@@ -76,5 +84,34 @@ func runAdvise(io IO, o *AdviseOptions) error {
 	for _, m := range a.Avoid {
 		fmt.Fprintf(io.Out, "  avoid %s\n", m)
 	}
+	return nil
+}
+
+// estimate sets the current stack's estimated capacity when there is a
+// stack to read: a --config file, or the project around the working
+// directory. Outside a project the matrix alone decides.
+func (o *AdviseOptions) estimate(io IO) error {
+	if _, err := model.ParseStage(o.Stage); err != nil {
+		return usagef("--stage: %v", err)
+	}
+	if o.Config == "" {
+		proj, err := findProject(io.Dir)
+		if err != nil {
+			return nil
+		}
+		if _, err := os.Stat(filepath.Join(proj, "Pulumi."+o.Stage+".yaml")); err != nil {
+			return nil
+		}
+	}
+	in, err := (&stackFlags{Stage: o.Stage, Config: o.Config}).resolve(io, false)
+	if err != nil {
+		return err
+	}
+	e, err := capacity.Compute(in.Config)
+	if err != nil {
+		fmt.Fprintf(io.Err, "nfx: capacity not estimated, the decision matrix alone decides: %v\n", err)
+		return nil
+	}
+	o.Metrics.Capacity = e.ConcurrentUsers
 	return nil
 }
