@@ -187,8 +187,10 @@ func (e *Estimate) ai(cfg *model.Config) error {
 		e.AI.EmbedSeconds = float64(w.EmbedTokens) / prefill
 	}
 	work := w.EmbedShare*e.AI.EmbedSeconds + (1-w.EmbedShare)*e.AI.GenerateSeconds
-	// One Ollama node per GPU host, using its GPUs.
-	e.AI.GPUs = cfg.AI.Replicas * max(h.GPUCount, 1)
+	// Each Ollama node reserves one GPU and holds one copy of the model
+	// (every stage's stack asks for one GPU per AI task), so a host's
+	// further GPUs add no throughput: add AI nodes instead.
+	e.AI.GPUs = cfg.AI.Replicas
 	e.AI.SelfHosted = w.Utilization * float64(e.AI.GPUs) / work
 	// A generation's own time (prefill, then one token a step) plus the
 	// wait for the GPU, an M/M/1 queue per node at the quoted utilisation.

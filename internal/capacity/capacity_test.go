@@ -120,6 +120,11 @@ func TestCapacityFollowsResources(t *testing.T) {
 	if !close(two.AI.SelfHosted, 2*one.AI.SelfHosted, 1e-9) {
 		t.Errorf("1 AI node %v, 2 nodes %v", one.AI.SelfHosted, two.AI.SelfHosted)
 	}
+	// Each AI node reserves one GPU: a second card in the host adds nothing.
+	twoCards := compute(t, load(t, model.Server, map[string]string{"host": `{"gpuCount": 2}`}))
+	if twoCards.AIRequestsPerSecond != two.AIRequestsPerSecond {
+		t.Errorf("two cards per node %v, one %v", twoCards.AIRequestsPerSecond, two.AIRequestsPerSecond)
+	}
 	// More request slots decode more tokens per step; a bigger model fewer.
 	wide := compute(t, load(t, model.Server, map[string]string{"ai": `{"parallel": 16}`}))
 	if wide.AI.DecodeTokensPerSecond <= two.AI.DecodeTokensPerSecond || wide.AIRequestsPerSecond <= two.AIRequestsPerSecond {
