@@ -204,3 +204,19 @@ func TestCloudGPUsHaveFigures(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkCompute(b *testing.B) {
+	for _, st := range model.Stages {
+		cfg, ds := model.Load(string(st), model.Raw{Values: map[string]string{}, Secret: map[string]bool{}}, model.LoadOptions{})
+		if ds.HasErrors() {
+			b.Fatal(ds)
+		}
+		b.Run(string(st), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Compute(cfg); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
