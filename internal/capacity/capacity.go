@@ -117,6 +117,9 @@ type Reach struct {
 	// APIBudget is the monthly costs.aiApi, VND, that would serve it with
 	// the stage's GPUs; 0 where the stage uses no AI API.
 	APIBudget float64 `json:"apiBudgetVND,omitempty"`
+	// CRMReplicas is the CRM replicas (the cloud: crmMaxReplicas) the
+	// seed's users need, when the CRM bounds them below the seed.
+	CRMReplicas int `json:"crmReplicas,omitempty"`
 }
 
 // hoursPerMonth is the mean month, 365.25 × 24 / 12.
@@ -245,14 +248,24 @@ func (e *Estimate) crm(cfg *model.Config) {
 // reach sizes the gap to the seed's AI and user figures, if any.
 func (e *Estimate) reach(cfg *model.Config) {
 	p := model.Profiles[cfg.Stage]
-	target := max(p.AIRequests[0], float64(p.Users[0])*cfg.Capacity.AIPerUser)
-	if e.AIRequestsPerSecond >= target || e.AI.GPUs == 0 {
-		return
+	w := cfg.Capacity
+	users := float64(p.Users[0])
+	r := &Reach{AIRequestsPerSecond: max(p.AIRequests[0], users*w.AIPerUser)}
+	short := false
+	if e.AIRequestsPerSecond < r.AIRequestsPerSecond && e.AI.GPUs > 0 {
+		short = true
+		perGPU := e.AI.SelfHosted / float64(e.AI.GPUs)
+		r.MoreGPUs = int(math.Ceil((r.AIRequestsPerSecond - e.AIRequestsPerSecond) / perGPU))
+		if e.AI.API > 0 {
+			r.APIBudget = cfg.Costs.AIAPI * (r.AIRequestsPerSecond - e.AI.SelfHosted) / e.AI.API
+		}
 	}
-	perGPU := e.AI.SelfHosted / float64(e.AI.GPUs)
-	r := &Reach{AIRequestsPerSecond: target, MoreGPUs: int(math.Ceil((target - e.AIRequestsPerSecond) / perGPU))}
-	if e.AI.API > 0 {
-		r.APIBudget = cfg.Costs.AIAPI * (target - e.AI.SelfHosted) / e.AI.API
+	if float64(e.CRM.Users) < users {
+		short = true
+		perReplica := w.Utilization * cfg.CRM.CPUs * w.CRMPerCore / w.CRMPerUser
+		r.CRMReplicas = int(math.Ceil(users / perReplica))
 	}
-	e.Reach = r
+	if short {
+		e.Reach = r
+	}
 }

@@ -134,6 +134,15 @@ func TestCapacityFollowsResources(t *testing.T) {
 	if big.AIRequestsPerSecond >= two.AIRequestsPerSecond || big.ResponseSeconds <= two.ResponseSeconds {
 		t.Errorf("14b %v req/s %v s, 8b %v req/s %v s", big.AIRequestsPerSecond, big.ResponseSeconds, two.AIRequestsPerSecond, two.ResponseSeconds)
 	}
+	// A cloud whose CRM ceiling is below the seed's users: the reach names
+	// the replicas, 10,000 x 0.5 / (0.8 x 2 x 100) = 31.25, so 32.
+	low := compute(t, load(t, model.Cloud, map[string]string{"cloud": `{"crmMaxReplicas": 20}`}))
+	if low.Reach == nil || low.Reach.CRMReplicas != 32 {
+		t.Errorf("reach %+v", low.Reach)
+	}
+	if base.Reach == nil || base.Reach.CRMReplicas != 0 {
+		t.Errorf("default cloud reach %+v", base.Reach)
+	}
 	// The CRM bounds the users once the AI no longer does.
 	light := compute(t, load(t, model.Server, map[string]string{"capacity": `{"aiPerUser": 0.01}`}))
 	if light.Bottleneck != "crm" || light.ConcurrentUsers != light.CRM.Users {

@@ -84,11 +84,16 @@ func runCapacity(io IO, o *CapacityOptions) error {
 		fmt.Fprintln(io.Out)
 	}
 	if r := e.Reach; r != nil {
-		fmt.Fprintf(io.Out, "to reach the seed's figures (%s AI requests/s): %d more GPU nodes (ai.replicas; on the cloud, room for them in cloud.gpuMax)", money(r.AIRequestsPerSecond), r.MoreGPUs)
-		if r.APIBudget > 0 {
-			fmt.Fprintf(io.Out, ", or costs.aiApi %s VND a month", money(r.APIBudget))
+		if r.MoreGPUs > 0 {
+			fmt.Fprintf(io.Out, "to reach the seed's figures (%s AI requests/s): %d more GPU nodes (ai.replicas; on the cloud, room for them in cloud.gpuMax)", money(r.AIRequestsPerSecond), r.MoreGPUs)
+			if r.APIBudget > 0 {
+				fmt.Fprintf(io.Out, ", or costs.aiApi %s VND a month", money(r.APIBudget))
+			}
+			fmt.Fprintln(io.Out)
 		}
-		fmt.Fprintln(io.Out)
+		if r.CRMReplicas > 0 {
+			fmt.Fprintf(io.Out, "to reach the seed's users: %d CRM replicas (crm.replicas; on the cloud, cloud.crmMaxReplicas)\n", r.CRMReplicas)
+		}
 	}
 	for _, s := range e.Assumptions {
 		fmt.Fprintf(io.Out, "assumes: %s\n", s)

@@ -207,11 +207,19 @@ func capacityRow(s Stage) capRow {
 		seed = append(seed, fmt.Sprintf("%s %s %s", mark, c.Metric, c.Seed))
 	}
 	r.Seed = strings.Join(seed, "; ")
-	if e.Reach != nil {
-		r.Note = fmt.Sprintf("the seed's figures need %.0f AI requests/s: %d more GPU nodes", e.Reach.AIRequestsPerSecond, e.Reach.MoreGPUs)
-		if e.Reach.APIBudget > 0 {
-			r.Note += fmt.Sprintf(" or an AI API budget of %s VND a month", short(e.Reach.APIBudget))
+	if x := e.Reach; x != nil {
+		var need []string
+		if x.MoreGPUs > 0 {
+			n := fmt.Sprintf("%.0f AI requests/s: %d more GPU nodes", x.AIRequestsPerSecond, x.MoreGPUs)
+			if x.APIBudget > 0 {
+				n += fmt.Sprintf(" or an AI API budget of %s VND a month", short(x.APIBudget))
+			}
+			need = append(need, n)
 		}
+		if x.CRMReplicas > 0 {
+			need = append(need, fmt.Sprintf("%d CRM replicas", x.CRMReplicas))
+		}
+		r.Note = "the seed's figures need " + strings.Join(need, "; ")
 	}
 	return r
 }
