@@ -181,8 +181,8 @@ func (e *Estimate) ai(cfg *model.Config) error {
 		PrefillTokensPerSecond: prefill, DecodeTokensPerSecond: slots / step, TokenSeconds: step,
 	}
 	e.AI.GenerateSeconds = pt/prefill + ot*step/slots
-	// Ollama runs embedding models one request at a time: each reads the
-	// embedding weights once and is compute-bound beyond that.
+	// An embedding reads the embedding model's weights once and is
+	// compute-bound beyond that.
 	if emb.Name != "" {
 		e.AI.EmbedSeconds = math.Max(float64(emb.Size)/bw, float64(w.EmbedTokens)*2*emb.Params*1e9/flops)
 	} else {
