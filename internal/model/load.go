@@ -563,9 +563,13 @@ func checkCapacity(c CapacityConfig, ds *Diagnostics) {
 	share("computeEfficiency", c.ComputeEfficiency, 0.05, 1, "use a share of the published FP16 tensor peak, such as 0.4")
 	share("apiBusyHours", c.APIBusyHours, 1, 744, "use the busy hours in a month, such as 220 (10 h on 22 working days)")
 	for name, v := range map[string]int{"embedTokens": c.EmbedTokens, "promptTokens": c.PromptTokens, "outputTokens": c.OutputTokens} {
-		if v < 1 || v > ContextTokens*64 {
-			ds.Errorf(k(name), "use a token count such as 128, 400 or 100", "must be between 1 and %d, got %d", ContextTokens*64, v)
+		if v < 1 || v > ContextTokens {
+			ds.Errorf(k(name), fmt.Sprintf("use a token count from 1 to %d, such as 128, 400 or 60", ContextTokens), "must be between 1 and %d, got %d", ContextTokens, v)
 		}
+	}
+	if c.PromptTokens >= 1 && c.OutputTokens >= 1 && c.PromptTokens+c.OutputTokens > ContextTokens {
+		ds.Errorf(k("promptTokens"), fmt.Sprintf("keep promptTokens + outputTokens within Ollama's %d-token context per request slot", ContextTokens),
+			"a generation of %d prompt and %d output tokens does not fit one request slot", c.PromptTokens, c.OutputTokens)
 	}
 	for name, v := range map[string]float64{"aiPerUser": c.AIPerUser, "crmPerUser": c.CRMPerUser, "crmPerCore": c.CRMPerCore} {
 		if !(v > 0) {
