@@ -33,6 +33,7 @@ deps:
 
 fuzz:
 	go test ./internal/model -run '^$$' -fuzz FuzzStackFile -fuzztime 60s
+	go test ./internal/capacity -run '^$$' -fuzz FuzzCompute -fuzztime 60s
 
 bench:
 	go test ./internal/offline -run '^$$' -bench . -count 10

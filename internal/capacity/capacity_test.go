@@ -229,3 +229,32 @@ func BenchmarkCompute(b *testing.B) {
 		})
 	}
 }
+
+// Any configuration that loads gives finite, non-negative figures or a
+// clear error, never a panic.
+func FuzzCompute(f *testing.F) {
+	f.Add("laptop", `{}`, `{}`, `{}`)
+	f.Add("server", `{"aiPerUser": 0.001, "utilization": 0.95}`, `{"parallel": 64, "model": "llama3.2:1b"}`, `{"aiApi": 1}`)
+	f.Add("cloud", `{"embedShare": 0, "outputTokens": 2000, "promptTokens": 48}`, `{"replicas": 1}`, `{"aiApi": 0}`)
+	f.Fuzz(func(t *testing.T, stage, capacity, ai, costs string) {
+		cfg, ds := model.Load(stage, model.Raw{Values: map[string]string{"capacity": capacity, "ai": ai, "costs": costs}, Secret: map[string]bool{}}, model.LoadOptions{})
+		if ds.HasErrors() {
+			return
+		}
+		e, err := Compute(cfg)
+		if err != nil {
+			if !strings.Contains(err.Error(), "nextflow:") {
+				t.Fatalf("error names no key: %v", err)
+			}
+			return
+		}
+		for name, v := range map[string]float64{"users": float64(e.ConcurrentUsers), "ai": e.AIRequestsPerSecond, "response": e.ResponseSeconds, "uptime": e.UptimePercent, "downtime": e.DowntimeHoursPerMonth} {
+			if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+				t.Fatalf("%s = %v for %s %s %s", name, v, capacity, ai, costs)
+			}
+		}
+		if e.UptimePercent > 100 {
+			t.Fatalf("uptime %v", e.UptimePercent)
+		}
+	})
+}

@@ -571,10 +571,15 @@ func checkCapacity(c CapacityConfig, ds *Diagnostics) {
 		ds.Errorf(k("promptTokens"), fmt.Sprintf("keep promptTokens + outputTokens within Ollama's %d-token context per request slot", ContextTokens),
 			"a generation of %d prompt and %d output tokens does not fit one request slot", c.PromptTokens, c.OutputTokens)
 	}
-	for name, v := range map[string]float64{"aiPerUser": c.AIPerUser, "crmPerUser": c.CRMPerUser, "crmPerCore": c.CRMPerCore} {
-		if !(v > 0) {
-			ds.Errorf(k(name), "use a rate above 0", "must be > 0, got %g", v)
+	// Per-user rates below one request in about 17 minutes would make the
+	// user counts meaningless (and overflow).
+	for name, v := range map[string]float64{"aiPerUser": c.AIPerUser, "crmPerUser": c.CRMPerUser} {
+		if !(v >= 0.001) {
+			ds.Errorf(k(name), "use requests a second per user of 0.001 or more, such as 0.15", "must be >= 0.001, got %g", v)
 		}
+	}
+	if !(c.CRMPerCore > 0) || c.CRMPerCore > 1e6 {
+		ds.Errorf(k("crmPerCore"), "use the requests a second one CRM core serves, such as 100", "must be above 0 and at most 1000000, got %g", c.CRMPerCore)
 	}
 	for name, v := range map[string]float64{"apiPriceInput": c.APIPriceInput, "apiPriceOutput": c.APIPriceOutput, "apiPriceEmbed": c.APIPriceEmbed} {
 		if !(v >= 0) {

@@ -98,7 +98,7 @@ func TestLoadRejectsBadConfig(t *testing.T) {
 		{"parallel out of range", "laptop", map[string]string{"ai": `{"parallel": 0}`}, nil, LoadOptions{}, "nextflow:ai.parallel", []string{"got 0", "1 to 64"}},
 		{"unknown embedding model", "laptop", map[string]string{"ai": `{"embeddingModel": "bge-m9"}`}, nil, LoadOptions{}, "nextflow:ai.embeddingModel", []string{`"bge-m9"`, "nomic-embed-text"}},
 		{"embed share above 1", "laptop", map[string]string{"capacity": `{"embedShare": 1.5}`}, nil, LoadOptions{}, "nextflow:capacity.embedShare", []string{"got 1.5", "between 0 and 1"}},
-		{"negative users per second", "laptop", map[string]string{"capacity": `{"aiPerUser": -0.1}`}, nil, LoadOptions{}, "nextflow:capacity.aiPerUser", []string{"got -0.1", "above 0"}},
+		{"negative users per second", "laptop", map[string]string{"capacity": `{"aiPerUser": -0.1}`}, nil, LoadOptions{}, "nextflow:capacity.aiPerUser", []string{"got -0.1", "0.001 or more"}},
 		{"generation larger than a slot", "laptop", map[string]string{"capacity": `{"promptTokens": 2000, "outputTokens": 200}`}, nil, LoadOptions{}, "nextflow:capacity.promptTokens", []string{"2000 prompt and 200 output", "2048-token context"}},
 		{"utilization of 1", "server", map[string]string{"capacity": `{"utilization": 1}`}, nil, LoadOptions{}, "nextflow:capacity.utilization", []string{"got 1", "0.8"}},
 		{"unknown model", "laptop", map[string]string{"ai": `{"model": "mystery:13b"}`}, nil, LoadOptions{}, "nextflow:ai.model", []string{"mystery:13b", "modelSize"}},
