@@ -157,6 +157,9 @@ func (e *Estimate) ai(cfg *model.Config) error {
 	w := cfg.Capacity
 	h := cfg.Host
 	if !cfg.UseGPU {
+		if cfg.Stage == model.Cloud && !cfg.Cloud.GPUPool {
+			return fmt.Errorf("%s: the capacity model covers Ollama on GPUs, and this stack runs it on CPU nodes; set cloud.gpuPool true to estimate it", model.FullKey("cloud.gpuPool"))
+		}
 		return fmt.Errorf("%s: the capacity model covers Ollama on GPUs, and this stack runs it on CPU; describe the host's GPU in nextflow:host (gpu, gpuCount, vram) or set ai.gpu true", model.FullKey("ai.gpu"))
 	}
 	g, ok := GPUs[h.GPU]

@@ -183,6 +183,7 @@ func TestUnestimableStacks(t *testing.T) {
 		want   []string
 	}{
 		{"CPU only", model.Laptop, map[string]string{"ai": `{"gpu": false}`}, []string{"nextflow:ai.gpu", "CPU", "nextflow:host"}},
+		{"cloud without a GPU pool", model.Cloud, map[string]string{"cloud": `{"gpuPool": false}`}, []string{"nextflow:cloud.gpuPool", "CPU nodes", "gpuPool true"}},
 		{"unknown GPU", model.Laptop, map[string]string{"host": `{"gpu": "Voodoo 5", "gpuCount": 1, "vram": "32GiB"}`}, []string{"nextflow:host.gpu", `"Voodoo 5"`, "NVIDIA GeForce RTX 4090"}},
 	} {
 		_, err := Compute(load(t, c.stage, c.values))
