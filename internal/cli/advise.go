@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -63,12 +62,7 @@ func runAdvise(io IO, o *AdviseOptions) error {
 		return usageError{err}
 	}
 	if o.JSON {
-		b, err := json.MarshalIndent(a, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(io.Out, "%s\n", b)
-		return err
+		return printJSON(io, a)
 	}
 	switch a.Recommendation {
 	case advise.Upgrade:

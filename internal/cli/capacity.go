@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 
@@ -42,12 +41,7 @@ func runCapacity(io IO, o *CapacityOptions) error {
 		return usageError{err}
 	}
 	if o.JSON {
-		b, err := json.MarshalIndent(e, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(io.Out, "%s\n", b)
-		return err
+		return printJSON(io, e)
 	}
 	tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "METRIC\tESTIMATE\tSEED\t\n")

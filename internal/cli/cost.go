@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -76,12 +75,7 @@ func runCost(io IO, o *CostOptions) error {
 		return err
 	}
 	if o.JSON {
-		b, err := json.MarshalIndent(e, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(io.Out, "%s\n", b)
-		return err
+		return printJSON(io, e)
 	}
 	tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "ITEM\t%15s\t%15s\t\n", "MONTHLY "+e.Currency, "AT MAXIMUM")

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -95,12 +94,7 @@ func runDiff(io IO, o *DiffOptions) error {
 	d := stagediff.Compute(from, to)
 	switch {
 	case o.JSON:
-		b, err := json.MarshalIndent(d, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(io.Out, "%s\n", b)
-		return err
+		return printJSON(io, d)
 	case o.Markdown:
 		_, err = fmt.Fprint(io.Out, d.Markdown())
 	default:

@@ -4,6 +4,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"context"
 	"errors"
 	"fmt"
@@ -171,4 +172,15 @@ func findProject(dir string) (string, error) {
 		}
 		d = parent
 	}
+}
+
+// printJSON writes v to the output as indented JSON, the --json form of
+// every report command.
+func printJSON(io IO, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(io.Out, "%s\n", b)
+	return err
 }
