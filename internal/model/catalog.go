@@ -94,11 +94,26 @@ func lookup(list []LLM, name string) (LLM, bool) {
 // ModelNeed is the memory a model of the given size needs to run.
 func ModelNeed(size Bytes) Bytes { return Bytes(float64(size) * (1 + ModelOverhead)) }
 
+// Names lists a catalog's model names, for messages.
+func Names(list []LLM) string {
+	names := make([]string, 0, len(list))
+	for _, m := range list {
+		names = append(names, m.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// SlotsKV is the KV cache of model m's request slots beyond the first,
+// which ModelNeed's overhead already holds.
+func SlotsKV(m LLM, parallel int) Bytes {
+	return Bytes(max(parallel-1, 0)) * ContextTokens * m.KVPerToken
+}
+
 // NeedWith is the memory model m needs served beside the embedding model,
 // with parallel request slots: weights and runtime (with one context slot),
 // the embedding model, and the KV cache of every further slot.
 func NeedWith(m, embedding LLM, parallel int) Bytes {
-	return ModelNeed(m.Size) + ModelNeed(embedding.Size) + Bytes(max(parallel-1, 0))*ContextTokens*m.KVPerToken
+	return ModelNeed(m.Size) + ModelNeed(embedding.Size) + SlotsKV(m, parallel)
 }
 
 // largestFitting names the largest catalog models that fit in budget beside

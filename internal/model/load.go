@@ -380,11 +380,7 @@ func phaseCapabilities(c *Config, ds *Diagnostics) {
 			llm.KVPerToken = EstimatedKVPerToken(llm.Params)
 		}
 	} else if !known {
-		names := make([]string, 0, len(Catalog))
-		for _, m := range Catalog {
-			names = append(names, m.Name)
-		}
-		ds.Errorf(k("ai.model"), "set nextflow:ai.modelSize to its download size (see `ollama show`), or pick one of "+strings.Join(names, ", "),
+		ds.Errorf(k("ai.model"), "set nextflow:ai.modelSize to its download size (see `ollama show`), or pick one of "+Names(Catalog),
 			"the size of model %q is unknown to nfx", c.AI.Model)
 		return
 	}
@@ -393,11 +389,7 @@ func phaseCapabilities(c *Config, ds *Diagnostics) {
 	if c.AI.EmbeddingModel != "" {
 		e, ok := LookupEmbedding(c.AI.EmbeddingModel)
 		if !ok {
-			names := make([]string, 0, len(EmbeddingCatalog))
-			for _, m := range EmbeddingCatalog {
-				names = append(names, m.Name)
-			}
-			ds.Errorf(k("ai.embeddingModel"), "use one of "+strings.Join(names, ", ")+", or \"\" to serve none",
+			ds.Errorf(k("ai.embeddingModel"), "use one of "+Names(EmbeddingCatalog)+", or \"\" to serve none",
 				"embedding model %q is unknown to nfx", c.AI.EmbeddingModel)
 			return
 		}
@@ -409,7 +401,7 @@ func phaseCapabilities(c *Config, ds *Diagnostics) {
 	}
 	// The model's weights and runtime (with one context slot), the
 	// embedding model, and the KV cache of every further slot.
-	slots := Bytes(c.AI.Parallel-1) * ContextTokens * llm.KVPerToken
+	slots := SlotsKV(llm, c.AI.Parallel)
 	c.ModelNeed = NeedWith(llm, c.Embedding, c.AI.Parallel)
 	what := fmt.Sprintf("%s needs %.1f GB (%.1f GB weights + %.0f%% runtime", c.AI.Model, c.ModelNeed.GB(), size.GB(), ModelOverhead*100)
 	if c.Embedding.Size > 0 {
