@@ -183,7 +183,9 @@ func (e *Estimate) ai(cfg *model.Config) error {
 		Model: llm.Name, EmbeddingModel: emb.Name, GPU: h.GPU, Slots: cfg.AI.Parallel,
 		PrefillTokensPerSecond: prefill, DecodeTokensPerSecond: slots / step, TokenSeconds: step,
 	}
-	e.AI.GenerateSeconds = pt/prefill + ot*step/slots
+	// A generation's prefill, then its share of the decode steps it rides.
+	prefillTime := pt / prefill
+	e.AI.GenerateSeconds = prefillTime + ot*step/slots
 	// An embedding reads the embedding model's weights once and is
 	// compute-bound beyond that.
 	if emb.Name != "" {
@@ -201,7 +203,7 @@ func (e *Estimate) ai(cfg *model.Config) error {
 	// A generation's own time (prefill, then one token a step) plus the
 	// wait for the GPU, an M/M/1 queue per node at the quoted utilisation.
 	wait := w.Utilization * work / (1 - w.Utilization)
-	e.ResponseSeconds = pt/prefill + ot*step + wait
+	e.ResponseSeconds = prefillTime + ot*step + wait
 	e.Assumptions = append(e.Assumptions,
 		fmt.Sprintf("%s: %s", h.GPU, g.Source),
 		fmt.Sprintf("inference reaches %.0f %% of the memory bandwidth and %.0f %% of the FP16 tensor peak (capacity.bandwidthEfficiency, capacity.computeEfficiency)", w.BandwidthEfficiency*100, w.ComputeEfficiency*100),
