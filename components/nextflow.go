@@ -22,10 +22,46 @@ type Realisation struct {
 	Secrets map[string]pulumi.StringOutput
 }
 
-// Realiser realises NextFlow on one stage. It returns the outputs the stage
-// adds to the NextFlow component.
+// Provisioner realises the parts of one kind on one stage. Beyond what it
+// creates, it says how it runs a part (for diffs and reports) and what it
+// runs (recorded as the part component's inputs).
+type Provisioner interface {
+	// Describe says in a phrase how the stage runs the part.
+	Describe(app *model.App, p *model.Part) string
+	// Inputs are what the stage runs for the part, as plain values.
+	Inputs(app *model.App, p *model.Part) map[string]any
+}
+
+// Realiser realises NextFlow on one stage: one provisioner per part kind,
+// and Realise, which creates the stage's resources and returns the outputs
+// it adds to the NextFlow component.
 type Realiser interface {
+	// Provisioner returns the stage's provisioner for parts of kind k.
+	Provisioner(k model.Kind) (Provisioner, bool)
 	Realise(ctx *pulumi.Context, r Realisation) (pulumi.Map, error)
+}
+
+// NoProvisionerError says a stage cannot realise a part: no part is ever
+// dropped in silence.
+type NoProvisionerError struct {
+	Stage model.Stage
+	Part  *model.Part
+}
+
+func (e *NoProvisionerError) Error() string {
+	return fmt.Sprintf("%s: stage %s has no provisioner for part %q (kind %s); fix: remove the part from the stack, or use a stage that provisions %s parts",
+		e.Part.Key, e.Stage, e.Part.Name, e.Part.Kind, e.Part.Kind)
+}
+
+// ProvisionerFor returns the stage's provisioner for a part, or a
+// NoProvisionerError.
+func ProvisionerFor(r Realiser, stage model.Stage, p *model.Part) (Provisioner, error) {
+	if r != nil {
+		if pr, ok := r.Provisioner(p.Kind); ok && pr != nil {
+			return pr, nil
+		}
+	}
+	return nil, &NoProvisionerError{Stage: stage, Part: p}
 }
 
 // NextFlowArgs are the inputs of the NextFlow component.
@@ -48,9 +84,9 @@ func (a *NextFlowArgs) Validate() error {
 	case a.Stage == nil:
 		return fmt.Errorf("no realiser for stage %s", a.App.Config.Stage)
 	}
-	for _, s := range a.App.Services {
-		if _, ok := PartTypes[s.Part]; !ok {
-			return fmt.Errorf("service %s: unknown part %q", s.Name, s.Part)
+	for i := range a.App.Parts {
+		if _, err := ProvisionerFor(a.Stage, a.App.Config.Stage, &a.App.Parts[i]); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -81,12 +117,14 @@ func NewNextFlow(ctx *pulumi.Context, name string, args *NextFlowArgs, opts ...p
 	if err := ctx.RegisterComponentResourceV2(NextFlowType, name, props, nf, opts...); err != nil {
 		return nil, fmt.Errorf("nextflow %s: %w", name, err)
 	}
-	for _, s := range args.App.Services {
-		p, err := NewPart(ctx, name+"-"+s.Name, &PartArgs{Service: s, Secrets: args.Secrets}, pulumi.Parent(nf))
+	for i := range args.App.Parts {
+		part := &args.App.Parts[i]
+		pr, _ := ProvisionerFor(args.Stage, cfg.Stage, part)
+		p, err := NewPart(ctx, name+"-"+part.Name, &PartArgs{Part: part, Inputs: pr.Inputs(args.App, part), Secrets: args.Secrets}, pulumi.Parent(nf))
 		if err != nil {
 			return nil, fmt.Errorf("nextflow %s: %w", name, err)
 		}
-		nf.Parts[s.Name] = p
+		nf.Parts[part.Name] = p
 	}
 	outs, err := args.Stage.Realise(ctx, Realisation{Name: name, App: args.App, Parent: nf, Parts: nf.Parts, Secrets: args.Secrets})
 	if err != nil {

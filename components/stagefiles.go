@@ -115,8 +115,9 @@ func NewStageFiles(ctx *pulumi.Context, name string, args *StageFilesArgs, opts 
 
 // TunnelSecrets returns the realisation's secrets with the tunnel token a
 // stage's cloudflared needs: in managed mode from a ManagedTunnel it
-// creates (routing the hostname to ingress), otherwise as configured.
-func TunnelSecrets(ctx *pulumi.Context, in Realisation, ingress string) (map[string]pulumi.StringOutput, error) {
+// creates (routing each public hostname to its origin), otherwise as
+// configured.
+func TunnelSecrets(ctx *pulumi.Context, in Realisation, routes []Route) (map[string]pulumi.StringOutput, error) {
 	secrets := map[string]pulumi.StringOutput{}
 	for k, v := range in.Secrets {
 		secrets[k] = v
@@ -132,8 +133,7 @@ func TunnelSecrets(ctx *pulumi.Context, in Realisation, ingress string) (map[str
 	t, err := NewManagedTunnel(ctx, in.Name+"-cloudflare", &ManagedTunnelArgs{
 		AccountID: cfg.Tunnel.AccountID,
 		ZoneID:    cfg.Tunnel.ZoneID,
-		Hostname:  cfg.Tunnel.Hostname,
-		Service:   ingress,
+		Routes:    routes,
 		Secret:    seed,
 	}, pulumi.Parent(in.Parts[model.PartTunnel]))
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/pulumi/pulumi-cloudflare/sdk/v5/go/cloudflare"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -19,12 +20,17 @@ type ManagedTunnelArgs struct {
 	AccountID string
 	// ZoneID is the zone of Hostname. Required.
 	ZoneID string
-	// Hostname is the public name routed to Service. Required.
-	Hostname string
-	// Service is the origin the tunnel sends Hostname to, such as http://crm:3000. Required.
-	Service string
+	// Routes send each public hostname to its origin, such as
+	// crm.example.com to http://crm:3000; the CRM's first. Required.
+	Routes []Route
 	// Secret seeds the tunnel secret; any length, it is hashed to 32 bytes. Required.
 	Secret pulumi.StringOutput
+}
+
+// Route is one public hostname and the origin the tunnel sends it to.
+type Route struct {
+	Hostname string
+	Service  string
 }
 
 var cfID = regexp.MustCompile(`^[0-9a-f]{32}$`)
@@ -38,10 +44,32 @@ func (a *ManagedTunnelArgs) Validate() error {
 		return fmt.Errorf("account ID %q is not a Cloudflare ID", a.AccountID)
 	case !cfID.MatchString(a.ZoneID):
 		return fmt.Errorf("zone ID %q is not a Cloudflare ID", a.ZoneID)
-	case a.Hostname == "" || a.Service == "":
-		return fmt.Errorf("hostname and service are required")
+	case len(a.Routes) == 0:
+		return fmt.Errorf("at least one route is required")
+	}
+	seen := map[string]bool{}
+	for _, r := range a.Routes {
+		if r.Hostname == "" || r.Service == "" {
+			return fmt.Errorf("a route needs a hostname and a service")
+		}
+		if seen[r.Hostname] {
+			return fmt.Errorf("hostname %s is routed twice", r.Hostname)
+		}
+		seen[r.Hostname] = true
 	}
 	return nil
+}
+
+// ingressRules routes each hostname to its origin; anything else gets a
+// 404 instead of reaching an origin.
+func ingressRules(routes []Route) cloudflare.ZeroTrustTunnelCloudflaredConfigConfigIngressRuleArray {
+	var out cloudflare.ZeroTrustTunnelCloudflaredConfigConfigIngressRuleArray
+	for _, r := range routes {
+		out = append(out, cloudflare.ZeroTrustTunnelCloudflaredConfigConfigIngressRuleArgs{
+			Hostname: pulumi.String(r.Hostname), Service: pulumi.String(r.Service),
+		})
+	}
+	return append(out, cloudflare.ZeroTrustTunnelCloudflaredConfigConfigIngressRuleArgs{Service: pulumi.String("http_status:404")})
 }
 
 // ManagedTunnel is a Cloudflare tunnel with its ingress rules and a proxied
@@ -61,7 +89,15 @@ func NewManagedTunnel(ctx *pulumi.Context, name string, args *ManagedTunnelArgs,
 		return nil, fmt.Errorf("managed tunnel %s: %w", name, err)
 	}
 	t := &ManagedTunnel{}
-	props := pulumi.Map{"hostname": pulumi.String(args.Hostname), "service": pulumi.String(args.Service)}
+	first := args.Routes[0]
+	props := pulumi.Map{"hostname": pulumi.String(first.Hostname), "service": pulumi.String(first.Service)}
+	if len(args.Routes) > 1 {
+		routes := pulumi.StringMap{}
+		for _, r := range args.Routes {
+			routes[r.Hostname] = pulumi.String(r.Service)
+		}
+		props["routes"] = routes
+	}
 	if err := ctx.RegisterComponentResourceV2(ManagedTunnelType, name, props, t, opts...); err != nil {
 		return nil, fmt.Errorf("managed tunnel %s: %w", name, err)
 	}
@@ -83,31 +119,30 @@ func NewManagedTunnel(ctx *pulumi.Context, name string, args *ManagedTunnelArgs,
 		AccountId: pulumi.String(args.AccountID),
 		TunnelId:  tunnel.ID().ToStringOutput(),
 		Config: cloudflare.ZeroTrustTunnelCloudflaredConfigConfigArgs{
-			IngressRules: cloudflare.ZeroTrustTunnelCloudflaredConfigConfigIngressRuleArray{
-				cloudflare.ZeroTrustTunnelCloudflaredConfigConfigIngressRuleArgs{
-					Hostname: pulumi.String(args.Hostname),
-					Service:  pulumi.String(args.Service),
-				},
-				// Anything else gets a 404 instead of reaching an origin.
-				cloudflare.ZeroTrustTunnelCloudflaredConfigConfigIngressRuleArgs{
-					Service: pulumi.String("http_status:404"),
-				},
-			},
+			IngressRules: ingressRules(args.Routes),
 		},
 	}, child)
 	if err != nil {
 		return nil, fmt.Errorf("managed tunnel %s: ingress: %w", name, err)
 	}
-	_, err = cloudflare.NewRecord(ctx, name+"-dns", &cloudflare.RecordArgs{
-		ZoneId:  pulumi.String(args.ZoneID),
-		Name:    pulumi.String(args.Hostname),
-		Type:    pulumi.String("CNAME"),
-		Content: tunnel.Cname,
-		Proxied: pulumi.Bool(true),
-		Comment: pulumi.String("NextFlow CRM through its Cloudflare tunnel; managed by nfx"),
-	}, child)
-	if err != nil {
-		return nil, fmt.Errorf("managed tunnel %s: dns: %w", name, err)
+	for i, r := range args.Routes {
+		// The first route's record keeps the name it always had: child
+		// names are API.
+		recName := name + "-dns"
+		if i > 0 {
+			recName += "-" + strings.ReplaceAll(r.Hostname, ".", "-")
+		}
+		_, err = cloudflare.NewRecord(ctx, recName, &cloudflare.RecordArgs{
+			ZoneId:  pulumi.String(args.ZoneID),
+			Name:    pulumi.String(r.Hostname),
+			Type:    pulumi.String("CNAME"),
+			Content: tunnel.Cname,
+			Proxied: pulumi.Bool(true),
+			Comment: pulumi.String("NextFlow through its Cloudflare tunnel; managed by nfx"),
+		}, child)
+		if err != nil {
+			return nil, fmt.Errorf("managed tunnel %s: dns %s: %w", name, r.Hostname, err)
+		}
 	}
 	t.Token = pulumi.ToSecret(tunnel.TunnelToken).(pulumi.StringOutput)
 	t.Cname = tunnel.Cname

@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 
@@ -30,29 +31,62 @@ type Options struct {
 	Diagnostics func(model.Diagnostics)
 }
 
-// Stages is the registry of stage realisers. A stage without an entry is
-// an error, never a silent no-op.
-var Stages = map[model.Stage]func(Options, model.Stage) components.Realiser{
-	model.Laptop: func(o Options, st model.Stage) components.Realiser {
+// StageDef is one stage's contract: its realiser (which holds a
+// provisioner per part kind) and the files it renders from the whole plan.
+// The stage's facts (hosting, provider, topology, targets) are its
+// model.Profile.
+type StageDef struct {
+	// New returns the stage's realiser for one evaluation.
+	New func(Options, model.Stage) components.Realiser
+	// PlanFiles renders the files that come from the stage's whole plan,
+	// after the program ran (the cloud's Kubernetes manifests and
+	// resources.json); nil when there are none.
+	PlanFiles func(*plan.Plan) (files.Set, error)
+}
+
+// Stages is the registry of stages. A stage without an entry is an error,
+// never a silent no-op.
+var Stages = map[model.Stage]StageDef{
+	model.Laptop: {New: func(o Options, st model.Stage) components.Realiser {
 		return laptop.Realiser{Output: o.output(st)}
-	},
-	model.Server: func(o Options, st model.Stage) components.Realiser {
+	}},
+	model.Server: {New: func(o Options, st model.Stage) components.Realiser {
 		return server.Realiser{Output: o.output(st)}
+	}},
+	model.Cloud: {
+		New:       func(o Options, _ model.Stage) components.Realiser { return cloud.Realiser{Offline: o.Offline} },
+		PlanFiles: cloud.Manifests,
 	},
-	model.Cloud: func(o Options, _ model.Stage) components.Realiser { return cloud.Realiser{Offline: o.Offline} },
 }
 
-// Describe says how each stage runs each part, for `nfx diff` and reports.
-var Describe = map[model.Stage]func(*model.Config) map[string]string{
-	model.Laptop: laptop.Describe,
-	model.Server: server.Describe,
-	model.Cloud:  cloud.Describe,
+// Lookup returns a stage's definition, or an error naming the stages nfx has.
+func Lookup(st model.Stage) (StageDef, error) {
+	def, ok := Stages[st]
+	if !ok {
+		return StageDef{}, fmt.Errorf("stage %s: nfx has no provisioners for this stage; stages available: %s", st, available())
+	}
+	return def, nil
 }
 
-// PlanFiles renders the files of a stage that come from its whole plan,
-// after the program ran: the cloud's Kubernetes manifests and resources.json.
-var PlanFiles = map[model.Stage]func(*plan.Plan) (files.Set, error){
-	model.Cloud: cloud.Manifests,
+// Describe says, part by part in the app's order, how the stage runs each
+// part, from the stage's provisioners.
+func Describe(cfg *model.Config) ([]model.PartText, error) {
+	def, err := Lookup(cfg.Stage)
+	if err != nil {
+		return nil, err
+	}
+	r := def.New(Options{Offline: true}, cfg.Stage)
+	app := model.Build(cfg)
+	out := make([]model.PartText, 0, len(app.Parts))
+	for i := range app.Parts {
+		p := &app.Parts[i]
+		pr, err := components.ProvisionerFor(r, cfg.Stage, p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, model.PartText{Name: p.Name, Kind: p.Kind, Text: pr.Describe(app, p)})
+	}
+	return out, nil
 }
 
 func (o Options) output(st model.Stage) components.Output {
@@ -84,7 +118,9 @@ func ReadConfig(ctx *pulumi.Context) model.Raw {
 		full := model.FullKey(k.Name)
 		if v, ok := ctx.GetConfig(full); ok {
 			raw.Values[k.Name] = v
-			raw.Secret[k.Name] = ctx.IsConfigSecret(full)
+			// nextflow:secrets arrives decrypted: its fields were set with
+			// --secret --path, which the engine may report per field only.
+			raw.Secret[k.Name] = ctx.IsConfigSecret(full) || k.Name == model.KeyAppSecrets
 		}
 	}
 	return raw
@@ -112,9 +148,9 @@ func Program(opts Options) pulumi.RunFunc {
 		for _, w := range ds.Warnings() {
 			_ = ctx.Log.Warn(w.String(), nil)
 		}
-		newRealiser, ok := Stages[cfg.Stage]
-		if !ok {
-			return fmt.Errorf("stage %s: nfx has no provisioner for this stage yet; stages available: %s", cfg.Stage, available())
+		def, err := Lookup(cfg.Stage)
+		if err != nil {
+			return err
 		}
 		app := model.Build(cfg)
 		secrets := map[string]pulumi.StringOutput{}
@@ -130,17 +166,29 @@ func Program(opts Options) pulumi.RunFunc {
 				secrets[name] = pulumi.ToSecret(pulumi.String("")).(pulumi.StringOutput)
 			}
 		}
+		var appSecrets pulumi.StringOutput
 		for _, s := range app.Secrets {
-			secret(s.Name, s.Key)
+			if s.Field == "" {
+				secret(s.Name, s.Key)
+				continue
+			}
+			if opts.Offline {
+				secrets[s.Name] = pulumi.ToSecret(pulumi.String("")).(pulumi.StringOutput)
+				continue
+			}
+			if appSecrets == (pulumi.StringOutput{}) {
+				appSecrets = config.GetSecret(ctx, model.FullKey(model.KeyAppSecrets))
+			}
+			secrets[s.Name] = appSecretField(appSecrets, s.Field)
 		}
 		if cfg.Tunnel.Mode == model.TunnelManaged {
 			secret(model.KeyTunnelSecret, model.KeyTunnelSecret)
 		}
-		if model.Profiles[cfg.Stage].Topology.PostgresInstances > 1 {
+		if model.NeedsReplication(cfg.Stage) {
 			secret(model.KeyReplicationPassword, model.KeyReplicationPassword)
 		}
 		nf, err := components.NewNextFlow(ctx, "nextflow", &components.NextFlowArgs{
-			App: app, Stage: newRealiser(opts, cfg.Stage), Secrets: secrets,
+			App: app, Stage: def.New(opts, cfg.Stage), Secrets: secrets,
 		})
 		if err != nil {
 			return err
@@ -150,6 +198,22 @@ func Program(opts Options) pulumi.RunFunc {
 		ctx.Export("gpu", pulumi.Bool(cfg.UseGPU))
 		return nil
 	}
+}
+
+// appSecretField reads one field of nextflow:secrets; the value stays a
+// Pulumi secret and is named in no error.
+func appSecretField(obj pulumi.StringOutput, field string) pulumi.StringOutput {
+	return pulumi.ToSecret(obj.ApplyT(func(js string) (string, error) {
+		var m map[string]string
+		if err := json.Unmarshal([]byte(js), &m); err != nil {
+			return "", fmt.Errorf("%s: not an object of strings", model.FullKey(model.KeyAppSecrets))
+		}
+		v, ok := m[field]
+		if !ok || v == "" {
+			return "", fmt.Errorf("%s.%s has no value", model.FullKey(model.KeyAppSecrets), field)
+		}
+		return v, nil
+	})).(pulumi.StringOutput)
 }
 
 func available() string {

@@ -60,6 +60,8 @@ func TestProgramComponentTree(t *testing.T) {
 			"nextflow:index:Postgres nextflow-postgres <- nextflow",
 			"nextflow:index:Qdrant nextflow-qdrant <- nextflow",
 			"nextflow:index:Redis nextflow-redis <- nextflow",
+			// The edge is a part without a tunnel too: it publishes the CRM on loopback.
+			"nextflow:index:Tunnel nextflow-tunnel <- nextflow",
 			"nextflow:laptop:ComposeProject nextflow-compose <- nextflow",
 		}},
 		"managed": {map[string]string{"tunnel": managedTunnel}, []string{

@@ -71,38 +71,29 @@ func level(c string) int {
 	return -1
 }
 
-// Row is one row of the decision matrix: the limit of each stage for one
-// metric, as the seed gives it. A stage's limit is where its next stage
-// becomes needed.
+// Row is one row of the decision matrix: one metric, and where each
+// stage's limit for it is (the stage's model.Limits). A stage's limit is
+// where its next stage becomes needed.
 type Row struct {
 	Metric string
-	// Limit returns the value at which the stage's limit is reached and
-	// whether a metric value reaches it ("100+" reaches at 100; "> 5 s" only
-	// above 5).
-	limits map[model.Stage]float64
-	// strict says the limit must be exceeded, not just reached.
+	// limit picks the row's limit from a stage's limits.
+	limit func(model.Limits) float64
+	// strict says the limit must be exceeded, not just reached ("> 5 s");
+	// otherwise reaching it fires ("100+").
 	strict bool
 	unit   string
-	seed   map[model.Stage]string
 }
 
-// Matrix is the seed's decision matrix. The cloud's row is its own scale:
-// beyond it the cloud grows within itself.
+// Matrix is the seed's decision matrix; the limits are the stages' own.
 var Matrix = []Row{
-	{Metric: "concurrent users", limits: map[model.Stage]float64{model.Laptop: 100, model.Server: 1000, model.Cloud: 10000}, unit: "",
-		seed: map[model.Stage]string{model.Laptop: "100+", model.Server: "1000+", model.Cloud: "10000+"}},
-	{Metric: "response time (p95)", strict: true, limits: map[model.Stage]float64{model.Laptop: 5, model.Server: 3, model.Cloud: 2}, unit: " s",
-		seed: map[model.Stage]string{model.Laptop: "> 5 s", model.Server: "> 3 s", model.Cloud: "> 2 s"}},
-	{Metric: "downtime per month", strict: true, limits: map[model.Stage]float64{model.Laptop: 2, model.Server: 0.5, model.Cloud: 0.01}, unit: " %",
-		seed: map[model.Stage]string{model.Laptop: "> 2 %", model.Server: "> 0.5 %", model.Cloud: "> 0.01 %"}},
-	{Metric: "revenue per month", limits: map[model.Stage]float64{model.Laptop: 50e6, model.Server: 500e6, model.Cloud: 5e9}, unit: " VND",
-		seed: map[model.Stage]string{model.Laptop: "50M+ VND", model.Server: "500M+ VND", model.Cloud: "5B+ VND"}},
+	{Metric: model.MetricUsers, limit: func(l model.Limits) float64 { return l.Users }},
+	{Metric: model.MetricResponse, strict: true, limit: func(l model.Limits) float64 { return l.ResponseSeconds }, unit: " s"},
+	{Metric: model.MetricDowntime, strict: true, limit: func(l model.Limits) float64 { return l.DowntimePercent }, unit: " %"},
+	{Metric: model.MetricRevenue, limit: func(l model.Limits) float64 { return l.Revenue }, unit: " VND"},
 	// The team: 1-3 people run a laptop, 5-10 a server, 20+ the cloud; a
 	// stage's limit is the first size past its range.
-	{Metric: "team size", limits: map[model.Stage]float64{model.Laptop: 4, model.Server: 11, model.Cloud: 20}, unit: " people",
-		seed: map[model.Stage]string{model.Laptop: "1-3 people", model.Server: "5-10 people", model.Cloud: "20+ people"}},
-	{Metric: "compliance needs", limits: map[model.Stage]float64{model.Laptop: 1, model.Server: 2, model.Cloud: 3}, unit: "",
-		seed: map[model.Stage]string{model.Laptop: "basic", model.Server: "medium", model.Cloud: "enterprise"}},
+	{Metric: model.MetricTeam, limit: func(l model.Limits) float64 { return l.Team }, unit: " people"},
+	{Metric: model.MetricCompliance, limit: func(l model.Limits) float64 { return l.Compliance }},
 }
 
 // Approach is the share of a limit at which a metric counts as approaching it.
@@ -183,7 +174,8 @@ var redMetrics = map[string]string{
 // revenue, team, compliance), a metric within 80 % of its limit, or fast
 // growth call for preparing: the seed warns against upgrading too early.
 func Evaluate(current model.Stage, m Metrics) (*Advice, error) {
-	if _, err := model.ParseStage(string(current)); err != nil {
+	prof, err := model.ProfileOf(current)
+	if err != nil {
 		return nil, fmt.Errorf("--stage: %v", err)
 	}
 	if err := m.Validate(); err != nil {
@@ -192,13 +184,13 @@ func Evaluate(current model.Stage, m Metrics) (*Advice, error) {
 	a := &Advice{CurrentStage: string(current), TargetStage: string(current), Recommendation: Stay, Signal: "green"}
 	fired, red, approaching := 0, 0, 0
 	for _, row := range Matrix {
-		limit := row.limits[current]
+		limit := row.limit(prof.Limits)
 		v := m.value(row.Metric)
 		over := v >= limit
 		if row.strict {
 			over = v > limit
 		}
-		r := Reason{Metric: row.Metric, Value: show(row.Metric, v, m), Limit: row.seed[current]}
+		r := Reason{Metric: row.Metric, Value: show(row.Metric, v, m), Limit: prof.Limits.Seed[row.Metric]}
 		switch {
 		case over:
 			fired++
@@ -238,7 +230,7 @@ func Evaluate(current model.Stage, m Metrics) (*Advice, error) {
 		a.Reasons = append(a.Reasons, Reason{Metric: "user growth", Value: fmt.Sprintf("%g %% a month", m.Growth), Limit: fmt.Sprintf("%g %% a month", FastGrowth),
 			State: "approaching", Signal: "yellow", Text: "fast user growth: plan the migration 3-6 months ahead"})
 	}
-	next := nextStage(current)
+	next := current.Next()
 	switch {
 	case red > 0 || fired >= 2:
 		a.Recommendation, a.Signal = Upgrade, "red"
@@ -261,13 +253,4 @@ func Evaluate(current model.Stage, m Metrics) (*Advice, error) {
 		a.Avoid = append(a.Avoid, "under-planning the migration: rehearse the restore and keep the rollback ready", "ignoring monitoring: watch response time and errors through the switch")
 	}
 	return a, nil
-}
-
-func nextStage(s model.Stage) model.Stage {
-	for i, st := range model.Stages {
-		if st == s && i+1 < len(model.Stages) {
-			return model.Stages[i+1]
-		}
-	}
-	return ""
 }

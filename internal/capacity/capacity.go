@@ -36,9 +36,13 @@ type Estimate struct {
 	// DowntimeHoursPerMonth is the expected downtime within those hours.
 	DowntimeHoursPerMonth float64 `json:"downtimeHoursPerMonth"`
 
-	AI     AI       `json:"ai"`
-	CRM    CRM      `json:"crm"`
-	Uptime []Outage `json:"uptime"`
+	AI  AI  `json:"ai"`
+	CRM CRM `json:"crm"`
+	// CPU is each part's share of the stage's CPU, and CPUAvailable what
+	// the shares are of.
+	CPU          []Share  `json:"cpu"`
+	CPUAvailable float64  `json:"cpuAvailable"`
+	Uptime       []Outage `json:"uptime"`
 	// Seed compares the estimate with the seed's figures for the stage.
 	Seed []Check `json:"seed"`
 	// Reach, when the AI falls short of the seed's figures, says what
@@ -128,18 +132,24 @@ const hoursPerMonth = 730.5
 // Compute estimates a loaded stage.
 func Compute(cfg *model.Config) (*Estimate, error) {
 	w := cfg.Capacity
+	if _, err := model.ProfileOf(cfg.Stage); err != nil {
+		return nil, err
+	}
 	e := &Estimate{Stage: string(cfg.Stage)}
 	if err := e.ai(cfg); err != nil {
 		return nil, err
 	}
 	e.crm(cfg)
+	e.cpu(cfg)
 	e.AIRequestsPerSecond = e.AI.SelfHosted + e.AI.API
 	e.AI.Users = int(e.AIRequestsPerSecond / w.AIPerUser)
 	e.ConcurrentUsers, e.Bottleneck = e.AI.Users, "ai"
 	if e.CRM.Users < e.AI.Users {
 		e.ConcurrentUsers, e.Bottleneck = e.CRM.Users, "crm"
 	}
-	e.uptime(cfg)
+	if err := e.uptime(cfg); err != nil {
+		return nil, err
+	}
 	e.seed(cfg)
 	e.reach(cfg)
 	e.Assumptions = append(e.Assumptions,
@@ -156,19 +166,16 @@ func Compute(cfg *model.Config) (*Estimate, error) {
 func (e *Estimate) ai(cfg *model.Config) error {
 	w := cfg.Capacity
 	h := cfg.Host
+	prof := model.Profiles[cfg.Stage]
 	if !cfg.UseGPU {
-		if cfg.Stage == model.Cloud && !cfg.Cloud.GPUPool {
+		if prof.Hosting == model.Provider && !cfg.Cloud.GPUPool {
 			return fmt.Errorf("%s: the capacity model covers Ollama on GPUs, and this stack runs it on CPU nodes; set cloud.gpuPool true to estimate it", model.FullKey("cloud.gpuPool"))
 		}
 		return fmt.Errorf("%s: the capacity model covers Ollama on GPUs, and this stack runs it on CPU; describe the host's GPU in nextflow:host (gpu, gpuCount, vram) or set ai.gpu true", model.FullKey("ai.gpu"))
 	}
 	g, ok := GPUs[h.GPU]
 	if !ok {
-		key := "host.gpu"
-		if cfg.Stage == model.Cloud {
-			key = "cloud.gpuInstanceType"
-		}
-		return fmt.Errorf("%s: GPU %q has no published figures in nfx; use one of %s", model.FullKey(key), h.GPU, GPUNames())
+		return fmt.Errorf("%s: GPU %q has no published figures in nfx; use one of %s", model.FullKey(prof.GPUKey), h.GPU, GPUNames())
 	}
 	llm, emb := cfg.LLM, cfg.Embedding
 	bw := g.BandwidthGBs * 1e9 * w.BandwidthEfficiency
@@ -238,15 +245,16 @@ func (e *Estimate) api(cfg *model.Config) {
 func (e *Estimate) crm(cfg *model.Config) {
 	w := cfg.Capacity
 	replicas := cfg.CRM.Replicas
-	if cfg.Stage == model.Cloud {
+	autoscaled := model.Profiles[cfg.Stage].Autoscaled
+	if autoscaled {
 		replicas = max(replicas, cfg.Cloud.CRMMaxReplicas)
 	}
 	cores := float64(replicas) * cfg.CRM.CPUs
 	rps := w.Utilization * cores * w.CRMPerCore
 	e.CRM = CRM{Replicas: replicas, Cores: cores, RequestsPerSecond: rps, Users: int(rps / w.CRMPerUser)}
 	e.Assumptions = append(e.Assumptions, fmt.Sprintf("one CRM core serves %g requests a second (capacity.crmPerCore); %d replicas of %g cores", w.CRMPerCore, replicas, cfg.CRM.CPUs))
-	if cfg.Stage == model.Cloud {
-		e.Assumptions = append(e.Assumptions, "the cloud's CRM is counted at its autoscaling ceiling (cloud.crmMaxReplicas); its AI at ai.replicas GPU nodes")
+	if autoscaled {
+		e.Assumptions = append(e.Assumptions, fmt.Sprintf("the %s stage's CRM is counted at its autoscaling ceiling (cloud.crmMaxReplicas); its AI at ai.replicas GPU nodes", cfg.Stage))
 	}
 }
 
@@ -273,4 +281,53 @@ func (e *Estimate) reach(cfg *model.Config) {
 	if short {
 		e.Reach = r
 	}
+}
+
+// Share is one part's share of the stage's CPU: its containers' limits
+// times their replicas, against what the stage's hosts leave to
+// containers (or, on a provider's nodes, against every part's cores).
+type Share struct {
+	Part     string  `json:"part"`
+	Replicas int     `json:"replicas"`
+	Cores    float64 `json:"cores"`
+	Percent  float64 `json:"percent"`
+}
+
+// cpu lists each part's and each stage helper's share of the CPU, the
+// user's services among them.
+func (e *Estimate) cpu(cfg *model.Config) {
+	byPart := map[string]*Share{}
+	var order []string
+	var total float64
+	for _, in := range model.Instances(cfg) {
+		name := in.Part
+		if name == "" {
+			name = in.Name
+		}
+		s, ok := byPart[name]
+		if !ok {
+			s = &Share{Part: name}
+			byPart[name] = s
+			order = append(order, name)
+		}
+		s.Replicas += in.Replicas
+		s.Cores += in.Sizing.CPUs * float64(in.Replicas)
+		total += in.Sizing.CPUs * float64(in.Replicas)
+	}
+	avail := total
+	what := "of the cores every part's containers are limited to"
+	if model.Profiles[cfg.Stage].Hosting == model.SelfHosted {
+		h := cfg.Host
+		avail = float64((h.Threads - h.ReserveThreads) * max(h.Nodes, 1))
+		what = "of the threads the hosts leave to containers"
+	}
+	for _, n := range order {
+		s := byPart[n]
+		if avail > 0 {
+			s.Percent = math.Round(s.Cores/avail*1000) / 10
+		}
+		e.CPU = append(e.CPU, *s)
+	}
+	e.CPUAvailable = avail
+	e.Assumptions = append(e.Assumptions, fmt.Sprintf("each part's CPU share is its containers' cpus limits times their replicas, %s (%g)", what, avail))
 }

@@ -50,19 +50,19 @@ var cloudSLAs = []struct {
 	{"ElastiCache Multi-AZ with automatic failover (ElastiCache SLA)", 99.99},
 }
 
-func (e *Estimate) uptime(cfg *model.Config) {
-	switch cfg.Stage {
-	case model.Laptop:
+func (e *Estimate) uptime(cfg *model.Config) error {
+	switch m := model.Profiles[cfg.Stage].UptimeModel; m {
+	case model.UptimeSingleHost:
 		e.ServiceHoursPerDay = cfg.Costs.HoursPerDay
 		e.Uptime = []Outage{
 			outage("the laptop crashes, overheats or reboots for updates", laptopIncidents, laptopRepairHours, "one machine: every part is down until it is back"),
 			outage("power cut, no UPS", laptopPowerCuts, laptopPowerHours, ""),
 			outage("internet line outage", homeLineOutages, homeLineHours, "the Cloudflare Tunnel needs the line"),
 		}
-	case model.Server:
+	case model.UptimeCluster:
 		e.ServiceHoursPerDay = 24
 		e.Uptime = serverOutages(cfg)
-	case model.Cloud:
+	case model.UptimeProviderSLA:
 		e.ServiceHoursPerDay = 24
 		up := 1.0
 		for _, s := range cloudSLAs {
@@ -72,8 +72,10 @@ func (e *Estimate) uptime(cfg *model.Config) {
 		}
 		e.DowntimeHoursPerMonth = (1 - up) * hoursPerMonth
 		e.UptimePercent = up * 100
-		e.Assumptions = append(e.Assumptions, "cloud uptime is the product of the published SLAs of the parts in series, in one region")
-		return
+		e.Assumptions = append(e.Assumptions, "the provider's uptime is the product of the published SLAs of the parts in series, in one region")
+		return nil
+	default:
+		return fmt.Errorf("stage %s: no uptime model %q in nfx", cfg.Stage, m)
 	}
 	for _, o := range e.Uptime {
 		e.DowntimeHoursPerMonth += o.DowntimeHours
@@ -84,6 +86,7 @@ func (e *Estimate) uptime(cfg *model.Config) {
 		e.UptimePercent = 100 * max(0, 1-e.DowntimeHoursPerMonth/service)
 	}
 	e.Assumptions = append(e.Assumptions, fmt.Sprintf("uptime is counted over %g service hours a day", e.ServiceHoursPerDay))
+	return nil
 }
 
 func outage(cause string, events, hours float64, detail string) Outage {
@@ -93,7 +96,7 @@ func outage(cause string, events, hours float64, detail string) Outage {
 // serverOutages weighs a node fault by what runs on the failed node: the
 // PostgreSQL primary, the Redis primary, or only stateless replicas.
 func serverOutages(cfg *model.Config) []Outage {
-	topo := model.Profiles[model.Server].Topology
+	topo := model.Profiles[cfg.Stage].Topology
 	nodes := float64(max(cfg.Host.Nodes, 1))
 	pg, pgHow := nodeRepairHours, "no replica: repaired or restored from backup"
 	if topo.PostgresInstances >= 2 && cfg.Host.Nodes >= 2 {

@@ -56,15 +56,15 @@ func side(io IO, stage, config string) (stagediff.Side, string, error) {
 		return stagediff.Side{}, "", err
 	}
 	// The loaded config as the program saw it (GPU and model resolved).
-	describe := stacks.Describe[in.Stage]
-	if describe == nil {
-		return stagediff.Side{}, "", fmt.Errorf("stage %s cannot describe its parts", in.Stage)
+	describe, err := stacks.Describe(in.Config)
+	if err != nil {
+		return stagediff.Side{}, "", err
 	}
 	est, err := cost.Compute(in.Config, &res.Plan, cost.VND)
 	if err != nil {
 		return stagediff.Side{}, "", err
 	}
-	side := stagediff.Side{Config: in.Config, Describe: describe(in.Config), Plan: &res.Plan, Cost: est}
+	side := stagediff.Side{Config: in.Config, Describe: describe, Plan: &res.Plan, Cost: est}
 	// A stage the capacity model cannot estimate (Ollama on CPU) still diffs.
 	if c, err := capacity.Compute(in.Config); err == nil {
 		side.Capacity = c

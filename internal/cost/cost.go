@@ -61,15 +61,24 @@ func Compute(cfg *model.Config, p *plan.Plan, currency string) (*Estimate, error
 	if currency != VND && currency != USD {
 		return nil, fmt.Errorf("--currency: unknown currency %q; use VND or USD", currency)
 	}
-	e := &Estimate{Stage: string(cfg.Stage), Currency: currency, UsdVnd: cfg.Costs.UsdVnd, Lines: []Line{}, OneTime: []Line{}, Unpriced: []Unpriced{}}
-	var err error
-	if cfg.Stage == model.Cloud {
-		err = e.cloud(cfg, p)
-	} else {
-		e.selfHosted(cfg)
-	}
+	prof, err := model.ProfileOf(cfg.Stage)
 	if err != nil {
 		return nil, err
+	}
+	e := &Estimate{Stage: string(cfg.Stage), Currency: currency, UsdVnd: cfg.Costs.UsdVnd, Lines: []Line{}, OneTime: []Line{}, Unpriced: []Unpriced{}}
+	switch prof.Hosting {
+	case model.SelfHosted:
+		e.selfHosted(cfg)
+	case model.Provider:
+		price, ok := providers[prof.Provider]
+		if !ok {
+			return nil, fmt.Errorf("stage %s: nfx has no prices for provider %q", cfg.Stage, prof.Provider)
+		}
+		if err := price(e, cfg, p); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("stage %s: unknown hosting %q", cfg.Stage, prof.Hosting)
 	}
 	for _, l := range e.Lines {
 		e.MonthlyTotal += l.Monthly
@@ -124,8 +133,8 @@ func (e *Estimate) selfHosted(cfg *model.Config) {
 	e.Assumptions = append(e.Assumptions,
 		fmt.Sprintf("the machines run %.0f h a day; set nextflow:costs.hoursPerDay", c.HoursPerDay),
 		fmt.Sprintf("electricity costs %.0f VND/kWh; set nextflow:costs.tariff to your bill's rate", c.Tariff))
-	if cfg.Stage == model.Laptop && c.Investment == 0 {
-		e.Assumptions = append(e.Assumptions, "the laptop is already owned: no investment")
+	if c.Investment == 0 {
+		e.Assumptions = append(e.Assumptions, fmt.Sprintf("the %s stage's hardware is already owned: no investment", cfg.Stage))
 	}
 }
 
@@ -161,7 +170,13 @@ func (e *Estimate) price(list map[string]float64, region, size string, r plan.Re
 	return v, ok
 }
 
-func (e *Estimate) cloud(cfg *model.Config, p *plan.Plan) error {
+// providers price each provider's plan.
+var providers = map[string]func(*Estimate, *model.Config, *plan.Plan) error{
+	"aws": (*Estimate).aws,
+}
+
+// aws prices an AWS plan against the embedded price table.
+func (e *Estimate) aws(cfg *model.Config, p *plan.Plan) error {
 	cc, costs := cfg.Cloud, cfg.Costs
 	t, ok := Prices[cc.Region]
 	if !ok {

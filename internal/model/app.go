@@ -7,33 +7,12 @@ import (
 	"time"
 )
 
-// Part names: the logical parts of NextFlow, each realised per stage.
-const (
-	PartCRM      = "crm"
-	PartAI       = "ai"
-	PartPostgres = "postgres"
-	PartRedis    = "redis"
-	PartQdrant   = "qdrant"
-	PartTunnel   = "tunnel"
-)
-
-// Exposure says who may reach a port.
-type Exposure int
-
-const (
-	// Internal ports are reachable only by the app's own services.
-	Internal Exposure = iota
-	// Loopback ports are also published on the host's 127.0.0.1.
-	Loopback
-)
-
-// Port is a port a service listens on.
+// Port is a port a service listens on, inside the app's networks. Whether
+// it is reachable from outside is the part's (Part.Public), and each stage
+// decides how: nothing is ever published by the port itself.
 type Port struct {
-	Name     string
-	Port     int
-	Exposure Exposure
-	// HostPort is the host port of a Loopback port.
-	HostPort int
+	Name string
+	Port int
 }
 
 // Mount attaches a named volume to a path.
@@ -65,8 +44,12 @@ func (s SecretUse) Path() string { return "/run/secrets/" + s.Secret }
 // Health is a service's health check, run in the container: a shell
 // command, or Exec for images without a shell.
 type Health struct {
-	Shell       string
-	Exec        []string
+	Shell string
+	Exec  []string
+	// HTTPPath and Port, when set, say the check is an HTTP GET of the
+	// path on the port: a stage with native HTTP probes uses them.
+	HTTPPath    string
+	Port        int
 	Interval    time.Duration
 	Timeout     time.Duration
 	Retries     int
@@ -103,10 +86,15 @@ type Service struct {
 	Networks  []string
 }
 
-// SecretSpec is a secret the app needs and the config key it comes from.
+// SecretSpec is a secret the app's containers use and where its value
+// comes from: a secret config key, or a field of `nextflow:secrets`.
 type SecretSpec struct {
+	// Name is the container secret, mounted at /run/secrets/<Name>.
 	Name string
-	Key  string
+	// Key is the config key (without the namespace).
+	Key string
+	// Field, if set, is the field of the object key Key (nextflow:secrets).
+	Field string
 }
 
 // Network is a network services share. Internal networks have no route out.
@@ -115,9 +103,13 @@ type Network struct {
 	Internal bool
 }
 
-// App is NextFlow on one stage: every service, volume, secret and network.
+// App is NextFlow on one stage: every part, and the services, volumes,
+// secrets and networks of those that run containers.
 type App struct {
-	Config   *Config
+	Config *Config
+	// Parts are the built-in parts in table order, then the user's services.
+	Parts []Part
+	// Services are the containers of the parts that run one, sorted by name.
 	Services []Service
 	Volumes  []string
 	Secrets  []SecretSpec
@@ -178,72 +170,82 @@ const (
 // Config always gives the same App.
 func Build(c *Config) *App {
 	app := &App{
-		Config:  c,
-		Volumes: []string{VolModels, VolPostgres, VolQdrant, VolRedis},
+		Config: c,
 		Secrets: []SecretSpec{
-			{SecretPostgresPassword, KeyPostgresPassword},
-			{SecretRedisPassword, KeyRedisPassword},
+			{Name: SecretPostgresPassword, Key: KeyPostgresPassword},
+			{Name: SecretRedisPassword, Key: KeyRedisPassword},
 		},
 		Networks: []Network{{NetBackend, true}, {NetFrontend, false}},
 	}
-	app.Services = []Service{crmService(c), aiService(c), postgresService(c), redisService(c), qdrantService(c)}
-	if c.Tunnel.Mode != TunnelNone {
-		app.Services = append(app.Services, tunnelService(c))
-		app.Secrets = append(app.Secrets, SecretSpec{SecretTunnelToken, KeyTunnelToken})
+	app.Parts = parts(c)
+	vols := map[string]bool{}
+	for i := range app.Parts {
+		p := &app.Parts[i]
+		p.Service.DependsOn = dependsOn(app.Parts, p)
+		if !p.Runs {
+			continue
+		}
+		app.Services = append(app.Services, p.Service)
+		for _, m := range p.Service.Volumes {
+			vols[m.Volume] = true
+		}
 	}
+	if tunnelRuns(c) {
+		app.Secrets = append(app.Secrets, SecretSpec{Name: SecretTunnelToken, Key: KeyTunnelToken})
+	}
+	for _, name := range c.AppSecrets() {
+		app.Secrets = append(app.Secrets, SecretSpec{Name: AppSecretName(name), Key: KeyAppSecrets, Field: name})
+	}
+	app.Volumes = SortedKeys(vols)
 	sort.Slice(app.Services, func(i, j int) bool { return app.Services[i].Name < app.Services[j].Name })
 	return app
 }
 
+// crmEnv is the CRM's environment, the same on every stage: each stage
+// resolves the references to what it runs.
+var crmEnv = map[string]string{
+	"PUBLIC_URL":         "${public.url}",
+	"DATABASE_HOST":      "${db.host}",
+	"DATABASE_PORT":      "${db.port}",
+	"DATABASE_NAME":      "${db.name}",
+	"DATABASE_USER":      "${db.user}",
+	"DATABASE_SSLMODE":   "${db.sslmode}",
+	"DATABASE_URL":       "${db.url}",
+	"DATABASE_READ_HOST": "${db-read.host}",
+	"DATABASE_READ_URL":  "${db-read.url}",
+	"REDIS_URL":          "${cache.url}",
+	"REDIS_TLS":          "${cache.tls}",
+	"REDIS_SENTINELS":    "${cache.sentinels?}",
+	"REDIS_MASTER_NAME":  "${cache.master?}",
+	"QDRANT_URL":         "${vector.url}",
+	"OLLAMA_BASE_URL":    "${ai.url}",
+	"OLLAMA_MODEL":       "${ai.model}",
+	"OLLAMA_EMBED_MODEL": "${ai.embedModel}",
+}
+
 func crmService(c *Config) Service {
-	port := Port{Name: "http", Port: c.CRM.Port}
-	if c.Tunnel.Mode == TunnelNone {
-		port.Exposure, port.HostPort = Loopback, c.Tunnel.LocalPort
-	}
-	publicURL := "https://" + c.Tunnel.Hostname
-	if c.Tunnel.Mode == TunnelNone {
-		publicURL = fmt.Sprintf("http://127.0.0.1:%d", c.Tunnel.LocalPort)
+	env := map[string]string{"PORT": strconv.Itoa(c.CRM.Port)}
+	for k, v := range crmEnv {
+		env[k] = v
 	}
 	return Service{
 		Name: PartCRM, Part: PartCRM, Image: c.CRM.Image,
-		Env: map[string]string{
-			"PORT":          strconv.Itoa(c.CRM.Port),
-			"PUBLIC_URL":    publicURL,
-			"DATABASE_HOST": PartPostgres,
-			"DATABASE_PORT": strconv.Itoa(PostgresPort),
-			"DATABASE_NAME": c.Postgres.Database,
-			"DATABASE_USER": c.Postgres.User,
-			// The DSN carries no password: the CRM reads it from DATABASE_PASSWORD_FILE.
-			"DATABASE_URL":       PostgresDSN(PartPostgres, c),
-			"REDIS_URL":          fmt.Sprintf("redis://%s:%d/0", PartRedis, RedisPort),
-			"QDRANT_URL":         fmt.Sprintf("http://%s:%d", PartQdrant, QdrantHTTPPort),
-			"OLLAMA_BASE_URL":    fmt.Sprintf("http://%s:%d", PartAI, OllamaPort),
-			"OLLAMA_MODEL":       c.AI.Model,
-			"OLLAMA_EMBED_MODEL": c.AI.EmbeddingModel,
-		},
+		// The DSNs carry no password: the CRM reads it from DATABASE_PASSWORD_FILE.
+		Env: env,
 		Secrets: []SecretUse{
 			{SecretPostgresPassword, "DATABASE_PASSWORD_FILE"},
 			{SecretRedisPassword, "REDIS_PASSWORD_FILE"},
 		},
-		Ports: []Port{port},
+		Ports: []Port{{Name: "http", Port: c.CRM.Port}},
 		Health: Health{
 			// The CRM image is the product's own: either wget or curl answers.
-			Shell:    fmt.Sprintf("wget -q -O /dev/null http://127.0.0.1:%[1]d%[2]s || curl -fsS -o /dev/null http://127.0.0.1:%[1]d%[2]s", c.CRM.Port, c.CRM.HealthPath),
+			Shell: HTTPCheck(c.CRM.Port, c.CRM.HealthPath), HTTPPath: c.CRM.HealthPath, Port: c.CRM.Port,
 			Interval: 15 * time.Second, Timeout: 5 * time.Second, Retries: 5, StartPeriod: 60 * time.Second,
 		},
 		Sizing:   c.CRM.Sizing,
 		Replicas: c.CRM.Replicas,
-		DependsOn: []Dependency{
-			{PartAI, false}, {PartPostgres, true}, {PartQdrant, true}, {PartRedis, true},
-		},
 		Networks: []string{NetBackend, NetFrontend},
 	}
-}
-
-// PostgresDSN is the connection URL of the CRM's database on host, without
-// the password.
-func PostgresDSN(host string, c *Config) string {
-	return fmt.Sprintf("postgres://%s@%s:%d/%s", c.Postgres.User, host, PostgresPort, c.Postgres.Database)
 }
 
 // ollamaStart runs the server, pulls the configured models once the server
@@ -371,12 +373,6 @@ func tunnelService(c *Config) Service {
 			Interval: 30 * time.Second, Timeout: 10 * time.Second, Retries: 3, StartPeriod: 20 * time.Second,
 		},
 		Sizing: TunnelSizing, Replicas: 1,
-		DependsOn: []Dependency{{PartCRM, true}},
-		Networks:  []string{NetFrontend},
+		Networks: []string{NetFrontend},
 	}
-}
-
-// TunnelIngress is where the tunnel sends the CRM's hostname.
-func (a *App) TunnelIngress() string {
-	return fmt.Sprintf("http://%s:%d", PartCRM, a.Config.CRM.Port)
 }

@@ -198,6 +198,13 @@ func checkCloud(c *Config, ds *Diagnostics) {
 	}
 }
 
+// providerChecks holds each provider's checks of its config object.
+var providerChecks = map[string]func(*Config, *Diagnostics){"aws": checkCloud}
+
+// providerHosts describe one node of each provider's GPU pool as the host
+// Ollama runs on, for the model fit.
+var providerHosts = map[string]func(*Config) Hardware{"aws": cloudHost}
+
 // cloudHost describes the cloud stage's GPU node as its host, for the model fit.
 func cloudHost(c *Config) Hardware {
 	g, ok := GPUTypes[c.Cloud.GPUInstanceType]

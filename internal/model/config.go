@@ -218,9 +218,13 @@ type Config struct {
 	Cloud    CloudConfig
 	Costs    CostConfig
 	Capacity CapacityConfig
+	// Services are the user's own services (nextflow:services).
+	Services []ServiceConfig
 	// SecretsSet says which secret keys have a value. The values themselves
 	// stay Pulumi secrets and never enter the model.
 	SecretsSet map[string]bool
+	// AppSecretsSet says which fields of nextflow:secrets have a value.
+	AppSecretsSet map[string]bool
 
 	// Resolved by the stage-capability phase.
 
@@ -242,6 +246,9 @@ const (
 	KeyTunnelToken         = "tunnelToken"
 	KeyTunnelSecret        = "tunnelSecret"
 	KeyReplicationPassword = "replicationPassword"
+	// KeyAppSecrets is the object of the user's services' secrets, each
+	// field a Pulumi secret.
+	KeyAppSecrets = "secrets"
 )
 
 // Key describes one config key under `nextflow:`. Pulumi.yaml declares the
@@ -261,26 +268,45 @@ type Key struct {
 	field func(*Config) any
 }
 
-// Keys lists every config key nfx reads, in documentation order.
-var Keys = []Key{
-	{Name: "stage", Type: "string", Doc: "the stage this stack realises; defaults to the stack name", field: func(c *Config) any { return &c.Stage }},
-	{Name: "host", Type: "object", Doc: "the machine of a self-hosted stage; overrides the stage profile", field: func(c *Config) any { return &c.Host }},
-	{Name: "crm", Type: "object", Doc: "the CRM web app", field: func(c *Config) any { return &c.CRM }},
-	{Name: "ai", Type: "object", Doc: "the Ollama LLM server", field: func(c *Config) any { return &c.AI }},
-	{Name: "postgres", Type: "object", Doc: "PostgreSQL", field: func(c *Config) any { return &c.Postgres }},
-	{Name: "redis", Type: "object", Doc: "Redis", field: func(c *Config) any { return &c.Redis }},
-	{Name: "qdrant", Type: "object", Doc: "the Qdrant vector database", field: func(c *Config) any { return &c.Qdrant }},
-	{Name: "tunnel", Type: "object", Doc: "the Cloudflare Tunnel", field: func(c *Config) any { return &c.Tunnel }},
-	{Name: "nginx", Type: "object", Doc: "the nginx load balancer (server stage)", field: func(c *Config) any { return &c.Nginx }},
-	{Name: "backup", Type: "object", Doc: "scheduled backups to a NAS (server stage)", field: func(c *Config) any { return &c.Backup }},
-	{Name: "cloud", Type: "object", Doc: "AWS and EKS (cloud stage)", field: func(c *Config) any { return &c.Cloud }},
-	{Name: "costs", Type: "object", Doc: "the cost model's inputs and assumptions", field: func(c *Config) any { return &c.Costs }},
-	{Name: "capacity", Type: "object", Doc: "the capacity model's workload and efficiency assumptions", field: func(c *Config) any { return &c.Capacity }},
-	{Name: KeyPostgresPassword, Type: "string", Secret: true, Generated: true, Doc: "the PostgreSQL password of the CRM's user"},
-	{Name: KeyRedisPassword, Type: "string", Secret: true, Generated: true, Doc: "the Redis password"},
-	{Name: KeyTunnelToken, Type: "string", Secret: true, Doc: "the token of an existing Cloudflare tunnel (tunnel.mode token)"},
-	{Name: KeyTunnelSecret, Type: "string", Secret: true, Generated: true, Doc: "the secret of a tunnel nfx creates (tunnel.mode managed)"},
-	{Name: KeyReplicationPassword, Type: "string", Secret: true, Generated: true, Doc: "the password of PostgreSQL's replication user (server stage)"},
+// Keys lists every config key nfx reads, in documentation order: the
+// stage and host, one key per built-in part (from BuiltinParts), the
+// stages' own settings, the models' assumptions, the user's services, then
+// the secrets.
+var Keys = buildKeys()
+
+func buildKeys() []Key {
+	keys := []Key{
+		{Name: "stage", Type: "string", Doc: "the stage this stack realises (laptop, server or cloud); defaults to the stack name", field: func(c *Config) any { return &c.Stage }},
+		{Name: "host", Type: "object", Doc: "the machine of a self-hosted stage; overrides the stage profile", field: func(c *Config) any { return &c.Host }},
+	}
+	for _, p := range BuiltinParts {
+		keys = append(keys, Key{Name: p.Name, Type: "object", Doc: p.Doc, field: p.config})
+	}
+	keys = append(keys,
+		Key{Name: "nginx", Type: "object", Doc: "the nginx load balancer of the server stage", field: func(c *Config) any { return &c.Nginx }},
+		Key{Name: "backup", Type: "object", Doc: "scheduled backups to a NAS on the server stage", field: func(c *Config) any { return &c.Backup }},
+		Key{Name: "cloud", Type: "object", Doc: "AWS and EKS on the cloud stage", field: func(c *Config) any { return &c.Cloud }},
+		Key{Name: "costs", Type: "object", Doc: "the cost model's inputs", field: func(c *Config) any { return &c.Costs }},
+		Key{Name: "capacity", Type: "object", Doc: "the capacity model's workload and efficiencies", field: func(c *Config) any { return &c.Capacity }},
+		Key{Name: "services", Type: "array", Doc: "your own services (workers, schedulers, internal apps), rendered on every stage", field: func(c *Config) any { return &c.Services }},
+		Key{Name: KeyAppSecrets, Type: "object", Doc: "your services' secrets, each set with `pulumi config set --secret --path 'nextflow:secrets.<name>' <value>`"},
+		Key{Name: KeyPostgresPassword, Type: "string", Secret: true, Generated: true, Doc: "the PostgreSQL password of the CRM's user"},
+		Key{Name: KeyRedisPassword, Type: "string", Secret: true, Generated: true, Doc: "the Redis password"},
+		Key{Name: KeyTunnelToken, Type: "string", Secret: true, Doc: "the token of an existing Cloudflare tunnel (tunnel.mode token)"},
+		Key{Name: KeyTunnelSecret, Type: "string", Secret: true, Generated: true, Doc: "the secret of a tunnel nfx creates (tunnel.mode managed)"},
+		Key{Name: KeyReplicationPassword, Type: "string", Secret: true, Generated: true, Doc: "the password of PostgreSQL's replication user (server stage)"},
+	)
+	return keys
+}
+
+// Field returns the Go value a non-secret key decodes into, for
+// documentation (nil for secret keys and nextflow:secrets).
+func (k Key) Field() any {
+	if k.field == nil {
+		return nil
+	}
+	c := Config{}
+	return k.field(&c)
 }
 
 // LookupKey finds a key by name.
@@ -310,9 +336,10 @@ const (
 // Defaults returns the configuration of a stage before the stack's own
 // values are applied.
 func Defaults(stage Stage) Config {
+	prof := Profiles[stage]
 	c := Config{
 		Stage: stage,
-		Host:  Profiles[stage].Hardware,
+		Host:  prof.Hardware,
 		CRM: CRMConfig{
 			Image: DefaultCRMImage, Replicas: 1, Port: 3000, HealthPath: "/healthz",
 			Sizing: Sizing{CPUs: 2, Memory: 2 * GiB, CPURequest: 0.5, MemoryRequest: 512 * MiB},
@@ -348,17 +375,20 @@ func Defaults(stage Stage) Config {
 			CacheNodeType: "cache.r6g.large", CacheNodes: 2, CacheEngineVersion: "7.1",
 			CRMMaxReplicas: 40, QdrantStorageGB: 50, ModelStorageGB: 100, BackupRetentionDays: 90,
 		},
-		Costs:      defaultCosts(stage),
-		Capacity:   DefaultCapacity,
-		SecretsSet: map[string]bool{},
+		Costs:         defaultCosts(prof.Costs),
+		Capacity:      DefaultCapacity,
+		SecretsSet:    map[string]bool{},
+		AppSecretsSet: map[string]bool{},
 	}
-	if stage == Server {
-		c.CRM.Replicas = 3
-		c.AI.Replicas = 2
+	if prof.Topology.EdgeReplicas == 0 {
+		// A stage whose edge runs no cloudflared (a provider's DNS) has no tunnel.
+		c.Tunnel.Mode = TunnelNone
 	}
-	if stage == Cloud {
-		c.CRM.Replicas = 10
-		c.AI.Replicas = 2
+	if n, ok := prof.Replicas[PartCRM]; ok {
+		c.CRM.Replicas = n
+	}
+	if n, ok := prof.Replicas[PartAI]; ok {
+		c.AI.Replicas = n
 	}
 	return c
 }
@@ -399,27 +429,12 @@ func SecretEnv(key string) string {
 // dated 2026-11-27: set nextflow:costs.usdVnd to the day's rate.
 const DefaultUsdVnd = 26000
 
-// defaultCosts are the cost model's defaults per stage. The seed gives the
-// running costs' ranges; where it names a line, the default sits inside it.
-func defaultCosts(stage Stage) CostConfig {
-	c := CostConfig{
-		// EVN's top residential tier (over 400 kWh a month), VND/kWh.
-		Tariff: 3460, UsdVnd: DefaultUsdVnd, AmortizationMonths: 36,
-	}
-	switch stage {
-	case Laptop:
-		// The seed's 2.5-3.5M VND of electricity is more than a laptop draws:
-		// it runs 16-20 h a day in a cooled room, and the cooling dominates.
-		c.HoursPerDay, c.DevicePowerW, c.CoolingPowerW = 20, 250, 1000
-		c.Internet, c.Maintenance = 1_000_000, 500_000
-	case Server:
-		c.HoursPerDay, c.DevicePowerW, c.CoolingPowerW, c.NASPowerW = 24, 550, 500, 60
-		c.Internet, c.Maintenance, c.Lease = 4_000_000, 2_500_000, 17_500_000
-		// The seed's 80-120M VND investment, at its middle.
-		c.Investment = 100_000_000
-	case Cloud:
-		c.AIAPI, c.Monitoring, c.DevOps = 100_000_000, 15_000_000, 150_000_000
-		c.DataTransferGB, c.NatGB, c.S3GB, c.LogsGB = 2000, 1000, 500, 20
-	}
+// defaultCosts are the cost model's defaults: the stage profile's lines
+// over what every stage shares. The seed gives the running costs' ranges;
+// where it names a line, the default sits inside it.
+func defaultCosts(stage CostConfig) CostConfig {
+	c := stage
+	// EVN's top residential tier (over 400 kWh a month), VND/kWh.
+	c.Tariff, c.UsdVnd, c.AmortizationMonths = 3460, DefaultUsdVnd, 36
 	return c
 }

@@ -37,6 +37,9 @@ func decodeObject(path, raw string, dst any, ds *Diagnostics) {
 		if bytes.Equal(bytes.TrimSpace(msg), []byte("null")) {
 			continue
 		}
+		if decodeNested(fpath, msg, f, ds) {
+			continue
+		}
 		// Decode into a fresh value so that a failed decode leaves the default.
 		fresh := reflect.New(f.Type())
 		dec := json.NewDecoder(bytes.NewReader(msg))
@@ -47,6 +50,109 @@ func decodeObject(path, raw string, dst any, ds *Diagnostics) {
 			continue
 		}
 		f.Set(fresh.Elem())
+	}
+}
+
+// decodeNested decodes an object into a struct field (or a pointer to
+// one) and a list into a list of structs, field by field, so that errors
+// name the nested path. It reports whether it handled the field.
+func decodeNested(path string, msg json.RawMessage, f reflect.Value, ds *Diagnostics) bool {
+	t := f.Type()
+	trimmed := bytes.TrimSpace(msg)
+	switch {
+	case isPlainStruct(t) && len(trimmed) > 0 && trimmed[0] == '{':
+		fresh := reflect.New(t)
+		fresh.Elem().Set(f)
+		n := len(*ds)
+		decodeObject(path, string(msg), fresh.Interface(), ds)
+		if len(*ds) == n {
+			f.Set(fresh.Elem())
+		}
+		return true
+	case t.Kind() == reflect.Pointer && isPlainStruct(t.Elem()) && len(trimmed) > 0 && trimmed[0] == '{':
+		fresh := reflect.New(t.Elem())
+		n := len(*ds)
+		decodeObject(path, string(msg), fresh.Interface(), ds)
+		if len(*ds) == n {
+			f.Set(fresh)
+		}
+		return true
+	case t.Kind() == reflect.Slice && isPlainStruct(t.Elem()):
+		var items []json.RawMessage
+		if err := json.Unmarshal(msg, &items); err != nil {
+			ds.Errorf(path, "write it as a YAML list of mappings", "expected a list, got %s", describeJSON(string(msg)))
+			return true
+		}
+		out := reflect.MakeSlice(t, len(items), len(items))
+		for i, it := range items {
+			decodeObject(fmt.Sprintf("%s[%d]", path, i), string(it), out.Index(i).Addr().Interface(), ds)
+		}
+		f.Set(out)
+		return true
+	}
+	return false
+}
+
+// isPlainStruct is a config struct decoded field by field (not a value
+// type with its own JSON form).
+func isPlainStruct(t reflect.Type) bool {
+	return t.Kind() == reflect.Struct && t != bytesType && t != durationType
+}
+
+// decodeServices decodes nextflow:services, item by item over each
+// item's defaults.
+func decodeServices(path, raw string, dst *[]ServiceConfig, ds *Diagnostics) {
+	var items []json.RawMessage
+	if err := json.Unmarshal([]byte(raw), &items); err != nil {
+		ds.Errorf(path, "write it as a YAML list of services, each a mapping with name, kind, image, ...",
+			"expected a list, got %s", describeJSON(raw))
+		return
+	}
+	if len(items) > MaxServices {
+		ds.Errorf(path, fmt.Sprintf("keep it to %d services or fewer", MaxServices), "lists %d services", len(items))
+		return
+	}
+	out := make([]ServiceConfig, len(items))
+	for i, it := range items {
+		out[i].Sizing = DefaultServiceSizing
+		decodeObject(fmt.Sprintf("%s[%d]", path, i), string(it), &out[i], ds)
+	}
+	*dst = out
+}
+
+// decodeAppSecrets reads which fields of nextflow:secrets hold a value.
+// From a stack file each field must be a `secure:` value; from the
+// engine, the whole key arrives decrypted and marked secret. Values are
+// never kept.
+func decodeAppSecrets(raw string, secret bool, c *Config, ds *Diagnostics) {
+	path := FullKey(KeyAppSecrets)
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(raw), &fields); err != nil || fields == nil {
+		ds.Errorf(path, fmt.Sprintf("set each secret with `pulumi config set --secret --path '%s.<name>' <value>`", path),
+			"expected an object of secrets (its value is not shown)")
+		return
+	}
+	for _, name := range SortedKeys(fields) {
+		fpath := path + "." + name
+		if !secretNameRE.MatchString(name) {
+			ds.Errorf(fpath, "use a name of letters and digits starting with a lower-case letter, such as workerApiKey", "%q is not a secret name", name)
+			continue
+		}
+		var secure struct {
+			Secure *string `json:"secure"`
+		}
+		isSecure := json.Unmarshal(fields[name], &secure) == nil && secure.Secure != nil
+		var plain string
+		isString := json.Unmarshal(fields[name], &plain) == nil
+		switch {
+		case isSecure:
+			c.AppSecretsSet[name] = *secure.Secure != ""
+		case isString && secret:
+			c.AppSecretsSet[name] = plain != ""
+		default:
+			ds.Errorf(fpath, fmt.Sprintf("set it with `pulumi config set --secret --path '%s' <value>`", fpath),
+				"is stored in plaintext but must be a secret (its value is not shown)")
+		}
 	}
 }
 
@@ -72,7 +178,10 @@ func structFields(v reflect.Value) map[string]reflect.Value {
 	return out
 }
 
-var bytesType = reflect.TypeOf(Bytes(0))
+var (
+	bytesType    = reflect.TypeOf(Bytes(0))
+	durationType = reflect.TypeOf(Duration(0))
+)
 
 // kindText is how a field's type is named in a message and how to write a
 // value of it.
@@ -81,6 +190,9 @@ type kindText struct{ name, hint string }
 func describeType(t reflect.Type) kindText {
 	if t == bytesType {
 		return kindText{"a size", "a size with a unit, such as 512MiB or 4GiB"}
+	}
+	if t == durationType {
+		return kindText{"a duration", "a duration such as 30s or 2m"}
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
@@ -95,6 +207,8 @@ func describeType(t reflect.Type) kindText {
 		return kindText{"a string", "a quoted string"}
 	case reflect.Slice:
 		return kindText{"a list", "a YAML list"}
+	case reflect.Map:
+		return kindText{"a mapping", "a YAML mapping of names to values"}
 	}
 	return kindText{"an object", "a YAML mapping"}
 }

@@ -124,8 +124,12 @@ func phaseDecode(raw Raw, cfg *Config, ds *Diagnostics) {
 			cfg.SecretsSet[k.Name] = v != ""
 			continue
 		}
-		if raw.Secret[k.Name] {
+		if raw.Secret[k.Name] && k.Name != KeyAppSecrets {
 			ds.Errorf(FullKey(k.Name), "set it without --secret", "is a secret, but it is not a secret key")
+			continue
+		}
+		if k.Name == KeyAppSecrets {
+			decodeAppSecrets(v, raw.Secret[k.Name], cfg, ds)
 			continue
 		}
 		switch dst := k.field(cfg).(type) {
@@ -133,6 +137,8 @@ func phaseDecode(raw Raw, cfg *Config, ds *Diagnostics) {
 			if v != "" {
 				*dst = Stage(v)
 			}
+		case *[]ServiceConfig:
+			decodeServices(FullKey(k.Name), v, dst, ds)
 		default:
 			decodeObject(FullKey(k.Name), v, dst, ds)
 		}
@@ -199,13 +205,13 @@ func checkPort(path string, p int, ds *Diagnostics) {
 
 func phaseStructure(c *Config, ds *Diagnostics) {
 	k := FullKey
-	checkImage(k("crm.image"), c.CRM.Image, ds)
-	checkImage(k("ai.image"), c.AI.Image, ds)
-	checkImage(k("postgres.image"), c.Postgres.Image, ds)
-	checkImage(k("redis.image"), c.Redis.Image, ds)
-	checkImage(k("qdrant.image"), c.Qdrant.Image, ds)
-	checkImage(k("tunnel.image"), c.Tunnel.Image, ds)
-
+	prof := Profiles[c.Stage]
+	for _, p := range BuiltinParts {
+		checkImage(k(p.Name+".image"), p.image(c), ds)
+		if p.sizing != nil && p.Kind != KindEdge {
+			checkSizing(k(p.Name), p.sizing(c), ds)
+		}
+	}
 	if c.CRM.Replicas < 1 {
 		ds.Errorf(k("crm.replicas"), "set it to 1 or more", "must be >= 1, got %d", c.CRM.Replicas)
 	}
@@ -214,14 +220,10 @@ func phaseStructure(c *Config, ds *Diagnostics) {
 	}
 	checkPort(k("crm.port"), c.CRM.Port, ds)
 	checkPort(k("tunnel.localPort"), c.Tunnel.LocalPort, ds)
-	if !strings.HasPrefix(c.CRM.HealthPath, "/") {
-		ds.Errorf(k("crm.healthPath"), "start it with a slash, such as /healthz", "must be an absolute HTTP path, got %q", c.CRM.HealthPath)
+	if !httpPathRE.MatchString(c.CRM.HealthPath) {
+		ds.Errorf(k("crm.healthPath"), "use an absolute path of URL characters, without quotes, spaces or backslashes, such as /healthz",
+			"must be an absolute HTTP path, got %q", c.CRM.HealthPath)
 	}
-	checkSizing(k("crm"), c.CRM.Sizing, ds)
-	checkSizing(k("ai"), c.AI.Sizing, ds)
-	checkSizing(k("postgres"), c.Postgres.Sizing, ds)
-	checkSizing(k("redis"), c.Redis.Sizing, ds)
-	checkSizing(k("qdrant"), c.Qdrant.Sizing, ds)
 	if c.AI.ModelSize < 0 {
 		ds.Errorf(k("ai.modelSize"), "set the model's download size, such as 4.9GiB", "must be > 0, got %s", c.AI.ModelSize)
 	}
@@ -240,6 +242,7 @@ func phaseStructure(c *Config, ds *Diagnostics) {
 	if !hostnameRE.MatchString(c.Tunnel.Hostname) {
 		ds.Errorf(k("tunnel.hostname"), "use a DNS name such as crm.example.com", "%q is not a valid hostname", c.Tunnel.Hostname)
 	}
+	checkServices(c, ds)
 	checkImage(k("nginx.image"), c.Nginx.Image, ds)
 	checkPort(k("nginx.httpPort"), c.Nginx.HTTPPort, ds)
 	if c.Nginx.RateLimit < 1 {
@@ -263,9 +266,14 @@ func phaseStructure(c *Config, ds *Diagnostics) {
 	checkCosts(c.Costs, ds)
 	checkCapacity(c.Capacity, ds)
 	h := c.Host
-	if c.Stage == Cloud {
-		checkCloud(c, ds)
-		return // no single host: node groups size the cloud
+	if prof.Hosting == Provider {
+		check, ok := providerChecks[prof.Provider]
+		if !ok {
+			ds.Errorf(k("stage"), "use a stage whose provider nfx knows", "the %s stage's provider %q has no checks in nfx", c.Stage, prof.Provider)
+			return
+		}
+		check(c, ds)
+		return // no single host: the provider's node groups size it
 	}
 	if h.Nodes < 1 {
 		ds.Errorf(k("host.nodes"), "set the number of machines, 1 or more", "must be >= 1, got %d", h.Nodes)
@@ -309,7 +317,7 @@ func phaseReferences(c *Config, opts LoadOptions, ds *Diagnostics) {
 	if opts.RequireSecrets {
 		secret(KeyPostgresPassword, "for the database")
 		secret(KeyRedisPassword, "for Redis")
-		if Profiles[c.Stage].Topology.PostgresInstances > 1 {
+		if NeedsReplication(c.Stage) {
 			secret(KeyReplicationPassword, "for PostgreSQL streaming replication")
 		}
 		if c.Tunnel.Mode == TunnelToken {
@@ -329,16 +337,33 @@ func phaseReferences(c *Config, opts LoadOptions, ds *Diagnostics) {
 				"must be a Cloudflare zone ID when tunnel.mode is managed, got %q", c.Tunnel.ZoneID)
 		}
 	}
-	for _, p := range []struct {
-		name string
+	type sized struct {
+		path string
 		s    Sizing
-	}{{"crm", c.CRM.Sizing}, {"ai", c.AI.Sizing}, {"postgres", c.Postgres.Sizing}, {"redis", c.Redis.Sizing}, {"qdrant", c.Qdrant.Sizing}} {
+	}
+	var all []sized
+	for _, p := range BuiltinParts {
+		if p.Kind != KindEdge {
+			all = append(all, sized{p.Name, p.sizing(c)})
+		}
+	}
+	for i, s := range c.Services {
+		all = append(all, sized{fmt.Sprintf("services[%d]", i), s.Sizing})
+		for j, sec := range s.Secrets {
+			if !c.AppSecretsSet[sec.Name] && opts.RequireSecrets {
+				ds.Errorf(fmt.Sprintf("%s[%d].secrets[%d]", k("services"), i, j),
+					fmt.Sprintf("set it with `pulumi config set --secret --path '%s.%s' <value> -s %s`", k(KeyAppSecrets), sec.Name, c.Stage),
+					"refers to %s.%s, which has no value", k(KeyAppSecrets), sec.Name)
+			}
+		}
+	}
+	for _, p := range all {
 		if p.s.CPURequest > p.s.CPUs {
-			ds.Errorf(k(p.name+".cpuRequest"), fmt.Sprintf("keep it at or below %s.cpus (%g)", p.name, p.s.CPUs),
+			ds.Errorf(k(p.path+".cpuRequest"), fmt.Sprintf("keep it at or below %s.cpus (%g)", p.path, p.s.CPUs),
 				"reserves more CPU than the limit: %g > %g", p.s.CPURequest, p.s.CPUs)
 		}
 		if p.s.MemoryRequest > p.s.Memory {
-			ds.Errorf(k(p.name+".memoryRequest"), fmt.Sprintf("keep it at or below %s.memory (%s)", p.name, p.s.Memory),
+			ds.Errorf(k(p.path+".memoryRequest"), fmt.Sprintf("keep it at or below %s.memory (%s)", p.path, p.s.Memory),
 				"reserves more memory than the limit: %s > %s", p.s.MemoryRequest, p.s.Memory)
 		}
 	}
@@ -350,9 +375,12 @@ func phaseReferences(c *Config, opts LoadOptions, ds *Diagnostics) {
 
 func phaseCapabilities(c *Config, ds *Diagnostics) {
 	k := FullKey
-	if c.Stage == Cloud {
-		// The cloud's "host" for Ollama is one node of its GPU pool.
-		c.Host = cloudHost(c)
+	prof := Profiles[c.Stage]
+	if prof.Hosting == Provider {
+		// A provider stage's "host" for Ollama is one node of its GPU pool.
+		if host, ok := providerHosts[prof.Provider]; ok {
+			c.Host = host(c)
+		}
 	}
 	h := c.Host
 	// GPU or CPU.
@@ -420,32 +448,27 @@ func phaseCapabilities(c *Config, ds *Diagnostics) {
 		ds.Errorf(k("ai.model"), fmt.Sprintf("choose a model that fits %.1f GB, such as %s; lower ai.parallel; or raise ai.memory", c.AI.Memory.GB(), largestFitting(c.AI.Memory, c.Embedding, c.AI.Parallel)),
 			"%s of RAM on CPU but ai.memory is %.1f GB", what, c.AI.Memory.GB())
 	}
-	if c.Stage == Cloud {
+	checkReplicas(c, ds)
+	checkGPUs(c, ds)
+	if prof.Topology.EdgeReplicas == 0 && c.Tunnel.Mode != TunnelNone {
+		ds.Warnf(k("tunnel.mode"), "set tunnel.mode none",
+			"is %q, but the %s stage runs no cloudflared: its edge is the provider's load balancer behind Cloudflare's proxied DNS", c.Tunnel.Mode, c.Stage)
+	}
+	if prof.Hosting == Provider {
 		return
 	}
-	if c.Stage == Laptop && c.CRM.Replicas > 1 {
-		ds.Errorf(k("crm.replicas"), "set it to 1 on the laptop, or move to the server stage, which load-balances replicas",
-			"the laptop stage runs one CRM container with no load balancer, got %d", c.CRM.Replicas)
-	}
-	if c.Stage == Laptop && c.AI.Replicas > 1 {
-		ds.Errorf(k("ai.replicas"), "set it to 1 on the laptop; one GPU serves one Ollama node",
-			"the laptop stage runs one Ollama node, got %d", c.AI.Replicas)
-	}
-	topo := Profiles[c.Stage].Topology
-	if c.UseGPU && c.AI.Replicas > h.GPUNodes {
-		ds.Errorf(k("ai.replicas"), fmt.Sprintf("run at most %d AI nodes, or raise host.gpuNodes", h.GPUNodes),
-			"each AI node needs a GPU node, but %d AI nodes were asked for and host.gpuNodes is %d", c.AI.Replicas, h.GPUNodes)
-	}
+	topo := prof.Topology
 	if need := max(topo.PostgresInstances, topo.RedisInstances); need > h.Nodes {
 		ds.Errorf(k("host.nodes"), fmt.Sprintf("set it to %d or more", need),
 			"the %s stage places the PostgreSQL primary and replica on different nodes, but host.nodes is %d", c.Stage, h.Nodes)
 	}
-	// Limits against the hosts, with the OS reserve left free on each.
+	// Limits against the hosts, with the OS reserve left free on each:
+	// every container the stage runs, from the list its renderer builds.
 	var mem Bytes
 	var cpus float64
-	for _, p := range c.Placed() {
-		mem += p.Sizing.Memory * Bytes(p.Count)
-		cpus += p.Sizing.CPUs * float64(p.Count)
+	for _, in := range Instances(c) {
+		mem += in.Sizing.Memory * Bytes(in.Replicas)
+		cpus += in.Sizing.CPUs * float64(in.Replicas)
 	}
 	nodes := max(h.Nodes, 1)
 	hostWord := "the host has"
@@ -464,39 +487,100 @@ func phaseCapabilities(c *Config, ds *Diagnostics) {
 	}
 }
 
-// PlacedPart is one part's sizing and container count on a self-hosted host.
-type PlacedPart struct {
-	Name   string
-	Sizing Sizing
-	Count  int
-}
-
-// Placed lists the containers a self-hosted stage places on its host, with
-// their sizing, for the fit check and reports.
-func (c *Config) Placed() []PlacedPart {
-	t := Profiles[c.Stage].Topology
-	out := []PlacedPart{
-		{"crm", c.CRM.Sizing, c.CRM.Replicas},
-		{"ai", c.AI.Sizing, c.AI.Replicas},
-		{"postgres", c.Postgres.Sizing, t.PostgresInstances},
-		{"redis", c.Redis.Sizing, t.RedisInstances},
-		{"sentinel", SentinelSizing, t.Sentinels},
-		{"qdrant", c.Qdrant.Sizing, t.QdrantNodes},
-		{"nginx", NginxSizing, t.LoadBalancers},
+// checkReplicas refuses more than one replica on a stage that runs one
+// container per service, naming each key.
+func checkReplicas(c *Config, ds *Diagnostics) {
+	if Profiles[c.Stage].Replicated {
+		return
 	}
-	if c.Tunnel.Mode != TunnelNone {
-		out = append(out, PlacedPart{"tunnel", TunnelSizing, 1})
-	}
-	if t.Backups {
-		out = append(out, PlacedPart{"backup", BackupSizing, len(BackupKinds)})
-	}
-	var kept []PlacedPart
-	for _, p := range out {
-		if p.Count > 0 {
-			kept = append(kept, p)
+	k := FullKey
+	next := "a stage that load-balances replicas"
+	for st := c.Stage.Next(); st != ""; st = st.Next() {
+		if Profiles[st].Replicated {
+			next = fmt.Sprintf("the %s stage, which load-balances replicas", st)
+			break
 		}
 	}
-	return kept
+	if c.CRM.Replicas > 1 {
+		ds.Errorf(k("crm.replicas"), fmt.Sprintf("set it to 1 on the %s stage, or move to %s", c.Stage, next),
+			"the %s stage runs one CRM container with no load balancer, got %d", c.Stage, c.CRM.Replicas)
+	}
+	if c.AI.Replicas > 1 {
+		ds.Errorf(k("ai.replicas"), fmt.Sprintf("set it to 1 on the %s stage; one GPU serves one Ollama node", c.Stage),
+			"the %s stage runs one Ollama node, got %d", c.Stage, c.AI.Replicas)
+	}
+	for i, s := range c.Services {
+		if n := serviceReplicas(s, c.Stage); n > 1 {
+			ds.Errorf(fmt.Sprintf("%s[%d].replicas.%s", k("services"), i, c.Stage), fmt.Sprintf("set it to 1; the %s stage runs one container per service", c.Stage),
+				"got %d", n)
+		}
+	}
+}
+
+// checkGPUs counts the GPUs the AI nodes and the GPU services take. Where a
+// stage hands out whole GPUs (Swarm's generic resources, Kubernetes'
+// nvidia.com/gpu), every GPU task needs a GPU of its own; where it shares
+// one (Compose's device reservations), their VRAM adds up.
+func checkGPUs(c *Config, ds *Diagnostics) {
+	k := FullKey
+	h := c.Host
+	prof := Profiles[c.Stage]
+	gpuKey := prof.GPUKey
+	var svcTasks int
+	var svcVRAM Bytes
+	for i, s := range c.Services {
+		if !s.GPU {
+			continue
+		}
+		if !h.HasGPU() {
+			ds.Errorf(fmt.Sprintf("%s[%d].gpu", k("services"), i), "set gpu false, or describe the GPU in nextflow:"+gpuKey,
+				"the %s stage's host has no GPU", c.Stage)
+			continue
+		}
+		if s.GPUMemory > h.VRAM {
+			ds.Errorf(fmt.Sprintf("%s[%d].gpuMemory", k("services"), i), fmt.Sprintf("keep it within the %s's %.1f GB", h.GPU, h.VRAM.GB()),
+				"%s is more than one GPU holds", s.GPUMemory)
+		}
+		svcTasks += serviceReplicas(s, c.Stage)
+		svcVRAM += s.GPUMemory
+	}
+	aiTasks := 0
+	if c.UseGPU {
+		aiTasks = c.AI.Replicas
+	}
+	if !prof.Topology.ExclusiveGPUs {
+		if need := c.ModelNeed*Bytes(min(aiTasks, 1)) + svcVRAM; svcVRAM > 0 && need > h.VRAM {
+			ds.Errorf(k("services"), fmt.Sprintf("lower the services' gpuMemory or the model; the %s shares its %.1f GB", h.GPU, h.VRAM.GB()),
+				"Ollama's %.1f GB and the GPU services' %.1f GB do not fit one GPU", c.ModelNeed.GB(), svcVRAM.GB())
+		}
+		return
+	}
+	gpus := h.GPUNodes * max(h.GPUCount, 1)
+	if !h.HasGPU() {
+		gpus = 0
+	}
+	if aiTasks > h.GPUNodes || aiTasks > gpus {
+		gpus = min(gpus, h.GPUNodes)
+		fix := fmt.Sprintf("run at most %d AI nodes, or raise host.gpuNodes", gpus)
+		what := fmt.Sprintf("host.gpuNodes is %d", h.GPUNodes)
+		if prof.Hosting == Provider {
+			fix = fmt.Sprintf("run at most %d AI nodes, or raise cloud.gpuMax", gpus)
+			what = fmt.Sprintf("the GPU pool has at most %d nodes", gpus)
+		}
+		ds.Errorf(k("ai.replicas"), fix, "each AI node needs a GPU node of its own, but %d AI nodes were asked for and %s", aiTasks, what)
+		return
+	}
+	if aiTasks+svcTasks > gpus {
+		ds.Errorf(k("services"), fmt.Sprintf("free %d GPUs: fewer GPU service replicas or AI nodes, or more GPUs (nextflow:%s)", aiTasks+svcTasks-gpus, gpuKey),
+			"the %d AI nodes and %d GPU service replicas each need a GPU of their own, and the stage has %d", aiTasks, svcTasks, gpus)
+	}
+}
+
+// NeedsReplication reports whether the stage runs a PostgreSQL replica of
+// its own, which needs the replication password.
+func NeedsReplication(st Stage) bool {
+	t := Profiles[st].Topology
+	return !t.IsManaged(KindDatabase) && t.PostgresInstances > 1
 }
 
 // Fixed sizings of the helper containers.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Bytes is an amount of memory or storage. In configuration it is written
@@ -86,3 +87,28 @@ func (b *Bytes) UnmarshalJSON(data []byte) error {
 
 // MarshalJSON writes the size as a string with its unit.
 func (b Bytes) MarshalJSON() ([]byte, error) { return []byte(strconv.Quote(b.String())), nil }
+
+// Duration is a length of time, written in configuration as Go writes
+// durations: "30s", "2m", "1h30m".
+type Duration time.Duration
+
+// UnmarshalJSON accepts a duration string.
+func (d *Duration) UnmarshalJSON(data []byte) error {
+	s, err := strconv.Unquote(strings.TrimSpace(string(data)))
+	if err != nil {
+		return fmt.Errorf("a duration is a string such as \"30s\"")
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration such as 30s or 2m", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return []byte(strconv.Quote(time.Duration(d).String())), nil
+}
+
+func (d Duration) String() string { return time.Duration(d).String() }

@@ -253,8 +253,12 @@ func RunWith(stage model.Stage, raw model.Raw, rec *Recorder) (*Result, error) {
 		return nil, err
 	}
 	res.Plan.Resources = rec.Resources()
-	if render, ok := stacks.PlanFiles[stage]; ok {
-		extra, err := render(&res.Plan)
+	def, err := stacks.Lookup(stage)
+	if err != nil {
+		return nil, err
+	}
+	if def.PlanFiles != nil {
+		extra, err := def.PlanFiles(&res.Plan)
 		if err != nil {
 			return nil, err
 		}

@@ -84,40 +84,95 @@ func wrap(s string, n int) []string {
 	return lines
 }
 
-// layout draws a stage: the edge on top, the CRM under it, the AI beside
-// the CRM, the data stores in a row below.
+// rows are the diagram's rows by part kind: the edge on top, the apps and
+// the AI in the middle, the data stores below.
+var rows = [][]model.Kind{
+	{model.KindEdge},
+	{model.KindWeb, model.KindWorker, model.KindAI},
+	{model.KindDatabase, model.KindCache, model.KindVector},
+}
+
+// perRow is how many boxes fit across the diagram.
+const perRow = 3
+
+// layout draws a stage from its parts: rows by kind, three boxes across,
+// an arrow from the edge to each public app and from each part to the
+// parts it needs.
 func layout(s Stage) diagram {
-	d := diagram{Name: string(s.Config.Stage), Runtime: model.Profiles[s.Config.Stage].Runtime, Width: 760, Height: 430}
-	mk := func(part string, x, y int) (box, bool) {
-		text, ok := s.Describe[part]
+	prof, _ := model.ProfileOf(s.Config.Stage)
+	d := diagram{Name: string(s.Config.Stage), Runtime: prof.Runtime, Width: 760}
+	app := model.Build(s.Config)
+	text := map[string]string{}
+	for _, p := range s.Describe {
+		text[p.Name] = p.Text
+	}
+	at := map[string]box{}
+	y := 10
+	for _, kinds := range rows {
+		var names []string
+		for _, k := range kinds {
+			for _, p := range app.PartsOf(k) {
+				if _, ok := text[p.Name]; ok {
+					names = append(names, p.Name)
+				}
+			}
+		}
+		for len(names) > 0 {
+			n := min(perRow, len(names))
+			line := names[:n]
+			names = names[n:]
+			gap := (d.Width - n*230) / (n + 1)
+			for i, name := range line {
+				lines := wrap(text[name], 34)
+				if len(lines) > 4 {
+					lines = append(lines[:3], lines[3]+" …")
+				}
+				b := box{X: gap + i*(230+gap), Y: y, W: 230, H: 100, Title: name, Lines: lines}
+				at[name] = b
+				d.Boxes = append(d.Boxes, b)
+			}
+			y += 150
+		}
+	}
+	d.Height = y - 20
+	link := func(from, to box) {
+		switch {
+		case from.Y == to.Y && from.X < to.X:
+			d.Arrows = append(d.Arrows, arrow{from.X + from.W, from.Y + from.H/2, to.X, to.Y + to.H/2})
+		case from.Y == to.Y:
+			d.Arrows = append(d.Arrows, arrow{from.X, from.Y + from.H/2, to.X + to.W, to.Y + to.H/2})
+		case from.Y < to.Y:
+			d.Arrows = append(d.Arrows, arrow{from.X + from.W/2, from.Y + from.H, to.X + to.W/2, to.Y})
+		default:
+			d.Arrows = append(d.Arrows, arrow{from.X + from.W/2, from.Y, to.X + to.W/2, to.Y + to.H})
+		}
+	}
+	for _, p := range app.Parts {
+		src, ok := at[p.Name]
 		if !ok {
-			return box{}, false
+			continue
 		}
-		lines := wrap(text, 34)
-		if len(lines) > 4 {
-			lines = append(lines[:3], lines[3]+" …")
+		if p.Kind == model.KindEdge {
+			for _, q := range app.PublicParts() {
+				if dst, ok := at[q.Name]; ok {
+					link(src, dst)
+				}
+			}
+			continue
 		}
-		return box{X: x, Y: y, W: 230, H: 100, Title: part, Lines: lines}, true
+		seen := map[string]bool{}
+		for _, e := range p.Needs {
+			q, ok := app.Offering(e)
+			if !ok || seen[q.Name] {
+				continue
+			}
+			seen[q.Name] = true
+			if dst, ok := at[q.Name]; ok {
+				link(src, dst)
+			}
+		}
 	}
-	edge, hasEdge := mk(model.PartTunnel, 265, 10)
-	crm, _ := mk(model.PartCRM, 265, 160)
-	ai, _ := mk(model.PartAI, 520, 160)
-	pg, _ := mk(model.PartPostgres, 10, 310)
-	rd, _ := mk(model.PartRedis, 265, 310)
-	qd, _ := mk(model.PartQdrant, 520, 310)
-	if hasEdge {
-		d.Boxes = append(d.Boxes, edge)
-		d.Arrows = append(d.Arrows, arrow{380, 110, 380, 160})
-	}
-	d.Boxes = append(d.Boxes, crm, ai, pg, rd, qd)
-	d.Arrows = append(d.Arrows,
-		arrow{495, 210, 520, 210},
-		arrow{330, 260, 125, 310},
-		arrow{380, 260, 380, 310},
-		arrow{430, 260, 635, 310},
-	)
-	p := model.Profiles[s.Config.Stage]
-	d.Subtitle = fmt.Sprintf("%s · designed for %d%s concurrent users · %.2f %% uptime", p.Runtime, p.Users[0], usersMax(p), p.Uptime)
+	d.Subtitle = fmt.Sprintf("%s · designed for %d%s concurrent users · %.2f %% uptime", prof.Runtime, prof.Users[0], usersMax(prof), prof.Uptime)
 	return d
 }
 

@@ -17,9 +17,10 @@ import (
 
 // Part is one logical part on both stages.
 type Part struct {
-	Name string `json:"name"`
-	From string `json:"from"`
-	To   string `json:"to"`
+	Name string     `json:"name"`
+	Kind model.Kind `json:"kind"`
+	From string     `json:"from"`
+	To   string     `json:"to"`
 }
 
 // TypeChange is how many resources of one type each stage has.
@@ -94,11 +95,11 @@ type Step struct {
 	Text  string `json:"text"`
 }
 
-// Side is one stage of a diff: its configuration, how it describes its
-// parts, and its plan.
+// Side is one stage of a diff: its configuration, how it runs each of its
+// parts (in the app's order), and its plan.
 type Side struct {
 	Config   *model.Config
-	Describe map[string]string
+	Describe []model.PartText
 	Plan     *plan.Plan
 	// Cost is the stage's estimate, if it could be priced.
 	Cost *cost.Estimate
@@ -109,13 +110,7 @@ type Side struct {
 // Compute compares two stages.
 func Compute(from, to Side) *Diff {
 	d := &Diff{From: string(from.Config.Stage), To: string(to.Config.Stage)}
-	for _, part := range []string{model.PartCRM, model.PartAI, model.PartPostgres, model.PartRedis, model.PartQdrant, model.PartTunnel} {
-		a, b := from.Describe[part], to.Describe[part]
-		if a == "" && b == "" {
-			continue
-		}
-		d.Parts = append(d.Parts, Part{Name: part, From: orNone(a), To: orNone(b)})
-	}
+	d.Parts = parts(from.Describe, to.Describe)
 	fc, tc := countTypes(from.Plan), countTypes(to.Plan)
 	for _, t := range union(fc, tc) {
 		c := TypeChange{Type: t, From: fc[t], To: tc[t]}
@@ -129,7 +124,8 @@ func Compute(from, to Side) *Diff {
 		}
 	}
 	d.Resources = [2]int{len(from.Plan.Resources), len(to.Plan.Resources)}
-	pf, pt := model.Profiles[from.Config.Stage], model.Profiles[to.Config.Stage]
+	pf, _ := model.ProfileOf(from.Config.Stage)
+	pt, _ := model.ProfileOf(to.Config.Stage)
 	d.Targets = [2]Targets{targets(pf), targets(pt)}
 	d.UptimeDelta = pt.Uptime - pf.Uptime
 	d.Migration = Migration(from.Config.Stage, to.Config.Stage)
@@ -145,6 +141,28 @@ func Compute(from, to Side) *Diff {
 		d.MonthlyCost = [2]float64{from.Cost.MonthlyTotal, to.Cost.MonthlyTotal}
 	}
 	return d
+}
+
+// parts pairs the two stages' parts by name: the from stage's order, then
+// the parts only the to stage has.
+func parts(from, to []model.PartText) []Part {
+	var out []Part
+	idx := map[string]int{}
+	for _, p := range from {
+		idx[p.Name] = len(out)
+		out = append(out, Part{Name: p.Name, Kind: p.Kind, From: p.Text})
+	}
+	for _, p := range to {
+		if i, ok := idx[p.Name]; ok {
+			out[i].To = p.Text
+			continue
+		}
+		out = append(out, Part{Name: p.Name, Kind: p.Kind, To: p.Text})
+	}
+	for i := range out {
+		out[i].From, out[i].To = orNone(out[i].From), orNone(out[i].To)
+	}
+	return out
 }
 
 func orNone(s string) string {
@@ -212,30 +230,23 @@ var (
 	}
 )
 
+// growInto holds the seed's steps of growing into each stage from the one
+// before it.
+var growInto = map[model.Stage][]Step{model.Server: laptopToServer, model.Cloud: serverToCloud}
+
 // Migration returns the seed's steps between two stages, in order; moving
 // back down reverses nothing automatically, so it says so.
 func Migration(from, to model.Stage) []Step {
-	idx := func(s model.Stage) int {
-		for i, st := range model.Stages {
-			if st == s {
-				return i
-			}
-		}
-		return -1
-	}
-	a, b := idx(from), idx(to)
-	if a == b {
+	a, b := from.Index(), to.Index()
+	if a < 0 || b < 0 || a == b {
 		return nil
 	}
 	if a > b {
 		return []Step{{"rollback", fmt.Sprintf("Moving from %s back to %s: restore the latest backups into the %s stage and re-point DNS; keep the %s stage until traffic is verified.", from, to, to, from)}}
 	}
 	var out []Step
-	if a <= 0 && b >= 1 {
-		out = append(out, laptopToServer...)
-	}
-	if a <= 1 && b >= 2 {
-		out = append(out, serverToCloud...)
+	for i := a + 1; i <= b; i++ {
+		out = append(out, growInto[model.Stages[i]]...)
 	}
 	return out
 }

@@ -88,3 +88,28 @@ func RepoRoot(t testing.TB) string {
 	}
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
+
+// GoldenDir compares every rendered file with its golden file under dir,
+// and fails on a golden file that nothing renders any more (-update
+// removes it), so that a renamed output cannot leave a stale golden
+// behind.
+func GoldenDir(t testing.TB, dir string, got map[string][]byte) {
+	t.Helper()
+	for path, data := range got {
+		Golden(t, filepath.Join(dir, filepath.FromSlash(path)), data)
+	}
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if _, ok := got[filepath.ToSlash(rel)]; ok {
+			return nil
+		}
+		if *Update {
+			return os.Remove(p)
+		}
+		t.Errorf("golden file %s is rendered by nothing; run `go test ./... -update` to remove it", p)
+		return nil
+	})
+}

@@ -237,12 +237,14 @@ func TestCloudManifestsGolden(t *testing.T) {
 			if len(res.Files) != len(again.Files) {
 				t.Fatal("rendering twice gave different files")
 			}
+			got := map[string][]byte{}
 			for i, f := range res.Files {
 				if string(f.Data) != string(again.Files[i].Data) {
 					t.Errorf("%s: rendering twice gave different bytes", f.Path)
 				}
-				testutil.Golden(t, filepath.Join("testdata", name, f.Path), f.Data)
+				got[f.Path] = f.Data
 			}
+			testutil.GoldenDir(t, filepath.Join("testdata", name), got)
 		})
 	}
 }

@@ -1,7 +1,12 @@
 package cloud
 
 import (
-	"github.com/pulumi/pulumi-cloudflare/sdk/v5/go/cloudflare"
+	"fmt"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/elasticache"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	storagev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/storage/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/nextflow-crm/nfx/components"
@@ -20,7 +25,19 @@ type Realiser struct {
 	Offline bool
 }
 
-// Realise implements components.Realiser.
+// Provisioner implements components.Realiser.
+func (Realiser) Provisioner(k model.Kind) (components.Provisioner, bool) {
+	p, ok := Provisioners[k]
+	return p, ok
+}
+
+type cacheGroup struct {
+	group *elasticache.ReplicationGroup
+	token pulumi.StringOutput
+}
+
+// Realise implements components.Realiser: the platform, then each part by
+// its kind's provisioner, phase by phase.
 func (r Realiser) Realise(ctx *pulumi.Context, in components.Realisation) (pulumi.Map, error) {
 	cfg := in.App.Config
 	platform := &platformComponent{}
@@ -34,35 +51,30 @@ func (r Realiser) Realise(ctx *pulumi.Context, in components.Realisation) (pulum
 		return nil, err
 	}
 	b := &builder{ctx: ctx, cfg: cfg, stack: ctx.Stack(), prefix: in.Name, parent: platform, offline: r.Offline}
-	net, err := b.network()
-	if err != nil {
+	rz := &realisation{builder: b, in: in, app: in.App, platform: platform,
+		values: map[string]pulumi.StringOutput{}, entries: map[string]pulumi.StringOutput{}}
+	var err error
+	if rz.net, err = b.network(); err != nil {
 		return nil, err
 	}
-	cl, err := b.cluster(net)
-	if err != nil {
+	if rz.cl, err = b.cluster(rz.net); err != nil {
 		return nil, err
 	}
-	db, err := b.under(part(in, model.PartPostgres, platform)).database(net, cl)
-	if err != nil {
+	if err := rz.phase(phaseManaged); err != nil {
 		return nil, err
 	}
-	redisPassword, ok := in.Secrets[model.SecretRedisPassword]
-	if !ok {
-		redisPassword = pulumi.ToSecret(pulumi.String("")).(pulumi.StringOutput)
-	}
-	cache, err := b.under(part(in, model.PartRedis, platform)).cache(net, cl, redisPassword)
-	if err != nil {
-		return nil, err
+	if rz.db == nil || rz.cache.group == nil {
+		return nil, fmt.Errorf("the cloud stage needs a database and a cache part")
 	}
 	bucket, err := b.backups()
 	if err != nil {
 		return nil, err
 	}
-	topic, err := b.alarms(db, cache, cl)
+	topic, err := b.alarms(rz.db, rz.cache.group, rz.cl)
 	if err != nil {
 		return nil, err
 	}
-	provider, err := b.provider(cl)
+	provider, err := b.provider(rz.cl)
 	if err != nil {
 		return nil, err
 	}
@@ -70,38 +82,35 @@ func (r Realiser) Realise(ctx *pulumi.Context, in components.Realisation) (pulum
 	for n, p := range in.Parts {
 		parts[n] = p
 	}
-	k := &k8s{builder: b, provider: provider, parts: parts}
+	rz.k = &k8s{builder: b, provider: provider, parts: parts}
 	dbPassword := pulumi.ToSecret(pulumi.String("")).(pulumi.StringOutput)
 	if !r.Offline {
-		dbPassword = db.password(ctx, platform)
+		dbPassword = rz.db.password(ctx, platform)
 	}
-	secrets := map[string]pulumi.StringOutput{
-		model.SecretPostgresPassword: dbPassword,
-		model.SecretRedisPassword:    redisPassword,
+	secrets := map[string]pulumi.StringOutput{}
+	for k, v := range in.Secrets {
+		secrets[k] = v
 	}
-	svc, err := k.workloads(in.App, secrets, db.primary.Address, cache.PrimaryEndpointAddress, cl)
-	if err != nil {
+	secrets[model.SecretPostgresPassword] = dbPassword
+	secrets[model.SecretRedisPassword] = rz.cache.token
+	if err := rz.base(secrets); err != nil {
 		return nil, err
 	}
-	entry := svc.Status.LoadBalancer().Ingress().Index(pulumi.Int(0)).Hostname().Elem()
-	if cfg.Cloud.ZoneID != "" {
-		// Cloudflare's proxied DNS (CDN) for the same hostname as the other stages.
-		if _, err := cloudflare.NewRecord(ctx, in.Name+"-dns", &cloudflare.RecordArgs{
-			ZoneId:  pulumi.String(cfg.Cloud.ZoneID),
-			Name:    pulumi.String(cfg.Tunnel.Hostname),
-			Type:    pulumi.String("CNAME"),
-			Content: entry,
-			Proxied: pulumi.Bool(true),
-			Comment: pulumi.String("NextFlow CRM on EKS; managed by nfx"),
-		}, pulumi.Parent(part(in, model.PartCRM, platform))); err != nil {
-			return nil, err
-		}
+	if err := rz.phase(phaseWorkloads); err != nil {
+		return nil, err
 	}
+	if err := rz.k.addons(cfg, rz.cl); err != nil {
+		return nil, err
+	}
+	if err := rz.phase(phaseEdge); err != nil {
+		return nil, err
+	}
+	entry := rz.entries[model.PartCRM]
 	outs := pulumi.Map{
-		"cluster":      cl.eks.Name,
-		"kubeconfig":   pulumi.ToSecret(cl.kubeconfig),
-		"database":     db.primary.Address,
-		"cache":        cache.PrimaryEndpointAddress,
+		"cluster":      rz.cl.eks.Name,
+		"kubeconfig":   pulumi.ToSecret(rz.cl.kubeconfig),
+		"database":     rz.db.primary.Address,
+		"cache":        rz.cache.group.PrimaryEndpointAddress,
 		"backupBucket": bucket.Bucket,
 		"alarmTopic":   topic.Arn,
 		"entryPoint":   entry,
@@ -109,7 +118,81 @@ func (r Realiser) Realise(ctx *pulumi.Context, in components.Realisation) (pulum
 	if err := ctx.RegisterResourceOutputs(platform, outs); err != nil {
 		return nil, err
 	}
-	return pulumi.Map{"cluster": cl.eks.Name, "entryPoint": entry}, nil
+	return pulumi.Map{"cluster": rz.cl.eks.Name, "entryPoint": entry}, nil
+}
+
+// phase provisions the parts whose kind's provisioner runs in phase n.
+func (r *realisation) phase(n int) error {
+	for i := range r.app.Parts {
+		p := &r.app.Parts[i]
+		pr, ok := Provisioners[p.Kind]
+		if !ok {
+			return &components.NoProvisionerError{Stage: r.cfg.Stage, Part: p}
+		}
+		if pr.phase() != n {
+			continue
+		}
+		if err := pr.provision(r, p); err != nil {
+			return fmt.Errorf("%s: %w", p.Name, err)
+		}
+	}
+	return nil
+}
+
+// base is what every workload stands on: the gp3 storage class, the
+// namespace, the Secrets from Pulumi secret outputs (mounted as files like
+// on the other stages) and the network policies.
+func (r *realisation) base(secrets map[string]pulumi.StringOutput) error {
+	k := r.k
+	if _, err := storagev1.NewStorageClass(k.ctx, k.name("gp3"), &storagev1.StorageClassArgs{
+		Metadata:             &metav1.ObjectMetaArgs{Name: pulumi.String(StorageClass)},
+		Provisioner:          pulumi.String("ebs.csi.aws.com"),
+		Parameters:           pulumi.StringMap{"type": pulumi.String("gp3"), "encrypted": pulumi.String("true")},
+		VolumeBindingMode:    pulumi.String("WaitForFirstConsumer"),
+		ReclaimPolicy:        pulumi.String("Retain"),
+		AllowVolumeExpansion: pulumi.Bool(true),
+	}, k.opts("")...); err != nil {
+		return err
+	}
+	ns, err := corev1.NewNamespace(k.ctx, k.name("namespace"), &corev1.NamespaceArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(Namespace), Labels: pulumi.StringMap{
+			"pod-security.kubernetes.io/enforce": pulumi.String("baseline"),
+			"pod-security.kubernetes.io/warn":    pulumi.String("restricted"),
+		}},
+	}, k.opts("")...)
+	if err != nil {
+		return err
+	}
+	r.inNS = pulumi.DependsOn([]pulumi.Resource{ns})
+	// Each secret once, under the first part that mounts it; the database
+	// and cache passwords under their own parts.
+	owner := map[string]string{model.SecretPostgresPassword: model.PartPostgres, model.SecretRedisPassword: model.PartRedis}
+	names := []string{model.SecretPostgresPassword, model.SecretRedisPassword}
+	for _, p := range r.app.Parts {
+		if !p.Runs || p.Kind == model.KindEdge {
+			continue
+		}
+		for _, s := range p.Service.Secrets {
+			if _, seen := owner[s.Secret]; !seen {
+				owner[s.Secret] = p.Name
+				names = append(names, s.Secret)
+			}
+		}
+	}
+	for _, n := range names {
+		v, ok := secrets[n]
+		if !ok {
+			return fmt.Errorf("secret %s has no value", n)
+		}
+		if _, err := corev1.NewSecret(k.ctx, k.name(dns(n)), &corev1.SecretArgs{
+			Metadata:   meta(secretName(n), appLabels(owner[n])),
+			Type:       pulumi.String("Opaque"),
+			StringData: pulumi.StringMap{n: v},
+		}, k.opts(owner[n], r.inNS)...); err != nil {
+			return err
+		}
+	}
+	return k.networkPolicies(r.app, r.inNS)
 }
 
 type platformComponent struct{ pulumi.ResourceState }

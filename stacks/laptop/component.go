@@ -5,6 +5,7 @@ import (
 
 	"github.com/nextflow-crm/nfx/components"
 	"github.com/nextflow-crm/nfx/internal/files"
+	"github.com/nextflow-crm/nfx/internal/model"
 )
 
 // ComposeProjectType is the type token of the laptop's Compose project.
@@ -15,9 +16,15 @@ type Realiser struct {
 	Output components.Output
 }
 
+// Provisioner implements components.Realiser.
+func (Realiser) Provisioner(k model.Kind) (components.Provisioner, bool) {
+	p, ok := Provisioners[k]
+	return p, ok
+}
+
 // Realise implements components.Realiser.
 func (r Realiser) Realise(ctx *pulumi.Context, in components.Realisation) (pulumi.Map, error) {
-	secrets, err := components.TunnelSecrets(ctx, in, in.App.TunnelIngress())
+	secrets, err := components.TunnelSecrets(ctx, in, Routes(in.App))
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 
+	"github.com/nextflow-crm/nfx/components"
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/stacks/internal/composex"
 )
@@ -56,23 +57,53 @@ func Project(app *model.App) (*types.Project, error) {
 	for _, s := range app.Secrets {
 		p.Secrets[s.Name] = types.SecretConfig{File: "./" + SecretFile(s.Name)}
 	}
-	for _, s := range app.Services {
-		svc, err := service(app, s)
+	for i := range app.Parts {
+		part := &app.Parts[i]
+		pr, ok := Provisioners[part.Kind]
+		if !ok {
+			return nil, &components.NoProvisionerError{Stage: app.Config.Stage, Part: part}
+		}
+		svcs, err := pr.services(app, part)
 		if err != nil {
 			return nil, err
 		}
-		p.Services[s.Name] = svc
+		for _, svc := range svcs {
+			p.Services[svc.Name] = svc
+		}
+	}
+	if err := checkInstances(app, p); err != nil {
+		return nil, err
 	}
 	return p, nil
+}
+
+// checkInstances holds the rendered services to the model's list of what
+// the stage runs, which the host fit counts: the two never disagree.
+func checkInstances(app *model.App, p *types.Project) error {
+	want := app.Instances()
+	if len(want) != len(p.Services) {
+		return fmt.Errorf("laptop: rendered %d services but the stage's layout has %d", len(p.Services), len(want))
+	}
+	for _, in := range want {
+		if _, ok := p.Services[in.Name]; !ok || in.Replicas != 1 {
+			return fmt.Errorf("laptop: the stage's layout has %s x%d, which the project does not render", in.Name, in.Replicas)
+		}
+	}
+	return nil
 }
 
 func labels(kind, name string) types.Labels {
 	return types.Labels{"dev.nfx.stage": string(model.Laptop), "dev.nfx." + kind: name}
 }
 
-func service(app *model.App, s model.Service) (types.ServiceConfig, error) {
+func service(app *model.App, part *model.Part) (types.ServiceConfig, error) {
+	s := part.Service
 	if s.Replicas != 1 {
 		return types.ServiceConfig{}, fmt.Errorf("laptop: service %s: the laptop stage runs one container per service, got %d replicas", s.Name, s.Replicas)
+	}
+	env, err := model.ExpandEnv(s.Env, addrs(app).Lookup(app.Config, part))
+	if err != nil {
+		return types.ServiceConfig{}, fmt.Errorf("laptop: service %s: %w", s.Name, err)
 	}
 	svc := types.ServiceConfig{
 		Name:    s.Name,
@@ -81,7 +112,7 @@ func service(app *model.App, s model.Service) (types.ServiceConfig, error) {
 			Image:       s.Image,
 			Entrypoint:  composex.EscapeAll(s.Entrypoint),
 			Command:     composex.EscapeAll(s.Command),
-			Environment: composex.Environment(s.Env, s.Secrets),
+			Environment: composex.Environment(env, s.Secrets),
 			Labels:      labels("part", s.Part),
 			Networks:    map[string]*types.ServiceNetworkConfig{},
 			Tmpfs:       types.StringList(s.Tmpfs),
@@ -114,7 +145,7 @@ func service(app *model.App, s model.Service) (types.ServiceConfig, error) {
 			Capabilities: []string{"gpu"},
 		}}
 	}
-	if s.Part == model.PartPostgres {
+	if part.Kind == model.KindDatabase {
 		// Give PostgreSQL time for a clean shutdown checkpoint.
 		svc.StopGracePeriod = composex.Duration(60 * time.Second)
 	}
@@ -127,15 +158,13 @@ func service(app *model.App, s model.Service) (types.ServiceConfig, error) {
 	for _, sec := range s.Secrets {
 		svc.Secrets = append(svc.Secrets, types.ServiceSecretConfig{Source: sec.Secret, Target: sec.Secret})
 	}
-	for _, port := range s.Ports {
-		if port.Exposure != model.Loopback {
-			continue
-		}
+	// Only a public part is published, on loopback, and only without a tunnel.
+	if published(app, part) != "" && len(s.Ports) > 0 {
 		svc.Ports = append(svc.Ports, types.ServicePortConfig{
-			Name:      port.Name,
+			Name:      s.Ports[0].Name,
 			HostIP:    "127.0.0.1",
-			Target:    uint32(port.Port),
-			Published: strconv.Itoa(port.HostPort),
+			Target:    uint32(s.Ports[0].Port),
+			Published: strconv.Itoa(part.Public.LocalPort),
 			Protocol:  "tcp",
 		})
 	}

@@ -1,8 +1,6 @@
 package server
 
 import (
-	"fmt"
-
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/nextflow-crm/nfx/components"
@@ -17,10 +15,16 @@ type Realiser struct {
 	Output components.Output
 }
 
+// Provisioner implements components.Realiser.
+func (Realiser) Provisioner(k model.Kind) (components.Provisioner, bool) {
+	p, ok := Provisioners[k]
+	return p, ok
+}
+
 // Realise implements components.Realiser.
 func (r Realiser) Realise(ctx *pulumi.Context, in components.Realisation) (pulumi.Map, error) {
 	// On the server the tunnel sends traffic to nginx, the one entry point.
-	secrets, err := components.TunnelSecrets(ctx, in, fmt.Sprintf("http://%s:80", NginxService))
+	secrets, err := components.TunnelSecrets(ctx, in, Routes(in.App))
 	if err != nil {
 		return nil, err
 	}

@@ -28,7 +28,9 @@ type NginxParams struct {
 	// Listen is the listen address, such as "80" or "127.0.0.1:18080".
 	Listen string
 	// CRM and AI are the upstream servers, host:port.
-	CRM, AI   []string
+	CRM, AI []string
+	// Sites are the other public web apps, each routed by its hostname.
+	Sites     []Site
 	RateLimit int
 	// Burst and AIBurst are the request bursts allowed above the rate.
 	Burst, AIBurst int
@@ -39,6 +41,14 @@ type NginxParams struct {
 	ErrorLog  string
 	// TempDir, if set, holds nginx's temporary files.
 	TempDir string
+}
+
+// Site is a public web app nginx routes by hostname to its upstream.
+type Site struct {
+	// Name is the upstream's name (the service's).
+	Name     string
+	Hostname string
+	Servers  []string
 }
 
 // NginxDefaults are the Swarm values for an app.
@@ -55,8 +65,15 @@ func NginxDefaults(app *model.App) NginxParams {
 		AccessLog: "/dev/stdout",
 		ErrorLog:  "/dev/stderr",
 	}
-	for i := 1; i <= c.AI.Replicas; i++ {
-		p.AI = append(p.AI, fmt.Sprintf("%s:%d", aiName(i), model.OllamaPort))
+	for _, in := range app.InstancesOf(model.PartAI) {
+		p.AI = append(p.AI, fmt.Sprintf("%s:%d", in.Name, model.OllamaPort))
+	}
+	for _, part := range app.PublicParts() {
+		if part.Name == model.PartCRM || len(part.Service.Ports) == 0 {
+			continue
+		}
+		p.Sites = append(p.Sites, Site{Name: part.Name, Hostname: part.Public.Hostname,
+			Servers: []string{fmt.Sprintf("tasks.%s:%d", part.Name, part.Service.Ports[0].Port)}})
 	}
 	return p
 }

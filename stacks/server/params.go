@@ -9,12 +9,12 @@ import (
 // Names of the server stage's services, secrets and settings.
 const (
 	StackName       = "nextflow"
-	NginxService    = "nginx"
-	PGPrimary       = "postgres-primary"
-	PGReplica       = "postgres-replica"
-	RedisPrimary    = "redis-primary"
-	RedisReplica    = "redis-replica"
-	SentinelService = "redis-sentinel"
+	NginxService    = model.NginxService
+	PGPrimary       = model.PartPostgres + "-" + model.RolePrimary
+	PGReplica       = model.PartPostgres + "-" + model.RoleReplica
+	RedisPrimary    = model.PartRedis + "-" + model.RolePrimary
+	RedisReplica    = model.PartRedis + "-" + model.RoleReplica
+	SentinelService = model.PartRedis + "-" + model.RoleSentinel
 	SentinelPort    = 26379
 	QdrantP2PPort   = 6335
 	ReplicationUser = "replicator"

@@ -5,10 +5,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
 
+	"github.com/nextflow-crm/nfx/components"
 	"github.com/nextflow-crm/nfx/internal/files"
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/stacks/internal/composex"
@@ -89,14 +91,15 @@ func renderMounts(app *model.App) ([]mounted, error) {
 	return out, nil
 }
 
-// Project builds the typed Swarm stack.
+// Project builds the typed Swarm stack: each part's services from the
+// stage's provisioner for its kind, then the stage's own load balancer and
+// backups. The result holds exactly the services of app.Instances(),
+// which the host fit counts.
 func Project(app *model.App, mounts []mounted) (*types.Project, error) {
-	c := app.Config
-	topo := model.Profiles[c.Stage].Topology
 	s := &stack{app: app, p: &types.Project{
 		Name: StackName, Services: types.Services{}, Networks: types.Networks{},
 		Volumes: types.Volumes{}, Secrets: types.Secrets{}, Configs: types.Configs{},
-	}, mounts: map[string]mounted{}}
+	}, mounts: map[string]mounted{}, lookup: addrs(app)}
 	for _, m := range mounts {
 		if m.key == "" {
 			continue
@@ -119,32 +122,75 @@ func Project(app *model.App, mounts []mounted) (*types.Project, error) {
 	for _, sec := range append(app.Secrets, model.SecretSpec{Name: SecretReplicationPassword, Key: model.KeyReplicationPassword}) {
 		s.p.Secrets[sec.Name] = types.SecretConfig{File: "./" + SecretFile(sec.Name)}
 	}
+	byPart := map[string][]model.Instance{}
+	var helpers []model.Instance
+	for _, in := range app.Instances() {
+		if in.Part == "" {
+			helpers = append(helpers, in)
+			continue
+		}
+		byPart[in.Part] = append(byPart[in.Part], in)
+	}
+	for i := range app.Parts {
+		part := &app.Parts[i]
+		pr, ok := Provisioners[part.Kind]
+		if !ok {
+			return nil, &components.NoProvisionerError{Stage: app.Config.Stage, Part: part}
+		}
+		for _, in := range byPart[part.Name] {
+			pr.service(s, part, in)
+		}
+	}
+	for _, in := range helpers {
+		switch in.Role {
+		case model.RoleLoadBalancer:
+			s.nginx(in)
+		case model.RoleBackup:
+			s.backup(in)
+		default:
+			return nil, fmt.Errorf("server: no service for the stage's %s helper %s", in.Role, in.Name)
+		}
+	}
+	if s.err != nil {
+		return nil, s.err
+	}
+	if err := checkInstances(app, s.p); err != nil {
+		return nil, err
+	}
+	return s.p, nil
+}
 
-	s.nginx(topo.LoadBalancers)
-	s.crm()
-	for i := 1; i <= c.AI.Replicas; i++ {
-		s.ai(i)
+// checkInstances holds the rendered services to the stage's layout.
+func checkInstances(app *model.App, p *types.Project) error {
+	want := app.Instances()
+	if len(want) != len(p.Services) {
+		return fmt.Errorf("server: rendered %d services but the stage's layout has %d", len(p.Services), len(want))
 	}
-	s.postgres(PGPrimary)
-	s.postgres(PGReplica)
-	s.redis(RedisPrimary)
-	s.redis(RedisReplica)
-	s.sentinel(topo.Sentinels)
-	for i := 1; i <= topo.QdrantNodes; i++ {
-		s.qdrant(i)
+	for _, in := range want {
+		svc, ok := p.Services[in.Name]
+		if !ok || svc.Deploy == nil || svc.Deploy.Replicas == nil || *svc.Deploy.Replicas != in.Replicas {
+			return fmt.Errorf("server: the stage's layout has %s x%d, which the stack does not render", in.Name, in.Replicas)
+		}
 	}
-	if c.Tunnel.Mode != model.TunnelNone {
-		s.tunnel()
-	}
-	s.backups()
-	return s.p, s.err
+	return nil
 }
 
 type stack struct {
 	app    *model.App
 	p      *types.Project
 	mounts map[string]mounted
+	lookup model.Addrs
 	err    error
+}
+
+// resolved is a part's environment with its references resolved on the
+// server; an error stops the render.
+func (s *stack) resolved(part *model.Part) map[string]string {
+	env, err := model.ExpandEnv(part.Service.Env, s.lookup.Lookup(s.app.Config, part))
+	if err != nil && s.err == nil {
+		s.err = fmt.Errorf("server: service %s: %w", part.Name, err)
+	}
+	return env
 }
 
 func labels(kind, name string) types.Labels {
@@ -230,24 +276,23 @@ func (s *stack) declareVolume(name string) {
 	s.p.Volumes[name] = types.VolumeConfig{Labels: labels("volume", name)}
 }
 
-func modelService(app *model.App, part string) model.Service {
-	svc, _ := app.Service(part)
-	return svc
-}
-
-func (s *stack) nginx(replicas int) {
+func (s *stack) nginx(in model.Instance) {
 	c := s.app.Config
-	svc := s.base(NginxService, "loadbalancer", c.Nginx.Image, model.NginxSizing, replicas, model.NetFrontend)
+	svc := s.base(in.Name, "loadbalancer", c.Nginx.Image, in.Sizing, in.Replicas, model.NetFrontend)
 	s.mount(&svc, "nginx_conf", "/etc/nginx/nginx.conf")
 	// Reload when the CRM's task addresses change (a rolling update, a
 	// rescheduled replica): nginx resolves upstream names only on (re)load.
+	hosts := []string{"tasks." + model.PartCRM}
+	for _, site := range NginxDefaults(s.app).Sites {
+		hosts = append(hosts, "tasks."+site.Name)
+	}
 	svc.Command = types.ShellCommand{"/bin/sh", "-c", composex.Escape(fmt.Sprintf(`prev=""
 (while sleep 10; do
-  cur=$(getent ahostsv4 tasks.%s | awk '{print $1}' | sort -u | tr '\n' ' ')
+  cur=$(for h in %s; do getent ahostsv4 "$h"; done | awk '{print $1}' | sort -u | tr '\n' ' ')
   if [ -n "$prev" ] && [ "$cur" != "$prev" ]; then nginx -s reload; fi
   prev=$cur
 done) &
-exec nginx -g 'daemon off;'`, model.PartCRM))}
+exec nginx -g 'daemon off;'`, strings.Join(hosts, " ")))}
 	svc.HealthCheck = shellHealth("curl -fsS http://127.0.0.1/nginx-health >/dev/null", 10*time.Second, 10*time.Second)
 	if c.Tunnel.Mode == model.TunnelNone {
 		svc.Ports = []types.ServicePortConfig{{Target: 80, Published: strconv.Itoa(c.Nginx.HTTPPort), Protocol: "tcp", Mode: "ingress"}}
@@ -257,184 +302,9 @@ exec nginx -g 'daemon off;'`, model.PartCRM))}
 	s.add(svc)
 }
 
-func (s *stack) crm() {
-	c := s.app.Config
-	m := modelService(s.app, model.PartCRM)
-	svc := s.base(model.PartCRM, model.PartCRM, m.Image, m.Sizing, c.CRM.Replicas, model.NetFrontend, model.NetBackend)
-	e := m.EnvCopy()
-	// The server topology: writes to the primary, reads from the replica,
-	// Redis through Sentinel, the AI API through nginx's balancer.
-	e["DATABASE_HOST"] = PGPrimary
-	e["DATABASE_READ_HOST"] = PGReplica
-	e["DATABASE_URL"] = model.PostgresDSN(PGPrimary, c)
-	e["DATABASE_READ_URL"] = model.PostgresDSN(PGReplica, c)
-	e["REDIS_SENTINELS"] = fmt.Sprintf("%s:%d", SentinelService, SentinelPort)
-	e["REDIS_MASTER_NAME"] = MasterName
-	e["REDIS_URL"] = fmt.Sprintf("redis://%s:%d/0", RedisPrimary, model.RedisPort)
-	e["QDRANT_URL"] = fmt.Sprintf("http://%s:%d", qdrantName(1), model.QdrantHTTPPort)
-	e["OLLAMA_BASE_URL"] = fmt.Sprintf("http://%s/ai", NginxService)
-	if c.Tunnel.Mode == model.TunnelNone {
-		e["PUBLIC_URL"] = fmt.Sprintf("http://127.0.0.1:%d", c.Nginx.HTTPPort)
-	}
-	env(&svc, e)
-	for _, sec := range m.Secrets {
-		secret(&svc, sec.Secret)
-		if sec.FileEnv != "" {
-			env(&svc, map[string]string{sec.FileEnv: sec.Path()})
-		}
-	}
-	svc.HealthCheck = composex.HealthCheck(m.Health)
-	// nginx balances the replicas itself: tasks.crm must list every task.
-	svc.Deploy.EndpointMode = "dnsrr"
-	svc.Deploy.Placement.Preferences = []types.PlacementPreferences{{Spread: "node.id"}}
-	// One at a time, the new task up before the old one stops, rolled back
-	// when it fails; the monitor window covers the health check's start
-	// period plus its retries.
-	window := m.Health.StartPeriod + time.Duration(m.Health.Retries)*m.Health.Interval
-	svc.Deploy.UpdateConfig = &types.UpdateConfig{
-		Parallelism: u64(1), Delay: types.Duration(10 * time.Second), Order: "start-first",
-		FailureAction: "rollback", Monitor: types.Duration(window), MaxFailureRatio: 0,
-	}
-	svc.Deploy.RollbackConfig = &types.UpdateConfig{
-		Parallelism: u64(1), Delay: types.Duration(5 * time.Second), Order: "start-first",
-		FailureAction: "pause", Monitor: types.Duration(window),
-	}
-	s.add(svc)
-}
-
-func (s *stack) ai(i int) {
-	c := s.app.Config
-	m := modelService(s.app, model.PartAI)
-	name := aiName(i)
-	svc := s.base(name, model.PartAI, m.Image, m.Sizing, 1, model.NetBackend, model.NetFrontend)
-	svc.Entrypoint = composex.EscapeAll(m.Entrypoint)
-	env(&svc, m.Env)
-	volume(&svc, model.VolModels, "/root/.ollama")
-	svc.HealthCheck = composex.HealthCheck(m.Health)
-	placement(&svc, fmt.Sprintf("node.labels.nextflow.ai == %d", i))
-	if c.UseGPU {
-		placement(&svc, "node.labels.nextflow.gpu == true")
-		// Swarm has no device reservations: the GPU is a generic resource the
-		// node advertises (gpu/configure-gpu-node.sh).
-		svc.Deploy.Resources.Reservations.GenericResources = []types.GenericResource{{
-			DiscreteResourceSpec: &types.DiscreteGenericResource{Kind: GPUKind, Value: 1},
-		}}
-	}
-	s.declareVolume(model.VolModels)
-	s.add(svc)
-}
-
-func (s *stack) postgres(name string) {
-	m := modelService(s.app, model.PartPostgres)
-	svc := s.base(name, model.PartPostgres, m.Image, m.Sizing, 1, model.NetBackend)
-	env(&svc, m.Env)
-	env(&svc, map[string]string{
-		"POSTGRES_PASSWORD_FILE":    "/run/secrets/" + model.SecretPostgresPassword,
-		"REPLICATION_PASSWORD_FILE": "/run/secrets/" + SecretReplicationPassword,
-	})
-	secret(&svc, model.SecretPostgresPassword)
-	secret(&svc, SecretReplicationPassword)
-	s.mount(&svc, "postgresql_conf", "/etc/postgresql/postgresql.conf")
-	s.mount(&svc, "pg_hba_conf", "/etc/postgresql/pg_hba.conf")
-	s.mount(&svc, "postgres_failover", "/usr/local/bin/failover.sh")
-	args := types.ShellCommand{"-c", "config_file=/etc/postgresql/postgresql.conf", "-c", "hba_file=/etc/postgresql/pg_hba.conf"}
-	role := "primary"
-	if name == PGPrimary {
-		s.mount(&svc, "postgres_init_primary", "/docker-entrypoint-initdb.d/10-replication.sh")
-		svc.Command = append(types.ShellCommand{"postgres"}, args...)
-	} else {
-		role = "replica"
-		s.mount(&svc, "postgres_replica_entrypoint", "/usr/local/bin/replica-entrypoint.sh")
-		env(&svc, map[string]string{"PRIMARY_HOST": PGPrimary})
-		svc.Entrypoint = types.ShellCommand{"/usr/local/bin/replica-entrypoint.sh"}
-		svc.Command = args
-	}
-	vol := name + "-data"
-	volume(&svc, vol, "/var/lib/postgresql/data")
-	s.declareVolume(vol)
-	svc.HealthCheck = composex.HealthCheck(m.Health)
-	svc.StopGracePeriod = composex.Duration(60 * time.Second)
-	// The two never share a node: the operator labels one node of each.
-	placement(&svc, "node.labels.nextflow.postgres == "+role)
-	s.add(svc)
-}
-
-func (s *stack) redis(name string) {
-	m := modelService(s.app, model.PartRedis)
-	role := "primary"
-	if name == RedisReplica {
-		role = "replica"
-	}
-	svc := s.base(name, model.PartRedis, m.Image, m.Sizing, 1, model.NetBackend)
-	s.mount(&svc, "redis_start", "/usr/local/bin/redis-start.sh")
-	svc.Entrypoint = types.ShellCommand{"/bin/sh", "/usr/local/bin/redis-start.sh", role}
-	secret(&svc, model.SecretRedisPassword)
-	svc.Tmpfs = types.StringList{"/run/redis"}
-	vol := name + "-data"
-	volume(&svc, vol, "/data")
-	s.declareVolume(vol)
-	svc.HealthCheck = composex.HealthCheck(m.Health)
-	// Sentinel hands out task addresses: the name must resolve to the task.
-	svc.Deploy.EndpointMode = "dnsrr"
-	placement(&svc, "node.labels.nextflow.redis == "+role)
-	s.add(svc)
-}
-
-func (s *stack) sentinel(replicas int) {
-	m := modelService(s.app, model.PartRedis)
-	svc := s.base(SentinelService, model.PartRedis, m.Image, model.SentinelSizing, replicas, model.NetBackend)
-	s.mount(&svc, "sentinel_start", "/usr/local/bin/sentinel-start.sh")
-	svc.Entrypoint = types.ShellCommand{"/bin/sh", "/usr/local/bin/sentinel-start.sh"}
-	secret(&svc, model.SecretRedisPassword)
-	volume(&svc, "sentinel-data", "/data")
-	s.declareVolume("sentinel-data")
-	svc.HealthCheck = shellHealth(fmt.Sprintf(`REDISCLI_AUTH="$(cat /run/secrets/%s)" redis-cli -p %d ping | grep -q PONG`, model.SecretRedisPassword, SentinelPort), 10*time.Second, 10*time.Second)
-	svc.Deploy.EndpointMode = "dnsrr"
-	// One Sentinel per node, so losing a node loses at most one vote.
-	svc.Deploy.Placement.MaxReplicas = 1
-	s.add(svc)
-}
-
-func (s *stack) qdrant(i int) {
-	m := modelService(s.app, model.PartQdrant)
-	name := qdrantName(i)
-	svc := s.base(name, model.PartQdrant, m.Image, m.Sizing, 1, model.NetBackend)
-	e := m.EnvCopy()
-	e["QDRANT__CLUSTER__ENABLED"] = "true"
-	e["QDRANT__CLUSTER__P2P__PORT"] = strconv.Itoa(QdrantP2PPort)
-	// Every collection the CRM creates keeps two copies of each shard.
-	e["QDRANT__STORAGE__COLLECTION__REPLICATION_FACTOR"] = "2"
-	e["QDRANT__STORAGE__COLLECTION__WRITE_CONSISTENCY_FACTOR"] = "1"
-	env(&svc, e)
-	self := fmt.Sprintf("http://%s:%d", name, QdrantP2PPort)
-	if i == 1 {
-		svc.Command = types.ShellCommand{"./qdrant", "--uri", self}
-	} else {
-		svc.Command = types.ShellCommand{"./qdrant", "--bootstrap", fmt.Sprintf("http://%s:%d", qdrantName(1), QdrantP2PPort), "--uri", self}
-	}
-	vol := name + "-data"
-	volume(&svc, vol, "/qdrant/storage")
-	s.declareVolume(vol)
-	svc.HealthCheck = composex.HealthCheck(m.Health)
-	placement(&svc, fmt.Sprintf("node.labels.nextflow.qdrant == %d", i))
-	s.add(svc)
-}
-
-func (s *stack) tunnel() {
-	m := modelService(s.app, model.PartTunnel)
-	svc := s.base(model.PartTunnel, model.PartTunnel, m.Image, m.Sizing, 2, model.NetFrontend)
-	svc.Command = composex.EscapeAll(m.Command)
-	for _, sec := range m.Secrets {
-		secret(&svc, sec.Secret)
-	}
-	svc.HealthCheck = composex.HealthCheck(m.Health)
-	svc.Deploy.Placement.MaxReplicas = 1
-	s.add(svc)
-}
-
-// backups adds one scheduled backup job per kind of data, each on an image
+// backup adds one scheduled backup job, for one kind of data, on an image
 // that has the kind's client and bash, writing to the NAS over NFS.
-func (s *stack) backups() {
+func (s *stack) backup(in model.Instance) {
 	c := s.app.Config
 	nas := "nas"
 	s.p.Volumes[nas] = types.VolumeConfig{
@@ -446,38 +316,40 @@ func (s *stack) backups() {
 		},
 		Labels: labels("volume", nas),
 	}
-	for _, kind := range model.BackupKinds {
-		var image string
-		var networks = []string{model.NetBackend}
-		switch kind {
-		case "postgres":
-			image = c.Postgres.Image
-		case "redis":
-			image = c.Redis.Image
-		case "qdrant":
-			image = c.Nginx.Image // Debian with bash and curl
-		case "models":
-			image = c.AI.Image
-			networks = nil
-		}
-		svc := s.base("backup-"+kind, "backup", image, model.BackupSizing, 1, networks...)
-		s.mount(&svc, "backup_script", "/usr/local/bin/backup.sh")
-		s.mount(&svc, "restore_script", "/usr/local/bin/restore.sh")
-		svc.Entrypoint = types.ShellCommand{"/bin/bash", "/usr/local/bin/backup.sh", "schedule", kind}
-		env(&svc, map[string]string{"BACKUP_DIR": "/backups", "BACKUP_TIME": c.Backup.Time, "RETENTION_DAYS": strconv.Itoa(c.Backup.RetentionDays)})
-		volume(&svc, nas, "/backups")
-		switch kind {
-		case "postgres":
-			secret(&svc, model.SecretPostgresPassword)
-		case "redis":
-			secret(&svc, model.SecretRedisPassword)
-		case "models":
-			volume(&svc, model.VolModels, "/models")
-			env(&svc, map[string]string{"MODELS_DIR": "/models/models"})
-			placement(&svc, "node.labels.nextflow.ai == 1")
-		}
-		// Healthy while the NAS is mounted and writable.
-		svc.HealthCheck = shellHealth("timeout 10 sh -c 'test -w /backups'", time.Minute, 10*time.Second)
-		s.add(svc)
+	kind := strings.TrimPrefix(in.Name, "backup-")
+	var image string
+	var networks = []string{model.NetBackend}
+	switch kind {
+	case "postgres":
+		image = c.Postgres.Image
+	case "redis":
+		image = c.Redis.Image
+	case "qdrant":
+		image = c.Nginx.Image // Debian with bash and curl
+	case "models":
+		image = c.AI.Image
+		networks = nil
+	default:
+		s.err = fmt.Errorf("server: no backup job for %q", kind)
+		return
 	}
+	svc := s.base(in.Name, "backup", image, in.Sizing, in.Replicas, networks...)
+	s.mount(&svc, "backup_script", "/usr/local/bin/backup.sh")
+	s.mount(&svc, "restore_script", "/usr/local/bin/restore.sh")
+	svc.Entrypoint = types.ShellCommand{"/bin/bash", "/usr/local/bin/backup.sh", "schedule", kind}
+	env(&svc, map[string]string{"BACKUP_DIR": "/backups", "BACKUP_TIME": c.Backup.Time, "RETENTION_DAYS": strconv.Itoa(c.Backup.RetentionDays)})
+	volume(&svc, nas, "/backups")
+	switch kind {
+	case "postgres":
+		secret(&svc, model.SecretPostgresPassword)
+	case "redis":
+		secret(&svc, model.SecretRedisPassword)
+	case "models":
+		volume(&svc, model.VolModels, "/models")
+		env(&svc, map[string]string{"MODELS_DIR": "/models/models"})
+		placement(&svc, "node.labels.nextflow.ai == 1")
+	}
+	// Healthy while the NAS is mounted and writable.
+	svc.HealthCheck = shellHealth("timeout 10 sh -c 'test -w /backups'", time.Minute, 10*time.Second)
+	s.add(svc)
 }

@@ -1,0 +1,175 @@
+package cloud
+
+import (
+	"fmt"
+
+	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/nextflow-crm/nfx/components"
+	"github.com/nextflow-crm/nfx/internal/model"
+)
+
+// ollamaSet runs the AI as a StatefulSet on the GPU pool, each pod with
+// its models on its own volume.
+type ollamaSet struct{}
+
+func (ollamaSet) phase() int { return phaseWorkloads }
+
+func (ollamaSet) Describe(app *model.App, p *model.Part) string {
+	c := app.Config
+	if !c.UseGPU {
+		return fmt.Sprintf("StatefulSet of %d on the general nodes, CPU (%s)", p.Replicas, c.AI.Model)
+	}
+	return fmt.Sprintf("StatefulSet of %d on %s GPU nodes (%s, %s)", p.Replicas, c.Cloud.GPUInstanceType, c.Host.GPU, c.AI.Model)
+}
+
+func (ollamaSet) Inputs(app *model.App, p *model.Part) map[string]any {
+	return components.ContainerInputs(app, p, map[string]any{"volumeGB": app.Config.Cloud.ModelStorageGB})
+}
+
+// qdrantSet runs the vector store as a clustered StatefulSet on gp3 volumes.
+type qdrantSet struct{}
+
+func (qdrantSet) phase() int { return phaseWorkloads }
+
+func (qdrantSet) Describe(app *model.App, p *model.Part) string {
+	n := 0
+	for _, in := range app.InstancesOf(p.Name) {
+		n += in.Replicas
+	}
+	return fmt.Sprintf("StatefulSet of %d on gp3 volumes", n)
+}
+
+func (qdrantSet) Inputs(app *model.App, p *model.Part) map[string]any {
+	return components.ContainerInputs(app, p, map[string]any{"volumeGB": app.Config.Cloud.QdrantStorageGB})
+}
+
+func (ollamaSet) provision(r *realisation, p *model.Part) error {
+	k, c, m, name := r.k, r.cfg, p.Service, p.Name
+	opts := []pulumi.ResourceOption{r.inNS}
+	spec := corev1.PodSpecArgs{Affinity: antiAffinity(name)}
+	extra := placement(&spec, m.GPUs)
+	// Ollama runs as a non-root user with a read-only root: its home, keys
+	// and models live on the pod's volume, scratch space on an emptyDir.
+	env, err := r.envOf(p, map[string]string{"HOME": "/models", "OLLAMA_MODELS": "/models/models"})
+	if err != nil {
+		return err
+	}
+	spec.SecurityContext = podSecurity()
+	spec.Volumes = corev1.VolumeArray{corev1.VolumeArgs{Name: pulumi.String("tmp"), EmptyDir: corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String("1Gi")}}}
+	check := corev1.ExecActionArgs{Command: pulumi.ToStringArray([]string{"/bin/sh", "-c", m.Health.Shell})}
+	spec.Containers = corev1.ContainerArray{corev1.ContainerArgs{
+		Name: pulumi.String(name), Image: pulumi.String(m.Image), ImagePullPolicy: pulumi.String("Always"),
+		// The model is pulled at start onto the pod's persistent volume.
+		Command:         pulumi.ToStringArray(m.Entrypoint),
+		Env:             env,
+		Ports:           corev1.ContainerPortArray{corev1.ContainerPortArgs{Name: pulumi.String("api"), ContainerPort: pulumi.Int(model.OllamaPort)}},
+		Resources:       resources(m.Sizing, extra),
+		SecurityContext: restricted(),
+		// Pulling a model takes minutes: up to 30 before the start counts as failed.
+		StartupProbe:   corev1.ProbeArgs{Exec: check, PeriodSeconds: pulumi.Int(10), FailureThreshold: pulumi.Int(180), TimeoutSeconds: pulumi.Int(10)},
+		ReadinessProbe: corev1.ProbeArgs{Exec: check, PeriodSeconds: pulumi.Int(15), TimeoutSeconds: pulumi.Int(10)},
+		LivenessProbe:  tcpProbe(model.OllamaPort, 20, 3),
+		VolumeMounts: corev1.VolumeMountArray{
+			corev1.VolumeMountArgs{Name: pulumi.String("models"), MountPath: pulumi.String("/models")},
+			corev1.VolumeMountArgs{Name: pulumi.String("tmp"), MountPath: pulumi.String("/tmp")},
+		},
+	}}
+	if _, err := k.service(name, name, map[string]int{"api": model.OllamaPort}, true, nil); err != nil {
+		return err
+	}
+	if _, err := k.service(name, name, map[string]int{"api": model.OllamaPort}, false, nil); err != nil {
+		return err
+	}
+	if _, err := appsv1.NewStatefulSet(k.ctx, k.name(name), &appsv1.StatefulSetArgs{
+		Metadata: meta(name, appLabels(name)),
+		Spec: appsv1.StatefulSetSpecArgs{
+			ServiceName:          pulumi.String(name + "-headless"),
+			Replicas:             pulumi.Int(p.Replicas),
+			PodManagementPolicy:  pulumi.String("Parallel"),
+			Selector:             selector(name),
+			Template:             corev1.PodTemplateSpecArgs{Metadata: &metav1.ObjectMetaArgs{Labels: pulumi.ToStringMap(appLabels(name))}, Spec: spec},
+			VolumeClaimTemplates: corev1.PersistentVolumeClaimTypeArray{volumeClaim("models", c.Cloud.ModelStorageGB)},
+		},
+	}, k.opts(name, opts...)...); err != nil {
+		return err
+	}
+	return k.pdb(name, name, 1)
+}
+
+func (qdrantSet) provision(r *realisation, p *model.Part) error {
+	k, c, m, name := r.k, r.cfg, p.Service, p.Name
+	opts := []pulumi.ResourceOption{r.inNS}
+	nodes := 0
+	for _, in := range r.app.InstancesOf(name) {
+		nodes += in.Replicas
+	}
+	peer := fmt.Sprintf("%s-headless.%s.svc.cluster.local", name, Namespace)
+	// Pod 0 starts the cluster; the others join it through the headless service.
+	start := fmt.Sprintf(`if [ "$HOSTNAME" = "%[1]s-0" ]; then exec ./qdrant --uri "http://$HOSTNAME.%[2]s:%[3]d"; fi
+exec ./qdrant --bootstrap "http://%[1]s-0.%[2]s:%[3]d" --uri "http://$HOSTNAME.%[2]s:%[3]d"`, name, peer, 6335)
+	env, err := r.envOf(p, map[string]string{
+		"QDRANT__CLUSTER__ENABLED":                        "true",
+		"QDRANT__CLUSTER__P2P__PORT":                      "6335",
+		"QDRANT__STORAGE__COLLECTION__REPLICATION_FACTOR": "2",
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := k.service(name, name, map[string]int{"http": model.QdrantHTTPPort, "grpc": model.QdrantGRPCPort, "p2p": 6335}, true, nil); err != nil {
+		return err
+	}
+	if _, err := k.service(name, name, map[string]int{"http": model.QdrantHTTPPort, "grpc": model.QdrantGRPCPort}, false, nil); err != nil {
+		return err
+	}
+	sc := restricted()
+	if _, err := appsv1.NewStatefulSet(k.ctx, k.name(name), &appsv1.StatefulSetArgs{
+		Metadata: meta(name, appLabels(name)),
+		Spec: appsv1.StatefulSetSpecArgs{
+			ServiceName:         pulumi.String(name + "-headless"),
+			Replicas:            pulumi.Int(nodes),
+			PodManagementPolicy: pulumi.String("OrderedReady"),
+			Selector:            selector(name),
+			Template: corev1.PodTemplateSpecArgs{
+				Metadata: &metav1.ObjectMetaArgs{Labels: pulumi.ToStringMap(appLabels(name))},
+				Spec: corev1.PodSpecArgs{
+					SecurityContext:           podSecurity(),
+					NodeSelector:              pulumi.StringMap{PoolLabel: pulumi.String(GeneralPool)},
+					TopologySpreadConstraints: zoneSpread(name),
+					Affinity:                  antiAffinity(name),
+					Containers: corev1.ContainerArray{corev1.ContainerArgs{
+						Name: pulumi.String(name), Image: pulumi.String(m.Image), ImagePullPolicy: pulumi.String("Always"),
+						Command: pulumi.ToStringArray([]string{"/bin/bash", "-c", start}),
+						Env:     env,
+						Ports: corev1.ContainerPortArray{
+							corev1.ContainerPortArgs{Name: pulumi.String("http"), ContainerPort: pulumi.Int(model.QdrantHTTPPort)},
+							corev1.ContainerPortArgs{Name: pulumi.String("grpc"), ContainerPort: pulumi.Int(model.QdrantGRPCPort)},
+							corev1.ContainerPortArgs{Name: pulumi.String("p2p"), ContainerPort: pulumi.Int(6335)},
+						},
+						Resources:       resources(m.Sizing, nil),
+						SecurityContext: sc,
+						StartupProbe:    httpProbe("/readyz", model.QdrantHTTPPort, 5, 60),
+						ReadinessProbe:  httpProbe("/readyz", model.QdrantHTTPPort, 10, 3),
+						LivenessProbe:   httpProbe("/livez", model.QdrantHTTPPort, 20, 3),
+						VolumeMounts: corev1.VolumeMountArray{
+							corev1.VolumeMountArgs{Name: pulumi.String("storage"), MountPath: pulumi.String("/qdrant/storage")},
+							corev1.VolumeMountArgs{Name: pulumi.String("snapshots"), MountPath: pulumi.String("/qdrant/snapshots")},
+							corev1.VolumeMountArgs{Name: pulumi.String("tmp"), MountPath: pulumi.String("/tmp")},
+						},
+					}},
+					Volumes: corev1.VolumeArray{
+						corev1.VolumeArgs{Name: pulumi.String("snapshots"), EmptyDir: corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String("10Gi")}},
+						corev1.VolumeArgs{Name: pulumi.String("tmp"), EmptyDir: corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String("256Mi")}},
+					},
+				},
+			},
+			VolumeClaimTemplates: corev1.PersistentVolumeClaimTypeArray{volumeClaim("storage", c.Cloud.QdrantStorageGB)},
+		},
+	}, k.opts(name, opts...)...); err != nil {
+		return err
+	}
+	return k.pdb(name, name, 1)
+}
