@@ -65,6 +65,11 @@ func runCapacity(io IO, o *CapacityOptions) error {
 		a.GPUs, a.GPU, a.Model, a.EmbeddingModel, a.Slots, a.PrefillTokensPerSecond, a.DecodeTokensPerSecond, a.TokenSeconds*1000, a.GenerateSeconds, a.EmbedSeconds)
 	fmt.Fprintf(io.Out, "AI requests/s: %.1f on the stage's GPUs + %.1f from the AI API budget\n", a.SelfHosted, a.API)
 	fmt.Fprintf(io.Out, "CRM: %d replicas, %g cores, %.0f requests/s\n", e.CRM.Replicas, e.CRM.Cores, e.CRM.RequestsPerSecond)
+	fmt.Fprintf(io.Out, "CPU share (limits x replicas, of %g):", e.CPUAvailable)
+	for _, s := range e.CPU {
+		fmt.Fprintf(io.Out, " %s %g (%.1f %%)", s.Part, s.Cores, s.Percent)
+	}
+	fmt.Fprintln(io.Out)
 	fmt.Fprintf(io.Out, "uptime: %.3f %% of %g h a day, %.2f h down a month:\n", e.UptimePercent, e.ServiceHoursPerDay, e.DowntimeHoursPerMonth)
 	for _, u := range e.Uptime {
 		if u.EventsPerMonth > 0 {

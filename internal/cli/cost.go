@@ -89,6 +89,9 @@ func runCost(io IO, o *CostOptions) error {
 	for _, l := range e.OneTime {
 		fmt.Fprintf(io.Out, "one-time: %s %s %s (%s)\n", l.Item, money(l.Monthly), e.Currency, l.Detail)
 	}
+	for _, pc := range e.Parts {
+		fmt.Fprintf(io.Out, "part: %s %s %s a month (%s)\n", pc.Part, money(pc.Monthly), e.Currency, pc.Basis)
+	}
 	for _, u := range e.Unpriced {
 		fmt.Fprintf(io.Out, "unpriced: %s %s: %s\n", u.Type, u.Name, u.Reason)
 	}

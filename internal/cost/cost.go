@@ -30,6 +30,18 @@ type Line struct {
 	Monthly    float64 `json:"monthly"`
 	MonthlyMax float64 `json:"monthlyMax"`
 	Detail     string  `json:"detail"`
+	// Part is the part the line is for alone (RDS for the database);
+	// Pool the node pool whose pods share it.
+	Part string `json:"part,omitempty"`
+	Pool string `json:"pool,omitempty"`
+}
+
+// PartCost is one part's share of the monthly bill: the lines that are
+// its own, and its CPU share of the machines or node pools it runs on.
+type PartCost struct {
+	Part    string  `json:"part"`
+	Monthly float64 `json:"monthly"`
+	Basis   string  `json:"basis"`
 }
 
 // Unpriced is a planned resource the price table does not cover.
@@ -49,6 +61,9 @@ type Estimate struct {
 	Lines        []Line     `json:"lines"`
 	OneTime      []Line     `json:"oneTime"`
 	Unpriced     []Unpriced `json:"unpriced"`
+	// Parts attributes the monthly total to the parts, the user's
+	// services among them; "shared" is what no part has alone.
+	Parts []PartCost `json:"parts"`
 	Assumptions  []string   `json:"assumptions"`
 	// UsdVnd is the exchange rate used.
 	UsdVnd float64 `json:"usdVnd"`
@@ -87,6 +102,7 @@ func Compute(cfg *model.Config, p *plan.Plan, currency string) (*Estimate, error
 	for _, l := range e.OneTime {
 		e.OneTimeTotal += l.Monthly
 	}
+	e.attribute(cfg, prof)
 	return e, nil
 }
 
@@ -208,6 +224,8 @@ func (e *Estimate) aws(cfg *model.Config, p *plan.Plan) error {
 			sc, _ := in["scalingConfig"].(map[string]any)
 			desired, maxSize := num(sc["desiredSize"]), num(sc["maxSize"])
 			e.usd("nodes "+r.Name, "infrastructure", desired*price*h, maxSize*price*h, fmt.Sprintf("%.0f (up to %.0f) x %s at $%.3f/h", desired, maxSize, typ, price))
+			pool, _ := in["labels"].(map[string]any)
+			e.Lines[len(e.Lines)-1].Pool, _ = pool["nextflow.io/pool"].(string)
 			disk := num(in["diskSize"])
 			if disk == 0 {
 				disk = 20 // EKS's default root volume
@@ -248,8 +266,10 @@ func (e *Estimate) aws(cfg *model.Config, p *plan.Plan) error {
 			}
 			v := copies * price * h
 			e.usd("database "+r.Name, "infrastructure", v, v, fmt.Sprintf("%s %s at $%.3f/h per instance", class, az, price))
+			e.Lines[len(e.Lines)-1].Part = partOf(r)
 			s := copies * storage * t.RDSgp3GB
 			e.usd("database storage "+r.Name, "infrastructure", s, s, fmt.Sprintf("%.0f GB gp3 x %.0f at $%.3f/GB-month", storage, copies, t.RDSgp3GB))
+			e.Lines[len(e.Lines)-1].Part = partOf(r)
 		case r.Type == "aws:elasticache/replicationGroup:ReplicationGroup":
 			typ, _ := in["nodeType"].(string)
 			price, ok := e.price(t.Cache, t.Region, typ, r)
@@ -258,6 +278,7 @@ func (e *Estimate) aws(cfg *model.Config, p *plan.Plan) error {
 			}
 			n := num(in["numCacheClusters"])
 			e.usd("cache "+r.Name, "infrastructure", n*price*h, n*price*h, fmt.Sprintf("%.0f x %s at $%.3f/h", n, typ, price))
+			e.Lines[len(e.Lines)-1].Part = partOf(r)
 		case r.Type == "aws:s3/bucketV2:BucketV2":
 			v := costs.S3GB * t.S3GB
 			e.usd("backup storage", "infrastructure", v, v, fmt.Sprintf("%.0f GB (assumed) at $%.3f/GB-month", costs.S3GB, t.S3GB))
@@ -292,6 +313,98 @@ func (e *Estimate) aws(cfg *model.Config, p *plan.Plan) error {
 		fmt.Sprintf("1 USD = %.0f VND; set nextflow:costs.usdVnd", costs.UsdVnd))
 	sort.SliceStable(e.Unpriced, func(i, j int) bool { return e.Unpriced[i].Name < e.Unpriced[j].Name })
 	return nil
+}
+
+// partOf is the part a resource is parented to ("nextflow-postgres" is
+// the postgres part's component).
+func partOf(r plan.Resource) string {
+	name, ok := strings.CutPrefix(r.Parent, model.Namespace+"-")
+	if !ok {
+		return ""
+	}
+	if _, isPart := model.LookupPart(name); isPart {
+		return name
+	}
+	return ""
+}
+
+// attribute splits the monthly total over the parts. On a self-hosted
+// stage the machines run every container: each part gets its CPU share of
+// the whole bill. On a provider, a line of a part's own (RDS) is that
+// part's; a node pool's lines are shared by the pods on it by their CPU;
+// the rest (the control plane, NAT, load balancers, the team) is shared.
+func (e *Estimate) attribute(cfg *model.Config, prof model.Profile) {
+	app := model.Build(cfg)
+	pool := func(in model.Instance) string {
+		if p, ok := app.Part(in.Part); ok && p.Service.GPUs > 0 && cfg.Cloud.GPUPool {
+			return "gpu"
+		}
+		return "general"
+	}
+	cores := map[string]map[string]float64{} // pool -> part -> cores
+	total := map[string]float64{}
+	var order []string
+	seen := map[string]bool{}
+	for _, in := range model.Instances(cfg) {
+		name := in.Part
+		if name == "" {
+			name = in.Name
+		}
+		if !seen[name] {
+			seen[name] = true
+			order = append(order, name)
+		}
+		pl := "all"
+		if prof.Hosting == model.Provider {
+			pl = pool(in)
+		}
+		if cores[pl] == nil {
+			cores[pl] = map[string]float64{}
+		}
+		c := in.Sizing.CPUs * float64(in.Replicas)
+		cores[pl][name] += c
+		total[pl] += c
+	}
+	got := map[string]float64{}
+	basis := map[string][]string{}
+	shared := 0.0
+	for _, l := range e.Lines {
+		switch {
+		case prof.Hosting == model.SelfHosted && total["all"] > 0:
+			for n, c := range cores["all"] {
+				got[n] += l.Monthly * c / total["all"]
+			}
+		case l.Part != "":
+			if !seen[l.Part] {
+				seen[l.Part] = true
+				order = append(order, l.Part)
+			}
+			got[l.Part] += l.Monthly
+			basis[l.Part] = append(basis[l.Part], l.Item)
+		case l.Pool != "" && total[l.Pool] > 0:
+			for n, c := range cores[l.Pool] {
+				got[n] += l.Monthly * c / total[l.Pool]
+			}
+		default:
+			shared += l.Monthly
+		}
+	}
+	for _, n := range order {
+		b := "its CPU share of the machines"
+		if prof.Hosting == model.Provider {
+			b = "its CPU share of its node pool"
+			if len(basis[n]) > 0 {
+				b = strings.Join(basis[n], ", ")
+			}
+		}
+		if got[n] == 0 {
+			continue
+		}
+		e.Parts = append(e.Parts, PartCost{Part: n, Monthly: round(got[n]), Basis: b})
+	}
+	if shared > 0 {
+		e.Parts = append(e.Parts, PartCost{Part: "shared", Monthly: round(shared), Basis: "what no part has alone: the platform, the network, operations"})
+	}
 }
 
 // InfrastructureTotal sums the infrastructure lines.

@@ -179,7 +179,7 @@ func checkServices(c *Config, ds *Diagnostics) {
 			ds.Errorf(k("kind"), "use one of "+strings.Join(serviceKinds, ", "), "unknown service kind %q", s.Kind)
 		}
 		checkImage(k("image"), s.Image, ds)
-		checkSizing(k(""), s.Sizing, ds)
+		checkSizing(fmt.Sprintf("%s[%d]", FullKey("services"), i), s.Sizing, ds)
 		for j, a := range s.Command {
 			if strings.ContainsRune(a, 0) {
 				ds.Errorf(fmt.Sprintf("%s[%d]", k("command"), j), "remove the NUL character", "holds a NUL character")

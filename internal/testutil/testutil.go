@@ -113,3 +113,25 @@ func GoldenDir(t testing.TB, dir string, got map[string][]byte) {
 		return nil
 	})
 }
+
+// ServicesConfig is a nextflow:services value the stage tests share: a
+// worker that needs the database and the cache and mounts a secret, a
+// public web app that needs the AI and the read replica, and an internal
+// web app checked by a command.
+const ServicesConfig = `[
+  {"name": "worker", "kind": "worker", "image": "ghcr.io/acme/worker:1.2.0",
+   "command": ["node", "worker.js"], "needs": ["db", "cache"],
+   "env": {"DATABASE_URL": "${db.url}", "REDIS_URL": "${cache.url}", "REDIS_SENTINELS": "${cache.sentinels?}", "PRICE": "$5"},
+   "secrets": [{"name": "workerApiKey", "env": "API_KEY_FILE"}],
+   "health": {"command": "test -f /tmp/healthy", "interval": "20s"},
+   "cpus": 1.5, "memory": "768MiB", "replicas": {"server": 3, "cloud": 4}},
+  {"name": "admin", "kind": "web", "image": "ghcr.io/acme/admin:2.0.1", "port": 8080,
+   "needs": ["ai", "db-read"], "env": {"PUBLIC_URL": "${public.url}", "AI_URL": "${ai.url}", "READ_URL": "${db-read.url}"},
+   "health": {"http": "/healthz?deep=1"}, "public": {"hostname": "admin.nextflow.example", "localPort": 3001}},
+  {"name": "reports", "kind": "web", "image": "ghcr.io/acme/reports:0.3.0", "port": 9000,
+   "needs": ["vector"], "env": {"QDRANT": "${vector.url}"}, "health": {"command": "wget -q -O /dev/null http://127.0.0.1:9000/ready"}}
+]`
+
+// ServicesSecrets is the nextflow:secrets value ServicesConfig needs, as a
+// stack file holds it.
+const ServicesSecrets = `{"workerApiKey": {"secure": "v1:c2VjcmV0"}}`

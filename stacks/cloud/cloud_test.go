@@ -21,6 +21,10 @@ var variants = map[string]map[string]string{
 	// for one office range, and a read replica.
 	"singapore-cpu": {"cloud": `{"region": "ap-southeast-1", "gpuPool": false, "singleNat": true,
 		"publicAccessCidrs": ["203.0.113.0/24"], "dbReadReplica": true, "zoneId": "0123456789abcdef0123456789abcdef"}`},
+	// The user's own services, with Cloudflare's DNS in front, and the CRM
+	// on another port.
+	"services": {"services": testutil.ServicesConfig, "secrets": testutil.ServicesSecrets,
+		"cloud": `{"zoneId": "0123456789abcdef0123456789abcdef"}`, "crm": `{"port": 8080}`},
 }
 
 func raw(values map[string]string) model.Raw {

@@ -57,6 +57,9 @@ func podLabels(p *model.Part) map[string]string {
 
 // probes are a container's probes from the part's health check: HTTP GETs
 // where the check is an HTTP path, else the check itself as an exec probe.
+// A web app is alive while its port answers and ready while its check
+// passes; a worker, which no Service targets, is restarted when its check
+// fails (a readiness probe would only repeat the liveness probe).
 func probes(p *model.Part, c *corev1.ContainerArgs) {
 	h := p.Service.Health
 	if h.HTTPPath != "" {
@@ -72,11 +75,16 @@ func probes(p *model.Part, c *corev1.ContainerArgs) {
 	}
 	period := max(1, int(h.Interval.Seconds()))
 	timeout := max(1, int(h.Timeout.Seconds()))
+	retries := max(h.Retries, 1)
 	check := corev1.ExecActionArgs{Command: pulumi.ToStringArray(cmd)}
 	c.StartupProbe = corev1.ProbeArgs{Exec: check, PeriodSeconds: pulumi.Int(period), TimeoutSeconds: pulumi.Int(timeout),
-		FailureThreshold: pulumi.Int(max(1, int(h.StartPeriod.Seconds())/period) + h.Retries)}
-	c.ReadinessProbe = corev1.ProbeArgs{Exec: check, PeriodSeconds: pulumi.Int(period), TimeoutSeconds: pulumi.Int(timeout), FailureThreshold: pulumi.Int(max(h.Retries, 1))}
-	c.LivenessProbe = corev1.ProbeArgs{Exec: check, PeriodSeconds: pulumi.Int(period * 2), TimeoutSeconds: pulumi.Int(timeout), FailureThreshold: pulumi.Int(max(h.Retries, 1))}
+		FailureThreshold: pulumi.Int(max(1, int(h.StartPeriod.Seconds())/period) + retries)}
+	if len(p.Service.Ports) == 0 {
+		c.LivenessProbe = corev1.ProbeArgs{Exec: check, PeriodSeconds: pulumi.Int(period), TimeoutSeconds: pulumi.Int(timeout), FailureThreshold: pulumi.Int(retries)}
+		return
+	}
+	c.ReadinessProbe = corev1.ProbeArgs{Exec: check, PeriodSeconds: pulumi.Int(period), TimeoutSeconds: pulumi.Int(timeout), FailureThreshold: pulumi.Int(retries)}
+	c.LivenessProbe = tcpProbe(p.Service.Ports[0].Port, period*2, retries)
 }
 
 // secretMounts mount each of the part's secrets as a file under

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -22,6 +23,9 @@ var variants = map[string]map[string]string{
 	"cpu-only":  {"ai": `{"gpu": false}`},
 	"managed": {"tunnel": `{"mode": "managed", "hostname": "crm.example.com",
 		"accountId": "0123456789abcdef0123456789abcdef", "zoneId": "fedcba9876543210fedcba9876543210"}`},
+	// The user's own services, behind the tunnel and without one.
+	"services":           {"services": testutil.ServicesConfig, "secrets": testutil.ServicesSecrets},
+	"services-no-tunnel": {"services": testutil.ServicesConfig, "secrets": testutil.ServicesSecrets, "tunnel": `{"mode": "none"}`},
 }
 
 func loadApp(t testing.TB, values map[string]string) *model.App {
@@ -84,6 +88,7 @@ func TestComposeRules(t *testing.T) {
 			p := loadCompose(t, data)
 			cfg := app.Config
 			checkRules(t, cfg, p)
+			checkParts(t, app, p)
 		})
 	}
 }
@@ -108,8 +113,8 @@ func checkRules(t *testing.T, cfg *model.Config, p *types.Project) {
 				t.Errorf("%s publishes %s on %q: reachable from outside the machine", name, port.Published, port.HostIP)
 			}
 		}
-		if name != model.PartCRM && len(s.Ports) > 0 {
-			t.Errorf("%s publishes a port; only the CRM may, and on 127.0.0.1", name)
+		if part, _ := appPart(cfg, name); len(s.Ports) > 0 && (part == nil || part.Public == nil || cfg.Tunnel.Mode != model.TunnelNone) {
+			t.Errorf("%s publishes a port; only a public part may, on 127.0.0.1, without a tunnel", name)
 		}
 		for k, v := range s.Environment {
 			up := strings.ToUpper(k)
@@ -219,5 +224,94 @@ func TestComposeKeepsShellDollarSigns(t *testing.T) {
 	got := p.Services[model.PartRedis].Entrypoint
 	if len(got) != 3 || got[2] != want.Entrypoint[2] {
 		t.Errorf("redis entrypoint after loading:\n%q\nwant:\n%q", got, want.Entrypoint)
+	}
+}
+
+func appPart(cfg *model.Config, name string) (*model.Part, *model.App) {
+	app := model.Build(cfg)
+	p, _ := app.Part(name)
+	return p, app
+}
+
+// checkParts holds every part, the user's services among them, to what it
+// declares: it waits for the parts it needs (healthy, the AI started), its
+// secrets are files, its references are resolved to the laptop's
+// containers, and a public one is published on loopback only without a
+// tunnel, at its own port.
+func checkParts(t *testing.T, app *model.App, p *types.Project) {
+	for _, part := range app.Parts {
+		if !part.Runs {
+			continue
+		}
+		s, ok := p.Services[part.Name]
+		if !ok {
+			t.Errorf("part %s has no service", part.Name)
+			continue
+		}
+		for _, e := range part.Needs {
+			dep, _ := app.Offering(e)
+			want := types.ServiceConditionHealthy
+			if dep.Kind == model.KindAI {
+				want = types.ServiceConditionStarted
+			}
+			if d, ok := s.DependsOn[dep.Name]; !ok || d.Condition != want {
+				t.Errorf("%s needs %s but does not wait for %s (%s): %+v", part.Name, e, dep.Name, want, d)
+			}
+		}
+		for _, sec := range part.Service.Secrets {
+			found := false
+			for _, m := range s.Secrets {
+				found = found || m.Source == sec.Secret
+			}
+			if f, ok := p.Secrets[sec.Secret]; !found || !ok || !strings.HasSuffix(f.File, "/secrets/"+sec.Secret) {
+				t.Errorf("%s: secret %s is not mounted from its file", part.Name, sec.Secret)
+			}
+			if sec.FileEnv != "" {
+				if v := s.Environment[sec.FileEnv]; v == nil || *v != "/run/secrets/"+sec.Secret {
+					t.Errorf("%s: %s = %v, want /run/secrets/%s", part.Name, sec.FileEnv, v, sec.Secret)
+				}
+			}
+		}
+		for k, v := range s.Environment {
+			if v != nil && strings.Contains(*v, "${") {
+				t.Errorf("%s: %s = %q holds an unresolved reference", part.Name, k, *v)
+			}
+		}
+		if part.Public != nil && app.Config.Tunnel.Mode == model.TunnelNone {
+			if len(s.Ports) != 1 || s.Ports[0].HostIP != "127.0.0.1" || s.Ports[0].Published != strconv.Itoa(part.Public.LocalPort) {
+				t.Errorf("%s: public without a tunnel, publishes %+v; want 127.0.0.1:%d", part.Name, s.Ports, part.Public.LocalPort)
+			}
+		}
+	}
+	if _, ok := app.Part("worker"); !ok {
+		return
+	}
+	// The references, resolved to what the laptop runs.
+	want := map[string]map[string]string{
+		"worker": {"DATABASE_URL": "postgres://nextflow@postgres:5432/nextflow", "REDIS_URL": "redis://redis:6379/0", "PRICE": "$5", "API_KEY_FILE": "/run/secrets/app_worker_api_key"},
+		"admin":  {"AI_URL": "http://ai:11434", "READ_URL": "postgres://nextflow@postgres:5432/nextflow"},
+		"reports": {"QDRANT": "http://qdrant:6333"},
+	}
+	for svc, env := range want {
+		for k, v := range env {
+			if got := p.Services[svc].Environment[k]; got == nil || *got != v {
+				t.Errorf("%s: %s = %v, want %q", svc, k, got, v)
+			}
+		}
+	}
+	if _, ok := p.Services["worker"].Environment["REDIS_SENTINELS"]; ok {
+		t.Error("worker: REDIS_SENTINELS is set on the laptop, which runs no Sentinel")
+	}
+	url := "https://admin.nextflow.example"
+	if app.Config.Tunnel.Mode == model.TunnelNone {
+		url = "http://127.0.0.1:3001"
+	}
+	if got := p.Services["admin"].Environment["PUBLIC_URL"]; got == nil || *got != url {
+		t.Errorf("admin: PUBLIC_URL = %v, want %s", got, url)
+	}
+	if _, ok := p.Services[model.PartTunnel]; ok {
+		if d, ok := p.Services[model.PartTunnel].DependsOn["admin"]; !ok || d.Condition != types.ServiceConditionHealthy {
+			t.Error("the tunnel does not wait for the public admin app")
+		}
 	}
 }

@@ -66,7 +66,11 @@ func nginxT(t *testing.T, values map[string]string) {
 	files := renderServer(t, values)
 	conf := string(files["nginx/nginx.conf"])
 	p := NginxDefaults(testApp(t, "server", values))
-	for _, up := range append(p.CRM, p.AI...) {
+	ups := append(p.CRM, p.AI...)
+	for _, site := range p.Sites {
+		ups = append(ups, site.Servers...)
+	}
+	for _, up := range ups {
 		host, port, _ := strings.Cut(up, ":")
 		conf = strings.ReplaceAll(conf, "server "+host+":"+port+" ", "server 127.0.0.1:"+port+" ")
 	}

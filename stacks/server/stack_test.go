@@ -2,10 +2,12 @@ package server
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -46,11 +48,12 @@ func renderServer(t testing.TB, values map[string]string) map[string][]byte {
 // would leave it, and returns the directory.
 func writeRendered(t *testing.T, values map[string]string) string {
 	t.Helper()
-	set, err := Render(testApp(t, "server", values))
+	app := testApp(t, "server", values)
+	set, err := Render(app)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{model.SecretPostgresPassword, model.SecretRedisPassword, model.SecretTunnelToken, SecretReplicationPassword} {
+	for _, s := range append(app.SecretNames(), SecretReplicationPassword) {
 		set = append(set, files.File{Path: SecretFile(s), Data: []byte("placeholder"), Secret: true})
 	}
 	dir := filepath.Join(t.TempDir(), "server")
@@ -64,6 +67,7 @@ var serverVariants = map[string]map[string]string{
 	"default":   nil,
 	"scaled":    {"crm": `{"replicas": 5}`, "ai": `{"replicas": 3}`, "host": `{"nodes": 4, "gpuNodes": 3}`},
 	"no-tunnel": {"tunnel": `{"mode": "none"}`, "nginx": `{"httpPort": 8080}`},
+	"services":  {"services": testutil.ServicesConfig, "secrets": testutil.ServicesSecrets},
 }
 
 func TestServerGolden(t *testing.T) {
@@ -222,4 +226,175 @@ func sortedKeys[M ~map[string]V, V any](m M) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// dockerStackConfig is the stack as `docker stack config` merges and
+// validates it: what `docker stack deploy` would deploy.
+func dockerStackConfig(t *testing.T, values map[string]string) map[string]map[string]any {
+	t.Helper()
+	docker := testutil.Tool(t, "docker")
+	dir := writeRendered(t, values)
+	cmd := exec.Command(docker, "stack", "config", "-c", StackFile)
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("docker stack config: %v", err)
+	}
+	var merged struct {
+		Services map[string]map[string]any `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(out, &merged); err != nil {
+		t.Fatal(err)
+	}
+	return merged.Services
+}
+
+func dig(m map[string]any, path ...string) any {
+	var v any = m
+	for _, k := range path {
+		mm, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = mm[k]
+	}
+	return v
+}
+
+// Every part, the user's services among them, as `docker stack config`
+// loads it: each instance of the stage's layout with its replicas, a
+// health check, limits, rolling updates that roll back for the apps, spread
+// over the nodes, secrets as files, nothing published but nginx, the
+// references resolved to the server's topology; and the limits of
+// everything the stack runs fit the nodes.
+func TestServerPartsAsDockerLoadsThem(t *testing.T) {
+	for name, values := range serverVariants {
+		t.Run(name, func(t *testing.T) {
+			app := testApp(t, "server", values)
+			svcs := dockerStackConfig(t, values)
+			var mem, cpus float64
+			for _, in := range app.Instances() {
+				s, ok := svcs[in.Name]
+				if !ok {
+					t.Errorf("%s is not in the stack", in.Name)
+					continue
+				}
+				if n, _ := dig(s, "deploy", "replicas").(int); n != in.Replicas {
+					t.Errorf("%s: %d replicas, the layout says %d", in.Name, n, in.Replicas)
+				}
+				if dig(s, "healthcheck", "test") == nil {
+					t.Errorf("%s has no health check", in.Name)
+				}
+				m, _ := strconv.ParseFloat(fmt.Sprint(dig(s, "deploy", "resources", "limits", "memory")), 64)
+				c, _ := strconv.ParseFloat(fmt.Sprint(dig(s, "deploy", "resources", "limits", "cpus")), 64)
+				if m == 0 || c == 0 {
+					t.Errorf("%s has no limits", in.Name)
+				}
+				mem += m * float64(in.Replicas)
+				cpus += c * float64(in.Replicas)
+				if dig(s, "ports") != nil && (in.Name != NginxService || app.Config.Tunnel.Mode != model.TunnelNone) {
+					t.Errorf("%s publishes %v", in.Name, dig(s, "ports"))
+				}
+			}
+			if len(svcs) != len(app.Instances()) {
+				t.Errorf("the stack has %d services, the layout %d", len(svcs), len(app.Instances()))
+			}
+			h := app.Config.Host
+			if avail := float64(h.Memory-h.ReserveMemory) * float64(h.Nodes); mem > avail {
+				t.Errorf("memory limits %.1f GiB exceed the nodes' %.1f GiB", mem/(1<<30), avail/(1<<30))
+			}
+			if avail := float64((h.Threads - h.ReserveThreads) * h.Nodes); cpus > avail {
+				t.Errorf("CPU limits %g exceed the nodes' %g threads", cpus, avail)
+			}
+			for _, p := range app.Parts {
+				if p.Kind != model.KindWeb && p.Kind != model.KindWorker {
+					continue
+				}
+				s := svcs[p.Name]
+				u, _ := dig(s, "deploy", "update_config").(map[string]any)
+				if u["order"] != "start-first" || u["failure_action"] != "rollback" || u["parallelism"] != 1 || dig(s, "deploy", "rollback_config") == nil {
+					t.Errorf("%s: update_config %v", p.Name, u)
+				}
+				if pref := fmt.Sprint(dig(s, "deploy", "placement", "preferences")); !strings.Contains(pref, "node.id") {
+					t.Errorf("%s is not spread over the nodes: %s", p.Name, pref)
+				}
+				if mode := dig(s, "deploy", "endpoint_mode"); (mode == "dnsrr") != (p.Kind == model.KindWeb) {
+					t.Errorf("%s (%s): endpoint mode %v; nginx balances web apps over tasks.<name>", p.Name, p.Kind, mode)
+				}
+				for _, sec := range p.Service.Secrets {
+					if !strings.Contains(fmt.Sprint(dig(s, "secrets")), sec.Secret) {
+						t.Errorf("%s: secret %s is not mounted", p.Name, sec.Secret)
+					}
+				}
+				for k, v := range dig(s, "environment").(map[string]any) {
+					if strings.Contains(fmt.Sprint(v), "${") {
+						t.Errorf("%s: %s = %v holds an unresolved reference", p.Name, k, v)
+					}
+				}
+			}
+			if _, ok := app.Part("worker"); !ok {
+				return
+			}
+			want := map[string]map[string]string{
+				"worker":  {"DATABASE_URL": "postgres://nextflow@postgres-primary:5432/nextflow", "REDIS_URL": "redis://redis-primary:6379/0", "REDIS_SENTINELS": "redis-sentinel:26379", "PRICE": "$5", "API_KEY_FILE": "/run/secrets/app_worker_api_key"},
+				"admin":   {"AI_URL": "http://nginx/ai", "READ_URL": "postgres://nextflow@postgres-replica:5432/nextflow", "PUBLIC_URL": "https://admin.nextflow.example"},
+				"reports": {"QDRANT": "http://qdrant-1:6333"},
+			}
+			for svc, env := range want {
+				for k, v := range env {
+					if got := dig(svcs[svc], "environment", k); got != v {
+						t.Errorf("%s: %s = %v, want %q", svc, k, got, v)
+					}
+				}
+			}
+			conf := string(renderServer(t, values)["nginx/nginx.conf"])
+			for _, s := range []string{"server_name admin.nextflow.example;", "server tasks.admin:8080 ", "proxy_pass http://admin;"} {
+				if !strings.Contains(conf, s) {
+					t.Errorf("nginx.conf does not route the public admin app: no %q", s)
+				}
+			}
+			if strings.Contains(conf, "reports") {
+				t.Error("nginx.conf routes the internal reports app")
+			}
+			if cmd := fmt.Sprint(dig(svcs[NginxService], "command")); !strings.Contains(cmd, "tasks.admin") {
+				t.Errorf("nginx does not reload when the admin app's tasks change: %s", cmd)
+			}
+		})
+	}
+}
+
+// The host fit counts what the stack runs: the memory and CPU limits it
+// reports are those of every service `docker stack config` loads, times
+// its replicas (two cloudflared, three Sentinels, the backup jobs, the
+// user's services).
+func TestHostFitCountsWhatTheStackRuns(t *testing.T) {
+	for name, values := range serverVariants {
+		t.Run(name, func(t *testing.T) {
+			svcs := dockerStackConfig(t, values)
+			var mem, cpus float64
+			for _, s := range svcs {
+				n, _ := dig(s, "deploy", "replicas").(int)
+				m, _ := strconv.ParseFloat(fmt.Sprint(dig(s, "deploy", "resources", "limits", "memory")), 64)
+				c, _ := strconv.ParseFloat(fmt.Sprint(dig(s, "deploy", "resources", "limits", "cpus")), 64)
+				mem += m * float64(n)
+				cpus += c * float64(n)
+			}
+			small := map[string]string{}
+			for k, v := range values {
+				small[k] = v
+			}
+			host := `{"memory": "17GiB", "reserveMemory": "16GiB", "threads": 9, "reserveThreads": 8}`
+			if h, ok := values["host"]; ok {
+				host = strings.TrimSuffix(h, "}") + `, "memory": "17GiB", "reserveMemory": "16GiB", "threads": 9, "reserveThreads": 8}`
+			}
+			small["host"] = host
+			_, ds := model.Load("server", model.Raw{Values: small, Secret: map[string]bool{}, Complete: true}, model.LoadOptions{})
+			msg := ds.Error()
+			for _, want := range []string{fmt.Sprintf("container memory limits add up to %.1f GB", mem/(1<<30)), fmt.Sprintf("container CPU limits add up to %g ", cpus)} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("the host fit does not count what the stack runs: %q is not in\n%s", want, msg)
+				}
+			}
+		})
+	}
 }
