@@ -63,8 +63,8 @@ type Estimate struct {
 	Unpriced     []Unpriced `json:"unpriced"`
 	// Parts attributes the monthly total to the parts, the user's
 	// services among them; "shared" is what no part has alone.
-	Parts []PartCost `json:"parts"`
-	Assumptions  []string   `json:"assumptions"`
+	Parts       []PartCost `json:"parts"`
+	Assumptions []string   `json:"assumptions"`
 	// UsdVnd is the exchange rate used.
 	UsdVnd float64 `json:"usdVnd"`
 	Prices string  `json:"prices,omitempty"`

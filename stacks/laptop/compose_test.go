@@ -288,8 +288,8 @@ func checkParts(t *testing.T, app *model.App, p *types.Project) {
 	}
 	// The references, resolved to what the laptop runs.
 	want := map[string]map[string]string{
-		"worker": {"DATABASE_URL": "postgres://nextflow@postgres:5432/nextflow", "REDIS_URL": "redis://redis:6379/0", "PRICE": "$5", "API_KEY_FILE": "/run/secrets/app_worker_api_key"},
-		"admin":  {"AI_URL": "http://ai:11434", "READ_URL": "postgres://nextflow@postgres:5432/nextflow"},
+		"worker":  {"DATABASE_URL": "postgres://nextflow@postgres:5432/nextflow", "REDIS_URL": "redis://redis:6379/0", "PRICE": "$5", "API_KEY_FILE": "/run/secrets/app_worker_api_key"},
+		"admin":   {"AI_URL": "http://ai:11434", "READ_URL": "postgres://nextflow@postgres:5432/nextflow"},
 		"reports": {"QDRANT": "http://qdrant:6333"},
 	}
 	for svc, env := range want {
