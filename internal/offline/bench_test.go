@@ -1,7 +1,9 @@
 package offline_test
 
 import (
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/nextflow-crm/nfx/internal/model"
@@ -64,6 +66,46 @@ func BenchmarkComposeOnly(b *testing.B) {
 		}
 		if _, err := laptop.Render(model.Build(cfg)); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// manyServices is the stage's stack file with n of the user's services:
+// web apps and workers in turn, each needing the database and the cache.
+// The host is sized to hold them, so the benchmark measures the render,
+// not a refused fit.
+func manyServices(b *testing.B, stage model.Stage, n int) model.Raw {
+	raw := stageRaw(b, stage)
+	var items []string
+	for i := 0; i < n; i++ {
+		kind, extra := "worker", `"health": {"command": "true"}`
+		if i%2 == 0 {
+			kind, extra = "web", fmt.Sprintf(`"port": %d, "health": {"http": "/healthz"}`, 8000+i%1000)
+		}
+		items = append(items, fmt.Sprintf(`{"name": "svc-%d", "kind": %q, "image": "ghcr.io/acme/svc:1.%d.0", %s,
+			"needs": ["db", "cache"], "env": {"DATABASE_URL": "${db.url}", "REDIS_URL": "${cache.url}", "N": "%d"},
+			"cpus": 0.05, "memory": "64MiB", "cpuRequest": 0.01, "memoryRequest": "16MiB"}`, i, kind, i, extra, i))
+	}
+	raw.Values["services"] = "[" + strings.Join(items, ",") + "]"
+	raw.Values["host"] = `{"threads": 256, "memory": "512GiB"}`
+	return raw
+}
+
+// BenchmarkRenderServices is the offline render of each stage with 6, 60
+// and 600 user services: its growth in the number of services.
+func BenchmarkRenderServices(b *testing.B) {
+	for _, stage := range model.Stages {
+		for _, n := range []int{6, 60, 600} {
+			b.Run(fmt.Sprintf("%s/%d", stage, n), func(b *testing.B) {
+				raw := manyServices(b, stage, n)
+				b.ReportAllocs()
+				for b.Loop() {
+					res, err := offline.Run(stage, raw)
+					if err != nil || len(res.Files) == 0 {
+						b.Fatal(err)
+					}
+				}
+			})
 		}
 	}
 }
