@@ -16,8 +16,11 @@ type Output struct {
 	// update; previews write nothing. Empty writes nothing.
 	Dir string
 	// Collect, if set, receives the non-secret files as soon as they are
-	// rendered; offline commands use it.
-	Collect func(files.Set)
+	// rendered, and the paths the stage's secret files go to; offline
+	// commands use it.
+	Collect func(public files.Set, secretPaths []string)
+	// Stage names the stage, for the output's manifest.
+	Stage string
 }
 
 // StageFilesArgs are the inputs of a stage's rendered files.
@@ -83,25 +86,33 @@ func NewStageFiles(ctx *pulumi.Context, name string, args *StageFilesArgs, opts 
 	}
 	sf := &StageFiles{}
 	props := pulumi.Map{"files": contents, "secretFiles": pulumi.ToStringArray(secretNames)}
+	if args.Output.Dir != "" {
+		// An update writes the files, so its state records them in
+		// place; a preview checks the disk, so that a deleted or edited
+		// file (a secret file a user removed) shows as a change.
+		props["inSync"] = pulumi.Bool(true)
+		if ctx.DryRun() {
+			// Whether the disk matches is no secret, though the files hold some.
+			props["inSync"] = pulumi.Unsecret(withSecrets(public, secretNames, args).ApplyT(func(set any) bool {
+				return files.InSync(args.Output.Dir, set.(files.Set))
+			})).(pulumi.BoolOutput)
+		}
+	}
 	if err := ctx.RegisterComponentResourceV2(args.Type, name, props, sf, opts...); err != nil {
 		return nil, fmt.Errorf("stage files %s: %w", name, err)
 	}
+	var secretPaths []string
+	for _, n := range secretNames {
+		secretPaths = append(secretPaths, args.SecretPath(n))
+	}
 	if args.Output.Collect != nil {
-		args.Output.Collect(public)
+		args.Output.Collect(public, secretPaths)
 	}
 	sf.Digest = pulumi.String(digest).ToStringOutput()
 	outputs := pulumi.Map{"digest": sf.Digest}
 	if args.Output.Dir != "" && !ctx.DryRun() {
-		values := make([]any, len(secretNames))
-		for i, n := range secretNames {
-			values[i] = args.Secrets[n]
-		}
-		outputs["written"] = pulumi.All(values...).ApplyT(func(vals []any) (string, error) {
-			set := append(files.Set{}, public...)
-			for i, n := range secretNames {
-				set = append(set, files.File{Path: args.SecretPath(n), Data: []byte(vals[i].(string)), Secret: true})
-			}
-			if err := files.WriteDir(args.Output.Dir, set); err != nil {
+		outputs["written"] = withSecrets(public, secretNames, args).ApplyT(func(set any) (string, error) {
+			if err := files.WriteOutput(args.Output.Dir, set.(files.Set), files.Options{Stage: args.Output.Stage}); err != nil {
 				return "", fmt.Errorf("stage files %s: write %s: %w", name, args.Output.Dir, err)
 			}
 			return digest, nil
@@ -111,6 +122,22 @@ func NewStageFiles(ctx *pulumi.Context, name string, args *StageFilesArgs, opts 
 		return nil, fmt.Errorf("stage files %s: %w", name, err)
 	}
 	return sf, nil
+}
+
+// withSecrets is the whole set of files, the secret ones with their values;
+// a secret output.
+func withSecrets(public files.Set, secretNames []string, args *StageFilesArgs) pulumi.Output {
+	values := make([]any, len(secretNames))
+	for i, n := range secretNames {
+		values[i] = args.Secrets[n]
+	}
+	return pulumi.All(values...).ApplyT(func(vals []any) any {
+		set := append(files.Set{}, public...)
+		for i, n := range secretNames {
+			set = append(set, files.File{Path: args.SecretPath(n), Data: []byte(vals[i].(string)), Secret: true})
+		}
+		return set
+	})
 }
 
 // TunnelSecrets returns the realisation's secrets with the tunnel token a

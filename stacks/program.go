@@ -3,6 +3,7 @@ package stacks
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"sort"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -22,11 +23,14 @@ type Options struct {
 	// Offline marks a run under mocks: secret values are not required, and
 	// nothing is written except through Collect.
 	Offline bool
-	// OutDir receives the stage's files on update; empty means "out/<stage>"
-	// under the program's working directory. Ignored offline.
+	// OutDir receives the stage's files on update; empty means
+	// "out/<stage>" in the project (the directory of Pulumi.yaml, where
+	// `pulumi up` runs the program from its main: directory). Ignored
+	// offline.
 	OutDir string
-	// Collect receives the non-secret rendered files (offline render).
-	Collect func(files.Set)
+	// Collect receives the non-secret rendered files and the paths of the
+	// secret ones (offline render).
+	Collect func(public files.Set, secretPaths []string)
 	// Diagnostics, if set, receives the configuration's warnings.
 	Diagnostics func(model.Diagnostics)
 }
@@ -90,7 +94,7 @@ func Describe(cfg *model.Config) ([]model.PartText, error) {
 }
 
 func (o Options) output(st model.Stage) components.Output {
-	return components.Output{Dir: o.outDir(st), Collect: o.Collect}
+	return components.Output{Dir: o.outDir(st), Collect: o.Collect, Stage: string(st)}
 }
 
 func (o Options) outDir(st model.Stage) string {
@@ -151,6 +155,13 @@ func Program(opts Options) pulumi.RunFunc {
 		def, err := Lookup(cfg.Stage)
 		if err != nil {
 			return err
+		}
+		if !opts.Offline && opts.OutDir == "" {
+			root := ctx.RootDirectory()
+			if root == "" {
+				root = "."
+			}
+			opts.OutDir = filepath.Join(root, "out", string(cfg.Stage))
 		}
 		app := model.Build(cfg)
 		secrets := map[string]pulumi.StringOutput{}

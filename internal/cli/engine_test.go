@@ -74,6 +74,36 @@ func TestEngineUpPreviewChangeDestroy(t *testing.T) {
 		t.Errorf("a second preview with nothing changed shows changes:\n%s", stdout)
 	}
 
+	// render after up keeps the secret files up wrote, and the user's files.
+	write(t, filepath.Join(out, "compose.override.yaml"), "services: {}\n")
+	if code, _, stderr := nfx(t, dir, "render", "--stage", "laptop"); code != ExitOK {
+		t.Fatalf("render after up: %s", stderr)
+	}
+	for _, name := range []string{"secrets/postgres_password", "secrets/redis_password", "secrets/tunnel_token", "compose.override.yaml"} {
+		if _, err := os.Stat(filepath.Join(out, name)); err != nil {
+			t.Errorf("render after up took away %s", name)
+		}
+	}
+	if code, stdout, _ := nfx(t, dir, "preview", "--stage", "laptop"); code != ExitOK || !strings.Contains(stdout, "no changes") {
+		t.Errorf("preview after render shows changes:\n%s", stdout)
+	}
+	// A secret file deleted by hand shows in preview; up writes it back.
+	if err := os.Remove(filepath.Join(out, "secrets", "redis_password")); err != nil {
+		t.Fatal(err)
+	}
+	if code, stdout, _ := nfx(t, dir, "preview", "--stage", "laptop"); code != ExitOK || !strings.Contains(stdout, "update=1") || !strings.Contains(stdout, "inSync") {
+		t.Errorf("preview does not see the deleted secret file:\n%s", stdout)
+	}
+	if code, _, stderr := nfx(t, dir, "up", "--stage", "laptop"); code != ExitOK {
+		t.Fatalf("up: %s", stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, "secrets", "redis_password")); err != nil {
+		t.Error("up did not write the deleted secret file back")
+	}
+	if code, stdout, _ := nfx(t, dir, "preview", "--stage", "laptop"); code != ExitOK || !strings.Contains(stdout, "no changes") {
+		t.Errorf("preview after up shows changes:\n%s", stdout)
+	}
+
 	// A changed config value shows as an update.
 	cfgFile := filepath.Join(dir, "Pulumi.laptop.yaml")
 	data, _ := os.ReadFile(cfgFile)
@@ -91,8 +121,11 @@ func TestEngineUpPreviewChangeDestroy(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("destroy: exit %d\n%s\n%s", code, stdout, stderr)
 	}
-	if _, err := os.Stat(out); err == nil {
+	if _, err := os.Stat(filepath.Join(out, "compose.yaml")); err == nil {
 		t.Error("destroy left the stage's files behind")
+	}
+	if entries, _ := os.ReadDir(out); len(entries) != 1 || entries[0].Name() != "compose.override.yaml" {
+		t.Errorf("destroy must leave the user's file and nothing else: %v", entries)
 	}
 }
 

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -52,7 +53,11 @@ func runRender(io IO, o *RenderOptions) error {
 	if len(set) == 0 {
 		return fmt.Errorf("stage %s rendered no files", in.Stage)
 	}
-	if err := files.WriteDir(out, set); err != nil {
+	if err := files.WriteOutput(out, set, files.Options{Stage: string(in.Stage), KeepSecrets: res.SecretPaths}); err != nil {
+		var not *files.NotOursError
+		if errors.As(err, &not) {
+			return usageError{fmt.Errorf("--out %w", err)}
+		}
 		return err
 	}
 	for _, f := range set.Sorted() {

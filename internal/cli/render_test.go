@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"github.com/nextflow-crm/nfx/internal/files"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,8 +34,8 @@ func TestRenderDefaultsMatchesGolden(t *testing.T) {
 		t.Error("rendering twice gave different bytes")
 	}
 	entries, _ := os.ReadDir(filepath.Join(dir, "out", "laptop"))
-	if len(entries) != 1 {
-		t.Errorf("render wrote %d entries; secret files are for up only", len(entries))
+	if len(entries) != 2 || entries[0].Name() != files.MarkerDir || entries[1].Name() != "compose.yaml" {
+		t.Errorf("render wrote %v; secret files are for up only", entries)
 	}
 }
 

@@ -1,7 +1,12 @@
 package cli
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -51,10 +56,41 @@ func runReport(io IO, o *ReportOptions) error {
 	case !filepath.IsAbs(out):
 		out = filepath.Join(io.Dir, out)
 	}
-	// One file, swapped in whole like a rendered directory.
+	if err := reportIsOurs(out); err != nil {
+		return usageError{err}
+	}
+	// One file, swapped in whole.
 	if err := files.WriteFile(out, html); err != nil {
 		return err
 	}
 	fmt.Fprintf(io.Out, "wrote %s\n", out)
+	return nil
+}
+
+// reportIsOurs refuses to replace a file that is not an nfx report: a
+// directory, a symbolic link, or any other file the user keeps.
+func reportIsOurs(out string) error {
+	fi, err := os.Lstat(out)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	fix := "; fix: give --out a new file's path, or move it away yourself"
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("--out %s: not a regular file (a directory or a link); nfx replaces only a report it wrote%s", out, fix)
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	head := make([]byte, 4096)
+	n, _ := io.ReadFull(f, head)
+	if !bytes.Contains(head[:n], []byte(`<meta name="generator" content="nfx report">`)) &&
+		!bytes.Contains(head[:n], []byte("<title>NextFlow CRM-AI: from a laptop to the cloud</title>")) {
+		return fmt.Errorf("--out %s: the file is not an nfx report; nfx replaces only a report it wrote%s", out, fix)
+	}
 	return nil
 }

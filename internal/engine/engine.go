@@ -24,6 +24,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 
+	"github.com/nextflow-crm/nfx/internal/files"
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/stacks"
 )
@@ -316,5 +317,6 @@ func Destroy(ctx context.Context, o Options) error {
 	if _, err := st.Destroy(ctx, opts...); err != nil {
 		return fmt.Errorf("destroy %s: %w", o.Stage, err)
 	}
-	return os.RemoveAll(o.OutDir)
+	// Only what nfx wrote goes; the user's files beside it stay.
+	return files.RemoveOutput(o.OutDir)
 }

@@ -1,12 +1,11 @@
-// Package files holds rendered files and writes a set of them atomically:
-// either the whole directory appears, or nothing changes. It must not
-// import Pulumi or any target format.
+// Package files holds rendered files and writes them into an output
+// directory that nfx owns, crash-safely, never touching the user's files
+// beside them. It must not import Pulumi or any target format.
 package files
 
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -79,63 +78,8 @@ func checkPath(p string) error {
 	return nil
 }
 
-// WriteDir replaces dir with exactly the files of s. The files are written
-// to a new sibling directory first and swapped in with renames, so a failure
-// leaves dir as it was (or absent, if it was absent).
-func WriteDir(dir string, s Set) (err error) {
-	dir = filepath.Clean(dir)
-	parent := filepath.Dir(dir)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".new-")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			os.RemoveAll(tmp)
-		}
-	}()
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return err
-	}
-	for _, f := range s.Sorted() {
-		if err := checkPath(f.Path); err != nil {
-			return err
-		}
-		target := filepath.Join(tmp, filepath.FromSlash(f.Path))
-		dirMode := fs.FileMode(0o755)
-		if f.Secret {
-			dirMode = 0o700
-		}
-		if err := os.MkdirAll(filepath.Dir(target), dirMode); err != nil {
-			return err
-		}
-		if err := writeFile(target, f.Data, f.Mode()); err != nil {
-			return err
-		}
-	}
-	old := ""
-	if _, statErr := os.Lstat(dir); statErr == nil {
-		old = tmp + ".old"
-		if err := os.Rename(dir, old); err != nil {
-			return err
-		}
-	} else if !errors.Is(statErr, fs.ErrNotExist) {
-		return statErr
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		if old != "" {
-			_ = os.Rename(old, dir)
-		}
-		return err
-	}
-	if old != "" {
-		return os.RemoveAll(old)
-	}
-	return nil
-}
+// WriteDir writes the files of s into dir (WriteOutput with no options).
+func WriteDir(dir string, s Set) error { return WriteOutput(dir, s, Options{}) }
 
 // writeFile creates the file with its final mode from the start, so that a
 // secret is never readable by others, even for a moment.

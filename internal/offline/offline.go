@@ -37,6 +37,9 @@ type Plan = plan.Plan
 type Result struct {
 	Plan  Plan
 	Files files.Set
+	// SecretPaths are where the stage's secret files go (`nfx up` writes
+	// them; an offline render keeps them).
+	SecretPaths []string
 	// Warnings are the configuration's warnings.
 	Warnings model.Diagnostics
 }
@@ -232,10 +235,11 @@ func RunWith(stage model.Stage, raw model.Raw, rec *Recorder) (*Result, error) {
 	var mu sync.Mutex
 	opts := stacks.Options{
 		Offline: true,
-		Collect: func(s files.Set) {
+		Collect: func(s files.Set, secretPaths []string) {
 			mu.Lock()
 			defer mu.Unlock()
 			res.Files = append(res.Files, s...)
+			res.SecretPaths = append(res.SecretPaths, secretPaths...)
 		},
 		Diagnostics: func(ds model.Diagnostics) { res.Warnings = ds.Warnings() },
 	}

@@ -6,6 +6,7 @@ var tmpl = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
+<meta name="generator" content="nfx report">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>NextFlow CRM-AI: from a laptop to the cloud</title>
 <style>
