@@ -61,16 +61,18 @@ config:
 			}
 		}
 		if k.Secret {
-			b.WriteString("    secret: true\n")
+			// Not `secret: true`: Pulumi would then require every secret key,
+			// used or not, and refuses a default on one. nfx refuses a secret
+			// key holding a plaintext value itself (the program checks it too).
+			doc = "a secret (set it with --secret): " + doc
 			if k.Generated {
 				doc += "; `nfx up` generates it when unset"
 			} else {
-				doc += "; `nfx up` takes it from " + model.SecretEnv(k.Name) + ", or stores it empty when unused"
+				doc += "; `nfx up` takes it from " + model.SecretEnv(k.Name)
 			}
 		}
 		fmt.Fprintf(&b, "    description: %s\n", yamlScalar(doc))
 		switch {
-		case k.Secret:
 		case k.Type == "object":
 			b.WriteString("    default: {}\n")
 		case k.Type == "array":

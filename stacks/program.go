@@ -167,8 +167,14 @@ func Program(opts Options) pulumi.RunFunc {
 		secrets := map[string]pulumi.StringOutput{}
 		secret := func(name, key string) {
 			switch {
-			case cfg.SecretsSet[key]:
+			case cfg.SecretsSet[key] && opts.Offline:
+				// Offline, a set secret is a placeholder, never the value.
 				secrets[name] = config.GetSecret(ctx, model.FullKey(key))
+			case cfg.SecretsSet[key]:
+				// Checked where the value is known; the error names the key only.
+				secrets[name] = pulumi.ToSecret(config.GetSecret(ctx, model.FullKey(key)).ApplyT(func(v string) (string, error) {
+					return v, model.CheckSecretValue(key, v)
+				})).(pulumi.StringOutput)
 			case opts.Offline:
 				// Offline, an unset secret stands as an empty secret: it
 				// only ever shows as "[secret]", and offline runs write no
@@ -219,11 +225,8 @@ func appSecretField(obj pulumi.StringOutput, field string) pulumi.StringOutput {
 		if err := json.Unmarshal([]byte(js), &m); err != nil {
 			return "", fmt.Errorf("%s: not an object of strings", model.FullKey(model.KeyAppSecrets))
 		}
-		v, ok := m[field]
-		if !ok || v == "" {
-			return "", fmt.Errorf("%s.%s has no value", model.FullKey(model.KeyAppSecrets), field)
-		}
-		return v, nil
+		v := m[field]
+		return v, model.CheckAppSecretValue(field, v)
 	})).(pulumi.StringOutput)
 }
 

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nextflow-crm/nfx/internal/testutil"
 )
@@ -142,6 +143,33 @@ func TestSentinelSecretsNeverInPlaintext(t *testing.T) {
 	for k, v := range sentinels {
 		t.Setenv(k, v)
 	}
+	// Watch every process's command line while nfx runs: a secret passed
+	// as an argument is readable by every local user.
+	stop := make(chan struct{})
+	seen := make(chan string, 1)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				close(seen)
+				return
+			default:
+			}
+			procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+			for _, p := range procs {
+				data, _ := os.ReadFile(p)
+				for _, v := range sentinels {
+					if bytes.Contains(data, []byte(v)) {
+						select {
+						case seen <- strings.ReplaceAll(string(data), "\x00", " "):
+						default:
+						}
+					}
+				}
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
 	var transcript bytes.Buffer
 	for _, args := range [][]string{
 		{"render", "--stage", "laptop"},
@@ -154,6 +182,10 @@ func TestSentinelSecretsNeverInPlaintext(t *testing.T) {
 		if code != ExitOK {
 			t.Fatalf("%v: exit %d\n%s\n%s", args, code, stdout, stderr)
 		}
+	}
+	close(stop)
+	if cmdline, ok := <-seen; ok {
+		t.Errorf("a secret was on a command line: %.80s...", cmdline)
 	}
 	secretFiles := map[string]string{
 		filepath.Join(dir, "out", "laptop", "secrets", "postgres_password"): sentinels["NFX_POSTGRES_PASSWORD"],

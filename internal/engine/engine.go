@@ -5,6 +5,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -78,27 +79,30 @@ func (o *Options) configFileOption() string {
 // PulumiCLI finds the Pulumi CLI: `pulumi` on PATH, else the pinned build
 // at <ProjectDir>/bin/pulumi. When neither exists it builds the pinned one
 // from the Go module proxy with the project's scripts/build-pulumi.sh (a
-// few minutes, once), reporting progress to progress.
-func PulumiCLI(projectDir string, progress io.Writer) (auto.PulumiCommand, error) {
+// few minutes, once), reporting progress to progress. It returns the
+// command for the Automation API and the binary's path.
+func PulumiCLI(projectDir string, progress io.Writer) (auto.PulumiCommand, string, error) {
 	root := ""
-	if _, err := exec.LookPath("pulumi"); err != nil {
-		bin := filepath.Join(projectDir, "bin", "pulumi")
+	bin, err := exec.LookPath("pulumi")
+	if err != nil {
+		bin = filepath.Join(projectDir, "bin", "pulumi")
 		if _, err := os.Stat(bin); err != nil {
 			script := filepath.Join(projectDir, "scripts", "build-pulumi.sh")
 			if _, serr := os.Stat(script); serr != nil {
-				return nil, fmt.Errorf("no Pulumi CLI: none on PATH and no %s; install Pulumi or build it with scripts/build-pulumi.sh", bin)
+				return nil, "", fmt.Errorf("no Pulumi CLI: none on PATH and no %s; install Pulumi or build it with scripts/build-pulumi.sh", bin)
 			}
 			fmt.Fprintf(progress, "nfx: no Pulumi CLI on PATH; building the pinned one into %s (once, a few minutes)\n", bin)
 			cmd := exec.Command("bash", script)
 			cmd.Dir = projectDir
 			cmd.Stdout, cmd.Stderr = progress, progress
 			if err := cmd.Run(); err != nil {
-				return nil, fmt.Errorf("building the Pulumi CLI with %s: %w", script, err)
+				return nil, "", fmt.Errorf("building the Pulumi CLI with %s: %w", script, err)
 			}
 		}
 		root = projectDir
 	}
-	return auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: root, SkipVersionCheck: true})
+	cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: root, SkipVersionCheck: true})
+	return cmd, bin, err
 }
 
 // passphraseEnv returns the variables that give Pulumi the passphrase: the
@@ -151,40 +155,46 @@ func Stack(ctx context.Context, o Options) (auto.Stack, error) {
 	if err != nil {
 		return auto.Stack{}, err
 	}
-	// Secrets that nfx stores below, from the environment or generated,
-	// count as set for this check; the others must be there before the
-	// engine starts.
+	cfg, ds := model.Load(string(o.Stage), raw, model.LoadOptions{})
+	if ds.HasErrors() {
+		return auto.Stack{}, &stacks.ConfigError{Diagnostics: ds}
+	}
+	// The secrets the stack needs and has not set: from the environment,
+	// or generated. They count as set for the check below, and are stored
+	// once the workspace is ready. A supplied value is checked for what
+	// every place it goes can take; its error names the key, not the value.
 	supplied := map[string]string{}
-	for _, k := range model.Keys {
-		if !k.Secret || raw.Values[k.Name] != "" {
+	var bad model.Diagnostics
+	for _, r := range model.RequiredSecrets(cfg) {
+		if raw.Values[r.Key] != "" {
 			continue
 		}
-		// Pulumi requires every secret key Pulumi.yaml declares, and a
-		// secret key cannot have a default: an unused one is stored empty.
-		switch v := os.Getenv(model.SecretEnv(k.Name)); {
+		key, _ := model.LookupKey(r.Key)
+		switch v := os.Getenv(model.SecretEnv(r.Key)); {
 		case v != "":
-			supplied[k.Name] = v
-		case k.Generated:
-			supplied[k.Name] = randomSecret()
-		default:
-			supplied[k.Name] = ""
+			if err := model.CheckSecretValue(r.Key, v); err != nil {
+				bad.Errorf(model.FullKey(r.Key), model.SecretValueFix, "%s holds a value nfx cannot use (the value is not shown)", model.SecretEnv(r.Key))
+				continue
+			}
+			supplied[r.Key] = v
+		case key.Generated:
+			supplied[r.Key] = randomSecret()
 		}
+	}
+	if bad.HasErrors() {
+		return auto.Stack{}, &stacks.ConfigError{Diagnostics: bad}
 	}
 	withSupplied := model.Raw{Values: map[string]string{}, Secret: map[string]bool{}, Complete: raw.Complete, Source: raw.Source}
 	for k, v := range raw.Values {
 		withSupplied.Values[k], withSupplied.Secret[k] = v, raw.Secret[k]
 	}
-	for k, v := range supplied {
-		if v != "" {
-			v = "[supplied]"
-		}
-		withSupplied.Values[k], withSupplied.Secret[k] = v, true
+	for k := range supplied {
+		withSupplied.Values[k], withSupplied.Secret[k] = "[supplied]", true
 	}
-	_, ds := model.Load(string(o.Stage), withSupplied, model.LoadOptions{RequireSecrets: true})
-	if ds.HasErrors() {
+	if _, ds := model.Load(string(o.Stage), withSupplied, model.LoadOptions{RequireSecrets: true}); ds.HasErrors() {
 		return auto.Stack{}, &stacks.ConfigError{Diagnostics: ds}
 	}
-	cmd, err := PulumiCLI(o.ProjectDir, o.Stderr)
+	cmd, bin, err := PulumiCLI(o.ProjectDir, o.Stderr)
 	if err != nil {
 		return auto.Stack{}, err
 	}
@@ -206,29 +216,43 @@ func Stack(ctx context.Context, o Options) (auto.Stack, error) {
 		return auto.Stack{}, fmt.Errorf("stack %s: %w", o.Stage, err)
 	}
 	// Store the supplied secrets once, encrypted in the stack config file,
-	// as `pulumi config set --secret` would. Values are never printed.
-	names := make([]string, 0, len(supplied))
-	for k := range supplied {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
-		key, _ := model.LookupKey(k)
-		err := st.Workspace().SetConfigWithOptions(ctx, string(o.Stage), model.FullKey(k),
-			auto.ConfigValue{Value: supplied[k], Secret: true}, &auto.ConfigOptions{ConfigFile: o.configFileOption()})
-		if err != nil {
-			return auto.Stack{}, fmt.Errorf("store %s: %w", model.FullKey(k), err)
+	// as `pulumi config set --secret` does: the value goes through the
+	// CLI's standard input, never its command line, where every local user
+	// could read it. Values are never printed.
+	for _, k := range model.SortedKeys(supplied) {
+		if err := setSecret(ctx, bin, o, env, k, supplied[k]); err != nil {
+			return auto.Stack{}, err
 		}
 		how := "generated"
-		switch {
-		case os.Getenv(model.SecretEnv(k)) != "":
+		if os.Getenv(model.SecretEnv(k)) != "" {
 			how = "took " + model.SecretEnv(k) + " as"
-		case !key.Generated:
-			how = "left empty (unused) the secret"
 		}
 		fmt.Fprintf(o.Stderr, "nfx: %s %s and stored it encrypted in %s\n", how, model.FullKey(k), filepath.Base(cfgFile))
 	}
 	return st, nil
+}
+
+// setSecret stores one secret key with `pulumi config set --secret`, the
+// value on standard input.
+func setSecret(ctx context.Context, bin string, o Options, env map[string]string, key, value string) error {
+	args := []string{"config", "set", "--secret", "--stack", string(o.Stage), "--non-interactive"}
+	if f := o.configFileOption(); f != "" {
+		args = append(args, "--config-file", f)
+	}
+	cmd := exec.CommandContext(ctx, bin, append(args, model.FullKey(key))...)
+	cmd.Dir = o.ProjectDir
+	cmd.Env = os.Environ()
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Stdin = strings.NewReader(value)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		msg := strings.ReplaceAll(out.String(), value, "[secret]")
+		return fmt.Errorf("store %s: %v: %s", model.FullKey(key), err, strings.TrimSpace(msg))
+	}
+	return nil
 }
 
 // Changes counts the steps of a preview by kind, for example {"same": 8}.

@@ -25,24 +25,27 @@ func TestPulumiCLIBuildsThePinnedOneWhenMissing(t *testing.T) {
 	}
 	t.Setenv("PATH", "/usr/bin:/bin")
 	var progress bytes.Buffer
-	cmd, err := PulumiCLI(dir, &progress)
+	cmd, bin, err := PulumiCLI(dir, &progress)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(progress.String(), "building the pinned one") || !strings.Contains(progress.String(), "built") {
 		t.Errorf("progress: %q", progress.String())
 	}
+	if bin != filepath.Join(dir, "bin", "pulumi") {
+		t.Errorf("the CLI's path is %s", bin)
+	}
 	if cmd.Version().String() != "3.274.1" {
 		t.Errorf("version %s", cmd.Version())
 	}
 	// The second time, bin/pulumi is there: nothing is built.
 	progress.Reset()
-	if _, err := PulumiCLI(dir, &progress); err != nil || progress.Len() != 0 {
+	if _, _, err := PulumiCLI(dir, &progress); err != nil || progress.Len() != 0 {
 		t.Errorf("second call: %v, %q", err, progress.String())
 	}
 	// With no script either, the error says how to get one.
 	empty := t.TempDir()
-	if _, err := PulumiCLI(empty, &progress); err == nil || !strings.Contains(err.Error(), "build-pulumi.sh") {
+	if _, _, err := PulumiCLI(empty, &progress); err == nil || !strings.Contains(err.Error(), "build-pulumi.sh") {
 		t.Errorf("no CLI and no script: %v", err)
 	}
 }

@@ -299,6 +299,29 @@ func phaseStructure(c *Config, ds *Diagnostics) {
 	}
 }
 
+// RequiredSecret is a secret key a stack needs, and why.
+type RequiredSecret struct {
+	Key string
+	Why string
+}
+
+// RequiredSecrets lists the secret keys a loaded configuration needs
+// before `up`: the passwords of what the stage runs, the tunnel's token or
+// seed in its mode.
+func RequiredSecrets(c *Config) []RequiredSecret {
+	out := []RequiredSecret{{KeyPostgresPassword, "for the database"}, {KeyRedisPassword, "for Redis"}}
+	if NeedsReplication(c.Stage) {
+		out = append(out, RequiredSecret{KeyReplicationPassword, "for PostgreSQL streaming replication"})
+	}
+	if tunnelRuns(c) && c.Tunnel.Mode == TunnelToken {
+		out = append(out, RequiredSecret{KeyTunnelToken, "when nextflow:tunnel.mode is token (or set nextflow:tunnel.mode to none to run without the tunnel)"})
+	}
+	if tunnelRuns(c) && c.Tunnel.Mode == TunnelManaged {
+		out = append(out, RequiredSecret{KeyTunnelSecret, "when nextflow:tunnel.mode is managed"})
+	}
+	return out
+}
+
 func phaseReferences(c *Config, opts LoadOptions, ds *Diagnostics) {
 	k := FullKey
 	secret := func(name, why string) {
@@ -315,16 +338,8 @@ func phaseReferences(c *Config, opts LoadOptions, ds *Diagnostics) {
 		ds.Errorf(k(name), fix, "is required %s", why)
 	}
 	if opts.RequireSecrets {
-		secret(KeyPostgresPassword, "for the database")
-		secret(KeyRedisPassword, "for Redis")
-		if NeedsReplication(c.Stage) {
-			secret(KeyReplicationPassword, "for PostgreSQL streaming replication")
-		}
-		if c.Tunnel.Mode == TunnelToken {
-			secret(KeyTunnelToken, "when nextflow:tunnel.mode is token (or set nextflow:tunnel.mode to none to run without the tunnel)")
-		}
-		if c.Tunnel.Mode == TunnelManaged {
-			secret(KeyTunnelSecret, "when nextflow:tunnel.mode is managed")
+		for _, r := range RequiredSecrets(c) {
+			secret(r.Key, r.Why)
 		}
 	}
 	if c.Tunnel.Mode == TunnelManaged {

@@ -1,0 +1,54 @@
+package model
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+)
+
+// secretValueRE is what a password or token of nfx's own keys may hold:
+// every place it goes takes these characters as they are (Redis's and
+// Sentinel's configuration files quote it, libpq's password file, a
+// psql variable, a Compose or Swarm secret file), where a quote, a
+// backslash, a space or a newline would break one of them or quietly
+// become another password.
+var secretValueRE = regexp.MustCompile(`^[A-Za-z0-9._~+/=@%^*!,-]{8,1000}$`)
+
+// SecretValueFix says what a secret key's value may hold.
+const SecretValueFix = "use 8 to 1000 letters, digits and - . _ ~ + / = @ % ^ * ! , (no quotes, backslashes, spaces or newlines)"
+
+// CheckSecretValue checks a value of one of nfx's secret keys. Its error
+// names the key, never the value.
+func CheckSecretValue(key, v string) error {
+	if secretValueRE.MatchString(v) {
+		return nil
+	}
+	what := "holds a character nfx cannot pass safely to every place it goes"
+	switch {
+	case len(v) < 8:
+		what = fmt.Sprintf("is %d characters long, under the 8 nfx requires", len(v))
+	case len(v) > 1000:
+		what = fmt.Sprintf("is %d characters long, over the 1000 nfx takes", len(v))
+	}
+	fix := SecretValueFix
+	if k, ok := LookupKey(key); ok && k.Generated {
+		fix += ", or unset it and let `nfx up` generate one"
+	}
+	return fmt.Errorf("%s: %s (the value is not shown); fix: %s", FullKey(key), what, fix)
+}
+
+// CheckAppSecretValue checks a value of nextflow:secrets: it reaches only
+// a file, so any text will do, up to 64 KiB, without NUL.
+func CheckAppSecretValue(field, v string) error {
+	path := FullKey(KeyAppSecrets) + "." + field
+	switch {
+	case v == "":
+		return fmt.Errorf("%s is empty; fix: set it with `pulumi config set --secret --path '%s' <value>`", path, path)
+	case len(v) > 64<<10:
+		return fmt.Errorf("%s is %d bytes, over the 64 KiB a secret file takes (the value is not shown); fix: keep it shorter", path, len(v))
+	case !utf8.ValidString(v) || strings.ContainsRune(v, 0):
+		return fmt.Errorf("%s is not text (the value is not shown); fix: base64 it, and decode it in the service", path)
+	}
+	return nil
+}
