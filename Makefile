@@ -1,5 +1,5 @@
 # nfx: the two set-up commands of the README, and their parts.
-.PHONY: demo test deps k8s-tools lint pulumi nfx fuzz bench
+.PHONY: demo test deps k8s-tools lint pulumi language-host program nfx fuzz bench
 
 # The main job, offline on the repository's defaults: render and plan the laptop stage.
 demo: nfx
@@ -8,7 +8,7 @@ demo: nfx
 
 # Every test, with the programs they run installed and the pinned Pulumi CLI
 # built first; a test that needs an outside tool fails instead of skipping.
-test: deps pulumi k8s-tools lint
+test: deps pulumi language-host program k8s-tools lint
 	NFX_REQUIRE_TOOLS=1 PATH="$(CURDIR)/bin:$$PATH:/usr/sbin" go test -count=1 ./...
 
 lint:
@@ -21,6 +21,16 @@ nfx:
 
 pulumi:
 	scripts/build-pulumi.sh
+
+# Pulumi's Go language host, for plain `pulumi up -s <stack>`.
+language-host:
+	scripts/build-language-host.sh
+
+# The Pulumi program, built as Pulumi's Go host builds it (Pulumi.yaml's
+# runtime.options.buildTarget): plain `pulumi preview` then finds it up to
+# date instead of linking it again.
+program:
+	cd cmd/nextflow && go build -buildvcs=false -o ../../bin/nextflow -trimpath -ldflags "-w -s" .
 
 # kubeconform, kube-score and the strict Kubernetes schemas, into bin/.
 k8s-tools:

@@ -44,7 +44,12 @@ func jsonFields(t reflect.Type) []string {
 func projectFile() []byte {
 	var b bytes.Buffer
 	b.WriteString(`name: nextflow
-runtime: go
+runtime:
+  name: go
+  options:
+    # Build the program into bin/ and keep it: an unchanged program is not
+    # relinked, so a no-change pulumi preview takes seconds, not a build.
+    buildTarget: ../../bin/nextflow
 main: cmd/nextflow
 description: NextFlow CRM-AI, described once and realised per stage (laptop, server, cloud) by nfx.
 config:

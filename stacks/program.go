@@ -122,9 +122,8 @@ func ReadConfig(ctx *pulumi.Context) model.Raw {
 		full := model.FullKey(k.Name)
 		if v, ok := ctx.GetConfig(full); ok {
 			raw.Values[k.Name] = v
-			// nextflow:secrets arrives decrypted: its fields were set with
-			// --secret --path, which the engine may report per field only.
-			raw.Secret[k.Name] = ctx.IsConfigSecret(full) || k.Name == model.KeyAppSecrets
+			// An object holding a secure value (nextflow:secrets) is secret as a whole.
+			raw.Secret[k.Name] = ctx.IsConfigSecret(full)
 		}
 	}
 	return raw

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net"
 	"regexp"
@@ -77,6 +78,70 @@ var GPUTypes = map[string]GPUType{
 	"g5.4xlarge":   {"NVIDIA A10G", 24 * GiB, 16, 64 * GiB},
 }
 
+// NodeType is an EC2 instance type nfx knows for the general node group.
+type NodeType struct {
+	VCPUs  int
+	Memory Bytes
+}
+
+// NodeTypes are the general-purpose, compute and memory instance types nfx
+// checks pods against (AWS's published vCPUs and memory).
+var NodeTypes = map[string]NodeType{
+	"t3.medium": {2, 4 * GiB}, "t3.large": {2, 8 * GiB}, "t3.xlarge": {4, 16 * GiB}, "t3.2xlarge": {8, 32 * GiB},
+	"m5.large": {2, 8 * GiB}, "m5.xlarge": {4, 16 * GiB}, "m5.2xlarge": {8, 32 * GiB}, "m5.4xlarge": {16, 64 * GiB},
+	"m6i.large": {2, 8 * GiB}, "m6i.xlarge": {4, 16 * GiB}, "m6i.2xlarge": {8, 32 * GiB}, "m6i.4xlarge": {16, 64 * GiB}, "m6i.8xlarge": {32, 128 * GiB},
+	"m7i.large": {2, 8 * GiB}, "m7i.xlarge": {4, 16 * GiB}, "m7i.2xlarge": {8, 32 * GiB}, "m7i.4xlarge": {16, 64 * GiB},
+	"c6i.large": {2, 4 * GiB}, "c6i.xlarge": {4, 8 * GiB}, "c6i.2xlarge": {8, 16 * GiB}, "c6i.4xlarge": {16, 32 * GiB},
+	"r6i.large": {2, 16 * GiB}, "r6i.xlarge": {4, 32 * GiB}, "r6i.2xlarge": {8, 64 * GiB}, "r6i.4xlarge": {16, 128 * GiB},
+}
+
+// What a node keeps for itself (the kubelet, the container runtime, the
+// system pods): pods get the rest. EKS's reservation grows with the node;
+// a tenth of the memory and a tenth of a core are about it on these sizes.
+const (
+	nodeReservedCPU    = 0.1
+	nodeReservedMemory = 0.1
+)
+
+// checkPodFit refuses a pod whose limits no node of its pool could hold:
+// Kubernetes would leave it pending forever.
+func checkPodFit(c *Config, ds *Diagnostics) {
+	cc := c.Cloud
+	general, knownGeneral := NodeTypes[cc.NodeInstanceType]
+	gpu, knownGPU := GPUTypes[cc.GPUInstanceType]
+	if !knownGeneral {
+		ds.Warnf(FullKey("cloud.nodeInstanceType"), "use one of the types nfx knows to have pods checked against it",
+			"%s is unknown to nfx: pods are not checked against its size", cc.NodeInstanceType)
+	}
+	for _, p := range parts(c) {
+		if !p.Runs || Profiles[c.Stage].Topology.IsManaged(p.Kind) || p.Kind == KindEdge {
+			continue
+		}
+		onGPU := p.Service.GPUs > 0 && cc.GPUPool
+		name, cpus, mem := cc.NodeInstanceType, 0, Bytes(0)
+		switch {
+		case onGPU && knownGPU:
+			name, cpus, mem = cc.GPUInstanceType, gpu.VCPUs, gpu.Memory
+		case !onGPU && knownGeneral:
+			cpus, mem = general.VCPUs, general.Memory
+		default:
+			continue
+		}
+		availCPU := float64(cpus) - nodeReservedCPU
+		availMem := Bytes(float64(mem) * (1 - nodeReservedMemory))
+		sz := p.Service.Sizing
+		key := p.Key
+		if sz.CPUs > availCPU {
+			ds.Errorf(key+".cpus", fmt.Sprintf("keep it at or below %g, or use a larger instance type than %s", availCPU, name),
+				"%g cores do not fit a %s node (%d vCPUs, %g left to pods)", sz.CPUs, name, cpus, availCPU)
+		}
+		if sz.Memory > availMem {
+			ds.Errorf(key+".memory", fmt.Sprintf("keep it at or below %.1f GiB, or use a larger instance type than %s", availMem.GB(), name),
+				"%s does not fit a %s node (%s, %.1f GiB left to pods)", sz.Memory, name, mem, availMem.GB())
+		}
+	}
+}
+
 // gpuRegions says where each GPU family is offered: the regions where
 // `aws ec2 describe-instance-type-offerings --location-type region` lists
 // g5.2xlarge (a public run of it, 2024). g4dn is offered in at least the
@@ -121,22 +186,11 @@ func checkCloud(c *Config, ds *Diagnostics) {
 	if cc.AvailabilityZones < 2 || cc.AvailabilityZones > 6 {
 		ds.Errorf(k("availabilityZones"), "use 3 (2 to 6)", "must be between 2 and 6, got %d", cc.AvailabilityZones)
 	}
-	if ip, n, err := net.ParseCIDR(cc.VpcCidr); err != nil || ip.To4() == nil {
-		ds.Errorf(k("vpcCidr"), "use a private IPv4 range such as 10.40.0.0/16", "%q is not an IPv4 CIDR", cc.VpcCidr)
-	} else if ones, _ := n.Mask.Size(); ones > 20 {
-		ds.Errorf(k("vpcCidr"), "use a /16 to /20 so that every zone gets room for nodes and pods", "%s is too small", cc.VpcCidr)
-	}
+	checkVPC(k("vpcCidr"), cc.VpcCidr, ds)
 	if !versionRE.MatchString(cc.KubernetesVersion) {
 		ds.Errorf(k("kubernetesVersion"), "pin a version such as 1.31", "%q is not a Kubernetes version", cc.KubernetesVersion)
 	}
-	for i, cidr := range cc.PublicAccessCidrs {
-		if _, n, err := net.ParseCIDR(cidr); err != nil {
-			ds.Errorf(fmt.Sprintf("%s[%d]", k("publicAccessCidrs"), i), "use CIDRs such as 203.0.113.0/24", "%q is not a CIDR", cidr)
-		} else if ones, _ := n.Mask.Size(); ones == 0 {
-			ds.Errorf(fmt.Sprintf("%s[%d]", k("publicAccessCidrs"), i), "list your office or VPN ranges, or leave the list empty for a private endpoint",
-				"%s opens the Kubernetes API to the whole Internet", cidr)
-		}
-	}
+	checkPublicCIDRs(k("publicAccessCidrs"), cc.PublicAccessCidrs, ds)
 	if !instanceRE.MatchString(cc.NodeInstanceType) {
 		ds.Errorf(k("nodeInstanceType"), "use an EC2 instance type such as m6i.xlarge", "%q is not an instance type", cc.NodeInstanceType)
 	}
@@ -195,6 +249,89 @@ func checkCloud(c *Config, ds *Diagnostics) {
 	}
 	if cc.ZoneID != "" && !cfIDRE.MatchString(cc.ZoneID) {
 		ds.Errorf(k("zoneId"), "set the 32-hex-digit Cloudflare zone ID of tunnel.hostname, or leave it empty", "%q is not a Cloudflare zone ID", cc.ZoneID)
+	}
+}
+
+// privateRanges are RFC 1918's: a VPC's range must sit inside one.
+var privateRanges = []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"}
+
+// checkVPC: an IPv4 CIDR with zero host bits, inside a private range, of
+// AWS's sizes (/16 to /28), and at least a /20 for nfx's subnet plan.
+func checkVPC(path, cidr string, ds *Diagnostics) {
+	fix := "use a private IPv4 range from /16 to /20, such as 10.40.0.0/16"
+	ip, n, err := net.ParseCIDR(cidr)
+	if err != nil || ip.To4() == nil {
+		ds.Errorf(path, fix, "%q is not an IPv4 CIDR", cidr)
+		return
+	}
+	ones, _ := n.Mask.Size()
+	switch {
+	case !ip.Equal(n.IP):
+		ds.Errorf(path, fmt.Sprintf("write the network address, %s", n), "%s has host bits set", cidr)
+	case ones < 16:
+		ds.Errorf(path, fix, "%s is larger than a /16, the largest VPC AWS allows", cidr)
+	case ones > 20:
+		ds.Errorf(path, fix+", so that every zone gets room for nodes and pods", "%s is too small", cidr)
+	case !inPrivate(n):
+		ds.Errorf(path, fix, "%s is not a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16)", cidr)
+	}
+}
+
+func inPrivate(n *net.IPNet) bool {
+	ones, _ := n.Mask.Size()
+	for _, r := range privateRanges {
+		_, p, _ := net.ParseCIDR(r)
+		pOnes, _ := p.Mask.Size()
+		if p.Contains(n.IP) && ones >= pOnes {
+			return true
+		}
+	}
+	return false
+}
+
+// MaxPublicAddresses is the most addresses the EKS API's public endpoint
+// may be open to, in all: a /16's worth. Offices and VPNs need far fewer;
+// more is the Internet in pieces (0.0.0.0/1 with 128.0.0.0/1).
+const MaxPublicAddresses = 1 << 16
+
+// checkPublicCIDRs: each an IPv4 CIDR with zero host bits, and all of
+// them together, overlaps counted once, at most MaxPublicAddresses.
+func checkPublicCIDRs(path string, cidrs []string, ds *Diagnostics) {
+	type span struct{ lo, hi uint64 }
+	var spans []span
+	for i, c := range cidrs {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		ip, n, err := net.ParseCIDR(c)
+		if err != nil || ip.To4() == nil {
+			ds.Errorf(p, "use IPv4 CIDRs such as 203.0.113.0/24", "%q is not an IPv4 CIDR", c)
+			continue
+		}
+		if !ip.Equal(n.IP) {
+			ds.Errorf(p, fmt.Sprintf("write the network address, %s", n), "%s has host bits set", c)
+			continue
+		}
+		ones, _ := n.Mask.Size()
+		lo := uint64(binary.BigEndian.Uint32(n.IP.To4()))
+		spans = append(spans, span{lo, lo + 1<<uint(32-ones)})
+	}
+	sort.Slice(spans, func(i, j int) bool { return spans[i].lo < spans[j].lo })
+	var total, end uint64
+	for _, s := range spans {
+		if s.lo > end {
+			end = s.lo
+		}
+		if s.hi > end {
+			total += s.hi - end
+			end = s.hi
+		}
+	}
+	if total > MaxPublicAddresses {
+		what := fmt.Sprintf("%d addresses", total)
+		if total == 1<<32 {
+			what = "the whole Internet"
+		}
+		ds.Errorf(path, "list your office or VPN ranges, or leave the list empty for a private endpoint",
+			"opens the Kubernetes API to %s, more than the %d nfx allows", what, MaxPublicAddresses)
 	}
 }
 

@@ -390,6 +390,9 @@ func Defaults(stage Stage) Config {
 	if n, ok := prof.Replicas[PartAI]; ok {
 		c.AI.Replicas = n
 	}
+	if sz, ok := prof.Sizing[PartAI]; ok {
+		c.AI.Sizing = sz
+	}
 	return c
 }
 

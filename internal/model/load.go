@@ -165,8 +165,18 @@ func imagePinned(ref string) bool {
 	return ok && tag != "" && tag != "latest"
 }
 
+// MaxImageRef bounds an image reference: a registry's repository name is at
+// most 255 characters, a tag 128, a digest 71.
+const MaxImageRef = 255 + 1 + 128 + 72
+
 func checkImage(path, ref string, ds *Diagnostics) {
+	name, _, _ := strings.Cut(ref, "@")
+	if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
+		name = name[:i]
+	}
 	switch {
+	case len(ref) > MaxImageRef || len(name) > 255:
+		ds.Errorf(path, "use a registry's image reference: a name of at most 255 characters, a tag of at most 128", "is %d characters long", len(ref))
 	case !imageRE.MatchString(ref):
 		ds.Errorf(path, "write an image reference such as postgres:16.6-bookworm", "%q is not a valid image reference", ref)
 	case !imagePinned(ref):
@@ -182,9 +192,21 @@ func pinExample(ref string) string {
 	return base + ":<version>"
 }
 
+// MinCPUs is the smallest CPU limit Docker takes (--cpus 0.01), and
+// CPUStep the finest Kubernetes expresses (1m).
+const (
+	MinCPUs = 0.01
+	CPUStep = 0.001
+)
+
 func checkSizing(path string, s Sizing, ds *Diagnostics) {
 	if s.CPUs <= 0 {
 		ds.Errorf(path+".cpus", "set a CPU limit above 0, such as 1 or 0.5", "must be > 0, got %g", s.CPUs)
+	} else if s.CPUs < MinCPUs {
+		ds.Errorf(path+".cpus", fmt.Sprintf("set at least %g, the smallest limit Docker takes", MinCPUs), "%g is below Docker's minimum", s.CPUs)
+	}
+	if s.CPURequest > 0 && s.CPURequest < CPUStep {
+		ds.Errorf(path+".cpuRequest", fmt.Sprintf("set 0 or at least %g (1m)", CPUStep), "%g is finer than Kubernetes' 1m", s.CPURequest)
 	}
 	if s.Memory < 16*MiB {
 		ds.Errorf(path+".memory", "set a memory limit of at least 16MiB, such as 1GiB", "must be >= 16MiB, got %s", s.Memory)
@@ -206,6 +228,7 @@ func checkPort(path string, p int, ds *Diagnostics) {
 func phaseStructure(c *Config, ds *Diagnostics) {
 	k := FullKey
 	prof := Profiles[c.Stage]
+	checkNumbers(c, ds)
 	for _, p := range BuiltinParts {
 		checkImage(k(p.Name+".image"), p.image(c), ds)
 		if p.sizing != nil && p.Kind != KindEdge {
@@ -470,6 +493,7 @@ func phaseCapabilities(c *Config, ds *Diagnostics) {
 			"is %q, but the %s stage runs no cloudflared: its edge is the provider's load balancer behind Cloudflare's proxied DNS", c.Tunnel.Mode, c.Stage)
 	}
 	if prof.Hosting == Provider {
+		checkPodFit(c, ds)
 		return
 	}
 	topo := prof.Topology

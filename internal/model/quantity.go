@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -45,10 +46,24 @@ func ParseBytes(s string) (Bytes, error) {
 		}
 	}
 	f, err := strconv.ParseFloat(t, 64)
-	if err != nil || f < 0 {
-		return 0, fmt.Errorf("%q is not a size such as 512MiB or 4GiB", s)
+	if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, fmt.Errorf("%q is not a size such as 512MiB or 4GiB", shorten(s))
+	}
+	if v := f * float64(mult); v > float64(MaxBytes) {
+		return 0, fmt.Errorf("%q is more than the %s nfx takes", shorten(s), MaxBytes)
 	}
 	return Bytes(f * float64(mult)), nil
+}
+
+// MaxBytes is the largest size nfx takes: 1 PiB, far past any machine,
+// far below an int64's overflow.
+const MaxBytes Bytes = 1 << 50
+
+func shorten(s string) string {
+	if len(s) > 40 {
+		return s[:37] + "..."
+	}
+	return s
 }
 
 // GB returns the amount in GiB as a float, for messages and arithmetic.
@@ -58,6 +73,8 @@ func (b Bytes) GB() float64 { return float64(b) / float64(GiB) }
 // that it parses back to the same value.
 func (b Bytes) String() string {
 	switch {
+	case b != 0 && b%(1<<40) == 0:
+		return fmt.Sprintf("%dTiB", b/(1<<40))
 	case b != 0 && b%GiB == 0:
 		return fmt.Sprintf("%dGiB", b/GiB)
 	case b != 0 && b%MiB == 0:

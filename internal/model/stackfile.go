@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -18,12 +20,33 @@ import (
 // marked as set. Keys of other namespaces (a provider's, such as
 // cloudflare:apiToken) are returned in Others.
 func ReadStackFile(path string) (Raw, map[string]string, error) {
-	data, err := os.ReadFile(path)
+	fi, err := os.Stat(path)
 	if err != nil {
 		return Raw{}, nil, err
 	}
+	if !fi.Mode().IsRegular() {
+		return Raw{}, nil, fmt.Errorf("%s: not a regular file; fix: give a stack config file in the Pulumi.<stage>.yaml format", path)
+	}
+	if fi.Size() > MaxStackFile {
+		return Raw{}, nil, fmt.Errorf("%s: %d bytes, over the %d a stack config file may have; fix: give the stack's own Pulumi.<stage>.yaml", path, fi.Size(), MaxStackFile)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return Raw{}, nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxStackFile+1))
+	if err != nil {
+		return Raw{}, nil, err
+	}
+	if len(data) > MaxStackFile {
+		return Raw{}, nil, fmt.Errorf("%s: grew past %d bytes while being read", path, MaxStackFile)
+	}
 	return ParseStackFile(path, data)
 }
+
+// MaxStackFile bounds a stack config file: the largest nfx reads.
+const MaxStackFile = 4 << 20
 
 // ParseStackFile is ReadStackFile on bytes already read.
 func ParseStackFile(name string, data []byte) (Raw, map[string]string, error) {
@@ -45,8 +68,14 @@ func ParseStackFile(name string, data []byte) (Raw, map[string]string, error) {
 		return raw, nil, fmt.Errorf("%s:%d: expected a mapping with a `config:` key", name, top.Line)
 	}
 	var cfg *yaml.Node
+	topSeen := map[string]int{}
 	for i := 0; i+1 < len(top.Content); i += 2 {
-		switch key := top.Content[i].Value; key {
+		key := top.Content[i].Value
+		if line, dup := topSeen[key]; dup {
+			return raw, nil, fmt.Errorf("%s:%d: %s appears twice (first on line %d), and YAML would keep only the second; fix: merge them into one", name, top.Content[i].Line, key, line)
+		}
+		topSeen[key] = top.Content[i].Line
+		switch key {
 		case "config":
 			cfg = top.Content[i+1]
 		case "encryptionsalt", "secretsprovider", "encryptedkey", "environment":
@@ -72,6 +101,9 @@ func ParseStackFile(name string, data []byte) (Raw, map[string]string, error) {
 			return raw, nil, fmt.Errorf("%s:%d: key %s is set twice (first on line %d)", name, keyNode.Line, full, line)
 		}
 		seen[ns+":"+short] = keyNode.Line
+		if ns != Namespace && nearNamespace(ns) {
+			return raw, nil, fmt.Errorf("%s:%d: %s is in namespace %q, not %q, and would be ignored; fix: write %s:%s", name, keyNode.Line, full, ns, Namespace, Namespace, short)
+		}
 		if ns != Namespace {
 			if !isSecure(val) {
 				s, err := nodeValue(val)
@@ -98,6 +130,14 @@ func ParseStackFile(name string, data []byte) (Raw, map[string]string, error) {
 	return raw, others, nil
 }
 
+// nearNamespace reports whether ns is a typo of nfx's namespace
+// (nextflw, NextFlow, next-flow): a provider's namespace is far from it.
+func nearNamespace(ns string) bool {
+	low := strings.ToLower(ns)
+	plain := strings.NewReplacer("-", "", "_", "", ".", "").Replace(low)
+	return low == Namespace || plain == Namespace || editDistance(low, Namespace) <= 2
+}
+
 // isSecure reports whether a node is Pulumi's `{secure: <ciphertext>}`.
 func isSecure(n *yaml.Node) bool {
 	return n.Kind == yaml.MappingNode && len(n.Content) == 2 && n.Content[0].Value == "secure"
@@ -116,11 +156,43 @@ func nodeValue(n *yaml.Node) (string, error) {
 	if err := n.Decode(&v); err != nil {
 		return "", err
 	}
+	if bad := nonFinite(v, ""); bad != "" {
+		return "", fmt.Errorf("%s is not a finite number; fix: write a number", strings.TrimPrefix(bad, "."))
+	}
 	b, err := json.Marshal(jsonable(v))
 	if err != nil {
 		return "", err
 	}
 	return string(b), nil
+}
+
+// nonFinite returns the path of a NaN or infinite number in v, or "".
+func nonFinite(v any, path string) string {
+	switch t := v.(type) {
+	case float64:
+		if math.IsNaN(t) || math.IsInf(t, 0) {
+			return path + " (" + strconv.FormatFloat(t, 'g', -1, 64) + ")"
+		}
+	case map[string]any:
+		for _, k := range SortedKeys(t) {
+			if p := nonFinite(t[k], path+"."+k); p != "" {
+				return p
+			}
+		}
+	case map[any]any:
+		for k, e := range t {
+			if p := nonFinite(e, fmt.Sprintf("%s.%v", path, k)); p != "" {
+				return p
+			}
+		}
+	case []any:
+		for i, e := range t {
+			if p := nonFinite(e, fmt.Sprintf("%s[%d]", path, i)); p != "" {
+				return p
+			}
+		}
+	}
+	return ""
 }
 
 // jsonable converts YAML-decoded maps to string-keyed ones.

@@ -163,6 +163,9 @@ type Profile struct {
 	Topology Topology
 	// Replicas are the default replica counts of the built-in parts, by part.
 	Replicas map[string]int
+	// Sizing overrides the default sizing of built-in parts on the stage,
+	// by part (the cloud's AI fits its GPU node).
+	Sizing map[string]Sizing
 	// ServiceReplicas is the default replica count of a user's service.
 	ServiceReplicas int
 	// Costs are the cost model's defaults on the stage.
@@ -287,8 +290,11 @@ var Profiles = map[Stage]Profile{
 		Response:   [2]float64{0.5, 2},
 		Uptime:     99.99,
 		// Managed PostgreSQL and Redis; Qdrant runs as a StatefulSet of three.
-		Topology:        Topology{QdrantNodes: 3, ExclusiveGPUs: true, Managed: []Kind{KindDatabase, KindCache}},
-		Replicas:        map[string]int{PartCRM: 10, PartAI: 2},
+		Topology: Topology{QdrantNodes: 3, ExclusiveGPUs: true, Managed: []Kind{KindDatabase, KindCache}},
+		Replicas: map[string]int{PartCRM: 10, PartAI: 2},
+		// A g5.xlarge has 4 vCPUs and 16 GiB: Ollama on its GPU needs few
+		// cores, and the node keeps some of each for itself.
+		Sizing:          map[string]Sizing{PartAI: {CPUs: 3.5, Memory: 12 * GiB, CPURequest: 2, MemoryRequest: 4 * GiB}},
 		ServiceReplicas: 2,
 		Costs: CostConfig{
 			AIAPI: 100_000_000, Monitoring: 15_000_000, DevOps: 150_000_000,
