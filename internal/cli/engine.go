@@ -22,6 +22,7 @@ func NewCmdEngine(io IO, verb string) *cobra.Command {
 		"preview": "Show what `up` would change, with the real Pulumi engine",
 		"up":      "Create or update a stage's stack and write its files",
 		"destroy": "Delete a stage's resources and its written files",
+		"cancel":  "Clear the engine's lock that a killed nfx up (or pulumi up) left on a stage's stack",
 	}[verb]
 	cmd := &cobra.Command{
 		Use:   verb + " --stage STAGE [--config FILE] [--backend URL]",
@@ -68,6 +69,11 @@ func runEngine(cmd *cobra.Command, io IO, o *EngineOptions, verb string) error {
 			return err
 		}
 		fmt.Fprintf(io.Out, "nfx: destroyed %s\n", in.Stage)
+	case "cancel":
+		if err := engine.Cancel(ctx, opts); err != nil {
+			return err
+		}
+		fmt.Fprintf(io.Out, "nfx: cleared the engine's lock on %s; run nfx up again\n", in.Stage)
 	}
 	return nil
 }

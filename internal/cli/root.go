@@ -96,7 +96,7 @@ run the real Pulumi engine.`,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(NewCmdRender(io), NewCmdPlan(io), NewCmdAdvise(io), NewCmdDiff(io), NewCmdCost(io), NewCmdCapacity(io), NewCmdReport(io))
-	for _, verb := range []string{"preview", "up", "destroy"} {
+	for _, verb := range []string{"preview", "up", "destroy", "cancel"} {
 		root.AddCommand(NewCmdEngine(io, verb))
 	}
 	return root

@@ -194,26 +194,14 @@ func Stack(ctx context.Context, o Options) (auto.Stack, error) {
 	if _, ds := model.Load(string(o.Stage), withSupplied, model.LoadOptions{RequireSecrets: true}); ds.HasErrors() {
 		return auto.Stack{}, &stacks.ConfigError{Diagnostics: ds}
 	}
-	cmd, bin, err := PulumiCLI(o.ProjectDir, o.Stderr)
+	st, err := workspace(ctx, o)
 	if err != nil {
 		return auto.Stack{}, err
 	}
-	if strings.HasPrefix(o.Backend, "file://") {
-		if err := os.MkdirAll(strings.TrimPrefix(o.Backend, "file://"), 0o700); err != nil {
-			return auto.Stack{}, err
-		}
-	}
-	env, err := passphraseEnv(o.ProjectDir)
+	_, bin, _ := PulumiCLI(o.ProjectDir, io.Discard)
+	env, err := engineEnv(o)
 	if err != nil {
 		return auto.Stack{}, err
-	}
-	env["PULUMI_BACKEND_URL"] = o.Backend
-	env["PULUMI_SKIP_UPDATE_CHECK"] = "true"
-	program := stacks.Program(stacks.Options{OutDir: o.OutDir})
-	st, err := auto.UpsertStackInlineSource(ctx, string(o.Stage), model.Namespace, program,
-		auto.WorkDir(o.ProjectDir), auto.Pulumi(cmd), auto.EnvVars(env), auto.SecretsProvider("passphrase"))
-	if err != nil {
-		return auto.Stack{}, fmt.Errorf("stack %s: %w", o.Stage, err)
 	}
 	// Store the supplied secrets once, encrypted in the stack config file,
 	// as `pulumi config set --secret` does: the value goes through the
@@ -228,6 +216,41 @@ func Stack(ctx context.Context, o Options) (auto.Stack, error) {
 			how = "took " + model.SecretEnv(k) + " as"
 		}
 		fmt.Fprintf(o.Stderr, "nfx: %s %s and stored it encrypted in %s\n", how, model.FullKey(k), filepath.Base(cfgFile))
+	}
+	return st, nil
+}
+
+// engineEnv is what the engine runs with: the backend, the passphrase.
+func engineEnv(o Options) (map[string]string, error) {
+	env, err := passphraseEnv(o.ProjectDir)
+	if err != nil {
+		return nil, err
+	}
+	env["PULUMI_BACKEND_URL"] = o.Backend
+	env["PULUMI_SKIP_UPDATE_CHECK"] = "true"
+	return env, nil
+}
+
+// workspace selects (or creates) the stack with the inline program.
+func workspace(ctx context.Context, o Options) (auto.Stack, error) {
+	cmd, _, err := PulumiCLI(o.ProjectDir, o.Stderr)
+	if err != nil {
+		return auto.Stack{}, err
+	}
+	if strings.HasPrefix(o.Backend, "file://") {
+		if err := os.MkdirAll(strings.TrimPrefix(o.Backend, "file://"), 0o700); err != nil {
+			return auto.Stack{}, err
+		}
+	}
+	env, err := engineEnv(o)
+	if err != nil {
+		return auto.Stack{}, err
+	}
+	program := stacks.Program(stacks.Options{OutDir: o.OutDir})
+	st, err := auto.UpsertStackInlineSource(ctx, string(o.Stage), model.Namespace, program,
+		auto.WorkDir(o.ProjectDir), auto.Pulumi(cmd), auto.EnvVars(env), auto.SecretsProvider("passphrase"))
+	if err != nil {
+		return auto.Stack{}, fmt.Errorf("stack %s: %w", o.Stage, err)
 	}
 	return st, nil
 }
@@ -282,8 +305,14 @@ func (c Changes) String() string {
 }
 
 // Preview shows what up would change.
-func Preview(ctx context.Context, o Options) (Changes, error) {
+func Preview(ctx context.Context, o Options) (ch Changes, err error) {
 	o.defaults()
+	unlock, err := lockStack(o.ProjectDir, o.Stage)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	defer func() { err = explain(o, err) }()
 	st, err := Stack(ctx, o)
 	if err != nil {
 		return nil, err
@@ -296,7 +325,7 @@ func Preview(ctx context.Context, o Options) (Changes, error) {
 	if err != nil {
 		return nil, fmt.Errorf("preview %s: %w", o.Stage, err)
 	}
-	ch := Changes{}
+	ch = Changes{}
 	for op, n := range res.ChangeSummary {
 		ch[string(op)] = n
 	}
@@ -304,8 +333,14 @@ func Preview(ctx context.Context, o Options) (Changes, error) {
 }
 
 // Up applies the stack and writes the stage's files.
-func Up(ctx context.Context, o Options) (Changes, error) {
+func Up(ctx context.Context, o Options) (ch Changes, err error) {
 	o.defaults()
+	unlock, err := lockStack(o.ProjectDir, o.Stage)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	defer func() { err = explain(o, err) }()
 	st, err := Stack(ctx, o)
 	if err != nil {
 		return nil, err
@@ -318,7 +353,7 @@ func Up(ctx context.Context, o Options) (Changes, error) {
 	if err != nil {
 		return nil, fmt.Errorf("up %s: %w", o.Stage, err)
 	}
-	ch := Changes{}
+	ch = Changes{}
 	if res.Summary.ResourceChanges != nil {
 		for op, n := range *res.Summary.ResourceChanges {
 			ch[op] = n
@@ -328,8 +363,14 @@ func Up(ctx context.Context, o Options) (Changes, error) {
 }
 
 // Destroy deletes the stack's resources and the stage's written files.
-func Destroy(ctx context.Context, o Options) error {
+func Destroy(ctx context.Context, o Options) (err error) {
 	o.defaults()
+	unlock, err := lockStack(o.ProjectDir, o.Stage)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	defer func() { err = explain(o, err) }()
 	st, err := Stack(ctx, o)
 	if err != nil {
 		return err

@@ -1,0 +1,176 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestHelperNfx is not a test: the fault tests run the test binary as an
+// nfx process they can kill or run twice at once.
+func TestHelperNfx(t *testing.T) {
+	args := os.Getenv("NFX_HELPER_ARGS")
+	if args == "" {
+		t.Skip("run by the fault tests")
+	}
+	code := Main(context.Background(), strings.Split(args, " "), IO{Out: os.Stdout, Err: os.Stderr, Dir: os.Getenv("NFX_HELPER_DIR")})
+	os.Exit(code)
+}
+
+// helper starts nfx with args in dir as a child in its own process group.
+func helper(dir string, args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperNfx$")
+	cmd.Env = append(os.Environ(), "NFX_HELPER_ARGS="+strings.Join(args, " "), "NFX_HELPER_DIR="+dir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	return cmd
+}
+
+// kill -9 of nfx up (and its engine) in the middle leaves the engine's
+// lock; nfx then names `nfx cancel`, which clears it, and up completes.
+func TestKilledUpIsRecoverable(t *testing.T) {
+	dir := realEngine(t)
+	t.Setenv("NFX_TUNNEL_TOKEN", "tok-"+strings.Repeat("x", 40))
+	cmd := helper(dir, "up", "--stage", "laptop")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	locks := filepath.Join(dir, ".nfx", "state", ".pulumi", "locks")
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		found, _ := filepath.Glob(filepath.Join(locks, "*", "*", "*", "*.json"))
+		if len(found) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			t.Fatalf("the engine never locked the stack:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	cmd.Wait()
+
+	code, _, stderr := nfx(t, dir, "up", "--stage", "laptop")
+	if code == ExitOK {
+		t.Skip("the engine finished before the kill; nothing to recover")
+	}
+	if !strings.Contains(stderr, "nfx cancel --stage laptop") {
+		t.Fatalf("after a kill, up does not name the recovery: exit %d\n%s", code, stderr)
+	}
+	if code, _, stderr := nfx(t, dir, "cancel", "--stage", "laptop"); code != ExitOK {
+		t.Fatalf("cancel: exit %d\n%s", code, stderr)
+	}
+	if code, stdout, stderr := nfx(t, dir, "up", "--stage", "laptop"); code != ExitOK {
+		t.Fatalf("up after cancel: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if code, stdout, _ := nfx(t, dir, "preview", "--stage", "laptop"); code != ExitOK || !strings.Contains(stdout, "no changes") {
+		t.Errorf("preview after the recovered up:\n%s", stdout)
+	}
+}
+
+// Two nfx up at once on one stack: one runs, the other stops at once with
+// a message naming the other run; the winner's secrets are the stack's,
+// so a preview afterwards finds nothing to change.
+func TestConcurrentUpReportsItsOwnResult(t *testing.T) {
+	dir := realEngine(t)
+	t.Setenv("NFX_TUNNEL_TOKEN", "tok-"+strings.Repeat("y", 40))
+	var wg sync.WaitGroup
+	outs := make([]bytes.Buffer, 2)
+	codes := make([]int, 2)
+	for i := range codes {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			cmd := helper(dir, "up", "--stage", "laptop")
+			cmd.Stdout, cmd.Stderr = &outs[i], &outs[i]
+			err := cmd.Run()
+			if ee, ok := err.(*exec.ExitError); ok {
+				codes[i] = ee.ExitCode()
+			}
+		}(i)
+	}
+	wg.Wait()
+	ok, busy := 0, 0
+	for i, c := range codes {
+		switch {
+		case c == 0 && strings.Contains(outs[i].String(), "nfx: up laptop: create=9"):
+			ok++
+		case c != 0 && strings.Contains(outs[i].String(), "another nfx run (pid"):
+			busy++
+		default:
+			t.Errorf("run %d: exit %d\n%s", i, c, outs[i].String())
+		}
+	}
+	if ok != 1 || busy != 1 {
+		t.Errorf("want one run and one refusal, got %d and %d", ok, busy)
+	}
+	if code, stdout, _ := nfx(t, dir, "preview", "--stage", "laptop"); code != ExitOK || !strings.Contains(stdout, "no changes") {
+		t.Errorf("the stack's config and state disagree after two ups:\n%s", stdout)
+	}
+}
+
+// After up, the faults a user meets get messages that name the file or
+// key and the fix: a wrong passphrase, a changed ciphertext, a truncated
+// state file, a supplied password nfx cannot use.
+func TestEngineFaultMessages(t *testing.T) {
+	dir := realEngine(t)
+	t.Setenv("NFX_TUNNEL_TOKEN", "tok-"+strings.Repeat("z", 40))
+	if code, _, stderr := nfx(t, dir, "up", "--stage", "laptop"); code != ExitOK {
+		t.Fatalf("up: %s", stderr)
+	}
+	cfgFile := filepath.Join(dir, "Pulumi.laptop.yaml")
+	state := filepath.Join(dir, ".nfx", "state", ".pulumi", "stacks", "nextflow", "laptop.json")
+	cfgBefore, _ := os.ReadFile(cfgFile)
+	stateBefore, _ := os.ReadFile(state)
+	cases := []struct {
+		name  string
+		fault func(t *testing.T)
+		want  []string
+	}{
+		{"wrong passphrase", func(t *testing.T) { t.Setenv("PULUMI_CONFIG_PASSPHRASE", "not-the-one") },
+			[]string{"the passphrase does not decrypt", "Pulumi.laptop.yaml", "PULUMI_CONFIG_PASSPHRASE", "fix:"}},
+		{"changed ciphertext", func(t *testing.T) {
+			text := string(cfgBefore)
+			i := strings.Index(text, "secure: v1:")
+			j := i + len("secure: v1:") + 20
+			os.WriteFile(cfgFile, []byte(text[:j]+"A"+text[j+1:]), 0o644)
+		}, []string{"Pulumi.laptop.yaml", "fix:"}},
+		{"truncated state", func(t *testing.T) { os.WriteFile(state, stateBefore[:len(stateBefore)/2], 0o644) },
+			[]string{"laptop.json", "damaged", ".bak", "fix:"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.fault(t)
+			defer os.WriteFile(cfgFile, cfgBefore, 0o644)
+			defer os.WriteFile(state, stateBefore, 0o644)
+			code, _, stderr := nfx(t, dir, "preview", "--stage", "laptop")
+			if code == ExitOK {
+				t.Fatal("preview succeeded")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("%q is not in:\n%s", w, stderr)
+				}
+			}
+		})
+	}
+	// A supplied password with a quote, a backslash and a space.
+	fresh := realEngine(t)
+	t.Setenv("NFX_REDIS_PASSWORD", `Pa"ss\ word-123`)
+	code, stdout, stderr := nfx(t, fresh, "up", "--stage", "laptop")
+	if code != ExitUsage || !strings.Contains(stderr, "nextflow:redisPassword") || !strings.Contains(stderr, "NFX_REDIS_PASSWORD holds a value nfx cannot use") {
+		t.Errorf("exit %d\n%s", code, stderr)
+	}
+	if strings.Contains(stdout+stderr, `Pa"ss`) {
+		t.Error("the refused password was echoed")
+	}
+}
