@@ -10,7 +10,6 @@ import (
 	"strings"
 	"syscall"
 
-
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/stacks"
 )
@@ -132,4 +131,3 @@ func firstLine(s string) string {
 	}
 	return s
 }
-
