@@ -5,6 +5,7 @@ package advise
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/nextflow-crm/nfx/internal/model"
@@ -38,6 +39,19 @@ type Metrics struct {
 // Validate reports bad input, naming the flag, the value and the fix.
 func (m Metrics) Validate() error {
 	var errs []string
+	for _, f := range []struct {
+		flag string
+		v    float64
+	}{{"--p95", m.P95}, {"--downtime", m.Downtime}, {"--revenue", m.Revenue}, {"--growth", m.Growth}} {
+		if math.IsNaN(f.v) || math.IsInf(f.v, 0) {
+			errs = append(errs, fmt.Sprintf("%s: must be a finite number, got %g; fix: give the measured figure", f.flag, f.v))
+		} else if math.Abs(f.v) > model.MaxNumber {
+			errs = append(errs, fmt.Sprintf("%s: %g is out of range; fix: keep it within ±%g", f.flag, f.v, model.MaxNumber))
+		}
+	}
+	if m.Growth < -100 {
+		errs = append(errs, fmt.Sprintf("--growth: a month cannot lose more than all its users, got %g %%", m.Growth))
+	}
 	if m.Users < 0 {
 		errs = append(errs, fmt.Sprintf("--users: must be >= 0, got %d", m.Users))
 	}

@@ -53,7 +53,7 @@ func side(io IO, stage, config string) (stagediff.Side, string, error) {
 	}
 	res, err := offline.Run(in.Stage, in.Raw)
 	if err != nil {
-		return stagediff.Side{}, "", err
+		return stagediff.Side{}, "", fmt.Errorf("stage %s (%s): %w", in.Stage, in.ConfigFile, err)
 	}
 	// The loaded config as the program saw it (GPU and model resolved).
 	describe, err := stacks.Describe(in.Config)
@@ -62,7 +62,7 @@ func side(io IO, stage, config string) (stagediff.Side, string, error) {
 	}
 	est, err := cost.Compute(in.Config, &res.Plan, cost.VND)
 	if err != nil {
-		return stagediff.Side{}, "", err
+		return stagediff.Side{}, "", fmt.Errorf("stage %s (%s): %w", in.Stage, in.ConfigFile, err)
 	}
 	side := stagediff.Side{Config: in.Config, Describe: describe, Plan: &res.Plan, Cost: est}
 	// A stage the capacity model cannot estimate (Ollama on CPU) still diffs.

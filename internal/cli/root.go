@@ -62,7 +62,7 @@ func Main(ctx context.Context, args []string, io IO) int {
 		if n == 1 {
 			noun = "problem"
 		}
-		fmt.Fprintf(io.Err, "nfx: invalid configuration (%d %s):\n", n, noun)
+		fmt.Fprintf(io.Err, "nfx: invalid configuration%s (%d %s):\n", cfgErr.Of(), n, noun)
 		for _, d := range cfgErr.Diagnostics.Sorted() {
 			fmt.Fprintf(io.Err, "  %s\n", d)
 		}
@@ -144,11 +144,11 @@ func (f *stackFlags) resolve(io IO, requireSecrets bool) (*stackInput, error) {
 	}
 	raw, _, err := model.ReadStackFile(file)
 	if err != nil {
-		return nil, usagef("--config: %v", err)
+		return nil, usagef("stage %s: %v", st, err)
 	}
 	cfg, ds := model.Load(string(st), raw, model.LoadOptions{RequireSecrets: requireSecrets})
 	if ds.HasErrors() {
-		return nil, &stacks.ConfigError{Diagnostics: ds}
+		return nil, &stacks.ConfigError{Diagnostics: ds, Stage: st, File: file}
 	}
 	for _, w := range ds.Warnings() {
 		fmt.Fprintf(io.Err, "nfx: %s\n", w)

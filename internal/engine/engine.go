@@ -145,7 +145,10 @@ func randomSecret() string {
 // Stack prepares the stack: backend, passphrase, workspace, and the secrets
 // nfx generates when they are unset. It validates the configuration first,
 // so a bad config fails before the engine starts.
-func Stack(ctx context.Context, o Options) (auto.Stack, error) {
+// checkConfig reads and validates the stack's configuration, with the
+// secrets nfx would supply (from the environment, or generated) counted as
+// set; it writes nothing. It returns those secrets and the config file.
+func checkConfig(o Options) (map[string]string, string, error) {
 	o.defaults()
 	cfgFile := o.ConfigFile
 	if cfgFile == "" {
@@ -153,11 +156,11 @@ func Stack(ctx context.Context, o Options) (auto.Stack, error) {
 	}
 	raw, _, err := model.ReadStackFile(cfgFile)
 	if err != nil {
-		return auto.Stack{}, err
+		return nil, "", err
 	}
 	cfg, ds := model.Load(string(o.Stage), raw, model.LoadOptions{})
 	if ds.HasErrors() {
-		return auto.Stack{}, &stacks.ConfigError{Diagnostics: ds}
+		return nil, "", &stacks.ConfigError{Diagnostics: ds, Stage: o.Stage, File: cfgFile}
 	}
 	// The secrets the stack needs and has not set: from the environment,
 	// or generated. They count as set for the check below, and are stored
@@ -182,7 +185,7 @@ func Stack(ctx context.Context, o Options) (auto.Stack, error) {
 		}
 	}
 	if bad.HasErrors() {
-		return auto.Stack{}, &stacks.ConfigError{Diagnostics: bad}
+		return nil, "", &stacks.ConfigError{Diagnostics: bad, Stage: o.Stage, File: cfgFile}
 	}
 	withSupplied := model.Raw{Values: map[string]string{}, Secret: map[string]bool{}, Complete: raw.Complete, Source: raw.Source}
 	for k, v := range raw.Values {
@@ -192,7 +195,16 @@ func Stack(ctx context.Context, o Options) (auto.Stack, error) {
 		withSupplied.Values[k], withSupplied.Secret[k] = "[supplied]", true
 	}
 	if _, ds := model.Load(string(o.Stage), withSupplied, model.LoadOptions{RequireSecrets: true}); ds.HasErrors() {
-		return auto.Stack{}, &stacks.ConfigError{Diagnostics: ds}
+		return nil, "", &stacks.ConfigError{Diagnostics: ds, Stage: o.Stage, File: cfgFile}
+	}
+	return supplied, cfgFile, nil
+}
+
+func Stack(ctx context.Context, o Options) (auto.Stack, error) {
+	o.defaults()
+	supplied, cfgFile, err := checkConfig(o)
+	if err != nil {
+		return auto.Stack{}, err
 	}
 	st, err := workspace(ctx, o)
 	if err != nil {
@@ -307,6 +319,10 @@ func (c Changes) String() string {
 // Preview shows what up would change.
 func Preview(ctx context.Context, o Options) (ch Changes, err error) {
 	o.defaults()
+	// A bad configuration fails before anything is written, the lock too.
+	if _, _, err := checkConfig(o); err != nil {
+		return nil, err
+	}
 	unlock, err := lockStack(o.ProjectDir, o.Stage)
 	if err != nil {
 		return nil, err
@@ -335,6 +351,10 @@ func Preview(ctx context.Context, o Options) (ch Changes, err error) {
 // Up applies the stack and writes the stage's files.
 func Up(ctx context.Context, o Options) (ch Changes, err error) {
 	o.defaults()
+	// A bad configuration fails before anything is written, the lock too.
+	if _, _, err := checkConfig(o); err != nil {
+		return nil, err
+	}
 	unlock, err := lockStack(o.ProjectDir, o.Stage)
 	if err != nil {
 		return nil, err
@@ -365,6 +385,10 @@ func Up(ctx context.Context, o Options) (ch Changes, err error) {
 // Destroy deletes the stack's resources and the stage's written files.
 func Destroy(ctx context.Context, o Options) (err error) {
 	o.defaults()
+	// A bad configuration fails before anything is written, the lock too.
+	if _, _, err := checkConfig(o); err != nil {
+		return err
+	}
 	unlock, err := lockStack(o.ProjectDir, o.Stage)
 	if err != nil {
 		return err

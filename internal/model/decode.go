@@ -46,7 +46,12 @@ func decodeObject(path, raw string, dst any, ds *Diagnostics) {
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(fresh.Interface()); err != nil {
 			kt := describeType(f.Type())
-			ds.Errorf(fpath, "use "+kt.hint, "expected %s, got %s", kt.name, describeJSON(string(msg)))
+			why := ""
+			if t := f.Type(); t == bytesType || t == durationType {
+				// The value's own reason: out of range, or no unit.
+				why = " (" + err.Error() + ")"
+			}
+			ds.Errorf(fpath, "use "+kt.hint, "expected %s, got %s%s", kt.name, describeJSON(string(msg)), why)
 			continue
 		}
 		f.Set(fresh.Elem())
