@@ -2,8 +2,8 @@
 # Builds Pulumi's Go language host (pulumi-language-go) into bin/, so that
 # plain `pulumi preview|up|destroy -s <stack>` runs the program as on a
 # user's machine (every Pulumi release ships it; the Go module proxy does
-# not serve it). The source is the build kit beside the project,
-# ../shared/tools/pulumi-language-go. Skipped when bin/ has it.
+# not serve it). The source is the build kit of the workplace's shared
+# tools. Skipped when bin/ or PATH has it.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin="$root/bin/pulumi-language-go"
@@ -11,9 +11,16 @@ if [ -x "$bin" ]; then
   echo "bin/pulumi-language-go is there"
   exit 0
 fi
-kit="$root/../shared/tools/pulumi-language-go/build.sh"
-if [ ! -f "$kit" ]; then
-  echo "no $kit: install Pulumi's release (it ships pulumi-language-go) and put it on PATH, or place the build kit there" >&2
-  exit 1
+if command -v pulumi-language-go >/dev/null; then
+  echo "pulumi-language-go is on PATH: $(command -v pulumi-language-go)"
+  exit 0
 fi
-bash "$kit" "$root/bin"
+# The build kit: where NFX_LANGUAGE_HOST_KIT says, beside the project, or
+# in the workplace's shared tools.
+for kit in "${NFX_LANGUAGE_HOST_KIT:-}" "$root/../shared/tools/pulumi-language-go" /work/shared/tools/pulumi-language-go; do
+  if [ -n "$kit" ] && [ -f "$kit/build.sh" ]; then
+    exec bash "$kit/build.sh" "$root/bin"
+  fi
+done
+echo "no pulumi-language-go: install Pulumi's release (it ships it) and put it on PATH, or set NFX_LANGUAGE_HOST_KIT to its build kit" >&2
+exit 1
