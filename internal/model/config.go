@@ -68,7 +68,38 @@ type RedisConfig struct {
 	Image string `json:"image"`
 	// MaxMemory is Redis's own data limit, kept below the container limit.
 	MaxMemory Bytes `json:"maxMemory"`
+	// Data says what Redis holds: "state" (sessions, queues: copied when
+	// the stack moves) or "cache" (rebuilt: the next stage starts empty).
+	Data string `json:"data"`
 	Sizing
+}
+
+// Redis data kinds.
+const (
+	RedisState = "state"
+	RedisCache = "cache"
+)
+
+// Migration modes of the database.
+const (
+	MigrateDump   = "dump"
+	MigrateOnline = "online"
+)
+
+// MigrationConfig is `nextflow:migration`: how the stack's data moves to
+// the next stage (`nfx migrate`).
+type MigrationConfig struct {
+	// Mode is dump (a write freeze for the whole copy) or online (logical
+	// replication, a short freeze at the end).
+	Mode string `json:"mode"`
+	// Jobs is pg_restore's parallel jobs.
+	Jobs int `json:"jobs"`
+	// RedisCompareAll compares every Redis value up to this many keys;
+	// above it, a sample of this many.
+	RedisCompareAll int `json:"redisCompareAll"`
+	// MaxFreezeSeconds bounds the online mode's write freeze: a replica
+	// that does not catch up within it aborts the migration.
+	MaxFreezeSeconds int `json:"maxFreezeSeconds"`
 }
 
 // QdrantConfig is `nextflow:qdrant`.
@@ -218,6 +249,8 @@ type Config struct {
 	Cloud    CloudConfig
 	Costs    CostConfig
 	Capacity CapacityConfig
+	// Migration is how the data moves to the next stage.
+	Migration MigrationConfig
 	// Services are the user's own services (nextflow:services).
 	Services []ServiceConfig
 	// SecretsSet says which secret keys have a value. The values themselves
@@ -288,6 +321,7 @@ func buildKeys() []Key {
 		Key{Name: "cloud", Type: "object", Doc: "AWS and EKS on the cloud stage", field: func(c *Config) any { return &c.Cloud }},
 		Key{Name: "costs", Type: "object", Doc: "the cost model's inputs", field: func(c *Config) any { return &c.Costs }},
 		Key{Name: "capacity", Type: "object", Doc: "the capacity model's workload and efficiencies", field: func(c *Config) any { return &c.Capacity }},
+		Key{Name: "migration", Type: "object", Doc: "how the stack's data moves to the next stage (nfx migrate)", field: func(c *Config) any { return &c.Migration }},
 		Key{Name: "services", Type: "array", Doc: "your own services (workers, schedulers, internal apps), rendered on every stage", field: func(c *Config) any { return &c.Services }},
 		Key{Name: KeyAppSecrets, Type: "object", Doc: "your services' secrets, each set with `pulumi config set --secret --path 'nextflow:secrets.<name>' <value>`"},
 		Key{Name: KeyPostgresPassword, Type: "string", Secret: true, Generated: true, Doc: "the PostgreSQL password of the CRM's user"},
@@ -353,7 +387,7 @@ func Defaults(stage Stage) Config {
 			Sizing: Sizing{CPUs: 2, Memory: 4 * GiB, CPURequest: 0.5, MemoryRequest: 1 * GiB},
 		},
 		Redis: RedisConfig{
-			Image: DefaultRedisImage, MaxMemory: 768 * MiB,
+			Image: DefaultRedisImage, MaxMemory: 768 * MiB, Data: RedisState,
 			Sizing: Sizing{CPUs: 1, Memory: 1 * GiB, CPURequest: 0.25, MemoryRequest: 256 * MiB},
 		},
 		Qdrant: QdrantConfig{
@@ -377,6 +411,7 @@ func Defaults(stage Stage) Config {
 		},
 		Costs:         defaultCosts(prof.Costs),
 		Capacity:      DefaultCapacity,
+		Migration:     MigrationConfig{Mode: MigrateDump, Jobs: 4, RedisCompareAll: 100000, MaxFreezeSeconds: 60},
 		SecretsSet:    map[string]bool{},
 		AppSecretsSet: map[string]bool{},
 	}

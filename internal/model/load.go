@@ -266,6 +266,21 @@ func phaseStructure(c *Config, ds *Diagnostics) {
 		ds.Errorf(k("tunnel.hostname"), "use a DNS name such as crm.example.com", "%q is not a valid hostname", c.Tunnel.Hostname)
 	}
 	checkServices(c, ds)
+	if c.Redis.Data != RedisState && c.Redis.Data != RedisCache {
+		ds.Errorf(k("redis.data"), "use state (copied when the stack moves) or cache (the next stage starts empty)", "unknown data kind %q", c.Redis.Data)
+	}
+	if m := c.Migration; m.Mode != MigrateDump && m.Mode != MigrateOnline {
+		ds.Errorf(k("migration.mode"), "use dump or online", "unknown migration mode %q", m.Mode)
+	}
+	if m := c.Migration; m.Jobs < 1 || m.Jobs > 64 {
+		ds.Errorf(k("migration.jobs"), "use 1 to 64 parallel restore jobs", "got %d", m.Jobs)
+	}
+	if m := c.Migration; m.RedisCompareAll < 1 {
+		ds.Errorf(k("migration.redisCompareAll"), "use 1 or more keys", "got %d", m.RedisCompareAll)
+	}
+	if m := c.Migration; m.MaxFreezeSeconds < 1 || m.MaxFreezeSeconds > 3600 {
+		ds.Errorf(k("migration.maxFreezeSeconds"), "use 1 to 3600 seconds", "got %d", m.MaxFreezeSeconds)
+	}
 	checkImage(k("nginx.image"), c.Nginx.Image, ds)
 	checkPort(k("nginx.httpPort"), c.Nginx.HTTPPort, ds)
 	if c.Nginx.RateLimit < 1 {

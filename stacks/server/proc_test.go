@@ -259,24 +259,15 @@ func pgParams(t *testing.T, s *sandbox) PostgresParams {
 	return p
 }
 
-// A primary and a replica from the rendered configs and scripts stream; the
-// replica refuses writes until the rendered failover promotes it.
-func TestPostgresReplicationAndFailover(t *testing.T) {
-	bin := pgBin(t)
-	s := newSandbox(t, bin)
-	p := pgParams(t, s)
-	primary := startPrimary(t, s, p)
-
+// startReplica starts the streaming replica with the rendered entrypoint,
+// and waits until the primary streams to it.
+func startReplica(t *testing.T, s *sandbox, p PostgresParams) pgNode {
+	t.Helper()
 	replicaScript, err := execute("replica-entrypoint.sh.tmpl", p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	failover, err := execute("failover.sh.tmpl", p)
-	if err != nil {
-		t.Fatal(err)
-	}
 	s.write("replica-entrypoint.sh", replicaScript, 0o755)
-	s.write("failover.sh", failover, 0o755)
 	replicaPort := freePort(t)
 	s.start([]string{
 		"PGDATA=" + s.path("replica"),
@@ -285,7 +276,24 @@ func TestPostgresReplicationAndFailover(t *testing.T) {
 	}, "replica.log", "bash", s.path("replica-entrypoint.sh"),
 		"-c", "config_file="+s.path("etc/postgresql.conf"), "-c", "hba_file="+s.path("etc/pg_hba.conf"),
 		"-c", "port="+strconv.Itoa(replicaPort))
-	replica := pgNode{s: s, port: replicaPort}
+	return pgNode{s: s, port: replicaPort}
+}
+
+// A primary and a replica from the rendered configs and scripts stream; the
+// replica refuses writes until the rendered failover promotes it.
+func TestPostgresReplicationAndFailover(t *testing.T) {
+	bin := pgBin(t)
+	s := newSandbox(t, bin)
+	p := pgParams(t, s)
+	primary := startPrimary(t, s, p)
+
+	replica := startReplica(t, s, p)
+	replicaPort := replica.port
+	failover, err := execute("failover.sh.tmpl", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.write("failover.sh", failover, 0o755)
 
 	// The replica's own WAL receiver, not pg_basebackup's stream, must be streaming.
 	eventually(t, 60*time.Second, "streaming replication", func() (bool, string) {

@@ -1,0 +1,428 @@
+package migrate
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// connect opens a connection that can write even while the database is
+// frozen (default_transaction_read_only applies to the app's sessions).
+func connect(ctx context.Context, d DB) (*pgx.Conn, error) {
+	c, err := pgx.Connect(ctx, d.url())
+	if err != nil {
+		return nil, fmt.Errorf("%s database %s: %s", d.Name, d, scrub(err.Error(), d.Password))
+	}
+	if _, err := c.Exec(ctx, "SET default_transaction_read_only = off"); err != nil {
+		c.Close(ctx)
+		return nil, fmt.Errorf("%s database %s: %v", d.Name, d, err)
+	}
+	return c, nil
+}
+
+// scrub removes a password from a message, should a library have put it there.
+func scrub(msg, secret string) string {
+	if secret == "" {
+		return msg
+	}
+	return strings.ReplaceAll(msg, secret, "[secret]")
+}
+
+// quoteIdent quotes a PostgreSQL identifier.
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// pgTool finds a PostgreSQL client program, the newest installed: pg_dump
+// must be at least the server's version.
+func pgTool(name string) (string, error) {
+	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/" + name)
+	sort.Slice(matches, func(i, j int) bool { return pgDirVersion(matches[i]) < pgDirVersion(matches[j]) })
+	if len(matches) > 0 {
+		return matches[len(matches)-1], nil
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("%s is not installed; fix: install PostgreSQL's client programs (Debian: postgresql-client)", name)
+}
+
+func pgDirVersion(p string) int {
+	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(p))))
+	return v
+}
+
+// pgEnv is the environment of a client program for d: the connection in
+// libpq's variables and the password in a 0600 password file, never on
+// the command line.
+func pgEnv(d DB, dir string) ([]string, error) {
+	esc := func(s string) string { return strings.NewReplacer(`\`, `\\`, `:`, `\:`).Replace(s) }
+	pass := filepath.Join(dir, "."+d.Name+".pgpass")
+	line := fmt.Sprintf("%s:%d:*:%s:%s\n", esc(d.Host), d.Port, esc(d.User), esc(d.Password))
+	if err := os.WriteFile(pass, []byte(line), 0o600); err != nil {
+		return nil, err
+	}
+	return append(os.Environ(), "PGHOST="+d.Host, "PGPORT="+strconv.Itoa(d.Port), "PGUSER="+d.User, "PGDATABASE="+d.Database,
+		"PGSSLMODE="+d.SSLMode, "PGPASSFILE="+pass, "PGPASSWORD=", "PGAPPNAME=nfx-migrate"), nil
+}
+
+// runTool runs a client program; its output, scrubbed of the password,
+// goes to the error.
+func runTool(ctx context.Context, d DB, dir, tool string, args ...string) error {
+	bin, err := pgTool(tool)
+	if err != nil {
+		return err
+	}
+	env, err := pgEnv(d, dir)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(filepath.Join(dir, "."+d.Name+".pgpass"))
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s on the %s database %s: %v: %s", tool, d.Name, d, err, strings.TrimSpace(scrub(out.String(), d.Password)))
+	}
+	return nil
+}
+
+// serverMajor is the server's major version.
+func serverMajor(ctx context.Context, c *pgx.Conn) (int, error) {
+	var v int
+	err := c.QueryRow(ctx, "SELECT current_setting('server_version_num')::int / 10000").Scan(&v)
+	return v, err
+}
+
+// Freeze stops writes to the source database: new sessions are read-only
+// by default and the open ones are ended. Its data is not touched.
+func Freeze(ctx context.Context, d DB) error {
+	c, err := connect(ctx, d)
+	if err != nil {
+		return err
+	}
+	defer c.Close(ctx)
+	if _, err := c.Exec(ctx, "ALTER DATABASE "+quoteIdent(d.Database)+" SET default_transaction_read_only = on"); err != nil {
+		return fmt.Errorf("freeze %s: %v", d, err)
+	}
+	_, err = c.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND coalesce(application_name, '') NOT LIKE 'nfx-migrate%'", d.Database)
+	if err != nil {
+		return fmt.Errorf("freeze %s: end the open sessions: %v", d, err)
+	}
+	return nil
+}
+
+// Unfreeze lets the source take writes again (rollback, or the user's
+// confirmation that the migration is over).
+func Unfreeze(ctx context.Context, d DB) error {
+	c, err := connect(ctx, d)
+	if err != nil {
+		return err
+	}
+	defer c.Close(ctx)
+	if _, err := c.Exec(ctx, "ALTER DATABASE "+quoteIdent(d.Database)+" RESET default_transaction_read_only"); err != nil {
+		return fmt.Errorf("unfreeze %s: %v", d, err)
+	}
+	return nil
+}
+
+// Frozen reports whether the database takes no writes by default.
+func Frozen(ctx context.Context, d DB) (bool, error) {
+	c, err := pgx.Connect(ctx, d.url())
+	if err != nil {
+		return false, fmt.Errorf("%s database %s: %s", d.Name, d, scrub(err.Error(), d.Password))
+	}
+	defer c.Close(ctx)
+	var v string
+	err = c.QueryRow(ctx, "SHOW default_transaction_read_only").Scan(&v)
+	return v == "on", err
+}
+
+// Dump writes the source to file with pg_dump -Fc and returns its
+// sha256; the file is written beside and renamed, so a crash leaves none.
+func Dump(ctx context.Context, d DB, file string) (string, error) {
+	tmp := file + ".part"
+	os.Remove(tmp)
+	if err := runTool(ctx, d, filepath.Dir(file), "pg_dump", "-Fc", "--no-password", "-f", tmp); err != nil {
+		os.Remove(tmp)
+		return "", err
+	}
+	sum, err := fileSHA256(tmp)
+	if err != nil {
+		return "", err
+	}
+	return sum, os.Rename(tmp, file)
+}
+
+func fileSHA256(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Restore loads a dump into the target with pg_restore: --clean
+// --if-exists drops what an interrupted restore left before creating each
+// object again, so a rerun never holds a row twice. Ownership and grants
+// are the target's own (--no-owner --no-privileges), as on RDS, where the
+// master user is no superuser.
+func Restore(ctx context.Context, d DB, file string, jobs int) error {
+	args := []string{"--clean", "--if-exists", "--no-owner", "--no-privileges", "--exit-on-error", "--no-password",
+		"-j", strconv.Itoa(jobs), "-d", d.Database, file}
+	if err := runTool(ctx, d, filepath.Dir(file), "pg_restore", args...); err != nil {
+		return err
+	}
+	c, err := connect(ctx, d)
+	if err != nil {
+		return err
+	}
+	defer c.Close(ctx)
+	_, err = c.Exec(ctx, "ANALYZE")
+	return err
+}
+
+// Table is one user table.
+type Table struct {
+	Schema, Name string
+}
+
+func (t Table) String() string { return t.Schema + "." + t.Name }
+
+func (t Table) quoted() string { return quoteIdent(t.Schema) + "." + quoteIdent(t.Name) }
+
+const userTables = `SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+ORDER BY 1, 2`
+
+// Tables lists the user tables.
+func tables(ctx context.Context, c querier) ([]Table, error) {
+	rows, err := c.Query(ctx, userTables)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Table, error) {
+		var t Table
+		err := r.Scan(&t.Schema, &t.Name)
+		return t, err
+	})
+}
+
+// TableSum is a table's row count and a checksum of its content that does
+// not depend on the rows' physical order.
+type TableSum struct {
+	Rows int64  `json:"rows"`
+	Sum  string `json:"sum"`
+}
+
+// Snapshot is what verification compares: every table's sum, every
+// sequence's position, the extensions.
+type Snapshot struct {
+	Tables     map[string]TableSum `json:"tables"`
+	Sequences  map[string]int64    `json:"sequences"`
+	Extensions []string            `json:"extensions"`
+	// Columns is, per owned sequence, the max of the column it feeds.
+	Columns map[string]int64 `json:"columns"`
+}
+
+// TakeSnapshot sums every table of a database. It only reads.
+func TakeSnapshot(ctx context.Context, d DB) (*Snapshot, error) {
+	c, err := pgx.Connect(ctx, d.url())
+	if err != nil {
+		return nil, fmt.Errorf("%s database %s: %s", d.Name, d, scrub(err.Error(), d.Password))
+	}
+	defer c.Close(ctx)
+	return snapshotOn(ctx, c, d)
+}
+
+// querier is a connection or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// snapshotOn sums every table through q (a transaction sees one moment).
+func snapshotOn(ctx context.Context, c querier, d DB) (*Snapshot, error) {
+	ts, err := tables(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	s := &Snapshot{Tables: map[string]TableSum{}, Sequences: map[string]int64{}, Columns: map[string]int64{}}
+	for _, t := range ts {
+		var sum TableSum
+		q := "SELECT count(*), coalesce(md5(string_agg(md5(t::text), '' ORDER BY md5(t::text))), '') FROM " + t.quoted() + " t"
+		if err := c.QueryRow(ctx, q).Scan(&sum.Rows, &sum.Sum); err != nil {
+			return nil, fmt.Errorf("%s: sum %s: %v", d, t, err)
+		}
+		s.Tables[t.String()] = sum
+	}
+	rows, err := c.Query(ctx, `SELECT s.schemaname, s.sequencename, coalesce(s.last_value, 0),
+		coalesce(a.attname, ''), coalesce(tn.nspname, ''), coalesce(tc.relname, '')
+		FROM pg_sequences s
+		JOIN pg_class sc ON sc.relname = s.sequencename JOIN pg_namespace sn ON sn.oid = sc.relnamespace AND sn.nspname = s.schemaname
+		LEFT JOIN pg_depend d ON d.objid = sc.oid AND d.deptype IN ('a', 'i') AND d.classid = 'pg_class'::regclass
+		LEFT JOIN pg_class tc ON tc.oid = d.refobjid LEFT JOIN pg_namespace tn ON tn.oid = tc.relnamespace
+		LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+		ORDER BY 1, 2`)
+	if err != nil {
+		return nil, err
+	}
+	type owned struct{ seq, col string }
+	var cols []owned
+	for rows.Next() {
+		var schema, name, col, tschema, table string
+		var last int64
+		if err := rows.Scan(&schema, &name, &last, &col, &tschema, &table); err != nil {
+			return nil, err
+		}
+		key := schema + "." + name
+		s.Sequences[key] = last
+		if col != "" {
+			cols = append(cols, owned{key, quoteIdent(tschema) + "." + quoteIdent(table) + "." + quoteIdent(col)})
+		}
+	}
+	rows.Close()
+	for _, o := range cols {
+		i := strings.LastIndex(o.col, ".")
+		var m int64
+		if err := c.QueryRow(ctx, "SELECT coalesce(max("+o.col[i+1:]+"), 0)::bigint FROM "+o.col[:i]).Scan(&m); err != nil {
+			return nil, fmt.Errorf("%s: max of %s: %v", d, o.col, err)
+		}
+		s.Columns[o.seq] = m
+	}
+	rows, err = c.Query(ctx, "SELECT extname FROM pg_extension ORDER BY 1")
+	if err != nil {
+		return nil, err
+	}
+	s.Extensions, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	return s, err
+}
+
+// CompareSnapshots lists every difference that stops a cutover: a table
+// missing or with other rows, a sequence behind its column, an extension
+// missing.
+func CompareSnapshots(src, dst *Snapshot) []string {
+	var bad []string
+	for _, t := range sortedKeys(src.Tables) {
+		a := src.Tables[t]
+		b, ok := dst.Tables[t]
+		switch {
+		case !ok:
+			bad = append(bad, fmt.Sprintf("table %s is missing on the target", t))
+		case a.Rows != b.Rows:
+			bad = append(bad, fmt.Sprintf("table %s: %d rows on the source, %d on the target", t, a.Rows, b.Rows))
+		case a.Sum != b.Sum:
+			bad = append(bad, fmt.Sprintf("table %s: the same %d rows but different content", t, a.Rows))
+		}
+	}
+	for _, t := range sortedKeys(dst.Tables) {
+		if _, ok := src.Tables[t]; !ok {
+			bad = append(bad, fmt.Sprintf("table %s is on the target only", t))
+		}
+	}
+	for _, seq := range sortedKeys(dst.Columns) {
+		if dst.Sequences[seq] < dst.Columns[seq] {
+			bad = append(bad, fmt.Sprintf("sequence %s is at %d, behind the %d its column holds: new rows would collide", seq, dst.Sequences[seq], dst.Columns[seq]))
+		}
+	}
+	have := map[string]bool{}
+	for _, e := range dst.Extensions {
+		have[e] = true
+	}
+	for _, e := range src.Extensions {
+		if !have[e] {
+			bad = append(bad, fmt.Sprintf("extension %s is missing on the target", e))
+		}
+	}
+	return bad
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// UserTableCount counts the user tables of a database.
+func UserTableCount(ctx context.Context, d DB) (int, error) {
+	c, err := pgx.Connect(ctx, d.url())
+	if err != nil {
+		return 0, fmt.Errorf("%s database %s: %s", d.Name, d, scrub(err.Error(), d.Password))
+	}
+	defer c.Close(ctx)
+	ts, err := tables(ctx, c)
+	return len(ts), err
+}
+
+// Info is what preflight learns of a database.
+type Info struct {
+	Major int   `json:"major"`
+	Bytes int64 `json:"bytes"`
+}
+
+// Inspect reads a database's version and size.
+func Inspect(ctx context.Context, d DB) (Info, error) {
+	c, err := pgx.Connect(ctx, d.url())
+	if err != nil {
+		return Info{}, fmt.Errorf("%s database %s: %s", d.Name, d, scrub(err.Error(), d.Password))
+	}
+	defer c.Close(ctx)
+	var in Info
+	if in.Major, err = serverMajor(ctx, c); err != nil {
+		return in, err
+	}
+	err = c.QueryRow(ctx, "SELECT pg_database_size(current_database())").Scan(&in.Bytes)
+	return in, err
+}
+
+// WaitReplayed waits until the streaming replica has replayed the
+// primary's WAL up to its current end: the replica holds the import.
+func WaitReplayed(ctx context.Context, primary, replica DB, timeout time.Duration) (string, error) {
+	p, err := pgx.Connect(ctx, primary.url())
+	if err != nil {
+		return "", fmt.Errorf("primary %s: %s", primary, scrub(err.Error(), primary.Password))
+	}
+	defer p.Close(ctx)
+	var lsn string
+	if err := p.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&lsn); err != nil {
+		return "", err
+	}
+	r, err := pgx.Connect(ctx, replica.url())
+	if err != nil {
+		return lsn, fmt.Errorf("replica %s: %s", replica, scrub(err.Error(), replica.Password))
+	}
+	defer r.Close(ctx)
+	deadline := time.Now().Add(timeout)
+	for {
+		var done bool
+		if err := r.QueryRow(ctx, "SELECT coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, false)", lsn).Scan(&done); err != nil {
+			return lsn, fmt.Errorf("replica %s: %v", replica, err)
+		}
+		if done {
+			return lsn, nil
+		}
+		if time.Now().After(deadline) {
+			return lsn, fmt.Errorf("the replica %s has not replayed the primary's WAL up to %s within %s", replica, lsn, timeout)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

@@ -1,0 +1,124 @@
+package migrate
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// rehearsalMark marks a scratch database as a rehearsal's, which the next
+// rehearsal may replace.
+const rehearsalMark = "nfx rehearsal: a throwaway copy"
+
+// Rehearse restores the latest backup into a throwaway database and
+// verifies it: a backup given as a file (the server's nightly pg_dump) is
+// checked to restore and its sequences to be ahead of their columns; with
+// none, a dump of the source taken now, in one snapshot with the sums it
+// is compared against, table by table. It records the restore's duration
+// (RTO) and the backup's age at the end of the restore (RPO). The source
+// is only read; the scratch database must be empty or a rehearsal's.
+func Rehearse(ctx context.Context, source, scratch DB, backup, dir string, jobs int) (*Rehearsal, error) {
+	reh := &Rehearsal{At: time.Now().UTC(), Backup: backup}
+	if scratch.Host == source.Host && scratch.Port == source.Port && scratch.Database == source.Database {
+		return reh, fmt.Errorf("--scratch-db is the source database; fix: give a throwaway database")
+	}
+	if err := claimScratch(ctx, scratch); err != nil {
+		return reh, err
+	}
+	var want *Snapshot
+	var taken time.Time
+	if backup == "" {
+		backup = filepath.Join(dir, "rehearsal.dump")
+		reh.Backup = backup
+		c, err := pgx.Connect(ctx, source.url())
+		if err != nil {
+			return reh, fmt.Errorf("source database %s: %s", source, scrub(err.Error(), source.Password))
+		}
+		defer c.Close(ctx)
+		tx, err := c.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+		if err != nil {
+			return reh, err
+		}
+		defer tx.Rollback(ctx)
+		var snap string
+		if err := tx.QueryRow(ctx, "SELECT pg_export_snapshot()").Scan(&snap); err != nil {
+			return reh, err
+		}
+		taken = time.Now()
+		if want, err = snapshotOn(ctx, tx, source); err != nil {
+			return reh, err
+		}
+		tmp := backup + ".part"
+		if err := runTool(ctx, source, dir, "pg_dump", "-Fc", "--no-password", "--snapshot="+snap, "-f", tmp); err != nil {
+			return reh, err
+		}
+		if err := os.Rename(tmp, backup); err != nil {
+			return reh, err
+		}
+	} else {
+		fi, err := os.Stat(backup)
+		if err != nil {
+			return reh, fmt.Errorf("--backup: %v", err)
+		}
+		taken = fi.ModTime()
+	}
+	start := time.Now()
+	if err := Restore(ctx, scratch, backup, jobs); err != nil {
+		return reh, fmt.Errorf("the backup does not restore: %w", err)
+	}
+	reh.RTOSeconds = time.Since(start).Seconds()
+	reh.RPOSeconds = time.Since(taken).Seconds()
+	if err := markScratch(ctx, scratch); err != nil {
+		return reh, err
+	}
+	got, err := TakeSnapshot(ctx, scratch)
+	if err != nil {
+		return reh, err
+	}
+	reh.Tables = len(got.Tables)
+	for _, t := range got.Tables {
+		reh.Rows += t.Rows
+	}
+	if want != nil {
+		reh.Problems = CompareSnapshots(want, got)
+	} else {
+		reh.Problems = CompareSnapshots(got, got)
+	}
+	reh.OK = len(reh.Problems) == 0
+	if !reh.OK {
+		return reh, fmt.Errorf("the restored backup differs: %s", reh.Problems[0])
+	}
+	return reh, nil
+}
+
+func claimScratch(ctx context.Context, d DB) error {
+	c, err := connect(ctx, d)
+	if err != nil {
+		return err
+	}
+	defer c.Close(ctx)
+	ts, err := tables(ctx, c)
+	if err != nil || len(ts) == 0 {
+		return err
+	}
+	var mark string
+	_ = c.QueryRow(ctx, "SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database WHERE datname = current_database()").Scan(&mark)
+	if mark != rehearsalMark {
+		return fmt.Errorf("the scratch database %s holds %d tables and is no rehearsal's; nfx does not overwrite it; fix: give an empty throwaway database", d, len(ts))
+	}
+	return nil
+}
+
+func markScratch(ctx context.Context, d DB) error {
+	c, err := connect(ctx, d)
+	if err != nil {
+		return err
+	}
+	defer c.Close(ctx)
+	_, err = c.Exec(ctx, "COMMENT ON DATABASE "+quoteIdent(d.Database)+" IS '"+rehearsalMark+"'")
+	return err
+}
