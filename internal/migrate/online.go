@@ -1,9 +1,411 @@
 package migrate
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// The online mode's objects: the publication on the source, the
+// subscription on the target and its replication slot on the source.
+const replicationName = "nfx_migrate"
 
 // OnlineState is the online mode's record.
-type OnlineState struct{}
+type OnlineState struct {
+	// Fingerprint is the source's schema when replication started: DDL
+	// during the window changes it and stops the migration.
+	Fingerprint string `json:"fingerprint"`
+	Tables      int    `json:"tables"`
+	// CopySeconds is the initial copy's duration; LagBytes the lag seen
+	// when the freeze began; CatchupSeconds the frozen wait for the last
+	// writes.
+	CopySeconds    float64 `json:"copySeconds"`
+	LagBytes       int64   `json:"lagBytes"`
+	CatchupSeconds float64 `json:"catchupSeconds"`
+	Sequences      int     `json:"sequences"`
+}
 
 // onlineSteps run the online mode's steps.
-var onlineSteps = map[string]func(*Run, context.Context) (string, bool, error){}
+var onlineSteps = map[string]func(*Run, context.Context) (string, bool, error){
+	"postgres.online-check": (*Run).onlineCheck,
+	"postgres.schema":       (*Run).onlineSchema,
+	"postgres.subscribe":    (*Run).onlineSubscribe,
+	"postgres.catchup":      (*Run).onlineCatchup,
+	"postgres.sequences":    (*Run).onlineSequences,
+	"postgres.unsubscribe":  (*Run).onlineUnsubscribe,
+}
+
+// NoIdentityError names the tables logical replication cannot carry.
+type NoIdentityError struct{ Tables []string }
+
+func (e *NoIdentityError) Error() string {
+	return fmt.Sprintf("online mode needs a primary key or a replica identity on every table; %d have none: %s; fix: add a primary key (or ALTER TABLE ... REPLICA IDENTITY FULL), or set nextflow:migration.mode to dump",
+		len(e.Tables), strings.Join(e.Tables, ", "))
+}
+
+// withoutIdentity lists the tables whose updates and deletes logical
+// replication could not apply.
+const withoutIdentity = `SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+AND (c.relreplident = 'n'
+  OR (c.relreplident = 'd' AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))
+  OR (c.relreplident = 'i' AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisreplident)))
+ORDER BY 1`
+
+// fingerprint is a digest of the user schema's tables and columns.
+const fingerprint = `SELECT coalesce(md5(string_agg(table_schema || '.' || table_name || '.' || column_name || ':' || data_type || ':' || is_nullable, ',' ORDER BY table_schema, table_name, ordinal_position)), '')
+FROM information_schema.columns WHERE table_schema NOT IN ('pg_catalog', 'information_schema')`
+
+func schemaFingerprint(ctx context.Context, c *pgx.Conn) (string, error) {
+	var f string
+	err := c.QueryRow(ctx, fingerprint).Scan(&f)
+	return f, err
+}
+
+// onlineCheck refuses, before anything changes, what online mode cannot
+// carry: a table without identity, a source without logical WAL, roles
+// that may not replicate, a target that is not empty.
+func (r *Run) onlineCheck(ctx context.Context) (string, bool, error) {
+	src, err := connect(ctx, *r.E.SourceDB)
+	if err != nil {
+		return "", false, err
+	}
+	defer src.Close(ctx)
+	rows, err := src.Query(ctx, withoutIdentity)
+	if err != nil {
+		return "", false, err
+	}
+	bad, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return "", false, err
+	}
+	if len(bad) > 0 {
+		return "", false, &NoIdentityError{Tables: bad}
+	}
+	var wal string
+	var canReplicate bool
+	if err := src.QueryRow(ctx, "SELECT current_setting('wal_level'), rolsuper OR rolreplication FROM pg_roles WHERE rolname = current_user").Scan(&wal, &canReplicate); err != nil {
+		return "", false, err
+	}
+	if wal != "logical" {
+		return "", false, fmt.Errorf("the source %s has wal_level %s; online mode needs logical; fix: start the source's PostgreSQL with -c wal_level=logical (a restart), or set nextflow:migration.mode to dump", r.E.SourceDB, wal)
+	}
+	if !canReplicate {
+		return "", false, fmt.Errorf("the source's role %s may not replicate; fix: ALTER ROLE %s REPLICATION (on RDS: GRANT rds_replication), or use dump mode", r.E.SourceDB.User, quoteIdent(r.E.SourceDB.User))
+	}
+	dst, err := connect(ctx, *r.E.TargetDB)
+	if err != nil {
+		return "", false, err
+	}
+	defer dst.Close(ctx)
+	var mayCreate bool
+	if err := dst.QueryRow(ctx, `SELECT rolsuper OR (current_setting('server_version_num')::int >= 160000 AND pg_has_role(current_user, 'pg_create_subscription', 'MEMBER'))
+		FROM pg_roles WHERE rolname = current_user`).Scan(&mayCreate); err != nil {
+		return "", false, err
+	}
+	if !mayCreate {
+		return "", false, fmt.Errorf("the target's role %s may not create a subscription (PostgreSQL 15 needs a superuser, 16 pg_create_subscription, RDS rds_superuser); fix: run online mode as such a role, or use dump mode", r.E.TargetDB.User)
+	}
+	if err := r.claimTarget(ctx); err != nil {
+		return "", false, err
+	}
+	f, err := schemaFingerprint(ctx, src)
+	if err != nil {
+		return "", false, err
+	}
+	ts, err := tables(ctx, src)
+	if err != nil {
+		return "", false, err
+	}
+	r.j.Online = &OnlineState{Fingerprint: f, Tables: len(ts)}
+	return fmt.Sprintf("%d tables replicate; wal_level logical; schema fingerprint %s", len(ts), f[:min(12, len(f))]), false, nil
+}
+
+// onlineSchema copies the source's schema into the target.
+func (r *Run) onlineSchema(ctx context.Context) (string, bool, error) {
+	file := filepath.Join(r.Dir, "schema.dump")
+	if err := runTool(ctx, *r.E.SourceDB, r.Dir, "pg_dump", "-Fc", "--schema-only", "--no-publications", "--no-subscriptions", "--no-password", "-f", file); err != nil {
+		return "", false, err
+	}
+	if err := runTool(ctx, *r.E.TargetDB, r.Dir, "pg_restore", "--clean", "--if-exists", "--no-owner", "--no-privileges", "--exit-on-error", "--no-password", "-d", r.E.TargetDB.Database, file); err != nil {
+		return "", false, err
+	}
+	return "the schema is on the target", false, nil
+}
+
+// conninfo is the subscription's connection to the source, in libpq's
+// key='value' form.
+func conninfo(d DB) string {
+	q := func(s string) string { return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'" }
+	return strings.Join([]string{"host=" + q(d.Host), "port=" + strconv.Itoa(d.Port), "user=" + q(d.User), "password=" + q(d.Password),
+		"dbname=" + q(d.Database), "sslmode=" + q(d.SSLMode), "application_name=" + q("nfx-migrate")}, " ")
+}
+
+func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// onlineSubscribe publishes the source's tables and subscribes the target
+// to them: the subscription creates its slot before the initial copy's
+// snapshot, so nothing committed during the copy is missed. A rerun drops
+// what an interrupted attempt left (the target's tables are this
+// migration's) and starts the copy again.
+func (r *Run) onlineSubscribe(ctx context.Context) (string, bool, error) {
+	if err := r.dropReplication(ctx); err != nil {
+		return "", false, err
+	}
+	src, err := connect(ctx, *r.E.SourceDB)
+	if err != nil {
+		return "", false, err
+	}
+	defer src.Close(ctx)
+	dst, err := connect(ctx, *r.E.TargetDB)
+	if err != nil {
+		return "", false, err
+	}
+	defer dst.Close(ctx)
+	ts, err := tables(ctx, src)
+	if err != nil {
+		return "", false, err
+	}
+	if len(ts) == 0 {
+		return "the source has no tables", false, nil
+	}
+	names := make([]string, len(ts))
+	for i, t := range ts {
+		names[i] = t.quoted()
+	}
+	dts, err := tables(ctx, dst)
+	if err != nil {
+		return "", false, err
+	}
+	if len(dts) > 0 {
+		q := make([]string, len(dts))
+		for i, t := range dts {
+			q[i] = t.quoted()
+		}
+		if _, err := dst.Exec(ctx, "TRUNCATE "+strings.Join(q, ", ")+" CASCADE"); err != nil {
+			return "", false, fmt.Errorf("empty the target's tables for the copy: %v", err)
+		}
+	}
+	if _, err := src.Exec(ctx, "CREATE PUBLICATION "+replicationName+" FOR TABLE "+strings.Join(names, ", ")); err != nil {
+		return "", false, fmt.Errorf("create the publication on the source: %v", err)
+	}
+	start := time.Now()
+	stmt := "CREATE SUBSCRIPTION " + replicationName + " CONNECTION " + sqlString(conninfo(*r.E.SourceDB)) + " PUBLICATION " + replicationName
+	if _, err := dst.Exec(ctx, stmt); err != nil {
+		return "", false, fmt.Errorf("create the subscription on the target: %s", scrub(err.Error(), r.E.SourceDB.Password))
+	}
+	// The initial copy: every table ready.
+	last := time.Time{}
+	for {
+		var pending, errors int
+		if err := dst.QueryRow(ctx, `SELECT (SELECT count(*) FROM pg_subscription_rel sr JOIN pg_subscription s ON s.oid = sr.srsubid
+			WHERE s.subname = $1 AND sr.srsubstate NOT IN ('r', 's')),
+			coalesce((SELECT apply_error_count + sync_error_count FROM pg_stat_subscription_stats WHERE subname = $1), 0)`, replicationName).Scan(&pending, &errors); err != nil {
+			return "", false, err
+		}
+		if errors > 0 {
+			return "", false, fmt.Errorf("the subscription failed to apply %d times (the target's log says why); fix it and run again: the copy starts over", errors)
+		}
+		if pending == 0 {
+			break
+		}
+		if time.Since(last) > 5*time.Second {
+			r.logf("      copying: %d of %d tables still in their initial copy", pending, len(ts))
+			last = time.Now()
+		}
+		if err := sleep(ctx, 200*time.Millisecond); err != nil {
+			return "", false, err
+		}
+	}
+	r.j.Online.CopySeconds = time.Since(start).Seconds()
+	// Then the lag, watched down.
+	for {
+		lag, err := slotLag(ctx, src)
+		if err != nil {
+			return "", false, err
+		}
+		if lag <= 1<<20 {
+			return fmt.Sprintf("%d tables copied in %.1f s; replicating, %s behind", len(ts), r.j.Online.CopySeconds, bytesText(lag)), false, nil
+		}
+		if time.Since(last) > 5*time.Second {
+			r.logf("      replicating: %s behind", bytesText(lag))
+			last = time.Now()
+		}
+		if err := sleep(ctx, 200*time.Millisecond); err != nil {
+			return "", false, err
+		}
+	}
+}
+
+// slotLag is how far the subscription's confirmed position is behind the
+// source's WAL end.
+func slotLag(ctx context.Context, src *pgx.Conn) (int64, error) {
+	var lag int64
+	err := src.QueryRow(ctx, "SELECT coalesce((pg_current_wal_lsn() - confirmed_flush_lsn)::bigint, -1) FROM pg_replication_slots WHERE slot_name = $1", replicationName).Scan(&lag)
+	if err == pgx.ErrNoRows {
+		return 0, fmt.Errorf("the replication slot %s is gone from the source; fix: run again: the copy starts over", replicationName)
+	}
+	if lag < 0 {
+		lag = 1 << 62
+	}
+	return lag, err
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
+// onlineCatchup waits, frozen, until the target has every write the
+// source committed before the freeze, and refuses DDL made during the
+// window.
+func (r *Run) onlineCatchup(ctx context.Context) (string, bool, error) {
+	src, err := connect(ctx, *r.E.SourceDB)
+	if err != nil {
+		return "", false, err
+	}
+	defer src.Close(ctx)
+	if f, err := schemaFingerprint(ctx, src); err != nil {
+		return "", false, err
+	} else if r.j.Online == nil || f != r.j.Online.Fingerprint {
+		return "", false, fmt.Errorf("the source's schema changed during the migration (DDL is not replicated); fix: nfx migrate rollback, apply the change to the schema, and migrate again")
+	}
+	var end string
+	if err := src.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&end); err != nil {
+		return "", false, err
+	}
+	lag, err := slotLag(ctx, src)
+	if err != nil {
+		return "", false, err
+	}
+	r.j.Online.LagBytes = lag
+	start := time.Now()
+	for {
+		var done bool
+		if err := src.QueryRow(ctx, "SELECT coalesce(confirmed_flush_lsn >= $2::pg_lsn, false) FROM pg_replication_slots WHERE slot_name = $1", replicationName, end).Scan(&done); err != nil {
+			return "", false, err
+		}
+		if done {
+			break
+		}
+		if time.Since(start) > r.MaxFreeze {
+			return "", false, fmt.Errorf("the target did not catch up with the source within migration.maxFreezeSeconds (%s); fix: nfx migrate rollback to take writes again, then migrate when the target keeps up (or raise maxFreezeSeconds)", r.MaxFreeze)
+		}
+		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+			return "", false, err
+		}
+	}
+	r.j.Online.CatchupSeconds = time.Since(start).Seconds()
+	return fmt.Sprintf("caught up %s in %.2f s", bytesText(lag), r.j.Online.CatchupSeconds), false, nil
+}
+
+// onlineSequences sets every target sequence to the source's position:
+// logical replication carries rows, not sequences.
+func (r *Run) onlineSequences(ctx context.Context) (string, bool, error) {
+	src, err := connect(ctx, *r.E.SourceDB)
+	if err != nil {
+		return "", false, err
+	}
+	defer src.Close(ctx)
+	dst, err := connect(ctx, *r.E.TargetDB)
+	if err != nil {
+		return "", false, err
+	}
+	defer dst.Close(ctx)
+	rows, err := src.Query(ctx, "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename), last_value FROM pg_sequences WHERE last_value IS NOT NULL")
+	if err != nil {
+		return "", false, err
+	}
+	type seq struct {
+		name string
+		last int64
+	}
+	seqs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (seq, error) {
+		var s seq
+		err := r.Scan(&s.name, &s.last)
+		return s, err
+	})
+	if err != nil {
+		return "", false, err
+	}
+	for _, s := range seqs {
+		if _, err := dst.Exec(ctx, "SELECT setval($1::regclass, $2, true)", s.name, s.last); err != nil {
+			return "", false, fmt.Errorf("sequence %s on the target: %v", s.name, err)
+		}
+	}
+	r.j.Online.Sequences = len(seqs)
+	return fmt.Sprintf("%d sequences set", len(seqs)), false, nil
+}
+
+func (r *Run) onlineUnsubscribe(ctx context.Context) (string, bool, error) {
+	if err := r.dropReplication(ctx); err != nil {
+		return "", false, err
+	}
+	return "the subscription, its slot and the publication are gone", false, nil
+}
+
+// dropReplication removes the online mode's objects from both sides, if
+// present: a slot left on the source would keep its WAL forever.
+func (r *Run) dropReplication(ctx context.Context) error {
+	dst, err := connect(ctx, *r.E.TargetDB)
+	if err != nil {
+		return err
+	}
+	defer dst.Close(ctx)
+	var has bool
+	if err := dst.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_subscription WHERE subname = $1)", replicationName).Scan(&has); err != nil {
+		return err
+	}
+	if has {
+		for _, s := range []string{"ALTER SUBSCRIPTION " + replicationName + " DISABLE",
+			"ALTER SUBSCRIPTION " + replicationName + " SET (slot_name = NONE)",
+			"DROP SUBSCRIPTION " + replicationName} {
+			if _, err := dst.Exec(ctx, s); err != nil {
+				return fmt.Errorf("target: %s: %v", s, err)
+			}
+		}
+	}
+	src, err := connect(ctx, *r.E.SourceDB)
+	if err != nil {
+		return err
+	}
+	defer src.Close(ctx)
+	if _, err := src.Exec(ctx, "DROP PUBLICATION IF EXISTS "+replicationName); err != nil {
+		return fmt.Errorf("source: drop the publication: %v", err)
+	}
+	// The slot stays active until its walsender notices the subscription
+	// is gone.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var exists, active bool
+		err := src.QueryRow(ctx, "SELECT true, active FROM pg_replication_slots WHERE slot_name = $1", replicationName).Scan(&exists, &active)
+		if err == pgx.ErrNoRows {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !active {
+			if _, err := src.Exec(ctx, "SELECT pg_drop_replication_slot($1)", replicationName); err != nil {
+				return fmt.Errorf("source: drop the replication slot: %v", err)
+			}
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the source's replication slot %s is still in use after 30 s; fix: stop what uses it, then SELECT pg_drop_replication_slot('%s') on the source", replicationName, replicationName)
+		}
+		_, _ = src.Exec(ctx, "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1 AND active", replicationName)
+		if err := sleep(ctx, 200*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}

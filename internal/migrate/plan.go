@@ -167,17 +167,21 @@ func NewPlan(from, to *model.Config) (*Plan, error) {
 	add(Step{ID: "preflight", Part: "all", Phase: PhasePrepare, Title: "Check both stacks",
 		Detail:        fmt.Sprintf("connect to %s, %s and Qdrant on both stages; compare versions; measure the source's data against the target's room", src.Postgres, src.Redis),
 		Preconditions: pre})
-	add(Step{ID: "postgres.rehearse", Part: model.PartPostgres, Phase: PhasePrepare, Title: "Rehearse the restore",
-		Detail: "pg_dump -Fc the source (no freeze), pg_restore it into a throwaway database, verify it table by table; record the restore time (RTO) and the dump's age (RPO)"})
-	switch p.Mode {
-	case model.MigrateOnline:
+	if p.Mode == model.MigrateOnline {
 		add(Step{ID: "postgres.online-check", Part: model.PartPostgres, Phase: PhasePrepare, Title: "Check the tables can replicate",
 			Detail:        "every table has a primary key or a replica identity; wal_level is logical on the source; the schema is fingerprinted to refuse DDL during the window",
 			Preconditions: []string{"wal_level = logical on " + src.Postgres, "no table without a primary key or replica identity"}})
+	}
+	add(Step{ID: "postgres.rehearse", Part: model.PartPostgres, Phase: PhasePrepare, Title: "Rehearse the restore",
+		Detail: "pg_dump -Fc the source (no freeze), pg_restore it into a throwaway database, verify it table by table; record the restore time (RTO) and the dump's age (RPO)"})
+	add(Step{ID: "models.copy", Part: model.PartAI, Phase: PhaseCopy, Title: "Copy the models",
+		Detail: "Ollama's blobs by their sha256 digest, then the manifests that name them; a blob already there with its digest is not copied again"})
+	switch p.Mode {
+	case model.MigrateOnline:
 		add(Step{ID: "postgres.schema", Part: model.PartPostgres, Phase: PhaseCopy, Title: "Copy the schema",
-			Detail: "pg_dump --schema-only --no-owner | psql into the target"})
+			Detail: "pg_dump -Fc --schema-only, pg_restore --no-owner --no-privileges into the target"})
 		add(Step{ID: "postgres.subscribe", Part: model.PartPostgres, Phase: PhaseCopy, Title: "Replicate",
-			Detail: "CREATE PUBLICATION nfx_migrate FOR ALL TABLES on the source; CREATE SUBSCRIPTION on the target: its slot is created before the initial copy's snapshot, so nothing written during the copy is missed; watch the lag down to zero"})
+			Detail: "CREATE PUBLICATION nfx_migrate FOR TABLE (every user table) on the source; CREATE SUBSCRIPTION on the target: its slot is created before the initial copy's snapshot, so nothing written during the copy is missed; watch the lag down to zero"})
 		add(Step{ID: "freeze", Part: "all", Phase: PhaseFreeze, Title: "Freeze writes on the source", Frozen: true,
 			Detail: "ALTER DATABASE ... SET default_transaction_read_only = on, end the open sessions; CLIENT PAUSE WRITE on Redis"})
 		add(Step{ID: "postgres.catchup", Part: model.PartPostgres, Phase: PhaseCopy, Title: "Wait for the last writes", Frozen: true,
@@ -185,8 +189,8 @@ func NewPlan(from, to *model.Config) (*Plan, error) {
 		add(Step{ID: "postgres.sequences", Part: model.PartPostgres, Phase: PhaseCopy, Title: "Carry the sequences over", Frozen: true,
 			Detail: "setval on the target to each source sequence's last value (logical replication does not carry them)"})
 		add(Step{ID: "postgres.unsubscribe", Part: model.PartPostgres, Phase: PhaseCopy, Title: "End the replication", Frozen: true,
-			Detail: "DROP SUBSCRIPTION on the target, DROP PUBLICATION on the source"})
-		p.Downtime = fmt.Sprintf("writes stop from the freeze until the cutover: the replica's last catch-up (seconds, at most %d s) and the verification", from.Migration.MaxFreezeSeconds)
+			Detail: "DROP SUBSCRIPTION on the target, DROP PUBLICATION and the replication slot on the source (a slot left behind would keep its WAL forever)"})
+		p.Downtime = fmt.Sprintf("writes stop from the freeze until the cutover: the target's last catch-up (seconds, at most %d s), the Redis and Qdrant copies and the verification", from.Migration.MaxFreezeSeconds)
 	default:
 		add(Step{ID: "freeze", Part: "all", Phase: PhaseFreeze, Title: "Freeze writes on the source", Frozen: true,
 			Detail: "ALTER DATABASE ... SET default_transaction_read_only = on, end the open sessions; CLIENT PAUSE WRITE on Redis"})
@@ -205,8 +209,6 @@ func NewPlan(from, to *model.Config) (*Plan, error) {
 	}
 	add(Step{ID: "qdrant.copy", Part: model.PartQdrant, Phase: PhaseCopy, Title: "Copy the collections", Frozen: true,
 		Detail: "per collection: a snapshot restored on the target when the shard layout matches, else scroll the points and upsert them in batches; point counts compared"})
-	add(Step{ID: "models.copy", Part: model.PartAI, Phase: PhaseCopy, Title: "Copy the models",
-		Detail: "Ollama's blobs by their sha256 digest, then the manifests that name them; a blob already there with its digest is not copied again"})
 	verify := "per table: row count and content checksum on both sides; every sequence at or above the max of its column; the extensions; Redis key counts, TTLs and values; Qdrant point counts; the models' digests"
 	if dst.Replica != "" {
 		verify += "; " + dst.Replica + " has replayed the primary's WAL up to the restore's end"

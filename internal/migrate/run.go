@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -475,25 +476,41 @@ func (r *Run) preflight(ctx context.Context) (string, bool, error) {
 func (r *Run) verify(ctx context.Context) (*Verification, error) {
 	e := r.E
 	v := &Verification{At: time.Now().UTC()}
-	src, err := TakeSnapshot(ctx, *e.SourceDB)
-	if err != nil {
-		return v, err
-	}
-	dst, err := TakeSnapshot(ctx, *e.TargetDB)
-	if err != nil {
-		return v, err
-	}
-	v.Tables, v.Sequences, v.Extensions = dst.Tables, len(dst.Sequences), dst.Extensions
-	v.Problems = append(v.Problems, CompareSnapshots(src, dst)...)
+	// The replica first catches up with the primary; then the source, the
+	// target and its replica are summed at once (the source is frozen
+	// meanwhile, every second counts).
+	dbs := []*DB{e.SourceDB, e.TargetDB}
 	if e.TargetReplica != nil {
 		lsn, err := WaitReplayed(ctx, *e.TargetDB, *e.TargetReplica, 2*time.Minute)
 		v.ReplicaLSN = lsn
 		if err != nil {
 			v.Problems = append(v.Problems, err.Error())
-		} else if rs, err := TakeSnapshot(ctx, *e.TargetReplica); err != nil {
-			v.Problems = append(v.Problems, "the replica: "+err.Error())
 		} else {
-			for _, p := range CompareSnapshots(dst, rs) {
+			dbs = append(dbs, e.TargetReplica)
+		}
+	}
+	snaps := make([]*Snapshot, len(dbs))
+	errs := make([]error, len(dbs))
+	var wg sync.WaitGroup
+	for i, d := range dbs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			snaps[i], errs[i] = TakeSnapshot(ctx, *d)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs[:2]...); err != nil {
+		return v, err
+	}
+	src, dst := snaps[0], snaps[1]
+	v.Tables, v.Sequences, v.Extensions = dst.Tables, len(dst.Sequences), dst.Extensions
+	v.Problems = append(v.Problems, CompareSnapshots(src, dst)...)
+	if len(dbs) == 3 {
+		if errs[2] != nil {
+			v.Problems = append(v.Problems, "the replica: "+errs[2].Error())
+		} else {
+			for _, p := range CompareSnapshots(dst, snaps[2]) {
 				v.Problems = append(v.Problems, "the replica: "+p)
 			}
 		}
@@ -583,6 +600,11 @@ func (r *Run) Rollback(ctx context.Context, discard bool) (*Journal, error) {
 		}
 		if err := shell(ctx, r.E.Rollback); err != nil {
 			return r.j, fmt.Errorf("rollback: %w", err)
+		}
+	}
+	if r.Plan.Mode == "online" && r.j.Online != nil {
+		if err := r.dropReplication(ctx); err != nil {
+			return r.j, err
 		}
 	}
 	if err := Unfreeze(ctx, *r.E.SourceDB); err != nil {

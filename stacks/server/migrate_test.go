@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/nextflow-crm/nfx/internal/migrate"
 	"github.com/nextflow-crm/nfx/internal/model"
@@ -64,7 +67,7 @@ type migration struct {
 
 // newMigration starts the laptop's PostgreSQL with the seeded data and the
 // server's primary and streaming replica from the rendered files.
-func newMigration(t *testing.T) *migration {
+func newMigration(t *testing.T, mode string) *migration {
 	bin := pgBin(t)
 	s := newSandbox(t, bin)
 	p := pgParams(t, s)
@@ -76,9 +79,9 @@ func newMigration(t *testing.T) *migration {
 		return err == nil && out == "streaming", out + s.logTail("replica.log")
 	})
 	mustPsql(t, m.primary, "CREATE DATABASE nfx_rehearsal")
-	m.source = startLaptopPostgres(t, s, "laptop")
+	m.source = startLaptopPostgres(t, s, "laptop", "-c wal_level=logical")
 	mustPsql(t, m.source, seedSQL)
-	laptop, ds := model.Load("laptop", model.Raw{Values: map[string]string{"redis": `{"data": "cache"}`}, Secret: map[string]bool{}}, model.LoadOptions{})
+	laptop, ds := model.Load("laptop", model.Raw{Values: map[string]string{"redis": `{"data": "cache"}`, "migration": `{"mode": "` + mode + `"}`}, Secret: map[string]bool{}}, model.LoadOptions{})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
@@ -97,7 +100,7 @@ func newMigration(t *testing.T) *migration {
 func (m *migration) run() *migrate.Run {
 	cut := filepath.Join(m.dir, "..", "traffic")
 	return &migrate.Run{
-		Plan: m.plan, Dir: m.dir, Jobs: 4, RedisCompareAll: 1000, MaxFreeze: time.Minute,
+		Plan: m.plan, Dir: m.dir, Jobs: 4, Out: testLog{m.t}, RedisCompareAll: 1000, MaxFreeze: time.Minute,
 		E: migrate.Endpoints{
 			SourceDB: dbOf("source", m.source, "nextflow"), TargetDB: dbOf("target", m.primary, "nextflow"),
 			TargetReplica: dbOf("replica", m.replica, "nextflow"), Scratch: dbOf("scratch", m.primary, "nfx_rehearsal"),
@@ -130,7 +133,7 @@ func (m *migration) sourceUntouched() {
 // frozen and untouched, the traffic is switched; writes on the target
 // after the cutover make rollback refuse, unless discarded.
 func TestMigrateLaptopToServerDump(t *testing.T) {
-	m := newMigration(t)
+	m := newMigration(t, model.MigrateDump)
 	ctx := context.Background()
 	j, err := m.run().Execute(ctx)
 	if err != nil {
@@ -196,7 +199,7 @@ func TestMigrateLaptopToServerDump(t *testing.T) {
 // The target killed in the middle of the import, then a rerun: it
 // completes, with no row twice, and the source is untouched.
 func TestMigrateResumesAfterTheTargetDies(t *testing.T) {
-	m := newMigration(t)
+	m := newMigration(t, model.MigrateDump)
 	ctx := context.Background()
 	// Kill the primary once the restore has run for a moment.
 	go func() {
@@ -247,7 +250,7 @@ func TestMigrateResumesAfterTheTargetDies(t *testing.T) {
 // A target that already holds tables the migration did not restore is
 // refused before anything is written to it.
 func TestMigrateRefusesATargetWithData(t *testing.T) {
-	m := newMigration(t)
+	m := newMigration(t, model.MigrateDump)
 	mustPsql(t, m.primary, "CREATE TABLE precious (id int PRIMARY KEY); INSERT INTO precious VALUES (1)")
 	_, err := m.run().Execute(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "holds 1 tables") {
@@ -259,4 +262,170 @@ func TestMigrateRefusesATargetWithData(t *testing.T) {
 	if frozen, _ := migrate.Frozen(context.Background(), *dbOf("source", m.source, "nextflow")); frozen {
 		t.Error("a refused migration froze the source")
 	}
+}
+
+// writer is a CRM writing through the whole migration: a bounded loop of
+// inserts against the stage that has the traffic, every acknowledged id
+// recorded, the gap between the last write the source acknowledged and
+// the first the target did measured.
+type writer struct {
+	acked       []int64
+	onSource    int
+	failures    int
+	lastSource  time.Time
+	firstTarget time.Time
+	done        chan struct{}
+	stop        chan struct{}
+}
+
+func startWriter(t *testing.T, m *migration) *writer {
+	w := &writer{done: make(chan struct{}), stop: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		ctx := context.Background()
+		var c *pgx.Conn
+		var on string
+		afterCutover := 0
+		for i := 0; i < 200000 && afterCutover < 200; i++ {
+			select {
+			case <-w.stop:
+				return
+			default:
+			}
+			side := m.traffic()
+			if side == "" {
+				side = "laptop"
+			}
+			if c == nil || side != on {
+				if c != nil {
+					c.Close(ctx)
+				}
+				n := m.source
+				if side == "server" {
+					n = m.primary
+				}
+				var err error
+				if c, err = pgx.Connect(ctx, fmt.Sprintf("postgres://nextflow:%s@127.0.0.1:%d/nextflow?sslmode=disable", pgPassword, n.port)); err != nil {
+					c = nil
+					w.failures++
+					time.Sleep(10 * time.Millisecond)
+					continue
+				}
+				on = side
+			}
+			var id int64
+			if err := c.QueryRow(ctx, "INSERT INTO writes (side) VALUES ($1) RETURNING id", on).Scan(&id); err != nil {
+				w.failures++
+				c.Close(ctx)
+				c = nil
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			w.acked = append(w.acked, id)
+			if on == "laptop" {
+				w.lastSource = time.Now()
+				w.onSource++
+			} else {
+				if w.firstTarget.IsZero() {
+					w.firstTarget = time.Now()
+				}
+				afterCutover++
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		if c != nil {
+			c.Close(ctx)
+		}
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-w.done:
+		default:
+			close(w.stop)
+			<-w.done
+		}
+	})
+	return w
+}
+
+// online mode, with a writer running through the whole migration: every
+// acknowledged write is on the target, ids included (the sequences came
+// along), and the write-unavailability window is measured.
+func TestMigrateLaptopToServerOnline(t *testing.T) {
+	m := newMigration(t, model.MigrateOnline)
+	mustPsql(t, m.source, "CREATE TABLE writes (id bigserial PRIMARY KEY, side text NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp())")
+	w := startWriter(t, m)
+	time.Sleep(300 * time.Millisecond)
+	j, err := m.run().Execute(context.Background())
+	if err != nil {
+		t.Fatalf("%v\n%s", err, m.s.logTail("primary.log"))
+	}
+	select {
+	case <-w.done:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the writer did not reach the target after the cutover")
+	}
+	if j.State != migrate.MigrationCutOver || !j.Verification.OK || j.Online == nil || j.Online.Sequences < 4 {
+		t.Fatalf("state %s, verification %+v, online %+v", j.State, j.Verification, j.Online)
+	}
+	if w.lastSource.IsZero() || w.firstTarget.IsZero() {
+		t.Fatalf("the writer wrote on one side only (%d writes)", len(w.acked))
+	}
+	onSource := w.onSource
+	got := mustPsql(t, m.primary, fmt.Sprintf("SELECT count(*), count(DISTINCT id) FROM writes WHERE id = ANY('{%s}'::bigint[])", joinIDs(w.acked)))
+	if want := fmt.Sprintf("%d|%d", len(w.acked), len(w.acked)); got != want {
+		t.Errorf("acknowledged writes on the target: %s, want %s: writes were lost", got, want)
+	}
+	if got := mustPsql(t, m.primary, "SELECT count(*) FROM writes WHERE side = 'laptop'"); got != strconv.Itoa(onSource) {
+		t.Errorf("%s source writes on the target, %d acknowledged by the source before the freeze", got, onSource)
+	}
+	t.Logf("online: %d writes acknowledged (%d by the source, %d failed attempts); writes unavailable for %.2f s as the writer saw it; journal: frozen %.2f s, catch-up %.3f s of %d B lag, initial copy %.1f s",
+		len(w.acked), onSource, w.failures, w.firstTarget.Sub(w.lastSource).Seconds(), j.DowntimeSeconds, j.Online.CatchupSeconds, j.Online.LagBytes, j.Online.CopySeconds)
+	for q, want := range map[string]string{
+		"SELECT count(*) FROM pg_publication": "0", "SELECT count(*) FROM pg_replication_slots": "0",
+	} {
+		if got := mustPsql(t, m.source, q); got != want {
+			t.Errorf("source after the migration: %s = %s, want %s", q, got, want)
+		}
+	}
+	if got := mustPsql(t, m.primary, "SELECT count(*) FROM pg_subscription"); got != "0" {
+		t.Errorf("the subscription is left on the target: %s", got)
+	}
+}
+
+func joinIDs(ids []int64) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = strconv.FormatInt(id, 10)
+	}
+	return strings.Join(s, ",")
+}
+
+// A table without a primary key makes online mode refuse, naming it,
+// before anything changes on either side.
+func TestMigrateOnlineRefusesATableWithoutKey(t *testing.T) {
+	m := newMigration(t, model.MigrateOnline)
+	mustPsql(t, m.source, "CREATE TABLE audit_log (at timestamptz, line text); CREATE TABLE \"odd \"\"name\" (v int)")
+	_, err := m.run().Execute(context.Background())
+	var nid *migrate.NoIdentityError
+	if !errors.As(err, &nid) || !strings.Contains(err.Error(), "public.audit_log") || !strings.Contains(err.Error(), `public.odd "name`) {
+		t.Fatalf("want a refusal naming the tables, got %v", err)
+	}
+	if got := mustPsql(t, m.primary, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"); got != "0" {
+		t.Errorf("the target has %s tables after the refusal", got)
+	}
+	if frozen, _ := migrate.Frozen(context.Background(), *dbOf("source", m.source, "nextflow")); frozen {
+		t.Error("a refused migration froze the source")
+	}
+	if got := mustPsql(t, m.source, "SELECT (SELECT count(*) FROM pg_publication) + (SELECT count(*) FROM pg_replication_slots)"); got != "0" {
+		t.Errorf("a refused migration left %s publications or slots on the source", got)
+	}
+}
+
+// testLog shows a migration's progress in the test's log.
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }
