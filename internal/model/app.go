@@ -308,9 +308,19 @@ func postgresService(c *Config) Service {
 			Shell:    fmt.Sprintf("pg_isready -h 127.0.0.1 -p %d -U %s -d %s", PostgresPort, c.Postgres.User, c.Postgres.Database),
 			Interval: 10 * time.Second, Timeout: 5 * time.Second, Retries: 6, StartPeriod: 30 * time.Second,
 		},
-		Sizing: c.Postgres.Sizing, Replicas: 1,
+		Command: postgresCommand(c),
+		Sizing:  c.Postgres.Sizing, Replicas: 1,
 		Networks: []string{NetBackend},
 	}
+}
+
+// postgresCommand starts PostgreSQL with logical WAL when the stage
+// migrates online; otherwise the image's own command.
+func postgresCommand(c *Config) []string {
+	if c.WALLevel() != "logical" {
+		return nil
+	}
+	return []string{"postgres", "-c", "wal_level=logical"}
 }
 
 // redisStart writes an ACL file holding only the SHA-256 of the password on
@@ -322,8 +332,8 @@ umask 077
 hash=$(printf '%%s' "$(cat /run/secrets/%s)" | sha256sum | cut -d' ' -f1)
 printf 'user default on #%%s ~* &* +@all\n' "$hash" > /run/redis/users.acl
 chown redis:redis /run/redis/users.acl
-exec docker-entrypoint.sh redis-server --aclfile /run/redis/users.acl --appendonly yes --maxmemory %d --maxmemory-policy allkeys-lru`,
-		SecretRedisPassword, int64(c.Redis.MaxMemory))
+exec docker-entrypoint.sh redis-server --aclfile /run/redis/users.acl --appendonly yes --maxmemory %d --maxmemory-policy %s`,
+		SecretRedisPassword, int64(c.Redis.MaxMemory), c.Redis.EvictionPolicy())
 }
 
 func redisService(c *Config) Service {

@@ -476,3 +476,22 @@ func defaultCosts(stage CostConfig) CostConfig {
 	c.Tariff, c.UsdVnd, c.AmortizationMonths = 3460, DefaultUsdVnd, 36
 	return c
 }
+
+// EvictionPolicy is Redis's maxmemory-policy for the data it holds: state
+// is never evicted (a full Redis refuses writes instead), a cache evicts
+// the least recently used keys.
+func (r RedisConfig) EvictionPolicy() string {
+	if r.Data == RedisCache {
+		return "allkeys-lru"
+	}
+	return "noeviction"
+}
+
+// WALLevel is the WAL level the stage's PostgreSQL runs with: logical when
+// it is to be migrated online (the publication needs it), else replica.
+func (c *Config) WALLevel() string {
+	if c.Migration.Mode == MigrateOnline {
+		return "logical"
+	}
+	return "replica"
+}

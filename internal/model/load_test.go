@@ -177,3 +177,29 @@ func TestSecretEnv(t *testing.T) {
 		}
 	}
 }
+
+// What the data is and how it moves decide how the stores run: state is
+// never evicted, a cache is; a stage migrated online writes logical WAL.
+func TestDataAndMigrationShapeTheStores(t *testing.T) {
+	for _, tc := range []struct {
+		values        map[string]string
+		policy, wal   string
+		postgresFlags bool
+	}{
+		{map[string]string{}, "noeviction", "replica", false},
+		{map[string]string{"redis": `{"data": "cache"}`}, "allkeys-lru", "replica", false},
+		{map[string]string{"migration": `{"mode": "online"}`}, "noeviction", "logical", true},
+	} {
+		cfg, ds := Load("laptop", raw(tc.values), LoadOptions{})
+		if ds.HasErrors() {
+			t.Fatal(ds)
+		}
+		if got := cfg.Redis.EvictionPolicy(); got != tc.policy || !strings.Contains(redisStart(cfg), "--maxmemory-policy "+tc.policy) {
+			t.Errorf("%v: eviction %s, want %s", tc.values, got, tc.policy)
+		}
+		cmd := postgresService(cfg).Command
+		if cfg.WALLevel() != tc.wal || (len(cmd) > 0) != tc.postgresFlags || (tc.postgresFlags && strings.Join(cmd, " ") != "postgres -c wal_level=logical") {
+			t.Errorf("%v: wal %s, command %q", tc.values, cfg.WALLevel(), cmd)
+		}
+	}
+}

@@ -31,6 +31,8 @@ var PrivateNetworks = []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"}
 
 // PostgresParams are the values of the PostgreSQL files.
 type PostgresParams struct {
+	// WALLevel is replica, or logical when the stage migrates online.
+	WALLevel         string
 	ListenAddresses  string
 	Port             int
 	SocketDir        string
@@ -58,6 +60,7 @@ func PostgresDefaults(app *model.App) PostgresParams {
 	mem := int64(c.Postgres.Memory / model.MiB)
 	return PostgresParams{
 		ListenAddresses:   "*",
+		WALLevel:          c.WALLevel(),
 		Port:              model.PostgresPort,
 		SharedBuffersMB:   mem / 4,
 		EffectiveCacheMB:  mem / 2,
@@ -78,11 +81,13 @@ func PostgresDefaults(app *model.App) PostgresParams {
 
 // RedisParams are the values of the Redis and Sentinel start scripts.
 type RedisParams struct {
-	Port              int
-	SentinelPort      int
-	PrimaryHost       string
-	PasswordSecret    string
-	MaxMemory         int64
+	Port           int
+	SentinelPort   int
+	PrimaryHost    string
+	PasswordSecret string
+	MaxMemory      int64
+	// EvictionPolicy is noeviction for state, allkeys-lru for a cache.
+	EvictionPolicy    string
 	MasterName        string
 	Quorum            int
 	DownAfterMS       int
@@ -98,6 +103,7 @@ func RedisDefaults(app *model.App) RedisParams {
 		PrimaryHost:       RedisPrimary,
 		PasswordSecret:    model.SecretRedisPassword,
 		MaxMemory:         int64(app.Config.Redis.MaxMemory),
+		EvictionPolicy:    app.Config.Redis.EvictionPolicy(),
 		MasterName:        MasterName,
 		Quorum:            sentinels/2 + 1,
 		DownAfterMS:       5000,
