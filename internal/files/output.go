@@ -298,6 +298,10 @@ func claim(dir string, s Set, keep []string) (string, error) {
 			// Another nfx marking it right now.
 			return fs.SkipDir
 		case d.IsDir():
+			// A directory of its own that nfx wrote (out/<stage>/migrate).
+			if mi, err := os.Lstat(filepath.Join(p, MarkerDir)); err == nil && mi.IsDir() {
+				return fs.SkipDir
+			}
 			return nil
 		case !d.Type().IsRegular() || !known[rel]:
 			foreign = rel

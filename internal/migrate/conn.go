@@ -131,3 +131,13 @@ func redact(raw string) string {
 	}
 	return u.String()
 }
+
+// ParseQdrant reads a Qdrant REST URL (http://host:6333); its API key
+// comes from the environment or a file.
+func ParseQdrant(name, raw, apiKey string) (Qdrant, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return Qdrant{}, fmt.Errorf("--%s-qdrant: %q is not an http(s)://host:port URL without credentials", name, redact(raw))
+	}
+	return Qdrant{Name: name, URL: strings.TrimRight(u.String(), "/"), APIKey: apiKey}, nil
+}

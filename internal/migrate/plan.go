@@ -164,6 +164,9 @@ func NewPlan(from, to *model.Config) (*Plan, error) {
 		"run the target's Qdrant at "+src.QdrantVersion+" or later (qdrant.image): a snapshot restores only into the same or a later minor")
 	add := func(s Step) { p.Steps = append(p.Steps, s) }
 	pre := []string{"both stacks answer on their connections", "the target stack is up (" + string(to.Stage) + "): its data stores run and are empty or hold only an earlier attempt of this migration"}
+	if model.Profiles[to.Stage].Hosting != model.Provider && to.Tunnel.Mode != model.TunnelNone {
+		pre = append(pre, "the target's cloudflared does not serve before the cutover: docker service scale "+model.Namespace+"_"+model.PartTunnel+"=0 on it after nfx up")
+	}
 	add(Step{ID: "preflight", Part: "all", Phase: PhasePrepare, Title: "Check both stacks",
 		Detail:        fmt.Sprintf("connect to %s, %s and Qdrant on both stages; compare versions; measure the source's data against the target's room", src.Postgres, src.Redis),
 		Preconditions: pre})
@@ -214,7 +217,7 @@ func NewPlan(from, to *model.Config) (*Plan, error) {
 		verify += "; " + dst.Replica + " has replayed the primary's WAL up to the restore's end"
 	}
 	add(Step{ID: "verify", Part: "all", Phase: PhaseVerify, Title: "Verify before cutover", Frozen: true, Detail: verify + "; a mismatch stops the migration"})
-	edge := "re-point the Cloudflare tunnel's origin to the " + string(to.Stage) + " stack (the same token: stop cloudflared on the source, start it on the target)"
+	edge := "start the " + string(to.Stage) + " stack's cloudflared (the same tunnel token), then stop the source's: the tunnel's traffic moves with no DNS change"
 	if model.Profiles[to.Stage].Hosting == model.Provider {
 		edge = "point tunnel.hostname's DNS record at the load balancer (Cloudflare proxied CNAME), and stop the source's cloudflared"
 	}

@@ -471,6 +471,25 @@ func (r *Run) preflight(ctx context.Context) (string, bool, error) {
 	return strings.Join(parts, "; "), false, nil
 }
 
+// Verify compares both sides now, as the verify step does, reading only;
+// the journal is not changed.
+func (r *Run) Verify(ctx context.Context) (*Verification, error) {
+	if r.E.SourceDB == nil || r.E.TargetDB == nil {
+		return nil, fmt.Errorf("give --source-db and --target-db")
+	}
+	if r.j == nil {
+		j, err := LoadJournal(r.Dir)
+		if err != nil {
+			return nil, err
+		}
+		if j == nil {
+			j = &Journal{Plan: r.Plan}
+		}
+		r.j = j
+	}
+	return r.verify(ctx)
+}
+
 // verify compares both sides; any difference is an error that stops the
 // migration before the cutover.
 func (r *Run) verify(ctx context.Context) (*Verification, error) {

@@ -1,0 +1,129 @@
+package migrate
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nextflow-crm/nfx/internal/model"
+)
+
+func load(t *testing.T, stage string, values map[string]string) *model.Config {
+	t.Helper()
+	c, ds := model.Load(stage, model.Raw{Values: values, Secret: map[string]bool{}}, model.LoadOptions{})
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	return c
+}
+
+func stepIDs(p *Plan) string {
+	ids := make([]string, len(p.Steps))
+	for i, s := range p.Steps {
+		ids[i] = s.ID
+	}
+	return strings.Join(ids, " ")
+}
+
+// The plan follows from both stages' models: the mode, what Redis holds,
+// the target's replica, the versions each side runs.
+func TestPlanFromTheModels(t *testing.T) {
+	for _, tc := range []struct {
+		from, to string
+		values   map[string]string
+		toValues map[string]string
+		steps    string
+		failed   string
+		replica  bool
+	}{
+		{"laptop", "server", nil, nil, "preflight postgres.rehearse models.copy freeze postgres.dump postgres.restore redis.copy qdrant.copy verify cutover", "", true},
+		{"laptop", "server", map[string]string{"migration": `{"mode": "online"}`}, nil,
+			"preflight postgres.online-check postgres.rehearse models.copy postgres.schema postgres.subscribe freeze postgres.catchup postgres.sequences postgres.unsubscribe redis.copy qdrant.copy verify cutover", "", true},
+		{"server", "cloud", nil, nil, "preflight postgres.rehearse models.copy freeze postgres.dump postgres.restore redis.copy qdrant.copy verify cutover", "", false},
+		{"laptop", "cloud", map[string]string{"postgres": `{"image": "postgres:17.2"}`}, nil, "", "PostgreSQL major version", false},
+		{"laptop", "server", nil, map[string]string{"qdrant": `{"image": "qdrant/qdrant:v1.12.0"}`}, "", "Qdrant minor version", true},
+	} {
+		p, err := NewPlan(load(t, tc.from, tc.values), load(t, tc.to, tc.toValues))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.steps != "" && stepIDs(p) != tc.steps {
+			t.Errorf("%s -> %s %v: steps\n %s\nwant\n %s", tc.from, tc.to, tc.values, stepIDs(p), tc.steps)
+		}
+		var failed []string
+		for _, c := range p.Checks {
+			if !c.OK {
+				failed = append(failed, c.What)
+				if c.Fix == "" {
+					t.Errorf("%s fails with no fix", c.What)
+				}
+			}
+		}
+		if strings.Join(failed, ",") != tc.failed {
+			t.Errorf("%s -> %s: failed checks %v, want %q", tc.from, tc.to, failed, tc.failed)
+		}
+		verify := p.Steps[len(p.Steps)-2]
+		if strings.Contains(verify.Detail, "replayed") != tc.replica {
+			t.Errorf("%s -> %s: verify %q", tc.from, tc.to, verify.Detail)
+		}
+		// Every step of a plan has code to run it.
+		for _, s := range p.Steps {
+			if _, ok := onlineSteps[s.ID]; !ok && !strings.Contains(" preflight postgres.rehearse freeze postgres.dump postgres.restore redis.copy qdrant.copy models.copy verify cutover ", " "+s.ID+" ") {
+				t.Errorf("step %s has no implementation", s.ID)
+			}
+		}
+	}
+	if _, err := NewPlan(load(t, "cloud", nil), load(t, "server", nil)); err == nil || !strings.Contains(err.Error(), "rollback") {
+		t.Errorf("a migration backwards: %v", err)
+	}
+}
+
+// The scripts a user runs by hand are shellcheck clean and valid bash for
+// every pair of stages, mode and Redis data.
+func TestScriptsPassShellcheck(t *testing.T) {
+	if _, err := exec.LookPath("shellcheck"); err != nil {
+		if os.Getenv("NFX_REQUIRE_TOOLS") != "" {
+			t.Fatal("shellcheck is not installed")
+		}
+		t.Skip("shellcheck is not installed")
+	}
+	for _, pair := range [][2]string{{"laptop", "server"}, {"server", "cloud"}, {"laptop", "cloud"}} {
+		for _, values := range []map[string]string{
+			nil,
+			{"migration": `{"mode": "online"}`, "redis": `{"data": "cache"}`},
+			{"tunnel": `{"mode": "none", "localPort": 8080}`, "postgres": `{"database": "crm_db"}`},
+		} {
+			from, to := load(t, pair[0], values), load(t, pair[1], values)
+			p, err := NewPlan(from, to)
+			if err != nil {
+				t.Fatal(err)
+			}
+			set, err := Scripts(p, from, to)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			var paths []string
+			for _, f := range set {
+				path := filepath.Join(dir, f.Path)
+				if err := os.WriteFile(path, f.Data, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				paths = append(paths, path)
+				if out, err := exec.Command("bash", "-n", path).CombinedOutput(); err != nil {
+					t.Errorf("%v %s: bash -n: %s", pair, f.Path, out)
+				}
+			}
+			if out, err := exec.Command("shellcheck", append([]string{"-S", "style"}, paths...)...).CombinedOutput(); err != nil {
+				t.Errorf("%v %v: shellcheck:\n%s", pair, values, out)
+			}
+			for _, s := range p.Steps {
+				if !strings.Contains(string(set[0].Data), "\n  "+s.ID+") "+funcName(s.ID)) {
+					t.Errorf("%v: migrate.sh has no %s", pair, s.ID)
+				}
+			}
+		}
+	}
+}

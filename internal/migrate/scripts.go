@@ -1,0 +1,73 @@
+package migrate
+
+import (
+	"bytes"
+	_ "embed"
+	"fmt"
+	"strings"
+	"text/template"
+
+	"github.com/nextflow-crm/nfx/internal/files"
+	"github.com/nextflow-crm/nfx/internal/model"
+)
+
+//go:embed scripts/migrate.sh.tmpl
+var migrateScript string
+
+//go:embed scripts/cutover.sh.tmpl
+var cutoverScript string
+
+// scriptData are the values of the migration scripts.
+type scriptData struct {
+	Plan *Plan
+	// Steps are the plan's step IDs, as the script's function names.
+	Steps     []scriptStep
+	Database  string
+	Jobs      int
+	Tunnel    bool
+	Service   string
+	Replicas  int
+	Cloud     bool
+	Hostname  string
+	Rollback  bool
+	Project   string
+	StateCopy bool
+}
+
+type scriptStep struct {
+	ID, Func, Title string
+}
+
+func funcName(id string) string { return "step_" + strings.NewReplacer(".", "_", "-", "_").Replace(id) }
+
+// Scripts renders the plan as shell scripts, for users who run the steps
+// by hand: migrate.sh (one function per step: `migrate.sh freeze`, or
+// `migrate.sh all`), cutover.sh and rollback.sh.
+func Scripts(p *Plan, from, to *model.Config) (files.Set, error) {
+	d := scriptData{Plan: p, Database: from.Postgres.Database, Jobs: from.Migration.Jobs, Project: model.Namespace,
+		Tunnel: to.Tunnel.Mode != model.TunnelNone, Service: model.Namespace + "_" + model.PartTunnel,
+		Replicas: max(1, model.Profiles[to.Stage].Topology.EdgeReplicas), Cloud: model.Profiles[to.Stage].Hosting == model.Provider,
+		Hostname: to.Tunnel.Hostname, StateCopy: p.RedisData == model.RedisState}
+	for _, s := range p.Steps {
+		d.Steps = append(d.Steps, scriptStep{s.ID, funcName(s.ID), s.Title})
+	}
+	var set files.Set
+	for _, f := range []struct {
+		path, tmpl string
+		rollback   bool
+	}{{"migrate.sh", migrateScript, false}, {"cutover.sh", cutoverScript, false}, {"rollback.sh", cutoverScript, true}} {
+		t, err := template.New(f.path).Option("missingkey=error").Funcs(template.FuncMap{"sq": shellSingleQuote}).Parse(f.tmpl)
+		if err != nil {
+			return nil, err
+		}
+		d.Rollback = f.rollback
+		var b bytes.Buffer
+		if err := t.Execute(&b, d); err != nil {
+			return nil, fmt.Errorf("%s: %w", f.path, err)
+		}
+		set = append(set, files.File{Path: f.path, Data: b.Bytes(), Exec: true})
+	}
+	return set, nil
+}
+
+func shellSingleQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
