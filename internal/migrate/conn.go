@@ -27,6 +27,9 @@ type DB struct {
 // password is refused: it would be printed, logged and kept in shell
 // history.
 func ParseDB(name, raw, password string) (DB, error) {
+	if holdsPassword(raw) {
+		return DB{}, fmt.Errorf("--%s-db: the URL holds a password; fix: remove it and export NFX_%s_DB_PASSWORD or pass --%s-db-password-file", name, strings.ToUpper(name), name)
+	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
 		return DB{}, fmt.Errorf("--%s-db: %q is not a postgres://user@host:port/database URL", name, redact(raw))
@@ -75,6 +78,9 @@ type Redis struct {
 
 // ParseRedis reads redis://[user@]host:port or rediss://.
 func ParseRedis(name, raw, password string) (Redis, error) {
+	if holdsPassword(raw) {
+		return Redis{}, fmt.Errorf("--%s-redis: the URL holds a password; fix: remove it and export NFX_%s_REDIS_PASSWORD or pass --%s-redis-password-file", name, strings.ToUpper(name), name)
+	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
 		return Redis{}, fmt.Errorf("--%s-redis: %q is not a redis://host:port URL", name, redact(raw))
@@ -117,24 +123,38 @@ func Secret(file, env string) (string, error) {
 	return os.Getenv(env), nil
 }
 
-// redact hides a password someone put in a URL anyway.
+// redact hides a password someone put in a URL anyway, whether or not
+// the URL parses: everything after the user name up to the last @ goes.
 func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		if len(raw) > 80 {
-			return raw[:77] + "..."
+	if scheme, rest, ok := strings.Cut(raw, "://"); ok {
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			if user, _, has := strings.Cut(rest[:at], ":"); has {
+				raw = scheme + "://" + user + ":[secret]" + rest[at:]
+			}
 		}
-		return raw
 	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "[secret]")
+	if len(raw) > 120 {
+		return raw[:117] + "..."
 	}
-	return u.String()
+	return raw
+}
+
+// holdsPassword says a URL carries a password, whether or not it parses.
+func holdsPassword(raw string) bool {
+	_, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return false
+	}
+	at := strings.LastIndex(rest, "@")
+	return at >= 0 && strings.Contains(rest[:at], ":")
 }
 
 // ParseQdrant reads a Qdrant REST URL (http://host:6333); its API key
 // comes from the environment or a file.
 func ParseQdrant(name, raw, apiKey string) (Qdrant, error) {
+	if strings.Contains(raw, "@") {
+		return Qdrant{}, fmt.Errorf("--%s-qdrant: %q is not an http(s)://host:port URL without credentials; fix: export NFX_%s_QDRANT_API_KEY instead", name, redact(raw), strings.ToUpper(name))
+	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
 		return Qdrant{}, fmt.Errorf("--%s-qdrant: %q is not an http(s)://host:port URL without credentials", name, redact(raw))

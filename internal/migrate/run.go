@@ -427,6 +427,9 @@ func (r *Run) preflight(ctx context.Context) (string, bool, error) {
 	if e.SourceDB == nil || e.TargetDB == nil {
 		return "", false, fmt.Errorf("give --source-db and --target-db (postgres://user@host:port/db; passwords in NFX_SOURCE_DB_PASSWORD, NFX_TARGET_DB_PASSWORD)")
 	}
+	if r.Plan.RedisData == "state" && (e.SourceRedis == nil || e.TargetRedis == nil) {
+		return "", false, fmt.Errorf("redis.data is state: its keys move with the migration; give --source-redis and --target-redis (passwords in NFX_SOURCE_REDIS_PASSWORD, NFX_TARGET_REDIS_PASSWORD), or declare nextflow:redis.data cache if the target may start empty")
+	}
 	src, err := Inspect(ctx, *e.SourceDB)
 	if err != nil {
 		return "", false, err

@@ -1,0 +1,106 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nextflow-crm/nfx/internal/migrate"
+)
+
+// Hostile input to nfx migrate: refused with exit 2, a message that names
+// the flag and the fix, no secret echoed, and nothing written.
+func TestMigrateRefusesHostileInput(t *testing.T) {
+	const secret = "hunter2-\"'$(id)"
+	run := []string{"migrate", "run", "--from", "laptop", "--to", "server"}
+	cases := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"backwards", []string{"migrate", "plan", "--from", "cloud", "--to", "laptop"}, []string{"--from cloud --to laptop", "later stage", "rollback"}},
+		{"to itself", []string{"migrate", "plan", "--from", "server", "--to", "server"}, []string{"later stage"}},
+		{"shell in the stage", []string{"migrate", "plan", "--from", "laptop$(id)", "--to", "server"}, []string{"unknown stage"}},
+		{"no stages", []string{"migrate", "plan"}, []string{"required flag"}},
+		{"json and markdown", []string{"migrate", "plan", "--from", "laptop", "--to", "server", "--json", "--markdown"}, []string{"choose one"}},
+		{"a password in the database URL", append(run, "--source-db", "postgres://nextflow:"+secret+"@127.0.0.1:5432/nextflow"),
+			[]string{"--source-db", "holds a password", "NFX_SOURCE_DB_PASSWORD"}},
+		{"a password in the Redis URL", append(run, "--source-redis", "redis://default:"+secret+"@127.0.0.1:6379"),
+			[]string{"--source-redis", "holds a password", "NFX_SOURCE_REDIS_PASSWORD"}},
+		{"credentials in the Qdrant URL", append(run, "--target-qdrant", "http://admin:"+secret+"@127.0.0.1:6333"),
+			[]string{"--target-qdrant", "without credentials"}},
+		{"a port out of range", append(run, "--target-db", "postgres://nextflow@127.0.0.1:99999/nextflow"), []string{"--target-db", "not a TCP port"}},
+		{"no database", append(run, "--target-db", "postgres://nextflow@127.0.0.1:5432"), []string{"--target-db", "names no user or no database"}},
+		{"not a URL", append(run, "--source-db", "host=127.0.0.1 user=nextflow"), []string{"--source-db", "not a postgres://"}},
+		{"a password file that is a device", append(run, "--source-db", "postgres://nextflow@127.0.0.1/nextflow", "--source-db-password-file", "/dev/zero"),
+			[]string{"--source-db-password-file", "not a password file"}},
+		{"a missing password file", append(run, "--source-db", "postgres://nextflow@127.0.0.1/nextflow", "--source-db-password-file", "nope"),
+			[]string{"--source-db-password-file", "nope"}},
+		{"rehearse without a scratch database", []string{"migrate", "rehearse", "--stage", "laptop", "--source-db", "postgres://nextflow@127.0.0.1/nextflow"}, []string{"--scratch-db is required"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := project(t)
+			before := snapshot(t, dir)
+			code, stdout, stderr := nfx(t, dir, tc.args...)
+			if code != ExitUsage {
+				t.Fatalf("exit %d, want %d\n%s", code, ExitUsage, stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("%q is not in: %s", w, stderr)
+				}
+			}
+			if strings.Contains(stderr+stdout, "hunter2") {
+				t.Errorf("the secret was echoed: %s", stderr)
+			}
+			if stdout != "" {
+				t.Errorf("stdout: %.200q", stdout)
+			}
+			if snapshot(t, dir) != before {
+				t.Error("the refused command changed the project")
+			}
+		})
+	}
+}
+
+// The plan in its three forms, and the scripts written beside the
+// target's render, which leaves them alone.
+func TestMigratePlanAndScripts(t *testing.T) {
+	dir := project(t)
+	code, out, stderr := nfx(t, dir, "migrate", "plan", "--from", "laptop", "--to", "server", "--json")
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	var p migrate.Plan
+	if err := json.Unmarshal([]byte(out), &p); err != nil || p.From != "laptop" || p.Mode != "dump" || len(p.Steps) != 10 {
+		t.Fatalf("plan JSON: %v %+v", err, p)
+	}
+	_, md, _ := nfx(t, dir, "migrate", "plan", "--from", "server", "--to", "cloud", "--markdown")
+	if !strings.Contains(md, "| `postgres.restore` Restore into the target |") || !strings.Contains(md, "ElastiCache") {
+		t.Errorf("markdown plan:\n%s", md)
+	}
+	if code, _, stderr := nfx(t, dir, "migrate", "scripts", "--from", "laptop", "--to", "server"); code != 0 {
+		t.Fatal(stderr)
+	}
+	scripts := filepath.Join(dir, "out", "server", "migrate")
+	for _, f := range []string{"migrate.sh", "cutover.sh", "rollback.sh"} {
+		if fi, err := os.Stat(filepath.Join(scripts, f)); err != nil || fi.Mode().Perm()&0o100 == 0 {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	// The stage's render and destroy keep the scripts.
+	if code, _, stderr := nfx(t, dir, "render", "--stage", "server"); code != 0 {
+		t.Fatalf("render beside the scripts: %s", stderr)
+	}
+	if _, err := os.Stat(filepath.Join(scripts, "migrate.sh")); err != nil {
+		t.Error("render removed the migration's scripts")
+	}
+	// No migration ran: report says so and how.
+	code, _, stderr = nfx(t, dir, "migrate", "report", "--from", "laptop", "--to", "server")
+	if code != ExitFailed || !strings.Contains(stderr, "no migration laptop -> server has run") {
+		t.Errorf("report without a migration: %d %s", code, stderr)
+	}
+}
