@@ -44,6 +44,7 @@ var connections = []connection{
 	{"scratch-db", "a throwaway database the rehearsal restores into", "NFX_SCRATCH_DB_PASSWORD"},
 	{"source-redis", "the source's Redis, redis://[user@]host:port (rediss:// for TLS)", "NFX_SOURCE_REDIS_PASSWORD"},
 	{"target-redis", "the target's Redis primary (ElastiCache: rediss://)", "NFX_TARGET_REDIS_PASSWORD"},
+	{"target-replica-redis", "the target's Redis replica (the server's), compared with its primary", "NFX_TARGET_REPLICA_REDIS_PASSWORD"},
 	{"source-qdrant", "the source's Qdrant REST URL, http://host:6333", "NFX_SOURCE_QDRANT_API_KEY"},
 	{"target-qdrant", "the target's Qdrant REST URL", "NFX_TARGET_QDRANT_API_KEY"},
 }
@@ -136,9 +137,12 @@ func (f *migrateFlags) endpoints(m *migrationInput) (migrate.Endpoints, error) {
 			if err != nil {
 				return e, usageError{err}
 			}
-			if side == "source" {
+			switch side {
+			case "source":
 				e.SourceRedis = &r
-			} else {
+			case "replica":
+				e.TargetRedisReplica = &r
+			default:
 				e.TargetRedis = &r
 			}
 		default:

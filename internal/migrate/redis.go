@@ -339,3 +339,42 @@ func members(v []string) ([]any, int64) {
 	}
 	return args, size
 }
+
+// WaitRedisReplica waits until the replica has the primary's whole
+// replication stream: its offset reaches the primary's.
+func WaitRedisReplica(ctx context.Context, primary, replica Redis, timeout time.Duration) error {
+	p, r := redisClient(primary), redisClient(replica)
+	defer p.Close()
+	defer r.Close()
+	field := func(c *redis.Client, who Redis, name string) (string, error) {
+		out, err := c.Info(ctx, "replication").Result()
+		if err != nil {
+			return "", redisErr(who, "INFO", err)
+		}
+		for _, line := range strings.Split(out, "\n") {
+			if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok && k == name {
+				return v, nil
+			}
+		}
+		return "", nil
+	}
+	want, err := field(p, primary, "master_repl_offset")
+	if err != nil {
+		return err
+	}
+	target, _ := strconv.ParseInt(want, 10, 64)
+	deadline := time.Now().Add(timeout)
+	for {
+		got, err := field(r, replica, "slave_repl_offset")
+		if err != nil {
+			return err
+		}
+		if n, _ := strconv.ParseInt(got, 10, 64); n >= target {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the Redis replica %s has not caught up with its primary within %s (offset %s of %d)", replica, timeout, got, target)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -29,6 +29,9 @@ type Endpoints struct {
 	// Scratch is a database the rehearsal may empty and restore into.
 	Scratch                  *DB
 	SourceRedis, TargetRedis *Redis
+	// TargetRedisReplica is the target's Redis replica (the server's),
+	// compared with its primary once it has caught up.
+	TargetRedisReplica *Redis
 	SourceQdrant             *Qdrant
 	TargetQdrant             *Qdrant
 	// SourceModels and TargetModels are Ollama's models directories.
@@ -548,6 +551,17 @@ func (r *Run) verify(ctx context.Context) (*Verification, error) {
 		}
 		v.Redis = &sum
 		v.Problems = append(v.Problems, bad...)
+		if e.TargetRedisReplica != nil {
+			if err := WaitRedisReplica(ctx, *e.TargetRedis, *e.TargetRedisReplica, 2*time.Minute); err != nil {
+				v.Problems = append(v.Problems, err.Error())
+			} else if _, bad, err := CompareRedis(ctx, *e.TargetRedis, *e.TargetRedisReplica, r.RedisCompareAll, since); err != nil {
+				v.Problems = append(v.Problems, "the Redis replica: "+err.Error())
+			} else {
+				for _, p := range bad {
+					v.Problems = append(v.Problems, "the Redis replica: "+p)
+				}
+			}
+		}
 	}
 	if e.SourceQdrant != nil && e.TargetQdrant != nil {
 		a, err := SumQdrant(ctx, *e.SourceQdrant)

@@ -67,7 +67,10 @@ type migration struct {
 
 // newMigration starts the laptop's PostgreSQL with the seeded data and the
 // server's primary and streaming replica from the rendered files.
-func newMigration(t *testing.T, mode string) *migration {
+func newMigration(t *testing.T, mode string) *migration { return newMigrationOf(t, mode, model.RedisCache) }
+
+// newMigrationOf is newMigration with the source's redis.data.
+func newMigrationOf(t *testing.T, mode, redisData string) *migration {
 	bin := pgBin(t)
 	s := newSandbox(t, bin)
 	p := pgParams(t, s)
@@ -81,7 +84,7 @@ func newMigration(t *testing.T, mode string) *migration {
 	mustPsql(t, m.primary, "CREATE DATABASE nfx_rehearsal")
 	m.source = startLaptopPostgres(t, s, "laptop", "-c wal_level=logical")
 	mustPsql(t, m.source, seedSQL)
-	laptop, ds := model.Load("laptop", model.Raw{Values: map[string]string{"redis": `{"data": "cache"}`, "migration": `{"mode": "` + mode + `"}`}, Secret: map[string]bool{}}, model.LoadOptions{})
+	laptop, ds := model.Load("laptop", model.Raw{Values: map[string]string{"redis": `{"data": "` + redisData + `"}`, "migration": `{"mode": "` + mode + `"}`}, Secret: map[string]bool{}}, model.LoadOptions{})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}

@@ -40,9 +40,16 @@ func info(n redisNode, field string) string {
 	return ""
 }
 
-// A primary, a replica and three Sentinels from the rendered scripts: kill
-// the primary and a new one is elected; writes acknowledged with WAIT survive.
-func TestRedisSentinelFailover(t *testing.T) {
+// redisCluster is the server's Redis: a primary, a replica and three
+// Sentinels, started from the rendered scripts.
+type redisCluster struct {
+	s                *sandbox
+	primary, replica redisNode
+	sentinels        []redisNode
+	primaryCmd       *exec.Cmd
+}
+
+func startRedisCluster(t *testing.T) *redisCluster {
 	server := testutil.Tool(t, "redis-server")
 	testutil.Tool(t, "redis-cli")
 	s := newSandboxAs(t, filepath.Dir(server), "redis")
@@ -101,6 +108,14 @@ func TestRedisSentinelFailover(t *testing.T) {
 		return fields["num-other-sentinels"] == "2" && fields["num-slaves"] == "1", out + s.logTail("sentinel0.log")
 	})
 
+	return &redisCluster{s: s, primary: primary, replica: replica, sentinels: sentinels, primaryCmd: primaryCmd}
+}
+
+// A primary, a replica and three Sentinels from the rendered scripts: kill
+// the primary and a new one is elected; writes acknowledged with WAIT survive.
+func TestRedisSentinelFailover(t *testing.T) {
+	rc := startRedisCluster(t)
+	s, primary, replica, sentinels, primaryCmd := rc.s, rc.primary, rc.replica, rc.sentinels, rc.primaryCmd
 	// Writes acknowledged by the replica with WAIT.
 	const keys = 200
 	var batch strings.Builder
@@ -125,7 +140,7 @@ func TestRedisSentinelFailover(t *testing.T) {
 	kill(primaryCmd)
 	eventually(t, 40*time.Second, "Sentinel electing the replica", func() (bool, string) {
 		out, _ := sentinels[1].cli("", "SENTINEL", "GET-MASTER-ADDR-BY-NAME", MasterName)
-		return strings.HasSuffix(out, strconv.Itoa(replicaPort)), out + s.logTail("sentinel1.log")
+		return strings.HasSuffix(out, strconv.Itoa(replica.port)), out + s.logTail("sentinel1.log")
 	})
 	eventually(t, 20*time.Second, "the replica becoming the primary", func() (bool, string) {
 		role := info(replica, "role")
@@ -141,7 +156,7 @@ func TestRedisSentinelFailover(t *testing.T) {
 		t.Errorf("the new primary refuses writes: %v %s", err, out)
 	}
 	// Clients without the password are refused.
-	c := s.cmd(nil, "redis-cli", "-h", "127.0.0.1", "-p", strconv.Itoa(replicaPort), "GET", "after")
+	c := s.cmd(nil, "redis-cli", "-h", "127.0.0.1", "-p", strconv.Itoa(replica.port), "GET", "after")
 	if out, _ := c.CombinedOutput(); !strings.Contains(string(out), "NOAUTH") {
 		t.Errorf("an unauthenticated client got %q", out)
 	}
