@@ -211,7 +211,7 @@ func NewPlan(from, to *model.Config) (*Plan, error) {
 			Detail: "redis.data is cache: the target's Redis starts empty and fills as the CRM runs"})
 	}
 	add(Step{ID: "qdrant.copy", Part: model.PartQdrant, Phase: PhaseCopy, Title: "Copy the collections", Frozen: true,
-		Detail: "per collection: a snapshot restored on the target when the shard layout matches, else scroll the points and upsert them in batches; point counts compared"})
+		Detail: "per collection: created on the target with the source's vector parameters and the target's replication factor, then the points scrolled from the source and upserted in batches (any shard layout on either side; a rerun upserts the same ids again, adding none); counts and checksums compared"})
 	verify := "per table: row count and content checksum on both sides; every sequence at or above the max of its column; the extensions; Redis key counts, TTLs and values; Qdrant point counts; the models' digests"
 	if dst.Replica != "" {
 		verify += "; " + dst.Replica + " has replayed the primary's WAL up to the restore's end"

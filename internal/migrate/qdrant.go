@@ -85,20 +85,31 @@ func (q Qdrant) Collections(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
+// vectorParams are a collection's dense and sparse vector parameters.
+type vectorParams struct {
+	Vectors       json.RawMessage `json:"vectors"`
+	SparseVectors json.RawMessage `json:"sparse_vectors,omitempty"`
+}
+
+func (v vectorParams) String() string {
+	if len(v.SparseVectors) == 0 || string(v.SparseVectors) == "null" {
+		return canonical(v.Vectors)
+	}
+	return canonical(v.Vectors) + " sparse " + canonical(v.SparseVectors)
+}
+
 // vectorsConfig is a collection's vector parameters, as Qdrant gives them.
-func (q Qdrant) vectorsConfig(ctx context.Context, name string) (json.RawMessage, bool, error) {
+func (q Qdrant) vectorsConfig(ctx context.Context, name string) (vectorParams, bool, error) {
 	var r struct {
 		Config struct {
-			Params struct {
-				Vectors json.RawMessage `json:"vectors"`
-			} `json:"params"`
+			Params vectorParams `json:"params"`
 		} `json:"config"`
 	}
 	err := q.do(ctx, http.MethodGet, "/collections/"+url.PathEscape(name), nil, &r)
 	if err != nil && strings.Contains(err.Error(), "404") {
-		return nil, false, nil
+		return vectorParams{}, false, nil
 	}
-	return r.Config.Params.Vectors, err == nil, err
+	return r.Config.Params, err == nil, err
 }
 
 // Count is a collection's exact point count.
@@ -171,14 +182,17 @@ func CopyQdrant(ctx context.Context, src, dst Qdrant, replicationFactor int) (Qd
 			return st, err
 		}
 		if !exists {
-			spec := map[string]any{"vectors": vectors}
+			spec := map[string]any{"vectors": vectors.Vectors}
+			if vectors.String() != canonical(vectors.Vectors) {
+				spec["sparse_vectors"] = vectors.SparseVectors
+			}
 			if replicationFactor > 1 {
 				spec["replication_factor"] = replicationFactor
 			}
 			if err := dst.do(ctx, http.MethodPut, "/collections/"+url.PathEscape(name), spec, nil); err != nil {
 				return st, err
 			}
-		} else if canonical(have) != canonical(vectors) {
+		} else if have.String() != vectors.String() {
 			return st, fmt.Errorf("collection %s exists on the target with other vector parameters (%s, not %s); fix: drop it there, or rename one", name, have, vectors)
 		}
 		err = src.scroll(ctx, name, func(ps []point) error {

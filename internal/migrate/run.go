@@ -32,8 +32,8 @@ type Endpoints struct {
 	// TargetRedisReplica is the target's Redis replica (the server's),
 	// compared with its primary once it has caught up.
 	TargetRedisReplica *Redis
-	SourceQdrant             *Qdrant
-	TargetQdrant             *Qdrant
+	SourceQdrant       *Qdrant
+	TargetQdrant       *Qdrant
 	// SourceModels and TargetModels are Ollama's models directories.
 	SourceModels, TargetModels string
 	// Cutover and Rollback are the shell commands that switch the traffic

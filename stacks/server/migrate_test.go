@@ -67,7 +67,9 @@ type migration struct {
 
 // newMigration starts the laptop's PostgreSQL with the seeded data and the
 // server's primary and streaming replica from the rendered files.
-func newMigration(t *testing.T, mode string) *migration { return newMigrationOf(t, mode, model.RedisCache) }
+func newMigration(t *testing.T, mode string) *migration {
+	return newMigrationOf(t, mode, model.RedisCache)
+}
 
 // newMigrationOf is newMigration with the source's redis.data.
 func newMigrationOf(t *testing.T, mode, redisData string) *migration {
