@@ -28,6 +28,7 @@ type migrateFlags struct {
 	RollbackCmd         string
 	Backup              string
 	Discard             bool
+	RedisCA             string
 }
 
 // connection is one store a migration connects to.
@@ -66,6 +67,7 @@ func (f *migrateFlags) add(cmd *cobra.Command, connect bool) {
 		f.urls[c.name] = fl.String(c.name, "", c.what+"; its secret from $"+c.secret)
 		f.passwordFiles[c.name] = fl.String(c.name+"-password-file", "", "read the secret of --"+c.name+" from this file instead of $"+c.secret)
 	}
+	fl.StringVar(&f.RedisCA, "redis-ca-file", "", "PEM certificates that verify a rediss:// server (default: the system's, which ElastiCache's chain to)")
 	fl.StringVar(&f.SourceModels, "source-models", "", "the source's Ollama models directory (blobs/ and manifests/)")
 	fl.StringVar(&f.TargetModels, "target-models", "", "the target's Ollama models directory")
 	fl.StringVar(&f.CutoverCmd, "cutover-cmd", "", "the command that switches the traffic to the target (default: out/<to>/migrate/cutover.sh when written)")
@@ -136,6 +138,11 @@ func (f *migrateFlags) endpoints(m *migrationInput) (migrate.Endpoints, error) {
 			r, err := migrate.ParseRedis(side, raw, secret)
 			if err != nil {
 				return e, usageError{err}
+			}
+			if f.RedisCA != "" {
+				if r.RootCAs, err = migrate.LoadCAFile(f.RedisCA); err != nil {
+					return e, usagef("--redis-ca-file: %v", err)
+				}
 			}
 			switch side {
 			case "source":

@@ -1,6 +1,7 @@
 package migrate
 
 import (
+	"crypto/x509"
 	"fmt"
 	"net/url"
 	"os"
@@ -74,6 +75,22 @@ type Redis struct {
 	Username string
 	Password string
 	TLS      bool
+	// RootCAs verify a rediss:// server; nil means the system's (which
+	// hold the Amazon roots ElastiCache's certificates chain to).
+	RootCAs *x509.CertPool
+}
+
+// LoadCAFile reads PEM certificates to verify a TLS server with.
+func LoadCAFile(file string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", file)
+	}
+	return pool, nil
 }
 
 // ParseRedis reads redis://[user@]host:port or rediss://.

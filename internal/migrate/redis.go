@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,7 +19,8 @@ import (
 func redisClient(r Redis) *redis.Client {
 	o := &redis.Options{Addr: r.Addr, Username: r.Username, Password: r.Password, DialTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second}
 	if r.TLS {
-		o.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		host, _, _ := net.SplitHostPort(r.Addr)
+		o.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host, RootCAs: r.RootCAs}
 	}
 	return redis.NewClient(o)
 }

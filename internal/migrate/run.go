@@ -148,6 +148,10 @@ type Run struct {
 	j      *Journal
 }
 
+// stepHook is called as each step starts, its state saved as running;
+// tests kill the process there to prove a rerun recovers from any step.
+var stepHook = func(id string) {}
+
 // JournalPath is where a migration's journal is.
 func JournalPath(dir string) string { return filepath.Join(dir, "journal.json") }
 
@@ -267,6 +271,7 @@ func (r *Run) Execute(ctx context.Context) (*Journal, error) {
 		if err := r.save(); err != nil {
 			return r.j, err
 		}
+		stepHook(step.ID)
 		detail, skipped, err := r.step(ctx, step)
 		st.Ended = time.Now().UTC()
 		st.Seconds = st.Ended.Sub(st.Started).Seconds()
