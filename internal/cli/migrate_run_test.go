@@ -69,6 +69,16 @@ func TestMigrateServerToCloudAsRDSMasterUser(t *testing.T) {
 	if got, want := dst.Query(t, "nextflow", "SELECT count(*) FROM open_deals"), src.Query(t, "nextflow", "SELECT count(*) FROM open_deals"); got != want {
 		t.Errorf("the view gives %s rows", got)
 	}
+	// The report has the migration's section.
+	if code, _, stderr := nfx(t, dir, "report", "--out", "report.html"); code != 0 {
+		t.Fatal(stderr)
+	}
+	html, _ := os.ReadFile(filepath.Join(dir, "report.html"))
+	for _, w := range []string{"<h2>Migrations</h2>", "server → cloud (dump mode): cut-over", "Measured write downtime: <strong>", "Verification passed: 2 tables", "<code>postgres.restore</code>"} {
+		if !strings.Contains(string(html), w) {
+			t.Errorf("the report lacks %q", w)
+		}
+	}
 	// The script a user runs by hand verifies the same.
 	if code, _, stderr := nfx(t, dir, "migrate", "scripts", "--from", "server", "--to", "cloud", "--from-config", "server-cache.yaml"); code != 0 {
 		t.Fatal(stderr)

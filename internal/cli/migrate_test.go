@@ -104,3 +104,17 @@ func TestMigratePlanAndScripts(t *testing.T) {
 		t.Errorf("report without a migration: %d %s", code, stderr)
 	}
 }
+
+// nfx diff shows the migration's plan, not prose.
+func TestDiffShowsTheMigrationPlan(t *testing.T) {
+	dir := project(t)
+	_, out, stderr := nfx(t, dir, "diff", "--from", "laptop", "--to", "server")
+	for _, w := range []string{"Migration (nfx migrate plan --from laptop --to server)", "`postgres.restore` Restore into the target", "[freeze, writes frozen]", "Downtime: PostgreSQL in dump mode"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("%q is not in the diff:\n%s%s", w, out, stderr)
+		}
+	}
+	if strings.Contains(out, "backup.sql") {
+		t.Error("the diff still prints the seed's prose")
+	}
+}

@@ -11,7 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nextflow-crm/nfx/internal/engine"
 	"github.com/nextflow-crm/nfx/internal/files"
+	"github.com/nextflow-crm/nfx/internal/migrate"
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/report"
 )
@@ -45,7 +47,11 @@ func runReport(io IO, o *ReportOptions) error {
 		}
 		stages, proj = append(stages, s), dir
 	}
-	html, err := report.Render(stages)
+	migrations, err := loadMigrations(proj)
+	if err != nil {
+		return err
+	}
+	html, err := report.Render(stages, migrations)
 	if err != nil {
 		return err
 	}
@@ -93,4 +99,22 @@ func reportIsOurs(out string) error {
 		return fmt.Errorf("--out %s: the file is not an nfx report; nfx replaces only a report it wrote%s", out, fix)
 	}
 	return nil
+}
+
+// loadMigrations reads the project's migration records, in order of the
+// stages they move between.
+func loadMigrations(proj string) ([]*migrate.Journal, error) {
+	var out []*migrate.Journal
+	for i, from := range model.Stages {
+		for _, to := range model.Stages[i+1:] {
+			j, err := migrate.LoadJournal(filepath.Join(proj, engine.StateDir, "migrations", string(from)+"-to-"+string(to)))
+			if err != nil {
+				return nil, err
+			}
+			if j != nil {
+				out = append(out, j)
+			}
+		}
+	}
+	return out, nil
 }

@@ -10,6 +10,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/nextflow-crm/nfx/internal/migrate"
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/stagediff"
 )
@@ -61,6 +62,8 @@ type page struct {
 	Diffs    []*stagediff.Diff
 	Capacity []capRow
 	Currency string
+	// Migrations are the migration records.
+	Migrations []*migrate.Journal
 }
 
 // wrap breaks text into lines of at most n characters.
@@ -184,11 +187,14 @@ func usersMax(p model.Profile) string {
 }
 
 // Render writes the report for the stages, in growth order.
-func Render(stages []Stage) ([]byte, error) {
+//
+// migrations are the project's migration records, shown with their sizes,
+// durations, write downtime and verification.
+func Render(stages []Stage, migrations []*migrate.Journal) ([]byte, error) {
 	if len(stages) == 0 {
 		return nil, fmt.Errorf("report: no stages")
 	}
-	pg := page{ChartW: 760, ChartH: 300, Currency: stages[0].Cost.Currency, LineY: []int{40, 56, 72, 88}}
+	pg := page{ChartW: 760, ChartH: 300, Currency: stages[0].Cost.Currency, LineY: []int{40, 56, 72, 88}, Migrations: migrations}
 	var maxV float64
 	for _, s := range stages {
 		pg.Diagrams = append(pg.Diagrams, layout(s))

@@ -2,7 +2,7 @@ package report
 
 import "html/template"
 
-var tmpl = template.Must(template.New("report").Parse(`<!DOCTYPE html>
+var tmpl = template.Must(template.New("report").Funcs(template.FuncMap{"mib": func(n int64) float64 { return float64(n) / (1 << 20) }}).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -73,7 +73,20 @@ var tmpl = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 {{if .CapacityDelta}}Capacity (estimated): {{(index .Capacity 0).Users}} → {{(index .Capacity 1).Users}} users, {{printf "%.1f" (index .Capacity 0).AIRequestsPerSecond}} → {{printf "%.1f" (index .Capacity 1).AIRequestsPerSecond}} AI requests/s, {{printf "%.2f" (index .Capacity 0).UptimePercent}} → {{printf "%.2f" (index .Capacity 1).UptimePercent}} % uptime.{{end}}
 Targets: {{(index .Targets 0).Users}}, {{(index .Targets 0).Uptime}} % uptime → {{(index .Targets 1).Users}}, {{(index .Targets 1).Uptime}} % uptime.</p>
 <ol>{{range .Migration}}<li><em>{{.Phase}}</em>: {{.Text}}</li>{{end}}</ol>
+{{if .MigrationDowntime}}<p class="sub">Downtime: {{.MigrationDowntime}}.</p>{{end}}
 {{end}}
+{{if .Migrations}}<h2>Migrations</h2>
+{{range .Migrations}}<h3>{{.Plan.From}} → {{.Plan.To}} ({{.Plan.Mode}} mode): {{.State}}</h3>
+<p>Source database {{printf "%.1f" (mib .SourceBytes)}} MiB{{if .DumpBytes}}, dump {{printf "%.1f" (mib .DumpBytes)}} MiB{{end}}.
+{{if not .CutoverAt.IsZero}}Measured write downtime: <strong>{{printf "%.1f" .DowntimeSeconds}} s</strong>.{{else}}Not cut over yet.{{end}}
+{{with .Rehearsal}}Rehearsal: {{if .OK}}passed{{else}}FAILED{{end}}, RTO {{printf "%.1f" .RTOSeconds}} s, RPO {{printf "%.0f" .RPOSeconds}} s.{{end}}</p>
+<table>
+ <tr><th>step</th><th>state</th><th>seconds</th><th>detail</th></tr>
+ {{range .Steps}}<tr><td><code>{{.ID}}</code></td><td>{{.State}}</td><td>{{printf "%.1f" .Seconds}}</td><td>{{.Detail}}{{if .Error}} <em>error: {{.Error}}</em>{{end}}</td></tr>{{end}}
+</table>
+{{with .Verification}}<p>Verification {{if .OK}}passed{{else}}<strong>FAILED</strong>{{end}}: {{len .Tables}} tables compared by rows and content checksum, {{.Sequences}} sequences{{if .Redis}}, {{.Redis.Keys}} Redis keys ({{.Redis.Compared}} compared by value and TTL){{end}}{{if .ReplicaLSN}}, the replica replayed up to {{.ReplicaLSN}}{{end}}.</p>
+{{if .Problems}}<ul>{{range .Problems}}<li>{{.}}</li>{{end}}</ul>{{end}}{{end}}
+{{end}}{{end}}
 <script>
  // Marks the page as checked once every diagram and the chart have drawn.
  (function () {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nextflow-crm/nfx/internal/capacity"
 	"github.com/nextflow-crm/nfx/internal/cost"
+	"github.com/nextflow-crm/nfx/internal/migrate"
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/plan"
 )
@@ -55,7 +56,10 @@ type Diff struct {
 	Currency         string   `json:"currency,omitempty"`
 	// MonthlyCost is each stage's monthly total.
 	MonthlyCost [2]float64 `json:"monthlyCost"`
-	Migration   []Step     `json:"migration"`
+	// Migration is the plan of nfx migrate between the stages, and the
+	// write downtime it expects.
+	Migration         []Step `json:"migration"`
+	MigrationDowntime string `json:"migrationDowntime,omitempty"`
 	// Capacity is each stage's estimate (nil where it could not be made)
 	// and CapacityDelta the change, where both could.
 	Capacity      [2]*Capacity `json:"capacity"`
@@ -128,7 +132,7 @@ func Compute(from, to Side) *Diff {
 	pt, _ := model.ProfileOf(to.Config.Stage)
 	d.Targets = [2]Targets{targets(pf), targets(pt)}
 	d.UptimeDelta = pt.Uptime - pf.Uptime
-	d.Migration = Migration(from.Config.Stage, to.Config.Stage)
+	d.Migration, d.MigrationDowntime = Migration(from.Config, to.Config)
 	d.Capacity = [2]*Capacity{summary(from.Capacity), summary(to.Capacity)}
 	if a, b := d.Capacity[0], d.Capacity[1]; a != nil && b != nil {
 		d.CapacityDelta = &Capacity{Users: b.Users - a.Users, AIRequestsPerSecond: b.AIRequestsPerSecond - a.AIRequestsPerSecond,
@@ -204,51 +208,31 @@ func union(a, b map[string]int) []string {
 	return out
 }
 
-// The seed's migration steps.
-var (
-	laptopToServer = []Step{
-		{"preparation (2 weeks)", "Back up everything: `pg_dump nextflow_db > backup.sql`, `redis-cli --rdb backup.rdb`, `tar -czf ai-models-backup.tar.gz ./ai-server/models/`."},
-		{"preparation (2 weeks)", "Record the running configuration (`nfx render --stage laptop`, `docker images`)."},
-		{"preparation (2 weeks)", "Rehearse the restore on a test machine (`out/server/backup/restore.sh`)."},
-		{"migration (1 day)", "Set up the server: Swarm, node labels, the GPU nodes (`out/server/gpu/configure-gpu-node.sh`), monitoring."},
-		{"migration (1 day)", "`nfx up --stage server`, then `docker stack deploy -c out/server/stack.yaml nextflow`."},
-		{"migration (1 day)", "Restore the database, sync the AI models, update DNS."},
-		{"migration (1 day)", "Switch traffic by re-pointing the Cloudflare tunnel; watch performance; keep the rollback ready."},
-		{"post-migration (1 week)", "Watch response times, feature health and error rates."},
-		{"post-migration (1 week)", "Tune the database, model loading and scaling."},
-		{"post-migration (1 week)", "Update diagrams, runbooks and training."},
+// Migration is the migration's plan between two stages, as nfx migrate
+// runs it (its steps, checks and downtime); moving back down is a
+// rollback of the migration that brought the stack up.
+func Migration(from, to *model.Config) ([]Step, string) {
+	if from.Stage.Index() > to.Stage.Index() {
+		return []Step{{"rollback", fmt.Sprintf("Moving from %s back to %s is the rollback of the migration %s -> %s: `nfx migrate rollback --from %s --to %s` returns traffic and writes to %s while it is kept.", from.Stage, to.Stage, to.Stage, from.Stage, to.Stage, from.Stage, to.Stage)}}, ""
 	}
-	serverToCloud = []Step{
-		{"checklist", "Choose the cloud provider and region (`nextflow:cloud.region`)."},
-		{"checklist", "A Kubernetes cluster with auto-scaling (EKS, Cluster Autoscaler, the CRM's HPA)."},
-		{"checklist", "Move to managed databases (RDS PostgreSQL, ElastiCache): restore the latest backups into them."},
-		{"checklist", "A CI/CD pipeline for automated deployment (`nfx preview` on pull requests, `nfx up` on merge)."},
-		{"checklist", "Enterprise monitoring and alerting (the CloudWatch alarms, subscribed by `nextflow:cloud.alarmEmail`)."},
-		{"checklist", "Backup and disaster recovery (RDS backups, snapshots, the S3 backup bucket)."},
-		{"checklist", "Security audit and compliance."},
-		{"best practice", "Start small, monitor closely, plan 3-6 months ahead, test thoroughly, always keep a rollback plan."},
-	}
-)
-
-// growInto holds the seed's steps of growing into each stage from the one
-// before it.
-var growInto = map[model.Stage][]Step{model.Server: laptopToServer, model.Cloud: serverToCloud}
-
-// Migration returns the seed's steps between two stages, in order; moving
-// back down reverses nothing automatically, so it says so.
-func Migration(from, to model.Stage) []Step {
-	a, b := from.Index(), to.Index()
-	if a < 0 || b < 0 || a == b {
-		return nil
-	}
-	if a > b {
-		return []Step{{"rollback", fmt.Sprintf("Moving from %s back to %s: restore the latest backups into the %s stage and re-point DNS; keep the %s stage until traffic is verified.", from, to, to, from)}}
+	p, err := migrate.NewPlan(from, to)
+	if err != nil {
+		return nil, ""
 	}
 	var out []Step
-	for i := a + 1; i <= b; i++ {
-		out = append(out, growInto[model.Stages[i]]...)
+	for _, c := range p.Checks {
+		if !c.OK {
+			out = append(out, Step{"check", fmt.Sprintf("%s: %s -> %s fails; fix: %s", c.What, c.From, c.To, c.Fix)})
+		}
 	}
-	return out
+	for _, st := range p.Steps {
+		phase := st.Phase
+		if st.Frozen {
+			phase += ", writes frozen"
+		}
+		out = append(out, Step{phase, fmt.Sprintf("`%s` %s: %s", st.ID, st.Title, st.Detail)})
+	}
+	return out, fmt.Sprintf("PostgreSQL in %s mode; %s", p.Mode, p.Downtime)
 }
 
 // Text renders the diff for a terminal.
@@ -277,9 +261,12 @@ func (d *Diff) Text() string {
 		fmt.Fprintf(&b, "Cost: %.0f -> %.0f %s a month (%+.0f), %+.0f %s one-time\n", d.MonthlyCost[0], d.MonthlyCost[1], d.Currency, *d.MonthlyCostDelta, *d.OneTimeCostDelta, d.Currency)
 	}
 	if len(d.Migration) > 0 {
-		fmt.Fprintf(&b, "\nMigration\n")
+		fmt.Fprintf(&b, "\nMigration (nfx migrate plan --from %s --to %s)\n", d.From, d.To)
 		for i, s := range d.Migration {
 			fmt.Fprintf(&b, "  %2d. [%s] %s\n", i+1, s.Phase, s.Text)
+		}
+		if d.MigrationDowntime != "" {
+			fmt.Fprintf(&b, "  Downtime: %s.\n", d.MigrationDowntime)
 		}
 	}
 	return b.String()
@@ -319,6 +306,9 @@ func (d *Diff) Markdown() string {
 		b.WriteString("**Migration**\n\n")
 		for i, s := range d.Migration {
 			fmt.Fprintf(&b, "%d. *%s*: %s\n", i+1, s.Phase, s.Text)
+		}
+		if d.MigrationDowntime != "" {
+			fmt.Fprintf(&b, "\n*Downtime:* %s.\n", d.MigrationDowntime)
 		}
 	}
 	return b.String()
