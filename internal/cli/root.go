@@ -95,7 +95,7 @@ run the real Pulumi engine.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(NewCmdRender(io), NewCmdPlan(io), NewCmdAdvise(io), NewCmdDiff(io), NewCmdCost(io), NewCmdCapacity(io), NewCmdReport(io), NewCmdMigrate(io))
+	root.AddCommand(NewCmdRender(io), NewCmdPlan(io), NewCmdAdvise(io), NewCmdDiff(io), NewCmdCost(io), NewCmdCapacity(io), NewCmdReport(io), NewCmdMigrate(io), NewCmdUpgrade(io))
 	for _, verb := range []string{"preview", "up", "destroy", "cancel"} {
 		root.AddCommand(NewCmdEngine(io, verb))
 	}
