@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -121,7 +120,7 @@ func runUpgrade(ctx context.Context, io IO, o *UpgradeOptions) error {
 		return usagef("upgrade needs --source-db, --target-db and --scratch-db: the rehearsal of a restore gates the migration")
 	}
 	path := upgradePath(m.project, o.From, o.To)
-	unlock, err := lockFile(path + ".lock")
+	unlock, err := migrate.LockFile(path+".lock", path+": another nfx upgrade is running; fix: wait for it to finish")
 	if err != nil {
 		return err
 	}
@@ -247,20 +246,4 @@ func upgradeStep(ctx context.Context, id string, m *migrationInput, o *UpgradeOp
 		return fmt.Sprintf("%s; writes stopped for %.1f s", j.State, j.DowntimeSeconds), false, nil
 	}
 	return "", false, fmt.Errorf("nfx has no upgrade step %q", id)
-}
-
-// lockFile takes an exclusive lock, refusing a second nfx at once.
-func lockFile(path string) (func(), error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%s: another nfx upgrade is running; fix: wait for it to finish", path)
-	}
-	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
 }

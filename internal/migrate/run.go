@@ -187,16 +187,22 @@ func (r *Run) logf(format string, args ...any) {
 
 // lock takes the migration's lock: one nfx runs a migration at a time.
 func (r *Run) lock() (func(), error) {
-	if err := os.MkdirAll(r.Dir, 0o700); err != nil {
+	return LockFile(filepath.Join(r.Dir, "lock"), fmt.Sprintf("migration %s -> %s: another nfx is running it; fix: wait for it to finish", r.Plan.From, r.Plan.To))
+}
+
+// LockFile takes an exclusive lock on path, or fails with busy when
+// another process holds it; the returned function releases it.
+func LockFile(path, busy string) (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(filepath.Join(r.Dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, err
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("migration %s -> %s: another nfx is running it; fix: wait for it to finish", r.Plan.From, r.Plan.To)
+		return nil, errors.New(busy)
 	}
 	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
 }
