@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Migrates SIZE_MB (default 1024) of generated CRM data between two local
+# PostgreSQL servers three ways, side by side in one run, and prints the
+# throughput and the write downtime of each:
+#   plain    pg_dump -Fc | pg_restore, the baseline (no freeze, no checks)
+#   dump     nfx migrate run in dump mode (freeze, pg_dump -Fc, pg_restore -j, verification)
+#   online   nfx migrate run in online mode (logical replication, then a short freeze)
+# The rehearsal step is skipped (no --scratch-db) so that each figure is the
+# migration itself. Usage: scripts/bench-migrate.sh [SIZE_MB]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+size_mb=${1:-${SIZE_MB:-1024}}
+bin=$(dirname "$(printf '%s\n' /usr/lib/postgresql/*/bin/initdb | sort -V | tail -1)")
+export PATH="$bin:$PATH"
+[ -x "$root/bin/nfx" ] || (cd "$root" && go build -o bin/nfx ./cmd/nfx)
+
+work=$(mktemp -d /tmp/nfx-bench-migrate.XXXXXX)
+chown postgres "$work"
+pw=Bench-pg-1
+printf '%s' "$pw" > "$work/pw"
+chown postgres "$work/pw"
+ports=()
+cleanup() {
+  for d in "$work"/pg*/; do runuser -u postgres -- pg_ctl -D "$d" -m immediate -w stop >/dev/null 2>&1 || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+start() { # name port extra-options
+  runuser -u postgres -- initdb -D "$work/$1" -U nextflow --pwfile "$work/pw" --auth=scram-sha-256 >/dev/null
+  runuser -u postgres -- pg_ctl -D "$work/$1" -l "$work/$1.log" -w -t 120 \
+    -o "-c port=$2 -c listen_addresses=127.0.0.1 -c unix_socket_directories=$work -c max_wal_size=4GB $3" start >/dev/null
+  ports+=("$2")
+}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+sp=$(free_port); tp=$(free_port)
+start pgsource "$sp" "-c wal_level=logical"
+start pgtarget "$tp" ""
+export PGPASSWORD=$pw PGHOST=127.0.0.1 PGUSER=nextflow
+psql -p "$sp" -d postgres -qc "CREATE DATABASE nextflow"
+for db in plain dump online; do psql -p "$tp" -d postgres -qc "CREATE DATABASE $db"; done
+
+echo "generating $size_mb MB of CRM data..." >&2
+rows=$(( size_mb * 1024 * 1024 / 700 ))
+psql -p "$sp" -d nextflow -q -v ON_ERROR_STOP=1 <<SQL
+CREATE TABLE accounts (id serial PRIMARY KEY, name text NOT NULL, profile jsonb NOT NULL);
+CREATE TABLE contacts (id bigserial PRIMARY KEY, account_id int NOT NULL REFERENCES accounts(id), email text, notes text, data jsonb);
+INSERT INTO accounts (name, profile) SELECT 'acct ' || g, jsonb_build_object('tier', g % 5) FROM generate_series(1, 10000) g;
+INSERT INTO contacts (account_id, email, notes, data)
+  SELECT 1 + g % 10000, 'c' || g || '@example.com', repeat(md5(g::text), 18), jsonb_build_object('n', g, 'tags', jsonb_build_array('a', g % 9))
+  FROM generate_series(1, $rows) g;
+CREATE INDEX ON contacts (account_id);
+VACUUM ANALYZE;
+SQL
+bytes=$(psql -p "$sp" -d nextflow -Atc "SELECT pg_database_size('nextflow')")
+mb=$(awk -v b="$bytes" 'BEGIN { printf "%.0f", b / 1e6 }')
+
+project="$work/project"
+mkdir -p "$project"
+cp "$root/Pulumi.yaml" "$root/Pulumi.server.yaml" "$project/"
+
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+now() { date +%s.%N; }
+
+t0=$(now)
+pg_dump -p "$sp" -d nextflow -Fc | pg_restore -p "$tp" -d plain --no-owner --no-privileges
+psql -p "$tp" -d plain -qc ANALYZE
+t1=$(now)
+plain=$(secs "$t0" "$t1")
+
+results=()
+for mode in dump online; do
+  printf 'config:\n  nextflow:stage: laptop\n  nextflow:redis: {data: cache}\n  nextflow:migration: {mode: %s, maxFreezeSeconds: 600}\n' "$mode" > "$project/Pulumi.laptop.yaml"
+  rm -rf "$project/.nfx/migrations"
+  psql -p "$sp" -d postgres -qc "ALTER DATABASE nextflow RESET default_transaction_read_only"
+  t0=$(now)
+  (cd "$project" && NFX_SOURCE_DB_PASSWORD=$pw NFX_TARGET_DB_PASSWORD=$pw "$root/bin/nfx" migrate run --from laptop --to server \
+    --source-db "postgres://nextflow@127.0.0.1:$sp/nextflow?sslmode=disable" --target-db "postgres://nextflow@127.0.0.1:$tp/$mode?sslmode=disable" \
+    --cutover-cmd true >"$work/$mode.out" 2>&1) || { cat "$work/$mode.out" >&2; exit 1; }
+  t1=$(now)
+  down=$(cd "$project" && "$root/bin/nfx" migrate report --from laptop --to server --json | python3 -c 'import json,sys; print("%.1f" % json.load(sys.stdin)["downtimeSeconds"])')
+  results+=("$mode $(secs "$t0" "$t1") $down")
+done
+
+printf '\nsource database: %s MB (%s rows of contacts)\n\n' "$mb" "$rows"
+printf '%-8s %10s %10s %16s\n' way seconds MB/s "write downtime"
+awk -v mb="$mb" -v s="$plain" 'BEGIN { printf "%-8s %10.1f %10.1f %16s\n", "plain", s, mb / s, "(no freeze)" }'
+for r in "${results[@]}"; do
+  read -r mode s down <<<"$r"
+  awk -v mb="$mb" -v s="$s" -v m="$mode" -v d="$down" 'BEGIN { printf "%-8s %10.1f %10.1f %14s s\n", m, s, mb / s, d }'
+done
