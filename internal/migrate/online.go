@@ -104,7 +104,11 @@ func (r *Run) onlineCheck(ctx context.Context) (string, bool, error) {
 	}
 	defer dst.Close(ctx)
 	var mayCreate bool
-	if err := dst.QueryRow(ctx, `SELECT rolsuper OR (current_setting('server_version_num')::int >= 160000 AND pg_has_role(current_user, 'pg_create_subscription', 'MEMBER'))
+	// A superuser; on 16 a member of pg_create_subscription; on RDS a
+	// member of rds_superuser (the master user).
+	if err := dst.QueryRow(ctx, `SELECT rolsuper
+		OR EXISTS (SELECT 1 FROM pg_roles g JOIN pg_auth_members m ON m.roleid = g.oid JOIN pg_roles u ON u.oid = m.member
+			WHERE u.rolname = current_user AND g.rolname IN ('pg_create_subscription', 'rds_superuser'))
 		FROM pg_roles WHERE rolname = current_user`).Scan(&mayCreate); err != nil {
 		return "", false, err
 	}
