@@ -77,14 +77,15 @@ for mode in dump online; do
     --source-db "postgres://nextflow@127.0.0.1:$sp/nextflow?sslmode=disable" --target-db "postgres://nextflow@127.0.0.1:$tp/$mode?sslmode=disable" \
     --cutover-cmd true >"$work/$mode.out" 2>&1) || { cat "$work/$mode.out" >&2; exit 1; }
   t1=$(now)
-  down=$(cd "$project" && "$root/bin/nfx" migrate report --from laptop --to server --json | python3 -c 'import json,sys; print("%.1f" % json.load(sys.stdin)["downtimeSeconds"])')
-  results+=("$mode $(secs "$t0" "$t1") $down")
+  read -r down verify < <(cd "$project" && "$root/bin/nfx" migrate report --from laptop --to server --json |
+    python3 -c 'import json,sys; j=json.load(sys.stdin); print("%.1f %.1f" % (j["downtimeSeconds"], [s["seconds"] for s in j["steps"] if s["id"] == "verify"][0]))')
+  results+=("$mode $(secs "$t0" "$t1") $down $verify")
 done
 
 printf '\nsource database: %s MB (%s rows of contacts)\n\n' "$mb" "$rows"
-printf '%-8s %10s %10s %16s\n' way seconds MB/s "write downtime"
-awk -v mb="$mb" -v s="$plain" 'BEGIN { printf "%-8s %10.1f %10.1f %16s\n", "plain", s, mb / s, "(no freeze)" }'
+printf '%-8s %10s %10s %16s %14s\n' way seconds MB/s "write downtime" "of it verify"
+awk -v mb="$mb" -v s="$plain" 'BEGIN { printf "%-8s %10.1f %10.1f %16s %14s\n", "plain", s, mb / s, "(no freeze)", "-" }'
 for r in "${results[@]}"; do
-  read -r mode s down <<<"$r"
-  awk -v mb="$mb" -v s="$s" -v m="$mode" -v d="$down" 'BEGIN { printf "%-8s %10.1f %10.1f %14s s\n", m, s, mb / s, d }'
+  read -r mode s down verify <<<"$r"
+  awk -v mb="$mb" -v s="$s" -v m="$mode" -v d="$down" -v v="$verify" 'BEGIN { printf "%-8s %10.1f %10.1f %14s s %12s s\n", m, s, mb / s, d, v }'
 done
