@@ -118,3 +118,21 @@ func TestDiffShowsTheMigrationPlan(t *testing.T) {
 		t.Error("the diff still prints the seed's prose")
 	}
 }
+
+// Without a way to switch the traffic, the migration stops at preflight,
+// before the source is frozen for nothing.
+func TestMigrateNeedsACutoverFirst(t *testing.T) {
+	dir := project(t)
+	write(t, filepath.Join(dir, "laptop.yaml"), "config:\n  nextflow:stage: laptop\n  nextflow:redis: {data: cache}\n")
+	code, _, stderr := nfx(t, dir, "migrate", "run", "--from", "laptop", "--to", "server", "--from-config", "laptop.yaml",
+		"--source-db", "postgres://nextflow@127.0.0.1:1/nextflow", "--target-db", "postgres://nextflow@127.0.0.1:1/nextflow")
+	if code != ExitFailed || !strings.Contains(stderr, "step preflight: no --cutover-cmd") || !strings.Contains(stderr, "nfx migrate scripts") {
+		t.Errorf("exit %d: %s", code, stderr)
+	}
+	// Redis declared state needs its connections, also before anything.
+	code, _, stderr = nfx(t, dir, "migrate", "run", "--from", "laptop", "--to", "server", "--cutover-cmd", "true",
+		"--source-db", "postgres://nextflow@127.0.0.1:1/nextflow", "--target-db", "postgres://nextflow@127.0.0.1:1/nextflow")
+	if code != ExitFailed || !strings.Contains(stderr, "redis.data is state") {
+		t.Errorf("exit %d: %s", code, stderr)
+	}
+}

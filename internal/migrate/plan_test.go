@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nextflow-crm/nfx/internal/model"
 )
@@ -125,5 +126,51 @@ func TestScriptsPassShellcheck(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// A migration under way is not silently continued under another plan (a
+// Redis declared cache when it started, state now, would never be
+// copied); one that changed nothing yet starts afresh.
+func TestJournalBelongsToItsPlan(t *testing.T) {
+	server := load(t, "server", nil)
+	cache, _ := NewPlan(load(t, "laptop", map[string]string{"redis": `{"data": "cache"}`}), server)
+	state, _ := NewPlan(load(t, "laptop", nil), server)
+	dir := t.TempDir()
+	r := &Run{Plan: cache, Dir: dir}
+	unlock, err := r.begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.state("preflight").State = StateDone
+	if err := r.save(); err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	// Only the checks ran: the other plan starts afresh.
+	r2 := &Run{Plan: state, Dir: dir}
+	unlock, err = r2.begin()
+	if err != nil {
+		t.Fatalf("an untouched attempt: %v", err)
+	}
+	if r2.j.Plan.RedisData != "state" || r2.state("preflight").State != StatePending {
+		t.Errorf("not started afresh: %+v", r2.j.Plan)
+	}
+	r2.j.FrozenAt = time.Now()
+	r2.state("freeze").State = StateDone
+	r2.save()
+	unlock()
+	// Frozen under one plan: another is refused, the first one is named.
+	if _, err := (&Run{Plan: cache, Dir: dir}).begin(); err == nil || !strings.Contains(err.Error(), "with Redis as state; this one is laptop -> server in dump mode with Redis as cache") {
+		t.Errorf("a touched attempt: %v", err)
+	}
+	// Two at once: the second is refused.
+	unlock, err = (&Run{Plan: state, Dir: dir}).begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	if _, err := (&Run{Plan: state, Dir: dir}).begin(); err == nil || !strings.Contains(err.Error(), "another nfx is running it") {
+		t.Errorf("a second run at once: %v", err)
 	}
 }

@@ -207,6 +207,34 @@ func LockFile(path, busy string) (func(), error) {
 	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
 }
 
+func newJournal(p *Plan) *Journal {
+	j := &Journal{Plan: p, State: MigrationRunning}
+	for _, s := range p.Steps {
+		j.Steps = append(j.Steps, &StepState{ID: s.ID, State: StatePending})
+	}
+	return j
+}
+
+// untouched says an attempt changed nothing anywhere: no step done but
+// the checks, nothing restored, nothing frozen.
+func untouched(j *Journal) bool {
+	for _, s := range j.Steps {
+		if s.State == StateDone && s.ID != "preflight" && s.ID != "postgres.online-check" {
+			return false
+		}
+	}
+	return !j.RestoreStarted && j.FrozenAt.IsZero() && j.State == MigrationRunning
+}
+
+// stepList is a plan's step IDs, in order.
+func stepList(p *Plan) string {
+	ids := make([]string, len(p.Steps))
+	for i, s := range p.Steps {
+		ids[i] = s.ID
+	}
+	return strings.Join(ids, " ")
+}
+
 // begin takes the migration's lock and opens its journal; the returned
 // function releases the lock.
 func (r *Run) begin() (func(), error) {
@@ -228,13 +256,13 @@ func (r *Run) open() error {
 		return err
 	}
 	if j == nil {
-		j = &Journal{Plan: r.Plan, State: MigrationRunning}
-		for _, s := range r.Plan.Steps {
-			j.Steps = append(j.Steps, &StepState{ID: s.ID, State: StatePending})
-		}
-	} else if j.Plan.From != r.Plan.From || j.Plan.To != r.Plan.To || j.Plan.Mode != r.Plan.Mode || len(j.Plan.Steps) != len(r.Plan.Steps) {
-		return fmt.Errorf("%s holds a migration %s -> %s in %s mode; this one is %s -> %s in %s mode; fix: finish or roll that one back, or move the directory away",
-			r.Dir, j.Plan.From, j.Plan.To, j.Plan.Mode, r.Plan.From, r.Plan.To, r.Plan.Mode)
+		j = newJournal(r.Plan)
+	} else if untouched(j) && (j.Plan.Mode != r.Plan.Mode || j.Plan.RedisData != r.Plan.RedisData || stepList(j.Plan) != stepList(r.Plan)) {
+		// Nothing of the earlier attempt changed anything: start afresh.
+		j = newJournal(r.Plan)
+	} else if j.Plan.From != r.Plan.From || j.Plan.To != r.Plan.To || j.Plan.Mode != r.Plan.Mode || j.Plan.RedisData != r.Plan.RedisData || stepList(j.Plan) != stepList(r.Plan) {
+		return fmt.Errorf("%s holds a migration %s -> %s in %s mode with Redis as %s; this one is %s -> %s in %s mode with Redis as %s; fix: finish or roll that one back, or move the directory away",
+			r.Dir, j.Plan.From, j.Plan.To, j.Plan.Mode, j.Plan.RedisData, r.Plan.From, r.Plan.To, r.Plan.Mode, r.Plan.RedisData)
 	}
 	r.j = j
 	return nil
@@ -287,6 +315,9 @@ func (r *Run) Execute(ctx context.Context) (*Journal, error) {
 			st.State, st.Error = StateFailed, err.Error()
 			r.logf("      failed after %.1f s: %v", st.Seconds, err)
 			_ = r.save()
+			if !r.j.FrozenAt.IsZero() {
+				return r.j, fmt.Errorf("step %s: %w; fix it and run nfx migrate run again: it resumes here; meanwhile the source takes no writes: nfx migrate rollback gives them back", step.ID, err)
+			}
 			return r.j, fmt.Errorf("step %s: %w; fix it and run nfx migrate run again: it resumes here", step.ID, err)
 		case skipped:
 			st.State = StateSkipped
@@ -440,6 +471,9 @@ func (r *Run) preflight(ctx context.Context) (string, bool, error) {
 	e := r.E
 	if e.SourceDB == nil || e.TargetDB == nil {
 		return "", false, fmt.Errorf("give --source-db and --target-db (postgres://user@host:port/db; passwords in NFX_SOURCE_DB_PASSWORD, NFX_TARGET_DB_PASSWORD)")
+	}
+	if e.Cutover == "" {
+		return "", false, fmt.Errorf("no --cutover-cmd: give the command that switches the traffic (nfx migrate scripts --from %s --to %s writes out/%s/migrate/cutover.sh, used by default); checked now so that the source is not frozen for nothing", r.Plan.From, r.Plan.To, r.Plan.To)
 	}
 	if r.Plan.RedisData == "state" && (e.SourceRedis == nil || e.TargetRedis == nil) {
 		return "", false, fmt.Errorf("redis.data is state: its keys move with the migration; give --source-redis and --target-redis (passwords in NFX_SOURCE_REDIS_PASSWORD, NFX_TARGET_REDIS_PASSWORD), or declare nextflow:redis.data cache if the target may start empty")
@@ -624,6 +658,9 @@ func (r *Run) Rollback(ctx context.Context, discard bool) (*Journal, error) {
 	case MigrationRolledBack:
 		r.logf("nfx: the migration was already rolled back")
 		return r.j, nil
+	}
+	if r.Plan.RedisData == "state" && !r.j.FrozenAt.IsZero() && r.E.SourceRedis == nil {
+		return r.j, fmt.Errorf("the source's Redis is paused for writes: give --source-redis (its password in NFX_SOURCE_REDIS_PASSWORD) so that the rollback ends the pause too")
 	}
 	if r.j.State == MigrationCutOver && !discard && r.j.Verification != nil {
 		now, err := TakeSnapshot(ctx, *r.E.TargetDB)
