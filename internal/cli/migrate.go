@@ -186,7 +186,11 @@ func (f *migrateFlags) run(io IO, m *migrationInput, e migrate.Endpoints) *migra
 	if n := model.Profiles[m.to.Stage].Topology.QdrantNodes; n > 1 {
 		rf = 2
 	}
-	return &migrate.Run{Plan: m.plan, Dir: m.dir, E: e, Out: io.Out, ReplicationFactor: rf,
+	var room int64
+	if model.Profiles[m.to.Stage].Topology.IsManaged(model.KindDatabase) {
+		room = int64(m.to.Config.Cloud.DBStorageGB) << 30
+	}
+	return &migrate.Run{Plan: m.plan, Dir: m.dir, E: e, Out: io.Out, ReplicationFactor: rf, TargetRoom: room,
 		Jobs: c.Jobs, MaxFreeze: time.Duration(c.MaxFreezeSeconds) * time.Second, RedisCompareAll: c.RedisCompareAll, Backup: f.Backup}
 }
 

@@ -11,7 +11,8 @@ import (
 
 // online mode refuses, before anything changes, what it cannot do: a
 // source without logical WAL, a target role that may not subscribe (RDS's
-// master user may: it is a member of rds_superuser).
+// master user may: it is a member of rds_superuser), and DDL made during
+// the window.
 func TestOnlineChecks(t *testing.T) {
 	logical := testutil.StartPostgres(t, "-c wal_level=logical")
 	replica := testutil.StartPostgres(t)
@@ -51,6 +52,14 @@ func TestOnlineChecks(t *testing.T) {
 			}
 			if frozen, _ := Frozen(context.Background(), *tc.src); frozen {
 				t.Error("the check froze the source")
+			}
+			if tc.want != "" {
+				return
+			}
+			// DDL during the window stops the migration at the catch-up.
+			logical.Exec(t, "nextflow", "ALTER TABLE t ADD COLUMN note text")
+			if _, _, err := r.onlineCatchup(context.Background()); err == nil || !strings.Contains(err.Error(), "schema changed during the migration") {
+				t.Errorf("DDL in the window: %v", err)
 			}
 		})
 	}

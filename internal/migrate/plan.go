@@ -167,6 +167,10 @@ func NewPlan(from, to *model.Config) (*Plan, error) {
 	if model.Profiles[to.Stage].Hosting != model.Provider && to.Tunnel.Mode != model.TunnelNone {
 		pre = append(pre, "the target's cloudflared does not serve before the cutover: docker service scale "+model.Namespace+"_"+model.PartTunnel+"=0 on it after nfx up")
 	}
+	if model.Profiles[to.Stage].Topology.IsManaged(model.KindDatabase) {
+		pre = append(pre, fmt.Sprintf("the source database fits %s's %d GB with a fifth to spare (cloud.dbStorageGB)", dst.Postgres, to.Cloud.DBStorageGB))
+	}
+	pre = append(pre, "a command switches the traffic (--cutover-cmd, or out/"+string(to.Stage)+"/migrate/cutover.sh)")
 	add(Step{ID: "preflight", Part: "all", Phase: PhasePrepare, Title: "Check both stacks",
 		Detail:        fmt.Sprintf("connect to %s, %s and Qdrant on both stages; compare versions; measure the source's data against the target's room", src.Postgres, src.Redis),
 		Preconditions: pre})

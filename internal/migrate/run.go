@@ -145,6 +145,9 @@ type Run struct {
 	// Backup, if set, is the backup the rehearsal restores instead of a
 	// fresh dump.
 	Backup string
+	// TargetRoom is the room the target's model gives its database (RDS's
+	// allocated storage), 0 when the model does not size it.
+	TargetRoom int64
 	j      *Journal
 }
 
@@ -490,6 +493,11 @@ func (r *Run) preflight(ctx context.Context) (string, bool, error) {
 		return "", false, fmt.Errorf("the source runs PostgreSQL %d and the target %d: pg_restore and logical replication move data only forward; fix: run the target on %d or later", src.Major, dst.Major, src.Major)
 	}
 	r.j.SourceBytes = src.Bytes
+	// The restored database takes about the source's size again; leave a
+	// fifth for the WAL and growth.
+	if r.TargetRoom > 0 && src.Bytes*5/4 > r.TargetRoom {
+		return "", false, fmt.Errorf("the source database is %s; the target's storage is %s, less than the %s it needs with room to grow; fix: raise it (nextflow:cloud.dbStorageGB) and nfx up the target", bytesText(src.Bytes), bytesText(r.TargetRoom), bytesText(src.Bytes*5/4))
+	}
 	if !r.j.RestoreStarted {
 		if n, err := UserTableCount(ctx, *e.TargetDB); err != nil {
 			return "", false, err
