@@ -148,7 +148,7 @@ type Run struct {
 	// TargetRoom is the room the target's model gives its database (RDS's
 	// allocated storage), 0 when the model does not size it.
 	TargetRoom int64
-	j      *Journal
+	j          *Journal
 }
 
 // stepHook is called as each step starts, its state saved as running;
