@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,7 +98,14 @@ func TestMigrateRedisStateIntoTheServersSentinelSetup(t *testing.T) {
 	if err := src.Set(short, "late", "x", 0).Err(); err == nil {
 		t.Error("the frozen source's Redis took a write")
 	}
-	if _, err := m.run().Rollback(ctx, true); err != nil {
+	// Rollback needs the source's Redis, to end its pause.
+	if _, err := m.run().Rollback(ctx, true); err == nil || !strings.Contains(err.Error(), "give --source-redis") {
+		t.Errorf("a rollback that would leave Redis paused: %v", err)
+	}
+	if _, err := r.Rollback(ctx, true); err != nil {
 		t.Fatal(err)
+	}
+	if err := src.Set(ctx, "after-rollback", "x", 0).Err(); err != nil {
+		t.Errorf("the source's Redis refuses writes after the rollback: %v", err)
 	}
 }
