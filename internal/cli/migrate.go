@@ -295,7 +295,7 @@ func newCmdMigrateRun(io IO) *cobra.Command {
 		},
 	}
 	f.add(cmd, true)
-	cmd.Flags().StringVar(&f.Backup, "backup", "", "the backup the rehearsal restores (pg_dump -Fc file; default: a dump taken now)")
+	cmd.Flags().StringVar(&f.Backup, "backup", "", "the backup the rehearsal restores: a pg_dump -Fc file or the backup directory (its newest postgres-*.dump); default: a dump taken now")
 	return cmd
 }
 
@@ -464,7 +464,7 @@ func newCmdMigrateRehearse(io IO) *cobra.Command {
 	fl.StringVar(&sourceFile, "source-db-password-file", "", "read the source's password from this file")
 	fl.StringVar(&scratch, "scratch-db", "", "a throwaway database to restore into (emptied first); its password from $NFX_SCRATCH_DB_PASSWORD")
 	fl.StringVar(&scratchFile, "scratch-db-password-file", "", "read the scratch database's password from this file")
-	fl.StringVar(&backup, "backup", "", "the backup to restore, a pg_dump -Fc file (default: a dump taken now)")
+	fl.StringVar(&backup, "backup", "", "the backup to restore: a pg_dump -Fc file, or the backup directory (its newest postgres-*.dump, checked against its .sha256); default: a dump taken now")
 	fl.BoolVar(&asJSON, "json", false, "print JSON")
 	_ = cmd.MarkFlagRequired("stage")
 	return cmd

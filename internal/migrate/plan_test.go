@@ -174,3 +174,27 @@ func TestJournalBelongsToItsPlan(t *testing.T) {
 		t.Errorf("a second run at once: %v", err)
 	}
 }
+
+// The rehearsal finds the newest backup the server's job wrote, and
+// refuses one that does not match its checksum.
+func TestLatestBackup(t *testing.T) {
+	dir := t.TempDir()
+	pg := filepath.Join(dir, "postgres")
+	os.MkdirAll(pg, 0o755)
+	for _, name := range []string{"postgres-20261130T020000Z.dump", "postgres-20261201T020000Z.dump", ".partial-postgres-20261202T020000Z.dump"} {
+		os.WriteFile(filepath.Join(pg, name), []byte(name), 0o644)
+	}
+	newest := filepath.Join(pg, "postgres-20261201T020000Z.dump")
+	sum, _ := fileSHA256(newest)
+	os.WriteFile(newest+".sha256", []byte(sum+"  postgres-20261201T020000Z.dump\n"), 0o644)
+	if got, err := LatestBackup(dir); err != nil || got != newest {
+		t.Errorf("latest of %s: %s %v", dir, got, err)
+	}
+	os.WriteFile(newest, []byte("damaged"), 0o644)
+	if _, err := LatestBackup(dir); err == nil || !strings.Contains(err.Error(), "does not match its checksum") {
+		t.Errorf("a damaged backup: %v", err)
+	}
+	if _, err := LatestBackup(t.TempDir()); err == nil || !strings.Contains(err.Error(), "no postgres-*.dump") {
+		t.Errorf("an empty directory: %v", err)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -60,6 +62,11 @@ func Rehearse(ctx context.Context, source, scratch DB, backup, dir string, jobs 
 			return reh, err
 		}
 	} else {
+		latest, err := LatestBackup(backup)
+		if err != nil {
+			return reh, err
+		}
+		backup, reh.Backup = latest, latest
 		fi, err := os.Stat(backup)
 		if err != nil {
 			return reh, fmt.Errorf("--backup: %v", err)
@@ -121,4 +128,39 @@ func markScratch(ctx context.Context, d DB) error {
 	defer c.Close(ctx)
 	_, err = c.Exec(ctx, "COMMENT ON DATABASE "+quoteIdent(d.Database)+" IS '"+rehearsalMark+"'")
 	return err
+}
+
+// LatestBackup is the backup to rehearse: path itself when it is a file,
+// else the newest PostgreSQL backup the server's backup job wrote under it
+// (postgres-<UTC stamp>.dump, in path or path/postgres). A checksum file
+// beside it (<backup>.sha256) must match.
+func LatestBackup(path string) (string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("--backup: %v", err)
+	}
+	file := path
+	if fi.IsDir() {
+		var found []string
+		for _, dir := range []string{path, filepath.Join(path, "postgres")} {
+			m, _ := filepath.Glob(filepath.Join(dir, "postgres-*.dump"))
+			found = append(found, m...)
+		}
+		if len(found) == 0 {
+			return "", fmt.Errorf("--backup %s: no postgres-*.dump in it or in its postgres/; fix: point it at the backup directory (the NAS's backups) or a pg_dump -Fc file", path)
+		}
+		sort.Slice(found, func(i, j int) bool { return filepath.Base(found[i]) < filepath.Base(found[j]) })
+		file = found[len(found)-1]
+	}
+	if sum, err := os.ReadFile(file + ".sha256"); err == nil {
+		want, _, _ := strings.Cut(strings.TrimSpace(string(sum)), " ")
+		got, err := fileSHA256(file)
+		if err != nil {
+			return "", err
+		}
+		if got != want {
+			return "", fmt.Errorf("the backup %s does not match its checksum (%s): it is damaged; fix: rehearse an earlier backup, and find out why", file, file+".sha256")
+		}
+	}
+	return file, nil
 }
