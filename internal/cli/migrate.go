@@ -182,10 +182,7 @@ func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''
 
 func (f *migrateFlags) run(io IO, m *migrationInput, e migrate.Endpoints) *migrate.Run {
 	c := m.from.Config.Migration
-	rf := 1
-	if n := model.Profiles[m.to.Stage].Topology.QdrantNodes; n > 1 {
-		rf = 2
-	}
+	rf := migrate.QdrantReplicationFactor(m.to.Config)
 	var room int64
 	if model.Profiles[m.to.Stage].Topology.IsManaged(model.KindDatabase) {
 		room = int64(m.to.Config.Cloud.DBStorageGB) << 30

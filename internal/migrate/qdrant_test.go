@@ -8,12 +8,16 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/nextflow-crm/nfx/internal/testutil"
 )
 
 // qdrantOperations are the operations of Qdrant's REST API that nfx calls,
@@ -161,7 +165,7 @@ func (f *fakeQdrant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		sort.Strings(ids)
 		start := 0
-		if off, ok := body["offset"]; ok {
+		if off, ok := body["offset"]; ok && string(off) != "null" {
 			start = sort.SearchStrings(ids, canonical(off))
 		}
 		end := min(start+limit, len(ids))
@@ -259,5 +263,42 @@ func TestCopyQdrantAgainstItsDocumentedAPI(t *testing.T) {
 	}
 	if len(src.requests) == 0 || len(dst.requests) == 0 {
 		t.Error("no request was recorded")
+	}
+}
+
+// The hand-run script's Qdrant step, against the same fakes: every request
+// is one the API documents, and the collections arrive whole.
+func TestScriptCopiesQdrant(t *testing.T) {
+	for _, tool := range []string{"curl", "jq"} {
+		testutil.Tool(t, tool)
+	}
+	src, srcSrv := newFakeQdrant(t, "")
+	dst, dstSrv := newFakeQdrant(t, "")
+	src.seed("docs", `{"vectors": {"size": 4, "distance": "Cosine"}}`, 600)
+	src.seed("multi", `{"vectors": {"text": {"size": 3, "distance": "Dot"}, "image": {"size": 2, "distance": "Euclid"}}, "sparse_vectors": {"keywords": {}}}`, 30)
+	from, to := load(t, "laptop", nil), load(t, "server", nil)
+	p, _ := NewPlan(from, to)
+	set, err := Scripts(p, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(t.TempDir(), "migrate.sh")
+	os.WriteFile(script, set[0].Data, 0o755)
+	for run := 0; run < 2; run++ {
+		cmd := exec.Command("bash", script, "qdrant.copy")
+		cmd.Dir = t.TempDir()
+		cmd.Env = append(os.Environ(), "SOURCE_QDRANT="+srcSrv.URL, "TARGET_QDRANT="+dstSrv.URL)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("migrate.sh qdrant.copy: %v\n%s", err, out)
+		}
+	}
+	ctx := context.Background()
+	a, _ := SumQdrant(ctx, Qdrant{Name: "source", URL: srcSrv.URL})
+	b, _ := SumQdrant(ctx, Qdrant{Name: "target", URL: dstSrv.URL})
+	if bad := CompareQdrant(a, b); len(bad) > 0 || b["docs"].Points != 600 {
+		t.Errorf("after the script: %v %+v", bad, b)
+	}
+	if len(dst.creates) != 2 || string(dst.creates[0]["replication_factor"]) != "2" {
+		t.Errorf("created: %v", dst.creates)
 	}
 }

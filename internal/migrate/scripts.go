@@ -32,6 +32,8 @@ type scriptData struct {
 	Rollback  bool
 	Project   string
 	StateCopy bool
+	// QdrantReplicas is the replication factor of the target's collections.
+	QdrantReplicas int
 }
 
 type scriptStep struct {
@@ -47,7 +49,7 @@ func Scripts(p *Plan, from, to *model.Config) (files.Set, error) {
 	d := scriptData{Plan: p, Database: from.Postgres.Database, Jobs: from.Migration.Jobs, Project: model.Namespace,
 		Tunnel: to.Tunnel.Mode != model.TunnelNone, Service: model.Namespace + "_" + model.PartTunnel,
 		Replicas: max(1, model.Profiles[to.Stage].Topology.EdgeReplicas), Cloud: model.Profiles[to.Stage].Hosting == model.Provider,
-		Hostname: to.Tunnel.Hostname, StateCopy: p.RedisData == model.RedisState}
+		Hostname: to.Tunnel.Hostname, StateCopy: p.RedisData == model.RedisState, QdrantReplicas: QdrantReplicationFactor(to)}
 	for _, s := range p.Steps {
 		d.Steps = append(d.Steps, scriptStep{s.ID, funcName(s.ID), s.Title})
 	}
@@ -71,3 +73,12 @@ func Scripts(p *Plan, from, to *model.Config) (files.Set, error) {
 }
 
 func shellSingleQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// QdrantReplicationFactor is the replication factor a stage's collections
+// get: two copies of each shard on a cluster, one on a single node.
+func QdrantReplicationFactor(c *model.Config) int {
+	if model.Profiles[c.Stage].Topology.QdrantNodes > 1 {
+		return 2
+	}
+	return 1
+}
