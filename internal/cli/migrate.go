@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -260,6 +261,10 @@ func newCmdMigrateScripts(io IO) *cobra.Command {
 				return err
 			}
 			if err := files.WriteOutput(dir, set, files.Options{Stage: m.plan.To}); err != nil {
+				var not *files.NotOursError
+				if errors.As(err, &not) {
+					return usageError{fmt.Errorf("--out %w", err)}
+				}
 				return err
 			}
 			for _, s := range set.Sorted() {

@@ -38,6 +38,11 @@ func TestMigrateRefusesHostileInput(t *testing.T) {
 			[]string{"--source-db-password-file", "not a password file"}},
 		{"a missing password file", append(run, "--source-db", "postgres://nextflow@127.0.0.1/nextflow", "--source-db-password-file", "nope"),
 			[]string{"--source-db-password-file", "nope"}},
+		{"a URL of a megabyte", append(run, "--source-db", "postgres://"+strings.Repeat("h", 1<<20)), []string{"--source-db", "..."}},
+		{"scripts into the project", []string{"migrate", "scripts", "--from", "laptop", "--to", "server", "--out", "."}, []string{"--out", "which nfx did not write"}},
+		{"scripts into a file", []string{"migrate", "scripts", "--from", "laptop", "--to", "server", "--out", "Pulumi.yaml"}, []string{"it is a file"}},
+		{"a password file that is a device", append(run, "--source-db", "postgres://nextflow@127.0.0.1/nextflow", "--source-db-password-file", "/dev/null"),
+			[]string{"--source-db-password-file", "not a password file"}},
 		{"rehearse without a scratch database", []string{"migrate", "rehearse", "--stage", "laptop", "--source-db", "postgres://nextflow@127.0.0.1/nextflow"}, []string{"--scratch-db is required"}},
 	}
 	for _, tc := range cases {
@@ -58,6 +63,9 @@ func TestMigrateRefusesHostileInput(t *testing.T) {
 			}
 			if stdout != "" {
 				t.Errorf("stdout: %.200q", stdout)
+			}
+			if len(stderr) > 2000 {
+				t.Errorf("the message is %d bytes: it echoes the input", len(stderr))
 			}
 			if snapshot(t, dir) != before {
 				t.Error("the refused command changed the project")
