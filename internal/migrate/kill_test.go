@@ -29,6 +29,8 @@ type helperRun struct {
 	Dir    string
 	E      Endpoints
 	KillAt string
+	// KillAfter kills that long into the step instead of as it starts.
+	KillAfter time.Duration
 }
 
 func TestMain(m *testing.M) {
@@ -38,10 +40,14 @@ func TestMain(m *testing.M) {
 			os.Exit(3)
 		}
 		stepHook = func(id string) {
-			if id == h.KillAt {
+			if id != h.KillAt {
+				return
+			}
+			if h.KillAfter == 0 {
 				syscall.Kill(os.Getpid(), syscall.SIGKILL)
 				time.Sleep(time.Minute)
 			}
+			time.AfterFunc(h.KillAfter, func() { syscall.Kill(os.Getpid(), syscall.SIGKILL) })
 		}
 		r := &Run{Plan: h.Plan, Dir: h.Dir, E: h.E, Jobs: 2, MaxFreeze: time.Minute, RedisCompareAll: 1000}
 		if _, err := r.Execute(context.Background()); err != nil {
@@ -79,8 +85,23 @@ func TestMigrateSurvivesAKillAtEveryStep(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, s := range append(plan.Steps, Step{ID: ""}) {
-				h.KillAt = s.ID
+			type kill struct {
+				at    string
+				after time.Duration
+			}
+			var kills []kill
+			for _, s := range plan.Steps {
+				kills = append(kills, kill{s.ID, 0})
+				// Killed in the middle of the long steps too: the clients it
+				// started die with it, the rerun starts the step again.
+				if s.ID == "postgres.restore" || s.ID == "postgres.subscribe" || s.ID == "verify" {
+					kills = append(kills, kill{s.ID, 150 * time.Millisecond})
+				}
+			}
+			midway := 0
+			for _, k := range append(kills, kill{}) {
+				s := Step{ID: k.at}
+				h.KillAt, h.KillAfter = k.at, k.after
 				spec, _ := json.Marshal(h)
 				cmd := exec.Command(os.Args[0], "-test.run=^$")
 				cmd.Env = append(os.Environ(), "NFX_MIGRATE_HELPER="+string(spec))
@@ -88,15 +109,43 @@ func TestMigrateSurvivesAKillAtEveryStep(t *testing.T) {
 				var ee *exec.ExitError
 				killed := err != nil && errors.As(err, &ee) && ee.Sys().(syscall.WaitStatus).Signaled()
 				if s.ID != "" && !killed {
+					if k.after > 0 && err == nil {
+						t.Fatalf("%s finished within %s: the kill in its middle was not tested", s.ID, k.after)
+					}
 					t.Fatalf("killed at %s: %v %s", s.ID, err, out)
 				}
 				if s.ID == "" && err != nil {
 					t.Fatalf("the last run: %v %s", err, out)
 				}
 				j, err := LoadJournal(h.Dir)
-				if err != nil || (s.ID != "" && j.state(s.ID).State != StateRunning) {
-					t.Fatalf("after the kill at %s the journal is %v %+v", s.ID, err, j)
+				if err != nil {
+					t.Fatal(err)
 				}
+				if s.ID != "" && j.state(s.ID).State != StateRunning {
+					if k.after == 0 {
+						t.Fatalf("after the kill at %s the journal is %+v", s.ID, j.state(s.ID))
+					}
+					t.Logf("%s finished before the kill %s into it", s.ID, k.after)
+				} else if k.after > 0 {
+					midway++
+				}
+				// No client nfx started outlives it for long (pg_restore's
+				// parallel workers end when they find their leader gone).
+				deadline := time.Now().Add(10 * time.Second)
+				for {
+					out, _ := exec.Command("pgrep", "-a", "-f", h.Dir).Output()
+					if len(out) == 0 {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Errorf("after the kill at %s, processes of the migration still run: %s", s.ID, out)
+						break
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+			}
+			if midway == 0 {
+				t.Error("no kill landed in the middle of a step")
 			}
 			j, _ := LoadJournal(h.Dir)
 			if j.State != MigrationCutOver || j.Verification == nil || !j.Verification.OK {

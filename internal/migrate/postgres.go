@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -90,6 +91,9 @@ func runTool(ctx context.Context, d DB, dir, tool string, args ...string) error 
 	defer os.Remove(filepath.Join(dir, "."+d.Name+".pgpass"))
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = env
+	// A client outliving a killed nfx would race the rerun's own (two
+	// pg_restore --clean at once): it dies with nfx.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
