@@ -117,3 +117,15 @@ func (p *Postgres) Query(t testing.TB, db, sql string) string {
 	}
 	return out
 }
+
+// Stop stops the server at once, as a crash would.
+func (p *Postgres) Stop(t testing.TB) {
+	t.Helper()
+	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_ctl")
+	if len(matches) == 0 {
+		t.Fatal("pg_ctl not found")
+	}
+	if out, err := p.cmd(filepath.Dir(matches[len(matches)-1]), "pg_ctl", "-D", filepath.Join(p.dir, "data"), "-m", "immediate", "-w", "stop").CombinedOutput(); err != nil {
+		t.Fatalf("pg_ctl stop: %v\n%s", err, out)
+	}
+}

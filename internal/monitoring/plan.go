@@ -1,0 +1,246 @@
+// Package monitoring derives a stage's monitoring from the model: what
+// Prometheus scrapes (the exporters each running part needs, the parts'
+// own metrics, blackbox probes of what users reach), the alert rules, the
+// service-level objective's burn-rate alerts for the stage's uptime target,
+// and the files Prometheus, Alertmanager and the exporters read.
+//
+// The plan is pure: the same App always gives the same files. The stages'
+// renderers run the exporters as services next to the parts they watch,
+// named as the plan names them.
+package monitoring
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/nextflow-crm/nfx/internal/model"
+)
+
+// Exporter ports, the upstream defaults.
+const (
+	NodeExporterPort     = 9100
+	PostgresExporterPort = 9187
+	RedisExporterPort    = 9121
+	NginxExporterPort    = 9113
+	BlackboxPort         = 9115
+	PrometheusPort       = 9090
+	AlertmanagerPort     = 9093
+	GPUExporterPort      = 9400
+)
+
+// Names of the monitoring's own services.
+const (
+	PrometheusService   = "prometheus"
+	AlertmanagerService = "alertmanager"
+	NodeExporterService = "node-exporter"
+	BlackboxService     = "blackbox"
+	GPUExporterService  = "gpu-exporter"
+)
+
+// DefaultRetention covers the advisor's 30-day window with a day to spare.
+const DefaultRetention = 31 * 24 * time.Hour
+
+// Job is one scrape job of the stage's Prometheus.
+type Job struct {
+	// Name is the job label; the alert rules select by it.
+	Name string
+	// Targets are host:port addresses (or URLs, for a probe).
+	Targets []string
+	// MetricsPath is the path scraped, "" for /metrics.
+	MetricsPath string
+	// Module, when set, makes the job a blackbox probe of Targets with
+	// that module, through the blackbox exporter at Prober: each target
+	// host:port is probed at http://host:port<Path>.
+	Module string
+	Prober string
+	Path   string
+	// Swarm, when set, discovers the targets as the tasks of a Swarm
+	// service instead (every replica of it), scraped at SwarmPort.
+	Swarm     string
+	SwarmPort int
+	// Labels are added to every series of the job.
+	Labels map[string]string
+}
+
+// Exporter is a service the monitoring runs beside a part: its name, the
+// upstream exporter it is, and what it watches.
+type Exporter struct {
+	Name string
+	// Kind is node, postgres, redis, nginx or blackbox.
+	Kind string
+	// Watches is the service the exporter reads (host:port), "" for node
+	// and blackbox.
+	Watches string
+	Port    int
+}
+
+// Plan is a stage's monitoring.
+type Plan struct {
+	Stage model.Stage
+	// Interval is how often every target is scraped.
+	Interval time.Duration
+	// Retention is how long Prometheus keeps samples.
+	Retention time.Duration
+	// UptimeTarget is the stage's availability objective, in percent.
+	UptimeTarget float64
+	Jobs         []Job
+	Exporters    []Exporter
+	// Alertmanager is Alertmanager's address where the stage runs one.
+	Alertmanager string
+	// Stack is the Swarm stack's name, for service discovery ("" off Swarm).
+	Stack string
+	// Replicated says the database and Redis run a primary and a replica.
+	Replicated bool
+	// GPU says the stage's AI runs on a GPU whose memory is watched.
+	GPU bool
+	// Backups are the kinds the stage's backup jobs back up.
+	Backups []string
+}
+
+// Settings are what a stage chooses of its monitoring.
+type Settings struct {
+	Interval  time.Duration
+	Retention time.Duration
+	// Alertmanager runs one where the stage sends alerts on.
+	Alertmanager bool
+	// Swarm discovers the replicated services' tasks (stack name).
+	Swarm string
+}
+
+// For builds the monitoring of the app's stage from the services the
+// stage runs (model.Instances): one exporter per PostgreSQL and Redis
+// instance, the Sentinels, nginx and node; Qdrant's and cloudflared's own
+// metrics; blackbox probes of the CRM's health URL and of Ollama's API.
+func For(app *model.App, s Settings) (*Plan, error) {
+	c := app.Config
+	prof, err := model.ProfileOf(c.Stage)
+	if err != nil {
+		return nil, err
+	}
+	if s.Interval <= 0 {
+		s.Interval = 30 * time.Second
+	}
+	if s.Retention <= 0 {
+		s.Retention = DefaultRetention
+	}
+	p := &Plan{Stage: c.Stage, Interval: s.Interval, Retention: s.Retention, UptimeTarget: prof.Uptime,
+		Stack: s.Swarm, Replicated: prof.Topology.PostgresInstances > 1, GPU: c.UseGPU || prof.Topology.ExclusiveGPUs}
+	if prof.Topology.Backups {
+		p.Backups = model.BackupKinds
+	}
+	if s.Alertmanager {
+		p.Alertmanager = fmt.Sprintf("%s:%d", AlertmanagerService, AlertmanagerPort)
+	}
+	prober := fmt.Sprintf("%s:%d", BlackboxService, BlackboxPort)
+	p.Exporters = append(p.Exporters, Exporter{Name: NodeExporterService, Kind: "node", Port: NodeExporterPort},
+		Exporter{Name: BlackboxService, Kind: "blackbox", Port: BlackboxPort})
+	jobs := map[string]*Job{}
+	add := func(name string, j Job) {
+		if jobs[name] == nil {
+			j.Name = name
+			jobs[name] = &j
+			return
+		}
+		jobs[name].Targets = append(jobs[name].Targets, j.Targets...)
+	}
+	add("node", Job{Targets: []string{fmt.Sprintf("%s:%d", NodeExporterService, NodeExporterPort)}})
+	add("prometheus", Job{Targets: []string{fmt.Sprintf("localhost:%d", PrometheusPort)}})
+	if p.Alertmanager != "" {
+		add("alertmanager", Job{Targets: []string{p.Alertmanager}})
+	}
+	exporter := func(kind, watched string, port, wport int) string {
+		name := watched + "-exporter"
+		p.Exporters = append(p.Exporters, Exporter{Name: name, Kind: kind, Watches: fmt.Sprintf("%s:%d", watched, wport), Port: port})
+		return fmt.Sprintf("%s:%d", name, port)
+	}
+	for _, in := range app.Instances() {
+		part, _ := app.Part(in.Part)
+		switch {
+		case in.Role == model.RoleLoadBalancer:
+			add("nginx", Job{Targets: []string{exporter("nginx", in.Name, NginxExporterPort, NginxStatusPort)}})
+		case in.Role == model.RoleBackup:
+			// The backup jobs report their last success through the node
+			// exporter's textfile collector.
+		case part == nil:
+		case part.Kind == model.KindDatabase:
+			add("postgres", Job{Targets: []string{exporter("postgres", in.Name, PostgresExporterPort, model.PostgresPort)}})
+		case part.Kind == model.KindCache && in.Role == model.RoleSentinel:
+			add("sentinel", Job{Targets: []string{exporter("redis", in.Name, RedisExporterPort, SentinelPort)}})
+		case part.Kind == model.KindCache:
+			add("redis", Job{Targets: []string{exporter("redis", in.Name, RedisExporterPort, model.RedisPort)}})
+		case part.Kind == model.KindVector:
+			add("qdrant", Job{Targets: []string{fmt.Sprintf("%s:%d", in.Name, model.QdrantHTTPPort)}})
+		case part.Kind == model.KindEdge:
+			add("tunnel", p.swarmOr(in, model.TunnelMetrics))
+		case part.Kind == model.KindAI:
+			add("ollama", Job{Module: "http_2xx", Prober: prober, Path: "/api/version", Targets: []string{fmt.Sprintf("%s:%d", in.Name, model.OllamaPort)}})
+		case part.Name == model.PartCRM:
+			j := p.swarmOr(in, c.CRM.Port)
+			j.Module, j.Prober, j.Path = "http_2xx", prober, c.CRM.HealthPath
+			add("crm", j)
+		}
+	}
+	if p.GPU {
+		// NVIDIA's DCGM exporter, on every GPU node.
+		if p.Stack != "" {
+			add("gpu", Job{Swarm: GPUExporterService, SwarmPort: GPUExporterPort})
+		} else {
+			add("gpu", Job{Targets: []string{fmt.Sprintf("%s:%d", GPUExporterService, GPUExporterPort)}})
+		}
+		p.Exporters = append(p.Exporters, Exporter{Name: GPUExporterService, Kind: "gpu", Port: GPUExporterPort})
+	}
+	names := make([]string, 0, len(jobs))
+	for n := range jobs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		p.Jobs = append(p.Jobs, *jobs[n])
+	}
+	return p, nil
+}
+
+// swarmOr scrapes every task of a replicated Swarm service, else the one
+// container by name.
+func (p *Plan) swarmOr(in model.Instance, port int) Job {
+	if p.Stack != "" && in.Replicas > 1 {
+		return Job{Swarm: in.Name, SwarmPort: port}
+	}
+	return Job{Targets: []string{fmt.Sprintf("%s:%d", in.Name, port)}}
+}
+
+// Job returns the named job.
+func (p *Plan) Job(name string) (*Job, bool) {
+	for i := range p.Jobs {
+		if p.Jobs[i].Name == name {
+			return &p.Jobs[i], true
+		}
+	}
+	return nil, false
+}
+
+// Retarget rewrites every address the plan scrapes or probes, for running
+// the rendered configuration somewhere the services have other names (a
+// test on loopback). f gets and returns host:port, or a URL for a probe.
+func (p *Plan) Retarget(f func(job, addr string) string) {
+	for i := range p.Jobs {
+		j := &p.Jobs[i]
+		for k, t := range j.Targets {
+			j.Targets[k] = f(j.Name, t)
+		}
+		if j.Prober != "" {
+			j.Prober = f("blackbox", j.Prober)
+		}
+	}
+	if p.Alertmanager != "" {
+		p.Alertmanager = f("alertmanager", p.Alertmanager)
+	}
+}
+
+// Ports the exporters read that the model does not name.
+const (
+	// NginxStatusPort is where nginx serves stub_status to its exporter.
+	NginxStatusPort = 8081
+	SentinelPort    = 26379
+)

@@ -1,0 +1,177 @@
+package monitoring
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Severities: a page wakes someone; a ticket waits for working hours.
+const (
+	SeverityPage   = "page"
+	SeverityTicket = "ticket"
+)
+
+// Rule is one recording or alerting rule.
+type Rule struct {
+	Record      string            `yaml:"record,omitempty"`
+	Alert       string            `yaml:"alert,omitempty"`
+	Expr        string            `yaml:"expr"`
+	For         string            `yaml:"for,omitempty"`
+	Labels      map[string]string `yaml:"labels,omitempty"`
+	Annotations map[string]string `yaml:"annotations,omitempty"`
+}
+
+// Group is a rule group.
+type Group struct {
+	Name  string `yaml:"name"`
+	Rules []Rule `yaml:"rules"`
+}
+
+// BurnWindow is one multi-window burn-rate condition (the SRE workbook's
+// table): the error budget burning Factor times too fast over both the
+// Long and the Short window.
+type BurnWindow struct {
+	Long, Short string
+	Factor      float64
+	Severity    string
+}
+
+// BurnWindows are the SRE workbook's recommended windows for a 30-day
+// objective: 2 % of the budget in an hour, 5 % in six hours page; 10 % in a
+// day, 10 % in three days open a ticket.
+var BurnWindows = []BurnWindow{
+	{"1h", "5m", 14.4, SeverityPage},
+	{"6h", "30m", 6, SeverityPage},
+	{"1d", "2h", 3, SeverityTicket},
+	{"3d", "6h", 1, SeverityTicket},
+}
+
+// SLIWindows are the windows whose error ratio is recorded.
+func SLIWindows() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, w := range BurnWindows {
+		for _, d := range []string{w.Short, w.Long} {
+			if !seen[d] {
+				seen[d] = true
+				out = append(out, d)
+			}
+		}
+	}
+	return out
+}
+
+// Recorded series the advisor and the burn-rate alerts read.
+const (
+	// CRMUp is 1 while at least one CRM replica answers its health URL.
+	CRMUp = "nextflow:crm_up"
+	// OllamaUp is 1 while at least one AI node answers its API.
+	OllamaUp = "nextflow:ollama_up"
+)
+
+// CRMErrorRatio is the recorded share of the window the CRM was down.
+func CRMErrorRatio(window string) string { return "nextflow:crm_errors:ratio_rate" + window }
+
+// Rules renders the alert and recording rules of the plan.
+func (p *Plan) Rules() ([]byte, error) {
+	groups := p.RuleGroups()
+	return marshal(struct {
+		Groups []Group `yaml:"groups"`
+	}{groups})
+}
+
+// RuleGroups builds the rule groups: the service level (recorded error
+// ratios and the burn-rate alerts for the stage's uptime target), then the
+// alerts on each part the stage runs.
+func (p *Plan) RuleGroups() []Group {
+	budget := 1 - p.UptimeTarget/100
+	slo := Group{Name: "nextflow-slo"}
+	slo.Rules = append(slo.Rules,
+		Rule{Record: CRMUp, Expr: `max without (instance, slot, node) (probe_success{job="crm"})`},
+		Rule{Record: OllamaUp, Expr: `max without (instance, slot, node) (probe_success{job="ollama"})`},
+	)
+	for _, w := range SLIWindows() {
+		slo.Rules = append(slo.Rules, Rule{Record: CRMErrorRatio(w), Expr: fmt.Sprintf("1 - avg_over_time(%s[%s])", CRMUp, w)})
+	}
+	for _, sev := range []string{SeverityPage, SeverityTicket} {
+		var conds []string
+		var desc []string
+		for _, w := range BurnWindows {
+			if w.Severity != sev {
+				continue
+			}
+			th := num(w.Factor * budget)
+			conds = append(conds, fmt.Sprintf("(%s > %s and %s > %s)", CRMErrorRatio(w.Long), th, CRMErrorRatio(w.Short), th))
+			desc = append(desc, fmt.Sprintf("%gx over %s and %s", w.Factor, w.Long, w.Short))
+		}
+		slo.Rules = append(slo.Rules, Rule{
+			Alert: "CRMErrorBudgetBurn", Expr: strings.Join(conds, " or "),
+			Labels: map[string]string{"severity": sev},
+			Annotations: map[string]string{
+				"summary": fmt.Sprintf("The CRM is spending its error budget too fast (%s of the %s %% target)", strings.Join(desc, ", or "), num(p.UptimeTarget)),
+				"runbook": "Read the CRM's and its backing parts' alerts; the budget is 30 days of the stage's uptime target.",
+			},
+		})
+	}
+
+	parts := Group{Name: "nextflow-parts"}
+	alert := func(name, expr, forDur, sev, summary string) {
+		parts.Rules = append(parts.Rules, Rule{Alert: name, Expr: expr, For: forDur,
+			Labels: map[string]string{"severity": sev}, Annotations: map[string]string{"summary": summary}})
+	}
+	alert("CRMDown", CRMUp+" == 0", "2m", SeverityPage, "No CRM replica answers its health URL")
+	alert("OllamaDown", OllamaUp+" == 0", "5m", SeverityPage, "No AI node answers Ollama's API")
+	if p.Replicated {
+		alert("CRMReplicaDown", `probe_success{job="crm"} == 0`, "5m", SeverityTicket, "CRM replica {{ $labels.instance }} does not answer its health URL")
+		alert("OllamaNodeDown", `probe_success{job="ollama"} == 0`, "5m", SeverityTicket, "AI node {{ $labels.instance }} does not answer Ollama's API")
+	}
+	alert("TargetDown", `up == 0`, "5m", SeverityTicket, "Prometheus cannot scrape {{ $labels.job }} at {{ $labels.instance }}")
+	alert("PostgresDown", `pg_up == 0`, "1m", SeverityPage, "PostgreSQL at {{ $labels.instance }} does not answer its exporter")
+	if p.Replicated {
+		alert("PostgresReplicaStopped",
+			`(nextflow_pg_streaming_replicas < 1 and on (instance) nextflow_pg_in_recovery == 0)`+
+				` or (nextflow_pg_wal_receiver_streaming < 1 and on (instance) nextflow_pg_in_recovery == 1)`,
+			"2m", SeverityPage, "PostgreSQL streaming replication has stopped ({{ $labels.instance }}): the replica falls behind and a failover would lose writes")
+		alert("PostgresReplicationLag",
+			fmt.Sprintf(`nextflow_pg_replication_lag_bytes > %d or nextflow_pg_replay_lag_seconds > 30`, ReplicationLagBytes),
+			"5m", SeverityTicket, "The PostgreSQL replica is behind the primary ({{ $value }})")
+	}
+	alert("RedisDown", `redis_up{job="redis"} == 0`, "1m", SeverityPage, "Redis at {{ $labels.instance }} does not answer its exporter")
+	if p.Replicated {
+		alert("RedisFailover", `redis_instance_info{job="redis",role="master"} and on (instance) (redis_instance_info{job="redis",role="slave"} offset 10m)`,
+			"", SeverityTicket, "Sentinel promoted {{ $labels.instance }}: it was a replica ten minutes ago; check the old primary")
+		alert("RedisReplicaDisconnected", `max without (instance) (redis_connected_slaves{job="redis"}) < 1`, "2m", SeverityTicket, "The Redis primary has no connected replica")
+	}
+	alert("QdrantDown", `up{job="qdrant"} == 0`, "2m", SeverityPage, "Qdrant at {{ $labels.instance }} does not answer")
+	if _, ok := p.Job("tunnel"); ok {
+		alert("TunnelDisconnected", `max without (instance, slot, node) (cloudflared_tunnel_ha_connections{job="tunnel"}) < 1`, "2m", SeverityPage,
+			"cloudflared has no connection to Cloudflare's edge: the public hostname does not reach the CRM")
+	}
+	if _, ok := p.Job("nginx"); ok {
+		alert("NginxDown", `nginx_up == 0`, "1m", SeverityPage, "nginx at {{ $labels.instance }} does not answer its exporter")
+	}
+	for _, k := range p.Backups {
+		alert("BackupTooOld", fmt.Sprintf(`(time() - %s{kind=%q} > 86400) or absent(%s{kind=%q})`, BackupMetric, k, BackupMetric, k),
+			"30m", SeverityTicket, fmt.Sprintf("The last successful %s backup is more than a day old, or none has reported", k))
+	}
+	fs := `node_filesystem_avail_bytes{fstype!~"tmpfs|overlay|squashfs|nsfs"}`
+	size := `node_filesystem_size_bytes{fstype!~"tmpfs|overlay|squashfs|nsfs"}`
+	alert("DiskAlmostFull", fmt.Sprintf(`%s / %s < 0.10`, fs, size), "15m", SeverityPage, "{{ $labels.mountpoint }} has less than 10 % free")
+	alert("DiskFillingUp", fmt.Sprintf(`predict_linear(%s[6h], 86400) < 0 and %s / %s < 0.40`, fs, fs, size), "1h", SeverityTicket,
+		"{{ $labels.mountpoint }} fills up within a day at the last six hours' rate")
+	if p.GPU {
+		alert("GPUMemoryFull", `DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE) > 0.95`, "15m", SeverityTicket,
+			"GPU {{ $labels.gpu }} on {{ $labels.instance }} has used over 95 % of its memory for 15 minutes: Ollama will swap models or fall back to the CPU")
+	}
+	return []Group{slo, parts}
+}
+
+// ReplicationLagBytes is the replica lag that opens a ticket: 64 MiB of WAL.
+const ReplicationLagBytes = 64 << 20
+
+// BackupMetric is the gauge each backup job writes for the node exporter's
+// textfile collector: the Unix time of its last success, by kind.
+const BackupMetric = "nextflow_backup_last_success_timestamp_seconds"
+
+func num(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
