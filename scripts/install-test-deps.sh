@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, the outside programs the tests run for
 # real: nginx, Redis and Sentinel, PostgreSQL, shellcheck, the docker client
-# (for `docker stack config`), headless Chromium (for the report) and make. Installs only what is missing.
+# (for `docker stack config`), headless Chromium (for the report), Prometheus,
+# Alertmanager and the exporters (for the monitoring), and make. Installs only what is missing.
 set -euo pipefail
 need=()
 command -v make >/dev/null || need+=(make)
@@ -14,6 +15,13 @@ command -v curl >/dev/null || need+=(curl)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v docker >/dev/null || need+=(docker.io)
 command -v chromium >/dev/null || need+=(chromium)
+# Prometheus (with promtool), Alertmanager (amtool) and the exporters the
+# monitoring test scrapes for real.
+command -v promtool >/dev/null || need+=(prometheus)
+command -v amtool >/dev/null || need+=(prometheus-alertmanager)
+for e in node postgres redis nginx blackbox; do
+  command -v "prometheus-$e-exporter" >/dev/null || need+=("prometheus-$e-exporter")
+done
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "missing: ${need[*]}; install them with apt-get as root" >&2
