@@ -18,10 +18,10 @@ type ruleTests struct {
 }
 
 type ruleTest struct {
-	Name   string   `yaml:"name"`
+	Name     string   `yaml:"name"`
 	Interval string   `yaml:"interval"`
-	Series []series `yaml:"input_series"`
-	Alerts []alertT `yaml:"alert_rule_test"`
+	Series   []series `yaml:"input_series"`
+	Alerts   []alertT `yaml:"alert_rule_test"`
 }
 
 type series struct {
