@@ -1,16 +1,20 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/nextflow-crm/nfx/internal/advise"
 	"github.com/nextflow-crm/nfx/internal/capacity"
 	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/internal/monitoring"
 )
 
 // AdviseOptions are the flags of `nfx advise`.
@@ -19,20 +23,33 @@ type AdviseOptions struct {
 	Stage   string
 	Config  string
 	JSON    bool
+	// Prometheus, when set, is the stage's Prometheus the users, p95 and
+	// downtime are read from, over Window.
+	Prometheus string
+	Window     string
+	// At is the end of the window, RFC 3339; "" is now.
+	At string
+	// observed names the series behind each figure read from Prometheus.
+	observed map[string]string
 }
 
 // NewCmdAdvise builds `nfx advise`.
 func NewCmdAdvise(io IO) *cobra.Command {
 	o := &AdviseOptions{}
 	cmd := &cobra.Command{
-		Use:   "advise --users N --p95 SECONDS --downtime PCT --revenue VND --team N [--compliance LEVEL] [--stage CURRENT] [--json]",
+		Use:   "advise (--users N --p95 SECONDS --downtime PCT | --prometheus URL [--window 30d]) --revenue VND --team N [--compliance LEVEL] [--stage CURRENT] [--json]",
 		Short: "Say whether the measured metrics call for staying, preparing or upgrading now, and why",
 		Long: `advise evaluates the decision matrix and signals of NextFlow's scaling strategy on what you
 measure. A row fires when its metric reaches the current stage's limit. Performance degradation or
 frequent downtime (red) or two rows firing call for an upgrade now; one business row alone, a metric
-within 20 % of its limit, or fast growth call for preparing.`,
+within 20 % of its limit, or fast growth call for preparing.
+
+With --prometheus, the users, p95 and downtime are read from the stage's own Prometheus over the
+window (30 days by default), by the PromQL the README documents; a series missing or shorter than
+the window is an error naming it, never a zero.`,
 		Example: `  nfx advise --users 120 --p95 4.2 --downtime 1.2 --revenue 60000000 --team 3
-  nfx advise --stage server --users 900 --p95 3.4 --downtime 0.2 --revenue 300000000 --team 6 --json`,
+  nfx advise --stage server --users 900 --p95 3.4 --downtime 0.2 --revenue 300000000 --team 6 --json
+  nfx advise --stage server --prometheus http://127.0.0.1:9090 --revenue 300000000 --team 6`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runAdvise(io, o) },
 	}
@@ -47,8 +64,37 @@ within 20 % of its limit, or fast growth call for preparing.`,
 	f.StringVar(&o.Stage, "stage", string(model.Laptop), "the stage you run now")
 	f.StringVar(&o.Config, "config", "", "the current stack's config file (default: the project's, when run in one)")
 	f.BoolVar(&o.JSON, "json", false, "print the advice as JSON")
-	for _, required := range []string{"users", "p95", "downtime", "revenue", "team"} {
+	f.StringVar(&o.Prometheus, "prometheus", "", "read --users, --p95 and --downtime from the stage's Prometheus at this URL")
+	f.StringVar(&o.Window, "window", "30d", "with --prometheus, the window the figures cover")
+	f.StringVar(&o.At, "at", "", "with --prometheus, the end of the window (RFC 3339, such as 2026-12-01T00:00:00Z; default now)")
+	for _, required := range []string{"revenue", "team"} {
 		_ = cmd.MarkFlagRequired(required)
+	}
+	cmd.PreRunE = func(cmd *cobra.Command, _ []string) error {
+		measured := []string{"users", "p95", "downtime"}
+		if o.Prometheus == "" {
+			var missing []string
+			for _, n := range measured {
+				if !cmd.Flags().Changed(n) {
+					missing = append(missing, `"`+n+`"`)
+				}
+			}
+			for _, n := range []string{"window", "at"} {
+				if cmd.Flags().Changed(n) {
+					return usagef("--%s: only with --prometheus", n)
+				}
+			}
+			if len(missing) > 0 {
+				return usagef("required flag(s) %s not set (or give --prometheus URL to read them from the stage's metrics)", strings.Join(missing, ", "))
+			}
+			return nil
+		}
+		for _, n := range measured {
+			if cmd.Flags().Changed(n) {
+				return usagef("--%s: read from --prometheus; fix: give one or the other", n)
+			}
+		}
+		return nil
 	}
 	return cmd
 }
@@ -56,6 +102,11 @@ within 20 % of its limit, or fast growth call for preparing.`,
 func runAdvise(io IO, o *AdviseOptions) error {
 	if err := o.estimate(io); err != nil {
 		return err
+	}
+	if o.Prometheus != "" {
+		if err := o.observe(); err != nil {
+			return err
+		}
 	}
 	a, err := advise.Evaluate(model.Stage(o.Stage), o.Metrics)
 	if err != nil {
@@ -73,7 +124,10 @@ func runAdvise(io IO, o *AdviseOptions) error {
 		fmt.Fprintf(io.Out, "STAY (%s): %s holds; every metric is inside its limits\n", a.Signal, a.CurrentStage)
 	}
 	for _, r := range a.Reasons {
-		fmt.Fprintf(io.Out, "  [%s] %s\n", strings.ToUpper(r.Signal), r.Text)
+		fmt.Fprintf(io.Out, "  [%s] %s%s\n", strings.ToUpper(r.Signal), r.Text, o.seriesOf(r.Metric))
+	}
+	if o.observed != nil {
+		o.budget(io)
 	}
 	for _, m := range a.Avoid {
 		fmt.Fprintf(io.Out, "  avoid %s\n", m)
@@ -108,4 +162,50 @@ func (o *AdviseOptions) estimate(io IO) error {
 	}
 	o.Metrics.Capacity = e.ConcurrentUsers
 	return nil
+}
+
+// observe reads the measured figures from the stage's Prometheus.
+func (o *AdviseOptions) observe() error {
+	w, err := monitoring.ParseWindow(o.Window)
+	if err != nil {
+		return usageError{err}
+	}
+	now := time.Now()
+	if o.At != "" {
+		if now, err = time.Parse(time.RFC3339, o.At); err != nil {
+			return usagef("--at: %q is not a time; fix: give RFC 3339, such as 2026-12-01T00:00:00Z", o.At)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	obs, err := monitoring.Observe(ctx, &http.Client{Timeout: time.Minute}, o.Prometheus, w, now)
+	if err != nil {
+		return usageError{err}
+	}
+	o.Metrics.Users, o.Metrics.P95, o.Metrics.Downtime = obs.Users, obs.P95, obs.Downtime
+	o.observed = obs.Series
+	return nil
+}
+
+// seriesOf names the series behind a reason's figure, when it was read
+// from Prometheus.
+func (o *AdviseOptions) seriesOf(metric string) string {
+	flag := map[string]string{model.MetricUsers: "--users", model.MetricResponse: "--p95", model.MetricDowntime: "--downtime"}[metric]
+	if s, ok := o.observed[flag]; ok {
+		return " (from " + s + ")"
+	}
+	return ""
+}
+
+// budget says how much of the stage's error budget the window's downtime
+// spent, and the observed load against the capacity estimate.
+func (o *AdviseOptions) budget(io IO) {
+	prof, _ := model.ProfileOf(model.Stage(o.Stage))
+	allowed := 100 - prof.Uptime
+	fmt.Fprintf(io.Out, "  error budget: %.3g %% down of the %.3g %% the %s stage's %g %% uptime target allows: %.0f %% spent (from %s)\n",
+		o.Metrics.Downtime, allowed, o.Stage, prof.Uptime, 100*o.Metrics.Downtime/allowed, monitoring.CRMUp)
+	if o.Metrics.Capacity > 0 {
+		fmt.Fprintf(io.Out, "  load: a peak of %d concurrent users observed, %.0f %% of the %d `nfx capacity` estimates for this stack\n",
+			o.Metrics.Users, 100*float64(o.Metrics.Users)/float64(o.Metrics.Capacity), o.Metrics.Capacity)
+	}
 }

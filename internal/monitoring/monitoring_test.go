@@ -108,7 +108,7 @@ func TestServerScrapesEveryInstance(t *testing.T) {
 			t.Errorf("%s targets %v, want %v", job, j.Targets, targets)
 		}
 	}
-	for _, job := range []string{"crm", "gpu", "tunnel"} {
+	for _, job := range []string{"crm", "crm-app", "gpu", "tunnel"} {
 		if j, ok := p.Job(job); !ok || j.Swarm == "" {
 			t.Errorf("%s: want Swarm task discovery, got %+v", job, j)
 		}

@@ -179,6 +179,8 @@ func For(app *model.App, s Settings) (*Plan, error) {
 			j := p.swarmOr(in, c.CRM.Port)
 			j.Module, j.Prober, j.Path = "http_2xx", prober, c.CRM.HealthPath
 			add("crm", j)
+			// The CRM's own metrics: active users and request durations.
+			add("crm-app", p.swarmOr(in, c.CRM.Port))
 		}
 	}
 	if p.GPU {

@@ -98,7 +98,7 @@ func TestPrometheusScrapesRealExporters(t *testing.T) {
 	// No Swarm here: the replicated services are one process each.
 	p := plan(t, "server", Settings{Alertmanager: true, Interval: 2 * time.Second})
 	keep := map[string]bool{"node": true, "prometheus": true, "alertmanager": true, "postgres": true, "redis": true,
-		"nginx": true, "crm": true, "ollama": true}
+		"nginx": true, "crm": true, "crm-app": true, "ollama": true}
 	var jobs []Job
 	for _, name := range []string{"crm", "ollama", "gpu", "tunnel"} {
 		if j, ok := p.Job(name); ok && j.Swarm != "" {
@@ -135,7 +135,11 @@ http {
 	}
 	daemon(t, dir, "nginx", nil, bins["nginx"], "-c", nginxConf, "-e", filepath.Join(dir, "nginx-error.log"), "-g", "daemon off;")
 	crm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/healthz" {
+		switch r.URL.Path {
+		case "/healthz":
+		case "/metrics":
+			fmt.Fprintf(w, "# TYPE %s gauge\n%s 42\n", ActiveUsersMetric, ActiveUsersMetric)
+		default:
 			http.NotFound(w, r)
 		}
 	}))
@@ -187,7 +191,7 @@ http {
 	hostOf := func(u string) string { x, _ := url.Parse(u); return x.Host }
 	p.Retarget(func(job, addr string) string {
 		switch job {
-		case "crm":
+		case "crm", "crm-app":
 			return hostOf(crm.URL)
 		case "ollama":
 			return hostOf(ollama.URL)
@@ -249,7 +253,7 @@ http {
 	}
 	// Each exporter reports its service, not just itself.
 	for q, want := range map[string]float64{
-		"pg_up": 1, "nextflow_pg_in_recovery": 0, "redis_up": 1, "nginx_up": 1,
+		"pg_up": 1, "nextflow_pg_in_recovery": 0, "redis_up": 1, "nginx_up": 1, ActiveUsersMetric: 42,
 		`probe_success{job="crm"}`: 1, `probe_success{job="ollama"}`: 1,
 	} {
 		waitFor(t, q, 20*time.Second, func() (bool, string) {
