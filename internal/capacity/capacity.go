@@ -300,10 +300,7 @@ func (e *Estimate) cpu(cfg *model.Config) {
 	var order []string
 	var total float64
 	for _, in := range model.Instances(cfg) {
-		name := in.Part
-		if name == "" {
-			name = in.Name
-		}
+		name := in.Group()
 		s, ok := byPart[name]
 		if !ok {
 			s = &Share{Part: name}

@@ -346,10 +346,7 @@ func (e *Estimate) attribute(cfg *model.Config, prof model.Profile) {
 	var order []string
 	seen := map[string]bool{}
 	for _, in := range model.Instances(cfg) {
-		name := in.Part
-		if name == "" {
-			name = in.Name
-		}
+		name := in.Group()
 		if !seen[name] {
 			seen[name] = true
 			order = append(order, name)

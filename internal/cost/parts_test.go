@@ -25,6 +25,10 @@ func TestCostByPart(t *testing.T) {
 	for _, st := range model.Stages {
 		t.Run(string(st), func(t *testing.T) {
 			vals := values
+			if st == model.Laptop {
+				// Without the monitoring: its own line is TestMonitoringIsALine's.
+				vals = map[string]string{"services": testutil.ServicesConfig, "monitoring": `{"enabled": false}`}
+			}
 			if st == model.Cloud {
 				vals = map[string]string{"services": testutil.ServicesConfig, "cloud": `{"zoneId": "0123456789abcdef0123456789abcdef"}`, "crm": `{"port": 8080}`}
 			}
@@ -57,4 +61,37 @@ func TestCostByPart(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The laptop's monitoring is a line of its own: its services' CPU share of
+// the machine, and nothing when it is turned off.
+func TestMonitoringIsALine(t *testing.T) {
+	on, err := Compute(load(t, "laptop", nil), nil, VND)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off, err := Compute(load(t, "laptop", map[string]string{"monitoring": `{"enabled": false}`}), nil, VND)
+	if err != nil {
+		t.Fatal(err)
+	}
+	share := func(e *Estimate) float64 {
+		for _, p := range e.Parts {
+			if p.Part == model.RoleMonitoring {
+				return p.Monthly
+			}
+		}
+		return 0
+	}
+	var cpus float64
+	for _, in := range model.MonitoringInstances(load(t, "laptop", nil)) {
+		cpus += in.Sizing.CPUs * float64(in.Replicas)
+	}
+	if share(on) <= 0 || share(off) != 0 {
+		t.Fatalf("monitoring's line: %.0f VND on, %.0f off", share(on), share(off))
+	}
+	// The machine costs the same: the monitoring takes its CPU share of it.
+	if !near(on.MonthlyTotal, off.MonthlyTotal) {
+		t.Errorf("the laptop's total moved: %.0f with monitoring, %.0f without", on.MonthlyTotal, off.MonthlyTotal)
+	}
+	t.Logf("monitoring: %.0f VND of %.0f a month for %g cpus", share(on), on.MonthlyTotal, cpus)
 }

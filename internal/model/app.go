@@ -373,6 +373,10 @@ func qdrantService(c *Config) Service {
 
 func tunnelService(c *Config) Service {
 	metrics := fmt.Sprintf("127.0.0.1:%d", TunnelMetrics)
+	if MonitoringRuns(c) {
+		// Prometheus scrapes cloudflared's metrics over the network.
+		metrics = fmt.Sprintf("0.0.0.0:%d", TunnelMetrics)
+	}
 	return Service{
 		Name: PartTunnel, Part: PartTunnel, Image: c.Tunnel.Image,
 		Command: []string{"tunnel", "--no-autoupdate", "--metrics", metrics, "run", "--token-file", SecretUse{Secret: SecretTunnelToken}.Path()},

@@ -162,6 +162,21 @@ type BackupConfig struct {
 	RetentionDays int `json:"retentionDays"`
 }
 
+// MonitoringConfig is `nextflow:monitoring`: the stage's Prometheus, the
+// exporters of the parts it runs, and the alert rules.
+type MonitoringConfig struct {
+	// Enabled runs the monitoring on the stages that render it.
+	Enabled bool `json:"enabled"`
+	// RetentionDays is how long Prometheus keeps samples; the advisor
+	// reads 30 days.
+	RetentionDays int `json:"retentionDays"`
+	// ScrapeSeconds is how often every target is scraped.
+	ScrapeSeconds int `json:"scrapeSeconds"`
+	// PrometheusPort is the loopback port Prometheus is published on, on a
+	// stage that publishes it (the laptop).
+	PrometheusPort int `json:"prometheusPort"`
+}
+
 // CostConfig is `nextflow:costs`: what running a stage costs beyond its
 // resources, and the assumptions of the cost model. Money is in VND unless
 // the field says USD.
@@ -246,9 +261,11 @@ type Config struct {
 	Tunnel   TunnelConfig
 	Nginx    NginxConfig
 	Backup   BackupConfig
-	Cloud    CloudConfig
-	Costs    CostConfig
-	Capacity CapacityConfig
+	// Monitoring is the stage's Prometheus and exporters.
+	Monitoring MonitoringConfig
+	Cloud      CloudConfig
+	Costs      CostConfig
+	Capacity   CapacityConfig
 	// Migration is how the data moves to the next stage.
 	Migration MigrationConfig
 	// Services are the user's own services (nextflow:services).
@@ -318,6 +335,7 @@ func buildKeys() []Key {
 	keys = append(keys,
 		Key{Name: "nginx", Type: "object", Doc: "the nginx load balancer of the server stage", field: func(c *Config) any { return &c.Nginx }},
 		Key{Name: "backup", Type: "object", Doc: "scheduled backups to a NAS on the server stage", field: func(c *Config) any { return &c.Backup }},
+		Key{Name: "monitoring", Type: "object", Doc: "the stage's Prometheus, exporters and alert rules (laptop)", field: func(c *Config) any { return &c.Monitoring }},
 		Key{Name: "cloud", Type: "object", Doc: "AWS and EKS on the cloud stage", field: func(c *Config) any { return &c.Cloud }},
 		Key{Name: "costs", Type: "object", Doc: "the cost model's inputs", field: func(c *Config) any { return &c.Costs }},
 		Key{Name: "capacity", Type: "object", Doc: "the capacity model's workload and efficiencies", field: func(c *Config) any { return &c.Capacity }},
@@ -401,6 +419,7 @@ func Defaults(stage Stage) Config {
 		Backup: BackupConfig{
 			NFSServer: "nas.nextflow.internal", NFSPath: "/srv/nextflow-backups", Time: "03:00", RetentionDays: 14,
 		},
+		Monitoring: MonitoringConfig{Enabled: true, RetentionDays: 31, ScrapeSeconds: 30, PrometheusPort: 9090},
 		Cloud: CloudConfig{
 			Region: "us-east-1", AvailabilityZones: 3, VpcCidr: "10.40.0.0/16", KubernetesVersion: "1.31",
 			NodeInstanceType: "m6i.xlarge", NodeMin: 3, NodeDesired: 4, NodeMax: 12,

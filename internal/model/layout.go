@@ -19,6 +19,24 @@ type Instance struct {
 	Node     int
 	Sizing   Sizing
 	Replicas int
+	// Exporter is a monitoring service's kind: prometheus, alertmanager,
+	// or the exporter it runs (node, blackbox, postgres, redis, nginx, gpu).
+	Exporter string
+	// Watches is the service an exporter reads, "" for the others.
+	Watches string
+}
+
+// Group is what cost and capacity count the instance under: its part, or
+// "monitoring" for the monitoring's services, or its own name for the
+// stage's other helpers.
+func (in Instance) Group() string {
+	switch {
+	case in.Part != "":
+		return in.Part
+	case in.Role == RoleMonitoring:
+		return RoleMonitoring
+	}
+	return in.Name
 }
 
 // Instance roles.
@@ -29,6 +47,7 @@ const (
 	RoleNode         = "node"
 	RoleLoadBalancer = "loadbalancer"
 	RoleBackup       = "backup"
+	RoleMonitoring   = "monitoring"
 )
 
 // NginxService is the name of a stage's load balancer service.
@@ -116,5 +135,75 @@ func instancesOf(c *Config, ps []Part) []Instance {
 			out = append(out, Instance{Name: "backup-" + k, Role: RoleBackup, Sizing: BackupSizing, Replicas: 1})
 		}
 	}
+	if MonitoringRuns(c) {
+		out = append(out, monitoringOf(c, out)...)
+	}
 	return out
+}
+
+// MonitoringRuns says c's stage runs its monitoring services.
+func MonitoringRuns(c *Config) bool {
+	return Profiles[c.Stage].Topology.Monitoring && c.Monitoring.Enabled
+}
+
+// Monitoring's services and their sizing. The exporters are small; the
+// sizing of Prometheus holds a month of the stage's series.
+var (
+	PrometheusSizing  = Sizing{CPUs: 0.4, Memory: 1 * GiB, CPURequest: 0.1, MemoryRequest: 256 * MiB}
+	ExporterSizing    = Sizing{CPUs: 0.1, Memory: 128 * MiB, CPURequest: 0.02, MemoryRequest: 32 * MiB}
+	GPUExporterSizing = Sizing{CPUs: 0.2, Memory: 512 * MiB, CPURequest: 0.05, MemoryRequest: 128 * MiB}
+)
+
+// MonitoringInstances are the monitoring services of c's stage, whether or
+// not the stage runs them yet: Prometheus, the node and blackbox
+// exporters, an exporter per PostgreSQL, Redis and Sentinel service and
+// per load balancer, the GPU exporter where the AI has a GPU, and
+// Alertmanager where the stage has a team on call (the replicated stages).
+func MonitoringInstances(c *Config) []Instance {
+	var watched []Instance
+	for _, in := range Instances(c) {
+		if in.Role != RoleMonitoring {
+			watched = append(watched, in)
+		}
+	}
+	return monitoringOf(c, watched)
+}
+
+func monitoringOf(c *Config, watched []Instance) []Instance {
+	prof := Profiles[c.Stage]
+	mon := func(name, exporter, watches string, sz Sizing, n int) Instance {
+		return Instance{Name: name, Role: RoleMonitoring, Exporter: exporter, Watches: watches, Sizing: sz, Replicas: n}
+	}
+	out := []Instance{mon("prometheus", "prometheus", "", PrometheusSizing, 1)}
+	if prof.Replicated {
+		out = append(out, mon("alertmanager", "alertmanager", "", ExporterSizing, 1))
+	}
+	nodes := 1
+	if prof.Hosting == SelfHosted {
+		nodes = max(c.Host.Nodes, 1)
+	}
+	out = append(out, mon("node-exporter", "node", "", ExporterSizing, nodes), mon("blackbox", "blackbox", "", ExporterSizing, 1))
+	for _, in := range watched {
+		p, _ := lookupKind(c, in.Part)
+		switch {
+		case in.Role == RoleLoadBalancer:
+			out = append(out, mon(in.Name+"-exporter", "nginx", in.Name, ExporterSizing, 1))
+		case p == KindDatabase:
+			out = append(out, mon(in.Name+"-exporter", "postgres", in.Name, ExporterSizing, 1))
+		case p == KindCache:
+			out = append(out, mon(in.Name+"-exporter", "redis", in.Name, ExporterSizing, 1))
+		}
+	}
+	if c.UseGPU || prof.Topology.ExclusiveGPUs {
+		out = append(out, mon("gpu-exporter", "gpu", "", GPUExporterSizing, max(c.Host.GPUNodes, 1)))
+	}
+	return out
+}
+
+// lookupKind is the kind of the built-in part name.
+func lookupKind(_ *Config, name string) (Kind, bool) {
+	if d, ok := LookupPart(name); ok {
+		return d.Kind, true
+	}
+	return "", false
 }

@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"regexp"
 	"sort"
@@ -292,6 +293,15 @@ func phaseStructure(c *Config, ds *Diagnostics) {
 	if !timeRE.MatchString(c.Backup.Time) {
 		ds.Errorf(k("backup.time"), "write the daily time as HH:MM, such as 03:00", "%q is not a time of day", c.Backup.Time)
 	}
+	if m := c.Monitoring; m.RetentionDays < 1 || m.RetentionDays > 3660 {
+		ds.Errorf(k("monitoring.retentionDays"), "keep samples 31 days or more, the advisor's 30-day window and a day", "must be 1 to 3660 days, got %d", m.RetentionDays)
+	} else if m.Enabled && m.RetentionDays < 31 && Profiles[c.Stage].Topology.Monitoring {
+		ds.Warnf(k("monitoring.retentionDays"), "set it to 31 or more", "is %d: `nfx advise --prometheus` reads a 30-day window", m.RetentionDays)
+	}
+	if m := c.Monitoring; m.ScrapeSeconds < 5 || m.ScrapeSeconds > 300 {
+		ds.Errorf(k("monitoring.scrapeSeconds"), "scrape every 5 to 300 seconds, such as 30", "got %d", m.ScrapeSeconds)
+	}
+	checkPort(k("monitoring.prometheusPort"), c.Monitoring.PrometheusPort, ds)
 	if c.Backup.RetentionDays < 1 {
 		ds.Errorf(k("backup.retentionDays"), "keep backups for 1 day or more, such as 14", "must be >= 1, got %d", c.Backup.RetentionDays)
 	}
@@ -530,15 +540,32 @@ func phaseCapabilities(c *Config, ds *Diagnostics) {
 		hostWord = fmt.Sprintf("%d nodes have", nodes)
 	}
 	if avail := (h.Memory - h.ReserveMemory) * Bytes(nodes); mem > avail {
-		ds.Errorf(k("host.memory"), fmt.Sprintf("lower the parts' memory limits by %.1f GB, or describe a larger host", (mem-avail).GB()),
+		ds.Errorf(k("host.memory"), fmt.Sprintf("lower the parts' memory limits by %.1f GB, or describe a larger host%s", (mem-avail).GB(), monitoringFix(c)),
 			"container memory limits add up to %.1f GB but %s %.1f GB each with %.1f GB kept for the OS (%.1f GB available)",
 			mem.GB(), hostWord, h.Memory.GB(), h.ReserveMemory.GB(), avail.GB())
 	}
 	if avail := float64((h.Threads - h.ReserveThreads) * nodes); cpus > avail+1e-9 {
-		ds.Errorf(k("host.threads"), fmt.Sprintf("lower the parts' cpus by %g, or describe a larger host", cpus-avail),
+		ds.Errorf(k("host.threads"), fmt.Sprintf("lower the parts' cpus by %g, or describe a larger host%s", roundCPUs(cpus-avail), monitoringFix(c)),
 			"container CPU limits add up to %g but %s %d threads each with %d kept for the OS (%g available)",
-			cpus, hostWord, h.Threads, h.ReserveThreads, avail)
+			roundCPUs(cpus), hostWord, h.Threads, h.ReserveThreads, avail)
 	}
+}
+
+// roundCPUs drops the float noise of summed CPU limits, to Docker's 0.001.
+func roundCPUs(v float64) float64 { return math.Round(v*1000) / 1000 }
+
+// monitoringFix offers turning the monitoring off, where it runs.
+func monitoringFix(c *Config) string {
+	if !MonitoringRuns(c) {
+		return ""
+	}
+	var mem Bytes
+	var cpus float64
+	for _, in := range MonitoringInstances(c) {
+		mem += in.Sizing.Memory * Bytes(in.Replicas)
+		cpus += in.Sizing.CPUs * float64(in.Replicas)
+	}
+	return fmt.Sprintf(", or set nextflow:monitoring.enabled false (its services take %g cpus and %.1f GB)", roundCPUs(cpus), mem.GB())
 }
 
 // checkReplicas refuses more than one replica on a stage that runs one

@@ -199,6 +199,9 @@ type Topology struct {
 	ExclusiveGPUs bool
 	// Backups says whether the stage runs scheduled backups to a NAS.
 	Backups bool
+	// Monitoring says the stage runs its Prometheus and exporters as
+	// services (nextflow:monitoring.enabled turns them off).
+	Monitoring bool
 	// Managed lists the part kinds the provider runs as managed services.
 	Managed []Kind
 }
@@ -231,7 +234,7 @@ var Profiles = map[Stage]Profile{
 		AIRequests: [2]float64{10, 20},
 		Response:   [2]float64{2, 5},
 		Uptime:     95, UptimeHigh: 98,
-		Topology:        Topology{PostgresInstances: 1, RedisInstances: 1, QdrantNodes: 1, EdgeReplicas: 1},
+		Topology:        Topology{PostgresInstances: 1, RedisInstances: 1, QdrantNodes: 1, EdgeReplicas: 1, Monitoring: true},
 		Replicas:        map[string]int{PartCRM: 1, PartAI: 1},
 		ServiceReplicas: 1,
 		Costs: CostConfig{

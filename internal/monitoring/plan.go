@@ -133,8 +133,18 @@ func For(app *model.App, s Settings) (*Plan, error) {
 		p.Alertmanager = fmt.Sprintf("%s:%d", AlertmanagerService, AlertmanagerPort)
 	}
 	prober := fmt.Sprintf("%s:%d", BlackboxService, BlackboxPort)
-	p.Exporters = append(p.Exporters, Exporter{Name: NodeExporterService, Kind: "node", Port: NodeExporterPort},
-		Exporter{Name: BlackboxService, Kind: "blackbox", Port: BlackboxPort})
+	// The exporters are the model's monitoring services: the host fit, the
+	// cost and the renderers count the same list.
+	watching := map[string]model.Instance{}
+	for _, m := range model.MonitoringInstances(c) {
+		if m.Watches != "" {
+			watching[m.Watches] = m
+		}
+		if m.Exporter != "prometheus" && m.Exporter != "alertmanager" {
+			p.Exporters = append(p.Exporters, Exporter{Name: m.Name, Kind: m.Exporter, Port: exporterPorts[m.Exporter]})
+		}
+	}
+	var missing error
 	jobs := map[string]*Job{}
 	add := func(name string, j Job) {
 		if jobs[name] == nil {
@@ -150,9 +160,17 @@ func For(app *model.App, s Settings) (*Plan, error) {
 		add("alertmanager", Job{Targets: []string{p.Alertmanager}})
 	}
 	exporter := func(kind, watched string, port, wport int) string {
-		name := watched + "-exporter"
-		p.Exporters = append(p.Exporters, Exporter{Name: name, Kind: kind, Watches: fmt.Sprintf("%s:%d", watched, wport), Port: port})
-		return fmt.Sprintf("%s:%d", name, port)
+		m, ok := watching[watched]
+		if !ok || m.Exporter != kind {
+			missing = fmt.Errorf("monitoring: the %s stage has no %s exporter for %s", c.Stage, kind, watched)
+			return ""
+		}
+		for i := range p.Exporters {
+			if p.Exporters[i].Name == m.Name {
+				p.Exporters[i].Watches = fmt.Sprintf("%s:%d", watched, wport)
+			}
+		}
+		return fmt.Sprintf("%s:%d", m.Name, port)
 	}
 	for _, in := range app.Instances() {
 		part, _ := app.Part(in.Part)
@@ -190,7 +208,9 @@ func For(app *model.App, s Settings) (*Plan, error) {
 		} else {
 			add("gpu", Job{Targets: []string{fmt.Sprintf("%s:%d", GPUExporterService, GPUExporterPort)}})
 		}
-		p.Exporters = append(p.Exporters, Exporter{Name: GPUExporterService, Kind: "gpu", Port: GPUExporterPort})
+	}
+	if missing != nil {
+		return nil, missing
 	}
 	names := make([]string, 0, len(jobs))
 	for n := range jobs {
@@ -240,9 +260,29 @@ func (p *Plan) Retarget(f func(job, addr string) string) {
 	}
 }
 
+// exporterPorts are where each kind of exporter serves its metrics.
+var exporterPorts = map[string]int{"node": NodeExporterPort, "blackbox": BlackboxPort, "postgres": PostgresExporterPort,
+	"redis": RedisExporterPort, "nginx": NginxExporterPort, "gpu": GPUExporterPort}
+
+// ExporterPort is where an exporter of kind serves its metrics.
+func ExporterPort(kind string) int { return exporterPorts[kind] }
+
 // Ports the exporters read that the model does not name.
 const (
 	// NginxStatusPort is where nginx serves stub_status to its exporter.
 	NginxStatusPort = 8081
 	SentinelPort    = 26379
 )
+
+// Images are the monitoring's images, pinned: Prometheus and Alertmanager,
+// and the upstream exporters.
+var Images = map[string]string{
+	"prometheus":   "prom/prometheus:v2.55.1",
+	"alertmanager": "prom/alertmanager:v0.27.0",
+	"node":         "prom/node-exporter:v1.8.2",
+	"blackbox":     "prom/blackbox-exporter:v0.25.0",
+	"postgres":     "quay.io/prometheuscommunity/postgres-exporter:v0.16.0",
+	"redis":        "oliver006/redis_exporter:v1.67.0-alpine",
+	"nginx":        "nginx/nginx-prometheus-exporter:1.4.0",
+	"gpu":          "nvcr.io/nvidia/k8s/dcgm-exporter:3.3.9-3.6.1-ubuntu22.04",
+}

@@ -71,6 +71,15 @@ func Project(app *model.App) (*types.Project, error) {
 			p.Services[svc.Name] = svc
 		}
 	}
+	var mon []model.Instance
+	for _, in := range app.Instances() {
+		if in.Role == model.RoleMonitoring {
+			mon = append(mon, in)
+		}
+	}
+	if err := monitoringServices(app, p, mon); err != nil {
+		return nil, err
+	}
 	if err := checkInstances(app, p); err != nil {
 		return nil, err
 	}

@@ -24,7 +24,8 @@ var variants = map[string]map[string]string{
 	"managed": {"tunnel": `{"mode": "managed", "hostname": "crm.example.com",
 		"accountId": "0123456789abcdef0123456789abcdef", "zoneId": "fedcba9876543210fedcba9876543210"}`},
 	// The user's own services, behind the tunnel and without one.
-	"services":           {"services": testutil.ServicesConfig, "secrets": testutil.ServicesSecrets},
+	// The user's services with the monitoring turned off.
+	"services":           {"services": testutil.ServicesConfig, "secrets": testutil.ServicesSecrets, "monitoring": `{"enabled": false}`},
 	"services-no-tunnel": {"services": testutil.ServicesConfig, "secrets": testutil.ServicesSecrets, "tunnel": `{"mode": "none"}`},
 }
 
@@ -113,7 +114,9 @@ func checkRules(t *testing.T, cfg *model.Config, p *types.Project) {
 				t.Errorf("%s publishes %s on %q: reachable from outside the machine", name, port.Published, port.HostIP)
 			}
 		}
-		if part, _ := appPart(cfg, name); len(s.Ports) > 0 && (part == nil || part.Public == nil || cfg.Tunnel.Mode != model.TunnelNone) {
+		// Prometheus's UI is published on loopback, for the laptop's user.
+		prometheusUI := name == "prometheus" && len(s.Ports) == 1 && s.Ports[0].Published == strconv.Itoa(cfg.Monitoring.PrometheusPort)
+		if part, _ := appPart(cfg, name); len(s.Ports) > 0 && !prometheusUI && (part == nil || part.Public == nil || cfg.Tunnel.Mode != model.TunnelNone) {
 			t.Errorf("%s publishes a port; only a public part may, on 127.0.0.1, without a tunnel", name)
 		}
 		for k, v := range s.Environment {
@@ -126,7 +129,9 @@ func checkRules(t *testing.T, cfg *model.Config, p *types.Project) {
 			}
 		}
 		for _, v := range s.Volumes {
-			if v.Type != types.VolumeTypeVolume && v.Type != types.VolumeTypeTmpfs {
+			// The node exporter reads the host's filesystems, read-only.
+			hostFS := name == "node-exporter" && v.Type == types.VolumeTypeBind && v.Source == "/" && v.ReadOnly
+			if v.Type != types.VolumeTypeVolume && v.Type != types.VolumeTypeTmpfs && !hostFS {
 				t.Errorf("%s mounts %s of type %s; data must sit in named volumes", name, v.Target, v.Type)
 			}
 			if v.Type == types.VolumeTypeVolume {
