@@ -89,11 +89,12 @@ func ParseWindow(s string) (time.Duration, error) {
 // is a SeriesError, never a zero.
 func Observe(ctx context.Context, client *http.Client, base string, window time.Duration, now time.Time) (*Observed, error) {
 	u, err := url.Parse(base)
+	if (err == nil && u.User != nil) || (err != nil && strings.Contains(base, "@")) {
+		// Never echoed: it may hold a password.
+		return nil, fmt.Errorf("--prometheus: the URL holds credentials; fix: put Prometheus behind a proxy that needs none from the command line")
+	}
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("--prometheus: %q is not a Prometheus URL; fix: give its base URL, such as http://127.0.0.1:9090", base)
-	}
-	if u.User != nil {
-		return nil, fmt.Errorf("--prometheus: the URL holds credentials; fix: put Prometheus behind a proxy that needs none from the command line")
 	}
 	api := strings.TrimSuffix(u.String(), "/") + "/api/v1/query"
 	win := promDuration(window)
