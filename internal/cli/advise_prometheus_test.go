@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -77,27 +76,9 @@ func startPrometheus(t *testing.T, end time.Time, days int, withUsers bool) stri
 	if err := os.WriteFile(cfg, []byte("global: {scrape_interval: 1m}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	log, _ := os.Create(filepath.Join(dir, "prometheus.log"))
-	cmd := exec.Command(prom, "--config.file="+cfg, "--storage.tsdb.path="+tsdb, "--storage.tsdb.retention.time=400d",
-		"--web.listen-address="+addr)
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			out, _ := os.ReadFile(log.Name())
-			t.Logf("prometheus:\n%s", out)
-		}
-	})
+	addr := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	testutil.Daemon(t, dir, "prometheus", nil, prom, "--config.file="+cfg, "--storage.tsdb.path="+tsdb,
+		"--storage.tsdb.retention.time=400d", "--web.listen-address="+addr)
 	base := "http://" + addr
 	deadline := time.Now().Add(60 * time.Second)
 	for {

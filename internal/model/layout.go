@@ -184,8 +184,8 @@ func monitoringOf(c *Config, watched []Instance) []Instance {
 	}
 	out = append(out, mon("node-exporter", "node", "", ExporterSizing, nodes), mon("blackbox", "blackbox", "", ExporterSizing, 1))
 	for _, in := range watched {
-		p, _ := lookupKind(c, in.Part)
-		switch {
+		d, _ := LookupPart(in.Part)
+		switch p := d.Kind; {
 		case in.Role == RoleLoadBalancer:
 			out = append(out, mon(in.Name+"-exporter", "nginx", in.Name, ExporterSizing, 1))
 		case p == KindDatabase:
@@ -198,12 +198,4 @@ func monitoringOf(c *Config, watched []Instance) []Instance {
 		out = append(out, mon("gpu-exporter", "gpu", "", GPUExporterSizing, max(c.Host.GPUNodes, 1)))
 	}
 	return out
-}
-
-// lookupKind is the kind of the built-in part name.
-func lookupKind(_ *Config, name string) (Kind, bool) {
-	if d, ok := LookupPart(name); ok {
-		return d.Kind, true
-	}
-	return "", false
 }

@@ -528,11 +528,19 @@ func phaseCapabilities(c *Config, ds *Diagnostics) {
 	}
 	// Limits against the hosts, with the OS reserve left free on each:
 	// every container the stage runs, from the list its renderer builds.
-	var mem Bytes
-	var cpus float64
+	// The monitoring's share, offered as a fix where it runs.
+	var mem, monMem Bytes
+	var cpus, monCPUs float64
 	for _, in := range Instances(c) {
-		mem += in.Sizing.Memory * Bytes(in.Replicas)
-		cpus += in.Sizing.CPUs * float64(in.Replicas)
+		m, n := in.Sizing.Memory*Bytes(in.Replicas), in.Sizing.CPUs*float64(in.Replicas)
+		mem, cpus = mem+m, cpus+n
+		if in.Role == RoleMonitoring {
+			monMem, monCPUs = monMem+m, monCPUs+n
+		}
+	}
+	offMonitoring := ""
+	if monCPUs > 0 {
+		offMonitoring = fmt.Sprintf(", or set nextflow:monitoring.enabled false (its services take %g cpus and %.1f GB)", roundCPUs(monCPUs), monMem.GB())
 	}
 	nodes := max(h.Nodes, 1)
 	hostWord := "the host has"
@@ -540,12 +548,12 @@ func phaseCapabilities(c *Config, ds *Diagnostics) {
 		hostWord = fmt.Sprintf("%d nodes have", nodes)
 	}
 	if avail := (h.Memory - h.ReserveMemory) * Bytes(nodes); mem > avail {
-		ds.Errorf(k("host.memory"), fmt.Sprintf("lower the parts' memory limits by %.1f GB, or describe a larger host%s", (mem-avail).GB(), monitoringFix(c)),
+		ds.Errorf(k("host.memory"), fmt.Sprintf("lower the parts' memory limits by %.1f GB, or describe a larger host%s", (mem-avail).GB(), offMonitoring),
 			"container memory limits add up to %.1f GB but %s %.1f GB each with %.1f GB kept for the OS (%.1f GB available)",
 			mem.GB(), hostWord, h.Memory.GB(), h.ReserveMemory.GB(), avail.GB())
 	}
 	if avail := float64((h.Threads - h.ReserveThreads) * nodes); cpus > avail+1e-9 {
-		ds.Errorf(k("host.threads"), fmt.Sprintf("lower the parts' cpus by %g, or describe a larger host%s", roundCPUs(cpus-avail), monitoringFix(c)),
+		ds.Errorf(k("host.threads"), fmt.Sprintf("lower the parts' cpus by %g, or describe a larger host%s", roundCPUs(cpus-avail), offMonitoring),
 			"container CPU limits add up to %g but %s %d threads each with %d kept for the OS (%g available)",
 			roundCPUs(cpus), hostWord, h.Threads, h.ReserveThreads, avail)
 	}
@@ -553,20 +561,6 @@ func phaseCapabilities(c *Config, ds *Diagnostics) {
 
 // roundCPUs drops the float noise of summed CPU limits, to Docker's 0.001.
 func roundCPUs(v float64) float64 { return math.Round(v*1000) / 1000 }
-
-// monitoringFix offers turning the monitoring off, where it runs.
-func monitoringFix(c *Config) string {
-	if !MonitoringRuns(c) {
-		return ""
-	}
-	var mem Bytes
-	var cpus float64
-	for _, in := range MonitoringInstances(c) {
-		mem += in.Sizing.Memory * Bytes(in.Replicas)
-		cpus += in.Sizing.CPUs * float64(in.Replicas)
-	}
-	return fmt.Sprintf(", or set nextflow:monitoring.enabled false (its services take %g cpus and %.1f GB)", roundCPUs(cpus), mem.GB())
-}
 
 // checkReplicas refuses more than one replica on a stage that runs one
 // container per service, naming each key.

@@ -59,20 +59,18 @@ type Job struct {
 	// service instead (every replica of it), scraped at SwarmPort.
 	Swarm     string
 	SwarmPort int
-	// Labels are added to every series of the job.
-	Labels map[string]string
 }
 
 // Exporter is a service the monitoring runs beside a part: its name, the
 // upstream exporter it is, and what it watches.
 type Exporter struct {
 	Name string
-	// Kind is node, postgres, redis, nginx or blackbox.
+	// Kind is node, postgres, redis, nginx, blackbox or gpu; it serves
+	// at ExporterPort(Kind).
 	Kind string
-	// Watches is the service the exporter reads (host:port), "" for node
-	// and blackbox.
+	// Watches is the service the exporter reads (host:port), "" for node,
+	// blackbox and gpu.
 	Watches string
-	Port    int
 }
 
 // Plan is a stage's monitoring.
@@ -141,7 +139,7 @@ func For(app *model.App, s Settings) (*Plan, error) {
 			watching[m.Watches] = m
 		}
 		if m.Exporter != "prometheus" && m.Exporter != "alertmanager" {
-			p.Exporters = append(p.Exporters, Exporter{Name: m.Name, Kind: m.Exporter, Port: exporterPorts[m.Exporter]})
+			p.Exporters = append(p.Exporters, Exporter{Name: m.Name, Kind: m.Exporter})
 		}
 	}
 	var missing error

@@ -58,8 +58,7 @@ type alerting struct {
 }
 
 type staticConfig struct {
-	Targets []string          `yaml:"targets"`
-	Labels  map[string]string `yaml:"labels,omitempty"`
+	Targets []string `yaml:"targets"`
 }
 
 type swarmSD struct {
@@ -117,7 +116,7 @@ func (p *Plan) PrometheusConfig() ([]byte, error) {
 				relabel{SourceLabels: []string{"__meta_dockerswarm_node_hostname"}, TargetLabel: "node"},
 			)
 		} else {
-			sc.StaticConfigs = []staticConfig{{Targets: j.Targets, Labels: j.Labels}}
+			sc.StaticConfigs = []staticConfig{{Targets: j.Targets}}
 		}
 		if j.Module != "" {
 			sc.MetricsPath = "/probe"

@@ -4,12 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,40 +16,6 @@ import (
 
 	"github.com/nextflow-crm/nfx/internal/testutil"
 )
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// daemon starts a long-running process for the test, logging to dir.
-func daemon(t *testing.T, dir, name string, env []string, bin string, args ...string) {
-	t.Helper()
-	log, err := os.Create(filepath.Join(dir, name+".log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		log.Close()
-		if t.Failed() {
-			out, _ := os.ReadFile(log.Name())
-			t.Logf("%s's log:\n%s", name, out)
-		}
-	})
-}
 
 func waitFor(t *testing.T, what string, d time.Duration, ok func() (bool, string)) {
 	t.Helper()
@@ -116,9 +80,9 @@ func TestPrometheusScrapesRealExporters(t *testing.T) {
 
 	// The services, on loopback.
 	pg := testutil.StartPostgres(t)
-	redisPort := freePort(t)
-	daemon(t, dir, "redis", nil, bins["redis-server"], "--port", strconv.Itoa(redisPort), "--bind", "127.0.0.1", "--save", "", "--dir", dir)
-	nginxStatus := freePort(t)
+	redisPort := testutil.FreePort(t)
+	testutil.Daemon(t, dir, "redis", nil, bins["redis-server"], "--port", strconv.Itoa(redisPort), "--bind", "127.0.0.1", "--save", "", "--dir", dir)
+	nginxStatus := testutil.FreePort(t)
 	nginxConf := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(nginxConf, []byte(fmt.Sprintf(`pid %s/nginx.pid;
 error_log %s/nginx-error.log;
@@ -133,7 +97,7 @@ http {
 `, dir, dir, nginxStatus)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	daemon(t, dir, "nginx", nil, bins["nginx"], "-c", nginxConf, "-e", filepath.Join(dir, "nginx-error.log"), "-g", "daemon off;")
+	testutil.Daemon(t, dir, "nginx", nil, bins["nginx"], "-c", nginxConf, "-e", filepath.Join(dir, "nginx-error.log"), "-g", "daemon off;")
 	crm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/healthz":
@@ -156,7 +120,7 @@ http {
 	// The exporters, each reading the service it watches.
 	ports := map[string]int{}
 	for _, name := range []string{"node", "postgres", "redis", "nginx", "blackbox", "prometheus", "alertmanager"} {
-		ports[name] = freePort(t)
+		ports[name] = testutil.FreePort(t)
 	}
 	files, err := p.Files()
 	if err != nil {
@@ -172,18 +136,18 @@ http {
 	if err := os.Mkdir(textfiles, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	daemon(t, dir, "node-exporter", nil, bins["prometheus-node-exporter"], "--web.listen-address="+listen("node"),
+	testutil.Daemon(t, dir, "node-exporter", nil, bins["prometheus-node-exporter"], "--web.listen-address="+listen("node"),
 		"--collector.textfile.directory="+textfiles)
-	daemon(t, dir, "postgres-exporter",
+	testutil.Daemon(t, dir, "postgres-exporter",
 		[]string{fmt.Sprintf("DATA_SOURCE_NAME=postgresql://nextflow:%s@127.0.0.1:%d/nextflow?sslmode=disable", pg.Password, pg.Port)},
 		bins["prometheus-postgres-exporter"], "--web.listen-address="+listen("postgres"), "--extend.query-path="+filepath.Join(dir, PostgresQueries))
-	daemon(t, dir, "redis-exporter", nil, bins["prometheus-redis-exporter"], "-web.listen-address="+listen("redis"),
+	testutil.Daemon(t, dir, "redis-exporter", nil, bins["prometheus-redis-exporter"], "-web.listen-address="+listen("redis"),
 		fmt.Sprintf("-redis.addr=redis://127.0.0.1:%d", redisPort))
-	daemon(t, dir, "nginx-exporter", nil, bins["prometheus-nginx-exporter"], "-web.listen-address="+listen("nginx"),
+	testutil.Daemon(t, dir, "nginx-exporter", nil, bins["prometheus-nginx-exporter"], "-web.listen-address="+listen("nginx"),
 		fmt.Sprintf("-nginx.scrape-uri=http://127.0.0.1:%d/nginx_status", nginxStatus))
-	daemon(t, dir, "blackbox", nil, bins["prometheus-blackbox-exporter"], "--web.listen-address="+listen("blackbox"),
+	testutil.Daemon(t, dir, "blackbox", nil, bins["prometheus-blackbox-exporter"], "--web.listen-address="+listen("blackbox"),
 		"--config.file="+filepath.Join(dir, BlackboxFile))
-	daemon(t, dir, "alertmanager", nil, bins["prometheus-alertmanager"], "--web.listen-address="+listen("alertmanager"),
+	testutil.Daemon(t, dir, "alertmanager", nil, bins["prometheus-alertmanager"], "--web.listen-address="+listen("alertmanager"),
 		"--config.file="+filepath.Join(dir, AlertmanagerFile), "--storage.path="+filepath.Join(dir, "am"),
 		"--cluster.listen-address=")
 
@@ -207,7 +171,7 @@ http {
 	if err := os.WriteFile(filepath.Join(dir, PrometheusFile), cfg, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	daemon(t, dir, "prometheus", nil, prom, "--config.file="+filepath.Join(dir, PrometheusFile),
+	testutil.Daemon(t, dir, "prometheus", nil, prom, "--config.file="+filepath.Join(dir, PrometheusFile),
 		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"), "--storage.tsdb.retention.time="+p.RetentionFlag(),
 		"--web.listen-address="+listen("prometheus"))
 	api := "http://" + listen("prometheus") + "/api/v1/"

@@ -3,7 +3,6 @@ package testutil
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -60,12 +59,7 @@ func StartPostgres(t testing.TB, opts ...string) *Postgres {
 	if out, err := p.cmd(bin, "initdb", "-D", filepath.Join(dir, "data"), "-U", "nextflow", "--pwfile", pw, "--auth=scram-sha-256").CombinedOutput(); err != nil {
 		t.Fatalf("initdb: %v\n%s", err, out)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Port = l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	p.Port = FreePort(t)
 	o := fmt.Sprintf("-c port=%d -c listen_addresses=127.0.0.1 -c unix_socket_directories=%s %s", p.Port, dir, strings.Join(opts, " "))
 	if out, err := p.cmd(bin, "pg_ctl", "-D", filepath.Join(dir, "data"), "-o", o, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start").CombinedOutput(); err != nil {
 		log, _ := os.ReadFile(filepath.Join(dir, "log"))

@@ -26,7 +26,7 @@ const laptopRedisPassword = "laptop-Redis-1"
 func TestMigrateRedisStateIntoTheServersSentinelSetup(t *testing.T) {
 	rc := startRedisCluster(t)
 	server := testutil.Tool(t, "redis-server")
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	rc.s.mkdir("laptop-redis")
 	rc.s.start(nil, "laptop-redis.log", server, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--requirepass", laptopRedisPassword,
 		"--save", "", "--appendonly", "no", "--dir", rc.s.path("laptop-redis"))

@@ -15,6 +15,7 @@ import (
 
 	"github.com/nextflow-crm/nfx/internal/migrate"
 	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/internal/testutil"
 )
 
 // seedSQL is a CRM's data: sequences, an identity column, jsonb, a large
@@ -32,7 +33,7 @@ INSERT INTO events (contact_id, kind, payload) SELECT 1 + g % 120000, 'k' || g %
 // server, the CRM's user and database, scram logins.
 func startLaptopPostgres(t *testing.T, s *sandbox, name string, extra ...string) pgNode {
 	t.Helper()
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	s.write("secrets/"+name+"_password", []byte(pgPassword), 0o600)
 	s.run(nil, "initdb", "-D", s.path(name), "-U", "nextflow", "--pwfile", s.path("secrets/"+name+"_password"), "--auth=scram-sha-256")
 	opts := fmt.Sprintf("-c port=%d -c listen_addresses=127.0.0.1 -c unix_socket_directories=%s %s", port, s.dir, strings.Join(extra, " "))

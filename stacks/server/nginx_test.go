@@ -3,7 +3,6 @@ package server
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,22 +16,11 @@ import (
 	"github.com/nextflow-crm/nfx/internal/testutil"
 )
 
-// freePort asks the kernel for a free loopback port.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // localNginx renders nginx.conf for loopback upstreams and private paths.
 func localNginx(t *testing.T, crm, ai []string) (NginxParams, string) {
 	dir := t.TempDir()
 	p := NginxDefaults(testApp(t, "server", nil))
-	p.Listen = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	p.Listen = fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
 	p.CRM, p.AI = crm, ai
 	// The test client is one address sending fast: allow it, as a busy
 	// office behind one NAT would need.

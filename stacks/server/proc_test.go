@@ -250,7 +250,7 @@ func startPrimary(t *testing.T, s *sandbox, p PostgresParams) pgNode {
 func pgParams(t *testing.T, s *sandbox) PostgresParams {
 	p := PostgresDefaults(testApp(t, "server", nil))
 	p.ListenAddresses = "127.0.0.1"
-	p.Port = freePort(t)
+	p.Port = testutil.FreePort(t)
 	p.PrimaryHost = "127.0.0.1"
 	p.PrimaryPort = p.Port
 	p.SocketDir = s.dir
@@ -268,7 +268,7 @@ func startReplica(t *testing.T, s *sandbox, p PostgresParams) pgNode {
 		t.Fatal(err)
 	}
 	s.write("replica-entrypoint.sh", replicaScript, 0o755)
-	replicaPort := freePort(t)
+	replicaPort := testutil.FreePort(t)
 	s.start([]string{
 		"PGDATA=" + s.path("replica"),
 		"REPLICATION_PASSWORD_FILE=" + s.path("secrets/replication_password"),

@@ -66,7 +66,7 @@ func startRedisCluster(t *testing.T) *redisCluster {
 	s.write("sentinel-start.sh", sentinel, 0o755)
 	s.write("secrets/redis_password", []byte(redisPassword), 0o600)
 
-	primaryPort, replicaPort := freePort(t), freePort(t)
+	primaryPort, replicaPort := testutil.FreePort(t), testutil.FreePort(t)
 	common := []string{
 		"REDIS_BIND=127.0.0.1", "REDIS_PASSWORD_FILE=" + s.path("secrets/redis_password"),
 		"REDIS_PRIMARY_HOST=127.0.0.1", "REDIS_PRIMARY_PORT=" + strconv.Itoa(primaryPort),
@@ -91,7 +91,7 @@ func startRedisCluster(t *testing.T) *redisCluster {
 
 	var sentinels []redisNode
 	for i := 0; i < 3; i++ {
-		port := freePort(t)
+		port := testutil.FreePort(t)
 		name := fmt.Sprintf("sentinel%d", i)
 		s.mkdir(name)
 		s.start(append(common, "SENTINEL_BIND=127.0.0.1", "SENTINEL_PORT="+strconv.Itoa(port), "SENTINEL_CONF="+s.path(name+"/sentinel.conf"),
@@ -179,7 +179,7 @@ func TestBackupThenRestoreRedisAndModels(t *testing.T) {
 	s.write("restore.sh", restore, 0o755)
 	s.write("secrets/redis_password", []byte(redisPassword), 0o600)
 	s.mkdir("data")
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	s.start([]string{"REDIS_BIND=127.0.0.1", "REDIS_PORT=" + strconv.Itoa(port), "REDIS_CONF_DIR=" + s.path("conf"),
 		"REDIS_DATA_DIR=" + s.path("data"), "REDIS_PASSWORD_FILE=" + s.path("secrets/redis_password")},
 		"redis.log", "sh", s.path("redis-start.sh"), "primary")
@@ -213,7 +213,7 @@ func TestBackupThenRestoreRedisAndModels(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.write("restored/dump.rdb", data, 0o600)
-	port2 := freePort(t)
+	port2 := testutil.FreePort(t)
 	s.start(nil, "restored.log", "redis-server", "--port", strconv.Itoa(port2), "--bind", "127.0.0.1", "--dir", s.path("restored"), "--requirepass", redisPassword)
 	restored := redisNode{s, port2}
 	eventually(t, 10*time.Second, "the restored redis holding the keys", func() (bool, string) {
