@@ -20,7 +20,8 @@ type Instance struct {
 	Sizing   Sizing
 	Replicas int
 	// Exporter is a monitoring service's kind: prometheus, alertmanager,
-	// or the exporter it runs (node, blackbox, postgres, redis, nginx, gpu).
+	// or the exporter it runs (node, blackbox, postgres, redis, nginx, gpu,
+	// ollama: the probe of Ollama's API).
 	Exporter string
 	// Watches is the service an exporter reads, "" for the others.
 	Watches string
@@ -183,6 +184,7 @@ func monitoringOf(c *Config, watched []Instance) []Instance {
 		nodes = max(c.Host.Nodes, 1)
 	}
 	out = append(out, mon("node-exporter", "node", "", ExporterSizing, nodes), mon("blackbox", "blackbox", "", ExporterSizing, 1))
+	ai := false
 	for _, in := range watched {
 		d, _ := LookupPart(in.Part)
 		switch p := d.Kind; {
@@ -192,7 +194,13 @@ func monitoringOf(c *Config, watched []Instance) []Instance {
 			out = append(out, mon(in.Name+"-exporter", "postgres", in.Name, ExporterSizing, 1))
 		case p == KindCache:
 			out = append(out, mon(in.Name+"-exporter", "redis", in.Name, ExporterSizing, 1))
+		case p == KindAI:
+			ai = true
 		}
+	}
+	if ai {
+		// Ollama's service level, measured by a probe of its API.
+		out = append(out, mon("ollama-probe", "ollama", "", ExporterSizing, 1))
 	}
 	if c.UseGPU || prof.Topology.ExclusiveGPUs {
 		out = append(out, mon("gpu-exporter", "gpu", "", GPUExporterSizing, max(c.Host.GPUNodes, 1)))

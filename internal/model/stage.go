@@ -265,7 +265,7 @@ var Profiles = map[Stage]Profile{
 		AIRequests: [2]float64{50, 100},
 		Response:   [2]float64{1, 3},
 		Uptime:     99.5,
-		Topology: Topology{PostgresInstances: 2, RedisInstances: 2, Sentinels: 3, QdrantNodes: 3, LoadBalancers: 2,
+		Topology: Topology{PostgresInstances: 2, RedisInstances: 2, Sentinels: 3, QdrantNodes: 3, LoadBalancers: 2, Monitoring: true,
 			EdgeReplicas: 2, PerNode: true, ExclusiveGPUs: true, Backups: true},
 		Replicas:        map[string]int{PartCRM: 3, PartAI: 2},
 		ServiceReplicas: 2,

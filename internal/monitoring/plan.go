@@ -199,6 +199,11 @@ func For(app *model.App, s Settings) (*Plan, error) {
 			add("crm-app", p.swarmOr(in, c.CRM.Port))
 		}
 	}
+	for _, e := range p.Exporters {
+		if e.Kind == "ollama" {
+			add("ollama-sli", Job{Targets: []string{fmt.Sprintf("%s:%d", e.Name, ProbePort)}})
+		}
+	}
 	if p.GPU {
 		// NVIDIA's DCGM exporter, on every GPU node.
 		if p.Stack != "" {
@@ -260,7 +265,7 @@ func (p *Plan) Retarget(f func(job, addr string) string) {
 
 // exporterPorts are where each kind of exporter serves its metrics.
 var exporterPorts = map[string]int{"node": NodeExporterPort, "blackbox": BlackboxPort, "postgres": PostgresExporterPort,
-	"redis": RedisExporterPort, "nginx": NginxExporterPort, "gpu": GPUExporterPort}
+	"redis": RedisExporterPort, "nginx": NginxExporterPort, "gpu": GPUExporterPort, "ollama": ProbePort}
 
 // ExporterPort is where an exporter of kind serves its metrics.
 func ExporterPort(kind string) int { return exporterPorts[kind] }

@@ -37,6 +37,9 @@ func (p *Plan) Files() (map[string][]byte, error) {
 	if p.Alertmanager != "" {
 		out[AlertmanagerFile] = []byte(alertmanagerConfig)
 	}
+	if _, ok := p.Job("ollama-sli"); ok {
+		out[ProbeFile] = ProbeScript()
+	}
 	return out, nil
 }
 

@@ -151,8 +151,20 @@ func (p *Plan) RuleGroups() []Group {
 	if _, ok := p.Job("nginx"); ok {
 		alert("NginxDown", `nginx_up == 0`, "1m", SeverityPage, "nginx at {{ $labels.instance }} does not answer its exporter")
 	}
+	if _, ok := p.Job("ollama-sli"); ok {
+		alert("OllamaProbeFailing", fmt.Sprintf(`avg_over_time(%s[15m]) < 0.5`, ProbeSuccess), "", SeverityTicket,
+			"Most probe generations on {{ $labels.target }} failed in the last 15 minutes: users' AI requests fail or time out")
+		alert("OllamaQueueFull", fmt.Sprintf(`max_over_time(%s[10m]) == 1`, ProbeQueueFull), "10m", SeverityTicket,
+			"Ollama on {{ $labels.target }} answers 503: its request queue is full (raise ai.parallel or add AI nodes)")
+		if p.GPU {
+			alert("OllamaModelOffGPU", fmt.Sprintf(`%s / %s < 0.95`, ModelVRAM, ModelSize), "15m", SeverityTicket,
+				"{{ $labels.model }} on {{ $labels.target }} is not wholly in GPU memory: part of it runs on the CPU, far slower")
+		}
+	}
 	for _, k := range p.Backups {
-		alert("BackupTooOld", fmt.Sprintf(`(time() - %s{kind=%q} > 86400) or absent(%s{kind=%q})`, BackupMetric, k, BackupMetric, k),
+		// Every node's exporter reports the files its node's backup jobs
+		// wrote: the newest counts.
+		alert("BackupTooOld", fmt.Sprintf(`(time() - max by (kind) (%s{kind=%q}) > 86400) or absent(%s{kind=%q})`, BackupMetric, k, BackupMetric, k),
 			"30m", SeverityTicket, fmt.Sprintf("The last successful %s backup is more than a day old, or none has reported", k))
 	}
 	fs := `node_filesystem_avail_bytes{fstype!~"tmpfs|overlay|squashfs|nsfs"}`

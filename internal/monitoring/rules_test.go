@@ -227,12 +227,55 @@ func TestDataAlerts(t *testing.T) {
 		Name: "a backup older than a day", Interval: "5m",
 		Series: backupSeries(p, 129600, 3600),
 		Alerts: []alertT{{EvalTime: "48h", Alertname: "BackupTooOld", Exp: []expAlert{firing(t, p, "BackupTooOld", SeverityTicket,
-			map[string]string{"kind": "postgres", "instance": "node-exporter:9100", "job": "node"})}}},
+			map[string]string{"kind": "postgres"})}}},
+	}, {
+		// The job moved nodes: the old node still holds its old file, the
+		// new one a fresh success. The newest counts.
+		Name: "a backup job that moved to another node", Interval: "5m",
+		Series: append(backupSeries(p, 129600, 3600), series{
+			Series: fmt.Sprintf(`%s{kind="postgres",instance="10.0.1.7:9100",job="node"}`, BackupMetric), Values: fmt.Sprintf("%dx600", 2*86400-3600)}),
+		Alerts: []alertT{{EvalTime: "48h", Alertname: "BackupTooOld"}},
 	}, {
 		Name: "a backup kind that never reported", Interval: "5m",
 		Series: backupSeries(p, 3600, 3600)[1:],
 		Alerts: []alertT{{EvalTime: "1h", Alertname: "BackupTooOld", Exp: []expAlert{firing(t, p, "BackupTooOld", SeverityTicket,
 			map[string]string{"kind": "postgres"})}}},
+	}})
+}
+
+// Ollama's service level from the probe: most probes failing, a full
+// queue, a model spilling out of GPU memory open tickets; one failed probe
+// in fifteen minutes does not.
+func TestOllamaAlerts(t *testing.T) {
+	p := serverPlan(t)
+	tg := `instance="ollama-probe:9800",job="ollama-sli",target="ollama-1"`
+	runRuleTests(t, p, []ruleTest{{
+		Name: "the probes fail", Interval: "1m",
+		Series: []series{{Series: ProbeSuccess + "{" + tg + "}", Values: "1x30 0 1x14 0x20"}},
+		Alerts: []alertT{
+			{EvalTime: "40m", Alertname: "OllamaProbeFailing"},
+			{EvalTime: "60m", Alertname: "OllamaProbeFailing", Exp: []expAlert{firing(t, p, "OllamaProbeFailing", SeverityTicket,
+				map[string]string{"instance": "ollama-probe:9800", "job": "ollama-sli", "target": "ollama-1"})}},
+		},
+	}, {
+		Name: "the queue is full", Interval: "1m",
+		Series: []series{{Series: ProbeQueueFull + "{" + tg + "}", Values: "0x10 1x30"}},
+		Alerts: []alertT{
+			{EvalTime: "15m", Alertname: "OllamaQueueFull"},
+			{EvalTime: "25m", Alertname: "OllamaQueueFull", Exp: []expAlert{firing(t, p, "OllamaQueueFull", SeverityTicket,
+				map[string]string{"instance": "ollama-probe:9800", "job": "ollama-sli", "target": "ollama-1"})}},
+		},
+	}, {
+		Name: "a model spills to the CPU", Interval: "1m",
+		Series: []series{
+			{Series: ModelSize + "{" + tg + `,model="llama3.1:8b"}`, Values: "6654289920x40"},
+			{Series: ModelVRAM + "{" + tg + `,model="llama3.1:8b"}`, Values: "6654289920x10 4294967296x30"},
+		},
+		Alerts: []alertT{
+			{EvalTime: "10m", Alertname: "OllamaModelOffGPU"},
+			{EvalTime: "30m", Alertname: "OllamaModelOffGPU", Exp: []expAlert{firing(t, p, "OllamaModelOffGPU", SeverityTicket,
+				map[string]string{"instance": "ollama-probe:9800", "job": "ollama-sli", "target": "ollama-1", "model": "llama3.1:8b"})}},
+		},
 	}})
 }
 

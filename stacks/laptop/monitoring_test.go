@@ -10,6 +10,7 @@ import (
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/monitoring"
 	"github.com/nextflow-crm/nfx/internal/testutil"
+	"github.com/nextflow-crm/nfx/stacks/internal/monsvc"
 )
 
 // The laptop's monitoring as Compose loads it: the files Prometheus, the
@@ -34,7 +35,7 @@ func TestLaptopMonitoring(t *testing.T) {
 	}
 	dir := t.TempDir()
 	for name, body := range want {
-		cfg, ok := p.Configs[configKey(name)]
+		cfg, ok := p.Configs[monsvc.ConfigKey(name)]
 		if !ok {
 			t.Fatalf("compose.yaml has no config for %s", name)
 		}
