@@ -59,6 +59,9 @@ type Job struct {
 	// service instead (every replica of it), scraped at SwarmPort.
 	Swarm     string
 	SwarmPort int
+	// SwarmNetwork is the network the tasks are scraped on, one Prometheus
+	// shares with them ("" for the stage's internal one).
+	SwarmNetwork string
 }
 
 // Exporter is a service the monitoring runs beside a part: its name, the
@@ -188,7 +191,10 @@ func For(app *model.App, s Settings) (*Plan, error) {
 		case part.Kind == model.KindVector:
 			add("qdrant", Job{Targets: []string{fmt.Sprintf("%s:%d", in.Name, model.QdrantHTTPPort)}})
 		case part.Kind == model.KindEdge:
-			add("tunnel", p.swarmOr(in, model.TunnelMetrics))
+			// cloudflared sits on the frontend network only.
+			j := p.swarmOr(in, model.TunnelMetrics)
+			j.SwarmNetwork = model.NetFrontend
+			add("tunnel", j)
 		case part.Kind == model.KindAI:
 			add("ollama", Job{Module: "http_2xx", Prober: prober, Path: "/api/version", Targets: []string{fmt.Sprintf("%s:%d", in.Name, model.OllamaPort)}})
 		case part.Name == model.PartCRM:

@@ -110,11 +110,15 @@ func (p *Plan) PrometheusConfig() ([]byte, error) {
 				return nil, fmt.Errorf("monitoring: job %s discovers Swarm tasks but the plan names no stack", j.Name)
 			}
 			sc.SwarmSD = []swarmSD{{Host: DockerSocket, Role: "tasks", Port: j.SwarmPort}}
+			network := j.SwarmNetwork
+			if network == "" {
+				network = model.NetBackend
+			}
 			sc.Relabel = append(sc.Relabel,
 				relabel{SourceLabels: []string{"__meta_dockerswarm_service_name"}, Regex: regexp.QuoteMeta(p.Stack + "_" + j.Swarm), Action: "keep"},
 				relabel{SourceLabels: []string{"__meta_dockerswarm_task_desired_state"}, Regex: "running", Action: "keep"},
 				// A task is on several networks: scrape it on the one Prometheus shares.
-				relabel{SourceLabels: []string{"__meta_dockerswarm_network_name"}, Regex: regexp.QuoteMeta(p.Stack + "_" + model.NetBackend), Action: "keep"},
+				relabel{SourceLabels: []string{"__meta_dockerswarm_network_name"}, Regex: regexp.QuoteMeta(p.Stack + "_" + network), Action: "keep"},
 				relabel{SourceLabels: []string{"__meta_dockerswarm_task_slot"}, TargetLabel: "slot"},
 				relabel{SourceLabels: []string{"__meta_dockerswarm_node_hostname"}, TargetLabel: "node"},
 			)

@@ -1,12 +1,18 @@
 package server
 
 import (
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nextflow-crm/nfx/internal/monitoring"
+	"github.com/nextflow-crm/nfx/internal/testutil"
 )
 
 // Backup with the rendered script, restore into a fresh database with the
@@ -44,10 +50,12 @@ func TestBackupThenRestorePostgres(t *testing.T) {
 	if err := os.Chtimes(old, past, past); err != nil {
 		t.Fatal(err)
 	}
+	metrics := s.mkdir("metrics")
 	env := []string{
 		"BACKUP_DIR=" + nas, "PGHOST=127.0.0.1", "PGPORT=" + strconv.Itoa(p.Port),
-		"POSTGRES_PASSWORD_FILE=" + s.path("secrets/postgres_password"),
+		"POSTGRES_PASSWORD_FILE=" + s.path("secrets/postgres_password"), "METRICS_DIR=" + metrics,
 	}
+	before := time.Now().Unix()
 	out := s.run(env, "bash", s.path("backup.sh"), "postgres")
 	if !strings.Contains(out, "postgres: wrote") || !strings.Contains(out, "expired") {
 		t.Errorf("backup output: %s", out)
@@ -64,6 +72,19 @@ func TestBackupThenRestorePostgres(t *testing.T) {
 	}
 	if partial, _ := filepath.Glob(filepath.Join(nas, "postgres", ".partial-*")); len(partial) != 0 {
 		t.Errorf("partial files left: %v", partial)
+	}
+	// The node exporter reports the success; a failed run leaves it alone.
+	reported := backupReport(t, metrics, "postgres")
+	if st, _ := os.Stat(dumps[0]); reported.at < float64(before) || reported.at > float64(time.Now().Unix()) || reported.size != float64(st.Size()) {
+		t.Errorf("the node exporter reports %+v for a %d-byte dump made after %d", reported, st.Size(), before)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	bad := append(append([]string(nil), env...), "PGPORT=1")
+	if msg, err := s.cmd(bad, "bash", s.path("backup.sh"), "postgres").CombinedOutput(); err == nil {
+		t.Fatalf("a backup of an unreachable database succeeded: %s", msg)
+	}
+	if again := backupReport(t, metrics, "postgres"); again != reported {
+		t.Errorf("a failed backup changed the report: %+v, was %+v", again, reported)
 	}
 
 	s.run([]string{"PGPASSWORD=" + pgPassword, "PGHOST=127.0.0.1", "PGPORT=" + strconv.Itoa(p.Port)}, "createdb", "-U", "nextflow", "restored")
@@ -98,6 +119,47 @@ func TestBackupThenRestorePostgres(t *testing.T) {
 	if msg, err := c.CombinedOutput(); err == nil || !strings.Contains(string(msg), "does not match its checksum") {
 		t.Errorf("a corrupted backup was restored: %v %s", err, msg)
 	}
+}
+
+type report struct{ at, size float64 }
+
+// backupReport is what a real node exporter, reading dir with its textfile
+// collector, reports of kind's last backup.
+func backupReport(t *testing.T, dir, kind string) report {
+	t.Helper()
+	port := testutil.FreePort(t)
+	testutil.Daemon(t, t.TempDir(), "node-exporter", nil, testutil.Tool(t, "prometheus-node-exporter"),
+		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port), "--collector.disable-defaults", "--collector.textfile",
+		"--collector.textfile.directory="+dir)
+	var body string
+	for i := 0; i < 50; i++ {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body = string(b)
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if strings.Contains(body, "\nnode_textfile_scrape_error 1\n") {
+		t.Fatalf("the node exporter cannot read the backup's metrics:\n%s", body)
+	}
+	var r report
+	for _, l := range strings.Split(body, "\n") {
+		name, value, _ := strings.Cut(l, " ")
+		v, _ := strconv.ParseFloat(value, 64)
+		switch name {
+		case monitoring.BackupMetric + `{kind="` + kind + `"}`:
+			r.at = v
+		case `nextflow_backup_last_size_bytes{kind="` + kind + `"}`:
+			r.size = v
+		}
+	}
+	if r.at == 0 {
+		t.Fatalf("the node exporter reports no %s backup:\n%s", kind, body)
+	}
+	return r
 }
 
 // psqlDB is psql against another database of the node.

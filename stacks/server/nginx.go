@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
+	"strconv"
 	"text/template"
 
 	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/internal/monitoring"
 )
 
 //go:embed templates
@@ -41,6 +43,8 @@ type NginxParams struct {
 	ErrorLog  string
 	// TempDir, if set, holds nginx's temporary files.
 	TempDir string
+	// StatusListen, if set, serves stub_status there for the nginx exporter.
+	StatusListen string
 }
 
 // Site is a public web app nginx routes by hostname to its upstream.
@@ -64,6 +68,9 @@ func NginxDefaults(app *model.App) NginxParams {
 		PidFile:   "/tmp/nginx.pid",
 		AccessLog: "/dev/stdout",
 		ErrorLog:  "/dev/stderr",
+	}
+	if model.MonitoringRuns(c) {
+		p.StatusListen = strconv.Itoa(monitoring.NginxStatusPort)
 	}
 	for _, in := range app.InstancesOf(model.PartAI) {
 		p.AI = append(p.AI, fmt.Sprintf("%s:%d", in.Name, model.OllamaPort))

@@ -29,6 +29,7 @@ func localNginx(t *testing.T, crm, ai []string) (NginxParams, string) {
 	p.AccessLog = filepath.Join(dir, "access.log")
 	p.ErrorLog = filepath.Join(dir, "error.log")
 	p.TempDir = dir
+	p.StatusListen = fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
 	conf, err := NginxConf(p)
 	if err != nil {
 		t.Fatal(err)
@@ -116,6 +117,18 @@ func TestNginxSurvivesABackendDying(t *testing.T) {
 	base := "http://" + p.Listen
 	client := &http.Client{Timeout: 5 * time.Second}
 	waitHTTP(t, client, base+"/nginx-health")
+	// The nginx exporter's stub_status, on its own listener only.
+	for url, want := range map[string]string{"http://" + p.StatusListen + "/stub_status": "Active connections", base + "/stub_status": ""} {
+		resp, err := client.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if want != "" && (resp.StatusCode != 200 || !strings.Contains(string(body), want)) || want == "" && strings.Contains(string(body), "Active connections") {
+			t.Errorf("%s: %d %s", url, resp.StatusCode, body)
+		}
+	}
 
 	const requests = 600
 	failed := 0

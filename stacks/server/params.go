@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/internal/monitoring"
 )
 
 // Names of the server stage's services, secrets and settings.
@@ -126,6 +127,8 @@ type BackupParams struct {
 	RedisPort           int
 	QdrantURL           string
 	Stack               string
+	// Metric is the gauge of the last success, read by the node exporter.
+	Metric string
 }
 
 // BackupDefaults are the Swarm values for an app.
@@ -145,5 +148,6 @@ func BackupDefaults(app *model.App) BackupParams {
 		RedisPort:           model.RedisPort,
 		QdrantURL:           fmt.Sprintf("http://%s:%d", qdrantName(1), model.QdrantHTTPPort),
 		Stack:               StackName,
+		Metric:              monitoring.BackupMetric,
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/nextflow-crm/nfx/components"
 	"github.com/nextflow-crm/nfx/internal/files"
 	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/internal/monitoring"
 	"github.com/nextflow-crm/nfx/stacks/internal/composex"
 )
 
@@ -88,7 +89,12 @@ func renderMounts(app *model.App) ([]mounted, error) {
 		}
 		out = append(out, mounted{key: f.key, path: f.path, exec: f.exec, data: data})
 	}
-	return out, nil
+	plan, err := monitoringPlan(app)
+	if err != nil {
+		return nil, err
+	}
+	mon, err := monitoringMounts(plan)
+	return append(out, mon...), err
 }
 
 // Project builds the typed Swarm stack: each part's services from the
@@ -100,6 +106,10 @@ func Project(app *model.App, mounts []mounted) (*types.Project, error) {
 		Name: StackName, Services: types.Services{}, Networks: types.Networks{},
 		Volumes: types.Volumes{}, Secrets: types.Secrets{}, Configs: types.Configs{},
 	}, mounts: map[string]mounted{}, lookup: addrs(app)}
+	var err error
+	if s.mon, err = monitoringPlan(app); err != nil {
+		return nil, err
+	}
 	for _, m := range mounts {
 		if m.key == "" {
 			continue
@@ -147,6 +157,8 @@ func Project(app *model.App, mounts []mounted) (*types.Project, error) {
 			s.nginx(in)
 		case model.RoleBackup:
 			s.backup(in)
+		case model.RoleMonitoring:
+			s.monitor(in)
 		default:
 			return nil, fmt.Errorf("server: no service for the stage's %s helper %s", in.Role, in.Name)
 		}
@@ -180,7 +192,9 @@ type stack struct {
 	p      *types.Project
 	mounts map[string]mounted
 	lookup model.Addrs
-	err    error
+	// mon is the stage's monitoring, nil when it is turned off.
+	mon *monitoring.Plan
+	err error
 }
 
 // resolved is a part's environment with its references resolved on the
@@ -348,6 +362,11 @@ func (s *stack) backup(in model.Instance) {
 		volume(&svc, model.VolModels, "/models")
 		env(&svc, map[string]string{"MODELS_DIR": "/models/models"})
 		placement(&svc, "node.labels.nextflow.ai == 1")
+	}
+	if s.mon != nil {
+		// The last success, for the node exporter on this node.
+		volume(&svc, VolBackupMetrics, "/metrics")
+		env(&svc, map[string]string{"METRICS_DIR": "/metrics"})
 	}
 	// Healthy while the NAS is mounted and writable.
 	svc.HealthCheck = shellHealth("timeout 10 sh -c 'test -w /backups'", time.Minute, 10*time.Second)

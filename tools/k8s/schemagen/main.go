@@ -3,23 +3,37 @@
 // <kind>[-<group>]-<version>.json, referring to _definitions.json. Strict:
 // every object with properties rejects properties it does not declare.
 //
-//	schemagen -swagger swagger.json -out DIR
+//	schemagen -swagger swagger.json -out DIR [CRD.yaml ...]
+//
+// Each CustomResourceDefinition file given adds its kinds' schemas
+// (<kind>-<group>-<version>.json) from their openAPIV3Schema, strict in the
+// same way except where the CRD preserves unknown fields.
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"gopkg.in/yaml.v3"
 )
 
 func main() {
 	swagger := flag.String("swagger", "", "the swagger.json to read")
 	out := flag.String("out", "", "the directory to write schemas to")
 	flag.Parse()
-	if err := run(*swagger, *out); err != nil {
+	err := run(*swagger, *out)
+	for _, crd := range flag.Args() {
+		if err != nil {
+			break
+		}
+		err = crdSchemas(crd, *out)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "schemagen:", err)
 		os.Exit(1)
 	}
@@ -134,4 +148,71 @@ func write(path string, v any) error {
 		return err
 	}
 	return os.WriteFile(path, b, 0o644)
+}
+
+// crdSchemas writes the schema of every version of the CRD in file.
+func crdSchemas(file, out string) error {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var crd struct {
+			Kind string `yaml:"kind"`
+			Spec struct {
+				Group string `yaml:"group"`
+				Names struct {
+					Kind string `yaml:"kind"`
+				} `yaml:"names"`
+				Versions []struct {
+					Name   string `yaml:"name"`
+					Schema struct {
+						OpenAPIV3Schema map[string]any `yaml:"openAPIV3Schema"`
+					} `yaml:"schema"`
+				} `yaml:"versions"`
+			} `yaml:"spec"`
+		}
+		if err := dec.Decode(&crd); err != nil {
+			if err.Error() == "EOF" {
+				return nil
+			}
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		if crd.Kind != "CustomResourceDefinition" {
+			continue
+		}
+		for _, v := range crd.Spec.Versions {
+			if v.Schema.OpenAPIV3Schema == nil {
+				return fmt.Errorf("%s: %s %s has no schema", file, crd.Spec.Names.Kind, v.Name)
+			}
+			schema := strict(rewrite(preserve(v.Schema.OpenAPIV3Schema))).(map[string]any)
+			name := fmt.Sprintf("%s-%s-%s.json", strings.ToLower(crd.Spec.Names.Kind), strings.Split(crd.Spec.Group, ".")[0], v.Name)
+			if err := write(filepath.Join(out, name), schema); err != nil {
+				return err
+			}
+			fmt.Printf("schemagen: %s from %s\n", name, filepath.Base(file))
+		}
+	}
+}
+
+// preserve lets an object that preserves unknown fields keep them: strict
+// leaves an object whose additionalProperties is set alone.
+func preserve(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			t[k] = preserve(e)
+		}
+		if p, _ := t["x-kubernetes-preserve-unknown-fields"].(bool); p {
+			if _, set := t["additionalProperties"]; !set {
+				t["additionalProperties"] = true
+			}
+		}
+	case []any:
+		for i, e := range t {
+			t[i] = preserve(e)
+		}
+	}
+	return v
 }

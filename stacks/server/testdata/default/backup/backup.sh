@@ -54,6 +54,25 @@ extension() {
   esac
 }
 
+# report_success KIND FILE writes KIND's last success for the node
+# exporter's textfile collector, when $METRICS_DIR is set: whole, or not at
+# all (the collector reads only *.prom).
+report_success() {
+  [ -n "${METRICS_DIR:-}" ] || return 0
+  mkdir -p "$METRICS_DIR"
+  local tmp="$METRICS_DIR/.backup-$1.tmp.$$"
+  {
+    echo "# HELP nextflow_backup_last_success_timestamp_seconds Unix time of the last successful backup, by kind"
+    echo "# TYPE nextflow_backup_last_success_timestamp_seconds gauge"
+    echo "nextflow_backup_last_success_timestamp_seconds{kind=\"$1\"} $(date +%s)"
+    echo "# HELP nextflow_backup_last_size_bytes size of the last successful backup, by kind"
+    echo "# TYPE nextflow_backup_last_size_bytes gauge"
+    echo "nextflow_backup_last_size_bytes{kind=\"$1\"} $(stat -c %s "$2")"
+  } > "$tmp"
+  chmod 644 "$tmp"
+  mv "$tmp" "$METRICS_DIR/backup-$1.prom"
+}
+
 backup_once() {
   local kind=$1 ext dir stamp final partial
   ext=$(extension "$kind")
@@ -67,6 +86,7 @@ backup_once() {
   (cd "$dir" && sha256sum "$(basename "$partial")" | sed "s/\.partial-//" > "$(basename "$final").sha256")
   mv "$partial" "$final"
   log "$kind: wrote $final ($(stat -c %s "$final") bytes)"
+  report_success "$kind" "$final"
   find "$dir" -maxdepth 1 -name "$kind-*" -mtime +"$((retention_days - 1))" -print -delete | sed 's/^/backup: expired /'
 }
 
