@@ -125,8 +125,9 @@ func TestNextFlowParentsEveryPart(t *testing.T) {
 		t.Error("the stage realiser was not called")
 	}
 	res := rec.Resources()
-	if len(res) != 1+len(a.Parts) {
-		t.Fatalf("want NextFlow and %d parts, got %d", len(a.Parts), len(res))
+	// NextFlow, its parts, and the stage's monitoring.
+	if len(res) != 2+len(a.Parts) {
+		t.Fatalf("want NextFlow, %d parts and the monitoring, got %d", len(a.Parts), len(res))
 	}
 	for _, r := range res {
 		if r.Name == "nf" {

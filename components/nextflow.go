@@ -20,6 +20,8 @@ type Realisation struct {
 	Parent  pulumi.Resource
 	Parts   map[string]*Part
 	Secrets map[string]pulumi.StringOutput
+	// Monitoring is the monitoring's component, nil where the stage runs none.
+	Monitoring *Monitoring
 }
 
 // Provisioner realises the parts of one kind on one stage. Beyond what it
@@ -126,7 +128,14 @@ func NewNextFlow(ctx *pulumi.Context, name string, args *NextFlowArgs, opts ...p
 		}
 		nf.Parts[part.Name] = p
 	}
-	outs, err := args.Stage.Realise(ctx, Realisation{Name: name, App: args.App, Parent: nf, Parts: nf.Parts, Secrets: args.Secrets})
+	var mon *Monitoring
+	if model.MonitoringRuns(cfg) {
+		var err error
+		if mon, err = NewMonitoring(ctx, name+"-monitoring", args.App, pulumi.Parent(nf)); err != nil {
+			return nil, fmt.Errorf("nextflow %s: %w", name, err)
+		}
+	}
+	outs, err := args.Stage.Realise(ctx, Realisation{Name: name, App: args.App, Parent: nf, Parts: nf.Parts, Secrets: args.Secrets, Monitoring: mon})
 	if err != nil {
 		return nil, fmt.Errorf("nextflow %s: stage %s: %w", name, cfg.Stage, err)
 	}

@@ -46,6 +46,7 @@ func TestProgramComponentTree(t *testing.T) {
 		"token": {nil, []string{
 			"nextflow:index:Ai nextflow-ai <- nextflow",
 			"nextflow:index:Crm nextflow-crm <- nextflow",
+			"nextflow:index:Monitoring nextflow-monitoring <- nextflow",
 			"nextflow:index:NextFlow nextflow <- nextflow-laptop",
 			"nextflow:index:Postgres nextflow-postgres <- nextflow",
 			"nextflow:index:Qdrant nextflow-qdrant <- nextflow",
@@ -56,6 +57,7 @@ func TestProgramComponentTree(t *testing.T) {
 		"none": {map[string]string{"tunnel": `{"mode": "none"}`}, []string{
 			"nextflow:index:Ai nextflow-ai <- nextflow",
 			"nextflow:index:Crm nextflow-crm <- nextflow",
+			"nextflow:index:Monitoring nextflow-monitoring <- nextflow",
 			"nextflow:index:NextFlow nextflow <- nextflow-laptop",
 			"nextflow:index:Postgres nextflow-postgres <- nextflow",
 			"nextflow:index:Qdrant nextflow-qdrant <- nextflow",
@@ -71,6 +73,7 @@ func TestProgramComponentTree(t *testing.T) {
 			"nextflow:index:Ai nextflow-ai <- nextflow",
 			"nextflow:index:Crm nextflow-crm <- nextflow",
 			"nextflow:index:ManagedTunnel nextflow-cloudflare <- nextflow-tunnel",
+			"nextflow:index:Monitoring nextflow-monitoring <- nextflow",
 			"nextflow:index:NextFlow nextflow <- nextflow-laptop",
 			"nextflow:index:Postgres nextflow-postgres <- nextflow",
 			"nextflow:index:Qdrant nextflow-qdrant <- nextflow",
@@ -111,6 +114,7 @@ func TestProgramServerTree(t *testing.T) {
 	want := []string{
 		"nextflow:index:Ai nextflow-ai <- nextflow",
 		"nextflow:index:Crm nextflow-crm <- nextflow",
+		"nextflow:index:Monitoring nextflow-monitoring <- nextflow",
 		"nextflow:index:NextFlow nextflow <- nextflow-server",
 		"nextflow:index:Postgres nextflow-postgres <- nextflow",
 		"nextflow:index:Qdrant nextflow-qdrant <- nextflow",

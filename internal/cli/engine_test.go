@@ -42,8 +42,8 @@ func TestEngineUpPreviewChangeDestroy(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("up: exit %d\n%s\n%s", code, stdout, stderr)
 	}
-	if !strings.Contains(stdout, "create=9") {
-		t.Errorf("up did not create the 9 resources:\n%s", stdout)
+	if !strings.Contains(stdout, "create=10") {
+		t.Errorf("up did not create the 10 resources:\n%s", stdout)
 	}
 	out := filepath.Join(dir, "out", "laptop")
 	compose, err := os.ReadFile(filepath.Join(out, "compose.yaml"))
@@ -71,7 +71,7 @@ func TestEngineUpPreviewChangeDestroy(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("preview: exit %d\n%s", code, stderr)
 	}
-	if !strings.Contains(stdout, "nfx: preview of laptop: no changes (same=9)") {
+	if !strings.Contains(stdout, "nfx: preview of laptop: no changes (same=10)") {
 		t.Errorf("a second preview with nothing changed shows changes:\n%s", stdout)
 	}
 
@@ -255,7 +255,7 @@ func TestEngineServerStack(t *testing.T) {
 		}
 	}
 	code, stdout, stderr = nfx(t, dir, "preview", "--stage", "server")
-	if code != ExitOK || !strings.Contains(stdout, "no changes (same=9)") {
+	if code != ExitOK || !strings.Contains(stdout, "no changes (same=10)") {
 		t.Errorf("preview after up: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	if code, _, stderr := nfx(t, dir, "destroy", "--stage", "server"); code != ExitOK {

@@ -102,7 +102,7 @@ func TestConcurrentUpReportsItsOwnResult(t *testing.T) {
 	ok, busy := 0, 0
 	for i, c := range codes {
 		switch {
-		case c == 0 && strings.Contains(outs[i].String(), "nfx: up laptop: create=9"):
+		case c == 0 && strings.Contains(outs[i].String(), "nfx: up laptop: create=10"):
 			ok++
 		case c != 0 && strings.Contains(outs[i].String(), "another nfx run (pid"):
 			busy++

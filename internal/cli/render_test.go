@@ -58,7 +58,7 @@ func TestPlanJSONShape(t *testing.T) {
 	if err := dec.Decode(&plan); err != nil {
 		t.Fatal(err)
 	}
-	if plan.Stage != "laptop" || len(plan.Resources) != 8 {
+	if plan.Stage != "laptop" || len(plan.Resources) != 9 {
 		t.Fatalf("plan: stage %q with %d resources", plan.Stage, len(plan.Resources))
 	}
 	for _, r := range plan.Resources {
@@ -67,7 +67,7 @@ func TestPlanJSONShape(t *testing.T) {
 		}
 	}
 	code, text, _ := nfx(t, dir, "plan", "--stage", "laptop")
-	if code != ExitOK || !strings.Contains(text, "nextflow:laptop:ComposeProject") || !strings.Contains(text, "8 resources on stage laptop") {
+	if code != ExitOK || !strings.Contains(text, "nextflow:laptop:ComposeProject") || !strings.Contains(text, "9 resources on stage laptop") {
 		t.Errorf("text plan:\n%s", text)
 	}
 }

@@ -286,6 +286,17 @@ func (e *Estimate) aws(cfg *model.Config, p *plan.Plan) error {
 			e.usd("alarm "+r.Name, "infrastructure", t.AlarmMonth, t.AlarmMonth, fmt.Sprintf("$%.2f/month", t.AlarmMonth))
 		case r.Type == "aws:kms/key:Key":
 			e.usd("KMS key", "infrastructure", t.KMSKeyMonth, t.KMSKeyMonth, fmt.Sprintf("$%.2f/month", t.KMSKeyMonth))
+		case r.Type == "kubernetes:helm.sh/v3:Release" && in["chart"] == "kube-prometheus-stack":
+			// Its pods run on the priced nodes; Prometheus's volume is its own.
+			values, _ := in["values"].(map[string]any)
+			prom, _ := values["prometheus"].(map[string]any)
+			spec, _ := prom["prometheusSpec"].(map[string]any)
+			storage, _ := spec["storageSpec"].(map[string]any)
+			if gb := claimGB(storage["volumeClaimTemplate"]); gb > 0 {
+				v := gb * t.EBSgp3GB
+				e.usd("volumes prometheus", "infrastructure", v, v, fmt.Sprintf("%.0f GB gp3 at $%.3f/GB-month (nextflow:monitoring.diskGB)", gb, t.EBSgp3GB))
+				e.Lines[len(e.Lines)-1].Part = model.RoleMonitoring
+			}
 		case strings.HasPrefix(r.Type, "kubernetes:"):
 			continue // the objects run on the priced nodes
 		default:
@@ -364,6 +375,7 @@ func (e *Estimate) attribute(cfg *model.Config, prof model.Profile) {
 	}
 	got := map[string]float64{}
 	basis := map[string][]string{}
+	pooled := map[string]bool{}
 	shared := 0.0
 	for _, l := range e.Lines {
 		switch {
@@ -381,6 +393,7 @@ func (e *Estimate) attribute(cfg *model.Config, prof model.Profile) {
 		case l.Pool != "" && total[l.Pool] > 0:
 			for n, c := range cores[l.Pool] {
 				got[n] += l.Monthly * c / total[l.Pool]
+				pooled[n] = true
 			}
 		default:
 			shared += l.Monthly
@@ -392,6 +405,9 @@ func (e *Estimate) attribute(cfg *model.Config, prof model.Profile) {
 			b = "its CPU share of its node pool"
 			if len(basis[n]) > 0 {
 				b = strings.Join(basis[n], ", ")
+				if pooled[n] {
+					b = "its CPU share of its node pool, " + b
+				}
 			}
 		}
 		if got[n] == 0 {

@@ -175,6 +175,9 @@ type MonitoringConfig struct {
 	// PrometheusPort is the loopback port Prometheus is published on, on a
 	// stage that publishes it (the laptop).
 	PrometheusPort int `json:"prometheusPort"`
+	// DiskGB is Prometheus's volume; 0 sizes it from the estimate
+	// (PrometheusVolume). Prometheus also stops at it by size.
+	DiskGB int `json:"diskGB"`
 }
 
 // CostConfig is `nextflow:costs`: what running a stage costs beyond its
@@ -335,7 +338,7 @@ func buildKeys() []Key {
 	keys = append(keys,
 		Key{Name: "nginx", Type: "object", Doc: "the nginx load balancer of the server stage", field: func(c *Config) any { return &c.Nginx }},
 		Key{Name: "backup", Type: "object", Doc: "scheduled backups to a NAS on the server stage", field: func(c *Config) any { return &c.Backup }},
-		Key{Name: "monitoring", Type: "object", Doc: "the stage's Prometheus, exporters and alert rules (laptop)", field: func(c *Config) any { return &c.Monitoring }},
+		Key{Name: "monitoring", Type: "object", Doc: "the stage's Prometheus, exporters and alert rules", field: func(c *Config) any { return &c.Monitoring }},
 		Key{Name: "cloud", Type: "object", Doc: "AWS and EKS on the cloud stage", field: func(c *Config) any { return &c.Cloud }},
 		Key{Name: "costs", Type: "object", Doc: "the cost model's inputs", field: func(c *Config) any { return &c.Costs }},
 		Key{Name: "capacity", Type: "object", Doc: "the capacity model's workload and efficiencies", field: func(c *Config) any { return &c.Capacity }},

@@ -302,6 +302,7 @@ func phaseStructure(c *Config, ds *Diagnostics) {
 		ds.Errorf(k("monitoring.scrapeSeconds"), "scrape every 5 to 300 seconds, such as 30", "got %d", m.ScrapeSeconds)
 	}
 	checkPort(k("monitoring.prometheusPort"), c.Monitoring.PrometheusPort, ds)
+	checkPrometheusDisk(c, ds)
 	if c.Backup.RetentionDays < 1 {
 		ds.Errorf(k("backup.retentionDays"), "keep backups for 1 day or more, such as 14", "must be >= 1, got %d", c.Backup.RetentionDays)
 	}
@@ -736,5 +737,30 @@ func checkCapacity(c CapacityConfig, ds *Diagnostics) {
 		if !(v >= 0) {
 			ds.Errorf(k(name), "use the provider's USD price per million tokens, 0 or more", "must be >= 0, got %g", v)
 		}
+	}
+}
+
+// checkPrometheusDisk holds Prometheus's volume to what the retention
+// needs, and to the host's disk on a self-hosted stage.
+func checkPrometheusDisk(c *Config, ds *Diagnostics) {
+	k := FullKey
+	m := c.Monitoring
+	if m.DiskGB < 0 || m.DiskGB > 1_000_000 {
+		ds.Errorf(k("monitoring.diskGB"), "set Prometheus's volume in GB, or 0 to size it from the estimate", "must be 0 to 1000000, got %d", m.DiskGB)
+		return
+	}
+	if !m.Enabled || !Profiles[c.Stage].Topology.Monitoring || m.ScrapeSeconds < 5 || m.RetentionDays < 1 {
+		return
+	}
+	need := PrometheusDisk(c)
+	what := fmt.Sprintf("%d days of about %d series scraped every %d s need about %.1f GB", m.RetentionDays, PrometheusSeries(c), m.ScrapeSeconds, need.GB())
+	if m.DiskGB > 0 && Bytes(m.DiskGB)*GiB < need {
+		ds.Errorf(k("monitoring.diskGB"), fmt.Sprintf("raise it to %d or more, lower monitoring.retentionDays, or raise monitoring.scrapeSeconds", int(math.Ceil(need.GB()))),
+			"%s but monitoring.diskGB is %d", what, m.DiskGB)
+		return
+	}
+	if h := c.Host; Profiles[c.Stage].Hosting == SelfHosted && PrometheusVolume(c) > h.Disk {
+		ds.Errorf(k("host.disk"), "describe the host's real disk, lower monitoring.retentionDays, or set nextflow:monitoring.enabled false",
+			"Prometheus's volume takes %.1f GB (%s) but the host's disk is %.1f GB", PrometheusVolume(c).GB(), what, h.Disk.GB())
 	}
 }

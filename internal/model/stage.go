@@ -79,6 +79,8 @@ type Hardware struct {
 	Nodes int `json:"nodes"`
 	// GPUNodes is how many of those machines have the GPU.
 	GPUNodes int `json:"gpuNodes"`
+	// Disk is each machine's storage.
+	Disk Bytes `json:"disk"`
 }
 
 // HasGPU reports whether the host has a usable GPU.
@@ -228,7 +230,7 @@ var Profiles = map[Stage]Profile{
 			CPU: "Intel Core i9-13900HX", Threads: 24, Memory: 40 * GiB,
 			GPU: "NVIDIA GeForce RTX 4060 Laptop", GPUCount: 1, VRAM: 8 * GiB,
 			ReserveMemory: 8 * GiB, ReserveThreads: 4,
-			Nodes: 1, GPUNodes: 1,
+			Nodes: 1, GPUNodes: 1, Disk: 1e12, // the seed's 1 TB SSD
 		},
 		Users:      [2]int{50, 100},
 		AIRequests: [2]float64{10, 20},
@@ -259,7 +261,7 @@ var Profiles = map[Stage]Profile{
 			ReserveMemory: 16 * GiB, ReserveThreads: 8,
 			// Three nodes: the smallest Swarm whose managers keep quorum when
 			// one fails, with the GPU in the two AI nodes.
-			Nodes: 3, GPUNodes: 2,
+			Nodes: 3, GPUNodes: 2, Disk: 10e12, // the seed's 10 TB NVMe RAID
 		},
 		Users:      [2]int{500, 1000},
 		AIRequests: [2]float64{50, 100},
@@ -293,7 +295,7 @@ var Profiles = map[Stage]Profile{
 		Response:   [2]float64{0.5, 2},
 		Uptime:     99.99,
 		// Managed PostgreSQL and Redis; Qdrant runs as a StatefulSet of three.
-		Topology: Topology{QdrantNodes: 3, ExclusiveGPUs: true, Managed: []Kind{KindDatabase, KindCache}},
+		Topology: Topology{QdrantNodes: 3, ExclusiveGPUs: true, Monitoring: true, Managed: []Kind{KindDatabase, KindCache}},
 		Replicas: map[string]int{PartCRM: 10, PartAI: 2},
 		// A g5.xlarge has 4 vCPUs and 16 GiB: Ollama on its GPU needs few
 		// cores, and the node keeps some of each for itself.

@@ -83,6 +83,9 @@ type Plan struct {
 	Interval time.Duration
 	// Retention is how long Prometheus keeps samples.
 	Retention time.Duration
+	// RetentionSize, when set, is the most its samples may take: the
+	// oldest go first beyond it, before the volume fills.
+	RetentionSize model.Bytes
 	// UptimeTarget is the stage's availability objective, in percent.
 	UptimeTarget float64
 	Jobs         []Job
@@ -101,8 +104,9 @@ type Plan struct {
 
 // Settings are what a stage chooses of its monitoring.
 type Settings struct {
-	Interval  time.Duration
-	Retention time.Duration
+	Interval      time.Duration
+	Retention     time.Duration
+	RetentionSize model.Bytes
 	// Alertmanager runs one where the stage sends alerts on.
 	Alertmanager bool
 	// Swarm discovers the replicated services' tasks (stack name).
@@ -125,7 +129,7 @@ func For(app *model.App, s Settings) (*Plan, error) {
 	if s.Retention <= 0 {
 		s.Retention = DefaultRetention
 	}
-	p := &Plan{Stage: c.Stage, Interval: s.Interval, Retention: s.Retention, UptimeTarget: prof.Uptime,
+	p := &Plan{Stage: c.Stage, Interval: s.Interval, Retention: s.Retention, RetentionSize: s.RetentionSize, UptimeTarget: prof.Uptime,
 		Stack: s.Swarm, Replicated: prof.Topology.PostgresInstances > 1, GPU: c.UseGPU || prof.Topology.ExclusiveGPUs}
 	if prof.Topology.Backups {
 		p.Backups = model.BackupKinds

@@ -175,6 +175,27 @@ func promDuration(d time.Duration) string {
 // RetentionFlag is Prometheus's --storage.tsdb.retention.time value.
 func (p *Plan) RetentionFlag() string { return promDuration(p.Retention) }
 
+// RetentionSizeFlag is Prometheus's --storage.tsdb.retention.size value
+// (its GB are GiB), "" when the plan sets no size.
+func (p *Plan) RetentionSizeFlag() string {
+	if p.RetentionSize <= 0 {
+		return ""
+	}
+	if p.RetentionSize%model.GiB == 0 {
+		return fmt.Sprintf("%dGB", p.RetentionSize/model.GiB)
+	}
+	return fmt.Sprintf("%dMB", max(p.RetentionSize/model.MiB, 1))
+}
+
+// RetentionShare is the part of Prometheus's volume its samples may
+// take; the write-ahead log and compaction need the rest.
+const RetentionShare = 0.85
+
+// VolumeRetention is the retention size for a volume of v bytes.
+func VolumeRetention(v model.Bytes) model.Bytes {
+	return model.Bytes(float64(v)*RetentionShare) / model.MiB * model.MiB
+}
+
 // blackboxConfig has the modules the probes use: an HTTP GET that must
 // answer 2xx, over IPv4 (the stages' networks have no IPv6).
 const blackboxConfig = `# Rendered by nfx.

@@ -9,11 +9,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/testutil"
 )
 
@@ -225,6 +227,31 @@ http {
 			return ok && v == want, fmt.Sprintf("%s = %v (present %v), want %v", q, v, ok, want)
 		})
 	}
+	// The disk estimate's series per target holds for the real exporters.
+	var counts struct {
+		Data struct {
+			Result []struct {
+				Metric map[string]string `json:"metric"`
+				Value  []any             `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := getJSON(api+"query?query="+url.QueryEscape(`count by (job) ({__name__=~".+"})`), &counts); err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]string{"node": "node", "postgres": "postgres", "redis": "redis", "nginx": "nginx",
+		"prometheus": "prometheus", "alertmanager": "alertmanager", "crm": "probe", "ollama": "probe"}
+	var measured []string
+	for _, r := range counts.Data.Result {
+		job := r.Metric["job"]
+		n, _ := strconv.Atoi(fmt.Sprint(r.Value[1]))
+		measured = append(measured, fmt.Sprintf("%s %d", job, n))
+		if kind, ok := kinds[job]; ok && n > model.SeriesPerTarget[kind] {
+			t.Errorf("%s has %d series, above the disk estimate's %d for %s", job, n, model.SeriesPerTarget[kind], kind)
+		}
+	}
+	sort.Strings(measured)
+	t.Logf("series per target: %s", strings.Join(measured, ", "))
 	waitFor(t, "the CRM's recorded availability", 20*time.Second, func() (bool, string) {
 		v, ok := query(CRMUp)
 		return ok && v == 1, fmt.Sprintf("%s = %v", CRMUp, v)

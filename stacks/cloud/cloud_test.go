@@ -2,9 +2,11 @@ package cloud_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -219,8 +221,16 @@ func TestCloudNodeGroupsAndNat(t *testing.T) {
 	if n := len(byType(res, "aws:eks/nodeGroup:NodeGroup")); n != 1 {
 		t.Errorf("no GPU pool: %d node groups", n)
 	}
-	if n := len(byType(res, "kubernetes:helm.sh/v3:Release")); n != 1 {
-		t.Errorf("no GPU pool: %d helm releases, want only Cluster Autoscaler", n)
+	var charts []string
+	for _, r := range byType(res, "kubernetes:helm.sh/v3:Release") {
+		charts = append(charts, fmt.Sprint(r.Inputs["chart"]))
+	}
+	sort.Strings(charts)
+	if got := strings.Join(charts, " "); got != "cluster-autoscaler kube-prometheus-stack" {
+		t.Errorf("no GPU pool: helm releases %s, want the Cluster Autoscaler and the monitoring, no device plugin", got)
+	}
+	for _, r := range byType(res, "kubernetes:apps/v1:DaemonSet") {
+		t.Errorf("no GPU pool: DaemonSet %s", r.Name)
 	}
 }
 

@@ -83,6 +83,9 @@ func (r Realiser) Realise(ctx *pulumi.Context, in components.Realisation) (pulum
 		parts[n] = p
 	}
 	rz.k = &k8s{builder: b, provider: provider, parts: parts}
+	if in.Monitoring != nil {
+		rz.k.mon = in.Monitoring
+	}
 	dbPassword := pulumi.ToSecret(pulumi.String("")).(pulumi.StringOutput)
 	if !r.Offline {
 		dbPassword = rz.db.password(ctx, platform)
@@ -101,6 +104,11 @@ func (r Realiser) Realise(ctx *pulumi.Context, in components.Realisation) (pulum
 	}
 	if err := rz.k.addons(cfg, rz.cl); err != nil {
 		return nil, err
+	}
+	if model.MonitoringRuns(cfg) {
+		if err := rz.k.monitoring(rz.app, rz.inNS); err != nil {
+			return nil, err
+		}
 	}
 	if err := rz.phase(phaseEdge); err != nil {
 		return nil, err

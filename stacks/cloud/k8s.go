@@ -25,6 +25,8 @@ type k8s struct {
 	*builder
 	provider pulumi.ProviderResource
 	parts    map[string]pulumi.Resource
+	// mon is the monitoring's component, nil where it is off.
+	mon pulumi.Resource
 }
 
 func (k *k8s) opts(part string, extra ...pulumi.ResourceOption) []pulumi.ResourceOption {
@@ -152,7 +154,9 @@ func (k *k8s) service(part, name string, ports map[string]int, headless bool, ex
 	}
 	spec := corev1.ServiceSpecArgs{Selector: pulumi.ToStringMap(map[string]string{"app.kubernetes.io/name": name}), Ports: sp}
 	svcName := name
+	labels := appLabels(name)
 	if headless {
+		labels[headlessLabel] = "true"
 		spec.ClusterIP = pulumi.String("None")
 		spec.PublishNotReadyAddresses = pulumi.Bool(true)
 		svcName = name + "-headless"
@@ -160,7 +164,7 @@ func (k *k8s) service(part, name string, ports map[string]int, headless bool, ex
 	if extra != nil {
 		extra(&spec)
 	}
-	return corev1.NewService(k.ctx, k.name(svcName+"-svc"), &corev1.ServiceArgs{Metadata: meta(svcName, appLabels(name)), Spec: spec}, k.opts(part)...)
+	return corev1.NewService(k.ctx, k.name(svcName+"-svc"), &corev1.ServiceArgs{Metadata: meta(svcName, labels), Spec: spec}, k.opts(part)...)
 }
 
 func volumeClaim(name string, gb int) corev1.PersistentVolumeClaimTypeArgs {

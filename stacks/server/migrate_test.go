@@ -234,7 +234,19 @@ func TestMigrateResumesAfterTheTargetDies(t *testing.T) {
 	p := pgParams(t, m.s)
 	p.Port = m.primary.port
 	opts := fmt.Sprintf("-c config_file=%s -c hba_file=%s -c port=%d", m.s.path("etc/postgresql.conf"), m.s.path("etc/pg_hba.conf"), m.primary.port)
-	m.s.run(nil, "pg_ctl", "-D", m.s.path("primary"), "-o", opts, "-l", m.s.path("primary.log"), "-w", "-t", "60", "start")
+	// The killed server's backends may hold its shared memory a moment
+	// longer on a loaded machine: start again as an operator would.
+	for try := 1; ; try++ {
+		out, err := m.s.cmd(nil, "pg_ctl", "-D", m.s.path("primary"), "-o", opts, "-l", m.s.path("primary.log"), "-w", "-t", "60", "start").CombinedOutput()
+		if err == nil {
+			break
+		}
+		if try == 5 {
+			log, _ := os.ReadFile(m.s.path("primary.log"))
+			t.Fatalf("restart the target: %v\n%s\n%s", err, out, log)
+		}
+		time.Sleep(time.Second)
+	}
 	j, err := m.run().Execute(ctx)
 	if err != nil {
 		t.Fatalf("rerun: %v", err)

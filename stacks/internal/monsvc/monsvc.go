@@ -25,10 +25,11 @@ func Plan(app *model.App, swarm string) (*monitoring.Plan, error) {
 		return nil, err
 	}
 	return monitoring.For(app, monitoring.Settings{
-		Interval:     time.Duration(c.Monitoring.ScrapeSeconds) * time.Second,
-		Retention:    time.Duration(c.Monitoring.RetentionDays) * 24 * time.Hour,
-		Alertmanager: prof.Replicated,
-		Swarm:        swarm,
+		Interval:      time.Duration(c.Monitoring.ScrapeSeconds) * time.Second,
+		Retention:     time.Duration(c.Monitoring.RetentionDays) * 24 * time.Hour,
+		RetentionSize: monitoring.VolumeRetention(model.PrometheusVolume(c)),
+		Alertmanager:  prof.Replicated,
+		Swarm:         swarm,
 	})
 }
 
@@ -71,6 +72,7 @@ func Apply(svc *types.ServiceConfig, in model.Instance, plan *monitoring.Plan, c
 			"--config.file=/etc/prometheus/" + monitoring.PrometheusFile,
 			"--storage.tsdb.path=" + PrometheusData,
 			"--storage.tsdb.retention.time=" + plan.RetentionFlag(),
+			"--storage.tsdb.retention.size=" + plan.RetentionSizeFlag(),
 			fmt.Sprintf("--web.listen-address=:%d", monitoring.PrometheusPort),
 		}
 		mount(svc, monitoring.PrometheusFile, "/etc/prometheus/"+monitoring.PrometheusFile)
