@@ -217,3 +217,16 @@ func TestCloudMonitoringIsSelected(t *testing.T) {
 		})
 	}
 }
+
+// With nextflow:monitoring.enabled false the cloud installs no
+// monitoring: no chart, no monitoring namespace, no monitors, no cost line.
+func TestCloudMonitoringOff(t *testing.T) {
+	res, _ := run(t, map[string]string{"monitoring": `{"enabled": false}`})
+	for _, r := range res.Plan.Resources {
+		md := asMap(r.Inputs["metadata"])
+		if r.Inputs["chart"] == cloud.PromStackChart || md["namespace"] == cloud.MonitoringNamespace || md["name"] == cloud.MonitoringNamespace ||
+			strings.HasPrefix(r.Type, "kubernetes:monitoring.coreos.com") || r.Type == "nextflow:index:Monitoring" || md["name"] == "allow-monitoring" {
+			t.Errorf("monitoring off still plans %s %s", r.Type, r.Name)
+		}
+	}
+}

@@ -121,6 +121,11 @@ func TestMonitoringConfigErrors(t *testing.T) {
 		{`{"prometheusPort": 70000}`, "nextflow:monitoring.prometheusPort", "got 70000"},
 		{`{"enabled": "yes; rm -rf /"}`, "nextflow:monitoring", "enabled"},
 		{`{"retentionDays": "NaN"}`, "nextflow:monitoring", "retentionDays"},
+		{`{"diskGB": "NaN"}`, "nextflow:monitoring", "diskGB"},
+		{`{"diskGB": 1e300}`, "nextflow:monitoring", "diskGB"},
+		{`{"diskGB": 5000000}`, "nextflow:monitoring.diskGB", "got 5000000"},
+		{`{"diskGB": 1, "retentionDays": 3000, "scrapeSeconds": 5}`, "nextflow:monitoring.diskGB", "raise it to"},
+		{`{"diskGB": "'$(reboot)'"}`, "nextflow:monitoring", "diskGB"},
 	} {
 		_, ds := model.Load("laptop", model.Raw{Values: map[string]string{"monitoring": tc.value}, Secret: map[string]bool{}, Complete: true}, model.LoadOptions{})
 		if !ds.HasErrors() || !strings.Contains(ds.Error(), tc.key) || !strings.Contains(ds.Error(), tc.want) {
