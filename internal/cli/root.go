@@ -55,7 +55,11 @@ func Main(ctx context.Context, args []string, io IO) int {
 	}
 	var cfgErr *stacks.ConfigError
 	var uErr usageError
+	var blocked blockedError
 	switch {
+	case errors.As(err, &blocked):
+		fmt.Fprintf(io.Err, "nfx: %v\n", err)
+		return ExitBlocked
 	case errors.As(err, &cfgErr):
 		n := len(cfgErr.Diagnostics.Errors())
 		noun := "problems"
@@ -95,7 +99,8 @@ run the real Pulumi engine.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(NewCmdRender(io), NewCmdPlan(io), NewCmdAdvise(io), NewCmdDiff(io), NewCmdCost(io), NewCmdCapacity(io), NewCmdReport(io), NewCmdMigrate(io), NewCmdUpgrade(io))
+	root.AddCommand(NewCmdRender(io), NewCmdPlan(io), NewCmdAdvise(io), NewCmdDiff(io), NewCmdCost(io), NewCmdCapacity(io), NewCmdReport(io), NewCmdMigrate(io), NewCmdUpgrade(io),
+		NewCmdRelease(io), NewCmdPromote(io), NewCmdLedger(io))
 	for _, verb := range []string{"preview", "up", "destroy", "cancel"} {
 		root.AddCommand(NewCmdEngine(io, verb))
 	}

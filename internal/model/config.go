@@ -88,6 +88,51 @@ const (
 
 // MigrationConfig is `nextflow:migration`: how the stack's data moves to
 // the next stage (`nfx migrate`).
+// PromotionConfig is `nextflow:promotion`: the gates a release passes to
+// be promoted into this stack.
+type PromotionConfig struct {
+	// BudgetVND is the highest monthly total the stack may cost after the
+	// promotion; 0 sets none.
+	BudgetVND float64 `json:"budgetVND"`
+	// MaxIncreasePercent is the largest rise of the monthly total a
+	// promotion may bring; 0 sets none.
+	MaxIncreasePercent float64 `json:"maxIncreasePercent"`
+	// Users is how many concurrent users the stack must carry; 0 takes the
+	// stage's lower bound.
+	Users int `json:"users"`
+	// Freeze are the windows in which promotion is allowed or denied.
+	Freeze []FreezeWindow `json:"freeze"`
+	// Levels makes a gate advisory (reported, never blocking) or blocking,
+	// by name: cost, capacity, freeze, pinned. valid and policy always block.
+	Levels map[string]string `json:"levels"`
+}
+
+// FreezeWindow is a weekly window (days and a time span) or a date range,
+// in an IANA time zone.
+type FreezeWindow struct {
+	// Kind is deny (no promotion inside) or allow (promotion only inside
+	// some allow window). Deny wins.
+	Kind string `json:"kind"`
+	// Days are weekdays (Mon..Sun); with From and To (HH:MM, To after
+	// From, or 24:00) they make a weekly window. Empty means every day.
+	Days []string `json:"days"`
+	From string   `json:"from"`
+	To   string   `json:"to"`
+	// Start and End (YYYY-MM-DD, End included) make a date range instead.
+	Start string `json:"start"`
+	End   string `json:"end"`
+	// TimeZone is the zone the window is in, such as Asia/Ho_Chi_Minh.
+	TimeZone string `json:"timeZone"`
+	// Reason is said when the window blocks.
+	Reason string `json:"reason"`
+}
+
+// Gate levels.
+const (
+	GateBlocking = "blocking"
+	GateAdvisory = "advisory"
+)
+
 type MigrationConfig struct {
 	// Mode is dump (a write freeze for the whole copy) or online (logical
 	// replication, a short freeze at the end).
@@ -271,6 +316,8 @@ type Config struct {
 	Capacity   CapacityConfig
 	// Migration is how the data moves to the next stage.
 	Migration MigrationConfig
+	// Promotion is the gates of a promotion into this stack.
+	Promotion PromotionConfig
 	// Services are the user's own services (nextflow:services).
 	Services []ServiceConfig
 	// SecretsSet says which secret keys have a value. The values themselves
@@ -342,6 +389,7 @@ func buildKeys() []Key {
 		Key{Name: "cloud", Type: "object", Doc: "AWS and EKS on the cloud stage", field: func(c *Config) any { return &c.Cloud }},
 		Key{Name: "costs", Type: "object", Doc: "the cost model's inputs", field: func(c *Config) any { return &c.Costs }},
 		Key{Name: "capacity", Type: "object", Doc: "the capacity model's workload and efficiencies", field: func(c *Config) any { return &c.Capacity }},
+		Key{Name: "promotion", Type: "object", Doc: "the gates a release passes to be promoted into this stack (nfx promote)", field: func(c *Config) any { return &c.Promotion }},
 		Key{Name: "migration", Type: "object", Doc: "how the stack's data moves to the next stage (nfx migrate)", field: func(c *Config) any { return &c.Migration }},
 		Key{Name: "services", Type: "array", Doc: "your own services (workers, schedulers, internal apps), rendered on every stage", field: func(c *Config) any { return &c.Services }},
 		Key{Name: KeyAppSecrets, Type: "object", Doc: "your services' secrets, each set with `pulumi config set --secret --path 'nextflow:secrets.<name>' <value>`"},

@@ -282,6 +282,7 @@ func phaseStructure(c *Config, ds *Diagnostics) {
 	if m := c.Migration; m.MaxFreezeSeconds < 1 || m.MaxFreezeSeconds > 3600 {
 		ds.Errorf(k("migration.maxFreezeSeconds"), "use 1 to 3600 seconds", "got %d", m.MaxFreezeSeconds)
 	}
+	checkPromotion(c.Promotion, ds)
 	checkImage(k("nginx.image"), c.Nginx.Image, ds)
 	checkPort(k("nginx.httpPort"), c.Nginx.HTTPPort, ds)
 	if c.Nginx.RateLimit < 1 {

@@ -1,0 +1,341 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/internal/promote"
+	"github.com/nextflow-crm/nfx/internal/release"
+)
+
+// ExitBlocked is promote's exit code when a blocking gate fails: distinct
+// from a failure to run, so that CI can tell "refused" from "broken".
+const ExitBlocked = 3
+
+// blockedError is a promotion a blocking gate refused.
+type blockedError struct{ gates []string }
+
+func (e blockedError) Error() string {
+	return "promotion blocked by " + strings.Join(e.gates, ", ")
+}
+
+var stackNameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
+
+// stackOf is a stack of the project by name: its file Pulumi.<name>.yaml
+// and its stage, the file's nextflow:stage or the name itself.
+func stackOf(proj, name, flag string) (promote.Stack, error) {
+	if !stackNameRE.MatchString(name) {
+		return promote.Stack{}, usagef("%s: %q is not a stack name; use lower-case letters, digits and dashes, such as server or server-staging", flag, name)
+	}
+	file := filepath.Join(proj, "Pulumi."+name+".yaml")
+	raw, _, err := model.ReadStackFile(file)
+	if err != nil {
+		return promote.Stack{}, usagef("%s %s: %v; fix: create the stack's Pulumi.%s.yaml", flag, name, err, name)
+	}
+	stage := raw.Values["stage"]
+	if stage == "" {
+		stage = name
+	}
+	st, err := model.ParseStage(stage)
+	if err != nil {
+		return promote.Stack{}, usagef("%s %s: its stage %q is not one of %s; fix: set nextflow:stage in Pulumi.%s.yaml", flag, name, stage, strings.Join(model.StageNames(), ", "), name)
+	}
+	return promote.Stack{Stage: st, File: file}, nil
+}
+
+// ledgerOf is the ledger of a backend: in a file backend's directory.
+func ledgerOf(proj, backend string) (promote.Ledger, error) {
+	if backend == "" {
+		backend = os.Getenv("PULUMI_BACKEND_URL")
+	}
+	if backend == "" {
+		backend = "file://" + filepath.Join(proj, ".nfx", "state")
+	}
+	dir, ok := strings.CutPrefix(backend, "file://")
+	if !ok || dir == "" {
+		return promote.Ledger{}, usagef("--backend: the ledger is kept beside the state of a file:// backend; %s is not one (fix: use a file:// backend, such as a directory CI restores)", redactURL(backend))
+	}
+	if strings.HasPrefix(dir, "~") {
+		home, _ := os.UserHomeDir()
+		dir = filepath.Join(home, strings.TrimPrefix(dir, "~"))
+	}
+	return promote.Ledger{Path: promote.LedgerFile(dir)}, nil
+}
+
+// redactURL drops what a URL may carry after its scheme and host.
+func redactURL(u string) string {
+	if scheme, _, ok := strings.Cut(u, "://"); ok {
+		return scheme + "://…"
+	}
+	return "the given backend"
+}
+
+func actor() string {
+	for _, v := range []string{"GITHUB_ACTOR", "GITLAB_USER_LOGIN", "USER"} {
+		if s := os.Getenv(v); s != "" {
+			return s
+		}
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return "unknown"
+}
+
+// NewCmdRelease is `nfx release show`.
+func NewCmdRelease(io IO) *cobra.Command {
+	var f stackFlags
+	var asJSON bool
+	cmd := &cobra.Command{Use: "release", Short: "What a stack runs: its images and models, with a digest"}
+	show := &cobra.Command{
+		Use:   "show",
+		Short: "Print the stage's release and its digest",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			in, err := f.resolve(io, false)
+			if err != nil {
+				return err
+			}
+			r := release.Of(in.Config)
+			if asJSON {
+				return printJSON(io, r)
+			}
+			tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintf(tw, "release %s of %s\n", r.Digest, in.Stage)
+			for _, s := range r.Services() {
+				mark := ""
+				if why := release.Mutable(r.Images[s]); why != "" {
+					mark = "  (" + why + ": promotion refuses it)"
+				}
+				fmt.Fprintf(tw, "%s\t%s%s\n", s, r.Images[s], mark)
+			}
+			fmt.Fprintf(tw, "ai.model\t%s\nai.embeddingModel\t%s\n", r.Models["model"], r.Models["embeddingModel"])
+			return tw.Flush()
+		},
+	}
+	f.add(show)
+	show.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.AddCommand(show)
+	return cmd
+}
+
+// PromoteOptions are nfx promote's flags.
+type PromoteOptions struct {
+	From, To string
+	DryRun   bool
+	JSON     bool
+	Markdown bool
+	Backend  string
+	// At is the time the freeze windows are read at (RFC 3339), for
+	// checking a planned promotion; default now.
+	At string
+}
+
+// NewCmdPromote is `nfx promote`.
+func NewCmdPromote(io IO) *cobra.Command {
+	o := &PromoteOptions{}
+	cmd := &cobra.Command{
+		Use:   "promote --from STACK --to STACK [--dry-run]",
+		Short: "Carry the release of one stack into another through its gates",
+		Long: `promote carries the release of --from (its images and models) into the config file of
+--to, keeping the target's topology and sizing, after the target's gates
+(nextflow:promotion): the config stays valid, the plan within policy, every image
+pinned, the cost within budget, the capacity enough, no freeze window. A blocking
+gate exits 3 and leaves the target untouched. Every run is an entry of the ledger.`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error { return runPromote(io, o) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.From, "from", "", "the stack whose release is promoted (required)")
+	fl.StringVar(&o.To, "to", "", "the stack it is promoted into (required)")
+	fl.BoolVar(&o.DryRun, "dry-run", false, "evaluate and record the gates, change nothing")
+	fl.BoolVar(&o.JSON, "json", false, "print JSON")
+	fl.BoolVar(&o.Markdown, "markdown", false, "print Markdown (a pull request's comment)")
+	fl.StringVar(&o.Backend, "backend", "", "the file:// state backend whose ledger records the promotion (default file://<project>/.nfx/state)")
+	fl.StringVar(&o.At, "at", "", "read the freeze windows at this RFC 3339 time (default now)")
+	return cmd
+}
+
+func runPromote(io IO, o *PromoteOptions) error {
+	if o.From == "" || o.To == "" {
+		return usagef("--from and --to are required: the stacks to promote from and into")
+	}
+	if o.From == o.To {
+		return usagef("--from and --to are both %q: promote between two stacks", o.From)
+	}
+	if o.JSON && o.Markdown {
+		return usagef("--json and --markdown: choose one")
+	}
+	now := time.Now()
+	if o.At != "" {
+		t, err := time.Parse(time.RFC3339, o.At)
+		if err != nil {
+			return usagef("--at: not an RFC 3339 time (such as 2026-12-03T09:00:00+07:00)")
+		}
+		now = t
+	}
+	proj, err := findProject(io.Dir)
+	if err != nil {
+		return err
+	}
+	from, err := stackOf(proj, o.From, "--from")
+	if err != nil {
+		return err
+	}
+	to, err := stackOf(proj, o.To, "--to")
+	if err != nil {
+		return err
+	}
+	l, err := ledgerOf(proj, o.Backend)
+	if err != nil {
+		return err
+	}
+	res, err := promote.Run(promote.Options{From: from, To: to, Now: now, DryRun: o.DryRun, Ledger: l, Actor: actor()})
+	if err != nil {
+		return err
+	}
+	switch {
+	case o.JSON:
+		if err := printJSON(io, res); err != nil {
+			return err
+		}
+	case o.Markdown:
+		writePromoteMarkdown(io, res)
+	default:
+		writePromoteText(io, res)
+	}
+	if res.Blocked {
+		var names []string
+		for _, g := range res.Gates {
+			if g.Blocks() {
+				names = append(names, g.Name)
+			}
+		}
+		return blockedError{names}
+	}
+	return nil
+}
+
+func verdict(g promote.GateResult) string {
+	switch {
+	case g.Passed:
+		return "pass"
+	case g.Level == model.GateAdvisory:
+		return "warn"
+	}
+	return "BLOCK"
+}
+
+func writePromoteText(io IO, r *promote.Result) {
+	fmt.Fprintf(io.Out, "promote %s -> %s: release %s, %d changes\n", r.From, r.To, r.Release.Digest, len(r.Changes))
+	for _, c := range r.Changes {
+		fmt.Fprintf(io.Out, "  %s: %s -> %s\n", c.Key, orNone(c.From), c.To)
+	}
+	tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
+	for _, g := range r.Gates {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", verdict(g), g.Name, g.Level, g.Detail)
+	}
+	tw.Flush()
+	state := "applied"
+	switch {
+	case r.Blocked:
+		state = "blocked: the target is unchanged"
+	case r.DryRun:
+		state = "dry run: nothing changed"
+	case !r.Applied:
+		state = "nothing to change"
+	}
+	fmt.Fprintf(io.Out, "%s (ledger entry %d)\n", state, r.Entry)
+}
+
+func writePromoteMarkdown(io IO, r *promote.Result) {
+	fmt.Fprintf(io.Out, "### Promotion %s → %s\n\nRelease `%s`, %d changes.\n\n", r.From, r.To, r.Release.Short(), len(r.Changes))
+	if len(r.Changes) > 0 {
+		fmt.Fprintf(io.Out, "| key | from | to |\n|---|---|---|\n")
+		for _, c := range r.Changes {
+			fmt.Fprintf(io.Out, "| `%s` | `%s` | `%s` |\n", c.Key, orNone(c.From), c.To)
+		}
+		fmt.Fprintln(io.Out)
+	}
+	fmt.Fprintf(io.Out, "| gate | level | result | detail |\n|---|---|---|---|\n")
+	for _, g := range r.Gates {
+		fmt.Fprintf(io.Out, "| %s | %s | %s | %s |\n", g.Name, g.Level, verdict(g), strings.ReplaceAll(g.Detail, "|", `\|`))
+	}
+	switch {
+	case r.Blocked:
+		fmt.Fprintf(io.Out, "\n**Blocked**: the target is unchanged (ledger entry %d).\n", r.Entry)
+	case r.DryRun:
+		fmt.Fprintf(io.Out, "\nAll blocking gates pass; dry run, nothing changed (ledger entry %d).\n", r.Entry)
+	default:
+		fmt.Fprintf(io.Out, "\nAll blocking gates pass; applied (ledger entry %d).\n", r.Entry)
+	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+// NewCmdLedger is `nfx ledger`.
+func NewCmdLedger(io IO) *cobra.Command {
+	var backend string
+	var verify, asJSON bool
+	cmd := &cobra.Command{
+		Use:   "ledger [--verify]",
+		Short: "List every promotion, refusal and rollback; --verify checks the hash chain",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			proj, err := findProject(io.Dir)
+			if err != nil {
+				return err
+			}
+			l, err := ledgerOf(proj, backend)
+			if err != nil {
+				return err
+			}
+			if verify {
+				n, err := l.Verify()
+				if err != nil {
+					return fmt.Errorf("the ledger %s does not verify: %w", l.Path, err)
+				}
+				fmt.Fprintf(io.Out, "nfx: the ledger's %d entries verify\n", n)
+				return nil
+			}
+			es, err := l.Entries()
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if es == nil {
+					es = []promote.Entry{}
+				}
+				return printJSON(io, es)
+			}
+			tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintf(tw, "SEQ\tTIME\tKIND\tFROM\tTO\tRELEASE\tBY\n")
+			for _, e := range es {
+				rel := strings.TrimPrefix(e.Release, "sha256:")
+				if len(rel) > 12 {
+					rel = rel[:12]
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.Format(time.RFC3339), e.Kind, e.From, e.To, rel, e.Actor)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&backend, "backend", "", "the file:// state backend whose ledger to read (default file://<project>/.nfx/state)")
+	cmd.Flags().BoolVar(&verify, "verify", false, "check every entry's hash and link")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}

@@ -1,0 +1,169 @@
+package promote
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Entry is one record of the ledger: a promotion, a gate's result, an
+// approval, a rollback or a rejection.
+type Entry struct {
+	Seq  int       `json:"seq"`
+	Time time.Time `json:"time"`
+	// Kind is promote, dry-run, blocked, rollback or reject.
+	Kind    string `json:"kind"`
+	From    string `json:"from,omitempty"`
+	To      string `json:"to,omitempty"`
+	Release string `json:"release,omitempty"`
+	// Actor is who ran it (the CI's user or $USER).
+	Actor string       `json:"actor,omitempty"`
+	Gates []GateResult `json:"gates,omitempty"`
+	Note  string       `json:"note,omitempty"`
+	// Prev is the hash of the entry before, Hash this one's: the SHA-256
+	// of Prev and the entry's canonical JSON without Hash.
+	Prev string `json:"prev"`
+	Hash string `json:"hash"`
+}
+
+func (e Entry) hash() string {
+	e.Hash = ""
+	b, _ := json.Marshal(e)
+	sum := sha256.Sum256(append([]byte(e.Prev+"\n"), b...))
+	return hex.EncodeToString(sum[:])
+}
+
+// Ledger is an append-only, hash-chained record in one file: a JSON
+// entry a line. Appends hold an exclusive lock and end with fsync; a last
+// line cut short by a crash was never acknowledged and is dropped.
+type Ledger struct {
+	Path string
+}
+
+// LedgerFile is the ledger's file in a file state backend's directory:
+// beside the stacks' state, so that whoever reads the state reads it too.
+func LedgerFile(backendDir string) string { return filepath.Join(backendDir, ".nfx", "ledger.jsonl") }
+
+// MaxEntry bounds one entry's line.
+const MaxEntry = 1 << 20
+
+// Entries reads every entry, checking nothing.
+func (l Ledger) Entries() ([]Entry, error) {
+	f, err := os.Open(l.Path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []Entry
+	r := bufio.NewReaderSize(f, 64<<10)
+	for line := 1; ; line++ {
+		b, err := r.ReadBytes('\n')
+		if err == io.EOF {
+			// A last line without its newline was cut short: never acknowledged.
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(b) > MaxEntry {
+			return nil, fmt.Errorf("%s:%d: an entry of %d bytes, over %d", l.Path, line, len(b), MaxEntry)
+		}
+		var e Entry
+		if err := json.Unmarshal(b, &e); err != nil {
+			return nil, fmt.Errorf("%s:%d: not a ledger entry: %v", l.Path, line, err)
+		}
+		out = append(out, e)
+	}
+}
+
+// Verify checks the chain: each entry's hash, its link to the one before
+// and its sequence number. The first broken entry is named.
+func (l Ledger) Verify() (int, error) {
+	es, err := l.Entries()
+	if err != nil {
+		return 0, err
+	}
+	prev := ""
+	for i, e := range es {
+		switch {
+		case e.Seq != i+1:
+			return i, fmt.Errorf("entry %d has sequence number %d: an entry was removed or reordered before it", i+1, e.Seq)
+		case e.Prev != prev:
+			return i, fmt.Errorf("entry %d does not follow entry %d (its prev hash differs): the ledger was edited", i+1, i)
+		case e.hash() != e.Hash:
+			return i, fmt.Errorf("entry %d (%s %s) does not match its hash: it was edited", e.Seq, e.Kind, e.Time.Format(time.RFC3339))
+		}
+		prev = e.Hash
+	}
+	return len(es), nil
+}
+
+// Append adds e at the end, chained to the last entry, and returns it as
+// written. It refuses to extend a ledger whose chain does not verify.
+func (l Ledger) Append(e Entry) (Entry, error) {
+	if err := os.MkdirAll(filepath.Dir(l.Path), 0o700); err != nil {
+		return e, err
+	}
+	f, err := os.OpenFile(l.Path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return e, err
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		return e, fmt.Errorf("lock %s: %w", l.Path, err)
+	}
+	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return e, err
+	}
+	// Drop a torn last line before appending after it.
+	if end := bytes.LastIndexByte(data, '\n') + 1; end < len(data) {
+		if err := f.Truncate(int64(end)); err != nil {
+			return e, err
+		}
+		data = data[:end]
+	}
+	n, err := l.Verify()
+	if err != nil {
+		return e, fmt.Errorf("the ledger %s does not verify, so nothing is added to it: %w", l.Path, err)
+	}
+	e.Seq, e.Prev = n+1, ""
+	if n > 0 {
+		lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+		var last Entry
+		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil {
+			return e, err
+		}
+		e.Prev = last.Hash
+	}
+	if e.Time.IsZero() {
+		e.Time = time.Now().UTC()
+	}
+	e.Time = e.Time.UTC().Truncate(time.Millisecond)
+	e.Hash = e.hash()
+	line, err := json.Marshal(e)
+	if err != nil {
+		return e, err
+	}
+	if _, err := f.Seek(0, io.SeekEnd); err != nil {
+		return e, err
+	}
+	if _, err := f.Write(append(line, '\n')); err != nil {
+		return e, err
+	}
+	return e, f.Sync()
+}

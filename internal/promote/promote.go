@@ -1,0 +1,325 @@
+// Package promote carries a release from one stack into another through
+// gates: the target's config stays valid and within policy, no image can
+// move under it, its cost and capacity stay within what it declares, and
+// no freeze window holds the time. Every promotion, blocked or applied, is
+// an entry of the ledger; a blocked one leaves the target untouched.
+package promote
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/nextflow-crm/nfx/internal/capacity"
+	"github.com/nextflow-crm/nfx/internal/cost"
+	"github.com/nextflow-crm/nfx/internal/files"
+	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/internal/offline"
+	"github.com/nextflow-crm/nfx/internal/release"
+)
+
+// GateResult is one gate's verdict with its figures.
+type GateResult struct {
+	Name   string `json:"name"`
+	Level  string `json:"level"`
+	Passed bool   `json:"passed"`
+	Detail string `json:"detail"`
+	// Figures are the numbers behind the verdict, by name.
+	Figures map[string]float64 `json:"figures,omitempty"`
+}
+
+// Blocks says the gate stops the promotion.
+func (g GateResult) Blocks() bool { return !g.Passed && g.Level == model.GateBlocking }
+
+// Stack is one end of a promotion: its stage and its config file.
+type Stack struct {
+	Stage model.Stage
+	File  string
+}
+
+// Name is the stack's name, from its file (Pulumi.<name>.yaml).
+func (s Stack) Name() string {
+	base := filepath.Base(s.File)
+	return strings.TrimSuffix(strings.TrimPrefix(base, "Pulumi."), ".yaml")
+}
+
+// Options are one promotion's inputs.
+type Options struct {
+	From, To Stack
+	// Now is the time the freeze windows are read at.
+	Now time.Time
+	// DryRun evaluates and records, and changes no stack.
+	DryRun bool
+	Ledger Ledger
+	Actor  string
+}
+
+// Result is a promotion's outcome.
+type Result struct {
+	From    string             `json:"from"`
+	To      string             `json:"to"`
+	Release release.Release    `json:"release"`
+	Changes []release.Change   `json:"changes"`
+	Gates   []GateResult       `json:"gates"`
+	Blocked bool               `json:"blocked"`
+	Applied bool               `json:"applied"`
+	DryRun  bool               `json:"dryRun"`
+	Entry   int                `json:"ledgerEntry"`
+	Cost    map[string]float64 `json:"cost"`
+}
+
+// load reads and validates a stack's config file.
+func load(s Stack, data []byte) (*model.Config, model.Raw, model.Diagnostics, error) {
+	raw, _, err := model.ParseStackFile(s.File, data)
+	if err != nil {
+		return nil, raw, nil, err
+	}
+	cfg, ds := model.Load(string(s.Stage), raw, model.LoadOptions{})
+	return cfg, raw, ds, nil
+}
+
+func readStack(s Stack) ([]byte, error) {
+	fi, err := os.Stat(s.File)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() || fi.Size() > model.MaxStackFile {
+		return nil, fmt.Errorf("%s: not a stack config file of at most %d bytes", s.File, model.MaxStackFile)
+	}
+	return os.ReadFile(s.File)
+}
+
+// Run evaluates the gates and, unless a blocking one fails or it is a
+// dry run, writes the release into the target's config file. The ledger
+// gets the outcome either way.
+func Run(o Options) (*Result, error) {
+	srcData, err := readStack(o.From)
+	if err != nil {
+		return nil, fmt.Errorf("the source stack: %w", err)
+	}
+	src, _, ds, err := load(o.From, srcData)
+	if err != nil {
+		return nil, fmt.Errorf("the source stack: %w", err)
+	}
+	if ds.HasErrors() {
+		return nil, fmt.Errorf("the source stack %s is not valid: %s", o.From.Name(), ds.Error())
+	}
+	dstData, err := readStack(o.To)
+	if err != nil {
+		return nil, fmt.Errorf("the target stack: %w", err)
+	}
+	cur, _, ds, err := load(o.To, dstData)
+	if err != nil {
+		return nil, fmt.Errorf("the target stack: %w", err)
+	}
+	if ds.HasErrors() {
+		return nil, fmt.Errorf("the target stack %s is not valid before the promotion: %s", o.To.Name(), ds.Error())
+	}
+	rel, was := release.Of(src), release.Of(cur)
+	res := &Result{From: o.From.Name(), To: o.To.Name(), Release: rel, Changes: rel.Diff(was), DryRun: o.DryRun}
+	if res.Changes == nil {
+		res.Changes = []release.Change{}
+	}
+	levels := cur.Promotion.Levels
+	level := func(gate string) string {
+		if l := levels[gate]; l != "" {
+			return l
+		}
+		return model.GateBlocking
+	}
+	gate := func(g GateResult) { res.Gates = append(res.Gates, g) }
+
+	// pinned: the release names builds, not tags that move.
+	if bad := rel.CheckPinned(); len(bad) > 0 {
+		gate(GateResult{Name: "pinned", Level: level("pinned"), Detail: strings.Join(bad, "; ")})
+	} else {
+		gate(GateResult{Name: "pinned", Level: level("pinned"), Passed: true, Detail: fmt.Sprintf("%d images, each a version tag or digest", len(rel.Images))})
+	}
+
+	// valid: the target's config with the release carried in.
+	newData, carryErr := release.Carry(dstData, rel, was)
+	var next *model.Config
+	var nextRaw model.Raw
+	if carryErr != nil {
+		gate(GateResult{Name: "valid", Level: model.GateBlocking, Detail: carryErr.Error()})
+	} else {
+		var nds model.Diagnostics
+		next, nextRaw, nds, err = load(o.To, newData)
+		switch {
+		case err != nil:
+			gate(GateResult{Name: "valid", Level: model.GateBlocking, Detail: err.Error()})
+			next = nil
+		case nds.HasErrors():
+			gate(GateResult{Name: "valid", Level: model.GateBlocking, Detail: nds.Error()})
+			next = nil
+		default:
+			gate(GateResult{Name: "valid", Level: model.GateBlocking, Passed: true, Detail: fmt.Sprintf("%s's config with the release is valid", o.To.Name())})
+		}
+	}
+
+	if next != nil {
+		// policy: the target's plan, rendered offline, within the rules.
+		var plan *offline.Result
+		if plan, err = offline.Run(o.To.Stage, nextRaw); err != nil {
+			gate(GateResult{Name: "policy", Level: model.GateBlocking, Detail: "the plan does not render: " + err.Error()})
+		} else if bad := Policy(plan); len(bad) > 0 {
+			gate(GateResult{Name: "policy", Level: model.GateBlocking, Detail: strings.Join(bad, "; ")})
+		} else {
+			gate(GateResult{Name: "policy", Level: model.GateBlocking, Passed: true, Detail: fmt.Sprintf("%d planned resources within policy", len(plan.Plan.Resources))})
+		}
+		gate(costGate(o, cur, next, plan, level("cost"), res))
+		gate(capacityGate(next, level("capacity")))
+	}
+
+	ok, why, err := Freeze(cur.Promotion.Freeze, o.Now)
+	if err != nil {
+		return nil, err
+	}
+	gate(GateResult{Name: "freeze", Level: level("freeze"), Passed: ok, Detail: fmt.Sprintf("%s at %s", why, o.Now.UTC().Format(time.RFC3339))})
+
+	for _, g := range res.Gates {
+		res.Blocked = res.Blocked || g.Blocks()
+	}
+	kind := "promote"
+	switch {
+	case res.Blocked:
+		kind = "blocked"
+	case o.DryRun:
+		kind = "dry-run"
+	}
+	// The decision is recorded first: killed before the write, a rerun
+	// finds the same changes and writes them; killed after it, the entry
+	// is already there.
+	e, err := o.Ledger.Append(Entry{Time: o.Now, Kind: kind, From: res.From, To: res.To, Release: rel.Digest, Actor: o.Actor, Gates: res.Gates,
+		Note: fmt.Sprintf("%d changes", len(res.Changes))})
+	if err != nil {
+		return res, fmt.Errorf("ledger: %w", err)
+	}
+	if !res.Blocked && !o.DryRun && len(res.Changes) > 0 {
+		if err := files.WriteFile(o.To.File, newData); err != nil {
+			return nil, fmt.Errorf("write %s: %w", o.To.File, err)
+		}
+		res.Applied = true
+	}
+	res.Entry = e.Seq
+	return res, nil
+}
+
+func costGate(o Options, cur, next *model.Config, plan *offline.Result, level string, res *Result) GateResult {
+	g := GateResult{Name: "cost", Level: level, Figures: map[string]float64{}}
+	if plan == nil {
+		g.Detail = "no plan to price"
+		return g
+	}
+	after, err := cost.Compute(next, &plan.Plan, cost.VND)
+	if err != nil {
+		g.Detail = err.Error()
+		return g
+	}
+	before := after.MonthlyTotal
+	if prev, err := offline.Run(o.To.Stage, rawOf(o.To)); err == nil {
+		if e, err := cost.Compute(cur, &prev.Plan, cost.VND); err == nil {
+			before = e.MonthlyTotal
+		}
+	}
+	change := after.MonthlyTotal - before
+	pct := 0.0
+	if before > 0 {
+		pct = 100 * change / before
+	}
+	g.Figures["monthlyVND"], g.Figures["beforeVND"], g.Figures["changeVND"], g.Figures["changePercent"] = after.MonthlyTotal, before, change, math.Round(pct*100)/100
+	res.Cost = g.Figures
+	p := next.Promotion
+	var over []string
+	if p.BudgetVND > 0 && after.MonthlyTotal > p.BudgetVND {
+		over = append(over, fmt.Sprintf("%.0f VND a month is over the budget of %.0f (nextflow:promotion.budgetVND)", after.MonthlyTotal, p.BudgetVND))
+	}
+	if p.MaxIncreasePercent > 0 && pct > p.MaxIncreasePercent {
+		over = append(over, fmt.Sprintf("a rise of %.1f %% is over the %.1f %% allowed (nextflow:promotion.maxIncreasePercent)", pct, p.MaxIncreasePercent))
+	}
+	if len(over) > 0 {
+		g.Detail = strings.Join(over, "; ")
+		return g
+	}
+	g.Passed = true
+	g.Detail = fmt.Sprintf("%.0f VND a month, %+.0f VND (%+.1f %%)", after.MonthlyTotal, change, pct)
+	return g
+}
+
+func rawOf(s Stack) model.Raw {
+	raw, _, _ := model.ReadStackFile(s.File)
+	return raw
+}
+
+func capacityGate(next *model.Config, level string) GateResult {
+	g := GateResult{Name: "capacity", Level: level, Figures: map[string]float64{}}
+	e, err := capacity.Compute(next)
+	if err != nil {
+		g.Detail = err.Error()
+		return g
+	}
+	need := next.Promotion.Users
+	if need == 0 {
+		need = model.Profiles[next.Stage].Users[0]
+	}
+	g.Figures["concurrentUsers"], g.Figures["users"] = float64(e.ConcurrentUsers), float64(need)
+	if e.ConcurrentUsers < need {
+		g.Detail = fmt.Sprintf("carries %d concurrent users (bound by %s), fewer than the %d it must (nextflow:promotion.users)", e.ConcurrentUsers, e.Bottleneck, need)
+		return g
+	}
+	g.Passed = true
+	g.Detail = fmt.Sprintf("carries %d concurrent users, %d needed", e.ConcurrentUsers, need)
+	return g
+}
+
+// Policy checks a rendered plan against the rules a stack must keep: on
+// the cloud, encrypted and private databases and caches, no API or
+// security group open to every address; on every stage, secrets only as
+// secrets (a planned input carrying a known secret's value in the clear).
+func Policy(res *offline.Result) []string {
+	var bad []string
+	for _, r := range res.Plan.Resources {
+		in := r.Inputs
+		switch r.Type {
+		case "aws:rds/instance:Instance":
+			if in["storageEncrypted"] != true || in["publiclyAccessible"] != false {
+				bad = append(bad, fmt.Sprintf("%s: the database must be encrypted and private", r.Name))
+			}
+		case "aws:elasticache/replicationGroup:ReplicationGroup":
+			if in["atRestEncryptionEnabled"] != true || in["transitEncryptionEnabled"] != true {
+				bad = append(bad, fmt.Sprintf("%s: the cache must be encrypted at rest and in transit", r.Name))
+			}
+		case "aws:eks/cluster:Cluster":
+			vpc, _ := in["vpcConfig"].(map[string]any)
+			if vpc["endpointPublicAccess"] == true {
+				cidrs, _ := vpc["publicAccessCidrs"].([]any)
+				if len(cidrs) == 0 {
+					bad = append(bad, r.Name+": the public API endpoint is open to every address")
+				}
+				for _, c := range cidrs {
+					if c == "0.0.0.0/0" {
+						bad = append(bad, r.Name+": the public API endpoint is open to 0.0.0.0/0")
+					}
+				}
+			}
+		case "aws:ec2/securityGroupRule:SecurityGroupRule", "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule":
+			if in["type"] != "egress" && (in["cidrIpv4"] == "0.0.0.0/0" || containsAny(in["cidrBlocks"], "0.0.0.0/0")) {
+				bad = append(bad, r.Name+": ingress open to 0.0.0.0/0")
+			}
+		}
+	}
+	return bad
+}
+
+func containsAny(v any, s string) bool {
+	list, _ := v.([]any)
+	for _, e := range list {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}

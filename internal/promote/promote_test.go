@@ -1,0 +1,330 @@
+package promote
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/internal/offline"
+	"github.com/nextflow-crm/nfx/internal/plan"
+	"github.com/nextflow-crm/nfx/internal/release"
+	"github.com/nextflow-crm/nfx/internal/testutil"
+)
+
+func at(t *testing.T, s string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// Freeze windows read on the zone's wall clock, across both DST changes
+// of America/New_York in 2026 (8 March: 02:00 becomes 03:00; 1 November:
+// 01:00-02:00 happens twice), an overnight window, a date range, and an
+// allow window that a deny window overrides.
+func TestFreezeWindows(t *testing.T) {
+	ny := "America/New_York"
+	sunNight := model.FreezeWindow{Kind: "deny", Days: []string{"Sun"}, From: "01:00", To: "04:00", TimeZone: ny}
+	fallBack := model.FreezeWindow{Kind: "deny", Days: []string{"Sun"}, From: "01:00", To: "02:00", TimeZone: ny}
+	overnight := model.FreezeWindow{Kind: "deny", Days: []string{"Fri"}, From: "22:00", To: "06:00", TimeZone: "Asia/Ho_Chi_Minh", Reason: "the weekly batch"}
+	office := model.FreezeWindow{Kind: "allow", Days: []string{"Mon", "Tue", "Wed", "Thu", "Fri"}, From: "09:00", To: "17:00", TimeZone: "Asia/Ho_Chi_Minh"}
+	tet := model.FreezeWindow{Kind: "deny", Start: "2027-02-05", End: "2027-02-10", TimeZone: "Asia/Ho_Chi_Minh", Reason: "Tet"}
+	for _, tc := range []struct {
+		name    string
+		windows []model.FreezeWindow
+		now     string
+		allowed bool
+	}{
+		{"before the spring change, 01:30 EST", []model.FreezeWindow{sunNight}, "2026-03-08T06:30:00Z", false},
+		{"after it, 03:30 EDT", []model.FreezeWindow{sunNight}, "2026-03-08T07:30:00Z", false},
+		// A fixed -05:00 would read 03:30 here and deny: the wall clock says 04:30.
+		{"04:30 EDT, past the window", []model.FreezeWindow{sunNight}, "2026-03-08T08:30:00Z", true},
+		{"the first 01:30 of the fall change (EDT)", []model.FreezeWindow{fallBack}, "2026-11-01T05:30:00Z", false},
+		{"the second 01:30 (EST)", []model.FreezeWindow{fallBack}, "2026-11-01T06:30:00Z", false},
+		{"02:30 EST", []model.FreezeWindow{fallBack}, "2026-11-01T07:30:00Z", true},
+		{"Friday 23:00 in Hanoi", []model.FreezeWindow{overnight}, "2026-12-04T16:00:00Z", false},
+		{"Saturday 05:59 in Hanoi, the same night", []model.FreezeWindow{overnight}, "2026-12-04T22:59:00Z", false},
+		{"Saturday 06:00", []model.FreezeWindow{overnight}, "2026-12-04T23:00:00Z", true},
+		{"Thursday 23:00: not the batch's night", []model.FreezeWindow{overnight}, "2026-12-03T16:00:00Z", true},
+		{"office hours", []model.FreezeWindow{office}, "2026-12-03T03:00:00Z", true},
+		{"after office hours", []model.FreezeWindow{office}, "2026-12-03T11:00:00Z", false},
+		{"office hours during Tet: deny wins", []model.FreezeWindow{office, tet}, "2027-02-08T03:00:00Z", false},
+		{"Tet's last day, 23:59", []model.FreezeWindow{tet}, "2027-02-10T16:59:00Z", false},
+		{"the day after Tet", []model.FreezeWindow{tet}, "2027-02-10T17:00:00Z", true},
+		{"no windows", nil, "2026-12-03T03:00:00Z", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ok, why, err := Freeze(tc.windows, at(t, tc.now))
+			if err != nil || ok != tc.allowed {
+				t.Errorf("allowed %v (%s, %v), want %v", ok, why, err, tc.allowed)
+			}
+			if !ok && tc.windows[len(tc.windows)-1].Reason != "" && !strings.Contains(why, tc.windows[len(tc.windows)-1].Reason) && tc.windows[0].Kind == "deny" {
+				t.Errorf("the reason is not said: %s", why)
+			}
+		})
+	}
+}
+
+// 50 appends give 50 entries that verify; one edited byte anywhere, a
+// removed entry, or a swapped pair is found and named; a torn last line
+// (a crash mid-write) is dropped, not built on; two writers at once both
+// land, chained.
+func TestLedgerChain(t *testing.T) {
+	l := Ledger{Path: filepath.Join(t.TempDir(), ".nfx", "ledger.jsonl")}
+	for i := 0; i < 50; i++ {
+		if _, err := l.Append(Entry{Kind: "promote", From: "laptop", To: "server", Release: fmt.Sprintf("sha256:%064d", i), Time: time.Date(2026, 12, 3, 9, 0, i, 0, time.UTC)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := l.Verify(); n != 50 || err != nil {
+		t.Fatalf("verify: %d %v", n, err)
+	}
+	good, _ := os.ReadFile(l.Path)
+	lines := bytes.SplitAfter(good, []byte("\n"))
+	tamper := map[string][]byte{}
+	edited := append([]byte(nil), good...)
+	i := bytes.Index(edited, []byte(`"to":"server"`)) + len(`"to":"serve`)
+	edited[i] = 'x' // "servxr" in the first entry
+	tamper["an edited byte"] = edited
+	tamper["a removed entry"] = bytes.Join(append(append([][]byte{}, lines[:10]...), lines[11:]...), nil)
+	swapped := append([][]byte{}, lines...)
+	swapped[20], swapped[21] = swapped[21], swapped[20]
+	tamper["two entries swapped"] = bytes.Join(swapped, nil)
+	for name, data := range tamper {
+		if err := os.WriteFile(l.Path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Verify(); err == nil {
+			t.Errorf("%s is not detected", name)
+		}
+		if _, err := l.Append(Entry{Kind: "promote"}); err == nil || !strings.Contains(err.Error(), "does not verify") {
+			t.Errorf("%s: an append extends a broken ledger: %v", name, err)
+		}
+	}
+	// A crash mid-append leaves a line without its end.
+	if err := os.WriteFile(l.Path, append(append([]byte(nil), good...), []byte(`{"seq":51,"kind":"prom`)...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := l.Verify(); n != 50 || err != nil {
+		t.Fatalf("a torn last line: %d %v", n, err)
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := l.Append(Entry{Kind: "dry-run"}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n, err := l.Verify(); n != 58 || err != nil {
+		t.Fatalf("after 8 concurrent appends: %d %v", n, err)
+	}
+}
+
+// project copies the repository's stack files to a directory of its own.
+func project(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, st := range []string{"laptop", "server", "cloud"} {
+		b, err := os.ReadFile(filepath.Join(testutil.RepoRoot(t), "Pulumi."+st+".yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "Pulumi."+st+".yaml"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func appendConfig(t *testing.T, file, yaml string) {
+	t.Helper()
+	f, err := os.OpenFile(file, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(yaml); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func opts(dir string, now time.Time) Options {
+	return Options{
+		From:   Stack{Stage: model.Laptop, File: filepath.Join(dir, "Pulumi.laptop.yaml")},
+		To:     Stack{Stage: model.Server, File: filepath.Join(dir, "Pulumi.server.yaml")},
+		Now:    now,
+		Ledger: Ledger{Path: LedgerFile(filepath.Join(dir, ".nfx", "state"))},
+		Actor:  "ci",
+	}
+}
+
+// A new CRM image on the laptop, promoted to the server: the server's
+// file carries it (and keeps its replicas and comments), the release
+// digest is the laptop's, the ledger has the entry; a dry run changes
+// nothing; a second promotion has nothing to change.
+func TestPromoteCarriesTheRelease(t *testing.T) {
+	dir := project(t)
+	o := opts(dir, at(t, "2026-12-03T03:00:00Z"))
+	appendConfig(t, o.From.File, "  nextflow:crm:\n    image: ghcr.io/nextflow-crm/crm:1.9.0\n")
+	before, _ := os.ReadFile(o.To.File)
+	o.DryRun = true
+	res, err := Run(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := os.ReadFile(o.To.File); !bytes.Equal(before, after) || res.Applied || res.Blocked {
+		t.Fatalf("a dry run changed the target or was blocked: %+v", res.Gates)
+	}
+	o.DryRun = false
+	if res, err = Run(o); err != nil || !res.Applied {
+		t.Fatalf("promote: %v %+v", err, res)
+	}
+	after, _ := os.ReadFile(o.To.File)
+	raw, _, err := model.ParseStackFile(o.To.File, after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, ds := model.Load("server", raw, model.LoadOptions{})
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	if cfg.CRM.Image != "ghcr.io/nextflow-crm/crm:1.9.0" || cfg.CRM.Replicas != 3 || cfg.AI.Replicas != 2 {
+		t.Errorf("the server runs %s x%d, ai x%d", cfg.CRM.Image, cfg.CRM.Replicas, cfg.AI.Replicas)
+	}
+	if !strings.Contains(string(after), "# The server stage") {
+		t.Error("the target's comments are gone")
+	}
+	src, _, _, _ := load(o.From, mustRead(t, o.From.File))
+	if release.Of(cfg).Digest != release.Of(src).Digest || res.Release.Digest != release.Of(src).Digest {
+		t.Error("the server does not run the laptop's release")
+	}
+	es, err := o.Ledger.Entries()
+	if err != nil || len(es) != 2 || es[0].Kind != "dry-run" || es[1].Kind != "promote" || es[1].Release != res.Release.Digest {
+		t.Fatalf("ledger: %+v %v", es, err)
+	}
+	again, err := Run(o)
+	if err != nil || len(again.Changes) != 0 || again.Applied {
+		t.Errorf("a second promotion: %v %+v", err, again)
+	}
+	if now, _ := os.ReadFile(o.To.File); !bytes.Equal(now, after) {
+		t.Error("a promotion with nothing to change rewrote the target")
+	}
+}
+
+func mustRead(t *testing.T, f string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Each gate blocks on its own, the target's file unchanged byte for byte
+// and the ledger recording the refusal with the gate's figures; an
+// advisory gate reports and lets the promotion through.
+func TestEveryGateBlocks(t *testing.T) {
+	for _, tc := range []struct {
+		name, source, target, now, gate, want string
+	}{
+		{"a mutable tag", "  nextflow:crm:\n    image: ghcr.io/nextflow-crm/crm:stable\n", "", "2026-12-03T03:00:00Z", "pinned", `crm: ghcr.io/nextflow-crm/crm:stable uses the mutable tag "stable"`},
+		// The target's GPU holds its own small model, not the laptop's.
+		{"a model the target cannot hold", "  nextflow:ai:\n    model: llama3.1:8b\n", "  nextflow:host:\n    vram: 5GiB\n", "2026-12-03T03:00:00Z", "valid", "nextflow:ai.model"},
+		{"over the budget", "  nextflow:crm:\n    image: ghcr.io/nextflow-crm/crm:1.9.0\n", "  nextflow:promotion:\n    budgetVND: 1000000\n", "2026-12-03T03:00:00Z", "cost", "over the budget of 1000000"},
+		{"too few users", "  nextflow:crm:\n    image: ghcr.io/nextflow-crm/crm:1.9.0\n", "  nextflow:promotion:\n    users: 1000000\n", "2026-12-03T03:00:00Z", "capacity", "fewer than the 1000000"},
+		{"a freeze", "  nextflow:crm:\n    image: ghcr.io/nextflow-crm/crm:1.9.0\n",
+			"  nextflow:promotion:\n    freeze:\n      - kind: deny\n        days: [Thu]\n        from: \"09:00\"\n        to: \"12:00\"\n        timeZone: Asia/Ho_Chi_Minh\n        reason: the month's close\n",
+			"2026-12-03T03:00:00Z", "freeze", "the month's close"},
+		{"a service the target lacks", "  nextflow:services:\n    - {name: mailer, kind: worker, image: ghcr.io/acme/mailer:1.0.0, health: {command: \"test -d /\"}}\n", "", "2026-12-03T03:00:00Z", "valid", "does not describe"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := project(t)
+			o := opts(dir, at(t, tc.now))
+			appendConfig(t, o.From.File, tc.source)
+			appendConfig(t, o.To.File, tc.target)
+			if strings.Contains(tc.target, "vram") {
+				small := strings.Replace(string(mustRead(t, o.To.File)), "    replicas: 2\n", "    replicas: 2\n    model: llama3.2:3b\n", 1)
+				if err := os.WriteFile(o.To.File, []byte(small), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before := mustRead(t, o.To.File)
+			res, err := Run(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var g *GateResult
+			for i := range res.Gates {
+				if res.Gates[i].Name == tc.gate {
+					g = &res.Gates[i]
+				}
+			}
+			if g == nil || g.Passed || !res.Blocked || res.Applied || !strings.Contains(g.Detail, tc.want) {
+				t.Fatalf("gate %s: %+v (blocked %v)", tc.gate, g, res.Blocked)
+			}
+			if !bytes.Equal(mustRead(t, o.To.File), before) {
+				t.Error("a blocked promotion changed the target")
+			}
+			es, _ := o.Ledger.Entries()
+			if len(es) != 1 || es[0].Kind != "blocked" {
+				t.Errorf("ledger: %+v", es)
+			}
+			if tc.gate == "cost" || tc.gate == "capacity" || tc.gate == "freeze" {
+				// Made advisory, the gate reports and does not block.
+				appendConfig(t, o.To.File, "")
+				raw := strings.Replace(string(before), "  nextflow:promotion:\n", "  nextflow:promotion:\n    levels: {"+tc.gate+": advisory}\n", 1)
+				if err := os.WriteFile(o.To.File, []byte(raw), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				res, err := Run(o)
+				if err != nil || res.Blocked || !res.Applied {
+					t.Errorf("advisory %s: %v %+v", tc.gate, err, res)
+				}
+			}
+		})
+	}
+}
+
+// The policy gate refuses each rule's breach in a planned cloud, and
+// passes the cloud nfx plans.
+func TestPolicy(t *testing.T) {
+	ok := func(typ string, in map[string]any) plan.Resource { return plan.Resource{Type: typ, Name: typ, Inputs: in} }
+	good := []plan.Resource{
+		ok("aws:rds/instance:Instance", map[string]any{"storageEncrypted": true, "publiclyAccessible": false}),
+		ok("aws:elasticache/replicationGroup:ReplicationGroup", map[string]any{"atRestEncryptionEnabled": true, "transitEncryptionEnabled": true}),
+		ok("aws:eks/cluster:Cluster", map[string]any{"vpcConfig": map[string]any{"endpointPublicAccess": true, "publicAccessCidrs": []any{"203.0.113.0/24"}}}),
+	}
+	if bad := Policy(&offline.Result{Plan: plan.Plan{Resources: good}}); len(bad) != 0 {
+		t.Errorf("a compliant plan: %v", bad)
+	}
+	for name, r := range map[string]plan.Resource{
+		"an unencrypted database": ok("aws:rds/instance:Instance", map[string]any{"storageEncrypted": false, "publiclyAccessible": false}),
+		"a public database":       ok("aws:rds/instance:Instance", map[string]any{"storageEncrypted": true, "publiclyAccessible": true}),
+		"a cache in the clear":    ok("aws:elasticache/replicationGroup:ReplicationGroup", map[string]any{"atRestEncryptionEnabled": true}),
+		"an API open to all":      ok("aws:eks/cluster:Cluster", map[string]any{"vpcConfig": map[string]any{"endpointPublicAccess": true, "publicAccessCidrs": []any{"0.0.0.0/0"}}}),
+		"an open ingress rule":    ok("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", map[string]any{"cidrIpv4": "0.0.0.0/0"}),
+	} {
+		if bad := Policy(&offline.Result{Plan: plan.Plan{Resources: []plan.Resource{r}}}); len(bad) != 1 {
+			t.Errorf("%s: %v", name, bad)
+		}
+	}
+	res, err := offline.Run(model.Cloud, model.Raw{Values: map[string]string{}, Secret: map[string]bool{"postgresPassword": true, "redisPassword": true}, Complete: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bad := Policy(res); len(bad) != 0 {
+		t.Errorf("the cloud nfx plans breaks its own policy: %v", bad)
+	}
+}
