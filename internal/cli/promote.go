@@ -6,6 +6,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -54,6 +55,12 @@ func stackOf(proj, name, flag string) (promote.Stack, error) {
 
 // ledgerOf is the ledger of a backend: in a file backend's directory.
 func ledgerOf(proj, backend string) (promote.Ledger, error) {
+	l, _, err := backendOf(proj, backend)
+	return l, err
+}
+
+// backendOf is a file backend's ledger and directory.
+func backendOf(proj, backend string) (promote.Ledger, string, error) {
 	if backend == "" {
 		backend = os.Getenv("PULUMI_BACKEND_URL")
 	}
@@ -62,13 +69,18 @@ func ledgerOf(proj, backend string) (promote.Ledger, error) {
 	}
 	dir, ok := strings.CutPrefix(backend, "file://")
 	if !ok || dir == "" {
-		return promote.Ledger{}, usagef("--backend: the ledger is kept beside the state of a file:// backend; %s is not one (fix: use a file:// backend, such as a directory CI restores)", redactURL(backend))
+		return promote.Ledger{}, "", usagef("--backend: the ledger is kept beside the state of a file:// backend; %s is not one (fix: use a file:// backend, such as a directory CI restores)", redactURL(backend))
 	}
 	if strings.HasPrefix(dir, "~") {
 		home, _ := os.UserHomeDir()
 		dir = filepath.Join(home, strings.TrimPrefix(dir, "~"))
 	}
-	return promote.Ledger{Path: promote.LedgerFile(dir)}, nil
+	return promote.Ledger{Path: promote.LedgerFile(dir)}, dir, nil
+}
+
+// stateFile is where a file backend keeps a stack's state.
+func stateFile(backendDir, stack string) string {
+	return filepath.Join(backendDir, ".pulumi", "stacks", "nextflow", stack+".json")
 }
 
 // redactURL drops what a URL may carry after its scheme and host.
@@ -138,6 +150,9 @@ type PromoteOptions struct {
 	// At is the time the freeze windows are read at (RFC 3339), for
 	// checking a planned promotion; default now.
 	At string
+	// Approved is the approved dry run's ledger entry.
+	Approved int
+	LiftHold bool
 }
 
 // NewCmdPromote is `nfx promote`.
@@ -162,6 +177,8 @@ gate exits 3 and leaves the target untouched. Every run is an entry of the ledge
 	fl.BoolVar(&o.Markdown, "markdown", false, "print Markdown (a pull request's comment)")
 	fl.StringVar(&o.Backend, "backend", "", "the file:// state backend whose ledger records the promotion (default file://<project>/.nfx/state)")
 	fl.StringVar(&o.At, "at", "", "read the freeze windows at this RFC 3339 time (default now)")
+	fl.IntVar(&o.Approved, "approved", 0, "the ledger entry of the approved dry run this apply carries out")
+	fl.BoolVar(&o.LiftHold, "lift-hold", false, "promote into a stack a rollback holds, ending the hold")
 	return cmd
 }
 
@@ -195,11 +212,15 @@ func runPromote(io IO, o *PromoteOptions) error {
 	if err != nil {
 		return err
 	}
-	l, err := ledgerOf(proj, o.Backend)
+	if o.Approved < 0 {
+		return usagef("--approved: a ledger entry number, got %d", o.Approved)
+	}
+	l, dir, err := backendOf(proj, o.Backend)
 	if err != nil {
 		return err
 	}
-	res, err := promote.Run(promote.Options{From: from, To: to, Now: now, DryRun: o.DryRun, Ledger: l, Actor: actor()})
+	res, err := promote.Run(promote.Options{From: from, To: to, Now: now, DryRun: o.DryRun, Ledger: l, Actor: actor(),
+		Approved: o.Approved, LiftHold: o.LiftHold, StateFile: stateFile(dir, to.Name())})
 	if err != nil {
 		return err
 	}
@@ -337,5 +358,113 @@ func NewCmdLedger(io IO) *cobra.Command {
 	cmd.Flags().StringVar(&backend, "backend", "", "the file:// state backend whose ledger to read (default file://<project>/.nfx/state)")
 	cmd.Flags().BoolVar(&verify, "verify", false, "check every entry's hash and link")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+// NewCmdApprove is `nfx approve ENTRY`.
+func NewCmdApprove(io IO) *cobra.Command {
+	var backend string
+	cmd := &cobra.Command{
+		Use:   "approve ENTRY",
+		Short: "Approve a promotion's dry run (by its ledger entry); its author cannot",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			seq, err := strconv.Atoi(args[0])
+			if err != nil || seq < 1 {
+				return usagef("ENTRY: a ledger entry number, such as 12; got %q", args[0])
+			}
+			proj, err := findProject(io.Dir)
+			if err != nil {
+				return err
+			}
+			l, err := ledgerOf(proj, backend)
+			if err != nil {
+				return err
+			}
+			e, err := promote.Approve(l, seq, actor(), time.Now())
+			if err != nil {
+				return usageError{err}
+			}
+			fmt.Fprintf(io.Out, "nfx: %s approved dry run %d (%s to %s), ledger entry %d\n", e.Actor, seq, e.From, e.To, e.Seq)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&backend, "backend", "", "the file:// state backend whose ledger holds the dry run")
+	return cmd
+}
+
+var digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
+// NewCmdReject is `nfx reject RELEASE`.
+func NewCmdReject(io IO) *cobra.Command {
+	var backend, reason string
+	cmd := &cobra.Command{
+		Use:   "reject RELEASE",
+		Short: "Make a release (its sha256: digest) unpromotable",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			if !digestRE.MatchString(args[0]) {
+				return usagef("RELEASE: a release digest as nfx release show prints it (sha256: and 64 hex digits)")
+			}
+			if len(reason) > 1000 {
+				return usagef("--reason: at most 1000 characters, got %d", len(reason))
+			}
+			proj, err := findProject(io.Dir)
+			if err != nil {
+				return err
+			}
+			l, err := ledgerOf(proj, backend)
+			if err != nil {
+				return err
+			}
+			e, err := promote.Reject(l, args[0], actor(), reason, time.Now())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(io.Out, "nfx: release %s rejected, ledger entry %d\n", args[0], e.Seq)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&backend, "backend", "", "the file:// state backend whose ledger records it")
+	cmd.Flags().StringVar(&reason, "reason", "", "why, for the ledger")
+	return cmd
+}
+
+// NewCmdRollback is `nfx rollback --stage STACK`.
+func NewCmdRollback(io IO) *cobra.Command {
+	var backend, stack string
+	cmd := &cobra.Command{
+		Use:   "rollback --stage STACK",
+		Short: "Re-promote the release a stack ran before its current one, and hold its automatic promotion",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			if stack == "" {
+				return usagef("--stage is required: the stack to roll back")
+			}
+			proj, err := findProject(io.Dir)
+			if err != nil {
+				return err
+			}
+			s, err := stackOf(proj, stack, "--stage")
+			if err != nil {
+				return err
+			}
+			l, err := ledgerOf(proj, backend)
+			if err != nil {
+				return err
+			}
+			res, err := promote.Rollback(l, s, actor(), time.Now())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(io.Out, "nfx: %s rolled back to release %s (%s), %d changes; automatic promotion held (ledger entry %d)\n", s.Name(), res.Release.Short(), res.From, len(res.Changes), res.Entry)
+			for _, c := range res.Changes {
+				fmt.Fprintf(io.Out, "  %s: %s -> %s\n", c.Key, orNone(c.From), c.To)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&stack, "stage", "", "the stack to roll back (required)")
+	cmd.Flags().StringVar(&backend, "backend", "", "the file:// state backend whose ledger holds its releases")
 	return cmd
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -109,5 +110,91 @@ func TestPromoteStagingToServer(t *testing.T) {
 	code, out, stderr := nfx(t, dir, "promote", "--from", "server-staging", "--to", "server")
 	if code != ExitOK || !strings.Contains(out, "qdrant.image: qdrant/qdrant:v1.13.2 -> qdrant/qdrant:v1.13.6") {
 		t.Fatalf("%d\n%s\n%s", code, out, stderr)
+	}
+}
+
+// With the real engine: the server is up; a promotion into it needs one
+// approval; a dry run is approved by someone else; the server's state
+// then changes out of band (a destroy and an up): the approved apply is
+// refused, the server's file unchanged; a new dry run, approved, applies.
+func TestPromoteApprovalAgainstRealState(t *testing.T) {
+	dir := realEngine(t)
+	t.Setenv("NFX_TUNNEL_TOKEN", "server-token")
+	laptop, server := filepath.Join(dir, "Pulumi.laptop.yaml"), filepath.Join(dir, "Pulumi.server.yaml")
+	src, _ := os.ReadFile(laptop)
+	write(t, laptop, string(src)+"  nextflow:crm:\n    image: ghcr.io/nextflow-crm/crm:1.9.0\n")
+	if code, _, stderr := nfx(t, dir, "up", "--stage", "server"); code != ExitOK {
+		t.Fatalf("up: %s", stderr)
+	}
+	stackYAML := filepath.Join(dir, "out", "server", "stack.yaml")
+	orig, err := os.ReadFile(stackYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := os.ReadFile(server)
+	// Under config:, before the encryptionsalt up wrote after it.
+	write(t, server, strings.Replace(string(cfg), "config:\n", "config:\n  nextflow:promotion:\n    approvals: 1\n", 1))
+	before, _ := os.ReadFile(server)
+	t.Setenv("USER", "minh")
+	t.Setenv("GITHUB_ACTOR", "")
+	t.Setenv("GITLAB_USER_LOGIN", "")
+	code, out, stderr := nfx(t, dir, "promote", "--from", "laptop", "--to", "server", "--dry-run", "--json")
+	var dry struct{ LedgerEntry int }
+	if code != ExitOK || json.Unmarshal([]byte(out), &dry) != nil || dry.LedgerEntry == 0 {
+		t.Fatalf("dry run: %d %s %s", code, out, stderr)
+	}
+	entry := strconv.Itoa(dry.LedgerEntry)
+	if code, _, stderr := nfx(t, dir, "approve", entry); code != ExitUsage || !strings.Contains(stderr, "cannot approve it") {
+		t.Errorf("self-approval: %d %s", code, stderr)
+	}
+	t.Setenv("USER", "lan")
+	if code, _, stderr := nfx(t, dir, "approve", entry); code != ExitOK {
+		t.Fatalf("approve: %s", stderr)
+	}
+	// Out of band: the server's state moves.
+	if code, _, stderr := nfx(t, dir, "destroy", "--stage", "server"); code != ExitOK {
+		t.Fatalf("destroy: %s", stderr)
+	}
+	if code, _, stderr := nfx(t, dir, "up", "--stage", "server"); code != ExitOK {
+		t.Fatalf("up: %s", stderr)
+	}
+	code, out, _ = nfx(t, dir, "promote", "--from", "laptop", "--to", "server", "--approved", entry)
+	if code != ExitBlocked || !strings.Contains(out, "state changed since the dry run") {
+		t.Fatalf("apply after the state moved: %d\n%s", code, out)
+	}
+	if after, _ := os.ReadFile(server); !bytes.Equal(before, after) {
+		t.Error("a refused apply changed the server's file")
+	}
+	t.Setenv("USER", "minh")
+	code, out, _ = nfx(t, dir, "promote", "--from", "laptop", "--to", "server", "--dry-run", "--json")
+	if code != ExitOK || json.Unmarshal([]byte(out), &dry) != nil {
+		t.Fatal(out)
+	}
+	t.Setenv("USER", "lan")
+	if code, _, stderr := nfx(t, dir, "approve", strconv.Itoa(dry.LedgerEntry)); code != ExitOK {
+		t.Fatal(stderr)
+	}
+	if code, out, _ = nfx(t, dir, "promote", "--from", "laptop", "--to", "server", "--approved", strconv.Itoa(dry.LedgerEntry)); code != ExitOK || !strings.Contains(out, "applied") {
+		t.Fatalf("the approved apply: %d\n%s", code, out)
+	}
+	// Deployed, the server's stack.yaml carries the new image; rolled back
+	// and deployed, it is the one before, byte for byte.
+	if code, _, stderr := nfx(t, dir, "up", "--stage", "server"); code != ExitOK {
+		t.Fatalf("up: %s", stderr)
+	}
+	if b, _ := os.ReadFile(stackYAML); !strings.Contains(string(b), "ghcr.io/nextflow-crm/crm:1.9.0") {
+		t.Error("the deployed stack.yaml does not carry the promoted image")
+	}
+	if code, out, stderr := nfx(t, dir, "rollback", "--stage", "server"); code != ExitOK || !strings.Contains(out, "crm.image: ghcr.io/nextflow-crm/crm:1.9.0 -> ghcr.io/nextflow-crm/crm:1.8.2") {
+		t.Fatalf("rollback: %d\n%s\n%s", code, out, stderr)
+	}
+	if code, _, stderr := nfx(t, dir, "up", "--stage", "server"); code != ExitOK {
+		t.Fatalf("up: %s", stderr)
+	}
+	if b, _ := os.ReadFile(stackYAML); !bytes.Equal(b, orig) {
+		t.Error("after the rollback, stack.yaml differs from the one before the promotion")
+	}
+	if code, out, _ = nfx(t, dir, "ledger", "--verify"); code != ExitOK {
+		t.Errorf("ledger: %s", out)
 	}
 }

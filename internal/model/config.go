@@ -102,6 +102,9 @@ type PromotionConfig struct {
 	Users int `json:"users"`
 	// Freeze are the windows in which promotion is allowed or denied.
 	Freeze []FreezeWindow `json:"freeze"`
+	// Approvals is how many people other than the one who ran the dry run
+	// must approve it before it is applied (nfx approve); 0 needs none.
+	Approvals int `json:"approvals"`
 	// Levels makes a gate advisory (reported, never blocking) or blocking,
 	// by name: cost, capacity, freeze, pinned. valid and policy always block.
 	Levels map[string]string `json:"levels"`

@@ -36,6 +36,9 @@ func checkPromotion(c PromotionConfig, ds *Diagnostics) {
 	if c.MaxIncreasePercent < 0 || c.MaxIncreasePercent > 10000 {
 		ds.Errorf(k("maxIncreasePercent"), "set the largest rise in percent, such as 20, or 0 for none", "must be 0 to 10000, got %g", c.MaxIncreasePercent)
 	}
+	if c.Approvals < 0 || c.Approvals > 20 {
+		ds.Errorf(k("approvals"), "set how many others must approve, 0 to 20", "got %d", c.Approvals)
+	}
 	if c.Users < 0 {
 		ds.Errorf(k("users"), "set the concurrent users the stack must carry, or 0 for the stage's own", "must be >= 0, got %d", c.Users)
 	}

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/nextflow-crm/nfx/internal/release"
 )
 
 // Entry is one record of the ledger: a promotion, a gate's result, an
@@ -30,6 +32,18 @@ type Entry struct {
 	Actor string       `json:"actor,omitempty"`
 	Gates []GateResult `json:"gates,omitempty"`
 	Note  string       `json:"note,omitempty"`
+	// Payload is the release itself, on entries that change a stack, so a
+	// rollback can carry it back.
+	Payload *release.Release `json:"payload,omitempty"`
+	// Replaced is the release the target ran before the entry changed it.
+	Replaced *release.Release `json:"replaced,omitempty"`
+	// Ref is the entry an approval approves.
+	Ref int `json:"ref,omitempty"`
+	// Preview and State bind a dry run to what it saw: the digest of the
+	// target's config and plan with the release carried in, and of the
+	// target's state.
+	Preview string `json:"preview,omitempty"`
+	State   string `json:"state,omitempty"`
 	// Prev is the hash of the entry before, Hash this one's: the SHA-256
 	// of Prev and the entry's canonical JSON without Hash.
 	Prev string `json:"prev"`

@@ -6,6 +6,9 @@
 package promote
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -55,6 +58,13 @@ type Options struct {
 	DryRun bool
 	Ledger Ledger
 	Actor  string
+	// Approved is the dry run's ledger entry this apply carries out: the
+	// apply refuses when what it saw has changed since.
+	Approved int
+	// StateFile is the target's state in its backend ("" when it has none).
+	StateFile string
+	// LiftHold promotes into a stack a rollback holds, and ends the hold.
+	LiftHold bool
 }
 
 // Result is a promotion's outcome.
@@ -160,9 +170,9 @@ func Run(o Options) (*Result, error) {
 		}
 	}
 
+	var plan *offline.Result
 	if next != nil {
 		// policy: the target's plan, rendered offline, within the rules.
-		var plan *offline.Result
 		if plan, err = offline.Run(o.To.Stage, nextRaw); err != nil {
 			gate(GateResult{Name: "policy", Level: model.GateBlocking, Detail: "the plan does not render: " + err.Error()})
 		} else if bad := Policy(plan); len(bad) > 0 {
@@ -180,6 +190,28 @@ func Run(o Options) (*Result, error) {
 	}
 	gate(GateResult{Name: "freeze", Level: level("freeze"), Passed: ok, Detail: fmt.Sprintf("%s at %s", why, o.Now.UTC().Format(time.RFC3339))})
 
+	entries, err := o.Ledger.Entries()
+	if err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	gate(rejectedGate(entries, rel))
+	if held, since := Held(entries, res.To); held {
+		g := GateResult{Name: "hold", Level: model.GateBlocking, Passed: o.LiftHold,
+			Detail: fmt.Sprintf("a rollback (ledger entry %d) holds automatic promotion of %s; promote with --lift-hold to end it", since, res.To)}
+		if o.LiftHold {
+			g.Detail = fmt.Sprintf("the hold of entry %d is lifted by this promotion", since)
+		}
+		gate(g)
+	}
+	preview := previewDigest(newData, plan)
+	state, err := stateDigest(o.StateFile)
+	if err != nil {
+		return nil, err
+	}
+	if !o.DryRun && (cur.Promotion.Approvals > 0 || o.Approved > 0) {
+		gate(approvalGate(entries, o, res, rel, preview, state, cur.Promotion.Approvals))
+	}
+
 	for _, g := range res.Gates {
 		res.Blocked = res.Blocked || g.Blocks()
 	}
@@ -193,10 +225,19 @@ func Run(o Options) (*Result, error) {
 	// The decision is recorded first: killed before the write, a rerun
 	// finds the same changes and writes them; killed after it, the entry
 	// is already there.
-	e, err := o.Ledger.Append(Entry{Time: o.Now, Kind: kind, From: res.From, To: res.To, Release: rel.Digest, Actor: o.Actor, Gates: res.Gates,
-		Note: fmt.Sprintf("%d changes", len(res.Changes))})
+	entry := Entry{Time: o.Now, Kind: kind, From: res.From, To: res.To, Release: rel.Digest, Actor: o.Actor, Gates: res.Gates,
+		Note: fmt.Sprintf("%d changes", len(res.Changes)), Preview: preview, State: state, Ref: o.Approved}
+	if kind == "promote" {
+		entry.Payload, entry.Replaced = &rel, &was
+	}
+	e, err := o.Ledger.Append(entry)
 	if err != nil {
 		return res, fmt.Errorf("ledger: %w", err)
+	}
+	if kind == "promote" && o.LiftHold {
+		if _, err := o.Ledger.Append(Entry{Time: o.Now, Kind: "lift", To: res.To, Actor: o.Actor, Ref: e.Seq}); err != nil {
+			return res, fmt.Errorf("ledger: %w", err)
+		}
 	}
 	if !res.Blocked && !o.DryRun && len(res.Changes) > 0 {
 		if err := files.WriteFile(o.To.File, newData); err != nil {
@@ -322,4 +363,203 @@ func containsAny(v any, s string) bool {
 		}
 	}
 	return false
+}
+
+func sha(parts ...[]byte) string {
+	h := sha256.New()
+	for _, p := range parts {
+		fmt.Fprintf(h, "%d\n", len(p))
+		h.Write(p)
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// previewDigest binds what a dry run saw: the target's config file with
+// the release carried in, and the plan rendered from it.
+func previewDigest(config []byte, plan *offline.Result) string {
+	var pj []byte
+	if plan != nil {
+		pj, _ = plan.Plan.JSON()
+	}
+	return sha(config, pj)
+}
+
+// stateDigest is the version of the target's state: its file's digest.
+func stateDigest(file string) (string, error) {
+	if file == "" {
+		return "none", nil
+	}
+	b, err := os.ReadFile(file)
+	if errors.Is(err, os.ErrNotExist) {
+		return "none", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("the target's state: %w", err)
+	}
+	return sha(b), nil
+}
+
+func rejectedGate(entries []Entry, rel release.Release) GateResult {
+	for _, e := range entries {
+		if e.Kind == "reject" && e.Release == rel.Digest {
+			return GateResult{Name: "rejected", Level: model.GateBlocking,
+				Detail: fmt.Sprintf("release %s was rejected by %s (ledger entry %d): %s", rel.Short(), e.Actor, e.Seq, e.Note)}
+		}
+	}
+	return GateResult{Name: "rejected", Level: model.GateBlocking, Passed: true, Detail: "the release is not rejected"}
+}
+
+// Held says whether a rollback holds automatic promotion of stack, and
+// the entry that does.
+func Held(entries []Entry, stack string) (bool, int) {
+	held, since := false, 0
+	for _, e := range entries {
+		if e.To != stack {
+			continue
+		}
+		switch e.Kind {
+		case "rollback":
+			held, since = true, e.Seq
+		case "lift":
+			held = false
+		}
+	}
+	return held, since
+}
+
+// approvalGate holds an apply to its dry run: the same stacks and
+// release, the same preview and state, and enough approvals by others.
+func approvalGate(entries []Entry, o Options, res *Result, rel release.Release, preview, state string, need int) GateResult {
+	g := GateResult{Name: "approval", Level: model.GateBlocking, Figures: map[string]float64{"required": float64(need)}}
+	if o.Approved == 0 {
+		g.Detail = fmt.Sprintf("%s needs %d approvals of a dry run: run nfx promote --dry-run, have it approved (nfx approve ENTRY), then promote --approved ENTRY", res.To, need)
+		return g
+	}
+	if o.Approved > len(entries) {
+		g.Detail = fmt.Sprintf("there is no ledger entry %d", o.Approved)
+		return g
+	}
+	dry := entries[o.Approved-1]
+	switch {
+	case dry.Kind != "dry-run":
+		g.Detail = fmt.Sprintf("ledger entry %d is a %s, not a dry run", dry.Seq, dry.Kind)
+		return g
+	case dry.From != res.From || dry.To != res.To:
+		g.Detail = fmt.Sprintf("ledger entry %d promotes %s to %s, not %s to %s", dry.Seq, dry.From, dry.To, res.From, res.To)
+		return g
+	case dry.Release != rel.Digest:
+		g.Detail = fmt.Sprintf("the release changed since the dry run (entry %d approved %s, this is %s)", dry.Seq, short(dry.Release), rel.Short())
+		return g
+	case dry.Preview != preview:
+		g.Detail = fmt.Sprintf("the target's config or plan changed since the dry run (entry %d): dry-run again and have it approved", dry.Seq)
+		return g
+	case dry.State != state:
+		g.Detail = fmt.Sprintf("the target's state changed since the dry run (entry %d): someone ran it since; dry-run again and have it approved", dry.Seq)
+		return g
+	}
+	by := map[string]bool{}
+	for _, e := range entries {
+		if e.Kind == "approval" && e.Ref == dry.Seq && e.Actor != dry.Actor {
+			by[e.Actor] = true
+		}
+	}
+	g.Figures["approvals"] = float64(len(by))
+	if len(by) < need {
+		g.Detail = fmt.Sprintf("dry run %d has %d of the %d approvals it needs (nextflow:promotion.approvals)", dry.Seq, len(by), need)
+		return g
+	}
+	g.Passed = true
+	g.Detail = fmt.Sprintf("dry run %d, unchanged since, approved by %d", dry.Seq, len(by))
+	return g
+}
+
+func short(d string) string {
+	d = strings.TrimPrefix(d, "sha256:")
+	if len(d) > 12 {
+		return d[:12]
+	}
+	return d
+}
+
+// Approve records actor's approval of a dry run. Nobody approves their
+// own dry run, nor one twice.
+func Approve(l Ledger, seq int, actor string, now time.Time) (Entry, error) {
+	entries, err := l.Entries()
+	if err != nil {
+		return Entry{}, err
+	}
+	if seq < 1 || seq > len(entries) {
+		return Entry{}, fmt.Errorf("there is no ledger entry %d", seq)
+	}
+	dry := entries[seq-1]
+	if dry.Kind != "dry-run" {
+		return Entry{}, fmt.Errorf("ledger entry %d is a %s; only a dry run is approved", seq, dry.Kind)
+	}
+	if dry.Actor == actor {
+		return Entry{}, fmt.Errorf("%s ran dry run %d and cannot approve it; another person must", actor, seq)
+	}
+	for _, e := range entries {
+		if e.Kind == "approval" && e.Ref == seq && e.Actor == actor {
+			return Entry{}, fmt.Errorf("%s already approved dry run %d (entry %d)", actor, seq, e.Seq)
+		}
+	}
+	return l.Append(Entry{Time: now, Kind: "approval", From: dry.From, To: dry.To, Release: dry.Release, Actor: actor, Ref: seq})
+}
+
+// Reject makes a release unpromotable.
+func Reject(l Ledger, digest, actor, reason string, now time.Time) (Entry, error) {
+	if reason == "" {
+		reason = "no reason given"
+	}
+	return l.Append(Entry{Time: now, Kind: "reject", Release: digest, Actor: actor, Note: reason})
+}
+
+// Rollback carries back the release a stack ran before the promotion
+// that brought its current one, and holds automatic promotion of it.
+func Rollback(l Ledger, s Stack, actor string, now time.Time) (*Result, error) {
+	entries, err := l.Entries()
+	if err != nil {
+		return nil, err
+	}
+	data, err := readStack(s)
+	if err != nil {
+		return nil, err
+	}
+	cfg, _, ds, err := load(s, data)
+	if err != nil || ds.HasErrors() {
+		return nil, fmt.Errorf("the stack %s is not valid: %v%s", s.Name(), err, ds.Error())
+	}
+	was := release.Of(cfg)
+	var prev *Entry
+	for i := len(entries) - 1; i >= 0; i-- {
+		if e := entries[i]; e.Kind == "promote" && e.To == s.Name() && e.Release == was.Digest && e.Replaced != nil && e.Replaced.Digest != was.Digest {
+			prev = &entries[i]
+			break
+		}
+	}
+	if prev == nil {
+		return nil, fmt.Errorf("no promotion in the ledger brought %s its current release %s: there is no earlier release to go back to", s.Name(), was.Short())
+	}
+	rel := *prev.Replaced
+	res := &Result{From: fmt.Sprintf("before ledger entry %d", prev.Seq), To: s.Name(), Release: rel, Changes: rel.Diff(was)}
+	out, err := release.Carry(data, rel, was)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, nds, err := load(s, out); err != nil || nds.HasErrors() {
+		return nil, fmt.Errorf("the earlier release does not fit %s's config now: %v%s", s.Name(), err, nds.Error())
+	}
+	e, err := l.Append(Entry{Time: now, Kind: "rollback", To: s.Name(), Release: rel.Digest, Actor: actor, Payload: &rel, Ref: prev.Seq,
+		Replaced: &was, Note: fmt.Sprintf("back from %s to %s, what ran before entry %d; automatic promotion held", was.Short(), rel.Short(), prev.Seq)})
+	if err != nil {
+		return nil, err
+	}
+	if len(res.Changes) > 0 {
+		if err := files.WriteFile(s.File, out); err != nil {
+			return nil, err
+		}
+		res.Applied = true
+	}
+	res.Entry = e.Seq
+	return res, nil
 }

@@ -300,7 +300,9 @@ func TestEveryGateBlocks(t *testing.T) {
 // The policy gate refuses each rule's breach in a planned cloud, and
 // passes the cloud nfx plans.
 func TestPolicy(t *testing.T) {
-	ok := func(typ string, in map[string]any) plan.Resource { return plan.Resource{Type: typ, Name: typ, Inputs: in} }
+	ok := func(typ string, in map[string]any) plan.Resource {
+		return plan.Resource{Type: typ, Name: typ, Inputs: in}
+	}
 	good := []plan.Resource{
 		ok("aws:rds/instance:Instance", map[string]any{"storageEncrypted": true, "publiclyAccessible": false}),
 		ok("aws:elasticache/replicationGroup:ReplicationGroup", map[string]any{"atRestEncryptionEnabled": true, "transitEncryptionEnabled": true}),
@@ -326,5 +328,176 @@ func TestPolicy(t *testing.T) {
 	}
 	if bad := Policy(res); len(bad) != 0 {
 		t.Errorf("the cloud nfx plans breaks its own policy: %v", bad)
+	}
+}
+
+func renderedStack(t *testing.T, file string) []byte {
+	t.Helper()
+	raw, _, err := model.ReadStackFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := offline.Run(model.Server, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range res.Files {
+		if f.Path == "stack.yaml" {
+			return f.Data
+		}
+	}
+	t.Fatal("no stack.yaml")
+	return nil
+}
+
+// Approval is bound to what was approved: with promotion.approvals 1, an
+// apply without an approved dry run is refused, the dry run's author
+// cannot approve it, another person's approval lets it through; a change
+// of the target's state or config after the approval refuses the apply,
+// saying which, and changes nothing.
+func TestApprovalIsBound(t *testing.T) {
+	dir := project(t)
+	o := opts(dir, at(t, "2026-12-03T03:00:00Z"))
+	o.StateFile = filepath.Join(dir, ".nfx", "state", ".pulumi", "stacks", "nextflow", "server.json")
+	if err := os.MkdirAll(filepath.Dir(o.StateFile), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(o.StateFile, []byte(`{"version":3,"checkpoint":{}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	appendConfig(t, o.From.File, "  nextflow:crm:\n    image: ghcr.io/nextflow-crm/crm:1.9.0\n")
+	appendConfig(t, o.To.File, "  nextflow:promotion:\n    approvals: 1\n")
+	before := mustRead(t, o.To.File)
+	res, err := Run(o)
+	if err != nil || !res.Blocked || !bytes.Equal(mustRead(t, o.To.File), before) {
+		t.Fatalf("an unapproved apply: %v %+v", err, res)
+	}
+	o.DryRun = true
+	dry, err := Run(o)
+	if err != nil || dry.Blocked {
+		t.Fatal(err, dry)
+	}
+	if _, err := Approve(o.Ledger, dry.Entry, "ci", o.Now); err == nil || !strings.Contains(err.Error(), "cannot approve it") {
+		t.Errorf("self-approval: %v", err)
+	}
+	if _, err := Approve(o.Ledger, dry.Entry, "lan", o.Now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Approve(o.Ledger, dry.Entry, "lan", o.Now); err == nil {
+		t.Error("a second approval by the same person counts")
+	}
+	o.DryRun, o.Approved = false, dry.Entry
+
+	// The state moves after the approval: refused.
+	if err := os.WriteFile(o.StateFile, []byte(`{"version":3,"checkpoint":{"latest":{}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res, err = Run(o)
+	if err != nil || !res.Blocked || !strings.Contains(gateDetail(res, "approval"), "state changed") || !bytes.Equal(mustRead(t, o.To.File), before) {
+		t.Fatalf("after the state moved: %v %+v", err, res.Gates)
+	}
+	// The config moves: refused, naming the config.
+	if err := os.WriteFile(o.StateFile, []byte(`{"version":3,"checkpoint":{}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	appendConfig(t, o.To.File, "  nextflow:nginx:\n    rateLimit: 30\n")
+	res, err = Run(o)
+	if err != nil || !res.Blocked || !strings.Contains(gateDetail(res, "approval"), "config or plan changed") {
+		t.Fatalf("after the config moved: %v %+v", err, res.Gates)
+	}
+	// Back as approved: it applies.
+	if err := os.WriteFile(o.To.File, before, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err = Run(o)
+	if err != nil || res.Blocked || !res.Applied {
+		t.Fatalf("the approved apply: %v %+v", err, res.Gates)
+	}
+}
+
+func gateDetail(r *Result, name string) string {
+	for _, g := range r.Gates {
+		if g.Name == name {
+			return g.Detail
+		}
+	}
+	return ""
+}
+
+// Rollback re-promotes the release before the current one: the server's
+// rendered stack.yaml is what it was, byte for byte, and automatic
+// promotion is held until a promotion lifts it. A rejected release cannot
+// be promoted.
+func TestRollbackAndReject(t *testing.T) {
+	dir := project(t)
+	o := opts(dir, at(t, "2026-12-03T03:00:00Z"))
+	src := mustRead(t, o.From.File)
+	// The laptop's current release first, then a new CRM.
+	if res, err := Run(o); err != nil || res.Blocked {
+		t.Fatal(err, res)
+	}
+	v1 := renderedStack(t, o.To.File)
+	if err := os.WriteFile(o.From.File, append(append([]byte(nil), src...), "  nextflow:crm:\n    image: ghcr.io/nextflow-crm/crm:1.9.0\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(o)
+	if err != nil || !res.Applied {
+		t.Fatal(err, res)
+	}
+	if bytes.Equal(renderedStack(t, o.To.File), v1) {
+		t.Fatal("the new release did not change the server's stack")
+	}
+	rb, err := Rollback(o.Ledger, o.To, "oncall", o.Now)
+	if err != nil || !rb.Applied {
+		t.Fatal(err, rb)
+	}
+	if !bytes.Equal(renderedStack(t, o.To.File), v1) {
+		t.Error("the rollback's stack.yaml differs from the one before the promotion")
+	}
+	// Held: promotion refused until lifted.
+	res, err = Run(o)
+	if err != nil || !res.Blocked || !strings.Contains(gateDetail(res, "hold"), "holds automatic promotion") {
+		t.Fatalf("promotion into a held stack: %v %+v", err, res.Gates)
+	}
+	// The bad release is rejected: even lifting the hold, it is refused.
+	if _, err := Reject(o.Ledger, res.Release.Digest, "oncall", "500s on checkout", o.Now); err != nil {
+		t.Fatal(err)
+	}
+	o.LiftHold = true
+	res, err = Run(o)
+	if err != nil || !res.Blocked || !strings.Contains(gateDetail(res, "rejected"), "500s on checkout") {
+		t.Fatalf("a rejected release: %v %+v", err, res.Gates)
+	}
+	if n, err := o.Ledger.Verify(); err != nil || n < 6 {
+		t.Errorf("ledger: %d %v", n, err)
+	}
+}
+
+// 50 promotions give 50 ledger entries, each with its release; one
+// edited byte is found.
+func TestFiftyPromotions(t *testing.T) {
+	dir := project(t)
+	o := opts(dir, at(t, "2026-12-03T03:00:00Z"))
+	src := mustRead(t, o.From.File)
+	for i := 0; i < 50; i++ {
+		img := fmt.Sprintf("  nextflow:crm:\n    image: ghcr.io/nextflow-crm/crm:1.9.%d\n", i)
+		if err := os.WriteFile(o.From.File, append(append([]byte(nil), src...), img...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if res, err := Run(o); err != nil || !res.Applied || res.Entry != i+1 {
+			t.Fatalf("promotion %d: %v %+v", i, err, res)
+		}
+	}
+	if n, err := o.Ledger.Verify(); n != 50 || err != nil {
+		t.Fatalf("%d entries: %v", n, err)
+	}
+	b := mustRead(t, o.Ledger.Path)
+	i := bytes.LastIndex(b, []byte("1.9.49"))
+	b[i+4] = '8'
+	if err := os.WriteFile(o.Ledger.Path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.Ledger.Verify(); err == nil || !strings.Contains(err.Error(), "entry 50") {
+		t.Errorf("an edited byte in entry 50: %v", err)
 	}
 }
