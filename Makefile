@@ -1,5 +1,5 @@
 # nfx: the two set-up commands of the README, and their parts.
-.PHONY: demo test deps k8s-tools lint pulumi language-host program nfx fuzz bench
+.PHONY: demo test deps k8s-tools ci-tools lint pulumi language-host program nfx fuzz bench
 
 # The main job, offline on the repository's defaults: render and plan the laptop stage.
 demo: nfx
@@ -8,7 +8,7 @@ demo: nfx
 
 # Every test, with the programs they run installed and the pinned Pulumi CLI
 # built first; a test that needs an outside tool fails instead of skipping.
-test: deps pulumi language-host program k8s-tools lint
+test: deps pulumi language-host program k8s-tools ci-tools lint
 	NFX_REQUIRE_TOOLS=1 PATH="$(CURDIR)/bin:$$PATH:/usr/sbin" go test -count=1 ./...
 
 lint:
@@ -31,6 +31,10 @@ language-host:
 # date instead of linking it again.
 program:
 	cd cmd/nextflow && go build -buildvcs=false -o ../../bin/nextflow -trimpath -ldflags "-w -s" .
+
+# actionlint and gitlab-ci-local, into bin/.
+ci-tools:
+	scripts/build-ci-tools.sh
 
 # kubeconform, kube-score and the strict Kubernetes schemas, into bin/.
 k8s-tools:

@@ -198,3 +198,28 @@ func TestPromoteApprovalAgainstRealState(t *testing.T) {
 		t.Errorf("ledger: %s", out)
 	}
 }
+
+// nfx ci init writes a provider's pipelines, refuses to overwrite any
+// (writing none), and names a bad provider.
+func TestCIInit(t *testing.T) {
+	dir := project(t)
+	if code, out, stderr := nfx(t, dir, "ci", "init", "--provider", "gitlab"); code != ExitOK || !strings.Contains(out, "wrote .gitlab-ci.yml") {
+		t.Fatalf("%d %s %s", code, out, stderr)
+	}
+	write(t, filepath.Join(dir, ".github", "workflows", "nfx-review.yml"), "mine\n")
+	code, _, stderr := nfx(t, dir, "ci", "init", "--provider", "github")
+	if code != ExitUsage || !strings.Contains(stderr, "nfx-review.yml already exist") {
+		t.Errorf("%d %s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".github", "workflows", "nfx-promote.yml")); err == nil {
+		t.Error("a refused init wrote some files")
+	}
+	if code, _, _ := nfx(t, dir, "ci", "init", "--provider", "github", "--force"); code != ExitOK {
+		t.Error("--force")
+	}
+	for _, p := range []string{"jenkins", "", "github; rm -rf /"} {
+		if code, _, stderr := nfx(t, dir, "ci", "init", "--provider", p); code != ExitUsage || !strings.Contains(stderr, "--provider") {
+			t.Errorf("provider %q: %d %s", p, code, stderr)
+		}
+	}
+}

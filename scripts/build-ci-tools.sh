@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The CI tools the pipeline tests run, into bin/: actionlint (v1.7.12, from the
+# Go module proxy) for the GitHub workflows, and gitlab-ci-local (4.75.0, from
+# the npm registry, with the Node 22 it needs, pinned in tools/ci) for the
+# GitLab pipeline, run for real with its shell executor.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+mkdir -p "$root/bin"
+if [ ! -x "$root/bin/actionlint" ]; then
+  echo "building actionlint"
+  GOBIN="$root/bin" go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
+fi
+command -v npm >/dev/null || { echo "npm is required for gitlab-ci-local (apt-get install npm)" >&2; exit 1; }
+if [ ! -x "$root/tools/ci/node_modules/.bin/gitlab-ci-local" ] || [ ! -x "$root/tools/ci/node_modules/.bin/node" ]; then
+  echo "installing gitlab-ci-local"
+  (cd "$root/tools/ci" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# gitlab-ci-local on the pinned Node, whatever node is first on PATH.
+cat > "$root/bin/gitlab-ci-local" <<SH
+#!/bin/sh
+exec "$root/tools/ci/node_modules/.bin/node" "$root/tools/ci/node_modules/gitlab-ci-local/dist/index.js" "\$@"
+SH
+chmod +x "$root/bin/gitlab-ci-local"
+echo "actionlint $("$root/bin/actionlint" -version | head -n1), gitlab-ci-local $("$root/bin/gitlab-ci-local" --version)"
