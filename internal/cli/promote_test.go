@@ -206,6 +206,9 @@ func TestCIInit(t *testing.T) {
 	if code, out, stderr := nfx(t, dir, "ci", "init", "--provider", "gitlab"); code != ExitOK || !strings.Contains(out, "wrote .gitlab-ci.yml") {
 		t.Fatalf("%d %s %s", code, out, stderr)
 	}
+	if err := os.MkdirAll(filepath.Join(dir, ".github", "workflows"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	write(t, filepath.Join(dir, ".github", "workflows", "nfx-review.yml"), "mine\n")
 	code, _, stderr := nfx(t, dir, "ci", "init", "--provider", "github")
 	if code != ExitUsage || !strings.Contains(stderr, "nfx-review.yml already exist") {
