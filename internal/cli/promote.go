@@ -153,6 +153,10 @@ type PromoteOptions struct {
 	// Approved is the approved dry run's ledger entry.
 	Approved int
 	LiftHold bool
+	// PreviewJSON is the target's `pulumi preview --json`; Migration a
+	// verified migration journal covering a stateful replacement.
+	PreviewJSON string
+	Migration   string
 }
 
 // NewCmdPromote is `nfx promote`.
@@ -179,6 +183,8 @@ gate exits 3 and leaves the target untouched. Every run is an entry of the ledge
 	fl.StringVar(&o.At, "at", "", "read the freeze windows at this RFC 3339 time (default now)")
 	fl.IntVar(&o.Approved, "approved", 0, "the ledger entry of the approved dry run this apply carries out")
 	fl.BoolVar(&o.LiftHold, "lift-hold", false, "promote into a stack a rollback holds, ending the hold")
+	fl.StringVar(&o.PreviewJSON, "preview-json", "", "the target's `pulumi preview --json`: its replace and delete steps on stateful resources block")
+	fl.StringVar(&o.Migration, "migration", "", "a migration journal (.nfx/migrations/<from>-to-<to>.json) whose passed verification covers a stateful replacement")
 	return cmd
 }
 
@@ -219,8 +225,18 @@ func runPromote(io IO, o *PromoteOptions) error {
 	if err != nil {
 		return err
 	}
+	var preview []byte
+	if o.PreviewJSON != "" {
+		fi, err := os.Stat(o.PreviewJSON)
+		if err != nil || !fi.Mode().IsRegular() || fi.Size() > 64<<20 {
+			return usagef("--preview-json: %s is not a readable preview file of at most 64 MiB", o.PreviewJSON)
+		}
+		if preview, err = os.ReadFile(o.PreviewJSON); err != nil {
+			return usagef("--preview-json: %v", err)
+		}
+	}
 	res, err := promote.Run(promote.Options{From: from, To: to, Now: now, DryRun: o.DryRun, Ledger: l, Actor: actor(),
-		Approved: o.Approved, LiftHold: o.LiftHold, StateFile: stateFile(dir, to.Name())})
+		Approved: o.Approved, LiftHold: o.LiftHold, StateFile: stateFile(dir, to.Name()), PreviewJSON: preview, Migration: o.Migration})
 	if err != nil {
 		return err
 	}

@@ -102,6 +102,9 @@ type PromotionConfig struct {
 	Users int `json:"users"`
 	// Freeze are the windows in which promotion is allowed or denied.
 	Freeze []FreezeWindow `json:"freeze"`
+	// SoakMinutes is how long the release must have run on the source
+	// stack (since its promotion there, in the ledger); 0 needs none.
+	SoakMinutes int `json:"soakMinutes"`
 	// Approvals is how many people other than the one who ran the dry run
 	// must approve it before it is applied (nfx approve); 0 needs none.
 	Approvals int `json:"approvals"`

@@ -13,7 +13,7 @@ var Weekdays = map[string]time.Weekday{"Mon": time.Monday, "Tue": time.Tuesday, 
 	"Thu": time.Thursday, "Fri": time.Friday, "Sat": time.Saturday, "Sun": time.Sunday}
 
 // PromotionGates are the gates whose level nextflow:promotion.levels sets.
-var PromotionGates = []string{"pinned", "cost", "capacity", "freeze"}
+var PromotionGates = []string{"pinned", "cost", "capacity", "freeze", "soak"}
 
 // ClockMinutes parses HH:MM (24:00 allowed as an end) into minutes.
 func ClockMinutes(s string, end bool) (int, bool) {
@@ -35,6 +35,9 @@ func checkPromotion(c PromotionConfig, ds *Diagnostics) {
 	}
 	if c.MaxIncreasePercent < 0 || c.MaxIncreasePercent > 10000 {
 		ds.Errorf(k("maxIncreasePercent"), "set the largest rise in percent, such as 20, or 0 for none", "must be 0 to 10000, got %g", c.MaxIncreasePercent)
+	}
+	if c.SoakMinutes < 0 || c.SoakMinutes > 60*24*90 {
+		ds.Errorf(k("soakMinutes"), "set minutes the release must have run on the source, up to 90 days, or 0", "got %d", c.SoakMinutes)
 	}
 	if c.Approvals < 0 || c.Approvals > 20 {
 		ds.Errorf(k("approvals"), "set how many others must approve, 0 to 20", "got %d", c.Approvals)

@@ -65,6 +65,11 @@ type Options struct {
 	StateFile string
 	// LiftHold promotes into a stack a rollback holds, and ends the hold.
 	LiftHold bool
+	// PreviewJSON is the target's `pulumi preview --json`, whose replace
+	// and delete steps the stateful gate reads.
+	PreviewJSON []byte
+	// Migration is a migration journal that covers the data a step loses.
+	Migration string
 }
 
 // Result is a promotion's outcome.
@@ -180,7 +185,12 @@ func Run(o Options) (*Result, error) {
 		} else {
 			gate(GateResult{Name: "policy", Level: model.GateBlocking, Passed: true, Detail: fmt.Sprintf("%d planned resources within policy", len(plan.Plan.Resources))})
 		}
-		gate(costGate(o, cur, next, plan, level("cost"), res))
+		prev, prevErr := offline.Run(o.To.Stage, rawOf(o.To))
+		if prevErr != nil {
+			prev = nil
+		}
+		gate(statefulGate(o, prev, plan))
+		gate(costGate(cur, next, prev, plan, level("cost"), res))
 		gate(capacityGate(next, level("capacity")))
 	}
 
@@ -194,6 +204,9 @@ func Run(o Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
+	soak := soakGate(entries, o, rel.Digest, cur.Promotion.SoakMinutes)
+	soak.Level = level("soak")
+	gate(soak)
 	gate(rejectedGate(entries, rel))
 	if held, since := Held(entries, res.To); held {
 		g := GateResult{Name: "hold", Level: model.GateBlocking, Passed: o.LiftHold,
@@ -249,7 +262,7 @@ func Run(o Options) (*Result, error) {
 	return res, nil
 }
 
-func costGate(o Options, cur, next *model.Config, plan *offline.Result, level string, res *Result) GateResult {
+func costGate(cur, next *model.Config, prevPlan, plan *offline.Result, level string, res *Result) GateResult {
 	g := GateResult{Name: "cost", Level: level, Figures: map[string]float64{}}
 	if plan == nil {
 		g.Detail = "no plan to price"
@@ -261,8 +274,8 @@ func costGate(o Options, cur, next *model.Config, plan *offline.Result, level st
 		return g
 	}
 	before := after.MonthlyTotal
-	if prev, err := offline.Run(o.To.Stage, rawOf(o.To)); err == nil {
-		if e, err := cost.Compute(cur, &prev.Plan, cost.VND); err == nil {
+	if prevPlan != nil {
+		if e, err := cost.Compute(cur, &prevPlan.Plan, cost.VND); err == nil {
 			before = e.MonthlyTotal
 		}
 	}

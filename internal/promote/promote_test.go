@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nextflow-crm/nfx/internal/files"
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/offline"
 	"github.com/nextflow-crm/nfx/internal/plan"
@@ -499,5 +500,71 @@ func TestFiftyPromotions(t *testing.T) {
 	}
 	if _, err := o.Ledger.Verify(); err == nil || !strings.Contains(err.Error(), "entry 50") {
 		t.Errorf("an edited byte in entry 50: %v", err)
+	}
+}
+
+// A preview that replaces the RDS instance is refused, naming its URN,
+// the target unchanged; a verified migration journal attached lets it
+// through, an unverified one does not. A data volume the new render lacks
+// counts as a loss too.
+func TestStatefulGate(t *testing.T) {
+	dir := project(t)
+	o := opts(dir, at(t, "2026-12-03T03:00:00Z"))
+	o.From = Stack{Stage: model.Server, File: filepath.Join(dir, "Pulumi.server.yaml")}
+	o.To = Stack{Stage: model.Cloud, File: filepath.Join(dir, "Pulumi.cloud.yaml")}
+	appendConfig(t, o.To.File, "  nextflow:promotion:\n    users: 3000\n")
+	appendConfig(t, o.From.File, "  nextflow:qdrant:\n    image: qdrant/qdrant:v1.13.6\n")
+	o.PreviewJSON = mustRead(t, "testdata/preview-rds-replace.json")
+	before := mustRead(t, o.To.File)
+	res, err := Run(o)
+	urn := "urn:pulumi:cloud::nextflow::nextflow:index:NextFlow$nextflow:index:Postgres$aws:rds/instance:Instance::nextflow-postgres"
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Blocked || !strings.Contains(gateDetail(res, "stateful"), "replace "+urn) || !bytes.Equal(mustRead(t, o.To.File), before) {
+		t.Fatalf("an RDS replace: %v %+v", err, res.Gates)
+	}
+	journal := filepath.Join(t.TempDir(), "server-to-cloud.json")
+	if err := os.WriteFile(journal, []byte(`{"state":"verified","verification":{"at":"2026-12-03T02:00:00Z","ok":false}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o.Migration = journal
+	if res, _ = Run(o); !res.Blocked || !strings.Contains(gateDetail(res, "stateful"), "has not passed") {
+		t.Errorf("an unverified migration: %+v", res.Gates)
+	}
+	if err := os.WriteFile(journal, []byte(`{"state":"verified","verification":{"at":"2026-12-03T02:00:00Z","ok":true}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if res, err = Run(o); err != nil || res.Blocked || !res.Applied {
+		t.Errorf("a verified migration attached: %v %+v", err, res.Gates)
+	}
+	// A rendered stack that loses a data volume.
+	withVol := &offline.Result{Files: []files.File{{Path: "stack.yaml", Data: []byte("volumes:\n  postgres-primary-data: {}\n  qdrant-1-data: {}\n")}}}
+	without := &offline.Result{Files: []files.File{{Path: "stack.yaml", Data: []byte("volumes:\n  qdrant-1-data: {}\n")}}}
+	if l := planLosses(withVol, without); len(l) != 1 || l[0].What != "volume postgres-primary-data" {
+		t.Errorf("losses: %+v", l)
+	}
+}
+
+// The soak gate: the release must have run on the source for
+// promotion.soakMinutes since its promotion there.
+func TestSoakGate(t *testing.T) {
+	dir := project(t)
+	o := opts(dir, at(t, "2026-12-03T03:00:00Z"))
+	appendConfig(t, o.To.File, "  nextflow:promotion:\n    soakMinutes: 60\n")
+	res, err := Run(o)
+	if err != nil || !res.Blocked || !strings.Contains(gateDetail(res, "soak"), "no promotion of this release into laptop") {
+		t.Fatalf("never promoted into the source: %v %+v", err, res.Gates)
+	}
+	digest := res.Release.Digest
+	if _, err := o.Ledger.Append(Entry{Kind: "promote", To: "laptop", Release: digest, Time: o.Now.Add(-30 * time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	if res, _ = Run(o); !res.Blocked || !strings.Contains(gateDetail(res, "for 30 minutes")+gateDetail(res, "soak"), "30 minutes") {
+		t.Errorf("30 minutes of 60: %+v", res.Gates)
+	}
+	o.Now = o.Now.Add(45 * time.Minute)
+	if res, err = Run(o); err != nil || res.Blocked {
+		t.Errorf("75 minutes of 60: %v %+v", err, res.Gates)
 	}
 }

@@ -1,0 +1,216 @@
+package promote
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/internal/offline"
+)
+
+// StatefulTypes are the resources whose replacement or deletion loses
+// data: the database, the cache, the vector store's and models' volumes,
+// the backups.
+var StatefulTypes = map[string]bool{
+	"aws:rds/instance:Instance":                         true,
+	"aws:elasticache/replicationGroup:ReplicationGroup": true,
+	"kubernetes:apps/v1:StatefulSet":                    true,
+	"kubernetes:core/v1:PersistentVolumeClaim":          true,
+	"aws:s3/bucketV2:BucketV2":                          true,
+	"aws:s3/bucket:Bucket":                              true,
+}
+
+// Loss is one planned step that loses data.
+type Loss struct {
+	What string `json:"what"`
+	Op   string `json:"op"`
+}
+
+// PreviewLosses are the replace and delete steps of `pulumi preview
+// --json` on stateful resources, by URN.
+func PreviewLosses(data []byte) ([]Loss, error) {
+	var doc struct {
+		Steps []struct {
+			Op       string `json:"op"`
+			URN      string `json:"urn"`
+			OldState *struct {
+				Type string `json:"type"`
+			} `json:"oldState"`
+			NewState *struct {
+				Type string `json:"type"`
+			} `json:"newState"`
+		} `json:"steps"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil || doc.Steps == nil {
+		return nil, fmt.Errorf("not the JSON of `pulumi preview --json` (no steps)")
+	}
+	var out []Loss
+	for _, s := range doc.Steps {
+		typ := ""
+		if s.OldState != nil {
+			typ = s.OldState.Type
+		} else if s.NewState != nil {
+			typ = s.NewState.Type
+		}
+		if typ == "" {
+			// The URN's type: urn:pulumi:stack::project::parent$type::name.
+			parts := strings.Split(s.URN, "::")
+			if len(parts) >= 3 {
+				typ = parts[len(parts)-2][strings.LastIndex(parts[len(parts)-2], "$")+1:]
+			}
+		}
+		switch s.Op {
+		case "replace", "create-replacement", "delete-replaced", "delete", "discard":
+			if StatefulTypes[typ] {
+				out = append(out, Loss{What: s.URN, Op: s.Op})
+			}
+		}
+	}
+	return out, nil
+}
+
+// planLosses compares a stack's plans before and after: a stateful
+// resource or a data volume of the rendered stack that is gone.
+func planLosses(before, after *offline.Result) []Loss {
+	have := map[string]bool{}
+	for _, r := range after.Plan.Resources {
+		have[r.Type+" "+r.Name] = true
+	}
+	var out []Loss
+	for _, r := range before.Plan.Resources {
+		if StatefulTypes[r.Type] && !have[r.Type+" "+r.Name] {
+			out = append(out, Loss{What: r.Type + " " + r.Name, Op: "delete"})
+		}
+	}
+	vb, va := volumes(before), volumes(after)
+	for v := range vb {
+		if !va[v] {
+			out = append(out, Loss{What: "volume " + v, Op: "delete"})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].What < out[j].What })
+	return out
+}
+
+// volumes are the named volumes of a rendered Compose project or Swarm
+// stack: where the self-hosted stages keep their data.
+func volumes(r *offline.Result) map[string]bool {
+	out := map[string]bool{}
+	for _, f := range r.Files {
+		if f.Path != "compose.yaml" && f.Path != "stack.yaml" {
+			continue
+		}
+		var doc struct {
+			Volumes map[string]any `yaml:"volumes"`
+		}
+		if yaml.Unmarshal(f.Data, &doc) == nil {
+			for v := range doc.Volumes {
+				out[v] = true
+			}
+		}
+	}
+	return out
+}
+
+// migrationVerified says whether a migration journal (nfx migrate's) has
+// passed its verification.
+func migrationVerified(file string) (bool, string) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return false, err.Error()
+	}
+	var j struct {
+		Verification *struct {
+			OK bool      `json:"ok"`
+			At time.Time `json:"at"`
+		} `json:"verification"`
+	}
+	if err := json.Unmarshal(b, &j); err != nil {
+		return false, "not a migration journal: " + err.Error()
+	}
+	if j.Verification == nil || !j.Verification.OK {
+		return false, "its verification has not passed"
+	}
+	return true, "verified " + j.Verification.At.UTC().Format(time.RFC3339)
+}
+
+func statefulGate(o Options, before, after *offline.Result) GateResult {
+	g := GateResult{Name: "stateful", Level: model.GateBlocking}
+	var losses []Loss
+	if before != nil && after != nil {
+		losses = planLosses(before, after)
+	}
+	if o.PreviewJSON != nil {
+		pl, err := PreviewLosses(o.PreviewJSON)
+		if err != nil {
+			g.Detail = "--preview-json: " + err.Error()
+			return g
+		}
+		losses = append(losses, pl...)
+	}
+	g.Figures = map[string]float64{"losses": float64(len(losses))}
+	if len(losses) == 0 {
+		g.Passed = true
+		g.Detail = "no stateful resource or data volume is replaced or deleted"
+		return g
+	}
+	var what []string
+	for _, l := range losses {
+		what = append(what, fmt.Sprintf("%s %s", l.Op, l.What))
+	}
+	if o.Migration != "" {
+		ok, why := migrationVerified(o.Migration)
+		if ok {
+			g.Passed = true
+			g.Detail = fmt.Sprintf("%s, with the migration %s attached (%s)", strings.Join(what, "; "), o.Migration, why)
+		} else {
+			g.Detail = fmt.Sprintf("%s; the attached migration %s does not cover it: %s", strings.Join(what, "; "), o.Migration, why)
+		}
+		return g
+	}
+	g.Detail = strings.Join(what, "; ") + ": data would be lost; attach a verified migration (nfx migrate run, then --migration .nfx/migrations/<from>-to-<to>.json)"
+	return g
+}
+
+// soakGate holds a release to the time it has run on the source stack: a
+// promotion into the source of the same release, in the ledger, at least
+// promotion.soakMinutes ago.
+func soakGate(entries []Entry, o Options, digest string, minutes int) GateResult {
+	g := GateResult{Name: "soak", Level: model.GateBlocking, Figures: map[string]float64{"requiredMinutes": float64(minutes)}}
+	if minutes == 0 {
+		g.Passed, g.Detail = true, "no soak time configured"
+		return g
+	}
+	from := o.From.Name()
+	var since time.Time
+	for _, e := range entries {
+		if (e.Kind == "promote" || e.Kind == "rollback") && e.To == from {
+			if e.Release == digest {
+				if since.IsZero() {
+					since = e.Time
+				}
+			} else {
+				since = time.Time{}
+			}
+		}
+	}
+	if since.IsZero() {
+		g.Detail = fmt.Sprintf("the ledger has no promotion of this release into %s: its time there is unknown (promote it into %s first)", from, from)
+		return g
+	}
+	ran := o.Now.Sub(since)
+	g.Figures["minutes"] = ran.Minutes()
+	if ran < time.Duration(minutes)*time.Minute {
+		g.Detail = fmt.Sprintf("has run on %s for %.0f minutes, since %s, of the %d required (nextflow:promotion.soakMinutes)", from, ran.Minutes(), since.Format(time.RFC3339), minutes)
+		return g
+	}
+	g.Passed = true
+	g.Detail = fmt.Sprintf("has run on %s for %.0f minutes, %d required", from, ran.Minutes(), minutes)
+	return g
+}
