@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nextflow-crm/nfx/internal/engine"
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/promote"
 	"github.com/nextflow-crm/nfx/internal/release"
@@ -235,6 +236,11 @@ func runPromote(io IO, o *PromoteOptions) error {
 			return usagef("--preview-json: %v", err)
 		}
 	}
+	unlock, err := engine.Lock(proj, to.Name())
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	res, err := promote.Run(promote.Options{From: from, To: to, Now: now, DryRun: o.DryRun, Ledger: l, Actor: actor(),
 		Approved: o.Approved, LiftHold: o.LiftHold, StateFile: stateFile(dir, to.Name()), PreviewJSON: preview, Migration: o.Migration})
 	if err != nil {
@@ -469,6 +475,11 @@ func NewCmdRollback(io IO) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			unlock, err := engine.Lock(proj, s.Name())
+			if err != nil {
+				return err
+			}
+			defer unlock()
 			res, err := promote.Rollback(l, s, actor(), time.Now())
 			if err != nil {
 				return err

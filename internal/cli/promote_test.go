@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/nextflow-crm/nfx/internal/engine"
 )
 
 // promote through the CLI: a dry run as a pull request's comment, the
@@ -224,5 +226,23 @@ func TestCIInit(t *testing.T) {
 		if code, _, stderr := nfx(t, dir, "ci", "init", "--provider", p); code != ExitUsage || !strings.Contains(stderr, "--provider") {
 			t.Errorf("provider %q: %d %s", p, code, stderr)
 		}
+	}
+}
+
+// Two promotions into one stack at once: one runs, the other is refused
+// at once naming it; an up of the stack would be refused the same way.
+func TestPromoteTwoAtOnce(t *testing.T) {
+	dir := project(t)
+	unlock, err := engine.Lock(dir, "server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := nfx(t, dir, "promote", "--from", "laptop", "--to", "server")
+	unlock()
+	if code == ExitOK || !strings.Contains(stderr, "another nfx run (pid") {
+		t.Errorf("a promotion while the stack is held: %d %s", code, stderr)
+	}
+	if code, _, stderr := nfx(t, dir, "promote", "--from", "laptop", "--to", "server"); code != ExitOK {
+		t.Errorf("after the lock is released: %d %s", code, stderr)
 	}
 }

@@ -24,6 +24,11 @@ func (e *BusyError) Error() string {
 	return fmt.Sprintf("stack %s: another nfx run (pid %s) is using it; fix: wait for it to finish, or stop it (Ctrl-C), then run nfx again", e.Stage, e.PID)
 }
 
+// Lock takes the project's lock on the stack named name (its
+// Pulumi.<name>.yaml), as preview, up and destroy do: a promotion into a
+// stack and an up of it never run at once.
+func Lock(projectDir, name string) (func(), error) { return lockStack(projectDir, model.Stage(name)) }
+
 // lockStack takes the project's lock on one stack for the whole of an
 // engine operation: generating and storing its secrets, the engine's run,
 // the files. A second nfx fails at once with a BusyError instead of
