@@ -181,7 +181,7 @@ gate exits 3 and leaves the target untouched. Every run is an entry of the ledge
 	fl.BoolVar(&o.JSON, "json", false, "print JSON")
 	fl.BoolVar(&o.Markdown, "markdown", false, "print Markdown (a pull request's comment)")
 	fl.StringVar(&o.Backend, "backend", "", "the file:// state backend whose ledger records the promotion (default file://<project>/.nfx/state)")
-	fl.StringVar(&o.At, "at", "", "read the freeze windows at this RFC 3339 time (default now)")
+	fl.StringVar(&o.At, "at", "", "with --dry-run: read the freeze windows at this RFC 3339 time, to check a planned promotion")
 	fl.IntVar(&o.Approved, "approved", 0, "the ledger entry of the approved dry run this apply carries out")
 	fl.BoolVar(&o.LiftHold, "lift-hold", false, "promote into a stack a rollback holds, ending the hold")
 	fl.StringVar(&o.PreviewJSON, "preview-json", "", "the target's `pulumi preview --json`: its replace and delete steps on stateful resources block")
@@ -200,6 +200,9 @@ func runPromote(io IO, o *PromoteOptions) error {
 		return usagef("--json and --markdown: choose one")
 	}
 	now := time.Now()
+	if o.At != "" && !o.DryRun {
+		return usagef("--at reads the freeze windows at another time for a --dry-run only: an apply is judged now")
+	}
 	if o.At != "" {
 		t, err := time.Parse(time.RFC3339, o.At)
 		if err != nil {

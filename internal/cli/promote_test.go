@@ -86,7 +86,9 @@ func TestPromoteHostileInputs(t *testing.T) {
 		{[]string{"promote", "--from", "laptop; rm -rf /", "--to", "server"}, "--from: \"laptop; rm -rf /\" is not a stack name"},
 		{[]string{"promote", "--from", "../../etc/passwd", "--to", "server"}, "is not a stack name"},
 		{[]string{"promote", "--from", "laptop", "--to", "staging"}, "--to staging"},
-		{[]string{"promote", "--from", "laptop", "--to", "server", "--at", "NaN"}, "--at: not an RFC 3339 time"},
+		{[]string{"promote", "--from", "laptop", "--to", "server", "--at", "NaN", "--dry-run"}, "--at: not an RFC 3339 time"},
+		// An apply is judged now: --at cannot move it out of a freeze window.
+		{[]string{"promote", "--from", "laptop", "--to", "server", "--at", "2026-12-03T09:00:00Z"}, "for a --dry-run only"},
 		{[]string{"promote", "--from", "laptop", "--to", "server", "--json", "--markdown"}, "choose one"},
 		{[]string{"promote", "--from", "laptop", "--to", "server", "--backend", "s3://user:hunter2@bucket"}, "file:// backend"},
 		{[]string{"promote", "--from", strings.Repeat("a", 70), "--to", "server"}, "is not a stack name"},

@@ -52,7 +52,8 @@ func (s Stack) Name() string {
 // Options are one promotion's inputs.
 type Options struct {
 	From, To Stack
-	// Now is the time the freeze windows are read at.
+	// Now is the time the freeze windows and the soak are read at. The
+	// ledger records the clock's own time.
 	Now time.Time
 	// DryRun evaluates and records, and changes no stack.
 	DryRun bool
@@ -238,7 +239,7 @@ func Run(o Options) (*Result, error) {
 	// The decision is recorded first: killed before the write, a rerun
 	// finds the same changes and writes them; killed after it, the entry
 	// is already there.
-	entry := Entry{Time: o.Now, Kind: kind, From: res.From, To: res.To, Release: rel.Digest, Actor: o.Actor, Gates: res.Gates,
+	entry := Entry{Time: time.Now(), Kind: kind, From: res.From, To: res.To, Release: rel.Digest, Actor: o.Actor, Gates: res.Gates,
 		Note: fmt.Sprintf("%d changes", len(res.Changes)), Preview: preview, State: state, Ref: o.Approved}
 	if kind == "promote" {
 		entry.Payload, entry.Replaced = &rel, &was
@@ -248,7 +249,7 @@ func Run(o Options) (*Result, error) {
 		return res, fmt.Errorf("ledger: %w", err)
 	}
 	if kind == "promote" && o.LiftHold {
-		if _, err := o.Ledger.Append(Entry{Time: o.Now, Kind: "lift", To: res.To, Actor: o.Actor, Ref: e.Seq}); err != nil {
+		if _, err := o.Ledger.Append(Entry{Time: time.Now(), Kind: "lift", To: res.To, Actor: o.Actor, Ref: e.Seq}); err != nil {
 			return res, fmt.Errorf("ledger: %w", err)
 		}
 	}
