@@ -63,11 +63,18 @@ func backfill(t *testing.T, file string, end time.Time, days int, withUsers bool
 // startPrometheus backfills the series and serves them from a real Prometheus.
 func startPrometheus(t *testing.T, end time.Time, days int, withUsers bool) string {
 	t.Helper()
-	prom := testutil.Tool(t, "prometheus")
-	promtool := testutil.Tool(t, "promtool")
 	dir := t.TempDir()
 	om := filepath.Join(dir, "series.om")
 	backfill(t, om, end, days, withUsers)
+	return servePrometheus(t, dir, om)
+}
+
+// servePrometheus serves the OpenMetrics file om from a real Prometheus,
+// backfilled with promtool.
+func servePrometheus(t *testing.T, dir, om string) string {
+	t.Helper()
+	prom := testutil.Tool(t, "prometheus")
+	promtool := testutil.Tool(t, "promtool")
 	tsdb := filepath.Join(dir, "tsdb")
 	if out, err := exec.Command(promtool, "tsdb", "create-blocks-from", "openmetrics", "--max-block-duration=240h", om, tsdb).CombinedOutput(); err != nil {
 		t.Fatalf("promtool tsdb create-blocks-from openmetrics: %v\n%s", err, out)

@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/nextflow-crm/nfx/internal/engine"
 	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/internal/monitoring"
 	"github.com/nextflow-crm/nfx/internal/promote"
 	"github.com/nextflow-crm/nfx/internal/release"
 )
@@ -497,4 +500,78 @@ func NewCmdRollback(io IO) *cobra.Command {
 	cmd.Flags().StringVar(&stack, "stage", "", "the stack to roll back (required)")
 	cmd.Flags().StringVar(&backend, "backend", "", "the file:// state backend whose ledger holds its releases")
 	return cmd
+}
+
+// NewCmdVerify is `nfx verify`.
+func NewCmdVerify(io IO) *cobra.Command {
+	var backend, stack, prom, window, at string
+	cmd := &cobra.Command{
+		Use:   "verify --stage STACK --prometheus URL [--window 15m]",
+		Short: "Check a stack's health from its Prometheus and record it for the soak gate",
+		Long: `verify reads from the stack's Prometheus whether the CRM answered throughout the
+window (nextflow:crm_up) and no page alert fires at its end, and records the result in
+the ledger for the release the stack's config runs: the soak gate of a promotion from
+this stack needs a passed verification. A failed verification exits 3.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if stack == "" || prom == "" {
+				return usagef("--stage and --prometheus are required")
+			}
+			win, err := monitoring.ParseWindow(window)
+			if err != nil {
+				return usageError{err}
+			}
+			now := time.Now()
+			if at != "" {
+				if now, err = time.Parse(time.RFC3339, at); err != nil {
+					return usagef("--at: not an RFC 3339 time (such as 2026-12-03T09:00:00+07:00)")
+				}
+				if now.After(time.Now()) {
+					return usagef("--at: %s is in the future", at)
+				}
+			}
+			proj, err := findProject(io.Dir)
+			if err != nil {
+				return err
+			}
+			s, err := stackOf(proj, stack, "--stage")
+			if err != nil {
+				return err
+			}
+			l, err := ledgerOf(proj, backend)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(c.Context(), 30*time.Second)
+			defer cancel()
+			v, err := monitoring.Verify(ctx, &http.Client{Timeout: 20 * time.Second}, prom, win, now)
+			if err != nil {
+				return usageError{err}
+			}
+			e, err := promote.RecordVerification(l, s, v, now, win, actor())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(io.Out, "nfx: %s, release %s: %s (ledger entry %d)\n", s.Name(), short12(e.Release), v.Detail, e.Seq)
+			if !v.Passed {
+				return blockedError{[]string{"verification"}}
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&stack, "stage", "", "the stack to verify (required)")
+	fl.StringVar(&prom, "prometheus", "", "the stack's Prometheus, such as http://127.0.0.1:9090 (required)")
+	fl.StringVar(&window, "window", "15m", "how long the CRM must have answered")
+	fl.StringVar(&at, "at", "", "the window's end, RFC 3339 (default now)")
+	fl.StringVar(&backend, "backend", "", "the file:// state backend whose ledger records it")
+	return cmd
+}
+
+func short12(d string) string {
+	d = strings.TrimPrefix(d, "sha256:")
+	if len(d) > 12 {
+		return d[:12]
+	}
+	return d
 }

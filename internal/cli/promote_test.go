@@ -3,11 +3,13 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nextflow-crm/nfx/internal/engine"
 )
@@ -246,5 +248,62 @@ func TestPromoteTwoAtOnce(t *testing.T) {
 	}
 	if code, _, stderr := nfx(t, dir, "promote", "--from", "laptop", "--to", "server"); code != ExitOK {
 		t.Errorf("after the lock is released: %d %s", code, stderr)
+	}
+}
+
+// nfx verify against a real Prometheus holding two hours of backfilled
+// nextflow:crm_up (down for one sample at 10:30) and a page firing from
+// 11:50: a window before the dip passes, one over it fails naming the
+// fall, one at the end fails on the page; a window older than the series
+// is an error, recorded nowhere. A passed verification feeds the soak gate.
+func TestVerifyFromPrometheus(t *testing.T) {
+	dir := project(t)
+	end := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	var b strings.Builder
+	b.WriteString("# TYPE nextflow:crm_up gauge\n")
+	for ts := end.Add(-2 * time.Hour); !ts.After(end); ts = ts.Add(time.Minute) {
+		up := 1
+		if ts.Equal(time.Date(2026, 12, 1, 10, 30, 0, 0, time.UTC)) {
+			up = 0
+		}
+		fmt.Fprintf(&b, "nextflow:crm_up{job=\"crm\"} %d %d\n", up, ts.Unix())
+	}
+	b.WriteString("# TYPE ALERTS gauge\n")
+	for ts := end.Add(-10 * time.Minute); !ts.After(end); ts = ts.Add(time.Minute) {
+		fmt.Fprintf(&b, "ALERTS{alertname=\"PostgresDown\",alertstate=\"firing\",severity=\"page\"} 1 %d\n", ts.Unix())
+	}
+	b.WriteString("# EOF\n")
+	pdir := t.TempDir()
+	om := filepath.Join(pdir, "series.om")
+	write(t, om, b.String())
+	base := servePrometheus(t, pdir, om)
+	for _, tc := range []struct {
+		at, window string
+		code       int
+		want       string
+	}{
+		{"2026-12-01T10:20:00Z", "15m", ExitOK, "the CRM answered throughout the 15m window"},
+		{"2026-12-01T10:40:00Z", "15m", ExitBlocked, "fell to 0"},
+		{"2026-12-01T12:00:00Z", "15m", ExitBlocked, "1 page alerts are firing"},
+		{"2026-12-01T10:20:00Z", "2h", ExitUsage, "inside the 2h window"},
+	} {
+		code, out, stderr := nfx(t, dir, "verify", "--stage", "laptop", "--prometheus", base, "--window", tc.window, "--at", tc.at)
+		if code != tc.code || !strings.Contains(out+stderr, tc.want) {
+			t.Errorf("verify at %s over %s: %d\n%s%s", tc.at, tc.window, code, out, stderr)
+		}
+	}
+	code, out, _ := nfx(t, dir, "ledger", "--json")
+	var es []struct{ Kind string }
+	if code != ExitOK || json.Unmarshal([]byte(out), &es) != nil || len(es) != 3 {
+		t.Errorf("three verifications recorded, the error none: %s", out)
+	}
+	for _, bad := range [][]string{
+		{"verify", "--stage", "laptop", "--prometheus", "http://user:hunter2@127.0.0.1:1"},
+		{"verify", "--stage", "laptop", "--prometheus", base, "--window", "NaN"},
+		{"verify", "--stage", "laptop", "--prometheus", base, "--at", "2999-01-01T00:00:00Z"},
+	} {
+		if code, _, stderr := nfx(t, dir, bad...); code != ExitUsage || strings.Contains(stderr, "hunter2") {
+			t.Errorf("%v: %d %s", bad, code, stderr)
+		}
 	}
 }

@@ -100,7 +100,7 @@ run the real Pulumi engine.`,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(NewCmdRender(io), NewCmdPlan(io), NewCmdAdvise(io), NewCmdDiff(io), NewCmdCost(io), NewCmdCapacity(io), NewCmdReport(io), NewCmdMigrate(io), NewCmdUpgrade(io),
-		NewCmdRelease(io), NewCmdPromote(io), NewCmdLedger(io), NewCmdApprove(io), NewCmdReject(io), NewCmdRollback(io), NewCmdCI(io))
+		NewCmdRelease(io), NewCmdPromote(io), NewCmdLedger(io), NewCmdApprove(io), NewCmdReject(io), NewCmdRollback(io), NewCmdCI(io), NewCmdVerify(io))
 	for _, verb := range []string{"preview", "up", "destroy", "cancel"} {
 		root.AddCommand(NewCmdEngine(io, verb))
 	}

@@ -88,15 +88,10 @@ func ParseWindow(s string) (time.Duration, error) {
 // window's first scrape hour and at its end: a missing or shorter series
 // is a SeriesError, never a zero.
 func Observe(ctx context.Context, client *http.Client, base string, window time.Duration, now time.Time) (*Observed, error) {
-	u, err := url.Parse(base)
-	if (err == nil && u.User != nil) || (err != nil && strings.Contains(base, "@")) {
-		// Never echoed: it may hold a password.
-		return nil, fmt.Errorf("--prometheus: the URL holds credentials; fix: put Prometheus behind a proxy that needs none from the command line")
+	api, err := queryAPI(base)
+	if err != nil {
+		return nil, err
 	}
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("--prometheus: %q is not a Prometheus URL; fix: give its base URL, such as http://127.0.0.1:9090", base)
-	}
-	api := strings.TrimSuffix(u.String(), "/") + "/api/v1/query"
 	win := promDuration(window)
 	start := now.Add(-window)
 	o := &Observed{Series: map[string]string{}}
@@ -131,6 +126,20 @@ func Observe(ctx context.Context, client *http.Client, base string, window time.
 		}
 	}
 	return o, nil
+}
+
+// queryAPI is the query endpoint of the Prometheus at base, refusing a
+// URL with credentials without echoing it.
+func queryAPI(base string) (string, error) {
+	u, err := url.Parse(base)
+	if (err == nil && u.User != nil) || (err != nil && strings.Contains(base, "@")) {
+		// Never echoed: it may hold a password.
+		return "", fmt.Errorf("--prometheus: the URL holds credentials; fix: put Prometheus behind a proxy that needs none from the command line")
+	}
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("--prometheus: %q is not a Prometheus URL; fix: give its base URL, such as http://127.0.0.1:9090", base)
+	}
+	return strings.TrimSuffix(u.String(), "/") + "/api/v1/query", nil
 }
 
 // instant runs one instant query and returns its single value; NaN when

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nextflow-crm/nfx/internal/files"
 	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/internal/monitoring"
 	"github.com/nextflow-crm/nfx/internal/offline"
 	"github.com/nextflow-crm/nfx/internal/plan"
 	"github.com/nextflow-crm/nfx/internal/release"
@@ -553,7 +554,7 @@ func TestSoakGate(t *testing.T) {
 	o := opts(dir, at(t, "2026-12-03T03:00:00Z"))
 	appendConfig(t, o.To.File, "  nextflow:promotion:\n    soakMinutes: 60\n")
 	res, err := Run(o)
-	if err != nil || !res.Blocked || !strings.Contains(gateDetail(res, "soak"), "no promotion of this release into laptop") {
+	if err != nil || !res.Blocked || !strings.Contains(gateDetail(res, "soak"), "neither a promotion of this release into laptop") {
 		t.Fatalf("never promoted into the source: %v %+v", err, res.Gates)
 	}
 	digest := res.Release.Digest
@@ -564,7 +565,20 @@ func TestSoakGate(t *testing.T) {
 		t.Errorf("30 minutes of 60: %+v", res.Gates)
 	}
 	o.Now = o.Now.Add(45 * time.Minute)
+	if res, _ = Run(o); !res.Blocked || !strings.Contains(gateDetail(res, "soak"), "no verification of it there has passed") {
+		t.Errorf("75 minutes, never verified: %+v", res.Gates)
+	}
+	// A failed verification does not count; a passed one does.
+	if _, err := RecordVerification(o.Ledger, o.From, &monitoring.Verification{Passed: false, Detail: "down"}, o.Now, 15*time.Minute, "ci"); err != nil {
+		t.Fatal(err)
+	}
+	if res, _ = Run(o); !res.Blocked {
+		t.Errorf("a failed verification counts: %+v", res.Gates)
+	}
+	if _, err := RecordVerification(o.Ledger, o.From, &monitoring.Verification{Passed: true, Detail: "ok"}, o.Now, 15*time.Minute, "ci"); err != nil {
+		t.Fatal(err)
+	}
 	if res, err = Run(o); err != nil || res.Blocked {
-		t.Errorf("75 minutes of 60: %v %+v", err, res.Gates)
+		t.Errorf("75 minutes of 60, verified: %v %+v", err, res.Gates)
 	}
 }

@@ -3,6 +3,7 @@ package promote
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"sort"
 	"strings"
@@ -11,7 +12,9 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/internal/monitoring"
 	"github.com/nextflow-crm/nfx/internal/offline"
+	"github.com/nextflow-crm/nfx/internal/release"
 )
 
 // StatefulTypes are the resources whose replacement or deletion loses
@@ -178,9 +181,11 @@ func statefulGate(o Options, before, after *offline.Result) GateResult {
 	return g
 }
 
-// soakGate holds a release to the time it has run on the source stack: a
-// promotion into the source of the same release, in the ledger, at least
-// promotion.soakMinutes ago.
+// soakGate holds a release to the time it has run on the source stack
+// and to its verification there: since it arrived on the source (its
+// promotion there in the ledger, or, on a first stage, its first passed
+// verification), at least promotion.soakMinutes, and a verification of
+// the source (nfx verify) that passed over a window ending after that.
 func soakGate(entries []Entry, o Options, digest string, minutes int) GateResult {
 	g := GateResult{Name: "soak", Level: model.GateBlocking, Figures: map[string]float64{"requiredMinutes": float64(minutes)}}
 	if minutes == 0 {
@@ -200,17 +205,50 @@ func soakGate(entries []Entry, o Options, digest string, minutes int) GateResult
 			}
 		}
 	}
+	verified := time.Time{}
+	for _, e := range entries {
+		if e.Kind == "verify" && e.To == from && e.Release == digest && len(e.Gates) == 1 && e.Gates[0].Passed {
+			end := time.Unix(int64(e.Gates[0].Figures["windowEnd"]), 0)
+			if since.IsZero() || !end.Before(since) {
+				if since.IsZero() {
+					since = end.Add(-time.Duration(e.Gates[0].Figures["windowSeconds"]) * time.Second)
+				}
+				verified = end
+			}
+		}
+	}
 	if since.IsZero() {
-		g.Detail = fmt.Sprintf("the ledger has no promotion of this release into %s: its time there is unknown (promote it into %s first)", from, from)
+		g.Detail = fmt.Sprintf("the ledger has neither a promotion of this release into %s nor a verification of it there: its time there is unknown (nfx verify --stage %s)", from, from)
 		return g
 	}
 	ran := o.Now.Sub(since)
-	g.Figures["minutes"] = ran.Minutes()
-	if ran < time.Duration(minutes)*time.Minute {
+	g.Figures["minutes"] = math.Round(ran.Minutes())
+	switch {
+	case ran < time.Duration(minutes)*time.Minute:
 		g.Detail = fmt.Sprintf("has run on %s for %.0f minutes, since %s, of the %d required (nextflow:promotion.soakMinutes)", from, ran.Minutes(), since.Format(time.RFC3339), minutes)
-		return g
+	case verified.IsZero():
+		g.Detail = fmt.Sprintf("has run on %s for %.0f minutes but no verification of it there has passed since %s (nfx verify --stage %s)", from, ran.Minutes(), since.Format(time.RFC3339), from)
+	default:
+		g.Passed = true
+		g.Detail = fmt.Sprintf("has run on %s for %.0f minutes (%d required), verified up to %s", from, ran.Minutes(), minutes, verified.UTC().Format(time.RFC3339))
 	}
-	g.Passed = true
-	g.Detail = fmt.Sprintf("has run on %s for %.0f minutes, %d required", from, ran.Minutes(), minutes)
 	return g
+}
+
+// RecordVerification appends a stack's verification to the ledger, for the
+// release its config runs.
+func RecordVerification(l Ledger, s Stack, v *monitoring.Verification, windowEnd time.Time, window time.Duration, actor string) (Entry, error) {
+	data, err := readStack(s)
+	if err != nil {
+		return Entry{}, err
+	}
+	cfg, _, ds, err := load(s, data)
+	if err != nil || ds.HasErrors() {
+		return Entry{}, fmt.Errorf("the stack %s is not valid: %v%s", s.Name(), err, ds.Error())
+	}
+	rel := release.Of(cfg)
+	g := GateResult{Name: "verification", Level: model.GateBlocking, Passed: v.Passed, Detail: v.Detail, Figures: map[string]float64{
+		"crmUpMin": v.CRMUpMin, "pagesFiring": float64(v.PagesFiring), "windowEnd": float64(windowEnd.Unix()), "windowSeconds": window.Seconds(),
+	}}
+	return l.Append(Entry{Time: time.Now(), Kind: "verify", To: s.Name(), Release: rel.Digest, Actor: actor, Gates: []GateResult{g}})
 }
