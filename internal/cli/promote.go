@@ -374,10 +374,7 @@ func NewCmdLedger(io IO) *cobra.Command {
 			tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
 			fmt.Fprintf(tw, "SEQ\tTIME\tKIND\tFROM\tTO\tRELEASE\tBY\n")
 			for _, e := range es {
-				rel := strings.TrimPrefix(e.Release, "sha256:")
-				if len(rel) > 12 {
-					rel = rel[:12]
-				}
+				rel := promote.Short(e.Release)
 				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.Format(time.RFC3339), e.Kind, e.From, e.To, rel, e.Actor)
 			}
 			return tw.Flush()
@@ -387,6 +384,20 @@ func NewCmdLedger(io IO) *cobra.Command {
 	cmd.Flags().BoolVar(&verify, "verify", false, "check every entry's hash and link")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// stackAndLedger resolves --stage's stack and the backend's ledger.
+func stackAndLedger(io IO, stack, backend string) (string, promote.Stack, promote.Ledger, error) {
+	proj, err := findProject(io.Dir)
+	if err != nil {
+		return "", promote.Stack{}, promote.Ledger{}, err
+	}
+	s, err := stackOf(proj, stack, "--stage")
+	if err != nil {
+		return "", promote.Stack{}, promote.Ledger{}, err
+	}
+	l, err := ledgerOf(proj, backend)
+	return proj, s, l, err
 }
 
 // NewCmdApprove is `nfx approve ENTRY`.
@@ -469,15 +480,7 @@ func NewCmdRollback(io IO) *cobra.Command {
 			if stack == "" {
 				return usagef("--stage is required: the stack to roll back")
 			}
-			proj, err := findProject(io.Dir)
-			if err != nil {
-				return err
-			}
-			s, err := stackOf(proj, stack, "--stage")
-			if err != nil {
-				return err
-			}
-			l, err := ledgerOf(proj, backend)
+			proj, s, l, err := stackAndLedger(io, stack, backend)
 			if err != nil {
 				return err
 			}
@@ -530,15 +533,7 @@ this stack needs a passed verification. A failed verification exits 3.`,
 					return usagef("--at: %s is in the future", at)
 				}
 			}
-			proj, err := findProject(io.Dir)
-			if err != nil {
-				return err
-			}
-			s, err := stackOf(proj, stack, "--stage")
-			if err != nil {
-				return err
-			}
-			l, err := ledgerOf(proj, backend)
+			_, s, l, err := stackAndLedger(io, stack, backend)
 			if err != nil {
 				return err
 			}
@@ -552,7 +547,7 @@ this stack needs a passed verification. A failed verification exits 3.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(io.Out, "nfx: %s, release %s: %s (ledger entry %d)\n", s.Name(), short12(e.Release), v.Detail, e.Seq)
+			fmt.Fprintf(io.Out, "nfx: %s, release %s: %s (ledger entry %d)\n", s.Name(), promote.Short(e.Release), v.Detail, e.Seq)
 			if !v.Passed {
 				return blockedError{[]string{"verification"}}
 			}
@@ -566,12 +561,4 @@ this stack needs a passed verification. A failed verification exits 3.`,
 	fl.StringVar(&at, "at", "", "the window's end, RFC 3339 (default now)")
 	fl.StringVar(&backend, "backend", "", "the file:// state backend whose ledger records it")
 	return cmd
-}
-
-func short12(d string) string {
-	d = strings.TrimPrefix(d, "sha256:")
-	if len(d) > 12 {
-		return d[:12]
-	}
-	return d
 }

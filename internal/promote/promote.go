@@ -462,7 +462,7 @@ func approvalGate(entries []Entry, o Options, res *Result, rel release.Release, 
 		g.Detail = fmt.Sprintf("ledger entry %d promotes %s to %s, not %s to %s", dry.Seq, dry.From, dry.To, res.From, res.To)
 		return g
 	case dry.Release != rel.Digest:
-		g.Detail = fmt.Sprintf("the release changed since the dry run (entry %d approved %s, this is %s)", dry.Seq, short(dry.Release), rel.Short())
+		g.Detail = fmt.Sprintf("the release changed since the dry run (entry %d approved %s, this is %s)", dry.Seq, Short(dry.Release), rel.Short())
 		return g
 	case dry.Preview != preview:
 		g.Detail = fmt.Sprintf("the target's config or plan changed since the dry run (entry %d): dry-run again and have it approved", dry.Seq)
@@ -487,7 +487,8 @@ func approvalGate(entries []Entry, o Options, res *Result, rel release.Release, 
 	return g
 }
 
-func short(d string) string {
+// Short is a digest's first 12 hex digits, for messages.
+func Short(d string) string {
 	d = strings.TrimPrefix(d, "sha256:")
 	if len(d) > 12 {
 		return d[:12]
