@@ -65,9 +65,7 @@ func ledgerOf(proj, backend string) (promote.Ledger, error) {
 
 // backendOf is a file backend's ledger and directory.
 func backendOf(proj, backend string) (promote.Ledger, string, error) {
-	if backend == "" {
-		backend = os.Getenv("PULUMI_BACKEND_URL")
-	}
+	// As preview, up and destroy: the flag, else the project's file backend.
 	if backend == "" {
 		backend = "file://" + filepath.Join(proj, ".nfx", "state")
 	}
