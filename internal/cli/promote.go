@@ -372,7 +372,7 @@ func NewCmdLedger(io IO) *cobra.Command {
 			tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
 			fmt.Fprintf(tw, "SEQ\tTIME\tKIND\tFROM\tTO\tRELEASE\tBY\n")
 			for _, e := range es {
-				rel := promote.Short(e.Release)
+				rel := release.Short(e.Release)
 				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.Format(time.RFC3339), e.Kind, e.From, e.To, rel, e.Actor)
 			}
 			return tw.Flush()
@@ -545,7 +545,7 @@ this stack needs a passed verification. A failed verification exits 3.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(io.Out, "nfx: %s, release %s: %s (ledger entry %d)\n", s.Name(), promote.Short(e.Release), v.Detail, e.Seq)
+			fmt.Fprintf(io.Out, "nfx: %s, release %s: %s (ledger entry %d)\n", s.Name(), release.Short(e.Release), v.Detail, e.Seq)
 			if !v.Passed {
 				return blockedError{[]string{"verification"}}
 			}

@@ -20,29 +20,39 @@ import (
 // marked as set. Keys of other namespaces (a provider's, such as
 // cloudflare:apiToken) are returned in Others.
 func ReadStackFile(path string) (Raw, map[string]string, error) {
-	fi, err := os.Stat(path)
+	data, err := ReadStackData(path)
 	if err != nil {
 		return Raw{}, nil, err
 	}
+	return ParseStackFile(path, data)
+}
+
+// ReadStackData reads a stack config file's bytes: a regular file of at
+// most MaxStackFile bytes.
+func ReadStackData(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
 	if !fi.Mode().IsRegular() {
-		return Raw{}, nil, fmt.Errorf("%s: not a regular file; fix: give a stack config file in the Pulumi.<stage>.yaml format", path)
+		return nil, fmt.Errorf("%s: not a regular file; fix: give a stack config file in the Pulumi.<stage>.yaml format", path)
 	}
 	if fi.Size() > MaxStackFile {
-		return Raw{}, nil, fmt.Errorf("%s: %d bytes, over the %d a stack config file may have; fix: give the stack's own Pulumi.<stage>.yaml", path, fi.Size(), MaxStackFile)
+		return nil, fmt.Errorf("%s: %d bytes, over the %d a stack config file may have; fix: give the stack's own Pulumi.<stage>.yaml", path, fi.Size(), MaxStackFile)
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return Raw{}, nil, err
+		return nil, err
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, MaxStackFile+1))
 	if err != nil {
-		return Raw{}, nil, err
+		return nil, err
 	}
 	if len(data) > MaxStackFile {
-		return Raw{}, nil, fmt.Errorf("%s: grew past %d bytes while being read", path, MaxStackFile)
+		return nil, fmt.Errorf("%s: grew past %d bytes while being read", path, MaxStackFile)
 	}
-	return ParseStackFile(path, data)
+	return data, nil
 }
 
 // MaxStackFile bounds a stack config file: the largest nfx reads.

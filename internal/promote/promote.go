@@ -97,22 +97,11 @@ func load(s Stack, data []byte) (*model.Config, model.Raw, model.Diagnostics, er
 	return cfg, raw, ds, nil
 }
 
-func readStack(s Stack) ([]byte, error) {
-	fi, err := os.Stat(s.File)
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() || fi.Size() > model.MaxStackFile {
-		return nil, fmt.Errorf("%s: not a stack config file of at most %d bytes", s.File, model.MaxStackFile)
-	}
-	return os.ReadFile(s.File)
-}
-
 // Run evaluates the gates and, unless a blocking one fails or it is a
 // dry run, writes the release into the target's config file. The ledger
 // gets the outcome either way.
 func Run(o Options) (*Result, error) {
-	srcData, err := readStack(o.From)
+	srcData, err := model.ReadStackData(o.From.File)
 	if err != nil {
 		return nil, fmt.Errorf("the source stack: %w", err)
 	}
@@ -123,11 +112,11 @@ func Run(o Options) (*Result, error) {
 	if ds.HasErrors() {
 		return nil, fmt.Errorf("the source stack %s is not valid: %s", o.From.Name(), ds.Error())
 	}
-	dstData, err := readStack(o.To)
+	dstData, err := model.ReadStackData(o.To.File)
 	if err != nil {
 		return nil, fmt.Errorf("the target stack: %w", err)
 	}
-	cur, _, ds, err := load(o.To, dstData)
+	cur, curRaw, ds, err := load(o.To, dstData)
 	if err != nil {
 		return nil, fmt.Errorf("the target stack: %w", err)
 	}
@@ -186,7 +175,7 @@ func Run(o Options) (*Result, error) {
 		} else {
 			gate(GateResult{Name: "policy", Level: model.GateBlocking, Passed: true, Detail: fmt.Sprintf("%d planned resources within policy", len(plan.Plan.Resources))})
 		}
-		prev, prevErr := offline.Run(o.To.Stage, rawOf(o.To))
+		prev, prevErr := offline.Run(o.To.Stage, curRaw)
 		if prevErr != nil {
 			prev = nil
 		}
@@ -302,11 +291,6 @@ func costGate(cur, next *model.Config, prevPlan, plan *offline.Result, level str
 	g.Passed = true
 	g.Detail = fmt.Sprintf("%.0f VND a month, %+.0f VND (%+.1f %%)", after.MonthlyTotal, change, pct)
 	return g
-}
-
-func rawOf(s Stack) model.Raw {
-	raw, _, _ := model.ReadStackFile(s.File)
-	return raw
 }
 
 func capacityGate(next *model.Config, level string) GateResult {
@@ -462,7 +446,7 @@ func approvalGate(entries []Entry, o Options, res *Result, rel release.Release, 
 		g.Detail = fmt.Sprintf("ledger entry %d promotes %s to %s, not %s to %s", dry.Seq, dry.From, dry.To, res.From, res.To)
 		return g
 	case dry.Release != rel.Digest:
-		g.Detail = fmt.Sprintf("the release changed since the dry run (entry %d approved %s, this is %s)", dry.Seq, Short(dry.Release), rel.Short())
+		g.Detail = fmt.Sprintf("the release changed since the dry run (entry %d approved %s, this is %s)", dry.Seq, release.Short(dry.Release), rel.Short())
 		return g
 	case dry.Preview != preview:
 		g.Detail = fmt.Sprintf("the target's config or plan changed since the dry run (entry %d): dry-run again and have it approved", dry.Seq)
@@ -485,15 +469,6 @@ func approvalGate(entries []Entry, o Options, res *Result, rel release.Release, 
 	g.Passed = true
 	g.Detail = fmt.Sprintf("dry run %d, unchanged since, approved by %d", dry.Seq, len(by))
 	return g
-}
-
-// Short is a digest's first 12 hex digits, for messages.
-func Short(d string) string {
-	d = strings.TrimPrefix(d, "sha256:")
-	if len(d) > 12 {
-		return d[:12]
-	}
-	return d
 }
 
 // Approve records actor's approval of a dry run. Nobody approves their
@@ -536,7 +511,7 @@ func Rollback(l Ledger, s Stack, actor string, now time.Time) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := readStack(s)
+	data, err := model.ReadStackData(s.File)
 	if err != nil {
 		return nil, err
 	}

@@ -238,7 +238,7 @@ func soakGate(entries []Entry, o Options, digest string, minutes int) GateResult
 // RecordVerification appends a stack's verification to the ledger, for the
 // release its config runs.
 func RecordVerification(l Ledger, s Stack, v *monitoring.Verification, windowEnd time.Time, window time.Duration, actor string) (Entry, error) {
-	data, err := readStack(s)
+	data, err := model.ReadStackData(s.File)
 	if err != nil {
 		return Entry{}, err
 	}

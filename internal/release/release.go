@@ -59,8 +59,15 @@ func (r Release) digest() string {
 }
 
 // Short is the digest's first 12 hex digits, for messages.
-func (r Release) Short() string {
-	return strings.TrimPrefix(r.Digest, "sha256:")[:12]
+func (r Release) Short() string { return Short(r.Digest) }
+
+// Short is a release digest's first 12 hex digits.
+func Short(digest string) string {
+	d := strings.TrimPrefix(digest, "sha256:")
+	if len(d) > 12 {
+		return d[:12]
+	}
+	return d
 }
 
 // Services lists the release's services, sorted.
