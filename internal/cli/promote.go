@@ -343,11 +343,7 @@ func NewCmdLedger(io IO) *cobra.Command {
 		Short: "List every promotion, refusal and rollback; --verify checks the hash chain",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			proj, err := findProject(io.Dir)
-			if err != nil {
-				return err
-			}
-			l, err := ledgerOf(proj, backend)
+			l, err := projectLedger(io, backend)
 			if err != nil {
 				return err
 			}
@@ -384,6 +380,15 @@ func NewCmdLedger(io IO) *cobra.Command {
 	return cmd
 }
 
+// projectLedger is the ledger of the project's backend (--backend).
+func projectLedger(io IO, backend string) (promote.Ledger, error) {
+	proj, err := findProject(io.Dir)
+	if err != nil {
+		return promote.Ledger{}, err
+	}
+	return ledgerOf(proj, backend)
+}
+
 // stackAndLedger resolves --stage's stack and the backend's ledger.
 func stackAndLedger(io IO, stack, backend string) (string, promote.Stack, promote.Ledger, error) {
 	proj, err := findProject(io.Dir)
@@ -410,11 +415,7 @@ func NewCmdApprove(io IO) *cobra.Command {
 			if err != nil || seq < 1 {
 				return usagef("ENTRY: a ledger entry number, such as 12; got %q", args[0])
 			}
-			proj, err := findProject(io.Dir)
-			if err != nil {
-				return err
-			}
-			l, err := ledgerOf(proj, backend)
+			l, err := projectLedger(io, backend)
 			if err != nil {
 				return err
 			}
@@ -446,11 +447,7 @@ func NewCmdReject(io IO) *cobra.Command {
 			if len(reason) > 1000 {
 				return usagef("--reason: at most 1000 characters, got %d", len(reason))
 			}
-			proj, err := findProject(io.Dir)
-			if err != nil {
-				return err
-			}
-			l, err := ledgerOf(proj, backend)
+			l, err := projectLedger(io, backend)
 			if err != nil {
 				return err
 			}
