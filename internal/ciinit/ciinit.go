@@ -85,6 +85,21 @@ func Files(provider string) (files.Set, error) {
 	return set.Sorted(), nil
 }
 
+// The GitHub jobs' steps that set up Go with its caches kept (keyed on
+// go.sum), and that build nfx and the Pulumi program once.
+const (
+	setupGo = `      - uses: actions/setup-go@v5
+        with:
+          go-version-file: go.mod
+          cache-dependency-path: go.sum
+`
+	buildOnce = `      - name: Build nfx and the Pulumi program once
+        run: |
+          go build -o bin/nfx ./cmd/nfx
+          go build -o bin/nextflow ./cmd/nextflow
+`
+)
+
 // The review script: the diff, the target's cost and the promotion's dry
 // run as one Markdown comment; exit 3 when a blocking gate refuses.
 const reviewScript = `{{range .Pairs}}
@@ -93,7 +108,7 @@ const reviewScript = `{{range .Pairs}}
             bin/nfx promote --from {{.From}} --to {{.To}} --dry-run --markdown --backend "$NFX_BACKEND" >> comment.md || rc=$?
 {{- end}}`
 
-const githubReview = `# Written by nfx ci init: on every pull request, the diff between the stacks, the
+var githubReview = `# Written by nfx ci init: on every pull request, the diff between the stacks, the
 # target's cost and the promotion's gates as one comment; fails on a blocking gate.
 name: nfx review
 on:
@@ -112,15 +127,7 @@ jobs:
       NFX_BACKEND: file://{{gh "github.workspace"}}/.nfx/state
     steps:
       - uses: actions/checkout@v4
-      - uses: actions/setup-go@v5
-        with:
-          go-version-file: go.mod
-          cache-dependency-path: go.sum
-      - name: Build nfx and the Pulumi program once
-        run: |
-          go build -o bin/nfx ./cmd/nfx
-          go build -o bin/nextflow ./cmd/nextflow
-      - name: Diff, cost and the promotion's gates
+` + setupGo + buildOnce + `      - name: Diff, cost and the promotion's gates
         id: review
         run: |
           rc=0
@@ -142,7 +149,7 @@ jobs:
           exit 1
 `
 
-const githubPromote = `# Written by nfx ci init: on the default branch, promote the release through the
+var githubPromote = `# Written by nfx ci init: on the default branch, promote the release through the
 # stacks in order. Each promotion runs in a GitHub environment named after its
 # target stack: give each one required reviewers (Settings > Environments) and a
 # job waits for their approval. NFX_BACKEND (a repository variable) is the
@@ -161,15 +168,7 @@ jobs:
     runs-on: self-hosted
     steps:
       - uses: actions/checkout@v4
-      - uses: actions/setup-go@v5
-        with:
-          go-version-file: go.mod
-          cache-dependency-path: go.sum
-      - name: Build nfx and the Pulumi program once
-        run: |
-          go build -o bin/nfx ./cmd/nfx
-          go build -o bin/nextflow ./cmd/nextflow
-      - uses: actions/upload-artifact@v4
+` + setupGo + buildOnce + `      - uses: actions/upload-artifact@v4
         with:
           name: nfx-bin
           path: bin/
@@ -187,11 +186,7 @@ jobs:
       - uses: actions/checkout@v4
         with:
           ref: main
-      - uses: actions/setup-go@v5
-        with:
-          go-version-file: go.mod
-          cache-dependency-path: go.sum
-      - uses: actions/download-artifact@v4
+` + setupGo + `      - uses: actions/download-artifact@v4
         with:
           name: nfx-bin
           path: bin/
@@ -212,7 +207,7 @@ jobs:
 {{- end}}
 `
 
-const githubUpgrade = `# Written by nfx ci init: moving to the next stage (nfx upgrade: the target's
+var githubUpgrade = `# Written by nfx ci init: moving to the next stage (nfx upgrade: the target's
 # cost and capacity, preview and up, the rehearsal, the migration, verification and
 # cutover) is a manual pipeline of its own, in the "upgrade" environment.
 name: nfx upgrade
@@ -250,11 +245,7 @@ jobs:
       DEPLOY_CMD: {{gh "inputs.deploy_cmd"}}
     steps:
       - uses: actions/checkout@v4
-      - uses: actions/setup-go@v5
-        with:
-          go-version-file: go.mod
-          cache-dependency-path: go.sum
-      - name: Upgrade
+` + setupGo + `      - name: Upgrade
         run: |
           go build -o bin/nfx ./cmd/nfx
           bin/nfx upgrade --from "${UPGRADE%%-to-*}" --to "${UPGRADE##*-to-}" --backend "$NFX_BACKEND" \
