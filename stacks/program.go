@@ -147,7 +147,8 @@ func ReadConfig(ctx *pulumi.Context) model.Raw {
 
 // Load reads and validates the configuration of the running stack.
 func Load(ctx *pulumi.Context, opts Options) (*model.Config, model.Diagnostics, error) {
-	cfg, ds := model.Load(ctx.Stack(), ReadConfig(ctx), model.LoadOptions{RequireSecrets: !opts.Offline})
+	raw := ReadConfig(ctx)
+	cfg, ds := model.Load(model.StageOfStack(ctx.Stack(), raw), raw, model.LoadOptions{RequireSecrets: !opts.Offline, Stack: ctx.Stack()})
 	if ds.HasErrors() {
 		return nil, ds, &ConfigError{Diagnostics: ds}
 	}
@@ -176,7 +177,7 @@ func Program(opts Options) pulumi.RunFunc {
 			if root == "" {
 				root = "."
 			}
-			opts.OutDir = filepath.Join(root, "out", string(cfg.Stage))
+			opts.OutDir = filepath.Join(root, "out", ctx.Stack())
 		}
 		app := model.Build(cfg)
 		secrets := map[string]pulumi.StringOutput{}

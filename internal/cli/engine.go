@@ -43,7 +43,7 @@ func runEngine(cmd *cobra.Command, io IO, o *EngineOptions, verb string) error {
 		return err
 	}
 	opts := engine.Options{
-		ProjectDir: in.ProjectDir, Stage: in.Stage, ConfigFile: in.ConfigFile,
+		ProjectDir: in.ProjectDir, Stage: in.Stage, Stack: in.Stack, ConfigFile: in.ConfigFile,
 		Backend: o.Backend, Stdout: io.Out, Stderr: io.Err,
 	}
 	ctx := cmd.Context()
@@ -54,26 +54,26 @@ func runEngine(cmd *cobra.Command, io IO, o *EngineOptions, verb string) error {
 			return err
 		}
 		if ch.HasChanges() {
-			fmt.Fprintf(io.Out, "nfx: preview of %s: changes: %s\n", in.Stage, ch)
+			fmt.Fprintf(io.Out, "nfx: preview of %s: changes: %s\n", in.Stack, ch)
 		} else {
-			fmt.Fprintf(io.Out, "nfx: preview of %s: no changes (%s)\n", in.Stage, ch)
+			fmt.Fprintf(io.Out, "nfx: preview of %s: no changes (%s)\n", in.Stack, ch)
 		}
 	case "up":
 		ch, err := engine.Up(ctx, opts)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(io.Out, "nfx: up %s: %s; files in %s\n", in.Stage, ch, filepath.Join(in.ProjectDir, "out", string(in.Stage)))
+		fmt.Fprintf(io.Out, "nfx: up %s: %s; files in %s\n", in.Stack, ch, filepath.Join(in.ProjectDir, "out", in.Stack))
 	case "destroy":
 		if err := engine.Destroy(ctx, opts); err != nil {
 			return err
 		}
-		fmt.Fprintf(io.Out, "nfx: destroyed %s\n", in.Stage)
+		fmt.Fprintf(io.Out, "nfx: destroyed %s\n", in.Stack)
 	case "cancel":
 		if err := engine.Cancel(ctx, opts); err != nil {
 			return err
 		}
-		fmt.Fprintf(io.Out, "nfx: cleared the engine's lock on %s; run nfx up again\n", in.Stage)
+		fmt.Fprintf(io.Out, "nfx: cleared the engine's lock on %s; run nfx up again\n", in.Stack)
 	}
 	return nil
 }

@@ -20,14 +20,14 @@ func TestHelperNfx(t *testing.T) {
 	if args == "" {
 		t.Skip("run by the fault tests")
 	}
-	code := Main(context.Background(), strings.Split(args, " "), IO{Out: os.Stdout, Err: os.Stderr, Dir: os.Getenv("NFX_HELPER_DIR")})
+	code := Main(context.Background(), strings.Split(args, "\x1f"), IO{Out: os.Stdout, Err: os.Stderr, Dir: os.Getenv("NFX_HELPER_DIR")})
 	os.Exit(code)
 }
 
 // helper starts nfx with args in dir as a child in its own process group.
 func helper(dir string, args ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperNfx$")
-	cmd.Env = append(os.Environ(), "NFX_HELPER_ARGS="+strings.Join(args, " "), "NFX_HELPER_DIR="+dir)
+	cmd.Env = append(os.Environ(), "NFX_HELPER_ARGS="+strings.Join(args, "\x1f"), "NFX_HELPER_DIR="+dir)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	return cmd
 }

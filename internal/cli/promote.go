@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"regexp"
@@ -46,10 +48,7 @@ func stackOf(proj, name, flag string) (promote.Stack, error) {
 	if err != nil {
 		return promote.Stack{}, usagef("%s %s: %v; fix: create the stack's Pulumi.%s.yaml", flag, name, err, name)
 	}
-	stage := raw.Values["stage"]
-	if stage == "" {
-		stage = name
-	}
+	stage := model.StageOfStack(name, raw)
 	st, err := model.ParseStage(stage)
 	if err != nil {
 		return promote.Stack{}, usagef("%s %s: its stage %q is not one of %s; fix: set nextflow:stage in Pulumi.%s.yaml", flag, name, stage, strings.Join(model.StageNames(), ", "), name)
@@ -159,6 +158,10 @@ type PromoteOptions struct {
 	// verified migration journal covering a stateful replacement.
 	PreviewJSON string
 	Migration   string
+	// ConfigOnly carries the release into the config file only: no
+	// preview, up or verification by the engine.
+	ConfigOnly bool
+	DeployCmd  string
 }
 
 // NewCmdPromote is `nfx promote`.
@@ -173,7 +176,7 @@ func NewCmdPromote(io IO) *cobra.Command {
 pinned, the cost within budget, the capacity enough, no freeze window. A blocking
 gate exits 3 and leaves the target untouched. Every run is an entry of the ledger.`,
 		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error { return runPromote(io, o) },
+		RunE: func(c *cobra.Command, _ []string) error { return runPromote(c.Context(), io, o) },
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&o.From, "from", "", "the stack whose release is promoted (required)")
@@ -187,10 +190,118 @@ gate exits 3 and leaves the target untouched. Every run is an entry of the ledge
 	fl.BoolVar(&o.LiftHold, "lift-hold", false, "promote into a stack a rollback holds, ending the hold")
 	fl.StringVar(&o.PreviewJSON, "preview-json", "", "the target's `pulumi preview --json`: its replace and delete steps on stateful resources block")
 	fl.StringVar(&o.Migration, "migration", "", "a migration journal (.nfx/migrations/<from>-to-<to>.json) whose passed verification covers a stateful replacement")
+	fl.BoolVar(&o.ConfigOnly, "config-only", false, "carry the release into the target's config file only: no preview, up or verification (a pipeline that runs them itself)")
+	fl.StringVar(&o.DeployCmd, "deploy-cmd", "", "the command that starts the target after its up, before the verification (the server: docker stack deploy -c out/server/stack.yaml nextflow)")
 	return cmd
 }
 
-func runPromote(io IO, o *PromoteOptions) error {
+// promoteEngine runs a promotion's target with the real engine, under the
+// lock the promotion holds.
+type promoteEngine struct {
+	ctx     context.Context
+	project string
+	opts    engine.Options
+	deploy  string
+	client  *http.Client
+}
+
+func newPromoteEngine(ctx context.Context, io IO, proj, backend, deploy string, s promote.Stack) *promoteEngine {
+	return &promoteEngine{ctx: ctx, project: proj, deploy: deploy, client: &http.Client{Timeout: 10 * time.Second},
+		opts: engine.Options{ProjectDir: proj, Stage: s.Stage, Stack: s.Name(), Backend: backend, Locked: true, Stderr: io.Err}}
+}
+
+// Preview previews the target with config written beside the state (its
+// own config file untouched); the copy is removed afterwards.
+func (p *promoteEngine) Preview(config []byte) ([]promote.Step, error) {
+	dir := filepath.Join(p.project, engine.StateDir, "promote")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	f := filepath.Join(dir, "Pulumi."+p.opts.Stack+".yaml")
+	if err := os.WriteFile(f, config, 0o600); err != nil {
+		return nil, err
+	}
+	defer os.Remove(f)
+	o := p.opts
+	o.ConfigFile = f
+	_, steps, err := engine.PreviewSteps(p.ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]promote.Step, len(steps))
+	for i, s := range steps {
+		out[i] = promote.Step(s)
+	}
+	return out, nil
+}
+
+// Up applies the target's config file, then runs --deploy-cmd.
+func (p *promoteEngine) Up() (string, error) {
+	ch, err := engine.Up(p.ctx, p.opts)
+	if err != nil {
+		return "", err
+	}
+	if p.deploy == "" {
+		return ch.String(), nil
+	}
+	cmd := exec.CommandContext(p.ctx, "bash", "-c", p.deploy)
+	cmd.Dir = p.project
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("--deploy-cmd: %v: %s", err, lastLines(out.String(), 5))
+	}
+	return ch.String() + "; deployed", nil
+}
+
+// Verify checks the target's health URLs for their hold, then asks its
+// Prometheus about the time since the up.
+func (p *promoteEngine) Verify(v model.VerifyConfig) (promote.GateResult, bool) {
+	g := promote.GateResult{Name: "verification", Level: model.GateBlocking, Figures: map[string]float64{}}
+	if len(v.Health) == 0 && v.Prometheus == "" {
+		g.Passed, g.Detail = true, "nothing declared to verify after up (nextflow:promotion.verify.health, .prometheus)"
+		return g, false
+	}
+	start := time.Now()
+	hold := time.Duration(v.Seconds) * time.Second
+	var parts []string
+	g.Passed = true
+	if len(v.Health) > 0 {
+		h := monitoring.CheckHealth(p.ctx, p.client, v.Health, hold, min(5*time.Second, max(hold/6, time.Second)))
+		g.Passed, g.Figures["healthChecks"] = h.Passed, float64(h.Checks)
+		parts = append(parts, h.Detail)
+	}
+	if g.Passed && v.Prometheus != "" {
+		win := max(time.Since(start).Round(time.Minute), time.Minute)
+		ctx, cancel := context.WithTimeout(p.ctx, 30*time.Second)
+		mv, err := monitoring.Verify(ctx, p.client, v.Prometheus, win, time.Now())
+		cancel()
+		switch {
+		case err != nil:
+			g.Passed = false
+			parts = append(parts, "Prometheus: "+err.Error())
+		default:
+			g.Passed = mv.Passed
+			g.Figures["crmUpMin"], g.Figures["pagesFiring"] = mv.CRMUpMin, float64(mv.PagesFiring)
+			parts = append(parts, mv.Detail)
+		}
+	}
+	end := time.Now()
+	g.Figures["windowEnd"], g.Figures["windowSeconds"] = float64(end.Unix()), end.Sub(start).Round(time.Second).Seconds()
+	g.Detail = strings.Join(parts, "; ")
+	return g, true
+}
+
+// lastLines is the end of a command's output.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func runPromote(ctx context.Context, io IO, o *PromoteOptions) error {
 	if o.From == "" || o.To == "" {
 		return usagef("--from and --to are required: the stacks to promote from and into")
 	}
@@ -199,6 +310,9 @@ func runPromote(io IO, o *PromoteOptions) error {
 	}
 	if o.JSON && o.Markdown {
 		return usagef("--json and --markdown: choose one")
+	}
+	if o.DeployCmd != "" && (o.ConfigOnly || o.DryRun) {
+		return usagef("--deploy-cmd runs after the engine's up: not with --config-only or --dry-run")
 	}
 	now := time.Now()
 	if o.At != "" && !o.DryRun {
@@ -245,8 +359,12 @@ func runPromote(io IO, o *PromoteOptions) error {
 		return err
 	}
 	defer unlock()
-	res, err := promote.Run(promote.Options{From: from, To: to, Now: now, DryRun: o.DryRun, Ledger: l, Actor: actor(),
-		Approved: o.Approved, LiftHold: o.LiftHold, StateFile: stateFile(dir, to.Name()), PreviewJSON: preview, Migration: o.Migration})
+	popts := promote.Options{From: from, To: to, Now: now, DryRun: o.DryRun, Ledger: l, Actor: actor(),
+		Approved: o.Approved, LiftHold: o.LiftHold, StateFile: stateFile(dir, to.Name()), PreviewJSON: preview, Migration: o.Migration}
+	if !o.ConfigOnly {
+		popts.Engine = newPromoteEngine(ctx, io, proj, "file://"+dir, o.DeployCmd, to)
+	}
+	res, err := promote.Run(popts)
 	if err != nil {
 		return err
 	}
@@ -293,7 +411,12 @@ func writePromoteText(io IO, r *promote.Result) {
 	}
 	tw.Flush()
 	state := "applied"
+	if r.Up != "" {
+		state = "applied and up (" + r.Up + ")"
+	}
 	switch {
+	case r.RolledBack:
+		state = fmt.Sprintf("the verification failed: rolled back (ledger entry %d), automatic promotion of %s held", r.RollbackEntry, r.To)
 	case r.Blocked:
 		state = "blocked: the target is unchanged"
 	case r.DryRun:
@@ -318,6 +441,8 @@ func writePromoteMarkdown(io IO, r *promote.Result) {
 		fmt.Fprintf(io.Out, "| %s | %s | %s | %s |\n", g.Name, g.Level, verdict(g), strings.ReplaceAll(g.Detail, "|", `\|`))
 	}
 	switch {
+	case r.RolledBack:
+		fmt.Fprintf(io.Out, "\n**Verification failed**: rolled back (ledger entry %d); automatic promotion of %s held.\n", r.RollbackEntry, r.To)
 	case r.Blocked:
 		fmt.Fprintf(io.Out, "\n**Blocked**: the target is unchanged (ledger entry %d).\n", r.Entry)
 	case r.DryRun:
@@ -466,16 +591,28 @@ func NewCmdReject(io IO) *cobra.Command {
 
 // NewCmdRollback is `nfx rollback --stage STACK`.
 func NewCmdRollback(io IO) *cobra.Command {
-	var backend, stack string
+	var backend, stack, deploy string
+	var configOnly bool
 	cmd := &cobra.Command{
 		Use:   "rollback --stage STACK",
-		Short: "Re-promote the release a stack ran before its current one, and hold its automatic promotion",
-		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
+		Short: "Go back to the release a stack last passed its verification with, and hold its automatic promotion",
+		Long: `rollback carries back into the stack the newest release it ran before its current one
+that passed a verification there and is not rejected (else the newest not rejected),
+runs its up (and --deploy-cmd), and holds automatic promotion of the stack until a
+promotion with --lift-hold.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
 			if stack == "" {
 				return usagef("--stage is required: the stack to roll back")
 			}
+			if deploy != "" && configOnly {
+				return usagef("--deploy-cmd runs after the engine's up: not with --config-only")
+			}
 			proj, s, l, err := stackAndLedger(io, stack, backend)
+			if err != nil {
+				return err
+			}
+			_, dir, err := backendOf(proj, backend)
 			if err != nil {
 				return err
 			}
@@ -484,19 +621,28 @@ func NewCmdRollback(io IO) *cobra.Command {
 				return err
 			}
 			defer unlock()
-			res, err := promote.Rollback(l, s, actor(), time.Now())
+			var eng promote.Engine
+			if !configOnly {
+				eng = newPromoteEngine(c.Context(), io, proj, "file://"+dir, deploy, s)
+			}
+			res, err := promote.Rollback(l, s, actor(), time.Now(), eng)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(io.Out, "nfx: %s rolled back to release %s (%s), %d changes; automatic promotion held (ledger entry %d)\n", s.Name(), res.Release.Short(), res.From, len(res.Changes), res.Entry)
+			fmt.Fprintf(io.Out, "nfx: %s rolled back to %s, %d changes; automatic promotion held (ledger entry %d)\n", s.Name(), res.From, len(res.Changes), res.Entry)
 			for _, c := range res.Changes {
 				fmt.Fprintf(io.Out, "  %s: %s -> %s\n", c.Key, orNone(c.From), c.To)
+			}
+			if res.Up != "" {
+				fmt.Fprintf(io.Out, "  up: %s\n", res.Up)
 			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&stack, "stage", "", "the stack to roll back (required)")
 	cmd.Flags().StringVar(&backend, "backend", "", "the file:// state backend whose ledger holds its releases")
+	cmd.Flags().BoolVar(&configOnly, "config-only", false, "carry the release back into the config file only, without the engine's up")
+	cmd.Flags().StringVar(&deploy, "deploy-cmd", "", "the command that starts the stack after its up")
 	return cmd
 }
 

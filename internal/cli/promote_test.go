@@ -22,11 +22,11 @@ func TestPromoteCLI(t *testing.T) {
 	laptop, server := filepath.Join(dir, "Pulumi.laptop.yaml"), filepath.Join(dir, "Pulumi.server.yaml")
 	src, _ := os.ReadFile(laptop)
 	write(t, laptop, string(src)+"  nextflow:crm:\n    image: ghcr.io/nextflow-crm/crm:1.9.0\n")
-	code, out, stderr := nfx(t, dir, "promote", "--from", "laptop", "--to", "server", "--dry-run", "--markdown")
+	code, out, stderr := nfx(t, dir, "promote", "--from", "laptop", "--to", "server", "--dry-run", "--markdown", "--config-only")
 	if code != ExitOK || !strings.Contains(out, "| `crm.image` | `ghcr.io/nextflow-crm/crm:1.8.2` | `ghcr.io/nextflow-crm/crm:1.9.0` |") || !strings.Contains(out, "dry run, nothing changed") {
 		t.Fatalf("dry run: %d\n%s\n%s", code, out, stderr)
 	}
-	code, out, stderr = nfx(t, dir, "promote", "--from", "laptop", "--to", "server", "--json")
+	code, out, stderr = nfx(t, dir, "promote", "--from", "laptop", "--to", "server", "--json", "--config-only")
 	var res struct {
 		Applied bool
 		Release struct{ Digest string }
@@ -54,7 +54,7 @@ func TestPromoteCLI(t *testing.T) {
 		t.Errorf("release show: %s", out)
 	}
 	before, _ := os.ReadFile(server)
-	code, out, stderr = nfx(t, dir, "promote", "--from", "laptop", "--to", "server")
+	code, out, stderr = nfx(t, dir, "promote", "--from", "laptop", "--to", "server", "--config-only")
 	if code != ExitBlocked || !strings.Contains(out, "BLOCK  pinned") || !strings.Contains(stderr, "blocked by pinned") {
 		t.Fatalf("blocked: %d\n%s\n%s", code, out, stderr)
 	}
@@ -113,7 +113,7 @@ func TestPromoteStagingToServer(t *testing.T) {
 	dir := project(t)
 	src, _ := os.ReadFile(filepath.Join(dir, "Pulumi.server.yaml"))
 	write(t, filepath.Join(dir, "Pulumi.server-staging.yaml"), string(src)+"  nextflow:qdrant:\n    image: qdrant/qdrant:v1.13.6\n")
-	code, out, stderr := nfx(t, dir, "promote", "--from", "server-staging", "--to", "server")
+	code, out, stderr := nfx(t, dir, "promote", "--from", "server-staging", "--to", "server", "--config-only")
 	if code != ExitOK || !strings.Contains(out, "qdrant.image: qdrant/qdrant:v1.13.2 -> qdrant/qdrant:v1.13.6") {
 		t.Fatalf("%d\n%s\n%s", code, out, stderr)
 	}
@@ -183,19 +183,13 @@ func TestPromoteApprovalAgainstRealState(t *testing.T) {
 	if code, out, _ = nfx(t, dir, "promote", "--from", "laptop", "--to", "server", "--approved", strconv.Itoa(dry.LedgerEntry)); code != ExitOK || !strings.Contains(out, "applied") {
 		t.Fatalf("the approved apply: %d\n%s", code, out)
 	}
-	// Deployed, the server's stack.yaml carries the new image; rolled back
-	// and deployed, it is the one before, byte for byte.
-	if code, _, stderr := nfx(t, dir, "up", "--stage", "server"); code != ExitOK {
-		t.Fatalf("up: %s", stderr)
-	}
+	// The promotion ran the up: the server's stack.yaml carries the new
+	// image; the rollback ran it too: it is the one before, byte for byte.
 	if b, _ := os.ReadFile(stackYAML); !strings.Contains(string(b), "ghcr.io/nextflow-crm/crm:1.9.0") {
 		t.Error("the deployed stack.yaml does not carry the promoted image")
 	}
-	if code, out, stderr := nfx(t, dir, "rollback", "--stage", "server"); code != ExitOK || !strings.Contains(out, "crm.image: ghcr.io/nextflow-crm/crm:1.9.0 -> ghcr.io/nextflow-crm/crm:1.8.2") {
+	if code, out, stderr := nfx(t, dir, "rollback", "--stage", "server"); code != ExitOK || !strings.Contains(out, "crm.image: ghcr.io/nextflow-crm/crm:1.9.0 -> ghcr.io/nextflow-crm/crm:1.8.2") || !strings.Contains(out, "never verified there") {
 		t.Fatalf("rollback: %d\n%s\n%s", code, out, stderr)
-	}
-	if code, _, stderr := nfx(t, dir, "up", "--stage", "server"); code != ExitOK {
-		t.Fatalf("up: %s", stderr)
 	}
 	if b, _ := os.ReadFile(stackYAML); !bytes.Equal(b, orig) {
 		t.Error("after the rollback, stack.yaml differs from the one before the promotion")
@@ -246,7 +240,7 @@ func TestPromoteTwoAtOnce(t *testing.T) {
 	if code == ExitOK || !strings.Contains(stderr, "another nfx run (pid") {
 		t.Errorf("a promotion while the stack is held: %d %s", code, stderr)
 	}
-	if code, _, stderr := nfx(t, dir, "promote", "--from", "laptop", "--to", "server"); code != ExitOK {
+	if code, _, stderr := nfx(t, dir, "promote", "--from", "laptop", "--to", "server", "--config-only"); code != ExitOK {
 		t.Errorf("after the lock is released: %d %s", code, stderr)
 	}
 }

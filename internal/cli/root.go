@@ -122,6 +122,8 @@ func (f *stackFlags) add(cmd *cobra.Command) {
 type stackInput struct {
 	ProjectDir string
 	Stage      model.Stage
+	// Stack is the stack's name: the stage's, or another of its stacks.
+	Stack      string
 	ConfigFile string
 	Raw        model.Raw
 	Config     *model.Config
@@ -133,17 +135,27 @@ func (f *stackFlags) resolve(io IO, requireSecrets bool) (*stackInput, error) {
 	if f.Stage == "" {
 		return nil, usagef("--stage is required: laptop, server or cloud")
 	}
-	st, err := model.ParseStage(f.Stage)
-	if err != nil {
-		return nil, usagef("--stage: %v", err)
-	}
 	proj, err := findProject(io.Dir)
 	if err != nil {
 		return nil, err
 	}
+	// A stage's own stack, or another stack of a stage by its name (such
+	// as server-staging, whose Pulumi.server-staging.yaml sets nextflow:stage).
+	stack := f.Stage
+	st, err := model.ParseStage(f.Stage)
+	if err != nil {
+		if _, ferr := os.Stat(filepath.Join(proj, "Pulumi."+f.Stage+".yaml")); ferr != nil || f.Config != "" || !stackNameRE.MatchString(f.Stage) {
+			return nil, usagef("--stage: %v (or the name of a stack whose Pulumi.<name>.yaml sets nextflow:stage)", err)
+		}
+		s, serr := stackOf(proj, f.Stage, "--stage")
+		if serr != nil {
+			return nil, serr
+		}
+		st = s.Stage
+	}
 	file := f.Config
 	if file == "" {
-		file = filepath.Join(proj, "Pulumi."+string(st)+".yaml")
+		file = filepath.Join(proj, "Pulumi."+stack+".yaml")
 	} else if !filepath.IsAbs(file) {
 		file = filepath.Join(io.Dir, file)
 	}
@@ -151,14 +163,14 @@ func (f *stackFlags) resolve(io IO, requireSecrets bool) (*stackInput, error) {
 	if err != nil {
 		return nil, usagef("stage %s: %v", st, err)
 	}
-	cfg, ds := model.Load(string(st), raw, model.LoadOptions{RequireSecrets: requireSecrets})
+	cfg, ds := model.Load(string(st), raw, model.LoadOptions{RequireSecrets: requireSecrets, Stack: stack})
 	if ds.HasErrors() {
 		return nil, &stacks.ConfigError{Diagnostics: ds, Stage: st, File: file}
 	}
 	for _, w := range ds.Warnings() {
 		fmt.Fprintf(io.Err, "nfx: %s\n", w)
 	}
-	return &stackInput{ProjectDir: proj, Stage: st, ConfigFile: file, Raw: raw, Config: cfg, Warnings: ds.Warnings()}, nil
+	return &stackInput{ProjectDir: proj, Stage: st, Stack: stack, ConfigFile: file, Raw: raw, Config: cfg, Warnings: ds.Warnings()}, nil
 }
 
 // findProject walks up from dir to the directory holding Pulumi.yaml.

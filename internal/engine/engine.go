@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
@@ -35,6 +36,13 @@ type Options struct {
 	// ProjectDir holds Pulumi.yaml.
 	ProjectDir string
 	Stage      model.Stage
+	// Stack is the stack's name (its Pulumi.<stack>.yaml); empty means the
+	// stage's own stack. Another stack of a stage, such as server-staging,
+	// sets nextflow:stage.
+	Stack string
+	// Locked says the caller holds the stack's lock (Lock) for the whole
+	// operation, as a promotion does across its preview and up.
+	Locked bool
 	// ConfigFile is the stack config file; empty means Pulumi.<stage>.yaml
 	// in ProjectDir.
 	ConfigFile string
@@ -50,11 +58,14 @@ type Options struct {
 const StateDir = ".nfx"
 
 func (o *Options) defaults() {
+	if o.Stack == "" {
+		o.Stack = string(o.Stage)
+	}
 	if o.Backend == "" {
 		o.Backend = "file://" + filepath.Join(o.ProjectDir, StateDir, "state")
 	}
 	if o.OutDir == "" {
-		o.OutDir = filepath.Join(o.ProjectDir, "out", string(o.Stage))
+		o.OutDir = filepath.Join(o.ProjectDir, "out", o.Stack)
 	}
 	if o.Stdout == nil {
 		o.Stdout = io.Discard
@@ -69,7 +80,7 @@ func (o *Options) configFileOption() string {
 	if o.ConfigFile == "" {
 		return ""
 	}
-	def := filepath.Join(o.ProjectDir, "Pulumi."+string(o.Stage)+".yaml")
+	def := filepath.Join(o.ProjectDir, "Pulumi."+o.Stack+".yaml")
 	if abs, err := filepath.Abs(o.ConfigFile); err == nil && abs == def {
 		return ""
 	}
@@ -152,13 +163,13 @@ func checkConfig(o Options) (map[string]string, string, error) {
 	o.defaults()
 	cfgFile := o.ConfigFile
 	if cfgFile == "" {
-		cfgFile = filepath.Join(o.ProjectDir, "Pulumi."+string(o.Stage)+".yaml")
+		cfgFile = filepath.Join(o.ProjectDir, "Pulumi."+o.Stack+".yaml")
 	}
 	raw, _, err := model.ReadStackFile(cfgFile)
 	if err != nil {
 		return nil, "", err
 	}
-	cfg, ds := model.Load(string(o.Stage), raw, model.LoadOptions{})
+	cfg, ds := model.Load(string(o.Stage), raw, model.LoadOptions{Stack: o.Stack})
 	if ds.HasErrors() {
 		return nil, "", &stacks.ConfigError{Diagnostics: ds, Stage: o.Stage, File: cfgFile}
 	}
@@ -194,7 +205,7 @@ func checkConfig(o Options) (map[string]string, string, error) {
 	for k := range supplied {
 		withSupplied.Values[k], withSupplied.Secret[k] = "[supplied]", true
 	}
-	if _, ds := model.Load(string(o.Stage), withSupplied, model.LoadOptions{RequireSecrets: true}); ds.HasErrors() {
+	if _, ds := model.Load(string(o.Stage), withSupplied, model.LoadOptions{RequireSecrets: true, Stack: o.Stack}); ds.HasErrors() {
 		return nil, "", &stacks.ConfigError{Diagnostics: ds, Stage: o.Stage, File: cfgFile}
 	}
 	return supplied, cfgFile, nil
@@ -259,10 +270,10 @@ func workspace(ctx context.Context, o Options) (auto.Stack, error) {
 		return auto.Stack{}, err
 	}
 	program := stacks.Program(stacks.Options{OutDir: o.OutDir})
-	st, err := auto.UpsertStackInlineSource(ctx, string(o.Stage), model.Namespace, program,
+	st, err := auto.UpsertStackInlineSource(ctx, o.Stack, model.Namespace, program,
 		auto.WorkDir(o.ProjectDir), auto.Pulumi(cmd), auto.EnvVars(env), auto.SecretsProvider("passphrase"))
 	if err != nil {
-		return auto.Stack{}, fmt.Errorf("stack %s: %w", o.Stage, err)
+		return auto.Stack{}, fmt.Errorf("stack %s: %w", o.Stack, err)
 	}
 	return st, nil
 }
@@ -270,7 +281,7 @@ func workspace(ctx context.Context, o Options) (auto.Stack, error) {
 // setSecret stores one secret key with `pulumi config set --secret`, the
 // value on standard input.
 func setSecret(ctx context.Context, bin string, o Options, env map[string]string, key, value string) error {
-	args := []string{"config", "set", "--secret", "--stack", string(o.Stage), "--non-interactive"}
+	args := []string{"config", "set", "--secret", "--stack", o.Stack, "--non-interactive"}
 	if f := o.configFileOption(); f != "" {
 		args = append(args, "--config-file", f)
 	}
@@ -316,36 +327,63 @@ func (c Changes) String() string {
 	return strings.Join(parts, " ")
 }
 
+// Step is one step of a preview: its operation, resource and type.
+type Step struct {
+	Op   string `json:"op"`
+	URN  string `json:"urn"`
+	Type string `json:"type"`
+}
+
 // Preview shows what up would change.
-func Preview(ctx context.Context, o Options) (ch Changes, err error) {
+func Preview(ctx context.Context, o Options) (Changes, error) {
+	ch, _, err := PreviewSteps(ctx, o)
+	return ch, err
+}
+
+// PreviewSteps shows what up would change, and each step it would take.
+func PreviewSteps(ctx context.Context, o Options) (ch Changes, steps []Step, err error) {
 	o.defaults()
 	// A bad configuration fails before anything is written, the lock too.
 	if _, _, err := checkConfig(o); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	unlock, err := lockStack(o.ProjectDir, o.Stage)
+	unlock, err := o.lock()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer unlock()
 	defer func() { err = explain(o, err) }()
 	st, err := Stack(ctx, o)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	opts := []optpreview.Option{optpreview.ProgressStreams(o.Stdout), optpreview.ErrorProgressStreams(o.Stderr), optpreview.Diff()}
+	events := make(chan events.EngineEvent)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for e := range events {
+			if e.ResourcePreEvent != nil {
+				m := e.ResourcePreEvent.Metadata
+				steps = append(steps, Step{Op: string(m.Op), URN: m.URN, Type: m.Type})
+			}
+		}
+	}()
+	opts := []optpreview.Option{optpreview.ProgressStreams(o.Stdout), optpreview.ErrorProgressStreams(o.Stderr), optpreview.Diff(),
+		optpreview.EventStreams(events)}
 	if f := o.configFileOption(); f != "" {
 		opts = append(opts, optpreview.ConfigFile(f))
 	}
 	res, err := st.Preview(ctx, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("preview %s: %w", o.Stage, err)
+		// The event stream may never have started: do not wait for it.
+		return nil, nil, fmt.Errorf("preview %s: %w", o.Stack, err)
 	}
+	<-done
 	ch = Changes{}
 	for op, n := range res.ChangeSummary {
 		ch[string(op)] = n
 	}
-	return ch, nil
+	return ch, steps, nil
 }
 
 // Up applies the stack and writes the stage's files.
@@ -355,7 +393,7 @@ func Up(ctx context.Context, o Options) (ch Changes, err error) {
 	if _, _, err := checkConfig(o); err != nil {
 		return nil, err
 	}
-	unlock, err := lockStack(o.ProjectDir, o.Stage)
+	unlock, err := o.lock()
 	if err != nil {
 		return nil, err
 	}
@@ -371,7 +409,7 @@ func Up(ctx context.Context, o Options) (ch Changes, err error) {
 	}
 	res, err := st.Up(ctx, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("up %s: %w", o.Stage, err)
+		return nil, fmt.Errorf("up %s: %w", o.Stack, err)
 	}
 	ch = Changes{}
 	if res.Summary.ResourceChanges != nil {
@@ -389,7 +427,7 @@ func Destroy(ctx context.Context, o Options) (err error) {
 	if _, _, err := checkConfig(o); err != nil {
 		return err
 	}
-	unlock, err := lockStack(o.ProjectDir, o.Stage)
+	unlock, err := o.lock()
 	if err != nil {
 		return err
 	}
@@ -404,7 +442,7 @@ func Destroy(ctx context.Context, o Options) (err error) {
 		opts = append(opts, optdestroy.ConfigFile(f))
 	}
 	if _, err := st.Destroy(ctx, opts...); err != nil {
-		return fmt.Errorf("destroy %s: %w", o.Stage, err)
+		return fmt.Errorf("destroy %s: %w", o.Stack, err)
 	}
 	// Only what nfx wrote goes; the user's files beside it stay.
 	return files.RemoveOutput(o.OutDir)

@@ -29,6 +29,14 @@ func (e *BusyError) Error() string {
 // stack and an up of it never run at once.
 func Lock(projectDir, name string) (func(), error) { return lockStack(projectDir, model.Stage(name)) }
 
+// lock takes the stack's lock unless the caller holds it.
+func (o *Options) lock() (func(), error) {
+	if o.Locked {
+		return func() {}, nil
+	}
+	return lockStack(o.ProjectDir, model.Stage(o.Stack))
+}
+
 // lockStack takes the project's lock on one stack for the whole of an
 // engine operation: generating and storing its secrets, the engine's run,
 // the files. A second nfx fails at once with a BusyError instead of
@@ -66,7 +74,7 @@ func lockStack(projectDir string, st model.Stage) (func(), error) {
 // nfx run is alive on the stack.
 func Cancel(ctx context.Context, o Options) error {
 	o.defaults()
-	unlock, err := lockStack(o.ProjectDir, o.Stage)
+	unlock, err := o.lock()
 	if err != nil {
 		return err
 	}
@@ -76,7 +84,7 @@ func Cancel(ctx context.Context, o Options) error {
 		return explain(o, err)
 	}
 	if err := st.Cancel(ctx); err != nil {
-		return explain(o, fmt.Errorf("cancel %s: %w", o.Stage, err))
+		return explain(o, fmt.Errorf("cancel %s: %w", o.Stack, err))
 	}
 	return nil
 }
@@ -87,31 +95,32 @@ func explain(o Options, err error) error {
 	if err == nil {
 		return nil
 	}
+	o.defaults()
 	var cfgErr *stacks.ConfigError
 	var busy *BusyError
 	if errors.As(err, &cfgErr) || errors.As(err, &busy) {
 		return err
 	}
 	msg := err.Error()
-	stackFile := filepath.Join(o.Backend, ".pulumi", "stacks", model.Namespace, string(o.Stage)+".json")
+	stackFile := filepath.Join(o.Backend, ".pulumi", "stacks", model.Namespace, o.Stack+".json")
 	stackFile = strings.TrimPrefix(stackFile, "file:/")
 	cfg := o.ConfigFile
 	if cfg == "" {
-		cfg = filepath.Join(o.ProjectDir, "Pulumi."+string(o.Stage)+".yaml")
+		cfg = filepath.Join(o.ProjectDir, "Pulumi."+o.Stack+".yaml")
 	}
 	switch {
 	case strings.Contains(msg, "currently locked"):
-		return fmt.Errorf("stack %s: the engine's lock is held by a run that is gone (it was killed, or the machine stopped); fix: run `nfx cancel --stage %s`, then nfx again", o.Stage, o.Stage)
+		return fmt.Errorf("stack %s: the engine's lock is held by a run that is gone (it was killed, or the machine stopped); fix: run `nfx cancel --stage %s`, then nfx again", o.Stack, o.Stack)
 	case strings.Contains(msg, "incorrect passphrase"):
 		return fmt.Errorf("stack %s: the passphrase does not decrypt the secrets in %s (from %s); fix: set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE to the passphrase the stack was made with, or restore %s from a backup",
-			o.Stage, filepath.Base(cfg), passphraseSource(o.ProjectDir), filepath.Join(o.ProjectDir, StateDir, "passphrase"))
+			o.Stack, filepath.Base(cfg), passphraseSource(o.ProjectDir), filepath.Join(o.ProjectDir, StateDir, "passphrase"))
 	case strings.Contains(msg, "could not deserialize deployment") || strings.Contains(msg, "unexpected end of JSON") ||
 		strings.Contains(msg, "invalid character") && strings.Contains(msg, "checkpoint") || strings.Contains(msg, "reading checkpoint"):
 		return fmt.Errorf("stack %s: the state file %s is damaged (%s); fix: restore it from %s.bak, which the engine keeps beside it, and run nfx again",
-			o.Stage, stackFile, firstLine(msg), stackFile)
+			o.Stack, stackFile, firstLine(msg), stackFile)
 	case strings.Contains(msg, "failed to decrypt") || strings.Contains(msg, "message authentication failed") || strings.Contains(msg, "could not decrypt"):
 		return fmt.Errorf("stack %s: a secret value in %s does not decrypt (its ciphertext was changed, or it was made with another passphrase); fix: set it again with `pulumi config set --secret <key> -s %s`, or restore the file from version control",
-			o.Stage, filepath.Base(cfg), o.Stage)
+			o.Stack, filepath.Base(cfg), o.Stack)
 	}
 	return err
 }

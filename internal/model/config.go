@@ -111,6 +111,23 @@ type PromotionConfig struct {
 	// Levels makes a gate advisory (reported, never blocking) or blocking,
 	// by name: cost, capacity, freeze, pinned. valid and policy always block.
 	Levels map[string]string `json:"levels"`
+	// Verify is what the stack must pass after a promotion's up; a failure
+	// rolls the promotion back.
+	Verify VerifyConfig `json:"verify"`
+}
+
+// VerifyConfig is `nextflow:promotion.verify`: the checks of a stack
+// after a promotion's up.
+type VerifyConfig struct {
+	// Health are URLs that must answer 2xx, such as
+	// https://crm.example.com/healthz.
+	Health []string `json:"health"`
+	// Prometheus is the stack's Prometheus (http://host:9090): the CRM must
+	// have answered throughout the check and no page alert may fire.
+	Prometheus string `json:"prometheus"`
+	// Seconds is how long after up the health URLs must keep answering;
+	// 0 checks them once.
+	Seconds int `json:"seconds"`
 }
 
 // FreezeWindow is a weekly window (days and a time span) or a date range,
@@ -447,7 +464,8 @@ const (
 func Defaults(stage Stage) Config {
 	prof := Profiles[stage]
 	c := Config{
-		Stage: stage,
+		Stage:     stage,
+		Promotion: PromotionConfig{Verify: VerifyConfig{Seconds: 60}},
 		Host:  prof.Hardware,
 		CRM: CRMConfig{
 			Image: DefaultCRMImage, Replicas: 1, Port: 3000, HealthPath: "/healthz",

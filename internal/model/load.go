@@ -29,6 +29,15 @@ type LoadOptions struct {
 	// RequireSecrets makes missing secret values an error. Offline commands
 	// leave it off: they never need secret values.
 	RequireSecrets bool
+	// Stack names the stack in the fixes of errors; empty means the stage's.
+	Stack string
+}
+
+func (o LoadOptions) stack(c *Config) string {
+	if o.Stack != "" {
+		return o.Stack
+	}
+	return string(c.Stage)
 }
 
 // Load turns raw configuration into a validated Config for stage. It runs
@@ -72,6 +81,15 @@ func Load(stage string, raw Raw, opts LoadOptions) (*Config, Diagnostics) {
 		return nil, ds
 	}
 	return &cfg, ds
+}
+
+// StageOfStack is the stage a stack runs: its nextflow:stage, else the
+// stack's own name (the stage stacks laptop, server and cloud).
+func StageOfStack(stack string, raw Raw) string {
+	if v := raw.Values["stage"]; v != "" {
+		return v
+	}
+	return stack
 }
 
 func phaseStage(stage string, raw Raw, ds *Diagnostics) Stage {
@@ -379,7 +397,7 @@ func phaseReferences(c *Config, opts LoadOptions, ds *Diagnostics) {
 			return
 		}
 		key, _ := LookupKey(name)
-		fix := fmt.Sprintf("set it with `pulumi config set --secret %s <value> -s %s`", k(name), c.Stage)
+		fix := fmt.Sprintf("set it with `pulumi config set --secret %s <value> -s %s`", k(name), opts.stack(c))
 		if key.Generated {
 			fix += ", or let `nfx up` generate it"
 		} else {
@@ -417,7 +435,7 @@ func phaseReferences(c *Config, opts LoadOptions, ds *Diagnostics) {
 		for j, sec := range s.Secrets {
 			if !c.AppSecretsSet[sec.Name] && opts.RequireSecrets {
 				ds.Errorf(fmt.Sprintf("%s[%d].secrets[%d]", k("services"), i, j),
-					fmt.Sprintf("set it with `pulumi config set --secret --path '%s.%s' <value> -s %s`", k(KeyAppSecrets), sec.Name, c.Stage),
+					fmt.Sprintf("set it with `pulumi config set --secret --path '%s.%s' <value> -s %s`", k(KeyAppSecrets), sec.Name, opts.stack(c)),
 					"refers to %s.%s, which has no value", k(KeyAppSecrets), sec.Name)
 			}
 		}

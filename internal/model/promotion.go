@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 	// IANA zones even where the machine has no zoneinfo (a slim CI image).
@@ -28,6 +29,42 @@ func ClockMinutes(s string, end bool) (int, bool) {
 	return h*60 + m, true
 }
 
+// CheckURL says what is wrong with a URL nfx requests for a check: it
+// must be http or https with a host, and carry no credentials (the
+// message never repeats such a URL).
+func CheckURL(s string) string {
+	u, err := url.Parse(s)
+	switch {
+	case (err == nil && u.User != nil) || strings.Contains(s, "@"):
+		return "holds credentials (not shown); put the endpoint behind a proxy that needs none"
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsAny(s, " \t\n\r"):
+		return fmt.Sprintf("%q is not an http(s) URL with a host, such as https://crm.example.com/healthz", s)
+	}
+	return ""
+}
+
+func checkVerify(v VerifyConfig, ds *Diagnostics) {
+	k := func(f string) string { return FullKey("promotion.verify." + f) }
+	if len(v.Health) > 20 {
+		ds.Errorf(k("health"), "list at most 20 URLs", "has %d", len(v.Health))
+	}
+	for i, h := range v.Health {
+		if len(h) > 2048 {
+			ds.Errorf(k(fmt.Sprintf("health[%d]", i)), "give a URL of at most 2048 characters", "is %d characters", len(h))
+		} else if why := CheckURL(h); why != "" {
+			ds.Errorf(k(fmt.Sprintf("health[%d]", i)), "give the URL of a health endpoint the CI runner reaches", "%s", why)
+		}
+	}
+	if v.Prometheus != "" {
+		if why := CheckURL(v.Prometheus); why != "" {
+			ds.Errorf(k("prometheus"), "give the stack's Prometheus base URL, such as http://10.0.0.5:9090", "%s", why)
+		}
+	}
+	if v.Seconds < 0 || v.Seconds > 3600 {
+		ds.Errorf(k("seconds"), "set how long the health URLs must keep answering after up, 0 to 3600 seconds", "got %d", v.Seconds)
+	}
+}
+
 func checkPromotion(c PromotionConfig, ds *Diagnostics) {
 	k := func(f string) string { return FullKey("promotion." + f) }
 	if c.BudgetVND < 0 {
@@ -45,6 +82,7 @@ func checkPromotion(c PromotionConfig, ds *Diagnostics) {
 	if c.Users < 0 {
 		ds.Errorf(k("users"), "set the concurrent users the stack must carry, or 0 for the stage's own", "must be >= 0, got %d", c.Users)
 	}
+	checkVerify(c.Verify, ds)
 	for gate, level := range c.Levels {
 		if !contains(PromotionGates, gate) {
 			ds.Errorf(k("levels."+gate), "name one of "+strings.Join(PromotionGates, ", ")+" (valid and policy always block)", "unknown gate %q", gate)

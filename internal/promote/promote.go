@@ -8,11 +8,13 @@ package promote
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -71,6 +73,22 @@ type Options struct {
 	PreviewJSON []byte
 	// Migration is a migration journal that covers the data a step loses.
 	Migration string
+	// Engine previews, applies and verifies the target with the real
+	// engine; nil carries the release into the config file only.
+	Engine Engine
+}
+
+// Engine runs the target stack of a promotion.
+type Engine interface {
+	// Preview previews the target as it would be with config as its
+	// config file (the file itself is not touched).
+	Preview(config []byte) ([]Step, error)
+	// Up applies the target's config file as it is written, and starts
+	// the stack; it returns a summary of the changes.
+	Up() (string, error)
+	// Verify checks the target after Up. checked is false when the
+	// target declares nothing to check (nextflow:promotion.verify).
+	Verify(v model.VerifyConfig) (g GateResult, checked bool)
 }
 
 // Result is a promotion's outcome.
@@ -85,6 +103,12 @@ type Result struct {
 	DryRun  bool               `json:"dryRun"`
 	Entry   int                `json:"ledgerEntry"`
 	Cost    map[string]float64 `json:"cost"`
+	// Up is the engine's summary of the up; RolledBack says a failed
+	// verification or up carried the earlier release back (ledger entry
+	// RollbackEntry), holding the stack.
+	Up            string `json:"up,omitempty"`
+	RolledBack    bool   `json:"rolledBack,omitempty"`
+	RollbackEntry int    `json:"rollbackEntry,omitempty"`
 }
 
 // load reads and validates a stack's config file.
@@ -166,20 +190,29 @@ func Run(o Options) (*Result, error) {
 	}
 
 	var plan *offline.Result
+	var steps []Step
 	if next != nil {
 		// policy: the target's plan, rendered offline, within the rules.
+		policyOK := false
 		if plan, err = offline.Run(o.To.Stage, nextRaw); err != nil {
 			gate(GateResult{Name: "policy", Level: model.GateBlocking, Detail: "the plan does not render: " + err.Error()})
 		} else if bad := Policy(plan); len(bad) > 0 {
 			gate(GateResult{Name: "policy", Level: model.GateBlocking, Detail: strings.Join(bad, "; ")})
 		} else {
+			policyOK = true
 			gate(GateResult{Name: "policy", Level: model.GateBlocking, Passed: true, Detail: fmt.Sprintf("%d planned resources within policy", len(plan.Plan.Resources))})
+		}
+		// preview: the real engine's steps on the target's state.
+		var g GateResult
+		steps, g = previewGate(o, newData, policyOK)
+		if g.Name != "" {
+			gate(g)
 		}
 		prev, prevErr := offline.Run(o.To.Stage, curRaw)
 		if prevErr != nil {
 			prev = nil
 		}
-		gate(statefulGate(o, prev, plan))
+		gate(statefulGate(o, prev, plan, steps))
 		gate(costGate(cur, next, prev, plan, level("cost"), res))
 		gate(capacityGate(next, level("capacity")))
 	}
@@ -206,7 +239,7 @@ func Run(o Options) (*Result, error) {
 		}
 		gate(g)
 	}
-	preview := previewDigest(newData, plan)
+	preview := previewDigest(newData, plan, steps)
 	state, err := stateDigest(o.StateFile)
 	if err != nil {
 		return nil, err
@@ -242,14 +275,144 @@ func Run(o Options) (*Result, error) {
 			return res, fmt.Errorf("ledger: %w", err)
 		}
 	}
-	if !res.Blocked && !o.DryRun && len(res.Changes) > 0 {
+	res.Entry = e.Seq
+	if res.Blocked || o.DryRun {
+		return res, nil
+	}
+	if len(res.Changes) > 0 {
 		if err := files.WriteFile(o.To.File, newData); err != nil {
 			return nil, fmt.Errorf("write %s: %w", o.To.File, err)
 		}
 		res.Applied = true
 	}
-	res.Entry = e.Seq
+	if o.Engine == nil {
+		return res, nil
+	}
+	// The up runs even when the file already carries the release: a rerun
+	// after a promotion killed before or during its up completes it.
+	// What a failure goes back to: what ran before, or, when the file
+	// already carried the release (a rerun), the release before it.
+	back := was
+	if was.Digest == rel.Digest {
+		var ok bool
+		if back, _, ok = Earlier(entries, res.To, rel.Digest); !ok {
+			back = was
+		}
+	}
+	if res.Up, err = o.Engine.Up(); err != nil {
+		upErr := err
+		rb, err := rollBack(o, back, rel, "the up failed: "+oneLine(upErr.Error()))
+		if err != nil {
+			return res, fmt.Errorf("up %s: %v; and the automatic rollback: %w", res.To, upErr, err)
+		}
+		return res, fmt.Errorf("up %s: %w; rolled back to release %s (ledger entry %d), automatic promotion of %s held", res.To, upErr, back.Short(), rb, res.To)
+	}
+	v, checked := o.Engine.Verify(next.Promotion.Verify)
+	res.Gates = append(res.Gates, v)
+	if checked {
+		if _, err := o.Ledger.Append(Entry{Time: time.Now(), Kind: "verify", To: res.To, Release: rel.Digest, Actor: o.Actor, Gates: []GateResult{v}, Ref: e.Seq}); err != nil {
+			return res, fmt.Errorf("ledger: %w", err)
+		}
+	}
+	if !v.Passed {
+		res.Blocked, res.Applied = true, false
+		if res.RollbackEntry, err = rollBack(o, back, rel, "the verification after up failed: "+v.Detail); err != nil {
+			return res, fmt.Errorf("the verification of %s failed (%s), and the automatic rollback: %w", res.To, v.Detail, err)
+		}
+		res.RolledBack = true
+	}
 	return res, nil
+}
+
+// rollBack carries release back into the target over current, runs its
+// up, and records it as a rollback, which holds automatic promotion of
+// the target. The decision is recorded first, as a promotion's is.
+func rollBack(o Options, back, current release.Release, why string) (int, error) {
+	if back.Digest == current.Digest {
+		return 0, fmt.Errorf("the ledger has no earlier release of %s to go back to; it runs %s, which failed (%s)", o.To.Name(), current.Short(), why)
+	}
+	e, err := o.Ledger.Append(Entry{Time: time.Now(), Kind: "rollback", To: o.To.Name(), Release: back.Digest, Actor: o.Actor, Payload: &back,
+		Replaced: &current, Note: "automatic: " + why + "; automatic promotion held"})
+	if err != nil {
+		return 0, fmt.Errorf("ledger: %w", err)
+	}
+	// The file as it is now: the up may have stored generated secrets in it.
+	data, err := model.ReadStackData(o.To.File)
+	if err != nil {
+		return e.Seq, err
+	}
+	out, err := release.Carry(data, back, current)
+	if err != nil {
+		return e.Seq, err
+	}
+	if err := files.WriteFile(o.To.File, out); err != nil {
+		return e.Seq, err
+	}
+	if _, err := o.Engine.Up(); err != nil {
+		return e.Seq, fmt.Errorf("the up of the earlier release failed too: %w; %s's config carries release %s again; fix: nfx up --stage %s", err, o.To.Name(), back.Short(), o.To.Name())
+	}
+	return e.Seq, nil
+}
+
+// previewGate previews the target with the release: from --preview-json,
+// else with the engine once the plan is within policy. No gate (Name "")
+// when neither runs.
+func previewGate(o Options, config []byte, policyOK bool) ([]Step, GateResult) {
+	g := GateResult{Name: "preview", Level: model.GateBlocking}
+	var steps []Step
+	var err error
+	from := "the engine's preview"
+	switch {
+	case o.PreviewJSON != nil:
+		from = "--preview-json"
+		steps, err = PreviewSteps(o.PreviewJSON)
+	case o.Engine != nil && policyOK:
+		steps, err = o.Engine.Preview(config)
+	default:
+		return nil, GateResult{}
+	}
+	if err != nil {
+		g.Detail = from + ": " + oneLine(err.Error())
+		return nil, g
+	}
+	ops := map[string]int{}
+	for _, s := range steps {
+		ops[s.Op]++
+	}
+	g.Figures = map[string]float64{}
+	var parts []string
+	for _, op := range sortedKeys(ops) {
+		g.Figures[op] = float64(ops[op])
+		parts = append(parts, fmt.Sprintf("%s=%d", op, ops[op]))
+	}
+	g.Passed = true
+	g.Detail = fmt.Sprintf("%s: %d steps (%s)", from, len(steps), strings.Join(parts, " "))
+	return steps, g
+}
+
+func sortedKeys(m map[string]int) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// oneLine is an error's text on one line (a report's cell), at most 500
+// characters.
+func oneLine(s string) string {
+	var parts []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			parts = append(parts, strings.TrimSuffix(l, ":"))
+		}
+	}
+	s = strings.Join(parts, ": ")
+	if len(s) > 500 {
+		s = s[:500] + "..."
+	}
+	return s
 }
 
 func costGate(cur, next *model.Config, prevPlan, plan *offline.Result, level string, res *Result) GateResult {
@@ -373,13 +536,24 @@ func sha(parts ...[]byte) string {
 }
 
 // previewDigest binds what a dry run saw: the target's config file with
-// the release carried in, and the plan rendered from it.
-func previewDigest(config []byte, plan *offline.Result) string {
+// the release carried in, the plan rendered from it, and the preview's
+// steps.
+func previewDigest(config []byte, plan *offline.Result, steps []Step) string {
 	var pj []byte
 	if plan != nil {
 		pj, _ = plan.Plan.JSON()
 	}
-	return sha(config, pj)
+	var sj []byte
+	if steps != nil {
+		// The engine runs steps in parallel: their order is not the plan's.
+		sorted := append([]Step(nil), steps...)
+		sort.Slice(sorted, func(i, j int) bool {
+			a, b := sorted[i], sorted[j]
+			return a.URN < b.URN || a.URN == b.URN && a.Op < b.Op
+		})
+		sj, _ = json.Marshal(sorted)
+	}
+	return sha(config, pj, sj)
 }
 
 // stateDigest is the version of the target's state: its file's digest.
@@ -504,9 +678,47 @@ func Reject(l Ledger, digest, actor, reason string, now time.Time) (Entry, error
 	return l.Append(Entry{Time: now, Kind: "reject", Release: digest, Actor: actor, Note: reason})
 }
 
-// Rollback carries back the release a stack ran before the promotion
-// that brought its current one, and holds automatic promotion of it.
-func Rollback(l Ledger, s Stack, actor string, now time.Time) (*Result, error) {
+// Earlier is the release a stack goes back to from current: of the
+// releases it ran before (in the ledger's promotions and rollbacks into
+// it), the newest that passed a verification there and is not rejected;
+// when none passed one, the newest not rejected (verified false).
+func Earlier(entries []Entry, stack, current string) (rel release.Release, verified, ok bool) {
+	var ran []release.Release
+	add := func(r *release.Release) {
+		if r != nil && (len(ran) == 0 || ran[len(ran)-1].Digest != r.Digest) {
+			ran = append(ran, *r)
+		}
+	}
+	passed, rejected := map[string]bool{}, map[string]bool{}
+	for _, e := range entries {
+		switch {
+		case (e.Kind == "promote" || e.Kind == "rollback") && e.To == stack:
+			add(e.Replaced)
+			add(e.Payload)
+		case e.Kind == "verify" && e.To == stack && len(e.Gates) == 1 && e.Gates[0].Passed:
+			passed[e.Release] = true
+		case e.Kind == "reject":
+			rejected[e.Release] = true
+		}
+	}
+	for i := len(ran) - 1; i >= 0; i-- {
+		r := ran[i]
+		if r.Digest == current || rejected[r.Digest] {
+			continue
+		}
+		if passed[r.Digest] {
+			return r, true, true
+		}
+		if !ok {
+			rel, ok = r, true
+		}
+	}
+	return rel, false, ok
+}
+
+// Rollback carries a stack back to its earlier release (Earlier), runs
+// its up when eng is set, and holds automatic promotion of it.
+func Rollback(l Ledger, s Stack, actor string, now time.Time, eng Engine) (*Result, error) {
 	entries, err := l.Entries()
 	if err != nil {
 		return nil, err
@@ -520,18 +732,15 @@ func Rollback(l Ledger, s Stack, actor string, now time.Time) (*Result, error) {
 		return nil, fmt.Errorf("the stack %s is not valid: %v%s", s.Name(), err, ds.Error())
 	}
 	was := release.Of(cfg)
-	var prev *Entry
-	for i := len(entries) - 1; i >= 0; i-- {
-		if e := entries[i]; e.Kind == "promote" && e.To == s.Name() && e.Release == was.Digest && e.Replaced != nil && e.Replaced.Digest != was.Digest {
-			prev = &entries[i]
-			break
-		}
+	rel, verified, ok := Earlier(entries, s.Name(), was.Digest)
+	if !ok {
+		return nil, fmt.Errorf("the ledger has no release %s ran before its current %s (none, or all rejected): there is nothing to go back to", s.Name(), was.Short())
 	}
-	if prev == nil {
-		return nil, fmt.Errorf("no promotion in the ledger brought %s its current release %s: there is no earlier release to go back to", s.Name(), was.Short())
+	how := "verified there"
+	if !verified {
+		how = "never verified there"
 	}
-	rel := *prev.Replaced
-	res := &Result{From: fmt.Sprintf("before ledger entry %d", prev.Seq), To: s.Name(), Release: rel, Changes: rel.Diff(was)}
+	res := &Result{From: "release " + rel.Short() + " (" + how + ")", To: s.Name(), Release: rel, Changes: rel.Diff(was)}
 	out, err := release.Carry(data, rel, was)
 	if err != nil {
 		return nil, err
@@ -539,17 +748,22 @@ func Rollback(l Ledger, s Stack, actor string, now time.Time) (*Result, error) {
 	if _, _, nds, err := load(s, out); err != nil || nds.HasErrors() {
 		return nil, fmt.Errorf("the earlier release does not fit %s's config now: %v%s", s.Name(), err, nds.Error())
 	}
-	e, err := l.Append(Entry{Time: now, Kind: "rollback", To: s.Name(), Release: rel.Digest, Actor: actor, Payload: &rel, Ref: prev.Seq,
-		Replaced: &was, Note: fmt.Sprintf("back from %s to %s, what ran before entry %d; automatic promotion held", was.Short(), rel.Short(), prev.Seq)})
+	e, err := l.Append(Entry{Time: now, Kind: "rollback", To: s.Name(), Release: rel.Digest, Actor: actor, Payload: &rel,
+		Replaced: &was, Note: fmt.Sprintf("back from %s to %s (%s); automatic promotion held", was.Short(), rel.Short(), how)})
 	if err != nil {
 		return nil, err
 	}
+	res.Entry = e.Seq
 	if len(res.Changes) > 0 {
 		if err := files.WriteFile(s.File, out); err != nil {
 			return nil, err
 		}
 		res.Applied = true
 	}
-	res.Entry = e.Seq
+	if eng != nil {
+		if res.Up, err = eng.Up(); err != nil {
+			return res, fmt.Errorf("up %s with release %s: %w; its config carries that release; fix: nfx up --stage %s", s.Name(), rel.Short(), err, s.Name())
+		}
+	}
 	return res, nil
 }

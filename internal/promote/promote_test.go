@@ -449,7 +449,7 @@ func TestRollbackAndReject(t *testing.T) {
 	if bytes.Equal(renderedStack(t, o.To.File), v1) {
 		t.Fatal("the new release did not change the server's stack")
 	}
-	rb, err := Rollback(o.Ledger, o.To, "oncall", o.Now)
+	rb, err := Rollback(o.Ledger, o.To, "oncall", o.Now, nil)
 	if err != nil || !rb.Applied {
 		t.Fatal(err, rb)
 	}

@@ -35,9 +35,15 @@ type Loss struct {
 	Op   string `json:"op"`
 }
 
-// PreviewLosses are the replace and delete steps of `pulumi preview
-// --json` on stateful resources, by URN.
-func PreviewLosses(data []byte) ([]Loss, error) {
+// Step is one step of a preview: its operation, resource and type.
+type Step struct {
+	Op   string `json:"op"`
+	URN  string `json:"urn"`
+	Type string `json:"type"`
+}
+
+// PreviewSteps reads the steps of `pulumi preview --json`.
+func PreviewSteps(data []byte) ([]Step, error) {
 	var doc struct {
 		Steps []struct {
 			Op       string `json:"op"`
@@ -53,20 +59,36 @@ func PreviewLosses(data []byte) ([]Loss, error) {
 	if err := json.Unmarshal(data, &doc); err != nil || doc.Steps == nil {
 		return nil, fmt.Errorf("not the JSON of `pulumi preview --json` (no steps)")
 	}
-	var out []Loss
+	out := make([]Step, 0, len(doc.Steps))
 	for _, s := range doc.Steps {
-		typ := ""
+		st := Step{Op: s.Op, URN: s.URN}
 		if s.OldState != nil {
-			typ = s.OldState.Type
+			st.Type = s.OldState.Type
 		} else if s.NewState != nil {
-			typ = s.NewState.Type
+			st.Type = s.NewState.Type
 		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// URNType is the type a URN names: urn:pulumi:stack::project::parent$type::name.
+func URNType(urn string) string {
+	parts := strings.Split(urn, "::")
+	if len(parts) < 3 {
+		return ""
+	}
+	t := parts[len(parts)-2]
+	return t[strings.LastIndex(t, "$")+1:]
+}
+
+// Losses are the replace and delete steps on stateful resources.
+func Losses(steps []Step) []Loss {
+	var out []Loss
+	for _, s := range steps {
+		typ := s.Type
 		if typ == "" {
-			// The URN's type: urn:pulumi:stack::project::parent$type::name.
-			parts := strings.Split(s.URN, "::")
-			if len(parts) >= 3 {
-				typ = parts[len(parts)-2][strings.LastIndex(parts[len(parts)-2], "$")+1:]
-			}
+			typ = URNType(s.URN)
 		}
 		switch s.Op {
 		case "replace", "create-replacement", "delete-replaced", "delete", "discard":
@@ -75,7 +97,7 @@ func PreviewLosses(data []byte) ([]Loss, error) {
 			}
 		}
 	}
-	return out, nil
+	return out
 }
 
 // planLosses compares a stack's plans before and after: a stateful
@@ -143,20 +165,15 @@ func migrationVerified(file string) (bool, string) {
 	return true, "verified " + j.Verification.At.UTC().Format(time.RFC3339)
 }
 
-func statefulGate(o Options, before, after *offline.Result) GateResult {
+// statefulGate reads the losses of the offline plans and of the target's
+// preview (steps; nil when none ran).
+func statefulGate(o Options, before, after *offline.Result, steps []Step) GateResult {
 	g := GateResult{Name: "stateful", Level: model.GateBlocking}
 	var losses []Loss
 	if before != nil && after != nil {
 		losses = planLosses(before, after)
 	}
-	if o.PreviewJSON != nil {
-		pl, err := PreviewLosses(o.PreviewJSON)
-		if err != nil {
-			g.Detail = "--preview-json: " + err.Error()
-			return g
-		}
-		losses = append(losses, pl...)
-	}
+	losses = append(losses, Losses(steps)...)
 	g.Figures = map[string]float64{"losses": float64(len(losses))}
 	if len(losses) == 0 {
 		g.Passed = true
