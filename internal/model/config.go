@@ -466,7 +466,7 @@ func Defaults(stage Stage) Config {
 	c := Config{
 		Stage:     stage,
 		Promotion: PromotionConfig{Verify: VerifyConfig{Seconds: 60}},
-		Host:  prof.Hardware,
+		Host:      prof.Hardware,
 		CRM: CRMConfig{
 			Image: DefaultCRMImage, Replicas: 1, Port: 3000, HealthPath: "/healthz",
 			Sizing: Sizing{CPUs: 2, Memory: 2 * GiB, CPURequest: 0.5, MemoryRequest: 512 * MiB},
