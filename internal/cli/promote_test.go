@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -300,4 +304,107 @@ func TestVerifyFromPrometheus(t *testing.T) {
 			t.Errorf("%v: %d %s", bad, code, stderr)
 		}
 	}
+}
+
+// With the real engine, a promotion runs the target's up and its deploy
+// command, then its verification (a health URL for two seconds): a
+// healthy release is applied and verified in the ledger; a release whose
+// health fails after its up is rolled back on its own (the config, the
+// rendered stack.yaml and the deployed copy byte for byte what they were)
+// and holds the stack; a release whose deploy fails is rolled back too.
+// nfx rollback never goes back to a release that failed there.
+func TestPromoteVerifiesAfterUpAndRollsBack(t *testing.T) {
+	dir := realEngine(t)
+	t.Setenv("NFX_TUNNEL_TOKEN", "server-token")
+	var healthy atomic.Bool
+	healthy.Store(true)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if !healthy.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer srv.Close()
+	laptop, server := filepath.Join(dir, "Pulumi.laptop.yaml"), filepath.Join(dir, "Pulumi.server.yaml")
+	src, _ := os.ReadFile(laptop)
+	release := func(tag string) { write(t, laptop, string(src)+"  nextflow:crm:\n    image: ghcr.io/nextflow-crm/crm:"+tag+"\n") }
+	if code, _, stderr := nfx(t, dir, "up", "--stage", "server"); code != ExitOK {
+		t.Fatalf("up: %s", stderr)
+	}
+	cfg, _ := os.ReadFile(server)
+	write(t, server, strings.Replace(string(cfg), "config:\n", "config:\n  nextflow:promotion:\n    verify:\n      health: ["+srv.URL+"/healthz]\n      seconds: 2\n", 1))
+	// The deploy fails for 1.9.2, and copies the rendered stack otherwise.
+	deploy := "grep -q crm:1.9.2 out/server/stack.yaml && exit 7; cp out/server/stack.yaml deployed.yaml"
+	stackYAML, deployed := filepath.Join(dir, "out", "server", "stack.yaml"), filepath.Join(dir, "deployed.yaml")
+
+	release("1.9.0")
+	code, out, stderr := nfx(t, dir, "promote", "--from", "laptop", "--to", "server", "--deploy-cmd", deploy)
+	if code != ExitOK || !gateLine(out, "pass", "verification") || !strings.Contains(out, "applied and up") || !gateLine(out, "pass", "preview") {
+		t.Fatalf("a healthy release: %d\n%s\n%s", code, out, stderr)
+	}
+	if b, _ := os.ReadFile(deployed); !strings.Contains(string(b), "crm:1.9.0") {
+		t.Fatal("the deploy command did not run after the up")
+	}
+	good, _ := os.ReadFile(stackYAML)
+	goodCfg, _ := os.ReadFile(server)
+
+	// Unhealthy after its up: rolled back, exit 3, held.
+	healthy.Store(false)
+	release("1.9.1")
+	code, out, stderr = nfx(t, dir, "promote", "--from", "laptop", "--to", "server", "--deploy-cmd", deploy)
+	if code != ExitBlocked || !gateLine(out, "BLOCK", "verification") || !strings.Contains(out, "did not answer 2xx within 2 s") || !strings.Contains(out, "rolled back") {
+		t.Fatalf("an unhealthy release: %d\n%s\n%s", code, out, stderr)
+	}
+	for _, f := range []struct {
+		name string
+		want []byte
+	}{{server, goodCfg}, {stackYAML, good}, {deployed, good}} {
+		if b, _ := os.ReadFile(f.name); !bytes.Equal(b, f.want) {
+			t.Errorf("after the automatic rollback %s differs from before the promotion", filepath.Base(f.name))
+		}
+	}
+	healthy.Store(true)
+	if code, out, _ = nfx(t, dir, "promote", "--from", "laptop", "--to", "server", "--deploy-cmd", deploy); code != ExitBlocked || !gateLine(out, "BLOCK", "hold") {
+		t.Fatalf("promotion into the held stack: %d\n%s", code, out)
+	}
+
+	// The deploy fails: rolled back; the error says so.
+	release("1.9.2")
+	code, _, stderr = nfx(t, dir, "promote", "--from", "laptop", "--to", "server", "--deploy-cmd", deploy, "--lift-hold")
+	if code == ExitOK || !strings.Contains(stderr, "--deploy-cmd: exit status 7") || !strings.Contains(stderr, "rolled back to release") {
+		t.Fatalf("a failing deploy: %d\n%s", code, stderr)
+	}
+	if b, _ := os.ReadFile(server); !bytes.Equal(b, goodCfg) {
+		t.Error("after a failed deploy the config is not the one before")
+	}
+	var es []struct {
+		Kind  string
+		Gates []struct{ Passed bool }
+	}
+	_, out, _ = nfx(t, dir, "ledger", "--json")
+	if err := json.Unmarshal([]byte(out), &es); err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, e := range es {
+		k := e.Kind
+		if k == "verify" && !e.Gates[0].Passed {
+			k = "verify-failed"
+		}
+		kinds = append(kinds, k)
+	}
+	if got := strings.Join(kinds, " "); got != "promote verify promote verify-failed rollback blocked promote lift verify-failed rollback" {
+		t.Errorf("ledger kinds: %s", got)
+	}
+	// nfx rollback: 1.9.1 and 1.9.2 failed there: back to 1.8.2.
+	if code, out, stderr := nfx(t, dir, "rollback", "--stage", "server", "--deploy-cmd", deploy); code != ExitOK || !strings.Contains(out, "crm:1.9.0 -> ghcr.io/nextflow-crm/crm:1.8.2") {
+		t.Fatalf("rollback: %d\n%s\n%s", code, out, stderr)
+	}
+	if code, out, _ = nfx(t, dir, "ledger", "--verify"); code != ExitOK {
+		t.Errorf("ledger: %s", out)
+	}
+}
+
+// gateLine says whether promote's text output has the gate with the verdict.
+func gateLine(out, verdict, gate string) bool {
+	return regexp.MustCompile(`(?m)^  ` + verdict + ` +` + gate + ` `).MatchString(out)
 }

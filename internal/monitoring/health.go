@@ -48,8 +48,7 @@ func CheckHealth(ctx context.Context, client *http.Client, urls []string, hold, 
 			all = all && up[i]
 		}
 		now := time.Now()
-		if !now.Add(every).Before(deadline) || ctx.Err() != nil {
-			// No further check fits in the hold: judge now.
+		if !now.Before(deadline) || ctx.Err() != nil {
 			h.Seconds = now.Sub(start).Seconds()
 			for i, u := range urls {
 				if !up[i] {
@@ -65,7 +64,7 @@ func CheckHealth(ctx context.Context, client *http.Client, urls []string, hold, 
 		}
 		select {
 		case <-ctx.Done():
-		case <-time.After(every):
+		case <-time.After(min(every, deadline.Sub(now))):
 		}
 	}
 }

@@ -301,6 +301,12 @@ func Run(o Options) (*Result, error) {
 	}
 	if res.Up, err = o.Engine.Up(); err != nil {
 		upErr := err
+		// The release failed on the target: recorded as a failed
+		// verification, so that no rollback goes back to it.
+		failed := GateResult{Name: "verification", Level: model.GateBlocking, Detail: "the up failed: " + oneLine(upErr.Error())}
+		if _, err := o.Ledger.Append(Entry{Time: time.Now(), Kind: "verify", To: res.To, Release: rel.Digest, Actor: o.Actor, Gates: []GateResult{failed}, Ref: e.Seq}); err != nil {
+			return res, fmt.Errorf("up %s: %v; ledger: %w", res.To, upErr, err)
+		}
 		rb, err := rollBack(o, back, rel, "the up failed: "+oneLine(upErr.Error()))
 		if err != nil {
 			return res, fmt.Errorf("up %s: %v; and the automatic rollback: %w", res.To, upErr, err)
@@ -681,7 +687,8 @@ func Reject(l Ledger, digest, actor, reason string, now time.Time) (Entry, error
 // Earlier is the release a stack goes back to from current: of the
 // releases it ran before (in the ledger's promotions and rollbacks into
 // it), the newest that passed a verification there and is not rejected;
-// when none passed one, the newest not rejected (verified false).
+// when none passed one, the newest neither rejected nor failed there
+// (verified false).
 func Earlier(entries []Entry, stack, current string) (rel release.Release, verified, ok bool) {
 	var ran []release.Release
 	add := func(r *release.Release) {
@@ -689,21 +696,27 @@ func Earlier(entries []Entry, stack, current string) (rel release.Release, verif
 			ran = append(ran, *r)
 		}
 	}
-	passed, rejected := map[string]bool{}, map[string]bool{}
+	passed, failed, rejected := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, e := range entries {
 		switch {
 		case (e.Kind == "promote" || e.Kind == "rollback") && e.To == stack:
 			add(e.Replaced)
 			add(e.Payload)
-		case e.Kind == "verify" && e.To == stack && len(e.Gates) == 1 && e.Gates[0].Passed:
-			passed[e.Release] = true
+		case e.Kind == "verify" && e.To == stack && len(e.Gates) == 1:
+			if e.Gates[0].Passed {
+				passed[e.Release] = true
+			} else {
+				failed[e.Release] = true
+			}
 		case e.Kind == "reject":
 			rejected[e.Release] = true
 		}
 	}
 	for i := len(ran) - 1; i >= 0; i-- {
 		r := ran[i]
-		if r.Digest == current || rejected[r.Digest] {
+		// Never back to a rejected release, nor to one that failed its
+		// verification there and never passed one.
+		if r.Digest == current || rejected[r.Digest] || failed[r.Digest] && !passed[r.Digest] {
 			continue
 		}
 		if passed[r.Digest] {
