@@ -326,7 +326,9 @@ func TestPromoteVerifiesAfterUpAndRollsBack(t *testing.T) {
 	defer srv.Close()
 	laptop, server := filepath.Join(dir, "Pulumi.laptop.yaml"), filepath.Join(dir, "Pulumi.server.yaml")
 	src, _ := os.ReadFile(laptop)
-	release := func(tag string) { write(t, laptop, string(src)+"  nextflow:crm:\n    image: ghcr.io/nextflow-crm/crm:"+tag+"\n") }
+	release := func(tag string) {
+		write(t, laptop, string(src)+"  nextflow:crm:\n    image: ghcr.io/nextflow-crm/crm:"+tag+"\n")
+	}
 	if code, _, stderr := nfx(t, dir, "up", "--stage", "server"); code != ExitOK {
 		t.Fatalf("up: %s", stderr)
 	}
