@@ -101,11 +101,15 @@ const (
 )
 
 // The review script: the diff, the target's cost and the promotion's dry
-// run as one Markdown comment; exit 3 when a blocking gate refuses.
+// run as one Markdown comment; exit 3 when a blocking gate refuses. A
+// review has neither the stacks' state nor their secrets (a pull request
+// may come from a fork): its dry run is the offline gates (--config-only);
+// the engine's preview runs in the promotion job, on the target's
+// environment, right before its up.
 const reviewScript = `{{range .Pairs}}
             bin/nfx diff --from {{.From}} --to {{.To}} --markdown >> comment.md
             { echo; echo '#### Cost of {{.To}}'; echo; echo '` + "```" + `'; bin/nfx cost --stage {{.To}}; echo '` + "```" + `'; echo; } >> comment.md
-            bin/nfx promote --from {{.From}} --to {{.To}} --dry-run --markdown --backend "$NFX_BACKEND" >> comment.md || rc=$?
+            bin/nfx promote --from {{.From}} --to {{.To}} --dry-run --config-only --markdown --backend "$NFX_BACKEND" >> comment.md || rc=$?
 {{- end}}`
 
 var githubReview = `# Written by nfx ci init: on every pull request, the diff between the stacks, the
@@ -195,7 +199,6 @@ jobs:
           chmod +x bin/*
           git pull --ff-only
           bin/nfx promote --from {{.From}} --to {{.To}} --backend "$NFX_BACKEND"
-          bin/nfx up --stage {{.To}} --backend "$NFX_BACKEND"
           bin/nfx ledger --verify --backend "$NFX_BACKEND"
       - name: Commit the promoted stack file
         run: |
@@ -318,7 +321,6 @@ promote:{{.To}}:
     name: {{.To}}
   script:
     - bin/nfx promote --from {{.From}} --to {{.To}} --backend "$NFX_BACKEND"
-    - bin/nfx up --stage {{.To}} --backend "$NFX_BACKEND"
     - bin/nfx ledger --verify --backend "$NFX_BACKEND"
 {{- $prev = printf "promote:%s" .To}}
 {{- end}}

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -172,5 +173,95 @@ func TestEngineFaultMessages(t *testing.T) {
 	}
 	if strings.Contains(stdout+stderr, `Pa"ss`) {
 		t.Error("the refused password was echoed")
+	}
+}
+
+// kill -9 of nfx promote at its steps: during the engine's preview (the
+// target's file byte for byte as before, nothing in the ledger), and after
+// the up, in the deploy command (the decision and the up done, not the
+// verification). Each time a rerun completes the promotion: applied, up,
+// verified, the ledger's chain whole.
+func TestKilledPromoteResumes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// deploy is the --deploy-cmd of the killed run; killAt, when set,
+		// is a file whose appearance triggers the kill.
+		deploy, killAt string
+		// entries is the ledger's length after the kill.
+		entries int
+	}{
+		{name: "in the preview", killAt: filepath.Join(".nfx", "promote", "Pulumi.server.yaml"), entries: 0},
+		{name: "after the up", deploy: "kill -9 $PPID", entries: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := realEngine(t)
+			t.Setenv("NFX_TUNNEL_TOKEN", "tok-"+strings.Repeat("k", 40))
+			laptop, server := filepath.Join(dir, "Pulumi.laptop.yaml"), filepath.Join(dir, "Pulumi.server.yaml")
+			if code, _, stderr := nfx(t, dir, "up", "--stage", "server"); code != ExitOK {
+				t.Fatalf("up: %s", stderr)
+			}
+			src, _ := os.ReadFile(laptop)
+			write(t, laptop, string(src)+"  nextflow:crm:\n    image: ghcr.io/nextflow-crm/crm:1.9.0\n")
+			before, _ := os.ReadFile(server)
+			args := []string{"promote", "--from", "laptop", "--to", "server"}
+			if tc.deploy != "" {
+				args = append(args, "--deploy-cmd", tc.deploy)
+			}
+			cmd := helper(dir, args...)
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			if tc.killAt != "" {
+				deadline := time.Now().Add(90 * time.Second)
+				for {
+					if _, err := os.Stat(filepath.Join(dir, tc.killAt)); err == nil {
+						break
+					}
+					if time.Now().After(deadline) {
+						syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+						t.Fatalf("%s never appeared:\n%s", tc.killAt, out.String())
+					}
+					time.Sleep(2 * time.Millisecond)
+				}
+				syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			}
+			err := cmd.Wait()
+			if ee, ok := err.(*exec.ExitError); !ok || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+				t.Fatalf("the promotion was not killed (%v):\n%s", err, out.String())
+			}
+			_, ledger, _ := nfx(t, dir, "ledger", "--json")
+			var es []struct{ Kind string }
+			if err := json.Unmarshal([]byte(ledger), &es); err != nil || len(es) != tc.entries {
+				t.Fatalf("after the kill the ledger has %d entries, want %d (%v)", len(es), tc.entries, err)
+			}
+			if tc.entries == 0 {
+				if after, _ := os.ReadFile(server); !bytes.Equal(before, after) {
+					t.Error("a promotion killed in its preview changed the target's file")
+				}
+			}
+			code, stdout, stderr := nfx(t, dir, args[:5]...)
+			if code != ExitOK && strings.Contains(stderr, "nfx cancel --stage server") {
+				// The engine's own lock, left by the killed engine: the
+				// named recovery clears it.
+				if code, _, stderr := nfx(t, dir, "cancel", "--stage", "server"); code != ExitOK {
+					t.Fatalf("cancel: %s", stderr)
+				}
+				code, stdout, stderr = nfx(t, dir, args[:5]...)
+			}
+			if code != ExitOK || !strings.Contains(stdout, " up (") {
+				t.Fatalf("the rerun: %d\n%s\n%s", code, stdout, stderr)
+			}
+			if b, _ := os.ReadFile(filepath.Join(dir, "out", "server", "stack.yaml")); !strings.Contains(string(b), "crm:1.9.0") {
+				t.Error("after the rerun stack.yaml does not carry the release")
+			}
+			if code, stdout, _ := nfx(t, dir, "ledger", "--verify"); code != ExitOK {
+				t.Errorf("ledger: %s", stdout)
+			}
+			if code, stdout, _ := nfx(t, dir, "preview", "--stage", "server"); code != ExitOK || !strings.Contains(stdout, "no changes") {
+				t.Errorf("the server's config and state disagree after the rerun:\n%s", stdout)
+			}
+		})
 	}
 }

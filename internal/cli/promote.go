@@ -3,8 +3,11 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -16,6 +19,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"gocloud.dev/blob"
+	// s3:// backends: the ledger beside the state in the bucket.
+	_ "gocloud.dev/blob/s3blob"
+	"gocloud.dev/gcerrors"
 
 	"github.com/nextflow-crm/nfx/internal/engine"
 	"github.com/nextflow-crm/nfx/internal/model"
@@ -56,32 +63,74 @@ func stackOf(proj, name, flag string) (promote.Stack, error) {
 	return promote.Stack{Stage: st, File: file}, nil
 }
 
-// ledgerOf is the ledger of a backend: in a file backend's directory.
-func ledgerOf(proj, backend string) (promote.Ledger, error) {
-	l, _, err := backendOf(proj, backend)
-	return l, err
+// stateBackend is a state backend and the ledger nfx keeps beside its
+// stacks: a file:// directory or an s3:// bucket (with an optional prefix).
+type stateBackend struct {
+	// URL is the backend's URL for the engine.
+	URL    string
+	Ledger promote.Ledger
+	// State reads a stack's state (nil when it has none).
+	State func(stack string) ([]byte, error)
+	Close func()
 }
 
-// backendOf is a file backend's ledger and directory.
-func backendOf(proj, backend string) (promote.Ledger, string, error) {
-	// As preview, up and destroy: the flag, else the project's file backend.
+// openBackend opens the backend preview, up and destroy use: the flag,
+// else the project's file backend (PULUMI_BACKEND_URL is not read).
+func openBackend(ctx context.Context, proj, backend string) (*stateBackend, error) {
 	if backend == "" {
 		backend = "file://" + filepath.Join(proj, ".nfx", "state")
 	}
-	dir, ok := strings.CutPrefix(backend, "file://")
-	if !ok || dir == "" {
-		return promote.Ledger{}, "", usagef("--backend: the ledger is kept beside the state of a file:// backend; %s is not one (fix: use a file:// backend, such as a directory CI restores)", redactURL(backend))
+	u, err := url.Parse(backend)
+	if err != nil || u.User != nil || strings.Contains(backend, "@") {
+		return nil, usagef("--backend: %s is not a backend URL nfx takes (credentials are never taken in a URL: give them as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or an AWS profile)", redactURL(backend))
 	}
-	if strings.HasPrefix(dir, "~") {
-		home, _ := os.UserHomeDir()
-		dir = filepath.Join(home, strings.TrimPrefix(dir, "~"))
+	switch u.Scheme {
+	case "file":
+		dir := strings.TrimPrefix(backend, "file://")
+		if dir == "" {
+			return nil, usagef("--backend: file:// names no directory; fix: file:///srv/pulumi-state")
+		}
+		if strings.HasPrefix(dir, "~") {
+			home, _ := os.UserHomeDir()
+			dir = filepath.Join(home, strings.TrimPrefix(dir, "~"))
+		}
+		return &stateBackend{URL: "file://" + dir, Ledger: promote.Ledger{Path: promote.LedgerFile(dir)}, Close: func() {},
+			State: func(stack string) ([]byte, error) {
+				b, err := os.ReadFile(filepath.Join(dir, ".pulumi", "stacks", model.Namespace, stack+".json"))
+				if errors.Is(err, fs.ErrNotExist) {
+					return nil, nil
+				}
+				return b, err
+			}}, nil
+	case "s3":
+		if u.Host == "" {
+			return nil, usagef("--backend: s3:// names no bucket; fix: s3://my-bucket[/prefix]?region=ap-southeast-1")
+		}
+		where := "s3://" + u.Host + u.Path
+		bu := *u
+		bu.Path = ""
+		b, err := blob.OpenBucket(ctx, bu.String())
+		if err != nil {
+			return nil, usagef("--backend %s: %v", where, err)
+		}
+		bucket := b
+		if p := strings.Trim(u.Path, "/"); p != "" {
+			bucket = blob.PrefixedBucket(b, p+"/")
+		}
+		return &stateBackend{URL: backend, Ledger: promote.Ledger{Bucket: bucket, Where: where}, Close: func() { bucket.Close() },
+			State: func(stack string) ([]byte, error) {
+				key := ".pulumi/stacks/" + model.Namespace + "/" + stack + ".json"
+				for _, k := range []string{key, key + ".gz"} {
+					data, err := bucket.ReadAll(ctx, k)
+					if gcerrors.Code(err) == gcerrors.NotFound {
+						continue
+					}
+					return data, err
+				}
+				return nil, nil
+			}}, nil
 	}
-	return promote.Ledger{Path: promote.LedgerFile(dir)}, dir, nil
-}
-
-// stateFile is where a file backend keeps a stack's state.
-func stateFile(backendDir, stack string) string {
-	return filepath.Join(backendDir, ".pulumi", "stacks", "nextflow", stack+".json")
+	return nil, usagef("--backend: the ledger is kept beside the state of a file:// or s3:// backend; %s is not one (fix: use a file:// directory CI keeps, or an S3 bucket)", redactURL(backend))
 }
 
 // redactURL drops what a URL may carry after its scheme and host.
@@ -184,13 +233,13 @@ gate exits 3 and leaves the target untouched. Every run is an entry of the ledge
 	fl.BoolVar(&o.DryRun, "dry-run", false, "evaluate and record the gates, change nothing")
 	fl.BoolVar(&o.JSON, "json", false, "print JSON")
 	fl.BoolVar(&o.Markdown, "markdown", false, "print Markdown (a pull request's comment)")
-	fl.StringVar(&o.Backend, "backend", "", "the file:// state backend whose ledger records the promotion (default file://<project>/.nfx/state)")
+	fl.StringVar(&o.Backend, "backend", "", "the file:// or s3:// state backend whose ledger records the promotion (default file://<project>/.nfx/state)")
 	fl.StringVar(&o.At, "at", "", "with --dry-run: read the freeze windows at this RFC 3339 time, to check a planned promotion")
 	fl.IntVar(&o.Approved, "approved", 0, "the ledger entry of the approved dry run this apply carries out")
 	fl.BoolVar(&o.LiftHold, "lift-hold", false, "promote into a stack a rollback holds, ending the hold")
 	fl.StringVar(&o.PreviewJSON, "preview-json", "", "the target's `pulumi preview --json`: its replace and delete steps on stateful resources block")
 	fl.StringVar(&o.Migration, "migration", "", "a migration journal (.nfx/migrations/<from>-to-<to>.json) whose passed verification covers a stateful replacement")
-	fl.BoolVar(&o.ConfigOnly, "config-only", false, "carry the release into the target's config file only: no preview, up or verification (a pipeline that runs them itself)")
+	fl.BoolVar(&o.ConfigOnly, "config-only", false, "the offline gates and the config file only: no engine preview, up or verification (a pull request's review, which has no state or secrets)")
 	fl.StringVar(&o.DeployCmd, "deploy-cmd", "", "the command that starts the target after its up, before the verification (the server: docker stack deploy -c out/server/stack.yaml nextflow)")
 	return cmd
 }
@@ -340,10 +389,11 @@ func runPromote(ctx context.Context, io IO, o *PromoteOptions) error {
 	if o.Approved < 0 {
 		return usagef("--approved: a ledger entry number, got %d", o.Approved)
 	}
-	l, dir, err := backendOf(proj, o.Backend)
+	b, err := openBackend(ctx, proj, o.Backend)
 	if err != nil {
 		return err
 	}
+	defer b.Close()
 	var preview []byte
 	if o.PreviewJSON != "" {
 		fi, err := os.Stat(o.PreviewJSON)
@@ -359,10 +409,11 @@ func runPromote(ctx context.Context, io IO, o *PromoteOptions) error {
 		return err
 	}
 	defer unlock()
-	popts := promote.Options{From: from, To: to, Now: now, DryRun: o.DryRun, Ledger: l, Actor: actor(),
-		Approved: o.Approved, LiftHold: o.LiftHold, StateFile: stateFile(dir, to.Name()), PreviewJSON: preview, Migration: o.Migration}
+	popts := promote.Options{From: from, To: to, Now: now, DryRun: o.DryRun, Ledger: b.Ledger, Actor: actor(),
+		Approved: o.Approved, LiftHold: o.LiftHold, ReadState: func() ([]byte, error) { return b.State(to.Name()) },
+		PreviewJSON: preview, Migration: o.Migration}
 	if !o.ConfigOnly {
-		popts.Engine = newPromoteEngine(ctx, io, proj, "file://"+dir, o.DeployCmd, to)
+		popts.Engine = newPromoteEngine(ctx, io, proj, b.URL, o.DeployCmd, to)
 	}
 	res, err := promote.Run(popts)
 	if err != nil {
@@ -411,9 +462,6 @@ func writePromoteText(io IO, r *promote.Result) {
 	}
 	tw.Flush()
 	state := "applied"
-	if r.Up != "" {
-		state = "applied and up (" + r.Up + ")"
-	}
 	switch {
 	case r.RolledBack:
 		state = fmt.Sprintf("the verification failed: rolled back (ledger entry %d), automatic promotion of %s held", r.RollbackEntry, r.To)
@@ -421,8 +469,12 @@ func writePromoteText(io IO, r *promote.Result) {
 		state = "blocked: the target is unchanged"
 	case r.DryRun:
 		state = "dry run: nothing changed"
-	case !r.Applied:
+	case !r.Applied && r.Up == "":
 		state = "nothing to change"
+	case !r.Applied:
+		state = "the target's config already carried the release; up (" + r.Up + ")"
+	case r.Up != "":
+		state = "applied and up (" + r.Up + ")"
 	}
 	fmt.Fprintf(io.Out, "%s (ledger entry %d)\n", state, r.Entry)
 }
@@ -467,15 +519,17 @@ func NewCmdLedger(io IO) *cobra.Command {
 		Use:   "ledger [--verify]",
 		Short: "List every promotion, refusal and rollback; --verify checks the hash chain",
 		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			l, err := projectLedger(io, backend)
+		RunE: func(c *cobra.Command, _ []string) error {
+			b, err := projectBackend(c.Context(), io, backend)
 			if err != nil {
 				return err
 			}
+			defer b.Close()
+			l := b.Ledger
 			if verify {
 				n, err := l.Verify()
 				if err != nil {
-					return fmt.Errorf("the ledger %s does not verify: %w", l.Path, err)
+					return fmt.Errorf("the ledger %s does not verify: %w", l.Name(), err)
 				}
 				fmt.Fprintf(io.Out, "nfx: the ledger's %d entries verify\n", n)
 				return nil
@@ -499,33 +553,33 @@ func NewCmdLedger(io IO) *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().StringVar(&backend, "backend", "", "the file:// state backend whose ledger to read (default file://<project>/.nfx/state)")
+	cmd.Flags().StringVar(&backend, "backend", "", "the file:// or s3:// state backend whose ledger to read (default file://<project>/.nfx/state)")
 	cmd.Flags().BoolVar(&verify, "verify", false, "check every entry's hash and link")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
 
-// projectLedger is the ledger of the project's backend (--backend).
-func projectLedger(io IO, backend string) (promote.Ledger, error) {
+// projectBackend is the project's backend (--backend) with its ledger.
+func projectBackend(ctx context.Context, io IO, backend string) (*stateBackend, error) {
 	proj, err := findProject(io.Dir)
 	if err != nil {
-		return promote.Ledger{}, err
+		return nil, err
 	}
-	return ledgerOf(proj, backend)
+	return openBackend(ctx, proj, backend)
 }
 
-// stackAndLedger resolves --stage's stack and the backend's ledger.
-func stackAndLedger(io IO, stack, backend string) (string, promote.Stack, promote.Ledger, error) {
+// stackAndBackend resolves --stage's stack and the backend.
+func stackAndBackend(ctx context.Context, io IO, stack, backend string) (string, promote.Stack, *stateBackend, error) {
 	proj, err := findProject(io.Dir)
 	if err != nil {
-		return "", promote.Stack{}, promote.Ledger{}, err
+		return "", promote.Stack{}, nil, err
 	}
 	s, err := stackOf(proj, stack, "--stage")
 	if err != nil {
-		return "", promote.Stack{}, promote.Ledger{}, err
+		return "", promote.Stack{}, nil, err
 	}
-	l, err := ledgerOf(proj, backend)
-	return proj, s, l, err
+	b, err := openBackend(ctx, proj, backend)
+	return proj, s, b, err
 }
 
 // NewCmdApprove is `nfx approve ENTRY`.
@@ -535,15 +589,17 @@ func NewCmdApprove(io IO) *cobra.Command {
 		Use:   "approve ENTRY",
 		Short: "Approve a promotion's dry run (by its ledger entry); its author cannot",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
+		RunE: func(c *cobra.Command, args []string) error {
 			seq, err := strconv.Atoi(args[0])
 			if err != nil || seq < 1 {
 				return usagef("ENTRY: a ledger entry number, such as 12; got %q", args[0])
 			}
-			l, err := projectLedger(io, backend)
+			b, err := projectBackend(c.Context(), io, backend)
 			if err != nil {
 				return err
 			}
+			defer b.Close()
+			l := b.Ledger
 			e, err := promote.Approve(l, seq, actor(), time.Now())
 			if err != nil {
 				return usageError{err}
@@ -552,7 +608,7 @@ func NewCmdApprove(io IO) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&backend, "backend", "", "the file:// state backend whose ledger holds the dry run")
+	cmd.Flags().StringVar(&backend, "backend", "", "the file:// or s3:// state backend whose ledger holds the dry run")
 	return cmd
 }
 
@@ -565,17 +621,19 @@ func NewCmdReject(io IO) *cobra.Command {
 		Use:   "reject RELEASE",
 		Short: "Make a release (its sha256: digest) unpromotable",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
+		RunE: func(c *cobra.Command, args []string) error {
 			if !digestRE.MatchString(args[0]) {
 				return usagef("RELEASE: a release digest as nfx release show prints it (sha256: and 64 hex digits)")
 			}
 			if len(reason) > 1000 {
 				return usagef("--reason: at most 1000 characters, got %d", len(reason))
 			}
-			l, err := projectLedger(io, backend)
+			b, err := projectBackend(c.Context(), io, backend)
 			if err != nil {
 				return err
 			}
+			defer b.Close()
+			l := b.Ledger
 			e, err := promote.Reject(l, args[0], actor(), reason, time.Now())
 			if err != nil {
 				return err
@@ -584,7 +642,7 @@ func NewCmdReject(io IO) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&backend, "backend", "", "the file:// state backend whose ledger records it")
+	cmd.Flags().StringVar(&backend, "backend", "", "the file:// or s3:// state backend whose ledger records it")
 	cmd.Flags().StringVar(&reason, "reason", "", "why, for the ledger")
 	return cmd
 }
@@ -608,14 +666,12 @@ promotion with --lift-hold.`,
 			if deploy != "" && configOnly {
 				return usagef("--deploy-cmd runs after the engine's up: not with --config-only")
 			}
-			proj, s, l, err := stackAndLedger(io, stack, backend)
+			proj, s, b, err := stackAndBackend(c.Context(), io, stack, backend)
 			if err != nil {
 				return err
 			}
-			_, dir, err := backendOf(proj, backend)
-			if err != nil {
-				return err
-			}
+			defer b.Close()
+			l := b.Ledger
 			unlock, err := engine.Lock(proj, s.Name())
 			if err != nil {
 				return err
@@ -623,7 +679,7 @@ promotion with --lift-hold.`,
 			defer unlock()
 			var eng promote.Engine
 			if !configOnly {
-				eng = newPromoteEngine(c.Context(), io, proj, "file://"+dir, deploy, s)
+				eng = newPromoteEngine(c.Context(), io, proj, b.URL, deploy, s)
 			}
 			res, err := promote.Rollback(l, s, actor(), time.Now(), eng)
 			if err != nil {
@@ -640,7 +696,7 @@ promotion with --lift-hold.`,
 		},
 	}
 	cmd.Flags().StringVar(&stack, "stage", "", "the stack to roll back (required)")
-	cmd.Flags().StringVar(&backend, "backend", "", "the file:// state backend whose ledger holds its releases")
+	cmd.Flags().StringVar(&backend, "backend", "", "the file:// or s3:// state backend whose ledger holds its releases")
 	cmd.Flags().BoolVar(&configOnly, "config-only", false, "carry the release back into the config file only, without the engine's up")
 	cmd.Flags().StringVar(&deploy, "deploy-cmd", "", "the command that starts the stack after its up")
 	return cmd
@@ -674,10 +730,12 @@ this stack needs a passed verification. A failed verification exits 3.`,
 					return usagef("--at: %s is in the future", at)
 				}
 			}
-			_, s, l, err := stackAndLedger(io, stack, backend)
+			_, s, b, err := stackAndBackend(c.Context(), io, stack, backend)
 			if err != nil {
 				return err
 			}
+			defer b.Close()
+			l := b.Ledger
 			ctx, cancel := context.WithTimeout(c.Context(), 30*time.Second)
 			defer cancel()
 			v, err := monitoring.Verify(ctx, &http.Client{Timeout: 20 * time.Second}, prom, win, now)
@@ -700,6 +758,6 @@ this stack needs a passed verification. A failed verification exits 3.`,
 	fl.StringVar(&prom, "prometheus", "", "the stack's Prometheus, such as http://127.0.0.1:9090 (required)")
 	fl.StringVar(&window, "window", "15m", "how long the CRM must have answered")
 	fl.StringVar(&at, "at", "", "the window's end, RFC 3339 (default now)")
-	fl.StringVar(&backend, "backend", "", "the file:// state backend whose ledger records it")
+	fl.StringVar(&backend, "backend", "", "the file:// or s3:// state backend whose ledger records it")
 	return cmd
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -11,11 +12,14 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nextflow-crm/nfx/internal/engine"
+	"github.com/nextflow-crm/nfx/internal/promote"
+	"github.com/nextflow-crm/nfx/internal/testutil"
 )
 
 // promote through the CLI: a dry run as a pull request's comment, the
@@ -96,7 +100,10 @@ func TestPromoteHostileInputs(t *testing.T) {
 		// An apply is judged now: --at cannot move it out of a freeze window.
 		{[]string{"promote", "--from", "laptop", "--to", "server", "--at", "2026-12-03T09:00:00Z"}, "for a --dry-run only"},
 		{[]string{"promote", "--from", "laptop", "--to", "server", "--json", "--markdown"}, "choose one"},
-		{[]string{"promote", "--from", "laptop", "--to", "server", "--backend", "s3://user:hunter2@bucket"}, "file:// backend"},
+		{[]string{"promote", "--from", "laptop", "--to", "server", "--backend", "s3://user:hunter2@bucket"}, "credentials are never taken in a URL"},
+		{[]string{"promote", "--from", "laptop", "--to", "server", "--backend", "https://api.pulumi.com"}, "file:// or s3:// backend"},
+		{[]string{"promote", "--from", "laptop", "--to", "server", "--backend", "s3://"}, "names no bucket"},
+		{[]string{"promote", "--from", "laptop", "--to", "server", "--backend", "file://"}, "names no directory"},
 		{[]string{"promote", "--from", strings.Repeat("a", 70), "--to", "server"}, "is not a stack name"},
 	} {
 		code, _, stderr := nfx(t, dir, tc.args...)
@@ -112,7 +119,10 @@ func TestPromoteHostileInputs(t *testing.T) {
 	}
 }
 
-// Another stack of the same stage: server-staging promoted to server.
+// Another stack of the same stage: server-staging promoted to server
+// (the config only); then with the real engine: server-staging is up in
+// its own state and out/server-staging, a promotion from it runs the
+// server's up, and a destroy of server-staging leaves the server's files.
 func TestPromoteStagingToServer(t *testing.T) {
 	dir := project(t)
 	src, _ := os.ReadFile(filepath.Join(dir, "Pulumi.server.yaml"))
@@ -120,6 +130,41 @@ func TestPromoteStagingToServer(t *testing.T) {
 	code, out, stderr := nfx(t, dir, "promote", "--from", "server-staging", "--to", "server", "--config-only")
 	if code != ExitOK || !strings.Contains(out, "qdrant.image: qdrant/qdrant:v1.13.2 -> qdrant/qdrant:v1.13.6") {
 		t.Fatalf("%d\n%s\n%s", code, out, stderr)
+	}
+
+	dir = realEngine(t)
+	t.Setenv("NFX_TUNNEL_TOKEN", "tok-"+strings.Repeat("s", 40))
+	write(t, filepath.Join(dir, "Pulumi.server-staging.yaml"), string(src)+"  nextflow:qdrant:\n    image: qdrant/qdrant:v1.13.6\n")
+	if code, out, stderr := nfx(t, dir, "up", "--stage", "server-staging"); code != ExitOK || !strings.Contains(out, "out/server-staging") {
+		t.Fatalf("up server-staging: %d\n%s\n%s", code, out, stderr)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "out", "server-staging", "stack.yaml")); !strings.Contains(string(b), "qdrant/qdrant:v1.13.6") {
+		t.Fatal("server-staging's stack.yaml does not run its own release")
+	}
+	if code, out, stderr := nfx(t, dir, "promote", "--from", "server-staging", "--to", "server"); code != ExitOK || !strings.Contains(out, "applied and up") {
+		t.Fatalf("promote: %d\n%s\n%s", code, out, stderr)
+	}
+	serverStack := filepath.Join(dir, "out", "server", "stack.yaml")
+	b, _ := os.ReadFile(serverStack)
+	if !strings.Contains(string(b), "qdrant/qdrant:v1.13.6") {
+		t.Fatal("the server's stack.yaml does not carry the promoted release")
+	}
+	if code, _, stderr := nfx(t, dir, "destroy", "--stage", "server-staging"); code != ExitOK {
+		t.Fatalf("destroy: %s", stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out", "server-staging", "stack.yaml")); err == nil {
+		t.Error("destroy left server-staging's files")
+	}
+	if after, _ := os.ReadFile(serverStack); !bytes.Equal(after, b) {
+		t.Error("destroying server-staging touched the server's files")
+	}
+	if code, out, _ := nfx(t, dir, "preview", "--stage", "server"); code != ExitOK || !strings.Contains(out, "no changes") {
+		t.Errorf("the server after server-staging's destroy: %s", out)
+	}
+	// A stack that names no stage of its own is refused naming the key.
+	write(t, filepath.Join(dir, "Pulumi.qa.yaml"), "config:\n  nextflow:tunnel:\n    mode: none\n")
+	if code, _, stderr := nfx(t, dir, "up", "--stage", "qa"); code != ExitUsage || !strings.Contains(stderr, "set nextflow:stage in Pulumi.qa.yaml") {
+		t.Errorf("a stack without a stage: %d %s", code, stderr)
 	}
 }
 
@@ -409,4 +454,91 @@ func TestPromoteVerifiesAfterUpAndRollsBack(t *testing.T) {
 // gateLine says whether promote's text output has the gate with the verdict.
 func gateLine(out, verdict, gate string) bool {
 	return regexp.MustCompile(`(?m)^  ` + verdict + ` +` + gate + ` `).MatchString(out)
+}
+
+// An S3 state backend (an S3 API served for the test): the real engine
+// keeps the server's state in the bucket and nfx its ledger beside it, one
+// object an entry. A second checkout of the project, with nothing of the
+// first one's .nfx, sees the ledger and verifies it: what CI on a fresh
+// machine sees. The approval binds the state in the bucket; an entry
+// edited in the bucket is found; appends at once each get their own
+// number.
+func TestPromoteWithAnS3Backend(t *testing.T) {
+	dir := realEngine(t)
+	backend := testutil.S3(t, "nfx-state")
+	t.Setenv("NFX_TUNNEL_TOKEN", "tok-"+strings.Repeat("3", 40))
+	laptop := filepath.Join(dir, "Pulumi.laptop.yaml")
+	src, _ := os.ReadFile(laptop)
+	write(t, laptop, string(src)+"  nextflow:crm:\n    image: ghcr.io/nextflow-crm/crm:1.9.0\n")
+	if code, _, stderr := nfx(t, dir, "up", "--stage", "server", "--backend", backend); code != ExitOK {
+		t.Fatalf("up: %s", stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".nfx", "state")); err == nil {
+		t.Error("an S3 backend left state in the project")
+	}
+	code, out, stderr := nfx(t, dir, "promote", "--from", "laptop", "--to", "server", "--backend", backend, "--dry-run", "--json")
+	var dry struct{ LedgerEntry int }
+	if code != ExitOK || json.Unmarshal([]byte(out), &dry) != nil || dry.LedgerEntry != 1 {
+		t.Fatalf("dry run: %d %s %s", code, out, stderr)
+	}
+	if code, out, stderr := nfx(t, dir, "promote", "--from", "laptop", "--to", "server", "--backend", backend); code != ExitOK || !strings.Contains(out, "applied and up") {
+		t.Fatalf("promote: %d\n%s\n%s", code, out, stderr)
+	}
+
+	// A fresh checkout: the project's files, none of the first one's state;
+	// the passphrase is the stack's, as CI gives it.
+	fresh := realEngine(t)
+	t.Setenv("PULUMI_CONFIG_PASSPHRASE_FILE", filepath.Join(dir, ".nfx", "passphrase"))
+	cfg, _ := os.ReadFile(filepath.Join(dir, "Pulumi.server.yaml"))
+	write(t, filepath.Join(fresh, "Pulumi.server.yaml"), string(cfg))
+	code, out, _ = nfx(t, fresh, "ledger", "--backend", backend)
+	if code != ExitOK || strings.Count(out, "laptop  server") != 2 || !strings.Contains(out, "dry-run") || !strings.Contains(out, "promote") {
+		t.Fatalf("the ledger from a fresh checkout: %d\n%s", code, out)
+	}
+	if code, out, _ = nfx(t, fresh, "ledger", "--verify", "--backend", backend); code != ExitOK || !strings.Contains(out, "2 entries verify") {
+		t.Errorf("ledger --verify: %s", out)
+	}
+	// The fresh checkout runs the rollback against the same state: the
+	// engine finds the stack in the bucket.
+	if code, out, stderr := nfx(t, fresh, "rollback", "--stage", "server", "--backend", backend); code != ExitOK || !strings.Contains(out, "crm:1.9.0 -> ghcr.io/nextflow-crm/crm:1.8.2") || !strings.Contains(out, "up: ") {
+		t.Fatalf("rollback from the fresh checkout: %d\n%s\n%s", code, out, stderr)
+	}
+
+	// Appends at once: each its own number, the chain whole.
+	b, err := openBackend(context.Background(), fresh, backend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	var wg sync.WaitGroup
+	for i := 0; i < 6; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if _, err := promote.Reject(b.Ledger, fmt.Sprintf("sha256:%064d", i), "ci", "at once", time.Now()); err != nil {
+				t.Error(err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	if n, err := b.Ledger.Verify(); err != nil || n != 9 {
+		t.Fatalf("after 6 appends at once: %d entries, %v", n, err)
+	}
+	// An entry edited in the bucket is found.
+	bucket := b.Ledger.Bucket
+	ctx := context.Background()
+	data, err := bucket.ReadAll(ctx, ".nfx/ledger/000000000002.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bucket.WriteAll(ctx, ".nfx/ledger/000000000002.json", bytes.Replace(data, []byte(`"actor":"`), []byte(`"actor":"x`), 1), nil); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := nfx(t, fresh, "ledger", "--verify", "--backend", backend); code == ExitOK || !strings.Contains(stderr, "entry 2") {
+		t.Errorf("an edited entry in the bucket verifies: %d %s", code, stderr)
+	}
+	// Credentials in the URL are refused, never echoed.
+	if code, _, stderr := nfx(t, fresh, "ledger", "--backend", "s3://AKIA:hunter2@nfx-state"); code != ExitUsage || strings.Contains(stderr, "hunter2") || !strings.Contains(stderr, "credentials are never taken in a URL") {
+		t.Errorf("credentials in the URL: %d %s", code, stderr)
+	}
 }

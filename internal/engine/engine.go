@@ -238,7 +238,11 @@ func Stack(ctx context.Context, o Options) (auto.Stack, error) {
 		if os.Getenv(model.SecretEnv(k)) != "" {
 			how = "took " + model.SecretEnv(k) + " as"
 		}
-		fmt.Fprintf(o.Stderr, "nfx: %s %s and stored it encrypted in %s\n", how, model.FullKey(k), filepath.Base(cfgFile))
+		where := filepath.Base(cfgFile)
+		if rel, err := filepath.Rel(o.ProjectDir, cfgFile); err == nil && o.configFileOption() != "" {
+			where = rel
+		}
+		fmt.Fprintf(o.Stderr, "nfx: %s %s and stored it encrypted in %s\n", how, model.FullKey(k), where)
 	}
 	return st, nil
 }

@@ -206,3 +206,41 @@ func TestDataAndMigrationShapeTheStores(t *testing.T) {
 		}
 	}
 }
+
+// nextflow:promotion.verify: what a promotion checks after its up. Hostile
+// values are named by key, a URL with credentials never repeated; the
+// hold defaults to 60 s and keeps it when other promotion keys are set.
+func TestPromotionVerifyConfig(t *testing.T) {
+	cfg, ds := Load("server", raw(map[string]string{"promotion": `{"approvals": 1}`}), LoadOptions{})
+	if ds.HasErrors() || cfg.Promotion.Verify.Seconds != 60 || cfg.Promotion.Approvals != 1 {
+		t.Fatalf("defaults: %v %+v", ds, cfg.Promotion)
+	}
+	many := strings.TrimSuffix(strings.Repeat(`"https://crm.example.com/healthz",`, 21), ",")
+	for _, tc := range []struct {
+		name, value, key, want string
+	}{
+		{"credentials", `{"health": ["https://admin:hunter2@crm.example.com/healthz"]}`, "nextflow:promotion.verify.health[0]", "holds credentials"},
+		{"not http", `{"health": ["ftp://crm.example.com/"]}`, "nextflow:promotion.verify.health[0]", "is not an http(s) URL"},
+		{"shell text", `{"health": ["https://x/$(rm -rf ~) ; echo"]}`, "nextflow:promotion.verify.health[0]", "is not an http(s) URL"},
+		{"no host", `{"health": ["http:///healthz"]}`, "nextflow:promotion.verify.health[0]", "is not an http(s) URL"},
+		{"empty", `{"health": [""]}`, "nextflow:promotion.verify.health[0]", "is not an http(s) URL"},
+		{"huge", `{"health": ["https://x/` + strings.Repeat("a", 5000) + `"]}`, "nextflow:promotion.verify.health[0]", "at most 2048"},
+		{"too many", `{"health": [` + many + `]}`, "nextflow:promotion.verify.health", "has 21"},
+		{"prometheus credentials", `{"prometheus": "http://u:hunter2@10.0.0.5:9090"}`, "nextflow:promotion.verify.prometheus", "holds credentials"},
+		{"negative hold", `{"seconds": -1}`, "nextflow:promotion.verify.seconds", "got -1"},
+		{"a day's hold", `{"seconds": 86400}`, "nextflow:promotion.verify.seconds", "0 to 3600"},
+		{"NaN hold", `{"seconds": "NaN"}`, "nextflow:promotion", ""},
+		{"a fraction", `{"seconds": 1.5}`, "nextflow:promotion", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, ds := Load("server", raw(map[string]string{"promotion": `{"verify": ` + tc.value + `}`}), LoadOptions{})
+			if !ds.HasErrors() {
+				t.Fatalf("accepted %s", tc.value)
+			}
+			msg := ds.Error()
+			if !strings.Contains(msg, tc.key) || !strings.Contains(msg, tc.want) || strings.Contains(msg, "hunter2") {
+				t.Errorf("%s", msg)
+			}
+		})
+	}
+}

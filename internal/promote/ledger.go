@@ -3,6 +3,7 @@ package promote
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -11,9 +12,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
+
+	"gocloud.dev/blob"
+	"gocloud.dev/gcerrors"
 
 	"github.com/nextflow-crm/nfx/internal/release"
 )
@@ -57,12 +62,32 @@ func (e Entry) hash() string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Ledger is an append-only, hash-chained record in one file: a JSON
-// entry a line. Appends hold an exclusive lock and end with fsync; a last
-// line cut short by a crash was never acknowledged and is dropped.
+// Ledger is an append-only, hash-chained record kept beside a state
+// backend's stacks. In a file backend it is one file, a JSON entry a line:
+// appends hold an exclusive lock and end with fsync; a last line cut short
+// by a crash was never acknowledged and is dropped. In a bucket backend
+// (s3://) each entry is an object of its own, .nfx/ledger/<seq>.json,
+// created only if absent, so two writers never both take a number.
 type Ledger struct {
 	Path string
+	// Bucket, when set, holds the ledger instead of Path; Where names it
+	// in messages (its URL without query or credentials).
+	Bucket *blob.Bucket
+	Where  string
 }
+
+// Name is where the ledger is, for messages.
+func (l Ledger) Name() string {
+	if l.Bucket != nil {
+		return l.Where
+	}
+	return l.Path
+}
+
+// ledgerPrefix is the ledger's objects' prefix in a bucket backend.
+const ledgerPrefix = ".nfx/ledger/"
+
+func entryKey(seq int) string { return fmt.Sprintf("%s%012d.json", ledgerPrefix, seq) }
 
 // LedgerFile is the ledger's file in a file state backend's directory:
 // beside the stacks' state, so that whoever reads the state reads it too.
@@ -73,6 +98,9 @@ const MaxEntry = 1 << 20
 
 // Entries reads every entry, checking nothing.
 func (l Ledger) Entries() ([]Entry, error) {
+	if l.Bucket != nil {
+		return l.bucketEntries(context.Background())
+	}
 	f, err := os.Open(l.Path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -110,6 +138,10 @@ func (l Ledger) Verify() (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	return verifyChain(es)
+}
+
+func verifyChain(es []Entry) (int, error) {
 	prev := ""
 	for i, e := range es {
 		switch {
@@ -128,6 +160,9 @@ func (l Ledger) Verify() (int, error) {
 // Append adds e at the end, chained to the last entry, and returns it as
 // written. It refuses to extend a ledger whose chain does not verify.
 func (l Ledger) Append(e Entry) (Entry, error) {
+	if l.Bucket != nil {
+		return l.bucketAppend(context.Background(), e)
+	}
 	if err := os.MkdirAll(filepath.Dir(l.Path), 0o700); err != nil {
 		return e, err
 	}
@@ -180,4 +215,87 @@ func (l Ledger) Append(e Entry) (Entry, error) {
 		return e, err
 	}
 	return e, f.Sync()
+}
+
+func (l Ledger) bucketEntries(ctx context.Context) ([]Entry, error) {
+	var keys []string
+	it := l.Bucket.List(&blob.ListOptions{Prefix: ledgerPrefix})
+	for {
+		o, err := it.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", l.Where, err)
+		}
+		if strings.HasSuffix(o.Key, ".json") {
+			keys = append(keys, o.Key)
+		}
+	}
+	sort.Strings(keys)
+	out := make([]Entry, 0, len(keys))
+	for _, k := range keys {
+		r, err := l.Bucket.NewReader(ctx, k, nil)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", l.Where, k, err)
+		}
+		b, err := io.ReadAll(io.LimitReader(r, MaxEntry+1))
+		r.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", l.Where, k, err)
+		}
+		if len(b) > MaxEntry {
+			return nil, fmt.Errorf("%s %s: an entry over %d bytes", l.Where, k, MaxEntry)
+		}
+		var e Entry
+		if err := json.Unmarshal(b, &e); err != nil {
+			return nil, fmt.Errorf("%s %s: not a ledger entry: %v", l.Where, k, err)
+		}
+		if k != entryKey(e.Seq) {
+			return nil, fmt.Errorf("%s %s holds entry %d: the ledger was edited", l.Where, k, e.Seq)
+		}
+		out = append(out, e)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// bucketAppend writes e as the next entry's object, created only if no
+// other writer took its number first; when one did, it reads the ledger
+// again and takes the next.
+func (l Ledger) bucketAppend(ctx context.Context, e Entry) (Entry, error) {
+	if e.Time.IsZero() {
+		e.Time = time.Now().UTC()
+	}
+	e.Time = e.Time.UTC().Truncate(time.Millisecond)
+	for try := 0; try < 20; try++ {
+		es, err := l.Entries()
+		if err != nil {
+			return e, err
+		}
+		n, err := verifyChain(es)
+		if err != nil {
+			return e, fmt.Errorf("the ledger %s does not verify, so nothing is added to it: %w", l.Where, err)
+		}
+		e.Seq, e.Prev = n+1, ""
+		if n > 0 {
+			e.Prev = es[n-1].Hash
+		}
+		e.Hash = e.hash()
+		line, err := json.Marshal(e)
+		if err != nil {
+			return e, err
+		}
+		err = l.Bucket.WriteAll(ctx, entryKey(e.Seq), append(line, '\n'), &blob.WriterOptions{IfNotExist: true, ContentType: "application/json"})
+		if err == nil {
+			return e, nil
+		}
+		if gcerrors.Code(err) != gcerrors.FailedPrecondition {
+			return e, fmt.Errorf("write %s %s: %w", l.Where, entryKey(e.Seq), err)
+		}
+		time.Sleep(time.Duration(10+try*try*5) * time.Millisecond)
+	}
+	return e, fmt.Errorf("the ledger %s: 20 writers took the next entry's number first; try again", l.Where)
 }

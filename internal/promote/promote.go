@@ -6,6 +6,7 @@
 package promote
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -64,8 +65,10 @@ type Options struct {
 	// Approved is the dry run's ledger entry this apply carries out: the
 	// apply refuses when what it saw has changed since.
 	Approved int
-	// StateFile is the target's state in its backend ("" when it has none).
+	// StateFile is the target's state in its backend ("" when it has none);
+	// ReadState, when set, reads it instead (nil when there is none).
 	StateFile string
+	ReadState func() ([]byte, error)
 	// LiftHold promotes into a stack a rollback holds, and ends the hold.
 	LiftHold bool
 	// PreviewJSON is the target's `pulumi preview --json`, whose replace
@@ -240,7 +243,7 @@ func Run(o Options) (*Result, error) {
 		gate(g)
 	}
 	preview := previewDigest(newData, plan, steps)
-	state, err := stateDigest(o.StateFile)
+	state, err := stateDigest(o)
 	if err != nil {
 		return nil, err
 	}
@@ -290,10 +293,12 @@ func Run(o Options) (*Result, error) {
 	}
 	// The up runs even when the file already carries the release: a rerun
 	// after a promotion killed before or during its up completes it.
-	// What a failure goes back to: what ran before, or, when the file
-	// already carried the release (a rerun), the release before it.
-	back := was
+	// What a failure goes back to: what ran before (the file's bytes
+	// before this promotion), or, when the file already carried the
+	// release (a rerun), the release before it.
+	back, original := was, dstData
 	if was.Digest == rel.Digest {
+		original = nil
 		var ok bool
 		if back, _, ok = Earlier(entries, res.To, rel.Digest); !ok {
 			back = was
@@ -307,7 +312,7 @@ func Run(o Options) (*Result, error) {
 		if _, err := o.Ledger.Append(Entry{Time: time.Now(), Kind: "verify", To: res.To, Release: rel.Digest, Actor: o.Actor, Gates: []GateResult{failed}, Ref: e.Seq}); err != nil {
 			return res, fmt.Errorf("up %s: %v; ledger: %w", res.To, upErr, err)
 		}
-		rb, err := rollBack(o, back, rel, "the up failed: "+oneLine(upErr.Error()))
+		rb, err := rollBack(o, back, rel, "the up failed: "+oneLine(upErr.Error()), original, newData)
 		if err != nil {
 			return res, fmt.Errorf("up %s: %v; and the automatic rollback: %w", res.To, upErr, err)
 		}
@@ -322,7 +327,7 @@ func Run(o Options) (*Result, error) {
 	}
 	if !v.Passed {
 		res.Blocked, res.Applied = true, false
-		if res.RollbackEntry, err = rollBack(o, back, rel, "the verification after up failed: "+v.Detail); err != nil {
+		if res.RollbackEntry, err = rollBack(o, back, rel, "the verification after up failed: "+v.Detail, original, newData); err != nil {
 			return res, fmt.Errorf("the verification of %s failed (%s), and the automatic rollback: %w", res.To, v.Detail, err)
 		}
 		res.RolledBack = true
@@ -332,8 +337,11 @@ func Run(o Options) (*Result, error) {
 
 // rollBack carries release back into the target over current, runs its
 // up, and records it as a rollback, which holds automatic promotion of
-// the target. The decision is recorded first, as a promotion's is.
-func rollBack(o Options, back, current release.Release, why string) (int, error) {
+// the target. The decision is recorded first, as a promotion's is. When
+// the target's file is still what the promotion wrote (wrote), it gets
+// its bytes from before (orig) back; else (the up stored generated
+// secrets in it) the release is carried back into it as it is.
+func rollBack(o Options, back, current release.Release, why string, orig, wrote []byte) (int, error) {
 	if back.Digest == current.Digest {
 		return 0, fmt.Errorf("the ledger has no earlier release of %s to go back to; it runs %s, which failed (%s)", o.To.Name(), current.Short(), why)
 	}
@@ -347,12 +355,16 @@ func rollBack(o Options, back, current release.Release, why string) (int, error)
 	if err != nil {
 		return e.Seq, err
 	}
-	out, err := release.Carry(data, back, current)
-	if err != nil {
-		return e.Seq, err
+	out := orig
+	if orig == nil || !bytes.Equal(data, wrote) {
+		if out, err = release.Carry(data, back, current); err != nil {
+			return e.Seq, err
+		}
 	}
-	if err := files.WriteFile(o.To.File, out); err != nil {
-		return e.Seq, err
+	if !bytes.Equal(out, data) {
+		if err := files.WriteFile(o.To.File, out); err != nil {
+			return e.Seq, err
+		}
 	}
 	if _, err := o.Engine.Up(); err != nil {
 		return e.Seq, fmt.Errorf("the up of the earlier release failed too: %w; %s's config carries release %s again; fix: nfx up --stage %s", err, o.To.Name(), back.Short(), o.To.Name())
@@ -563,16 +575,23 @@ func previewDigest(config []byte, plan *offline.Result, steps []Step) string {
 }
 
 // stateDigest is the version of the target's state: its file's digest.
-func stateDigest(file string) (string, error) {
-	if file == "" {
-		return "none", nil
-	}
-	b, err := os.ReadFile(file)
-	if errors.Is(err, os.ErrNotExist) {
-		return "none", nil
+func stateDigest(o Options) (string, error) {
+	var b []byte
+	var err error
+	switch {
+	case o.ReadState != nil:
+		b, err = o.ReadState()
+	case o.StateFile != "":
+		b, err = os.ReadFile(o.StateFile)
+		if errors.Is(err, os.ErrNotExist) {
+			b, err = nil, nil
+		}
 	}
 	if err != nil {
 		return "", fmt.Errorf("the target's state: %w", err)
+	}
+	if b == nil {
+		return "none", nil
 	}
 	return sha(b), nil
 }

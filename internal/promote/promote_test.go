@@ -582,3 +582,174 @@ func TestSoakGate(t *testing.T) {
 		t.Errorf("75 minutes of 60, verified: %v %+v", err, res.Gates)
 	}
 }
+
+// fakeEngine stands for the real engine in the promotion's own logic: the
+// steps its preview returns, whether its up and verification pass, and
+// what each saw.
+type fakeEngine struct {
+	steps      []Step
+	previewErr error
+	upErr      func(n int) error
+	healthy    bool
+	ups        int
+	// upFiles are the target's config files at each up.
+	upFiles [][]byte
+	target  string
+}
+
+func (f *fakeEngine) Preview([]byte) ([]Step, error) { return f.steps, f.previewErr }
+func (f *fakeEngine) Up() (string, error) {
+	f.ups++
+	b, _ := os.ReadFile(f.target)
+	f.upFiles = append(f.upFiles, b)
+	if f.upErr != nil {
+		if err := f.upErr(f.ups); err != nil {
+			return "", err
+		}
+	}
+	return "update=1", nil
+}
+func (f *fakeEngine) Verify(model.VerifyConfig) (GateResult, bool) {
+	return GateResult{Name: "verification", Level: model.GateBlocking, Passed: f.healthy, Detail: "fake",
+		Figures: map[string]float64{"windowEnd": float64(time.Now().Unix()), "windowSeconds": 60}}, true
+}
+
+// The engine's part of a promotion: its preview's steps feed the stateful
+// gate (an RDS replace blocks, naming the URN, with no up) and the
+// approval (a preview that changed since the dry run is refused); a
+// failing preview blocks; a failed verification or up carries the
+// earlier release back and runs the up again, holding the stack; a dry
+// run never runs an up.
+func TestPromoteWithEngine(t *testing.T) {
+	rds := Step{Op: "replace", URN: "urn:pulumi:server::nextflow::nextflow:index:NextFlow$aws:rds/instance:Instance::db"}
+	for _, tc := range []struct {
+		name    string
+		eng     fakeEngine
+		dryRun  bool
+		blocked bool
+		err     string
+		gate    string // a gate and a text its detail holds
+		detail  string
+		ups     int
+		back    bool // rolled back: the target's file as before
+	}{
+		{name: "healthy", eng: fakeEngine{steps: []Step{{Op: "update", URN: "u"}}, healthy: true}, ups: 1},
+		{name: "dry run", eng: fakeEngine{healthy: true}, dryRun: true, ups: 0},
+		{name: "an RDS replace", eng: fakeEngine{steps: []Step{rds}, healthy: true}, blocked: true, gate: "stateful", detail: "replace " + rds.URN},
+		{name: "the preview fails", eng: fakeEngine{previewErr: fmt.Errorf("preview server:\n  error: no resource plugin 'aws'"), healthy: true}, blocked: true, gate: "preview", detail: "no resource plugin 'aws'"},
+		{name: "unhealthy after up", eng: fakeEngine{}, blocked: true, gate: "verification", detail: "fake", ups: 2, back: true},
+		{name: "the up fails", eng: fakeEngine{upErr: func(n int) error {
+			if n == 1 {
+				return fmt.Errorf("up server: exit status 1")
+			}
+			return nil
+		}}, err: "rolled back to release", ups: 2, back: true},
+		{name: "the up fails, and the rollback's", eng: fakeEngine{upErr: func(int) error { return fmt.Errorf("disk full") }}, err: "the up of the earlier release failed too", ups: 2, back: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := project(t)
+			o := opts(dir, at(t, "2026-12-03T03:00:00Z"))
+			appendConfig(t, o.From.File, "  nextflow:crm:\n    image: ghcr.io/nextflow-crm/crm:1.9.0\n")
+			before := mustRead(t, o.To.File)
+			eng := tc.eng
+			eng.target = o.To.File
+			o.Engine, o.DryRun = &eng, tc.dryRun
+			res, err := Run(o)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error %v, want %q", err, tc.err)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if res != nil && res.Blocked != tc.blocked {
+				t.Errorf("blocked %v, want %v: %+v", res.Blocked, tc.blocked, res.Gates)
+			}
+			if tc.gate != "" && !strings.Contains(gateDetail(res, tc.gate), tc.detail) {
+				t.Errorf("%s: %q, want %q", tc.gate, gateDetail(res, tc.gate), tc.detail)
+			}
+			if eng.ups != tc.ups {
+				t.Errorf("%d ups, want %d", eng.ups, tc.ups)
+			}
+			after := mustRead(t, o.To.File)
+			switch {
+			case tc.back || tc.blocked || tc.dryRun:
+				if !bytes.Equal(after, before) {
+					t.Error("the target's file is not what it was")
+				}
+			case tc.ups > 0 && !bytes.Contains(after, []byte("crm:1.9.0")):
+				t.Error("the target does not carry the release")
+			}
+			if tc.ups > 0 && !bytes.Contains(eng.upFiles[0], []byte("crm:1.9.0")) {
+				t.Error("the first up did not see the release in the target's file")
+			}
+			es, _ := o.Ledger.Entries()
+			if held, _ := Held(es, "server"); held != (tc.ups == 2) {
+				t.Errorf("held %v after %d ups: %+v", held, tc.ups, es)
+			}
+			if _, err := o.Ledger.Verify(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+
+	// The approval binds the preview: the same config and state, but the
+	// engine's steps differ from the dry run's.
+	dir := project(t)
+	o := opts(dir, at(t, "2026-12-03T03:00:00Z"))
+	appendConfig(t, o.To.File, "  nextflow:promotion:\n    approvals: 1\n")
+	appendConfig(t, o.From.File, "  nextflow:crm:\n    image: ghcr.io/nextflow-crm/crm:1.9.0\n")
+	eng := &fakeEngine{steps: []Step{{Op: "update", URN: "a"}, {Op: "same", URN: "b"}}, healthy: true, target: o.To.File}
+	o.Engine, o.DryRun = eng, true
+	dry, err := Run(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Approve(o.Ledger, dry.Entry, "lan", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	o.DryRun, o.Approved = false, dry.Entry
+	// The same steps in another order are the same preview.
+	eng.steps = []Step{{Op: "same", URN: "b"}, {Op: "update", URN: "a"}}
+	eng.steps, eng.ups = append(eng.steps[:1:1], Step{Op: "create", URN: "c"}), 0
+	if res, _ := Run(o); !res.Blocked || !strings.Contains(gateDetail(res, "approval"), "config or plan changed") || eng.ups != 0 {
+		t.Errorf("an apply whose preview differs from the approved one: %+v", res.Gates)
+	}
+	eng.steps = []Step{{Op: "same", URN: "b"}, {Op: "update", URN: "a"}}
+	if res, err := Run(o); err != nil || res.Blocked || !res.Applied || eng.ups != 1 {
+		t.Errorf("the approved apply, its steps in another order: %v %+v", err, res)
+	}
+}
+
+// Earlier: the release a stack goes back to.
+func TestEarlier(t *testing.T) {
+	r := func(d string) *release.Release { return &release.Release{Digest: d} }
+	promote := func(to, from, rel string) Entry {
+		return Entry{Kind: "promote", To: to, Replaced: r(from), Payload: r(rel), Release: rel}
+	}
+	verify := func(rel string, ok bool) Entry {
+		return Entry{Kind: "verify", To: "server", Release: rel, Gates: []GateResult{{Passed: ok}}}
+	}
+	for _, tc := range []struct {
+		name     string
+		entries  []Entry
+		current  string
+		want     string
+		verified bool
+	}{
+		{"the one before", []Entry{promote("server", "a", "b")}, "b", "a", false},
+		{"the newest verified, over a newer unverified", []Entry{promote("server", "a", "b"), verify("b", true), promote("server", "b", "c"), promote("server", "c", "d")}, "d", "b", true},
+		{"never a rejected one", []Entry{promote("server", "a", "b"), verify("b", true), promote("server", "b", "c"), {Kind: "reject", Release: "b"}}, "c", "a", false},
+		{"never one that failed there", []Entry{promote("server", "a", "b"), verify("b", false), promote("server", "b", "c")}, "c", "a", false},
+		{"verified on another stack does not count", []Entry{promote("server", "a", "b"), {Kind: "verify", To: "laptop", Release: "b", Gates: []GateResult{{Passed: true}}}, promote("server", "b", "c")}, "c", "b", false},
+		{"other stacks' promotions are not this one's history", []Entry{promote("laptop", "x", "y"), promote("server", "a", "b")}, "b", "a", false},
+		{"nothing before", []Entry{promote("server", "a", "a")}, "a", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, verified, ok := Earlier(tc.entries, "server", tc.current)
+			if ok != (tc.want != "") || got.Digest != tc.want || verified != tc.verified {
+				t.Errorf("%q verified=%v ok=%v, want %q verified=%v", got.Digest, verified, ok, tc.want, tc.verified)
+			}
+		})
+	}
+}
