@@ -157,7 +157,8 @@ var githubPromote = `# Written by nfx ci init: on the default branch, promote th
 # stacks in order. Each promotion runs in a GitHub environment named after its
 # target stack: give each one required reviewers (Settings > Environments) and a
 # job waits for their approval. NFX_BACKEND (a repository variable) is the
-# file:// backend on the self-hosted runner that keeps the state and the ledger.
+# backend that keeps the state and the ledger: an s3:// bucket (with the AWS
+# credentials as secrets), or a file:// directory the self-hosted runner keeps.
 name: nfx promote
 on:
   push:
@@ -186,6 +187,10 @@ jobs:
     env:
       NFX_BACKEND: {{gh "vars.NFX_BACKEND"}}
       PULUMI_CONFIG_PASSPHRASE: {{gh "secrets.PULUMI_CONFIG_PASSPHRASE"}}
+      # An s3:// backend and the cloud stage: the environment's AWS credentials.
+      AWS_ACCESS_KEY_ID: {{gh "secrets.AWS_ACCESS_KEY_ID"}}
+      AWS_SECRET_ACCESS_KEY: {{gh "secrets.AWS_SECRET_ACCESS_KEY"}}
+      AWS_REGION: {{gh "vars.AWS_REGION"}}
     steps:
       - uses: actions/checkout@v4
         with:
@@ -238,6 +243,10 @@ jobs:
     env:
       NFX_BACKEND: {{gh "vars.NFX_BACKEND"}}
       PULUMI_CONFIG_PASSPHRASE: {{gh "secrets.PULUMI_CONFIG_PASSPHRASE"}}
+      # An s3:// backend and the cloud stage: the environment's AWS credentials.
+      AWS_ACCESS_KEY_ID: {{gh "secrets.AWS_ACCESS_KEY_ID"}}
+      AWS_SECRET_ACCESS_KEY: {{gh "secrets.AWS_SECRET_ACCESS_KEY"}}
+      AWS_REGION: {{gh "vars.AWS_REGION"}}
       NFX_SOURCE_DB: {{gh "vars.NFX_SOURCE_DB"}}
       NFX_TARGET_DB: {{gh "vars.NFX_TARGET_DB"}}
       NFX_SCRATCH_DB: {{gh "vars.NFX_SCRATCH_DB"}}
@@ -262,7 +271,8 @@ var gitlabCI = `# Written by nfx ci init. On a merge request: the diff between t
 # blocking gate. On the default branch: promotion through the stacks in order,
 # each a manual job on the environment named after its target stack (protect it
 # under Settings > CI/CD > Protected environments to require approvers).
-# NFX_BACKEND is the file:// backend that keeps the state and the ledger.
+# NFX_BACKEND is the backend that keeps the state and the ledger: an s3:// bucket,
+# or a file:// directory the runner keeps.
 stages: [build, review, promote, upgrade]
 
 variables:
