@@ -132,6 +132,17 @@ func TestPromoteStagingToServer(t *testing.T) {
 		t.Fatalf("%d\n%s\n%s", code, out, stderr)
 	}
 
+	// Rendered offline, server-staging's files are its own.
+	if code, _, stderr := nfx(t, dir, "render", "--stage", "server-staging"); code != ExitOK {
+		t.Fatalf("render server-staging: %s", stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out", "server-staging", "stack.yaml")); err != nil {
+		t.Error(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out", "server")); err == nil {
+		t.Error("rendering server-staging wrote the server's out/server")
+	}
+
 	dir = realEngine(t)
 	t.Setenv("NFX_TUNNEL_TOKEN", "tok-"+strings.Repeat("s", 40))
 	write(t, filepath.Join(dir, "Pulumi.server-staging.yaml"), string(src)+"  nextflow:qdrant:\n    image: qdrant/qdrant:v1.13.6\n")

@@ -29,7 +29,7 @@ func NewCmdRender(io IO) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error { return runRender(io, o) },
 	}
 	o.add(cmd)
-	cmd.Flags().StringVar(&o.Out, "out", "", "the output directory (default out/<stage> in the project)")
+	cmd.Flags().StringVar(&o.Out, "out", "", "the output directory (default out/<stack> in the project: out/<stage> for a stage's own)")
 	return cmd
 }
 
@@ -45,7 +45,7 @@ func runRender(io IO, o *RenderOptions) error {
 	out := o.Out
 	switch {
 	case out == "":
-		out = filepath.Join(in.ProjectDir, "out", string(in.Stage))
+		out = filepath.Join(in.ProjectDir, "out", in.Stack)
 	case !filepath.IsAbs(out):
 		out = filepath.Join(io.Dir, out)
 	}
