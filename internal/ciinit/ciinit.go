@@ -191,6 +191,7 @@ jobs:
       AWS_ACCESS_KEY_ID: {{gh "secrets.AWS_ACCESS_KEY_ID"}}
       AWS_SECRET_ACCESS_KEY: {{gh "secrets.AWS_SECRET_ACCESS_KEY"}}
       AWS_REGION: {{gh "vars.AWS_REGION"}}
+      NFX_DEPLOY_CMD: {{gh "vars.NFX_DEPLOY_CMD"}}
     steps:
       - uses: actions/checkout@v4
         with:
@@ -203,7 +204,10 @@ jobs:
         run: |
           chmod +x bin/*
           git pull --ff-only
-          bin/nfx promote --from {{.From}} --to {{.To}} --backend "$NFX_BACKEND"
+          # NFX_DEPLOY_CMD (an environment variable) starts the stack after its up.
+          set --
+          if [ -n "${NFX_DEPLOY_CMD:-}" ]; then set -- --deploy-cmd "$NFX_DEPLOY_CMD"; fi
+          bin/nfx promote --from {{.From}} --to {{.To}} --backend "$NFX_BACKEND" "$@"
           bin/nfx ledger --verify --backend "$NFX_BACKEND"
       - name: Commit the promoted stack file
         run: |
@@ -330,7 +334,11 @@ promote:{{.To}}:
   environment:
     name: {{.To}}
   script:
-    - bin/nfx promote --from {{.From}} --to {{.To}} --backend "$NFX_BACKEND"
+    # NFX_DEPLOY_CMD (a variable scoped to the environment) starts the stack after its up.
+    - |
+      set --
+      if [ -n "${NFX_DEPLOY_CMD:-}" ]; then set -- --deploy-cmd "$NFX_DEPLOY_CMD"; fi
+      bin/nfx promote --from {{.From}} --to {{.To}} --backend "$NFX_BACKEND" "$@"
     - bin/nfx ledger --verify --backend "$NFX_BACKEND"
 {{- $prev = printf "promote:%s" .To}}
 {{- end}}

@@ -178,7 +178,8 @@ func TestGitLabPipelineRunsForReal(t *testing.T) {
 	if err := os.Symlink(pulumi, filepath.Join(dir, "bin", "pulumi")); err != nil {
 		t.Fatal(err)
 	}
-	main := map[string]string{"CI_COMMIT_BRANCH": "main", "NFX_TUNNEL_TOKEN": "tok-" + strings.Repeat("x", 40)}
+	main := map[string]string{"CI_COMMIT_BRANCH": "main", "NFX_TUNNEL_TOKEN": "tok-" + strings.Repeat("x", 40),
+		"NFX_DEPLOY_CMD": "cp out/server/stack.yaml deployed-stack.yaml"}
 	out, err = gitlabLocal(t, dir, main, "--manual", "promote:server", "build", "promote:server")
 	if err != nil || !strings.Contains(out, "PASS  promote:server") {
 		t.Fatalf("promote:server: %v\n%s", err, out)
@@ -186,6 +187,9 @@ func TestGitLabPipelineRunsForReal(t *testing.T) {
 	stack, err := os.ReadFile(filepath.Join(dir, "out", "server", "stack.yaml"))
 	if err != nil || !strings.Contains(string(stack), "ghcr.io/nextflow-crm/crm:1.9.0") {
 		t.Errorf("the deployed server does not run the promoted CRM: %v", err)
+	}
+	if deployed, err := os.ReadFile(filepath.Join(dir, "deployed-stack.yaml")); err != nil || !bytes.Equal(deployed, stack) {
+		t.Errorf("NFX_DEPLOY_CMD did not run after the up: %v", err)
 	}
 	ledger, err := os.ReadFile(filepath.Join(dir, ".nfx", "state", ".nfx", "ledger.jsonl"))
 	if err != nil {

@@ -222,8 +222,12 @@ func NewCmdPromote(io IO) *cobra.Command {
 		Long: `promote carries the release of --from (its images and models) into the config file of
 --to, keeping the target's topology and sizing, after the target's gates
 (nextflow:promotion): the config stays valid, the plan within policy, every image
-pinned, the cost within budget, the capacity enough, no freeze window. A blocking
-gate exits 3 and leaves the target untouched. Every run is an entry of the ledger.`,
+pinned, the cost within budget, the capacity enough, no freeze window, and the real
+engine's preview of the target loses no stateful resource. Then it writes the file,
+runs the target's up and --deploy-cmd, and verifies the target
+(nextflow:promotion.verify); a failed up or verification carries the earlier release
+back and holds the target. A blocking gate exits 3 and leaves the target untouched.
+Every run is an entry of the ledger.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return runPromote(c.Context(), io, o) },
 	}
