@@ -363,12 +363,13 @@ func PreviewSteps(ctx context.Context, o Options) (ch Changes, steps []Step, err
 	}
 	events := make(chan events.EngineEvent)
 	done := make(chan struct{})
+	var collected []Step
 	go func() {
 		defer close(done)
 		for e := range events {
 			if e.ResourcePreEvent != nil {
 				m := e.ResourcePreEvent.Metadata
-				steps = append(steps, Step{Op: string(m.Op), URN: m.URN, Type: m.Type})
+				collected = append(collected, Step{Op: string(m.Op), URN: m.URN, Type: m.Type})
 			}
 		}
 	}()
@@ -387,7 +388,7 @@ func PreviewSteps(ctx context.Context, o Options) (ch Changes, steps []Step, err
 	for op, n := range res.ChangeSummary {
 		ch[string(op)] = n
 	}
-	return ch, steps, nil
+	return ch, collected, nil
 }
 
 // Up applies the stack and writes the stage's files.
