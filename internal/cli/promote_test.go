@@ -105,6 +105,10 @@ func TestPromoteHostileInputs(t *testing.T) {
 		{[]string{"promote", "--from", "laptop", "--to", "server", "--backend", "s3://"}, "names no bucket"},
 		{[]string{"promote", "--from", "laptop", "--to", "server", "--backend", "file://"}, "names no directory"},
 		{[]string{"promote", "--from", strings.Repeat("a", 70), "--to", "server"}, "is not a stack name"},
+		{[]string{"promote", "--from", "laptop", "--to", "server", "--dry-run", "--deploy-cmd", "rm -rf ~; echo $(id)"}, "not with --config-only or --dry-run"},
+		{[]string{"promote", "--from", "laptop", "--to", "server", "--config-only", "--deploy-cmd", "docker stack deploy"}, "not with --config-only or --dry-run"},
+		{[]string{"rollback", "--stage", "server", "--config-only", "--deploy-cmd", "x"}, "not with --config-only"},
+		{[]string{"rollback", "--stage", "server; reboot"}, "is not a stack name"},
 	} {
 		code, _, stderr := nfx(t, dir, tc.args...)
 		if code != ExitUsage || !strings.Contains(stderr, tc.want) || strings.Contains(stderr, "hunter2") {
