@@ -265,3 +265,31 @@ func TestKilledPromoteResumes(t *testing.T) {
 		})
 	}
 }
+
+// A run killed while the engine created the stack leaves the engine's
+// lock and no stack (the first up, killed early): nfx up names nfx cancel,
+// which clears the lock although selecting the stack would create it, and
+// up then completes.
+func TestKilledWhileCreatingTheStack(t *testing.T) {
+	dir := realEngine(t)
+	t.Setenv("NFX_TUNNEL_TOKEN", "tok-"+strings.Repeat("c", 40))
+	lock := filepath.Join(dir, ".nfx", "state", ".pulumi", "locks", "organization", "nextflow", "laptop", "0b9e0c1e-killed.json")
+	if err := os.MkdirAll(filepath.Dir(lock), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(lock, []byte(`{"pid":999999,"username":"ci","hostname":"gone","timestamp":"2026-12-03T01:00:00Z"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := nfx(t, dir, "up", "--stage", "laptop"); code == ExitOK || !strings.Contains(stderr, "nfx cancel --stage laptop") {
+		t.Fatalf("up over the lock: %d %s", code, stderr)
+	}
+	if code, _, stderr := nfx(t, dir, "cancel", "--stage", "laptop"); code != ExitOK {
+		t.Fatalf("cancel: %s", stderr)
+	}
+	if _, err := os.Stat(lock); err == nil {
+		t.Error("cancel left the lock")
+	}
+	if code, out, stderr := nfx(t, dir, "up", "--stage", "laptop"); code != ExitOK || !strings.Contains(out, "create=10") {
+		t.Fatalf("up after cancel: %d\n%s\n%s", code, out, stderr)
+	}
+}

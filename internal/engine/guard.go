@@ -80,6 +80,14 @@ func Cancel(ctx context.Context, o Options) error {
 	}
 	defer unlock()
 	st, err := workspace(ctx, o)
+	if err != nil && strings.Contains(err.Error(), "currently locked") {
+		// A run killed while it created the stack: its lock is there, the
+		// stack is not, and selecting the stack would create it, which the
+		// lock refuses. Only the engine's lock files of this stack go.
+		if n, rerr := removeLocks(o); rerr == nil && n > 0 {
+			return nil
+		}
+	}
 	if err != nil {
 		return explain(o, err)
 	}
@@ -87,6 +95,26 @@ func Cancel(ctx context.Context, o Options) error {
 		return explain(o, fmt.Errorf("cancel %s: %w", o.Stack, err))
 	}
 	return nil
+}
+
+// removeLocks deletes the engine's lock files of the stack in a file
+// backend (.pulumi/locks/<org>/<project>/<stack>/*.json), as pulumi cancel
+// does, and says how many it removed.
+func removeLocks(o Options) (int, error) {
+	dir, ok := strings.CutPrefix(o.Backend, "file://")
+	if !ok {
+		return 0, fmt.Errorf("not a file backend")
+	}
+	locks, err := filepath.Glob(filepath.Join(dir, ".pulumi", "locks", "*", model.Namespace, o.Stack, "*.json"))
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range locks {
+		if err := os.Remove(l); err != nil {
+			return 0, err
+		}
+	}
+	return len(locks), nil
 }
 
 // explain turns the engine's errors a user meets after a fault into
