@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -20,8 +21,8 @@ func FreePort(t testing.TB) int {
 }
 
 // Daemon starts a long-running process for the test, its output in
-// dir/<name>.log, killed at the test's end; the log is printed if the test
-// failed. env is added to the test's environment.
+// dir/<name>.log, killed with its children at the test's end; the log is
+// printed if the test failed. env is added to the test's environment.
 func Daemon(t testing.TB, dir, name string, env []string, bin string, args ...string) {
 	t.Helper()
 	log, err := os.Create(filepath.Join(dir, name+".log"))
@@ -31,11 +32,14 @@ func Daemon(t testing.TB, dir, name string, env []string, bin string, args ...st
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = log, log
+	// A group of its own: the end kills its children too (nginx's workers
+	// outlive a killed master).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		_ = cmd.Wait()
 		log.Close()
 		if t.Failed() {
