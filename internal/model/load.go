@@ -83,9 +83,13 @@ func Load(stage string, raw Raw, opts LoadOptions) (*Config, Diagnostics) {
 	return &cfg, ds
 }
 
-// StageOfStack is the stage a stack runs: its nextflow:stage, else the
-// stack's own name (the stage stacks laptop, server and cloud).
+// StageOfStack is the stage a stack runs: a stage's own stack (laptop,
+// server, cloud) runs that stage, whatever its nextflow:stage says (Load
+// reports a different one); another stack runs its nextflow:stage.
 func StageOfStack(stack string, raw Raw) string {
+	if _, err := ParseStage(stack); err == nil {
+		return stack
+	}
 	if v := raw.Values["stage"]; v != "" {
 		return v
 	}

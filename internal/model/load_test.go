@@ -244,3 +244,30 @@ func TestPromotionVerifyConfig(t *testing.T) {
 		})
 	}
 }
+
+// The stage a stack runs: a stage's own stack runs its stage (a different
+// nextflow:stage is reported by Load, not obeyed); another stack its
+// nextflow:stage.
+func TestStageOfStack(t *testing.T) {
+	for _, tc := range []struct {
+		stack, key, want string
+	}{
+		{"laptop", "", "laptop"},
+		{"laptop", "cloud", "laptop"},
+		{"server-staging", "server", "server"},
+		{"qa", "", "qa"},
+	} {
+		r := raw(map[string]string{})
+		if tc.key != "" {
+			r.Values["stage"] = tc.key
+		}
+		if got := StageOfStack(tc.stack, r); got != tc.want {
+			t.Errorf("%s with nextflow:stage %q: %s, want %s", tc.stack, tc.key, got, tc.want)
+		}
+	}
+	r := raw(map[string]string{})
+	r.Values["stage"] = "cloud"
+	if _, ds := Load(StageOfStack("laptop", r), r, LoadOptions{}); !ds.HasErrors() || !strings.Contains(ds.Error(), "nextflow:stage") {
+		t.Errorf("the laptop stack with nextflow:stage cloud: %v", ds)
+	}
+}
