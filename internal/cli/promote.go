@@ -324,6 +324,13 @@ func (p *promoteEngine) Verify(v model.VerifyConfig) (promote.GateResult, bool) 
 		g.Passed, g.Figures["healthChecks"] = h.Passed, float64(h.Checks)
 		parts = append(parts, h.Detail)
 	}
+	if len(v.Health) == 0 && hold > 0 {
+		// Prometheus alone: its window is the time since the up.
+		select {
+		case <-p.ctx.Done():
+		case <-time.After(hold):
+		}
+	}
 	if g.Passed && v.Prometheus != "" {
 		win := max(time.Since(start).Round(time.Minute), time.Minute)
 		ctx, cancel := context.WithTimeout(p.ctx, 30*time.Second)
