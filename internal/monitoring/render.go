@@ -1,15 +1,13 @@
 package monitoring
 
 import (
-	"bytes"
 	"fmt"
 	"regexp"
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/internal/yamlenc"
 )
 
 // The files of a stage's monitoring, by name. Prometheus reads the rules
@@ -140,14 +138,11 @@ func (p *Plan) PrometheusConfig() ([]byte, error) {
 }
 
 func marshal(v any) ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteString("# Rendered by nfx from the stage's model; edit the config, not this file.\n")
-	enc := yaml.NewEncoder(&b)
-	enc.SetIndent(2)
-	if err := enc.Encode(v); err != nil {
+	b, err := yamlenc.Marshal(v)
+	if err != nil {
 		return nil, err
 	}
-	return b.Bytes(), enc.Close()
+	return append([]byte("# Rendered by nfx from the stage's model; edit the config, not this file.\n"), b...), nil
 }
 
 // promDuration writes d in Prometheus's duration syntax (days, hours,

@@ -1,13 +1,13 @@
 package release
 
 import (
-	"bytes"
 	"fmt"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/internal/yamlenc"
 )
 
 // Carry writes release r into a stack config file (Pulumi.<stack>.yaml):
@@ -55,16 +55,7 @@ func Carry(data []byte, r Release, cur Release) ([]byte, error) {
 			}
 		}
 	}
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(&doc); err != nil {
-		return nil, err
-	}
-	if err := enc.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return yamlenc.Marshal(&doc)
 }
 
 // child is the value of key in mapping m, added as an empty node of kind

@@ -1,10 +1,11 @@
 package server
 
 import (
-	"bytes"
 	"fmt"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/nextflow-crm/nfx/internal/yamlenc"
 )
 
 // swarmCompat adapts compose-go's marshalled YAML to the Compose v3 schema
@@ -46,14 +47,5 @@ func swarmCompat(in []byte) ([]byte, error) {
 		}
 	}
 	walk(&doc, nil)
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(&doc); err != nil {
-		return nil, err
-	}
-	if err := enc.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return yamlenc.Marshal(&doc)
 }
