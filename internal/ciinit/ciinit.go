@@ -85,6 +85,17 @@ func Files(provider string) (files.Set, error) {
 	return set.Sorted(), nil
 }
 
+// stackEnv is what a GitHub job that runs a stack gets from its
+// environment: the backend, the passphrase, the AWS credentials (an s3://
+// backend, the cloud stage).
+const stackEnv = `      NFX_BACKEND: {{gh "vars.NFX_BACKEND"}}
+      PULUMI_CONFIG_PASSPHRASE: {{gh "secrets.PULUMI_CONFIG_PASSPHRASE"}}
+      # An s3:// backend and the cloud stage: the environment's AWS credentials.
+      AWS_ACCESS_KEY_ID: {{gh "secrets.AWS_ACCESS_KEY_ID"}}
+      AWS_SECRET_ACCESS_KEY: {{gh "secrets.AWS_SECRET_ACCESS_KEY"}}
+      AWS_REGION: {{gh "vars.AWS_REGION"}}
+`
+
 // The GitHub jobs' steps that set up Go with its caches kept (keyed on
 // go.sum), and that build nfx and the Pulumi program once.
 const (
@@ -185,13 +196,7 @@ jobs:
     runs-on: self-hosted
     environment: {{.To}}
     env:
-      NFX_BACKEND: {{gh "vars.NFX_BACKEND"}}
-      PULUMI_CONFIG_PASSPHRASE: {{gh "secrets.PULUMI_CONFIG_PASSPHRASE"}}
-      # An s3:// backend and the cloud stage: the environment's AWS credentials.
-      AWS_ACCESS_KEY_ID: {{gh "secrets.AWS_ACCESS_KEY_ID"}}
-      AWS_SECRET_ACCESS_KEY: {{gh "secrets.AWS_SECRET_ACCESS_KEY"}}
-      AWS_REGION: {{gh "vars.AWS_REGION"}}
-      NFX_DEPLOY_CMD: {{gh "vars.NFX_DEPLOY_CMD"}}
+` + stackEnv + `      NFX_DEPLOY_CMD: {{gh "vars.NFX_DEPLOY_CMD"}}
     steps:
       - uses: actions/checkout@v4
         with:
@@ -245,13 +250,7 @@ jobs:
     runs-on: self-hosted
     environment: upgrade
     env:
-      NFX_BACKEND: {{gh "vars.NFX_BACKEND"}}
-      PULUMI_CONFIG_PASSPHRASE: {{gh "secrets.PULUMI_CONFIG_PASSPHRASE"}}
-      # An s3:// backend and the cloud stage: the environment's AWS credentials.
-      AWS_ACCESS_KEY_ID: {{gh "secrets.AWS_ACCESS_KEY_ID"}}
-      AWS_SECRET_ACCESS_KEY: {{gh "secrets.AWS_SECRET_ACCESS_KEY"}}
-      AWS_REGION: {{gh "vars.AWS_REGION"}}
-      NFX_SOURCE_DB: {{gh "vars.NFX_SOURCE_DB"}}
+` + stackEnv + `      NFX_SOURCE_DB: {{gh "vars.NFX_SOURCE_DB"}}
       NFX_TARGET_DB: {{gh "vars.NFX_TARGET_DB"}}
       NFX_SCRATCH_DB: {{gh "vars.NFX_SCRATCH_DB"}}
       NFX_SOURCE_DB_PASSWORD: {{gh "secrets.NFX_SOURCE_DB_PASSWORD"}}
