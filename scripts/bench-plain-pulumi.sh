@@ -9,6 +9,8 @@
 set -euo pipefail
 n=${1:-3}
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/bench-lib.sh
+. "$root/scripts/bench-lib.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export PATH="$root/bin:$PATH" PULUMI_SKIP_UPDATE_CHECK=true PULUMI_CONFIG_PASSPHRASE=bench
@@ -46,5 +48,5 @@ for i in $(seq "$n"); do
   done
 done
 for mode in target plain; do
-  echo "median $mode: $(echo ${times[$mode]} | tr ' ' '\n' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')s"
+  echo "median $mode: $(tr ' ' '\n' <<<"${times[$mode]}" | grep . | median)s"
 done

@@ -9,27 +9,15 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 runs=${1:-7}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/cmd/nextflow" "$work/bin"
-cp "$root"/Pulumi.yaml "$root"/Pulumi.laptop.yaml "$root"/Pulumi.server.yaml "$work/"
-cp "$root/cmd/nextflow/main.go" "$work/cmd/nextflow/"
-ln -s "$root/bin/pulumi" "$work/bin/pulumi"
-export PULUMI_HOME="$work/.pulumi-home" NFX_TUNNEL_TOKEN=bench-token
-unset PULUMI_CONFIG_PASSPHRASE PULUMI_CONFIG_PASSPHRASE_FILE PULUMI_BACKEND_URL
-cd "$work"
+# shellcheck source=scripts/bench-lib.sh
+. "$root/scripts/bench-lib.sh"
+bench_project Pulumi.laptop.yaml Pulumi.server.yaml
 nfx="$root/bin/nfx"
 "$nfx" up --stage server >/dev/null 2>&1
 laptop=$(cat Pulumi.laptop.yaml)
 release() { printf '%s\n  nextflow:crm:\n    image: ghcr.io/nextflow-crm/crm:%s\n' "$laptop" "$1" >Pulumi.laptop.yaml; }
 release 1.9.0
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-time_ms() {
-  local s e
-  s=$(date +%s%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s%N)
-  echo $(( (e - s) / 1000000 ))
-}
 declare -A results
 cmds=("plan" "dry-run-offline" "dry-run" "preview" "apply")
 for ((i = 0; i < runs; i++)); do
@@ -46,8 +34,5 @@ for ((i = 0; i < runs; i++)); do
     esac
   done
 done
-printf '%-16s %s\n' command "median ms (of $runs)"
-for c in "${cmds[@]}"; do
-  printf '%-16s %s\n' "$c" "$(tr ' ' '\n' <<<"${results[$c]}" | grep . | median)"
-done
+bench_report 16 "${cmds[@]}"
 "$nfx" ledger --verify
