@@ -124,6 +124,23 @@ func load(s Stack, data []byte) (*model.Config, model.Raw, model.Diagnostics, er
 	return cfg, raw, ds, nil
 }
 
+// loadValid reads a stack's config file and validates it: its bytes and
+// its config, or an error naming the stack.
+func loadValid(s Stack) ([]byte, *model.Config, error) {
+	data, err := model.ReadStackData(s.File)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, _, ds, err := load(s, data)
+	switch {
+	case err != nil:
+		return nil, nil, fmt.Errorf("the stack %s: %w", s.Name(), err)
+	case ds.HasErrors():
+		return nil, nil, fmt.Errorf("the stack %s is not valid: %s", s.Name(), ds.Error())
+	}
+	return data, cfg, nil
+}
+
 // Run evaluates the gates and, unless a blocking one fails or it is a
 // dry run, writes the release into the target's config file. The ledger
 // gets the outcome either way.
@@ -755,13 +772,9 @@ func Rollback(l Ledger, s Stack, actor string, now time.Time, eng Engine) (*Resu
 	if err != nil {
 		return nil, err
 	}
-	data, err := model.ReadStackData(s.File)
+	data, cfg, err := loadValid(s)
 	if err != nil {
 		return nil, err
-	}
-	cfg, _, ds, err := load(s, data)
-	if err != nil || ds.HasErrors() {
-		return nil, fmt.Errorf("the stack %s is not valid: %v%s", s.Name(), err, ds.Error())
 	}
 	was := release.Of(cfg)
 	rel, verified, ok := Earlier(entries, s.Name(), was.Digest)

@@ -255,13 +255,9 @@ func soakGate(entries []Entry, o Options, digest string, minutes int) GateResult
 // RecordVerification appends a stack's verification to the ledger, for the
 // release its config runs.
 func RecordVerification(l Ledger, s Stack, v *monitoring.Verification, windowEnd time.Time, window time.Duration, actor string) (Entry, error) {
-	data, err := model.ReadStackData(s.File)
+	_, cfg, err := loadValid(s)
 	if err != nil {
 		return Entry{}, err
-	}
-	cfg, _, ds, err := load(s, data)
-	if err != nil || ds.HasErrors() {
-		return Entry{}, fmt.Errorf("the stack %s is not valid: %v%s", s.Name(), err, ds.Error())
 	}
 	rel := release.Of(cfg)
 	g := GateResult{Name: "verification", Level: model.GateBlocking, Passed: v.Passed, Detail: v.Detail, Figures: map[string]float64{
