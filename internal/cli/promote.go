@@ -297,14 +297,21 @@ func (p *promoteEngine) Up() (string, error) {
 	if p.deploy == "" {
 		return ch.String(), nil
 	}
-	cmd := exec.CommandContext(p.ctx, "bash", "-c", p.deploy)
-	cmd.Dir = p.project
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("--deploy-cmd: %v: %s", err, lastLines(out.String(), 5))
+	if out, err := runDeployCmd(p.ctx, p.project, p.deploy); err != nil {
+		return "", fmt.Errorf("--deploy-cmd: %v: %s", err, lastLines(out, 5))
 	}
 	return ch.String() + "; deployed", nil
+}
+
+// runDeployCmd runs a --deploy-cmd with bash in the project, and returns its
+// output (stdout and stderr together).
+func runDeployCmd(ctx context.Context, project, cmdline string) (string, error) {
+	cmd := exec.CommandContext(ctx, "bash", "-c", cmdline)
+	cmd.Dir = project
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
 }
 
 // Verify checks the target's health URLs for their hold, then asks its

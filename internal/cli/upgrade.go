@@ -1,14 +1,12 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -230,12 +228,8 @@ func upgradeStep(ctx context.Context, id string, m *migrationInput, o *UpgradeOp
 		if o.DeployCmd == "" {
 			return "no --deploy-cmd: the target's services are expected to be running already", true, nil
 		}
-		cmd := exec.CommandContext(ctx, "bash", "-c", o.DeployCmd)
-		cmd.Dir = m.project
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Run(); err != nil {
-			return "", false, fmt.Errorf("--deploy-cmd: %v: %s", err, strings.TrimSpace(out.String()))
+		if out, err := runDeployCmd(ctx, m.project, o.DeployCmd); err != nil {
+			return "", false, fmt.Errorf("--deploy-cmd: %v: %s", err, strings.TrimSpace(out))
 		}
 		return "started", false, nil
 	case "migrate":
