@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/nextflow-crm/nfx/internal/model"
 )
 
 // connect opens a connection that can write even while the database is
@@ -323,7 +325,7 @@ func snapshotOn(ctx context.Context, c querier, d DB) (*Snapshot, error) {
 // missing.
 func CompareSnapshots(src, dst *Snapshot) []string {
 	var bad []string
-	for _, t := range sortedKeys(src.Tables) {
+	for _, t := range model.SortedKeys(src.Tables) {
 		a := src.Tables[t]
 		b, ok := dst.Tables[t]
 		switch {
@@ -335,12 +337,12 @@ func CompareSnapshots(src, dst *Snapshot) []string {
 			bad = append(bad, fmt.Sprintf("table %s: the same %d rows but different content", t, a.Rows))
 		}
 	}
-	for _, t := range sortedKeys(dst.Tables) {
+	for _, t := range model.SortedKeys(dst.Tables) {
 		if _, ok := src.Tables[t]; !ok {
 			bad = append(bad, fmt.Sprintf("table %s is on the target only", t))
 		}
 	}
-	for _, seq := range sortedKeys(dst.Columns) {
+	for _, seq := range model.SortedKeys(dst.Columns) {
 		if dst.Sequences[seq] < dst.Columns[seq] {
 			bad = append(bad, fmt.Sprintf("sequence %s is at %d, behind the %d its column holds: new rows would collide", seq, dst.Sequences[seq], dst.Columns[seq]))
 		}
@@ -355,15 +357,6 @@ func CompareSnapshots(src, dst *Snapshot) []string {
 		}
 	}
 	return bad
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // UserTableCount counts the user tables of a database.

@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/nextflow-crm/nfx/internal/model"
 )
 
 // Qdrant is a Qdrant REST endpoint (http://host:6333), with its API key
@@ -257,7 +259,7 @@ func SumQdrant(ctx context.Context, q Qdrant) (map[string]QdrantSum, error) {
 // CompareQdrant lists the collections that differ.
 func CompareQdrant(src, dst map[string]QdrantSum) []string {
 	var bad []string
-	for _, name := range sortedKeys(src) {
+	for _, name := range model.SortedKeys(src) {
 		a := src[name]
 		b, ok := dst[name]
 		switch {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/nextflow-crm/nfx/internal/files"
+	"github.com/nextflow-crm/nfx/internal/model"
 )
 
 // Endpoints are the connections of a migration. A store without both
@@ -676,7 +677,7 @@ func (r *Run) Rollback(ctx context.Context, discard bool) (*Journal, error) {
 			return r.j, err
 		}
 		var changed []string
-		for _, t := range sortedKeys(now.Tables) {
+		for _, t := range model.SortedKeys(now.Tables) {
 			if was, ok := r.j.Verification.Tables[t]; !ok || was != now.Tables[t] {
 				changed = append(changed, t)
 			}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/nextflow-crm/nfx/internal/model"
 )
 
 // PlanText is a plan for the terminal.
@@ -140,7 +142,7 @@ func okText(ok bool) string {
 func VerificationText(v *Verification) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Verification %s at %s:\n", okText(v.OK), v.At.Format(time.RFC3339))
-	for _, t := range sortedKeys(v.Tables) {
+	for _, t := range model.SortedKeys(v.Tables) {
 		fmt.Fprintf(&b, "  table %-32s %10d rows  md5 %s\n", t, v.Tables[t].Rows, v.Tables[t].Sum)
 	}
 	fmt.Fprintf(&b, "  %d sequences at or above their columns; extensions: %s\n", v.Sequences, strings.Join(v.Extensions, ", "))
@@ -154,7 +156,7 @@ func VerificationText(v *Verification) string {
 		}
 		fmt.Fprintf(&b, "  redis: %d keys; %d compared by type, value and TTL (%s)\n", v.Redis.Keys, v.Redis.Compared, sample)
 	}
-	for _, c := range sortedKeys(v.Qdrant) {
+	for _, c := range model.SortedKeys(v.Qdrant) {
 		fmt.Fprintf(&b, "  qdrant %s: %d points\n", c, v.Qdrant[c].Points)
 	}
 	if len(v.Skipped) > 0 {

@@ -416,22 +416,13 @@ func previewGate(o Options, config []byte, policyOK bool) ([]Step, GateResult) {
 	}
 	g.Figures = map[string]float64{}
 	var parts []string
-	for _, op := range sortedKeys(ops) {
+	for _, op := range model.SortedKeys(ops) {
 		g.Figures[op] = float64(ops[op])
 		parts = append(parts, fmt.Sprintf("%s=%d", op, ops[op]))
 	}
 	g.Passed = true
 	g.Detail = fmt.Sprintf("%s: %d steps (%s)", from, len(steps), strings.Join(parts, " "))
 	return steps, g
-}
-
-func sortedKeys(m map[string]int) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // oneLine is an error's text on one line (a report's cell), at most 500
