@@ -29,15 +29,33 @@ func ClockMinutes(s string, end bool) (int, bool) {
 	return h*60 + m, true
 }
 
-// CheckURL says what is wrong with a URL nfx requests for a check: it
-// must be http or https with a host, and carry no credentials (the
-// message never repeats such a URL).
-func CheckURL(s string) string {
+// The faults of a URL nfx requests (URLFault).
+const (
+	URLCredentials = "credentials"
+	URLNotHTTP     = "not-http"
+)
+
+// URLFault says what is wrong with a URL nfx requests: URLCredentials
+// when it carries any (such a URL is never repeated), URLNotHTTP when it
+// is not http or https with a host, "" when nothing.
+func URLFault(s string) string {
 	u, err := url.Parse(s)
 	switch {
 	case (err == nil && u.User != nil) || strings.Contains(s, "@"):
-		return "holds credentials (not shown); put the endpoint behind a proxy that needs none"
+		return URLCredentials
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsAny(s, " \t\n\r"):
+		return URLNotHTTP
+	}
+	return ""
+}
+
+// CheckURL says what is wrong with a URL nfx requests for a check, for a
+// config key's diagnostic; "" when nothing.
+func CheckURL(s string) string {
+	switch URLFault(s) {
+	case URLCredentials:
+		return "holds credentials (not shown); put the endpoint behind a proxy that needs none"
+	case URLNotHTTP:
 		return fmt.Sprintf("%q is not an http(s) URL with a host, such as https://crm.example.com/healthz", s)
 	}
 	return ""

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nextflow-crm/nfx/internal/model"
 )
 
 // The CRM's own metrics, at its /metrics (the crm-app job): the sessions
@@ -131,14 +133,14 @@ func Observe(ctx context.Context, client *http.Client, base string, window time.
 // queryAPI is the query endpoint of the Prometheus at base, refusing a
 // URL with credentials without echoing it.
 func queryAPI(base string) (string, error) {
-	u, err := url.Parse(base)
-	if (err == nil && u.User != nil) || (err != nil && strings.Contains(base, "@")) {
+	switch model.URLFault(base) {
+	case model.URLCredentials:
 		// Never echoed: it may hold a password.
 		return "", fmt.Errorf("--prometheus: the URL holds credentials; fix: put Prometheus behind a proxy that needs none from the command line")
-	}
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	case model.URLNotHTTP:
 		return "", fmt.Errorf("--prometheus: %q is not a Prometheus URL; fix: give its base URL, such as http://127.0.0.1:9090", base)
 	}
+	u, _ := url.Parse(base)
 	return strings.TrimSuffix(u.String(), "/") + "/api/v1/query", nil
 }
 
