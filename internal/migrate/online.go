@@ -2,6 +2,8 @@ package migrate
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -18,8 +20,10 @@ const replicationName = "nfx_migrate"
 // OnlineState is the online mode's record.
 type OnlineState struct {
 	// Fingerprint is the source's schema when replication started: DDL
-	// during the window changes it and stops the migration.
-	Fingerprint string `json:"fingerprint"`
+	// during the window changes it and stops the migration. Schema is
+	// that schema's definitions, to say what changed.
+	Fingerprint string   `json:"fingerprint"`
+	Schema      []string `json:"schema,omitempty"`
 	Tables      int    `json:"tables"`
 	// CopySeconds is the initial copy's duration; LagBytes the lag seen
 	// when the freeze began; CatchupSeconds the frozen wait for the last
@@ -57,14 +61,92 @@ AND (c.relreplident = 'n'
   OR (c.relreplident = 'i' AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisreplident)))
 ORDER BY 1`
 
-// fingerprint is a digest of the user schema's tables and columns.
-const fingerprint = `SELECT coalesce(md5(string_agg(table_schema || '.' || table_name || '.' || column_name || ':' || data_type || ':' || is_nullable, ',' ORDER BY table_schema, table_name, ordinal_position)), '')
-FROM information_schema.columns WHERE table_schema NOT IN ('pg_catalog', 'information_schema')`
+// schemaLines describes, a line each, every definition of the user schema
+// that decides what data a table takes: each table; each column with its
+// type and modifiers (varchar(40), numeric(10,2)), nullability, default,
+// identity, generation and collation; each constraint (primary key,
+// unique, check, foreign key, exclusion, a domain's check) as PostgreSQL
+// prints it; each unique index; each enum's labels. Logical replication
+// carries none of these: a change during the window leaves the target
+// with the old definition.
+const schemaLines = `WITH ns AS (
+  SELECT oid FROM pg_namespace
+  WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND nspname NOT LIKE 'pg_temp_%' AND nspname NOT LIKE 'pg_toast_temp_%'
+), items AS (
+  SELECT 'table ' || c.oid::regclass::text AS line
+  FROM pg_class c WHERE c.relnamespace IN (SELECT oid FROM ns) AND c.relkind IN ('r', 'p')
+  UNION ALL
+  SELECT 'column ' || c.oid::regclass::text || '.' || quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod)
+    || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
+    || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), '')
+    || CASE WHEN a.attidentity <> '' THEN ' identity ' || a.attidentity::text ELSE '' END
+    || CASE WHEN a.attgenerated <> '' THEN ' generated ' || a.attgenerated::text ELSE '' END
+    || coalesce(' collate ' || co.collname, '')
+  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+  LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+  LEFT JOIN pg_collation co ON co.oid = a.attcollation AND co.collname <> 'default'
+  WHERE c.relnamespace IN (SELECT oid FROM ns) AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
+  UNION ALL
+  SELECT 'constraint ' || CASE WHEN con.conrelid <> 0 THEN con.conrelid::regclass::text ELSE con.contypid::regtype::text END
+    || ' ' || quote_ident(con.conname) || ' ' || pg_get_constraintdef(con.oid)
+  FROM pg_constraint con WHERE con.connamespace IN (SELECT oid FROM ns)
+  UNION ALL
+  SELECT 'unique index ' || pg_get_indexdef(i.indexrelid)
+  FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+  WHERE c.relnamespace IN (SELECT oid FROM ns) AND i.indisunique
+  UNION ALL
+  SELECT 'enum ' || e.enumtypid::regtype::text || ' ' || quote_literal(e.enumlabel) || ' ' || e.enumsortorder::text
+  FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid WHERE t.typnamespace IN (SELECT oid FROM ns)
+)
+SELECT line FROM items ORDER BY line`
 
-func schemaFingerprint(ctx context.Context, c *pgx.Conn) (string, error) {
-	var f string
-	err := c.QueryRow(ctx, fingerprint).Scan(&f)
-	return f, err
+// Schema is the user schema's definitions (schemaLines) and their digest.
+type Schema struct {
+	Fingerprint string
+	Lines       []string
+}
+
+// ReadSchema reads the user schema's definitions.
+func ReadSchema(ctx context.Context, c *pgx.Conn) (Schema, error) {
+	rows, err := c.Query(ctx, schemaLines)
+	if err != nil {
+		return Schema{}, err
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return Schema{}, err
+	}
+	h := sha256.New()
+	for _, l := range lines {
+		fmt.Fprintf(h, "%d\n%s\n", len(l), l)
+	}
+	return Schema{Fingerprint: hex.EncodeToString(h.Sum(nil)), Lines: lines}, nil
+}
+
+// SchemaChanges says what differs between two readings of a schema: the
+// definitions gone and the ones new, a line each ("- column public.t.name
+// character varying(40)", "+ column public.t.name character varying(200)").
+func SchemaChanges(was, now []string) []string {
+	in := func(list []string) map[string]bool {
+		m := make(map[string]bool, len(list))
+		for _, l := range list {
+			m[l] = true
+		}
+		return m
+	}
+	a, b := in(was), in(now)
+	var out []string
+	for _, l := range was {
+		if !b[l] {
+			out = append(out, "- "+l)
+		}
+	}
+	for _, l := range now {
+		if !a[l] {
+			out = append(out, "+ "+l)
+		}
+	}
+	return out
 }
 
 // onlineCheck refuses, before anything changes, what online mode cannot
@@ -118,7 +200,7 @@ func (r *Run) onlineCheck(ctx context.Context) (string, bool, error) {
 	if err := r.claimTarget(ctx); err != nil {
 		return "", false, err
 	}
-	f, err := schemaFingerprint(ctx, src)
+	sc, err := ReadSchema(ctx, src)
 	if err != nil {
 		return "", false, err
 	}
@@ -126,8 +208,8 @@ func (r *Run) onlineCheck(ctx context.Context) (string, bool, error) {
 	if err != nil {
 		return "", false, err
 	}
-	r.j.Online = &OnlineState{Fingerprint: f, Tables: len(ts)}
-	return fmt.Sprintf("%d tables replicate; wal_level logical; schema fingerprint %s", len(ts), f[:min(12, len(f))]), false, nil
+	r.j.Online = &OnlineState{Fingerprint: sc.Fingerprint, Schema: sc.Lines, Tables: len(ts)}
+	return fmt.Sprintf("%d tables replicate; wal_level logical; schema fingerprint %s (%d definitions)", len(ts), sc.Fingerprint[:12], len(sc.Lines)), false, nil
 }
 
 // onlineSchema copies the source's schema into the target.
@@ -278,10 +360,16 @@ func (r *Run) onlineCatchup(ctx context.Context) (string, bool, error) {
 		return "", false, err
 	}
 	defer src.Close(ctx)
-	if f, err := schemaFingerprint(ctx, src); err != nil {
+	if sc, err := ReadSchema(ctx, src); err != nil {
 		return "", false, err
-	} else if r.j.Online == nil || f != r.j.Online.Fingerprint {
-		return "", false, fmt.Errorf("the source's schema changed during the migration (DDL is not replicated); fix: nfx migrate rollback, apply the change to the schema, and migrate again")
+	} else if r.j.Online == nil || sc.Fingerprint != r.j.Online.Fingerprint {
+		what := ""
+		if r.j.Online != nil {
+			if ch := SchemaChanges(r.j.Online.Schema, sc.Lines); len(ch) > 0 {
+				what = ": " + strings.Join(ch[:min(len(ch), 6)], "; ")
+			}
+		}
+		return "", false, fmt.Errorf("the source's schema changed during the migration (DDL is not replicated)%s; fix: nfx migrate rollback, apply the change to the schema, and migrate again", what)
 	}
 	var end string
 	if err := src.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&end); err != nil {
@@ -309,7 +397,20 @@ func (r *Run) onlineCatchup(ctx context.Context) (string, bool, error) {
 		}
 	}
 	r.j.Online.CatchupSeconds = time.Since(start).Seconds()
-	return fmt.Sprintf("caught up %s in %.2f s", bytesText(lag), r.j.Online.CatchupSeconds), false, nil
+	// The target's definitions are the source's: a change made on the
+	// target alone, or lost in the schema's copy, stops the cutover too.
+	dst, err := connect(ctx, *r.E.TargetDB)
+	if err != nil {
+		return "", false, err
+	}
+	defer dst.Close(ctx)
+	if ts, err := ReadSchema(ctx, dst); err != nil {
+		return "", false, err
+	} else if ts.Fingerprint != r.j.Online.Fingerprint {
+		ch := SchemaChanges(r.j.Online.Schema, ts.Lines)
+		return "", false, fmt.Errorf("the target's schema differs from the source's (%d definitions: %s); fix: nfx migrate rollback, make both schemas the same, and migrate again", len(ch), strings.Join(ch[:min(len(ch), 6)], "; "))
+	}
+	return fmt.Sprintf("caught up %s in %.2f s; the target's schema is the source's", bytesText(lag), r.j.Online.CatchupSeconds), false, nil
 }
 
 // onlineSequences sets every target sequence to the source's position:
