@@ -24,7 +24,7 @@ type OnlineState struct {
 	// that schema's definitions, to say what changed.
 	Fingerprint string   `json:"fingerprint"`
 	Schema      []string `json:"schema,omitempty"`
-	Tables      int    `json:"tables"`
+	Tables      int      `json:"tables"`
 	// CopySeconds is the initial copy's duration; LagBytes the lag seen
 	// when the freeze began; CatchupSeconds the frozen wait for the last
 	// writes.
