@@ -172,7 +172,7 @@ func TestAdvisePrometheusSeriesErrors(t *testing.T) {
 		{"bad window", []string{"--prometheus", short, "--window", "NaNd"}, []string{"--window: \"NaNd\" is not a window"}},
 		{"zero window", []string{"--prometheus", short, "--window", "0d"}, []string{"--window"}},
 		{"bad time", []string{"--prometheus", short, "--at", "yesterday; rm -rf /"}, []string{"--at: \"yesterday; rm -rf /\" is not a time"}},
-		{"not a URL", []string{"--prometheus", "file:///etc/passwd"}, []string{"--prometheus: \"file:///etc/passwd\" is not a Prometheus URL"}},
+		{"not a URL", []string{"--prometheus", "file:///etc/passwd"}, []string{"--prometheus: not a Prometheus URL"}},
 		{"credentials in the URL", []string{"--prometheus", "http://admin:s3cret-pw@127.0.0.1:1"}, []string{"--prometheus: the URL holds credentials"}},
 		{"credentials in a URL of another scheme", []string{"--prometheus", "ftp://admin:s3cret-pw@127.0.0.1:1"}, []string{"--prometheus: the URL holds credentials"}},
 		{"credentials in an unparseable URL", []string{"--prometheus", "http://admin:s3cret-pw@[::1"}, []string{"--prometheus: the URL holds credentials"}},

@@ -260,7 +260,7 @@ func newCmdMigrateScripts(io IO) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := files.WriteOutput(dir, set, files.Options{Stage: m.plan.To}); err != nil {
+			if err := files.WriteOutput(dir, set, files.Options{Stage: m.plan.To, Kind: files.KindMigrateScripts}); err != nil {
 				var not *files.NotOursError
 				if errors.As(err, &not) {
 					return usageError{fmt.Errorf("--out %w", err)}

@@ -109,9 +109,13 @@ func openBackend(ctx context.Context, proj, backend string) (*stateBackend, erro
 		where := "s3://" + u.Host + u.Path
 		bu := *u
 		bu.Path = ""
+		if k := model.CredentialQueryKey(u.Query()); k != "" {
+			return nil, usagef("--backend: a query parameter holds a credential (not shown); fix: give AWS credentials as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or an AWS profile")
+		}
 		b, err := blob.OpenBucket(ctx, bu.String())
 		if err != nil {
-			return nil, usagef("--backend %s: %v", where, err)
+			// The opener's error may repeat the URL's query: shown as where.
+			return nil, usagef("--backend %s: %s", where, strings.ReplaceAll(err.Error(), bu.String(), where))
 		}
 		bucket := b
 		if p := strings.Trim(u.Path, "/"); p != "" {
@@ -532,9 +536,9 @@ func orNone(s string) string {
 // NewCmdLedger is `nfx ledger`.
 func NewCmdLedger(io IO) *cobra.Command {
 	var backend string
-	var verify, asJSON bool
+	var verify, asJSON, seal bool
 	cmd := &cobra.Command{
-		Use:   "ledger [--verify]",
+		Use:   "ledger [--verify | --seal]",
 		Short: "List every promotion, refusal and rollback; --verify checks the hash chain",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -544,15 +548,25 @@ func NewCmdLedger(io IO) *cobra.Command {
 			}
 			defer b.Close()
 			l := b.Ledger
+			if seal {
+				n, err := l.Seal()
+				if err != nil {
+					return fmt.Errorf("the ledger %s: %w", l.Name(), err)
+				}
+				fmt.Fprintf(io.Out, "nfx: the ledger's %d entries verify; its head now records entry %d\n", n, n)
+				return nil
+			}
 			if verify {
 				n, err := l.Verify()
 				if err != nil {
 					return fmt.Errorf("the ledger %s does not verify: %w", l.Name(), err)
 				}
-				fmt.Fprintf(io.Out, "nfx: the ledger's %d entries verify\n", n)
+				fmt.Fprintf(io.Out, "nfx: the ledger's %d entries verify, up to the end its head records\n", n)
 				return nil
 			}
-			es, err := l.Entries()
+			// Listed as it is, so that a damaged ledger can be read; a
+			// ledger that does not verify is then an error.
+			es, err := l.RawEntries()
 			if err != nil {
 				return err
 			}
@@ -560,19 +574,25 @@ func NewCmdLedger(io IO) *cobra.Command {
 				if es == nil {
 					es = []promote.Entry{}
 				}
-				return printJSON(io, es)
+				err = printJSON(io, es)
+			} else {
+				tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
+				fmt.Fprintf(tw, "SEQ\tTIME\tKIND\tFROM\tTO\tRELEASE\tBY\n")
+				for _, e := range es {
+					rel := release.Short(e.Release)
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.Format(time.RFC3339), e.Kind, e.From, e.To, rel, e.Actor)
+				}
+				err = tw.Flush()
 			}
-			tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintf(tw, "SEQ\tTIME\tKIND\tFROM\tTO\tRELEASE\tBY\n")
-			for _, e := range es {
-				rel := release.Short(e.Release)
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.Format(time.RFC3339), e.Kind, e.From, e.To, rel, e.Actor)
+			if _, verr := l.Verify(); verr != nil && err == nil {
+				err = fmt.Errorf("the ledger %s does not verify: %w", l.Name(), verr)
 			}
-			return tw.Flush()
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&backend, "backend", "", "the file:// or s3:// state backend whose ledger to read (default file://<project>/.nfx/state)")
-	cmd.Flags().BoolVar(&verify, "verify", false, "check every entry's hash and link")
+	cmd.Flags().BoolVar(&verify, "verify", false, "check every entry's hash and link, and the end its head records")
+	cmd.Flags().BoolVar(&seal, "seal", false, "give a ledger written before heads were kept its head, once its chain verifies")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }

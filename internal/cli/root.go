@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nextflow-crm/nfx/internal/migrate"
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/stacks"
 )
@@ -56,6 +57,7 @@ func Main(ctx context.Context, args []string, io IO) int {
 	var cfgErr *stacks.ConfigError
 	var uErr usageError
 	var blocked blockedError
+	var missing *migrate.MissingError
 	switch {
 	case errors.As(err, &blocked):
 		fmt.Fprintf(io.Err, "nfx: %v\n", err)
@@ -71,7 +73,7 @@ func Main(ctx context.Context, args []string, io IO) int {
 			fmt.Fprintf(io.Err, "  %s\n", d)
 		}
 		return ExitUsage
-	case errors.As(err, &uErr) || isCobraUsage(err):
+	case errors.As(err, &uErr) || errors.As(err, &missing) || isCobraUsage(err):
 		fmt.Fprintf(io.Err, "nfx: %v\n", err)
 		return ExitUsage
 	default:

@@ -2,42 +2,17 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/nextflow-crm/nfx/internal/capacity"
-	"github.com/nextflow-crm/nfx/internal/cost"
 	"github.com/nextflow-crm/nfx/internal/engine"
-	"github.com/nextflow-crm/nfx/internal/files"
 	"github.com/nextflow-crm/nfx/internal/migrate"
-	"github.com/nextflow-crm/nfx/internal/offline"
+	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/internal/promote"
 )
-
-// UpgradeRecord is a stage upgrade's record: each step's state, what it
-// found, and the migration it ran. A rerun resumes from it.
-type UpgradeRecord struct {
-	From  string               `json:"from"`
-	To    string               `json:"to"`
-	State string               `json:"state"`
-	Steps []*migrate.StepState `json:"steps"`
-	// MonthlyCost is each stage's monthly total in VND; Users the target's
-	// estimated concurrent users.
-	MonthlyCost [2]float64     `json:"monthlyCost"`
-	Users       int            `json:"users"`
-	Preview     engine.Changes `json:"preview,omitempty"`
-	Up          engine.Changes `json:"up,omitempty"`
-}
-
-// The upgrade's steps, in order.
-var upgradeSteps = []string{"cost", "capacity", "preview", "up", "deploy", "migrate"}
 
 // UpgradeOptions are the flags of `nfx upgrade`.
 type UpgradeOptions struct {
@@ -45,6 +20,9 @@ type UpgradeOptions struct {
 	Backend   string
 	DeployCmd string
 	Rollback  bool
+	DryRun    bool
+	Approved  int
+	LiftHold  bool
 }
 
 // NewCmdUpgrade builds `nfx upgrade`.
@@ -52,14 +30,20 @@ func NewCmdUpgrade(io IO) *cobra.Command {
 	o := &UpgradeOptions{}
 	cmd := &cobra.Command{
 		Use:   "upgrade --from STAGE --to STAGE --source-db URL --target-db URL --scratch-db URL [connections] [--deploy-cmd CMD]",
-		Short: "Move to the next stage end to end: cost, capacity, preview and up of the target, rehearsal, migration, verification, cutover",
-		Long: `upgrade chains what moving to the next stage takes, recording each step in
-.nfx/upgrades/<from>-to-<to>.json: the target's cost and capacity, preview and up of its
-stack, the deploy command that starts it (docker stack deploy), then the migration with its
-rehearsal, verification and cutover (nfx migrate run). A rerun resumes where it stopped;
---rollback returns traffic and writes to the source. The source stack is kept until you
-destroy it.`,
-		Example: `  NFX_SOURCE_DB_PASSWORD=... NFX_TARGET_DB_PASSWORD=... NFX_SCRATCH_DB_PASSWORD=... \
+		Short: "Move to the next stage: a promotion of the release into it, with the migration of the data and the traffic",
+		Long: `upgrade is a promotion (nfx promote) of the source's release into the next stage's stack,
+with the migration (nfx migrate run) as one of its steps. It runs the target's gates (valid,
+policy, the engine's preview and the stateful resources it touches, cost, capacity, freeze,
+soak, rejected releases, holds, approvals) and the migration's own (its plan, its
+connections), records the decision in the ledger, writes the release into the target's
+config, runs its up and --deploy-cmd, then the migration with its rehearsal, verification
+and cutover, then the target's verification (nextflow:promotion.verify). Each step is an
+entry of the ledger that refers to the decision. A failed verification returns the traffic
+and the writes to the source. A rerun after a kill resumes: the up is idempotent, the
+migration resumes from its journal, an approved upgrade completes under the same
+--approved. --rollback returns traffic and writes to the source; the target stack is kept.`,
+		Example: `  nfx upgrade --from laptop --to server --dry-run        # the gates and the migration's plan, recorded
+  NFX_SOURCE_DB_PASSWORD=... NFX_TARGET_DB_PASSWORD=... NFX_SCRATCH_DB_PASSWORD=... \
     nfx upgrade --from laptop --to server --deploy-cmd 'docker stack deploy -c out/server/stack.yaml nextflow' \
       --source-db postgres://nextflow@127.0.0.1:5432/nextflow --target-db postgres://nextflow@server:5432/nextflow \
       --scratch-db postgres://nextflow@server:5432/nfx_rehearsal`,
@@ -68,44 +52,68 @@ destroy it.`,
 	}
 	o.add(cmd, true)
 	fl := cmd.Flags()
-	fl.StringVar(&o.Backend, "backend", "", "a Pulumi backend URL (default file://<project>/.nfx/state)")
+	fl.StringVar(&o.Backend, "backend", "", "the file:// or s3:// state backend, whose ledger records the upgrade (default file://<project>/.nfx/state)")
 	fl.StringVar(&o.DeployCmd, "deploy-cmd", "", "the command that starts the target stack after up (the server: docker stack deploy -c out/server/stack.yaml nextflow)")
 	fl.BoolVar(&o.Rollback, "rollback", false, "return traffic and writes to the source (nfx migrate rollback); the target stack is kept")
 	fl.BoolVar(&o.Discard, "discard-target-writes", false, "with --rollback: roll back even though the target took writes after the cutover")
+	fl.BoolVar(&o.DryRun, "dry-run", false, "evaluate and record the gates, the engine's preview and the migration's plan; change nothing")
+	fl.IntVar(&o.Approved, "approved", 0, "the ledger entry of the approved dry run this upgrade carries out")
+	fl.BoolVar(&o.LiftHold, "lift-hold", false, "upgrade into a stack a rollback holds, ending the hold")
+	fl.StringVar(&o.Backup, "backup", "", "the backup the rehearsal restores: a pg_dump -Fc file or the backup directory; default: a dump taken now")
 	return cmd
 }
 
-func upgradePath(project, from, to string) string {
-	return filepath.Join(project, engine.StateDir, "upgrades", from+"-to-"+to+".json")
+// upgradeMove is the migration of an upgrade, as the promotion's step.
+type upgradeMove struct {
+	ctx  context.Context
+	run  *migrate.Run
+	plan *migrate.Plan
+	e    migrate.Endpoints
 }
 
-func loadUpgrade(path string) (*UpgradeRecord, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+// Check: the migration's plan is known (it was made offline when the
+// stages were read), and an apply has the connections the migration needs.
+func (m *upgradeMove) Check(dryRun bool) promote.GateResult {
+	g := promote.GateResult{Name: "migration", Level: model.GateBlocking}
+	steps := len(m.plan.Steps)
+	if !dryRun {
+		if err := m.e.Need("the upgrade's migration", "source-db", "target-db", "scratch-db"); err != nil {
+			g.Detail = err.Error() + " (the rehearsal of a restore into --scratch-db gates the cutover)"
+			return g
+		}
+		if m.e.Cutover == "" {
+			g.Detail = fmt.Sprintf("no --cutover-cmd: give the command that switches the traffic (nfx migrate scripts --from %s --to %s writes out/%s/migrate/cutover.sh, used by default)", m.plan.From, m.plan.To, m.plan.To)
+			return g
+		}
 	}
-	if err != nil {
-		return nil, err
-	}
-	var r UpgradeRecord
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("%s: the upgrade's record is damaged (%v); fix: move it away to start the upgrade again (the migration's own journal is kept)", path, err)
-	}
-	return &r, nil
+	g.Passed = true
+	g.Detail = fmt.Sprintf("%s mode, %d steps (nfx migrate plan --from %s --to %s)", m.plan.Mode, steps, m.plan.From, m.plan.To)
+	return g
 }
 
-func saveUpgrade(path string, r *UpgradeRecord) error {
-	b, err := json.MarshalIndent(r, "", "  ")
+func (m *upgradeMove) Run() (string, error) {
+	j, err := m.run.Execute(m.ctx)
 	if err != nil {
-		return err
+		return "", err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	return files.WriteFile(path, append(b, '\n'))
+	return fmt.Sprintf("%s; writes stopped for %.1f s", j.State, j.DowntimeSeconds), nil
+}
+
+func (m *upgradeMove) Rollback() error {
+	_, err := m.run.Rollback(m.ctx, false)
+	return err
 }
 
 func runUpgrade(ctx context.Context, io IO, o *UpgradeOptions) error {
+	if o.Approved < 0 {
+		return usagef("--approved: a ledger entry number, got %d", o.Approved)
+	}
+	if o.Rollback && (o.DryRun || o.Approved > 0) {
+		return usagef("--rollback returns the traffic to the source: not with --dry-run or --approved")
+	}
+	if o.DeployCmd != "" && o.DryRun {
+		return usagef("--deploy-cmd runs after the engine's up: not with --dry-run")
+	}
 	m, err := o.resolve(io)
 	if err != nil {
 		return err
@@ -114,130 +122,66 @@ func runUpgrade(ctx context.Context, io IO, o *UpgradeOptions) error {
 	if err != nil {
 		return err
 	}
-	if !o.Rollback && (e.SourceDB == nil || e.TargetDB == nil || e.Scratch == nil) {
-		return usagef("upgrade needs --source-db, --target-db and --scratch-db: the rehearsal of a restore gates the migration")
-	}
-	path := upgradePath(m.project, o.From, o.To)
-	unlock, err := migrate.LockFile(path+".lock", path+": another nfx upgrade is running; fix: wait for it to finish")
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	rec, err := loadUpgrade(path)
-	if err != nil {
-		return err
-	}
-	if rec == nil {
-		rec = &UpgradeRecord{From: o.From, To: o.To, State: migrate.MigrationRunning}
-		for _, id := range upgradeSteps {
-			rec.Steps = append(rec.Steps, &migrate.StepState{ID: id, State: migrate.StatePending})
-		}
-	}
 	run := o.run(io, m, e)
+	if o.JSON {
+		run.Out = io.Err
+	}
+	b, err := openBackend(ctx, m.project, o.Backend)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
 	if o.Rollback {
 		j, err := run.Rollback(ctx, o.Discard)
 		if err != nil {
 			return err
 		}
-		rec.State = j.State
-		fmt.Fprintf(io.Out, "nfx: the upgrade %s -> %s is rolled back; the %s stack is kept (nfx destroy --stage %s removes it)\n", o.From, o.To, o.To, o.To)
-		return saveUpgrade(path, rec)
-	}
-	if rec.State == migrate.MigrationRolledBack {
-		return fmt.Errorf("the upgrade %s -> %s was rolled back; fix: move %s and the migration's journal away to start again", o.From, o.To, path)
-	}
-	opts := engine.Options{ProjectDir: m.project, Stage: m.to.Stage, ConfigFile: m.to.ConfigFile, Backend: o.Backend, Stdout: io.Out, Stderr: io.Err}
-	for i, st := range rec.Steps {
-		if st.State == migrate.StateDone || st.State == migrate.StateSkipped {
-			continue
+		if _, err := b.Ledger.Append(promote.Entry{Time: time.Now(), Kind: "migrate", From: o.From, To: o.To, Actor: actor(),
+			Gates: []promote.GateResult{{Name: "migration", Level: model.GateBlocking, Detail: "rolled back by hand: the traffic and the writes are on " + o.From + " again"}}}); err != nil {
+			return fmt.Errorf("ledger: %w", err)
 		}
-		fmt.Fprintf(io.Out, "nfx upgrade [%d/%d] %s\n", i+1, len(rec.Steps), st.ID)
-		st.State, st.Started, st.Error = migrate.StateRunning, time.Now().UTC(), ""
-		st.Attempts++
-		if err := saveUpgrade(path, rec); err != nil {
-			return err
-		}
-		detail, skipped, err := upgradeStep(ctx, st.ID, m, o, opts, run, rec)
-		st.Ended = time.Now().UTC()
-		st.Seconds, st.Detail = st.Ended.Sub(st.Started).Seconds(), detail
-		switch {
-		case err != nil:
-			st.State, st.Error = migrate.StateFailed, err.Error()
-			_ = saveUpgrade(path, rec)
-			return fmt.Errorf("upgrade step %s: %w; fix it and run nfx upgrade again: it resumes here (or --rollback)", st.ID, err)
-		case skipped:
-			st.State = migrate.StateSkipped
-		default:
-			st.State = migrate.StateDone
-		}
-		fmt.Fprintf(io.Out, "      %s in %.1f s%s\n", st.State, st.Seconds, prefix(detail))
-		if err := saveUpgrade(path, rec); err != nil {
-			return err
-		}
+		fmt.Fprintf(io.Out, "nfx: the upgrade %s -> %s is rolled back (%s); the %s stack is kept (nfx destroy --stage %s removes it)\n", o.From, o.To, j.State, o.To, o.To)
+		return nil
 	}
-	rec.State = migrate.MigrationCutOver
-	fmt.Fprintf(io.Out, "nfx: %s -> %s upgraded: traffic on %s. Confirm with nfx migrate confirm --from %s --to %s once it serves well; the %s stack is kept until you destroy it\n",
-		o.From, o.To, o.To, o.From, o.To, o.From)
-	return saveUpgrade(path, rec)
-}
-
-func prefix(s string) string {
-	if s == "" {
-		return ""
+	from := promote.Stack{Stage: m.from.Stage, File: m.from.ConfigFile}
+	to := promote.Stack{Stage: m.to.Stage, File: m.to.ConfigFile}
+	if _, err := os.Stat(to.File); err != nil {
+		return usagef("--to %s: %v; fix: create the stack's Pulumi.%s.yaml", o.To, err, o.To)
 	}
-	return ": " + s
-}
-
-func upgradeStep(ctx context.Context, id string, m *migrationInput, o *UpgradeOptions, opts engine.Options, run *migrate.Run, rec *UpgradeRecord) (string, bool, error) {
-	switch id {
-	case "cost":
-		for i, in := range []*stackInput{m.from, m.to} {
-			res, err := offline.Run(in.Stage, in.Raw)
-			if err != nil {
-				return "", false, fmt.Errorf("stage %s: %w", in.Stage, err)
+	unlock, err := engine.Lock(m.project, to.Name())
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	popts := promote.Options{From: from, To: to, Now: time.Now(), DryRun: o.DryRun, Ledger: b.Ledger, Actor: actor(),
+		Approved: o.Approved, LiftHold: o.LiftHold, ReadState: func() ([]byte, error) { return b.State(to.Name()) },
+		Engine: newPromoteEngine(ctx, io, m.project, b.URL, o.DeployCmd, to),
+		Move:   &upgradeMove{ctx: ctx, run: run, plan: m.plan, e: e}}
+	res, err := promote.Run(popts)
+	if res != nil {
+		if o.JSON {
+			if werr := printJSON(io, res); werr != nil && err == nil {
+				err = werr
 			}
-			est, err := cost.Compute(in.Config, &res.Plan, cost.VND)
-			if err != nil {
-				return "", false, err
-			}
-			rec.MonthlyCost[i] = est.MonthlyTotal
+		} else {
+			writePromoteText(io, res)
 		}
-		return fmt.Sprintf("%.0f -> %.0f VND a month (%+.0f)", rec.MonthlyCost[0], rec.MonthlyCost[1], rec.MonthlyCost[1]-rec.MonthlyCost[0]), false, nil
-	case "capacity":
-		c, err := capacity.Compute(m.to.Config)
-		if err != nil {
-			return err.Error(), true, nil
-		}
-		rec.Users = c.ConcurrentUsers
-		return fmt.Sprintf("%s carries about %d concurrent users", m.to.Stage, c.ConcurrentUsers), false, nil
-	case "preview":
-		ch, err := engine.Preview(ctx, opts)
-		rec.Preview = ch
-		if err != nil {
-			return "", false, err
-		}
-		return ch.String(), false, nil
-	case "up":
-		ch, err := engine.Up(ctx, opts)
-		rec.Up = ch
-		if err != nil {
-			return "", false, err
-		}
-		return ch.String(), false, nil
-	case "deploy":
-		if o.DeployCmd == "" {
-			return "no --deploy-cmd: the target's services are expected to be running already", true, nil
-		}
-		if out, err := runDeployCmd(ctx, m.project, o.DeployCmd); err != nil {
-			return "", false, fmt.Errorf("--deploy-cmd: %v: %s", err, strings.TrimSpace(out))
-		}
-		return "started", false, nil
-	case "migrate":
-		j, err := run.Execute(ctx)
-		if err != nil {
-			return "", false, err
-		}
-		return fmt.Sprintf("%s; writes stopped for %.1f s", j.State, j.DowntimeSeconds), false, nil
 	}
-	return "", false, fmt.Errorf("nfx has no upgrade step %q", id)
+	if err != nil {
+		return err
+	}
+	if res.Blocked {
+		var names []string
+		for _, g := range res.Gates {
+			if g.Blocks() {
+				names = append(names, g.Name)
+			}
+		}
+		return blockedError{names}
+	}
+	if !o.DryRun && !o.JSON {
+		fmt.Fprintf(io.Out, "nfx: %s -> %s upgraded: traffic on %s. Confirm with nfx migrate confirm --from %s --to %s once it serves well; the %s stack is kept until you destroy it\n",
+			o.From, o.To, o.To, o.From, o.To, o.From)
+	}
+	return nil
 }

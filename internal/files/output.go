@@ -45,6 +45,9 @@ func (e *NotOursError) Error() string {
 type Manifest struct {
 	// Stage is the stage the files are of.
 	Stage string `json:"stage"`
+	// Kind is what the files are: "" for a stage's files (render, up),
+	// KindMigrateScripts for a migration's scripts.
+	Kind string `json:"kind,omitempty"`
 	// Files are the non-secret files, Secrets the secret ones, by path.
 	Files   []string `json:"files"`
 	Secrets []string `json:"secrets"`
@@ -65,6 +68,9 @@ type journal struct {
 type Options struct {
 	// Stage names the stage the files are of, for the manifest.
 	Stage string
+	// Kind is what the files are (Manifest.Kind): a write never replaces
+	// files of another kind or stage.
+	Kind string
 	// KeepSecrets keeps the secret files an earlier write left whose paths
 	// are in KeepSecrets (`nfx render` writes no secret, and must not take
 	// away those `nfx up` wrote).
@@ -114,6 +120,9 @@ func WriteOutput(dir string, s Set, o Options) (err error) {
 	if err != nil {
 		return err
 	}
+	if why := otherOutput(old, s, o); why != "" {
+		return &NotOursError{Dir: dir, Reason: why}
+	}
 	if len(old.all()) == 0 {
 		// A directory of an nfx from before outputs were marked: the
 		// secrets it kept are its own.
@@ -123,7 +132,7 @@ func WriteOutput(dir string, s Set, o Options) (err error) {
 			}
 		}
 	}
-	next := Manifest{Stage: o.Stage}
+	next := Manifest{Stage: o.Stage, Kind: o.Kind}
 	staging := filepath.Join(dir, MarkerDir, stagingDir)
 	if err := os.RemoveAll(staging); err != nil {
 		return err
@@ -174,6 +183,48 @@ func WriteOutput(dir string, s Set, o Options) (err error) {
 	}
 	crash("committed")
 	return apply(dir)
+}
+
+// KindMigrateScripts marks a migration's scripts (nfx migrate scripts).
+const KindMigrateScripts = "migrate-scripts"
+
+// otherOutput says why the files an earlier write left are not this
+// write's to replace: another stage's or another kind's (a render and a
+// migration's scripts, say); "" when they are.
+func otherOutput(old Manifest, s Set, o Options) string {
+	if len(old.all()) == 0 {
+		return ""
+	}
+	kind := func(k string) string {
+		if k == KindMigrateScripts {
+			return "a migration's scripts"
+		}
+		return "the stage's files"
+	}
+	switch {
+	case old.Stage != "" && o.Stage != "" && old.Stage != o.Stage:
+		return fmt.Sprintf("it holds %s of %s, and this writes %s of %s", kind(old.Kind), old.Stage, kind(o.Kind), o.Stage)
+	case old.Kind != o.Kind:
+		if old.Kind != "" {
+			return fmt.Sprintf("it holds %s of %s, and this writes %s", kind(old.Kind), old.Stage, kind(o.Kind))
+		}
+		// A manifest from before kinds were kept: its files are this
+		// write's only if they share a path.
+		for _, f := range s {
+			if contains(old.Files, f.Path) || contains(old.Secrets, f.Path) {
+				return ""
+			}
+		}
+		return fmt.Sprintf("it holds other files nfx wrote for %s (%s...), and this writes %s", old.Stage, firstOf(old.all()), kind(o.Kind))
+	}
+	return ""
+}
+
+func firstOf(paths []string) string {
+	if len(paths) == 0 {
+		return ""
+	}
+	return paths[0]
 }
 
 // apply finishes the write its journal records: every staged file renamed

@@ -7,6 +7,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/nextflow-crm/nfx/internal/model"
 )
 
 // DB is how to reach one PostgreSQL database. The password never sits in
@@ -25,32 +27,41 @@ type DB struct {
 }
 
 // ParseDB reads a postgres://user@host:port/db URL. A URL that carries a
-// password is refused: it would be printed, logged and kept in shell
-// history.
+// password, in any form, is refused without being repeated: it would be
+// printed, logged and kept in shell history.
 func ParseDB(name, raw, password string) (DB, error) {
-	if holdsPassword(raw) {
-		return DB{}, fmt.Errorf("--%s-db: the URL holds a password; fix: remove it and export NFX_%s_DB_PASSWORD or pass --%s-db-password-file", name, strings.ToUpper(name), name)
-	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
-		return DB{}, fmt.Errorf("--%s-db: %q is not a postgres://user@host:port/database URL", name, redact(raw))
-	}
-	if _, has := u.User.Password(); has {
-		return DB{}, fmt.Errorf("--%s-db: the URL holds a password; fix: remove it and export NFX_%s_DB_PASSWORD or pass --%s-db-password-file", name, strings.ToUpper(name), name)
+	flag := "--" + name + "-db"
+	u, err := model.JudgeURL(raw, model.URLRule{Flag: flag, Schemes: []string{"postgres", "postgresql"}, Query: []string{"sslmode"},
+		Example: "postgres://nextflow@127.0.0.1:5432/nextflow", Fix: passwordFix(name, "DB")})
+	if err != nil {
+		return DB{}, err
 	}
 	d := DB{Name: name, Host: u.Hostname(), User: u.User.Username(), Database: strings.TrimPrefix(u.Path, "/"), Password: password, Port: 5432, SSLMode: "prefer"}
 	if p := u.Port(); p != "" {
-		if d.Port, err = strconv.Atoi(p); err != nil || d.Port < 1 || d.Port > 65535 {
-			return DB{}, fmt.Errorf("--%s-db: port %q is not a TCP port", name, p)
-		}
+		d.Port, _ = strconv.Atoi(p)
 	}
 	if m := u.Query().Get("sslmode"); m != "" {
+		if !sslModes[m] {
+			return DB{}, fmt.Errorf("%s: sslmode is not one of disable, allow, prefer, require, verify-ca, verify-full; fix: ?sslmode=require", flag)
+		}
 		d.SSLMode = m
 	}
-	if d.User == "" || d.Database == "" {
-		return DB{}, fmt.Errorf("--%s-db: %q names no user or no database; write postgres://user@host:port/database", name, redact(raw))
+	if d.User == "" || d.Database == "" || strings.Contains(d.Database, "/") {
+		return DB{}, fmt.Errorf("%s: names no user or no database (the value is not shown); fix: write postgres://user@host:port/database", flag)
 	}
 	return d, nil
+}
+
+// sslModes are libpq's sslmode values.
+var sslModes = map[string]bool{"disable": true, "allow": true, "prefer": true, "require": true, "verify-ca": true, "verify-full": true}
+
+// passwordFix says where a connection's secret goes instead of its URL.
+func passwordFix(name, kind string) string {
+	what := "PASSWORD"
+	if kind == "QDRANT" {
+		what = "API_KEY"
+	}
+	return fmt.Sprintf("export NFX_%s_%s_%s or pass --%s-%s-password-file", strings.ToUpper(name), kind, what, name, strings.ToLower(kind))
 }
 
 // URL is the connection URL with the password, for the Go driver only;
@@ -93,19 +104,20 @@ func LoadCAFile(file string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// ParseRedis reads redis://[user@]host:port or rediss://.
+// ParseRedis reads redis://[user@]host:port[/db] or rediss://.
 func ParseRedis(name, raw, password string) (Redis, error) {
-	if holdsPassword(raw) {
-		return Redis{}, fmt.Errorf("--%s-redis: the URL holds a password; fix: remove it and export NFX_%s_REDIS_PASSWORD or pass --%s-redis-password-file", name, strings.ToUpper(name), name)
+	flag := "--" + name + "-redis"
+	u, err := model.JudgeURL(raw, model.URLRule{Flag: flag, Schemes: []string{"redis", "rediss"},
+		Example: "redis://127.0.0.1:6379", Fix: passwordFix(name, "REDIS")})
+	if err != nil {
+		return Redis{}, err
 	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
-		return Redis{}, fmt.Errorf("--%s-redis: %q is not a redis://host:port URL", name, redact(raw))
+	if p := strings.TrimPrefix(u.Path, "/"); p != "" {
+		if _, err := strconv.Atoi(p); err != nil {
+			return Redis{}, fmt.Errorf("%s: its path is not a database number (the value is not shown); fix: redis://host:6379 or redis://host:6379/0", flag)
+		}
 	}
-	if _, has := u.User.Password(); has {
-		return Redis{}, fmt.Errorf("--%s-redis: the URL holds a password; fix: remove it and export NFX_%s_REDIS_PASSWORD", name, strings.ToUpper(name))
-	}
-	r := Redis{Name: name, Addr: u.Host, Username: u.User.Username(), Password: password, TLS: u.Scheme == "rediss"}
+	r := Redis{Name: name, Addr: u.Host, Username: u.User.Username(), Password: password, TLS: strings.EqualFold(u.Scheme, "rediss")}
 	if u.Port() == "" {
 		r.Addr += ":6379"
 	}
@@ -140,41 +152,16 @@ func Secret(file, env string) (string, error) {
 	return os.Getenv(env), nil
 }
 
-// redact hides a password someone put in a URL anyway, whether or not
-// the URL parses: everything after the user name up to the last @ goes.
-func redact(raw string) string {
-	if scheme, rest, ok := strings.Cut(raw, "://"); ok {
-		if at := strings.LastIndex(rest, "@"); at >= 0 {
-			if user, _, has := strings.Cut(rest[:at], ":"); has {
-				raw = scheme + "://" + user + ":[secret]" + rest[at:]
-			}
-		}
-	}
-	if len(raw) > 120 {
-		return raw[:117] + "..."
-	}
-	return raw
-}
-
-// holdsPassword says a URL carries a password, whether or not it parses.
-func holdsPassword(raw string) bool {
-	_, rest, ok := strings.Cut(raw, "://")
-	if !ok {
-		return false
-	}
-	at := strings.LastIndex(rest, "@")
-	return at >= 0 && strings.Contains(rest[:at], ":")
-}
-
 // ParseQdrant reads a Qdrant REST URL (http://host:6333); its API key
 // comes from the environment or a file.
 func ParseQdrant(name, raw, apiKey string) (Qdrant, error) {
-	if strings.Contains(raw, "@") {
-		return Qdrant{}, fmt.Errorf("--%s-qdrant: %q is not an http(s)://host:port URL without credentials; fix: export NFX_%s_QDRANT_API_KEY instead", name, redact(raw), strings.ToUpper(name))
+	u, err := model.JudgeURL(raw, model.URLRule{Flag: "--" + name + "-qdrant", Schemes: []string{"http", "https"}, NoPath: true,
+		Example: "http://127.0.0.1:6333", Fix: passwordFix(name, "QDRANT")})
+	if err != nil {
+		return Qdrant{}, err
 	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
-		return Qdrant{}, fmt.Errorf("--%s-qdrant: %q is not an http(s)://host:port URL without credentials", name, redact(raw))
+	if u.User != nil {
+		return Qdrant{}, fmt.Errorf("--%s-qdrant: names a user (not shown); Qdrant takes an API key instead; fix: %s", name, passwordFix(name, "QDRANT"))
 	}
-	return Qdrant{Name: name, URL: strings.TrimRight(u.String(), "/"), APIKey: apiKey}, nil
+	return Qdrant{Name: name, URL: strings.TrimRight(u.Scheme+"://"+u.Host, "/"), APIKey: apiKey}, nil
 }

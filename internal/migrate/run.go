@@ -42,6 +42,34 @@ type Endpoints struct {
 	Cutover, Rollback string
 }
 
+// Need says which of the named connections (source-db, target-db,
+// scratch-db) an action lacks, as an error naming each flag and the fix.
+func (e Endpoints) Need(action string, names ...string) error {
+	have := map[string]bool{"source-db": e.SourceDB != nil, "target-db": e.TargetDB != nil, "scratch-db": e.Scratch != nil,
+		"source-redis": e.SourceRedis != nil, "target-redis": e.TargetRedis != nil}
+	var missing []string
+	for _, n := range names {
+		if !have[n] {
+			missing = append(missing, "--"+n)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return &MissingError{Action: action, Flags: missing}
+}
+
+// MissingError is an action run without a connection it needs.
+type MissingError struct {
+	Action string
+	Flags  []string
+}
+
+func (e *MissingError) Error() string {
+	return fmt.Sprintf("%s needs %s; fix: give %s (postgres://user@host:port/database, its password in NFX_<SIDE>_DB_PASSWORD)",
+		e.Action, strings.Join(e.Flags, " and "), strings.Join(e.Flags, " URL and ")+" URL")
+}
+
 // Step states in the journal.
 const (
 	StatePending = "pending"
@@ -298,6 +326,11 @@ func (r *Run) Execute(ctx context.Context) (*Journal, error) {
 	case MigrationRolledBack:
 		return r.j, fmt.Errorf("the migration %s -> %s was rolled back; fix: move %s away to start a new one", r.Plan.From, r.Plan.To, r.Dir)
 	}
+	// Every step after the preflight reads both databases: a rerun that
+	// resumes past it needs them as much as the first run.
+	if err := r.E.Need("run", "source-db", "target-db"); err != nil {
+		return r.j, err
+	}
 	for i, step := range r.Plan.Steps {
 		st := r.state(step.ID)
 		if st.State == StateDone || st.State == StateSkipped {
@@ -534,8 +567,8 @@ func (r *Run) preflight(ctx context.Context) (string, bool, error) {
 // Verify compares both sides now, as the verify step does, reading only;
 // the journal is not changed.
 func (r *Run) Verify(ctx context.Context) (*Verification, error) {
-	if r.E.SourceDB == nil || r.E.TargetDB == nil {
-		return nil, fmt.Errorf("give --source-db and --target-db")
+	if err := r.E.Need("verify", "source-db", "target-db"); err != nil {
+		return nil, err
 	}
 	if r.j == nil {
 		j, err := LoadJournal(r.Dir)
@@ -667,6 +700,16 @@ func (r *Run) Rollback(ctx context.Context, discard bool) (*Journal, error) {
 	case MigrationRolledBack:
 		r.logf("nfx: the migration was already rolled back")
 		return r.j, nil
+	}
+	// The source takes the writes back (its freeze ends); the target is
+	// read for writes it took since the cutover and loses the online
+	// mode's subscription.
+	need := []string{"source-db"}
+	if (r.j.State == MigrationCutOver && !discard && r.j.Verification != nil) || (r.Plan.Mode == "online" && r.j.Online != nil) {
+		need = append(need, "target-db")
+	}
+	if err := r.E.Need("rollback", need...); err != nil {
+		return r.j, err
 	}
 	if r.Plan.RedisData == "state" && !r.j.FrozenAt.IsZero() && r.E.SourceRedis == nil {
 		return r.j, fmt.Errorf("the source's Redis is paused for writes: give --source-redis (its password in NFX_SOURCE_REDIS_PASSWORD) so that the rollback ends the pause too")

@@ -43,6 +43,8 @@ func URLFault(s string) string {
 	switch {
 	case (err == nil && u.User != nil) || strings.Contains(s, "@"):
 		return URLCredentials
+	case err == nil && CredentialQueryKey(u.Query()) != "":
+		return URLCredentials
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsAny(s, " \t\n\r"):
 		return URLNotHTTP
 	}
@@ -56,7 +58,8 @@ func CheckURL(s string) string {
 	case URLCredentials:
 		return "holds credentials (not shown); put the endpoint behind a proxy that needs none"
 	case URLNotHTTP:
-		return fmt.Sprintf("%q is not an http(s) URL with a host, such as https://crm.example.com/healthz", s)
+		// Not repeated either: a malformed URL may still hold a secret.
+		return "is not an http(s) URL with a host (not shown), such as https://crm.example.com/healthz"
 	}
 	return ""
 }

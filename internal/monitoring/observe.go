@@ -138,9 +138,13 @@ func queryAPI(base string) (string, error) {
 		// Never echoed: it may hold a password.
 		return "", fmt.Errorf("--prometheus: the URL holds credentials; fix: put Prometheus behind a proxy that needs none from the command line")
 	case model.URLNotHTTP:
-		return "", fmt.Errorf("--prometheus: %q is not a Prometheus URL; fix: give its base URL, such as http://127.0.0.1:9090", base)
+		return "", fmt.Errorf("--prometheus: not a Prometheus URL (not shown: it may hold a secret); fix: give its base URL, such as http://127.0.0.1:9090")
 	}
 	u, _ := url.Parse(base)
+	if u.RawQuery != "" || u.Fragment != "" || strings.Contains(base, "#") {
+		// A base URL takes none, and the client's errors would repeat it.
+		return "", fmt.Errorf("--prometheus: a base URL takes no ?query or #fragment (not shown); fix: give its base URL, such as http://127.0.0.1:9090")
+	}
 	return strings.TrimSuffix(u.String(), "/") + "/api/v1/query", nil
 }
 

@@ -96,17 +96,174 @@ func LedgerFile(backendDir string) string { return filepath.Join(backendDir, ".n
 // MaxEntry bounds one entry's line.
 const MaxEntry = 1 << 20
 
-// Entries reads every entry, checking nothing.
+// Head is the ledger's end as its last append left it: the number and
+// hash of the entry it wrote. Kept beside the ledger (ledger.head, or the
+// object .nfx/ledger/HEAD) and only ever moved forward, it proves the
+// ledger's end: an entry removed from the end, or the whole tail, no
+// longer reaches it. It is a lower bound: an append killed between its
+// entry and its head, or two bucket writers racing, leave entries after
+// it, which chain to it and count.
+type Head struct {
+	Seq  int    `json:"seq"`
+	Hash string `json:"hash"`
+}
+
+// headFile is the file backend's head, beside the ledger.
+func (l Ledger) headFile() string { return filepath.Join(filepath.Dir(l.Path), "ledger.head") }
+
+// headKey is the bucket backend's head object.
+const headKey = ledgerPrefix + "HEAD"
+
+// readHead reads the head; nil when there is none.
+func (l Ledger) readHead() (*Head, error) {
+	var b []byte
+	var err error
+	if l.Bucket != nil {
+		b, err = l.Bucket.ReadAll(context.Background(), headKey)
+		if gcerrors.Code(err) == gcerrors.NotFound {
+			return nil, nil
+		}
+	} else {
+		b, err = os.ReadFile(l.headFile())
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("the ledger's head: %w", err)
+	}
+	var h Head
+	if err := json.Unmarshal(b, &h); err != nil || h.Seq < 1 || len(h.Hash) != 64 {
+		return nil, fmt.Errorf("the ledger's head (%s) is damaged: the ledger's end cannot be proven", l.headName())
+	}
+	return &h, nil
+}
+
+func (l Ledger) headName() string {
+	if l.Bucket != nil {
+		return l.Where + "/" + headKey
+	}
+	return l.headFile()
+}
+
+// writeHead moves the head to e, never back.
+func (l Ledger) writeHead(e Entry) error {
+	h, err := l.readHead()
+	if err == nil && h != nil && h.Seq >= e.Seq {
+		return nil
+	}
+	b, _ := json.Marshal(Head{Seq: e.Seq, Hash: e.Hash})
+	b = append(b, '\n')
+	if l.Bucket != nil {
+		return l.Bucket.WriteAll(context.Background(), headKey, b, &blob.WriterOptions{ContentType: "application/json"})
+	}
+	return writeSynced(l.headFile(), b)
+}
+
+// writeSynced replaces name with data durably: a temporary file, synced,
+// renamed over it, and the directory synced.
+func writeSynced(name string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".new-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), name); err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(name))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Entries reads every entry and proves them whole: each hash, each link,
+// and the end the head records. A ledger that does not verify is an
+// error: no gate reads a ledger whose entries may have been removed.
 func (l Ledger) Entries() ([]Entry, error) {
+	es, _, err := l.read()
+	return es, err
+}
+
+// RawEntries reads every entry as it is, checking nothing, for listing a
+// damaged ledger.
+func (l Ledger) RawEntries() ([]Entry, error) {
 	if l.Bucket != nil {
 		return l.bucketEntries(context.Background())
 	}
-	f, err := os.Open(l.Path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+	es, _, err := l.fileEntries()
+	return es, err
+}
+
+// read returns the verified entries, and for a file ledger whether its
+// last line lacks only its newline (an acknowledged entry to repair).
+func (l Ledger) read() ([]Entry, bool, error) {
+	var es []Entry
+	var torn []byte
+	var err error
+	if l.Bucket != nil {
+		es, err = l.bucketEntries(context.Background())
+	} else {
+		es, torn, err = l.fileEntries()
 	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
+	}
+	if _, err := verifyChain(es); err != nil {
+		return nil, false, err
+	}
+	h, err := l.readHead()
+	if err != nil {
+		return nil, false, err
+	}
+	repair := false
+	if torn != nil {
+		// A last line without its newline: the entry the head records
+		// (only the newline lost), or a write killed before its head, which
+		// was never acknowledged and is dropped. Anything else is an error.
+		var e Entry
+		if json.Unmarshal(torn, &e) == nil && h != nil && e.Seq == h.Seq && e.Hash == h.Hash && e.Seq == len(es)+1 {
+			if _, err := verifyChain(append(es, e)); err != nil {
+				return nil, false, err
+			}
+			es, repair = append(es, e), true
+		} else if h != nil && h.Seq > len(es) {
+			return nil, false, fmt.Errorf("the ledger's last line (after entry %d) is cut short, and its head records entry %d: entries were removed from its end", len(es), h.Seq)
+		}
+	}
+	switch {
+	case h == nil && len(es) > 0:
+		return nil, false, fmt.Errorf("the ledger has %d entries but no head (%s): its end cannot be proven, and entries may have been removed from it; fix: if an nfx from before heads wrote it, check its entries (nfx ledger) and seal it (nfx ledger --seal)", len(es), l.headName())
+	case h != nil && h.Seq > len(es):
+		return nil, false, fmt.Errorf("the ledger ends at entry %d but its head records entry %d: entries were removed from its end", len(es), h.Seq)
+	case h != nil && es[h.Seq-1].Hash != h.Hash:
+		return nil, false, fmt.Errorf("entry %d is not the entry the ledger's head records: the ledger was rewritten", h.Seq)
+	}
+	return es, repair, nil
+}
+
+// fileEntries reads a file ledger's complete lines, and its last line
+// when it lacks its newline.
+func (l Ledger) fileEntries() ([]Entry, []byte, error) {
+	f, err := os.Open(l.Path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
 	}
 	defer f.Close()
 	var out []Entry
@@ -114,33 +271,38 @@ func (l Ledger) Entries() ([]Entry, error) {
 	for line := 1; ; line++ {
 		b, err := r.ReadBytes('\n')
 		if err == io.EOF {
-			// A last line without its newline was cut short: never acknowledged.
-			return out, nil
+			if len(b) == 0 {
+				return out, nil, nil
+			}
+			if len(b) > MaxEntry {
+				return nil, nil, fmt.Errorf("%s:%d: an entry of %d bytes, over %d", l.Path, line, len(b), MaxEntry)
+			}
+			return out, b, nil
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if len(b) > MaxEntry {
-			return nil, fmt.Errorf("%s:%d: an entry of %d bytes, over %d", l.Path, line, len(b), MaxEntry)
+			return nil, nil, fmt.Errorf("%s:%d: an entry of %d bytes, over %d", l.Path, line, len(b), MaxEntry)
 		}
 		var e Entry
 		if err := json.Unmarshal(b, &e); err != nil {
-			return nil, fmt.Errorf("%s:%d: not a ledger entry: %v", l.Path, line, err)
+			return nil, nil, fmt.Errorf("%s:%d: not a ledger entry: %v", l.Path, line, err)
 		}
 		out = append(out, e)
 	}
 }
 
-// Verify checks the chain: each entry's hash, its link to the one before
-// and its sequence number. The first broken entry is named.
+// Verify checks the chain: each entry's hash, its link to the one before,
+// its sequence number, and the end the head records. The first broken
+// entry is named.
 func (l Ledger) Verify() (int, error) {
 	es, err := l.Entries()
-	if err != nil {
-		return 0, err
-	}
-	return verifyChain(es)
+	return len(es), err
 }
 
+// verifyChain checks each entry's sequence number, its link to the entry
+// before and its own hash, naming the first broken one.
 func verifyChain(es []Entry) (int, error) {
 	prev := ""
 	for i, e := range es {
@@ -155,6 +317,38 @@ func verifyChain(es []Entry) (int, error) {
 		prev = e.Hash
 	}
 	return len(es), nil
+}
+
+// Seal writes the head of a ledger that has none (one an nfx from before
+// heads wrote), once its chain verifies: from then on its end is proven.
+func (l Ledger) Seal() (int, error) {
+	var es []Entry
+	var err error
+	if l.Bucket != nil {
+		es, err = l.bucketEntries(context.Background())
+	} else {
+		var torn []byte
+		es, torn, err = l.fileEntries()
+		if err == nil && torn != nil {
+			return 0, fmt.Errorf("the ledger's last line is cut short; nfx does not seal a ledger whose end is in doubt")
+		}
+	}
+	if err != nil {
+		return 0, err
+	}
+	if _, err := verifyChain(es); err != nil {
+		return 0, err
+	}
+	if h, err := l.readHead(); err != nil || h != nil {
+		if err != nil {
+			return 0, err
+		}
+		return 0, fmt.Errorf("the ledger already has a head (entry %d); nothing to seal", h.Seq)
+	}
+	if len(es) == 0 {
+		return 0, nil
+	}
+	return len(es), l.writeHead(es[len(es)-1])
 }
 
 // Append adds e at the end, chained to the last entry, and returns it as
@@ -175,29 +369,32 @@ func (l Ledger) Append(e Entry) (Entry, error) {
 		return e, fmt.Errorf("lock %s: %w", l.Path, err)
 	}
 	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	es, repair, err := l.read()
+	if err != nil {
+		return e, fmt.Errorf("the ledger %s does not verify, so nothing is added to it: %w", l.Path, err)
+	}
 	data, err := io.ReadAll(f)
 	if err != nil {
 		return e, err
 	}
-	// Drop a torn last line before appending after it.
 	if end := bytes.LastIndexByte(data, '\n') + 1; end < len(data) {
-		if err := f.Truncate(int64(end)); err != nil {
+		if repair {
+			// The last entry lost only its newline: it stays.
+			if _, err := f.Seek(0, io.SeekEnd); err != nil {
+				return e, err
+			}
+			if _, err := f.Write([]byte("\n")); err != nil {
+				return e, err
+			}
+		} else if err := f.Truncate(int64(end)); err != nil {
+			// A write killed before its head: never acknowledged.
 			return e, err
 		}
-		data = data[:end]
 	}
-	n, err := l.Verify()
-	if err != nil {
-		return e, fmt.Errorf("the ledger %s does not verify, so nothing is added to it: %w", l.Path, err)
-	}
+	n := len(es)
 	e.Seq, e.Prev = n+1, ""
 	if n > 0 {
-		lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
-		var last Entry
-		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil {
-			return e, err
-		}
-		e.Prev = last.Hash
+		e.Prev = es[n-1].Hash
 	}
 	if e.Time.IsZero() {
 		e.Time = time.Now().UTC()
@@ -214,7 +411,11 @@ func (l Ledger) Append(e Entry) (Entry, error) {
 	if _, err := f.Write(append(line, '\n')); err != nil {
 		return e, err
 	}
-	return e, f.Sync()
+	if err := f.Sync(); err != nil {
+		return e, err
+	}
+	// The entry is acknowledged only once the head reaches it.
+	return e, l.writeHead(e)
 }
 
 func (l Ledger) bucketEntries(ctx context.Context) ([]Entry, error) {
@@ -228,7 +429,7 @@ func (l Ledger) bucketEntries(ctx context.Context) ([]Entry, error) {
 		if err != nil {
 			return nil, fmt.Errorf("list %s: %w", l.Where, err)
 		}
-		if strings.HasSuffix(o.Key, ".json") {
+		if strings.HasSuffix(o.Key, ".json") && o.Key != headKey {
 			keys = append(keys, o.Key)
 		}
 	}
@@ -273,12 +474,9 @@ func (l Ledger) bucketAppend(ctx context.Context, e Entry) (Entry, error) {
 	for try := 0; try < 20; try++ {
 		es, err := l.Entries()
 		if err != nil {
-			return e, err
-		}
-		n, err := verifyChain(es)
-		if err != nil {
 			return e, fmt.Errorf("the ledger %s does not verify, so nothing is added to it: %w", l.Where, err)
 		}
+		n := len(es)
 		e.Seq, e.Prev = n+1, ""
 		if n > 0 {
 			e.Prev = es[n-1].Hash
@@ -290,7 +488,7 @@ func (l Ledger) bucketAppend(ctx context.Context, e Entry) (Entry, error) {
 		}
 		err = l.Bucket.WriteAll(ctx, entryKey(e.Seq), append(line, '\n'), &blob.WriterOptions{IfNotExist: true, ContentType: "application/json"})
 		if err == nil {
-			return e, nil
+			return e, l.writeHead(e)
 		}
 		if gcerrors.Code(err) != gcerrors.FailedPrecondition {
 			return e, fmt.Errorf("write %s %s: %w", l.Where, entryKey(e.Seq), err)

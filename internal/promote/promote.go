@@ -55,9 +55,11 @@ func (s Stack) Name() string {
 // Options are one promotion's inputs.
 type Options struct {
 	From, To Stack
-	// Now is the time the freeze windows and the soak are read at. The
-	// ledger records the clock's own time.
+	// Now is the time the freeze windows are read at (a dry run may move
+	// it). The soak and the ledger read the real clock.
 	Now time.Time
+	// Clock is the real clock (time.Now when nil).
+	Clock func() time.Time
 	// DryRun evaluates and records, and changes no stack.
 	DryRun bool
 	Ledger Ledger
@@ -79,6 +81,29 @@ type Options struct {
 	// Engine previews, applies and verifies the target with the real
 	// engine; nil carries the release into the config file only.
 	Engine Engine
+	// Move moves the data and the traffic from the source to the target
+	// after the target's up, before its verification: a stage upgrade is
+	// a promotion with a migration (nfx upgrade).
+	Move Mover
+}
+
+// Mover is the data's and traffic's move of a stage upgrade.
+type Mover interface {
+	// Check is the migration's gate, before the decision: its plan and
+	// the connections it needs.
+	Check(dryRun bool) GateResult
+	// Run moves the data and the traffic (resuming an earlier run), and
+	// says how it went.
+	Run() (string, error)
+	// Rollback returns the traffic and the writes to the source.
+	Rollback() error
+}
+
+func (o Options) clock() time.Time {
+	if o.Clock != nil {
+		return o.Clock()
+	}
+	return time.Now()
 }
 
 // Engine runs the target stack of a promotion.
@@ -172,6 +197,15 @@ func Run(o Options) (*Result, error) {
 	if res.Changes == nil {
 		res.Changes = []release.Change{}
 	}
+	entries, err := o.Ledger.Entries()
+	if err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	if !o.DryRun && o.Approved > 0 {
+		if p, ok := Unfinished(entries, o.Approved, res.To); ok {
+			return resume(o, res, p, entries, dstData, was)
+		}
+	}
 	levels := cur.Promotion.Levels
 	level := func(gate string) string {
 		if l := levels[gate]; l != "" {
@@ -243,10 +277,6 @@ func Run(o Options) (*Result, error) {
 	}
 	gate(GateResult{Name: "freeze", Level: level("freeze"), Passed: ok, Detail: fmt.Sprintf("%s at %s", why, o.Now.UTC().Format(time.RFC3339))})
 
-	entries, err := o.Ledger.Entries()
-	if err != nil {
-		return nil, fmt.Errorf("ledger: %w", err)
-	}
 	soak := soakGate(entries, o, rel.Digest, cur.Promotion.SoakMinutes)
 	soak.Level = level("soak")
 	gate(soak)
@@ -258,6 +288,9 @@ func Run(o Options) (*Result, error) {
 			g.Detail = fmt.Sprintf("the hold of entry %d is lifted by this promotion", since)
 		}
 		gate(g)
+	}
+	if o.Move != nil {
+		gate(o.Move.Check(o.DryRun))
 	}
 	preview := previewDigest(newData, plan, steps)
 	state, err := stateDigest(o)
@@ -299,7 +332,17 @@ func Run(o Options) (*Result, error) {
 	if res.Blocked || o.DryRun {
 		return res, nil
 	}
-	if len(res.Changes) > 0 {
+	return apply(o, res, e, entries, was, dstData, newData, next)
+}
+
+// apply carries out a recorded decision (entry e): it writes the release
+// into the target's file, runs the engine's up and the verification, and
+// rolls back on a failure. Each step's outcome is a ledger entry that
+// refers to e, so that a rerun after a kill knows where it stopped.
+func apply(o Options, res *Result, e Entry, entries []Entry, was release.Release, dstData, newData []byte, next *model.Config) (*Result, error) {
+	rel := res.Release
+	var err error
+	if len(res.Changes) > 0 && !bytes.Equal(newData, dstData) {
 		if err := files.WriteFile(o.To.File, newData); err != nil {
 			return nil, fmt.Errorf("write %s: %w", o.To.File, err)
 		}
@@ -321,6 +364,10 @@ func Run(o Options) (*Result, error) {
 			back = was
 		}
 	}
+	if e.Replaced != nil && e.Replaced.Digest != rel.Digest {
+		// The decision names what the target ran before it.
+		back = *e.Replaced
+	}
 	if res.Up, err = o.Engine.Up(); err != nil {
 		upErr := err
 		// The release failed on the target: recorded as a failed
@@ -335,11 +382,42 @@ func Run(o Options) (*Result, error) {
 		}
 		return res, fmt.Errorf("up %s: %w; rolled back to release %s (ledger entry %d), automatic promotion of %s held", res.To, upErr, back.Short(), rb, res.To)
 	}
+	if o.Move != nil {
+		detail, err := o.Move.Run()
+		g := GateResult{Name: "migration", Level: model.GateBlocking, Passed: err == nil, Detail: detail}
+		if err != nil {
+			g.Detail = oneLine(err.Error())
+		}
+		res.Gates = append(res.Gates, g)
+		if _, lerr := o.Ledger.Append(Entry{Time: time.Now(), Kind: "migrate", From: res.From, To: res.To, Release: rel.Digest, Actor: o.Actor, Gates: []GateResult{g}, Ref: e.Seq}); lerr != nil {
+			return res, fmt.Errorf("ledger: %w", lerr)
+		}
+		if err != nil {
+			// The migration's journal keeps its place: a rerun resumes it,
+			// or its rollback gives the source its writes back.
+			return res, fmt.Errorf("the migration %s -> %s: %w; fix it and run again (it resumes where it stopped), or roll the migration back (nfx upgrade --rollback)", res.From, res.To, err)
+		}
+	}
 	v, checked := o.Engine.Verify(next.Promotion.Verify)
 	res.Gates = append(res.Gates, v)
 	if checked {
 		if _, err := o.Ledger.Append(Entry{Time: time.Now(), Kind: "verify", To: res.To, Release: rel.Digest, Actor: o.Actor, Gates: []GateResult{v}, Ref: e.Seq}); err != nil {
 			return res, fmt.Errorf("ledger: %w", err)
+		}
+	}
+	if !v.Passed && o.Move != nil {
+		// The traffic and the writes go back to the source first.
+		if err := o.Move.Rollback(); err != nil {
+			return res, fmt.Errorf("the verification of %s failed (%s), and the migration's rollback: %w", res.To, v.Detail, err)
+		}
+		if _, err := o.Ledger.Append(Entry{Time: time.Now(), Kind: "migrate", From: res.From, To: res.To, Release: rel.Digest, Actor: o.Actor, Ref: e.Seq,
+			Gates: []GateResult{{Name: "migration", Level: model.GateBlocking, Detail: "rolled back: the traffic and the writes are on " + res.From + " again"}}}); err != nil {
+			return res, fmt.Errorf("ledger: %w", err)
+		}
+		if _, _, ok := Earlier(entries, res.To, rel.Digest); !ok && back.Digest == rel.Digest {
+			// A first upgrade: the target ran nothing before to go back to.
+			res.Blocked, res.Applied, res.RolledBack = true, false, true
+			return res, nil
 		}
 	}
 	if !v.Passed {
@@ -348,8 +426,57 @@ func Run(o Options) (*Result, error) {
 			return res, fmt.Errorf("the verification of %s failed (%s), and the automatic rollback: %w", res.To, v.Detail, err)
 		}
 		res.RolledBack = true
+		return res, nil
+	}
+	// The promotion is complete: its approval is spent.
+	if _, err := o.Ledger.Append(Entry{Time: time.Now(), Kind: "done", From: res.From, To: res.To, Release: rel.Digest, Actor: o.Actor, Ref: e.Seq,
+		Note: "up: " + res.Up}); err != nil {
+		return res, fmt.Errorf("ledger: %w", err)
 	}
 	return res, nil
+}
+
+// Unfinished is the promotion into stack that carries out the approved
+// dry run and has not finished: recorded (its gates passed), then killed
+// before its "done" entry, with no promotion or rollback into the stack
+// since. A rerun with the same approval completes it.
+func Unfinished(entries []Entry, approved int, stack string) (Entry, bool) {
+	var p Entry
+	found := false
+	for _, e := range entries {
+		switch {
+		case e.Kind == "promote" && e.To == stack && e.Ref == approved && approved > 0:
+			p, found = e, true
+		case !found:
+		case e.Kind == "done" && e.Ref == p.Seq, (e.Kind == "promote" || e.Kind == "rollback") && e.To == stack:
+			found = false
+		}
+	}
+	return p, found
+}
+
+// resume completes the unfinished promotion p: its gates were passed and
+// recorded; the file gets the release if the kill came before it was
+// written, then the up, the verification and the rollback run as they
+// would have.
+func resume(o Options, res *Result, p Entry, entries []Entry, dstData []byte, was release.Release) (*Result, error) {
+	if p.Release != res.Release.Digest || p.Payload == nil {
+		return nil, fmt.Errorf("ledger entry %d promotes release %s, but %s's release is now %s: the promotion it approved was killed before it finished; fix: nfx rollback --stage %s, or promote again with a new dry run",
+			p.Seq, release.Short(p.Release), res.From, res.Release.Short(), res.To)
+	}
+	res.Gates = append(res.Gates, p.Gates...)
+	res.Gates = append(res.Gates, GateResult{Name: "resume", Level: model.GateBlocking, Passed: true,
+		Detail: fmt.Sprintf("completes the promotion of ledger entry %d (dry run %d, approved), which stopped before it finished", p.Seq, o.Approved)})
+	res.Entry = p.Seq
+	newData, err := release.Carry(dstData, res.Release, was)
+	if err != nil {
+		return nil, err
+	}
+	next, _, nds, err := load(o.To, newData)
+	if err != nil || nds.HasErrors() {
+		return nil, fmt.Errorf("the target %s with release %s: %v%s", res.To, res.Release.Short(), err, nds.Error())
+	}
+	return apply(o, res, p, entries, was, dstData, newData, next)
 }
 
 // rollBack carries release back into the target over current, runs its
@@ -661,6 +788,12 @@ func approvalGate(entries []Entry, o Options, res *Result, rel release.Release, 
 	case dry.State != state:
 		g.Detail = fmt.Sprintf("the target's state changed since the dry run (entry %d): someone ran it since; dry-run again and have it approved", dry.Seq)
 		return g
+	}
+	for _, e := range entries {
+		if e.Kind == "promote" && e.Ref == dry.Seq {
+			g.Detail = fmt.Sprintf("dry run %d was carried out by ledger entry %d; an approval is spent once: dry-run again and have it approved", dry.Seq, e.Seq)
+			return g
+		}
 	}
 	by := map[string]bool{}
 	for _, e := range entries {

@@ -552,6 +552,7 @@ func TestStatefulGate(t *testing.T) {
 func TestSoakGate(t *testing.T) {
 	dir := project(t)
 	o := opts(dir, at(t, "2026-12-03T03:00:00Z"))
+	o.Clock = func() time.Time { return o.Now }
 	appendConfig(t, o.To.File, "  nextflow:promotion:\n    soakMinutes: 60\n")
 	res, err := Run(o)
 	if err != nil || !res.Blocked || !strings.Contains(gateDetail(res, "soak"), "neither a promotion of this release into laptop") {

@@ -198,11 +198,14 @@ func statefulGate(o Options, before, after *offline.Result, steps []Step) GateRe
 	return g
 }
 
-// soakGate holds a release to the time it has run on the source stack
-// and to its verification there: since it arrived on the source (its
-// promotion there in the ledger, or, on a first stage, its first passed
-// verification), at least promotion.soakMinutes, and a verification of
-// the source (nfx verify) that passed over a window ending after that.
+// soakGate: the release has run on the source for the soak time, on the
+// real clock, and passed a verification there since it arrived. It
+// arrived at the time the ledger first saw it there (a promotion or
+// rollback into the source, or else its first verification there), after
+// the last entry that saw another release there; a verification counts
+// only if its window ends after that arrival, and no window is taken to
+// end later than the time it was recorded: a window dated into the past
+// (nfx verify --at) proves nothing about a release that arrived since.
 func soakGate(entries []Entry, o Options, digest string, minutes int) GateResult {
 	g := GateResult{Name: "soak", Level: model.GateBlocking, Figures: map[string]float64{"requiredMinutes": float64(minutes)}}
 	if minutes == 0 {
@@ -210,26 +213,25 @@ func soakGate(entries []Entry, o Options, digest string, minutes int) GateResult
 		return g
 	}
 	from := o.From.Name()
-	var since time.Time
+	var since, verified time.Time
 	for _, e := range entries {
-		if (e.Kind == "promote" || e.Kind == "rollback") && e.To == from {
-			if e.Release == digest {
-				if since.IsZero() {
-					since = e.Time
-				}
-			} else {
-				since = time.Time{}
-			}
+		if e.To != from || (e.Kind != "promote" && e.Kind != "rollback" && e.Kind != "verify") {
+			continue
 		}
-	}
-	verified := time.Time{}
-	for _, e := range entries {
-		if e.Kind == "verify" && e.To == from && e.Release == digest && len(e.Gates) == 1 && e.Gates[0].Passed {
+		if e.Release != digest {
+			// The source ran another release then.
+			since, verified = time.Time{}, time.Time{}
+			continue
+		}
+		if since.IsZero() {
+			since = e.Time
+		}
+		if e.Kind == "verify" && len(e.Gates) == 1 && e.Gates[0].Passed {
 			end := time.Unix(int64(e.Gates[0].Figures["windowEnd"]), 0)
-			if since.IsZero() || !end.Before(since) {
-				if since.IsZero() {
-					since = end.Add(-time.Duration(e.Gates[0].Figures["windowSeconds"]) * time.Second)
-				}
+			if end.After(e.Time) {
+				end = e.Time
+			}
+			if !end.Before(since) && end.After(verified) {
 				verified = end
 			}
 		}
@@ -238,13 +240,13 @@ func soakGate(entries []Entry, o Options, digest string, minutes int) GateResult
 		g.Detail = fmt.Sprintf("the ledger has neither a promotion of this release into %s nor a verification of it there: its time there is unknown (nfx verify --stage %s)", from, from)
 		return g
 	}
-	ran := o.Now.Sub(since)
+	ran := o.clock().Sub(since)
 	g.Figures["minutes"] = math.Round(ran.Minutes())
 	switch {
 	case ran < time.Duration(minutes)*time.Minute:
-		g.Detail = fmt.Sprintf("has run on %s for %.0f minutes, since %s, of the %d required (nextflow:promotion.soakMinutes)", from, ran.Minutes(), since.Format(time.RFC3339), minutes)
+		g.Detail = fmt.Sprintf("has run on %s for %.0f minutes, since %s, of the %d required (nextflow:promotion.soakMinutes)", from, ran.Minutes(), since.UTC().Format(time.RFC3339), minutes)
 	case verified.IsZero():
-		g.Detail = fmt.Sprintf("has run on %s for %.0f minutes but no verification of it there has passed since %s (nfx verify --stage %s)", from, ran.Minutes(), since.Format(time.RFC3339), from)
+		g.Detail = fmt.Sprintf("has run on %s for %.0f minutes but no verification of it there has passed since %s (nfx verify --stage %s)", from, ran.Minutes(), since.UTC().Format(time.RFC3339), from)
 	default:
 		g.Passed = true
 		g.Detail = fmt.Sprintf("has run on %s for %.0f minutes (%d required), verified up to %s", from, ran.Minutes(), minutes, verified.UTC().Format(time.RFC3339))
