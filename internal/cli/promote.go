@@ -84,6 +84,9 @@ func openBackend(ctx context.Context, proj, backend string) (*stateBackend, erro
 	if err != nil || u.User != nil || strings.Contains(backend, "@") {
 		return nil, usagef("--backend: %s is not a backend URL nfx takes (credentials are never taken in a URL: give them as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or an AWS profile)", redactURL(backend))
 	}
+	if k := model.CredentialQueryKey(u.Query()); k != "" || strings.ContainsAny(backend, "#\n\r") {
+		return nil, usagef("--backend: a query parameter holds a credential, or the URL a fragment or a line break (not shown); fix: give AWS credentials as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or an AWS profile")
+	}
 	switch u.Scheme {
 	case "file":
 		dir := strings.TrimPrefix(backend, "file://")
@@ -109,9 +112,6 @@ func openBackend(ctx context.Context, proj, backend string) (*stateBackend, erro
 		where := "s3://" + u.Host + u.Path
 		bu := *u
 		bu.Path = ""
-		if k := model.CredentialQueryKey(u.Query()); k != "" {
-			return nil, usagef("--backend: a query parameter holds a credential (not shown); fix: give AWS credentials as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or an AWS profile")
-		}
 		b, err := blob.OpenBucket(ctx, bu.String())
 		if err != nil {
 			// The opener's error may repeat the URL's query: shown as where.

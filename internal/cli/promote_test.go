@@ -52,7 +52,7 @@ func TestPromoteCLI(t *testing.T) {
 	if code, out, _ = nfx(t, dir, "ledger"); code != ExitOK || strings.Count(out, "laptop  server") != 2 {
 		t.Errorf("ledger:\n%s", out)
 	}
-	if code, out, _ = nfx(t, dir, "ledger", "--verify"); code != ExitOK || !strings.Contains(out, "2 entries verify") {
+	if code, out, _ = nfx(t, dir, "ledger", "--verify"); code != ExitOK || !strings.Contains(out, "3 entries verify") {
 		t.Errorf("ledger --verify: %s", out)
 	}
 
@@ -454,7 +454,7 @@ func TestPromoteVerifiesAfterUpAndRollsBack(t *testing.T) {
 		}
 		kinds = append(kinds, k)
 	}
-	if got := strings.Join(kinds, " "); got != "promote verify promote verify-failed rollback blocked promote lift verify-failed rollback" {
+	if got := strings.Join(kinds, " "); got != "promote verify done promote verify-failed rollback blocked promote lift verify-failed rollback" {
 		t.Errorf("ledger kinds: %s", got)
 	}
 	// nfx rollback: 1.9.1 and 1.9.2 failed there: back to 1.8.2.
@@ -507,10 +507,10 @@ func TestPromoteWithAnS3Backend(t *testing.T) {
 	cfg, _ := os.ReadFile(filepath.Join(dir, "Pulumi.server.yaml"))
 	write(t, filepath.Join(fresh, "Pulumi.server.yaml"), string(cfg))
 	code, out, _ = nfx(t, fresh, "ledger", "--backend", backend)
-	if code != ExitOK || strings.Count(out, "laptop  server") != 2 || !strings.Contains(out, "dry-run") || !strings.Contains(out, "promote") {
+	if code != ExitOK || strings.Count(out, "laptop  server") != 3 || !strings.Contains(out, "dry-run") || !strings.Contains(out, "promote") {
 		t.Fatalf("the ledger from a fresh checkout: %d\n%s", code, out)
 	}
-	if code, out, _ = nfx(t, fresh, "ledger", "--verify", "--backend", backend); code != ExitOK || !strings.Contains(out, "2 entries verify") {
+	if code, out, _ = nfx(t, fresh, "ledger", "--verify", "--backend", backend); code != ExitOK || !strings.Contains(out, "3 entries verify") {
 		t.Errorf("ledger --verify: %s", out)
 	}
 	// The fresh checkout runs the rollback against the same state: the
@@ -536,12 +536,26 @@ func TestPromoteWithAnS3Backend(t *testing.T) {
 		}(i)
 	}
 	wg.Wait()
-	if n, err := b.Ledger.Verify(); err != nil || n != 9 {
+	if n, err := b.Ledger.Verify(); err != nil || n != 10 {
 		t.Fatalf("after 6 appends at once: %d entries, %v", n, err)
 	}
-	// An entry edited in the bucket is found.
 	bucket := b.Ledger.Bucket
 	ctx := context.Background()
+	// The last entry deleted from the bucket is found: the head records it.
+	last, err := bucket.ReadAll(ctx, ".nfx/ledger/000000000010.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bucket.Delete(ctx, ".nfx/ledger/000000000010.json"); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := nfx(t, fresh, "ledger", "--verify", "--backend", backend); code == ExitOK || !strings.Contains(stderr, "its head records entry 10") {
+		t.Errorf("a deleted last entry in the bucket verifies: %d %s", code, stderr)
+	}
+	if err := bucket.WriteAll(ctx, ".nfx/ledger/000000000010.json", last, nil); err != nil {
+		t.Fatal(err)
+	}
+	// An entry edited in the bucket is found.
 	data, err := bucket.ReadAll(ctx, ".nfx/ledger/000000000002.json")
 	if err != nil {
 		t.Fatal(err)

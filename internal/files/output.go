@@ -45,8 +45,9 @@ func (e *NotOursError) Error() string {
 type Manifest struct {
 	// Stage is the stage the files are of.
 	Stage string `json:"stage"`
-	// Kind is what the files are: "" for a stage's files (render, up),
-	// KindMigrateScripts for a migration's scripts.
+	// Kind is what the files are: KindStage for a stage's files (render,
+	// up), KindMigrateScripts for a migration's scripts; "" in a manifest
+	// written before kinds were kept.
 	Kind string `json:"kind,omitempty"`
 	// Files are the non-secret files, Secrets the secret ones, by path.
 	Files   []string `json:"files"`
@@ -68,8 +69,8 @@ type journal struct {
 type Options struct {
 	// Stage names the stage the files are of, for the manifest.
 	Stage string
-	// Kind is what the files are (Manifest.Kind): a write never replaces
-	// files of another kind or stage.
+	// Kind is what the files are (Manifest.Kind, KindStage when empty): a
+	// write never replaces files of another kind or stage.
 	Kind string
 	// KeepSecrets keeps the secret files an earlier write left whose paths
 	// are in KeepSecrets (`nfx render` writes no secret, and must not take
@@ -133,6 +134,9 @@ func WriteOutput(dir string, s Set, o Options) (err error) {
 		}
 	}
 	next := Manifest{Stage: o.Stage, Kind: o.Kind}
+	if next.Kind == "" {
+		next.Kind = KindStage
+	}
 	staging := filepath.Join(dir, MarkerDir, stagingDir)
 	if err := os.RemoveAll(staging); err != nil {
 		return err
@@ -185,8 +189,11 @@ func WriteOutput(dir string, s Set, o Options) (err error) {
 	return apply(dir)
 }
 
-// KindMigrateScripts marks a migration's scripts (nfx migrate scripts).
-const KindMigrateScripts = "migrate-scripts"
+// The kinds of files an output directory holds.
+const (
+	KindStage          = "stage"
+	KindMigrateScripts = "migrate-scripts"
+)
 
 // otherOutput says why the files an earlier write left are not this
 // write's to replace: another stage's or another kind's (a render and a
@@ -194,6 +201,9 @@ const KindMigrateScripts = "migrate-scripts"
 func otherOutput(old Manifest, s Set, o Options) string {
 	if len(old.all()) == 0 {
 		return ""
+	}
+	if o.Kind == "" {
+		o.Kind = KindStage
 	}
 	kind := func(k string) string {
 		if k == KindMigrateScripts {

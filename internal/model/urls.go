@@ -68,17 +68,18 @@ func JudgeURL(raw string, r URLRule) (*url.URL, error) {
 		return nil, bad("is empty")
 	case len(raw) > 2048:
 		return nil, bad("is %d characters, over 2048", len(raw))
-	case strings.ContainsFunc(raw, func(c rune) bool { return c <= ' ' || c == 0x7f }):
-		return nil, bad("holds a space or a control character")
 	}
 	scheme, rest, ok := strings.Cut(raw, "://")
-	if !ok {
-		if strings.Contains(raw, "=") && !strings.Contains(raw, "/") {
-			if strings.Contains(strings.ToLower(raw), "password") {
-				return nil, secret("is in libpq's keyword=value form and holds a password")
-			}
-			return nil, bad("is in libpq's keyword=value form, not a URL")
+	if !ok && strings.Contains(raw, "=") && !strings.Contains(raw, "/") {
+		if strings.Contains(strings.ToLower(raw), "password") {
+			return nil, secret("is in libpq's keyword=value form and holds a password")
 		}
+		return nil, bad("is in libpq's keyword=value form, not a URL")
+	}
+	if strings.ContainsFunc(raw, func(c rune) bool { return c <= ' ' || c == 0x7f }) {
+		return nil, bad("holds a space or a control character")
+	}
+	if !ok {
 		if at := strings.LastIndex(raw, "@"); at >= 0 && strings.Contains(raw[:at], ":") {
 			return nil, secret("is not a URL (no " + schemes + ") and seems to hold a password")
 		}
@@ -96,6 +97,10 @@ func JudgeURL(raw string, r URLRule) (*url.URL, error) {
 	if err != nil {
 		// url.Parse's own error repeats the URL: never shown.
 		return nil, bad("does not parse as a URL")
+	}
+	if u.User != nil && strings.ContainsAny(u.User.Username(), ":@") {
+		// An encoded colon (%3A) in the user name: a password in disguise.
+		return nil, secret("holds a password in its user name")
 	}
 	q, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
