@@ -349,7 +349,8 @@ func apply(o Options, res *Result, e Entry, entries []Entry, was release.Release
 		res.Applied = true
 	}
 	if o.Engine == nil {
-		return res, nil
+		// The config file is all this promotion changes: it is done.
+		return res, finished(o, res, e, "the config file only")
 	}
 	// The up runs even when the file already carries the release: a rerun
 	// after a promotion killed before or during its up completes it.
@@ -428,12 +429,16 @@ func apply(o Options, res *Result, e Entry, entries []Entry, was release.Release
 		res.RolledBack = true
 		return res, nil
 	}
-	// The promotion is complete: its approval is spent.
-	if _, err := o.Ledger.Append(Entry{Time: time.Now(), Kind: "done", From: res.From, To: res.To, Release: rel.Digest, Actor: o.Actor, Ref: e.Seq,
-		Note: "up: " + res.Up}); err != nil {
-		return res, fmt.Errorf("ledger: %w", err)
+	return res, finished(o, res, e, "up: "+res.Up)
+}
+
+// finished records that the promotion of entry e is complete: its
+// approval is spent, and a rerun has nothing to resume.
+func finished(o Options, res *Result, e Entry, note string) error {
+	if _, err := o.Ledger.Append(Entry{Time: time.Now(), Kind: "done", From: res.From, To: res.To, Release: res.Release.Digest, Actor: o.Actor, Ref: e.Seq, Note: note}); err != nil {
+		return fmt.Errorf("ledger: %w", err)
 	}
-	return res, nil
+	return nil
 }
 
 // Unfinished is the promotion into stack that carries out the approved
@@ -779,6 +784,9 @@ func approvalGate(entries []Entry, o Options, res *Result, rel release.Release, 
 	case dry.From != res.From || dry.To != res.To:
 		g.Detail = fmt.Sprintf("ledger entry %d promotes %s to %s, not %s to %s", dry.Seq, dry.From, dry.To, res.From, res.To)
 		return g
+	case spent(entries, dry.Seq) > 0:
+		g.Detail = fmt.Sprintf("dry run %d was carried out by ledger entry %d; an approval is spent once: dry-run again and have it approved", dry.Seq, spent(entries, dry.Seq))
+		return g
 	case dry.Release != rel.Digest:
 		g.Detail = fmt.Sprintf("the release changed since the dry run (entry %d approved %s, this is %s)", dry.Seq, release.Short(dry.Release), rel.Short())
 		return g
@@ -788,12 +796,6 @@ func approvalGate(entries []Entry, o Options, res *Result, rel release.Release, 
 	case dry.State != state:
 		g.Detail = fmt.Sprintf("the target's state changed since the dry run (entry %d): someone ran it since; dry-run again and have it approved", dry.Seq)
 		return g
-	}
-	for _, e := range entries {
-		if e.Kind == "promote" && e.Ref == dry.Seq {
-			g.Detail = fmt.Sprintf("dry run %d was carried out by ledger entry %d; an approval is spent once: dry-run again and have it approved", dry.Seq, e.Seq)
-			return g
-		}
 	}
 	by := map[string]bool{}
 	for _, e := range entries {
@@ -809,6 +811,16 @@ func approvalGate(entries []Entry, o Options, res *Result, rel release.Release, 
 	g.Passed = true
 	g.Detail = fmt.Sprintf("dry run %d, unchanged since, approved by %d", dry.Seq, len(by))
 	return g
+}
+
+// spent is the promotion that carried out dry run seq, 0 when none did.
+func spent(entries []Entry, seq int) int {
+	for _, e := range entries {
+		if e.Kind == "promote" && e.Ref == seq {
+			return e.Seq
+		}
+	}
+	return 0
 }
 
 // Approve records actor's approval of a dry run. Nobody approves their
@@ -827,6 +839,9 @@ func Approve(l Ledger, seq int, actor string, now time.Time) (Entry, error) {
 	}
 	if dry.Actor == actor {
 		return Entry{}, fmt.Errorf("%s ran dry run %d and cannot approve it; another person must", actor, seq)
+	}
+	if p := spent(entries, seq); p > 0 {
+		return Entry{}, fmt.Errorf("dry run %d was carried out by ledger entry %d; approve a new dry run", seq, p)
 	}
 	for _, e := range entries {
 		if e.Kind == "approval" && e.Ref == seq && e.Actor == actor {

@@ -213,7 +213,7 @@ func TestPromoteCarriesTheRelease(t *testing.T) {
 		t.Error("the server does not run the laptop's release")
 	}
 	es, err := o.Ledger.Entries()
-	if err != nil || len(es) != 2 || es[0].Kind != "dry-run" || es[1].Kind != "promote" || es[1].Release != res.Release.Digest {
+	if err != nil || len(es) != 3 || es[0].Kind != "dry-run" || es[1].Kind != "promote" || es[1].Release != res.Release.Digest || es[2].Kind != "done" || es[2].Ref != 2 {
 		t.Fatalf("ledger: %+v %v", es, err)
 	}
 	again, err := Run(o)
@@ -475,8 +475,8 @@ func TestRollbackAndReject(t *testing.T) {
 	}
 }
 
-// 50 promotions give 50 ledger entries, each with its release; one
-// edited byte is found.
+// 50 promotions give 50 ledger entries, each with its release and each
+// followed by the entry that says it is done; one edited byte is found.
 func TestFiftyPromotions(t *testing.T) {
 	dir := project(t)
 	o := opts(dir, at(t, "2026-12-03T03:00:00Z"))
@@ -486,11 +486,11 @@ func TestFiftyPromotions(t *testing.T) {
 		if err := os.WriteFile(o.From.File, append(append([]byte(nil), src...), img...), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if res, err := Run(o); err != nil || !res.Applied || res.Entry != i+1 {
+		if res, err := Run(o); err != nil || !res.Applied || res.Entry != 2*i+1 {
 			t.Fatalf("promotion %d: %v %+v", i, err, res)
 		}
 	}
-	if n, err := o.Ledger.Verify(); n != 50 || err != nil {
+	if n, err := o.Ledger.Verify(); n != 100 || err != nil {
 		t.Fatalf("%d entries: %v", n, err)
 	}
 	b := mustRead(t, o.Ledger.Path)
@@ -499,8 +499,8 @@ func TestFiftyPromotions(t *testing.T) {
 	if err := os.WriteFile(o.Ledger.Path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := o.Ledger.Verify(); err == nil || !strings.Contains(err.Error(), "entry 50") {
-		t.Errorf("an edited byte in entry 50: %v", err)
+	if _, err := o.Ledger.Verify(); err == nil || !strings.Contains(err.Error(), "entry 99") {
+		t.Errorf("an edited byte in entry 99: %v", err)
 	}
 }
 
