@@ -25,6 +25,7 @@ import (
 	"gocloud.dev/gcerrors"
 
 	"github.com/nextflow-crm/nfx/internal/engine"
+	"github.com/nextflow-crm/nfx/internal/files"
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/monitoring"
 	"github.com/nextflow-crm/nfx/internal/promote"
@@ -279,6 +280,18 @@ func (p *promoteEngine) Preview(config []byte) ([]promote.Step, error) {
 		return nil, err
 	}
 	defer os.Remove(f)
+	// The engine writes a new stack's encryption salt into the stack's
+	// own file when the preview creates the stack: a gate that blocks, or a
+	// dry run, leaves that file byte for byte as it was (the up writes the
+	// salt again).
+	own := filepath.Join(p.project, "Pulumi."+p.opts.Stack+".yaml")
+	if was, err := os.ReadFile(own); err == nil {
+		defer func() {
+			if now, err := os.ReadFile(own); err == nil && !bytes.Equal(now, was) {
+				_ = files.WriteFile(own, was)
+			}
+		}()
+	}
 	o := p.opts
 	o.ConfigFile = f
 	_, steps, err := engine.PreviewSteps(p.ctx, o)
