@@ -49,7 +49,7 @@ func TestPromoteCLI(t *testing.T) {
 	if code != ExitOK || !strings.Contains(out, res.Release.Digest) {
 		t.Errorf("release show on the server: %s, want %s", out, res.Release.Digest)
 	}
-	if code, out, _ = nfx(t, dir, "ledger"); code != ExitOK || strings.Count(out, "laptop  server") != 2 {
+	if code, out, _ = nfx(t, dir, "ledger"); code != ExitOK || strings.Count(out, "laptop  server") != 3 {
 		t.Errorf("ledger:\n%s", out)
 	}
 	if code, out, _ = nfx(t, dir, "ledger", "--verify"); code != ExitOK || !strings.Contains(out, "3 entries verify") {

@@ -211,9 +211,15 @@ func (l Ledger) RawEntries() ([]Entry, error) {
 // read returns the verified entries, and for a file ledger whether its
 // last line lacks only its newline (an acknowledged entry to repair).
 func (l Ledger) read() ([]Entry, bool, error) {
+	// The head first: it is written after the entry it names, so a head
+	// read before the entries never runs ahead of them, whatever another
+	// writer appends meanwhile.
+	h, err := l.readHead()
+	if err != nil {
+		return nil, false, err
+	}
 	var es []Entry
 	var torn []byte
-	var err error
 	if l.Bucket != nil {
 		es, err = l.bucketEntries(context.Background())
 	} else {
@@ -223,10 +229,6 @@ func (l Ledger) read() ([]Entry, bool, error) {
 		return nil, false, err
 	}
 	if _, err := verifyChain(es); err != nil {
-		return nil, false, err
-	}
-	h, err := l.readHead()
-	if err != nil {
 		return nil, false, err
 	}
 	repair := false
