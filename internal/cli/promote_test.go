@@ -454,7 +454,7 @@ func TestPromoteVerifiesAfterUpAndRollsBack(t *testing.T) {
 		}
 		kinds = append(kinds, k)
 	}
-	if got := strings.Join(kinds, " "); got != "promote verify done promote verify-failed rollback blocked promote lift verify-failed rollback" {
+	if got := strings.Join(kinds, " "); got != "promote verify done promote verify-failed rollback done blocked promote lift verify-failed rollback done" {
 		t.Errorf("ledger kinds: %s", got)
 	}
 	// nfx rollback: 1.9.1 and 1.9.2 failed there: back to 1.8.2.
@@ -536,23 +536,23 @@ func TestPromoteWithAnS3Backend(t *testing.T) {
 		}(i)
 	}
 	wg.Wait()
-	if n, err := b.Ledger.Verify(); err != nil || n != 10 {
+	if n, err := b.Ledger.Verify(); err != nil || n != 11 {
 		t.Fatalf("after 6 appends at once: %d entries, %v", n, err)
 	}
 	bucket := b.Ledger.Bucket
 	ctx := context.Background()
 	// The last entry deleted from the bucket is found: the head records it.
-	last, err := bucket.ReadAll(ctx, ".nfx/ledger/000000000010.json")
+	last, err := bucket.ReadAll(ctx, ".nfx/ledger/000000000011.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := bucket.Delete(ctx, ".nfx/ledger/000000000010.json"); err != nil {
+	if err := bucket.Delete(ctx, ".nfx/ledger/000000000011.json"); err != nil {
 		t.Fatal(err)
 	}
-	if code, _, stderr := nfx(t, fresh, "ledger", "--verify", "--backend", backend); code == ExitOK || !strings.Contains(stderr, "its head records entry 10") {
+	if code, _, stderr := nfx(t, fresh, "ledger", "--verify", "--backend", backend); code == ExitOK || !strings.Contains(stderr, "its head records entry 11") {
 		t.Errorf("a deleted last entry in the bucket verifies: %d %s", code, stderr)
 	}
-	if err := bucket.WriteAll(ctx, ".nfx/ledger/000000000010.json", last, nil); err != nil {
+	if err := bucket.WriteAll(ctx, ".nfx/ledger/000000000011.json", last, nil); err != nil {
 		t.Fatal(err)
 	}
 	// An entry edited in the bucket is found.

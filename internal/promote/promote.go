@@ -515,10 +515,11 @@ func rollBack(o Options, back, current release.Release, why string, orig, wrote 
 			return e.Seq, err
 		}
 	}
-	if _, err := o.Engine.Up(); err != nil {
+	up, err := o.Engine.Up()
+	if err != nil {
 		return e.Seq, fmt.Errorf("the up of the earlier release failed too: %w; %s's config carries release %s again; fix: nfx up --stage %s", err, o.To.Name(), back.Short(), o.To.Name())
 	}
-	return e.Seq, nil
+	return e.Seq, finished(o, &Result{To: o.To.Name(), Release: back}, e, "up: "+up)
 }
 
 // previewGate previews the target with the release: from --preview-json,
@@ -861,7 +862,8 @@ func Reject(l Ledger, digest, actor, reason string, now time.Time) (Entry, error
 
 // Earlier is the release a stack goes back to from current: of the
 // releases it ran before (in the ledger's promotions and rollbacks into
-// it), the newest that passed a verification there and is not rejected;
+// it), the newest that passed a verification there and is neither
+// rejected nor one the stack was rolled back from;
 // when none passed one, the newest neither rejected nor failed there
 // (verified false).
 func Earlier(entries []Entry, stack, current string) (rel release.Release, verified, ok bool) {
@@ -877,6 +879,11 @@ func Earlier(entries []Entry, stack, current string) (rel release.Release, verif
 		case (e.Kind == "promote" || e.Kind == "rollback") && e.To == stack:
 			add(e.Replaced)
 			add(e.Payload)
+			if e.Kind == "rollback" && e.Replaced != nil {
+				// A release the stack was rolled back from is not one to
+				// go back to.
+				rejected[e.Replaced.Digest] = true
+			}
 		case e.Kind == "verify" && e.To == stack && len(e.Gates) == 1:
 			if e.Gates[0].Passed {
 				passed[e.Release] = true
@@ -916,6 +923,15 @@ func Rollback(l Ledger, s Stack, actor string, now time.Time, eng Engine) (*Resu
 		return nil, err
 	}
 	was := release.Of(cfg)
+	if rb, ok := unfinishedRollback(entries, s.Name(), was.Digest); ok && eng != nil {
+		// A rollback killed after its decision: the file carries its
+		// release already; complete its up instead of going back further.
+		res := &Result{From: "release " + was.Short() + " (the rollback of ledger entry " + fmt.Sprint(rb.Seq) + ", resumed)", To: s.Name(), Release: was, Changes: []release.Change{}, Entry: rb.Seq}
+		if res.Up, err = eng.Up(); err != nil {
+			return res, fmt.Errorf("up %s with release %s: %w; its config carries that release; fix: nfx up --stage %s", s.Name(), was.Short(), err, s.Name())
+		}
+		return res, finished(Options{Ledger: l, Actor: actor}, &Result{To: s.Name(), Release: was}, rb, "up: "+res.Up)
+	}
 	rel, verified, ok := Earlier(entries, s.Name(), was.Digest)
 	if !ok {
 		return nil, fmt.Errorf("the ledger has no release %s ran before its current %s (none, or all rejected): there is nothing to go back to", s.Name(), was.Short())
@@ -948,6 +964,24 @@ func Rollback(l Ledger, s Stack, actor string, now time.Time, eng Engine) (*Resu
 		if res.Up, err = eng.Up(); err != nil {
 			return res, fmt.Errorf("up %s with release %s: %w; its config carries that release; fix: nfx up --stage %s", s.Name(), rel.Short(), err, s.Name())
 		}
+		return res, finished(Options{Ledger: l, Actor: actor}, &Result{To: s.Name(), Release: rel}, e, "up: "+res.Up)
 	}
 	return res, nil
+}
+
+// unfinishedRollback is the last change of stack when it is a rollback to
+// the release the stack's file carries that never reached its "done": a
+// rollback killed after its decision.
+func unfinishedRollback(entries []Entry, stack, current string) (Entry, bool) {
+	var last Entry
+	found := false
+	for _, e := range entries {
+		switch {
+		case (e.Kind == "promote" || e.Kind == "rollback") && e.To == stack:
+			last, found = e, e.Kind == "rollback" && e.Release == current
+		case found && e.Kind == "done" && e.Ref == last.Seq:
+			found = false
+		}
+	}
+	return last, found
 }

@@ -391,3 +391,44 @@ func (k *killEngine) Up() (string, error) {
 }
 
 func (k *killEngine) Verify(v model.VerifyConfig) (GateResult, bool) { return k.fakeEngine.Verify(v) }
+
+// nfx rollback killed after its decision (the file carries the earlier
+// release, its up not run): the rerun completes that rollback's up and
+// records it done; it does not go back one release further. A rerun once
+// done goes back further, as asked.
+func TestKilledRollbackResumes(t *testing.T) {
+	dir := project(t)
+	o := opts(dir, at(t, "2026-12-03T03:00:00Z"))
+	src := mustRead(t, o.From.File)
+	for _, tag := range []string{"1.9.0", "1.9.1", "1.9.2"} {
+		os.WriteFile(o.From.File, append(append([]byte(nil), src...), "  nextflow:crm:\n    image: ghcr.io/nextflow-crm/crm:"+tag+"\n"...), 0o644)
+		if res, err := Run(o); err != nil || !res.Applied {
+			t.Fatalf("promote %s: %v %+v", tag, err, res)
+		}
+	}
+	killer := &killEngine{fakeEngine: fakeEngine{healthy: true, target: o.To.File}, at: "before-up"}
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		Rollback(o.Ledger, o.To, "ci", o.Now, killer)
+		t.Error("the killed rollback went on")
+	}()
+	<-ended
+	if !bytes.Contains(mustRead(t, o.To.File), []byte("crm:1.9.1")) {
+		t.Fatal("the killed rollback did not write 1.9.1")
+	}
+	eng := &fakeEngine{healthy: true, target: o.To.File}
+	res, err := Rollback(o.Ledger, o.To, "ci", o.Now, eng)
+	if err != nil || eng.ups != 1 || !strings.Contains(res.From, "resumed") || !bytes.Contains(mustRead(t, o.To.File), []byte("crm:1.9.1")) {
+		t.Fatalf("the rerun: %v %+v, %d ups", err, res, eng.ups)
+	}
+	es, _ := o.Ledger.Entries()
+	if last := es[len(es)-1]; last.Kind != "done" {
+		t.Errorf("the resumed rollback is not done: %+v", last)
+	}
+	// Done: another rollback goes back one more.
+	res, err = Rollback(o.Ledger, o.To, "ci", o.Now, eng)
+	if err != nil || !bytes.Contains(mustRead(t, o.To.File), []byte("crm:1.9.0")) {
+		t.Fatalf("the next rollback: %v %+v", err, res)
+	}
+}
