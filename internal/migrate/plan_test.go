@@ -198,3 +198,27 @@ func TestLatestBackup(t *testing.T) {
 		t.Errorf("an empty directory: %v", err)
 	}
 }
+
+// Every part that holds data (the part table's one fact) is carried by a
+// step of every migration, whatever its mode, and nothing else is.
+func TestEveryDataPartMigrates(t *testing.T) {
+	for _, mode := range []string{"dump", "online"} {
+		for _, pair := range [][2]string{{"laptop", "server"}, {"server", "cloud"}, {"laptop", "cloud"}} {
+			p, err := NewPlan(load(t, pair[0], map[string]string{"migration": `{"mode": "` + mode + `"}`}), load(t, pair[1], nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			carried := map[string]bool{}
+			for _, s := range p.Steps {
+				if part, ok := model.LookupPart(s.Part); ok && part.Holds != "" && strings.HasPrefix(s.ID, part.Holds+".") {
+					carried[part.Holds] = true
+				}
+			}
+			for _, d := range model.DataParts() {
+				if !carried[d.Holds] {
+					t.Errorf("%s %s -> %s: no step carries %s's %s", mode, pair[0], pair[1], d.Name, d.Holds)
+				}
+			}
+		}
+	}
+}

@@ -690,8 +690,9 @@ var (
 	BackupSizing   = Sizing{CPUs: 1, Memory: 1 * GiB, CPURequest: 0.1, MemoryRequest: 128 * MiB}
 )
 
-// BackupKinds are what the server stage backs up, each by its own job.
-var BackupKinds = []string{"postgres", "redis", "qdrant", "models"}
+// BackupKinds are what the server stage backs up, each by its own job:
+// the data of every part that holds some (PartDef.Holds).
+var BackupKinds = dataKinds()
 
 func contains(list []string, s string) bool {
 	for _, v := range list {

@@ -76,6 +76,10 @@ type PartDef struct {
 	// autoscale lets a stage that autoscales grow the part past its
 	// replicas, to the provider's ceiling.
 	autoscale bool
+	// Holds names the data the part keeps ("" for none): the one fact from
+	// which the backups (BackupKinds), the migration's stores and the
+	// promotion's stateful gate (DataTypes) are derived.
+	Holds string
 }
 
 // BuiltinParts is the part table of NextFlow.
@@ -99,6 +103,7 @@ var BuiltinParts = []PartDef{
 		sizing:   func(c *Config) Sizing { return c.AI.Sizing },
 		replicas: func(c *Config) int { return c.AI.Replicas },
 		service:  aiService,
+		Holds:    DataModels,
 	},
 	{
 		Name: PartPostgres, Kind: KindDatabase, Type: "nextflow:index:Postgres", Doc: "PostgreSQL",
@@ -107,6 +112,7 @@ var BuiltinParts = []PartDef{
 		image:   func(c *Config) string { return c.Postgres.Image },
 		sizing:  func(c *Config) Sizing { return c.Postgres.Sizing },
 		service: postgresService,
+		Holds:   DataPostgres,
 	},
 	{
 		Name: PartRedis, Kind: KindCache, Type: "nextflow:index:Redis", Doc: "Redis",
@@ -115,6 +121,7 @@ var BuiltinParts = []PartDef{
 		image:   func(c *Config) string { return c.Redis.Image },
 		sizing:  func(c *Config) Sizing { return c.Redis.Sizing },
 		service: redisService,
+		Holds:   DataRedis,
 	},
 	{
 		Name: PartQdrant, Kind: KindVector, Type: "nextflow:index:Qdrant", Doc: "the Qdrant vector database",
@@ -123,6 +130,7 @@ var BuiltinParts = []PartDef{
 		image:   func(c *Config) string { return c.Qdrant.Image },
 		sizing:  func(c *Config) Sizing { return c.Qdrant.Sizing },
 		service: qdrantService,
+		Holds:   DataQdrant,
 	},
 	{
 		Name: PartTunnel, Kind: KindEdge, Type: "nextflow:index:Tunnel", Doc: "the Cloudflare Tunnel",
@@ -132,6 +140,68 @@ var BuiltinParts = []PartDef{
 		service: tunnelService,
 		runs:    tunnelRuns,
 	},
+}
+
+// The data the parts hold (PartDef.Holds), as backups and migrations name
+// them.
+const (
+	DataPostgres = "postgres"
+	DataRedis    = "redis"
+	DataQdrant   = "qdrant"
+	DataModels   = "models"
+)
+
+// DataParts are the built-in parts that hold data: the stores in the
+// table's order, then the AI part's models (the largest, restored last).
+func DataParts() []PartDef {
+	var out []PartDef
+	for _, p := range BuiltinParts {
+		if p.Holds != "" {
+			out = append(out, p)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Kind != KindAI && out[j].Kind == KindAI })
+	return out
+}
+
+// dataKinds is the data the parts hold, in DataParts' order.
+func dataKinds() []string {
+	var out []string
+	for _, p := range DataParts() {
+		out = append(out, p.Holds)
+	}
+	return out
+}
+
+// DataTypes are the provider resources whose replacement or deletion
+// loses a part's data, by the part's kind, on the stages that provision
+// the part as such a resource (RDS and ElastiCache in the cloud, the
+// workloads' StatefulSets and volume claims on Kubernetes); BackupTypes
+// hold the backups. The promotion's stateful gate reads them for every
+// part that holds data.
+var (
+	DataTypes = map[Kind][]string{
+		KindDatabase: {"aws:rds/instance:Instance", "kubernetes:apps/v1:StatefulSet", "kubernetes:core/v1:PersistentVolumeClaim"},
+		KindCache:    {"aws:elasticache/replicationGroup:ReplicationGroup", "kubernetes:apps/v1:StatefulSet", "kubernetes:core/v1:PersistentVolumeClaim"},
+		KindVector:   {"kubernetes:apps/v1:StatefulSet", "kubernetes:core/v1:PersistentVolumeClaim"},
+		KindAI:       {"kubernetes:apps/v1:StatefulSet", "kubernetes:core/v1:PersistentVolumeClaim"},
+	}
+	BackupTypes = []string{"aws:s3/bucketV2:BucketV2", "aws:s3/bucket:Bucket"}
+)
+
+// StatefulTypes is every resource type whose replacement or deletion
+// loses data: those of each part that holds data, and the backups'.
+func StatefulTypes() map[string]bool {
+	out := map[string]bool{}
+	for _, p := range DataParts() {
+		for _, t := range DataTypes[p.Kind] {
+			out[t] = true
+		}
+	}
+	for _, t := range BackupTypes {
+		out[t] = true
+	}
+	return out
 }
 
 // tunnelRuns says the stage runs cloudflared: a tunnel mode is set and the

@@ -18,16 +18,8 @@ import (
 )
 
 // StatefulTypes are the resources whose replacement or deletion loses
-// data: the database, the cache, the vector store's and models' volumes,
-// the backups.
-var StatefulTypes = map[string]bool{
-	"aws:rds/instance:Instance":                         true,
-	"aws:elasticache/replicationGroup:ReplicationGroup": true,
-	"kubernetes:apps/v1:StatefulSet":                    true,
-	"kubernetes:core/v1:PersistentVolumeClaim":          true,
-	"aws:s3/bucketV2:BucketV2":                          true,
-	"aws:s3/bucket:Bucket":                              true,
-}
+// data, derived from the part table's data parts (model.StatefulTypes).
+var StatefulTypes = model.StatefulTypes()
 
 // Loss is one planned step that loses data.
 type Loss struct {
