@@ -206,101 +206,33 @@ func Run(o Options) (*Result, error) {
 			return resume(o, res, p, entries, dstData, was)
 		}
 	}
-	levels := cur.Promotion.Levels
-	level := func(gate string) string {
-		if l := levels[gate]; l != "" {
-			return l
+	// The gates, in the table's order (gates.go).
+	c := &gateRun{o: o, res: res, rel: rel, was: was, cur: cur, curRaw: curRaw, dstData: dstData, entries: entries}
+	for _, g := range Gates {
+		if !g.applies(c) {
+			continue
 		}
-		return model.GateBlocking
-	}
-	gate := func(g GateResult) { res.Gates = append(res.Gates, g) }
-
-	// pinned: the release names builds, not tags that move.
-	if bad := rel.CheckPinned(); len(bad) > 0 {
-		gate(GateResult{Name: "pinned", Level: level("pinned"), Detail: strings.Join(bad, "; ")})
-	} else {
-		gate(GateResult{Name: "pinned", Level: level("pinned"), Passed: true, Detail: fmt.Sprintf("%d images, each a version tag or digest", len(rel.Images))})
-	}
-
-	// valid: the target's config with the release carried in.
-	newData, carryErr := release.Carry(dstData, rel, was)
-	var next *model.Config
-	var nextRaw model.Raw
-	if carryErr != nil {
-		gate(GateResult{Name: "valid", Level: model.GateBlocking, Detail: carryErr.Error()})
-	} else {
-		var nds model.Diagnostics
-		next, nextRaw, nds, err = load(o.To, newData)
-		switch {
-		case err != nil:
-			gate(GateResult{Name: "valid", Level: model.GateBlocking, Detail: err.Error()})
-			next = nil
-		case nds.HasErrors():
-			gate(GateResult{Name: "valid", Level: model.GateBlocking, Detail: nds.Error()})
-			next = nil
-		default:
-			gate(GateResult{Name: "valid", Level: model.GateBlocking, Passed: true, Detail: fmt.Sprintf("%s's config with the release is valid", o.To.Name())})
+		r, err := g.run(c)
+		if err != nil {
+			return nil, err
 		}
-	}
-
-	var plan *offline.Result
-	var steps []Step
-	if next != nil {
-		// policy: the target's plan, rendered offline, within the rules.
-		policyOK := false
-		if plan, err = offline.Run(o.To.Stage, nextRaw); err != nil {
-			gate(GateResult{Name: "policy", Level: model.GateBlocking, Detail: "the plan does not render: " + err.Error()})
-		} else if bad := Policy(plan); len(bad) > 0 {
-			gate(GateResult{Name: "policy", Level: model.GateBlocking, Detail: strings.Join(bad, "; ")})
-		} else {
-			policyOK = true
-			gate(GateResult{Name: "policy", Level: model.GateBlocking, Passed: true, Detail: fmt.Sprintf("%d planned resources within policy", len(plan.Plan.Resources))})
+		if r.Name == "" {
+			continue
 		}
-		// preview: the real engine's steps on the target's state.
-		var g GateResult
-		steps, g = previewGate(o, newData, policyOK)
-		if g.Name != "" {
-			gate(g)
+		if g.Configurable {
+			r.Level = c.level(g.Name)
 		}
-		prev, prevErr := offline.Run(o.To.Stage, curRaw)
-		if prevErr != nil {
-			prev = nil
-		}
-		gate(statefulGate(o, prev, plan, steps))
-		gate(costGate(cur, next, prev, plan, level("cost"), res))
-		gate(capacityGate(next, level("capacity")))
+		res.Gates = append(res.Gates, r)
 	}
-
-	ok, why, err := Freeze(cur.Promotion.Freeze, o.Now)
-	if err != nil {
-		return nil, err
-	}
-	gate(GateResult{Name: "freeze", Level: level("freeze"), Passed: ok, Detail: fmt.Sprintf("%s at %s", why, o.Now.UTC().Format(time.RFC3339))})
-
-	soak := soakGate(entries, o, rel.Digest, cur.Promotion.SoakMinutes)
-	soak.Level = level("soak")
-	gate(soak)
-	gate(rejectedGate(entries, rel))
-	if held, since := Held(entries, res.To); held {
-		g := GateResult{Name: "hold", Level: model.GateBlocking, Passed: o.LiftHold,
-			Detail: fmt.Sprintf("a rollback (ledger entry %d) holds automatic promotion of %s; promote with --lift-hold to end it", since, res.To)}
-		if o.LiftHold {
-			g.Detail = fmt.Sprintf("the hold of entry %d is lifted by this promotion", since)
-		}
-		gate(g)
-	}
-	if o.Move != nil {
-		gate(o.Move.Check(o.DryRun))
-	}
+	newData, next, plan, steps := c.newData, c.next, c.plan, c.steps
 	preview := previewDigest(newData, plan, steps)
-	state, err := stateDigest(o)
-	if err != nil {
-		return nil, err
+	state := c.state
+	if state == "" {
+		// What a dry run binds its approval to.
+		if state, err = stateDigest(o); err != nil {
+			return nil, err
+		}
 	}
-	if !o.DryRun && (cur.Promotion.Approvals > 0 || o.Approved > 0) {
-		gate(approvalGate(entries, o, res, rel, preview, state, cur.Promotion.Approvals))
-	}
-
 	for _, g := range res.Gates {
 		res.Blocked = res.Blocked || g.Blocks()
 	}
