@@ -3,11 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -19,10 +16,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"gocloud.dev/blob"
-	// s3:// backends: the ledger beside the state in the bucket.
-	_ "gocloud.dev/blob/s3blob"
-	"gocloud.dev/gcerrors"
 
 	"github.com/nextflow-crm/nfx/internal/engine"
 	"github.com/nextflow-crm/nfx/internal/files"
@@ -64,86 +57,22 @@ func stackOf(proj, name, flag string) (promote.Stack, error) {
 	return promote.Stack{Stage: st, File: file}, nil
 }
 
-// stateBackend is a state backend and the ledger nfx keeps beside its
-// stacks: a file:// directory or an s3:// bucket (with an optional prefix).
+// stateBackend is a state backend (its layout is engine.Backend's) and
+// the ledger nfx keeps beside its stacks.
 type stateBackend struct {
-	// URL is the backend's URL for the engine.
-	URL    string
+	*engine.Backend
 	Ledger promote.Ledger
-	// State reads a stack's state (nil when it has none).
-	State func(stack string) ([]byte, error)
-	Close func()
 }
 
 // openBackend opens the backend preview, up and destroy use: the flag,
 // else the project's file backend (PULUMI_BACKEND_URL is not read).
 func openBackend(ctx context.Context, proj, backend string) (*stateBackend, error) {
-	if backend == "" {
-		backend = "file://" + filepath.Join(proj, ".nfx", "state")
+	b, err := engine.OpenBackend(ctx, proj, backend)
+	if err != nil {
+		return nil, usageError{err}
 	}
-	u, err := url.Parse(backend)
-	if err != nil || u.User != nil || strings.Contains(backend, "@") {
-		return nil, usagef("--backend: %s is not a backend URL nfx takes (credentials are never taken in a URL: give them as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or an AWS profile)", redactURL(backend))
-	}
-	if k := model.CredentialQueryKey(u.Query()); k != "" || strings.ContainsAny(backend, "#\n\r") {
-		return nil, usagef("--backend: a query parameter holds a credential, or the URL a fragment or a line break (not shown); fix: give AWS credentials as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or an AWS profile")
-	}
-	switch u.Scheme {
-	case "file":
-		dir := strings.TrimPrefix(backend, "file://")
-		if dir == "" {
-			return nil, usagef("--backend: file:// names no directory; fix: file:///srv/pulumi-state")
-		}
-		if strings.HasPrefix(dir, "~") {
-			home, _ := os.UserHomeDir()
-			dir = filepath.Join(home, strings.TrimPrefix(dir, "~"))
-		}
-		return &stateBackend{URL: "file://" + dir, Ledger: promote.Ledger{Path: promote.LedgerFile(dir)}, Close: func() {},
-			State: func(stack string) ([]byte, error) {
-				b, err := os.ReadFile(filepath.Join(dir, ".pulumi", "stacks", model.Namespace, stack+".json"))
-				if errors.Is(err, fs.ErrNotExist) {
-					return nil, nil
-				}
-				return b, err
-			}}, nil
-	case "s3":
-		if u.Host == "" {
-			return nil, usagef("--backend: s3:// names no bucket; fix: s3://my-bucket[/prefix]?region=ap-southeast-1")
-		}
-		where := "s3://" + u.Host + u.Path
-		bu := *u
-		bu.Path = ""
-		b, err := blob.OpenBucket(ctx, bu.String())
-		if err != nil {
-			// The opener's error may repeat the URL's query: shown as where.
-			return nil, usagef("--backend %s: %s", where, strings.ReplaceAll(err.Error(), bu.String(), where))
-		}
-		bucket := b
-		if p := strings.Trim(u.Path, "/"); p != "" {
-			bucket = blob.PrefixedBucket(b, p+"/")
-		}
-		return &stateBackend{URL: backend, Ledger: promote.Ledger{Bucket: bucket, Where: where}, Close: func() { bucket.Close() },
-			State: func(stack string) ([]byte, error) {
-				key := ".pulumi/stacks/" + model.Namespace + "/" + stack + ".json"
-				for _, k := range []string{key, key + ".gz"} {
-					data, err := bucket.ReadAll(ctx, k)
-					if gcerrors.Code(err) == gcerrors.NotFound {
-						continue
-					}
-					return data, err
-				}
-				return nil, nil
-			}}, nil
-	}
-	return nil, usagef("--backend: the ledger is kept beside the state of a file:// or s3:// backend; %s is not one (fix: use a file:// directory CI keeps, or an S3 bucket)", redactURL(backend))
-}
-
-// redactURL drops what a URL may carry after its scheme and host.
-func redactURL(u string) string {
-	if scheme, _, ok := strings.Cut(u, "://"); ok {
-		return scheme + "://…"
-	}
-	return "the given backend"
+	l := promote.Ledger{Path: b.LedgerFile(), Bucket: b.Bucket, Where: b.Where}
+	return &stateBackend{Backend: b, Ledger: l}, nil
 }
 
 func actor() string {

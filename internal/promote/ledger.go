@@ -89,10 +89,6 @@ const ledgerPrefix = ".nfx/ledger/"
 
 func entryKey(seq int) string { return fmt.Sprintf("%s%012d.json", ledgerPrefix, seq) }
 
-// LedgerFile is the ledger's file in a file state backend's directory:
-// beside the stacks' state, so that whoever reads the state reads it too.
-func LedgerFile(backendDir string) string { return filepath.Join(backendDir, ".nfx", "ledger.jsonl") }
-
 // MaxEntry bounds one entry's line.
 const MaxEntry = 1 << 20
 

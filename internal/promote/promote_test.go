@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nextflow-crm/nfx/internal/engine"
 	"github.com/nextflow-crm/nfx/internal/files"
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/monitoring"
@@ -167,7 +168,7 @@ func opts(dir string, now time.Time) Options {
 		From:   Stack{Stage: model.Laptop, File: filepath.Join(dir, "Pulumi.laptop.yaml")},
 		To:     Stack{Stage: model.Server, File: filepath.Join(dir, "Pulumi.server.yaml")},
 		Now:    now,
-		Ledger: Ledger{Path: LedgerFile(filepath.Join(dir, ".nfx", "state"))},
+		Ledger: Ledger{Path: (&engine.Backend{Dir: filepath.Join(dir, ".nfx", "state")}).LedgerFile()},
 		Actor:  "ci",
 	}
 }
