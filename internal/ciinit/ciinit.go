@@ -224,9 +224,11 @@ jobs:
 {{- end}}
 `
 
-var githubUpgrade = `# Written by nfx ci init: moving to the next stage (nfx upgrade: the target's
-# cost and capacity, preview and up, the rehearsal, the migration, verification and
-# cutover) is a manual pipeline of its own, in the "upgrade" environment.
+var githubUpgrade = `# Written by nfx ci init: moving to the next stage (nfx upgrade: a promotion
+# of the release into the next stage with the migration as a step: the target's
+# gates, preview and up, the rehearsal, the migration, verification and cutover,
+# each recorded in the ledger) is a manual pipeline of its own, in the "upgrade"
+# environment.
 name: nfx upgrade
 on:
   workflow_dispatch:
