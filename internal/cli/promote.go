@@ -36,6 +36,21 @@ func (e blockedError) Error() string {
 	return "promotion blocked by " + strings.Join(e.gates, ", ")
 }
 
+// blockedBy is the error of a promotion its blocking gates refused, nil
+// when none did.
+func blockedBy(res *promote.Result) error {
+	if !res.Blocked {
+		return nil
+	}
+	var names []string
+	for _, g := range res.Gates {
+		if g.Blocks() {
+			names = append(names, g.Name)
+		}
+	}
+	return blockedError{names}
+}
+
 var stackNameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
 
 // stackOf is a stack of the project by name: its file Pulumi.<name>.yaml
@@ -393,16 +408,7 @@ func runPromote(ctx context.Context, io IO, o *PromoteOptions) error {
 	default:
 		writePromoteText(io, res)
 	}
-	if res.Blocked {
-		var names []string
-		for _, g := range res.Gates {
-			if g.Blocks() {
-				names = append(names, g.Name)
-			}
-		}
-		return blockedError{names}
-	}
-	return nil
+	return blockedBy(res)
 }
 
 func verdict(g promote.GateResult) string {

@@ -170,14 +170,8 @@ func runUpgrade(ctx context.Context, io IO, o *UpgradeOptions) error {
 	if err != nil {
 		return err
 	}
-	if res.Blocked {
-		var names []string
-		for _, g := range res.Gates {
-			if g.Blocks() {
-				names = append(names, g.Name)
-			}
-		}
-		return blockedError{names}
+	if err := blockedBy(res); err != nil {
+		return err
 	}
 	if !o.DryRun && !o.JSON {
 		fmt.Fprintf(io.Out, "nfx: %s -> %s upgraded: traffic on %s. Confirm with nfx migrate confirm --from %s --to %s once it serves well; the %s stack is kept until you destroy it\n",

@@ -101,7 +101,17 @@ func writeFile(name string, data []byte, mode fs.FileMode) error {
 
 // WriteFile writes one file atomically: a temporary file beside it, then a
 // rename, so a reader sees the old file or the new one, never a part.
-func WriteFile(name string, data []byte) error {
+func WriteFile(name string, data []byte) error { return writeAtomic(name, data, 0o644, false) }
+
+// WriteFileSynced writes one file atomically and durably: as WriteFile,
+// with the data synced before the rename and the directory after it, so
+// that once it returns a crash keeps the new file (a record others rely
+// on, such as the ledger's head).
+func WriteFileSynced(name string, data []byte, mode fs.FileMode) error {
+	return writeAtomic(name, data, mode, true)
+}
+
+func writeAtomic(name string, data []byte, mode fs.FileMode, durable bool) error {
 	dir := filepath.Dir(name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -115,12 +125,24 @@ func WriteFile(name string, data []byte) error {
 		tmp.Close()
 		return err
 	}
-	if err := tmp.Chmod(0o644); err != nil {
+	if err := tmp.Chmod(mode); err != nil {
 		tmp.Close()
 		return err
+	}
+	if durable {
+		if err := tmp.Sync(); err != nil {
+			tmp.Close()
+			return err
+		}
 	}
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), name)
+	if err := os.Rename(tmp.Name(), name); err != nil {
+		return err
+	}
+	if !durable {
+		return nil
+	}
+	return syncDir(dir)
 }

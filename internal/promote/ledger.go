@@ -20,6 +20,7 @@ import (
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
 
+	"github.com/nextflow-crm/nfx/internal/files"
 	"github.com/nextflow-crm/nfx/internal/release"
 )
 
@@ -153,37 +154,7 @@ func (l Ledger) writeHead(e Entry) error {
 	if l.Bucket != nil {
 		return l.Bucket.WriteAll(context.Background(), headKey, b, &blob.WriterOptions{ContentType: "application/json"})
 	}
-	return writeSynced(l.headFile(), b)
-}
-
-// writeSynced replaces name with data durably: a temporary file, synced,
-// renamed over it, and the directory synced.
-func writeSynced(name string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".new-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), name); err != nil {
-		return err
-	}
-	d, err := os.Open(filepath.Dir(name))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return files.WriteFileSynced(l.headFile(), b, 0o600)
 }
 
 // Entries reads every entry and proves them whole: each hash, each link,
