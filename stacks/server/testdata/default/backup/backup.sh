@@ -28,11 +28,18 @@ backup_redis() {
 }
 
 backup_qdrant() {
-  local url=${QDRANT_URL:-http://qdrant-1:6333} work names name snap
-  work=$(mktemp -d)
-  names=$(curl -fsS "$url/collections" | grep -o '"name":"[^"]*"' | cut -d'"' -f4 || true)
+  local url=${QDRANT_URL:-http://qdrant-1:6333} work body names name snap
+  # Beside the archive: removed with it when the backup fails.
+  work="$1.d"
+  mkdir -p "$work"
+  # The listing first, on its own: a Qdrant that does not answer fails the
+  # backup instead of leaving an empty archive.
+  body=$(curl -fsS "$url/collections")
+  names=$(printf '%s' "$body" | grep -o '"name":"[^"]*"' | cut -d'"' -f4 || true)
   for name in $names; do
-    snap=$(curl -fsS -X POST "$url/collections/$name/snapshots?wait=true" | grep -o '"name":"[^"]*"' | head -n1 | cut -d'"' -f4)
+    body=$(curl -fsS -X POST "$url/collections/$name/snapshots?wait=true")
+    snap=$(printf '%s' "$body" | grep -o '"name":"[^"]*"' | head -n1 | cut -d'"' -f4)
+    [ -n "$snap" ] || { echo "backup: qdrant: no snapshot of $name" >&2; return 1; }
     curl -fsS -o "$work/$name.snapshot" "$url/collections/$name/snapshots/$snap"
     curl -fsS -X DELETE "$url/collections/$name/snapshots/$snap" >/dev/null
   done
@@ -81,13 +88,35 @@ backup_once() {
   stamp=$(date -u +%Y%m%dT%H%M%SZ)
   final="$dir/$kind-$stamp.$ext"
   partial="$dir/.partial-$kind-$stamp.$ext"
-  trap 'rm -f "$partial"' RETURN
+  # Whatever ends this backup (a failing command exits under set -e, which
+  # runs no RETURN trap), the partial file and its work directory go.
+  # The paths are fixed into the trap now: it runs after this function's
+  # locals are gone.
+  # shellcheck disable=SC2064 # expanded now, on purpose
+  trap "rm -rf $(printf '%q ' "$partial" "$partial.d")" EXIT
   "backup_$kind" "$partial"
   (cd "$dir" && sha256sum "$(basename "$partial")" | sed "s/\.partial-//" > "$(basename "$final").sha256")
   mv "$partial" "$final"
   log "$kind: wrote $final ($(stat -c %s "$final") bytes)"
   report_success "$kind" "$final"
   find "$dir" -maxdepth 1 -name "$kind-*" -mtime +"$((retention_days - 1))" -print -delete | sed 's/^/backup: expired /'
+}
+
+# run_scheduled KIND makes one scheduled backup: any failing command fails
+# it (as `backup.sh KIND` does), it is logged, and the schedule goes on.
+# backup_once runs in a subshell that is not a condition: called as one
+# (`backup_once || log`), bash would ignore set -e inside it, and a failed
+# dump would be renamed, checksummed and reported as the newest backup.
+run_scheduled() {
+  local rc
+  set +e
+  (
+    set -e
+    backup_once "$1"
+  )
+  rc=$?
+  set -e
+  [ "$rc" -eq 0 ] || log "$1: FAILED (exit $rc); no backup was kept; the next run is tomorrow"
 }
 
 seconds_until() {
@@ -106,7 +135,7 @@ case ${1:-} in
       wait_s=$(seconds_until "$backup_time")
       log "$kind: next backup in ${wait_s}s at $backup_time"
       sleep "$wait_s"
-      backup_once "$kind" || log "$kind: FAILED; the next run is tomorrow"
+      run_scheduled "$kind"
     done
     ;;
   postgres|redis|qdrant|models)

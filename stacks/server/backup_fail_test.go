@@ -1,0 +1,81 @@
+package server
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nextflow-crm/nfx/internal/testutil"
+)
+
+// A scheduled backup whose client fails half way keeps nothing: no
+// archive, no checksum, no report to the node exporter (so BackupTooOld
+// fires), and says FAILED; the schedule goes on. The clients are stand-ins
+// on PATH that write part of a file and fail, as pg_dump does when its
+// connection drops. bash runs the rendered script's functions, the final
+// dispatch left out, the way the schedule calls them.
+func TestScheduledBackupFailureKeepsNothing(t *testing.T) {
+	testutil.Tool(t, "bash")
+	bk := BackupDefaults(testApp(t, "server", nil))
+	script, err := execute("backup.sh.tmpl", bk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := string(script)
+	body = body[:strings.LastIndex(body, "case ${1:-} in")]
+	for _, tc := range []struct {
+		name, kind string
+		// fakes are the stand-in commands: name -> shell body.
+		fakes map[string]string
+		ok    bool
+	}{
+		{"pg_dump dies half way", "postgres", map[string]string{"pg_dump": `while [ "$1" != -f ]; do shift; done; printf 'PGDMP partial' > "$2"; exit 1`}, false},
+		{"pg_dump is refused", "postgres", map[string]string{"pg_dump": `echo "connection refused" >&2; exit 1`}, false},
+		{"redis-cli dies half way", "redis", map[string]string{"redis-cli": `for a; do f=$a; done; printf 'REDIS0011' > "$f"; exit 1`}, false},
+		{"Qdrant does not answer", "qdrant", map[string]string{"curl": `exit 7`}, false},
+		{"Qdrant answers 500", "qdrant", map[string]string{"curl": `echo "curl: (22) The requested URL returned error: 500" >&2; exit 22`}, false},
+		{"a snapshot is not made", "qdrant", map[string]string{"curl": `case "$*" in *POST*) echo '{"status":"error"}';; *) echo '{"result":{"collections":[{"name":"crm"}]}}';; esac`}, false},
+		{"a snapshot's download fails", "qdrant", map[string]string{"curl": `case "$*" in *POST*) echo '{"result":{"name":"crm-1.snapshot"}}';; *-o*) exit 18;; *) echo '{"result":{"collections":[{"name":"crm"}]}}';; esac`}, false},
+		{"the models are missing", "models", map[string]string{}, false},
+		{"pg_dump succeeds", "postgres", map[string]string{"pg_dump": `while [ "$1" != -f ]; do shift; done; printf 'PGDMP whole' > "$2"`}, true},
+		{"Qdrant with no collections", "qdrant", map[string]string{"curl": `echo '{"result":{"collections":[]}}'`}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			fakes := filepath.Join(dir, "bin")
+			os.MkdirAll(fakes, 0o755)
+			for name, sh := range tc.fakes {
+				os.WriteFile(filepath.Join(fakes, name), []byte("#!/bin/bash\n"+sh+"\n"), 0o755)
+			}
+			secret := filepath.Join(dir, "pw")
+			os.WriteFile(secret, []byte("pw"), 0o600)
+			nas, metrics := filepath.Join(dir, "nas"), filepath.Join(dir, "metrics")
+			harness := filepath.Join(dir, "harness.sh")
+			os.WriteFile(harness, []byte(body+"\nrun_scheduled \""+tc.kind+"\"\necho schedule-goes-on\n"), 0o755)
+			cmd := exec.Command("bash", harness)
+			cmd.Env = []string{"PATH=" + fakes + ":/usr/bin:/bin", "BACKUP_DIR=" + nas, "METRICS_DIR=" + metrics,
+				"POSTGRES_PASSWORD_FILE=" + secret, "REDIS_PASSWORD_FILE=" + secret, "MODELS_DIR=" + filepath.Join(dir, "no-models")}
+			out, err := cmd.CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "schedule-goes-on") {
+				t.Fatalf("the schedule stopped: %v\n%s", err, out)
+			}
+			kept, _ := filepath.Glob(filepath.Join(nas, tc.kind, "*"))
+			hidden, _ := filepath.Glob(filepath.Join(nas, tc.kind, ".*"))
+			reports, _ := filepath.Glob(filepath.Join(metrics, "*.prom"))
+			if tc.ok {
+				if len(kept) != 2 || len(reports) != 1 || strings.Contains(string(out), "FAILED") {
+					t.Errorf("a good backup: kept %v, reports %v\n%s", kept, reports, out)
+				}
+				return
+			}
+			if len(kept) != 0 || len(hidden) != 0 || len(reports) != 0 {
+				t.Errorf("a failed backup kept %v %v, reported %v\n%s", kept, hidden, reports, out)
+			}
+			if !strings.Contains(string(out), tc.kind+": FAILED") {
+				t.Errorf("the failure is not logged:\n%s", out)
+			}
+		})
+	}
+}
