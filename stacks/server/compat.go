@@ -11,7 +11,7 @@ import (
 // swarmCompat adapts compose-go's marshalled YAML to the Compose v3 schema
 // that `docker stack deploy` validates against: there, resource `cpus` are
 // strings ("0.5"), where compose-go writes numbers, and file modes are
-// numbers, as are published ports, where compose-go writes strings; the
+// numbers, as are published ports and tmpfs sizes, where compose-go writes strings; the
 // project's name is not part of the file (`docker stack deploy` names it). It edits only those scalars'
 // tags; the document is otherwise compose-go's.
 func swarmCompat(in []byte) ([]byte, error) {
@@ -36,6 +36,10 @@ func swarmCompat(in []byte) ([]byte, error) {
 				// A config's file mode is a number there, written in octal as
 				// Docker's own examples do; compose-go quotes it.
 				if k.Value == "mode" && v.Kind == yaml.ScalarNode && len(p) >= 2 && (p[len(p)-2] == "configs" || p[len(p)-2] == "secrets") {
+					v.Tag, v.Style = "!!int", 0
+				}
+				// So is a tmpfs mount's size, in bytes.
+				if k.Value == "size" && v.Kind == yaml.ScalarNode && len(p) >= 2 && p[len(p)-2] == "tmpfs" {
 					v.Tag, v.Style = "!!int", 0
 				}
 				// So is a published port.

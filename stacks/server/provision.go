@@ -228,7 +228,11 @@ func (redisSentinel) service(s *stack, p *model.Part, in model.Instance) {
 	s.mount(&svc, "redis_start", "/usr/local/bin/redis-start.sh")
 	svc.Entrypoint = types.ShellCommand{"/bin/sh", "/usr/local/bin/redis-start.sh", in.Role}
 	secret(&svc, model.SecretRedisPassword)
-	svc.Tmpfs = types.StringList{"/run/redis"}
+	// A tmpfs mount, not the service's tmpfs: key, which Swarm's stack
+	// converter drops without a word (stacks/server/engine_facts_test.go):
+	// the password's config file would land on the container's disk layer.
+	svc.Volumes = append(svc.Volumes, types.ServiceVolumeConfig{Type: types.VolumeTypeTmpfs, Target: "/run/redis",
+		Tmpfs: &types.ServiceVolumeTmpfs{Size: types.UnitBytes(1 << 20)}})
 	vol := in.Name + "-data"
 	volume(&svc, vol, "/data")
 	s.declareVolume(vol)
