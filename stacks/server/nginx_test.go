@@ -165,6 +165,39 @@ func TestNginxSurvivesABackendDying(t *testing.T) {
 	if string(body) != "ai" || resp.Header.Get("X-Content-Type-Options") != "nosniff" || resp.Header.Get("Server") != "nginx" {
 		t.Errorf("ai route: %q, headers %v", body, resp.Header)
 	}
+	// The AI API is the stack's own: a visitor through the tunnel (a public
+	// CF-Connecting-IP) is refused, the overlay's services pass, and model
+	// management is refused to all.
+	for _, tc := range []struct {
+		method, path, visitor string
+		code                  int
+	}{
+		{"POST", "/ai/api/generate", "", 200},
+		{"POST", "/ai/api/embed", "10.0.3.7", 200},
+		{"POST", "/ai/api/generate", "203.0.113.9", 403},
+		{"GET", "/ai/api/tags", "2001:db8::1", 403},
+		{"POST", "/ai/api/chat", "198.51.100.20", 403},
+		{"POST", "/ai/api/pull", "", 403},
+		{"DELETE", "/ai/api/delete", "", 403},
+		{"POST", "/ai/api/create", "10.0.3.7", 403},
+		{"POST", "/ai/api/copy", "", 403},
+		{"POST", "/ai/api/push", "", 403},
+		{"HEAD", "/ai/api/blobs/sha256:00", "", 403},
+		{"GET", "/contacts", "203.0.113.9", 200},
+	} {
+		req, _ := http.NewRequest(tc.method, base+tc.path, strings.NewReader("{}"))
+		if tc.visitor != "" {
+			req.Header.Set("CF-Connecting-IP", tc.visitor)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.code {
+			t.Errorf("%s %s from %q: %d, want %d", tc.method, tc.path, tc.visitor, resp.StatusCode, tc.code)
+		}
+	}
 	t.Logf("%d requests, %d failed; served %d/%d/%d", requests, failed, served[0].Load(), served[1].Load(), served[2].Load())
 }
 
