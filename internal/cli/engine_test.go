@@ -56,8 +56,8 @@ func TestEngineUpPreviewChangeDestroy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if fi.Mode().Perm() != 0o600 {
-			t.Errorf("%s has mode %v, want 0600", name, fi.Mode().Perm())
+		if fi.Mode().Perm() != 0o444 {
+			t.Errorf("%s has mode %v, want 0444 (in a 0700 directory)", name, fi.Mode().Perm())
 		}
 	}
 	if fi, _ := os.Stat(filepath.Join(out, "secrets")); fi == nil || fi.Mode().Perm() != 0o700 {
@@ -132,7 +132,7 @@ func TestEngineUpPreviewChangeDestroy(t *testing.T) {
 
 // Render and up with sentinel secrets, then count the sentinels in every
 // file written (state, config, output, Pulumi home) and in all output. The
-// only place a secret may be in plaintext is its own 0600 secret file.
+// only place a secret may be in plaintext is its own secret file.
 func TestSentinelSecretsNeverInPlaintext(t *testing.T) {
 	dir := realEngine(t)
 	sentinels := map[string]string{
@@ -250,7 +250,7 @@ func TestEngineServerStack(t *testing.T) {
 	}
 	for _, name := range []string{"postgres_password", "redis_password", "replication_password", "tunnel_token"} {
 		fi, err := os.Stat(filepath.Join(out, "secrets", name))
-		if err != nil || fi.Mode().Perm() != 0o600 || fi.Size() == 0 {
+		if err != nil || fi.Mode().Perm() != 0o444 || fi.Size() == 0 {
 			t.Errorf("secret %s: %v %v", name, fi, err)
 		}
 	}

