@@ -53,6 +53,21 @@ type PostgresParams struct {
 	Stack             string
 	// WaitTries bounds how many 2-second waits the replica makes for the primary.
 	WaitTries int
+	// ClonePidFile holds pg_basebackup's pid while the replica clones the
+	// primary; the replica's health check passes while that process runs.
+	ClonePidFile string
+}
+
+// clonePidFile is where the replica keeps pg_basebackup's pid.
+const clonePidFile = "/tmp/nfx-basebackup.pid"
+
+// ReplicaHealth is the replica's health check: the server answers, or it
+// is still cloning the primary (pg_basebackup of a large database takes
+// longer than any start period: without this, Swarm kills the clone and
+// starts it over, forever).
+func ReplicaHealth(h model.Health) model.Health {
+	h.Shell = fmt.Sprintf(`%s || { [ -s %s ] && kill -0 "$(cat %s)"; }`, h.Shell, clonePidFile, clonePidFile)
+	return h
 }
 
 // PostgresDefaults are the Swarm values for an app.
@@ -77,6 +92,7 @@ func PostgresDefaults(app *model.App) PostgresParams {
 		ReplicationSecret: SecretReplicationPassword,
 		Stack:             StackName,
 		WaitTries:         150,
+		ClonePidFile:      clonePidFile,
 	}
 }
 

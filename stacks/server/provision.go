@@ -191,7 +191,11 @@ func (postgresPair) service(s *stack, p *model.Part, in model.Instance) {
 	vol := in.Name + "-data"
 	volume(&svc, vol, "/var/lib/postgresql/data")
 	s.declareVolume(vol)
-	svc.HealthCheck = composex.HealthCheck(m.Health)
+	if in.Role == model.RolePrimary {
+		svc.HealthCheck = composex.HealthCheck(m.Health)
+	} else {
+		svc.HealthCheck = composex.HealthCheck(ReplicaHealth(m.Health))
+	}
 	svc.StopGracePeriod = composex.Duration(60 * time.Second)
 	// The two never share a node: the operator labels one node of each.
 	placement(&svc, "node.labels.nextflow.postgres == "+in.Role)

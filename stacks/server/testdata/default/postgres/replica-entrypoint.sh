@@ -35,8 +35,14 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     fi
     sleep 2
   done
+  # The clone runs as long as the data takes: its pid tells the health
+  # check that the replica is busy cloning, not broken, so that Swarm does
+  # not kill it after the check's start period and start it over, forever.
   pg_basebackup -h "$primary_host" -p "$primary_port" -U replicator -w \
-    -D "$PGDATA" -R -X stream -S replica_1 -c fast --progress
+    -D "$PGDATA" -R -X stream -S replica_1 -c fast --progress &
+  echo $! > /tmp/nfx-basebackup.pid
+  wait $!
+  rm -f /tmp/nfx-basebackup.pid
   chmod 700 "$PGDATA"
 fi
 exec postgres "$@"
