@@ -2,7 +2,6 @@ package promote
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -161,44 +160,44 @@ func (l Ledger) writeHead(e Entry) error {
 // and the end the head records. A ledger that does not verify is an
 // error: no gate reads a ledger whose entries may have been removed.
 func (l Ledger) Entries() ([]Entry, error) {
-	es, _, err := l.read()
+	es, _, _, err := l.read()
 	return es, err
 }
 
 // RawEntries reads every entry as it is, checking nothing, for listing a
 // damaged ledger.
 func (l Ledger) RawEntries() ([]Entry, error) {
-	if l.Bucket != nil {
-		return l.bucketEntries(context.Background())
-	}
-	es, _, err := l.fileEntries()
+	es, _, err := l.raw()
 	return es, err
 }
 
-// read returns the verified entries, and for a file ledger whether its
-// last line lacks only its newline (an acknowledged entry to repair).
-func (l Ledger) read() ([]Entry, bool, error) {
+// raw reads the entries as they are, and a file ledger's last line when
+// it lacks its newline (nil otherwise, and always in a bucket).
+func (l Ledger) raw() ([]Entry, []byte, error) {
+	if l.Bucket != nil {
+		es, err := l.bucketEntries(context.Background())
+		return es, nil, err
+	}
+	return l.fileEntries()
+}
+
+// read returns the verified entries; for a file ledger whose last line
+// lacks its newline, that line, and whether it is an acknowledged entry
+// to keep (repair) rather than a torn write to drop.
+func (l Ledger) read() (es []Entry, torn []byte, repair bool, err error) {
 	// The head first: it is written after the entry it names, so a head
 	// read before the entries never runs ahead of them, whatever another
 	// writer appends meanwhile.
 	h, err := l.readHead()
 	if err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
-	var es []Entry
-	var torn []byte
-	if l.Bucket != nil {
-		es, err = l.bucketEntries(context.Background())
-	} else {
-		es, torn, err = l.fileEntries()
-	}
-	if err != nil {
-		return nil, false, err
+	if es, torn, err = l.raw(); err != nil {
+		return nil, nil, false, err
 	}
 	if _, err := verifyChain(es); err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
-	repair := false
 	if torn != nil {
 		// A last line without its newline: the entry the head records
 		// (only the newline lost), or a write killed before its head, which
@@ -206,22 +205,22 @@ func (l Ledger) read() ([]Entry, bool, error) {
 		var e Entry
 		if json.Unmarshal(torn, &e) == nil && h != nil && e.Seq == h.Seq && e.Hash == h.Hash && e.Seq == len(es)+1 {
 			if _, err := verifyChain(append(es, e)); err != nil {
-				return nil, false, err
+				return nil, nil, false, err
 			}
 			es, repair = append(es, e), true
 		} else if h != nil && h.Seq > len(es) {
-			return nil, false, fmt.Errorf("the ledger's last line (after entry %d) is cut short, and its head records entry %d: entries were removed from its end", len(es), h.Seq)
+			return nil, nil, false, fmt.Errorf("the ledger's last line (after entry %d) is cut short, and its head records entry %d: entries were removed from its end", len(es), h.Seq)
 		}
 	}
 	switch {
 	case h == nil && len(es) > 0:
-		return nil, false, fmt.Errorf("the ledger has %d entries but no head (%s): its end cannot be proven, and entries may have been removed from it; fix: if an nfx from before heads wrote it, check its entries (nfx ledger) and seal it (nfx ledger --seal)", len(es), l.headName())
+		return nil, nil, false, fmt.Errorf("the ledger has %d entries but no head (%s): its end cannot be proven, and entries may have been removed from it; fix: if an nfx from before heads wrote it, check its entries (nfx ledger) and seal it (nfx ledger --seal)", len(es), l.headName())
 	case h != nil && h.Seq > len(es):
-		return nil, false, fmt.Errorf("the ledger ends at entry %d but its head records entry %d: entries were removed from its end", len(es), h.Seq)
+		return nil, nil, false, fmt.Errorf("the ledger ends at entry %d but its head records entry %d: entries were removed from its end", len(es), h.Seq)
 	case h != nil && es[h.Seq-1].Hash != h.Hash:
-		return nil, false, fmt.Errorf("entry %d is not the entry the ledger's head records: the ledger was rewritten", h.Seq)
+		return nil, nil, false, fmt.Errorf("entry %d is not the entry the ledger's head records: the ledger was rewritten", h.Seq)
 	}
-	return es, repair, nil
+	return es, torn, repair, nil
 }
 
 // fileEntries reads a file ledger's complete lines, and its last line
@@ -291,30 +290,23 @@ func verifyChain(es []Entry) (int, error) {
 // Seal writes the head of a ledger that has none (one an nfx from before
 // heads wrote), once its chain verifies: from then on its end is proven.
 func (l Ledger) Seal() (int, error) {
-	var es []Entry
-	var err error
-	if l.Bucket != nil {
-		es, err = l.bucketEntries(context.Background())
-	} else {
-		var torn []byte
-		es, torn, err = l.fileEntries()
-		if err == nil && torn != nil {
-			return 0, fmt.Errorf("the ledger's last line is cut short; nfx does not seal a ledger whose end is in doubt")
-		}
-	}
-	if err != nil {
+	es, torn, err := l.raw()
+	switch {
+	case err != nil:
 		return 0, err
+	case torn != nil:
+		return 0, fmt.Errorf("the ledger's last line is cut short; nfx does not seal a ledger whose end is in doubt")
 	}
 	if _, err := verifyChain(es); err != nil {
 		return 0, err
 	}
-	if h, err := l.readHead(); err != nil || h != nil {
-		if err != nil {
-			return 0, err
-		}
+	h, err := l.readHead()
+	switch {
+	case err != nil:
+		return 0, err
+	case h != nil:
 		return 0, fmt.Errorf("the ledger already has a head (entry %d); nothing to seal", h.Seq)
-	}
-	if len(es) == 0 {
+	case len(es) == 0:
 		return 0, nil
 	}
 	return len(es), l.writeHead(es[len(es)-1])
@@ -338,15 +330,15 @@ func (l Ledger) Append(e Entry) (Entry, error) {
 		return e, fmt.Errorf("lock %s: %w", l.Path, err)
 	}
 	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-	es, repair, err := l.read()
+	es, torn, repair, err := l.read()
 	if err != nil {
 		return e, fmt.Errorf("the ledger %s does not verify, so nothing is added to it: %w", l.Path, err)
 	}
-	data, err := io.ReadAll(f)
-	if err != nil {
-		return e, err
-	}
-	if end := bytes.LastIndexByte(data, '\n') + 1; end < len(data) {
+	if torn != nil {
+		fi, err := f.Stat()
+		if err != nil {
+			return e, err
+		}
 		if repair {
 			// The last entry lost only its newline: it stays.
 			if _, err := f.Seek(0, io.SeekEnd); err != nil {
@@ -355,7 +347,7 @@ func (l Ledger) Append(e Entry) (Entry, error) {
 			if _, err := f.Write([]byte("\n")); err != nil {
 				return e, err
 			}
-		} else if err := f.Truncate(int64(end)); err != nil {
+		} else if err := f.Truncate(fi.Size() - int64(len(torn))); err != nil {
 			// A write killed before its head: never acknowledged.
 			return e, err
 		}
