@@ -103,22 +103,13 @@ var Gates = []Gate{
 	}},
 	{Name: "valid", When: Always, Reads: "the target's config file with the release carried in", run: func(c *gateRun) (GateResult, error) {
 		g := GateResult{Name: "valid", Level: model.GateBlocking}
-		newData, err := release.Carry(c.dstData, c.rel, c.was)
-		if err != nil {
-			g.Detail = err.Error()
+		var fault string
+		c.newData, c.next, c.nextRaw, fault = carried(c.o.To, c.dstData, c.rel, c.was)
+		if fault != "" {
+			g.Detail = fault
 			return g, nil
 		}
-		c.newData = newData
-		next, nextRaw, nds, err := load(c.o.To, newData)
-		switch {
-		case err != nil:
-			g.Detail = err.Error()
-		case nds.HasErrors():
-			g.Detail = nds.Error()
-		default:
-			c.next, c.nextRaw = next, nextRaw
-			g.Passed, g.Detail = true, fmt.Sprintf("%s's config with the release is valid", c.o.To.Name())
-		}
+		g.Passed, g.Detail = true, fmt.Sprintf("%s's config with the release is valid", c.o.To.Name())
 		return g, nil
 	}},
 	{Name: "policy", When: WithPlan, Reads: "the target's plan, rendered offline", run: func(c *gateRun) (GateResult, error) {
@@ -146,10 +137,10 @@ var Gates = []Gate{
 		return statefulGate(c.o, c.prevPlan(), c.plan, c.steps), nil
 	}},
 	{Name: "cost", Configurable: true, When: WithPlan, Reads: "nfx's cost model of both plans, nextflow:promotion.budgetVND and maxIncreasePercent", run: func(c *gateRun) (GateResult, error) {
-		return costGate(c.cur, c.next, c.prevPlan(), c.plan, model.GateBlocking, c.res), nil
+		return costGate(c.cur, c.next, c.prevPlan(), c.plan, c.res), nil
 	}},
 	{Name: "capacity", Configurable: true, When: WithPlan, Reads: "nfx's capacity model of the target, nextflow:promotion.users", run: func(c *gateRun) (GateResult, error) {
-		return capacityGate(c.next, model.GateBlocking), nil
+		return capacityGate(c.next), nil
 	}},
 	{Name: "freeze", Configurable: true, When: Always, Reads: "nextflow:promotion.freeze at the time (--at on a dry run)", run: func(c *gateRun) (GateResult, error) {
 		ok, why, err := Freeze(c.cur.Promotion.Freeze, c.o.Now)
@@ -188,6 +179,24 @@ var Gates = []Gate{
 		return approvalGate(c.entries, c.o, c.res, c.rel, previewDigest(c.newData, c.plan, c.steps), state, c.cur.Promotion.Approvals), nil
 	}},
 	{Name: "verification", When: AfterUp, Reads: "nextflow:promotion.verify: the health URLs, the stack's Prometheus"},
+}
+
+// carried is the target's config file with rel carried in over was, and
+// that config loaded and validated; fault says why it is not valid ("" when
+// it is), and then next is nil.
+func carried(to Stack, data []byte, rel, was release.Release) (newData []byte, next *model.Config, nextRaw model.Raw, fault string) {
+	newData, err := release.Carry(data, rel, was)
+	if err != nil {
+		return nil, nil, model.Raw{}, err.Error()
+	}
+	next, nextRaw, ds, err := load(to, newData)
+	switch {
+	case err != nil:
+		return newData, nil, nextRaw, err.Error()
+	case ds.HasErrors():
+		return newData, nil, nextRaw, ds.Error()
+	}
+	return newData, next, nextRaw, ""
 }
 
 // prevPlan is the target's plan before the promotion (nil when it does

@@ -405,13 +405,9 @@ func resume(o Options, res *Result, p Entry, entries []Entry, dstData []byte, wa
 	res.Gates = append(res.Gates, GateResult{Name: "resume", Level: model.GateBlocking, Passed: true,
 		Detail: fmt.Sprintf("completes the promotion of ledger entry %d (dry run %d, approved), which stopped before it finished", p.Seq, o.Approved)})
 	res.Entry = p.Seq
-	newData, err := release.Carry(dstData, res.Release, was)
-	if err != nil {
-		return nil, err
-	}
-	next, _, nds, err := load(o.To, newData)
-	if err != nil || nds.HasErrors() {
-		return nil, fmt.Errorf("the target %s with release %s: %v%s", res.To, res.Release.Short(), err, nds.Error())
+	newData, next, _, fault := carried(o.To, dstData, res.Release, was)
+	if fault != "" {
+		return nil, fmt.Errorf("the target %s with release %s: %s", res.To, res.Release.Short(), fault)
 	}
 	return apply(o, res, p, entries, was, dstData, newData, next)
 }
@@ -506,8 +502,8 @@ func oneLine(s string) string {
 	return s
 }
 
-func costGate(cur, next *model.Config, prevPlan, plan *offline.Result, level string, res *Result) GateResult {
-	g := GateResult{Name: "cost", Level: level, Figures: map[string]float64{}}
+func costGate(cur, next *model.Config, prevPlan, plan *offline.Result, res *Result) GateResult {
+	g := GateResult{Name: "cost", Figures: map[string]float64{}}
 	if plan == nil {
 		g.Detail = "no plan to price"
 		return g
@@ -547,8 +543,8 @@ func costGate(cur, next *model.Config, prevPlan, plan *offline.Result, level str
 	return g
 }
 
-func capacityGate(next *model.Config, level string) GateResult {
-	g := GateResult{Name: "capacity", Level: level, Figures: map[string]float64{}}
+func capacityGate(next *model.Config) GateResult {
+	g := GateResult{Name: "capacity", Figures: map[string]float64{}}
 	e, err := capacity.Compute(next)
 	if err != nil {
 		g.Detail = err.Error()
@@ -710,6 +706,7 @@ func approvalGate(entries []Entry, o Options, res *Result, rel release.Release, 
 		return g
 	}
 	dry := entries[o.Approved-1]
+	spentBy := spent(entries, dry.Seq)
 	switch {
 	case dry.Kind != "dry-run":
 		g.Detail = fmt.Sprintf("ledger entry %d is a %s, not a dry run", dry.Seq, dry.Kind)
@@ -717,8 +714,8 @@ func approvalGate(entries []Entry, o Options, res *Result, rel release.Release, 
 	case dry.From != res.From || dry.To != res.To:
 		g.Detail = fmt.Sprintf("ledger entry %d promotes %s to %s, not %s to %s", dry.Seq, dry.From, dry.To, res.From, res.To)
 		return g
-	case spent(entries, dry.Seq) > 0:
-		g.Detail = fmt.Sprintf("dry run %d was carried out by ledger entry %d; an approval is spent once: dry-run again and have it approved", dry.Seq, spent(entries, dry.Seq))
+	case spentBy > 0:
+		g.Detail = fmt.Sprintf("dry run %d was carried out by ledger entry %d; an approval is spent once: dry-run again and have it approved", dry.Seq, spentBy)
 		return g
 	case dry.Release != rel.Digest:
 		g.Detail = fmt.Sprintf("the release changed since the dry run (entry %d approved %s, this is %s)", dry.Seq, release.Short(dry.Release), rel.Short())
