@@ -121,6 +121,9 @@ func WriteOutput(dir string, s Set, o Options) (err error) {
 	if err != nil {
 		return err
 	}
+	if o.Kind == "" {
+		o.Kind = KindStage
+	}
 	if why := otherOutput(old, s, o); why != "" {
 		return &NotOursError{Dir: dir, Reason: why}
 	}
@@ -134,9 +137,6 @@ func WriteOutput(dir string, s Set, o Options) (err error) {
 		}
 	}
 	next := Manifest{Stage: o.Stage, Kind: o.Kind}
-	if next.Kind == "" {
-		next.Kind = KindStage
-	}
 	staging := filepath.Join(dir, MarkerDir, stagingDir)
 	if err := os.RemoveAll(staging); err != nil {
 		return err
@@ -201,9 +201,6 @@ const (
 func otherOutput(old Manifest, s Set, o Options) string {
 	if len(old.all()) == 0 {
 		return ""
-	}
-	if o.Kind == "" {
-		o.Kind = KindStage
 	}
 	kind := func(k string) string {
 		if k == KindMigrateScripts {

@@ -42,11 +42,11 @@ type Endpoints struct {
 	Cutover, Rollback string
 }
 
-// Need says which of the named connections (source-db, target-db,
-// scratch-db) an action lacks, as an error naming each flag and the fix.
+// Need says which of the named database connections (source-db,
+// target-db, scratch-db) an action lacks, as an error naming each flag and
+// the fix.
 func (e Endpoints) Need(action string, names ...string) error {
-	have := map[string]bool{"source-db": e.SourceDB != nil, "target-db": e.TargetDB != nil, "scratch-db": e.Scratch != nil,
-		"source-redis": e.SourceRedis != nil, "target-redis": e.TargetRedis != nil}
+	have := map[string]bool{"source-db": e.SourceDB != nil, "target-db": e.TargetDB != nil, "scratch-db": e.Scratch != nil}
 	var missing []string
 	for _, n := range names {
 		if !have[n] {
