@@ -81,8 +81,8 @@ func (m *upgradeMove) Check(dryRun bool) promote.GateResult {
 			g.Detail = err.Error() + " (the rehearsal of a restore into --scratch-db gates the cutover)"
 			return g
 		}
-		if m.e.Cutover == "" {
-			g.Detail = fmt.Sprintf("no --cutover-cmd: give the command that switches the traffic (nfx migrate scripts --from %s --to %s writes out/%s/migrate/cutover.sh, used by default)", m.plan.From, m.plan.To, m.plan.To)
+		if err := m.e.NeedCutover(m.plan); err != nil {
+			g.Detail = err.Error()
 			return g
 		}
 	}

@@ -59,6 +59,15 @@ func (e Endpoints) Need(action string, names ...string) error {
 	return &MissingError{Action: action, Flags: missing}
 }
 
+// NeedCutover says the migration has no command that switches the
+// traffic, and where nfx writes one.
+func (e Endpoints) NeedCutover(p *Plan) error {
+	if e.Cutover != "" {
+		return nil
+	}
+	return fmt.Errorf("no --cutover-cmd: give the command that switches the traffic (nfx migrate scripts --from %s --to %s writes out/%s/migrate/cutover.sh, used by default)", p.From, p.To, p.To)
+}
+
 // MissingError is an action run without a connection it needs.
 type MissingError struct {
 	Action string
@@ -509,8 +518,8 @@ func (r *Run) preflight(ctx context.Context) (string, bool, error) {
 	if e.SourceDB == nil || e.TargetDB == nil {
 		return "", false, fmt.Errorf("give --source-db and --target-db (postgres://user@host:port/db; passwords in NFX_SOURCE_DB_PASSWORD, NFX_TARGET_DB_PASSWORD)")
 	}
-	if e.Cutover == "" {
-		return "", false, fmt.Errorf("no --cutover-cmd: give the command that switches the traffic (nfx migrate scripts --from %s --to %s writes out/%s/migrate/cutover.sh, used by default); checked now so that the source is not frozen for nothing", r.Plan.From, r.Plan.To, r.Plan.To)
+	if err := e.NeedCutover(r.Plan); err != nil {
+		return "", false, fmt.Errorf("%w; checked now so that the source is not frozen for nothing", err)
 	}
 	if r.Plan.RedisData == "state" && (e.SourceRedis == nil || e.TargetRedis == nil) {
 		return "", false, fmt.Errorf("redis.data is state: its keys move with the migration; give --source-redis and --target-redis (passwords in NFX_SOURCE_REDIS_PASSWORD, NFX_TARGET_REDIS_PASSWORD), or declare nextflow:redis.data cache if the target may start empty")
