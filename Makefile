@@ -1,5 +1,5 @@
 # nfx: the two set-up commands of the README, and their parts.
-.PHONY: demo test deps k8s-tools ci-tools lint pulumi language-host program nfx fuzz bench
+.PHONY: demo test deps k8s-tools ci-tools engine-tools lint pulumi language-host program nfx fuzz bench
 
 # The main job, offline on the repository's defaults: render and plan the laptop stage.
 demo: nfx
@@ -8,8 +8,10 @@ demo: nfx
 
 # Every test, with the programs they run installed and the pinned Pulumi CLI
 # built first; a test that needs an outside tool fails instead of skipping.
-test: deps pulumi language-host program k8s-tools ci-tools lint
-	NFX_REQUIRE_TOOLS=1 PATH="$(CURDIR)/bin:$$PATH:/usr/sbin" go test -count=1 ./...
+# The tests run with a Docker engine of their own (scripts/engine.sh), the
+# stand-in images built into it, stopped at the end.
+test: deps pulumi language-host program k8s-tools ci-tools engine-tools lint
+	scripts/engine.sh run env NFX_REQUIRE_TOOLS=1 PATH="$(CURDIR)/bin:$$PATH:/usr/sbin" go test -count=1 ./...
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -36,12 +38,16 @@ program:
 ci-tools:
 	scripts/build-ci-tools.sh
 
+# Compose v2, into bin/ (Debian's docker-compose is Compose v1).
+engine-tools:
+	scripts/engine.sh tools
+
 # kubeconform, kube-score and the strict Kubernetes schemas, into bin/.
 k8s-tools:
 	scripts/build-k8s-tools.sh
 
-# nginx, Redis and Sentinel, PostgreSQL, shellcheck and the docker client,
-# from Debian's packages, where missing.
+# nginx, Redis and Sentinel, PostgreSQL, shellcheck, the Docker engine and
+# debootstrap, from Debian's packages, where missing.
 deps:
 	scripts/install-test-deps.sh
 

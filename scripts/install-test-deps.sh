@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, the outside programs the tests run for
-# real: nginx, Redis and Sentinel, PostgreSQL, shellcheck, the docker client
-# (for `docker stack config`), headless Chromium (for the report), Prometheus,
+# real: nginx, Redis and Sentinel, PostgreSQL, shellcheck, the Docker engine
+# (the engine tests, `docker stack config`), debootstrap, headless Chromium (for the report), Prometheus,
 # Alertmanager and the exporters (for the monitoring), and make. Installs only what is missing.
 set -euo pipefail
 need=()
@@ -17,7 +17,11 @@ command -v rsync >/dev/null || need+=(rsync)
 command -v npm >/dev/null || need+=(npm)
 command -v git >/dev/null || need+=(git)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
-command -v docker >/dev/null || need+=(docker.io)
+# The Docker engine (dockerd, containerd, runc and its client) the engine
+# tests run the stages on; a docker client alone is not enough.
+command -v dockerd >/dev/null || [ -x /usr/sbin/dockerd ] || need+=(docker.io)
+# The stand-in images' Debian base (scripts/engine.sh).
+command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
 command -v chromium >/dev/null || need+=(chromium)
 # Prometheus (with promtool), Alertmanager (amtool) and the exporters the
 # monitoring test scrapes for real.

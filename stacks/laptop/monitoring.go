@@ -59,8 +59,14 @@ func monitoringServices(app *model.App, p *types.Project, ins []model.Instance) 
 			svc.Ports = []types.ServicePortConfig{{Name: "http", HostIP: "127.0.0.1", Target: monitoring.PrometheusPort,
 				Published: strconv.Itoa(c.Monitoring.PrometheusPort), Protocol: "tcp"}}
 		case "node":
-			svc.Volumes = []types.ServiceVolumeConfig{{Type: types.VolumeTypeBind, Source: "/", Target: "/host", ReadOnly: true,
-				Bind: &types.ServiceVolumeBind{Propagation: "rslave"}}}
+			// The host's / read-only with the default (private)
+			// propagation: Docker Desktop, WSL2 and hosts whose / is a
+			// private mount refuse rslave ("not a shared or slave mount"),
+			// and a laptop stage must come up on all of them. The cost: a
+			// filesystem mounted after the exporter started (a USB disk) is
+			// not seen until it restarts. The server, on Linux hosts whose
+			// / is shared (systemd's default), keeps rslave.
+			svc.Volumes = []types.ServiceVolumeConfig{{Type: types.VolumeTypeBind, Source: "/", Target: "/host", ReadOnly: true}}
 			svc.Pid = "host"
 		case "gpu":
 			svc.Deploy.Resources.Reservations.Devices = []types.DeviceRequest{{Driver: "nvidia", Count: types.DeviceCount(1), Capabilities: []string{"gpu"}}}

@@ -104,6 +104,7 @@ func (s *stack) monitor(in model.Instance) {
 		svc.Volumes = append(svc.Volumes,
 			types.ServiceVolumeConfig{Type: types.VolumeTypeBind, Source: "/", Target: "/host", ReadOnly: true, Bind: &types.ServiceVolumeBind{Propagation: "rslave"}},
 			types.ServiceVolumeConfig{Type: types.VolumeTypeVolume, Source: VolBackupMetrics, Target: monsvc.TextfileDir, ReadOnly: true})
+		svc.Command = append(svc.Command, "--collector.textfile.directory="+monsvc.TextfileDir)
 		s.declareVolume(VolBackupMetrics)
 	case "gpu":
 		// On every GPU node, through the NVIDIA runtime the node's Docker

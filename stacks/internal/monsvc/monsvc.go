@@ -89,9 +89,10 @@ func Apply(svc *types.ServiceConfig, in model.Instance, plan *monitoring.Plan, c
 		mount(svc, monitoring.AlertmanagerFile, "/etc/alertmanager/"+monitoring.AlertmanagerFile)
 		svc.HealthCheck = wget(monitoring.AlertmanagerPort, "/-/ready")
 	case "node":
-		// The host's filesystems, read-only, for the disk alerts; the
-		// textfile directory for the jobs that report through it.
-		svc.Command = types.ShellCommand{"--path.rootfs=/host", "--collector.textfile.directory=" + TextfileDir}
+		// The host's filesystems, read-only, for the disk alerts. A stage
+		// that mounts a textfile directory adds the flag with the mount:
+		// pointed at a missing directory, the collector fails every scrape.
+		svc.Command = types.ShellCommand{"--path.rootfs=/host"}
 	case "blackbox":
 		svc.Command = types.ShellCommand{"--config.file=/etc/blackbox/" + monitoring.BlackboxFile}
 		mount(svc, monitoring.BlackboxFile, "/etc/blackbox/"+monitoring.BlackboxFile)

@@ -1,0 +1,129 @@
+package cli
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/internal/testutil"
+)
+
+// tunnelToken is a token of the shape cloudflared accepts: the base64 of a
+// JSON object with the account, the tunnel and its secret.
+func tunnelToken(secret string) string {
+	b, _ := json.Marshal(map[string]string{"a": "0123456789abcdef0123456789abcdef", "t": "6ff42ae2-765d-4adf-8112-31c55c1551ef", "s": base64.StdEncoding.EncodeToString([]byte(secret))})
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// The laptop stage on a real Docker engine: `nfx up --stage laptop` with a
+// configuration this 2-core machine can hold (the CPU variant: there is no
+// GPU), then Compose v2's `up -d --wait` on what it wrote, with the stand-in
+// images under the pinned names (test/standin). Every service must become
+// healthy: the CRM's health check writes to PostgreSQL and Redis through
+// their secrets as an unprivileged user, cloudflared reads its token as
+// nonroot, the exporters read theirs as nobody and 59000. The CRM answers
+// through the tunnel at the ingress nfx gives it, and no secret is in any
+// container's configuration.
+func TestLaptopServesOnDocker(t *testing.T) {
+	d := testutil.DockerEngine(t)
+	dir := realEngine(t)
+	token := tunnelToken("laptop-tunnel-secret-" + strings.Repeat("k", 20))
+	t.Setenv("NFX_TUNNEL_TOKEN", token)
+	cfg := filepath.Join(dir, "Pulumi.laptop.yaml")
+	data, _ := os.ReadFile(cfg)
+	write(t, cfg, strings.Replace(string(data), "config:\n", "config:\n  nextflow:ai:\n    gpu: false\n    cpus: 2\n", 1))
+
+	if code, stdout, stderr := nfx(t, dir, "up", "--stage", "laptop"); code != ExitOK {
+		t.Fatalf("nfx up: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	out := filepath.Join(dir, "out", "laptop")
+	project := "nfxlaptop" + fmt.Sprint(time.Now().UnixNano()%100000)
+	compose := func(args ...string) (string, error) {
+		return d.ComposeRun(out, append([]string{"-p", project}, args...)...)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			logs, _ := compose("logs", "--no-color", "--tail", "30")
+			t.Logf("compose logs:\n%s", logs)
+			ids, _ := d.Try("ps", "-aq", "--filter", "label=com.docker.compose.project="+project, "--filter", "health=unhealthy")
+			for _, id := range strings.Fields(ids) {
+				h, _ := d.Try("inspect", "-f", "{{.Name}}: {{json .State.Health}}", id)
+				t.Logf("health: %s", h)
+			}
+		}
+		if o, err := compose("down", "-v", "--timeout", "5"); err != nil {
+			t.Logf("compose down: %v\n%s", err, o)
+		}
+	})
+	if o, err := compose("up", "-d", "--wait", "--wait-timeout", "300"); err != nil {
+		ps, _ := compose("ps", "-a")
+		t.Fatalf("compose up --wait: %v\n%s\n%s", err, o, ps)
+	}
+
+	// Every service runs and is healthy.
+	ps, err := compose("ps", "-a", "--format", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(ps), "\n") {
+		var c struct{ Service, State, Health string }
+		if err := json.Unmarshal([]byte(line), &c); err != nil {
+			t.Fatalf("compose ps: %v: %s", err, line)
+		}
+		seen[c.Service] = true
+		if c.State != "running" || c.Health != "healthy" {
+			t.Errorf("service %s is %s/%s, want running/healthy", c.Service, c.State, c.Health)
+		}
+	}
+	for _, s := range []string{"crm", "ai", "postgres", "redis", "qdrant", "tunnel", "prometheus", "node-exporter"} {
+		if !seen[s] {
+			t.Errorf("service %s is not running", s)
+		}
+	}
+
+	// The CRM through the tunnel, at the ingress a Cloudflare route sends
+	// its hostname to: the CRM's service name and port on the frontend.
+	id := strings.TrimSpace(d.Run(t, "ps", "-q", "--filter", "label=com.docker.compose.project="+project, "--filter", "label=com.docker.compose.service=tunnel"))
+	ip := strings.TrimSpace(d.Run(t, "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", id))
+	req, _ := http.NewRequest(http.MethodGet, "http://"+ip+":8080/healthz", nil)
+	req.Header.Set("X-Standin-Origin", fmt.Sprintf("http://%s:%d", model.PartCRM, 3000))
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("the CRM through the tunnel: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("the CRM through the tunnel answers %d: %s", resp.StatusCode, body)
+	}
+
+	// No secret in any container's configuration (environment, command,
+	// labels, mounts): each reaches its container as a file only.
+	ids := strings.Fields(d.Run(t, "ps", "-aq", "--filter", "label=com.docker.compose.project="+project))
+	inspect := d.Run(t, append([]string{"inspect"}, ids...)...)
+	secrets := map[string]string{"tunnel_token": token}
+	for _, name := range []string{"postgres_password", "redis_password"} {
+		b, err := os.ReadFile(filepath.Join(out, "secrets", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		secrets[name] = strings.TrimSpace(string(b))
+	}
+	for name, v := range secrets {
+		if len(v) < 8 {
+			t.Fatalf("secret %s is too short to look for", name)
+		}
+		if strings.Contains(inspect, v) {
+			t.Errorf("the value of %s is in a container's configuration (docker inspect)", name)
+		}
+	}
+}

@@ -1,0 +1,59 @@
+package testutil
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// Docker is the real Docker engine the engine tests run on: the daemon
+// scripts/engine.sh starts (DOCKER_HOST), its client and Compose v2.
+type Docker struct {
+	Client, Compose string
+}
+
+// DockerEngine returns the engine, or skips (fails under NFX_REQUIRE_TOOLS=1)
+// when no daemon answers: run the tests through `make test`, which starts
+// one with the stand-in images built.
+func DockerEngine(t testing.TB) Docker {
+	t.Helper()
+	d := Docker{Client: Tool(t, "docker"), Compose: Tool(t, "docker-compose")}
+	if os.Getenv("DOCKER_HOST") == "" || exec.Command(d.Client, "version").Run() != nil {
+		if os.Getenv(RequireToolsEnv) == "1" {
+			t.Fatalf("no Docker engine answers at DOCKER_HOST=%q; run the tests with `make test` (scripts/engine.sh run starts one)", os.Getenv("DOCKER_HOST"))
+		}
+		t.Skip("no Docker engine (DOCKER_HOST); `make test` starts one")
+	}
+	return d
+}
+
+// Run runs the docker client and returns its stdout, failing the test on
+// an error.
+func (d Docker) Run(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := d.Try(args...)
+	if err != nil {
+		t.Fatalf("docker %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// Try runs the docker client and returns its combined output.
+func (d Docker) Try(args ...string) (string, error) {
+	var b bytes.Buffer
+	cmd := exec.Command(d.Client, args...)
+	cmd.Stdout, cmd.Stderr = &b, &b
+	err := cmd.Run()
+	return b.String(), err
+}
+
+// ComposeRun runs Compose v2 in dir and returns its combined output.
+func (d Docker) ComposeRun(dir string, args ...string) (string, error) {
+	var b bytes.Buffer
+	cmd := exec.Command(d.Compose, args...)
+	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, &b, &b
+	err := cmd.Run()
+	return b.String(), err
+}

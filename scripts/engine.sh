@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# The real Docker engine the engine tests run the laptop and server stages on.
+#
+#   scripts/engine.sh tools        Compose v2 into bin/ (from the Go module proxy)
+#   scripts/engine.sh run CMD...   start dockerd, build the stand-in images,
+#                                  run CMD with DOCKER_HOST set, stop dockerd
+#
+# dockerd (Debian's docker.io) runs with a data root, exec root, pidfile and
+# socket of its own under bin/engine, so it neither meets nor changes another
+# daemon's state; its images stay there between runs. Docker Hub is not
+# reachable here: every image the stages name is a stand-in built under the
+# pinned name from test/standin/images (a Debian base made by debootstrap,
+# Debian's packages, and test/standin's program where no package exists).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+state=$root/bin/engine
+compose_version=v2.40.3
+
+tools() {
+  if [ ! -x "$root/bin/docker-compose" ] || ! "$root/bin/docker-compose" version 2>/dev/null | grep -q "$compose_version"; then
+    echo "building docker compose $compose_version"
+    (cd "$root/tools/engine" && go build -trimpath -ldflags "-s -w -X github.com/docker/compose/v2/internal.Version=$compose_version" \
+      -o "$root/bin/docker-compose" github.com/docker/compose/v2/cmd)
+  fi
+  "$root/bin/docker-compose" version
+}
+
+# The packages of the stand-ins' Debian base; its image tag is their hash.
+packages="postgresql-15 postgresql-client-15 redis-server redis-sentinel redis-tools nginx curl wget gosu ca-certificates procps
+prometheus prometheus-node-exporter prometheus-blackbox-exporter prometheus-postgres-exporter prometheus-redis-exporter
+prometheus-alertmanager prometheus-nginx-exporter"
+
+start() {
+  mkdir -p "$state"
+  # The exec root holds unix sockets: keep its path short.
+  exec_root=/run/nfx-engine-$(printf '%s' "$state" | sha256sum | cut -c1-8)
+  sock=$state/docker.sock
+  if [ -f "$state/dockerd.pid" ] && kill -0 "$(cat "$state/dockerd.pid")" 2>/dev/null; then
+    echo "dockerd already runs (pid $(cat "$state/dockerd.pid"))"
+  else
+    rm -f "$sock" "$state/dockerd.pid"
+    dockerd --data-root "$state/data" --exec-root "$exec_root" --pidfile "$state/dockerd.pid" \
+      -H "unix://$sock" >"$state/dockerd.log" 2>&1 &
+    for _ in $(seq 1 60); do
+      DOCKER_HOST=unix://$sock docker version >/dev/null 2>&1 && break
+      sleep 1
+    done
+  fi
+  export DOCKER_HOST=unix://$sock
+  docker version --format 'dockerd {{.Server.Version}}' || { tail -n 20 "$state/dockerd.log" >&2; exit 1; }
+}
+
+stop() {
+  local pid
+  pid=$(cat "$state/dockerd.pid" 2>/dev/null) || return 0
+  if [ -n "${DOCKER_HOST:-}" ] && docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null | grep -q active; then
+    docker swarm leave --force >/dev/null 2>&1 || true
+  fi
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+  kill -9 "$pid" 2>/dev/null || true
+}
+
+base() {
+  local tag
+  tag=nfx-standin/base:bookworm-$(printf '%s' "$packages" | sha256sum | cut -c1-12)
+  if ! docker image inspect "$tag" >/dev/null 2>&1; then
+    local fs=$state/rootfs
+    rm -rf "$fs"
+    echo "debootstrap: the stand-ins' Debian base"
+    debootstrap --variant=minbase bookworm "$fs" http://deb.debian.org/debian >"$state/debootstrap.log" 2>&1 \
+      || { tail -n 20 "$state/debootstrap.log" >&2; exit 1; }
+    cp /etc/resolv.conf "$fs/etc/resolv.conf"
+    printf '#!/bin/sh\nexit 101\n' >"$fs/usr/sbin/policy-rc.d" && chmod +x "$fs/usr/sbin/policy-rc.d"
+    chroot "$fs" env DEBIAN_FRONTEND=noninteractive sh -c "apt-get update -qq && apt-get install -y -qq --no-install-recommends ${packages//$'\n'/ }" \
+      >>"$state/debootstrap.log" 2>&1 || { tail -n 20 "$state/debootstrap.log" >&2; exit 1; }
+    rm -rf "$fs"/var/cache/apt/archives/*.deb "$fs"/var/lib/apt/lists/* "$fs"/usr/share/doc "$fs"/usr/share/man "$fs/usr/sbin/policy-rc.d"
+    : >"$fs/etc/resolv.conf"
+    tar -C "$fs" -c . | docker import - "$tag" >/dev/null
+    rm -rf "$fs"
+  fi
+  docker tag "$tag" nfx-standin/base:bookworm
+}
+
+# The stand-ins: pinned name, Dockerfile.
+images="postgres:16.6-bookworm postgres
+redis:7.4.2-bookworm redis
+nginx:1.27.3-bookworm nginx
+prom/prometheus:v2.55.1 prometheus
+prom/alertmanager:v0.27.0 alertmanager
+prom/node-exporter:v1.8.2 node-exporter
+prom/blackbox-exporter:v0.25.0 blackbox-exporter
+quay.io/prometheuscommunity/postgres-exporter:v0.16.0 postgres-exporter
+oliver006/redis_exporter:v1.67.0-alpine redis-exporter
+nginx/nginx-prometheus-exporter:1.4.0 nginx-exporter
+ollama/ollama:0.5.7 ollama
+qdrant/qdrant:v1.13.2 qdrant
+cloudflare/cloudflared:2025.4.0 cloudflared
+ghcr.io/nextflow-crm/crm:1.8.2 crm"
+
+images() {
+  base
+  local ctx=$state/context
+  rm -rf "$ctx" && cp -r "$root/test/standin/images" "$ctx"
+  (cd "$root" && CGO_ENABLED=0 go build -trimpath -o "$ctx/standin" ./test/standin)
+  while read -r ref file; do
+    DOCKER_BUILDKIT=0 docker build -q -f "$ctx/$file.Dockerfile" -t "$ref" "$ctx" >/dev/null \
+      || { echo "building the stand-in $ref failed" >&2; DOCKER_BUILDKIT=0 docker build -f "$ctx/$file.Dockerfile" -t "$ref" "$ctx" >&2; exit 1; }
+  done <<<"$images"
+  echo "stand-in images: $(wc -l <<<"$images")"
+}
+
+case ${1:-} in
+  tools) tools ;;
+  run)
+    shift
+    start
+    trap stop EXIT
+    images
+    "$@"
+    ;;
+  start) start; images; echo "export DOCKER_HOST=$DOCKER_HOST" ;;
+  stop) DOCKER_HOST=unix://$state/docker.sock stop ;;
+  *) echo "usage: scripts/engine.sh tools | run CMD... | start | stop" >&2; exit 2 ;;
+esac

@@ -1,0 +1,10 @@
+#!/bin/sh
+# docker-nginx's /docker-entrypoint.sh contract: with nginx as the first
+# argument, run each executable /docker-entrypoint.d/*.sh, then exec.
+set -e
+if [ "$1" = nginx ] || [ "$1" = nginx-debug ]; then
+  for f in /docker-entrypoint.d/*.sh; do
+    [ -x "$f" ] && "$f"
+  done
+fi
+exec "$@"
