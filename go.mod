@@ -13,6 +13,7 @@ require (
 	github.com/spf13/cobra v1.10.2
 	gocloud.dev v0.49.0
 	gopkg.in/yaml.v3 v3.0.1
+	mvdan.cc/sh/v3 v3.7.0
 )
 
 require (

@@ -285,10 +285,12 @@ func aiService(c *Config) Service {
 		// The frontend network gives Ollama the route out it needs to pull models.
 		Networks: []string{NetBackend, NetFrontend},
 	}
+	// On CPU, Ollama 0.5.7 has no server-wide thread setting (its
+	// envconfig has no OLLAMA_NUM_THREADS; threads are the per-request
+	// num_thread option, defaulting to the host's physical cores): the
+	// container's CPU limit is what bounds it.
 	if c.UseGPU {
 		s.GPUs = 1
-	} else {
-		s.Env["OLLAMA_NUM_THREADS"] = strconv.Itoa(max(1, int(c.AI.CPUs)))
 	}
 	return s
 }

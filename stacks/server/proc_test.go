@@ -329,7 +329,7 @@ func TestPostgresReplicationAndFailover(t *testing.T) {
 	// Fail over with the rendered procedure.
 	var out bytes.Buffer
 	c := s.cmd([]string{
-		"REPLICA_HOST=127.0.0.1", "REPLICA_PORT=" + strconv.Itoa(replicaPort), "REPOINT=none",
+		"REPLICA_HOST=127.0.0.1", "REPLICA_PORT=" + strconv.Itoa(replicaPort),
 		"POSTGRES_PASSWORD_FILE=" + s.path("secrets/postgres_password"),
 	}, "bash", s.path("failover.sh"))
 	c.Stdout, c.Stderr = &out, &out
@@ -339,6 +339,14 @@ func TestPostgresReplicationAndFailover(t *testing.T) {
 	if !strings.Contains(out.String(), "accepts writes") {
 		t.Errorf("failover output: %s", out.String())
 	}
+	// The CRM's re-pointing names every variable that holds the host.
+	for _, v := range []string{"DATABASE_HOST=127.0.0.1", "DATABASE_READ_HOST=127.0.0.1",
+		"DATABASE_URL=postgres://nextflow@127.0.0.1:" + strconv.Itoa(replicaPort) + "/nextflow",
+		"DATABASE_READ_URL=postgres://nextflow@127.0.0.1:" + strconv.Itoa(replicaPort) + "/nextflow"} {
+		if !strings.Contains(out.String(), v) {
+			t.Errorf("failover's re-pointing command lacks %s:\n%s", v, out.String())
+		}
+	}
 	if _, err := replica.psql("INSERT INTO contacts (name) VALUES ('after failover')"); err != nil {
 		t.Fatalf("the promoted replica refuses writes: %v", err)
 	}
@@ -346,7 +354,7 @@ func TestPostgresReplicationAndFailover(t *testing.T) {
 		t.Errorf("rows after failover: %s, want 501", out)
 	}
 	// Running it again is refused: there is nothing left to promote.
-	c = s.cmd([]string{"REPLICA_HOST=127.0.0.1", "REPLICA_PORT=" + strconv.Itoa(replicaPort), "REPOINT=none",
+	c = s.cmd([]string{"REPLICA_HOST=127.0.0.1", "REPLICA_PORT=" + strconv.Itoa(replicaPort),
 		"POSTGRES_PASSWORD_FILE=" + s.path("secrets/postgres_password")}, "bash", s.path("failover.sh"))
 	if err := c.Run(); err == nil {
 		t.Error("failover.sh promoted a server that is already primary")

@@ -1,8 +1,10 @@
 #!/bin/bash
-# Fails PostgreSQL over to the replica: promotes it, checks that it accepts
-# writes, then re-points the CRM's writes (and reads) at it. Run it where
-# psql reaches the replica, for example in the replica's container:
-#   docker exec -it $(docker ps -qf name=nextflow_postgres-replica) /failover.sh
+# Fails PostgreSQL over to the replica: promotes it and checks that it
+# accepts writes. It runs where psql reaches the replica, which is in the
+# replica's own container (the postgres image has psql, and no docker CLI);
+# on the node that runs the replica's task:
+#   docker exec -it $(docker ps -q -f label=com.docker.swarm.service.name=nextflow_postgres-replica) failover.sh
+# It then prints the command that re-points the CRM, to run on a manager.
 set -euo pipefail
 host=${REPLICA_HOST:-postgres-replica}
 port=${REPLICA_PORT:-5432}
@@ -10,8 +12,6 @@ user=${PGUSER:-nextflow}
 db=${PGDATABASE:-nextflow}
 password_file=${POSTGRES_PASSWORD_FILE:-/run/secrets/postgres_password}
 stack=${STACK:-nextflow}
-# REPOINT=none skips the `docker service update` of the CRM.
-repoint=${REPOINT:-docker}
 
 PGPASSWORD=$(cat "$password_file")
 export PGPASSWORD
@@ -33,14 +33,14 @@ fi
 q "CREATE TABLE IF NOT EXISTS nfx_failover_check (at timestamptz); INSERT INTO nfx_failover_check VALUES (now());" >/dev/null
 echo "failover: $host:$port is the primary and accepts writes"
 
-if [ "$repoint" = docker ]; then
-  docker service update --detach=false \
-    --env-add DATABASE_HOST="$host" --env-add DATABASE_READ_HOST="$host" "${stack}_crm"
-  echo "failover: the CRM now writes to $host"
-fi
 cat <<NEXT
-failover: next steps
-  1. Keep the old primary stopped: docker service scale ${stack}_postgres-primary=0
-  2. Rebuild it as the new replica: empty its volume, swap the nextflow.postgres node labels,
-     and redeploy the stack; it clones the new primary with pg_basebackup on start.
+failover: next steps, on a Swarm manager
+  1. Re-point the CRM's writes and reads at the promoted server:
+     docker service update --detach=false \
+       --env-add DATABASE_HOST=$host --env-add DATABASE_URL=postgres://$user@$host:$port/$db \
+       --env-add DATABASE_READ_HOST=$host --env-add DATABASE_READ_URL=postgres://$user@$host:$port/$db ${stack}_crm
+  2. Keep the old primary stopped: docker service scale ${stack}_postgres-primary=0
+  3. The stack now runs on this one server, whose data is in the replica's volume on its node.
+     Do not swap the nextflow.postgres node labels: postgres-primary would start on its own,
+     older volume. The README's "After a PostgreSQL failover" says how to get a second copy back.
 NEXT
