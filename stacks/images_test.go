@@ -304,7 +304,7 @@ func TestRendersMatchTheirImages(t *testing.T) {
 			}
 			checked++
 			where := fmt.Sprintf("%s: service %s (%s)", path, name, svc.Image)
-			checkService(t, where, svc, im, swarm, configText)
+			checkService(t.Errorf, where, svc, im, swarm, configText)
 		}
 	}
 	if checked < 40 {
@@ -312,8 +312,7 @@ func TestRendersMatchTheirImages(t *testing.T) {
 	}
 }
 
-func checkService(t *testing.T, where string, svc renderedService, im imagefacts.Image, swarm bool, configText func(string) string) {
-	t.Helper()
+func checkService(errorf func(string, ...any), where string, svc renderedService, im imagefacts.Image, swarm bool, configText func(string) string) {
 	user := parseIdent(svc.User, im.User)
 	readers := []imagefacts.Ident{user}
 	if im.Drops != nil && svc.User == "" {
@@ -323,18 +322,18 @@ func checkService(t *testing.T, where string, svc renderedService, im imagefacts
 	runs := func(what, script string, args ...string) {
 		progs, err := programsOf(unescape(script), args...)
 		if err != nil {
-			t.Errorf("%s: %s does not parse: %v", where, what, err)
+			errorf("%s: %s does not parse: %v", where, what, err)
 			return
 		}
 		for _, p := range progs {
 			if !im.Has(p) {
-				t.Errorf("%s: %s runs %q, which the image does not have", where, what, p)
+				errorf("%s: %s runs %q, which the image does not have", where, what, p)
 			}
 		}
 	}
 	needShell := func(what, sh string) bool {
 		if !im.Has(sh) {
-			t.Errorf("%s: %s needs %s, which the image does not have", where, what, sh)
+			errorf("%s: %s needs %s, which the image does not have", where, what, sh)
 			return false
 		}
 		return true
@@ -365,7 +364,7 @@ func checkService(t *testing.T, where string, svc renderedService, im imagefacts
 				text := configText(c.Source)
 				interp, _, _ := strings.Cut(strings.TrimPrefix(strings.SplitN(text, "\n", 2)[0], "#!"), " ")
 				if !strings.HasPrefix(text, "#!") {
-					t.Errorf("%s: %s runs %s, which has no #! line", where, what, prog)
+					errorf("%s: %s runs %s, which has no #! line", where, what, prog)
 				} else if needShell(what+" "+prog, interp) {
 					runs(what+" "+prog, text, argv[1:]...)
 				}
@@ -375,10 +374,10 @@ func checkService(t *testing.T, where string, svc renderedService, im imagefacts
 					mode = int(m)
 				}
 				if !permits(parseIdent(c.UID+":"+c.GID, imagefacts.Ident{}), mode, user, true) {
-					t.Errorf("%s: %s runs %s, which its user cannot execute (mode %o)", where, what, prog, mode)
+					errorf("%s: %s runs %s, which its user cannot execute (mode %o)", where, what, prog, mode)
 				}
 			} else if !im.Has(prog) {
-				t.Errorf("%s: %s runs %q, which the image does not have", where, what, prog)
+				errorf("%s: %s runs %q, which the image does not have", where, what, prog)
 			}
 		}
 	}
@@ -417,17 +416,17 @@ func checkService(t *testing.T, where string, svc renderedService, im imagefacts
 			mode = int(m)
 		}
 		if !swarm && (ref.UID != "" || ref.GID != "") {
-			t.Errorf("%s: %s sets uid/gid, which Compose ignores on file secrets and configs", where, ref.Source)
+			errorf("%s: %s sets uid/gid, which Compose ignores on file secrets and configs", where, ref.Source)
 		}
 		for _, u := range readers {
 			if !permits(owner, mode, u, false) {
-				t.Errorf("%s: %s at %s (owner %d:%d, mode %o) is not readable by %d:%d", where, ref.Source, ref.Target, owner.UID, owner.GID, mode, u.UID, u.GID)
+				errorf("%s: %s at %s (owner %d:%d, mode %o) is not readable by %d:%d", where, ref.Source, ref.Target, owner.UID, owner.GID, mode, u.UID, u.GID)
 			}
 		}
 	}
 	for _, k := range sortedKeys(svc.Environment) {
 		if !im.KnowsEnv(k) {
-			t.Errorf("%s: %s is not a variable the image's programs read", where, k)
+			errorf("%s: %s is not a variable the image's programs read", where, k)
 		}
 	}
 }
@@ -439,4 +438,72 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// The check finds what it is for: each case is a service an image cannot
+// run as rendered.
+func TestImageCheckFindsMismatches(t *testing.T) {
+	mode := func(m string) *string { return &m }
+	scripts := map[string]string{
+		"docker":  "#!/bin/bash\nset -e\npsql -c 'select 1'\ndocker service update x\n",
+		"backup":  "#!/bin/bash\nbackup_postgres() { pg_dump x; }\nbackup_redis() { redis-cli --rdb x; }\nrun() { \"backup_$1\" f; }\ncase $1 in schedule) run \"$2\" ;; esac\n",
+		"noshell": "echo hi\n",
+	}
+	cases := []struct {
+		name, image string
+		svc         renderedService
+		swarm       bool
+		want        string // "" for no finding
+	}{
+		{"a program the image lacks", "redis:7.4.2-bookworm",
+			renderedService{Healthcheck: struct {
+				Test []string `yaml:"test"`
+			}{[]string{"CMD-SHELL", "wget -qO- http://127.0.0.1:6379/"}}}, true, `runs "wget"`},
+		{"a shell where there is none", "cloudflare/cloudflared:2025.4.0",
+			renderedService{Healthcheck: struct {
+				Test []string `yaml:"test"`
+			}{[]string{"CMD-SHELL", "cloudflared tunnel ready"}}}, true, "needs /bin/sh"},
+		{"the program after exec", "prom/prometheus:v2.55.1",
+			renderedService{Entrypoint: []string{"/bin/sh", "-c", "exec curl -s http://x"}}, true, `runs "curl"`},
+		{"a secret its user cannot read", "prom/prometheus:v2.55.1",
+			renderedService{Secrets: []fileRef{{Source: "s", Target: "/run/secrets/s", Mode: mode("0400")}}}, true, "not readable by 65534:65534"},
+		{"a secret the entrypoint's user cannot read", "postgres:16.6-bookworm",
+			renderedService{Secrets: []fileRef{{Source: "s", Target: "/run/secrets/s", Mode: mode("0440")}}}, true, "not readable by 999:999"},
+		{"uid on a Compose file secret", "postgres:16.6-bookworm",
+			renderedService{Secrets: []fileRef{{Source: "s", Target: "/run/secrets/s", UID: "999"}}}, false, "Compose ignores"},
+		{"a mounted script calling docker", "postgres:16.6-bookworm",
+			renderedService{Configs: []fileRef{{Source: "docker", Target: "/usr/local/bin/failover.sh", Mode: mode("0555")}}}, true, `runs "docker"`},
+		{"a script run without its exec bit", "postgres:16.6-bookworm",
+			renderedService{Entrypoint: []string{"/usr/local/bin/b.sh"}, Configs: []fileRef{{Source: "backup", Target: "/usr/local/bin/b.sh", Mode: mode("0444")}}}, true, "cannot execute"},
+		{"a script with no #! run directly", "postgres:16.6-bookworm",
+			renderedService{Entrypoint: []string{"/usr/local/bin/n.sh"}, Configs: []fileRef{{Source: "noshell", Target: "/usr/local/bin/n.sh", Mode: mode("0555")}}}, true, "no #! line"},
+		{"a dispatched kind reaches its own function only", "postgres:16.6-bookworm",
+			renderedService{Entrypoint: []string{"/bin/bash", "/b.sh", "schedule", "postgres"}, Configs: []fileRef{{Source: "backup", Target: "/b.sh"}}}, true, ""},
+		{"the other kind's function reached", "postgres:16.6-bookworm",
+			renderedService{Entrypoint: []string{"/bin/bash", "/b.sh", "schedule", "redis"}, Configs: []fileRef{{Source: "backup", Target: "/b.sh"}}}, true, `runs "redis-cli"`},
+		{"a variable the program does not read", "ollama/ollama:0.5.7",
+			renderedService{Environment: map[string]any{"OLLAMA_NUM_THREADS": "8"}}, false, "OLLAMA_NUM_THREADS is not a variable"},
+		{"a variable of no owned prefix", "ollama/ollama:0.5.7",
+			renderedService{Environment: map[string]any{"NFX_MODEL": "x"}}, false, ""},
+		{"a user override that cannot read", "prom/alertmanager:v0.27.0",
+			renderedService{User: "1000:1000", Configs: []fileRef{{Source: "c", Target: "/etc/c", UID: "0", GID: "0", Mode: mode("0440")}}}, true, "not readable by 1000:1000"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			im, ok := imagefacts.Known(c.image)
+			if !ok {
+				t.Fatalf("no facts for %s", c.image)
+			}
+			var got []string
+			checkService(func(f string, a ...any) { got = append(got, fmt.Sprintf(f, a...)) }, c.name, c.svc, im, c.swarm,
+				func(name string) string { return scripts[name] })
+			joined := strings.Join(got, "\n")
+			switch {
+			case c.want == "" && len(got) > 0:
+				t.Errorf("unexpected findings:\n%s", joined)
+			case c.want != "" && !strings.Contains(joined, c.want):
+				t.Errorf("want a finding with %q, got:\n%s", c.want, joined)
+			}
+		})
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nextflow-crm/nfx/internal/imagefacts"
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/testutil"
 )
@@ -125,5 +126,34 @@ func TestLaptopServesOnDocker(t *testing.T) {
 		if strings.Contains(inspect, v) {
 			t.Errorf("the value of %s is in a container's configuration (docker inspect)", name)
 		}
+	}
+}
+
+// The stand-in images start as the user the facts table gives the real
+// image (or its entrypoint drops to it), so a secret unreadable there is
+// unreadable here.
+func TestStandInsRunAsTheirImages(t *testing.T) {
+	d := testutil.DockerEngine(t)
+	n := 0
+	for ref, im := range imagefacts.Images {
+		out, err := d.Try("image", "inspect", "-f", "{{.Config.User}}", ref)
+		if err != nil {
+			continue // no stand-in (the GPU exporter: no GPU here)
+		}
+		n++
+		user := strings.TrimSpace(out)
+		want := map[string]bool{fmt.Sprintf("%d:%d", im.User.UID, im.User.GID): true, fmt.Sprint(im.User.UID): true}
+		if im.User.UID == 0 {
+			want[""], want["root"], want["0"] = true, true, true
+		}
+		if im.User.UID == 65534 {
+			want["nobody"] = true
+		}
+		if !want[user] {
+			t.Errorf("the stand-in %s runs as %q, the image as %d:%d", ref, user, im.User.UID, im.User.GID)
+		}
+	}
+	if n < 12 {
+		t.Errorf("only %d stand-in images found", n)
 	}
 }
