@@ -1,5 +1,5 @@
 # nfx: the two set-up commands of the README, and their parts.
-.PHONY: demo test deps k8s-tools ci-tools engine-tools lint pulumi language-host program nfx fuzz bench
+.PHONY: demo test test-swarm deps k8s-tools ci-tools engine-tools lint pulumi language-host program nfx fuzz bench
 
 # The main job, offline on the repository's defaults: render and plan the laptop stage.
 demo: nfx
@@ -12,6 +12,11 @@ demo: nfx
 # stand-in images built into it, stopped at the end.
 test: deps pulumi language-host program k8s-tools ci-tools engine-tools lint
 	scripts/engine.sh run env NFX_REQUIRE_TOOLS=1 PATH="$(CURDIR)/bin:$$PATH:/usr/sbin" go test -count=1 ./...
+
+# The server stage on a real three-node Swarm (scripts/engine.sh), apart
+# from `make test`: see the README's "What runs for real".
+test-swarm: deps pulumi language-host program engine-tools
+	NFX_ENGINE_SWARM=1 scripts/engine.sh run env NFX_REQUIRE_TOOLS=1 PATH="$(CURDIR)/bin:$$PATH:/usr/sbin" go test -count=1 -run 'TestServerServesOnSwarm' -v ./internal/cli
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -3,7 +3,8 @@
 #
 #   scripts/engine.sh tools        Compose v2 into bin/ (from the Go module proxy)
 #   scripts/engine.sh run CMD...   start dockerd, build the stand-in images,
-#                                  run CMD with DOCKER_HOST set, stop dockerd
+#                                  start a three-node Swarm (below), run CMD
+#                                  with DOCKER_HOST and NFX_SWARM set, stop all
 #
 # dockerd (Debian's docker.io) runs with a data root, exec root, pidfile and
 # socket of its own under bin/engine, so it neither meets nor changes another
@@ -96,7 +97,8 @@ nginx/nginx-prometheus-exporter:1.4.0 nginx-exporter
 ollama/ollama:0.5.7 ollama
 qdrant/qdrant:v1.13.2 qdrant
 cloudflare/cloudflared:2025.4.0 cloudflared
-ghcr.io/nextflow-crm/crm:1.8.2 crm"
+ghcr.io/nextflow-crm/crm:1.8.2 crm
+nvcr.io/nvidia/k8s/dcgm-exporter:3.3.9-3.6.1-ubuntu22.04 dcgm-exporter"
 
 images() {
   base
@@ -110,16 +112,94 @@ images() {
   echo "stand-in images: $(wc -l <<<"$images")"
 }
 
+# The Swarm the server stage runs on: three dockerd daemons, each in a
+# network namespace of its own (10.77.0.11-13 on the bridge nfxbr0) and a
+# mount namespace where / is shared, as systemd makes it on a server (so
+# node-exporter's rslave bind of / works), and /run is its own (each node
+# has its /var/run/docker.sock, which Prometheus's Swarm discovery mounts).
+# Nodes 1 and 2 advertise one NVIDIA-GPU generic resource each, as
+# gpu/configure-gpu-node.sh makes a GPU node do (there is no GPU: the AI
+# services get none, and the GPU exporter is a stand-in). All three are
+# managers, so the Swarm keeps its quorum when one is lost.
+swarm_up() {
+  local i ns dir tok gpu
+  ip link show nfxbr0 >/dev/null 2>&1 || ip link add nfxbr0 type bridge
+  ip addr replace 10.77.0.1/24 dev nfxbr0
+  ip link set nfxbr0 up
+  # dockerd's FORWARD policy is DROP: let the nodes reach each other.
+  iptables -C FORWARD -i nfxbr0 -o nfxbr0 -j ACCEPT 2>/dev/null || iptables -I FORWARD -i nfxbr0 -o nfxbr0 -j ACCEPT
+  local refs
+  mapfile -t refs < <(cut -d' ' -f1 <<<"$images")
+  docker save "${refs[@]}" >"$state/images.tar"
+  for i in 1 2 3; do
+    ns=nfxnode$i dir=$state/node$i
+    rm -rf "$dir" && mkdir -p "$dir"
+    ip netns add "$ns" 2>/dev/null || true
+    ip link show "nfxv$i" >/dev/null 2>&1 || ip link add "nfxv$i" type veth peer name eth0 netns "$ns"
+    ip link set "nfxv$i" master nfxbr0 up
+    ip netns exec "$ns" ip addr replace "10.77.0.1$i/24" dev eth0
+    ip netns exec "$ns" ip link set eth0 up
+    ip netns exec "$ns" ip link set lo up
+    gpu=""
+    [ "$i" = 3 ] || gpu="--node-generic-resource NVIDIA-GPU=GPU-standin-$i"
+    # nsenter, not `ip netns exec`, which remounts /sys without the cgroups.
+    nsenter --net="/run/netns/$ns" unshare -m -u --propagation unchanged sh -c "
+      hostname node$i && mount --make-rshared / && mount -t tmpfs -o mode=755 tmpfs /run &&
+      exec dockerd --data-root $dir/data --exec-root /run/docker-exec --pidfile $dir/dockerd.pid \
+        -H unix:///var/run/docker.sock -H unix://$dir/docker.sock $gpu" >"$dir/dockerd.log" 2>&1 &
+  done
+  local loads=()
+  for i in 1 2 3; do
+    for _ in $(seq 1 60); do DOCKER_HOST=unix://$state/node$i/docker.sock docker version >/dev/null 2>&1 && break; sleep 1; done
+    DOCKER_HOST=unix://$state/node$i/docker.sock docker load -q -i "$state/images.tar" >/dev/null &
+    loads+=($!)
+  done
+  # Not a bare wait: the daemons are this shell's children too.
+  wait "${loads[@]}"
+  rm -f "$state/images.tar"
+  DOCKER_HOST=unix://$state/node1/docker.sock docker swarm init --advertise-addr 10.77.0.11 >/dev/null
+  tok=$(DOCKER_HOST=unix://$state/node1/docker.sock docker swarm join-token -q manager)
+  for i in 2 3; do
+    DOCKER_HOST=unix://$state/node$i/docker.sock docker swarm join --token "$tok" --advertise-addr "10.77.0.1$i" 10.77.0.11:2377 >/dev/null
+  done
+  NFX_SWARM=""
+  for i in 1 2 3; do NFX_SWARM="$NFX_SWARM unix://$state/node$i/docker.sock"; done
+  export NFX_SWARM
+  echo "swarm: $(DOCKER_HOST=unix://$state/node1/docker.sock docker node ls --format '{{.Hostname}}' | sort | tr '\n' ' ')"
+}
+
+swarm_down() {
+  local i pid
+  for i in 1 2 3; do
+    pid=$(cat "$state/node$i/dockerd.pid" 2>/dev/null) || continue
+    kill "$pid" 2>/dev/null || true
+  done
+  for i in 1 2 3; do
+    # dockerd removes its pidfile when it stops.
+    if pid=$(cat "$state/node$i/dockerd.pid" 2>/dev/null); then
+      for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+    ip netns del "nfxnode$i" 2>/dev/null || true
+    ip link del "nfxv$i" 2>/dev/null || true
+  done
+  ip link del nfxbr0 2>/dev/null || true
+  iptables -D FORWARD -i nfxbr0 -o nfxbr0 -j ACCEPT 2>/dev/null || true
+}
+
 case ${1:-} in
   tools) tools ;;
   run)
     shift
     start
-    trap stop EXIT
+    trap 'swarm_down; stop' EXIT
     images
+    # The three-node Swarm only when asked (make test-swarm): on this
+    # machine's 2 cores its Sentinels do not always converge (README).
+    [ "${NFX_ENGINE_SWARM:-0}" = 1 ] && swarm_up
     "$@"
     ;;
-  start) start; images; echo "export DOCKER_HOST=$DOCKER_HOST" ;;
-  stop) DOCKER_HOST=unix://$state/docker.sock stop ;;
+  start) start; images; swarm_up; echo "export DOCKER_HOST=$DOCKER_HOST NFX_SWARM='$NFX_SWARM'" ;;
+  stop) swarm_down; DOCKER_HOST=unix://$state/docker.sock stop ;;
   *) echo "usage: scripts/engine.sh tools | run CMD... | start | stop" >&2; exit 2 ;;
 esac

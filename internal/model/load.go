@@ -329,8 +329,14 @@ func phaseStructure(c *Config, ds *Diagnostics) {
 	if c.Backup.RetentionDays < 1 {
 		ds.Errorf(k("backup.retentionDays"), "keep backups for 1 day or more, such as 14", "must be >= 1, got %d", c.Backup.RetentionDays)
 	}
-	if !hostnameRE.MatchString(c.Backup.NFSServer) && net.ParseIP(c.Backup.NFSServer) == nil {
-		ds.Errorf(k("backup.nfsServer"), "use the NAS's DNS name or IP address", "%q is not a host", c.Backup.NFSServer)
+	switch {
+	case c.Backup.NFSServer == "":
+		if c.Stage == Server {
+			ds.Warnf(k("backup.nfsServer"), "set the NAS's address to keep backups off the nodes",
+				"is empty: backups go to a local volume on the node each backup job runs on, and are lost with that node")
+		}
+	case !hostnameRE.MatchString(c.Backup.NFSServer) && net.ParseIP(c.Backup.NFSServer) == nil:
+		ds.Errorf(k("backup.nfsServer"), "use the NAS's DNS name or IP address, or leave it empty for a local volume", "%q is not a host", c.Backup.NFSServer)
 	}
 	if !strings.HasPrefix(c.Backup.NFSPath, "/") {
 		ds.Errorf(k("backup.nfsPath"), "use the absolute path the NAS exports, such as /srv/nextflow-backups", "must be absolute, got %q", c.Backup.NFSPath)

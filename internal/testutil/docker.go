@@ -12,6 +12,8 @@ import (
 // scripts/engine.sh starts (DOCKER_HOST), its client and Compose v2.
 type Docker struct {
 	Client, Compose string
+	// Host is the daemon's address; empty for DOCKER_HOST's.
+	Host string
 }
 
 // DockerEngine returns the engine, or skips (fails under NFX_REQUIRE_TOOLS=1)
@@ -42,9 +44,17 @@ func (d Docker) Run(t testing.TB, args ...string) string {
 
 // Try runs the docker client and returns its combined output.
 func (d Docker) Try(args ...string) (string, error) {
+	return d.TryIn("", args...)
+}
+
+// TryIn runs the docker client in dir.
+func (d Docker) TryIn(dir string, args ...string) (string, error) {
 	var b bytes.Buffer
 	cmd := exec.Command(d.Client, args...)
-	cmd.Stdout, cmd.Stderr = &b, &b
+	if d.Host != "" {
+		cmd.Env = append(os.Environ(), "DOCKER_HOST="+d.Host)
+	}
+	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, &b, &b
 	err := cmd.Run()
 	return b.String(), err
 }
@@ -56,4 +66,28 @@ func (d Docker) ComposeRun(dir string, args ...string) (string, error) {
 	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, &b, &b
 	err := cmd.Run()
 	return b.String(), err
+}
+
+// Swarm is the three-node Swarm scripts/engine.sh starts (NFX_SWARM): a
+// client per node, node 1 first.
+type Swarm struct {
+	Nodes []Docker
+}
+
+// SwarmEngine returns the Swarm, or skips (fails under NFX_REQUIRE_TOOLS=1).
+func SwarmEngine(t testing.TB) Swarm {
+	t.Helper()
+	d := DockerEngine(t)
+	var s Swarm
+	for _, host := range strings.Fields(os.Getenv("NFX_SWARM")) {
+		n := d
+		n.Host = host
+		s.Nodes = append(s.Nodes, n)
+	}
+	if len(s.Nodes) != 3 {
+		// Not a failure under NFX_REQUIRE_TOOLS: `make test` leaves the
+		// Swarm out (README, "What runs for real"); `make test-swarm` runs it.
+		t.Skip("no three-node Swarm (NFX_SWARM); `make test-swarm` starts one")
+	}
+	return s
 }

@@ -101,6 +101,8 @@ type RedisParams struct {
 	Port           int
 	SentinelPort   int
 	PrimaryHost    string
+	ReplicaHost    string
+	SentinelHost   string
 	PasswordSecret string
 	MaxMemory      int64
 	// EvictionPolicy is noeviction for state, allkeys-lru for a cache.
@@ -118,6 +120,8 @@ func RedisDefaults(app *model.App) RedisParams {
 		Port:              model.RedisPort,
 		SentinelPort:      SentinelPort,
 		PrimaryHost:       RedisPrimary,
+		ReplicaHost:       RedisReplica,
+		SentinelHost:      SentinelService,
 		PasswordSecret:    model.SecretRedisPassword,
 		MaxMemory:         int64(app.Config.Redis.MaxMemory),
 		EvictionPolicy:    app.Config.Redis.EvictionPolicy(),

@@ -113,10 +113,6 @@ func (r replicated) service(s *stack, p *model.Part, in model.Instance) {
 	m := p.Service
 	svc := s.base(in.Name, p.Name, m.Image, in.Sizing, in.Replicas, m.Networks...)
 	s.containerSpec(&svc, p)
-	if r.web {
-		// nginx balances the replicas itself: tasks.<name> must list every task.
-		svc.Deploy.EndpointMode = "dnsrr"
-	}
 	svc.Deploy.Placement.Preferences = []types.PlacementPreferences{{Spread: "node.id"}}
 	// The monitor window covers the health check's start period plus its retries.
 	window := m.Health.StartPeriod + time.Duration(m.Health.Retries)*m.Health.Interval
@@ -222,7 +218,6 @@ func (redisSentinel) service(s *stack, p *model.Part, in model.Instance) {
 		volume(&svc, "sentinel-data", "/data")
 		s.declareVolume("sentinel-data")
 		svc.HealthCheck = shellHealth(fmt.Sprintf(`REDISCLI_AUTH="$(cat /run/secrets/%s)" redis-cli -p %d ping | grep -q PONG`, model.SecretRedisPassword, SentinelPort), 10*time.Second, 10*time.Second)
-		svc.Deploy.EndpointMode = "dnsrr"
 		// One Sentinel per node, so losing a node loses at most one vote.
 		svc.Deploy.Placement.MaxReplicas = 1
 		s.add(svc)
@@ -241,8 +236,6 @@ func (redisSentinel) service(s *stack, p *model.Part, in model.Instance) {
 	volume(&svc, vol, "/data")
 	s.declareVolume(vol)
 	svc.HealthCheck = composex.HealthCheck(m.Health)
-	// Sentinel hands out task addresses: the name must resolve to the task.
-	svc.Deploy.EndpointMode = "dnsrr"
 	placement(&svc, "node.labels.nextflow.redis == "+in.Role)
 	s.add(svc)
 }

@@ -47,6 +47,7 @@ type redisCluster struct {
 	primary, replica redisNode
 	sentinels        []redisNode
 	primaryCmd       *exec.Cmd
+	common           []string
 }
 
 func startRedisCluster(t *testing.T) *redisCluster {
@@ -70,6 +71,9 @@ func startRedisCluster(t *testing.T) *redisCluster {
 	common := []string{
 		"REDIS_BIND=127.0.0.1", "REDIS_PASSWORD_FILE=" + s.path("secrets/redis_password"),
 		"REDIS_PRIMARY_HOST=127.0.0.1", "REDIS_PRIMARY_PORT=" + strconv.Itoa(primaryPort),
+		// On loopback every instance is 127.0.0.1, told apart by its port;
+		// no Sentinel answers the first start (the role decides).
+		"REDIS_ANNOUNCE_HOST=127.0.0.1", "SENTINEL_HOST=127.0.0.1", "SENTINEL_PORT=1",
 	}
 	instance := func(name, role string, port int) *exec.Cmd {
 		return s.start(append(common, "REDIS_PORT="+strconv.Itoa(port), "REDIS_CONF_DIR="+s.path(name+"/conf"), "REDIS_DATA_DIR="+s.path(name)),
@@ -108,7 +112,7 @@ func startRedisCluster(t *testing.T) *redisCluster {
 		return fields["num-other-sentinels"] == "2" && fields["num-slaves"] == "1", out + s.logTail("sentinel0.log")
 	})
 
-	return &redisCluster{s: s, primary: primary, replica: replica, sentinels: sentinels, primaryCmd: primaryCmd}
+	return &redisCluster{s: s, primary: primary, replica: replica, sentinels: sentinels, primaryCmd: primaryCmd, common: common}
 }
 
 // A primary, a replica and three Sentinels from the rendered scripts: kill
@@ -154,6 +158,18 @@ func TestRedisSentinelFailover(t *testing.T) {
 	}
 	if out, err := replica.cli("", "SET", "after", "failover"); err != nil || out != "OK" {
 		t.Errorf("the new primary refuses writes: %v %s", err, out)
+	}
+	// The old primary's task starts again (as Swarm restarts it, its
+	// service still saying primary): it asks the Sentinels and joins the
+	// promoted primary as its replica, instead of being a second primary.
+	s.start(append(rc.common, "REDIS_PORT="+strconv.Itoa(primary.port), "REDIS_CONF_DIR="+s.path("primary/conf"), "REDIS_DATA_DIR="+s.path("primary"),
+		"SENTINEL_PORT="+strconv.Itoa(sentinels[0].port)), "primary-again.log", "sh", s.path("redis-start.sh"), "primary")
+	eventually(t, 30*time.Second, "the old primary rejoining as a replica of the new one", func() (bool, string) {
+		role, link := info(primary, "role"), info(primary, "master_link_status")
+		return role == "slave" && link == "up", role + " " + link + s.logTail("primary-again.log")
+	})
+	if out, _ := primary.cli("", "GET", "after"); out != "failover" {
+		t.Errorf("the rejoined old primary does not hold the write made after the failover: %q", out)
 	}
 	// Clients without the password are refused.
 	c := s.cmd(nil, "redis-cli", "-h", "127.0.0.1", "-p", strconv.Itoa(replica.port), "GET", "after")

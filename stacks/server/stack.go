@@ -229,7 +229,16 @@ func (s *stack) base(name, part, image string, sz model.Sizing, replicas int, ne
 		Deploy: &types.DeployConfig{
 			Mode:     "replicated",
 			Replicas: &replicas,
-			Labels:   labels("part", part),
+			// Every service is found by DNS round robin over its tasks'
+			// addresses, never a virtual IP: a VIP is an IPVS load
+			// balancer, which drops a connection idle for 15 minutes
+			// (PostgreSQL's, Redis's, nginx's keep-alive upstreams) and
+			// does not exist on a kernel without IPVS. The price: a client
+			// must re-resolve the name when it reconnects (libpq, the Redis
+			// clients and nginx's resolver do), and a port can be
+			// published only on the nodes that run a task (mode host).
+			EndpointMode: "dnsrr",
+			Labels:       labels("part", part),
 			Resources: types.Resources{
 				Limits:       &types.Resource{NanoCPUs: types.NanoCPUs(sz.CPUs), MemoryBytes: types.UnitBytes(sz.Memory)},
 				Reservations: &types.Resource{NanoCPUs: types.NanoCPUs(sz.CPURequest), MemoryBytes: types.UnitBytes(sz.MemoryRequest)},
@@ -309,7 +318,9 @@ done) &
 exec nginx -g 'daemon off;'`, strings.Join(hosts, " ")))}
 	svc.HealthCheck = shellHealth("curl -fsS http://127.0.0.1/nginx-health >/dev/null", 10*time.Second, 10*time.Second)
 	if c.Tunnel.Mode == model.TunnelNone {
-		svc.Ports = []types.ServicePortConfig{{Target: 80, Published: strconv.Itoa(c.Nginx.HTTPPort), Protocol: "tcp", Mode: "ingress"}}
+		// On the nodes that run nginx (one per node): a DNS-round-robin
+		// service cannot publish through the routing mesh.
+		svc.Ports = []types.ServicePortConfig{{Target: 80, Published: strconv.Itoa(c.Nginx.HTTPPort), Protocol: "tcp", Mode: "host"}}
 	}
 	svc.Deploy.Placement.MaxReplicas = 1
 	svc.Deploy.UpdateConfig = &types.UpdateConfig{Parallelism: u64(1), Delay: types.Duration(5 * time.Second), Order: "start-first", FailureAction: "rollback", Monitor: types.Duration(30 * time.Second)}
@@ -321,14 +332,19 @@ exec nginx -g 'daemon off;'`, strings.Join(hosts, " ")))}
 func (s *stack) backup(in model.Instance) {
 	c := s.app.Config
 	nas := "nas"
-	s.p.Volumes[nas] = types.VolumeConfig{
-		Driver: "local",
-		DriverOpts: types.Options{
-			"type":   "nfs",
-			"o":      fmt.Sprintf("addr=%s,nfsvers=4.1,rw,hard,timeo=600", c.Backup.NFSServer),
-			"device": ":" + c.Backup.NFSPath,
-		},
-		Labels: labels("volume", nas),
+	s.p.Volumes[nas] = types.VolumeConfig{Labels: labels("volume", nas)}
+	if c.Backup.NFSServer != "" {
+		// Without a NAS (backup.nfsServer empty) the backups stay in a
+		// local volume on the job's node.
+		s.p.Volumes[nas] = types.VolumeConfig{
+			Driver: "local",
+			DriverOpts: types.Options{
+				"type":   "nfs",
+				"o":      fmt.Sprintf("addr=%s,nfsvers=4.1,rw,hard,timeo=600", c.Backup.NFSServer),
+				"device": ":" + c.Backup.NFSPath,
+			},
+			Labels: labels("volume", nas),
+		}
 	}
 	kind := strings.TrimPrefix(in.Name, "backup-")
 	var image string

@@ -344,8 +344,8 @@ func TestServerPartsAsDockerLoadsThem(t *testing.T) {
 				if pref := fmt.Sprint(dig(s, "deploy", "placement", "preferences")); !strings.Contains(pref, "node.id") {
 					t.Errorf("%s is not spread over the nodes: %s", p.Name, pref)
 				}
-				if mode := dig(s, "deploy", "endpoint_mode"); (mode == "dnsrr") != (p.Kind == model.KindWeb) {
-					t.Errorf("%s (%s): endpoint mode %v; nginx balances web apps over tasks.<name>", p.Name, p.Kind, mode)
+				if mode := dig(s, "deploy", "endpoint_mode"); mode != "dnsrr" {
+					t.Errorf("%s (%s): endpoint mode %v; every service is found by DNS round robin (nginx balances web apps over tasks.<name>)", p.Name, p.Kind, mode)
 				}
 				for _, sec := range p.Service.Secrets {
 					if !strings.Contains(fmt.Sprint(dig(s, "secrets")), sec.Secret) {

@@ -12,10 +12,37 @@ password_file=${REDIS_PASSWORD_FILE:-/run/secrets/redis_password}
 primary_host=${REDIS_PRIMARY_HOST:-redis-primary}
 primary_port=${REDIS_PRIMARY_PORT:-6379}
 
+case $role in
+  primary) own_host=${REDIS_ANNOUNCE_HOST:-redis-primary} ;;
+  *) own_host=${REDIS_ANNOUNCE_HOST:-redis-replica} ;;
+esac
+sentinel_host=${SENTINEL_HOST:-redis-sentinel}
+
 umask 077
 mkdir -p "$conf_dir"
 password=$(cat "$password_file")
 conf="$conf_dir/redis.conf"
+# The primary is whoever the Sentinels say it is: a task that starts after a
+# failover (rescheduled, with a new address) joins the promoted primary
+# instead of being a second one, or resyncing a replica from the old one.
+# Only when no Sentinel answers (the stack's first start) does the service's
+# own role decide.
+addr=$(REDISCLI_AUTH="$password" timeout 5 redis-cli --no-auth-warning -h "$sentinel_host" -p "${SENTINEL_PORT:-26379}" \
+  sentinel get-master-addr-by-name nextflow 2>/dev/null | tr '\n' ' ' || true)
+master=${addr%% *}
+master_port=${addr#* }
+master_port=${master_port%% *}
+case $master in
+  ''|*ERR*|*NOAUTH*) master="" ;;
+  *)
+    if [ "$master" = "$own_host" ] && [ "$master_port" = "$port" ]; then
+      role=primary
+    else
+      role=replica primary_host=$master primary_port=$master_port
+    fi
+    ;;
+esac
+echo "redis-start: $own_host starts as $role (Sentinel primary: ${master:-none known})"
 {
   echo "port $port"
   echo "bind ${REDIS_BIND:-* -::*}"
@@ -29,6 +56,9 @@ conf="$conf_dir/redis.conf"
   echo "replica-read-only yes"
   printf 'requirepass "%s"\n' "$password"
   printf 'masterauth "%s"\n' "$password"
+  # Sentinel records this name, not the task's address, which Swarm
+  # changes when it reschedules the task.
+  echo "replica-announce-ip $own_host"
   if [ "$role" = replica ]; then
     echo "replicaof $primary_host $primary_port"
   fi

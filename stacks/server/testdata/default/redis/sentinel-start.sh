@@ -11,6 +11,14 @@ primary_host=${REDIS_PRIMARY_HOST:-redis-primary}
 primary_port=${REDIS_PRIMARY_PORT:-6379}
 
 umask 077
+# A service's name resolves only while it has a running task (DNS round
+# robin): wait for the primary's, rather than fail and restart.
+i=0
+until getent hosts "$primary_host" >/dev/null; do
+  i=$((i + 1))
+  [ "$i" -le 90 ] || { echo "sentinel-start: $primary_host does not resolve" >&2; exit 1; }
+  sleep 2
+done
 if [ ! -s "$conf" ]; then
   password=$(cat "$password_file")
   mkdir -p "$(dirname "$conf")"
@@ -19,6 +27,8 @@ if [ ! -s "$conf" ]; then
     echo "bind ${SENTINEL_BIND:-* -::*}"
     echo "protected-mode no"
     echo "sentinel resolve-hostnames yes"
+    # Report and keep the instances' names, never their addresses.
+    echo "sentinel announce-hostnames yes"
     echo "sentinel monitor nextflow $primary_host $primary_port 2"
     printf 'sentinel auth-pass nextflow "%s"\n' "$password"
     printf 'requirepass "%s"\n' "$password"
