@@ -79,12 +79,12 @@ func join(lists ...[]string) []string {
 // debianSlim is what debian:bookworm-slim (and ubuntu:22.04) carry
 // (docker-library/repo-info, repos/debian/local/bookworm-slim.md and
 // repos/ubuntu/local/22.04.md): dash as /bin/sh, bash, coreutils,
-// findutils, grep, sed, mawk, tar, gzip, libc-bin, util-linux. No curl,
+// findutils, grep, sed, mawk, tar, gzip, hostname, libc-bin, util-linux. No curl,
 // wget, nc, ps or docker.
 var debianSlim = []string{"sh", "bash", "cat", "cut", "chown", "chmod", "cp", "mv", "rm", "ls", "ln", "mkdir", "rmdir", "touch",
 	"printf", "echo", "sha256sum", "md5sum", "timeout", "date", "mktemp", "sleep", "stat", "install", "basename", "dirname",
 	"head", "tail", "tr", "wc", "sort", "uniq", "tee", "env", "id", "seq", "expr", "readlink", "realpath", "sync", "df", "du",
-	"nohup", "nice", "grep", "sed", "awk", "tar", "gzip", "gunzip", "find", "xargs", "getent", "su", "true", "false", "kill", "test", "["}
+	"nohup", "nice", "hostname", "grep", "sed", "awk", "tar", "gzip", "gunzip", "find", "xargs", "getent", "su", "true", "false", "kill", "test", "["}
 
 // busybox is the applet set of quay.io/prometheus/busybox (uClibc) and of
 // Alpine's busybox, the bases of the prom/* and exporter images

@@ -35,7 +35,12 @@ master_port=${master_port%% *}
 case $master in
   ''|*ERR*|*NOAUTH*) master="" ;;
   *)
-    if [ "$master" = "$own_host" ] && [ "$master_port" = "$port" ]; then
+    # The Sentinels name this instance by its service name, or by an
+    # address of this task (a Sentinel that learned it before names).
+    self=no
+    [ "$master" = "$own_host" ] && self=yes
+    case " $(hostname -I 2>/dev/null) " in *" $master "*) self=yes ;; esac
+    if [ "$self" = yes ] && [ "$master_port" = "$port" ]; then
       role=primary
     else
       role=replica primary_host=$master primary_port=$master_port
