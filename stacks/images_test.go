@@ -215,7 +215,7 @@ func atoi(s string, def int) int {
 	return n
 }
 
-// readable reports whether a file of owner and mode can be read (or, with
+// permits reports whether a file of owner and mode can be read (or, with
 // exec, run) by a user.
 func permits(owner imagefacts.Ident, mode int, u imagefacts.Ident, exec bool) bool {
 	bit := 4

@@ -44,25 +44,27 @@ func (d Docker) Run(t testing.TB, args ...string) string {
 
 // Try runs the docker client and returns its combined output.
 func (d Docker) Try(args ...string) (string, error) {
-	return d.TryIn("", args...)
+	return d.run(d.Client, "", args...)
 }
 
 // TryIn runs the docker client in dir.
 func (d Docker) TryIn(dir string, args ...string) (string, error) {
-	var b bytes.Buffer
-	cmd := exec.Command(d.Client, args...)
-	if d.Host != "" {
-		cmd.Env = append(os.Environ(), "DOCKER_HOST="+d.Host)
-	}
-	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, &b, &b
-	err := cmd.Run()
-	return b.String(), err
+	return d.run(d.Client, dir, args...)
 }
 
 // ComposeRun runs Compose v2 in dir and returns its combined output.
 func (d Docker) ComposeRun(dir string, args ...string) (string, error) {
+	return d.run(d.Compose, dir, args...)
+}
+
+// run runs the client or Compose against the daemon at Host (or
+// DOCKER_HOST's) in dir, with the output of both streams.
+func (d Docker) run(bin, dir string, args ...string) (string, error) {
 	var b bytes.Buffer
-	cmd := exec.Command(d.Compose, args...)
+	cmd := exec.Command(bin, args...)
+	if d.Host != "" {
+		cmd.Env = append(os.Environ(), "DOCKER_HOST="+d.Host)
+	}
 	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, &b, &b
 	err := cmd.Run()
 	return b.String(), err
