@@ -189,7 +189,7 @@ func Program(opts Options) pulumi.RunFunc {
 			case cfg.SecretsSet[key]:
 				// Checked where the value is known; the error names the key only.
 				secrets[name] = pulumi.ToSecret(config.GetSecret(ctx, model.FullKey(key)).ApplyT(func(v string) (string, error) {
-					return v, model.CheckSecretValue(key, v)
+					return v, model.CheckSecretValue(cfg.Stage, key, v)
 				})).(pulumi.StringOutput)
 			case opts.Offline:
 				// Offline, an unset secret stands as an empty secret: it

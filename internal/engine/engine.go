@@ -7,8 +7,6 @@ package engine
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -132,7 +130,7 @@ func passphraseEnv(projectDir string) (map[string]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		if _, err := f.WriteString(randomSecret()); err != nil {
+		if _, err := f.WriteString(model.GenerateSecret()); err != nil {
 			f.Close()
 			return nil, err
 		}
@@ -143,14 +141,6 @@ func passphraseEnv(projectDir string) (map[string]string, error) {
 		return nil, err
 	}
 	return map[string]string{"PULUMI_CONFIG_PASSPHRASE_FILE": file}, nil
-}
-
-func randomSecret() string {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		panic(err) // crypto/rand does not fail on supported platforms
-	}
-	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // Stack prepares the stack: backend, passphrase, workspace, and the secrets
@@ -186,13 +176,13 @@ func checkConfig(o Options) (map[string]string, string, error) {
 		key, _ := model.LookupKey(r.Key)
 		switch v := os.Getenv(model.SecretEnv(r.Key)); {
 		case v != "":
-			if err := model.CheckSecretValue(r.Key, v); err != nil {
+			if err := model.CheckSecretValue(cfg.Stage, r.Key, v); err != nil {
 				bad.Errorf(model.FullKey(r.Key), model.SecretValueFix, "%s holds a value nfx cannot use (the value is not shown)", model.SecretEnv(r.Key))
 				continue
 			}
 			supplied[r.Key] = v
 		case key.Generated:
-			supplied[r.Key] = randomSecret()
+			supplied[r.Key] = model.GenerateSecret()
 		}
 	}
 	if bad.HasErrors() {

@@ -23,7 +23,11 @@ type CloudConfig struct {
 	SingleNat bool `json:"singleNat"`
 	// KubernetesVersion is the EKS control plane's version, pinned.
 	KubernetesVersion string `json:"kubernetesVersion"`
-	// PublicAccessCidrs may reach the EKS API; empty makes the endpoint private only.
+	// PublicAccessCidrs may reach the EKS API's public endpoint: the
+	// addresses `pulumi up` runs from, since the Kubernetes provider and
+	// the Helm releases talk to the cluster from the deployer's machine.
+	// Required for `up`: an empty list would make the endpoint private,
+	// which a deployer outside the VPC cannot reach.
 	PublicAccessCidrs []string `json:"publicAccessCidrs"`
 	// The general node group.
 	NodeInstanceType string `json:"nodeInstanceType"`
@@ -188,9 +192,16 @@ func checkCloud(c *Config, ds *Diagnostics) {
 	}
 	checkVPC(k("vpcCidr"), cc.VpcCidr, ds)
 	if !versionRE.MatchString(cc.KubernetesVersion) {
-		ds.Errorf(k("kubernetesVersion"), "pin a version such as 1.31", "%q is not a Kubernetes version", cc.KubernetesVersion)
+		ds.Errorf(k("kubernetesVersion"), "pin a version such as "+newestStandard(EKSVersions, c.Today), "%q is not a Kubernetes version", cc.KubernetesVersion)
+	} else {
+		checkVersion(k("kubernetesVersion"), "EKS Kubernetes", EKSVersions, cc.KubernetesVersion, c.Today,
+			", when EKS charges $0.60 per cluster-hour instead of $0.10", ds)
 	}
 	checkPublicCIDRs(k("publicAccessCidrs"), cc.PublicAccessCidrs, ds)
+	if len(cc.PublicAccessCidrs) > 0 && onlyDocumentation(cc.PublicAccessCidrs) {
+		ds.Warnf(k("publicAccessCidrs"), "replace it with the addresses `pulumi up` runs from: yours (such as the /32 of `curl -s https://checkip.amazonaws.com`) and your CI runners'",
+			"holds only documentation addresses (%s): the Kubernetes API would answer no one who deploys", strings.Join(cc.PublicAccessCidrs, ", "))
+	}
 	if !instanceRE.MatchString(cc.NodeInstanceType) {
 		ds.Errorf(k("nodeInstanceType"), "use an EC2 instance type such as m6i.xlarge", "%q is not an instance type", cc.NodeInstanceType)
 	}
@@ -217,9 +228,7 @@ func checkCloud(c *Config, ds *Diagnostics) {
 	if !dbClassRE.MatchString(cc.DBInstanceClass) {
 		ds.Errorf(k("dbInstanceClass"), "use an RDS class such as db.r6g.large", "%q is not an RDS instance class", cc.DBInstanceClass)
 	}
-	if !versionRE.MatchString(cc.DBEngineVersion) {
-		ds.Errorf(k("dbEngineVersion"), "pin a PostgreSQL version such as 16.4", "%q is not a version", cc.DBEngineVersion)
-	}
+	checkRDSPostgres(k("dbEngineVersion"), cc.DBEngineVersion, c.Today, ds)
 	if cc.DBStorageGB < 20 {
 		ds.Errorf(k("dbStorageGB"), "use 20 or more", "must be >= 20, got %d", cc.DBStorageGB)
 	}
@@ -232,8 +241,9 @@ func checkCloud(c *Config, ds *Diagnostics) {
 	if cc.CacheNodes < 2 || cc.CacheNodes > 6 {
 		ds.Errorf(k("cacheNodes"), "use 2 or more for automatic failover (at most 6)", "must be between 2 and 6, got %d", cc.CacheNodes)
 	}
-	if !versionRE.MatchString(cc.CacheEngineVersion) {
-		ds.Errorf(k("cacheEngineVersion"), "pin a Redis version such as 7.1", "%q is not a version", cc.CacheEngineVersion)
+	if !slices.Contains(ElastiCacheRedisVersions, cc.CacheEngineVersion) {
+		ds.Errorf(k("cacheEngineVersion"), "use one of "+strings.Join(ElastiCacheRedisVersions, ", "),
+			"%q is not a Redis OSS version ElastiCache creates with AUTH and TLS, by nfx's table of %s", cc.CacheEngineVersion, RulesDate)
 	}
 	if cc.CRMMaxReplicas < c.CRM.Replicas {
 		ds.Errorf(k("crmMaxReplicas"), fmt.Sprintf("keep it at or above crm.replicas (%d)", c.CRM.Replicas), "is below the CRM's minimum: %d < %d", cc.CRMMaxReplicas, c.CRM.Replicas)
@@ -250,6 +260,33 @@ func checkCloud(c *Config, ds *Diagnostics) {
 	if cc.ZoneID != "" && !cfIDRE.MatchString(cc.ZoneID) {
 		ds.Errorf(k("zoneId"), "set the 32-hex-digit Cloudflare zone ID of tunnel.hostname, or leave it empty", "%q is not a Cloudflare zone ID", cc.ZoneID)
 	}
+}
+
+// documentationRanges are RFC 5737's, for examples only.
+var documentationRanges = []string{"192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"}
+
+// onlyDocumentation says every CIDR lies in a documentation range: an
+// example left in place.
+func onlyDocumentation(cidrs []string) bool {
+	for _, c := range cidrs {
+		_, n, err := net.ParseCIDR(c)
+		if err != nil {
+			return false
+		}
+		in := false
+		for _, d := range documentationRanges {
+			_, dn, _ := net.ParseCIDR(d)
+			ones, _ := n.Mask.Size()
+			dones, _ := dn.Mask.Size()
+			if dn.Contains(n.IP) && ones >= dones {
+				in = true
+			}
+		}
+		if !in {
+			return false
+		}
+	}
+	return true
 }
 
 // privateRanges are RFC 1918's: a VPC's range must sit inside one.
@@ -330,7 +367,7 @@ func checkPublicCIDRs(path string, cidrs []string, ds *Diagnostics) {
 		if total == 1<<32 {
 			what = "the whole Internet"
 		}
-		ds.Errorf(path, "list your office or VPN ranges, or leave the list empty for a private endpoint",
+		ds.Errorf(path, "list the addresses `pulumi up` runs from (yours, your CI runners', your office or VPN ranges)",
 			"opens the Kubernetes API to %s, more than the %d nfx allows", what, MaxPublicAddresses)
 	}
 }

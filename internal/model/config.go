@@ -1,5 +1,7 @@
 package model
 
+import "time"
+
 // Namespace is the Pulumi config namespace of every nfx key (the project name).
 const Namespace = "nextflow"
 
@@ -343,6 +345,8 @@ type Config struct {
 	Promotion PromotionConfig
 	// Services are the user's own services (nextflow:services).
 	Services []ServiceConfig
+	// Today is the day the configuration was loaded on (LoadOptions.Today).
+	Today time.Time `json:"-"`
 	// SecretsSet says which secret keys have a value. The values themselves
 	// stay Pulumi secrets and never enter the model.
 	SecretsSet map[string]bool
@@ -496,10 +500,10 @@ func Defaults(stage Stage) Config {
 		},
 		Monitoring: MonitoringConfig{Enabled: true, RetentionDays: 31, ScrapeSeconds: 30, PrometheusPort: 9090},
 		Cloud: CloudConfig{
-			Region: "us-east-1", AvailabilityZones: 3, VpcCidr: "10.40.0.0/16", KubernetesVersion: "1.31",
+			Region: "us-east-1", AvailabilityZones: 3, VpcCidr: "10.40.0.0/16", KubernetesVersion: "1.35",
 			NodeInstanceType: "m6i.xlarge", NodeMin: 3, NodeDesired: 4, NodeMax: 12,
 			GPUPool: true, GPUInstanceType: "g5.xlarge", GPUMin: 1, GPUDesired: 2, GPUMax: 4,
-			DBInstanceClass: "db.r6g.large", DBEngineVersion: "16.4", DBStorageGB: 100, DBBackupDays: 7, DeletionProtected: true,
+			DBInstanceClass: "db.r6g.large", DBEngineVersion: "16", DBStorageGB: 100, DBBackupDays: 7, DeletionProtected: true,
 			CacheNodeType: "cache.r6g.large", CacheNodes: 2, CacheEngineVersion: "7.1",
 			CRMMaxReplicas: 40, QdrantStorageGB: 50, ModelStorageGB: 100, BackupRetentionDays: 90,
 		},

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Raw is configuration as read from its source, before decoding: the values
@@ -31,6 +32,9 @@ type LoadOptions struct {
 	RequireSecrets bool
 	// Stack names the stack in the fixes of errors; empty means the stage's.
 	Stack string
+	// Today is the day the versions' support windows are checked on (and
+	// the cost model prices them on); zero means now.
+	Today time.Time
 }
 
 func (o LoadOptions) stack(c *Config) string {
@@ -64,6 +68,10 @@ func Load(stage string, raw Raw, opts LoadOptions) (*Config, Diagnostics) {
 	}
 	phaseKeys(raw, &ds)
 	cfg := Defaults(st)
+	cfg.Today = opts.Today
+	if cfg.Today.IsZero() {
+		cfg.Today = time.Now().UTC()
+	}
 	phaseDecode(raw, &cfg, &ds)
 	if ds.HasErrors() {
 		return nil, ds
@@ -419,6 +427,15 @@ func phaseReferences(c *Config, opts LoadOptions, ds *Diagnostics) {
 		for _, r := range RequiredSecrets(c) {
 			secret(r.Key, r.Why)
 		}
+	}
+	if Profiles[c.Stage].Hosting == Provider && len(c.Cloud.PublicAccessCidrs) == 0 {
+		// Offline commands only warn: they never reach the cluster.
+		report := ds.Warnf
+		if opts.RequireSecrets {
+			report = ds.Errorf
+		}
+		report(k("cloud.publicAccessCidrs"), fmt.Sprintf("set it to the addresses `pulumi up` runs from, such as `pulumi config set --path 'nextflow:cloud.publicAccessCidrs[0]' <your address>/32 -s %s` (and your CI runners')", opts.stack(c)),
+			"is empty: the EKS API would be private, and `pulumi up`, whose Kubernetes provider and Helm releases run on the deployer's machine outside the VPC, could not reach the cluster it creates")
 	}
 	if c.Tunnel.Mode == TunnelManaged {
 		if !cfIDRE.MatchString(c.Tunnel.AccountID) {

@@ -18,24 +18,32 @@ var secretValueRE = regexp.MustCompile(`^[A-Za-z0-9._~+/=@%^*!,-]{8,1000}$`)
 // SecretValueFix says what a secret key's value may hold.
 const SecretValueFix = "use 8 to 1000 letters, digits and - . _ ~ + / = @ % ^ * ! , (no quotes, backslashes, spaces or newlines)"
 
-// CheckSecretValue checks a value of one of nfx's secret keys. Its error
-// names the key, never the value.
-func CheckSecretValue(key, v string) error {
-	if secretValueRE.MatchString(v) {
-		return nil
-	}
-	what := "holds a character nfx cannot pass safely to every place it goes"
-	switch {
-	case len(v) < 8:
-		what = fmt.Sprintf("is %d characters long, under the 8 nfx requires", len(v))
-	case len(v) > 1000:
-		what = fmt.Sprintf("is %d characters long, over the 1000 nfx takes", len(v))
-	}
+// CheckSecretValue checks a value of one of nfx's secret keys for every
+// place it goes on the stage: nfx's own rule, then the rules of the APIs
+// it reaches there (SecretRules). Its error names the key and the
+// consumer, never the value.
+func CheckSecretValue(stage Stage, key, v string) error {
 	fix := SecretValueFix
 	if k, ok := LookupKey(key); ok && k.Generated {
 		fix += ", or unset it and let `nfx up` generate one"
 	}
-	return fmt.Errorf("%s: %s (the value is not shown); fix: %s", FullKey(key), what, fix)
+	if !secretValueRE.MatchString(v) {
+		what := "holds a character nfx cannot pass safely to every place it goes"
+		switch {
+		case len(v) < 8:
+			what = fmt.Sprintf("is %d characters long, under the 8 nfx requires", len(v))
+		case len(v) > 1000:
+			what = fmt.Sprintf("is %d characters long, over the 1000 nfx takes", len(v))
+		}
+		return fmt.Errorf("%s: %s (the value is not shown); fix: %s", FullKey(key), what, fix)
+	}
+	for _, r := range SecretRules(stage, key) {
+		if why := r.Check(v); why != "" {
+			return fmt.Errorf("%s: on the %s stage its value goes to %s, and %s (the value is not shown); fix: use a value it takes, such as 40 letters and digits, or unset it and let `nfx up` generate one",
+				FullKey(key), stage, r.Consumer, why)
+		}
+	}
+	return nil
 }
 
 // CheckAppSecretValue checks a value of nextflow:secrets: it reaches only

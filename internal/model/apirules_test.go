@@ -1,0 +1,142 @@
+package model
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// The versions' support is read on the day of the check: the same
+// configuration is fine one day, a warning with its price later, refused
+// once AWS stops creating it.
+func TestVersionsAgainstTheirSupportWindows(t *testing.T) {
+	cases := []struct {
+		name, cloud, day string
+		sev              Severity // -1: no diagnostic on the key
+		key, mention     string
+	}{
+		{"1.35 in standard support", `{"kubernetesVersion": "1.35"}`, "2026-12-05", -1, "kubernetesVersion", ""},
+		{"1.31 after its extended support (the issue's date)", `{"kubernetesVersion": "1.31"}`, "2026-12-05", Error, "kubernetesVersion", "left support on 2026-11-26"},
+		{"1.31 in extended support, priced", `{"kubernetesVersion": "1.31"}`, "2026-06-01", Warning, "kubernetesVersion", "$0.60 per cluster-hour"},
+		{"1.34 just past standard support", `{"kubernetesVersion": "1.34"}`, "2026-12-05", Warning, "kubernetesVersion", "extended support until 2027-12-02"},
+		{"1.35 near its end of standard support", `{"kubernetesVersion": "1.35"}`, "2027-02-01", Warning, "kubernetesVersion", "leaves standard support on 2027-03-27"},
+		{"a version EKS never ran", `{"kubernetesVersion": "1.99"}`, "2026-12-05", Error, "kubernetesVersion", "not one AWS creates"},
+		{"not a version", `{"kubernetesVersion": "latest"}`, "2026-12-05", Error, "kubernetesVersion", "not a Kubernetes version"},
+		{"RDS major alone", `{"dbEngineVersion": "16"}`, "2026-12-05", -1, "dbEngineVersion", ""},
+		{"RDS 16.4 no longer created (the issue's case)", `{"dbEngineVersion": "16.4"}`, "2026-12-05", Error, "dbEngineVersion", "takes no new instances since 2026-05-01"},
+		{"RDS 16.8, the last closed minor", `{"dbEngineVersion": "16.8"}`, "2026-12-05", Error, "dbEngineVersion", "16.9 or later"},
+		{"RDS 16.4 before the closure", `{"dbEngineVersion": "16.4"}`, "2026-04-30", -1, "dbEngineVersion", ""},
+		{"RDS 16.11", `{"dbEngineVersion": "16.11"}`, "2026-12-05", -1, "dbEngineVersion", ""},
+		{"RDS 14 after its standard support", `{"dbEngineVersion": "14"}`, "2027-06-01", Warning, "dbEngineVersion", "extended support"},
+		{"RDS 13, not in the table", `{"dbEngineVersion": "13"}`, "2026-12-05", Error, "dbEngineVersion", "not one AWS creates"},
+		{"RDS version with junk", `{"dbEngineVersion": "16.4; drop"}`, "2026-12-05", Error, "dbEngineVersion", "not a PostgreSQL version"},
+		{"ElastiCache 7.1", `{"cacheEngineVersion": "7.1"}`, "2026-12-05", -1, "cacheEngineVersion", ""},
+		{"ElastiCache Redis 5", `{"cacheEngineVersion": "5.0.6"}`, "2026-12-05", Error, "cacheEngineVersion", "use one of 7.1, 7.0, 6.2"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			today, _ := time.Parse("2006-01-02", tc.day)
+			_, ds := Load("cloud", raw(map[string]string{"cloud": tc.cloud}), LoadOptions{Today: today})
+			key := "nextflow:cloud." + tc.key
+			var got *Diagnostic
+			for i := range ds {
+				if ds[i].Path == key {
+					got = &ds[i]
+				}
+			}
+			if tc.sev == -1 {
+				if got != nil {
+					t.Fatalf("unexpected: %s", got)
+				}
+				return
+			}
+			if got == nil || got.Severity != tc.sev || !strings.Contains(got.Problem+got.Fix, tc.mention) {
+				t.Fatalf("want a %s on %s mentioning %q, got %v", tc.sev, key, tc.mention, ds)
+			}
+			if got.Severity == Error && !strings.Contains(got.Fix, "use ") && !strings.Contains(got.Fix, "pin ") {
+				t.Errorf("the fix names no version to use: %s", got)
+			}
+		})
+	}
+}
+
+// Every table's newest version is in standard support on the day the
+// rules were read: the defaults never start a user on a version AWS is
+// retiring.
+func TestDefaultsAreInStandardSupport(t *testing.T) {
+	today := day(RulesDate)
+	c := Defaults(Cloud)
+	if s := EKSSupport(c.Cloud.KubernetesVersion, today); s != SupportStandard {
+		t.Errorf("default Kubernetes %s: %s", c.Cloud.KubernetesVersion, s)
+	}
+	if w, ok := window(RDSPostgresMajors, c.Cloud.DBEngineVersion); !ok || w.At(today) != SupportStandard {
+		t.Errorf("default PostgreSQL %s is not in standard support", c.Cloud.DBEngineVersion)
+	}
+	if newestStandard(EKSVersions, today) != c.Cloud.KubernetesVersion {
+		t.Errorf("the default Kubernetes version %s is not the newest in standard support (%s)", c.Cloud.KubernetesVersion, newestStandard(EKSVersions, today))
+	}
+}
+
+func TestSecretRules(t *testing.T) {
+	cases := []struct {
+		name  string
+		stage Stage
+		key   string
+		value string
+		bad   string // "" when accepted; else a word of the error
+	}{
+		{"generated shape on the cloud's Redis", Cloud, KeyRedisPassword, "Abcdefghijklmnop0123456789", ""},
+		{"underscore to ElastiCache (the issue's case)", Cloud, KeyRedisPassword, "abcdefgh_ijklmnopqrstu", "ElastiCache's AUTH token takes only"},
+		{"underscore on the server's Redis", Server, KeyRedisPassword, "abcdefgh_ijklmnopqrstu", ""},
+		{"ElastiCache under 16", Cloud, KeyRedisPassword, "abcdefgh12345", "16 to 128"},
+		{"ElastiCache over 128", Cloud, KeyRedisPassword, strings.Repeat("a", 129), "16 to 128"},
+		{"ElastiCache's specials nfx takes", Cloud, KeyRedisPassword, "abcdefgh12345678-!", ""},
+		{"ElastiCache's specials nfx refuses", Cloud, KeyRedisPassword, "abcdefgh12345678#", "holds a character nfx cannot pass"},
+		{"at-sign to RDS", Cloud, KeyPostgresPassword, "abcdefgh@12345678", "RDS's master password takes only"},
+		{"slash to RDS", Cloud, KeyPostgresPassword, "abcdefgh/12345678", "RDS's master password"},
+		{"RDS over 128", Cloud, KeyPostgresPassword, strings.Repeat("a", 129), "8 to 128"},
+		{"at-sign on the laptop", Laptop, KeyPostgresPassword, "abcdefgh@12345678", ""},
+		{"quote anywhere", Laptop, KeyPostgresPassword, `abcdefgh"12345678`, "cannot pass"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckSecretValue(tc.stage, tc.key, tc.value)
+			switch {
+			case tc.bad == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.bad != "" && (err == nil || !strings.Contains(err.Error(), tc.bad)):
+				t.Fatalf("want an error with %q, got %v", tc.bad, err)
+			case err != nil && len(tc.value) > 3 && strings.Contains(err.Error(), tc.value):
+				t.Fatalf("the error shows the value: %v", err)
+			case err != nil && !strings.Contains(err.Error(), FullKey(tc.key)):
+				t.Fatalf("the error names no key: %v", err)
+			}
+		})
+	}
+}
+
+// A generated secret satisfies every consumer on every stage: by
+// construction (its alphabet is in every rule's) and by draw.
+func TestGeneratedSecretsSatisfyEveryConsumer(t *testing.T) {
+	keys := []string{KeyPostgresPassword, KeyRedisPassword, KeyReplicationPassword, KeyTunnelSecret}
+	for _, r := range []SecretRule{ElastiCacheAuthRule, RDSMasterPasswordRule} {
+		if why := r.Check(GeneratedSecretAlphabet[:16]); why != "" || GeneratedSecretLength > r.Max || GeneratedSecretLength < r.Min {
+			t.Errorf("%s: the generator's alphabet or length breaks it: %s", r.Consumer, why)
+		}
+	}
+	seen := map[string]bool{}
+	for i := 0; i < 2000; i++ {
+		v := GenerateSecret()
+		if seen[v] {
+			t.Fatal("a generated secret repeated")
+		}
+		seen[v] = true
+		for _, st := range Stages {
+			for _, k := range keys {
+				if err := CheckSecretValue(st, k, v); err != nil {
+					t.Fatalf("generated secret refused: %v", err)
+				}
+			}
+		}
+	}
+}
