@@ -39,13 +39,15 @@ const (
 
 // cloudSLAs are AWS's published monthly uptime commitments for the parts
 // the CRM needs in series. The EKS control plane (99.95 %) is not among
-// them: running pods keep serving while it is away.
+// them: running pods keep serving while it is away. Traffic comes in
+// through the Cloudflare Tunnel (two cloudflared pods in two zones, on the
+// EC2 instances above), as on the other stages, whose models do not count
+// Cloudflare's edge either.
 var cloudSLAs = []struct {
 	part   string
 	uptime float64
 }{
 	{"EC2 instances in two or more zones (EC2 region-level SLA)", 99.99},
-	{"Network Load Balancer (ELB SLA)", 99.99},
 	{"RDS Multi-AZ instance (RDS SLA)", 99.95},
 	{"ElastiCache Multi-AZ with automatic failover (ElastiCache SLA)", 99.99},
 }

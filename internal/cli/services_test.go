@@ -53,7 +53,7 @@ func TestServicesInDiffCostCapacityReport(t *testing.T) {
 	}
 	for name, want := range map[string]string{
 		"worker":  "worker: 1 container (Docker Compose) -> EKS Deployment, 4 pods",
-		"admin":   "web: 1 container (Docker Compose) behind the tunnel at admin.nextflow.example -> EKS Deployment, 2 pods behind an NLB at admin.nextflow.example",
+		"admin":   "web: 1 container (Docker Compose) behind the tunnel at admin.nextflow.example -> EKS Deployment, 2 pods behind the Cloudflare Tunnel at admin.nextflow.example",
 		"reports": "web: 1 container (Docker Compose) -> EKS Deployment, 2 pods behind a ClusterIP Service",
 	} {
 		if got[name] != want {

@@ -172,6 +172,8 @@ var free = map[string]string{
 	"aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock":                                     "no charge",
 	"aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2":                       "no charge",
 	"pulumi:providers:kubernetes":                                                                "no charge",
+	"cloudflare:index/zeroTrustTunnelCloudflared:ZeroTrustTunnelCloudflared":                     "Cloudflare Tunnel has no charge; cloudflared runs on the priced nodes",
+	"cloudflare:index/zeroTrustTunnelCloudflaredConfig:ZeroTrustTunnelCloudflaredConfig":         "no charge",
 	"kubernetes:helm.sh/v3:Release":                                                              "runs on the priced nodes",
 	"cloudflare:index/record:Record":                                                             "DNS records are free on every Cloudflare plan",
 }
@@ -212,7 +214,14 @@ func (e *Estimate) aws(cfg *model.Config, p *plan.Plan) error {
 		case strings.HasPrefix(r.Type, "nextflow:"):
 			continue
 		case r.Type == "aws:eks/cluster:Cluster":
-			e.usd("EKS control plane", "infrastructure", t.EKSCluster*h, t.EKSCluster*h, fmt.Sprintf("$%.2f/h", t.EKSCluster))
+			// A version past its standard support is billed at the
+			// extended rate for as long as it runs (model.EKSVersions).
+			version, _ := in["version"].(string)
+			rate, why := t.EKSCluster, fmt.Sprintf("$%.2f/h, Kubernetes %s in standard support on %s", t.EKSCluster, version, cfg.Today.Format("2006-01-02"))
+			if model.EKSSupport(version, cfg.Today) != model.SupportStandard {
+				rate, why = t.EKSExtended, fmt.Sprintf("$%.2f/h: Kubernetes %s is %s on %s", t.EKSExtended, version, model.EKSSupport(version, cfg.Today), cfg.Today.Format("2006-01-02"))
+			}
+			e.usd("EKS control plane", "infrastructure", rate*h, rate*h, why)
 			logs := costs.LogsGB * t.LogsIngestGB
 			e.usd("control-plane logs", "infrastructure", logs, logs, fmt.Sprintf("%.0f GB/month ingested (assumed) at $%.2f/GB", costs.LogsGB, t.LogsIngestGB))
 		case r.Type == "aws:eks/nodeGroup:NodeGroup":
@@ -235,12 +244,6 @@ func (e *Estimate) aws(cfg *model.Config, p *plan.Plan) error {
 			nats++
 		case r.Type == "aws:ec2/eip:Eip":
 			e.usd("public IPv4 "+r.Name, "infrastructure", t.PublicIPv4*h, t.PublicIPv4*h, fmt.Sprintf("$%.3f/h", t.PublicIPv4))
-		case r.Type == "kubernetes:core/v1:Service":
-			spec, _ := in["spec"].(map[string]any)
-			if spec["type"] == "LoadBalancer" {
-				v := (t.NLBHour + t.NLCUHour) * h
-				e.usd("load balancer (NLB)", "infrastructure", v, v, fmt.Sprintf("$%.4f/h and one NLCU at $%.3f/h (assumed)", t.NLBHour, t.NLCUHour))
-			}
 		case r.Type == "kubernetes:apps/v1:StatefulSet":
 			spec, _ := in["spec"].(map[string]any)
 			replicas := num(spec["replicas"])

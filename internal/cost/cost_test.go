@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/plan"
@@ -68,10 +69,37 @@ func TestSelfHostedLinesByHand(t *testing.T) {
 	}
 }
 
+// EKS bills a version past its standard support at the extended rate: the
+// same plan costs six times as much for its control plane on a later day.
+func TestEKSExtendedSupportIsCharged(t *testing.T) {
+	cases := []struct {
+		version, day string
+		want         float64
+	}{
+		{"1.35", "2026-12-05", 73},  // 0.10 x 730
+		{"1.34", "2026-12-01", 73},  // its last day of standard support
+		{"1.34", "2026-12-05", 438}, // 0.60 x 730
+		{"1.31", "2026-06-01", 438},
+		{"1.35", "2027-04-01", 438},
+	}
+	for _, tc := range cases {
+		cfg := load(t, "cloud", nil)
+		cfg.Today, _ = time.Parse("2006-01-02", tc.day)
+		p := &plan.Plan{Resources: []plan.Resource{{Type: "aws:eks/cluster:Cluster", Name: "c", Inputs: map[string]any{"version": tc.version}}}}
+		e, err := Compute(cfg, p, USD)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l := line(t, e, "EKS control plane"); !near(l.Monthly, tc.want) {
+			t.Errorf("%s on %s: %v, want %v (%s)", tc.version, tc.day, l.Monthly, tc.want, l.Detail)
+		}
+	}
+}
+
 func TestCloudLinesByHand(t *testing.T) {
 	cfg := load(t, "cloud", nil)
 	p := &plan.Plan{Resources: []plan.Resource{
-		{Type: "aws:eks/cluster:Cluster", Name: "c", Inputs: map[string]any{}},
+		{Type: "aws:eks/cluster:Cluster", Name: "c", Inputs: map[string]any{"version": "1.35"}},
 		{Type: "aws:eks/nodeGroup:NodeGroup", Name: "gpu", Inputs: map[string]any{
 			"instanceTypes": []any{"g5.xlarge"}, "diskSize": 100.0,
 			"scalingConfig": map[string]any{"desiredSize": 2.0, "maxSize": 4.0},

@@ -30,7 +30,7 @@ func TestCostByPart(t *testing.T) {
 				vals = map[string]string{"services": testutil.ServicesConfig, "monitoring": `{"enabled": false}`}
 			}
 			if st == model.Cloud {
-				vals = map[string]string{"services": testutil.ServicesConfig, "cloud": `{"zoneId": "0123456789abcdef0123456789abcdef"}`, "crm": `{"port": 8080}`}
+				vals = map[string]string{"services": testutil.ServicesConfig, "tunnel": `{"mode": "managed", "hostname": "crm.nextflow.example", "accountId": "0123456789abcdef0123456789abcdef", "zoneId": "0123456789abcdef0123456789abcdef"}`, "crm": `{"port": 8080}`}
 			}
 			e, err := Compute(load(t, string(st), vals), &cloudPlan, VND)
 			if err != nil {

@@ -164,8 +164,8 @@ func NewPlan(from, to *model.Config) (*Plan, error) {
 		"run the target's Qdrant at "+src.QdrantVersion+" or later (qdrant.image): a snapshot restores only into the same or a later minor")
 	add := func(s Step) { p.Steps = append(p.Steps, s) }
 	pre := []string{"both stacks answer on their connections", "the target stack is up (" + string(to.Stage) + "): its data stores run and are empty or hold only an earlier attempt of this migration"}
-	if model.Profiles[to.Stage].Hosting != model.Provider && to.Tunnel.Mode != model.TunnelNone {
-		pre = append(pre, "the target's cloudflared does not serve before the cutover: docker service scale "+model.Namespace+"_"+model.PartTunnel+"=0 on it after nfx up")
+	if to.Tunnel.Mode != model.TunnelNone {
+		pre = append(pre, "the target's cloudflared does not serve before the cutover: "+TunnelCommand(to.Stage, 0)+" on it after nfx up")
 	}
 	if model.Profiles[to.Stage].Topology.IsManaged(model.KindDatabase) {
 		pre = append(pre, fmt.Sprintf("the source database fits %s's %d GB with a fifth to spare (cloud.dbStorageGB)", dst.Postgres, to.Cloud.DBStorageGB))
@@ -222,9 +222,6 @@ func NewPlan(from, to *model.Config) (*Plan, error) {
 	}
 	add(Step{ID: "verify", Part: "all", Phase: PhaseVerify, Title: "Verify before cutover", Frozen: true, Detail: verify + "; a mismatch stops the migration"})
 	edge := "start the " + string(to.Stage) + " stack's cloudflared (the same tunnel token), then stop the source's: the tunnel's traffic moves with no DNS change"
-	if model.Profiles[to.Stage].Hosting == model.Provider {
-		edge = "point tunnel.hostname's DNS record at the load balancer (Cloudflare proxied CNAME), and stop the source's cloudflared"
-	}
 	add(Step{ID: "cutover", Part: model.PartTunnel, Phase: PhaseCutover, Title: "Switch the traffic", Frozen: true, Detail: edge})
 	return p, nil
 }

@@ -25,10 +25,9 @@ type scriptData struct {
 	Database  string
 	Jobs      int
 	Tunnel    bool
-	Service   string
-	Replicas  int
-	Cloud     bool
 	Hostname  string
+	// The commands that start and stop each side's cloudflared.
+	SourceStart, SourceStop, TargetStart, TargetStop string
 	Rollback  bool
 	Project   string
 	StateCopy bool
@@ -40,6 +39,23 @@ type scriptStep struct {
 	ID, Func, Title string
 }
 
+// TunnelCommand is the command that runs n of a stage's cloudflared (n 0
+// stops it), by the stage's runtime: Compose's service, Swarm's service,
+// the cloud's Deployment. Its words need no quoting.
+func TunnelCommand(stage model.Stage, n int) string {
+	switch model.Profiles[stage].Runtime {
+	case "docker-swarm":
+		return fmt.Sprintf("docker service scale --detach=false %s_%s=%d", model.Namespace, model.PartTunnel, n)
+	case "kubernetes":
+		// The cloud's workloads run in the namespace named like the project.
+		return fmt.Sprintf("kubectl -n %s scale deployment/%s --replicas=%d", model.Namespace, model.PartTunnel, n)
+	}
+	if n == 0 {
+		return fmt.Sprintf("docker compose -p %s stop %s", model.Namespace, model.PartTunnel)
+	}
+	return fmt.Sprintf("docker compose -p %s start %s", model.Namespace, model.PartTunnel)
+}
+
 func funcName(id string) string { return "step_" + strings.NewReplacer(".", "_", "-", "_").Replace(id) }
 
 // Scripts renders the plan as shell scripts, for users who run the steps
@@ -47,8 +63,9 @@ func funcName(id string) string { return "step_" + strings.NewReplacer(".", "_",
 // `migrate.sh all`), cutover.sh and rollback.sh.
 func Scripts(p *Plan, from, to *model.Config) (files.Set, error) {
 	d := scriptData{Plan: p, Database: from.Postgres.Database, Jobs: from.Migration.Jobs, Project: model.Namespace,
-		Tunnel: to.Tunnel.Mode != model.TunnelNone, Service: model.Namespace + "_" + model.PartTunnel,
-		Replicas: max(1, model.Profiles[to.Stage].Topology.EdgeReplicas), Cloud: model.Profiles[to.Stage].Hosting == model.Provider,
+		Tunnel:      to.Tunnel.Mode != model.TunnelNone,
+		SourceStart: TunnelCommand(from.Stage, max(1, model.Profiles[from.Stage].Topology.EdgeReplicas)), SourceStop: TunnelCommand(from.Stage, 0),
+		TargetStart: TunnelCommand(to.Stage, max(1, model.Profiles[to.Stage].Topology.EdgeReplicas)), TargetStop: TunnelCommand(to.Stage, 0),
 		Hostname: to.Tunnel.Hostname, StateCopy: p.RedisData == model.RedisState, QdrantReplicas: QdrantReplicationFactor(to)}
 	for _, s := range p.Steps {
 		d.Steps = append(d.Steps, scriptStep{s.ID, funcName(s.ID), s.Title})

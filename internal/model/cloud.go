@@ -60,7 +60,8 @@ type CloudConfig struct {
 	BackupRetentionDays int `json:"backupRetentionDays"`
 	// AlarmEmail, if set, is subscribed to the alarms' SNS topic.
 	AlarmEmail string `json:"alarmEmail"`
-	// ZoneID is the Cloudflare zone of tunnel.hostname, for the proxied DNS record.
+	// ZoneID is no longer read (the cloud is reached through its tunnel,
+	// tunnel.zoneId); a value set is reported with the fix.
 	ZoneID string `json:"zoneId"`
 }
 
@@ -257,10 +258,14 @@ func checkCloud(c *Config, ds *Diagnostics) {
 	if cc.AlarmEmail != "" && !emailRE.MatchString(cc.AlarmEmail) {
 		ds.Errorf(k("alarmEmail"), "use an e-mail address, or leave it empty", "%q is not an e-mail address", cc.AlarmEmail)
 	}
-	if cc.ZoneID != "" && !cfIDRE.MatchString(cc.ZoneID) {
-		ds.Errorf(k("zoneId"), "set the 32-hex-digit Cloudflare zone ID of tunnel.hostname, or leave it empty", "%q is not a Cloudflare zone ID", cc.ZoneID)
+	if cc.ZoneID != "" {
+		ds.Errorf(k("zoneId"), "remove it; for a tunnel nfx creates set tunnel.mode managed with tunnel.accountId and tunnel.zoneId, or run an existing tunnel with tunnel.mode token",
+			"is no longer read: the cloud stage is reached through its Cloudflare Tunnel, like the other stages, and has no load balancer for a DNS record to point at")
 	}
-}
+	if c.Tunnel.Mode == TunnelNone {
+		ds.Errorf(FullKey("tunnel.mode"), "use managed (nfx creates the tunnel, its routes and DNS) or token (an existing tunnel's token)",
+			"is none, but the cloud stage has no other entry: nothing faces the Internet except its Cloudflare Tunnel")
+	}}
 
 // documentationRanges are RFC 5737's, for examples only.
 var documentationRanges = []string{"192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"}

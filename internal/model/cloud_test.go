@@ -43,7 +43,7 @@ func TestCloudRejectsBadConfig(t *testing.T) {
 		{"one cache node", `{"cacheNodes": 1}`, "nextflow:cloud.cacheNodes", "automatic failover"},
 		{"small VPC", `{"vpcCidr": "10.0.0.0/24"}`, "nextflow:cloud.vpcCidr", "too small"},
 		{"ceiling below floor", `{"crmMaxReplicas": 4}`, "nextflow:cloud.crmMaxReplicas", "4 < 10"},
-		{"bad zone", `{"zoneId": "example.com"}`, "nextflow:cloud.zoneId", "zone ID"},
+		{"a zone for the load balancer that is gone", `{"zoneId": "example.com"}`, "nextflow:cloud.zoneId", "Cloudflare Tunnel"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

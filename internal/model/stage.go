@@ -295,7 +295,7 @@ var Profiles = map[Stage]Profile{
 		Response:   [2]float64{0.5, 2},
 		Uptime:     99.99,
 		// Managed PostgreSQL and Redis; Qdrant runs as a StatefulSet of three.
-		Topology: Topology{QdrantNodes: 3, ExclusiveGPUs: true, Monitoring: true, Managed: []Kind{KindDatabase, KindCache}},
+		Topology: Topology{QdrantNodes: 3, EdgeReplicas: 2, ExclusiveGPUs: true, Monitoring: true, Managed: []Kind{KindDatabase, KindCache}},
 		Replicas: map[string]int{PartCRM: 10, PartAI: 2},
 		// A g5.xlarge has 4 vCPUs and 16 GiB: Ollama on its GPU needs few
 		// cores, and the node keeps some of each for itself.

@@ -22,11 +22,11 @@ var variants = map[string]map[string]string{
 	// Another region, no GPU pool, one NAT gateway, a public API endpoint
 	// for one office range, and a read replica.
 	"singapore-cpu": {"cloud": `{"region": "ap-southeast-1", "gpuPool": false, "singleNat": true,
-		"publicAccessCidrs": ["203.0.113.0/24"], "dbReadReplica": true, "zoneId": "0123456789abcdef0123456789abcdef"}`},
+		"publicAccessCidrs": ["203.0.113.0/24"], "dbReadReplica": true}`, "tunnel": `{"mode": "managed", "hostname": "crm.nextflow.example", "accountId": "0123456789abcdef0123456789abcdef", "zoneId": "0123456789abcdef0123456789abcdef"}`},
 	// The user's own services, with Cloudflare's DNS in front, and the CRM
 	// on another port.
 	"services": {"services": testutil.ServicesConfig, "secrets": testutil.ServicesSecrets,
-		"cloud": `{"zoneId": "0123456789abcdef0123456789abcdef"}`, "crm": `{"port": 8080}`},
+		"tunnel": `{"mode": "managed", "hostname": "crm.nextflow.example", "accountId": "0123456789abcdef0123456789abcdef", "zoneId": "0123456789abcdef0123456789abcdef"}`, "crm": `{"port": 8080}`},
 }
 
 func raw(values map[string]string) model.Raw {
@@ -79,14 +79,17 @@ func TestCloudPolicies(t *testing.T) {
 				if in["replicateSourceDb"] != nil {
 					continue // a read replica inherits backups and Multi-AZ settings
 				}
-				if in["multiAz"] != true || in["manageMasterUserPassword"] != true {
-					t.Errorf("%s: Multi-AZ %v, AWS-managed password %v", db.Name, in["multiAz"], in["manageMasterUserPassword"])
+				// The master password is the stack's secret, which the
+				// CRM's Secret carries too: an RDS-managed one rotates
+				// every 7 days and the CRM's copy goes stale.
+				if in["multiAz"] != true || in["manageMasterUserPassword"] == true {
+					t.Errorf("%s: Multi-AZ %v, RDS-managed (rotating) password %v", db.Name, in["multiAz"], in["manageMasterUserPassword"])
 				}
 				if days, _ := in["backupRetentionPeriod"].(float64); days < 7 {
 					t.Errorf("%s keeps %v days of backups", db.Name, in["backupRetentionPeriod"])
 				}
-				if _, has := in["password"]; has {
-					t.Errorf("%s sets a master password; AWS must manage it", db.Name)
+				if in["password"] != offline.Secret {
+					t.Errorf("%s: the master password is %v, not the stack's secret", db.Name, in["password"])
 				}
 			}
 			for _, rg := range byType(res, "aws:elasticache/replicationGroup:ReplicationGroup") {

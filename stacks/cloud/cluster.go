@@ -196,6 +196,24 @@ func (b *builder) cluster(net *network) (*cluster, error) {
 	}, b.opts(pulumi.DependsOn([]pulumi.Resource{out.general}))...); err != nil {
 		return nil, err
 	}
+	// The VPC CNI as a managed add-on with its network policy agent on:
+	// EKS installs the CNI self-managed with policies off, and a
+	// NetworkPolicy is then stored but never enforced (EKS user guide,
+	// "Limit Pod traffic with Kubernetes network policies").
+	if _, err := eks.NewAddon(b.ctx, b.name("vpc-cni"), &eks.AddonArgs{
+		ClusterName: cl.Name, AddonName: pulumi.String("vpc-cni"),
+		ConfigurationValues:      pulumi.String(`{"enableNetworkPolicy":"true"}`),
+		ResolveConflictsOnCreate: pulumi.String("OVERWRITE"), ResolveConflictsOnUpdate: pulumi.String("OVERWRITE"),
+	}, b.opts()...); err != nil {
+		return nil, err
+	}
+	// The Metrics Server, which EKS does not install and the CRM's
+	// HorizontalPodAutoscaler reads CPU from (an EKS community add-on).
+	if _, err := eks.NewAddon(b.ctx, b.name("metrics-server"), &eks.AddonArgs{
+		ClusterName: cl.Name, AddonName: pulumi.String("metrics-server"), ResolveConflictsOnUpdate: pulumi.String("OVERWRITE"),
+	}, b.opts(pulumi.DependsOn([]pulumi.Resource{out.general}))...); err != nil {
+		return nil, err
+	}
 	out.kubeconfig = kubeconfig(cl, name, b.cfg.Cloud.Region)
 	return out, nil
 }

@@ -52,7 +52,7 @@ func (r Realiser) Realise(ctx *pulumi.Context, in components.Realisation) (pulum
 	}
 	b := &builder{ctx: ctx, cfg: cfg, stack: ctx.Stack(), prefix: in.Name, parent: platform, offline: r.Offline}
 	rz := &realisation{builder: b, in: in, app: in.App, platform: platform,
-		values: map[string]pulumi.StringOutput{}, entries: map[string]pulumi.StringOutput{}}
+		values: map[string]pulumi.StringOutput{}}
 	var err error
 	if rz.net, err = b.network(); err != nil {
 		return nil, err
@@ -86,15 +86,11 @@ func (r Realiser) Realise(ctx *pulumi.Context, in components.Realisation) (pulum
 	if in.Monitoring != nil {
 		rz.k.mon = in.Monitoring
 	}
-	dbPassword := pulumi.ToSecret(pulumi.String("")).(pulumi.StringOutput)
-	if !r.Offline {
-		dbPassword = rz.db.password(ctx, platform)
+	// The tunnel's token: created with its routes in managed mode.
+	secrets, err := components.TunnelSecrets(ctx, in, Routes(in.App))
+	if err != nil {
+		return nil, err
 	}
-	secrets := map[string]pulumi.StringOutput{}
-	for k, v := range in.Secrets {
-		secrets[k] = v
-	}
-	secrets[model.SecretPostgresPassword] = dbPassword
 	secrets[model.SecretRedisPassword] = rz.cache.token
 	if err := rz.base(secrets); err != nil {
 		return nil, err
@@ -110,10 +106,7 @@ func (r Realiser) Realise(ctx *pulumi.Context, in components.Realisation) (pulum
 			return nil, err
 		}
 	}
-	if err := rz.phase(phaseEdge); err != nil {
-		return nil, err
-	}
-	entry := rz.entries[model.PartCRM]
+	entry := pulumi.String("https://" + cfg.Tunnel.Hostname)
 	outs := pulumi.Map{
 		"cluster":      rz.cl.eks.Name,
 		"kubeconfig":   pulumi.ToSecret(rz.cl.kubeconfig),

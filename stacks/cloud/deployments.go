@@ -13,10 +13,11 @@ import (
 	"github.com/nextflow-crm/nfx/internal/model"
 )
 
-// deployment runs a web app or a worker as an EKS Deployment: probes from
-// its health check, the restricted security context, zone spread, a PDB;
-// a web app gets a Service, behind a Network Load Balancer that only
-// Cloudflare may reach when it is public. The CRM scales with an HPA.
+// deployment runs a web app, a worker or the tunnel's cloudflared as an
+// EKS Deployment: probes from its health check, the restricted security
+// context, zone spread, a PDB; a web app gets a ClusterIP Service, which a
+// public one's tunnel routes to (no load balancer faces the Internet). The
+// CRM scales with an HPA.
 type deployment struct{ web bool }
 
 func (deployment) phase() int { return phaseWorkloads }
@@ -25,9 +26,11 @@ func (d deployment) Describe(app *model.App, p *model.Part) string {
 	c := app.Config
 	switch {
 	case p.Autoscale:
-		return fmt.Sprintf("EKS Deployment, %d to %d pods (HPA) behind an NLB", p.Replicas, c.Cloud.CRMMaxReplicas)
+		return fmt.Sprintf("EKS Deployment, %d to %d pods (HPA) behind the Cloudflare Tunnel at %s", p.Replicas, c.Cloud.CRMMaxReplicas, p.Public.Hostname)
 	case d.web && p.Public != nil:
-		return fmt.Sprintf("EKS Deployment, %d pods behind an NLB at %s", p.Replicas, p.Public.Hostname)
+		return fmt.Sprintf("EKS Deployment, %d pods behind the Cloudflare Tunnel at %s", p.Replicas, p.Public.Hostname)
+	case p.Kind == model.KindEdge:
+		return fmt.Sprintf("EKS Deployment of cloudflared, %d pods (tunnel.mode %s), outbound only", replicasOf(app, p), c.Tunnel.Mode)
 	case d.web:
 		return fmt.Sprintf("EKS Deployment, %d pods behind a ClusterIP Service", p.Replicas)
 	}
@@ -40,6 +43,16 @@ func (deployment) Inputs(app *model.App, p *model.Part) map[string]any {
 		extra["maxReplicas"] = app.Config.Cloud.CRMMaxReplicas
 	}
 	return components.ContainerInputs(app, p, extra)
+}
+
+// replicasOf is a part's pod count by the stage's layout (the tunnel runs
+// the stage's edge replicas), or its own.
+func replicasOf(app *model.App, p *model.Part) int {
+	n := 0
+	for _, in := range app.InstancesOf(p.Name) {
+		n += in.Replicas
+	}
+	return max(n, p.Replicas)
 }
 
 // usesLabel marks the pods that need an endpoint, so that its network
@@ -145,6 +158,12 @@ func (d deployment) provision(r *realisation, p *model.Part) error {
 	for _, pt := range m.Ports {
 		cports = append(cports, corev1.ContainerPortArgs{Name: pulumi.String(pt.Name), ContainerPort: pulumi.Int(pt.Port)})
 	}
+	// cloudflared's metrics, which Prometheus scrapes through a Service
+	// of their own (the tunnel takes no other traffic).
+	tunnelMetrics := p.Kind == model.KindEdge && model.MonitoringRuns(c)
+	if tunnelMetrics {
+		cports = append(cports, corev1.ContainerPortArgs{Name: pulumi.String("metrics"), ContainerPort: pulumi.Int(model.TunnelMetrics)})
+	}
 	if len(cports) > 0 {
 		container.Ports = cports
 	}
@@ -158,6 +177,10 @@ func (d deployment) provision(r *realisation, p *model.Part) error {
 	}
 	container.Resources = resources(m.Sizing, placement(&spec, m.GPUs))
 	probes(p, &container)
+	if tunnelMetrics {
+		// Ready while connected to Cloudflare's edge (cloudflared's /ready).
+		container.ReadinessProbe = httpProbe("/ready", model.TunnelMetrics, 10, 3)
+	}
 	spec.Containers = corev1.ContainerArray{container}
 	depSpec := appsv1.DeploymentSpecArgs{
 		Selector: selector(name),
@@ -168,7 +191,7 @@ func (d deployment) provision(r *realisation, p *model.Part) error {
 	}
 	if !p.Autoscale {
 		// An autoscaled app has no replicas: the HPA owns the count.
-		depSpec.Replicas = pulumi.Int(p.Replicas)
+		depSpec.Replicas = pulumi.Int(replicasOf(r.app, p))
 	}
 	dep, err := appsv1.NewDeployment(k.ctx, k.name(name), &appsv1.DeploymentArgs{Metadata: meta(name, appLabels(name)), Spec: depSpec}, k.opts(name, opts...)...)
 	if err != nil {
@@ -195,6 +218,10 @@ func (d deployment) provision(r *realisation, p *model.Part) error {
 	if err := k.pdb(name, name, 1); err != nil {
 		return err
 	}
+	if tunnelMetrics {
+		_, err := k.service(name, name, map[string]int{"metrics": model.TunnelMetrics}, false, nil)
+		return err
+	}
 	if !d.web || len(m.Ports) == 0 {
 		return nil
 	}
@@ -202,19 +229,6 @@ func (d deployment) provision(r *realisation, p *model.Part) error {
 	for _, pt := range m.Ports {
 		ports[pt.Name] = pt.Port
 	}
-	if p.Public == nil {
-		_, err := k.service(name, name, ports, false, nil)
-		return err
-	}
-	// A public app's entry point: a Network Load Balancer only Cloudflare may reach.
-	svc, err := k.service(name, name, ports, false, func(s *corev1.ServiceSpecArgs) {
-		s.Type = pulumi.String("LoadBalancer")
-		s.LoadBalancerSourceRanges = pulumi.ToStringArray(CloudflareIPv4)
-		s.ExternalTrafficPolicy = pulumi.String("Local")
-	})
-	if err != nil {
-		return err
-	}
-	r.entries[name] = svc.Status.LoadBalancer().Ingress().Index(pulumi.Int(0)).Hostname().Elem()
-	return nil
+	_, err = k.service(name, name, ports, false, nil)
+	return err
 }

@@ -236,6 +236,8 @@ func (k *k8s) monitorJob(app *model.App, j monitoring.Job, opts ...pulumi.Resour
 		svc, port = model.PartCRM, crm.Service.Ports[0].Name
 	case "qdrant":
 		svc, port = model.PartQdrant, "http"
+	case "tunnel":
+		svc, port = model.PartTunnel, "metrics"
 	case "ollama-sli":
 		svc, namespace, port = monitoring.ProbeService, MonitoringNamespace, "metrics"
 	case "gpu":
@@ -410,7 +412,7 @@ func (k *k8s) admitMonitoring(app *model.App, workloadsNS pulumi.ResourceOption,
 	}}
 	crm, _ := app.Part(model.PartCRM)
 	ports := networkingv1.NetworkPolicyPortArray{}
-	for _, p := range []int{crm.Service.Ports[0].Port, model.OllamaPort, model.QdrantHTTPPort} {
+	for _, p := range []int{crm.Service.Ports[0].Port, model.OllamaPort, model.QdrantHTTPPort, model.TunnelMetrics} {
 		ports = append(ports, networkingv1.NetworkPolicyPortArgs{Port: pulumi.Int(p), Protocol: pulumi.String("TCP")})
 	}
 	if _, err := networkingv1.NewNetworkPolicy(k.ctx, k.name("allow-monitoring"), &networkingv1.NetworkPolicyArgs{

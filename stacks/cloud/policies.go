@@ -17,7 +17,7 @@ type policyRule struct {
 }
 
 // policyRules are derived from the parts: a public web app takes traffic
-// from its load balancer, an internal one from the app's own pods; each
+// from the tunnel's cloudflared, an internal one from the app's own pods; each
 // in-cluster endpoint admits the pods that need it (labelled
 // nextflow.io/uses-<endpoint>); Qdrant's peers reach each other.
 func policyRules(app *model.App) []policyRule {
@@ -30,9 +30,9 @@ func policyRules(app *model.App) []policyRule {
 		}
 		switch p.Kind {
 		case model.KindWeb:
-			r := policyRule{name: "allow-" + p.Name + "-http", target: p.Name, ports: ports}
-			if p.Public == nil {
-				r.from = partOf
+			r := policyRule{name: "allow-" + p.Name + "-http", target: p.Name, ports: ports, from: partOf}
+			if p.Public != nil {
+				r.from = map[string]string{"app.kubernetes.io/name": model.PartTunnel}
 			}
 			out = append(out, r)
 		case model.KindAI, model.KindVector:

@@ -3,7 +3,6 @@ package cloud
 import (
 	"fmt"
 
-	"github.com/pulumi/pulumi-cloudflare/sdk/v5/go/cloudflare"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -13,11 +12,10 @@ import (
 
 // Phases of the cloud's realisation: the provider's managed data stores
 // first (the workloads need their endpoints), then the workloads on EKS,
-// then the edge in front of them.
+// the tunnel's cloudflared among them.
 const (
 	phaseManaged = iota
 	phaseWorkloads
-	phaseEdge
 )
 
 // provisioner realises the parts of one kind on AWS and EKS.
@@ -28,9 +26,10 @@ type provisioner interface {
 }
 
 // Provisioners are the cloud's provisioners, one per part kind: AWS's
-// managed services for the data stores, EKS workloads for the rest, and
-// Cloudflare's proxied DNS at the edge. A second provider would be a
-// second set.
+// managed services for the data stores, EKS workloads for the rest,
+// cloudflared (a Deployment) at the edge: the cloud, like the other
+// stages, is reached only through its Cloudflare Tunnel, with no public
+// load balancer. A second provider would be a second set.
 var Provisioners = map[model.Kind]provisioner{
 	model.KindDatabase: rdsPostgres{},
 	model.KindCache:    elastiCache{},
@@ -38,7 +37,7 @@ var Provisioners = map[model.Kind]provisioner{
 	model.KindWorker:   deployment{},
 	model.KindAI:       ollamaSet{},
 	model.KindVector:   qdrantSet{},
-	model.KindEdge:     cloudflareDNS{},
+	model.KindEdge:     deployment{},
 }
 
 // realisation is what the provisioners share while the cloud is realised.
@@ -56,8 +55,6 @@ type realisation struct {
 	// values are the provider-known values behind the placeholders of
 	// the resolved environments.
 	values map[string]pulumi.StringOutput
-	// entries are the load balancers' hostnames, by public part.
-	entries map[string]pulumi.StringOutput
 }
 
 // addrs are where the cloud serves each endpoint: RDS and ElastiCache at
@@ -169,7 +166,11 @@ func (rdsPostgres) provision(r *realisation, p *model.Part) error {
 	if r.db != nil {
 		return fmt.Errorf("%s: the cloud stage runs one database, and %s is a second", p.Key, p.Name)
 	}
-	db, err := r.builder.under(r.in.Parts[p.Name]).database(r.net, r.cl)
+	password, ok := r.in.Secrets[model.SecretPostgresPassword]
+	if !ok {
+		password = pulumi.ToSecret(pulumi.String("")).(pulumi.StringOutput)
+	}
+	db, err := r.builder.under(r.in.Parts[p.Name]).database(r.net, r.cl, password)
 	if err != nil {
 		return err
 	}
@@ -216,53 +217,14 @@ func (elastiCache) provision(r *realisation, p *model.Part) error {
 	return nil
 }
 
-// cloudflareDNS puts Cloudflare's proxied DNS (its CDN) in front of each
-// public part's load balancer, for the same hostnames as the other stages.
-type cloudflareDNS struct{}
-
-func (cloudflareDNS) phase() int { return phaseEdge }
-
-func (cloudflareDNS) Describe(app *model.App, _ *model.Part) string {
-	if app.Config.Cloud.ZoneID == "" {
-		return "none: set cloud.zoneId for Cloudflare's proxied DNS in front of the load balancer"
-	}
-	return "Cloudflare proxied DNS (CDN) to the load balancer"
-}
-
-func (cloudflareDNS) Inputs(app *model.App, _ *model.Part) map[string]any {
-	var hosts []string
+// Routes send each public hostname through the tunnel to its part's
+// Service, in the namespace cloudflared runs in.
+func Routes(app *model.App) []components.Route {
+	var out []components.Route
 	for _, p := range app.PublicParts() {
-		hosts = append(hosts, p.Public.Hostname)
-	}
-	return map[string]any{"managed": "cloudflare:dns", "proxied": true, "zoneId": app.Config.Cloud.ZoneID, "hostnames": hosts}
-}
-
-func (cloudflareDNS) provision(r *realisation, _ *model.Part) error {
-	zone := r.cfg.Cloud.ZoneID
-	if zone == "" {
-		return nil
-	}
-	for _, p := range r.app.PublicParts() {
-		entry, ok := r.entries[p.Name]
-		if !ok {
-			continue
-		}
-		// The CRM's record keeps the name it always had: child names are
-		// API. Each record sits under the part it points at.
-		name := r.in.Name + "-dns"
-		if p.Name != model.PartCRM {
-			name += "-" + p.Name
-		}
-		if _, err := cloudflare.NewRecord(r.ctx, name, &cloudflare.RecordArgs{
-			ZoneId:  pulumi.String(zone),
-			Name:    pulumi.String(p.Public.Hostname),
-			Type:    pulumi.String("CNAME"),
-			Content: entry,
-			Proxied: pulumi.Bool(true),
-			Comment: pulumi.String(fmt.Sprintf("NextFlow %s on EKS; managed by nfx", p.Name)),
-		}, pulumi.Parent(part(r.in, p.Name, r.platform))); err != nil {
-			return err
+		if len(p.Service.Ports) > 0 {
+			out = append(out, components.Route{Hostname: p.Public.Hostname, Service: fmt.Sprintf("http://%s.%s.svc:%d", p.Name, Namespace, p.Service.Ports[0].Port)})
 		}
 	}
-	return nil
+	return out
 }

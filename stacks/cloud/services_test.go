@@ -7,7 +7,6 @@ import (
 
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/offline"
-	"github.com/nextflow-crm/nfx/stacks/cloud"
 )
 
 // object returns the Kubernetes object of a kind and name from a plan.
@@ -120,12 +119,22 @@ func TestCloudUserServices(t *testing.T) {
 	if at(labels, "nextflow.io/uses-ai") != "true" || at(labels, "nextflow.io/uses-vector") != nil {
 		t.Errorf("admin pod labels: %v", labels)
 	}
-	svc := object(t, res, "Service", "admin")
-	if at(svc, "spec", "type") != "LoadBalancer" || len(at(svc, "spec", "loadBalancerSourceRanges").([]any)) != len(cloud.CloudflareIPv4) {
-		t.Errorf("admin is not behind a Cloudflare-only load balancer: %v", at(svc, "spec"))
+	// No Service faces the Internet: the tunnel routes each public
+	// hostname to its ClusterIP Service, and only cloudflared may reach it.
+	for _, r := range res.Plan.Resources {
+		if spec, _ := r.Inputs["spec"].(map[string]any); r.Inputs["kind"] == "Service" && spec["type"] != nil {
+			t.Errorf("a %v Service: %v", spec["type"], r.Inputs["metadata"])
+		}
 	}
-	if at(object(t, res, "Service", "reports"), "spec", "type") != nil {
-		t.Error("the internal reports app has a load balancer")
+	routes := byType(res, "cloudflare:index/zeroTrustTunnelCloudflaredConfig:ZeroTrustTunnelCloudflaredConfig")
+	if len(routes) != 1 {
+		t.Fatalf("tunnel configurations: %d", len(routes))
+	}
+	rules := fmt.Sprint(at(routes[0].Inputs, "config", "ingressRules"))
+	for _, want := range []string{"admin.nextflow.example", "http://admin.nextflow.svc:8080", "crm.nextflow.example", "http://crm.nextflow.svc:8080", "http_status:404"} {
+		if !strings.Contains(rules, want) {
+			t.Errorf("the tunnel's routes lack %s: %s", want, rules)
+		}
 	}
 	dns := byType(res, "cloudflare:index/record:Record")
 	hosts := map[string]bool{}
@@ -135,10 +144,11 @@ func TestCloudUserServices(t *testing.T) {
 	if !hosts["admin.nextflow.example"] || !hosts["crm.nextflow.example"] || len(dns) != 2 {
 		t.Errorf("proxied DNS records: %v", hosts)
 	}
-	// Network policies: the public app from anywhere, the internal one from
-	// the app's pods, the AI and Qdrant from the pods that need them.
-	if at(object(t, res, "NetworkPolicy", "allow-admin-http"), "spec", "ingress", 0, "from") != nil {
-		t.Error("the public admin app's policy restricts its sources")
+	// Network policies: a public app from the tunnel's pods only, the
+	// internal one from the app's pods, the AI and Qdrant from the pods
+	// that need them.
+	if at(object(t, res, "NetworkPolicy", "allow-admin-http"), "spec", "ingress", 0, "from", 0, "podSelector", "matchLabels", "app.kubernetes.io/name") != model.PartTunnel {
+		t.Error("the public admin app admits more than the tunnel's pods")
 	}
 	if at(object(t, res, "NetworkPolicy", "allow-reports-http"), "spec", "ingress", 0, "from", 0, "podSelector", "matchLabels", "app.kubernetes.io/part-of") != "nextflow" {
 		t.Error("the internal reports app admits more than the app's pods")
