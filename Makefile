@@ -1,5 +1,5 @@
 # nfx: the two set-up commands of the README, and their parts.
-.PHONY: demo test test-swarm deps k8s-tools ci-tools engine-tools lint pulumi language-host program nfx fuzz bench
+.PHONY: demo test test-swarm deps k8s-tools kube-tools ci-tools engine-tools lint pulumi language-host program nfx fuzz bench
 
 # The main job, offline on the repository's defaults: render and plan the laptop stage.
 demo: nfx
@@ -10,7 +10,7 @@ demo: nfx
 # built first; a test that needs an outside tool fails instead of skipping.
 # The tests run with a Docker engine of their own (scripts/engine.sh), the
 # stand-in images built into it, stopped at the end.
-test: deps pulumi language-host program k8s-tools ci-tools engine-tools lint
+test: deps pulumi language-host program k8s-tools kube-tools ci-tools engine-tools lint
 	scripts/engine.sh run env NFX_REQUIRE_TOOLS=1 PATH="$(CURDIR)/bin:$$PATH:/usr/sbin" go test -count=1 ./...
 
 # The server stage on a real three-node Swarm (scripts/engine.sh), apart
@@ -46,6 +46,11 @@ ci-tools:
 # Compose v2, into bin/ (Debian's docker-compose is Compose v1).
 engine-tools:
 	scripts/engine.sh tools
+
+# A real Kubernetes control plane (kube-apiserver, controller manager,
+# scheduler v1.37.2) and kwok, into bin/kube/, cached by content.
+kube-tools:
+	scripts/build-kube-tools.sh
 
 # kubeconform, kube-score and the strict Kubernetes schemas, into bin/.
 k8s-tools:

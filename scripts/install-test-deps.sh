@@ -22,6 +22,8 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v dockerd >/dev/null || [ -x /usr/sbin/dockerd ] || need+=(docker.io)
 # The stand-in images' Debian base (scripts/engine.sh).
 command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
+# etcd serves the Kubernetes control plane of the cloud stage's tests (bin/kube).
+command -v etcd >/dev/null || need+=(etcd-server)
 command -v chromium >/dev/null || need+=(chromium)
 # Prometheus (with promtool), Alertmanager (amtool) and the exporters the
 # monitoring test scrapes for real.

@@ -1,0 +1,302 @@
+package cloud_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/internal/testutil"
+	"github.com/nextflow-crm/nfx/stacks/cloud"
+)
+
+// kinds maps each kind the cloud stage renders to its API path; a kind
+// missing here fails the test, so a new one is applied too.
+var kinds = map[string]struct {
+	base, plural string
+	namespaced   bool
+}{
+	"Namespace": {"/api/v1", "namespaces", false}, "ConfigMap": {"/api/v1", "configmaps", true},
+	"Secret": {"/api/v1", "secrets", true}, "Service": {"/api/v1", "services", true},
+	"ServiceAccount": {"/api/v1", "serviceaccounts", true}, "Deployment": {"/apis/apps/v1", "deployments", true},
+	"StatefulSet": {"/apis/apps/v1", "statefulsets", true}, "DaemonSet": {"/apis/apps/v1", "daemonsets", true},
+	"HorizontalPodAutoscaler":  {"/apis/autoscaling/v2", "horizontalpodautoscalers", true},
+	"NetworkPolicy":            {"/apis/networking.k8s.io/v1", "networkpolicies", true},
+	"PodDisruptionBudget":      {"/apis/policy/v1", "poddisruptionbudgets", true},
+	"StorageClass":             {"/apis/storage.k8s.io/v1", "storageclasses", false},
+	"ServiceMonitor":           {"/apis/monitoring.coreos.com/v1", "servicemonitors", true},
+	"Probe":                    {"/apis/monitoring.coreos.com/v1", "probes", true},
+	"PrometheusRule":           {"/apis/monitoring.coreos.com/v1", "prometheusrules", true},
+	"CustomResourceDefinition": {"/apis/apiextensions.k8s.io/v1", "customresourcedefinitions", false},
+	"Node":                     {"/api/v1", "nodes", false}, "PersistentVolume": {"/api/v1", "persistentvolumes", false},
+}
+
+func objPath(t *testing.T, obj map[string]any) string {
+	t.Helper()
+	kind, _ := obj["kind"].(string)
+	k, ok := kinds[kind]
+	if !ok {
+		t.Fatalf("the cloud stage renders a %s, which this test does not know how to apply", kind)
+	}
+	md, _ := obj["metadata"].(map[string]any)
+	p := k.base
+	if k.namespaced {
+		p += "/namespaces/" + fmt.Sprint(md["namespace"])
+	}
+	return p + "/" + k.plural + "/" + fmt.Sprint(md["name"])
+}
+
+// apply server-side applies one object: the API server validates,
+// defaults and admits it (PodSecurity included) as on EKS.
+func apply(t *testing.T, kc *testutil.Kube, obj map[string]any) error {
+	t.Helper()
+	body, _ := json.Marshal(obj)
+	code, out, err := kc.Do("PATCH", objPath(t, obj)+"?fieldManager=nfx&force=true", "application/apply-patch+yaml", body)
+	if err != nil {
+		return err
+	}
+	if code >= 300 {
+		return fmt.Errorf("%s %v: %d %s", obj["kind"], obj["metadata"].(map[string]any)["name"], code, out)
+	}
+	return nil
+}
+
+func readObjects(t *testing.T, dir string) []map[string]any {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	sort.Strings(files)
+	var out []map[string]any
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var obj map[string]any
+		if err := yaml.Unmarshal(data, &obj); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		out = append(out, obj)
+	}
+	// Namespaces and cluster-wide objects first, as Pulumi orders them.
+	sort.SliceStable(out, func(i, j int) bool { return rank(out[i]) < rank(out[j]) })
+	return out
+}
+
+func rank(o map[string]any) int {
+	switch o["kind"] {
+	case "Namespace", "StorageClass", "CustomResourceDefinition":
+		return 0
+	case "Secret", "ConfigMap", "ServiceAccount":
+		return 1
+	}
+	return 2
+}
+
+// nodes registers the cloud stage's node groups as kwok nodes: the general
+// pool's desired count of its instance type and the GPU pool's, spread
+// over three zones, with the pools' labels and the GPU taint.
+func nodes(t *testing.T, kc *testutil.Kube, cfg *model.Config) {
+	t.Helper()
+	c := cfg.Cloud
+	zones := []string{c.Region + "a", c.Region + "b", c.Region + "c"}
+	add := func(name, zone, pool string, cpus int, memGiB int, gpus int) {
+		capacity := map[string]any{"cpu": fmt.Sprint(cpus), "memory": fmt.Sprintf("%dGi", memGiB), "pods": "58", "ephemeral-storage": "80Gi"}
+		labels := map[string]any{"kubernetes.io/hostname": name, "topology.kubernetes.io/zone": zone, cloud.PoolLabel: pool,
+			"kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", "type": "kwok"}
+		spec := map[string]any{}
+		if gpus > 0 {
+			capacity[cloud.GPUResource] = fmt.Sprint(gpus)
+			labels["nvidia.com/gpu.present"] = "true"
+			spec["taints"] = []any{map[string]any{"key": cloud.GPUTaintKey, "value": "true", "effect": "NoSchedule"}}
+		}
+		node := map[string]any{"apiVersion": "v1", "kind": "Node",
+			"metadata": map[string]any{"name": name, "labels": labels, "annotations": map[string]any{"kwok.x-k8s.io/node": "fake"}},
+			"spec":     spec, "status": map[string]any{"capacity": capacity, "allocatable": capacity}}
+		if err := apply(t, kc, node); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The general type (m6i.xlarge: 4 vCPUs, 16 GiB, by EC2's instance types) and the GPU type from nfx's table, one GPU each.
+	for i := 0; i < c.NodeDesired; i++ {
+		add(fmt.Sprintf("general-%d", i+1), zones[i%3], cloud.GeneralPool, 4, 16, 0)
+	}
+	for i := 0; i < c.GPUDesired; i++ {
+		g := model.GPUTypes[c.GPUInstanceType]
+		add(fmt.Sprintf("gpu-%d", i+1), zones[i%3], cloud.GPUPoolName, g.VCPUs, int(g.Memory/model.GiB), 1)
+	}
+}
+
+// volumes stands in for the EBS CSI driver, which cannot run here: one
+// pre-bound PersistentVolume of the claim's class and size per claim the
+// StatefulSets will make.
+func volumes(t *testing.T, kc *testutil.Kube, objs []map[string]any) int {
+	t.Helper()
+	n := 0
+	for _, o := range objs {
+		if o["kind"] != "StatefulSet" {
+			continue
+		}
+		md := o["metadata"].(map[string]any)
+		spec := o["spec"].(map[string]any)
+		replicas := int(spec["replicas"].(int))
+		for _, ct := range spec["volumeClaimTemplates"].([]any) {
+			claim := ct.(map[string]any)
+			cname := claim["metadata"].(map[string]any)["name"]
+			cs := claim["spec"].(map[string]any)
+			size := cs["resources"].(map[string]any)["requests"].(map[string]any)["storage"]
+			for i := 0; i < replicas; i++ {
+				pvc := fmt.Sprintf("%s-%s-%d", cname, md["name"], i)
+				pv := map[string]any{"apiVersion": "v1", "kind": "PersistentVolume",
+					"metadata": map[string]any{"name": "pv-" + pvc},
+					"spec": map[string]any{"capacity": map[string]any{"storage": size}, "accessModes": cs["accessModes"],
+						"storageClassName": cs["storageClassName"], "hostPath": map[string]any{"path": "/tmp/" + pvc},
+						"persistentVolumeReclaimPolicy": "Retain",
+						"claimRef":                      map[string]any{"namespace": md["namespace"], "name": pvc}}}
+				if err := apply(t, kc, pv); err != nil {
+					t.Fatal(err)
+				}
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// The cloud stage's Kubernetes objects on a real API server, scheduler and
+// controllers, with kwok playing the node groups: every object admitted,
+// every pod scheduled where it can run, every workload ready, a second
+// render accepted over the first, and a clean delete.
+func TestCloudOnARealAPIServer(t *testing.T) {
+	kc := testutil.KubeCluster(t)
+	crds, _ := filepath.Glob(filepath.Join(testutil.RepoRoot(t), "bin", "kube", "crds", "*.yaml"))
+	for _, f := range crds {
+		data, _ := os.ReadFile(f)
+		var crd map[string]any
+		_ = yaml.Unmarshal(data, &crd)
+		if err := apply(t, kc, crd); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !kc.Poll(60*time.Second, func() bool {
+		code, _, _ := kc.Do("GET", "/apis/monitoring.coreos.com/v1/servicemonitors", "", nil)
+		return code == 200
+	}) {
+		t.Fatal("the Prometheus Operator's CRDs were not established")
+	}
+	res, _ := run(t, nil)
+	dir, _ := manifests(t, res)
+	objs := readObjects(t, filepath.Join(dir, "k8s"))
+	cfg, ds := model.Load("cloud", raw(nil), model.LoadOptions{})
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	nodes(t, kc, cfg)
+	claims := volumes(t, kc, objs)
+	start := time.Now()
+	for _, o := range objs {
+		if err := apply(t, kc, o); err != nil {
+			t.Errorf("refused: %v", err)
+		}
+	}
+	if t.Failed() {
+		return
+	}
+	type workload struct{ kind, ns, name string }
+	var workloads []workload
+	for _, o := range objs {
+		switch o["kind"] {
+		case "Deployment", "StatefulSet", "DaemonSet":
+			md := o["metadata"].(map[string]any)
+			workloads = append(workloads, workload{o["kind"].(string), md["namespace"].(string), md["name"].(string)})
+		}
+	}
+	ready := func(w workload) (bool, string) {
+		o := kc.Get(t, objPath(t, map[string]any{"kind": w.kind, "metadata": map[string]any{"namespace": w.ns, "name": w.name}}))
+		st, _ := o["status"].(map[string]any)
+		num := func(k string) float64 { v, _ := st[k].(float64); return v }
+		if w.kind == "DaemonSet" {
+			return num("desiredNumberScheduled") > 0 && num("numberReady") == num("desiredNumberScheduled"), fmt.Sprint(st)
+		}
+		spec := o["spec"].(map[string]any)
+		want, _ := spec["replicas"].(float64)
+		return want > 0 && num("readyReplicas") == want, fmt.Sprint(st)
+	}
+	ok := kc.Poll(3*time.Minute, func() bool {
+		for _, w := range workloads {
+			if r, _ := ready(w); !r {
+				return false
+			}
+		}
+		return true
+	})
+	if !ok {
+		for _, w := range workloads {
+			if r, st := ready(w); !r {
+				t.Errorf("%s %s/%s not ready: %s", w.kind, w.ns, w.name, st)
+			}
+		}
+		pods := kc.Get(t, "/api/v1/namespaces/nextflow/pods")
+		for _, p := range pods["items"].([]any) {
+			pm := p.(map[string]any)
+			t.Logf("pod %v: %v", pm["metadata"].(map[string]any)["name"], pm["status"].(map[string]any)["conditions"])
+		}
+		t.FailNow()
+	}
+	t.Logf("%d objects applied, %d workloads ready, %d volumes bound, in %s", len(objs), len(workloads), claims, time.Since(start).Round(time.Second))
+	// Where each pod landed.
+	nodeOf := map[string]map[string]any{}
+	for _, n := range kc.Get(t, "/api/v1/nodes")["items"].([]any) {
+		nm := n.(map[string]any)["metadata"].(map[string]any)
+		nodeOf[nm["name"].(string)] = nm["labels"].(map[string]any)
+	}
+	zonesOf := map[string]map[string]bool{}
+	for _, p := range kc.Get(t, "/api/v1/namespaces/nextflow/pods")["items"].([]any) {
+		pm := p.(map[string]any)
+		app := fmt.Sprint(pm["metadata"].(map[string]any)["labels"].(map[string]any)["app.kubernetes.io/name"])
+		labels := nodeOf[fmt.Sprint(pm["spec"].(map[string]any)["nodeName"])]
+		pool := labels[cloud.PoolLabel]
+		if (app == model.PartAI) != (pool == cloud.GPUPoolName) {
+			t.Errorf("%s pod on the %v pool", app, pool)
+		}
+		if zonesOf[app] == nil {
+			zonesOf[app] = map[string]bool{}
+		}
+		zonesOf[app][fmt.Sprint(labels["topology.kubernetes.io/zone"])] = true
+	}
+	for _, app := range []string{model.PartQdrant, model.PartTunnel} {
+		if len(zonesOf[app]) < 2 {
+			t.Errorf("%s's pods share one zone: %v", app, zonesOf[app])
+		}
+	}
+	// A second render with the changes users make (more CRM pods, another
+	// model, a bigger CRM) applies over the first: no immutable field moves.
+	res2, _ := run(t, map[string]string{"crm": `{"replicas": 12, "cpus": 2}`, "ai": `{"model": "llama3.2:3b"}`})
+	dir2, _ := manifests(t, res2)
+	for _, o := range readObjects(t, filepath.Join(dir2, "k8s")) {
+		if err := apply(t, kc, o); err != nil {
+			t.Errorf("the second render is refused: %v", err)
+		}
+	}
+	// A clean delete: the namespaces go, with everything in them.
+	for _, ns := range []string{"nextflow", "monitoring"} {
+		if code, body, err := kc.Do("DELETE", "/api/v1/namespaces/"+ns, "", nil); err != nil || code >= 300 {
+			t.Fatalf("delete %s: %d %v %s", ns, code, err, body)
+		}
+	}
+	if !kc.Poll(2*time.Minute, func() bool {
+		for _, ns := range []string{"nextflow", "monitoring"} {
+			if code, _, _ := kc.Do("GET", "/api/v1/namespaces/"+ns, "", nil); code != 404 {
+				return false
+			}
+		}
+		return true
+	}) {
+		t.Error("the namespaces were not deleted")
+	}
+}
