@@ -21,16 +21,16 @@ var cutoverScript string
 type scriptData struct {
 	Plan *Plan
 	// Steps are the plan's step IDs, as the script's function names.
-	Steps     []scriptStep
-	Database  string
-	Jobs      int
-	Tunnel    bool
-	Hostname  string
+	Steps    []scriptStep
+	Database string
+	Jobs     int
+	Tunnel   bool
+	Hostname string
 	// The commands that start and stop each side's cloudflared.
 	SourceStart, SourceStop, TargetStart, TargetStop string
-	Rollback  bool
-	Project   string
-	StateCopy bool
+	Rollback                                         bool
+	Project                                          string
+	StateCopy                                        bool
 	// QdrantReplicas is the replication factor of the target's collections.
 	QdrantReplicas int
 }

@@ -265,7 +265,8 @@ func checkCloud(c *Config, ds *Diagnostics) {
 	if c.Tunnel.Mode == TunnelNone {
 		ds.Errorf(FullKey("tunnel.mode"), "use managed (nfx creates the tunnel, its routes and DNS) or token (an existing tunnel's token)",
 			"is none, but the cloud stage has no other entry: nothing faces the Internet except its Cloudflare Tunnel")
-	}}
+	}
+}
 
 // documentationRanges are RFC 5737's, for examples only.
 var documentationRanges = []string{"192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"}
