@@ -1,7 +1,6 @@
 package cloud
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/elasticache"
@@ -143,7 +142,7 @@ func (b *builder) cache(net *network, cl *cluster, authToken pulumi.StringOutput
 func (b *builder) backups() (*s3.BucketV2, error) {
 	days := b.cfg.Cloud.BackupRetentionDays
 	bucket, err := s3.NewBucketV2(b.ctx, b.name("backups"), &s3.BucketV2Args{
-		BucketPrefix: pulumi.String(fmt.Sprintf("nextflow-%s-backups-", b.stack)),
+		BucketPrefix: pulumi.String(BucketPrefix(b.stack)),
 		Tags:         b.tags("backups"),
 	}, b.opts(pulumi.Protect(false))...)
 	if err != nil {

@@ -2,6 +2,8 @@ package cloud_test
 
 import (
 	"fmt"
+	"github.com/nextflow-crm/nfx/stacks/cloud"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -173,5 +175,19 @@ func TestCloudUserServices(t *testing.T) {
 		if v != 8080.0 {
 			t.Errorf("crm.port 8080: the %s is %v", what, v)
 		}
+	}
+}
+
+// The first `up` waits for Ollama's first start (a GPU node, the device
+// plugin, the image, the model's pull) as long as its startup probe allows,
+// and longer: Pulumi's default 10 minutes would fail it.
+func TestFirstUpOutwaitsOllamasStart(t *testing.T) {
+	res, _ := run(t, nil)
+	set := object(t, res, "StatefulSet", model.PartAI)
+	probe := at(set, "spec", "template", "spec", "containers", 0, "startupProbe")
+	budget := at(probe, "periodSeconds").(float64) * at(probe, "failureThreshold").(float64)
+	wait, err := strconv.ParseFloat(fmt.Sprint(at(set, "metadata", "annotations", cloud.AwaitAnnotation)), 64)
+	if err != nil || wait <= budget || budget < 600 {
+		t.Errorf("Pulumi waits %v s for a StatefulSet whose startup may take %v s", at(set, "metadata", "annotations"), budget)
 	}
 }

@@ -12,6 +12,14 @@ import (
 	"github.com/nextflow-crm/nfx/internal/model"
 )
 
+// AwaitAnnotation sets how long Pulumi's Kubernetes provider waits for an
+// object to be ready (pulumi-kubernetes, "pulumi.com/timeoutSeconds").
+const AwaitAnnotation = "pulumi.com/timeoutSeconds"
+
+// ollamaStartupSeconds is how long Ollama's first start may take: the
+// image and the model's pull onto an empty volume.
+const ollamaStartupSeconds = 1800
+
 // ollamaSet runs the AI as a StatefulSet on the GPU pool, each pod with
 // its models on its own volume.
 type ollamaSet struct{}
@@ -70,7 +78,7 @@ func (ollamaSet) provision(r *realisation, p *model.Part) error {
 		Resources:       resources(m.Sizing, extra),
 		SecurityContext: restricted(),
 		// Pulling a model takes minutes: up to 30 before the start counts as failed.
-		StartupProbe:   corev1.ProbeArgs{Exec: check, PeriodSeconds: pulumi.Int(10), FailureThreshold: pulumi.Int(180), TimeoutSeconds: pulumi.Int(10)},
+		StartupProbe:   corev1.ProbeArgs{Exec: check, PeriodSeconds: pulumi.Int(10), FailureThreshold: pulumi.Int(ollamaStartupSeconds / 10), TimeoutSeconds: pulumi.Int(10)},
 		ReadinessProbe: corev1.ProbeArgs{Exec: check, PeriodSeconds: pulumi.Int(15), TimeoutSeconds: pulumi.Int(10)},
 		LivenessProbe:  tcpProbe(model.OllamaPort, 20, 3),
 		VolumeMounts: corev1.VolumeMountArray{
@@ -84,8 +92,15 @@ func (ollamaSet) provision(r *realisation, p *model.Part) error {
 	if _, err := k.service(name, name, map[string]int{"api": model.OllamaPort}, false, nil); err != nil {
 		return err
 	}
+	// Pulumi's Kubernetes provider waits 10 minutes for a StatefulSet to
+	// be ready, and fails the first `up` past that. Ollama's first start
+	// waits for a GPU node (its group scales up), the device plugin, a
+	// multi-gigabyte image and the model's pull, for which its startup
+	// probe allows 30 minutes: the wait covers that and 10 more.
+	md := meta(name, appLabels(name))
+	md.Annotations = pulumi.StringMap{AwaitAnnotation: pulumi.String(fmt.Sprint(ollamaStartupSeconds + 600))}
 	if _, err := appsv1.NewStatefulSet(k.ctx, k.name(name), &appsv1.StatefulSetArgs{
-		Metadata: meta(name, appLabels(name)),
+		Metadata: md,
 		Spec: appsv1.StatefulSetSpecArgs{
 			ServiceName:          pulumi.String(name + "-headless"),
 			Replicas:             pulumi.Int(p.Replicas),
