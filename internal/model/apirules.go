@@ -108,6 +108,14 @@ var rdsMinorFloor = map[string]struct {
 	"16": {9, day("2026-05-01")}, "17": {5, day("2026-05-01")},
 }
 
+// ClusterAutoscalerSource is where ClusterAutoscalerTags come from.
+const ClusterAutoscalerSource = "kubernetes/autoscaler: charts 9.54.0 to 9.59.0 ship image.tag v1.35.0 (appVersion 1.35.0); " +
+	"its README asks for the autoscaler minor of the control plane's; the pinned chart 9.43.2 ships 1.31.0"
+
+// ClusterAutoscalerTags are the Cluster Autoscaler images nfx runs, by the
+// cluster's Kubernetes minor version.
+var ClusterAutoscalerTags = map[string]string{"1.35": "v1.35.0"}
+
 // ElastiCacheSource is where ElastiCacheRedisVersions come from.
 const ElastiCacheSource = "Amazon ElastiCache for Redis OSS supported engine versions " +
 	"(docs.aws.amazon.com/AmazonElastiCache/latest/dg/engine-versions.html): 6.2, 7.0 and 7.1 with " +

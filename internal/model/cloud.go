@@ -198,6 +198,10 @@ func checkCloud(c *Config, ds *Diagnostics) {
 		checkVersion(k("kubernetesVersion"), "EKS Kubernetes", EKSVersions, cc.KubernetesVersion, c.Today,
 			", when EKS charges $0.60 per cluster-hour instead of $0.10", ds)
 	}
+	if _, ok := ClusterAutoscalerTags[cc.KubernetesVersion]; !ok && versionRE.MatchString(cc.KubernetesVersion) {
+		ds.Warnf(k("kubernetesVersion"), "use 1.35, or check that the chart's Cluster Autoscaler 1.31 still works on "+cc.KubernetesVersion,
+			"nfx knows no Cluster Autoscaler release for Kubernetes %s: the chart's own (1.31) runs, and the autoscaler asks for its control plane's minor", cc.KubernetesVersion)
+	}
 	checkPublicCIDRs(k("publicAccessCidrs"), cc.PublicAccessCidrs, ds)
 	if len(cc.PublicAccessCidrs) > 0 && onlyDocumentation(cc.PublicAccessCidrs) {
 		ds.Warnf(k("publicAccessCidrs"), "replace it with the addresses `pulumi up` runs from: yours (such as the /32 of `curl -s https://checkip.amazonaws.com`) and your CI runners'",

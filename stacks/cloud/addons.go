@@ -11,10 +11,17 @@ import (
 	"github.com/nextflow-crm/nfx/internal/model"
 )
 
+// The charts' pinned versions; their value keys are recorded in
+// testdata/charts, and every value nfx passes is checked against them.
+const (
+	DevicePluginChartVersion = "0.17.0"
+	AutoscalerChartVersion   = "9.43.2"
+)
+
 func (k *k8s) addons(c *model.Config, cl *cluster) error {
 	if c.Cloud.GPUPool {
 		if _, err := helmv3.NewRelease(k.ctx, k.name("nvidia-device-plugin"), &helmv3.ReleaseArgs{
-			Chart: pulumi.String("nvidia-device-plugin"), Version: pulumi.String("0.17.0"),
+			Chart: pulumi.String("nvidia-device-plugin"), Version: pulumi.String(DevicePluginChartVersion),
 			Namespace:      pulumi.String("kube-system"),
 			RepositoryOpts: helmv3.RepositoryOptsArgs{Repo: pulumi.String("https://nvidia.github.io/k8s-device-plugin")},
 			Values: pulumi.Map{
@@ -34,19 +41,24 @@ func (k *k8s) addons(c *model.Config, cl *cluster) error {
 	if err := k.autoscalerPolicy(role); err != nil {
 		return err
 	}
+	values := pulumi.Map{
+		"autoDiscovery": pulumi.Map{"clusterName": pulumi.String(ClusterName(k.stack))},
+		"awsRegion":     pulumi.String(c.Cloud.Region),
+		"rbac": pulumi.Map{"serviceAccount": pulumi.Map{
+			"name":        pulumi.String("cluster-autoscaler"),
+			"annotations": pulumi.Map{"eks.amazonaws.com/role-arn": role.Arn},
+		}},
+		"extraArgs": pulumi.Map{"balance-similar-node-groups": pulumi.Bool(true), "skip-nodes-with-system-pods": pulumi.Bool(false)},
+	}
+	// The autoscaler of the cluster's own minor (model.ClusterAutoscalerTags).
+	if tag, ok := model.ClusterAutoscalerTags[c.Cloud.KubernetesVersion]; ok {
+		values["image"] = pulumi.Map{"tag": pulumi.String(tag)}
+	}
 	_, err = helmv3.NewRelease(k.ctx, k.name("cluster-autoscaler"), &helmv3.ReleaseArgs{
-		Chart: pulumi.String("cluster-autoscaler"), Version: pulumi.String("9.43.2"),
+		Chart: pulumi.String("cluster-autoscaler"), Version: pulumi.String(AutoscalerChartVersion),
 		Namespace:      pulumi.String("kube-system"),
 		RepositoryOpts: helmv3.RepositoryOptsArgs{Repo: pulumi.String("https://kubernetes.github.io/autoscaler")},
-		Values: pulumi.Map{
-			"autoDiscovery": pulumi.Map{"clusterName": pulumi.String(ClusterName(k.stack))},
-			"awsRegion":     pulumi.String(c.Cloud.Region),
-			"rbac": pulumi.Map{"serviceAccount": pulumi.Map{
-				"name":        pulumi.String("cluster-autoscaler"),
-				"annotations": pulumi.Map{"eks.amazonaws.com/role-arn": role.Arn},
-			}},
-			"extraArgs": pulumi.Map{"balance-similar-node-groups": pulumi.Bool(true), "skip-nodes-with-system-pods": pulumi.Bool(false)},
-		},
+		Values:         values,
 	}, k.opts("")...)
 	return err
 }
