@@ -116,6 +116,19 @@ const ClusterAutoscalerSource = "kubernetes/autoscaler: charts 9.54.0 to 9.59.0 
 // cluster's Kubernetes minor version.
 var ClusterAutoscalerTags = map[string]string{"1.35": "v1.35.0"}
 
+// The EC2 On-Demand vCPU quotas a fresh account starts with are often
+// below what the cloud stage's node groups reach (they are per account and
+// region, and AWS raises them on request): Service Quotas' codes for the
+// two families the stage runs.
+const (
+	QuotaStandardVCPUs = "L-1216C47A" // Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances
+	QuotaGVCPUs        = "L-DB2E81BA" // Running On-Demand G and VT instances
+	QuotaSource        = "Amazon EC2 User Guide, On-Demand Instance quotas (vCPU-based), and Service Quotas' EC2 codes"
+)
+
+// GeneralVCPUs are the vCPUs of the general node types nfx prices (EC2 instance types).
+var GeneralVCPUs = map[string]int{"m6i.large": 2, "m6i.xlarge": 4, "m6i.2xlarge": 8}
+
 // ElastiCacheSource is where ElastiCacheRedisVersions come from.
 const ElastiCacheSource = "Amazon ElastiCache for Redis OSS supported engine versions " +
 	"(docs.aws.amazon.com/AmazonElastiCache/latest/dg/engine-versions.html): 6.2, 7.0 and 7.1 with " +

@@ -40,7 +40,10 @@ func TestVersionsAgainstTheirSupportWindows(t *testing.T) {
 			key := "nextflow:cloud." + tc.key
 			var got *Diagnostic
 			for i := range ds {
-				if ds[i].Path == key {
+				if ds[i].Path != key || strings.Contains(ds[i].Problem, "Cluster Autoscaler") {
+					continue
+				}
+				if got == nil || strings.Contains(ds[i].Problem+ds[i].Fix, tc.mention) {
 					got = &ds[i]
 				}
 			}
@@ -138,5 +141,47 @@ func TestGeneratedSecretsSatisfyEveryConsumer(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// What a fresh account and the cloud's own shape refuse, found before `up`.
+func TestCloudFirstUpBlockers(t *testing.T) {
+	today := day(RulesDate)
+	cases := []struct {
+		name   string
+		values map[string]string
+		opts   LoadOptions
+		sev    Severity
+		key    string
+		words  []string
+	}{
+		{"quotas at the groups' maximum", map[string]string{"cloud": `{"gpuMax": 6, "nodeMax": 10}`}, LoadOptions{Today: today}, Warning,
+			"nextflow:cloud.gpuMax", []string{"24 vCPUs of G and VT", "L-DB2E81BA", "40 vCPUs of Standard", "L-1216C47A"}},
+		{"no tunnel on the cloud", map[string]string{"tunnel": `{"mode": "none"}`}, LoadOptions{Today: today}, Error,
+			"nextflow:tunnel.mode", []string{"no other entry"}},
+		{"a private API for up", map[string]string{"cloud": `{"publicAccessCidrs": []}`}, LoadOptions{Today: today, RequireSecrets: true}, Error,
+			"nextflow:cloud.publicAccessCidrs", []string{"could not reach the cluster"}},
+		{"a private API offline", map[string]string{"cloud": `{"publicAccessCidrs": []}`}, LoadOptions{Today: today}, Warning,
+			"nextflow:cloud.publicAccessCidrs", []string{"could not reach the cluster"}},
+		{"an autoscaler of another minor", map[string]string{"cloud": `{"kubernetesVersion": "1.34"}`}, LoadOptions{Today: today}, Warning,
+			"nextflow:cloud.kubernetesVersion", []string{"Cluster Autoscaler", "1.34"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, ds := Load("cloud", raw(tc.values), tc.opts)
+			for _, d := range ds {
+				if d.Path != tc.key || d.Severity != tc.sev {
+					continue
+				}
+				all := true
+				for _, w := range tc.words {
+					all = all && strings.Contains(d.Problem+d.Fix, w)
+				}
+				if all {
+					return
+				}
+			}
+			t.Fatalf("want a %s on %s with %v, got %v", tc.sev, tc.key, tc.words, ds)
+		})
 	}
 }

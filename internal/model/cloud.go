@@ -198,7 +198,7 @@ func checkCloud(c *Config, ds *Diagnostics) {
 		checkVersion(k("kubernetesVersion"), "EKS Kubernetes", EKSVersions, cc.KubernetesVersion, c.Today,
 			", when EKS charges $0.60 per cluster-hour instead of $0.10", ds)
 	}
-	if _, ok := ClusterAutoscalerTags[cc.KubernetesVersion]; !ok && versionRE.MatchString(cc.KubernetesVersion) {
+	if _, ok := ClusterAutoscalerTags[cc.KubernetesVersion]; !ok && EKSSupport(cc.KubernetesVersion, c.Today) != SupportUnknown && EKSSupport(cc.KubernetesVersion, c.Today) != SupportEnded {
 		ds.Warnf(k("kubernetesVersion"), "use 1.35, or check that the chart's Cluster Autoscaler 1.31 still works on "+cc.KubernetesVersion,
 			"nfx knows no Cluster Autoscaler release for Kubernetes %s: the chart's own (1.31) runs, and the autoscaler asks for its control plane's minor", cc.KubernetesVersion)
 	}
@@ -230,6 +230,7 @@ func checkCloud(c *Config, ds *Diagnostics) {
 			ds.Errorf(k("gpuInstanceType"), "choose a region that offers it", "%s is not offered in %s", cc.GPUInstanceType, cc.Region)
 		}
 	}
+	checkQuotas(c, ds)
 	if !dbClassRE.MatchString(cc.DBInstanceClass) {
 		ds.Errorf(k("dbInstanceClass"), "use an RDS class such as db.r6g.large", "%q is not an RDS instance class", cc.DBInstanceClass)
 	}
@@ -270,6 +271,25 @@ func checkCloud(c *Config, ds *Diagnostics) {
 		ds.Errorf(FullKey("tunnel.mode"), "use managed (nfx creates the tunnel, its routes and DNS) or token (an existing tunnel's token)",
 			"is none, but the cloud stage has no other entry: nothing faces the Internet except its Cloudflare Tunnel")
 	}
+}
+
+// checkQuotas warns of the vCPU quotas the node groups reach at their
+// maximum: nfx cannot read an account's quotas offline, and a fresh
+// account's are often lower, which fails the GPU group's first scale-up.
+func checkQuotas(c *Config, ds *Diagnostics) {
+	cc := c.Cloud
+	var need []string
+	if v, ok := GeneralVCPUs[cc.NodeInstanceType]; ok {
+		need = append(need, fmt.Sprintf("%d vCPUs of Standard instances (quota %s) for %d x %s", cc.NodeMax*v, QuotaStandardVCPUs, cc.NodeMax, cc.NodeInstanceType))
+	}
+	if g, ok := GPUTypes[cc.GPUInstanceType]; ok && cc.GPUPool {
+		need = append(need, fmt.Sprintf("%d vCPUs of G and VT instances (quota %s) for %d x %s", cc.GPUMax*g.VCPUs, QuotaGVCPUs, cc.GPUMax, cc.GPUInstanceType))
+	}
+	if len(need) == 0 {
+		return
+	}
+	ds.Warnf(FullKey("cloud.gpuMax"), fmt.Sprintf("check them with `aws service-quotas get-service-quota --service-code ec2 --quota-code %s --region %s` (and %s), and request increases before `pulumi up`", QuotaGVCPUs, cc.Region, QuotaStandardVCPUs),
+		"at their maximum the node groups need %s in %s; a new account's On-Demand quotas are often lower", strings.Join(need, " and "), cc.Region)
 }
 
 // documentationRanges are RFC 5737's, for examples only.
