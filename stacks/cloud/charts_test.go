@@ -15,7 +15,7 @@ import (
 // its own values.yaml does not list; each was read in the sub-chart at the
 // version the pinned chart bundles.
 var subchartKeys = map[string]string{
-	"kube-prometheus-stack:kube-state-metrics.nodeSelector.*":   "kube-state-metrics 5.27 (bundled by 67.4.0): nodeSelector {} read by its Deployment",
+	"kube-prometheus-stack:kube-state-metrics.nodeSelector.*":    "kube-state-metrics 5.27 (bundled by 67.4.0): nodeSelector {} read by its Deployment",
 	"kube-prometheus-stack:prometheus-node-exporter.tolerations": "prometheus-node-exporter 4.42.0: tolerations read by its DaemonSet",
 }
 
