@@ -29,6 +29,11 @@ type CloudConfig struct {
 	// Required for `up`: an empty list would make the endpoint private,
 	// which a deployer outside the VPC cannot reach.
 	PublicAccessCidrs []string `json:"publicAccessCidrs"`
+	// Admins are the IAM roles and users besides the one that runs the
+	// first `up` (EKS makes that one the cluster's admin) that may
+	// administer the cluster, such as the CI's deploy role: each gets an
+	// access entry with the cluster admin policy.
+	Admins []string `json:"admins"`
 	// The general node group.
 	NodeInstanceType string `json:"nodeInstanceType"`
 	NodeMin          int    `json:"nodeMin"`
@@ -177,6 +182,8 @@ var (
 	cacheTypeRE = regexp.MustCompile(`^cache\.[a-z0-9]+\.[a-z0-9]+$`)
 	versionRE   = regexp.MustCompile(`^\d+\.\d+(\.\d+)?$`)
 	emailRE     = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[a-z]{2,}$`)
+	// An IAM role or user ARN (IAM's name characters; paths allowed).
+	iamPrincipalRE = regexp.MustCompile(`^arn:aws(-cn|-us-gov)?:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}$`)
 )
 
 func checkCloud(c *Config, ds *Diagnostics) {
@@ -201,6 +208,17 @@ func checkCloud(c *Config, ds *Diagnostics) {
 	if _, ok := ClusterAutoscalerTags[cc.KubernetesVersion]; !ok && EKSSupport(cc.KubernetesVersion, c.Today) != SupportUnknown && EKSSupport(cc.KubernetesVersion, c.Today) != SupportEnded {
 		ds.Warnf(k("kubernetesVersion"), "use 1.35, or check that the chart's Cluster Autoscaler 1.31 still works on "+cc.KubernetesVersion,
 			"nfx knows no Cluster Autoscaler release for Kubernetes %s: the chart's own (1.31) runs, and the autoscaler asks for its control plane's minor", cc.KubernetesVersion)
+	}
+	seenAdmin := map[string]bool{}
+	for i, a := range cc.Admins {
+		p := fmt.Sprintf("%s[%d]", k("admins"), i)
+		switch {
+		case !iamPrincipalRE.MatchString(a):
+			ds.Errorf(p, "use an IAM role or user ARN such as arn:aws:iam::123456789012:role/ci-deploy", "%q is not an IAM role or user ARN", a)
+		case seenAdmin[a]:
+			ds.Errorf(p, "list each principal once", "%s is listed twice (EKS takes one access entry per principal)", a)
+		}
+		seenAdmin[a] = true
 	}
 	checkPublicCIDRs(k("publicAccessCidrs"), cc.PublicAccessCidrs, ds)
 	if len(cc.PublicAccessCidrs) > 0 && onlyDocumentation(cc.PublicAccessCidrs) {

@@ -43,6 +43,10 @@ func TestCloudRejectsBadConfig(t *testing.T) {
 		{"one cache node", `{"cacheNodes": 1}`, "nextflow:cloud.cacheNodes", "automatic failover"},
 		{"small VPC", `{"vpcCidr": "10.0.0.0/24"}`, "nextflow:cloud.vpcCidr", "too small"},
 		{"ceiling below floor", `{"crmMaxReplicas": 4}`, "nextflow:cloud.crmMaxReplicas", "4 < 10"},
+		{"admin not an ARN", `{"admins": ["ci-deploy"]}`, "nextflow:cloud.admins[0]", "not an IAM role or user ARN"},
+		{"admin a group", `{"admins": ["arn:aws:iam::123456789012:group/ops"]}`, "nextflow:cloud.admins[0]", "not an IAM role or user ARN"},
+		{"admin with a shell", `{"admins": ["arn:aws:iam::123456789012:role/x;reboot"]}`, "nextflow:cloud.admins[0]", "not an IAM role or user ARN"},
+		{"admin twice", `{"admins": ["arn:aws:iam::123456789012:role/ci", "arn:aws:iam::123456789012:role/ci"]}`, "nextflow:cloud.admins[1]", "listed twice"},
 		{"a zone for the load balancer that is gone", `{"zoneId": "example.com"}`, "nextflow:cloud.zoneId", "Cloudflare Tunnel"},
 	}
 	for _, tc := range cases {

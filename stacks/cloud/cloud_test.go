@@ -22,7 +22,7 @@ var variants = map[string]map[string]string{
 	// Another region, no GPU pool, one NAT gateway, a public API endpoint
 	// for one office range, and a read replica.
 	"singapore-cpu": {"cloud": `{"region": "ap-southeast-1", "gpuPool": false, "singleNat": true,
-		"publicAccessCidrs": ["203.0.113.0/24"], "dbReadReplica": true}`, "tunnel": `{"mode": "managed", "hostname": "crm.nextflow.example", "accountId": "0123456789abcdef0123456789abcdef", "zoneId": "0123456789abcdef0123456789abcdef"}`},
+		"publicAccessCidrs": ["203.0.113.0/24"], "dbReadReplica": true, "admins": ["arn:aws:iam::123456789012:role/ci-deploy"]}`, "tunnel": `{"mode": "managed", "hostname": "crm.nextflow.example", "accountId": "0123456789abcdef0123456789abcdef", "zoneId": "0123456789abcdef0123456789abcdef"}`},
 	// The user's own services, with Cloudflare's DNS in front, and the CRM
 	// on another port.
 	"services": {"services": testutil.ServicesConfig, "secrets": testutil.ServicesSecrets,

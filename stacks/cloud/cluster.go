@@ -196,6 +196,24 @@ func (b *builder) cluster(net *network) (*cluster, error) {
 	}, b.opts(pulumi.DependsOn([]pulumi.Resource{out.general}))...); err != nil {
 		return nil, err
 	}
+	// The identity that creates the cluster is its admin
+	// (BootstrapClusterCreatorAdminPermissions); every other principal
+	// that deploys, such as the CI's role, needs an access entry.
+	for i, arn := range c.Admins {
+		entry, err := eks.NewAccessEntry(b.ctx, b.name(fmt.Sprintf("admin-%d", i+1)), &eks.AccessEntryArgs{
+			ClusterName: cl.Name, PrincipalArn: pulumi.String(arn), Type: pulumi.String("STANDARD"), Tags: b.tags("admin"),
+		}, b.opts()...)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := eks.NewAccessPolicyAssociation(b.ctx, b.name(fmt.Sprintf("admin-%d", i+1)), &eks.AccessPolicyAssociationArgs{
+			ClusterName: cl.Name, PrincipalArn: entry.PrincipalArn,
+			PolicyArn:   pulumi.String("arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"),
+			AccessScope: &eks.AccessPolicyAssociationAccessScopeArgs{Type: pulumi.String("cluster")},
+		}, b.opts()...); err != nil {
+			return nil, err
+		}
+	}
 	// The VPC CNI as a managed add-on with its network policy agent on:
 	// EKS installs the CNI self-managed with policies off, and a
 	// NetworkPolicy is then stored but never enforced (EKS user guide,
