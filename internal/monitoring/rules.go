@@ -145,7 +145,9 @@ func (p *Plan) RuleGroups() []Group {
 	}
 	alert("QdrantDown", `up{job="qdrant"} == 0`, "2m", SeverityPage, "Qdrant at {{ $labels.instance }} does not answer")
 	if _, ok := p.Job("tunnel"); ok {
-		alert("TunnelDisconnected", `max without (instance, slot, node) (cloudflared_tunnel_ha_connections{job="tunnel"}) < 1`, "2m", SeverityPage,
+		// Any connected replica serves the hostname; no series at all (every
+		// cloudflared gone) counts as none connected.
+		alert("TunnelDisconnected", `(max(cloudflared_tunnel_ha_connections{job="tunnel"}) or vector(0)) < 1`, "2m", SeverityPage,
 			"cloudflared has no connection to Cloudflare's edge: the public hostname does not reach the CRM")
 	}
 	if _, ok := p.Job("nginx"); ok {

@@ -243,6 +243,27 @@ func TestDataAlerts(t *testing.T) {
 	}})
 }
 
+// The tunnel alerts when no cloudflared replica holds a connection to the
+// edge, or none reports at all; one replica of two down does not page.
+func TestTunnelAlert(t *testing.T) {
+	p := serverPlan(t)
+	a := `instance="10.0.0.5:2000",job="tunnel"`
+	b := `instance="10.0.0.6:2000",job="tunnel"`
+	runRuleTests(t, p, []ruleTest{{
+		Name: "one replica of two disconnected", Interval: "1m",
+		Series: []series{{Series: "cloudflared_tunnel_ha_connections{" + a + "}", Values: "4x20"}, {Series: "cloudflared_tunnel_ha_connections{" + b + "}", Values: "4x5 0x15"}},
+		Alerts: []alertT{{EvalTime: "15m", Alertname: "TunnelDisconnected"}},
+	}, {
+		Name: "both disconnected", Interval: "1m",
+		Series: []series{{Series: "cloudflared_tunnel_ha_connections{" + a + "}", Values: "4x5 0x15"}, {Series: "cloudflared_tunnel_ha_connections{" + b + "}", Values: "4x5 0x15"}},
+		Alerts: []alertT{{EvalTime: "15m", Alertname: "TunnelDisconnected", Exp: []expAlert{firing(t, p, "TunnelDisconnected", SeverityPage, map[string]string{})}}},
+	}, {
+		Name: "every cloudflared gone", Interval: "1m",
+		Series: []series{{Series: "cloudflared_tunnel_ha_connections{" + a + "}", Values: "4x5 _x15"}},
+		Alerts: []alertT{{EvalTime: "15m", Alertname: "TunnelDisconnected", Exp: []expAlert{firing(t, p, "TunnelDisconnected", SeverityPage, map[string]string{})}}},
+	}})
+}
+
 // Ollama's service level from the probe: most probes failing, a full
 // queue, a model spilling out of GPU memory open tickets; one failed probe
 // in fifteen minutes does not.

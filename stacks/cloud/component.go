@@ -91,6 +91,11 @@ func (r Realiser) Realise(ctx *pulumi.Context, in components.Realisation) (pulum
 	if err != nil {
 		return nil, err
 	}
+	if _, ok := secrets[model.SecretTunnelToken]; ok && r.Offline && cfg.Tunnel.Mode == model.TunnelManaged {
+		// The created tunnel's token is unknown under the mocks, which
+		// cannot carry an unknown secret: it stands as an empty one.
+		secrets[model.SecretTunnelToken] = pulumi.ToSecret(pulumi.String("")).(pulumi.StringOutput)
+	}
 	secrets[model.SecretRedisPassword] = rz.cache.token
 	if err := rz.base(secrets); err != nil {
 		return nil, err
@@ -170,7 +175,7 @@ func (r *realisation) base(secrets map[string]pulumi.StringOutput) error {
 	owner := map[string]string{model.SecretPostgresPassword: model.PartPostgres, model.SecretRedisPassword: model.PartRedis}
 	names := []string{model.SecretPostgresPassword, model.SecretRedisPassword}
 	for _, p := range r.app.Parts {
-		if !p.Runs || p.Kind == model.KindEdge {
+		if !p.Runs {
 			continue
 		}
 		for _, s := range p.Service.Secrets {

@@ -182,6 +182,11 @@ func (d deployment) provision(r *realisation, p *model.Part) error {
 		container.ReadinessProbe = httpProbe("/ready", model.TunnelMetrics, 10, 3)
 	}
 	spec.Containers = corev1.ContainerArray{container}
+	if p.Kind == model.KindEdge {
+		// cloudflared drains its connections for 30 s on SIGTERM (its
+		// --grace-period): Kubernetes' default 30 s would cut it short.
+		spec.TerminationGracePeriodSeconds = pulumi.Int(45)
+	}
 	depSpec := appsv1.DeploymentSpecArgs{
 		Selector: selector(name),
 		Strategy: appsv1.DeploymentStrategyArgs{Type: pulumi.String("RollingUpdate"), RollingUpdate: appsv1.RollingUpdateDeploymentArgs{

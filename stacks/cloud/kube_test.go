@@ -249,6 +249,28 @@ func TestCloudOnARealAPIServer(t *testing.T) {
 		t.FailNow()
 	}
 	t.Logf("%d objects applied, %d workloads ready, %d volumes bound, in %s", len(objs), len(workloads), claims, time.Since(start).Round(time.Second))
+	// kwok runs no kubelet: a pod whose Secret or ConfigMap is missing
+	// reads ready here and hangs in ContainerCreating on EKS. Every one a
+	// workload mounts must exist in its namespace.
+	mounted := 0
+	for _, w := range workloads {
+		o := kc.Get(t, objPath(t, map[string]any{"kind": w.kind, "metadata": map[string]any{"namespace": w.ns, "name": w.name}}))
+		vols, _ := at(o, "spec", "template", "spec", "volumes").([]any)
+		for _, v := range vols {
+			for kind, ref := range map[string]any{"Secret": at(v, "secret", "secretName"), "ConfigMap": at(v, "configMap", "name")} {
+				if ref == nil {
+					continue
+				}
+				mounted++
+				if code, _, _ := kc.Do("GET", objPath(t, map[string]any{"kind": kind, "metadata": map[string]any{"namespace": w.ns, "name": ref}}), "", nil); code != 200 {
+					t.Errorf("%s %s mounts the %s %v, which the render does not create (%d)", w.kind, w.name, kind, ref, code)
+				}
+			}
+		}
+	}
+	if mounted == 0 {
+		t.Error("no workload mounts a Secret or a ConfigMap")
+	}
 	// Where each pod landed.
 	nodeOf := map[string]map[string]any{}
 	for _, n := range kc.Get(t, "/api/v1/nodes")["items"].([]any) {
