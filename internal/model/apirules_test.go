@@ -185,3 +185,32 @@ func TestCloudFirstUpBlockers(t *testing.T) {
 		})
 	}
 }
+
+// A migration's target renders its cloudflared stopped until the cutover.
+func TestTunnelStandby(t *testing.T) {
+	for _, st := range []string{"server", "cloud"} {
+		cfg, ds := Load(st, raw(map[string]string{"tunnel": `{"standby": true}`}), LoadOptions{})
+		if ds.HasErrors() {
+			t.Fatal(ds)
+		}
+		app := Build(cfg)
+		ins := app.InstancesOf(PartTunnel)
+		if len(ins) != 1 || ins[0].Replicas != 0 {
+			t.Errorf("%s: the tunnel on standby runs %+v", st, ins)
+		}
+		warned := false
+		for _, d := range ds.Warnings() {
+			warned = warned || d.Path == "nextflow:tunnel.standby"
+		}
+		if !warned {
+			t.Errorf("%s: no warning that cloudflared stays stopped", st)
+		}
+		cfg, _ = Load(st, raw(nil), LoadOptions{})
+		if ins := Build(cfg).InstancesOf(PartTunnel); len(ins) != 1 || ins[0].Replicas != Profiles[cfg.Stage].Topology.EdgeReplicas {
+			t.Errorf("%s: the tunnel runs %+v", st, ins)
+		}
+	}
+	if _, ds := Load("laptop", raw(map[string]string{"tunnel": `{"standby": true}`}), LoadOptions{}); !ds.HasErrors() {
+		t.Error("the laptop took tunnel.standby, but it is never a migration's target")
+	}
+}

@@ -206,6 +206,10 @@ type TunnelConfig struct {
 	ZoneID string `json:"zoneId"`
 	// LocalPort is the loopback port the CRM is published on when Mode is none.
 	LocalPort int `json:"localPort"`
+	// Standby renders the stage's cloudflared stopped (no replicas): a
+	// migration's target, sharing the source's tunnel token, takes no
+	// public traffic before its cutover starts it.
+	Standby bool `json:"standby"`
 }
 
 // NginxConfig is `nextflow:nginx`, the load balancer of the server stage.

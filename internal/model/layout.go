@@ -122,7 +122,11 @@ func instancesOf(c *Config, ps []Part) []Instance {
 			}
 		case KindEdge:
 			if t.EdgeReplicas > 0 {
-				one(p, p.Name, "", 0, sz, t.EdgeReplicas)
+				n := t.EdgeReplicas
+				if c.Tunnel.Standby {
+					n = 0 // started by the migration's cutover
+				}
+				one(p, p.Name, "", 0, sz, n)
 			}
 		default:
 			one(p, p.Name, "", 0, sz, p.Replicas)

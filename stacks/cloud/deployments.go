@@ -30,6 +30,9 @@ func (d deployment) Describe(app *model.App, p *model.Part) string {
 	case d.web && p.Public != nil:
 		return fmt.Sprintf("EKS Deployment, %d pods behind the Cloudflare Tunnel at %s", p.Replicas, p.Public.Hostname)
 	case p.Kind == model.KindEdge:
+		if c.Tunnel.Standby {
+			return fmt.Sprintf("EKS Deployment of cloudflared, on standby (0 pods until the cutover; tunnel.mode %s)", c.Tunnel.Mode)
+		}
 		return fmt.Sprintf("EKS Deployment of cloudflared, %d pods (tunnel.mode %s), outbound only", replicasOf(app, p), c.Tunnel.Mode)
 	case d.web:
 		return fmt.Sprintf("EKS Deployment, %d pods behind a ClusterIP Service", p.Replicas)
@@ -46,13 +49,17 @@ func (deployment) Inputs(app *model.App, p *model.Part) map[string]any {
 }
 
 // replicasOf is a part's pod count by the stage's layout (the tunnel runs
-// the stage's edge replicas), or its own.
+// the stage's edge replicas, none on standby), or its own.
 func replicasOf(app *model.App, p *model.Part) int {
+	ins := app.InstancesOf(p.Name)
+	if len(ins) == 0 {
+		return p.Replicas
+	}
 	n := 0
-	for _, in := range app.InstancesOf(p.Name) {
+	for _, in := range ins {
 		n += in.Replicas
 	}
-	return max(n, p.Replicas)
+	return n
 }
 
 // usesLabel marks the pods that need an endpoint, so that its network

@@ -191,3 +191,14 @@ func TestFirstUpOutwaitsOllamasStart(t *testing.T) {
 		t.Errorf("Pulumi waits %v s for a StatefulSet whose startup may take %v s", at(set, "metadata", "annotations"), budget)
 	}
 }
+
+// On standby (a migration's target) cloudflared's Deployment runs no pods
+// until the cutover scales it; by default it runs the stage's two.
+func TestTunnelStandbyOnTheCloud(t *testing.T) {
+	for standby, want := range map[bool]float64{false: 2, true: 0} {
+		res, _ := run(t, map[string]string{"tunnel": fmt.Sprintf(`{"standby": %v}`, standby)})
+		if got := at(object(t, res, "Deployment", model.PartTunnel), "spec", "replicas"); got != want {
+			t.Errorf("standby %v: %v replicas, want %v", standby, got, want)
+		}
+	}
+}

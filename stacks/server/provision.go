@@ -282,6 +282,9 @@ func (tunnel) Describe(app *model.App, _ *model.Part) string {
 	if c.Tunnel.Mode == model.TunnelNone {
 		return fmt.Sprintf("none: nginx published on port %d", c.Nginx.HTTPPort)
 	}
+	if c.Tunnel.Standby {
+		return fmt.Sprintf("cloudflared on standby (0 until the cutover; %s mode) to nginx", c.Tunnel.Mode)
+	}
 	return fmt.Sprintf("cloudflared x%d (%s mode) to nginx", model.Profiles[app.Config.Stage].Topology.EdgeReplicas, c.Tunnel.Mode)
 }
 

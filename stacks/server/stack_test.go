@@ -425,3 +425,21 @@ func TestHostFitCountsWhatTheStackRuns(t *testing.T) {
 		})
 	}
 }
+
+// A migration's target keeps its cloudflared at 0 replicas until the
+// cutover starts it (tunnel.standby); by default it runs the stage's two.
+func TestTunnelStandbyRendersNoReplicas(t *testing.T) {
+	for standby, want := range map[bool]uint64{false: 2, true: 0} {
+		p := loadStack(t, map[string]string{"tunnel": fmt.Sprintf(`{"standby": %v}`, standby)})
+		svc, err := p.GetService(model.Namespace + "_" + model.PartTunnel)
+		if err != nil {
+			svc, err = p.GetService(model.PartTunnel)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if svc.Deploy == nil || svc.Deploy.Replicas == nil || uint64(*svc.Deploy.Replicas) != want {
+			t.Errorf("standby %v: tunnel replicas %v, want %d", standby, svc.Deploy, want)
+		}
+	}
+}
