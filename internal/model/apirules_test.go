@@ -214,3 +214,20 @@ func TestTunnelStandby(t *testing.T) {
 		t.Error("the laptop took tunnel.standby, but it is never a migration's target")
 	}
 }
+
+func TestTunnelImageHasTokenFile(t *testing.T) {
+	for ref, ok := range map[string]bool{
+		"cloudflare/cloudflared:2025.4.0": true, "cloudflare/cloudflared:2026.1.2": true,
+		"cloudflare/cloudflared:2025.2.1": false, "cloudflare/cloudflared:2024.12.2": false,
+		"cloudflare/cloudflared@sha256:" + strings.Repeat("a", 64): true,
+	} {
+		_, ds := Load("laptop", raw(map[string]string{"tunnel": `{"image": "` + ref + `"}`}), LoadOptions{})
+		refused := false
+		for _, d := range ds.Errors() {
+			refused = refused || d.Path == "nextflow:tunnel.image"
+		}
+		if refused == ok {
+			t.Errorf("%s: refused %v, want %v (%v)", ref, refused, !ok, ds)
+		}
+	}
+}

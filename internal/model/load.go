@@ -6,6 +6,7 @@ import (
 	"net"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -215,6 +216,25 @@ func checkImage(path, ref string, ds *Diagnostics) {
 	}
 }
 
+// cloudflaredTagRE is cloudflared's release tag: year.month.patch.
+var cloudflaredTagRE = regexp.MustCompile(`:(\d{4})\.(\d{1,2})\.(\d+)(@.*)?$`)
+
+// checkTunnelVersion: every stage runs `cloudflared tunnel run
+// --token-file`, a flag cloudflared added in 2025.4.0 (its commit
+// 8f94f54e); an older release stops with "flag provided but not defined".
+// A tag that is not a release version (a digest) is taken as it is.
+func checkTunnelVersion(path, ref string, ds *Diagnostics) {
+	m := cloudflaredTagRE.FindStringSubmatch(ref)
+	if m == nil {
+		return
+	}
+	y, _ := strconv.Atoi(m[1])
+	mo, _ := strconv.Atoi(m[2])
+	if y < 2025 || y == 2025 && mo < 4 {
+		ds.Errorf(path, "use cloudflare/cloudflared:2025.4.0 or later", "%q has no `tunnel run --token-file`, which nfx runs it with (cloudflared 2025.4.0 added it)", ref)
+	}
+}
+
 func pinExample(ref string) string {
 	base, _, _ := strings.Cut(ref, "@")
 	if i := strings.LastIndex(base, ":"); i > strings.LastIndex(base, "/") {
@@ -260,6 +280,7 @@ func phaseStructure(c *Config, ds *Diagnostics) {
 	k := FullKey
 	prof := Profiles[c.Stage]
 	checkNumbers(c, ds)
+	checkTunnelVersion(k("tunnel.image"), c.Tunnel.Image, ds)
 	for _, p := range BuiltinParts {
 		checkImage(k(p.Name+".image"), p.image(c), ds)
 		if p.sizing != nil && p.Kind != KindEdge {
