@@ -98,6 +98,7 @@ func TestEKSExtendedSupportIsCharged(t *testing.T) {
 
 func TestCloudLinesByHand(t *testing.T) {
 	cfg := load(t, "cloud", nil)
+	cfg.Today = time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC) // 1.35 in standard support
 	p := &plan.Plan{Resources: []plan.Resource{
 		{Type: "aws:eks/cluster:Cluster", Name: "c", Inputs: map[string]any{"version": "1.35"}},
 		{Type: "aws:eks/nodeGroup:NodeGroup", Name: "gpu", Inputs: map[string]any{

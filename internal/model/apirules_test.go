@@ -231,3 +231,15 @@ func TestTunnelImageHasTokenFile(t *testing.T) {
 		}
 	}
 }
+
+func TestTodayFromTheEnvironment(t *testing.T) {
+	t.Setenv(TodayEnv, "2027-06-01")
+	cfg, ds := Load("cloud", raw(nil), LoadOptions{})
+	if ds.HasErrors() || cfg.Today.Format("2006-01-02") != "2027-06-01" {
+		t.Fatalf("today %v, %v", cfg.Today, ds)
+	}
+	t.Setenv(TodayEnv, "tomorrow")
+	if _, ds := Load("cloud", raw(nil), LoadOptions{}); !ds.HasErrors() || !strings.Contains(ds.Error(), TodayEnv) {
+		t.Fatalf("a bad %s was taken: %v", TodayEnv, ds)
+	}
+}

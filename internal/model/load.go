@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"os"
 	"regexp"
 	"sort"
 	"strconv"
@@ -45,6 +46,10 @@ func (o LoadOptions) stack(c *Config) string {
 	return string(c.Stage)
 }
 
+// TodayEnv names the environment variable that sets the day a
+// configuration is checked and priced on (LoadOptions.Today).
+const TodayEnv = "NFX_TODAY"
+
 // Load turns raw configuration into a validated Config for stage. It runs
 // these phases in order, each collecting diagnostics:
 //
@@ -72,6 +77,17 @@ func Load(stage string, raw Raw, opts LoadOptions) (*Config, Diagnostics) {
 	cfg.Today = opts.Today
 	if cfg.Today.IsZero() {
 		cfg.Today = time.Now().UTC()
+		// NFX_TODAY checks and prices a configuration as of another day
+		// (a version's end of support, its extended-support price), and
+		// keeps a test's figures from moving with the calendar.
+		if v := os.Getenv(TodayEnv); v != "" {
+			t, err := time.Parse("2006-01-02", v)
+			if err != nil {
+				ds.Errorf(TodayEnv, "write a date as YYYY-MM-DD, such as "+RulesDate, "%q is not a date", v)
+				return nil, ds
+			}
+			cfg.Today = t
+		}
 	}
 	phaseDecode(raw, &cfg, &ds)
 	if ds.HasErrors() {
