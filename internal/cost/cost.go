@@ -219,9 +219,10 @@ func (e *Estimate) aws(cfg *model.Config, p *plan.Plan) error {
 			// A version past its standard support is billed at the
 			// extended rate for as long as it runs (model.EKSVersions).
 			version, _ := in["version"].(string)
-			rate, why := t.EKSCluster, fmt.Sprintf("$%.2f/h, Kubernetes %s in standard support on %s", t.EKSCluster, version, cfg.Today.Format("2006-01-02"))
-			if model.EKSSupport(version, cfg.Today) != model.SupportStandard {
-				rate, why = t.EKSExtended, fmt.Sprintf("$%.2f/h: Kubernetes %s is %s on %s", t.EKSExtended, version, model.EKSSupport(version, cfg.Today), cfg.Today.Format("2006-01-02"))
+			support, day := model.EKSSupport(version, cfg.Today), cfg.Today.Format("2006-01-02")
+			rate, why := t.EKSCluster, fmt.Sprintf("$%.2f/h, Kubernetes %s in standard support on %s", t.EKSCluster, version, day)
+			if support != model.SupportStandard {
+				rate, why = t.EKSExtended, fmt.Sprintf("$%.2f/h: Kubernetes %s is %s on %s", t.EKSExtended, version, support, day)
 			}
 			e.usd("EKS control plane", "infrastructure", rate*h, rate*h, why)
 			logs := costs.LogsGB * t.LogsIngestGB

@@ -165,7 +165,7 @@ func NewPlan(from, to *model.Config) (*Plan, error) {
 	add := func(s Step) { p.Steps = append(p.Steps, s) }
 	pre := []string{"both stacks answer on their connections", "the target stack is up (" + string(to.Stage) + "): its data stores run and are empty or hold only an earlier attempt of this migration"}
 	if to.Tunnel.Mode != model.TunnelNone {
-		pre = append(pre, "the target's cloudflared does not serve before the cutover: nextflow:tunnel.standby true on the target before its first nfx up (or "+TunnelCommand(to.Stage, 0)+" right after it), false again after the cutover")
+		pre = append(pre, "the target's cloudflared does not serve before the cutover: nextflow:tunnel.standby true on the target before its first nfx up (or "+TunnelCommand(to.Stage, false)+" right after it), false again after the cutover")
 	}
 	if model.Profiles[to.Stage].Topology.IsManaged(model.KindDatabase) {
 		pre = append(pre, fmt.Sprintf("the source database fits %s's %d GB with a fifth to spare (cloud.dbStorageGB)", dst.Postgres, to.Cloud.DBStorageGB))

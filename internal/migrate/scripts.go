@@ -39,10 +39,14 @@ type scriptStep struct {
 	ID, Func, Title string
 }
 
-// TunnelCommand is the command that runs n of a stage's cloudflared (n 0
-// stops it), by the stage's runtime: Compose's service, Swarm's service,
-// the cloud's Deployment. Its words need no quoting.
-func TunnelCommand(stage model.Stage, n int) string {
+// TunnelCommand is the command that starts a stage's cloudflared (its
+// edge replicas) or stops it, by the stage's runtime: Compose's service,
+// Swarm's service, the cloud's Deployment. Its words need no quoting.
+func TunnelCommand(stage model.Stage, start bool) string {
+	n := 0
+	if start {
+		n = max(1, model.Profiles[stage].Topology.EdgeReplicas)
+	}
 	switch model.Profiles[stage].Runtime {
 	case "docker-swarm":
 		return fmt.Sprintf("docker service scale --detach=false %s_%s=%d", model.Namespace, model.PartTunnel, n)
@@ -50,7 +54,7 @@ func TunnelCommand(stage model.Stage, n int) string {
 		// The cloud's workloads run in the namespace named like the project.
 		return fmt.Sprintf("kubectl -n %s scale deployment/%s --replicas=%d", model.Namespace, model.PartTunnel, n)
 	}
-	if n == 0 {
+	if !start {
 		return fmt.Sprintf("docker compose -p %s stop %s", model.Namespace, model.PartTunnel)
 	}
 	return fmt.Sprintf("docker compose -p %s start %s", model.Namespace, model.PartTunnel)
@@ -64,8 +68,8 @@ func funcName(id string) string { return "step_" + strings.NewReplacer(".", "_",
 func Scripts(p *Plan, from, to *model.Config) (files.Set, error) {
 	d := scriptData{Plan: p, Database: from.Postgres.Database, Jobs: from.Migration.Jobs, Project: model.Namespace,
 		Tunnel:      to.Tunnel.Mode != model.TunnelNone,
-		SourceStart: TunnelCommand(from.Stage, max(1, model.Profiles[from.Stage].Topology.EdgeReplicas)), SourceStop: TunnelCommand(from.Stage, 0),
-		TargetStart: TunnelCommand(to.Stage, max(1, model.Profiles[to.Stage].Topology.EdgeReplicas)), TargetStop: TunnelCommand(to.Stage, 0),
+		SourceStart: TunnelCommand(from.Stage, true), SourceStop: TunnelCommand(from.Stage, false),
+		TargetStart: TunnelCommand(to.Stage, true), TargetStop: TunnelCommand(to.Stage, false),
 		Hostname: to.Tunnel.Hostname, StateCopy: p.RedisData == model.RedisState, QdrantReplicas: QdrantReplicationFactor(to)}
 	for _, s := range p.Steps {
 		d.Steps = append(d.Steps, scriptStep{s.ID, funcName(s.ID), s.Title})

@@ -158,13 +158,13 @@ func EKSSupport(version string, t time.Time) Support {
 }
 
 // newestStandard is the newest version of a table under standard support on t.
-func newestStandard(table []SupportWindow, t time.Time) string {
+func newestStandard(table []SupportWindow, t time.Time) SupportWindow {
 	for _, w := range table {
 		if !t.Before(w.Released) && w.At(t) == SupportStandard {
-			return w.Version
+			return w
 		}
 	}
-	return table[0].Version
+	return table[0]
 }
 
 // checkVersion checks a version against a support table on the day of the
@@ -174,12 +174,13 @@ func newestStandard(table []SupportWindow, t time.Time) string {
 func checkVersion(key, what string, table []SupportWindow, v string, today time.Time, extendedPrice string, ds *Diagnostics) {
 	w, ok := window(table, v)
 	newest := newestStandard(table, today)
+	use := fmt.Sprintf("use %s (standard support until %s)", newest.Version, newest.StandardEnd.Format("2006-01-02"))
 	if !ok {
 		var known []string
 		for _, w := range table {
 			known = append(known, w.Version)
 		}
-		ds.Errorf(key, fmt.Sprintf("use %s (standard support); nfx knows %s, from %s", newest, strings.Join(known, ", "), RulesDate),
+		ds.Errorf(key, fmt.Sprintf("%s; nfx knows %s, from %s", use, strings.Join(known, ", "), RulesDate),
 			"%s %q is not one AWS creates, by nfx's table", what, v)
 		return
 	}
@@ -189,22 +190,17 @@ func checkVersion(key, what string, table []SupportWindow, v string, today time.
 		if end.IsZero() {
 			end = w.StandardEnd
 		}
-		ds.Errorf(key, fmt.Sprintf("use %s (standard support until %s)", newest, mustWindow(table, newest).StandardEnd.Format("2006-01-02")),
+		ds.Errorf(key, use,
 			"%s %s left support on %s: AWS creates no new ones and upgrades existing ones", what, v, end.Format("2006-01-02"))
 	case SupportExtended:
-		ds.Warnf(key, fmt.Sprintf("use %s (standard support until %s)", newest, mustWindow(table, newest).StandardEnd.Format("2006-01-02")),
+		ds.Warnf(key, use,
 			"%s %s is in extended support until %s%s", what, v, w.ExtendedEnd.Format("2006-01-02"), extendedPrice)
 	case SupportStandard:
 		if w.StandardEnd.Sub(today) < 90*24*time.Hour {
-			ds.Warnf(key, fmt.Sprintf("plan the upgrade to %s", newest),
+			ds.Warnf(key, "plan the upgrade to "+newest.Version,
 				"%s %s leaves standard support on %s%s", what, v, w.StandardEnd.Format("2006-01-02"), extendedPrice)
 		}
 	}
-}
-
-func mustWindow(table []SupportWindow, v string) SupportWindow {
-	w, _ := window(table, v)
-	return w
 }
 
 var pgVersionRE = regexp.MustCompile(`^(\d+)(?:\.(\d+))?$`)

@@ -75,8 +75,8 @@ func TestDefaultsAreInStandardSupport(t *testing.T) {
 	if w, ok := window(RDSPostgresMajors, c.Cloud.DBEngineVersion); !ok || w.At(today) != SupportStandard {
 		t.Errorf("default PostgreSQL %s is not in standard support", c.Cloud.DBEngineVersion)
 	}
-	if newestStandard(EKSVersions, today) != c.Cloud.KubernetesVersion {
-		t.Errorf("the default Kubernetes version %s is not the newest in standard support (%s)", c.Cloud.KubernetesVersion, newestStandard(EKSVersions, today))
+	if newest := newestStandard(EKSVersions, today).Version; newest != c.Cloud.KubernetesVersion {
+		t.Errorf("the default Kubernetes version %s is not the newest in standard support (%s)", c.Cloud.KubernetesVersion, newest)
 	}
 }
 

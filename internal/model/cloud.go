@@ -200,7 +200,7 @@ func checkCloud(c *Config, ds *Diagnostics) {
 	}
 	checkVPC(k("vpcCidr"), cc.VpcCidr, ds)
 	if !versionRE.MatchString(cc.KubernetesVersion) {
-		ds.Errorf(k("kubernetesVersion"), "pin a version such as "+newestStandard(EKSVersions, c.Today), "%q is not a Kubernetes version", cc.KubernetesVersion)
+		ds.Errorf(k("kubernetesVersion"), "pin a version such as "+newestStandard(EKSVersions, c.Today).Version, "%q is not a Kubernetes version", cc.KubernetesVersion)
 	} else {
 		checkVersion(k("kubernetesVersion"), "EKS Kubernetes", EKSVersions, cc.KubernetesVersion, c.Today,
 			", when EKS charges $0.60 per cluster-hour instead of $0.10", ds)

@@ -327,11 +327,11 @@ func phaseStructure(c *Config, ds *Diagnostics) {
 	if c.Redis.MaxMemory < MiB {
 		ds.Errorf(k("redis.maxMemory"), "set at least 1MiB, such as 768MiB", "must be >= 1MiB, got %s", c.Redis.MaxMemory)
 	}
-	if c.Tunnel.Standby && (c.Stage == Laptop || c.Tunnel.Mode == TunnelNone) {
+	switch {
+	case c.Tunnel.Standby && (c.Stage == Laptop || c.Tunnel.Mode == TunnelNone):
 		ds.Errorf(k("tunnel.standby"), "leave it false: it is for a migration's target (server or cloud) that shares the source's tunnel",
 			"is true, but the %s stage with tunnel.mode %s is never a migration's target that runs the source's tunnel", c.Stage, c.Tunnel.Mode)
-	}
-	if c.Tunnel.Standby && c.Stage != Laptop && c.Tunnel.Mode != TunnelNone {
+	case c.Tunnel.Standby:
 		ds.Warnf(k("tunnel.standby"), "set it false once the cutover has started this stack's cloudflared, or the next up stops it again",
 			"is true: this stack's cloudflared is rendered stopped and serves no public traffic")
 	}

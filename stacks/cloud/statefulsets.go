@@ -44,11 +44,7 @@ type qdrantSet struct{}
 func (qdrantSet) phase() int { return phaseWorkloads }
 
 func (qdrantSet) Describe(app *model.App, p *model.Part) string {
-	n := 0
-	for _, in := range app.InstancesOf(p.Name) {
-		n += in.Replicas
-	}
-	return fmt.Sprintf("StatefulSet of %d on gp3 volumes", n)
+	return fmt.Sprintf("StatefulSet of %d on gp3 volumes", replicasOf(app, p))
 }
 
 func (qdrantSet) Inputs(app *model.App, p *model.Part) map[string]any {
@@ -118,10 +114,7 @@ func (ollamaSet) provision(r *realisation, p *model.Part) error {
 func (qdrantSet) provision(r *realisation, p *model.Part) error {
 	k, c, m, name := r.k, r.cfg, p.Service, p.Name
 	opts := []pulumi.ResourceOption{r.inNS}
-	nodes := 0
-	for _, in := range r.app.InstancesOf(name) {
-		nodes += in.Replicas
-	}
+	nodes := replicasOf(r.app, p)
 	peer := fmt.Sprintf("%s-headless.%s.svc.cluster.local", name, Namespace)
 	// Pod 0 starts the cluster; the others join it through the headless service.
 	start := fmt.Sprintf(`if [ "$HOSTNAME" = "%[1]s-0" ]; then exec ./qdrant --uri "http://$HOSTNAME.%[2]s:%[3]d"; fi
