@@ -61,6 +61,13 @@ type PostgresConfig struct {
 	Database string `json:"database"`
 	// User is the database owner the CRM connects as.
 	User string `json:"user"`
+	// FailedOver records a server-stage failover: postgres-replica holds
+	// the writable copy (failover.sh promoted it), and postgres-primary
+	// follows it as a streaming replica, its data from before the failover
+	// set aside in its volume. Set back to false after a failover the
+	// other way. The services keep their names, nodes and volumes; only
+	// the role moves.
+	FailedOver bool `json:"failedOver"`
 	Sizing
 }
 

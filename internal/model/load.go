@@ -324,6 +324,10 @@ func phaseStructure(c *Config, ds *Diagnostics) {
 	if !identRE.MatchString(c.Postgres.User) {
 		ds.Errorf(k("postgres.user"), "use lower-case letters, digits and underscores", "%q is not a plain PostgreSQL identifier", c.Postgres.User)
 	}
+	if c.Postgres.FailedOver && c.Stage != Server {
+		ds.Errorf(k("postgres.failedOver"), "leave it false: only the server stage runs PostgreSQL's replica itself (the laptop has one server, the cloud's RDS fails over on its own)",
+			"is true on the %s stage", c.Stage)
+	}
 	if c.Redis.MaxMemory < MiB {
 		ds.Errorf(k("redis.maxMemory"), "set at least 1MiB, such as 768MiB", "must be >= 1MiB, got %s", c.Redis.MaxMemory)
 	}

@@ -26,6 +26,24 @@ const (
 	SecretReplicationPassword = "replication_password"
 )
 
+// PGWriter is the PostgreSQL service that holds the writable copy:
+// postgres-primary, or postgres-replica once a failover is recorded
+// (postgres.failedOver). PGFollower is the other, its streaming replica.
+func PGWriter(c *model.Config) string {
+	if c.Postgres.FailedOver {
+		return PGReplica
+	}
+	return PGPrimary
+}
+
+// PGFollower is the PostgreSQL service that streams from the writer.
+func PGFollower(c *model.Config) string {
+	if c.Postgres.FailedOver {
+		return PGPrimary
+	}
+	return PGReplica
+}
+
 // PrivateNetworks are the address ranges PostgreSQL accepts logins from: the
 // overlay networks Swarm allocates from them.
 var PrivateNetworks = []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"}
@@ -42,12 +60,17 @@ type PostgresParams struct {
 	Networks         []string
 	ReplicationUser  string
 	Slot             string
-	PrimaryHost      string
-	PrimaryPort      int
-	ReplicaHost      string
-	User             string
-	Database         string
-	PasswordSecret   string
+	// PrimaryHost is the writer, ReplicaHost the follower (failover.sh
+	// promotes it); FailedOverNext is postgres.failedOver once it has.
+	PrimaryHost string
+	PrimaryPort int
+	ReplicaHost string
+	// WriterService is the writer's service, which a failover fences.
+	WriterService  string
+	FailedOverNext bool
+	User           string
+	Database       string
+	PasswordSecret string
 	// ReplicationSecret is the secret file name of the replication password.
 	ReplicationSecret string
 	Stack             string
@@ -83,9 +106,11 @@ func PostgresDefaults(app *model.App) PostgresParams {
 		Networks:          PrivateNetworks,
 		ReplicationUser:   ReplicationUser,
 		Slot:              ReplicationSlot,
-		PrimaryHost:       PGPrimary,
+		PrimaryHost:       PGWriter(c),
 		PrimaryPort:       model.PostgresPort,
-		ReplicaHost:       PGReplica,
+		ReplicaHost:       PGFollower(c),
+		WriterService:     PGWriter(c),
+		FailedOverNext:    !c.Postgres.FailedOver,
 		User:              c.Postgres.User,
 		Database:          c.Postgres.Database,
 		PasswordSecret:    model.SecretPostgresPassword,
@@ -158,8 +183,8 @@ func BackupDefaults(app *model.App) BackupParams {
 		Time:                c.Backup.Time,
 		RetentionDays:       c.Backup.RetentionDays,
 		PostgresSecret:      model.SecretPostgresPassword,
-		PostgresHost:        PGReplica,
-		PostgresPrimaryHost: PGPrimary,
+		PostgresHost:        PGFollower(c),
+		PostgresPrimaryHost: PGWriter(c),
 		PostgresPort:        model.PostgresPort,
 		PostgresUser:        c.Postgres.User,
 		PostgresDB:          c.Postgres.Database,

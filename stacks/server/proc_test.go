@@ -339,12 +339,12 @@ func TestPostgresReplicationAndFailover(t *testing.T) {
 	if !strings.Contains(out.String(), "accepts writes") {
 		t.Errorf("failover output: %s", out.String())
 	}
-	// The CRM's re-pointing names every variable that holds the host.
-	for _, v := range []string{"DATABASE_HOST=127.0.0.1", "DATABASE_READ_HOST=127.0.0.1",
-		"DATABASE_URL=postgres://nextflow@127.0.0.1:" + strconv.Itoa(replicaPort) + "/nextflow",
-		"DATABASE_READ_URL=postgres://nextflow@127.0.0.1:" + strconv.Itoa(replicaPort) + "/nextflow"} {
+	// The next steps fence the old writer and record the failover in the
+	// configuration, which re-points the CRM and rebuilds the old writer.
+	for _, v := range []string{"docker service scale nextflow_postgres-primary=0",
+		"pulumi config set --path nextflow:postgres.failedOver true -s server", "docker stack deploy -c out/server/stack.yaml nextflow"} {
 		if !strings.Contains(out.String(), v) {
-			t.Errorf("failover's re-pointing command lacks %s:\n%s", v, out.String())
+			t.Errorf("failover's next steps lack %q:\n%s", v, out.String())
 		}
 	}
 	if _, err := replica.psql("INSERT INTO contacts (name) VALUES ('after failover')"); err != nil {
@@ -358,5 +358,136 @@ func TestPostgresReplicationAndFailover(t *testing.T) {
 		"POSTGRES_PASSWORD_FILE=" + s.path("secrets/postgres_password")}, "bash", s.path("failover.sh"))
 	if err := c.Run(); err == nil {
 		t.Error("failover.sh promoted a server that is already primary")
+	}
+}
+
+// After a failover the old primary's data is never started beside the
+// promoted server: run as the follower (postgres.failedOver), the rendered
+// entrypoint refuses while the other side is not promoted, then, once it
+// is, sets the old data aside in the volume, clones the promoted server
+// through a slot it creates there, and streams. A clone that was cut off
+// is started over, never served.
+func TestOldPrimaryRebuildsAsFollower(t *testing.T) {
+	bin := pgBin(t)
+	s := newSandbox(t, bin)
+	p := pgParams(t, s)
+	primary := startPrimary(t, s, p)
+	replica := startReplica(t, s, p)
+	eventually(t, 60*time.Second, "streaming replication", func() (bool, string) {
+		out, err := primary.psql("SELECT state FROM pg_stat_replication WHERE application_name <> 'pg_basebackup'")
+		return err == nil && out == "streaming", out + s.logTail("replica.log")
+	})
+	if _, err := primary.psql("CREATE TABLE contacts (id int PRIMARY KEY); INSERT INTO contacts SELECT generate_series(1, 300)"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "rows reaching the replica", func() (bool, string) {
+		out, err := replica.psql("SELECT count(*) FROM contacts")
+		return err == nil && out == "300", out
+	})
+	// The primary is lost.
+	s.run(nil, "pg_ctl", "-D", s.path("primary"), "-m", "fast", "-w", "stop")
+
+	// follower starts the old primary's data as the follower of the
+	// promoted side: it returns the entrypoint's exit and output, or, once
+	// the server answers, a node to query (stopped at the test's end).
+	follower := func() (pgNode, string, error) {
+		port := testutil.FreePort(t)
+		var out bytes.Buffer
+		c := s.cmd([]string{
+			"PGDATA=" + s.path("primary"), "PRIMARY_HOST=127.0.0.1", "PRIMARY_PORT=" + strconv.Itoa(replica.port),
+			"REPLICATION_PASSWORD_FILE=" + s.path("secrets/replication_password"), "PGPASSFILE=" + s.path("old.pgpass"),
+		}, "bash", s.path("replica-entrypoint.sh"),
+			"-c", "config_file="+s.path("etc/postgresql.conf"), "-c", "hba_file="+s.path("etc/pg_hba.conf"),
+			"-c", "port="+strconv.Itoa(port))
+		c.Stdout, c.Stderr = &out, &out
+		c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- c.Wait() }()
+		node := pgNode{s: s, port: port}
+		for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+			select {
+			case err := <-done:
+				return pgNode{}, out.String(), err
+			default:
+			}
+			if _, err := node.psql("SELECT 1"); err == nil {
+				t.Cleanup(func() { _ = syscall.Kill(-c.Process.Pid, syscall.SIGINT); <-done })
+				return node, out.String(), nil
+			}
+		}
+		_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
+		t.Fatalf("the follower neither served nor exited in 90 s:\n%s", out.String())
+		return pgNode{}, "", nil
+	}
+
+	// Not promoted yet: the old primary's data must not start.
+	_, out, err := follower()
+	if err == nil || !strings.Contains(out, "refusing to start a second writer") {
+		t.Fatalf("the old primary started as a follower of an unpromoted replica: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(s.path("primary/PG_VERSION")); err != nil {
+		t.Fatalf("the refused start touched the old data: %v", err)
+	}
+
+	failover, err := execute("failover.sh.tmpl", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.write("failover.sh", failover, 0o755)
+	s.run([]string{"REPLICA_HOST=127.0.0.1", "REPLICA_PORT=" + strconv.Itoa(replica.port),
+		"POSTGRES_PASSWORD_FILE=" + s.path("secrets/postgres_password")}, "bash", s.path("failover.sh"))
+	if _, err := replica.psql("INSERT INTO contacts SELECT generate_series(301, 400)"); err != nil {
+		t.Fatal(err)
+	}
+
+	rebuilt, out, err := follower()
+	if err != nil {
+		t.Fatalf("the old primary did not rebuild as a follower: %v\n%s", err, out)
+	}
+	streams := func(want string) {
+		t.Helper()
+		eventually(t, 60*time.Second, "the rebuilt follower streaming the promoted server's rows", func() (bool, string) {
+			out, err := rebuilt.psql("SELECT count(*) FROM contacts")
+			return err == nil && out == want, out
+		})
+		if out, err := rebuilt.psql("SELECT pg_is_in_recovery()"); err != nil || out != "t" {
+			t.Errorf("the rebuilt server is not a standby: %q %v", out, err)
+		}
+	}
+	streams("400")
+	if out, _ := replica.psql("SELECT active FROM pg_replication_slots WHERE slot_name = '" + ReplicationSlot + "'"); out != "t" {
+		t.Errorf("the promoted server's slot is not in use: %q", out)
+	}
+	if _, err := os.Stat(s.path("primary.cloning")); !os.IsNotExist(err) {
+		t.Errorf("the clone's marker is left after a finished clone: %v", err)
+	}
+	aside, _ := filepath.Glob(s.path("primary.before-failover-*"))
+	if len(aside) != 1 {
+		t.Fatalf("the old data was not set aside: %v", aside)
+	}
+	if _, err := os.Stat(filepath.Join(aside[0], "PG_VERSION")); err != nil {
+		t.Errorf("the set-aside data is not the old data directory: %v", err)
+	}
+
+	// A clone cut off (the marker is still there): started over on the
+	// next start, never served as it is.
+	s.run(nil, "pg_ctl", "-D", s.path("primary"), "-m", "immediate", "-w", "stop")
+	s.write("primary.cloning", nil, 0o600)
+	s.write("primary/half-copied", []byte("x"), 0o600)
+	if _, err := replica.psql("INSERT INTO contacts SELECT generate_series(401, 450)"); err != nil {
+		t.Fatal(err)
+	}
+	if rebuilt, out, err = follower(); err != nil {
+		t.Fatalf("the follower did not start over its cut-off clone: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "did not finish; starting it over") {
+		t.Errorf("the restart did not say it starts the clone over:\n%s", out)
+	}
+	streams("450")
+	if _, err := os.Stat(s.path("primary/half-copied")); !os.IsNotExist(err) {
+		t.Errorf("the cut-off clone's files are still there: %v", err)
 	}
 }

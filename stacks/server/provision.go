@@ -40,8 +40,8 @@ func inputs(app *model.App, p *model.Part) map[string]any {
 func addrs(app *model.App) model.Addrs {
 	c := app.Config
 	return model.Addrs{
-		DB:      model.HostPort{Host: PGPrimary, Port: model.PostgresPort},
-		DBRead:  model.HostPort{Host: PGReplica, Port: model.PostgresPort},
+		DB:      model.HostPort{Host: PGWriter(c), Port: model.PostgresPort},
+		DBRead:  model.HostPort{Host: dbRead(c), Port: model.PostgresPort},
 		SSLMode: "disable",
 		Cache:   model.HostPort{Host: RedisPrimary, Port: model.RedisPort},
 		// Clients that speak Sentinel find the primary after a failover.
@@ -58,6 +58,16 @@ func addrs(app *model.App) model.Addrs {
 			return fmt.Sprintf("http://%s:%d", p.Public.Hostname, c.Nginx.HTTPPort), p.Public.Hostname, true
 		},
 	}
+}
+
+// dbRead is where the CRM reads: the follower, except after a failover,
+// when the follower is being rebuilt (a clone of the whole database, which
+// serves nothing until it is done) and the writer serves the reads too.
+func dbRead(c *model.Config) string {
+	if c.Postgres.FailedOver {
+		return PGWriter(c)
+	}
+	return PGFollower(c)
 }
 
 // containerSpec applies what every part's container shares: the
@@ -151,11 +161,17 @@ func (aiNodes) service(s *stack, p *model.Part, in model.Instance) {
 	s.add(svc)
 }
 
-// postgresPair runs the PostgreSQL primary and its streaming replica on
-// nodes the operator labels, never the same one.
+// postgresPair runs PostgreSQL's writer and its streaming replica on nodes
+// the operator labels, never the same one. The services keep their names,
+// nodes and volumes for good; postgres.failedOver moves the writer's role
+// from postgres-primary to postgres-replica (and back), so a failover never
+// starts a server on another node's (empty or older) volume.
 type postgresPair struct{}
 
-func (postgresPair) Describe(*model.App, *model.Part) string {
+func (postgresPair) Describe(app *model.App, _ *model.Part) string {
+	if app.Config.Postgres.FailedOver {
+		return "failed over: postgres-replica writes, postgres-primary rebuilt as its streaming replica; daily pg_dump to the NAS"
+	}
 	return "primary + streaming replica on different nodes, daily pg_dump to the NAS"
 }
 
@@ -163,6 +179,7 @@ func (postgresPair) Inputs(app *model.App, p *model.Part) map[string]any { retur
 
 func (postgresPair) service(s *stack, p *model.Part, in model.Instance) {
 	m := p.Service
+	c := s.app.Config
 	svc := s.base(in.Name, p.Name, m.Image, in.Sizing, in.Replicas, model.NetBackend)
 	env(&svc, m.Env)
 	env(&svc, map[string]string{
@@ -175,23 +192,27 @@ func (postgresPair) service(s *stack, p *model.Part, in model.Instance) {
 	s.mount(&svc, "pg_hba_conf", "/etc/postgresql/pg_hba.conf")
 	s.mount(&svc, "postgres_failover", "/usr/local/bin/failover.sh")
 	args := types.ShellCommand{"-c", "config_file=/etc/postgresql/postgresql.conf", "-c", "hba_file=/etc/postgresql/pg_hba.conf"}
-	if in.Role == model.RolePrimary {
+	if in.Name == PGWriter(c) && in.Role == model.RolePrimary {
+		// The image's own entrypoint: initdb on the first start.
 		s.mount(&svc, "postgres_init_primary", "/docker-entrypoint-initdb.d/10-replication.sh")
 		svc.Command = append(types.ShellCommand{"postgres"}, args...)
+		svc.HealthCheck = composex.HealthCheck(m.Health)
 	} else {
+		// The follower clones the writer; a promoted replica writes on its
+		// own data and never initialises an empty one.
 		s.mount(&svc, "postgres_replica_entrypoint", "/usr/local/bin/replica-entrypoint.sh")
-		env(&svc, map[string]string{"PRIMARY_HOST": PGPrimary})
+		if in.Name == PGWriter(c) {
+			env(&svc, map[string]string{"NFX_POSTGRES_ROLE": "writer"})
+		} else {
+			env(&svc, map[string]string{"PRIMARY_HOST": PGWriter(c)})
+		}
 		svc.Entrypoint = types.ShellCommand{"/usr/local/bin/replica-entrypoint.sh"}
 		svc.Command = args
+		svc.HealthCheck = composex.HealthCheck(ReplicaHealth(m.Health))
 	}
 	vol := in.Name + "-data"
 	volume(&svc, vol, "/var/lib/postgresql/data")
 	s.declareVolume(vol)
-	if in.Role == model.RolePrimary {
-		svc.HealthCheck = composex.HealthCheck(m.Health)
-	} else {
-		svc.HealthCheck = composex.HealthCheck(ReplicaHealth(m.Health))
-	}
 	svc.StopGracePeriod = composex.Duration(60 * time.Second)
 	// The two never share a node: the operator labels one node of each.
 	placement(&svc, "node.labels.nextflow.postgres == "+in.Role)
