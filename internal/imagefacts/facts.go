@@ -104,7 +104,7 @@ var Images = map[string]Image{
 	"postgres:16.6-bookworm": {
 		User: Ident{}, Drops: &postgresUser, Shells: []string{"/bin/sh", "/bin/bash"},
 		Programs: join(debianSlim, []string{"gosu", "docker-entrypoint.sh", "psql", "pg_dump", "pg_dumpall", "pg_restore",
-			"pg_basebackup", "pg_isready", "pg_ctl", "postgres", "initdb", "pg_controldata", "pg_rewind", "xz", "zstd", "perl"}),
+			"pg_basebackup", "pg_receivewal", "pg_isready", "pg_ctl", "postgres", "initdb", "pg_controldata", "pg_rewind", "xz", "zstd", "perl"}),
 		EnvPrefixes: []string{"POSTGRES_"},
 		Env: []string{"POSTGRES_PASSWORD", "POSTGRES_PASSWORD_FILE", "POSTGRES_USER", "POSTGRES_USER_FILE", "POSTGRES_DB",
 			"POSTGRES_DB_FILE", "POSTGRES_INITDB_ARGS", "POSTGRES_INITDB_ARGS_FILE", "POSTGRES_INITDB_WALDIR", "POSTGRES_HOST_AUTH_METHOD"},

@@ -80,6 +80,8 @@ var serverVariants = map[string]map[string]string{
 	"scaled":    {"crm": `{"replicas": 5}`, "ai": `{"replicas": 3}`, "host": `{"nodes": 4, "gpuNodes": 3}`},
 	"no-tunnel": {"tunnel": `{"mode": "none"}`, "nginx": `{"httpPort": 8080}`},
 	"services":  {"services": testutil.ServicesConfig, "secrets": testutil.ServicesSecrets},
+	// After a PostgreSQL failover: postgres-replica writes.
+	"failed-over": {"postgres": `{"failedOver": true}`},
 }
 
 func TestServerGolden(t *testing.T) {
@@ -95,7 +97,8 @@ func TestServerGolden(t *testing.T) {
 					t.Errorf("%s: rendering twice gave different bytes", a[i].Path)
 				}
 				// The other variants differ from the default only in these.
-				if name == "default" || a[i].Path == StackFile || a[i].Path == "nginx/nginx.conf" {
+				if name == "default" || a[i].Path == StackFile || a[i].Path == "nginx/nginx.conf" ||
+					(name == "failed-over" && strings.HasPrefix(a[i].Path, "postgres/")) {
 					testutil.Golden(t, filepath.Join("testdata", name, a[i].Path), a[i].Data)
 				}
 			}

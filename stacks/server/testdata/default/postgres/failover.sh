@@ -1,10 +1,11 @@
 #!/bin/bash
-# Fails PostgreSQL over to the replica: promotes it and checks that it
-# accepts writes. It runs where psql reaches the replica, which is in the
-# replica's own container (the postgres image has psql, and no docker CLI);
-# on the node that runs the replica's task:
+# Fails PostgreSQL over to the streaming replica (postgres-replica): promotes
+# it and checks that it accepts writes. It runs where psql reaches the
+# replica, which is in the replica's own container (the postgres image has
+# psql, and no docker CLI); on the node that runs the replica's task:
 #   docker exec -it $(docker ps -q -f label=com.docker.swarm.service.name=nextflow_postgres-replica) failover.sh
-# It then prints the command that re-points the CRM, to run on a manager.
+# It then prints what to run on a Swarm manager: fence the old writer,
+# record the failover in the stack's configuration, deploy.
 set -euo pipefail
 host=${REPLICA_HOST:-postgres-replica}
 port=${REPLICA_PORT:-5432}
@@ -12,10 +13,11 @@ user=${PGUSER:-nextflow}
 db=${PGDATABASE:-nextflow}
 password_file=${POSTGRES_PASSWORD_FILE:-/run/secrets/postgres_password}
 stack=${STACK:-nextflow}
+old=postgres-primary
 
 PGPASSWORD=$(cat "$password_file")
 export PGPASSWORD
-q() { psql -h "$host" -p "$port" -U "$user" -d "$db" -v ON_ERROR_STOP=1 -tAc "$1"; }
+q() { psql -X -h "$host" -p "$port" -U "$user" -d "$db" -v ON_ERROR_STOP=1 -tAc "$1"; }
 
 if [ "$(q 'SELECT pg_is_in_recovery()')" != "t" ]; then
   echo "failover: $host:$port is not a replica in recovery; nothing to promote" >&2
@@ -35,12 +37,15 @@ echo "failover: $host:$port is the primary and accepts writes"
 
 cat <<NEXT
 failover: next steps, on a Swarm manager
-  1. Re-point the CRM's writes and reads at the promoted server:
-     docker service update --detach=false \
-       --env-add DATABASE_HOST=$host --env-add DATABASE_URL=postgres://$user@$host:$port/$db \
-       --env-add DATABASE_READ_HOST=$host --env-add DATABASE_READ_URL=postgres://$user@$host:$port/$db ${stack}_crm
-  2. Keep the old primary stopped: docker service scale ${stack}_postgres-primary=0
-  3. The stack now runs on this one server, whose data is in the replica's volume on its node.
-     Do not swap the nextflow.postgres node labels: postgres-primary would start on its own,
-     older volume. The README's "After a PostgreSQL failover" says how to get a second copy back.
+  1. Fence the old writer, so that nothing writes to it again:
+       docker service scale ${stack}_${old}=0
+  2. Record the failover in the stack's configuration, render, deploy:
+       pulumi config set --path nextflow:postgres.failedOver true -s server
+       nfx up --stage server
+       docker stack deploy -c out/server/stack.yaml ${stack}
+     The CRM then writes to and reads from $host; ${old} starts again as its
+     streaming replica: its data from before the failover is set aside in its
+     own volume (pgdata.before-failover-*), then it clones $host.
+  Do not swap the nextflow.postgres node labels: each service keeps its node and
+  its volume; the configuration moves the role.
 NEXT
