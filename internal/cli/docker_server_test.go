@@ -81,59 +81,8 @@ func TestServerServesOnSwarm(t *testing.T) {
 			n.Try("volume", "prune", "-f")
 		}
 	})
-	// One change, and only one: this kernel has no IPsec, and an encrypted
-	// overlay passes no traffic between nodes here (a TCP connect across
-	// nodes times out; unencrypted, it connects). The backend network's
-	// encryption is checked as rendered, then left out of the copy
-	// deployed.
-	data, err := os.ReadFile(filepath.Join(out, "stack.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc map[string]any
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		t.Fatal(err)
-	}
-	backend, _ := doc["networks"].(map[string]any)["backend"].(map[string]any)
-	opts, _ := backend["driver_opts"].(map[string]any)
-	if opts["encrypted"] != "true" {
-		t.Fatalf("the backend overlay is not encrypted as rendered: %v", backend)
-	}
-	delete(opts, "encrypted")
-	here, _ := yaml.Marshal(doc)
-	write(t, filepath.Join(out, "stack.here.yaml"), string(here))
-	if o, err := mgr.TryIn(out, "stack", "deploy", "-c", "stack.here.yaml", stack); err != nil {
-		t.Fatalf("stack deploy: %v\n%s", err, o)
-	}
-
-	// Every service converges: all its replicas running (a task with a
-	// health check counts once it is healthy).
-	deadline := time.Now().Add(8 * time.Minute)
-	var pending []string
-	for {
-		pending = nil
-		ls := mgr.Run(t, "service", "ls", "--filter", "label=com.docker.stack.namespace="+stack, "--format", "{{.Name}} {{.Replicas}}")
-		n := 0
-		for _, line := range strings.Split(strings.TrimSpace(ls), "\n") {
-			f := strings.Fields(line)
-			if len(f) < 2 {
-				continue
-			}
-			n++
-			var run, want int
-			fmt.Sscanf(f[1], "%d/%d", &run, &want)
-			if run != want || want == 0 {
-				pending = append(pending, line)
-			}
-		}
-		if n > 20 && len(pending) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after 8 minutes, services not converged:\n%s", strings.Join(pending, "\n"))
-		}
-		time.Sleep(10 * time.Second)
-	}
+	deployStack(t, mgr, out, stack)
+	converge(t, mgr, stack)
 
 	// What Swarm made of the services is what nfx meant.
 	var redis []struct {
@@ -206,22 +155,91 @@ func TestServerServesOnSwarm(t *testing.T) {
 		t.Fatalf("the CRM through the tunnel and nginx: %v\n%s", err, o)
 	}
 
+	redisFailover(t, sw, stack, viaTunnel)
+	postgresFailover(t, sw, dir, out, stack, viaTunnel)
+	backupKilledThenRestored(t, sw, stack)
+
 	// Node 3 is lost (its daemon stops): the Swarm keeps its quorum, the
 	// tasks it ran that may run elsewhere move, and the public path serves.
 	if o, err := sw.Nodes[2].Try("info"); err != nil {
 		t.Fatal(o)
 	}
 	stopNode(t, 3)
-	deadline = time.Now().Add(4 * time.Minute)
+	serves(t, "losing node 3", 4*time.Minute, viaTunnel)
+}
+
+// serves waits until the CRM answers on the public path.
+func serves(t *testing.T, after string, d time.Duration, viaTunnel func() (string, error)) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for {
 		o, err := viaTunnel()
 		if err == nil {
-			break
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("4 minutes after losing node 3, the CRM does not answer through the tunnel: %v\n%s", err, o)
+			t.Fatalf("%v after %s, the CRM does not answer through the tunnel: %v\n%s", d, after, err, o)
 		}
 		time.Sleep(5 * time.Second)
+	}
+}
+
+// deployStack deploys the rendered stack with one change, and only one:
+// this kernel has no IPsec, and an encrypted overlay passes no traffic
+// between nodes here (a TCP connect across nodes times out; unencrypted,
+// it connects). The backend network's encryption is checked as rendered,
+// then left out of the copy deployed.
+func deployStack(t *testing.T, mgr testutil.Docker, out, stack string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(out, "stack.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	backend, _ := doc["networks"].(map[string]any)["backend"].(map[string]any)
+	opts, _ := backend["driver_opts"].(map[string]any)
+	if opts["encrypted"] != "true" {
+		t.Fatalf("the backend overlay is not encrypted as rendered: %v", backend)
+	}
+	delete(opts, "encrypted")
+	here, _ := yaml.Marshal(doc)
+	write(t, filepath.Join(out, "stack.here.yaml"), string(here))
+	if o, err := mgr.TryIn(out, "stack", "deploy", "-c", "stack.here.yaml", stack); err != nil {
+		t.Fatalf("stack deploy: %v\n%s", err, o)
+	}
+}
+
+// converge waits until every service of the stack runs all its replicas
+// (a task with a health check counts once it is healthy).
+func converge(t *testing.T, mgr testutil.Docker, stack string) {
+	t.Helper()
+	deadline := time.Now().Add(8 * time.Minute)
+	for {
+		var pending []string
+		ls := mgr.Run(t, "service", "ls", "--filter", "label=com.docker.stack.namespace="+stack, "--format", "{{.Name}} {{.Replicas}}")
+		n := 0
+		for _, line := range strings.Split(strings.TrimSpace(ls), "\n") {
+			f := strings.Fields(line)
+			if len(f) < 2 {
+				continue
+			}
+			n++
+			var run, want int
+			fmt.Sscanf(f[1], "%d/%d", &run, &want)
+			if run != want || want == 0 {
+				pending = append(pending, line)
+			}
+		}
+		if n > 20 && len(pending) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 8 minutes, services not converged:\n%s", strings.Join(pending, "\n"))
+		}
+		time.Sleep(10 * time.Second)
 	}
 }
 

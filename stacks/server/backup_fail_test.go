@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nextflow-crm/nfx/internal/testutil"
 )
@@ -30,17 +31,46 @@ func TestScheduledBackupFailureKeepsNothing(t *testing.T) {
 		// fakes are the stand-in commands: name -> shell body.
 		fakes map[string]string
 		ok    bool
+		// before prepares the kind's directory on the NAS; it returns a
+		// stop for what it started.
+		before func(t *testing.T, dir string) func()
 	}{
-		{"pg_dump dies half way", "postgres", map[string]string{"pg_dump": `while [ "$1" != -f ]; do shift; done; printf 'PGDMP partial' > "$2"; exit 1`}, false},
-		{"pg_dump is refused", "postgres", map[string]string{"pg_dump": `echo "connection refused" >&2; exit 1`}, false},
-		{"redis-cli dies half way", "redis", map[string]string{"redis-cli": `for a; do f=$a; done; printf 'REDIS0011' > "$f"; exit 1`}, false},
-		{"Qdrant does not answer", "qdrant", map[string]string{"curl": `exit 7`}, false},
-		{"Qdrant answers 500", "qdrant", map[string]string{"curl": `echo "curl: (22) The requested URL returned error: 500" >&2; exit 22`}, false},
-		{"a snapshot is not made", "qdrant", map[string]string{"curl": `case "$*" in *POST*) echo '{"status":"error"}';; *) echo '{"result":{"collections":[{"name":"crm"}]}}';; esac`}, false},
-		{"a snapshot's download fails", "qdrant", map[string]string{"curl": `case "$*" in *POST*) echo '{"result":{"name":"crm-1.snapshot"}}';; *-o*) exit 18;; *) echo '{"result":{"collections":[{"name":"crm"}]}}';; esac`}, false},
-		{"the models are missing", "models", map[string]string{}, false},
-		{"pg_dump succeeds", "postgres", map[string]string{"pg_dump": `while [ "$1" != -f ]; do shift; done; printf 'PGDMP whole' > "$2"`}, true},
-		{"Qdrant with no collections", "qdrant", map[string]string{"curl": `echo '{"result":{"collections":[]}}'`}, true},
+		{"pg_dump dies half way", "postgres", map[string]string{"pg_dump": `while [ "$1" != -f ]; do shift; done; printf 'PGDMP partial' > "$2"; exit 1`}, false, nil},
+		{"pg_dump is refused", "postgres", map[string]string{"pg_dump": `echo "connection refused" >&2; exit 1`}, false, nil},
+		{"redis-cli dies half way", "redis", map[string]string{"redis-cli": `for a; do f=$a; done; printf 'REDIS0011' > "$f"; exit 1`}, false, nil},
+		{"Qdrant does not answer", "qdrant", map[string]string{"curl": `exit 7`}, false, nil},
+		{"Qdrant answers 500", "qdrant", map[string]string{"curl": `echo "curl: (22) The requested URL returned error: 500" >&2; exit 22`}, false, nil},
+		{"a snapshot is not made", "qdrant", map[string]string{"curl": `case "$*" in *POST*) echo '{"status":"error"}';; *) echo '{"result":{"collections":[{"name":"crm"}]}}';; esac`}, false, nil},
+		{"a snapshot's download fails", "qdrant", map[string]string{"curl": `case "$*" in *POST*) echo '{"result":{"name":"crm-1.snapshot"}}';; *-o*) exit 18;; *) echo '{"result":{"collections":[{"name":"crm"}]}}';; esac`}, false, nil},
+		{"the models are missing", "models", map[string]string{}, false, nil},
+		{"pg_dump succeeds", "postgres", map[string]string{"pg_dump": `while [ "$1" != -f ]; do shift; done; printf 'PGDMP whole' > "$2"`}, true, nil},
+		{"Qdrant with no collections", "qdrant", map[string]string{"curl": `echo '{"result":{"collections":[]}}'`}, true, nil},
+		// kill -9 or a lost node runs no trap: the next backup clears what
+		// that one left, a partial file and a checksum without its file.
+		{"after a backup killed outright", "postgres", map[string]string{"pg_dump": `while [ "$1" != -f ]; do shift; done; printf 'PGDMP whole' > "$2"`}, true,
+			func(t *testing.T, dir string) func() {
+				os.MkdirAll(dir, 0o755)
+				os.WriteFile(filepath.Join(dir, ".partial-postgres-20261204T030000Z.dump"), []byte("PGDMP cut"), 0o644)
+				os.WriteFile(filepath.Join(dir, "postgres-20261204T030000Z.dump.sha256"), []byte("0  postgres-20261204T030000Z.dump\n"), 0o644)
+				return func() {}
+			}},
+		// A manual run beside the schedule's: the second is refused, and
+		// touches neither the first's partial file nor anything else.
+		{"another backup of the kind runs", "postgres", map[string]string{"pg_dump": `while [ "$1" != -f ]; do shift; done; printf 'PGDMP whole' > "$2"`}, false,
+			func(t *testing.T, dir string) func() {
+				os.MkdirAll(dir, 0o755)
+				holder := exec.Command("flock", filepath.Join(dir, ".lock"), "sleep", "60")
+				if err := holder.Start(); err != nil {
+					t.Fatal(err)
+				}
+				for i := 0; i < 100; i++ {
+					if exec.Command("flock", "-n", filepath.Join(dir, ".lock"), "true").Run() != nil {
+						break
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+				return func() { holder.Process.Kill(); holder.Wait() }
+			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -52,6 +82,9 @@ func TestScheduledBackupFailureKeepsNothing(t *testing.T) {
 			secret := filepath.Join(dir, "pw")
 			os.WriteFile(secret, []byte("pw"), 0o600)
 			nas, metrics := filepath.Join(dir, "nas"), filepath.Join(dir, "metrics")
+			if tc.before != nil {
+				defer tc.before(t, filepath.Join(nas, tc.kind))()
+			}
 			harness := filepath.Join(dir, "harness.sh")
 			os.WriteFile(harness, []byte(body+"\nrun_scheduled \""+tc.kind+"\"\necho schedule-goes-on\n"), 0o755)
 			cmd := exec.Command("bash", harness)
@@ -61,21 +94,35 @@ func TestScheduledBackupFailureKeepsNothing(t *testing.T) {
 			if err != nil || !strings.Contains(string(out), "schedule-goes-on") {
 				t.Fatalf("the schedule stopped: %v\n%s", err, out)
 			}
-			kept, _ := filepath.Glob(filepath.Join(nas, tc.kind, "*"))
-			hidden, _ := filepath.Glob(filepath.Join(nas, tc.kind, ".*"))
+			// The lock file stays: it holds nothing.
+			kept := withoutLock(filepath.Glob(filepath.Join(nas, tc.kind, "*")))
+			hidden := withoutLock(filepath.Glob(filepath.Join(nas, tc.kind, ".*")))
 			reports, _ := filepath.Glob(filepath.Join(metrics, "*.prom"))
 			if tc.ok {
-				if len(kept) != 2 || len(reports) != 1 || strings.Contains(string(out), "FAILED") {
-					t.Errorf("a good backup: kept %v, reports %v\n%s", kept, reports, out)
+				if len(kept) != 2 || len(hidden) != 0 || len(reports) != 1 || strings.Contains(string(out), "FAILED") {
+					t.Errorf("a good backup: kept %v %v, reports %v\n%s", kept, hidden, reports, out)
 				}
 				return
 			}
 			if len(kept) != 0 || len(hidden) != 0 || len(reports) != 0 {
 				t.Errorf("a failed backup kept %v %v, reported %v\n%s", kept, hidden, reports, out)
 			}
+			if tc.before != nil && !strings.Contains(string(out), "another postgres backup is running") {
+				t.Errorf("the refusal does not say why:\n%s", out)
+			}
 			if !strings.Contains(string(out), tc.kind+": FAILED") {
 				t.Errorf("the failure is not logged:\n%s", out)
 			}
 		})
 	}
+}
+
+func withoutLock(paths []string, _ error) []string {
+	var out []string
+	for _, p := range paths {
+		if filepath.Base(p) != ".lock" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -85,6 +85,17 @@ backup_once() {
   ext=$(extension "$kind")
   dir="$backup_dir/$kind"
   mkdir -p "$dir"
+  # One backup of a kind at a time (a manual run beside the schedule): the
+  # lock is the open descriptor, released when this (sub)shell exits.
+  exec 9>>"$dir/.lock"
+  flock -n 9 || { echo "backup: another $kind backup is running in $dir" >&2; return 1; }
+  # A backup killed outright (kill -9, a lost node) ran no trap: its partial
+  # file, or a checksum whose file never got its name, is no backup.
+  find "$dir" -maxdepth 1 -name ".partial-$kind-*" -exec rm -rf {} +
+  local sum
+  for sum in "$dir/$kind"-*.sha256; do
+    [ -e "$sum" ] && [ ! -e "${sum%.sha256}" ] && rm -f "$sum"
+  done
   stamp=$(date -u +%Y%m%dT%H%M%SZ)
   final="$dir/$kind-$stamp.$ext"
   partial="$dir/.partial-$kind-$stamp.$ext"

@@ -1,0 +1,232 @@
+package cli
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nextflow-crm/nfx/internal/testutil"
+)
+
+// The drills the README's operations sections describe, run on the Swarm
+// of TestServerServesOnSwarm against the deployed stack.
+
+// inTask runs a shell script in a running task of a service, on its node.
+func inTask(t *testing.T, sw testutil.Swarm, service, script string, args ...string) (string, error) {
+	t.Helper()
+	node, id := task(t, sw, service)
+	return node.Try(append([]string{"exec", id, "sh", "-c", script, "sh"}, args...)...)
+}
+
+// until retries f every 2 s for up to d.
+func until(t *testing.T, d time.Duration, what string, f func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		ok, last := f()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v; last: %s", what, d, last)
+		}
+		time.Sleep(2 * time.Second)
+	}
+}
+
+// newTask waits for a running task of a service other than the container
+// old (Swarm's replacement of a killed task).
+func newTask(t *testing.T, sw testutil.Swarm, service, old string) (testutil.Docker, string) {
+	t.Helper()
+	var node testutil.Docker
+	var id string
+	until(t, 2*time.Minute, "a new task of "+service, func() (bool, string) {
+		for _, n := range sw.Nodes {
+			ids := strings.Fields(n.Run(t, "ps", "-q", "--no-trunc", "--filter", "label=com.docker.swarm.service.name="+service))
+			for _, i := range ids {
+				if !strings.HasPrefix(i, old) && !strings.HasPrefix(old, i) {
+					node, id = n, i
+					return true, ""
+				}
+			}
+		}
+		return false, "none yet"
+	})
+	return node, id
+}
+
+func taskIP(t *testing.T, node testutil.Docker, id string) string {
+	t.Helper()
+	return strings.TrimSpace(node.Run(t, "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", id))
+}
+
+const redisCLI = `REDISCLI_AUTH="$(cat /run/secrets/redis_password)" exec redis-cli --no-auth-warning "$@"`
+
+// redisFailover: 200 writes acknowledged by the replica (WAIT 1), the
+// primary's task killed; the Sentinels promote the replica, Swarm starts
+// the primary's service again with another address, and that task joins
+// the promoted primary as its replica with every write; the CRM, which
+// finds the primary through the Sentinels, keeps serving.
+func redisFailover(t *testing.T, sw testutil.Swarm, stack string, viaTunnel func() (string, error)) {
+	t.Helper()
+	cli := func(service string, args ...string) string {
+		t.Helper()
+		o, _ := inTask(t, sw, stack+"_"+service, redisCLI, args...)
+		return strings.TrimSpace(o)
+	}
+	o, err := inTask(t, sw, stack+"_redis-primary", `{ printf '%s\n' "EVAL \"for i=1,200 do redis.call('SET','drill:'..i,i) end return 200\" 0" "WAIT 1 10000"; } | `+redisCLI)
+	if lines := strings.Fields(o); err != nil || len(lines) != 2 || lines[1] != "1" {
+		t.Fatalf("200 writes acknowledged by the replica (EVAL, WAIT 1): %v\n%s", err, o)
+	}
+	node, old := task(t, sw, stack+"_redis-primary")
+	oldIP := taskIP(t, node, old)
+	node.Run(t, "kill", old)
+
+	until(t, 90*time.Second, "the Sentinels naming redis-replica the primary", func() (bool, string) {
+		o := cli("redis-sentinel", "-p", "26379", "sentinel", "get-master-addr-by-name", "nextflow")
+		return strings.HasPrefix(o, "redis-replica"), o
+	})
+	node, id := newTask(t, sw, stack+"_redis-primary", old)
+	if ip := taskIP(t, node, id); ip == oldIP {
+		t.Errorf("the restarted redis-primary task kept its address %s; the drill needs a new one", ip)
+	}
+	until(t, 2*time.Minute, "the restarted redis-primary replicating from redis-replica", func() (bool, string) {
+		o := cli("redis-primary", "-p", "6379", "info", "replication")
+		return strings.Contains(o, "role:slave") && strings.Contains(o, "master_host:redis-replica") &&
+			strings.Contains(o, "master_link_status:up"), o
+	})
+	for _, svc := range []string{"redis-replica", "redis-primary"} {
+		if got := cli(svc, "-p", "6379", "get", "drill:200"); got != "200" {
+			t.Errorf("%s after the failover: drill:200 = %q, want 200", svc, got)
+		}
+		if got := cli(svc, "-p", "6379", "eval_ro", "return #redis.call('keys','drill:*')", "0"); got != "200" {
+			t.Errorf("%s after the failover holds %s of the 200 acknowledged writes", svc, got)
+		}
+	}
+	serves(t, "the Redis failover", 2*time.Minute, viaTunnel)
+}
+
+const psqlIn = `PGPASSWORD="$(cat /run/secrets/postgres_password)" exec psql -X -U nextflow -d "${DB:-nextflow}" -v ON_ERROR_STOP=1 -tAc "$1"`
+
+// pgIn runs one statement as the CRM's user in a PostgreSQL task.
+func pgIn(t *testing.T, sw testutil.Swarm, service, sql string) (string, error) {
+	t.Helper()
+	o, err := inTask(t, sw, service, psqlIn, sql)
+	return strings.TrimSpace(o), err
+}
+
+// postgresFailover runs the README's "After a PostgreSQL failover": the
+// primary is lost (its service at 0), failover.sh promotes the replica in
+// its container, postgres.failedOver is set, and `nfx up` and `docker
+// stack deploy` re-point the CRM and bring postgres-primary back on its
+// own node and volume as the promoted server's streaming replica.
+func postgresFailover(t *testing.T, sw testutil.Swarm, dir, out, stack string, viaTunnel func() (string, error)) {
+	t.Helper()
+	mgr := sw.Nodes[0]
+	primary, replica := stack+"_postgres-primary", stack+"_postgres-replica"
+	if _, err := pgIn(t, sw, primary, "CREATE TABLE drill_rows (id int PRIMARY KEY); INSERT INTO drill_rows SELECT generate_series(1, 5000)"); err != nil {
+		t.Fatal(err)
+	}
+	// Asynchronous replication: a commit is acknowledged before the
+	// replica has it. The drill fails over once the replica has replayed.
+	until(t, time.Minute, "the rows on the replica", func() (bool, string) {
+		o, _ := pgIn(t, sw, replica, "SELECT count(*) FROM drill_rows")
+		return o == "5000", o
+	})
+	mgr.Run(t, "service", "scale", "--detach", primary+"=0")
+	until(t, time.Minute, "postgres-primary stopped", func() (bool, string) {
+		for _, n := range sw.Nodes {
+			if ids := strings.Fields(n.Run(t, "ps", "-q", "--filter", "label=com.docker.swarm.service.name="+primary)); len(ids) > 0 {
+				return false, "still running"
+			}
+		}
+		return true, ""
+	})
+	o, err := inTask(t, sw, replica, "exec failover.sh")
+	if err != nil || !strings.Contains(o, "accepts writes") || !strings.Contains(o, "nextflow:postgres.failedOver true") {
+		t.Fatalf("failover.sh in the replica's container: %v\n%s", err, o)
+	}
+
+	write(t, filepath.Join(dir, "Pulumi.server.yaml"), strings.Replace(serverConfig,
+		"nextflow:postgres: {cpuRequest: 0.05}", "nextflow:postgres: {cpuRequest: 0.05, failedOver: true}", 1))
+	if code, stdout, stderr := nfx(t, dir, "up", "--stage", "server"); code != ExitOK {
+		t.Fatalf("nfx up after the failover: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	deployStack(t, mgr, out, stack)
+	until(t, 4*time.Minute, "the CRM's update to the promoted server", func() (bool, string) {
+		o, _ := mgr.Try("service", "inspect", "-f", "{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}} {{json .Spec.TaskTemplate.ContainerSpec.Env}}", stack+"_crm")
+		state, env, _ := strings.Cut(o, " ")
+		return (state == "completed" || state == "") && strings.Contains(env, "DATABASE_URL=postgres://nextflow@postgres-replica:5432/nextflow"), o
+	})
+	converge(t, mgr, stack)
+
+	if o, _ := pgIn(t, sw, replica, "SELECT count(*) FROM drill_rows"); o != "5000" {
+		t.Errorf("the promoted server holds %s of the 5000 replicated rows", o)
+	}
+	if _, err := pgIn(t, sw, replica, "INSERT INTO drill_rows VALUES (5001)"); err != nil {
+		t.Fatalf("the promoted server refuses a write: %v", err)
+	}
+	until(t, 4*time.Minute, "postgres-primary, rebuilt, streaming the promoted server's rows", func() (bool, string) {
+		o, _ := pgIn(t, sw, primary, "SELECT pg_is_in_recovery(), count(*) FROM drill_rows")
+		return o == "t|5001", o
+	})
+	if o, _ := inTask(t, sw, primary, "ls /var/lib/postgresql/data"); !strings.Contains(o, "pgdata.before-failover-") {
+		t.Errorf("the old primary's data was not set aside in its volume: %s", o)
+	}
+	serves(t, "the PostgreSQL failover", 2*time.Minute, viaTunnel)
+}
+
+// backupKilledThenRestored: a good backup of PostgreSQL, then one held
+// half way (an exclusive lock on the writer, replayed on the server it
+// dumps from) and its task killed outright; the killed one is never the
+// newest good backup (not listed, not reported), and the good one restores
+// every row from the NAS volume into a new database.
+func backupKilledThenRestored(t *testing.T, sw testutil.Swarm, stack string) {
+	t.Helper()
+	bk, writer := stack+"_backup-postgres", stack+"_postgres-replica"
+	o, err := inTask(t, sw, bk, "exec bash /usr/local/bin/backup.sh postgres")
+	good := regexp.MustCompile(`wrote (/backups/postgres/postgres-\S+\.dump) \((\d+) bytes\)`).FindStringSubmatch(o)
+	if err != nil || good == nil {
+		t.Fatalf("a backup of PostgreSQL: %v\n%s", err, o)
+	}
+	rows, _ := pgIn(t, sw, writer, "SELECT count(*) FROM drill_rows")
+	time.Sleep(1100 * time.Millisecond) // the next backup's name is a second later
+
+	wnode, wid := task(t, sw, writer)
+	wnode.Run(t, "exec", "-d", wid, "sh", "-c", `PGPASSWORD="$(cat /run/secrets/postgres_password)" psql -X -U nextflow -d nextflow -c "BEGIN; LOCK TABLE drill_rows IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(300); COMMIT"`)
+	bnode, bid := task(t, sw, bk)
+	bnode.Run(t, "exec", "-d", bid, "bash", "/usr/local/bin/backup.sh", "postgres")
+	until(t, time.Minute, "the second backup's partial file", func() (bool, string) {
+		o, _ := inTask(t, sw, bk, "ls -a /backups/postgres")
+		return strings.Contains(o, ".partial-postgres-"), o
+	})
+	time.Sleep(3 * time.Second)
+	bnode.Run(t, "kill", bid)
+	if _, err := pgIn(t, sw, writer, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(300)%' AND pid <> pg_backend_pid()"); err != nil {
+		t.Fatal(err)
+	}
+	newTask(t, sw, bk, bid)
+
+	list, _ := inTask(t, sw, bk, "cd /backups/postgres && ls -t postgres-*.dump")
+	if f := strings.Fields(list); len(f) != 1 || "/backups/postgres/"+f[0] != good[1] {
+		t.Errorf("after a backup killed half way, the backups are %q; want only %s", list, good[1])
+	}
+	report, _ := inTask(t, sw, bk, "cat /metrics/backup-postgres.prom")
+	if !strings.Contains(report, fmt.Sprintf(`nextflow_backup_last_size_bytes{kind="postgres"} %s`, good[2])) {
+		t.Errorf("the node exporter's report is not the good backup's:\n%s", report)
+	}
+
+	if _, err := pgIn(t, sw, writer, "CREATE DATABASE restore_check"); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := inTask(t, sw, bk, "exec bash /usr/local/bin/restore.sh postgres \"$1\" restore_check", good[1]); err != nil {
+		t.Fatalf("restore.sh from the NAS volume: %v\n%s", err, o)
+	}
+	got, err := inTask(t, sw, writer, "DB=restore_check; "+psqlIn, "SELECT count(*) FROM drill_rows")
+	if strings.TrimSpace(got) != rows || err != nil {
+		t.Errorf("the restore holds %q rows; the database held %s at the backup (%v)", got, rows, err)
+	}
+}
