@@ -66,10 +66,11 @@ func taskIP(t *testing.T, node testutil.Docker, id string) string {
 const redisCLI = `REDISCLI_AUTH="$(cat /run/secrets/redis_password)" exec redis-cli --no-auth-warning "$@"`
 
 // redisFailover: 200 writes acknowledged by the replica (WAIT 1), the
-// primary's task killed; the Sentinels promote the replica, Swarm starts
-// the primary's service again with another address, and that task joins
-// the promoted primary as its replica with every write; the CRM, which
-// finds the primary through the Sentinels, keeps serving.
+// primary lost (its service at 0); the Sentinels promote the replica,
+// which takes a write; the primary's service comes back as a new task
+// with another address, which joins the promoted primary as its replica
+// with every write; the CRM, which finds the primary through the
+// Sentinels, keeps serving.
 func redisFailover(t *testing.T, sw testutil.Swarm, stack string, viaTunnel func() (string, error)) {
 	t.Helper()
 	cli := func(service string, args ...string) string {
@@ -81,14 +82,20 @@ func redisFailover(t *testing.T, sw testutil.Swarm, stack string, viaTunnel func
 	if lines := strings.Fields(o); err != nil || len(lines) != 2 || lines[1] != "1" {
 		t.Fatalf("200 writes acknowledged by the replica (EVAL, WAIT 1): %v\n%s", err, o)
 	}
+	// The primary is lost for longer than the Sentinels wait (a task
+	// merely killed is back on its node, with its data, within seconds).
 	node, old := task(t, sw, stack+"_redis-primary")
 	oldIP := taskIP(t, node, old)
-	node.Run(t, "kill", old)
-
+	sw.Nodes[0].Run(t, "service", "scale", "--detach", stack+"_redis-primary=0")
 	until(t, 90*time.Second, "the Sentinels naming redis-replica the primary", func() (bool, string) {
 		o := cli("redis-sentinel", "-p", "26379", "sentinel", "get-master-addr-by-name", "nextflow")
 		return strings.HasPrefix(o, "redis-replica"), o
 	})
+	if o := cli("redis-replica", "-p", "6379", "set", "drill:after", "failover"); o != "OK" {
+		t.Errorf("the promoted redis-replica refuses a write: %s", o)
+	}
+	// It comes back: Swarm starts a new task, with a new address.
+	sw.Nodes[0].Run(t, "service", "scale", "--detach", stack+"_redis-primary=1")
 	node, id := newTask(t, sw, stack+"_redis-primary", old)
 	if ip := taskIP(t, node, id); ip == oldIP {
 		t.Errorf("the restarted redis-primary task kept its address %s; the drill needs a new one", ip)
@@ -99,6 +106,9 @@ func redisFailover(t *testing.T, sw testutil.Swarm, stack string, viaTunnel func
 			strings.Contains(o, "master_link_status:up"), o
 	})
 	for _, svc := range []string{"redis-replica", "redis-primary"} {
+		if got := cli(svc, "-p", "6379", "get", "drill:after"); got != "failover" {
+			t.Errorf("%s after the failover: the write made after it is %q", svc, got)
+		}
 		if got := cli(svc, "-p", "6379", "get", "drill:200"); got != "200" {
 			t.Errorf("%s after the failover: drill:200 = %q, want 200", svc, got)
 		}

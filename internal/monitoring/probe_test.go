@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -166,4 +167,23 @@ func TestOllamaProbeServes(t *testing.T) {
 		}
 		return len(stamps) >= 2, string(body)
 	})
+}
+
+// The probe is its service's PID 1: SIGTERM stops it at once (its EXIT
+// trap makes bash handle SIGTERM; without a handler the kernel drops the
+// signal there, and the engine kills it after the grace period).
+func TestOllamaProbeStopsOnSIGTERM(t *testing.T) {
+	testutil.Tool(t, "nginx")
+	testutil.Tool(t, "curl")
+	ok := stubOllama(t, 200, nil)
+	out := t.TempDir()
+	for d := out; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+		_ = os.Chmod(d, 0o755)
+	}
+	log, err := testutil.StopsAsPID1(t, []string{"OUT_DIR=" + out, "OLLAMA_MODEL=llama3.1:8b", "PROBE_SECONDS=3600",
+		fmt.Sprintf("PROBE_PORT=%d", testutil.FreePort(t)), "OLLAMA_TARGETS=ai=" + ok.URL}, 2*time.Second, 3*time.Second,
+		"bash", writeProbe(t), "serve")
+	if err != nil {
+		t.Fatalf("the probe as PID 1 does not stop on SIGTERM: %v\n%s", err, log)
+	}
 }

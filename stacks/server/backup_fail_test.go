@@ -126,3 +126,22 @@ func withoutLock(paths []string, _ error) []string {
 	}
 	return out
 }
+
+// The backup service's entrypoint is its PID 1: `docker stop` and a
+// rolling update stop it with SIGTERM at once, not by SIGKILL after the
+// grace period.
+func TestBackupScheduleStopsOnSIGTERM(t *testing.T) {
+	script, err := execute("backup.sh.tmpl", BackupDefaults(testApp(t, "server", nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "backup.sh")
+	os.WriteFile(path, script, 0o755)
+	at := time.Now().Add(2 * time.Hour).Format("15:04")
+	out, err := testutil.StopsAsPID1(t, []string{"BACKUP_DIR=" + dir, "BACKUP_TIME=" + at}, time.Second, 3*time.Second,
+		"bash", path, "schedule", "postgres")
+	if err != nil || !strings.Contains(out, "postgres: stopped") {
+		t.Fatalf("the schedule as PID 1 does not stop on SIGTERM: %v\n%s", err, out)
+	}
+}
