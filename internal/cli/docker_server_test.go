@@ -66,6 +66,12 @@ func TestServerServesOnSwarm(t *testing.T) {
 		if t.Failed() {
 			ps, _ := mgr.Try("stack", "ps", stack, "--no-trunc", "--format", "{{.Name}} {{.Node}} {{.CurrentState}} {{.Error}}")
 			t.Logf("stack ps:\n%s", ps)
+			// The Redis failover's witnesses, whatever their tasks' state.
+			for _, svc := range []string{"redis-sentinel", "redis-replica", "redis-primary"} {
+				if logs, _ := mgr.Try("service", "logs", "--tail", "40", "--no-trunc", stack+"_"+svc); logs != "" {
+					t.Logf("%s:\n%s", svc, logs)
+				}
+			}
 			for _, line := range strings.Split(ps, "\n") {
 				if f := strings.Fields(line); len(f) > 2 && f[2] == "Failed" {
 					svc, _, _ := strings.Cut(f[0], ".")

@@ -45,7 +45,14 @@ type NginxParams struct {
 	TempDir string
 	// StatusListen, if set, serves stub_status there for the nginx exporter.
 	StatusListen string
+	// Resolver, if set, is the DNS server nginx re-resolves its upstream
+	// names with while it runs (each upstream server gets `resolve`).
+	Resolver string
 }
+
+// DockerDNS is the engine's embedded DNS server, in every container on a
+// user-defined network (Docker's networking documentation, "DNS services").
+const DockerDNS = "127.0.0.11"
 
 // Site is a public web app nginx routes by hostname to its upstream.
 type Site struct {
@@ -66,6 +73,7 @@ func NginxDefaults(app *model.App) NginxParams {
 		AIBurst:   max(c.Nginx.RateLimit/2, 1),
 		BodyLimit: fmt.Sprintf("%dm", max(int64(c.Nginx.BodyLimit/model.MiB), 1)),
 		PidFile:   "/tmp/nginx.pid",
+		Resolver:  DockerDNS,
 		AccessLog: "/dev/stdout",
 		ErrorLog:  "/dev/stderr",
 	}

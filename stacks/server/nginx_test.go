@@ -30,6 +30,8 @@ func localNginx(t *testing.T, crm, ai []string) (NginxParams, string) {
 	p.ErrorLog = filepath.Join(dir, "error.log")
 	p.TempDir = dir
 	p.StatusListen = fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	// Loopback addresses, and Debian's nginx 1.22 here has no `resolve`.
+	p.Resolver = ""
 	conf, err := NginxConf(p)
 	if err != nil {
 		t.Fatal(err)
@@ -65,6 +67,7 @@ func nginxT(t *testing.T, values map[string]string) {
 	}
 	dir := t.TempDir()
 	conf = strings.ReplaceAll(conf, "pid /tmp/nginx.pid;", "pid "+dir+"/nginx.pid;")
+	conf = withoutResolve(t, conf)
 	file := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
@@ -82,6 +85,71 @@ func nginxT(t *testing.T, values map[string]string) {
 		if !strings.Contains(conf, want) {
 			t.Errorf("nginx.conf lacks %q", want)
 		}
+	}
+}
+
+// withoutResolve is the rendered config as Debian's nginx 1.22 (this
+// machine's, and the stand-in's) takes it: the pinned nginx 1.27.3 has
+// `resolve` on upstream servers, which 1.22 refuses. The lines it drops
+// are checked by TestNginxFollowsUpstreamAddresses.
+func withoutResolve(t *testing.T, conf string) string {
+	t.Helper()
+	var out []string
+	for _, line := range strings.Split(conf, "\n") {
+		switch f := strings.Fields(line); {
+		case len(f) > 0 && (f[0] == "resolver" || f[0] == "resolver_timeout"):
+			continue
+		case len(f) > 1 && f[0] == "server" && strings.HasSuffix(line, " resolve;"):
+			line = strings.TrimSuffix(line, " resolve;") + ";"
+		}
+		out = append(out, line)
+	}
+	return strings.Join(out, "\n")
+}
+
+// The pinned nginx (1.27.3) re-resolves each upstream server's name while
+// it runs when the server has `resolve`, in an upstream with a shared
+// memory zone, with a resolver defined; without `resolve` it resolves a
+// name once, at start, and refuses to start when it does not resolve
+// (nginx release-1.27.3, src/http/ngx_http_upstream.c: `resolve` is parsed
+// only with NGX_HTTP_UPSTREAM_ZONE and sets u.no_resolve; CHANGES 1.27.3).
+// Every service is DNS round robin: its tasks' addresses change on an
+// update, and a name with no task (an AI node lost) does not resolve. So
+// every upstream server of every render resolves at run time through the
+// engine's DNS.
+func TestNginxFollowsUpstreamAddresses(t *testing.T) {
+	for name, values := range serverVariants {
+		t.Run(name, func(t *testing.T) {
+			conf := string(renderServer(t, values)["nginx/nginx.conf"])
+			if !strings.Contains(conf, "\n    resolver "+DockerDNS+" valid=5s ipv6=off;\n") {
+				t.Errorf("no resolver at the http level naming the engine's DNS (%s)", DockerDNS)
+			}
+			servers := 0
+			var upstream string
+			zoned := map[string]bool{}
+			for _, line := range strings.Split(conf, "\n") {
+				f := strings.Fields(line)
+				switch {
+				case len(f) == 3 && f[0] == "upstream" && f[2] == "{":
+					upstream = f[1]
+				case len(f) > 1 && f[0] == "zone" && upstream != "":
+					zoned[upstream] = true
+				case len(f) == 1 && f[0] == "}":
+					upstream = ""
+				case len(f) > 1 && f[0] == "server" && upstream != "":
+					servers++
+					if f[len(f)-1] != "resolve;" {
+						t.Errorf("upstream %s: %q is resolved only at start", upstream, strings.TrimSpace(line))
+					}
+					if !zoned[upstream] {
+						t.Errorf("upstream %s: `resolve` needs a zone before its servers", upstream)
+					}
+				}
+			}
+			if servers < 3 {
+				t.Errorf("checked only %d upstream servers", servers)
+			}
+		})
 	}
 }
 

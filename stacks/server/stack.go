@@ -303,19 +303,8 @@ func (s *stack) nginx(in model.Instance) {
 	c := s.app.Config
 	svc := s.base(in.Name, "loadbalancer", c.Nginx.Image, in.Sizing, in.Replicas, model.NetFrontend)
 	s.mount(&svc, "nginx_conf", "/etc/nginx/nginx.conf")
-	// Reload when the CRM's task addresses change (a rolling update, a
-	// rescheduled replica): nginx resolves upstream names only on (re)load.
-	hosts := []string{"tasks." + model.PartCRM}
-	for _, site := range NginxDefaults(s.app).Sites {
-		hosts = append(hosts, "tasks."+site.Name)
-	}
-	svc.Command = types.ShellCommand{"/bin/sh", "-c", composex.Escape(fmt.Sprintf(`prev=""
-(while sleep 10; do
-  cur=$(for h in %s; do getent ahostsv4 "$h"; done | awk '{print $1}' | sort -u | tr '\n' ' ')
-  if [ -n "$prev" ] && [ "$cur" != "$prev" ]; then nginx -s reload; fi
-  prev=$cur
-done) &
-exec nginx -g 'daemon off;'`, strings.Join(hosts, " ")))}
+	// The image's own command: nginx follows its upstreams' addresses
+	// itself (`resolve`, nginx.conf), so no reload loop beside it.
 	svc.HealthCheck = shellHealth("curl -fsS http://127.0.0.1/nginx-health >/dev/null", 10*time.Second, 10*time.Second)
 	if c.Tunnel.Mode == model.TunnelNone {
 		// On the nodes that run nginx (one per node): a DNS-round-robin

@@ -6,5 +6,9 @@ if [ "$1" = nginx ] || [ "$1" = nginx-debug ]; then
   for f in /docker-entrypoint.d/*.sh; do
     [ -x "$f" ] && "$f"
   done
+  # Debian's nginx 1.22 has no `resolve`: nginx-resolve.sh reproduces it.
+  if grep -qE '^[[:space:]]*server[[:space:]].* resolve;' /etc/nginx/nginx.conf; then
+    exec /usr/local/bin/nginx-resolve.sh "$@"
+  fi
 fi
 exec "$@"

@@ -8,6 +8,7 @@ RUN usermod -u 2101 redis && groupmod -g 2101 prometheus \
  && rm -f /usr/bin/wget /etc/nginx/sites-enabled/default && mkdir -p /docker-entrypoint.d /var/cache/nginx \
  && sed -i 's/^user .*/user nginx;/' /etc/nginx/nginx.conf && ln -sf /dev/stdout /var/log/nginx/access.log && ln -sf /dev/stderr /var/log/nginx/error.log
 COPY nginx-entrypoint.sh /docker-entrypoint.sh
+COPY nginx-resolve.sh /usr/local/bin/nginx-resolve.sh
 ENTRYPOINT ["/docker-entrypoint.sh"]
 EXPOSE 80
 STOPSIGNAL SIGQUIT

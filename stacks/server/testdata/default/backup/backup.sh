@@ -142,10 +142,15 @@ case ${1:-} in
   schedule)
     kind=${2:?usage: backup.sh schedule KIND}
     extension "$kind" >/dev/null
+    # The service's PID 1: bash ignores SIGTERM there unless it handles it,
+    # and the engine would kill it after its grace period instead. The wait
+    # runs in the background so that the handler runs at once.
+    trap 'log "$kind: stopped"; exit 0' TERM INT
     while true; do
       wait_s=$(seconds_until "$backup_time")
       log "$kind: next backup in ${wait_s}s at $backup_time"
-      sleep "$wait_s"
+      sleep "$wait_s" &
+      wait $!
       run_scheduled "$kind"
     done
     ;;
