@@ -229,10 +229,22 @@ func (redisSentinel) Describe(app *model.App, _ *model.Part) string {
 
 func (redisSentinel) Inputs(app *model.App, p *model.Part) map[string]any { return inputs(app, p) }
 
+// resolverOptions bound each name lookup of Redis and Sentinel to one
+// second (glibc reads RES_OPTIONS as resolv.conf's options line). Both
+// resolve a peer's name synchronously, on their one thread, and retry every
+// second while it is down; a name with no task does not resolve, and Docker
+// before 23.0.11, 25.0.4 and 26.0.0 (Debian 12's is 20.10) gives a
+// container on an internal network no answer at all for it (moby#47538), so
+// the lookup waits glibc's default 2 x 5 s: Sentinel enters TILT mode and
+// the replica being promoted stops answering, and the failover never
+// happens (seen on the Swarm here).
+var resolverOptions = map[string]string{"RES_OPTIONS": "timeout:1 attempts:1"}
+
 func (redisSentinel) service(s *stack, p *model.Part, in model.Instance) {
 	m := p.Service
 	if in.Role == model.RoleSentinel {
 		svc := s.base(in.Name, p.Name, m.Image, in.Sizing, in.Replicas, model.NetBackend)
+		env(&svc, resolverOptions)
 		s.mount(&svc, "sentinel_start", "/usr/local/bin/sentinel-start.sh")
 		svc.Entrypoint = types.ShellCommand{"/bin/sh", "/usr/local/bin/sentinel-start.sh"}
 		secret(&svc, model.SecretRedisPassword)
@@ -245,6 +257,7 @@ func (redisSentinel) service(s *stack, p *model.Part, in model.Instance) {
 		return
 	}
 	svc := s.base(in.Name, p.Name, m.Image, in.Sizing, in.Replicas, model.NetBackend)
+	env(&svc, resolverOptions)
 	s.mount(&svc, "redis_start", "/usr/local/bin/redis-start.sh")
 	svc.Entrypoint = types.ShellCommand{"/bin/sh", "/usr/local/bin/redis-start.sh", in.Role}
 	secret(&svc, model.SecretRedisPassword)
