@@ -66,11 +66,11 @@ func taskIP(t *testing.T, node testutil.Docker, id string) string {
 const redisCLI = `REDISCLI_AUTH="$(cat /run/secrets/redis_password)" exec redis-cli --no-auth-warning "$@"`
 
 // redisFailover: 200 writes acknowledged by the replica (WAIT 1), the
-// primary lost (its service at 0); the Sentinels promote the replica,
-// which takes a write; the primary's service comes back as a new task
-// with another address, which joins the promoted primary as its replica
-// with every write; the CRM, which finds the primary through the
-// Sentinels, keeps serving.
+// primary frozen; the Sentinels promote the replica, which takes a write;
+// the old primary's task is lost and Swarm starts another, with another
+// address, which joins the promoted primary as its replica with every
+// write; the CRM, which finds the primary through the Sentinels, keeps
+// serving.
 func redisFailover(t *testing.T, sw testutil.Swarm, stack string, viaTunnel func() (string, error)) {
 	t.Helper()
 	cli := func(service string, args ...string) string {
@@ -82,11 +82,14 @@ func redisFailover(t *testing.T, sw testutil.Swarm, stack string, viaTunnel func
 	if lines := strings.Fields(o); err != nil || len(lines) != 2 || lines[1] != "1" {
 		t.Fatalf("200 writes acknowledged by the replica (EVAL, WAIT 1): %v\n%s", err, o)
 	}
-	// The primary is lost for longer than the Sentinels wait (a task
-	// merely killed is back on its node, with its data, within seconds).
+	// The primary stops answering (frozen, as a hung or cut-off node is),
+	// for longer than the Sentinels wait. Its task stays, so its name still
+	// resolves: on this engine (dockerd 20.10) a name with no task gets no
+	// DNS answer at all on an internal network, which stalls Sentinel
+	// (README, "Redis after a failover"); newer engines answer at once.
 	node, old := task(t, sw, stack+"_redis-primary")
 	oldIP := taskIP(t, node, old)
-	sw.Nodes[0].Run(t, "service", "scale", "--detach", stack+"_redis-primary=0")
+	node.Run(t, "pause", old)
 	until(t, 90*time.Second, "the Sentinels naming redis-replica the primary", func() (bool, string) {
 		o := cli("redis-sentinel", "-p", "26379", "sentinel", "get-master-addr-by-name", "nextflow")
 		return strings.HasPrefix(o, "redis-replica"), o
@@ -94,8 +97,10 @@ func redisFailover(t *testing.T, sw testutil.Swarm, stack string, viaTunnel func
 	if o := cli("redis-replica", "-p", "6379", "set", "drill:after", "failover"); o != "OK" {
 		t.Errorf("the promoted redis-replica refuses a write: %s", o)
 	}
-	// It comes back: Swarm starts a new task, with a new address.
-	sw.Nodes[0].Run(t, "service", "scale", "--detach", stack+"_redis-primary=1")
+	// The old primary's task is then lost: Swarm starts a new one, with a
+	// new address, which must join the promoted primary.
+	node.Run(t, "unpause", old)
+	node.Run(t, "kill", old)
 	node, id := newTask(t, sw, stack+"_redis-primary", old)
 	if ip := taskIP(t, node, id); ip == oldIP {
 		t.Errorf("the restarted redis-primary task kept its address %s; the drill needs a new one", ip)
