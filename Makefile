@@ -8,15 +8,18 @@ demo: nfx
 
 # Every test, with the programs they run installed and the pinned Pulumi CLI
 # built first; a test that needs an outside tool fails instead of skipping.
-# The tests run with a Docker engine of their own (scripts/engine.sh), the
-# stand-in images built into it, stopped at the end.
+# The tests run with a Docker engine of their own and a three-node Swarm
+# (scripts/engine.sh), the stand-in images built into them, stopped at the
+# end. The Swarm test runs last, alone: three daemons and forty containers
+# share the machine's cores with no other test.
+SWARM_TEST = TestServerServesOnSwarm
 test: deps pulumi language-host program k8s-tools kube-tools ci-tools engine-tools lint
-	scripts/engine.sh run env NFX_REQUIRE_TOOLS=1 PATH="$(CURDIR)/bin:$$PATH:/usr/sbin" go test -count=1 ./...
+	NFX_ENGINE_SWARM=1 scripts/engine.sh run env NFX_REQUIRE_TOOLS=1 PATH="$(CURDIR)/bin:$$PATH:/usr/sbin" \
+	  sh -c 'go test -count=1 -skip "^$(SWARM_TEST)$$" ./... && go test -count=1 -run "^$(SWARM_TEST)$$" ./internal/cli'
 
-# The server stage on a real three-node Swarm (scripts/engine.sh), apart
-# from `make test`: see the README's "What runs for real".
+# The server stage on the three-node Swarm alone.
 test-swarm: deps pulumi language-host program engine-tools
-	NFX_ENGINE_SWARM=1 scripts/engine.sh run env NFX_REQUIRE_TOOLS=1 PATH="$(CURDIR)/bin:$$PATH:/usr/sbin" go test -count=1 -run 'TestServerServesOnSwarm' -v ./internal/cli
+	NFX_ENGINE_SWARM=1 scripts/engine.sh run env NFX_REQUIRE_TOOLS=1 PATH="$(CURDIR)/bin:$$PATH:/usr/sbin" go test -count=1 -run '^$(SWARM_TEST)$$' -v ./internal/cli
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

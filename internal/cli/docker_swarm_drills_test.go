@@ -217,6 +217,11 @@ func backupKilledThenRestored(t *testing.T, sw testutil.Swarm, stack string) {
 
 	wnode, wid := task(t, sw, writer)
 	wnode.Run(t, "exec", "-d", wid, "sh", "-c", `PGPASSWORD="$(cat /run/secrets/postgres_password)" psql -X -U nextflow -d nextflow -c "BEGIN; LOCK TABLE drill_rows IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(300); COMMIT"`)
+	// The lock taken, and replayed on the follower the dump reads from.
+	until(t, time.Minute, "the writer's lock replayed on the follower", func() (bool, string) {
+		o, _ := pgIn(t, sw, stack+"_postgres-primary", "SELECT count(*) FROM pg_locks WHERE relation = 'drill_rows'::regclass AND mode = 'AccessExclusiveLock'")
+		return o == "1", o
+	})
 	bnode, bid := task(t, sw, bk)
 	bnode.Run(t, "exec", "-d", bid, "bash", "/usr/local/bin/backup.sh", "postgres")
 	until(t, time.Minute, "the second backup's partial file", func() (bool, string) {
