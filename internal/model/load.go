@@ -390,7 +390,7 @@ func phaseStructure(c *Config, ds *Diagnostics) {
 	case c.Backup.NFSServer == "":
 		if c.Stage == Server {
 			ds.Warnf(k("backup.nfsServer"), "set the NAS's address to keep backups off the nodes",
-				"is empty: backups go to a local volume on the node each backup job runs on, and are lost with that node")
+				"is empty: backups go to a local volume on one node (the one labelled nextflow.ai=1, where every backup job runs), and are lost with that node")
 		}
 	case !hostnameRE.MatchString(c.Backup.NFSServer) && net.ParseIP(c.Backup.NFSServer) == nil:
 		ds.Errorf(k("backup.nfsServer"), "use the NAS's DNS name or IP address, or leave it empty for a local volume", "%q is not a host", c.Backup.NFSServer)

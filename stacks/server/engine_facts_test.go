@@ -14,10 +14,15 @@ import (
 // external_links, links, network_mode, restart, security_opt, userns_mode;
 // docs.docker.com/compose/compose-file/compose-file-v3, read 2026-12-05),
 // and docker/cli's stack loader lists shm_size, privileged, pid, ipc,
-// domainname and mac_address among its unsupported properties. A key nfx
-// relies on that Swarm drops is a setting that silently does not happen.
+// domainname and mac_address among its unsupported properties; its
+// converter passes a service's dns and dns_search but not dns_opt
+// (cli/compose/convert/service.go, convertDNSConfig: nameservers and search
+// only). A key nfx relies on that Swarm drops is a setting that silently
+// does not happen (the resolver options of Redis and Sentinel are therefore
+// RES_OPTIONS in their environment).
 var swarmIgnored = []string{"build", "cgroup_parent", "container_name", "devices", "tmpfs", "external_links", "links",
-	"network_mode", "restart", "security_opt", "userns_mode", "shm_size", "privileged", "pid", "ipc", "domainname", "mac_address"}
+	"network_mode", "restart", "security_opt", "userns_mode", "shm_size", "privileged", "pid", "ipc", "domainname", "mac_address",
+	"dns_opt"}
 
 // No render of the server's stack, in any variant the goldens hold, sets a
 // service key Swarm ignores; the Redis password's config directory is a

@@ -366,6 +366,12 @@ func (s *stack) backup(in model.Instance) {
 	case "models":
 		volume(&svc, model.VolModels, "/models")
 		env(&svc, map[string]string{"MODELS_DIR": "/models/models"})
+	}
+	if kind == "models" || c.Backup.NFSServer == "" {
+		// The models job reads the first AI node's volume. Without a NAS the
+		// backups' volume is a node's own: every job runs on that one node,
+		// or a rescheduled job would write to, and a restore look in,
+		// another node's volume.
 		placement(&svc, "node.labels.nextflow.ai == 1")
 	}
 	if s.mon != nil {
