@@ -237,7 +237,7 @@ type BackupConfig struct {
 	NFSServer string `json:"nfsServer"`
 	// NFSPath is the exported directory backups are written to.
 	NFSPath string `json:"nfsPath"`
-	// Time is the daily backup time, HH:MM in the nodes' time zone.
+	// Time is the daily backup time, HH:MM UTC.
 	Time string `json:"time"`
 	// RetentionDays is how long backups are kept.
 	RetentionDays int `json:"retentionDays"`

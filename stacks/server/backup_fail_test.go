@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -143,5 +144,29 @@ func TestBackupScheduleStopsOnSIGTERM(t *testing.T) {
 		"bash", path, "schedule", "postgres")
 	if err != nil || !strings.Contains(out, "postgres: stopped") {
 		t.Fatalf("the schedule as PID 1 does not stop on SIGTERM: %v\n%s", err, out)
+	}
+}
+
+// backup.time is UTC: the schedule waits for that time of day in UTC,
+// whatever zone the container's TZ names (the user reads the config as
+// one time, not one per node).
+func TestBackupTimeIsUTC(t *testing.T) {
+	script, err := execute("backup.sh.tmpl", BackupDefaults(testApp(t, "server", nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := string(script)
+	body = body[:strings.LastIndex(body, "case ${1:-} in")]
+	at := time.Now().UTC().Add(2*time.Hour + 30*time.Minute).Format("15:04")
+	cmd := exec.Command("bash", "-c", body+"\nseconds_until \""+at+"\"\n")
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "TZ=Asia/Ho_Chi_Minh"}
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got int
+	fmt.Sscan(strings.TrimSpace(string(out)), &got)
+	if want := 150 * 60; got < want-120 || got > want {
+		t.Errorf("the wait until %s UTC, with TZ=Asia/Ho_Chi_Minh, is %d s; want about %d s", at, got, want)
 	}
 }

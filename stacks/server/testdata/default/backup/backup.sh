@@ -3,7 +3,7 @@
 # (postgres, redis, qdrant or models) under $BACKUP_DIR/KIND, with a SHA-256
 # checksum beside it, then deletes that kind's backups older than
 # $RETENTION_DAYS days. `backup.sh schedule KIND` does so every day at
-# $BACKUP_TIME (HH:MM, the node's time zone).
+# $BACKUP_TIME (HH:MM, UTC: the containers' clock, whatever the node's zone).
 set -euo pipefail
 backup_dir=${BACKUP_DIR:-/backups}
 retention_days=${RETENTION_DAYS:-14}
@@ -133,8 +133,8 @@ run_scheduled() {
 seconds_until() {
   local now target
   now=$(date +%s)
-  target=$(date -d "today $1" +%s)
-  if [ "$target" -le "$now" ]; then target=$(date -d "tomorrow $1" +%s); fi
+  target=$(date -u -d "today $1" +%s)
+  if [ "$target" -le "$now" ]; then target=$(date -u -d "tomorrow $1" +%s); fi
   echo $((target - now))
 }
 
