@@ -390,13 +390,13 @@ func TestOldPrimaryRebuildsAsFollower(t *testing.T) {
 	// follower starts the old primary's data as the follower of the
 	// promoted side: it returns the entrypoint's exit and output, or, once
 	// the server answers, a node to query (stopped at the test's end).
-	follower := func() (pgNode, string, error) {
+	follower := func(env ...string) (pgNode, string, error) {
 		port := testutil.FreePort(t)
 		var out bytes.Buffer
-		c := s.cmd([]string{
+		c := s.cmd(append([]string{
 			"PGDATA=" + s.path("primary"), "PRIMARY_HOST=127.0.0.1", "PRIMARY_PORT=" + strconv.Itoa(replica.port),
 			"REPLICATION_PASSWORD_FILE=" + s.path("secrets/replication_password"), "PGPASSFILE=" + s.path("old.pgpass"),
-		}, "bash", s.path("replica-entrypoint.sh"),
+		}, env...), "bash", s.path("replica-entrypoint.sh"),
 			"-c", "config_file="+s.path("etc/postgresql.conf"), "-c", "hba_file="+s.path("etc/pg_hba.conf"),
 			"-c", "port="+strconv.Itoa(port))
 		c.Stdout, c.Stderr = &out, &out
@@ -423,8 +423,15 @@ func TestOldPrimaryRebuildsAsFollower(t *testing.T) {
 		return pgNode{}, "", nil
 	}
 
+	// The other side cannot be asked (a wrong replication password): said,
+	// and the old data left alone.
+	s.write("secrets/wrong_password", []byte("not-it"), 0o600)
+	_, out, err := follower("REPLICATION_PASSWORD_FILE=" + s.path("secrets/wrong_password"))
+	if err == nil || !strings.Contains(out, "cannot ask 127.0.0.1") {
+		t.Fatalf("a follower that cannot ask the writer for its timeline: %v\n%s", err, out)
+	}
 	// Not promoted yet: the old primary's data must not start.
-	_, out, err := follower()
+	_, out, err = follower()
 	if err == nil || !strings.Contains(out, "refusing to start a second writer") {
 		t.Fatalf("the old primary started as a follower of an unpromoted replica: %v\n%s", err, out)
 	}

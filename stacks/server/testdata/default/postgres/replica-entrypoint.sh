@@ -74,8 +74,12 @@ if [ -s "$PGDATA/PG_VERSION" ] && [ ! -e "$PGDATA/standby.signal" ]; then
   wait_for_writer
   ours_id=$(control 'Database system identifier')
   ours_tli=$(control "Latest checkpoint's TimeLineID")
-  IFS='|' read -r theirs_id theirs_tli _ < <(psql -X -w -tA -c IDENTIFY_SYSTEM \
-    "host=$primary_host port=$primary_port user=replicator dbname=replication replication=true")
+  ident=$(psql -X -w -tA -c IDENTIFY_SYSTEM \
+    "host=$primary_host port=$primary_port user=replicator dbname=replication replication=true") || {
+    echo "replica: cannot ask $primary_host:$primary_port for its timeline (IDENTIFY_SYSTEM as replicator); not touching $PGDATA" >&2
+    exit 1
+  }
+  IFS='|' read -r theirs_id theirs_tli _ <<<"$ident"
   if [ "$theirs_id" != "$ours_id" ]; then
     echo "replica: $PGDATA holds another database cluster (system $ours_id) than $primary_host's ($theirs_id); not touching it: move it out of the volume to clone $primary_host" >&2
     exit 1
