@@ -177,17 +177,10 @@ func TestServerServesOnSwarm(t *testing.T) {
 // serves waits until the CRM answers on the public path.
 func serves(t *testing.T, after string, d time.Duration, viaTunnel func() (string, error)) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
+	until(t, d, "the CRM answering through the tunnel after "+after, func() (bool, string) {
 		o, err := viaTunnel()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%v after %s, the CRM does not answer through the tunnel: %v\n%s", d, after, err, o)
-		}
-		time.Sleep(5 * time.Second)
-	}
+		return err == nil, fmt.Sprintf("%v\n%s", err, o)
+	})
 }
 
 // deployStack deploys the rendered stack with one change, and only one:

@@ -27,17 +27,7 @@ func inTask(t *testing.T, sw testutil.Swarm, service, script string, args ...str
 // until retries f every 2 s for up to d.
 func until(t *testing.T, d time.Duration, what string, f func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		ok, last := f()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v; last: %s", what, d, last)
-		}
-		time.Sleep(2 * time.Second)
-	}
+	testutil.Eventually(t, d, 2*time.Second, what, f)
 }
 
 // newTask waits for a running task of a service other than the container

@@ -21,16 +21,7 @@ import (
 
 func waitFor(t *testing.T, what string, d time.Duration, ok func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	last := ""
-	for time.Now().Before(deadline) {
-		var done bool
-		if done, last = ok(); done {
-			return
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	t.Fatalf("%s: not within %s (%s)", what, d, last)
+	testutil.Eventually(t, d, 500*time.Millisecond, what, ok)
 }
 
 func getJSON(u string, v any) error {

@@ -168,17 +168,7 @@ func (s *sandbox) logTail(name string) string {
 // eventually retries f for up to d; loops are bounded in count and time.
 func eventually(t *testing.T, d time.Duration, what string, f func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	last := ""
-	for time.Now().Before(deadline) {
-		ok, msg := f()
-		if ok {
-			return
-		}
-		last = msg
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatalf("%s did not happen within %v; last: %s", what, d, last)
+	testutil.Eventually(t, d, 200*time.Millisecond, what, f)
 }
 
 type pgNode struct {
