@@ -164,6 +164,7 @@ func TestServerServesOnSwarm(t *testing.T) {
 	redisFailover(t, sw, stack, viaTunnel)
 	postgresFailover(t, sw, dir, out, stack, viaTunnel)
 	backupKilledThenRestored(t, sw, stack)
+	qdrantBackedUpThenRestored(t, sw, stack)
 
 	// Node 3 is lost (its daemon stops): the Swarm keeps its quorum, the
 	// tasks it ran that may run elsewhere move, and the public path serves.

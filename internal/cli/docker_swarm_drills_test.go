@@ -246,6 +246,49 @@ func backupKilledThenRestored(t *testing.T, sw testutil.Swarm, stack string) {
 	}
 }
 
+// qdrantBackedUpThenRestored runs the rendered Qdrant backup and restore in
+// the backup job's task, in its image, over the stack's network: every
+// shard of a two-shard collection saved, and a restore that undoes what
+// was written since. The stand-in peers are not a cluster (each keeps its
+// own collections): the cluster's facts, copies on several peers, are
+// checked against a model of Qdrant in stacks/server.
+func qdrantBackedUpThenRestored(t *testing.T, sw testutil.Swarm, stack string) {
+	t.Helper()
+	bk := stack + "_backup-qdrant"
+	const api = "http://qdrant-1:6333/collections/drill"
+	put := func(points string) {
+		t.Helper()
+		if o, err := inTask(t, sw, bk, `curl -fsS -X PUT -H 'Content-Type: application/json' --data-binary "$1" "$2"`, `{"points":`+points+`}`, api+"/points"); err != nil {
+			t.Fatalf("points: %v\n%s", err, o)
+		}
+	}
+	count := func() string {
+		o, _ := inTask(t, sw, bk, `curl -fsS -X POST "$1"`, api+"/points/count")
+		return o
+	}
+	if o, err := inTask(t, sw, bk, `curl -fsS -X PUT -H 'Content-Type: application/json' --data-binary '{"vectors":{"size":2,"distance":"Dot"},"shard_number":2}' "$1"`, api); err != nil {
+		t.Fatalf("a collection: %v\n%s", err, o)
+	}
+	put(`[{"id":1,"vector":[1,0]},{"id":2,"vector":[0,1]},{"id":3,"vector":[1,1]}]`)
+	o, err := inTask(t, sw, bk, "exec bash /usr/local/bin/backup.sh qdrant")
+	file := regexp.MustCompile(`wrote (/backups/qdrant/qdrant-\S+\.tar)`).FindStringSubmatch(o)
+	if err != nil || file == nil {
+		t.Fatalf("a backup of Qdrant: %v\n%s", err, o)
+	}
+	listing, _ := inTask(t, sw, bk, `tar -tf "$1"`, file[1])
+	if !strings.Contains(listing, "shard-0.snapshot") || !strings.Contains(listing, "shard-1.snapshot") {
+		t.Errorf("the archive does not hold both shards:\n%s", listing)
+	}
+	before := count()
+	put(`[{"id":4,"vector":[2,2]},{"id":5,"vector":[3,3]}]`)
+	if o, err := inTask(t, sw, bk, `exec bash /usr/local/bin/restore.sh qdrant "$1"`, file[1]); err != nil || !strings.Contains(o, "restored collection drill (2 shards") {
+		t.Fatalf("restore.sh qdrant: %v\n%s", err, o)
+	}
+	if after := count(); after != before || !strings.Contains(before, `"count":3`) {
+		t.Errorf("after the restore Qdrant counts %s; at the backup %s", after, before)
+	}
+}
+
 // setFailedOver sets nextflow:postgres.failedOver in a stack's file, as
 // `pulumi config set --path` does, leaving every other key as it is.
 func setFailedOver(t *testing.T, path string) {

@@ -83,7 +83,7 @@ func join(lists ...[]string) []string {
 // wget, nc, ps or docker.
 var debianSlim = []string{"sh", "bash", "cat", "cut", "chown", "chmod", "cp", "mv", "rm", "ls", "ln", "mkdir", "rmdir", "touch",
 	"printf", "echo", "sha256sum", "md5sum", "timeout", "date", "mktemp", "sleep", "stat", "install", "basename", "dirname",
-	"head", "tail", "tr", "wc", "sort", "uniq", "tee", "env", "id", "seq", "expr", "readlink", "realpath", "sync", "df", "du",
+	"head", "tail", "tr", "wc", "sort", "uniq", "paste", "tee", "env", "id", "seq", "expr", "readlink", "realpath", "sync", "df", "du",
 	"nohup", "nice", "hostname", "grep", "sed", "awk", "tar", "gzip", "gunzip", "find", "xargs", "getent", "su", "true", "false", "kill", "test", "[",
 	"flock"}
 

@@ -41,8 +41,6 @@ func TestScheduledBackupFailureKeepsNothing(t *testing.T) {
 		{"redis-cli dies half way", "redis", map[string]string{"redis-cli": `for a; do f=$a; done; printf 'REDIS0011' > "$f"; exit 1`}, false, nil},
 		{"Qdrant does not answer", "qdrant", map[string]string{"curl": `exit 7`}, false, nil},
 		{"Qdrant answers 500", "qdrant", map[string]string{"curl": `echo "curl: (22) The requested URL returned error: 500" >&2; exit 22`}, false, nil},
-		{"a snapshot is not made", "qdrant", map[string]string{"curl": `case "$*" in *POST*) echo '{"status":"error"}';; *) echo '{"result":{"collections":[{"name":"crm"}]}}';; esac`}, false, nil},
-		{"a snapshot's download fails", "qdrant", map[string]string{"curl": `case "$*" in *POST*) echo '{"result":{"name":"crm-1.snapshot"}}';; *-o*) exit 18;; *) echo '{"result":{"collections":[{"name":"crm"}]}}';; esac`}, false, nil},
 		{"the models are missing", "models", map[string]string{}, false, nil},
 		{"pg_dump succeeds", "postgres", map[string]string{"pg_dump": `while [ "$1" != -f ]; do shift; done; printf 'PGDMP whole' > "$2"`}, true, nil},
 		{"Qdrant with no collections", "qdrant", map[string]string{"curl": `echo '{"result":{"collections":[]}}'`}, true, nil},

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/monitoring"
@@ -170,8 +171,10 @@ type BackupParams struct {
 	RedisSecret         string
 	RedisHost           string
 	RedisPort           int
-	QdrantURL           string
-	Stack               string
+	// QdrantURLs are the cluster's peers, space-separated: a shard is
+	// saved from whichever peer holds an active copy of it.
+	QdrantURLs string
+	Stack      string
 	// Metric is the gauge of the last success, read by the node exporter.
 	Metric string
 }
@@ -191,8 +194,18 @@ func BackupDefaults(app *model.App) BackupParams {
 		RedisSecret:         model.SecretRedisPassword,
 		RedisHost:           RedisReplica,
 		RedisPort:           model.RedisPort,
-		QdrantURL:           fmt.Sprintf("http://%s:%d", qdrantName(1), model.QdrantHTTPPort),
+		QdrantURLs:          qdrantURLs(app),
 		Stack:               StackName,
 		Metric:              monitoring.BackupMetric,
 	}
+}
+
+// qdrantURLs are the REST addresses of the stage's Qdrant peers, one per
+// service the vector part runs.
+func qdrantURLs(app *model.App) string {
+	var urls []string
+	for _, in := range app.InstancesOf(model.PartQdrant) {
+		urls = append(urls, fmt.Sprintf("http://%s:%d", in.Name, model.QdrantHTTPPort))
+	}
+	return strings.Join(urls, " ")
 }

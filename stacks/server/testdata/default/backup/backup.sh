@@ -27,22 +27,169 @@ backup_redis() {
   redis-cli --no-auth-warning -h "${REDIS_HOST:-redis-replica}" -p "${REDIS_PORT:-6379}" --rdb "$1" >/dev/null
 }
 
-backup_qdrant() {
-  local url=${QDRANT_URL:-http://qdrant-1:6333} work body names name snap
-  # Beside the archive: removed with it when the backup fails.
-  work="$1.d"
-  mkdir -p "$work"
-  # The listing first, on its own: a Qdrant that does not answer fails the
-  # backup instead of leaving an empty archive.
-  body=$(curl -fsS "$url/collections")
-  names=$(printf '%s' "$body" | grep -o '"name":"[^"]*"' | cut -d'"' -f4 || true)
-  for name in $names; do
-    body=$(curl -fsS -X POST "$url/collections/$name/snapshots?wait=true")
-    snap=$(printf '%s' "$body" | grep -o '"name":"[^"]*"' | head -n1 | cut -d'"' -f4)
-    [ -n "$snap" ] || { echo "backup: qdrant: no snapshot of $name" >&2; return 1; }
-    curl -fsS -o "$work/$name.snapshot" "$url/collections/$name/snapshots/$snap"
-    curl -fsS -X DELETE "$url/collections/$name/snapshots/$snap" >/dev/null
+# The backup and restore scripts' Qdrant client.
+qdrant_urls=${QDRANT_URLS:-http://qdrant-1:6333 http://qdrant-2:6333 http://qdrant-3:6333}
+
+# json [--raw] STEP... prints the values at a path of the JSON document on
+# stdin, one a line: a STEP is an object's key, an array's index, or * for
+# every member. Strings print unquoted (escapes decoded) unless --raw;
+# objects and arrays as they are. The images the scripts run in have awk but no jq, and Qdrant
+# answers in compact JSON.
+json() {
+  local raw=0
+  if [ "${1:-}" = --raw ]; then raw=1; shift; fi
+  LC_ALL=C awk -v path="$*" -v raw="$raw" '
+    function ws(i) { while (i <= n && index(" \t\r\n", substr(s, i, 1))) i++; return i }
+    # vend(i) is the index just past the value that starts at i.
+    function vend(i,   c, d) {
+      c = substr(s, i, 1)
+      if (c == "\"") {
+        for (i++; i <= n; i++) { c = substr(s, i, 1); if (c == "\\") i++; else if (c == "\"") return i + 1 }
+        return n + 1
+      }
+      if (c == "{" || c == "[") {
+        for (d = 0; i <= n; i++) {
+          c = substr(s, i, 1)
+          if (c == "\"") { i = vend(i) - 1; continue }
+          if (c == "{" || c == "[") d++
+          else if ((c == "}" || c == "]") && --d == 0) return i + 1
+        }
+        return n + 1
+      }
+      while (i <= n && index(",}] \t\r\n", substr(s, i, 1)) == 0) i++
+      return i
+    }
+    # walk(i, k) follows the path from step k at the value that starts at i.
+    function walk(i, k,   c, e, j, key, idx) {
+      i = ws(i)
+      if (k > np) { out(substr(s, i, vend(i) - i)); return }
+      c = substr(s, i, 1)
+      if (c != "{" && c != "[") return
+      for (j = ws(i + 1); j <= n && index("}]", substr(s, j, 1)) == 0; idx++) {
+        key = idx ""
+        if (c == "{") { e = vend(j); key = substr(s, j + 1, e - j - 2); j = ws(ws(e) + 1) }
+        e = vend(j)
+        if (p[k] == "*" || p[k] == key) walk(j, k + 1)
+        j = ws(e)
+        if (substr(s, j, 1) == ",") j = ws(j + 1)
+      }
+    }
+    function out(v) {
+      if (!raw && substr(v, 1, 1) == "\"") v = unquote(v)
+      print v
+    }
+    function unquote(v,   r, i, c, u, l) {
+      for (i = 2; i < length(v); i++) {
+        c = substr(v, i, 1)
+        if (c != "\\") { r = r c; continue }
+        c = substr(v, ++i, 1)
+        if (c == "u") {
+          u = hex(substr(v, i + 1, 4)); i += 4
+          if (u >= 55296 && u < 56320 && substr(v, i + 1, 2) == "\\u") {
+            l = hex(substr(v, i + 3, 4))
+            if (l >= 56320 && l < 57344) { u = 65536 + (u - 55296) * 1024 + l - 56320; i += 6 }
+          }
+          r = r utf8(u)
+        } else r = r (c == "n" ? "\n" : c == "t" ? "\t" : c == "r" ? "\r" : c == "b" ? "\b" : c == "f" ? "\f" : c)
+      }
+      return r
+    }
+    function hex(h,   i, x) {
+      for (i = 1; i <= 4; i++) x = x * 16 + index("0123456789abcdef", tolower(substr(h, i, 1))) - 1
+      return x
+    }
+    # utf8(c) is code point c in UTF-8, a byte at a time (LC_ALL=C).
+    function utf8(c) {
+      if (c < 128) return sprintf("%c", c)
+      if (c < 2048) return sprintf("%c%c", 192 + int(c / 64), 128 + c % 64)
+      if (c < 65536) return sprintf("%c%c%c", 224 + int(c / 4096), 128 + int(c / 64) % 64, 128 + c % 64)
+      return sprintf("%c%c%c%c", 240 + int(c / 262144), 128 + int(c / 4096) % 64, 128 + int(c / 64) % 64, 128 + c % 64)
+    }
+    { s = s $0 "\n" }
+    END { n = length(s); np = split(path, p, " "); walk(1, 1) }'
+}
+
+# urlenc S prints S for a URL's path: a collection's name may hold spaces,
+# percent signs and other characters a URL does not carry as they are.
+urlenc() {
+  local LC_ALL=C s=$1 out="" c i
+  for ((i = 0; i < ${#s}; i++)); do
+    c=${s:i:1}
+    case $c in
+      [A-Za-z0-9._~-]) out+=$c ;;
+      *) out+=$(printf '%%%02X' "'$c") ;;
+    esac
   done
+  printf '%s' "$out"
+}
+
+# qdrant_any PATH prints PATH's answer from the first peer that gives one.
+qdrant_any() {
+  local url
+  for url in $qdrant_urls; do
+    curl -fsS "$url$1" && return 0
+  done
+  echo "qdrant: no peer answers $1 ($qdrant_urls)" >&2
+  return 1
+}
+
+
+# snapshot_shard URL COLLECTION SHARD FILE saves one shard, from the peer at
+# URL, to FILE, and deletes the snapshot from the peer's disk.
+snapshot_shard() {
+  local base body snap
+  base="$1/collections/$(urlenc "$2")/shards/$3/snapshots"
+  body=$(curl -fsS -X POST "$base?wait=true")
+  snap=$(printf '%s' "$body" | json result name)
+  [ -n "$snap" ] || { echo "backup: qdrant: $1 made no snapshot of shard $3 of $2" >&2; return 1; }
+  base="$base/$(urlenc "$snap")"
+  curl -fsS -o "$4" "$base" || { curl -fsS -X DELETE "$base" >/dev/null || true; return 1; }
+  curl -fsS -X DELETE "$base" >/dev/null
+}
+
+# A collection snapshot holds the shards of the one peer that makes it: with
+# three peers and two copies of each shard no peer holds every shard. So the
+# archive holds, for each collection (cN/), its name, its parameters (to
+# create it again on an empty cluster) and a snapshot of every shard, each
+# from a peer whose copy is active. A shard with no such copy on a peer that
+# answers fails the backup: an archive without it is no backup.
+backup_qdrant() {
+  local work="$1.d" i=0 listing name dir url info ids states id state all
+  mkdir -p "$work"
+  # The listing first: a Qdrant that does not answer fails the backup
+  # instead of leaving an empty archive.
+  listing=$(qdrant_any /collections)
+  while IFS= read -r name; do
+    [ -n "$name" ] || continue
+    i=$((i + 1))
+    dir="$work/c$i"
+    mkdir -p "$dir"
+    printf '%s\n' "$name" > "$dir/name"
+    qdrant_any "/collections/$(urlenc "$name")" | json --raw result config params > "$dir/params.json"
+    [ -s "$dir/params.json" ] || { echo "backup: qdrant: no parameters for collection $name" >&2; return 1; }
+    all=""
+    for url in $qdrant_urls; do
+      info=$(curl -fsS "$url/collections/$(urlenc "$name")/cluster") || {
+        log "qdrant: no shard list of $name from $url; its shards are saved from their other copies"
+        continue
+      }
+      ids=$(printf '%s' "$info" | json result local_shards '*' shard_id)
+      states=$(printf '%s' "$info" | json result local_shards '*' state)
+      all+=$'\n'"$ids"$'\n'"$(printf '%s' "$info" | json result remote_shards '*' shard_id)"
+      while read -r id state; do
+        if [ -n "$id" ] && [ "$state" = Active ] && [ ! -e "$dir/shard-$id.snapshot" ]; then
+          snapshot_shard "$url" "$name" "$id" "$dir/shard-$id.snapshot"
+        fi
+      done < <(paste -d' ' <(printf '%s\n' "$ids") <(printf '%s\n' "$states"))
+    done
+    [ -n "$all" ] || { echo "backup: qdrant: no peer answers for collection $name ($qdrant_urls)" >&2; return 1; }
+    for id in $(printf '%s\n' "$all" | sort -un); do
+      [ -e "$dir/shard-$id.snapshot" ] || {
+        echo "backup: qdrant: shard $id of collection $name has no active copy on a peer that answers ($qdrant_urls); no backup is kept without it" >&2
+        return 1
+      }
+    done
+  done < <(printf '%s' "$listing" | json result collections '*' name)
   tar -C "$work" -cf "$1" .
   rm -rf "$work"
 }
