@@ -194,8 +194,14 @@ backup_qdrant() {
   rm -rf "$work"
 }
 
+# tar writes to the pipe, not to the file: with -z, tar's own child opens
+# the archive, and when tar fails at once that child could create it after
+# the failed backup's cleanup ran. Both sides here are this shell's, which
+# waits for them.
 backup_models() {
-  tar -C "${MODELS_DIR:-/models}" -czf "$1" .
+  local dir=${MODELS_DIR:-/models}
+  [ -d "$dir" ] || { echo "backup: models: $dir does not exist" >&2; return 1; }
+  tar -C "$dir" -cf - . | gzip -6 > "$1"
 }
 
 extension() {
