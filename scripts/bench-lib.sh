@@ -16,7 +16,10 @@ bench_project() {
   for f in "$@"; do cp "$root/$f" "$work/"; done
   cp "$root/cmd/nextflow/main.go" "$work/cmd/nextflow/"
   ln -s "$root/bin/pulumi" "$work/bin/pulumi"
-  export PULUMI_HOME="$work/.pulumi-home" NFX_TUNNEL_TOKEN=bench-token
+  # A token of the shape cloudflared takes (base64 of {"a","s","t"}), which nfx checks.
+  NFX_TUNNEL_TOKEN=$(printf '{"a":"bench","s":"%s","t":"6ff42ae2-765d-4adf-8112-31c55c1551ef"}' \
+    "$(printf bench-tunnel-secret | base64 -w0)" | base64 -w0)
+  export PULUMI_HOME="$work/.pulumi-home" NFX_TUNNEL_TOKEN
   unset PULUMI_CONFIG_PASSPHRASE PULUMI_CONFIG_PASSPHRASE_FILE PULUMI_BACKEND_URL
   cd "$work" || exit 1
 }

@@ -178,7 +178,7 @@ func TestGitLabPipelineRunsForReal(t *testing.T) {
 	if err := os.Symlink(pulumi, filepath.Join(dir, "bin", "pulumi")); err != nil {
 		t.Fatal(err)
 	}
-	main := map[string]string{"CI_COMMIT_BRANCH": "main", "NFX_TUNNEL_TOKEN": "tok-" + strings.Repeat("x", 40),
+	main := map[string]string{"CI_COMMIT_BRANCH": "main", "NFX_TUNNEL_TOKEN": testutil.TunnelToken("x"),
 		"NFX_DEPLOY_CMD": "cp out/server/stack.yaml deployed-stack.yaml"}
 	out, err = gitlabLocal(t, dir, main, "--manual", "promote:server", "build", "promote:server")
 	if err != nil || !strings.Contains(out, "PASS  promote:server") {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/nextflow-crm/nfx/internal/testutil"
 )
 
 // kill -9 of an approved promotion after its up (in its deploy command):
@@ -18,7 +20,7 @@ import (
 // ledger ends with its done entry, and the approval is then spent.
 func TestKilledApprovedPromoteResumes(t *testing.T) {
 	dir := realEngine(t)
-	t.Setenv("NFX_TUNNEL_TOKEN", "tok-"+strings.Repeat("a", 40))
+	t.Setenv("NFX_TUNNEL_TOKEN", testutil.TunnelToken("a"))
 	t.Setenv("GITHUB_ACTOR", "")
 	t.Setenv("GITLAB_USER_LOGIN", "")
 	t.Setenv("USER", "ci")

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,13 +16,6 @@ import (
 	"github.com/nextflow-crm/nfx/internal/testutil"
 )
 
-// tunnelToken is a token of the shape cloudflared accepts: the base64 of a
-// JSON object with the account, the tunnel and its secret.
-func tunnelToken(secret string) string {
-	b, _ := json.Marshal(map[string]string{"a": "0123456789abcdef0123456789abcdef", "t": "6ff42ae2-765d-4adf-8112-31c55c1551ef", "s": base64.StdEncoding.EncodeToString([]byte(secret))})
-	return base64.StdEncoding.EncodeToString(b)
-}
-
 // The laptop stage on a real Docker engine: `nfx up --stage laptop` with a
 // configuration this 2-core machine can hold (the CPU variant: there is no
 // GPU), then Compose v2's `up -d --wait` on what it wrote, with the stand-in
@@ -36,7 +28,7 @@ func tunnelToken(secret string) string {
 func TestLaptopServesOnDocker(t *testing.T) {
 	d := testutil.DockerEngine(t)
 	dir := realEngine(t)
-	token := tunnelToken("laptop-tunnel-secret-" + strings.Repeat("k", 20))
+	token := testutil.TunnelToken("laptop-" + strings.Repeat("k", 20))
 	t.Setenv("NFX_TUNNEL_TOKEN", token)
 	cfg := filepath.Join(dir, "Pulumi.laptop.yaml")
 	data, _ := os.ReadFile(cfg)

@@ -40,7 +40,7 @@ func TestServerServesOnSwarm(t *testing.T) {
 	sw := testutil.SwarmEngine(t)
 	mgr := sw.Nodes[0]
 	dir := realEngine(t)
-	t.Setenv("NFX_TUNNEL_TOKEN", tunnelToken("server-tunnel-secret-"+strings.Repeat("s", 20)))
+	t.Setenv("NFX_TUNNEL_TOKEN", testutil.TunnelToken("server-"+strings.Repeat("s", 20)))
 	write(t, filepath.Join(dir, "Pulumi.server.yaml"), serverConfig)
 	if code, stdout, stderr := nfx(t, dir, "up", "--stage", "server"); code != ExitOK {
 		t.Fatalf("nfx up: exit %d\n%s\n%s", code, stdout, stderr)

@@ -36,7 +36,7 @@ func realEngine(t *testing.T) string {
 
 func TestEngineUpPreviewChangeDestroy(t *testing.T) {
 	dir := realEngine(t)
-	t.Setenv("NFX_TUNNEL_TOKEN", "tok-"+strings.Repeat("x", 40))
+	t.Setenv("NFX_TUNNEL_TOKEN", testutil.TunnelToken("x"))
 
 	code, stdout, stderr := nfx(t, dir, "up", "--stage", "laptop")
 	if code != ExitOK {
@@ -138,7 +138,7 @@ func TestSentinelSecretsNeverInPlaintext(t *testing.T) {
 	sentinels := map[string]string{
 		"NFX_POSTGRES_PASSWORD": "Sentinel-PG-7f3a9c",
 		"NFX_REDIS_PASSWORD":    "Sentinel-RD-91b2e4",
-		"NFX_TUNNEL_TOKEN":      "Sentinel-TK-5d8e01",
+		"NFX_TUNNEL_TOKEN":      testutil.TunnelToken("Sentinel-TK-5d8e01"),
 	}
 	for k, v := range sentinels {
 		t.Setenv(k, v)
@@ -237,7 +237,7 @@ func TestSentinelSecretsNeverInPlaintext(t *testing.T) {
 // real engine runs it end to end.
 func TestEngineServerStack(t *testing.T) {
 	dir := realEngine(t)
-	t.Setenv("NFX_TUNNEL_TOKEN", "server-token")
+	t.Setenv("NFX_TUNNEL_TOKEN", testutil.TunnelToken("server"))
 	code, stdout, stderr := nfx(t, dir, "up", "--stage", "server")
 	if code != ExitOK {
 		t.Fatalf("up: exit %d\n%s\n%s", code, stdout, stderr)

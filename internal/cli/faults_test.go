@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nextflow-crm/nfx/internal/testutil"
 )
 
 // TestHelperNfx is not a test: the fault tests run the test binary as an
@@ -37,7 +39,7 @@ func helper(dir string, args ...string) *exec.Cmd {
 // lock; nfx then names `nfx cancel`, which clears it, and up completes.
 func TestKilledUpIsRecoverable(t *testing.T) {
 	dir := realEngine(t)
-	t.Setenv("NFX_TUNNEL_TOKEN", "tok-"+strings.Repeat("x", 40))
+	t.Setenv("NFX_TUNNEL_TOKEN", testutil.TunnelToken("x"))
 	cmd := helper(dir, "up", "--stage", "laptop")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -83,7 +85,7 @@ func TestKilledUpIsRecoverable(t *testing.T) {
 // so a preview afterwards finds nothing to change.
 func TestConcurrentUpReportsItsOwnResult(t *testing.T) {
 	dir := realEngine(t)
-	t.Setenv("NFX_TUNNEL_TOKEN", "tok-"+strings.Repeat("y", 40))
+	t.Setenv("NFX_TUNNEL_TOKEN", testutil.TunnelToken("y"))
 	var wg sync.WaitGroup
 	outs := make([]bytes.Buffer, 2)
 	codes := make([]int, 2)
@@ -124,7 +126,7 @@ func TestConcurrentUpReportsItsOwnResult(t *testing.T) {
 // state file, a supplied password nfx cannot use.
 func TestEngineFaultMessages(t *testing.T) {
 	dir := realEngine(t)
-	t.Setenv("NFX_TUNNEL_TOKEN", "tok-"+strings.Repeat("z", 40))
+	t.Setenv("NFX_TUNNEL_TOKEN", testutil.TunnelToken("z"))
 	if code, _, stderr := nfx(t, dir, "up", "--stage", "laptop"); code != ExitOK {
 		t.Fatalf("up: %s", stderr)
 	}
@@ -195,7 +197,7 @@ func TestKilledPromoteResumes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := realEngine(t)
-			t.Setenv("NFX_TUNNEL_TOKEN", "tok-"+strings.Repeat("k", 40))
+			t.Setenv("NFX_TUNNEL_TOKEN", testutil.TunnelToken("k"))
 			laptop, server := filepath.Join(dir, "Pulumi.laptop.yaml"), filepath.Join(dir, "Pulumi.server.yaml")
 			if code, _, stderr := nfx(t, dir, "up", "--stage", "server"); code != ExitOK {
 				t.Fatalf("up: %s", stderr)
@@ -272,7 +274,7 @@ func TestKilledPromoteResumes(t *testing.T) {
 // up then completes.
 func TestKilledWhileCreatingTheStack(t *testing.T) {
 	dir := realEngine(t)
-	t.Setenv("NFX_TUNNEL_TOKEN", "tok-"+strings.Repeat("c", 40))
+	t.Setenv("NFX_TUNNEL_TOKEN", testutil.TunnelToken("c"))
 	lock := filepath.Join(dir, ".nfx", "state", ".pulumi", "locks", "organization", "nextflow", "laptop", "0b9e0c1e-killed.json")
 	if err := os.MkdirAll(filepath.Dir(lock), 0o700); err != nil {
 		t.Fatal(err)

@@ -148,7 +148,7 @@ func TestPromoteStagingToServer(t *testing.T) {
 	}
 
 	dir = realEngine(t)
-	t.Setenv("NFX_TUNNEL_TOKEN", "tok-"+strings.Repeat("s", 40))
+	t.Setenv("NFX_TUNNEL_TOKEN", testutil.TunnelToken("s"))
 	write(t, filepath.Join(dir, "Pulumi.server-staging.yaml"), string(src)+"  nextflow:qdrant:\n    image: qdrant/qdrant:v1.13.6\n")
 	if code, out, stderr := nfx(t, dir, "up", "--stage", "server-staging"); code != ExitOK || !strings.Contains(out, "out/server-staging") {
 		t.Fatalf("up server-staging: %d\n%s\n%s", code, out, stderr)
@@ -189,7 +189,7 @@ func TestPromoteStagingToServer(t *testing.T) {
 // refused, the server's file unchanged; a new dry run, approved, applies.
 func TestPromoteApprovalAgainstRealState(t *testing.T) {
 	dir := realEngine(t)
-	t.Setenv("NFX_TUNNEL_TOKEN", "server-token")
+	t.Setenv("NFX_TUNNEL_TOKEN", testutil.TunnelToken("server"))
 	laptop, server := filepath.Join(dir, "Pulumi.laptop.yaml"), filepath.Join(dir, "Pulumi.server.yaml")
 	src, _ := os.ReadFile(laptop)
 	write(t, laptop, string(src)+"  nextflow:crm:\n    image: ghcr.io/nextflow-crm/crm:1.9.0\n")
@@ -375,7 +375,7 @@ func TestVerifyFromPrometheus(t *testing.T) {
 // nfx rollback never goes back to a release that failed there.
 func TestPromoteVerifiesAfterUpAndRollsBack(t *testing.T) {
 	dir := realEngine(t)
-	t.Setenv("NFX_TUNNEL_TOKEN", "server-token")
+	t.Setenv("NFX_TUNNEL_TOKEN", testutil.TunnelToken("server"))
 	var healthy atomic.Bool
 	healthy.Store(true)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -481,7 +481,7 @@ func gateLine(out, verdict, gate string) bool {
 func TestPromoteWithAnS3Backend(t *testing.T) {
 	dir := realEngine(t)
 	backend := testutil.S3(t, "nfx-state")
-	t.Setenv("NFX_TUNNEL_TOKEN", "tok-"+strings.Repeat("3", 40))
+	t.Setenv("NFX_TUNNEL_TOKEN", testutil.TunnelToken("3"))
 	laptop := filepath.Join(dir, "Pulumi.laptop.yaml")
 	src, _ := os.ReadFile(laptop)
 	write(t, laptop, string(src)+"  nextflow:crm:\n    image: ghcr.io/nextflow-crm/crm:1.9.0\n")

@@ -38,7 +38,7 @@ func ledgerKinds(t *testing.T, dir string) []string {
 // source its writes back, recorded too.
 func TestUpgradeLaptopToServer(t *testing.T) {
 	dir := realEngine(t)
-	t.Setenv("NFX_TUNNEL_TOKEN", "tok-"+strings.Repeat("y", 40))
+	t.Setenv("NFX_TUNNEL_TOKEN", testutil.TunnelToken("y"))
 	src := testutil.StartPostgres(t)
 	dst := testutil.StartPostgres(t)
 	src.Exec(t, "nextflow", rdsSeed)

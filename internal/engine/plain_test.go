@@ -107,7 +107,7 @@ func TestPlainPulumiPath(t *testing.T) {
 	sentinels := map[string]string{
 		"postgresPassword":    "Sentinel-PG-plain-4e1",
 		"redisPassword":       "Sentinel-RD-plain-8c2",
-		"tunnelToken":         "Sentinel-TK-plain-3a7",
+		"tunnelToken":         testutil.TunnelToken("Sentinel-TK-plain-3a7"),
 		"replicationPassword": "Sentinel-RP-plain-9d5",
 	}
 	for _, stage := range []string{"laptop", "server"} {

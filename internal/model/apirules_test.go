@@ -1,6 +1,7 @@
 package model
 
 import (
+	"encoding/base64"
 	"strings"
 	"testing"
 	"time"
@@ -100,6 +101,17 @@ func TestSecretRules(t *testing.T) {
 		{"RDS over 128", Cloud, KeyPostgresPassword, strings.Repeat("a", 129), "8 to 128"},
 		{"at-sign on the laptop", Laptop, KeyPostgresPassword, "abcdefgh@12345678", ""},
 		{"quote anywhere", Laptop, KeyPostgresPassword, `abcdefgh"12345678`, "cannot pass"},
+		// cloudflared 2025.4.0's ParseToken: base64 of {"a","s","t"}.
+		{"a tunnel token", Laptop, KeyTunnelToken, tunnelToken(`"a":"0123456789abcdef","s":"c2VjcmV0LXNlY3JldC1zZWNyZXQ=","t":"6ff42ae2-765d-4adf-8112-31c55c1551ef"`), ""},
+		{"a tunnel token with an endpoint", Server, KeyTunnelToken, tunnelToken(`"a":"acct","s":"c2VjcmV0","t":"6ff42ae2765d4adf811231c55c1551ef","e":"fed"`), ""},
+		{"a tunnel's name for its token", Laptop, KeyTunnelToken, "nextflow-laptop-tunnel", "not base64"},
+		{"a tunnel's UUID for its token", Cloud, KeyTunnelToken, "6ff42ae2-765d-4adf-8112-31c55c1551ef", "not base64"},
+		{"a token cut short", Laptop, KeyTunnelToken, tunnelToken(`"a":"acct","s":"c2VjcmV0","t":"6ff42ae2-765d-4adf-8112-31c55c1551ef"`)[:40], "JSON object"},
+		{"base64 of something else", Laptop, KeyTunnelToken, "aGVsbG8gd29ybGQgaGVsbG8=", "JSON object"},
+		{"a token without its account", Laptop, KeyTunnelToken, tunnelToken(`"s":"c2VjcmV0","t":"6ff42ae2-765d-4adf-8112-31c55c1551ef"`), `no account ("a")`},
+		{"a token without its secret", Laptop, KeyTunnelToken, tunnelToken(`"a":"acct","t":"6ff42ae2-765d-4adf-8112-31c55c1551ef"`), `no tunnel secret ("s")`},
+		{"a token whose secret is not base64", Laptop, KeyTunnelToken, tunnelToken(`"a":"acct","s":"not base64!","t":"6ff42ae2-765d-4adf-8112-31c55c1551ef"`), "JSON object"},
+		{"a token whose tunnel id is no UUID", Laptop, KeyTunnelToken, tunnelToken(`"a":"acct","s":"c2VjcmV0","t":"nextflow"`), `tunnel id ("t") is not a UUID`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -116,6 +128,10 @@ func TestSecretRules(t *testing.T) {
 			}
 		})
 	}
+}
+
+func tunnelToken(fields string) string {
+	return base64.StdEncoding.EncodeToString([]byte("{" + fields + "}"))
 }
 
 // A generated secret satisfies every consumer on every stage: by

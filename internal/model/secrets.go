@@ -1,10 +1,14 @@
 package model
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/google/uuid"
 )
 
 // secretValueRE is what a password or token of nfx's own keys may hold:
@@ -37,6 +41,11 @@ func CheckSecretValue(stage Stage, key, v string) error {
 		}
 		return fmt.Errorf("%s: %s (the value is not shown); fix: %s", FullKey(key), what, fix)
 	}
+	if key == KeyTunnelToken {
+		if why := tunnelTokenShape(v); why != "" {
+			return fmt.Errorf("%s is not a Cloudflare Tunnel token: %s (the value is not shown); fix: %s", FullKey(key), why, TunnelTokenFix)
+		}
+	}
 	for _, r := range SecretRules(stage, key) {
 		if why := r.Check(v); why != "" {
 			return fmt.Errorf("%s: on the %s stage its value goes to %s, and %s (the value is not shown); fix: use a value it takes, such as 40 letters and digits, or unset it and let `nfx up` generate one",
@@ -44,6 +53,42 @@ func CheckSecretValue(stage Stage, key, v string) error {
 		}
 	}
 	return nil
+}
+
+// TunnelTokenFix says where a tunnel's token comes from.
+const TunnelTokenFix = "copy the tunnel's token from Cloudflare (Zero Trust > Networks > Tunnels > the tunnel > the install command, the string after --token) or print it with `cloudflared tunnel token NAME`"
+
+// tunnelTokenShape reports why v is not what cloudflared 2025.4.0 takes
+// from --token-file, or "": base64 (standard alphabet, padded) of a JSON
+// object whose "a" is the account, "s" the tunnel's secret (base64 bytes)
+// and "t" the tunnel's UUID (cmd/cloudflared/tunnel/subcommands.go
+// ParseToken, connection/connection.go TunnelToken, at 2025.4.0). Without
+// this check a wrong value shows only at run time, as cloudflared's
+// "Provided Tunnel token is not valid." and a tunnel that restarts for
+// ever. The reasons name no part of the value.
+func tunnelTokenShape(v string) string {
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v))
+	if err != nil {
+		return "it is not base64"
+	}
+	var tok struct {
+		Account string `json:"a"`
+		Secret  []byte `json:"s"`
+		Tunnel  string `json:"t"`
+	}
+	if err := json.Unmarshal(raw, &tok); err != nil {
+		return "its base64 does not hold the JSON object a token holds"
+	}
+	switch {
+	case tok.Account == "":
+		return `it names no account ("a")`
+	case len(tok.Secret) == 0:
+		return `it holds no tunnel secret ("s")`
+	}
+	if _, err := uuid.Parse(tok.Tunnel); err != nil {
+		return `its tunnel id ("t") is not a UUID`
+	}
+	return ""
 }
 
 // CheckAppSecretValue checks a value of nextflow:secrets: it reaches only

@@ -6,6 +6,8 @@ package testutil
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -135,3 +137,13 @@ const ServicesConfig = `[
 // ServicesSecrets is the nextflow:secrets value ServicesConfig needs, as a
 // stack file holds it.
 const ServicesSecrets = `{"workerApiKey": {"secure": "v1:c2VjcmV0"}}`
+
+// TunnelToken is a token of the shape cloudflared takes (base64 of
+// {"a","s","t"}, cloudflared 2025.4.0's TunnelToken), its secret from
+// seed: distinct seeds give distinct tokens. The test stand-in for a
+// Cloudflare Tunnel's token, which nfx checks the shape of.
+func TunnelToken(seed string) string {
+	b, _ := json.Marshal(map[string]string{"a": "0123456789abcdef0123456789abcdef", "t": "6ff42ae2-765d-4adf-8112-31c55c1551ef",
+		"s": base64.StdEncoding.EncodeToString([]byte("tunnel-secret-" + seed))})
+	return base64.StdEncoding.EncodeToString(b)
+}
