@@ -47,8 +47,13 @@ func newQdrantScripts(t *testing.T) qdrantScripts {
 }
 
 func (s qdrantScripts) run(q *fakeQdrant, script string, args ...string) (string, error) {
+	return s.runEnv(q, nil, script, args...)
+}
+
+func (s qdrantScripts) runEnv(q *fakeQdrant, env []string, script string, args ...string) (string, error) {
 	cmd := exec.Command("bash", append([]string{script}, args...)...)
-	cmd.Env = append(os.Environ(), "QDRANT_URLS="+strings.Join(q.urls, " "), "BACKUP_DIR="+filepath.Join(s.dir, "nas"))
+	cmd.Env = append(os.Environ(), "QDRANT_URLS="+strings.Join(q.urls, " "), "BACKUP_DIR="+filepath.Join(s.dir, "nas"), "QDRANT_POLL=0.1")
+	cmd.Env = append(cmd.Env, env...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
@@ -88,33 +93,58 @@ func readArchive(t *testing.T, path string) map[string]string {
 func TestQdrantBackupHoldsEveryShard(t *testing.T) {
 	s := newQdrantScripts(t)
 	vectors := `{"size":4,"distance":"Cosine","on_disk":true}`
+	hnsw := `{"m":32,"ef_construct":200,"full_scan_threshold":10000,"max_indexing_threads":0,"on_disk":false}`
 	for _, tc := range []struct {
 		name        string
 		collections []string
 		prepare     func(q *fakeQdrant)
 		// fail is what a failed backup says; "" when it succeeds.
 		fail string
+		env  []string
 	}{
-		{"every peer up", []string{"crm"}, nil, ""},
-		{"a peer down", []string{"crm"}, func(q *fakeQdrant) { q.down[0] = true }, ""},
+		{"every peer up", []string{"crm"}, nil, "", nil},
+		{"a peer down", []string{"crm"}, func(q *fakeQdrant) { q.down[0] = true }, "", nil},
 		{"both copies of a shard down", []string{"crm"}, func(q *fakeQdrant) { q.down[1], q.down[2] = true, true },
-			"shard 1 of collection crm has no active copy on a peer that answers"},
+			"shard 1 of collection crm has no active copy that could be saved", nil},
 		{"the only copy that answers is partial", []string{"crm"}, func(q *fakeQdrant) {
 			q.down[1] = true
 			q.colls["crm"].copies[1][2].state = "Partial"
-		}, "shard 1 of collection crm has no active copy"},
-		{"a peer cannot make a snapshot", []string{"crm"}, func(q *fakeQdrant) { q.failSnapshot[1] = true }, "500"},
-		{"a download breaks off", []string{"crm"}, func(q *fakeQdrant) { q.failDownload[0] = true }, "curl: (18)"},
-		{"no peer answers", []string{"crm"}, func(q *fakeQdrant) { q.down[0], q.down[1], q.down[2] = true, true, true }, "no peer answers /collections"},
-		{"no collections", nil, nil, ""},
-		{"names a URL does not carry as they are", []string{"crm notes 100%", "контакты", "a&b=c#d"}, nil, ""},
+		}, "shard 1 of collection crm has no active copy", nil},
+		// Peer 0 calls its copy of shard 0 active; the others call it dead
+		// (and it lacks a point): shard 0 comes from peer 1.
+		{"a copy only its own peer calls active", []string{"crm"}, func(q *fakeQdrant) {
+			delete(q.colls["crm"].copies[0][0].points, "3")
+			q.remoteState = func(viewer, owner, shard int, state string) string {
+				if owner == 0 && shard == 0 {
+					return "Dead"
+				}
+				return state
+			}
+		}, "", nil},
+		{"a peer cannot make a snapshot", []string{"crm"}, func(q *fakeQdrant) { q.failSnapshot[1] = true }, "", nil},
+		{"neither copy of a shard can make a snapshot", []string{"crm"}, func(q *fakeQdrant) { q.failSnapshot[1], q.failSnapshot[2] = true, true },
+			"shard 1 of collection crm has no active copy that could be saved", nil},
+		{"a download breaks off", []string{"crm"}, func(q *fakeQdrant) { q.failDownload[0] = true }, "", nil},
+		{"downloads of both copies break off", []string{"crm"}, func(q *fakeQdrant) { q.failDownload[1], q.failDownload[2] = true, true },
+			"curl: (18)", nil},
+		{"a peer that never answers", []string{"crm"}, func(q *fakeQdrant) { q.hang[2] = true }, "", []string{"QDRANT_TIMEOUT=2"}},
+		{"a peer that lists no collections", []string{"crm"}, func(q *fakeQdrant) { q.listsNone[0] = true }, "", nil},
+		{"a collection deleted during the backup", []string{"crm"}, func(q *fakeQdrant) { q.ghosts = []string{"gone"} }, "", nil},
+		{"no peer answers", []string{"crm"}, func(q *fakeQdrant) { q.down[0], q.down[1], q.down[2] = true, true, true }, "no peer answers", nil},
+		{"no collections", nil, nil, "", nil},
+		{"names a URL or a line does not carry as they are", []string{"crm notes 100%", "контакты", "a&b=c#d;e,f", "two\nlines", "ends in a newline\n"}, nil, "", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			os.RemoveAll(filepath.Join(s.dir, "nas"))
+			t.Parallel()
+			nas := t.TempDir()
+			env := append([]string{"BACKUP_DIR=" + nas}, tc.env...)
 			q := newFakeQdrant(t, 3)
 			want := map[string]map[string]string{}
 			for _, c := range tc.collections {
 				col := q.create(c, 3, 2, vectors)
+				col.extra["hnsw_config"] = json.RawMessage(hnsw)
+				col.indexes["owner"] = json.RawMessage(`{"data_type":"keyword","points":30}`)
+				col.indexes["tenant"] = json.RawMessage(`{"data_type":"keyword","params":{"type":"keyword","is_tenant":true},"points":30}`)
 				for i := range 30 {
 					col.put(fmt.Sprint(i), fmt.Sprintf("%s point %d", c, i))
 				}
@@ -123,10 +153,10 @@ func TestQdrantBackupHoldsEveryShard(t *testing.T) {
 			if tc.prepare != nil {
 				tc.prepare(q)
 			}
-			out, err := s.run(q, s.backup, "qdrant")
-			files, _ := filepath.Glob(filepath.Join(s.dir, "nas", "qdrant", "*.tar"))
+			out, err := s.runEnv(q, env, s.backup, "qdrant")
+			files, _ := filepath.Glob(filepath.Join(nas, "qdrant", "*.tar"))
 			if tc.fail != "" {
-				hidden, _ := filepath.Glob(filepath.Join(s.dir, "nas", "qdrant", ".partial*"))
+				hidden, _ := filepath.Glob(filepath.Join(nas, "qdrant", ".partial*"))
 				if err == nil || !strings.Contains(out, tc.fail) || len(files)+len(hidden) != 0 {
 					t.Fatalf("want a failure saying %q and nothing kept; err %v, kept %v %v:\n%s", tc.fail, err, files, hidden, out)
 				}
@@ -149,8 +179,12 @@ func TestQdrantBackupHoldsEveryShard(t *testing.T) {
 			// Every shard of every collection is in the archive, whole.
 			dirs := map[string]string{}
 			for f, content := range ar {
-				if strings.HasSuffix(f, "/name") {
-					dirs[strings.TrimSuffix(content, "\n")] = strings.TrimSuffix(f, "name")
+				if strings.HasSuffix(f, "/name.json") {
+					var name string
+					if err := json.Unmarshal([]byte(content), &name); err != nil {
+						t.Fatalf("%s: %v", f, err)
+					}
+					dirs[name] = strings.TrimSuffix(f, "name.json")
 				}
 			}
 			if len(dirs) != len(tc.collections) {
@@ -172,17 +206,16 @@ func TestQdrantBackupHoldsEveryShard(t *testing.T) {
 				if !maps.Equal(saved, want[c]) {
 					t.Errorf("%s: the archive holds %d of %d points", c, len(saved), len(want[c]))
 				}
-				if !strings.Contains(ar[dir+"params.json"], `"shard_number":3`) || !strings.Contains(ar[dir+"params.json"], vectors) {
-					t.Errorf("%s: params.json = %s", c, ar[dir+"params.json"])
+				if !strings.Contains(ar[dir+"config.json"], `"shard_number":3`) || !strings.Contains(ar[dir+"config.json"], vectors) {
+					t.Errorf("%s: config.json = %s", c, ar[dir+"config.json"])
 				}
 			}
 
 			// Restore on the same cluster, every copy changed since: the
 			// backup's points on every copy (with the replica priority, the
 			// default, the copies that were not uploaded to would win).
-			for p := range q.down {
-				q.down[p] = false
-			}
+			q.down, q.hang, q.listsNone = map[int]bool{}, map[int]bool{}, map[int]bool{}
+			q.failSnapshot, q.failDownload, q.remoteState, q.ghosts = map[int]bool{}, map[int]bool{}, nil, nil
 			for _, c := range tc.collections {
 				col := q.colls[c]
 				for _, copies := range col.copies {
@@ -208,8 +241,11 @@ func TestQdrantBackupHoldsEveryShard(t *testing.T) {
 			}
 			for _, c := range tc.collections {
 				col := empty.colls[c]
-				if col == nil || col.shardNumber != 3 || col.rf != 2 || col.vectors != vectors {
+				if col == nil || col.shardNumber != 3 || col.rf != 2 || col.vectors != vectors || string(col.extra["hnsw_config"]) != hnsw {
 					t.Fatalf("%s created as %+v", c, col)
+				}
+				if got := string(col.indexes["tenant"]); !strings.Contains(got, `"is_tenant":true`) || !strings.Contains(string(col.indexes["owner"]), `"data_type":"keyword"`) {
+					t.Errorf("%s: payload indexes %v", c, col.indexes)
 				}
 				if got, err := empty.points(c); err != nil || !maps.Equal(got, want[c]) {
 					t.Errorf("on an empty cluster %s holds %d points (%v), want %d", c, len(got), err, len(want[c]))
@@ -241,6 +277,19 @@ func TestQdrantRestoreRefusesWhatDoesNotFit(t *testing.T) {
 	out, err = s.run(q, s.restore, "qdrant", files[0])
 	if err == nil || !strings.Contains(out, "collection notes has shards 0 1 on the cluster and 0 1 2 in") || !strings.Contains(out, "curl -X DELETE") {
 		t.Fatalf("want a refusal naming the shards and the way on; err %v:\n%s", err, out)
+	}
+	for _, c := range []string{"crm", "notes"} {
+		if got, _ := q.points(c); got["1"] != "after" {
+			t.Errorf("%s was changed by a refused restore: %v", c, got)
+		}
+	}
+	// A collection of the same shards and other vectors: a snapshot loaded
+	// into it fails, and the copy it replaced is gone.
+	delete(q.colls, "notes")
+	q.create("notes", 3, 2, `{"size":8,"distance":"Dot"}`).put("1", "after")
+	out, err = s.run(q, s.restore, "qdrant", files[0])
+	if err == nil || !strings.Contains(out, "collection notes has other vectors on the cluster") {
+		t.Fatalf("want a refusal naming the vectors; err %v:\n%s", err, out)
 	}
 	for _, c := range []string{"crm", "notes"} {
 		if got, _ := q.points(c); got["1"] != "after" {
@@ -310,6 +359,9 @@ func TestScriptsReadJSON(t *testing.T) {
 		{"a nested key", `{"result":{"config":{"params":{"shard_number":3}}}}`, "result config params shard_number", "3"},
 		{"every member", `{"result":{"collections":[{"name":"a"},{"name":"b"}]}}`, "result collections * name", "a\nb"},
 		{"an index", `{"a":[10,20,30]}`, "a 1", "20"},
+		{"the first index", `{"a":[10,20,30]}`, "a 0", "10"},
+		{"the keys of an object", `{"a":{"x":1,"y z":{"k":2},"\u00e9":[]}}`, "--keys a", "\"x\"\n\"y z\"\n\"\\u00e9\""},
+		{"the keys of no object", `{"a":[1]}`, "--keys a", ""},
 		{"an object raw", `{"a":{"b":[1,{"c":"}]"}],"d":null},"e":1}`, "--raw a", `{"b":[1,{"c":"}]"}],"d":null}`},
 		{"a string raw", `{"a":"x\"y"}`, "--raw a", `"x\"y"`},
 		{"spaces and newlines", "{ \"a\" :\n [ { \"b\" : \"c\" } ,\n { \"b\" : 2 } ] }", "a * b", "c\n2"},

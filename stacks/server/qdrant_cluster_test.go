@@ -1,9 +1,11 @@
 package server
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // fakeQdrant stands in for a Qdrant v1.13.2 cluster's REST API as the
@@ -22,19 +25,26 @@ import (
 //     LocalShardInfo with shard_id, points_count, state; RemoteShardInfo with
 //     peer_id), compact JSON as serde writes it;
 //   - a peer reports and snapshots only the shard copies it holds: a
-//     snapshot of a shard it does not hold is an error, and a collection
-//     snapshot holds its own shards only (docs: "you must create snapshots
-//     for each node separately");
+//     snapshot of a shard it does not hold is refused (400; 404 for a shard
+//     that does not exist), and a collection snapshot holds its own shards
+//     only (docs: "you must create snapshots for each node separately"); a
+//     snapshot's description carries its SHA-256 (snapshot_ops.rs), and an
+//     upload's checksum parameter is checked;
 //   - shard recovery (src/common/snapshots.rs; collections' in
 //     lib/storage/src/content_manager/snapshots/recover.rs):
-//     with priority=snapshot the uploaded copy becomes active and the other
-//     active copies are marked dead (the cluster then copies the shard to
-//     them: done here at once); with the default, replica, the uploaded copy
-//     is marked dead and resynced from the others, so the upload changes
-//     nothing;
-//   - collection creation (toc/create_collection.rs): shard_number defaults
-//     to the number of peers, replication_factor to the node's default (2 on
-//     the server stage); a collection that exists is refused.
+//     with priority=snapshot (the default in 1.13.2, snapshot_ops.rs) the
+//     uploaded copy becomes active and the other active copies are marked
+//     dead, then filled from it by a transfer after the upload has returned
+//     (here: over the next two cluster-info requests); with replica the
+//     uploaded copy is marked dead and resynced from the others, so the
+//     upload changes nothing;
+//   - collection creation (toc/create_collection.rs, collection_meta_ops.rs):
+//     shard_number defaults to the number of peers, replication_factor to the
+//     node's default (2 on the server stage); the copies start Initializing
+//     (active after two cluster-info requests); hnsw, optimizer (optimizer_
+//     config on GET, optimizers_config on PUT), WAL, quantization and strict
+//     mode settings are kept; payload indexes are made by PUT .../index; a
+//     collection that exists is refused.
 //
 // Points are id -> payload strings; a snapshot is the JSON of one copy's
 // points. A peer that is down closes every connection.
@@ -47,13 +57,24 @@ type fakeQdrant struct {
 	// snaps are the snapshots on each peer's disk: peer -> path -> content.
 	snaps map[int]map[string][]byte
 	// failSnapshot and failDownload make a peer's shard snapshot fail (500)
-	// or its download break off.
-	failSnapshot, failDownload map[int]bool
+	// or its download break off; hang makes a peer take connections and
+	// never answer; listsNone makes its collection list empty (a peer still
+	// catching up on the cluster's state).
+	failSnapshot, failDownload, hang, listsNone map[int]bool
+	// ghosts are listed by every peer but exist on none (deleted since).
+	ghosts []string
+	// remoteState, when set, is the state a viewer peer reports for
+	// another peer's copy (a view that disagrees with the copy's own peer).
+	remoteState func(viewer, owner, shard int, state string) string
 }
 
 type fakeCollection struct {
 	shardNumber, rf int
 	vectors         string
+	// extra are the settings beside params, as GET shows them (hnsw_config,
+	// optimizer_config, ...); indexes the payload indexes' entries of
+	// payload_schema.
+	extra, indexes map[string]json.RawMessage
 	// copies: shard -> peer -> its copy.
 	copies map[int]map[int]*fakeCopy
 }
@@ -61,11 +82,15 @@ type fakeCollection struct {
 type fakeCopy struct {
 	state  string
 	points map[string]string
+	// pending counts the cluster-info requests until the copy is active,
+	// filled from from when that is set.
+	pending int
+	from    *fakeCopy
 }
 
 func newFakeQdrant(t *testing.T, peers int) *fakeQdrant {
 	q := &fakeQdrant{t: t, down: map[int]bool{}, colls: map[string]*fakeCollection{}, snaps: map[int]map[string][]byte{},
-		failSnapshot: map[int]bool{}, failDownload: map[int]bool{}}
+		failSnapshot: map[int]bool{}, failDownload: map[int]bool{}, hang: map[int]bool{}, listsNone: map[int]bool{}}
 	for p := range peers {
 		q.snaps[p] = map[string][]byte{}
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { q.serve(p, w, r) }))
@@ -79,7 +104,9 @@ func (q *fakeQdrant) peerID(p int) int64 { return 5419871205326400 + int64(p) }
 
 // create makes a collection, its shards placed round the peers.
 func (q *fakeQdrant) create(name string, shards, rf int, vectors string) *fakeCollection {
-	c := &fakeCollection{shardNumber: shards, rf: rf, vectors: vectors, copies: map[int]map[int]*fakeCopy{}}
+	c := &fakeCollection{shardNumber: shards, rf: rf, vectors: vectors, copies: map[int]map[int]*fakeCopy{},
+		extra:   map[string]json.RawMessage{"hnsw_config": json.RawMessage(`{"m":16,"ef_construct":100,"full_scan_threshold":10000,"max_indexing_threads":0,"on_disk":false}`)},
+		indexes: map[string]json.RawMessage{}}
 	for s := range shards {
 		c.copies[s] = map[int]*fakeCopy{}
 		for k := range rf {
@@ -134,6 +161,14 @@ type fakeSnapshot struct {
 
 func (q *fakeQdrant) serve(p int, w http.ResponseWriter, r *http.Request) {
 	q.mu.Lock()
+	if q.hang[p] {
+		q.mu.Unlock()
+		select {
+		case <-r.Context().Done():
+		case <-time.After(time.Minute):
+		}
+		return
+	}
 	defer q.mu.Unlock()
 	if q.down[p] {
 		if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
@@ -158,9 +193,11 @@ func (q *fakeQdrant) serve(p int, w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(parts) == 1 && r.Method == "GET" {
-		var names []string
+		names := append([]string{}, q.ghosts...)
 		for n := range q.colls {
-			names = append(names, n)
+			if !q.listsNone[p] {
+				names = append(names, n)
+			}
 		}
 		sort.Strings(names)
 		cs := []map[string]string{}
@@ -182,8 +219,12 @@ func (q *fakeQdrant) serve(p int, w http.ResponseWriter, r *http.Request) {
 			ShardNumber            *int            `json:"shard_number"`
 			ReplicationFactor      *int            `json:"replication_factor"`
 			WriteConsistencyFactor *int            `json:"write_consistency_factor"`
+			HNSW                   json.RawMessage `json:"hnsw_config"`
+			Optimizers             json.RawMessage `json:"optimizers_config"`
+			Quantization           json.RawMessage `json:"quantization_config"`
 		}
-		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		dec := json.NewDecoder(r.Body)
+		if err := dec.Decode(&body); err != nil {
 			fail(400, "Format error in JSON body: "+err.Error())
 			return
 		}
@@ -194,7 +235,17 @@ func (q *fakeQdrant) serve(p int, w http.ResponseWriter, r *http.Request) {
 		if body.ReplicationFactor != nil {
 			rf = *body.ReplicationFactor
 		}
-		q.create(name, shards, rf, string(body.Vectors))
+		c := q.create(name, shards, rf, string(body.Vectors))
+		for k, v := range map[string]json.RawMessage{"hnsw_config": body.HNSW, "optimizer_config": body.Optimizers, "quantization_config": body.Quantization} {
+			if v != nil {
+				c.extra[k] = v
+			}
+		}
+		for _, copies := range c.copies {
+			for _, cp := range copies {
+				cp.state, cp.pending = "Initializing", 2
+			}
+		}
 		ok(true)
 		return
 	}
@@ -204,23 +255,50 @@ func (q *fakeQdrant) serve(p int, w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case len(parts) == 2 && r.Method == "GET":
-		params := fmt.Sprintf(`{"vectors":%s,"shard_number":%d,"replication_factor":%d,"write_consistency_factor":1,"on_disk_payload":true}`, c.vectors, c.shardNumber, c.rf)
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"result":{"status":"green","optimizer_status":"ok","indexed_vectors_count":0,"points_count":0,"segments_count":2,`+
-			`"config":{"params":%s,"hnsw_config":{"m":16,"ef_construct":100,"full_scan_threshold":10000,"max_indexing_threads":0,"on_disk":false},`+
-			`"optimizer_config":{"deleted_threshold":0.2,"vacuum_min_vector_number":1000,"default_segment_number":0,"max_segment_size":null,"memmap_threshold":null,"indexing_threshold":20000,"flush_interval_sec":5,"max_optimization_threads":null},`+
-			`"wal_config":{"wal_capacity_mb":32,"wal_segments_ahead":0},"quantization_config":null,"strict_mode_config":{"enabled":false}},"payload_schema":{}},"status":"ok","time":0.0002}`, params)
+		config := map[string]json.RawMessage{"params": json.RawMessage(fmt.Sprintf(`{"vectors":%s,"shard_number":%d,"replication_factor":%d,"write_consistency_factor":1,"on_disk_payload":true}`, c.vectors, c.shardNumber, c.rf)),
+			"wal_config": json.RawMessage(`{"wal_capacity_mb":32,"wal_segments_ahead":0}`), "quantization_config": json.RawMessage(`null`)}
+		maps.Copy(config, c.extra)
+		schema := map[string]json.RawMessage{}
+		maps.Copy(schema, c.indexes)
+		ok(map[string]any{"status": "green", "optimizer_status": "ok", "indexed_vectors_count": 0, "points_count": 0, "segments_count": 2,
+			"config": config, "payload_schema": schema})
+	case len(parts) == 3 && parts[2] == "index" && r.Method == "PUT":
+		var body struct {
+			Field  string          `json:"field_name"`
+			Schema json.RawMessage `json:"field_schema"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.Field == "" {
+			fail(400, "Format error in JSON body")
+			return
+		}
+		entry := map[string]any{"points": 0}
+		var typ string
+		if json.Unmarshal(body.Schema, &typ) == nil {
+			entry["data_type"] = typ
+		} else {
+			var params struct{ Type string }
+			json.Unmarshal(body.Schema, &params)
+			entry["data_type"], entry["params"] = params.Type, body.Schema
+		}
+		b, _ := json.Marshal(entry)
+		c.indexes[body.Field] = b
+		ok(map[string]any{"operation_id": 1, "status": "completed"})
 	case len(parts) == 2 && r.Method == "DELETE":
 		delete(q.colls, name)
 		ok(true)
 	case len(parts) == 3 && parts[2] == "cluster" && r.Method == "GET":
+		q.tick()
 		local, remote := []map[string]any{}, []map[string]any{}
 		for s := range c.shardNumber {
 			for peer, cp := range c.copies[s] {
 				if peer == p {
 					local = append(local, map[string]any{"shard_id": s, "points_count": len(cp.points), "state": cp.state})
 				} else {
-					remote = append(remote, map[string]any{"shard_id": s, "peer_id": q.peerID(peer), "state": cp.state})
+					state := cp.state
+					if q.remoteState != nil {
+						state = q.remoteState(p, peer, s, state)
+					}
+					remote = append(remote, map[string]any{"shard_id": s, "peer_id": q.peerID(peer), "state": state})
 				}
 			}
 		}
@@ -246,9 +324,13 @@ func (q *fakeQdrant) serve(p int, w http.ResponseWriter, r *http.Request) {
 		ok(true)
 	case len(parts) >= 5 && parts[2] == "shards" && parts[4] == "snapshots":
 		s, err := strconv.Atoi(parts[3])
+		if _, exists := c.copies[s]; err != nil || !exists {
+			fail(404, fmt.Sprintf("Not found: shard %s of collection `%s` does not exist", parts[3], name))
+			return
+		}
 		cp := c.copies[s][p]
-		if err != nil || cp == nil {
-			fail(404, fmt.Sprintf("Not found: shard %s of collection `%s` is not on this peer", parts[3], name))
+		if cp == nil {
+			fail(400, fmt.Sprintf("Bad request: shard %d is not a local or queue proxy shard", s))
 			return
 		}
 		switch {
@@ -258,10 +340,14 @@ func (q *fakeQdrant) serve(p int, w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			b, _ := json.Marshal(fakeSnapshot{Collection: name, Shards: map[int]map[string]string{s: cp.points}})
-			snapName := fmt.Sprintf("%s-shard-%d-%d-2026-12-05-03-00-00.snapshot", name, s, q.peerID(p))
+			snapName := fmt.Sprintf("%s-shard-%d-2026-12-05-03-00-00.snapshot", name, s)
 			q.snaps[p][name+"/"+parts[3]+"/"+snapName] = b
-			ok(map[string]any{"name": snapName, "creation_time": "2026-12-05T03:00:00", "size": len(b), "checksum": "0"})
+			ok(map[string]any{"name": snapName, "creation_time": "2026-12-05T03:00:00", "size": len(b), "checksum": fmt.Sprintf("%x", sha256.Sum256(b))})
 		case len(parts) == 6 && parts[5] == "upload" && r.Method == "POST":
+			if cp.state != "Active" {
+				fail(400, fmt.Sprintf("Bad request: the copy of shard %d on this peer is %s", s, cp.state))
+				return
+			}
 			snap, err := readSnapshot(r)
 			if err != nil {
 				fail(400, err.Error())
@@ -302,16 +388,12 @@ func (q *fakeQdrant) serve(p int, w http.ResponseWriter, r *http.Request) {
 func (q *fakeQdrant) recovered(c *fakeCollection, s, p int, priority string) {
 	me := c.copies[s][p]
 	switch priority {
-	case "snapshot":
+	case "snapshot", "":
 		me.state = "Active"
 		for peer, cp := range c.copies[s] {
-			if peer != p {
-				// Dead, then recovered by a transfer from the active copy.
-				cp.points = map[string]string{}
-				for k, v := range me.points {
-					cp.points[k] = v
-				}
-				cp.state = "Active"
+			if peer != p && cp.state == "Active" {
+				// Dead, then filled by a transfer from the recovered copy.
+				cp.state, cp.pending, cp.from = "Dead", 2, me
 			}
 		}
 	case "no_sync":
@@ -329,6 +411,26 @@ func (q *fakeQdrant) recovered(c *fakeCollection, s, p int, priority string) {
 	}
 }
 
+// tick moves every copy being made or filled one request on.
+func (q *fakeQdrant) tick() {
+	for _, c := range q.colls {
+		for _, copies := range c.copies {
+			for _, cp := range copies {
+				if cp.pending == 0 {
+					continue
+				}
+				if cp.pending--; cp.pending == 0 {
+					if cp.from != nil {
+						cp.points = maps.Clone(cp.from.points)
+						cp.from = nil
+					}
+					cp.state = "Active"
+				}
+			}
+		}
+	}
+}
+
 func readSnapshot(r *http.Request) (fakeSnapshot, error) {
 	var snap fakeSnapshot
 	f, _, err := r.FormFile("snapshot")
@@ -337,6 +439,9 @@ func readSnapshot(r *http.Request) (fakeSnapshot, error) {
 	}
 	defer f.Close()
 	b, _ := io.ReadAll(f)
+	if sum := r.URL.Query().Get("checksum"); sum != "" && sum != fmt.Sprintf("%x", sha256.Sum256(b)) {
+		return snap, fmt.Errorf("Bad request: the snapshot does not match its checksum")
+	}
 	if err := json.Unmarshal(b, &snap); err != nil {
 		return snap, fmt.Errorf("Bad request: not a snapshot: %v", err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -20,7 +21,8 @@ import (
 // /metrics; collections under /collections (created with their parameters,
 // points upserted and counted); a collection's cluster info, whose shards
 // are all local to this one peer; snapshots of a shard (create, list,
-// download, delete, recover from an upload) and of a collection, written to
+// download, delete, recover from an upload; a snapshot's description
+// carries its SHA-256) and of a collection, written to
 // QDRANT__STORAGE__SNAPSHOTS_PATH. A collection's name follows Qdrant's rule
 // (lib/common/common/src/validation.rs: none of <>:"/\|?* NUL 0x1F). When
 // QDRANT__SERVICE__API_KEY is set every call but the health endpoints needs
@@ -330,7 +332,8 @@ func (q *qdrantPeer) snapshot(shard bool) func(http.ResponseWriter, *http.Reques
 			qdrantError(w, http.StatusInternalServerError, err.Error())
 			return
 		}
-		qdrantOK(w, map[string]any{"name": name, "creation_time": time.Now().UTC().Format("2006-01-02T15:04:05"), "size": len(b)})
+		qdrantOK(w, map[string]any{"name": name, "creation_time": time.Now().UTC().Format("2006-01-02T15:04:05"), "size": len(b),
+			"checksum": fmt.Sprintf("%x", sha256.Sum256(b))})
 	}
 }
 

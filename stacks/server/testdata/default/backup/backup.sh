@@ -30,14 +30,26 @@ backup_redis() {
 # The backup and restore scripts' Qdrant client.
 qdrant_urls=${QDRANT_URLS:-http://qdrant-1:6333 http://qdrant-2:6333 http://qdrant-3:6333}
 
-# json [--raw] STEP... prints the values at a path of the JSON document on
-# stdin, one a line: a STEP is an object's key, an array's index, or * for
-# every member. Strings print unquoted (escapes decoded) unless --raw;
-# objects and arrays as they are. The images the scripts run in have awk but no jq, and Qdrant
-# answers in compact JSON.
+# qmeta asks for a small answer, which comes within QDRANT_TIMEOUT seconds
+# or not at all; qcurl moves a snapshot, or waits while a peer makes or
+# recovers one, and gives up when nothing moves for QDRANT_STALL seconds. A
+# peer that takes a connection and never answers would otherwise hold the
+# backup's lock for ever.
+qmeta() { curl -fsS --connect-timeout 10 --max-time "${QDRANT_TIMEOUT:-120}" "$@"; }
+qcurl() { curl -fsS --connect-timeout 10 --speed-limit 1 --speed-time "${QDRANT_STALL:-1800}" "$@"; }
+
+# json [--raw|--keys] STEP... prints the values at a path of the JSON
+# document on stdin, one a line: a STEP is an object's key, an array's
+# index, or * for every member. Strings print unquoted (escapes decoded)
+# unless --raw; objects and arrays as they are; --keys prints the keys of
+# the objects at the path, as JSON strings. The images the scripts run in
+# have awk but no jq, and Qdrant answers in compact JSON.
 json() {
   local raw=0
-  if [ "${1:-}" = --raw ]; then raw=1; shift; fi
+  case ${1:-} in
+    --raw) raw=1; shift ;;
+    --keys) raw=2; shift ;;
+  esac
   LC_ALL=C awk -v path="$*" -v raw="$raw" '
     function ws(i) { while (i <= n && index(" \t\r\n", substr(s, i, 1))) i++; return i }
     # vend(i) is the index just past the value that starts at i.
@@ -62,12 +74,17 @@ json() {
     # walk(i, k) follows the path from step k at the value that starts at i.
     function walk(i, k,   c, e, j, key, idx) {
       i = ws(i)
-      if (k > np) { out(substr(s, i, vend(i) - i)); return }
+      if (k > np && raw != 2) { out(substr(s, i, vend(i) - i)); return }
       c = substr(s, i, 1)
       if (c != "{" && c != "[") return
       for (j = ws(i + 1); j <= n && index("}]", substr(s, j, 1)) == 0; idx++) {
-        key = idx ""
-        if (c == "{") { e = vend(j); key = substr(s, j + 1, e - j - 2); j = ws(ws(e) + 1) }
+        key = idx + 0 ""
+        if (c == "{") {
+          e = vend(j); key = substr(s, j + 1, e - j - 2)
+          if (k > np) print substr(s, j, e - j)
+          j = ws(ws(e) + 1)
+        }
+        if (k > np) { j = ws(vend(j)); if (substr(s, j, 1) == ",") j = ws(j + 1); continue }
         e = vend(j)
         if (p[k] == "*" || p[k] == key) walk(j, k + 1)
         j = ws(e)
@@ -75,7 +92,7 @@ json() {
       }
     }
     function out(v) {
-      if (!raw && substr(v, 1, 1) == "\"") v = unquote(v)
+      if (raw == 0 && substr(v, 1, 1) == "\"") v = unquote(v)
       print v
     }
     function unquote(v,   r, i, c, u, l) {
@@ -123,73 +140,146 @@ urlenc() {
   printf '%s' "$out"
 }
 
+# unjson VAR RAW sets VAR to the JSON string RAW decoded, as it is: a
+# collection's name may hold a newline, even a trailing one, which a
+# command substitution would drop.
+unjson() {
+  local v
+  v=$(printf '%s' "$2" | json; printf x)
+  v=${v%x}
+  printf -v "$1" '%s' "${v%$'\n'}"
+}
+
 # qdrant_any PATH prints PATH's answer from the first peer that gives one.
 qdrant_any() {
   local url
   for url in $qdrant_urls; do
-    curl -fsS "$url$1" && return 0
+    qmeta "$url$1" && return 0
   done
   echo "qdrant: no peer answers $1 ($qdrant_urls)" >&2
   return 1
 }
 
+# collection_status NAME prints the HTTP status of the collection from the
+# first peer that answers (200, or 404 when there is no such collection).
+collection_status() {
+  local url code
+  for url in $qdrant_urls; do
+    code=$(curl -sS -o /dev/null --connect-timeout 10 --max-time "${QDRANT_TIMEOUT:-120}" -w '%{http_code}' "$url/collections/$(urlenc "$1")" 2>/dev/null || true)
+    case $code in 000 | "") continue ;; esac
+    echo "$code"
+    return 0
+  done
+}
+
 
 # snapshot_shard URL COLLECTION SHARD FILE saves one shard, from the peer at
-# URL, to FILE, and deletes the snapshot from the peer's disk.
+# URL, to FILE, checked against the checksum Qdrant gives, and deletes the
+# snapshot from the peer's disk. It fails (FILE absent) rather than exit, so
+# that another copy can be tried.
 snapshot_shard() {
-  local base body snap
+  local base body snap sum rc=0
   base="$1/collections/$(urlenc "$2")/shards/$3/snapshots"
-  body=$(curl -fsS -X POST "$base?wait=true")
+  body=$(qcurl -X POST "$base?wait=true") || return 1
   snap=$(printf '%s' "$body" | json result name)
+  sum=$(printf '%s' "$body" | json result checksum)
   [ -n "$snap" ] || { echo "backup: qdrant: $1 made no snapshot of shard $3 of $2" >&2; return 1; }
   base="$base/$(urlenc "$snap")"
-  curl -fsS -o "$4" "$base" || { curl -fsS -X DELETE "$base" >/dev/null || true; return 1; }
-  curl -fsS -X DELETE "$base" >/dev/null
+  qcurl -o "$4" "$base" || rc=1
+  if [ "$rc" = 0 ] && [ -n "$sum" ] && [ "$sum" != null ] && [ "$(sha256sum < "$4" | cut -d' ' -f1)" != "$sum" ]; then
+    echo "backup: qdrant: shard $3 of $2 from $1 does not match the checksum Qdrant gave" >&2
+    rc=1
+  fi
+  qmeta -X DELETE "$base" >/dev/null || log "qdrant: snapshot $snap of shard $3 of $2 stays on $1's disk; delete it: curl -X DELETE '$base'"
+  [ "$rc" = 0 ] || rm -f "$4"
+  return "$rc"
 }
 
 # A collection snapshot holds the shards of the one peer that makes it: with
 # three peers and two copies of each shard no peer holds every shard. So the
-# archive holds, for each collection (cN/), its name, its parameters (to
-# create it again on an empty cluster) and a snapshot of every shard, each
-# from a peer whose copy is active. A shard with no such copy on a peer that
-# answers fails the backup: an archive without it is no backup.
+# archive holds, for each collection (cN/), its name (name.json), its
+# configuration and payload indexes (to create it again on an empty
+# cluster), every peer's view of its shards (cluster.json: the shard keys of
+# a custom-sharded one), and a snapshot of every shard, each from a copy its
+# own peer calls active and no other peer calls anything else. A copy that
+# cannot be saved is tried on another peer; a shard with no copy saved
+# fails the backup: an archive without it is no backup.
 backup_qdrant() {
-  local work="$1.d" i=0 listing name dir url info ids states id state all
+  local work="$1.d" i=0 listing="" answered="" raw name dir url enc info me ids states id state disputed code
+  local -A views=()
   mkdir -p "$work"
-  # The listing first: a Qdrant that does not answer fails the backup
-  # instead of leaving an empty archive.
-  listing=$(qdrant_any /collections)
-  while IFS= read -r name; do
-    [ -n "$name" ] || continue
+  # Every peer's list: a peer still catching up on the cluster's state can
+  # list fewer collections than the others.
+  for url in $qdrant_urls; do
+    if info=$(qmeta "$url/collections"); then
+      answered=1
+      listing+=$(printf '%s' "$info" | json --raw result collections '*' name)$'\n'
+    else
+      log "qdrant: $url does not answer"
+    fi
+  done
+  [ -n "$answered" ] || { echo "backup: qdrant: no peer answers ($qdrant_urls)" >&2; return 1; }
+  while IFS= read -r raw; do
+    [ -n "$raw" ] || continue
+    unjson name "$raw"
+    enc=$(urlenc "$name")
+    views=()
+    for url in $qdrant_urls; do
+      views[$url]=$(qmeta "$url/collections/$enc/cluster" 2>/dev/null) || views[$url]=""
+    done
+    if [ -z "$(printf '%s' "${views[@]}")" ]; then
+      code=$(collection_status "$name")
+      if [ "$code" = 404 ]; then
+        log "qdrant: collection $name was deleted during the backup; not in it"
+        continue
+      fi
+      echo "backup: qdrant: no peer gives the shards of collection $name (HTTP ${code:-none}; $qdrant_urls)" >&2
+      return 1
+    fi
     i=$((i + 1))
     dir="$work/c$i"
     mkdir -p "$dir"
-    printf '%s\n' "$name" > "$dir/name"
-    qdrant_any "/collections/$(urlenc "$name")" | json --raw result config params > "$dir/params.json"
-    [ -s "$dir/params.json" ] || { echo "backup: qdrant: no parameters for collection $name" >&2; return 1; }
-    all=""
+    printf '%s\n' "$raw" > "$dir/name.json"
+    info=$(qdrant_any "/collections/$enc")
+    printf '%s' "$info" | json --raw result config > "$dir/config.json"
+    printf '%s' "$info" | json --raw result payload_schema > "$dir/payload_schema.json"
+    [ -s "$dir/config.json" ] || { echo "backup: qdrant: no configuration for collection $name" >&2; return 1; }
+    # The copies some peer calls other than active: a peer cut off from
+    # the others can still call its own copy active.
+    disputed=$(for url in $qdrant_urls; do
+      [ -n "${views[$url]}" ] || continue
+      paste -d' ' <(printf '%s' "${views[$url]}" | json result remote_shards '*' peer_id) \
+        <(printf '%s' "${views[$url]}" | json result remote_shards '*' shard_id) \
+        <(printf '%s' "${views[$url]}" | json result remote_shards '*' state)
+    done | awk '$3 != "Active" { print $1 " " $2 }')
+    : > "$dir/cluster.json"
     for url in $qdrant_urls; do
-      info=$(curl -fsS "$url/collections/$(urlenc "$name")/cluster") || {
-        log "qdrant: no shard list of $name from $url; its shards are saved from their other copies"
-        continue
-      }
+      info=${views[$url]}
+      [ -n "$info" ] || { log "qdrant: no shard list of $name from $url; its shards are saved from their other copies"; continue; }
+      printf '%s\n' "$info" >> "$dir/cluster.json"
+      me=$(printf '%s' "$info" | json result peer_id)
       ids=$(printf '%s' "$info" | json result local_shards '*' shard_id)
       states=$(printf '%s' "$info" | json result local_shards '*' state)
-      all+=$'\n'"$ids"$'\n'"$(printf '%s' "$info" | json result remote_shards '*' shard_id)"
       while read -r id state; do
-        if [ -n "$id" ] && [ "$state" = Active ] && [ ! -e "$dir/shard-$id.snapshot" ]; then
-          snapshot_shard "$url" "$name" "$id" "$dir/shard-$id.snapshot"
+        if [ -z "$id" ] || [ "$state" != Active ] || [ -e "$dir/shard-$id.snapshot" ]; then continue; fi
+        if grep -qx "$me $id" <<<"$disputed"; then
+          log "qdrant: $url calls its copy of shard $id of $name active, another peer does not; not saved from it"
+          continue
         fi
+        snapshot_shard "$url" "$name" "$id" "$dir/shard-$id.snapshot" ||
+          log "qdrant: shard $id of $name could not be saved from $url; trying another copy"
       done < <(paste -d' ' <(printf '%s\n' "$ids") <(printf '%s\n' "$states"))
     done
-    [ -n "$all" ] || { echo "backup: qdrant: no peer answers for collection $name ($qdrant_urls)" >&2; return 1; }
-    for id in $(printf '%s\n' "$all" | sort -un); do
+    for id in $(for url in $qdrant_urls; do
+      printf '%s' "${views[$url]}" | json result local_shards '*' shard_id
+      printf '%s' "${views[$url]}" | json result remote_shards '*' shard_id
+    done | sort -un); do
       [ -e "$dir/shard-$id.snapshot" ] || {
-        echo "backup: qdrant: shard $id of collection $name has no active copy on a peer that answers ($qdrant_urls); no backup is kept without it" >&2
+        echo "backup: qdrant: shard $id of collection $name has no active copy that could be saved ($qdrant_urls); no backup is kept without it" >&2
         return 1
       }
     done
-  done < <(printf '%s' "$listing" | json result collections '*' name)
+  done < <(printf '%s' "$listing" | sort -u)
   tar -C "$work" -cf "$1" .
   rm -rf "$work"
 }

@@ -17,14 +17,26 @@ echo "restore: $file matches its checksum"
 # The backup and restore scripts' Qdrant client.
 qdrant_urls=${QDRANT_URLS:-http://qdrant-1:6333 http://qdrant-2:6333 http://qdrant-3:6333}
 
-# json [--raw] STEP... prints the values at a path of the JSON document on
-# stdin, one a line: a STEP is an object's key, an array's index, or * for
-# every member. Strings print unquoted (escapes decoded) unless --raw;
-# objects and arrays as they are. The images the scripts run in have awk but no jq, and Qdrant
-# answers in compact JSON.
+# qmeta asks for a small answer, which comes within QDRANT_TIMEOUT seconds
+# or not at all; qcurl moves a snapshot, or waits while a peer makes or
+# recovers one, and gives up when nothing moves for QDRANT_STALL seconds. A
+# peer that takes a connection and never answers would otherwise hold the
+# backup's lock for ever.
+qmeta() { curl -fsS --connect-timeout 10 --max-time "${QDRANT_TIMEOUT:-120}" "$@"; }
+qcurl() { curl -fsS --connect-timeout 10 --speed-limit 1 --speed-time "${QDRANT_STALL:-1800}" "$@"; }
+
+# json [--raw|--keys] STEP... prints the values at a path of the JSON
+# document on stdin, one a line: a STEP is an object's key, an array's
+# index, or * for every member. Strings print unquoted (escapes decoded)
+# unless --raw; objects and arrays as they are; --keys prints the keys of
+# the objects at the path, as JSON strings. The images the scripts run in
+# have awk but no jq, and Qdrant answers in compact JSON.
 json() {
   local raw=0
-  if [ "${1:-}" = --raw ]; then raw=1; shift; fi
+  case ${1:-} in
+    --raw) raw=1; shift ;;
+    --keys) raw=2; shift ;;
+  esac
   LC_ALL=C awk -v path="$*" -v raw="$raw" '
     function ws(i) { while (i <= n && index(" \t\r\n", substr(s, i, 1))) i++; return i }
     # vend(i) is the index just past the value that starts at i.
@@ -49,12 +61,17 @@ json() {
     # walk(i, k) follows the path from step k at the value that starts at i.
     function walk(i, k,   c, e, j, key, idx) {
       i = ws(i)
-      if (k > np) { out(substr(s, i, vend(i) - i)); return }
+      if (k > np && raw != 2) { out(substr(s, i, vend(i) - i)); return }
       c = substr(s, i, 1)
       if (c != "{" && c != "[") return
       for (j = ws(i + 1); j <= n && index("}]", substr(s, j, 1)) == 0; idx++) {
-        key = idx ""
-        if (c == "{") { e = vend(j); key = substr(s, j + 1, e - j - 2); j = ws(ws(e) + 1) }
+        key = idx + 0 ""
+        if (c == "{") {
+          e = vend(j); key = substr(s, j + 1, e - j - 2)
+          if (k > np) print substr(s, j, e - j)
+          j = ws(ws(e) + 1)
+        }
+        if (k > np) { j = ws(vend(j)); if (substr(s, j, 1) == ",") j = ws(j + 1); continue }
         e = vend(j)
         if (p[k] == "*" || p[k] == key) walk(j, k + 1)
         j = ws(e)
@@ -62,7 +79,7 @@ json() {
       }
     }
     function out(v) {
-      if (!raw && substr(v, 1, 1) == "\"") v = unquote(v)
+      if (raw == 0 && substr(v, 1, 1) == "\"") v = unquote(v)
       print v
     }
     function unquote(v,   r, i, c, u, l) {
@@ -110,14 +127,36 @@ urlenc() {
   printf '%s' "$out"
 }
 
+# unjson VAR RAW sets VAR to the JSON string RAW decoded, as it is: a
+# collection's name may hold a newline, even a trailing one, which a
+# command substitution would drop.
+unjson() {
+  local v
+  v=$(printf '%s' "$2" | json; printf x)
+  v=${v%x}
+  printf -v "$1" '%s' "${v%$'\n'}"
+}
+
 # qdrant_any PATH prints PATH's answer from the first peer that gives one.
 qdrant_any() {
   local url
   for url in $qdrant_urls; do
-    curl -fsS "$url$1" && return 0
+    qmeta "$url$1" && return 0
   done
   echo "qdrant: no peer answers $1 ($qdrant_urls)" >&2
   return 1
+}
+
+# collection_status NAME prints the HTTP status of the collection from the
+# first peer that answers (200, or 404 when there is no such collection).
+collection_status() {
+  local url code
+  for url in $qdrant_urls; do
+    code=$(curl -sS -o /dev/null --connect-timeout 10 --max-time "${QDRANT_TIMEOUT:-120}" -w '%{http_code}' "$url/collections/$(urlenc "$1")" 2>/dev/null || true)
+    case $code in 000 | "") continue ;; esac
+    echo "$code"
+    return 0
+  done
 }
 
 # shard_ids NAME prints the ids of every shard of the collection, local and
@@ -129,53 +168,110 @@ shard_ids() {
     printf '%s' "$info" | json result remote_shards '*' shard_id; } | sort -un
 }
 
-# collection_status NAME prints the HTTP status of the collection from the
-# first peer that answers (200, or 404 when there is no such collection).
-collection_status() {
-  local url code
-  for url in $qdrant_urls; do
-    code=$(curl -sS -o /dev/null -w '%{http_code}' "$url/collections/$(urlenc "$1")" 2>/dev/null || true)
-    case $code in 000 | "") continue ;; esac
-    echo "$code"
-    return 0
+# settled NAME waits, up to QDRANT_SETTLE seconds, until every peer calls
+# every copy of every shard of the collection active and no transfer runs:
+# a copy still being made or filled is not one to restore onto, and the
+# copies a recovery marks dead are filled after the upload has returned.
+settled() {
+  local url info deadline=$((SECONDS + ${QDRANT_SETTLE:-600})) busy
+  while :; do
+    busy=""
+    for url in $qdrant_urls; do
+      info=$(qmeta "$url/collections/$(urlenc "$1")/cluster" 2>/dev/null) || continue
+      if printf '%s' "$info" | json result local_shards '*' state | grep -qvx Active ||
+        printf '%s' "$info" | json result remote_shards '*' state | grep -qvx Active ||
+        [ -n "$(printf '%s' "$info" | json --raw result shard_transfers '*')" ]; then
+        busy=$url
+      fi
+    done
+    [ -n "$busy" ] || return 0
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "restore: collection $1 has copies that are not active, or transfers, after ${QDRANT_SETTLE:-600}s (see $busy/collections/$(urlenc "$1")/cluster)" >&2
+      return 1
+    fi
+    sleep "${QDRANT_POLL:-2}"
   done
 }
 
 # peer_with NAME SHARD prints the address of a peer that holds a copy of the
-# shard, waiting for a collection just created to place its shards.
+# shard.
 peer_with() {
-  local url _
-  for _ in $(seq 60); do
-    for url in $qdrant_urls; do
-      curl -fsS "$url/collections/$(urlenc "$1")/cluster" 2>/dev/null | json result local_shards '*' shard_id | grep -qx "$2" && { echo "$url"; return 0; }
-    done
-    sleep 1
+  local url
+  for url in $qdrant_urls; do
+    qmeta "$url/collections/$(urlenc "$1")/cluster" 2>/dev/null | json result local_shards '*' shard_id | grep -qx "$2" && { echo "$url"; return 0; }
   done
   echo "restore: no peer holds shard $2 of collection $1 ($qdrant_urls)" >&2
   return 1
 }
 
-# create_collection NAME PARAMS creates the collection as the backup found it:
-# its vectors, shards, copies and consistency.
+# fits NAME DIR reports, on stderr, why the collection on the cluster cannot
+# take the archive's shards: other shards, or other vectors (a snapshot
+# loaded into other vectors fails, and the copy it replaced is gone).
+fits() {
+  local info have want k
+  want=$(find "$2" -name 'shard-*.snapshot' | sed 's/.*shard-\([0-9]*\)\.snapshot$/\1/' | sort -n | tr '\n' ' ')
+  have=$(shard_ids "$1" | tr '\n' ' ')
+  if [ "$have" != "$want" ]; then
+    echo "restore: collection $1 has shards ${have:-none}on the cluster and ${want}in $file" >&2
+    return 1
+  fi
+  info=$(qdrant_any "/collections/$(urlenc "$1")")
+  for k in vectors sparse_vectors; do
+    if [ "$(printf '%s' "$info" | json --raw result config params "$k")" != "$(json --raw params "$k" < "$2/config.json")" ]; then
+      echo "restore: collection $1 has other $k on the cluster than in $file" >&2
+      return 1
+    fi
+  done
+}
+
+# create_collection NAME DIR creates the collection as the backup found it:
+# its vectors, shards, copies and consistency, its index, optimizer, WAL,
+# quantization and strict-mode settings, then its payload indexes.
 create_collection() {
-  local body="" k v
+  local body="" k v enc field
+  enc=$(urlenc "$1")
   for k in vectors sparse_vectors shard_number replication_factor write_consistency_factor on_disk_payload; do
-    v=$(json --raw "$k" < "$2")
+    v=$(json --raw params "$k" < "$2/config.json")
     if [ -n "$v" ] && [ "$v" != null ]; then body+="${body:+,}\"$k\":$v"; fi
   done
-  for url in $qdrant_urls; do
-    curl -fsS -X PUT -H 'Content-Type: application/json' --data-binary "{$body}" "$url/collections/$(urlenc "$1")" >/dev/null && return 0
+  # GET names it optimizer_config, PUT optimizers_config.
+  for k in hnsw_config:hnsw_config optimizer_config:optimizers_config wal_config:wal_config quantization_config:quantization_config strict_mode_config:strict_mode_config; do
+    v=$(json --raw "${k%%:*}" < "$2/config.json")
+    if [ -n "$v" ] && [ "$v" != null ]; then body+=",\"${k#*:}\":$v"; fi
   done
-  echo "restore: could not create collection $1 ($qdrant_urls)" >&2
+  qdrant_send PUT "/collections/$enc" "{$body}"
+  while IFS= read -r k; do
+    [ -n "$k" ] || continue
+    unjson field "$k"
+    v=$(json --raw "$field" params < "$2/payload_schema.json")
+    [ -n "$v" ] || v=$(json --raw "$field" data_type < "$2/payload_schema.json")
+    qdrant_send PUT "/collections/$enc/index?wait=true" "{\"field_name\":$k,\"field_schema\":$v}"
+  done < <(json --keys < "$2/payload_schema.json")
+}
+
+# qdrant_send METHOD PATH BODY sends a JSON body to the first peer that
+# takes it, and says Qdrant's answer when none does.
+qdrant_send() {
+  local url out
+  for url in $qdrant_urls; do
+    out=$(curl -sS --connect-timeout 10 --max-time "${QDRANT_TIMEOUT:-120}" -X "$1" -H 'Content-Type: application/json' \
+      --data-binary "$3" -w '\n%{http_code}' "$url$2" 2>&1) || continue
+    [ "${out##*$'\n'}" = 200 ] && return 0
+    echo "restore: $1 $2: ${out%$'\n'*}" >&2
+    return 1
+  done
+  echo "restore: no peer answers $1 $2 ($qdrant_urls)" >&2
   return 1
 }
 
 # restore_qdrant recovers every shard of every collection in the archive on a
-# peer that holds a copy of it, the snapshot the source of truth: Qdrant marks
-# the shard's other copies dead and copies it to them. Every collection is
-# checked against the cluster before anything is uploaded.
+# peer that holds a copy of it, the snapshot the source of truth (stated:
+# priority=snapshot): Qdrant marks the shard's other copies dead and fills
+# them from it. Every collection is checked against the cluster before
+# anything is uploaded, and again just before its own upload; the restore
+# ends when every copy is active again.
 restore_qdrant() {
-  local dir name want have code n snap id url
+  local dir name n snap id url code sum
   qdrant_work=$(mktemp -d)
   trap 'rm -rf "$qdrant_work"' EXIT
   tar -C "$qdrant_work" -xf "$file"
@@ -183,33 +279,33 @@ restore_qdrant() {
   for snap in "$qdrant_work"/*.snapshot; do [ -e "$snap" ] && legacy=1; done
   if [ -n "$legacy" ]; then
     # An archive of collection snapshots, as nfx made them before it saved
-    # shards: each holds the shards of the one peer that made it.
+    # shards, all from the first peer: each holds that peer's shards only.
     echo "restore: $file holds one peer's collection snapshots: shards that peer did not hold are not in it" >&2
     for snap in "$qdrant_work"/*.snapshot; do
       name=$(basename "$snap" .snapshot)
-      curl -fsS -X POST -F "snapshot=@$snap" \
-        "${qdrant_urls%% *}/collections/$(urlenc "$name")/snapshots/upload?priority=snapshot" >/dev/null
+      # curl -F reads ; and , in a file's name as its own syntax.
+      mv "$snap" "$qdrant_work/upload.bin"
+      qcurl -X POST -F "snapshot=@$qdrant_work/upload.bin" \
+        "${qdrant_urls%% *}/collections/$(urlenc "$name")/snapshots/upload?priority=snapshot&wait=true" >/dev/null
+      settled "$name"
       echo "restore: restored collection $name"
     done
     return 0
   fi
   for dir in "$qdrant_work"/c*/; do
     [ -d "$dir" ] || continue
-    name=$(cat "$dir/name")
-    want=$(find "$dir" -name 'shard-*.snapshot' | sed 's/.*shard-\([0-9]*\)\.snapshot$/\1/' | sort -n | tr '\n' ' ')
+    unjson name "$(cat "$dir/name.json")"
+    if [ "$(json params sharding_method < "$dir/config.json")" = custom ]; then
+      echo "restore: collection $name uses custom sharding: its shards belong to shard keys (in cluster.json), which this restore does not recreate; nothing was restored" >&2
+      exit 1
+    fi
     code=$(collection_status "$name")
     case $code in
-      200)
-        have=$(shard_ids "$name" | tr '\n' ' ')
-        [ "$have" = "$want" ] || {
-          echo "restore: collection $name has shards ${have:-none}on the cluster and ${want}in $file; nothing was restored. Delete it (curl -X DELETE ${qdrant_urls%% *}/collections/$(urlenc "$name")) and run the restore again: it creates the collection as it was" >&2
+      200) fits "$name" "$dir" || {
+          echo "restore: nothing was restored. Delete the collection (curl -X DELETE ${qdrant_urls%% *}/collections/$(urlenc "$name")) and run the restore again: it creates it as it was" >&2
           exit 1
         } ;;
-      404)
-        [ "$(json sharding_method < "$dir/params.json")" != custom ] || {
-          echo "restore: collection $name uses custom sharding: create it and its shard keys first; nothing was restored" >&2
-          exit 1
-        } ;;
+      404) ;;
       *)
         echo "restore: Qdrant answers ${code:-nothing} for collection $name ($qdrant_urls); nothing was restored" >&2
         exit 1 ;;
@@ -217,22 +313,27 @@ restore_qdrant() {
   done
   for dir in "$qdrant_work"/c*/; do
     [ -d "$dir" ] || continue
-    name=$(cat "$dir/name")
+    unjson name "$(cat "$dir/name.json")"
     if [ "$(collection_status "$name")" = 404 ]; then
-      create_collection "$name" "$dir/params.json"
+      create_collection "$name" "$dir"
       echo "restore: created collection $name"
     fi
+    # Made since the check, or just created: it must take these shards.
+    fits "$name" "$dir" || { echo "restore: collection $name changed since the check; not restored" >&2; exit 1; }
+    settled "$name"
     n=0
     for snap in "$dir"/shard-*.snapshot; do
       [ -e "$snap" ] || continue
       id=${snap##*/shard-}
       id=${id%.snapshot}
       url=$(peer_with "$name" "$id")
-      curl -fsS -X POST -F "snapshot=@$snap" \
-        "$url/collections/$(urlenc "$name")/shards/$id/snapshots/upload?priority=snapshot&wait=true" >/dev/null
+      sum=$(sha256sum < "$snap" | cut -d' ' -f1)
+      qcurl -X POST -F "snapshot=@$snap" \
+        "$url/collections/$(urlenc "$name")/shards/$id/snapshots/upload?priority=snapshot&wait=true&checksum=$sum" >/dev/null
       n=$((n + 1))
     done
-    echo "restore: restored collection $name ($n shards; Qdrant copies each to its other replicas)"
+    settled "$name"
+    echo "restore: restored collection $name ($n shards; every copy active)"
   done
 }
 
