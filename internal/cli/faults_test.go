@@ -176,6 +176,18 @@ func TestEngineFaultMessages(t *testing.T) {
 	if strings.Contains(stdout+stderr, `Pa"ss`) {
 		t.Error("the refused password was echoed")
 	}
+	// A tunnel's UUID where its token goes: refused before anything is
+	// written, saying why and where the token comes from, never the value.
+	t.Setenv("NFX_REDIS_PASSWORD", "")
+	t.Setenv("NFX_TUNNEL_TOKEN", "6ff42ae2-765d-4adf-8112-31c55c1551ef")
+	code, stdout, stderr = nfx(t, realEngine(t), "up", "--stage", "laptop")
+	if code != ExitUsage || !strings.Contains(stderr, "NFX_TUNNEL_TOKEN holds a value nfx cannot use: not a Cloudflare Tunnel token: it is not base64") ||
+		!strings.Contains(stderr, "cloudflared tunnel token NAME") {
+		t.Errorf("exit %d\n%s", code, stderr)
+	}
+	if strings.Contains(stdout+stderr, "6ff42ae2") {
+		t.Error("the refused token was echoed")
+	}
 }
 
 // kill -9 of nfx promote at its steps: during the engine's preview (the

@@ -177,7 +177,12 @@ func checkConfig(o Options) (map[string]string, string, error) {
 		switch v := os.Getenv(model.SecretEnv(r.Key)); {
 		case v != "":
 			if err := model.CheckSecretValue(cfg.Stage, r.Key, v); err != nil {
-				bad.Errorf(model.FullKey(r.Key), model.SecretValueFix, "%s holds a value nfx cannot use (the value is not shown)", model.SecretEnv(r.Key))
+				problem, fix := "", model.SecretValueFix
+				var se *model.SecretValueError
+				if errors.As(err, &se) {
+					problem, fix = ": "+se.Problem, se.Fix
+				}
+				bad.Errorf(model.FullKey(r.Key), fix, "%s holds a value nfx cannot use%s (the value is not shown)", model.SecretEnv(r.Key), problem)
 				continue
 			}
 			supplied[r.Key] = v

@@ -39,20 +39,28 @@ func CheckSecretValue(stage Stage, key, v string) error {
 		case len(v) > 1000:
 			what = fmt.Sprintf("is %d characters long, over the 1000 nfx takes", len(v))
 		}
-		return fmt.Errorf("%s: %s (the value is not shown); fix: %s", FullKey(key), what, fix)
+		return &SecretValueError{Key: key, Problem: what, Fix: fix}
 	}
 	if key == KeyTunnelToken {
 		if why := tunnelTokenShape(v); why != "" {
-			return fmt.Errorf("%s is not a Cloudflare Tunnel token: %s (the value is not shown); fix: %s", FullKey(key), why, TunnelTokenFix)
+			return &SecretValueError{Key: key, Problem: "not a Cloudflare Tunnel token: " + why, Fix: TunnelTokenFix}
 		}
 	}
 	for _, r := range SecretRules(stage, key) {
 		if why := r.Check(v); why != "" {
-			return fmt.Errorf("%s: on the %s stage its value goes to %s, and %s (the value is not shown); fix: use a value it takes, such as 40 letters and digits, or unset it and let `nfx up` generate one",
-				FullKey(key), stage, r.Consumer, why)
+			return &SecretValueError{Key: key, Problem: fmt.Sprintf("on the %s stage its value goes to %s, and %s", stage, r.Consumer, why),
+				Fix: "use a value it takes, such as 40 letters and digits, or unset it and let `nfx up` generate one"}
 		}
 	}
 	return nil
+}
+
+// SecretValueError is a secret key's value refused: what is wrong with it
+// and the fix, never the value.
+type SecretValueError struct{ Key, Problem, Fix string }
+
+func (e *SecretValueError) Error() string {
+	return fmt.Sprintf("%s: %s (the value is not shown); fix: %s", FullKey(e.Key), e.Problem, e.Fix)
 }
 
 // TunnelTokenFix says where a tunnel's token comes from.
