@@ -130,6 +130,10 @@ func TestQdrantBackupHoldsEveryShard(t *testing.T) {
 		{"a peer that never answers", []string{"crm"}, func(q *fakeQdrant) { q.hang[2] = true }, "", []string{"QDRANT_TIMEOUT=2"}},
 		{"a peer that lists no collections", []string{"crm"}, func(q *fakeQdrant) { q.listsNone[0] = true }, "", nil},
 		{"a collection deleted during the backup", []string{"crm"}, func(q *fakeQdrant) { q.ghosts = []string{"gone"} }, "", nil},
+		{"a deleted collection a peer behind still has", []string{"crm"}, func(q *fakeQdrant) {
+			q.create("deleted", 1, 1, `{"size":4,"distance":"Dot"}`)
+			q.onlyOn["deleted"] = 2
+		}, "", nil},
 		{"no peer answers", []string{"crm"}, func(q *fakeQdrant) { q.down[0], q.down[1], q.down[2] = true, true, true }, "no peer answers", nil},
 		{"no collections", nil, nil, "", nil},
 		{"names a URL or a line does not carry as they are", []string{"crm notes 100%", "контакты", "a&b=c#d;e,f", "two\nlines", "ends in a newline\n"}, nil, "", nil},
@@ -145,6 +149,7 @@ func TestQdrantBackupHoldsEveryShard(t *testing.T) {
 				col.extra["hnsw_config"] = json.RawMessage(hnsw)
 				col.indexes["owner"] = json.RawMessage(`{"data_type":"keyword","points":30}`)
 				col.indexes["tenant"] = json.RawMessage(`{"data_type":"keyword","params":{"type":"keyword","is_tenant":true},"points":30}`)
+				col.indexes[`meta."a b"`] = json.RawMessage(`{"data_type":"integer","points":30}`)
 				for i := range 30 {
 					col.put(fmt.Sprint(i), fmt.Sprintf("%s point %d", c, i))
 				}
@@ -244,7 +249,8 @@ func TestQdrantBackupHoldsEveryShard(t *testing.T) {
 				if col == nil || col.shardNumber != 3 || col.rf != 2 || col.vectors != vectors || string(col.extra["hnsw_config"]) != hnsw {
 					t.Fatalf("%s created as %+v", c, col)
 				}
-				if got := string(col.indexes["tenant"]); !strings.Contains(got, `"is_tenant":true`) || !strings.Contains(string(col.indexes["owner"]), `"data_type":"keyword"`) {
+				if got := string(col.indexes["tenant"]); !strings.Contains(got, `"is_tenant":true`) || !strings.Contains(string(col.indexes["owner"]), `"data_type":"keyword"`) ||
+					!strings.Contains(string(col.indexes[`meta."a b"`]), `"data_type":"integer"`) {
 					t.Errorf("%s: payload indexes %v", c, col.indexes)
 				}
 				if got, err := empty.points(c); err != nil || !maps.Equal(got, want[c]) {
@@ -295,6 +301,13 @@ func TestQdrantRestoreRefusesWhatDoesNotFit(t *testing.T) {
 		if got, _ := q.points(c); got["1"] != "after" {
 			t.Errorf("%s was changed by a refused restore: %v", c, got)
 		}
+	}
+	// A peer down: a restore writes every copy, so nothing is restored.
+	q.down[1] = true
+	out, err = s.run(q, s.restore, "qdrant", files[0])
+	q.down[1] = false
+	if err == nil || !strings.Contains(out, "does not answer; a restore writes every copy") {
+		t.Fatalf("want a refusal with a peer down; err %v:\n%s", err, out)
 	}
 	// A tampered archive.
 	b, _ := os.ReadFile(files[0])

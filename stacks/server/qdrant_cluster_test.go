@@ -61,8 +61,11 @@ type fakeQdrant struct {
 	// never answer; listsNone makes its collection list empty (a peer still
 	// catching up on the cluster's state).
 	failSnapshot, failDownload, hang, listsNone map[int]bool
-	// ghosts are listed by every peer but exist on none (deleted since).
+	// ghosts are listed by every peer but exist on none (deleted since);
+	// onlyOn are collections only one peer still has (deleted, and that
+	// peer behind the others).
 	ghosts []string
+	onlyOn map[string]int
 	// remoteState, when set, is the state a viewer peer reports for
 	// another peer's copy (a view that disagrees with the copy's own peer).
 	remoteState func(viewer, owner, shard int, state string) string
@@ -90,7 +93,7 @@ type fakeCopy struct {
 
 func newFakeQdrant(t *testing.T, peers int) *fakeQdrant {
 	q := &fakeQdrant{t: t, down: map[int]bool{}, colls: map[string]*fakeCollection{}, snaps: map[int]map[string][]byte{},
-		failSnapshot: map[int]bool{}, failDownload: map[int]bool{}, hang: map[int]bool{}, listsNone: map[int]bool{}}
+		failSnapshot: map[int]bool{}, failDownload: map[int]bool{}, hang: map[int]bool{}, listsNone: map[int]bool{}, onlyOn: map[string]int{}}
 	for p := range peers {
 		q.snaps[p] = map[string][]byte{}
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { q.serve(p, w, r) }))
@@ -195,7 +198,7 @@ func (q *fakeQdrant) serve(p int, w http.ResponseWriter, r *http.Request) {
 	if len(parts) == 1 && r.Method == "GET" {
 		names := append([]string{}, q.ghosts...)
 		for n := range q.colls {
-			if !q.listsNone[p] {
+			if only, ok := q.onlyOn[n]; !q.listsNone[p] && (!ok || only == p) {
 				names = append(names, n)
 			}
 		}
@@ -209,6 +212,9 @@ func (q *fakeQdrant) serve(p int, w http.ResponseWriter, r *http.Request) {
 	}
 	name := parts[1]
 	c := q.colls[name]
+	if only, ok := q.onlyOn[name]; ok && only != p {
+		c = nil
+	}
 	if len(parts) == 2 && r.Method == "PUT" {
 		if c != nil {
 			fail(400, fmt.Sprintf("Wrong input: Collection `%s` already exists!", name))

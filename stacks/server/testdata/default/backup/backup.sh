@@ -160,13 +160,22 @@ qdrant_any() {
   return 1
 }
 
+# collection_code URL NAME prints the HTTP status the peer at URL gives
+# for the collection (200, 404), or nothing when it does not answer.
+collection_code() {
+  local code
+  code=$(curl -sS -o /dev/null --connect-timeout 10 --max-time "${QDRANT_TIMEOUT:-120}" -w '%{http_code}' \
+    "$1/collections/$(urlenc "$2")" 2>/dev/null || true)
+  case $code in 000 | "") ;; *) echo "$code" ;; esac
+}
+
 # collection_status NAME prints the HTTP status of the collection from the
 # first peer that answers (200, or 404 when there is no such collection).
 collection_status() {
   local url code
   for url in $qdrant_urls; do
-    code=$(curl -sS -o /dev/null --connect-timeout 10 --max-time "${QDRANT_TIMEOUT:-120}" -w '%{http_code}' "$url/collections/$(urlenc "$1")" 2>/dev/null || true)
-    case $code in 000 | "") continue ;; esac
+    code=$(collection_code "$url" "$1")
+    [ -n "$code" ] || continue
     echo "$code"
     return 0
   done
@@ -205,7 +214,7 @@ snapshot_shard() {
 # cannot be saved is tried on another peer; a shard with no copy saved
 # fails the backup: an archive without it is no backup.
 backup_qdrant() {
-  local work="$1.d" i=0 listing="" answered="" raw name dir url enc info me ids states id state disputed code
+  local work="$1.d" i=0 listing="" answered="" raw name dir url enc info me ids states id state disputed here gone
   local -A views=()
   mkdir -p "$work"
   # Every peer's list: a peer still catching up on the cluster's state can
@@ -223,17 +232,27 @@ backup_qdrant() {
     [ -n "$raw" ] || continue
     unjson name "$raw"
     enc=$(urlenc "$name")
+    # Listed by one peer is not enough: a peer behind the others can still
+    # list a collection they deleted, or not yet list one they made. The
+    # answering peers' majority decides; a tie fails the backup.
+    here=0 gone=0
+    for url in $qdrant_urls; do
+      case $(collection_code "$url" "$name") in
+        200) here=$((here + 1)) ;;
+        404) gone=$((gone + 1)) ;;
+      esac
+    done
+    if [ "$gone" -gt "$here" ]; then
+      log "qdrant: collection $name is gone on $gone peers (deleted during the backup); not in it"
+      continue
+    fi
+    [ "$here" -gt "$gone" ] || { echo "backup: qdrant: the peers disagree whether collection $name exists ($here have it, $gone do not); no backup is kept" >&2; return 1; }
     views=()
     for url in $qdrant_urls; do
       views[$url]=$(qmeta "$url/collections/$enc/cluster" 2>/dev/null) || views[$url]=""
     done
     if [ -z "$(printf '%s' "${views[@]}")" ]; then
-      code=$(collection_status "$name")
-      if [ "$code" = 404 ]; then
-        log "qdrant: collection $name was deleted during the backup; not in it"
-        continue
-      fi
-      echo "backup: qdrant: no peer gives the shards of collection $name (HTTP ${code:-none}; $qdrant_urls)" >&2
+      echo "backup: qdrant: no peer gives the shards of collection $name ($qdrant_urls)" >&2
       return 1
     fi
     i=$((i + 1))

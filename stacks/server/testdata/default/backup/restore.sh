@@ -147,13 +147,22 @@ qdrant_any() {
   return 1
 }
 
+# collection_code URL NAME prints the HTTP status the peer at URL gives
+# for the collection (200, 404), or nothing when it does not answer.
+collection_code() {
+  local code
+  code=$(curl -sS -o /dev/null --connect-timeout 10 --max-time "${QDRANT_TIMEOUT:-120}" -w '%{http_code}' \
+    "$1/collections/$(urlenc "$2")" 2>/dev/null || true)
+  case $code in 000 | "") ;; *) echo "$code" ;; esac
+}
+
 # collection_status NAME prints the HTTP status of the collection from the
 # first peer that answers (200, or 404 when there is no such collection).
 collection_status() {
   local url code
   for url in $qdrant_urls; do
-    code=$(curl -sS -o /dev/null --connect-timeout 10 --max-time "${QDRANT_TIMEOUT:-120}" -w '%{http_code}' "$url/collections/$(urlenc "$1")" 2>/dev/null || true)
-    case $code in 000 | "") continue ;; esac
+    code=$(collection_code "$url" "$1")
+    [ -n "$code" ] || continue
     echo "$code"
     return 0
   done
@@ -175,9 +184,10 @@ shard_ids() {
 settled() {
   local url info deadline=$((SECONDS + ${QDRANT_SETTLE:-600})) busy
   while :; do
-    busy=""
+    busy="no peer answering"
     for url in $qdrant_urls; do
       info=$(qmeta "$url/collections/$(urlenc "$1")/cluster" 2>/dev/null) || continue
+      [ "$busy" != "no peer answering" ] || busy=""
       if printf '%s' "$info" | json result local_shards '*' state | grep -qvx Active ||
         printf '%s' "$info" | json result remote_shards '*' state | grep -qvx Active ||
         [ -n "$(printf '%s' "$info" | json --raw result shard_transfers '*')" ]; then
@@ -186,22 +196,24 @@ settled() {
     done
     [ -n "$busy" ] || return 0
     if [ "$SECONDS" -ge "$deadline" ]; then
-      echo "restore: collection $1 has copies that are not active, or transfers, after ${QDRANT_SETTLE:-600}s (see $busy/collections/$(urlenc "$1")/cluster)" >&2
+      echo "restore: collection $1 has copies that are not active, or transfers, after ${QDRANT_SETTLE:-600}s ($busy: see /collections/$(urlenc "$1")/cluster)" >&2
       return 1
     fi
     sleep "${QDRANT_POLL:-2}"
   done
 }
 
-# peer_with NAME SHARD prints the address of a peer that holds a copy of the
-# shard.
-peer_with() {
-  local url
+# holders NAME SHARD prints the address of every peer that holds a copy of
+# the shard.
+holders() {
+  local url found=""
   for url in $qdrant_urls; do
-    qmeta "$url/collections/$(urlenc "$1")/cluster" 2>/dev/null | json result local_shards '*' shard_id | grep -qx "$2" && { echo "$url"; return 0; }
+    if qmeta "$url/collections/$(urlenc "$1")/cluster" | json result local_shards '*' shard_id | grep -qx "$2"; then
+      echo "$url"
+      found=1
+    fi
   done
-  echo "restore: no peer holds shard $2 of collection $1 ($qdrant_urls)" >&2
-  return 1
+  [ -n "$found" ] || { echo "restore: no peer holds shard $2 of collection $1 ($qdrant_urls)" >&2; return 1; }
 }
 
 # fits NAME DIR reports, on stderr, why the collection on the cluster cannot
@@ -228,7 +240,7 @@ fits() {
 # its vectors, shards, copies and consistency, its index, optimizer, WAL,
 # quantization and strict-mode settings, then its payload indexes.
 create_collection() {
-  local body="" k v enc field
+  local body="" k v enc entry
   enc=$(urlenc "$1")
   for k in vectors sparse_vectors shard_number replication_factor write_consistency_factor on_disk_payload; do
     v=$(json --raw params "$k" < "$2/config.json")
@@ -240,13 +252,14 @@ create_collection() {
     if [ -n "$v" ] && [ "$v" != null ]; then body+=",\"${k#*:}\":$v"; fi
   done
   qdrant_send PUT "/collections/$enc" "{$body}"
-  while IFS= read -r k; do
+  # Each field's key and entry side by side: a key can hold spaces, dots
+  # and quotes (Qdrant quotes such a field's path), which no path step can.
+  while IFS=$'\t' read -r k entry; do
     [ -n "$k" ] || continue
-    unjson field "$k"
-    v=$(json --raw "$field" params < "$2/payload_schema.json")
-    [ -n "$v" ] || v=$(json --raw "$field" data_type < "$2/payload_schema.json")
+    v=$(printf '%s' "$entry" | json --raw params)
+    [ -n "$v" ] || v=$(printf '%s' "$entry" | json --raw data_type)
     qdrant_send PUT "/collections/$enc/index?wait=true" "{\"field_name\":$k,\"field_schema\":$v}"
-  done < <(json --keys < "$2/payload_schema.json")
+  done < <(paste <(json --keys < "$2/payload_schema.json") <(json --raw '*' < "$2/payload_schema.json"))
 }
 
 # qdrant_send METHOD PATH BODY sends a JSON body to the first peer that
@@ -264,14 +277,13 @@ qdrant_send() {
   return 1
 }
 
-# restore_qdrant recovers every shard of every collection in the archive on a
-# peer that holds a copy of it, the snapshot the source of truth (stated:
-# priority=snapshot): Qdrant marks the shard's other copies dead and fills
-# them from it. Every collection is checked against the cluster before
-# anything is uploaded, and again just before its own upload; the restore
-# ends when every copy is active again.
+# restore_qdrant recovers every copy of every shard of every collection in
+# the archive from the shard's snapshot, on every peer that holds one. Every
+# collection is checked against the cluster before anything is uploaded,
+# and again just before its own upload; the restore ends when every copy is
+# active.
 restore_qdrant() {
-  local dir name n snap id url code sum
+  local dir name n snap id url code sum hs
   qdrant_work=$(mktemp -d)
   trap 'rm -rf "$qdrant_work"' EXIT
   tar -C "$qdrant_work" -xf "$file"
@@ -292,6 +304,13 @@ restore_qdrant() {
     done
     return 0
   fi
+  # Every copy of every shard is written: every peer must answer.
+  for url in $qdrant_urls; do
+    qmeta "$url/collections" >/dev/null || {
+      echo "restore: $url does not answer; a restore writes every copy of every shard, so it needs every peer; nothing was restored" >&2
+      exit 1
+    }
+  done
   for dir in "$qdrant_work"/c*/; do
     [ -d "$dir" ] || continue
     unjson name "$(cat "$dir/name.json")"
@@ -326,14 +345,20 @@ restore_qdrant() {
       [ -e "$snap" ] || continue
       id=${snap##*/shard-}
       id=${id%.snapshot}
-      url=$(peer_with "$name" "$id")
       sum=$(sha256sum < "$snap" | cut -d' ' -f1)
-      qcurl -X POST -F "snapshot=@$snap" \
-        "$url/collections/$(urlenc "$name")/shards/$id/snapshots/upload?priority=snapshot&wait=true&checksum=$sum" >/dev/null
+      # Every copy from the snapshot itself, each recovered before its
+      # upload returns (no_sync): with priority=snapshot only the copy
+      # uploaded to is, and the others are marked dead and refilled after
+      # the upload has returned, which no answer shows has happened.
+      hs=$(holders "$name" "$id")
+      for url in $hs; do
+        qcurl -X POST -F "snapshot=@$snap" \
+          "$url/collections/$(urlenc "$name")/shards/$id/snapshots/upload?priority=no_sync&wait=true&checksum=$sum" >/dev/null
+      done
       n=$((n + 1))
     done
     settled "$name"
-    echo "restore: restored collection $name ($n shards; every copy active)"
+    echo "restore: restored collection $name ($n shards, every copy from the backup, every copy active)"
   done
 }
 
