@@ -249,9 +249,9 @@ func backupKilledThenRestored(t *testing.T, sw testutil.Swarm, stack string) {
 // qdrantBackedUpThenRestored runs the rendered Qdrant backup and restore in
 // the backup job's task, in its image, over the stack's network: every
 // shard of a two-shard collection saved, and a restore that undoes what
-// was written since. The stand-in peers are not a cluster (each keeps its
-// own collections): the cluster's facts, copies on several peers, are
-// checked against a model of Qdrant in stacks/server.
+// was written since, on every copy. The stand-in peers are not a cluster
+// (each keeps its own collections): the cluster's facts, copies placed on
+// some peers, are checked against a model of Qdrant in stacks/server.
 func qdrantBackedUpThenRestored(t *testing.T, sw testutil.Swarm, stack string) {
 	t.Helper()
 	bk := stack + "_backup-qdrant"
@@ -266,8 +266,13 @@ func qdrantBackedUpThenRestored(t *testing.T, sw testutil.Swarm, stack string) {
 		o, _ := inTask(t, sw, bk, `curl -fsS -X POST "$1"`, api+"/points/count")
 		return o
 	}
-	if o, err := inTask(t, sw, bk, `curl -fsS -X PUT -H 'Content-Type: application/json' --data-binary '{"vectors":{"size":2,"distance":"Dot"},"shard_number":2}' "$1"`, api); err != nil {
-		t.Fatalf("a collection: %v\n%s", err, o)
+	// The stand-in peers are not a cluster: the collection is made on each,
+	// as a cluster whose every peer holds a copy of every shard would have it.
+	for i := 1; i <= 3; i++ {
+		if o, err := inTask(t, sw, bk, `curl -fsS -X PUT -H 'Content-Type: application/json' --data-binary '{"vectors":{"size":2,"distance":"Dot"},"shard_number":2}' "$1"`,
+			fmt.Sprintf("http://qdrant-%d:6333/collections/drill", i)); err != nil {
+			t.Fatalf("a collection on qdrant-%d: %v\n%s", i, err, o)
+		}
 	}
 	put(`[{"id":1,"vector":[1,0]},{"id":2,"vector":[0,1]},{"id":3,"vector":[1,1]}]`)
 	o, err := inTask(t, sw, bk, "exec bash /usr/local/bin/backup.sh qdrant")
