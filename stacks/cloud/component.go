@@ -103,6 +103,9 @@ func (r Realiser) Realise(ctx *pulumi.Context, in components.Realisation) (pulum
 	if err := rz.phase(phaseWorkloads); err != nil {
 		return nil, err
 	}
+	if err := rz.backups(bucket); err != nil {
+		return nil, err
+	}
 	if err := rz.k.addons(cfg, rz.cl); err != nil {
 		return nil, err
 	}

@@ -27,6 +27,8 @@ var kinds = map[string]struct {
 	"ServiceAccount": {"/api/v1", "serviceaccounts", true}, "Deployment": {"/apis/apps/v1", "deployments", true},
 	"StatefulSet": {"/apis/apps/v1", "statefulsets", true}, "DaemonSet": {"/apis/apps/v1", "daemonsets", true},
 	"HorizontalPodAutoscaler":  {"/apis/autoscaling/v2", "horizontalpodautoscalers", true},
+	"CronJob":                  {"/apis/batch/v1", "cronjobs", true},
+	"Job":                      {"/apis/batch/v1", "jobs", true},
 	"NetworkPolicy":            {"/apis/networking.k8s.io/v1", "networkpolicies", true},
 	"PodDisruptionBudget":      {"/apis/policy/v1", "poddisruptionbudgets", true},
 	"StorageClass":             {"/apis/storage.k8s.io/v1", "storageclasses", false},

@@ -122,7 +122,7 @@ exec ./qdrant --bootstrap "http://%[1]s-0.%[2]s:%[3]d" --uri "http://$HOSTNAME.%
 	env, err := r.envOf(p, map[string]string{
 		"QDRANT__CLUSTER__ENABLED":                        "true",
 		"QDRANT__CLUSTER__P2P__PORT":                      "6335",
-		"QDRANT__STORAGE__COLLECTION__REPLICATION_FACTOR": "2",
+		"QDRANT__STORAGE__COLLECTION__REPLICATION_FACTOR": fmt.Sprint(qdrantReplication),
 	})
 	if err != nil {
 		return err

@@ -175,6 +175,10 @@ type BackupParams struct {
 	// saved from whichever peer holds an active copy of it.
 	QdrantURLs string
 	Stack      string
+	// S3, on the cloud stage, keeps each backup in the stage's bucket
+	// ($S3_BUCKET in $AWS_REGION) instead of $BACKUP_DIR, and adds
+	// `backup.sh fetch`.
+	S3 bool
 	// Metric is the gauge of the last success, read by the node exporter.
 	Metric string
 }
@@ -208,4 +212,15 @@ func qdrantURLs(app *model.App) string {
 		urls = append(urls, fmt.Sprintf("http://%s:%d", in.Name, model.QdrantHTTPPort))
 	}
 	return strings.Join(urls, " ")
+}
+
+// BackupScripts renders backup.sh and restore.sh: the Swarm jobs' with
+// the server's values, the cloud's CronJobs' with S3 on and the cloud's
+// peers.
+func BackupScripts(p BackupParams) (backup, restore []byte, err error) {
+	if backup, err = execute("backup.sh.tmpl", p); err != nil {
+		return nil, nil, err
+	}
+	restore, err = execute("restore.sh.tmpl", p)
+	return backup, restore, err
 }

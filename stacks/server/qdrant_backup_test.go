@@ -33,17 +33,24 @@ func newQdrantScripts(t *testing.T) qdrantScripts {
 		t.Fatalf("the backup asks %q, not the stage's three peers %q", bk.QdrantURLs, want)
 	}
 	s := qdrantScripts{dir: t.TempDir()}
-	for name, tmpl := range map[string]string{"backup.sh": "backup.sh.tmpl", "restore.sh": "restore.sh.tmpl"} {
-		b, err := execute(tmpl, bk)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(s.dir, name), b, 0o755); err != nil {
+	s.backup, s.restore = writeBackupScripts(t, s.dir, bk)
+	return s
+}
+
+// writeBackupScripts renders backup.sh and restore.sh into dir.
+func writeBackupScripts(t *testing.T, dir string, bk BackupParams) (backup, restore string) {
+	t.Helper()
+	b, r, err := BackupScripts(bk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	backup, restore = filepath.Join(dir, "backup.sh"), filepath.Join(dir, "restore.sh")
+	for path, data := range map[string][]byte{backup: b, restore: r} {
+		if err := os.WriteFile(path, data, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	s.backup, s.restore = filepath.Join(s.dir, "backup.sh"), filepath.Join(s.dir, "restore.sh")
-	return s
+	return backup, restore
 }
 
 func (s qdrantScripts) run(q *fakeQdrant, script string, args ...string) (string, error) {
