@@ -507,3 +507,51 @@ func TestImageCheckFindsMismatches(t *testing.T) {
 		})
 	}
 }
+
+// The cloud's CronJobs run the backup scripts from a ConfigMap in a pinned
+// image: every program they reach must be in it, run as the container's
+// user.
+func TestCloudJobsMatchTheirImages(t *testing.T) {
+	read := func(path string) map[string]any {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var obj map[string]any
+		if err := yaml.Unmarshal(data, &obj); err != nil {
+			t.Fatal(err)
+		}
+		return obj
+	}
+	dir := filepath.Join("cloud", "testdata", "default", "k8s")
+	scripts := read(filepath.Join(dir, "configmap-backup-scripts.yaml"))["data"].(map[string]any)
+	jobs, _ := filepath.Glob(filepath.Join(dir, "cronjob-*.yaml"))
+	if len(jobs) < 2 {
+		t.Fatalf("cron jobs: %v", jobs)
+	}
+	checked := 0
+	for _, path := range jobs {
+		pod := read(path)["spec"].(map[string]any)["jobTemplate"].(map[string]any)["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)
+		for _, c := range pod["containers"].([]any) {
+			ctr := c.(map[string]any)
+			im, ok := imagefacts.Known(ctr["image"].(string))
+			if !ok {
+				t.Fatalf("%s: no facts for %v", path, ctr["image"])
+			}
+			sc := ctr["securityContext"].(map[string]any)
+			svc := renderedService{Image: ctr["image"].(string), User: fmt.Sprintf("%v:%v", sc["runAsUser"], sc["runAsGroup"])}
+			for _, a := range ctr["command"].([]any) {
+				svc.Entrypoint = append(svc.Entrypoint, a.(string))
+			}
+			mode := "0555"
+			for name := range scripts {
+				svc.Configs = append(svc.Configs, fileRef{Source: name, Target: "/scripts/" + name, Mode: &mode})
+			}
+			checked++
+			checkService(t.Errorf, path, svc, im, false, func(name string) string { return scripts[name].(string) })
+		}
+	}
+	if checked < 2 {
+		t.Fatalf("checked %d containers", checked)
+	}
+}

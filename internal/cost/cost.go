@@ -172,6 +172,7 @@ var free = map[string]string{
 	"aws:s3/bucketVersioningV2:BucketVersioningV2":            "priced with the bucket's storage",
 	"aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2": "priced with the bucket's storage",
 	"aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock":                                     "no charge",
+	"aws:ec2/vpcEndpoint:VpcEndpoint":                                                            "no charge (an S3 gateway endpoint)",
 	"aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2":                       "no charge",
 	"pulumi:providers:kubernetes":                                                                "no charge",
 	"cloudflare:index/zeroTrustTunnelCloudflared:ZeroTrustTunnelCloudflared":                     "Cloudflare Tunnel has no charge; cloudflared runs on the priced nodes",

@@ -85,7 +85,7 @@ var debianSlim = []string{"sh", "bash", "cat", "cut", "chown", "chmod", "cp", "m
 	"printf", "echo", "sha256sum", "md5sum", "timeout", "date", "mktemp", "sleep", "stat", "install", "basename", "dirname",
 	"head", "tail", "tr", "wc", "sort", "uniq", "paste", "tee", "env", "id", "seq", "expr", "readlink", "realpath", "sync", "df", "du",
 	"nohup", "nice", "hostname", "grep", "sed", "awk", "tar", "gzip", "gunzip", "find", "xargs", "getent", "su", "true", "false", "kill", "test", "[",
-	"flock"}
+	"flock", "dd", "base64"}
 
 // busybox is the applet set of quay.io/prometheus/busybox (uClibc) and of
 // Alpine's busybox, the bases of the prom/* and exporter images

@@ -98,9 +98,20 @@ type Plan struct {
 	Replicated bool
 	// GPU says the stage's AI runs on a GPU whose memory is watched.
 	GPU bool
-	// Backups are the kinds the stage's backup jobs back up.
+	// Backups are the kinds the stage's backup jobs back up, each job
+	// reporting its last success to the node exporter.
 	Backups []string
+	// BackupCronJobs are the kinds backed up by a Kubernetes CronJob
+	// (BackupCronJob(kind) in CronJobNamespace), whose last success
+	// kube-state-metrics reports.
+	BackupCronJobs []string
 }
+
+// CronJobNamespace is the namespace of the cloud's CronJobs.
+const CronJobNamespace = "nextflow"
+
+// BackupCronJob is the name of the CronJob that backs up a kind.
+func BackupCronJob(kind string) string { return "backup-" + kind }
 
 // Settings are what a stage chooses of its monitoring.
 type Settings struct {
@@ -133,6 +144,11 @@ func For(app *model.App, s Settings) (*Plan, error) {
 		Stack: s.Swarm, Replicated: prof.Topology.PostgresInstances > 1, GPU: c.UseGPU || prof.Topology.ExclusiveGPUs}
 	if prof.Topology.Backups {
 		p.Backups = model.BackupKinds
+	}
+	if vec, ok := app.Part(model.PartQdrant); ok && vec.Runs && c.Stage == model.Cloud {
+		// RDS and ElastiCache back themselves up; the vector store is the
+		// cloud's own job.
+		p.BackupCronJobs = []string{model.PartQdrant}
 	}
 	if s.Alertmanager {
 		p.Alertmanager = fmt.Sprintf("%s:%d", AlertmanagerService, AlertmanagerPort)

@@ -169,6 +169,14 @@ func (p *Plan) RuleGroups() []Group {
 		alert("BackupTooOld", fmt.Sprintf(`(time() - max by (kind) (%s{kind=%q}) > 86400) or absent(%s{kind=%q})`, BackupMetric, k, BackupMetric, k),
 			"30m", SeverityTicket, fmt.Sprintf("The last successful %s backup is more than a day old, or none has reported", k))
 	}
+	for _, k := range p.BackupCronJobs {
+		// kube-state-metrics reports a CronJob's last success once it has
+		// one; before that, a CronJob more than a day and two hours old
+		// (the daily run and its time to finish) counts as failing.
+		sel := fmt.Sprintf(`{namespace=%q,cronjob=%q}`, CronJobNamespace, BackupCronJob(k))
+		alert("BackupTooOld", fmt.Sprintf(`label_replace((time() - max(kube_cronjob_status_last_successful_time%[1]s) > %[2]d) or (max(absent(kube_cronjob_status_last_successful_time%[1]s)) and on () (time() - max(kube_cronjob_created%[1]s) > %[2]d)), "kind", %[3]q, "", "")`, sel, backupCronSlack, k),
+			"30m", SeverityTicket, fmt.Sprintf("The last successful %s backup is more than a day old, or none has succeeded: see `kubectl -n %s get jobs`", k, CronJobNamespace))
+	}
 	fs := `node_filesystem_avail_bytes{fstype!~"tmpfs|overlay|squashfs|nsfs"}`
 	size := `node_filesystem_size_bytes{fstype!~"tmpfs|overlay|squashfs|nsfs"}`
 	alert("DiskAlmostFull", fmt.Sprintf(`%s / %s < 0.10`, fs, size), "15m", SeverityPage, "{{ $labels.mountpoint }} has less than 10 % free")
@@ -183,6 +191,10 @@ func (p *Plan) RuleGroups() []Group {
 
 // ReplicationLagBytes is the replica lag that opens a ticket: 64 MiB of WAL.
 const ReplicationLagBytes = 64 << 20
+
+// backupCronSlack is how old a CronJob's last success may be: a day and
+// the two hours a run may take.
+const backupCronSlack = 26 * 3600
 
 // BackupMetric is the gauge each backup job writes for the node exporter's
 // textfile collector: the Unix time of its last success, by kind.

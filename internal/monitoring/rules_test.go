@@ -315,3 +315,32 @@ func backupSeries(p *Plan, ageFirst, ageOthers int) []series {
 	}
 	return out
 }
+
+// The cloud's Qdrant backup is a CronJob: kube-state-metrics' record of
+// its last success ages like the server's gauge, and a CronJob that never
+// succeeded is an alert only once it has had a day to.
+func TestCloudBackupAlert(t *testing.T) {
+	p := plan(t, "cloud", Settings{Alertmanager: true})
+	if len(p.BackupCronJobs) != 1 || p.BackupCronJobs[0] != "qdrant" || len(p.Backups) != 0 {
+		t.Fatalf("cloud backups: cron %v, node %v", p.BackupCronJobs, p.Backups)
+	}
+	const now = 2 * 86400
+	sel := fmt.Sprintf(`{namespace=%q,cronjob=%q,job="kube-state-metrics"}`, CronJobNamespace, BackupCronJob("qdrant"))
+	success := func(age int) series {
+		return series{Series: "kube_cronjob_status_last_successful_time" + sel, Values: fmt.Sprintf("%dx600", now-age)}
+	}
+	created := func(age int) series {
+		return series{Series: "kube_cronjob_created" + sel, Values: fmt.Sprintf("%dx600", now-age)}
+	}
+	fires := []expAlert{firing(t, p, "BackupTooOld", SeverityTicket, map[string]string{"kind": "qdrant"})}
+	runRuleTestsEvery(t, p, "5m", []ruleTest{
+		{Name: "last success 27 hours ago", Interval: "5m", Series: []series{success(27 * 3600), created(90 * 86400)},
+			Alerts: []alertT{{EvalTime: "48h", Alertname: "BackupTooOld", Exp: fires}}},
+		{Name: "last success an hour ago", Interval: "5m", Series: []series{success(3600), created(90 * 86400)},
+			Alerts: []alertT{{EvalTime: "48h", Alertname: "BackupTooOld"}}},
+		{Name: "never succeeded, created two hours ago", Interval: "5m", Series: []series{created(2 * 3600)},
+			Alerts: []alertT{{EvalTime: "48h", Alertname: "BackupTooOld"}}},
+		{Name: "never succeeded in 30 hours", Interval: "5m", Series: []series{created(30 * 3600)},
+			Alerts: []alertT{{EvalTime: "48h", Alertname: "BackupTooOld", Exp: fires}}},
+	})
+}

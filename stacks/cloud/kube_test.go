@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -170,6 +171,81 @@ func volumes(t *testing.T, kc *testutil.Kube, objs []map[string]any) int {
 	return n
 }
 
+// runCronJobs starts a Job from each CronJob as `kubectl create job
+// --from=cronjob/NAME` does, each with an unbound volume of the storage
+// class its scratch claim asks for (the EBS CSI driver's stand-in): the
+// ephemeral-volume controller claims it, the scheduler binds it and places
+// the pod, PodSecurity admits the pod, and kwok completes it (a Job's pod;
+// kwok runs no container). Every Job must complete.
+func runCronJobs(t *testing.T, kc *testutil.Kube, objs []map[string]any) int {
+	t.Helper()
+	var names []string
+	for _, o := range objs {
+		if o["kind"] != "CronJob" {
+			continue
+		}
+		md := o["metadata"].(map[string]any)
+		name, ns := md["name"].(string), md["namespace"].(string)
+		tmpl := at(o, "spec", "jobTemplate", "spec").(map[string]any)
+		for _, v := range at(tmpl, "template", "spec", "volumes").([]any) {
+			claim := at(v, "ephemeral", "volumeClaimTemplate", "spec")
+			if claim == nil {
+				continue
+			}
+			cs := claim.(map[string]any)
+			pv := map[string]any{"apiVersion": "v1", "kind": "PersistentVolume",
+				"metadata": map[string]any{"name": "pv-" + name},
+				"spec": map[string]any{"capacity": map[string]any{"storage": at(cs, "resources", "requests", "storage")},
+					"accessModes": cs["accessModes"], "storageClassName": cs["storageClassName"],
+					"hostPath": map[string]any{"path": "/tmp/" + name}, "persistentVolumeReclaimPolicy": "Delete"}}
+			if err := apply(t, kc, pv); err != nil {
+				t.Fatal(err)
+			}
+		}
+		job := map[string]any{"apiVersion": "batch/v1", "kind": "Job",
+			"metadata": map[string]any{"name": name + "-manual", "namespace": ns,
+				"annotations": map[string]any{"cronjob.kubernetes.io/instantiate": "manual"}},
+			"spec": tmpl}
+		if err := apply(t, kc, job); err != nil {
+			t.Errorf("the Job of CronJob %s is refused: %v", name, err)
+			continue
+		}
+		names = append(names, ns+"/"+name+"-manual")
+	}
+	if len(names) == 0 {
+		t.Fatal("the cloud stage renders no CronJob")
+	}
+	status := func(job string) string {
+		ns, name, _ := strings.Cut(job, "/")
+		o := kc.Get(t, objPath(t, map[string]any{"kind": "Job", "metadata": map[string]any{"namespace": ns, "name": name}}))
+		conds, _ := at(o, "status", "conditions").([]any)
+		for _, c := range conds {
+			if at(c, "type") == "Complete" && at(c, "status") == "True" {
+				return "Complete"
+			}
+		}
+		return fmt.Sprint(o["status"])
+	}
+	if !kc.Poll(2*time.Minute, func() bool {
+		for _, j := range names {
+			if status(j) != "Complete" {
+				return false
+			}
+		}
+		return true
+	}) {
+		for _, j := range names {
+			t.Errorf("Job %s: %s", j, status(j))
+		}
+		pods := kc.Get(t, "/api/v1/namespaces/nextflow/pods?labelSelector=batch.kubernetes.io%2Fcontroller-uid")
+		for _, p := range pods["items"].([]any) {
+			t.Logf("pod %v: %v", at(p, "metadata", "name"), at(p, "status"))
+		}
+		t.FailNow()
+	}
+	return len(names)
+}
+
 // The cloud stage's Kubernetes objects on a real API server, scheduler and
 // controllers, with kwok playing the node groups: every object admitted,
 // every pod scheduled where it can run, every workload ready, a second
@@ -273,6 +349,7 @@ func TestCloudOnARealAPIServer(t *testing.T) {
 	if mounted == 0 {
 		t.Error("no workload mounts a Secret or a ConfigMap")
 	}
+	t.Logf("%d CronJobs' jobs run to completion", runCronJobs(t, kc, objs))
 	// Where each pod landed.
 	nodeOf := map[string]map[string]any{}
 	for _, n := range kc.Get(t, "/api/v1/nodes")["items"].([]any) {

@@ -92,6 +92,7 @@ func (b *builder) network() (*network, error) {
 			nats = append(nats, nat)
 		}
 	}
+	var private pulumi.StringArray
 	for i := 0; i < c.AvailabilityZones; i++ {
 		az := zone(i)
 		priv, err := ec2.NewSubnet(b.ctx, b.name(fmt.Sprintf("private-%d", i+1)), &ec2.SubnetArgs{
@@ -120,6 +121,17 @@ func (b *builder) network() (*network, error) {
 			return nil, err
 		}
 		n.privateSubnets = append(n.privateSubnets, priv.ID().ToStringOutput())
+		private = append(private, rt.ID())
+	}
+	// S3 in the region without the NAT gateway: a gateway endpoint costs
+	// nothing, where NAT charges for every GB of the backups (VPC user
+	// guide, "Gateway endpoints for Amazon S3").
+	if _, err := ec2.NewVpcEndpoint(b.ctx, b.name("s3"), &ec2.VpcEndpointArgs{
+		VpcId: vpc.ID(), ServiceName: pulumi.Sprintf("com.amazonaws.%s.s3", c.Region),
+		VpcEndpointType: pulumi.String("Gateway"), RouteTableIds: private,
+		Tags: b.tags("s3"),
+	}, b.opts()...); err != nil {
+		return nil, err
 	}
 	return n, nil
 }

@@ -1,0 +1,84 @@
+package cloud
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/internal/monitoring"
+)
+
+// The alert watches the CronJob the stage renders.
+func TestBackupJobIsTheOneTheAlertWatches(t *testing.T) {
+	if BackupJob != monitoring.BackupCronJob(model.PartQdrant) || Namespace != monitoring.CronJobNamespace {
+		t.Fatalf("the job is %s/%s, the alert watches %s/%s", Namespace, BackupJob, monitoring.CronJobNamespace, monitoring.BackupCronJob(model.PartQdrant))
+	}
+}
+
+func TestCronSchedule(t *testing.T) {
+	for in, want := range map[string]string{"03:00": "0 3 * * *", "23:59": "59 23 * * *", "00:05": "5 0 * * *", "7:30": "30 7 * * *"} {
+		if got, err := CronSchedule(in); err != nil || got != want {
+			t.Errorf("%s: %q %v, want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "24:00", "12:60", "-1:00", "noon", "12"} {
+		if got, err := CronSchedule(bad); err == nil {
+			t.Errorf("%q: accepted as %q", bad, got)
+		}
+	}
+}
+
+// The backup role may touch the bucket's qdrant/ prefix only: not the
+// other objects a user keeps there, not another bucket, not the bucket's
+// settings.
+func TestBackupPolicyIsLimitedToItsPrefix(t *testing.T) {
+	doc, err := backupPolicy("arn:aws:s3:::nextflow-cloud-backups-0a1b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p struct {
+		Statement []struct {
+			Effect    string
+			Resource  string
+			Action    []string
+			Condition map[string]map[string]string
+		}
+	}
+	if err := json.Unmarshal([]byte(doc), &p); err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range p.Statement {
+		switch st.Resource {
+		case "arn:aws:s3:::nextflow-cloud-backups-0a1b/qdrant/*":
+		case "arn:aws:s3:::nextflow-cloud-backups-0a1b":
+			if len(st.Action) != 1 || st.Action[0] != "s3:ListBucket" || st.Condition["StringLike"]["s3:prefix"] != "qdrant/*" {
+				t.Errorf("on the bucket itself: %v %v", st.Action, st.Condition)
+			}
+		default:
+			t.Errorf("the role reaches %s", st.Resource)
+		}
+		for _, a := range st.Action {
+			if a == "s3:*" || a == "*" || a == "s3:PutBucketPolicy" || a == "s3:DeleteBucket" || a == "s3:PutLifecycleConfiguration" {
+				t.Errorf("the role may %s", a)
+			}
+		}
+	}
+}
+
+// The job asks every peer of the StatefulSet, through its headless service.
+func TestBackupAsksEveryPeer(t *testing.T) {
+	cfg, ds := model.Load("cloud", model.Raw{Values: map[string]string{}, Secret: map[string]bool{}}, model.LoadOptions{})
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	app := model.Build(cfg)
+	vec, _ := app.Part(model.PartQdrant)
+	want := "http://qdrant-0.qdrant-headless.nextflow.svc.cluster.local:6333 http://qdrant-1.qdrant-headless.nextflow.svc.cluster.local:6333 http://qdrant-2.qdrant-headless.nextflow.svc.cluster.local:6333"
+	if got := cloudQdrantURLs(app, vec); got != want {
+		t.Errorf("peers %q, want %q", got, want)
+	}
+	// 3 peers of 50 GB holding 2 copies: 75 GB of shards, and a part.
+	if got := backupScratchGB(app, vec); got != 76 {
+		t.Errorf("scratch %d GB, want 76", got)
+	}
+}
