@@ -91,7 +91,7 @@ func TestInvalidArgsRegisterNothing(t *testing.T) {
 		"managed tunnel routing a hostname twice": func(ctx *pulumi.Context) error {
 			_, err := components.NewManagedTunnel(ctx, "t", &components.ManagedTunnelArgs{
 				AccountID: strings.Repeat("a", 32), ZoneID: strings.Repeat("a", 32),
-				Routes: []components.Route{{"crm.example.com", "http://crm:3000"}, {"crm.example.com", "http://admin:80"}},
+				Routes: []components.Route{{Hostname: "crm.example.com", Service: "http://crm:3000"}, {Hostname: "crm.example.com", Service: "http://admin:80"}},
 				Secret: pulumi.String("x").ToStringOutput(),
 			})
 			return err

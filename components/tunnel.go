@@ -31,9 +31,18 @@ type ManagedTunnelArgs struct {
 type Route struct {
 	Hostname string
 	Service  string
+	// Was names the DNS record an earlier release made for Hostname
+	// under another name or parent: the record moves instead of a second
+	// one being created beside it, which Cloudflare refuses (one CNAME per
+	// name).
+	Was *pulumi.Alias
 }
 
 var cfID = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+// TunnelName is the name a stack's new tunnel gets in its Cloudflare
+// account.
+func TunnelName(component, stack string) string { return component + "-" + stack }
 
 // Validate checks the args before anything is registered.
 func (a *ManagedTunnelArgs) Validate() error {
@@ -106,12 +115,17 @@ func NewManagedTunnel(ctx *pulumi.Context, name string, args *ManagedTunnelArgs,
 		sum := sha256.Sum256([]byte(s))
 		return base64.StdEncoding.EncodeToString(sum[:])
 	})).(pulumi.StringOutput)
+	// A tunnel's name is unique in its account, and every stack's tunnel
+	// is this component's: the name carries the stack, so that the
+	// server's and the cloud's stacks can each have one. A tunnel made
+	// before keeps the name it has (a new name would replace it, and its
+	// token with it).
 	tunnel, err := cloudflare.NewZeroTrustTunnelCloudflared(ctx, name, &cloudflare.ZeroTrustTunnelCloudflaredArgs{
 		AccountId: pulumi.String(args.AccountID),
-		Name:      pulumi.String(name),
+		Name:      pulumi.String(TunnelName(name, ctx.Stack())),
 		Secret:    secret,
 		ConfigSrc: pulumi.String("cloudflare"),
-	}, child, pulumi.AdditionalSecretOutputs([]string{"tunnelToken", "secret"}))
+	}, child, pulumi.AdditionalSecretOutputs([]string{"tunnelToken", "secret"}), pulumi.IgnoreChanges([]string{"name"}))
 	if err != nil {
 		return nil, fmt.Errorf("managed tunnel %s: tunnel: %w", name, err)
 	}
@@ -132,6 +146,10 @@ func NewManagedTunnel(ctx *pulumi.Context, name string, args *ManagedTunnelArgs,
 		if i > 0 {
 			recName += "-" + strings.ReplaceAll(r.Hostname, ".", "-")
 		}
+		opts := []pulumi.ResourceOption{child}
+		if r.Was != nil {
+			opts = append(opts, pulumi.Aliases([]pulumi.Alias{*r.Was}))
+		}
 		_, err = cloudflare.NewRecord(ctx, recName, &cloudflare.RecordArgs{
 			ZoneId:  pulumi.String(args.ZoneID),
 			Name:    pulumi.String(r.Hostname),
@@ -139,7 +157,7 @@ func NewManagedTunnel(ctx *pulumi.Context, name string, args *ManagedTunnelArgs,
 			Content: tunnel.Cname,
 			Proxied: pulumi.Bool(true),
 			Comment: pulumi.String("NextFlow through its Cloudflare tunnel; managed by nfx"),
-		}, child)
+		}, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("managed tunnel %s: dns %s: %w", name, r.Hostname, err)
 		}

@@ -56,8 +56,26 @@ type Recorder struct {
 func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
 	parent := ""
 	inputs := args.Inputs
+	var ignore, aliases []string
 	if args.RegisterRPC != nil {
 		parent = urnName(args.RegisterRPC.GetParent())
+		ignore = args.RegisterRPC.GetIgnoreChanges()
+		aliases = append(aliases, args.RegisterRPC.GetAliasURNs()...)
+		for _, a := range args.RegisterRPC.GetAliases() {
+			if u := a.GetUrn(); u != "" {
+				aliases = append(aliases, u)
+			} else if spec := a.GetSpec(); spec != nil && (spec.GetName() != "" || spec.GetParentUrn() != "") {
+				// (Type-only aliases, the SDKs' own for a kind's older API
+				// versions, are left out.)
+				var f []string
+				for _, kv := range [][2]string{{"name", spec.GetName()}, {"type", spec.GetType()}, {"parent", urnName(spec.GetParentUrn())}, {"stack", spec.GetStack()}, {"project", spec.GetProject()}} {
+					if kv[1] != "" {
+						f = append(f, kv[0]+"="+kv[1])
+					}
+				}
+				aliases = append(aliases, strings.Join(f, " "))
+			}
+		}
 		// The mock monitor drops unknown inputs; read them from the request
 		// itself so that they show as unknown instead of vanishing.
 		if full, err := plugin.UnmarshalProperties(args.RegisterRPC.GetObject(), plugin.MarshalOptions{
@@ -74,7 +92,7 @@ func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 	r.Raw[args.Name] = inputs
 	r.resources = append(r.resources, Resource{
 		Type: args.TypeToken, Name: args.Name, Parent: parent, Custom: args.Custom,
-		Inputs: convertMap(inputs),
+		Inputs: convertMap(inputs), IgnoreChanges: ignore, Aliases: aliases,
 	})
 	// No ID: in a preview, the ID of a resource to be created is unknown.
 	return "", args.Inputs, nil

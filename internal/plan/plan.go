@@ -21,6 +21,10 @@ type Resource struct {
 	Parent string         `json:"parent"`
 	Custom bool           `json:"custom"`
 	Inputs map[string]any `json:"inputs"`
+	// IgnoreChanges are the inputs the engine leaves as they are on an
+	// existing resource; Aliases the names it had before.
+	IgnoreChanges []string `json:"ignoreChanges,omitempty"`
+	Aliases       []string `json:"aliases,omitempty"`
 }
 
 // Plan is every resource of a stage.

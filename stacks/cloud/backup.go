@@ -49,12 +49,13 @@ func CronSchedule(hhmm string) (string, error) {
 	return fmt.Sprintf("%d %d * * *", m, h), nil
 }
 
-// backupScratchGB is the job's scratch volume: one copy of every shard
-// (the peers hold replicationFactor copies over their volumes) and a part
-// on its way to S3.
+// backupScratchGB is the jobs' scratch volume: twice one copy of every
+// shard (the peers hold qdrantReplication copies over their volumes),
+// since a restore holds the archive and what it unpacks, and a GB for a
+// part on its way to S3.
 func backupScratchGB(app *model.App, p *model.Part) int {
 	nodes := replicasOf(app, p)
-	return (app.Config.Cloud.QdrantStorageGB*nodes+qdrantReplication-1)/qdrantReplication + 1
+	return 2*((app.Config.Cloud.QdrantStorageGB*nodes+qdrantReplication-1)/qdrantReplication) + 1
 }
 
 // qdrantReplication is the copies of each shard the cluster keeps.
@@ -126,6 +127,9 @@ func (r *realisation) backups(bucket *s3.BucketV2) error {
 			corev1.EnvVarArgs{Name: pulumi.String("S3_BUCKET"), Value: bucket.Bucket},
 			corev1.EnvVarArgs{Name: pulumi.String("AWS_REGION"), Value: pulumi.String(c.Cloud.Region)},
 			corev1.EnvVarArgs{Name: pulumi.String("BACKUP_DIR"), Value: pulumi.String("/backups")},
+			// restore.sh unpacks an archive in a temporary directory:
+			// on the scratch volume, not the 1 GiB /tmp.
+			corev1.EnvVarArgs{Name: pulumi.String("TMPDIR"), Value: pulumi.String("/backups")},
 		}
 		if args[0] == "restore" {
 			env = append(env, corev1.EnvVarArgs{Name: pulumi.String("RESTORE_KEY"), ValueFrom: corev1.EnvVarSourceArgs{
@@ -135,7 +139,7 @@ func (r *realisation) backups(bucket *s3.BucketV2) error {
 		scripts := 0o555
 		scratch := corev1.PersistentVolumeClaimTemplateArgs{Spec: corev1.PersistentVolumeClaimSpecArgs{
 			AccessModes:      pulumi.StringArray{pulumi.String("ReadWriteOnce")},
-			StorageClassName: pulumi.String(StorageClass),
+			StorageClassName: pulumi.String(ScratchStorageClass),
 			Resources:        corev1.VolumeResourceRequirementsArgs{Requests: pulumi.StringMap{"storage": pulumi.Sprintf("%dGi", backupScratchGB(r.app, vec))}},
 		}}
 		pod := corev1.PodSpecArgs{

@@ -77,8 +77,9 @@ func TestBackupAsksEveryPeer(t *testing.T) {
 	if got := cloudQdrantURLs(app, vec); got != want {
 		t.Errorf("peers %q, want %q", got, want)
 	}
-	// 3 peers of 50 GB holding 2 copies: 75 GB of shards, and a part.
-	if got := backupScratchGB(app, vec); got != 76 {
-		t.Errorf("scratch %d GB, want 76", got)
+	// 3 peers of 50 GB holding 2 copies: 75 GB of shards, twice (a
+	// restore's archive and what it unpacks), and a part.
+	if got := backupScratchGB(app, vec); got != 151 {
+		t.Errorf("scratch %d GB, want 151", got)
 	}
 }

@@ -366,3 +366,37 @@ func readAllowList(t *testing.T) map[string]string {
 	}
 	return out
 }
+
+// Upgrading a managed-tunnel stack made by an earlier nfx: its proxied
+// records (then under each public part, named nextflow-dns[-part]) move
+// under the tunnel instead of a second record for the same name, which
+// Cloudflare refuses; the tunnel's name carries the stack, so that two
+// stacks in one account (the server's and the cloud's) do not collide,
+// and a tunnel made before keeps its name (a new one replaces the tunnel).
+func TestManagedTunnelKeepsWhatEarlierReleasesMade(t *testing.T) {
+	res, _ := run(t, variants["services"])
+	tunnels := byType(res, "cloudflare:index/zeroTrustTunnelCloudflared:ZeroTrustTunnelCloudflared")
+	if len(tunnels) != 1 {
+		t.Fatalf("tunnels: %d", len(tunnels))
+	}
+	if name := tunnels[0].Inputs["name"]; name != "nextflow-cloudflare-cloud" {
+		t.Errorf("the tunnel is named %v, not after its stack", name)
+	}
+	if fmt.Sprint(tunnels[0].IgnoreChanges) != "[name]" {
+		t.Errorf("an existing tunnel's name is not kept: ignoreChanges %v", tunnels[0].IgnoreChanges)
+	}
+	want := map[string]string{"crm.nextflow.example": "name=nextflow-dns parent=nextflow-crm"}
+	records := byType(res, "cloudflare:index/record:Record")
+	for _, r := range records {
+		host := fmt.Sprint(r.Inputs["name"])
+		if w, ok := want[host]; ok && (len(r.Aliases) != 1 || r.Aliases[0] != w) {
+			t.Errorf("the record for %s moves from %v, want %q", host, r.Aliases, w)
+		}
+		if len(r.Aliases) != 1 || !strings.HasPrefix(r.Aliases[0], "name=nextflow-dns") {
+			t.Errorf("the record for %s has no alias to the record an earlier release made: %v", host, r.Aliases)
+		}
+	}
+	if len(records) < 2 {
+		t.Fatalf("records: %d", len(records))
+	}
+}

@@ -87,7 +87,23 @@ func (r Realiser) Realise(ctx *pulumi.Context, in components.Realisation) (pulum
 		rz.k.mon = in.Monitoring
 	}
 	// The tunnel's token: created with its routes in managed mode.
-	secrets, err := components.TunnelSecrets(ctx, in, Routes(in.App))
+	routes := Routes(in.App)
+	for i := range routes {
+		// Releases before the tunnel made each public part's record
+		// under the part, named <name>-dns (the CRM's) or
+		// <name>-dns-<part>: those records move under the tunnel.
+		for _, p := range in.App.PublicParts() {
+			if p.Public.Hostname != routes[i].Hostname {
+				continue
+			}
+			old := in.Name + "-dns"
+			if p.Name != model.PartCRM {
+				old += "-" + p.Name
+			}
+			routes[i].Was = &pulumi.Alias{Name: pulumi.String(old), Parent: part(in, p.Name, platform)}
+		}
+	}
+	secrets, err := components.TunnelSecrets(ctx, in, routes)
 	if err != nil {
 		return nil, err
 	}
@@ -153,15 +169,23 @@ func (r *realisation) phase(n int) error {
 // on the other stages) and the network policies.
 func (r *realisation) base(secrets map[string]pulumi.StringOutput) error {
 	k := r.k
-	if _, err := storagev1.NewStorageClass(k.ctx, k.name("gp3"), &storagev1.StorageClassArgs{
-		Metadata:             &metav1.ObjectMetaArgs{Name: pulumi.String(StorageClass)},
-		Provisioner:          pulumi.String("ebs.csi.aws.com"),
-		Parameters:           pulumi.StringMap{"type": pulumi.String("gp3"), "encrypted": pulumi.String("true")},
-		VolumeBindingMode:    pulumi.String("WaitForFirstConsumer"),
-		ReclaimPolicy:        pulumi.String("Retain"),
-		AllowVolumeExpansion: pulumi.Bool(true),
-	}, k.opts("")...); err != nil {
-		return err
+	// The data's volumes stay when their claims go (Retain) and grow in
+	// place; the jobs' scratch volumes go with their pods: under Retain,
+	// each day's would stay behind, billed, holding a copy of the data.
+	for _, sc := range []struct {
+		name, reclaim string
+		grows         bool
+	}{{StorageClass, "Retain", true}, {ScratchStorageClass, "Delete", false}} {
+		if _, err := storagev1.NewStorageClass(k.ctx, k.name(sc.name), &storagev1.StorageClassArgs{
+			Metadata:             &metav1.ObjectMetaArgs{Name: pulumi.String(sc.name)},
+			Provisioner:          pulumi.String("ebs.csi.aws.com"),
+			Parameters:           pulumi.StringMap{"type": pulumi.String("gp3"), "encrypted": pulumi.String("true")},
+			VolumeBindingMode:    pulumi.String("WaitForFirstConsumer"),
+			ReclaimPolicy:        pulumi.String(sc.reclaim),
+			AllowVolumeExpansion: pulumi.Bool(sc.grows),
+		}, k.opts("")...); err != nil {
+			return err
+		}
 	}
 	ns, err := corev1.NewNamespace(k.ctx, k.name("namespace"), &corev1.NamespaceArgs{
 		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(Namespace), Labels: pulumi.StringMap{

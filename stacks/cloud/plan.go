@@ -20,6 +20,9 @@ const (
 	GPUResource  = "nvidia.com/gpu"
 	Namespace    = "nextflow"
 	StorageClass = "gp3"
+	// ScratchStorageClass is gp3 whose volumes are deleted with their
+	// claims: the jobs' scratch space.
+	ScratchStorageClass = "gp3-scratch"
 )
 
 // Subnets are the VPC's subnet ranges, one public and one private per zone.

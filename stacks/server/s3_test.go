@@ -58,6 +58,9 @@ type fakeAWS struct {
 	requests []string                  // "METHOD query-keys", in order
 	backend  *s3mem.Backend
 	pageSize int
+	// lifetime is how long STS's credentials last; stsCalls counts them.
+	lifetime time.Duration
+	stsCalls int
 }
 
 func newFakeAWS(t *testing.T) *fakeAWS {
@@ -65,7 +68,7 @@ func newFakeAWS(t *testing.T) *fakeAWS {
 	f := &fakeAWS{bucket: "nextflow-cloud-backups-0a1b", keyID: "ASIAEXAMPLEKEYID7Q2Z", region: "ap-southeast-1",
 		secret: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYzEXAMPLEKEY", token: "IQoJb3JpZ2luX2VjEJr//////////wEaDmFwLXNvdXRoZWFzdC0x+/==",
 		webIdentity: "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6bmV4dGZsb3c6YmFja3VwIn0.c2lnbmF0dXJl",
-		parts:       map[string]map[string]int{}, backend: s3mem.New(), pageSize: 2}
+		parts:       map[string]map[string]int{}, backend: s3mem.New(), pageSize: 2, lifetime: time.Hour}
 	if err := f.backend.CreateBucket(f.bucket); err != nil {
 		t.Fatal(err)
 	}
@@ -138,6 +141,18 @@ func (f *fakeAWS) serveS3(w http.ResponseWriter, r *http.Request, s3 http.Handle
 		return
 	}
 	if fault != nil {
+		defer func() {
+			if v := recover(); v != nil {
+				if _, ok := v.(cutOff); !ok {
+					panic(v)
+				}
+				w.Header().Set("Content-Length", "4096")
+				w.WriteHeader(http.StatusOK)
+				io.WriteString(w, strings.Repeat("x", 100))
+				w.(http.Flusher).Flush()
+				panic(http.ErrAbortHandler)
+			}
+		}()
 		if status, answer, ok := fault(r, body); ok {
 			w.WriteHeader(status)
 			io.WriteString(w, answer)
@@ -194,6 +209,10 @@ func (f *fakeAWS) serveSTS(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>InvalidIdentityToken</Code><Message>Couldn't retrieve verification key from your identity provider</Message></Error></ErrorResponse>`)
 		return
 	}
+	f.mu.Lock()
+	f.stsCalls++
+	lifetime := f.lifetime
+	f.mu.Unlock()
 	fmt.Fprintf(w, `<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
   <AssumeRoleWithWebIdentityResult>
     <SubjectFromWebIdentityToken>system:serviceaccount:nextflow:backup</SubjectFromWebIdentityToken>
@@ -204,7 +223,7 @@ func (f *fakeAWS) serveSTS(w http.ResponseWriter, r *http.Request) {
       <AccessKeyId>%s</AccessKeyId>
     </Credentials>
   </AssumeRoleWithWebIdentityResult>
-</AssumeRoleWithWebIdentityResponse>`, f.token, f.secret, time.Now().Add(time.Hour).UTC().Format(time.RFC3339), f.keyID)
+</AssumeRoleWithWebIdentityResponse>`, f.token, f.secret, time.Now().Add(lifetime).UTC().Format(time.RFC3339), f.keyID)
 }
 
 // object is the stored object's bytes and metadata, or nil.
@@ -342,6 +361,21 @@ func TestBackupToS3(t *testing.T) {
 				return 0, "", false
 			}
 		}, "bytes, not"},
+		{"credentials that expire during the upload", nil, func(f *fakeAWS) func(*http.Request, []byte) (int, string, bool) {
+			f.lifetime = 4 * time.Minute // inside the 5 minutes' margin: new ones for every request
+			return nil
+		}, ""},
+		{"a part's answer cut off", nil, func(f *fakeAWS) func(*http.Request, []byte) (int, string, bool) {
+			cut := false
+			return func(r *http.Request, _ []byte) (int, string, bool) {
+				if r.URL.Query().Get("partNumber") == "1" && !cut {
+					cut = true
+					panic(cutOff{}) // 200, then the connection drops mid-answer
+				}
+				return 0, "", false
+			}
+		}, ""},
+		{"more parts than S3 takes", []string{"S3_PART_BYTES=1"}, nil, "needs more than S3's 10,000 parts"},
 		{"STS refuses the pod's token", []string{"AWS_WEB_IDENTITY_TOKEN_FILE=/dev/null"}, nil, "InvalidIdentityToken"},
 		{"no credentials at all", []string{"AWS_WEB_IDENTITY_TOKEN_FILE="}, nil, "no AWS credentials"},
 		{"no bucket", []string{"S3_BUCKET="}, nil, "S3_BUCKET is not set"},
@@ -354,6 +388,11 @@ func TestBackupToS3(t *testing.T) {
 			if tc.fault != nil {
 				f.fault = tc.fault(f)
 			}
+			defer func() {
+				if tc.name == "credentials that expire during the upload" && f.stsCalls < 5 {
+					t.Errorf("STS asked %d times: the expiring credentials were not renewed", f.stsCalls)
+				}
+			}()
 			stdout, stderr, err := s.run(tc.env, s.backup, "models")
 			out := stdout + stderr
 			for _, secret := range []string{f.secret, f.token, f.webIdentity} {
@@ -437,6 +476,8 @@ func TestFetchFromS3Refuses(t *testing.T) {
 		{"a key nothing is stored under", []string{"models", "models/models-20990101T000000Z.tar.gz"}, "NoSuchKey"},
 		{"an object nfx did not store", []string{"models", "models/hand-made.tar.gz"}, "no SHA-256 in its metadata"},
 		{"an unknown kind", []string{"photos"}, "unknown kind photos"},
+		{"a key with a newline", []string{"models", "models/models-20250101T030000Z.tar.gz\n"}, "has characters nfx's keys do not"},
+		{"a key with a space", []string{"models", "models/a b.tar.gz"}, "has characters nfx's keys do not"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, stderr, err := s.run(nil, s.backup, append([]string{"fetch"}, tc.args...)...)
@@ -470,3 +511,32 @@ func TestS3ScriptsPassShellcheck(t *testing.T) {
 		t.Errorf("shellcheck: %v\n%s", err, out)
 	}
 }
+
+// A download cut off after S3's 200 is no download: curl's failure is
+// read, the GET retried, and the file restore.sh gets is whole.
+func TestFetchFromS3RetriesACutOffDownload(t *testing.T) {
+	f := newFakeAWS(t)
+	s := newS3Scripts(t, f)
+	if _, stderr, err := s.run(nil, s.backup, "models"); err != nil {
+		t.Fatalf("backup: %v\n%s", err, stderr)
+	}
+	cuts := 0
+	f.fault = func(r *http.Request, _ []byte) (int, string, bool) {
+		if r.Method == http.MethodGet && r.URL.Query().Get("list-type") == "" && cuts == 0 {
+			cuts++
+			panic(cutOff{})
+		}
+		return 0, "", false
+	}
+	file, stderr, err := s.run(nil, s.backup, "fetch", "models")
+	if err != nil || cuts != 1 {
+		t.Fatalf("fetch: %v (cut %d times)\n%s", err, cuts, stderr)
+	}
+	if _, stderr, err := s.run([]string{"MODELS_DIR=" + filepath.Join(s.dir, "restored")}, s.restore, "models", strings.TrimSpace(file)); err != nil {
+		t.Fatalf("restore of the fetched file: %v\n%s", err, stderr)
+	}
+}
+
+// cutOff, panicked in a fault, answers 200 with a Content-Length and
+// half the bytes, then drops the connection.
+type cutOff struct{}

@@ -299,7 +299,9 @@ backup_qdrant() {
       }
     done
   done < <(printf '%s' "$listing" | sort -u)
-  tar -C "$work" -cf "$1" .
+  # Each file leaves the work directory once archived: the backup takes
+  # the archive's space and one shard's more, not twice the archive's.
+  tar --remove-files -C "$work" -cf "$1" .
   rm -rf "$work"
 }
 
