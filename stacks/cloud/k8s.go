@@ -172,6 +172,34 @@ func volumeClaim(name string, gb int) corev1.PersistentVolumeClaimTypeArgs {
 	}
 }
 
+// claimSizes keeps each replica's volume at the configured size. A
+// StatefulSet's claim templates cannot change (the API server refuses,
+// and Pulumi would replace the set: every pod of it at once, and the old
+// volumes kept at their old size), so the set ignores them after its
+// creation and each claim is patched instead: EBS grows a gp3 volume in
+// place (the storage class allows expansion) and the API server refuses
+// to shrink one.
+func (k *k8s) claimSizes(part, claim, set string, replicas, gb int, after pulumi.Resource, opts ...pulumi.ResourceOption) error {
+	for i := range replicas {
+		name := fmt.Sprintf("%s-%s-%d", claim, set, i)
+		md := &metav1.ObjectMetaPatchArgs{Name: pulumi.String(name), Namespace: pulumi.String(Namespace),
+			Annotations: pulumi.StringMap{"pulumi.com/patchForce": pulumi.String("true")}}
+		if _, err := corev1.NewPersistentVolumeClaimPatch(k.ctx, k.name(name+"-size"), &corev1.PersistentVolumeClaimPatchArgs{
+			Metadata: md,
+			Spec: corev1.PersistentVolumeClaimSpecPatchArgs{Resources: corev1.VolumeResourceRequirementsPatchArgs{
+				Requests: pulumi.StringMap{"storage": pulumi.Sprintf("%dGi", gb)},
+			}},
+		}, k.opts(part, append(opts, pulumi.DependsOn([]pulumi.Resource{after}))...)...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// growingClaims lets a StatefulSet's claim templates change without a
+// replacement (claimSizes resizes the claims).
+var growingClaims = pulumi.IgnoreChanges([]string{"spec.volumeClaimTemplates"})
+
 func secretName(s string) string { return "nextflow-" + dns(s) }
 
 func dns(s string) string { return strings.ReplaceAll(s, "_", "-") }

@@ -29,6 +29,7 @@ var kinds = map[string]struct {
 	"StatefulSet": {"/apis/apps/v1", "statefulsets", true}, "DaemonSet": {"/apis/apps/v1", "daemonsets", true},
 	"HorizontalPodAutoscaler":  {"/apis/autoscaling/v2", "horizontalpodautoscalers", true},
 	"CronJob":                  {"/apis/batch/v1", "cronjobs", true},
+	"PersistentVolumeClaim":    {"/api/v1", "persistentvolumeclaims", true},
 	"Job":                      {"/apis/batch/v1", "jobs", true},
 	"NetworkPolicy":            {"/apis/networking.k8s.io/v1", "networkpolicies", true},
 	"PodDisruptionBudget":      {"/apis/policy/v1", "poddisruptionbudgets", true},
@@ -171,6 +172,13 @@ func volumes(t *testing.T, kc *testutil.Kube, objs []map[string]any) int {
 	return n
 }
 
+// isPatch says whether a manifest patches an object another creates.
+func isPatch(o map[string]any) bool {
+	ann, _ := at(o, "metadata", "annotations").(map[string]any)
+	_, ok := ann["pulumi.com/patchForce"]
+	return ok
+}
+
 // runCronJobs starts a Job from each CronJob as `kubectl create job
 // --from=cronjob/NAME` does, each with an unbound volume of the storage
 // class its scratch claim asks for (the EBS CSI driver's stand-in): the
@@ -278,6 +286,9 @@ func TestCloudOnARealAPIServer(t *testing.T) {
 	claims := volumes(t, kc, objs)
 	start := time.Now()
 	for _, o := range objs {
+		if isPatch(o) {
+			continue // once the objects it patches exist
+		}
 		if err := apply(t, kc, o); err != nil {
 			t.Errorf("refused: %v", err)
 		}
@@ -350,6 +361,35 @@ func TestCloudOnARealAPIServer(t *testing.T) {
 		t.Error("no workload mounts a Secret or a ConfigMap")
 	}
 	t.Logf("%d CronJobs' jobs run to completion", runCronJobs(t, kc, objs))
+	// The claims' sizes, patched once the StatefulSets made them: the
+	// same size is no change; a bigger one is accepted (gp3 allows
+	// expansion); a smaller one is refused by the API server, which is
+	// what a user who lowers cloud.qdrantStorageGB sees.
+	resize := func(values map[string]string) []error {
+		res, _ := run(t, values)
+		dir, _ := manifests(t, res)
+		var errs []error
+		for _, o := range readObjects(t, filepath.Join(dir, "k8s")) {
+			if isPatch(o) {
+				if err := apply(t, kc, o); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+		return errs
+	}
+	if errs := resize(nil); len(errs) != 0 {
+		t.Errorf("the claims' sizes: %v", errs)
+	}
+	if errs := resize(map[string]string{"cloud": `{"qdrantStorageGB": 80, "modelStorageGB": 150}`}); len(errs) != 0 {
+		t.Errorf("growing the volumes: %v", errs)
+	}
+	if got := at(kc.Get(t, "/api/v1/namespaces/nextflow/persistentvolumeclaims/storage-qdrant-2"), "spec", "resources", "requests", "storage"); got != "80Gi" {
+		t.Errorf("storage-qdrant-2 asks %v after growing to 80Gi", got)
+	}
+	if errs := resize(map[string]string{"cloud": `{"qdrantStorageGB": 20}`}); len(errs) == 0 || !strings.Contains(fmt.Sprint(errs), "can not be less than") {
+		t.Errorf("shrinking a volume was not refused: %v", errs)
+	}
 	// Where each pod landed.
 	nodeOf := map[string]map[string]any{}
 	for _, n := range kc.Get(t, "/api/v1/nodes")["items"].([]any) {
@@ -380,6 +420,9 @@ func TestCloudOnARealAPIServer(t *testing.T) {
 	res2, _ := run(t, map[string]string{"crm": `{"replicas": 12, "cpus": 2}`, "ai": `{"model": "llama3.2:3b"}`})
 	dir2, _ := manifests(t, res2)
 	for _, o := range readObjects(t, filepath.Join(dir2, "k8s")) {
+		if isPatch(o) {
+			continue // the claims grew above
+		}
 		if err := apply(t, kc, o); err != nil {
 			t.Errorf("the second render is refused: %v", err)
 		}

@@ -16,7 +16,8 @@ import (
 const ResourcesFile = "resources.json"
 
 // Manifests renders, from a plan, every Kubernetes object the program
-// creates as it would be applied (k8s/<kind>-<name>.yaml), and
+// creates as it would be applied (k8s/<kind>-<name>.yaml; a patch of an
+// object another creates as k8s/patch-<kind>-<name>.yaml), and
 // resources.json. Helm releases are listed in resources.json only: their
 // objects come from charts at deploy time.
 func Manifests(p *plan.Plan) (files.Set, error) {
@@ -33,6 +34,11 @@ func Manifests(p *plan.Plan) (files.Set, error) {
 			return nil, fmt.Errorf("cloud: %s %s has no kind or name", r.Type, r.Name)
 		}
 		path := fmt.Sprintf("k8s/%s-%s.yaml", strings.ToLower(kind), name)
+		if strings.HasSuffix(r.Type, "Patch") {
+			// A patch of an object something else creates (a
+			// StatefulSet's claims): applied once that object exists.
+			path = fmt.Sprintf("k8s/patch-%s-%s.yaml", strings.ToLower(kind), name)
+		}
 		if prev, dup := seen[path]; dup {
 			return nil, fmt.Errorf("cloud: %s and %s would both be %s", prev, r.Name, path)
 		}

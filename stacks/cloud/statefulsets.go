@@ -95,7 +95,7 @@ func (ollamaSet) provision(r *realisation, p *model.Part) error {
 	// probe allows 30 minutes: the wait covers that and 10 more.
 	md := meta(name, appLabels(name))
 	md.Annotations = pulumi.StringMap{AwaitAnnotation: pulumi.String(fmt.Sprint(ollamaStartupSeconds + 600))}
-	if _, err := appsv1.NewStatefulSet(k.ctx, k.name(name), &appsv1.StatefulSetArgs{
+	set, err := appsv1.NewStatefulSet(k.ctx, k.name(name), &appsv1.StatefulSetArgs{
 		Metadata: md,
 		Spec: appsv1.StatefulSetSpecArgs{
 			ServiceName:          pulumi.String(name + "-headless"),
@@ -105,7 +105,11 @@ func (ollamaSet) provision(r *realisation, p *model.Part) error {
 			Template:             corev1.PodTemplateSpecArgs{Metadata: &metav1.ObjectMetaArgs{Labels: pulumi.ToStringMap(appLabels(name))}, Spec: spec},
 			VolumeClaimTemplates: corev1.PersistentVolumeClaimTypeArray{volumeClaim("models", c.Cloud.ModelStorageGB)},
 		},
-	}, k.opts(name, opts...)...); err != nil {
+	}, k.opts(name, append(opts, growingClaims)...)...)
+	if err != nil {
+		return err
+	}
+	if err := k.claimSizes(name, "models", name, p.Replicas, c.Cloud.ModelStorageGB, set, opts...); err != nil {
 		return err
 	}
 	return k.pdb(name, name, 1)
@@ -123,6 +127,11 @@ exec ./qdrant --bootstrap "http://%[1]s-0.%[2]s:%[3]d" --uri "http://$HOSTNAME.%
 		"QDRANT__CLUSTER__ENABLED":                        "true",
 		"QDRANT__CLUSTER__P2P__PORT":                      "6335",
 		"QDRANT__STORAGE__COLLECTION__REPLICATION_FACTOR": fmt.Sprint(qdrantReplication),
+		// Snapshots (a backup's, one shard at a time, and the uploads a
+		// restore recovers from) on the pod's volume: in an emptyDir they
+		// would count against the pod's 1 GiB of ephemeral storage, and
+		// the kubelet would evict Qdrant in the middle of a backup.
+		"QDRANT__STORAGE__SNAPSHOTS_PATH": "/qdrant/storage/snapshots",
 	})
 	if err != nil {
 		return err
@@ -134,7 +143,7 @@ exec ./qdrant --bootstrap "http://%[1]s-0.%[2]s:%[3]d" --uri "http://$HOSTNAME.%
 		return err
 	}
 	sc := restricted()
-	if _, err := appsv1.NewStatefulSet(k.ctx, k.name(name), &appsv1.StatefulSetArgs{
+	set, err := appsv1.NewStatefulSet(k.ctx, k.name(name), &appsv1.StatefulSetArgs{
 		Metadata: meta(name, appLabels(name)),
 		Spec: appsv1.StatefulSetSpecArgs{
 			ServiceName:         pulumi.String(name + "-headless"),
@@ -164,19 +173,21 @@ exec ./qdrant --bootstrap "http://%[1]s-0.%[2]s:%[3]d" --uri "http://$HOSTNAME.%
 						LivenessProbe:   httpProbe("/livez", model.QdrantHTTPPort, 20, 3),
 						VolumeMounts: corev1.VolumeMountArray{
 							corev1.VolumeMountArgs{Name: pulumi.String("storage"), MountPath: pulumi.String("/qdrant/storage")},
-							corev1.VolumeMountArgs{Name: pulumi.String("snapshots"), MountPath: pulumi.String("/qdrant/snapshots")},
 							corev1.VolumeMountArgs{Name: pulumi.String("tmp"), MountPath: pulumi.String("/tmp")},
 						},
 					}},
 					Volumes: corev1.VolumeArray{
-						corev1.VolumeArgs{Name: pulumi.String("snapshots"), EmptyDir: corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String("10Gi")}},
 						corev1.VolumeArgs{Name: pulumi.String("tmp"), EmptyDir: corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String("256Mi")}},
 					},
 				},
 			},
 			VolumeClaimTemplates: corev1.PersistentVolumeClaimTypeArray{volumeClaim("storage", c.Cloud.QdrantStorageGB)},
 		},
-	}, k.opts(name, opts...)...); err != nil {
+	}, k.opts(name, append(opts, growingClaims)...)...)
+	if err != nil {
+		return err
+	}
+	if err := k.claimSizes(name, "storage", name, nodes, c.Cloud.QdrantStorageGB, set, opts...); err != nil {
 		return err
 	}
 	return k.pdb(name, name, 1)
