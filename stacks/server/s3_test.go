@@ -334,6 +334,16 @@ func TestBackupToS3(t *testing.T) {
 				return 0, "", false
 			}
 		}, ""},
+		{"a part's body timed out once (400 RequestTimeout)", nil, func(f *fakeAWS) func(*http.Request, []byte) (int, string, bool) {
+			done := false
+			return func(r *http.Request, _ []byte) (int, string, bool) {
+				if r.URL.Query().Get("partNumber") == "3" && !done {
+					done = true
+					return 400, `<Error><Code>RequestTimeout</Code><Message>Your socket connection to the server was not read from or written to within the timeout period.</Message></Error>`, true
+				}
+				return 0, "", false
+			}
+		}, ""},
 		{"a part refused every time", nil, func(f *fakeAWS) func(*http.Request, []byte) (int, string, bool) {
 			return func(r *http.Request, _ []byte) (int, string, bool) {
 				return 500, `<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>`, r.URL.Query().Get("partNumber") == "2"
