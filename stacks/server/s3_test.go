@@ -61,6 +61,8 @@ type fakeAWS struct {
 	// lifetime is how long STS's credentials last; stsCalls counts them.
 	lifetime time.Duration
 	stsCalls int
+	// inner is gofakes3's handler, which a fault may call itself.
+	inner http.Handler
 }
 
 func newFakeAWS(t *testing.T) *fakeAWS {
@@ -72,8 +74,8 @@ func newFakeAWS(t *testing.T) *fakeAWS {
 	if err := f.backend.CreateBucket(f.bucket); err != nil {
 		t.Fatal(err)
 	}
-	s3 := gofakes3.New(f.backend, gofakes3.WithoutVersioning(), gofakes3.WithIntegrityCheck(true), gofakes3.WithLogger(gofakes3.DiscardLog())).Server()
-	f.s3 = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { f.serveS3(w, r, s3) }))
+	f.inner = gofakes3.New(f.backend, gofakes3.WithoutVersioning(), gofakes3.WithIntegrityCheck(true), gofakes3.WithLogger(gofakes3.DiscardLog())).Server()
+	f.s3 = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { f.serveS3(w, r, f.inner) }))
 	f.sts = httptest.NewServer(http.HandlerFunc(f.serveSTS))
 	t.Cleanup(f.s3.Close)
 	t.Cleanup(f.sts.Close)
@@ -340,6 +342,18 @@ func TestBackupToS3(t *testing.T) {
 				if r.URL.Query().Get("partNumber") == "3" && !done {
 					done = true
 					return 400, `<Error><Code>RequestTimeout</Code><Message>Your socket connection to the server was not read from or written to within the timeout period.</Message></Error>`, true
+				}
+				return 0, "", false
+			}
+		}, ""},
+		{"the completion's answer lost after S3 made the object", nil, func(f *fakeAWS) func(*http.Request, []byte) (int, string, bool) {
+			done := false
+			return func(r *http.Request, body []byte) (int, string, bool) {
+				if r.Method == http.MethodPost && r.URL.Query().Get("uploadId") != "" && !done {
+					done = true
+					r.Body = io.NopCloser(bytes.NewReader(body))
+					f.inner.ServeHTTP(httptest.NewRecorder(), r) // S3 completes it
+					panic(cutOff{})                              // and the answer never arrives
 				}
 				return 0, "", false
 			}
