@@ -170,11 +170,12 @@ func (p *Plan) RuleGroups() []Group {
 			"30m", SeverityTicket, fmt.Sprintf("The last successful %s backup is more than a day old, or none has reported", k))
 	}
 	for _, k := range p.BackupCronJobs {
-		// kube-state-metrics reports a CronJob's last success once it has
-		// one; before that, a CronJob more than a day and two hours old
-		// (the daily run and its time to finish) counts as failing.
+		// kube-state-metrics reports a CronJob's last success (a
+		// completion time) once it has one; before that, a CronJob older
+		// than the slack counts as failing; no CronJob reported at all
+		// (gone, or nothing reports it) counts as failing too.
 		sel := fmt.Sprintf(`{namespace=%q,cronjob=%q}`, CronJobNamespace, BackupCronJob(k))
-		alert("BackupTooOld", fmt.Sprintf(`label_replace((time() - max(kube_cronjob_status_last_successful_time%[1]s) > %[2]d) or (max(absent(kube_cronjob_status_last_successful_time%[1]s)) and on () (time() - max(kube_cronjob_created%[1]s) > %[2]d)), "kind", %[3]q, "", "")`, sel, backupCronSlack, k),
+		alert("BackupTooOld", fmt.Sprintf(`label_replace((time() - max(kube_cronjob_status_last_successful_time%[1]s) > %[2]d) or (max(absent(kube_cronjob_status_last_successful_time%[1]s)) and on () (time() - max(kube_cronjob_created%[1]s) > %[2]d)) or max(absent(kube_cronjob_created%[1]s)), "kind", %[3]q, "", "")`, sel, backupCronSlack, k),
 			"30m", SeverityTicket, fmt.Sprintf("The last successful %s backup is more than a day old, or none has succeeded: see `kubectl -n %s get jobs`", k, CronJobNamespace))
 	}
 	fs := `node_filesystem_avail_bytes{fstype!~"tmpfs|overlay|squashfs|nsfs"}`
@@ -192,9 +193,10 @@ func (p *Plan) RuleGroups() []Group {
 // ReplicationLagBytes is the replica lag that opens a ticket: 64 MiB of WAL.
 const ReplicationLagBytes = 64 << 20
 
-// backupCronSlack is how old a CronJob's last success may be: a day and
-// the two hours a run may take.
-const backupCronSlack = 26 * 3600
+// backupCronSlack is how old a CronJob's last success may be: a day, the
+// hour a run may start late (startingDeadlineSeconds) and the six it may
+// take (activeDeadlineSeconds), as the cloud's backup CronJob sets them.
+const backupCronSlack = (24 + 1 + 6) * 3600
 
 // BackupMetric is the gauge each backup job writes for the node exporter's
 // textfile collector: the Unix time of its last success, by kind.

@@ -334,13 +334,18 @@ func TestCloudBackupAlert(t *testing.T) {
 	}
 	fires := []expAlert{firing(t, p, "BackupTooOld", SeverityTicket, map[string]string{"kind": "qdrant"})}
 	runRuleTestsEvery(t, p, "5m", []ruleTest{
-		{Name: "last success 27 hours ago", Interval: "5m", Series: []series{success(27 * 3600), created(90 * 86400)},
+		{Name: "last success 32 hours ago", Interval: "5m", Series: []series{success(32 * 3600), created(90 * 86400)},
+			Alerts: []alertT{{EvalTime: "48h", Alertname: "BackupTooOld", Exp: fires}}},
+		// Yesterday's run finished early, today's starts late and runs long.
+		{Name: "last success 29 hours ago", Interval: "5m", Series: []series{success(29 * 3600), created(90 * 86400)},
+			Alerts: []alertT{{EvalTime: "48h", Alertname: "BackupTooOld"}}},
+		{Name: "no CronJob reported at all", Interval: "5m", Series: []series{{Series: `up{job="kube-state-metrics"}`, Values: "1x600"}},
 			Alerts: []alertT{{EvalTime: "48h", Alertname: "BackupTooOld", Exp: fires}}},
 		{Name: "last success an hour ago", Interval: "5m", Series: []series{success(3600), created(90 * 86400)},
 			Alerts: []alertT{{EvalTime: "48h", Alertname: "BackupTooOld"}}},
 		{Name: "never succeeded, created two hours ago", Interval: "5m", Series: []series{created(2 * 3600)},
 			Alerts: []alertT{{EvalTime: "48h", Alertname: "BackupTooOld"}}},
-		{Name: "never succeeded in 30 hours", Interval: "5m", Series: []series{created(30 * 3600)},
+		{Name: "never succeeded in 32 hours", Interval: "5m", Series: []series{created(32 * 3600)},
 			Alerts: []alertT{{EvalTime: "48h", Alertname: "BackupTooOld", Exp: fires}}},
 	})
 }

@@ -57,7 +57,9 @@ func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 	parent := ""
 	inputs := args.Inputs
 	var ignore, aliases []string
+	retain := false
 	if args.RegisterRPC != nil {
+		retain = args.RegisterRPC.GetRetainOnDelete()
 		parent = urnName(args.RegisterRPC.GetParent())
 		ignore = args.RegisterRPC.GetIgnoreChanges()
 		aliases = append(aliases, args.RegisterRPC.GetAliasURNs()...)
@@ -92,7 +94,7 @@ func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 	r.Raw[args.Name] = inputs
 	r.resources = append(r.resources, Resource{
 		Type: args.TypeToken, Name: args.Name, Parent: parent, Custom: args.Custom,
-		Inputs: convertMap(inputs), IgnoreChanges: ignore, Aliases: aliases,
+		Inputs: convertMap(inputs), IgnoreChanges: ignore, Aliases: aliases, RetainOnDelete: retain,
 	})
 	// No ID: in a preview, the ID of a resource to be created is unknown.
 	return "", args.Inputs, nil

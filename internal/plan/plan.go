@@ -25,6 +25,9 @@ type Resource struct {
 	// existing resource; Aliases the names it had before.
 	IgnoreChanges []string `json:"ignoreChanges,omitempty"`
 	Aliases       []string `json:"aliases,omitempty"`
+	// RetainOnDelete leaves the resource in place when the engine
+	// deletes it from the stack.
+	RetainOnDelete bool `json:"retainOnDelete,omitempty"`
 }
 
 // Plan is every resource of a stage.

@@ -400,3 +400,30 @@ func TestManagedTunnelKeepsWhatEarlierReleasesMade(t *testing.T) {
 		t.Fatalf("records: %d", len(records))
 	}
 }
+
+// The claims' size patches as Pulumi's Kubernetes provider handles them:
+// no await (the provider takes a bound claim of a WaitForFirstConsumer
+// class for not ready, and the create would time out), and left in place
+// on delete (giving up a size field the patch alone owns is refused by
+// the API server, which would fail a scale-down or a destroy).
+func TestClaimPatchesSurviveTheProvider(t *testing.T) {
+	res, _ := run(t, nil)
+	patches := byType(res, "kubernetes:core/v1:PersistentVolumeClaimPatch")
+	if len(patches) != 5 {
+		t.Fatalf("%d claim patches, want 5 (two Ollama replicas, three Qdrant peers)", len(patches))
+	}
+	for _, p := range patches {
+		ann, _ := p.Inputs["metadata"].(map[string]any)["annotations"].(map[string]any)
+		if ann["pulumi.com/skipAwait"] != "true" || ann["pulumi.com/patchForce"] != "true" {
+			t.Errorf("%s: annotations %v", p.Name, ann)
+		}
+		if !p.RetainOnDelete {
+			t.Errorf("%s is not retained on delete", p.Name)
+		}
+	}
+	for _, s := range byType(res, "kubernetes:apps/v1:StatefulSet") {
+		if fmt.Sprint(s.IgnoreChanges) != "[spec.volumeClaimTemplates]" {
+			t.Errorf("%s ignores %v", s.Name, s.IgnoreChanges)
+		}
+	}
+}

@@ -182,14 +182,20 @@ func volumeClaim(name string, gb int) corev1.PersistentVolumeClaimTypeArgs {
 func (k *k8s) claimSizes(part, claim, set string, replicas, gb int, after pulumi.Resource, opts ...pulumi.ResourceOption) error {
 	for i := range replicas {
 		name := fmt.Sprintf("%s-%s-%d", claim, set, i)
+		// The provider's await for a claim takes one of a
+		// WaitForFirstConsumer class for ready only while it is Pending:
+		// these are bound, and a patch's create would time out. A
+		// patch's delete would give up the size field it alone owns
+		// once it grew, which the API server refuses: the claims outlive
+		// their set anyway, so the patch is left on delete.
 		md := &metav1.ObjectMetaPatchArgs{Name: pulumi.String(name), Namespace: pulumi.String(Namespace),
-			Annotations: pulumi.StringMap{"pulumi.com/patchForce": pulumi.String("true")}}
+			Annotations: pulumi.StringMap{"pulumi.com/patchForce": pulumi.String("true"), "pulumi.com/skipAwait": pulumi.String("true")}}
 		if _, err := corev1.NewPersistentVolumeClaimPatch(k.ctx, k.name(name+"-size"), &corev1.PersistentVolumeClaimPatchArgs{
 			Metadata: md,
 			Spec: corev1.PersistentVolumeClaimSpecPatchArgs{Resources: corev1.VolumeResourceRequirementsPatchArgs{
 				Requests: pulumi.StringMap{"storage": pulumi.Sprintf("%dGi", gb)},
 			}},
-		}, k.opts(part, append(opts, pulumi.DependsOn([]pulumi.Resource{after}))...)...); err != nil {
+		}, k.opts(part, append(opts, pulumi.DependsOn([]pulumi.Resource{after}), pulumi.RetainOnDelete(true))...)...); err != nil {
 			return err
 		}
 	}
