@@ -311,6 +311,21 @@ func (s s3Scripts) run(env []string, script string, args ...string) (string, str
 	return stdout.String(), stderr.String(), err
 }
 
+// partOnce answers the first upload of part n with status and body in
+// S3's place; the retry goes through.
+func partOnce(n string, status int, body string) func(*fakeAWS) func(*http.Request, []byte) (int, string, bool) {
+	return func(*fakeAWS) func(*http.Request, []byte) (int, string, bool) {
+		done := false
+		return func(r *http.Request, _ []byte) (int, string, bool) {
+			if r.URL.Query().Get("partNumber") != n || done {
+				return 0, "", false
+			}
+			done = true
+			return status, body, true
+		}
+	}
+}
+
 // TestBackupToS3 runs the cloud's backup job's script against S3 and STS
 // as AWS defines them: the backup counts only once S3 holds all of it,
 // and whatever fails on the way fails the job (its CronJob's last success
@@ -326,26 +341,8 @@ func TestBackupToS3(t *testing.T) {
 		{"stored in parts", nil, nil, ""},
 		{"static keys instead of a web identity", []string{"AWS_WEB_IDENTITY_TOKEN_FILE=", "AWS_ACCESS_KEY_ID=ASIAEXAMPLEKEYID7Q2Z",
 			"AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYzEXAMPLEKEY", "AWS_SESSION_TOKEN=IQoJb3JpZ2luX2VjEJr//////////wEaDmFwLXNvdXRoZWFzdC0x+/=="}, nil, ""},
-		{"a part answered 503 once", nil, func(f *fakeAWS) func(*http.Request, []byte) (int, string, bool) {
-			done := false
-			return func(r *http.Request, _ []byte) (int, string, bool) {
-				if r.URL.Query().Get("partNumber") == "2" && !done {
-					done = true
-					return 503, `<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`, true
-				}
-				return 0, "", false
-			}
-		}, ""},
-		{"a part's body timed out once (400 RequestTimeout)", nil, func(f *fakeAWS) func(*http.Request, []byte) (int, string, bool) {
-			done := false
-			return func(r *http.Request, _ []byte) (int, string, bool) {
-				if r.URL.Query().Get("partNumber") == "3" && !done {
-					done = true
-					return 400, `<Error><Code>RequestTimeout</Code><Message>Your socket connection to the server was not read from or written to within the timeout period.</Message></Error>`, true
-				}
-				return 0, "", false
-			}
-		}, ""},
+		{"a part answered 503 once", nil, partOnce("2", 503, `<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`), ""},
+		{"a part's body timed out once (400 RequestTimeout)", nil, partOnce("3", 400, `<Error><Code>RequestTimeout</Code><Message>Your socket connection to the server was not read from or written to within the timeout period.</Message></Error>`), ""},
 		{"the completion's answer lost after S3 made the object", nil, func(f *fakeAWS) func(*http.Request, []byte) (int, string, bool) {
 			done := false
 			return func(r *http.Request, body []byte) (int, string, bool) {
