@@ -140,6 +140,7 @@ const (
 	SecretPostgresPassword = "postgres_password"
 	SecretRedisPassword    = "redis_password"
 	SecretTunnelToken      = "tunnel_token"
+	SecretQdrantAPIKey     = "qdrant_api_key"
 )
 
 // Network names.
@@ -174,6 +175,7 @@ func Build(c *Config) *App {
 		Secrets: []SecretSpec{
 			{Name: SecretPostgresPassword, Key: KeyPostgresPassword},
 			{Name: SecretRedisPassword, Key: KeyRedisPassword},
+			{Name: SecretQdrantAPIKey, Key: KeyQdrantAPIKey},
 		},
 		Networks: []Network{{NetBackend, true}, {NetFrontend, false}},
 	}
@@ -235,6 +237,7 @@ func crmService(c *Config) Service {
 		Secrets: []SecretUse{
 			{SecretPostgresPassword, "DATABASE_PASSWORD_FILE"},
 			{SecretRedisPassword, "REDIS_PASSWORD_FILE"},
+			{SecretQdrantAPIKey, "QDRANT_API_KEY_FILE"},
 		},
 		Ports: []Port{{Name: "http", Port: c.CRM.Port}},
 		Health: Health{
@@ -355,12 +358,28 @@ func redisService(c *Config) Service {
 	}
 }
 
+// QdrantKeyed is a bash line that starts Qdrant (run) with its API key
+// from the secret's file: Qdrant v1.13.2 reads the key from its
+// environment or its configuration file only (QDRANT__SERVICE__API_KEY),
+// never from a file of its own. An empty or missing file stops the start:
+// Qdrant would otherwise serve without a key, or with an empty one.
+func QdrantKeyed(run string) string {
+	key := SecretUse{Secret: SecretQdrantAPIKey}.Path()
+	return `key=$(cat ` + key + `) && [ -n "$key" ] || { echo "qdrant: no API key in ` + key + `" >&2; exit 1; }
+export QDRANT__SERVICE__API_KEY="$key"; unset key
+` + run
+}
+
 func qdrantService(c *Config) Service {
 	return Service{
 		Name: PartQdrant, Part: PartQdrant, Image: c.Qdrant.Image,
+		// The image's own entrypoint.sh (its recovery from an OOM kill at
+		// start), with the key; a stage's arguments go to ./qdrant.
+		Entrypoint: []string{"/bin/bash", "-c", QdrantKeyed(`exec ./entrypoint.sh "$@"`), "qdrant"},
 		Env: map[string]string{
 			"QDRANT__TELEMETRY_DISABLED": "true",
 		},
+		Secrets: []SecretUse{{Secret: SecretQdrantAPIKey}},
 		Ports:   []Port{{Name: "http", Port: QdrantHTTPPort}, {Name: "grpc", Port: QdrantGRPCPort}},
 		Volumes: []Mount{{VolQdrant, "/qdrant/storage"}},
 		Health: Health{

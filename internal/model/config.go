@@ -384,6 +384,7 @@ const (
 	KeyTunnelToken         = "tunnelToken"
 	KeyTunnelSecret        = "tunnelSecret"
 	KeyReplicationPassword = "replicationPassword"
+	KeyQdrantAPIKey        = "qdrantApiKey"
 	// KeyAppSecrets is the object of the user's services' secrets, each
 	// field a Pulumi secret.
 	KeyAppSecrets = "secrets"
@@ -436,6 +437,7 @@ func buildKeys() []Key {
 		Key{Name: KeyTunnelToken, Type: "string", Secret: true, Doc: "the token of an existing Cloudflare tunnel (tunnel.mode token)"},
 		Key{Name: KeyTunnelSecret, Type: "string", Secret: true, Generated: true, Doc: "the secret of a tunnel nfx creates (tunnel.mode managed)"},
 		Key{Name: KeyReplicationPassword, Type: "string", Secret: true, Generated: true, Doc: "the password of PostgreSQL's replication user (server stage)"},
+		Key{Name: KeyQdrantAPIKey, Type: "string", Secret: true, Generated: true, Doc: "Qdrant's API key: every call but its health checks needs it (the CRM, the backups, Prometheus)"},
 	)
 	return keys
 }

@@ -444,7 +444,7 @@ type RequiredSecret struct {
 // before `up`: the passwords of what the stage runs, the tunnel's token or
 // seed in its mode.
 func RequiredSecrets(c *Config) []RequiredSecret {
-	out := []RequiredSecret{{KeyPostgresPassword, "for the database"}, {KeyRedisPassword, "for Redis"}}
+	out := []RequiredSecret{{KeyPostgresPassword, "for the database"}, {KeyRedisPassword, "for Redis"}, {KeyQdrantAPIKey, "for Qdrant"}}
 	if NeedsReplication(c.Stage) {
 		out = append(out, RequiredSecret{KeyReplicationPassword, "for PostgreSQL streaming replication"})
 	}

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -69,6 +70,10 @@ func TestRenderedFilesPassPromtool(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := write(t, tc.p)
+			// Qdrant answers /metrics only with its API key.
+			if names := testutil.LocalSecrets(t, dir, PrometheusFile); !slices.Contains(names, model.SecretQdrantAPIKey) {
+				t.Fatalf("the qdrant job sends no API key (secret files named: %v)", names)
+			}
 			out := promtool(t, dir, "check", "config", PrometheusFile)
 			if !strings.Contains(out, "SUCCESS") {
 				t.Fatalf("promtool check config:\n%s", out)

@@ -62,6 +62,10 @@ type Job struct {
 	// SwarmNetwork is the network the tasks are scraped on, one Prometheus
 	// shares with them ("" for the stage's internal one).
 	SwarmNetwork string
+	// Secret, when set, is the secret whose file holds the bearer token
+	// the target asks for (Qdrant's API key): Prometheus reads it from
+	// the file at each scrape, and the file is mounted in its container.
+	Secret string
 }
 
 // Exporter is a service the monitoring runs beside a part: its name, the
@@ -209,7 +213,8 @@ func For(app *model.App, s Settings) (*Plan, error) {
 		case part.Kind == model.KindCache:
 			add("redis", Job{Targets: []string{exporter("redis", in.Name, RedisExporterPort, model.RedisPort)}})
 		case part.Kind == model.KindVector:
-			add("qdrant", Job{Targets: []string{fmt.Sprintf("%s:%d", in.Name, model.QdrantHTTPPort)}})
+			// Qdrant answers /metrics only with its API key.
+			add("qdrant", Job{Targets: []string{fmt.Sprintf("%s:%d", in.Name, model.QdrantHTTPPort)}, Secret: model.SecretQdrantAPIKey})
 		case part.Kind == model.KindEdge:
 			// cloudflared sits on the frontend network only.
 			j := p.swarmOr(in, model.TunnelMetrics)

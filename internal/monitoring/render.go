@@ -83,6 +83,13 @@ type scrapeConfig struct {
 	StaticConfigs []staticConfig      `yaml:"static_configs,omitempty"`
 	SwarmSD       []swarmSD           `yaml:"dockerswarm_sd_configs,omitempty"`
 	Relabel       []relabel           `yaml:"relabel_configs,omitempty"`
+	Authorization *authorization      `yaml:"authorization,omitempty"`
+}
+
+// authorization is a scrape's Authorization header: type Bearer (the
+// default), the credentials read from a file at each scrape.
+type authorization struct {
+	CredentialsFile string `yaml:"credentials_file"`
 }
 
 // DockerSocket is where Prometheus reads the Swarm's tasks on a manager.
@@ -103,6 +110,9 @@ func (p *Plan) PrometheusConfig() ([]byte, error) {
 	}
 	for _, j := range p.Jobs {
 		sc := &scrapeConfig{JobName: j.Name, MetricsPath: j.MetricsPath}
+		if j.Secret != "" {
+			sc.Authorization = &authorization{CredentialsFile: model.SecretUse{Secret: j.Secret}.Path()}
+		}
 		if j.Swarm != "" {
 			if p.Stack == "" {
 				return nil, fmt.Errorf("monitoring: job %s discovers Swarm tasks but the plan names no stack", j.Name)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"testing"
 )
@@ -146,4 +147,36 @@ func TunnelToken(seed string) string {
 	b, _ := json.Marshal(map[string]string{"a": "0123456789abcdef0123456789abcdef", "t": "6ff42ae2-765d-4adf-8112-31c55c1551ef",
 		"s": base64.StdEncoding.EncodeToString([]byte("tunnel-secret-" + seed))})
 	return base64.StdEncoding.EncodeToString(b)
+}
+
+// secretPathRE is a container's secret file, as the stages mount them.
+var secretPathRE = regexp.MustCompile(`/run/secrets/([A-Za-z0-9_.-]+)`)
+
+// LocalSecrets rewrites a rendered file of dir that names secret files
+// under /run/secrets (where a container finds them) to files of the
+// test's own, each holding "k3y", so that a tool that opens them (promtool
+// checks a scrape's credentials_file) runs here. It returns the names.
+func LocalSecrets(t testing.TB, dir, file string) []string {
+	t.Helper()
+	path := filepath.Join(dir, file)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := filepath.Join(dir, "secrets")
+	if err := os.MkdirAll(secrets, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, m := range secretPathRE.FindAllStringSubmatch(string(data), -1) {
+		names = append(names, m[1])
+		if err := os.WriteFile(filepath.Join(secrets, m[1]), []byte("k3y"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data = secretPathRE.ReplaceAll(data, []byte(secrets+"/$1"))
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return names
 }

@@ -169,6 +169,7 @@ func (r *realisation) phase(n int) error {
 // on the other stages) and the network policies.
 func (r *realisation) base(secrets map[string]pulumi.StringOutput) error {
 	k := r.k
+	k.secrets = secrets
 	// The data's volumes stay when their claims go (Retain) and grow in
 	// place; the jobs' scratch volumes go with their pods: under Retain,
 	// each day's would stay behind, billed, holding a copy of the data.

@@ -21,6 +21,9 @@ type k8s struct {
 	parts    map[string]pulumi.Resource
 	// mon is the monitoring's component, nil where it is off.
 	mon pulumi.Resource
+	// secrets are the stage's secret values by name, for the Secrets
+	// of another namespace (the monitoring's scrape credentials).
+	secrets map[string]pulumi.StringOutput
 }
 
 func (k *k8s) opts(part string, extra ...pulumi.ResourceOption) []pulumi.ResourceOption {

@@ -248,16 +248,33 @@ func (k *k8s) monitorJob(app *model.App, j monitoring.Job, opts ...pulumi.Resour
 	default:
 		return fmt.Errorf("cloud: no scrape object for the monitoring's %s job", j.Name)
 	}
+	endpoint := map[string]any{
+		"port": port, "path": "/metrics", "interval": fmt.Sprintf("%ds", app.Config.Monitoring.ScrapeSeconds),
+		"relabelings": relabelJob,
+	}
+	if j.Secret != "" {
+		// The operator reads a scrape's credentials from a Secret in the
+		// ServiceMonitor's own namespace: a copy of the workload's, there.
+		v, ok := k.secrets[j.Secret]
+		if !ok {
+			return fmt.Errorf("cloud: the monitoring's %s job needs secret %s, which has no value", j.Name, j.Secret)
+		}
+		copied := "scrape-" + dns(j.Secret)
+		if _, err := corev1.NewSecret(k.ctx, k.name(copied), &corev1.SecretArgs{
+			Metadata: monMeta(copied, appLabels(j.Name)), Type: pulumi.String("Opaque"),
+			StringData: pulumi.StringMap{j.Secret: v},
+		}, k.monOpts(opts...)...); err != nil {
+			return err
+		}
+		endpoint["authorization"] = map[string]any{"type": "Bearer", "credentials": map[string]any{"name": copied, "key": j.Secret}}
+	}
 	return k.custom("ServiceMonitor", j.Name, map[string]any{
 		"selector": map[string]any{
 			"matchLabels":      map[string]any{"app.kubernetes.io/name": svc},
 			"matchExpressions": []any{map[string]any{"key": headlessLabel, "operator": "DoesNotExist"}},
 		},
 		"namespaceSelector": map[string]any{"matchNames": []any{namespace}},
-		"endpoints": []any{map[string]any{
-			"port": port, "path": "/metrics", "interval": fmt.Sprintf("%ds", app.Config.Monitoring.ScrapeSeconds),
-			"relabelings": relabelJob,
-		}},
+		"endpoints":         []any{endpoint},
 	}, opts...)
 }
 

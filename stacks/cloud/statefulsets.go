@@ -121,8 +121,8 @@ func (qdrantSet) provision(r *realisation, p *model.Part) error {
 	nodes := replicasOf(r.app, p)
 	peer := fmt.Sprintf("%s-headless.%s.svc.cluster.local", name, Namespace)
 	// Pod 0 starts the cluster; the others join it through the headless service.
-	start := fmt.Sprintf(`if [ "$HOSTNAME" = "%[1]s-0" ]; then exec ./qdrant --uri "http://$HOSTNAME.%[2]s:%[3]d"; fi
-exec ./qdrant --bootstrap "http://%[1]s-0.%[2]s:%[3]d" --uri "http://$HOSTNAME.%[2]s:%[3]d"`, name, peer, 6335)
+	start := model.QdrantKeyed(fmt.Sprintf(`if [ "$HOSTNAME" = "%[1]s-0" ]; then exec ./qdrant --uri "http://$HOSTNAME.%[2]s:%[3]d"; fi
+exec ./qdrant --bootstrap "http://%[1]s-0.%[2]s:%[3]d" --uri "http://$HOSTNAME.%[2]s:%[3]d"`, name, peer, 6335))
 	env, err := r.envOf(p, map[string]string{
 		"QDRANT__CLUSTER__ENABLED":                        "true",
 		"QDRANT__CLUSTER__P2P__PORT":                      "6335",
@@ -143,6 +143,7 @@ exec ./qdrant --bootstrap "http://%[1]s-0.%[2]s:%[3]d" --uri "http://$HOSTNAME.%
 		return err
 	}
 	sc := restricted()
+	keys, keyVols := secretMounts(p)
 	set, err := appsv1.NewStatefulSet(k.ctx, k.name(name), &appsv1.StatefulSetArgs{
 		Metadata: meta(name, appLabels(name)),
 		Spec: appsv1.StatefulSetSpecArgs{
@@ -171,14 +172,14 @@ exec ./qdrant --bootstrap "http://%[1]s-0.%[2]s:%[3]d" --uri "http://$HOSTNAME.%
 						StartupProbe:    httpProbe("/readyz", model.QdrantHTTPPort, 5, 60),
 						ReadinessProbe:  httpProbe("/readyz", model.QdrantHTTPPort, 10, 3),
 						LivenessProbe:   httpProbe("/livez", model.QdrantHTTPPort, 20, 3),
-						VolumeMounts: corev1.VolumeMountArray{
+						VolumeMounts: append(corev1.VolumeMountArray{
 							corev1.VolumeMountArgs{Name: pulumi.String("storage"), MountPath: pulumi.String("/qdrant/storage")},
 							corev1.VolumeMountArgs{Name: pulumi.String("tmp"), MountPath: pulumi.String("/tmp")},
-						},
+						}, keys...),
 					}},
-					Volumes: corev1.VolumeArray{
+					Volumes: append(corev1.VolumeArray{
 						corev1.VolumeArgs{Name: pulumi.String("tmp"), EmptyDir: corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String("256Mi")}},
-					},
+					}, keyVols...),
 				},
 			},
 			VolumeClaimTemplates: corev1.PersistentVolumeClaimTypeArray{volumeClaim("storage", c.Cloud.QdrantStorageGB)},

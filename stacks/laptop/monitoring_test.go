@@ -4,9 +4,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/monitoring"
 	"github.com/nextflow-crm/nfx/internal/testutil"
@@ -50,6 +52,11 @@ func TestLaptopMonitoring(t *testing.T) {
 		t.Error("the probes' relabel replacement ${1} is not escaped for Compose")
 	}
 	promtool := testutil.Tool(t, "promtool")
+	for _, n := range testutil.LocalSecrets(t, dir, monitoring.PrometheusFile) {
+		if svc := p.Services[monitoring.PrometheusService]; !slices.ContainsFunc(svc.Secrets, func(s types.ServiceSecretConfig) bool { return s.Target == n }) {
+			t.Errorf("prometheus.yml reads /run/secrets/%s, which the Prometheus service does not mount", n)
+		}
+	}
 	for _, args := range [][]string{{"check", "config", monitoring.PrometheusFile}, {"check", "rules", monitoring.RulesFile}} {
 		cmd := exec.Command(promtool, args...)
 		cmd.Dir = dir

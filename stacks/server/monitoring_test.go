@@ -4,11 +4,13 @@ import (
 	"net"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/monitoring"
 	"github.com/nextflow-crm/nfx/internal/testutil"
 )
@@ -24,6 +26,23 @@ func TestServerMonitoringAsDeployed(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			dir := writeRendered(t, values)
 			promtool := testutil.Tool(t, "promtool")
+			p := loadStack(t, values)
+			prom := p.Services[monitoring.PrometheusService]
+			// Every secret file the configuration names is mounted in
+			// Prometheus's container (Qdrant's API key for its metrics).
+			mounted := map[string]bool{}
+			for _, s := range prom.Secrets {
+				mounted[s.Target] = true
+			}
+			names := testutil.LocalSecrets(t, filepath.Join(dir, "monitoring"), monitoring.PrometheusFile)
+			for _, n := range names {
+				if !mounted[n] {
+					t.Errorf("prometheus.yml reads /run/secrets/%s, which the Prometheus service does not mount", n)
+				}
+			}
+			if !slices.Contains(names, model.SecretQdrantAPIKey) {
+				t.Errorf("the qdrant job sends no API key; Qdrant answers /metrics only with one")
+			}
 			for _, args := range [][]string{{promtool, "check", "config", monitoring.PrometheusFile}, {testutil.Tool(t, "amtool"), "check-config", monitoring.AlertmanagerFile}} {
 				cmd := exec.Command(args[0], args[1:]...)
 				cmd.Dir = filepath.Join(dir, "monitoring")
@@ -31,8 +50,6 @@ func TestServerMonitoringAsDeployed(t *testing.T) {
 					t.Fatalf("%v: %v\n%s", args, err, out)
 				}
 			}
-			p := loadStack(t, values)
-			prom := p.Services[monitoring.PrometheusService]
 			files := renderServer(t, values)
 			var cfg struct {
 				ScrapeConfigs []struct {

@@ -174,7 +174,9 @@ type BackupParams struct {
 	// QdrantURLs are the cluster's peers, space-separated: a shard is
 	// saved from whichever peer holds an active copy of it.
 	QdrantURLs string
-	Stack      string
+	// QdrantSecret is the secret whose file holds Qdrant's API key.
+	QdrantSecret string
+	Stack        string
 	// S3, on the cloud stage, keeps each backup in the stage's bucket
 	// ($S3_BUCKET in $AWS_REGION) instead of $BACKUP_DIR, and adds
 	// `backup.sh fetch`.
@@ -199,6 +201,7 @@ func BackupDefaults(app *model.App) BackupParams {
 		RedisHost:           RedisReplica,
 		RedisPort:           model.RedisPort,
 		QdrantURLs:          qdrantURLs(app),
+		QdrantSecret:        model.SecretQdrantAPIKey,
 		Stack:               StackName,
 		Metric:              monitoring.BackupMetric,
 	}

@@ -294,11 +294,15 @@ func (qdrantCluster) service(s *stack, p *model.Part, in model.Instance) {
 	e["QDRANT__STORAGE__COLLECTION__REPLICATION_FACTOR"] = "2"
 	e["QDRANT__STORAGE__COLLECTION__WRITE_CONSISTENCY_FACTOR"] = "1"
 	env(&svc, e)
+	svc.Entrypoint = composex.EscapeAll(m.Entrypoint)
+	for _, sec := range m.Secrets {
+		secret(&svc, sec.Secret)
+	}
 	self := fmt.Sprintf("http://%s:%d", in.Name, QdrantP2PPort)
 	if in.Node == 1 {
-		svc.Command = types.ShellCommand{"./qdrant", "--uri", self}
+		svc.Command = types.ShellCommand{"--uri", self}
 	} else {
-		svc.Command = types.ShellCommand{"./qdrant", "--bootstrap", fmt.Sprintf("http://%s:%d", qdrantName(1), QdrantP2PPort), "--uri", self}
+		svc.Command = types.ShellCommand{"--bootstrap", fmt.Sprintf("http://%s:%d", qdrantName(1), QdrantP2PPort), "--uri", self}
 	}
 	vol := in.Name + "-data"
 	volume(&svc, vol, "/qdrant/storage")

@@ -19,7 +19,8 @@ import (
 // qdrantScripts renders the backup and restore scripts and runs them
 // against a fake cluster's peers.
 type qdrantScripts struct {
-	dir, backup, restore string
+	// key is the file of Qdrant's API key, as its secret is mounted.
+	dir, backup, restore, key string
 }
 
 func newQdrantScripts(t *testing.T) qdrantScripts {
@@ -34,6 +35,10 @@ func newQdrantScripts(t *testing.T) qdrantScripts {
 	}
 	s := qdrantScripts{dir: t.TempDir()}
 	s.backup, s.restore = writeBackupScripts(t, s.dir, bk)
+	s.key = filepath.Join(s.dir, bk.QdrantSecret)
+	if err := os.WriteFile(s.key, []byte(fakeQdrantKey), 0o400); err != nil {
+		t.Fatal(err)
+	}
 	return s
 }
 
@@ -59,7 +64,7 @@ func (s qdrantScripts) run(q *fakeQdrant, script string, args ...string) (string
 
 func (s qdrantScripts) runEnv(q *fakeQdrant, env []string, script string, args ...string) (string, error) {
 	cmd := exec.Command("bash", append([]string{script}, args...)...)
-	cmd.Env = append(os.Environ(), "QDRANT_URLS="+strings.Join(q.urls, " "), "BACKUP_DIR="+filepath.Join(s.dir, "nas"), "QDRANT_POLL=0.1")
+	cmd.Env = append(os.Environ(), "QDRANT_URLS="+strings.Join(q.urls, " "), "BACKUP_DIR="+filepath.Join(s.dir, "nas"), "QDRANT_POLL=0.1", "QDRANT_API_KEY_FILE="+s.key)
 	cmd.Env = append(cmd.Env, env...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
@@ -288,7 +293,7 @@ func TestQdrantRestoreRefusesWhatDoesNotFit(t *testing.T) {
 	delete(q.colls, "notes")
 	q.create("notes", 2, 2, `{"size":4,"distance":"Dot"}`).put("1", "after")
 	out, err = s.run(q, s.restore, "qdrant", files[0])
-	if err == nil || !strings.Contains(out, "collection notes has shards 0 1 on the cluster and 0 1 2 in") || !strings.Contains(out, "curl -X DELETE") {
+	if err == nil || !strings.Contains(out, "collection notes has shards 0 1 on the cluster and 0 1 2 in") || !strings.Contains(out, `curl -H "api-key: $(cat `+s.key+`)" -X DELETE`) {
 		t.Fatalf("want a refusal naming the shards and the way on; err %v:\n%s", err, out)
 	}
 	for _, c := range []string{"crm", "notes"} {
@@ -407,5 +412,42 @@ func TestScriptsReadJSON(t *testing.T) {
 		if err != nil || string(out) != want {
 			t.Errorf("urlenc %q = %q (%v), want %q", in, out, err, want)
 		}
+	}
+}
+
+// Qdrant answers nothing but its health checks without its API key: a
+// backup without the key's file, with an empty one or with a wrong key
+// fails, keeps nothing and never prints the key it read.
+func TestQdrantBackupNeedsTheAPIKey(t *testing.T) {
+	for _, tc := range []struct {
+		name, key string // key "" writes no file
+		want         string
+	}{
+		{"no key file", "", "no API key in"},
+		{"an empty key file", "\n", "no API key in"},
+		{"a wrong key", "not-the-Key-of-this-cluster", "401"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newQdrantScripts(t)
+			q := newFakeQdrant(t, 3)
+			q.create("crm", 3, 2, `{"size":4,"distance":"Cosine"}`).put("1", "a")
+			os.Remove(s.key)
+			if tc.key != "" {
+				if err := os.WriteFile(s.key, []byte(tc.key), 0o400); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out, err := s.run(q, s.backup, "qdrant")
+			kept, _ := filepath.Glob(filepath.Join(s.dir, "nas", "qdrant", "qdrant-*"))
+			if err == nil || len(kept) != 0 || !strings.Contains(out, tc.want) {
+				t.Fatalf("want a failure saying %q and nothing kept; err %v, kept %v:\n%s", tc.want, err, kept, out)
+			}
+			if strings.TrimSpace(tc.key) != "" && strings.Contains(out, tc.key) {
+				t.Errorf("the output shows the key:\n%s", out)
+			}
+			if tc.key != "" && strings.TrimSpace(tc.key) != "" && q.unauthorized == 0 {
+				t.Error("no call reached Qdrant with the wrong key")
+			}
+		})
 	}
 }

@@ -49,7 +49,9 @@ import (
 // Points are id -> payload strings; a snapshot is the JSON of one copy's
 // points. A peer that is down closes every connection.
 type fakeQdrant struct {
-	mu    sync.Mutex
+	mu sync.Mutex
+	// unauthorized counts the calls refused for a missing or wrong API key.
+	unauthorized int
 	t     *testing.T
 	urls  []string
 	down  map[int]bool
@@ -90,6 +92,9 @@ type fakeCopy struct {
 	pending int
 	from    *fakeCopy
 }
+
+// fakeQdrantKey is the fake cluster's API key.
+const fakeQdrantKey = "qdrant-Key.0_~+/=@%^*!,-9"
 
 func newFakeQdrant(t *testing.T, peers int) *fakeQdrant {
 	q := &fakeQdrant{t: t, down: map[int]bool{}, colls: map[string]*fakeCollection{}, snaps: map[int]map[string][]byte{},
@@ -178,6 +183,15 @@ func (q *fakeQdrant) serve(p int, w http.ResponseWriter, r *http.Request) {
 			conn.(*net.TCPConn).SetLinger(0)
 			conn.Close()
 		}
+		return
+	}
+	// Qdrant's API key (src/actix/auth.rs, common/auth/mod.rs at v1.13.2):
+	// every call but /, /healthz, /readyz and /livez needs it, in the
+	// api-key header or as a bearer token; without it, 401.
+	if got := r.Header.Get("api-key"); got != fakeQdrantKey && r.Header.Get("Authorization") != "Bearer "+fakeQdrantKey {
+		q.unauthorized++
+		w.WriteHeader(http.StatusUnauthorized)
+		w.Write([]byte(`{"status":{"error":"Must provide an API key or an Authorization bearer token"},"time":0.0}`))
 		return
 	}
 	ok := func(result any) {

@@ -363,6 +363,8 @@ func (s *stack) backup(in model.Instance) {
 		secret(&svc, model.SecretPostgresPassword)
 	case "redis":
 		secret(&svc, model.SecretRedisPassword)
+	case "qdrant":
+		secret(&svc, model.SecretQdrantAPIKey)
 	case "models":
 		volume(&svc, model.VolModels, "/models")
 		env(&svc, map[string]string{"MODELS_DIR": "/models/models"})

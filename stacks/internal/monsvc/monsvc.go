@@ -77,6 +77,12 @@ func Apply(svc *types.ServiceConfig, in model.Instance, plan *monitoring.Plan, c
 		}
 		mount(svc, monitoring.PrometheusFile, "/etc/prometheus/"+monitoring.PrometheusFile)
 		mount(svc, monitoring.RulesFile, "/etc/prometheus/"+monitoring.RulesFile)
+		// The credentials of the targets that ask for them.
+		for _, j := range plan.Jobs {
+			if j.Secret != "" {
+				svc.Secrets = append(svc.Secrets, types.ServiceSecretConfig{Source: j.Secret, Target: j.Secret})
+			}
+		}
 		svc.HealthCheck = wget(monitoring.PrometheusPort, "/-/ready")
 	case "alertmanager":
 		svc.Command = types.ShellCommand{

@@ -35,8 +35,16 @@ qdrant_urls=${QDRANT_URLS:-http://qdrant-1:6333 http://qdrant-2:6333 http://qdra
 # recovers one, and gives up when nothing moves for QDRANT_STALL seconds. A
 # peer that takes a connection and never answers would otherwise hold the
 # backup's lock for ever.
-qmeta() { curl -fsS --connect-timeout 10 --max-time "${QDRANT_TIMEOUT:-120}" "$@"; }
-qcurl() { curl -fsS --connect-timeout 10 --speed-limit 1 --speed-time "${QDRANT_STALL:-1800}" "$@"; }
+# Both send Qdrant's API key from its secret's file as a header curl reads
+# from a descriptor (-H @FILE), never on a command line.
+qmeta() { curl -fsS -H @<(qkey) --connect-timeout 10 --max-time "${QDRANT_TIMEOUT:-120}" "$@"; }
+qcurl() { curl -fsS -H @<(qkey) --connect-timeout 10 --speed-limit 1 --speed-time "${QDRANT_STALL:-1800}" "$@"; }
+qdrant_key=${QDRANT_API_KEY_FILE:-/run/secrets/qdrant_api_key}
+qkey() {
+  local k
+  k=$(cat "$qdrant_key") && [ -n "$k" ] || { echo "qdrant: no API key in $qdrant_key" >&2; return 1; }
+  printf 'api-key: %s\n' "$k"
+}
 
 # json [--raw|--keys] STEP... prints the values at a path of the JSON
 # document on stdin, one a line: a STEP is an object's key, an array's
