@@ -421,7 +421,7 @@ func TestScriptsReadJSON(t *testing.T) {
 func TestQdrantBackupNeedsTheAPIKey(t *testing.T) {
 	for _, tc := range []struct {
 		name, key string // key "" writes no file
-		want         string
+		want      string
 	}{
 		{"no key file", "", "no API key in"},
 		{"an empty key file", "\n", "no API key in"},

@@ -52,10 +52,10 @@ type fakeQdrant struct {
 	mu sync.Mutex
 	// unauthorized counts the calls refused for a missing or wrong API key.
 	unauthorized int
-	t     *testing.T
-	urls  []string
-	down  map[int]bool
-	colls map[string]*fakeCollection
+	t            *testing.T
+	urls         []string
+	down         map[int]bool
+	colls        map[string]*fakeCollection
 	// snaps are the snapshots on each peer's disk: peer -> path -> content.
 	snaps map[int]map[string][]byte
 	// failSnapshot and failDownload make a peer's shard snapshot fail (500)
