@@ -42,8 +42,10 @@ func getJSON(u string, v any) error {
 // real PostgreSQL, Redis and nginx, the node, the blackbox exporter probing
 // stub CRM and Ollama HTTP servers, and Alertmanager: every target is up.
 // Stopping PostgreSQL fires PostgresDown, and Alertmanager receives it.
-// Qdrant, cloudflared and the GPU exporter cannot run here: their jobs are
-// left out.
+// Qdrant's metrics come from a server that asks for its API key as Qdrant
+// v1.13.2 does (a bearer token or the api-key header, 401 without): the
+// scrape reads it from the configuration's credentials file. cloudflared
+// and the GPU exporter cannot run here: their jobs are left out.
 func TestPrometheusScrapesRealExporters(t *testing.T) {
 	prom := testutil.Tool(t, "prometheus")
 	bins := map[string]string{}
@@ -55,7 +57,7 @@ func TestPrometheusScrapesRealExporters(t *testing.T) {
 	// No Swarm here: the replicated services are one process each.
 	p := plan(t, "server", Settings{Alertmanager: true, Interval: 2 * time.Second})
 	keep := map[string]bool{"node": true, "prometheus": true, "alertmanager": true, "postgres": true, "redis": true,
-		"nginx": true, "crm": true, "crm-app": true, "ollama": true}
+		"nginx": true, "crm": true, "crm-app": true, "ollama": true, "qdrant": true}
 	var jobs []Job
 	for _, name := range []string{"crm", "ollama", "gpu", "tunnel"} {
 		if j, ok := p.Job(name); ok && j.Swarm != "" {
@@ -109,6 +111,14 @@ http {
 		fmt.Fprint(w, `{"version":"0.5.7"}`)
 	}))
 	defer ollama.Close()
+	qdrant := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("api-key") != "k3y" && r.Header.Get("Authorization") != "Bearer k3y" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		fmt.Fprint(w, "# TYPE app_info gauge\napp_info{name=\"qdrant\",version=\"1.13.2\"} 1\n")
+	}))
+	defer qdrant.Close()
 
 	// The exporters, each reading the service it watches.
 	ports := map[string]int{}
@@ -152,6 +162,8 @@ http {
 			return hostOf(crm.URL)
 		case "ollama":
 			return hostOf(ollama.URL)
+		case "qdrant":
+			return hostOf(qdrant.URL)
 		case "prometheus":
 			return listen("prometheus")
 		}
@@ -164,6 +176,8 @@ http {
 	if err := os.WriteFile(filepath.Join(dir, PrometheusFile), cfg, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The API key's file ("k3y"), where the test can write it.
+	testutil.LocalSecrets(t, dir, PrometheusFile)
 	testutil.Daemon(t, dir, "prometheus", nil, prom, "--config.file="+filepath.Join(dir, PrometheusFile),
 		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"), "--storage.tsdb.retention.time="+p.RetentionFlag(),
 		"--web.listen-address="+listen("prometheus"))
@@ -211,7 +225,7 @@ http {
 	// Each exporter reports its service, not just itself.
 	for q, want := range map[string]float64{
 		"pg_up": 1, "nextflow_pg_in_recovery": 0, "redis_up": 1, "nginx_up": 1, ActiveUsersMetric: 42,
-		`probe_success{job="crm"}`: 1, `probe_success{job="ollama"}`: 1,
+		`probe_success{job="crm"}`: 1, `probe_success{job="ollama"}`: 1, `app_info{job="qdrant"}`: 1,
 	} {
 		waitFor(t, q, 20*time.Second, func() (bool, string) {
 			v, ok := query(q)
