@@ -99,12 +99,25 @@ func TestLaptopServesOnDocker(t *testing.T) {
 		t.Errorf("the CRM through the tunnel answers %d: %s", resp.StatusCode, body)
 	}
 
+	// Qdrant asks for its API key: the CRM's container reaches it with the
+	// key's file (the CRM is healthy) and is refused without it.
+	crmID := strings.TrimSpace(d.Run(t, "ps", "-q", "--filter", "label=com.docker.compose.project="+project, "--filter", "label=com.docker.compose.service=crm"))
+	for _, tc := range []struct{ with, want string }{
+		{`-H @<(printf 'api-key: %s\n' "$(cat /run/secrets/qdrant_api_key)")`, "200"},
+		{"", "401"},
+	} {
+		code, _ := d.Try("exec", crmID, "bash", "-c", `curl -s -o /dev/null -w '%{http_code}' `+tc.with+` http://qdrant:6333/collections`)
+		if strings.TrimSpace(code) != tc.want {
+			t.Errorf("Qdrant's /collections from the CRM's container (key: %v) answers %q, want %s", tc.with != "", code, tc.want)
+		}
+	}
+
 	// No secret in any container's configuration (environment, command,
 	// labels, mounts): each reaches its container as a file only.
 	ids := strings.Fields(d.Run(t, "ps", "-aq", "--filter", "label=com.docker.compose.project="+project))
 	inspect := d.Run(t, append([]string{"inspect"}, ids...)...)
 	secrets := map[string]string{"tunnel_token": token}
-	for _, name := range []string{"postgres_password", "redis_password"} {
+	for _, name := range []string{"postgres_password", "redis_password", "qdrant_api_key"} {
 		b, err := os.ReadFile(filepath.Join(out, "secrets", name))
 		if err != nil {
 			t.Fatal(err)

@@ -51,7 +51,7 @@ func TestEngineUpPreviewChangeDestroy(t *testing.T) {
 		t.Fatal(err)
 	}
 	testutil.Golden(t, filepath.Join(testutil.RepoRoot(t), "stacks", "laptop", "testdata", "default", "compose.yaml"), compose)
-	for _, name := range []string{"postgres_password", "redis_password", "tunnel_token"} {
+	for _, name := range []string{"postgres_password", "redis_password", "qdrant_api_key", "tunnel_token"} {
 		fi, err := os.Stat(filepath.Join(out, "secrets", name))
 		if err != nil {
 			t.Fatal(err)
@@ -248,7 +248,7 @@ func TestEngineServerStack(t *testing.T) {
 			t.Errorf("up did not write %s", f)
 		}
 	}
-	for _, name := range []string{"postgres_password", "redis_password", "replication_password", "tunnel_token"} {
+	for _, name := range []string{"postgres_password", "redis_password", "replication_password", "qdrant_api_key", "tunnel_token"} {
 		fi, err := os.Stat(filepath.Join(out, "secrets", name))
 		if err != nil || fi.Mode().Perm() != 0o444 || fi.Size() == 0 {
 			t.Errorf("secret %s: %v %v", name, fi, err)
