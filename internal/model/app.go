@@ -143,6 +143,25 @@ const (
 	SecretQdrantAPIKey     = "qdrant_api_key"
 )
 
+// QdrantKeyFileEnv names the file of Qdrant's API key in the environment
+// of the CRM and of every service that needs the vector store.
+const QdrantKeyFileEnv = "QDRANT_API_KEY_FILE"
+
+// SecretAIAPIKey and AIKeyFileEnv are the AI API's bearer token, where the
+// stage asks for one (AIAsksForKey), and the variable naming its file for
+// the CRM and every service that needs the AI.
+const (
+	SecretAIAPIKey = "ai_api_key"
+	AIKeyFileEnv   = "OLLAMA_API_KEY_FILE"
+)
+
+// AIAsksForKey says the stage's AI API asks for a bearer token. Ollama
+// has no authentication of its own: on a provider's stage a proxy in each
+// AI pod asks for it. On the laptop the API is on the Compose project's
+// internal network only; on the server nginx admits the overlay's private
+// addresses only.
+func AIAsksForKey(c *Config) bool { return Profiles[c.Stage].Hosting == Provider }
+
 // Network names.
 const (
 	NetFrontend = "frontend"
@@ -195,6 +214,9 @@ func Build(c *Config) *App {
 	if tunnelRuns(c) {
 		app.Secrets = append(app.Secrets, SecretSpec{Name: SecretTunnelToken, Key: KeyTunnelToken})
 	}
+	if AIAsksForKey(c) {
+		app.Secrets = append(app.Secrets, SecretSpec{Name: SecretAIAPIKey, Key: KeyAIAPIKey})
+	}
 	for _, name := range c.AppSecrets() {
 		app.Secrets = append(app.Secrets, SecretSpec{Name: AppSecretName(name), Key: KeyAppSecrets, Field: name})
 	}
@@ -230,16 +252,20 @@ func crmService(c *Config) Service {
 	for k, v := range crmEnv {
 		env[k] = v
 	}
+	secrets := []SecretUse{
+		{SecretPostgresPassword, "DATABASE_PASSWORD_FILE"},
+		{SecretRedisPassword, "REDIS_PASSWORD_FILE"},
+		{SecretQdrantAPIKey, QdrantKeyFileEnv},
+	}
+	if AIAsksForKey(c) {
+		secrets = append(secrets, SecretUse{SecretAIAPIKey, AIKeyFileEnv})
+	}
 	return Service{
 		Name: PartCRM, Part: PartCRM, Image: c.CRM.Image,
 		// The DSNs carry no password: the CRM reads it from DATABASE_PASSWORD_FILE.
-		Env: env,
-		Secrets: []SecretUse{
-			{SecretPostgresPassword, "DATABASE_PASSWORD_FILE"},
-			{SecretRedisPassword, "REDIS_PASSWORD_FILE"},
-			{SecretQdrantAPIKey, "QDRANT_API_KEY_FILE"},
-		},
-		Ports: []Port{{Name: "http", Port: c.CRM.Port}},
+		Env:     env,
+		Secrets: secrets,
+		Ports:   []Port{{Name: "http", Port: c.CRM.Port}},
 		Health: Health{
 			// The CRM image is the product's own: either wget or curl answers.
 			Shell: HTTPCheck(c.CRM.Port, c.CRM.HealthPath), HTTPPath: c.CRM.HealthPath, Port: c.CRM.Port,
@@ -365,7 +391,7 @@ func redisService(c *Config) Service {
 // Qdrant would otherwise serve without a key, or with an empty one.
 func QdrantKeyed(run string) string {
 	key := SecretUse{Secret: SecretQdrantAPIKey}.Path()
-	return `key=$(cat ` + key + `) && [ -n "$key" ] || { echo "qdrant: no API key in ` + key + `" >&2; exit 1; }
+	return `if ! key=$(cat ` + key + `) || [ -z "$key" ]; then echo "qdrant: no API key in ` + key + `" >&2; exit 1; fi
 export QDRANT__SERVICE__API_KEY="$key"; unset key
 ` + run
 }

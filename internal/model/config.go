@@ -385,6 +385,7 @@ const (
 	KeyTunnelSecret        = "tunnelSecret"
 	KeyReplicationPassword = "replicationPassword"
 	KeyQdrantAPIKey        = "qdrantApiKey"
+	KeyAIAPIKey            = "aiApiKey"
 	// KeyAppSecrets is the object of the user's services' secrets, each
 	// field a Pulumi secret.
 	KeyAppSecrets = "secrets"
@@ -438,6 +439,7 @@ func buildKeys() []Key {
 		Key{Name: KeyTunnelSecret, Type: "string", Secret: true, Generated: true, Doc: "the secret of a tunnel nfx creates (tunnel.mode managed)"},
 		Key{Name: KeyReplicationPassword, Type: "string", Secret: true, Generated: true, Doc: "the password of PostgreSQL's replication user (server stage)"},
 		Key{Name: KeyQdrantAPIKey, Type: "string", Secret: true, Generated: true, Doc: "Qdrant's API key: every call but its health checks needs it (the CRM, the backups, Prometheus)"},
+		Key{Name: KeyAIAPIKey, Type: "string", Secret: true, Generated: true, Doc: "the bearer token the cloud stage's AI API asks for (cloud stage)"},
 	)
 	return keys
 }

@@ -448,6 +448,9 @@ func RequiredSecrets(c *Config) []RequiredSecret {
 	if NeedsReplication(c.Stage) {
 		out = append(out, RequiredSecret{KeyReplicationPassword, "for PostgreSQL streaming replication"})
 	}
+	if AIAsksForKey(c) {
+		out = append(out, RequiredSecret{KeyAIAPIKey, "for the AI API"})
+	}
 	if tunnelRuns(c) && c.Tunnel.Mode == TunnelToken {
 		out = append(out, RequiredSecret{KeyTunnelToken, "when nextflow:tunnel.mode is token (or set nextflow:tunnel.mode to none to run without the tunnel)"})
 	}
@@ -760,6 +763,9 @@ var (
 	SentinelSizing = Sizing{CPUs: 0.25, Memory: 128 * MiB, CPURequest: 0.05, MemoryRequest: 32 * MiB}
 	NginxSizing    = Sizing{CPUs: 1, Memory: 512 * MiB, CPURequest: 0.25, MemoryRequest: 128 * MiB}
 	BackupSizing   = Sizing{CPUs: 1, Memory: 1 * GiB, CPURequest: 0.1, MemoryRequest: 128 * MiB}
+	// AIProxySizing is the nginx in front of each cloud AI pod's Ollama,
+	// which checks the AI API's key and streams the answers through.
+	AIProxySizing = Sizing{CPUs: 0.5, Memory: 128 * MiB, CPURequest: 0.05, MemoryRequest: 32 * MiB}
 )
 
 // BackupKinds are what the server stage backs up, each by its own job:

@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -357,8 +358,22 @@ func userPart(c *Config, i int, s ServiceConfig) Part {
 	if s.Port > 0 {
 		svc.Ports = []Port{{Name: "http", Port: s.Port}}
 	}
+	taken := map[string]bool{}
+	for k := range env {
+		taken[k] = true
+	}
 	for _, sec := range s.Secrets {
 		svc.Secrets = append(svc.Secrets, SecretUse{Secret: AppSecretName(sec.Name), FileEnv: sec.Env})
+		taken[sec.Env] = true
+	}
+	// Qdrant answers only with its API key: a service that needs the
+	// vector store gets its file, as the CRM does.
+	if slices.Contains(s.Needs, string(EndpointVector)) && !taken[QdrantKeyFileEnv] {
+		svc.Secrets = append(svc.Secrets, SecretUse{Secret: SecretQdrantAPIKey, FileEnv: QdrantKeyFileEnv})
+	}
+	// So does the AI, where it asks for a key.
+	if slices.Contains(s.Needs, string(EndpointAI)) && AIAsksForKey(c) && !taken[AIKeyFileEnv] {
+		svc.Secrets = append(svc.Secrets, SecretUse{Secret: SecretAIAPIKey, FileEnv: AIKeyFileEnv})
 	}
 	h := s.Health
 	svc.Health = Health{

@@ -139,6 +139,36 @@ func TestServicesRejectBadConfig(t *testing.T) {
 	}
 }
 
+// Qdrant answers only with its API key: a service that needs the vector
+// store reads it from QDRANT_API_KEY_FILE, as the CRM does, unless it uses
+// that variable for something of its own; one that does not need it gets
+// no key.
+func TestServicesThatNeedQdrantGetItsKey(t *testing.T) {
+	for _, tc := range []struct {
+		name, fields string
+		want         []SecretUse
+	}{
+		{"needs vector", `"needs": ["vector"]`, []SecretUse{{SecretQdrantAPIKey, QdrantKeyFileEnv}}},
+		{"needs vector and a secret", `"needs": ["vector"], "secrets": [{"name": "apiKey", "env": "API_KEY_FILE"}]`,
+			[]SecretUse{{AppSecretName("apiKey"), "API_KEY_FILE"}, {SecretQdrantAPIKey, QdrantKeyFileEnv}}},
+		{"its own QDRANT_API_KEY_FILE", `"needs": ["vector"], "env": {"QDRANT_API_KEY_FILE": "/etc/key"}`, nil},
+		{"its own secret there", `"needs": ["vector"], "secrets": [{"name": "q", "env": "QDRANT_API_KEY_FILE"}]`,
+			[]SecretUse{{AppSecretName("q"), QdrantKeyFileEnv}}},
+		{"no vector", `"needs": ["db"]`, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, ds := Load("cloud", raw(map[string]string{"services": svc(tc.fields)}), LoadOptions{})
+			if ds.HasErrors() {
+				t.Fatal(ds)
+			}
+			w, _ := Build(cfg).Part("worker")
+			if fmt.Sprint(w.Service.Secrets) != fmt.Sprint(tc.want) {
+				t.Errorf("secrets %v, want %v", w.Service.Secrets, tc.want)
+			}
+		})
+	}
+}
+
 // A service that mounts a secret needs its value before `up`.
 func TestServiceSecretsRequired(t *testing.T) {
 	values := map[string]string{"services": svc(`"secrets": [{"name": "apiKey", "env": "API_KEY_FILE"}]`)}

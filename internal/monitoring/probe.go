@@ -71,10 +71,15 @@ field() { grep -o "\"$1\":[0-9.e+-]*" "$2" | head -n1 | cut -d: -f2; }
 
 json_string() { local s=${1//\\/\\\\}; printf '"%s"' "${s//\"/\\\"}"; }
 
+# auth prints the Authorization header of the AI API's key, where the stage
+# asks for one ($OLLAMA_API_KEY_FILE): curl reads it from a descriptor,
+# never a command line.
+auth() { [ -z "${OLLAMA_API_KEY_FILE:-}" ] || printf 'Authorization: Bearer %s\n' "$(cat "$OLLAMA_API_KEY_FILE")"; }
+
 probe() {
   local name=$1 url=$2 body code took evals evald prompt load
   body=$(mktemp)
-  code=$(curl -sS -o "$body" -w '%{http_code} %{time_total}' -m "$timeout" -X POST "$url/api/generate" \
+  code=$(curl -sS -H @<(auth) -o "$body" -w '%{http_code} %{time_total}' -m "$timeout" -X POST "$url/api/generate" \
     -H 'Content-Type: application/json' \
     -d "{\"model\":$(json_string "$model"),\"prompt\":\"Reply with the word OK.\",\"stream\":false,\"options\":{\"num_predict\":8,\"temperature\":0}}" 2>/dev/null) || true
   took=${code#* }; code=${code%% *}
@@ -99,7 +104,7 @@ probe() {
   echo "nextflow_ollama_probes_total{$t,result=\"ok\"} ${ok_total[$name]:-0}"
   echo "nextflow_ollama_probes_total{$t,result=\"failed\"} ${fail_total[$name]:-0}"
   # What sits in memory: each loaded model's size and the part in VRAM.
-  if curl -fsS -o "$body" -m 10 "$url/api/ps" 2>/dev/null; then
+  if curl -fsS -H @<(auth) -o "$body" -m 10 "$url/api/ps" 2>/dev/null; then
     grep -o '"name":"[^"]*"\|"size":[0-9]*\|"size_vram":[0-9]*' "$body" | awk -v t="$t" '
       /^"name"/ { split($0, a, "\""); m = a[4]; gsub(/[\\"]/, "", m); next }
       /^"size":/ { split($0, a, ":"); printf "${ModelSize}{%s,model=\"%s\"} %s\n", t, m, a[2]; next }

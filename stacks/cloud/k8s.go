@@ -24,6 +24,8 @@ type k8s struct {
 	// secrets are the stage's secret values by name, for the Secrets
 	// of another namespace (the monitoring's scrape credentials).
 	secrets map[string]pulumi.StringOutput
+	// monSecrets are the copies made in the monitoring namespace.
+	monSecrets map[string]bool
 }
 
 func (k *k8s) opts(part string, extra ...pulumi.ResourceOption) []pulumi.ResourceOption {

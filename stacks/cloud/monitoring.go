@@ -254,16 +254,9 @@ func (k *k8s) monitorJob(app *model.App, j monitoring.Job, opts ...pulumi.Resour
 	}
 	if j.Secret != "" {
 		// The operator reads a scrape's credentials from a Secret in the
-		// ServiceMonitor's own namespace: a copy of the workload's, there.
-		v, ok := k.secrets[j.Secret]
-		if !ok {
-			return fmt.Errorf("cloud: the monitoring's %s job needs secret %s, which has no value", j.Name, j.Secret)
-		}
-		copied := "scrape-" + dns(j.Secret)
-		if _, err := corev1.NewSecret(k.ctx, k.name(copied), &corev1.SecretArgs{
-			Metadata: monMeta(copied, appLabels(j.Name)), Type: pulumi.String("Opaque"),
-			StringData: pulumi.StringMap{j.Secret: v},
-		}, k.monOpts(opts...)...); err != nil {
+		// ServiceMonitor's own namespace.
+		copied, err := k.monSecret(j.Secret, j.Name, opts...)
+		if err != nil {
 			return err
 		}
 		endpoint["authorization"] = map[string]any{"type": "Bearer", "credentials": map[string]any{"name": copied, "key": j.Secret}}
@@ -278,10 +271,36 @@ func (k *k8s) monitorJob(app *model.App, j monitoring.Job, opts ...pulumi.Resour
 	}, opts...)
 }
 
+// monSecret copies one of the workloads' secrets into the monitoring
+// namespace, for the user named, and returns the copy's name: a pod, or
+// the operator for a scrape, reads a Secret of its own namespace only.
+func (k *k8s) monSecret(secret, user string, opts ...pulumi.ResourceOption) (string, error) {
+	v, ok := k.secrets[secret]
+	if !ok {
+		return "", fmt.Errorf("cloud: the monitoring's %s needs secret %s, which has no value", user, secret)
+	}
+	copied := "scrape-" + dns(secret)
+	if k.monSecrets[copied] {
+		return copied, nil
+	}
+	if _, err := corev1.NewSecret(k.ctx, k.name(copied), &corev1.SecretArgs{
+		Metadata: monMeta(copied, appLabels(user)), Type: pulumi.String("Opaque"),
+		StringData: pulumi.StringMap{secret: v},
+	}, k.monOpts(opts...)...); err != nil {
+		return "", err
+	}
+	if k.monSecrets == nil {
+		k.monSecrets = map[string]bool{}
+	}
+	k.monSecrets[copied] = true
+	return copied, nil
+}
+
 // monDeployment is one of nfx's monitoring Deployments: one pod on the
 // general pool, restricted, its files from a ConfigMap, a writable /tmp,
-// probed on its metrics port, behind a Service.
-func (k *k8s) monDeployment(name, image string, command []string, env map[string]string, file, fileData string, mountPath string, port int, probePath string, opts ...pulumi.ResourceOption) error {
+// probed on its metrics port, behind a Service; each of secrets (copied
+// into the namespace) a file under /run/secrets, as on the workloads.
+func (k *k8s) monDeployment(name, image string, command []string, env map[string]string, file, fileData string, mountPath string, port int, probePath string, secrets []string, opts ...pulumi.ResourceOption) error {
 	labels := appLabels(name)
 	if _, err := corev1.NewConfigMap(k.ctx, k.name(name+"-config"), &corev1.ConfigMapArgs{
 		Metadata: monMeta(name, labels), Data: pulumi.StringMap{file: pulumi.String(fileData)},
@@ -307,20 +326,31 @@ func (k *k8s) monDeployment(name, image string, command []string, env map[string
 		SecurityContext: restricted(),
 		ReadinessProbe:  httpProbe(probePath, port, 15, 3),
 		LivenessProbe:   tcpProbe(port, 20, 3),
-		VolumeMounts: corev1.VolumeMountArray{
-			corev1.VolumeMountArgs{Name: pulumi.String("config"), MountPath: pulumi.String(mountPath), ReadOnly: pulumi.Bool(true)},
-			corev1.VolumeMountArgs{Name: pulumi.String("tmp"), MountPath: pulumi.String("/tmp")},
-		},
 	}
+	mounts := corev1.VolumeMountArray{
+		corev1.VolumeMountArgs{Name: pulumi.String("config"), MountPath: pulumi.String(mountPath), ReadOnly: pulumi.Bool(true)},
+		corev1.VolumeMountArgs{Name: pulumi.String("tmp"), MountPath: pulumi.String("/tmp")},
+	}
+	vols := corev1.VolumeArray{
+		corev1.VolumeArgs{Name: pulumi.String("config"), ConfigMap: corev1.ConfigMapVolumeSourceArgs{Name: pulumi.String(name), DefaultMode: pulumi.Int(mode)}},
+		corev1.VolumeArgs{Name: pulumi.String("tmp"), EmptyDir: corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String("64Mi")}},
+	}
+	for _, sec := range secrets {
+		copied, err := k.monSecret(sec, name, opts...)
+		if err != nil {
+			return err
+		}
+		use := model.SecretUse{Secret: sec}
+		mounts = append(mounts, corev1.VolumeMountArgs{Name: pulumi.String(dns(sec)), MountPath: pulumi.String(use.Path()), SubPath: pulumi.String(sec), ReadOnly: pulumi.Bool(true)})
+		vols = append(vols, secretVolume(dns(sec), copied))
+	}
+	container.VolumeMounts = mounts
 	spec := corev1.PodSpecArgs{
 		AutomountServiceAccountToken: pulumi.Bool(false),
 		SecurityContext:              podSecurity(),
 		NodeSelector:                 pulumi.StringMap{PoolLabel: pulumi.String(GeneralPool)},
 		Containers:                   corev1.ContainerArray{container},
-		Volumes: corev1.VolumeArray{
-			corev1.VolumeArgs{Name: pulumi.String("config"), ConfigMap: corev1.ConfigMapVolumeSourceArgs{Name: pulumi.String(name), DefaultMode: pulumi.Int(mode)}},
-			corev1.VolumeArgs{Name: pulumi.String("tmp"), EmptyDir: corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String("64Mi")}},
-		},
+		Volumes:                      vols,
 	}
 	if _, err := appsv1.NewDeployment(k.ctx, k.name(name), &appsv1.DeploymentArgs{
 		Metadata: monMeta(name, labels),
@@ -351,7 +381,7 @@ func (k *k8s) blackbox(config []byte, opts ...pulumi.ResourceOption) error {
 	dir := "/etc/blackbox"
 	return k.monDeployment(monitoring.BlackboxService, monitoring.Images["blackbox"],
 		[]string{"/bin/blackbox_exporter", "--config.file=" + dir + "/" + monitoring.BlackboxFile},
-		nil, monitoring.BlackboxFile, string(config), dir, monitoring.BlackboxPort, "/-/healthy", opts...)
+		nil, monitoring.BlackboxFile, string(config), dir, monitoring.BlackboxPort, "/-/healthy", nil, opts...)
 }
 
 // ollamaProbe measures Ollama's service level on every AI pod, each
@@ -365,11 +395,17 @@ func (k *k8s) ollamaProbe(app *model.App, script []byte, opts ...pulumi.Resource
 		}
 	}
 	dir := "/opt/ollama-probe"
+	env := map[string]string{"OLLAMA_TARGETS": strings.Join(targets, " "), "OLLAMA_MODEL": app.Config.AI.Model,
+		"OUT_DIR": "/tmp/ollama-probe", "PROBE_SECONDS": fmt.Sprint(int(monitoring.ProbeEvery / time.Second))}
+	var secrets []string
+	if model.AIAsksForKey(app.Config) {
+		// Its generations go through the AI pods' key check.
+		secrets = []string{model.SecretAIAPIKey}
+		env[model.AIKeyFileEnv] = model.SecretUse{Secret: model.SecretAIAPIKey}.Path()
+	}
 	return k.monDeployment(monitoring.ProbeService, app.Config.Nginx.Image,
-		[]string{"/bin/bash", dir + "/" + monitoring.ProbeFile, "serve"},
-		map[string]string{"OLLAMA_TARGETS": strings.Join(targets, " "), "OLLAMA_MODEL": app.Config.AI.Model,
-			"OUT_DIR": "/tmp/ollama-probe", "PROBE_SECONDS": fmt.Sprint(int(monitoring.ProbeEvery / time.Second))},
-		monitoring.ProbeFile, string(script), dir, monitoring.ProbePort, "/metrics", opts...)
+		[]string{"/bin/bash", dir + "/" + monitoring.ProbeFile, "serve"}, env,
+		monitoring.ProbeFile, string(script), dir, monitoring.ProbePort, "/metrics", secrets, opts...)
 }
 
 // gpuExporter runs NVIDIA's DCGM exporter on every GPU node, reading the

@@ -2,6 +2,8 @@ package cloud
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
@@ -58,30 +60,37 @@ func (ollamaSet) provision(r *realisation, p *model.Part) error {
 	extra := placement(&spec, m.GPUs)
 	// Ollama runs as a non-root user with a read-only root: its home, keys
 	// and models live on the pod's volume, scratch space on an emptyDir.
-	env, err := r.envOf(p, map[string]string{"HOME": "/models", "OLLAMA_MODELS": "/models/models"})
+	// Ollama on loopback, behind the proxy that asks for the AI API's key
+	// (aiproxy.go) on Ollama's port.
+	env, err := r.envOf(p, map[string]string{"HOME": "/models", "OLLAMA_MODELS": "/models/models", "OLLAMA_HOST": OllamaLoopback})
+	if err != nil {
+		return err
+	}
+	proxy, proxyVols, err := r.aiProxy(name)
 	if err != nil {
 		return err
 	}
 	spec.SecurityContext = podSecurity()
-	spec.Volumes = corev1.VolumeArray{corev1.VolumeArgs{Name: pulumi.String("tmp"), EmptyDir: corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String("1Gi")}}}
+	spec.Volumes = append(corev1.VolumeArray{corev1.VolumeArgs{Name: pulumi.String("tmp"), EmptyDir: corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String("1Gi")}}}, proxyVols...)
+	_, loopbackPort, _ := strings.Cut(OllamaLoopback, ":")
+	lport, _ := strconv.Atoi(loopbackPort)
 	check := corev1.ExecActionArgs{Command: pulumi.ToStringArray([]string{"/bin/sh", "-c", m.Health.Shell})}
 	spec.Containers = corev1.ContainerArray{corev1.ContainerArgs{
 		Name: pulumi.String(name), Image: pulumi.String(m.Image), ImagePullPolicy: pulumi.String("Always"),
 		// The model is pulled at start onto the pod's persistent volume.
 		Command:         pulumi.ToStringArray(m.Entrypoint),
 		Env:             env,
-		Ports:           corev1.ContainerPortArray{corev1.ContainerPortArgs{Name: pulumi.String("api"), ContainerPort: pulumi.Int(model.OllamaPort)}},
 		Resources:       resources(m.Sizing, extra),
 		SecurityContext: restricted(),
 		// Pulling a model takes minutes: up to 30 before the start counts as failed.
 		StartupProbe:   corev1.ProbeArgs{Exec: check, PeriodSeconds: pulumi.Int(10), FailureThreshold: pulumi.Int(ollamaStartupSeconds / 10), TimeoutSeconds: pulumi.Int(10)},
 		ReadinessProbe: corev1.ProbeArgs{Exec: check, PeriodSeconds: pulumi.Int(15), TimeoutSeconds: pulumi.Int(10)},
-		LivenessProbe:  tcpProbe(model.OllamaPort, 20, 3),
+		LivenessProbe:  tcpProbe(lport, 20, 3),
 		VolumeMounts: corev1.VolumeMountArray{
 			corev1.VolumeMountArgs{Name: pulumi.String("models"), MountPath: pulumi.String("/models")},
 			corev1.VolumeMountArgs{Name: pulumi.String("tmp"), MountPath: pulumi.String("/tmp")},
 		},
-	}}
+	}, proxy}
 	if _, err := k.service(name, name, map[string]int{"api": model.OllamaPort}, true, nil); err != nil {
 		return err
 	}

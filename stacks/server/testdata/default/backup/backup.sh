@@ -42,7 +42,10 @@ qcurl() { curl -fsS -H @<(qkey) --connect-timeout 10 --speed-limit 1 --speed-tim
 qdrant_key=${QDRANT_API_KEY_FILE:-/run/secrets/qdrant_api_key}
 qkey() {
   local k
-  k=$(cat "$qdrant_key") && [ -n "$k" ] || { echo "qdrant: no API key in $qdrant_key" >&2; return 1; }
+  if ! k=$(cat "$qdrant_key") || [ -z "$k" ]; then
+    echo "qdrant: no API key in $qdrant_key" >&2
+    return 1
+  fi
   printf 'api-key: %s\n' "$k"
 }
 
@@ -172,7 +175,7 @@ qdrant_any() {
 # for the collection (200, 404), or nothing when it does not answer.
 collection_code() {
   local code
-  code=$(curl -sS -o /dev/null --connect-timeout 10 --max-time "${QDRANT_TIMEOUT:-120}" -w '%{http_code}' \
+  code=$(curl -sS -H @<(qkey) -o /dev/null --connect-timeout 10 --max-time "${QDRANT_TIMEOUT:-120}" -w '%{http_code}' \
     "$1/collections/$(urlenc "$2")" 2>/dev/null || true)
   case $code in 000 | "") ;; *) echo "$code" ;; esac
 }
@@ -207,7 +210,7 @@ snapshot_shard() {
     echo "backup: qdrant: shard $3 of $2 from $1 does not match the checksum Qdrant gave" >&2
     rc=1
   fi
-  qmeta -X DELETE "$base" >/dev/null || log "qdrant: snapshot $snap of shard $3 of $2 stays on $1's disk; delete it: curl -X DELETE '$base'"
+  qmeta -X DELETE "$base" >/dev/null || log "qdrant: snapshot $snap of shard $3 of $2 stays on $1's disk; delete it: curl -H \"api-key: \$(cat $qdrant_key)\" -X DELETE '$base'"
   [ "$rc" = 0 ] || rm -f "$4"
   return "$rc"
 }

@@ -29,7 +29,10 @@ qcurl() { curl -fsS -H @<(qkey) --connect-timeout 10 --speed-limit 1 --speed-tim
 qdrant_key=${QDRANT_API_KEY_FILE:-/run/secrets/qdrant_api_key}
 qkey() {
   local k
-  k=$(cat "$qdrant_key") && [ -n "$k" ] || { echo "qdrant: no API key in $qdrant_key" >&2; return 1; }
+  if ! k=$(cat "$qdrant_key") || [ -z "$k" ]; then
+    echo "qdrant: no API key in $qdrant_key" >&2
+    return 1
+  fi
   printf 'api-key: %s\n' "$k"
 }
 
@@ -159,7 +162,7 @@ qdrant_any() {
 # for the collection (200, 404), or nothing when it does not answer.
 collection_code() {
   local code
-  code=$(curl -sS -o /dev/null --connect-timeout 10 --max-time "${QDRANT_TIMEOUT:-120}" -w '%{http_code}' \
+  code=$(curl -sS -H @<(qkey) -o /dev/null --connect-timeout 10 --max-time "${QDRANT_TIMEOUT:-120}" -w '%{http_code}' \
     "$1/collections/$(urlenc "$2")" 2>/dev/null || true)
   case $code in 000 | "") ;; *) echo "$code" ;; esac
 }
@@ -275,7 +278,7 @@ create_collection() {
 qdrant_send() {
   local url out
   for url in $qdrant_urls; do
-    out=$(curl -sS --connect-timeout 10 --max-time "${QDRANT_TIMEOUT:-120}" -X "$1" -H 'Content-Type: application/json' \
+    out=$(curl -sS -H @<(qkey) --connect-timeout 10 --max-time "${QDRANT_TIMEOUT:-120}" -X "$1" -H 'Content-Type: application/json' \
       --data-binary "$3" -w '\n%{http_code}' "$url$2" 2>&1) || continue
     [ "${out##*$'\n'}" = 200 ] && return 0
     echo "restore: $1 $2: ${out%$'\n'*}" >&2
@@ -329,7 +332,7 @@ restore_qdrant() {
     code=$(collection_status "$name")
     case $code in
       200) fits "$name" "$dir" || {
-          echo "restore: nothing was restored. Delete the collection (curl -X DELETE ${qdrant_urls%% *}/collections/$(urlenc "$name")) and run the restore again: it creates it as it was" >&2
+          echo "restore: nothing was restored. Delete the collection (curl -H \"api-key: \$(cat $qdrant_key)\" -X DELETE ${qdrant_urls%% *}/collections/$(urlenc "$name")) and run the restore again: it creates it as it was" >&2
           exit 1
         } ;;
       404) ;;

@@ -1,0 +1,204 @@
+package cloud
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/internal/monitoring"
+	"github.com/nextflow-crm/nfx/internal/testutil"
+)
+
+// fakeLoopbackOllama answers as Ollama 0.5.7 bound to loopback does
+// (server/routes.go, allowedHostsMiddleware and allowedHost at v0.5.7): a
+// request whose Host is not a loopback, private or unspecified address,
+// localhost or a .localhost, .local or .internal name gets 403.
+// /api/version answers its version; /api/generate streams three chunks,
+// flushed one by one; everything else 404. It records each request's
+// Authorization header.
+type fakeLoopbackOllama struct {
+	mu   sync.Mutex
+	auth []string
+}
+
+func (f *fakeLoopbackOllama) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	host, _, err := net.SplitHostPort(r.Host)
+	if err != nil {
+		host = r.Host
+	}
+	allowed := host == "" || host == "localhost" || strings.HasSuffix(host, ".localhost") || strings.HasSuffix(host, ".local") || strings.HasSuffix(host, ".internal")
+	if a, err := netip.ParseAddr(host); err == nil && (a.IsLoopback() || a.IsPrivate() || a.IsUnspecified()) {
+		allowed = true
+	}
+	if !allowed {
+		w.WriteHeader(http.StatusForbidden)
+		return
+	}
+	f.mu.Lock()
+	f.auth = append(f.auth, r.Header.Get("Authorization"))
+	f.mu.Unlock()
+	switch r.URL.Path {
+	case "/api/version":
+		fmt.Fprint(w, `{"version":"0.5.7"}`)
+	case "/api/generate":
+		for i, tok := range []string{"Hel", "lo", ""} {
+			fmt.Fprintf(w, `{"response":%q,"done":%v}`+"\n", tok, i == 2)
+			w.(http.Flusher).Flush()
+			time.Sleep(50 * time.Millisecond)
+		}
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// The AI pod's proxy, the rendered nginx configuration run by this
+// machine's nginx in front of a loopback Ollama: only "Bearer <the key>"
+// passes (compared whatever its case: a key differing in case is refused),
+// the key does not reach Ollama, Ollama accepts the proxied Host, answers
+// stream through, /api/version passes without a key, model management is
+// refused with one. The monitoring's probe, given the key's file, measures
+// through it.
+func TestAIProxyAsksForTheKey(t *testing.T) {
+	nginx := testutil.Tool(t, "nginx")
+	const key = "Ai-Key.0_~+/=@%^*!,-zZ"
+	ollama := &fakeLoopbackOllama{}
+	upstream := httptest.NewServer(ollama)
+	defer upstream.Close()
+	dir := t.TempDir()
+	port := testutil.FreePort(t)
+	// The pod's paths and ports, moved to the test's own.
+	conf := AIProxyConf()
+	for _, r := range [][2]string{
+		{"/tmp/", dir + "/"},
+		{"/etc/nfx-ai", dir},
+		{OllamaLoopback, strings.TrimPrefix(upstream.URL, "http://")},
+		{fmt.Sprintf("listen %d;", model.OllamaPort), fmt.Sprintf("listen 127.0.0.1:%d;", port)},
+	} {
+		if !strings.Contains(conf, r[0]) {
+			t.Fatalf("the proxy's configuration has no %q", r[0])
+		}
+		conf = strings.ReplaceAll(conf, r[0], r[1])
+	}
+	for _, d := range []string{"key", "conf"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for path, data := range map[string]string{"conf/nginx.conf": conf, "key/" + aiProxyKeyFile: AIProxyKeyLine(key)} {
+		if err := os.WriteFile(filepath.Join(dir, path), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := exec.Command(nginx, "-t", "-c", filepath.Join(dir, "conf", "nginx.conf"), "-e", filepath.Join(dir, "error.log")).CombinedOutput(); err != nil {
+		t.Fatalf("nginx -t: %v\n%s", err, out)
+	}
+	testutil.Daemon(t, dir, "nginx", nil, nginx, "-c", filepath.Join(dir, "conf", "nginx.conf"), "-e", filepath.Join(dir, "error.log"), "-g", "daemon off;")
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("nginx does not listen")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	for _, tc := range []struct {
+		name, method, path, auth string
+		want                     int
+		body                     string
+	}{
+		{"no key", "POST", "/api/generate", "", 401, ""},
+		{"a wrong key", "POST", "/api/generate", "Bearer not-the-key", 401, ""},
+		{"the key in another case", "POST", "/api/generate", "Bearer " + strings.ToLower(key), 401, ""},
+		{"the key without Bearer", "POST", "/api/generate", key, 401, ""},
+		{"the key with more after it", "POST", "/api/generate", "Bearer " + key + "x", 401, ""},
+		{"the key", "POST", "/api/generate", "Bearer " + key, 200, `{"response":"Hel","done":false}` + "\n" + `{"response":"lo","done":false}` + "\n" + `{"response":"","done":true}` + "\n"},
+		{"the key, OpenAI's API", "POST", "/v1/chat/completions", "Bearer " + key, 404, ""},
+		{"the version, no key", "GET", "/api/version", "", 200, `{"version":"0.5.7"}`},
+		{"a pull with the key", "POST", "/api/pull", "Bearer " + key, 403, ""},
+		{"a delete with the key", "DELETE", "/api/delete", "Bearer " + key, 403, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ollama.mu.Lock()
+			ollama.auth = nil
+			ollama.mu.Unlock()
+			req, _ := http.NewRequest(tc.method, base+tc.path, strings.NewReader(`{"model":"llama3.1:8b","prompt":"hi"}`))
+			if tc.auth != "" {
+				req.Header.Set("Authorization", tc.auth)
+			}
+			// The CRM's Host, the Service's name: Ollama must not see it.
+			req.Host = "ai:11434"
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.want || (tc.body != "" && string(body) != tc.body) {
+				t.Fatalf("%s %s answers %d %q, want %d %q", tc.method, tc.path, resp.StatusCode, body, tc.want, tc.body)
+			}
+			if tc.want == 401 && !strings.Contains(resp.Header.Get("WWW-Authenticate"), "Bearer") {
+				t.Errorf("a 401 without WWW-Authenticate: Bearer")
+			}
+			ollama.mu.Lock()
+			defer ollama.mu.Unlock()
+			reached := len(ollama.auth) > 0
+			if wantReach := tc.want == 200 || tc.want == 404; reached != wantReach {
+				t.Errorf("Ollama reached: %v, want %v", reached, wantReach)
+			}
+			for _, a := range ollama.auth {
+				if a != "" {
+					t.Errorf("the key reached Ollama: %q", a)
+				}
+			}
+		})
+	}
+
+	// The monitoring's probe, with the key's file, measures through it;
+	// without it, it sees the 401.
+	keyFile := filepath.Join(dir, "ai_api_key")
+	if err := os.WriteFile(keyFile, []byte(key), 0o400); err != nil {
+		t.Fatal(err)
+	}
+	probe := filepath.Join(dir, monitoring.ProbeFile)
+	if err := os.WriteFile(probe, monitoring.ProbeScript(), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		env  []string
+		want string
+	}{
+		{"with the key", []string{model.AIKeyFileEnv + "=" + keyFile}, `nextflow_ollama_probe_status_code{target="ai-0"} 200`},
+		{"without", nil, `nextflow_ollama_probe_status_code{target="ai-0"} 401`},
+	} {
+		out := filepath.Join(dir, "probe-"+strings.ReplaceAll(tc.name, " ", "-"))
+		cmd := exec.Command("bash", probe, "once")
+		cmd.Env = append(append(os.Environ(), "OUT_DIR="+out, "OLLAMA_MODEL=llama3.1:8b", "PROBE_TIMEOUT=5", "OLLAMA_TARGETS=ai-0="+base), tc.env...)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("probe %s: %v\n%s", tc.name, err, b)
+		}
+		metrics, _ := os.ReadFile(filepath.Join(out, "metrics"))
+		if !strings.Contains(string(metrics), tc.want+"\n") {
+			t.Errorf("probe %s: the metrics lack %q:\n%s", tc.name, tc.want, metrics)
+		}
+		if strings.Contains(string(metrics), key) {
+			t.Errorf("probe %s: the metrics hold the key", tc.name)
+		}
+	}
+}
