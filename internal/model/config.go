@@ -438,7 +438,7 @@ func buildKeys() []Key {
 		Key{Name: KeyTunnelToken, Type: "string", Secret: true, Doc: "the token of an existing Cloudflare tunnel (tunnel.mode token)"},
 		Key{Name: KeyTunnelSecret, Type: "string", Secret: true, Generated: true, Doc: "the secret of a tunnel nfx creates (tunnel.mode managed)"},
 		Key{Name: KeyReplicationPassword, Type: "string", Secret: true, Generated: true, Doc: "the password of PostgreSQL's replication user (server stage)"},
-		Key{Name: KeyQdrantAPIKey, Type: "string", Secret: true, Generated: true, Doc: "Qdrant's API key: every call but its health checks needs it (the CRM, the backups, Prometheus)"},
+		Key{Name: KeyQdrantAPIKey, Type: "string", Secret: true, Generated: true, Doc: "Qdrant's API key, which its REST and gRPC APIs ask for but on its health checks and web UI (the CRM, the backups, Prometheus send it)"},
 		Key{Name: KeyAIAPIKey, Type: "string", Secret: true, Generated: true, Doc: "the bearer token the cloud stage's AI API asks for (cloud stage)"},
 	)
 	return keys

@@ -12,9 +12,9 @@ import (
 // Ollama has no authentication of its own. On the cloud each AI pod runs
 // it on loopback (OllamaLoopback) behind nginx, which listens on Ollama's
 // port and passes a request on only with the stage's key as a bearer
-// token (nextflow:aiApiKey, the CRM's OLLAMA_API_KEY_FILE): the key in the
-// Authorization header is what OpenAI-compatible clients and Ollama's own
-// send. /api/version, which holds no data, passes without it (the
+// token (nextflow:aiApiKey, the CRM's OLLAMA_API_KEY_FILE), in the
+// Authorization header as OpenAI-compatible clients send it (Ollama's own
+// CLI sends none). /api/version, which holds no data, passes without it (the
 // blackbox probe's liveness check); model management (pull, push, create,
 // copy, delete, blobs) is refused to everyone, as on the server: the pod
 // pulls its own models.

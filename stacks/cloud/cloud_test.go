@@ -427,3 +427,93 @@ func TestClaimPatchesSurviveTheProvider(t *testing.T) {
 		}
 	}
 }
+
+// podSpecs are the pod templates of a variant's workloads, by name.
+func podSpecs(res *offline.Result) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for _, kind := range []string{"Deployment", "StatefulSet", "DaemonSet", "CronJob"} {
+		for _, obj := range objects(res, kind) {
+			spec := asMap(obj["spec"])
+			if kind == "CronJob" {
+				spec = asMap(asMap(asMap(spec["jobTemplate"])["spec"]))
+			}
+			tpl := asMap(spec["template"])
+			out[kind+"/"+fmt.Sprint(asMap(obj["metadata"])["name"])] = tpl
+		}
+	}
+	return out
+}
+
+// A probe the kubelet sends to a port, or a Service's traffic, reaches the
+// pod's IP: a container that listens only on loopback there (Ollama behind
+// the AI pods' key check) would be killed by its liveness probe and get
+// nothing from its Service. Every TCP and HTTP probe's port is one its own
+// container declares, and every Service's target port one that a
+// container of the pods it selects declares.
+func TestProbesAndServicesReachWhatListens(t *testing.T) {
+	for name, values := range variants {
+		t.Run(name, func(t *testing.T) {
+			res, _ := run(t, values)
+			declared := func(c map[string]any) map[string]bool {
+				ports := map[string]bool{}
+				for _, p := range asList(c["ports"]) {
+					ports[fmt.Sprint(asMap(p)["containerPort"])] = true
+					if n, ok := asMap(p)["name"]; ok {
+						ports[fmt.Sprint(n)] = true
+					}
+				}
+				return ports
+			}
+			pods := podSpecs(res)
+			for wl, tpl := range pods {
+				for _, c := range asList(asMap(tpl["spec"])["containers"]) {
+					c := asMap(c)
+					ports := declared(c)
+					for _, probe := range []string{"startupProbe", "readinessProbe", "livenessProbe"} {
+						p := asMap(c[probe])
+						for _, action := range []string{"tcpSocket", "httpGet"} {
+							if a := asMap(p[action]); a != nil && !ports[fmt.Sprint(a["port"])] {
+								t.Errorf("%s: container %s's %s %s port %v is not a port it declares (%v)", wl, c["name"], probe, action, a["port"], ports)
+							}
+						}
+					}
+				}
+			}
+			for _, svc := range objects(res, "Service") {
+				md, spec := asMap(svc["metadata"]), asMap(svc["spec"])
+				sel := asMap(spec["selector"])
+				listening := map[string]bool{}
+				matched := false
+				for _, tpl := range pods {
+					labels := asMap(asMap(tpl["metadata"])["labels"])
+					if len(sel) == 0 {
+						continue
+					}
+					ok := true
+					for k, v := range sel {
+						if labels[k] != v {
+							ok = false
+						}
+					}
+					if !ok {
+						continue
+					}
+					matched = true
+					for _, c := range asList(asMap(tpl["spec"])["containers"]) {
+						for p := range declared(asMap(c)) {
+							listening[p] = true
+						}
+					}
+				}
+				if !matched {
+					continue // a chart's or a controller's pods
+				}
+				for _, p := range asList(spec["ports"]) {
+					if tp := fmt.Sprint(asMap(p)["targetPort"]); !listening[tp] {
+						t.Errorf("Service %s/%s sends port %v to %s, which no container of its pods declares", md["namespace"], md["name"], asMap(p)["port"], tp)
+					}
+				}
+			}
+		})
+	}
+}

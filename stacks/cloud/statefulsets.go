@@ -2,8 +2,6 @@ package cloud
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
@@ -72,8 +70,9 @@ func (ollamaSet) provision(r *realisation, p *model.Part) error {
 	}
 	spec.SecurityContext = podSecurity()
 	spec.Volumes = append(corev1.VolumeArray{corev1.VolumeArgs{Name: pulumi.String("tmp"), EmptyDir: corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String("1Gi")}}}, proxyVols...)
-	_, loopbackPort, _ := strings.Cut(OllamaLoopback, ":")
-	lport, _ := strconv.Atoi(loopbackPort)
+	// Alive while its own CLI reaches it on loopback: the kubelet's TCP
+	// and HTTP probes go to the pod's IP, where Ollama does not listen.
+	alive := corev1.ExecActionArgs{Command: pulumi.ToStringArray([]string{"ollama", "ps"})}
 	check := corev1.ExecActionArgs{Command: pulumi.ToStringArray([]string{"/bin/sh", "-c", m.Health.Shell})}
 	spec.Containers = corev1.ContainerArray{corev1.ContainerArgs{
 		Name: pulumi.String(name), Image: pulumi.String(m.Image), ImagePullPolicy: pulumi.String("Always"),
@@ -85,7 +84,7 @@ func (ollamaSet) provision(r *realisation, p *model.Part) error {
 		// Pulling a model takes minutes: up to 30 before the start counts as failed.
 		StartupProbe:   corev1.ProbeArgs{Exec: check, PeriodSeconds: pulumi.Int(10), FailureThreshold: pulumi.Int(ollamaStartupSeconds / 10), TimeoutSeconds: pulumi.Int(10)},
 		ReadinessProbe: corev1.ProbeArgs{Exec: check, PeriodSeconds: pulumi.Int(15), TimeoutSeconds: pulumi.Int(10)},
-		LivenessProbe:  tcpProbe(lport, 20, 3),
+		LivenessProbe:  corev1.ProbeArgs{Exec: alive, PeriodSeconds: pulumi.Int(20), TimeoutSeconds: pulumi.Int(10), FailureThreshold: pulumi.Int(3)},
 		VolumeMounts: corev1.VolumeMountArray{
 			corev1.VolumeMountArgs{Name: pulumi.String("models"), MountPath: pulumi.String("/models")},
 			corev1.VolumeMountArgs{Name: pulumi.String("tmp"), MountPath: pulumi.String("/tmp")},

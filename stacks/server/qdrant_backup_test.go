@@ -293,7 +293,7 @@ func TestQdrantRestoreRefusesWhatDoesNotFit(t *testing.T) {
 	delete(q.colls, "notes")
 	q.create("notes", 2, 2, `{"size":4,"distance":"Dot"}`).put("1", "after")
 	out, err = s.run(q, s.restore, "qdrant", files[0])
-	if err == nil || !strings.Contains(out, "collection notes has shards 0 1 on the cluster and 0 1 2 in") || !strings.Contains(out, `curl -H "api-key: $(cat `+s.key+`)" -X DELETE`) {
+	if err == nil || !strings.Contains(out, "collection notes has shards 0 1 on the cluster and 0 1 2 in") || !strings.Contains(out, `curl -H @<(printf 'api-key: %s\n' "$(cat `+s.key+`)") -X DELETE`) {
 		t.Fatalf("want a refusal naming the shards and the way on; err %v:\n%s", err, out)
 	}
 	for _, c := range []string{"crm", "notes"} {

@@ -210,7 +210,7 @@ snapshot_shard() {
     echo "backup: qdrant: shard $3 of $2 from $1 does not match the checksum Qdrant gave" >&2
     rc=1
   fi
-  qmeta -X DELETE "$base" >/dev/null || log "qdrant: snapshot $snap of shard $3 of $2 stays on $1's disk; delete it: curl -H \"api-key: \$(cat $qdrant_key)\" -X DELETE '$base'"
+  qmeta -X DELETE "$base" >/dev/null || log "qdrant: snapshot $snap of shard $3 of $2 stays on $1's disk; delete it: curl -H @<(printf 'api-key: %s\\n' \"\$(cat $qdrant_key)\") -X DELETE '$base'"
   [ "$rc" = 0 ] || rm -f "$4"
   return "$rc"
 }

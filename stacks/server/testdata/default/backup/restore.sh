@@ -332,7 +332,7 @@ restore_qdrant() {
     code=$(collection_status "$name")
     case $code in
       200) fits "$name" "$dir" || {
-          echo "restore: nothing was restored. Delete the collection (curl -H \"api-key: \$(cat $qdrant_key)\" -X DELETE ${qdrant_urls%% *}/collections/$(urlenc "$name")) and run the restore again: it creates it as it was" >&2
+          printf '%s\n' "restore: nothing was restored. Delete the collection (curl -H @<(printf 'api-key: %s\\n' \"\$(cat $qdrant_key)\") -X DELETE ${qdrant_urls%% *}/collections/$(urlenc "$name")) and run the restore again: it creates it as it was" >&2
           exit 1
         } ;;
       404) ;;
