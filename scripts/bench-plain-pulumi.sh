@@ -32,6 +32,7 @@ PY
   sed -i 's/mode: token/mode: none/' Pulumi.laptop.yaml
   printf 'Bench-password-1' | pulumi config set --secret nextflow:postgresPassword -s laptop
   printf 'Bench-password-2' | pulumi config set --secret nextflow:redisPassword -s laptop
+  printf 'Bench-password-3' | pulumi config set --secret nextflow:qdrantApiKey -s laptop
   pulumi up --yes --non-interactive -s laptop >/dev/null
 done
 declare -A times

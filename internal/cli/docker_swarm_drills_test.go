@@ -256,20 +256,26 @@ func qdrantBackedUpThenRestored(t *testing.T, sw testutil.Swarm, stack string) {
 	t.Helper()
 	bk := stack + "_backup-qdrant"
 	const api = "http://qdrant-1:6333/collections/drill"
+	// Qdrant asks for its key: the job's task has it as a Swarm secret, and
+	// curl reads it from its standard input as a config line.
+	const curl = `printf 'header = "api-key: %s"\n' "$(cat /run/secrets/qdrant_api_key)" | curl -K - `
+	if o, err := inTask(t, sw, bk, `curl -sS -o /dev/null -w '%{http_code}' "$1"`, "http://qdrant-1:6333/collections"); err != nil || o != "401" {
+		t.Errorf("Qdrant without its key answers %q (%v), want 401", o, err)
+	}
 	put := func(points string) {
 		t.Helper()
-		if o, err := inTask(t, sw, bk, `curl -fsS -X PUT -H 'Content-Type: application/json' --data-binary "$1" "$2"`, `{"points":`+points+`}`, api+"/points"); err != nil {
+		if o, err := inTask(t, sw, bk, curl+`-fsS -X PUT -H 'Content-Type: application/json' --data-binary "$1" "$2"`, `{"points":`+points+`}`, api+"/points"); err != nil {
 			t.Fatalf("points: %v\n%s", err, o)
 		}
 	}
 	count := func() string {
-		o, _ := inTask(t, sw, bk, `curl -fsS -X POST "$1"`, api+"/points/count")
+		o, _ := inTask(t, sw, bk, curl+`-fsS -X POST "$1"`, api+"/points/count")
 		return o
 	}
 	// The stand-in peers are not a cluster: the collection is made on each,
 	// as a cluster whose every peer holds a copy of every shard would have it.
 	for i := 1; i <= 3; i++ {
-		if o, err := inTask(t, sw, bk, `curl -fsS -X PUT -H 'Content-Type: application/json' --data-binary '{"vectors":{"size":2,"distance":"Dot"},"shard_number":2}' "$1"`,
+		if o, err := inTask(t, sw, bk, curl+`-fsS -X PUT -H 'Content-Type: application/json' --data-binary '{"vectors":{"size":2,"distance":"Dot"},"shard_number":2}' "$1"`,
 			fmt.Sprintf("http://qdrant-%d:6333/collections/drill", i)); err != nil {
 			t.Fatalf("a collection on qdrant-%d: %v\n%s", i, err, o)
 		}

@@ -109,6 +109,7 @@ func TestPlainPulumiPath(t *testing.T) {
 		"redisPassword":       "Sentinel-RD-plain-8c2",
 		"tunnelToken":         testutil.TunnelToken("Sentinel-TK-plain-3a7"),
 		"replicationPassword": "Sentinel-RP-plain-9d5",
+		"qdrantApiKey":        "Sentinel-QK-plain-5b3",
 	}
 	for _, stage := range []string{"laptop", "server"} {
 		t.Run(stage, func(t *testing.T) {
