@@ -272,8 +272,11 @@ func TestScriptCopiesQdrant(t *testing.T) {
 	for _, tool := range []string{"curl", "jq"} {
 		testutil.Tool(t, tool)
 	}
-	src, srcSrv := newFakeQdrant(t, "")
-	dst, dstSrv := newFakeQdrant(t, "")
+	// Each side asks for its own key (every stage's Qdrant does), which
+	// the script sends from its environment, never on a command line.
+	const srcKey, dstKey = "src-Key.0_~+/=@%^*!,-1", "dst-Key.0_~+/=@%^*!,-2"
+	src, srcSrv := newFakeQdrant(t, srcKey)
+	dst, dstSrv := newFakeQdrant(t, dstKey)
 	src.seed("docs", `{"vectors": {"size": 4, "distance": "Cosine"}}`, 600)
 	src.seed("multi", `{"vectors": {"text": {"size": 3, "distance": "Dot"}, "image": {"size": 2, "distance": "Euclid"}}, "sparse_vectors": {"keywords": {}}}`, 30)
 	from, to := load(t, "laptop", nil), load(t, "server", nil)
@@ -287,14 +290,26 @@ func TestScriptCopiesQdrant(t *testing.T) {
 	for run := 0; run < 2; run++ {
 		cmd := exec.Command("bash", script, "qdrant.copy")
 		cmd.Dir = t.TempDir()
-		cmd.Env = append(os.Environ(), "SOURCE_QDRANT="+srcSrv.URL, "TARGET_QDRANT="+dstSrv.URL)
-		if out, err := cmd.CombinedOutput(); err != nil {
+		cmd.Env = append(os.Environ(), "SOURCE_QDRANT="+srcSrv.URL, "TARGET_QDRANT="+dstSrv.URL,
+			"SOURCE_QDRANT_API_KEY="+srcKey, "TARGET_QDRANT_API_KEY="+dstKey)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
 			t.Fatalf("migrate.sh qdrant.copy: %v\n%s", err, out)
 		}
+		if strings.Contains(string(out), srcKey) || strings.Contains(string(out), dstKey) {
+			t.Fatalf("migrate.sh printed a key:\n%s", out)
+		}
+	}
+	// Without the target's key, the copy stops.
+	cmd := exec.Command("bash", script, "qdrant.copy")
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(), "SOURCE_QDRANT="+srcSrv.URL, "TARGET_QDRANT="+dstSrv.URL, "SOURCE_QDRANT_API_KEY="+srcKey)
+	if out, err := cmd.CombinedOutput(); err == nil {
+		t.Errorf("migrate.sh qdrant.copy without the target's key succeeded:\n%s", out)
 	}
 	ctx := context.Background()
-	a, _ := SumQdrant(ctx, Qdrant{Name: "source", URL: srcSrv.URL})
-	b, _ := SumQdrant(ctx, Qdrant{Name: "target", URL: dstSrv.URL})
+	a, _ := SumQdrant(ctx, Qdrant{Name: "source", URL: srcSrv.URL, APIKey: srcKey})
+	b, _ := SumQdrant(ctx, Qdrant{Name: "target", URL: dstSrv.URL, APIKey: dstKey})
 	if bad := CompareQdrant(a, b); len(bad) > 0 || b["docs"].Points != 600 {
 		t.Errorf("after the script: %v %+v", bad, b)
 	}
