@@ -29,9 +29,9 @@ func (ollamaSet) phase() int { return phaseWorkloads }
 func (ollamaSet) Describe(app *model.App, p *model.Part) string {
 	c := app.Config
 	if !c.UseGPU {
-		return fmt.Sprintf("StatefulSet of %d on the general nodes, CPU (%s)", p.Replicas, c.AI.Model)
+		return fmt.Sprintf("StatefulSet of %d on the general nodes, CPU (%s); its API asks for a key", p.Replicas, c.AI.Model)
 	}
-	return fmt.Sprintf("StatefulSet of %d on %s GPU nodes (%s, %s)", p.Replicas, c.Cloud.GPUInstanceType, c.Host.GPU, c.AI.Model)
+	return fmt.Sprintf("StatefulSet of %d on %s GPU nodes (%s, %s); its API asks for a key", p.Replicas, c.Cloud.GPUInstanceType, c.Host.GPU, c.AI.Model)
 }
 
 func (ollamaSet) Inputs(app *model.App, p *model.Part) map[string]any {
