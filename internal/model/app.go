@@ -21,16 +21,6 @@ type Mount struct {
 	Path   string
 }
 
-// EnvCopy returns a copy of the service's environment that a renderer may
-// change; never nil.
-func (s Service) EnvCopy() map[string]string {
-	out := make(map[string]string, len(s.Env))
-	for k, v := range s.Env {
-		out[k] = v
-	}
-	return out
-}
-
 // SecretUse gives a service a secret as a file under /run/secrets, and
 // optionally names the `*_FILE` variable that points the image at it.
 type SecretUse struct {

@@ -287,17 +287,16 @@ func (qdrantCluster) Inputs(app *model.App, p *model.Part) map[string]any { retu
 func (qdrantCluster) service(s *stack, p *model.Part, in model.Instance) {
 	m := p.Service
 	svc := s.base(in.Name, p.Name, m.Image, in.Sizing, in.Replicas, model.NetBackend)
-	e := m.EnvCopy()
-	e["QDRANT__CLUSTER__ENABLED"] = "true"
-	e["QDRANT__CLUSTER__P2P__PORT"] = strconv.Itoa(QdrantP2PPort)
-	// Every collection the CRM creates keeps two copies of each shard.
-	e["QDRANT__STORAGE__COLLECTION__REPLICATION_FACTOR"] = "2"
-	e["QDRANT__STORAGE__COLLECTION__WRITE_CONSISTENCY_FACTOR"] = "1"
-	env(&svc, e)
-	svc.Entrypoint = composex.EscapeAll(m.Entrypoint)
-	for _, sec := range m.Secrets {
-		secret(&svc, sec.Secret)
-	}
+	// The part's container (its entrypoint with the API key, the key's
+	// secret, its health check), clustered.
+	s.containerSpec(&svc, p)
+	env(&svc, map[string]string{
+		"QDRANT__CLUSTER__ENABLED":   "true",
+		"QDRANT__CLUSTER__P2P__PORT": strconv.Itoa(QdrantP2PPort),
+		// Every collection the CRM creates keeps two copies of each shard.
+		"QDRANT__STORAGE__COLLECTION__REPLICATION_FACTOR":       "2",
+		"QDRANT__STORAGE__COLLECTION__WRITE_CONSISTENCY_FACTOR": "1",
+	})
 	self := fmt.Sprintf("http://%s:%d", in.Name, QdrantP2PPort)
 	if in.Node == 1 {
 		svc.Command = types.ShellCommand{"--uri", self}
@@ -307,7 +306,6 @@ func (qdrantCluster) service(s *stack, p *model.Part, in model.Instance) {
 	vol := in.Name + "-data"
 	volume(&svc, vol, "/qdrant/storage")
 	s.declareVolume(vol)
-	svc.HealthCheck = composex.HealthCheck(m.Health)
 	placement(&svc, fmt.Sprintf("node.labels.nextflow.qdrant == %d", in.Node))
 	s.add(svc)
 }
