@@ -120,7 +120,8 @@ func (r *realisation) backups(bucket *s3.BucketV2) error {
 	if err != nil {
 		return err
 	}
-	key := model.SecretUse{Secret: model.SecretQdrantAPIKey}
+	// Qdrant's API key, as on the server.
+	keyMount, keyVolume := secretFile(model.SecretQdrantAPIKey, secretName(model.SecretQdrantAPIKey))
 	job := func(name string, args []string, suspend bool, sched string) error {
 		labels := appLabels(name)
 		labels[usesLabel(model.EndpointVector)] = "true"
@@ -158,8 +159,7 @@ func (r *realisation) backups(bucket *s3.BucketV2) error {
 					corev1.VolumeMountArgs{Name: pulumi.String("scripts"), MountPath: pulumi.String("/scripts"), ReadOnly: pulumi.Bool(true)},
 					corev1.VolumeMountArgs{Name: pulumi.String("scratch"), MountPath: pulumi.String("/backups")},
 					corev1.VolumeMountArgs{Name: pulumi.String("tmp"), MountPath: pulumi.String("/tmp")},
-					// Qdrant's API key, as on the server.
-					corev1.VolumeMountArgs{Name: pulumi.String("qdrant-key"), MountPath: pulumi.String(key.Path()), SubPath: pulumi.String(key.Secret), ReadOnly: pulumi.Bool(true)},
+					keyMount,
 				},
 			}},
 			Volumes: corev1.VolumeArray{
@@ -168,7 +168,7 @@ func (r *realisation) backups(bucket *s3.BucketV2) error {
 				// archive does not fit a node's root disk.
 				corev1.VolumeArgs{Name: pulumi.String("scratch"), Ephemeral: corev1.EphemeralVolumeSourceArgs{VolumeClaimTemplate: scratch}},
 				corev1.VolumeArgs{Name: pulumi.String("tmp"), EmptyDir: corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String("1Gi")}},
-				secretVolume("qdrant-key", secretName(key.Secret)),
+				keyVolume,
 			},
 		}
 		_, err := batchv1.NewCronJob(k.ctx, k.name(name), &batchv1.CronJobArgs{

@@ -113,10 +113,18 @@ func secretMounts(p *model.Part) (corev1.VolumeMountArray, corev1.VolumeArray) {
 	var mounts corev1.VolumeMountArray
 	var vols corev1.VolumeArray
 	for _, s := range p.Service.Secrets {
-		mounts = append(mounts, corev1.VolumeMountArgs{Name: pulumi.String(dns(s.Secret)), MountPath: pulumi.String(s.Path()), SubPath: pulumi.String(s.Secret), ReadOnly: pulumi.Bool(true)})
-		vols = append(vols, secretVolume(dns(s.Secret), secretName(s.Secret)))
+		m, v := secretFile(s.Secret, secretName(s.Secret))
+		mounts, vols = append(mounts, m), append(vols, v)
 	}
 	return mounts, vols
+}
+
+// secretFile mounts secret (its value, from the Kubernetes Secret object)
+// as the file /run/secrets/<secret>.
+func secretFile(secret, object string) (corev1.VolumeMountArgs, corev1.VolumeArgs) {
+	use := model.SecretUse{Secret: secret}
+	return corev1.VolumeMountArgs{Name: pulumi.String(dns(secret)), MountPath: pulumi.String(use.Path()), SubPath: pulumi.String(secret), ReadOnly: pulumi.Bool(true)},
+		secretVolume(dns(secret), object)
 }
 
 // placement puts a pod on the general pool, or on the GPU pool with the

@@ -340,9 +340,8 @@ func (k *k8s) monDeployment(name, image string, command []string, env map[string
 		if err != nil {
 			return err
 		}
-		use := model.SecretUse{Secret: sec}
-		mounts = append(mounts, corev1.VolumeMountArgs{Name: pulumi.String(dns(sec)), MountPath: pulumi.String(use.Path()), SubPath: pulumi.String(sec), ReadOnly: pulumi.Bool(true)})
-		vols = append(vols, secretVolume(dns(sec), copied))
+		m, v := secretFile(sec, copied)
+		mounts, vols = append(mounts, m), append(vols, v)
 	}
 	container.VolumeMounts = mounts
 	spec := corev1.PodSpecArgs{
