@@ -1,5 +1,5 @@
 # nfx: the two set-up commands of the README, and their parts.
-.PHONY: demo test test-swarm deps k8s-tools kube-tools ci-tools engine-tools lint pulumi language-host program nfx fuzz bench
+.PHONY: demo test test-swarm deps k8s-tools kube-tools ci-tools engine-tools lint pulumi language-host program nfx nfx-cloud fuzz bench
 
 # The main job, offline on the repository's defaults: render and plan the laptop stage.
 demo: nfx
@@ -13,7 +13,7 @@ demo: nfx
 # end. The Swarm test runs last, alone: three daemons and forty containers
 # share the machine's cores with no other test.
 SWARM_TEST = TestServerServesOnSwarm
-test: deps pulumi language-host program k8s-tools kube-tools ci-tools engine-tools lint
+test: deps pulumi language-host program nfx nfx-cloud k8s-tools kube-tools ci-tools engine-tools lint
 	NFX_ENGINE_SWARM=1 scripts/engine.sh run env NFX_REQUIRE_TOOLS=1 PATH="$(CURDIR)/bin:$$PATH:/usr/sbin" \
 	  sh -c 'go test -count=1 -skip "^$(SWARM_TEST)$$" ./... && go test -count=1 -run "^$(SWARM_TEST)$$" ./internal/cli'
 
@@ -26,8 +26,14 @@ lint:
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	go vet ./...
 
+# The CLI: the laptop and the server, without the cloud's SDKs.
 nfx:
 	go build -o bin/nfx ./cmd/nfx
+
+# The CLI with the cloud stage, which nfx hands its cloud commands to (nfx
+# builds it there itself on first use, when go is on PATH).
+nfx-cloud:
+	go build -o bin/nfx-cloud ./cmd/nfx-cloud
 
 pulumi:
 	scripts/build-pulumi.sh
@@ -38,9 +44,11 @@ language-host:
 
 # The Pulumi program, built as Pulumi's Go host builds it (Pulumi.yaml's
 # runtime.options.buildTarget): plain `pulumi preview` then finds it up to
-# date instead of linking it again.
+# date instead of linking it again. nextflow-cloud is the program a cloud
+# stack's run is handed to, built as nextflow builds it on first use.
 program:
 	cd cmd/nextflow && go build -buildvcs=false -o ../../bin/nextflow -trimpath -ldflags "-w -s" .
+	go build -buildvcs=false -trimpath -ldflags "-w -s" -o bin/nextflow-cloud ./cmd/nextflow-cloud
 
 # actionlint and gitlab-ci-local, into bin/.
 ci-tools:

@@ -7,9 +7,32 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/pulumi/pulumi-cloudflare/sdk/v5/go/cloudflare"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
+
+// The Cloudflare provider's resources a managed tunnel is made of, by
+// their type tokens in the provider's schema (pulumi-cloudflare v5.49.1,
+// the version go.mod pins and the engine loads). They are registered
+// here by token, as the provider's generated SDK does, instead of through
+// that SDK: it is 7 MB of Go whose compilation the laptop's and the
+// server's builds would pay for three resources. TestTunnelRegistersAsTheSDK
+// holds the two to the same requests.
+const (
+	cloudflareVersion = "5.49.1"
+	cfTunnelType      = "cloudflare:index/zeroTrustTunnelCloudflared:ZeroTrustTunnelCloudflared"
+	cfTunnelConfig    = "cloudflare:index/zeroTrustTunnelCloudflaredConfig:ZeroTrustTunnelCloudflaredConfig"
+	cfRecordType      = "cloudflare:index/record:Record"
+)
+
+// cfTunnel is a Cloudflare tunnel's outputs nfx reads.
+type cfTunnel struct {
+	pulumi.CustomResourceState
+	Cname       pulumi.StringOutput `pulumi:"cname"`
+	TunnelToken pulumi.StringOutput `pulumi:"tunnelToken"`
+}
+
+// cfResource is a Cloudflare resource whose outputs nfx does not read.
+type cfResource struct{ pulumi.CustomResourceState }
 
 // ManagedTunnelType is the type token of a Cloudflare tunnel nfx manages.
 const ManagedTunnelType = "nextflow:index:ManagedTunnel"
@@ -71,14 +94,12 @@ func (a *ManagedTunnelArgs) Validate() error {
 
 // ingressRules routes each hostname to its origin; anything else gets a
 // 404 instead of reaching an origin.
-func ingressRules(routes []Route) cloudflare.ZeroTrustTunnelCloudflaredConfigConfigIngressRuleArray {
-	var out cloudflare.ZeroTrustTunnelCloudflaredConfigConfigIngressRuleArray
+func ingressRules(routes []Route) pulumi.Array {
+	var out pulumi.Array
 	for _, r := range routes {
-		out = append(out, cloudflare.ZeroTrustTunnelCloudflaredConfigConfigIngressRuleArgs{
-			Hostname: pulumi.String(r.Hostname), Service: pulumi.String(r.Service),
-		})
+		out = append(out, pulumi.Map{"hostname": pulumi.String(r.Hostname), "service": pulumi.String(r.Service)})
 	}
-	return append(out, cloudflare.ZeroTrustTunnelCloudflaredConfigConfigIngressRuleArgs{Service: pulumi.String("http_status:404")})
+	return append(out, pulumi.Map{"service": pulumi.String("http_status:404")})
 }
 
 // ManagedTunnel is a Cloudflare tunnel with its ingress rules and a proxied
@@ -120,22 +141,22 @@ func NewManagedTunnel(ctx *pulumi.Context, name string, args *ManagedTunnelArgs,
 	// server's and the cloud's stacks can each have one. A tunnel made
 	// before keeps the name it has (a new name would replace it, and its
 	// token with it).
-	tunnel, err := cloudflare.NewZeroTrustTunnelCloudflared(ctx, name, &cloudflare.ZeroTrustTunnelCloudflaredArgs{
-		AccountId: pulumi.String(args.AccountID),
-		Name:      pulumi.String(TunnelName(name, ctx.Stack())),
-		Secret:    secret,
-		ConfigSrc: pulumi.String("cloudflare"),
-	}, child, pulumi.AdditionalSecretOutputs([]string{"tunnelToken", "secret"}), pulumi.IgnoreChanges([]string{"name"}))
+	cf := pulumi.Version(cloudflareVersion)
+	tunnel := &cfTunnel{}
+	err := ctx.RegisterResource(cfTunnelType, name, pulumi.Map{
+		"accountId": pulumi.String(args.AccountID),
+		"name":      pulumi.String(TunnelName(name, ctx.Stack())),
+		"secret":    secret,
+		"configSrc": pulumi.String("cloudflare"),
+	}, tunnel, cf, child, pulumi.AdditionalSecretOutputs([]string{"tunnelToken", "secret"}), pulumi.IgnoreChanges([]string{"name"}))
 	if err != nil {
 		return nil, fmt.Errorf("managed tunnel %s: tunnel: %w", name, err)
 	}
-	_, err = cloudflare.NewZeroTrustTunnelCloudflaredConfig(ctx, name+"-ingress", &cloudflare.ZeroTrustTunnelCloudflaredConfigArgs{
-		AccountId: pulumi.String(args.AccountID),
-		TunnelId:  tunnel.ID().ToStringOutput(),
-		Config: cloudflare.ZeroTrustTunnelCloudflaredConfigConfigArgs{
-			IngressRules: ingressRules(args.Routes),
-		},
-	}, child)
+	err = ctx.RegisterResource(cfTunnelConfig, name+"-ingress", pulumi.Map{
+		"accountId": pulumi.String(args.AccountID),
+		"tunnelId":  tunnel.ID().ToStringOutput(),
+		"config":    pulumi.Map{"ingressRules": ingressRules(args.Routes)},
+	}, &cfResource{}, cf, child)
 	if err != nil {
 		return nil, fmt.Errorf("managed tunnel %s: ingress: %w", name, err)
 	}
@@ -146,18 +167,18 @@ func NewManagedTunnel(ctx *pulumi.Context, name string, args *ManagedTunnelArgs,
 		if i > 0 {
 			recName += "-" + strings.ReplaceAll(r.Hostname, ".", "-")
 		}
-		opts := []pulumi.ResourceOption{child}
+		opts := []pulumi.ResourceOption{cf, child}
 		if r.Was != nil {
 			opts = append(opts, pulumi.Aliases([]pulumi.Alias{*r.Was}))
 		}
-		_, err = cloudflare.NewRecord(ctx, recName, &cloudflare.RecordArgs{
-			ZoneId:  pulumi.String(args.ZoneID),
-			Name:    pulumi.String(r.Hostname),
-			Type:    pulumi.String("CNAME"),
-			Content: tunnel.Cname,
-			Proxied: pulumi.Bool(true),
-			Comment: pulumi.String("NextFlow through its Cloudflare tunnel; managed by nfx"),
-		}, opts...)
+		err = ctx.RegisterResource(cfRecordType, recName, pulumi.Map{
+			"zoneId":  pulumi.String(args.ZoneID),
+			"name":    pulumi.String(r.Hostname),
+			"type":    pulumi.String("CNAME"),
+			"content": tunnel.Cname,
+			"proxied": pulumi.Bool(true),
+			"comment": pulumi.String("NextFlow through its Cloudflare tunnel; managed by nfx"),
+		}, &cfResource{}, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("managed tunnel %s: dns %s: %w", name, r.Hostname, err)
 		}

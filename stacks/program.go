@@ -13,7 +13,6 @@ import (
 	"github.com/nextflow-crm/nfx/internal/files"
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/plan"
-	"github.com/nextflow-crm/nfx/stacks/cloud"
 	"github.com/nextflow-crm/nfx/stacks/laptop"
 	"github.com/nextflow-crm/nfx/stacks/server"
 )
@@ -49,7 +48,10 @@ type StageDef struct {
 }
 
 // Stages is the registry of stages. A stage without an entry is an error,
-// never a silent no-op.
+// never a silent no-op. The laptop and the server are always here; the
+// cloud joins when a binary imports stacks/cloudstage (nfx-cloud and
+// nextflow-cloud), so that the laptop's and the server's commands never
+// compile or link the AWS, Kubernetes and Cloudflare SDKs.
 var Stages = map[model.Stage]StageDef{
 	model.Laptop: {New: func(o Options, st model.Stage) components.Realiser {
 		return laptop.Realiser{Output: o.output(st)}
@@ -57,16 +59,40 @@ var Stages = map[model.Stage]StageDef{
 	model.Server: {New: func(o Options, st model.Stage) components.Realiser {
 		return server.Realiser{Output: o.output(st)}
 	}},
-	model.Cloud: {
-		New:       func(o Options, _ model.Stage) components.Realiser { return cloud.Realiser{Offline: o.Offline} },
-		PlanFiles: cloud.Manifests,
-	},
 }
+
+// Register adds a stage to the registry; it is called from the init of
+// the package that realises the stage.
+func Register(st model.Stage, def StageDef) {
+	if _, dup := Stages[st]; dup {
+		panic("stacks: stage " + string(st) + " registered twice")
+	}
+	Stages[st] = def
+}
+
+// NotBuiltInError is the error of a stage nfx knows but this binary does
+// not realise (the cloud, in the lean nfx): the command runs in the
+// binary that does.
+type NotBuiltInError struct{ Stage model.Stage }
+
+func (e *NotBuiltInError) Error() string {
+	return fmt.Sprintf("stage %s: this binary was built without the %s stage's program (its SDKs make a binary of their own); run the command with %s, built by `make %s` (go build -o bin/%s ./cmd/%s)",
+		e.Stage, e.Stage, CloudCLI, CloudCLI, CloudCLI, CloudCLI)
+}
+
+// The binaries that realise the cloud stage: the CLI and the Pulumi program.
+const (
+	CloudCLI     = "nfx-cloud"
+	CloudProgram = "nextflow-cloud"
+)
 
 // Lookup returns a stage's definition, or an error naming the stages nfx has.
 func Lookup(st model.Stage) (StageDef, error) {
 	def, ok := Stages[st]
 	if !ok {
+		if st.Index() >= 0 {
+			return StageDef{}, &NotBuiltInError{Stage: st}
+		}
 		return StageDef{}, fmt.Errorf("stage %s: nfx has no provisioners for this stage; stages available: %s", st, available())
 	}
 	return def, nil

@@ -2,6 +2,7 @@ package stacks_test
 
 import (
 	"encoding/json"
+	"errors"
 	"sort"
 	"strings"
 	"testing"
@@ -183,13 +184,19 @@ func checkSecretInputs(t *testing.T, rec *offline.Recorder) {
 	}
 }
 
-// A stage without a provisioner is an error, never a silent no-op.
+// A stage this binary was built without (the cloud, in the lean nfx and
+// program) is an error that names the binary with it, never a silent
+// no-op; an unknown stage names the stages there are.
 func TestStageWithoutProvisioner(t *testing.T) {
 	saved := stacks.Stages[model.Cloud]
 	delete(stacks.Stages, model.Cloud)
 	defer func() { stacks.Stages[model.Cloud] = saved }()
 	_, err := offline.Run(model.Cloud, rawWithSecrets(nil))
-	if err == nil || !strings.Contains(err.Error(), "no provisioner") {
+	var nb *stacks.NotBuiltInError
+	if !errors.As(err, &nb) || !strings.Contains(err.Error(), "make nfx-cloud") {
 		t.Errorf("got %v", err)
+	}
+	if _, err := stacks.Lookup("moon"); err == nil || !strings.Contains(err.Error(), "stages available: [laptop server]") {
+		t.Errorf("unknown stage: %v", err)
 	}
 }

@@ -31,7 +31,9 @@ func NewCmdReport(io IO) *cobra.Command {
 		Short:   "Write one self-contained HTML page: each stage's architecture, its monthly cost, and the diffs",
 		Example: `  nfx report --out nextflow-report.html`,
 		Args:    cobra.NoArgs,
-		RunE:    func(cmd *cobra.Command, _ []string) error { return runReport(io, o) },
+		// The report realises every stage, the cloud's among them.
+		Annotations: map[string]string{everyStage: "yes"},
+		RunE:        func(cmd *cobra.Command, _ []string) error { return runReport(io, o) },
 	}
 	cmd.Flags().StringVar(&o.Out, "out", "", "the HTML file (default out/report.html in the project)")
 	return cmd

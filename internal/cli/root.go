@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 
@@ -34,6 +35,10 @@ type IO struct {
 	Err io.Writer
 	// Dir is the working directory the project is searched from.
 	Dir string
+	// Delegate, if set, runs a cloud command line in place of nfx-cloud
+	// and returns its exit code (tests); by default nfx starts nfx-cloud
+	// in its own place.
+	Delegate func(args []string) int
 }
 
 // usageError marks errors caused by the user's input.
@@ -44,15 +49,30 @@ func (e usageError) Unwrap() error { return e.err }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
+// Run is a binary's main: nfx with the process's arguments, interrupted
+// by Ctrl-C, exiting with Main's code.
+func Run() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	dir, _ := os.Getwd()
+	code := Main(ctx, os.Args[1:], IO{Out: os.Stdout, Err: os.Stderr, Dir: dir})
+	stop()
+	os.Exit(code)
+}
+
 // Main runs nfx with args and returns the exit code.
 func Main(ctx context.Context, args []string, io IO) int {
 	root := NewCmdRoot(io)
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return delegate(cmd, io, args) }
 	root.SetArgs(args)
 	root.SetOut(io.Out)
 	root.SetErr(io.Err)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return ExitOK
+	}
+	var ran delegated
+	if errors.As(err, &ran) {
+		return ran.code
 	}
 	var cfgErr *stacks.ConfigError
 	var uErr usageError

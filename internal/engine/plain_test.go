@@ -44,10 +44,12 @@ func copyProject(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if prog, err := os.ReadFile(filepath.Join(root, "bin", "nextflow")); err == nil {
-		os.MkdirAll(filepath.Join(dst, "bin"), 0o755)
-		if err := os.WriteFile(filepath.Join(dst, "bin", "nextflow"), prog, 0o755); err != nil {
-			t.Fatal(err)
+	for _, name := range []string{"nextflow", "nextflow-cloud"} {
+		if prog, err := os.ReadFile(filepath.Join(root, "bin", name)); err == nil {
+			os.MkdirAll(filepath.Join(dst, "bin"), 0o755)
+			if err := os.WriteFile(filepath.Join(dst, "bin", name), prog, 0o755); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	return dst
@@ -156,6 +158,29 @@ func TestPlainPulumiPath(t *testing.T) {
 			}
 		})
 	}
+	// A cloud stack's run goes from the lean program to nextflow-cloud,
+	// under the real engine: the run reaches the cloud's resources, which
+	// need the AWS provider's plugin this machine cannot download (no
+	// credentials either): the engine's error names it, which only the
+	// cloud's program can have caused.
+	t.Run("cloud", func(t *testing.T) {
+		p.t = t
+		p.must("", "stack", "init", "cloud", "--non-interactive")
+		for key, v := range map[string]string{
+			"postgresPassword": sentinels["postgresPassword"], "redisPassword": sentinels["redisPassword"],
+			"qdrantApiKey": sentinels["qdrantApiKey"], "aiApiKey": "Sentinel-AI-plain-7f1", "tunnelSecret": "Sentinel-TS-plain-2c8",
+		} {
+			sentinels[key] = v
+			p.must(v, "config", "set", "--secret", "-s", "cloud", "nextflow:"+key)
+		}
+		got, err := p.run("", "preview", "--non-interactive", "-s", "cloud")
+		if err == nil || !strings.Contains(got, "aws") || !strings.Contains(got, "plugin") {
+			t.Errorf("preview -s cloud did not reach the AWS provider (err %v):\n%s", err, got)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "bin", "nextflow-cloud")); err != nil {
+			t.Errorf("bin/nextflow-cloud: %v", err)
+		}
+	})
 	p.t = t
 	count := 0
 	_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
