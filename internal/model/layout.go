@@ -65,72 +65,19 @@ func (a *App) Instances() []Instance { return instancesOf(a.Config, a.Parts) }
 
 // InstancesOf returns the services that run part name.
 func (a *App) InstancesOf(name string) []Instance {
-	var out []Instance
-	for _, in := range a.Instances() {
-		if in.Part == name {
-			out = append(out, in)
+	for i := range a.Parts {
+		if a.Parts[i].Name == name {
+			return partInstances(a.Config, &a.Parts[i], nil)
 		}
 	}
-	return out
+	return nil
 }
 
 func instancesOf(c *Config, ps []Part) []Instance {
 	t := Profiles[c.Stage].Topology
 	var out []Instance
-	one := func(p *Part, name, role string, node int, sz Sizing, n int) {
-		out = append(out, Instance{Name: name, Part: p.Name, Role: role, Node: node, Sizing: sz, Replicas: n})
-	}
-	perNode := func(p *Part, n int) {
-		for i := 1; i <= n; i++ {
-			one(p, fmt.Sprintf("%s-%d", p.Name, i), RoleNode, i, p.Service.Sizing, 1)
-		}
-	}
-	// pair runs a primary and a replica where the stage has two instances.
-	pair := func(p *Part, n int) {
-		if n < 2 {
-			one(p, p.Name, "", 0, p.Service.Sizing, 1)
-			return
-		}
-		one(p, p.Name+"-"+RolePrimary, RolePrimary, 0, p.Service.Sizing, 1)
-		one(p, p.Name+"-"+RoleReplica, RoleReplica, 0, p.Service.Sizing, 1)
-	}
 	for i := range ps {
-		p := &ps[i]
-		if !p.Runs || t.IsManaged(p.Kind) {
-			continue
-		}
-		sz := p.Service.Sizing
-		switch p.Kind {
-		case KindDatabase:
-			pair(p, t.PostgresInstances)
-		case KindCache:
-			pair(p, t.RedisInstances)
-			if t.Sentinels > 0 {
-				one(p, p.Name+"-"+RoleSentinel, RoleSentinel, 0, SentinelSizing, t.Sentinels)
-			}
-		case KindVector:
-			if t.PerNode && t.QdrantNodes > 1 {
-				perNode(p, t.QdrantNodes)
-			} else {
-				one(p, p.Name, "", 0, sz, max(t.QdrantNodes, 1))
-			}
-		case KindAI:
-			if t.PerNode {
-				perNode(p, p.Replicas)
-			} else {
-				one(p, p.Name, "", 0, sz, p.Replicas)
-			}
-		case KindEdge:
-			if t.EdgeReplicas > 0 {
-				n := t.EdgeReplicas
-				if c.Tunnel.Standby {
-					n = 0 // started by the migration's cutover
-				}
-				one(p, p.Name, "", 0, sz, n)
-			}
-		default:
-			one(p, p.Name, "", 0, sz, p.Replicas)
-		}
+		out = partInstances(c, &ps[i], out)
 	}
 	if t.LoadBalancers > 0 {
 		out = append(out, Instance{Name: NginxService, Role: RoleLoadBalancer, Sizing: NginxSizing, Replicas: t.LoadBalancers})
@@ -208,6 +155,64 @@ func monitoringOf(c *Config, watched []Instance) []Instance {
 	}
 	if c.UseGPU || prof.Topology.ExclusiveGPUs {
 		out = append(out, mon("gpu-exporter", "gpu", "", GPUExporterSizing, max(c.Host.GPUNodes, 1)))
+	}
+	return out
+}
+
+// partInstances appends to out the services that run part p on c's stage.
+func partInstances(c *Config, p *Part, out []Instance) []Instance {
+	t := Profiles[c.Stage].Topology
+	one := func(p *Part, name, role string, node int, sz Sizing, n int) {
+		out = append(out, Instance{Name: name, Part: p.Name, Role: role, Node: node, Sizing: sz, Replicas: n})
+	}
+	perNode := func(p *Part, n int) {
+		for i := 1; i <= n; i++ {
+			one(p, fmt.Sprintf("%s-%d", p.Name, i), RoleNode, i, p.Service.Sizing, 1)
+		}
+	}
+	// pair runs a primary and a replica where the stage has two instances.
+	pair := func(p *Part, n int) {
+		if n < 2 {
+			one(p, p.Name, "", 0, p.Service.Sizing, 1)
+			return
+		}
+		one(p, p.Name+"-"+RolePrimary, RolePrimary, 0, p.Service.Sizing, 1)
+		one(p, p.Name+"-"+RoleReplica, RoleReplica, 0, p.Service.Sizing, 1)
+	}
+	if !p.Runs || t.IsManaged(p.Kind) {
+		return out
+	}
+	sz := p.Service.Sizing
+	switch p.Kind {
+	case KindDatabase:
+		pair(p, t.PostgresInstances)
+	case KindCache:
+		pair(p, t.RedisInstances)
+		if t.Sentinels > 0 {
+			one(p, p.Name+"-"+RoleSentinel, RoleSentinel, 0, SentinelSizing, t.Sentinels)
+		}
+	case KindVector:
+		if t.PerNode && t.QdrantNodes > 1 {
+			perNode(p, t.QdrantNodes)
+		} else {
+			one(p, p.Name, "", 0, sz, max(t.QdrantNodes, 1))
+		}
+	case KindAI:
+		if t.PerNode {
+			perNode(p, p.Replicas)
+		} else {
+			one(p, p.Name, "", 0, sz, p.Replicas)
+		}
+	case KindEdge:
+		if t.EdgeReplicas > 0 {
+			n := t.EdgeReplicas
+			if c.Tunnel.Standby {
+				n = 0 // started by the migration's cutover
+			}
+			one(p, p.Name, "", 0, sz, n)
+		}
+	default:
+		one(p, p.Name, "", 0, sz, p.Replicas)
 	}
 	return out
 }
