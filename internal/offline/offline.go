@@ -14,6 +14,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/nextflow-crm/nfx/internal/files"
 	"github.com/nextflow-crm/nfx/internal/model"
@@ -79,11 +80,16 @@ func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 			}
 		}
 		// The mock monitor drops unknown inputs; read them from the request
-		// itself so that they show as unknown instead of vanishing.
-		if full, err := plugin.UnmarshalProperties(args.RegisterRPC.GetObject(), plugin.MarshalOptions{
-			KeepUnknowns: true, KeepSecrets: true, KeepResources: true, KeepOutputValues: true,
-		}); err == nil {
-			inputs = full
+		// itself so that they show as unknown instead of vanishing. (A
+		// request with neither an unknown nor an output value is what the
+		// monitor read: most are, and reading them twice was a fifth of a
+		// large render.)
+		if needsFullRead(args.RegisterRPC.GetObject()) {
+			if full, err := plugin.UnmarshalProperties(args.RegisterRPC.GetObject(), plugin.MarshalOptions{
+				KeepUnknowns: true, KeepSecrets: true, KeepResources: true, KeepOutputValues: true,
+			}); err == nil {
+				inputs = full
+			}
 		}
 	}
 	r.mu.Lock()
@@ -98,6 +104,46 @@ func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 	})
 	// No ID: in a preview, the ID of a resource to be created is unknown.
 	return "", args.Inputs, nil
+}
+
+// needsFullRead says the request's inputs hold an unknown value (the
+// protocol's sentinels) or an output value (its signature), which the mock
+// monitor's reading drops or unwraps.
+func needsFullRead(obj *structpb.Struct) bool {
+	var walk func(v *structpb.Value) bool
+	walk = func(v *structpb.Value) bool {
+		switch k := v.GetKind().(type) {
+		case *structpb.Value_StringValue:
+			return protocolMarks[k.StringValue]
+		case *structpb.Value_ListValue:
+			for _, e := range k.ListValue.GetValues() {
+				if walk(e) {
+					return true
+				}
+			}
+		case *structpb.Value_StructValue:
+			for _, e := range k.StructValue.GetFields() {
+				if walk(e) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	for _, v := range obj.GetFields() {
+		if walk(v) {
+			return true
+		}
+	}
+	return false
+}
+
+// protocolMarks are the strings that stand for an unknown value, and the
+// signature of an output value, in the resource monitor's protocol.
+var protocolMarks = map[string]bool{
+	plugin.UnknownBoolValue: true, plugin.UnknownNumberValue: true, plugin.UnknownStringValue: true,
+	plugin.UnknownArrayValue: true, plugin.UnknownAssetValue: true, plugin.UnknownArchiveValue: true,
+	plugin.UnknownObjectValue: true, resource.OutputValueSig: true,
 }
 
 // computedInvokes lists, per provider function the program calls, the

@@ -21,6 +21,7 @@ const ResourcesFile = "resources.json"
 func Manifests(p *plan.Plan) (files.Set, error) {
 	var set files.Set
 	seen := map[string]string{}
+	w := yamlenc.NewWriter()
 	for _, r := range p.Resources {
 		if !strings.HasPrefix(r.Type, "kubernetes:") || strings.HasPrefix(r.Type, "kubernetes:helm.sh/") {
 			continue
@@ -41,7 +42,7 @@ func Manifests(p *plan.Plan) (files.Set, error) {
 			return nil, fmt.Errorf("cloud: %s and %s would both be %s", prev, r.Name, path)
 		}
 		seen[path] = r.Name
-		data, err := manifest(r.Inputs)
+		data, err := manifest(w, r.Inputs)
 		if err != nil {
 			return nil, fmt.Errorf("cloud: %s: %w", r.Name, err)
 		}
@@ -57,7 +58,7 @@ func Manifests(p *plan.Plan) (files.Set, error) {
 
 // manifest writes an object with apiVersion, kind and metadata first, the
 // rest in sorted order, as kubectl would show it.
-func manifest(obj map[string]any) ([]byte, error) {
+func manifest(w *yamlenc.Writer, obj map[string]any) ([]byte, error) {
 	keys := make([]string, 0, len(obj))
 	for k := range obj {
 		keys = append(keys, k)
@@ -74,6 +75,9 @@ func manifest(obj map[string]any) ([]byte, error) {
 		}
 		return keys[i] < keys[j]
 	})
+	if data, ok := w.Mapping(keys, obj); ok {
+		return data, nil
+	}
 	// Each top-level key is encoded as a mapping of its own and the
 	// mappings are joined: the same text as one mapping in this order, in
 	// one pass of the encoder (a yaml.Node built by Node.Encode is
