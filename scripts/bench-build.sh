@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Cold builds, as on a fresh machine (an empty Go build cache; the modules
+# Cold builds of the commit checked out (HEAD), as on a fresh machine (an empty Go build cache; the modules
 # already downloaded), each timed as a whole with its peak memory (GNU
 # time's maximum resident set of the largest process: the compiler or the
 # linker):
@@ -35,7 +35,8 @@ measure() {
   printf '%-28s %6.0f s  %5.2f GB peak\n' "$name" "$secs" "$(echo "$kb / 1048576" | bc -l)"
 }
 
-copy() { mkdir -p "$1" && (cd "$root" && git ls-files | tar -cf - -T -) | tar -xf - -C "$1"; }
+# copy DIR puts the committed tree (HEAD, not the work tree's edits) in DIR.
+copy() { mkdir -p "$1" && git -C "$root" archive HEAD | tar -xf - -C "$1"; }
 
 copy "$work/demo"
 measure "make demo" "$work/demo" make demo
