@@ -47,7 +47,7 @@ if [ -x "$root/bin/pulumi" ] && [ -x "$root/bin/pulumi-language-go" ]; then
   export PATH="$root/bin:$PATH" PULUMI_SKIP_UPDATE_CHECK=true PULUMI_CONFIG_PASSPHRASE=bench \
     PULUMI_BACKEND_URL="file://$work/plain/.state" PULUMI_HOME="$work/plain/.home"
   mkdir -p "$work/plain/.state"
-  (cd "$work/plain" && pulumi stack init laptop --non-interactive >/dev/null &&
+  (cd "$work/plain" && pulumi stack init laptop --non-interactive >/dev/null 2>&1 &&
     sed -i 's/mode: token/mode: none/' Pulumi.laptop.yaml &&
     for k in postgresPassword redisPassword qdrantApiKey; do
       printf 'Bench-%s-1' "$k" | pulumi config set --secret "nextflow:$k" -s laptop

@@ -83,7 +83,7 @@ var (
 	// httpPathRE is an absolute path with an optional query, from the
 	// characters RFC 3986 allows, without quotes, spaces or backslashes:
 	// it is safe inside single quotes in a shell and in an HTTP probe.
-	httpPathRE = regexp.MustCompile(`^/[A-Za-z0-9._~!$&()*+,;=:@%/?-]{0,1000}$`)
+	httpPathRE = boundedRE{regexp.MustCompile(`^/[A-Za-z0-9._~!$&()*+,;=:@%/?-]*$`), 1, 1001}
 )
 
 // Default health-check timing of a user's service.
