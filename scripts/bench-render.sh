@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Whole-process renders of each stage with N of the user's services (600 by
 # default; the shape of BenchmarkRenderServices), medians of RUNS runs taken
-# in turn, beside kompose converting the laptop's rendered compose.yaml (the
-# same services) to Kubernetes manifests, when kompose is on PATH or in
-# $KOMPOSE. Needs bin/nfx and bin/nfx-cloud (make nfx nfx-cloud); the cloud
+# in turn, beside kompose converting a Compose file of the same services
+# to Kubernetes manifests, when kompose is on PATH or in $KOMPOSE. Needs bin/nfx and bin/nfx-cloud (make nfx nfx-cloud); the cloud
 # is timed on nfx-cloud, which nfx hands it to.
 # Usage: scripts/bench-render.sh [N] [RUNS]
 set -euo pipefail
@@ -29,7 +28,24 @@ for st in laptop server cloud; do
 done
 cd "$work"
 kompose=${KOMPOSE:-$(command -v kompose || true)}
-"$root/bin/nfx" render --stage laptop --out "$work/laptop" >/dev/null
+# kompose takes neither the laptop's host mounts nor its secret files: it
+# converts a Compose file of the same services alone (image, port, health
+# check, environment, limits).
+{
+  echo 'services:'
+  for ((i = 0; i < n; i++)); do
+    echo "  svc-$i:"
+    echo "    image: ghcr.io/acme/svc:1.$i.0"
+    if ((i % 2 == 0)); then
+      echo "    ports: [\"$((8000 + i % 1000))\"]"
+      echo "    healthcheck: {test: [CMD, wget, -q, -O-, \"http://localhost:$((8000 + i % 1000))/healthz\"]}"
+    else
+      echo '    healthcheck: {test: [CMD, "true"]}'
+    fi
+    echo "    environment: {DATABASE_URL: postgres://db:5432/nextflow, REDIS_URL: redis://cache:6379, N: \"$i\"}"
+    echo '    deploy: {resources: {limits: {cpus: "0.05", memory: 64M}, reservations: {cpus: "0.01", memory: 16M}}}'
+  done
+} >"$work/services-compose.yaml"
 declare -A results
 names=(laptop server cloud)
 for ((r = 0; r < runs; r++)); do
@@ -38,7 +54,7 @@ for ((r = 0; r < runs; r++)); do
   results[cloud]+="$(time_ms "$root/bin/nfx-cloud" render --stage cloud --out "$work/out-cloud") "
   if [ -n "$kompose" ]; then
     rm -rf "$work/kompose" && mkdir "$work/kompose"
-    results[kompose]+="$(time_ms "$kompose" convert -f "$work/laptop/compose.yaml" -o "$work/kompose") "
+    results[kompose]+="$(time_ms "$kompose" convert -f "$work/services-compose.yaml" -o "$work/kompose") "
   fi
 done
 [ -n "$kompose" ] && names+=(kompose)

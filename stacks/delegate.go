@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -89,6 +92,9 @@ func BuildCloudBinary(root, name string, stderr io.Writer, flags ...string) (str
 		return "", err
 	}
 	bin := filepath.Join(binDir, name)
+	if upToDate(root, bin) {
+		return bin, nil
+	}
 	if _, err := os.Stat(bin); err != nil {
 		fmt.Fprintf(stderr, "nfx: building the cloud stage's %s into bin/ (the AWS, Kubernetes and Cloudflare SDKs: minutes the first time, then cached)\n", name)
 	}
@@ -99,5 +105,46 @@ func BuildCloudBinary(root, name string, stderr io.Writer, flags ...string) (str
 	if err := cmd.Run(); err != nil {
 		return "", fmt.Errorf("go build ./cmd/%s in %s: %w", name, root, err)
 	}
+	// go build leaves an up-to-date binary as it is: stamp it, so that the
+	// next run finds it newer than what it was just checked against.
+	now := time.Now()
+	if err := os.Chtimes(bin, now, now); err != nil {
+		return "", err
+	}
 	return bin, nil
+}
+
+// upToDate says bin is newer than every Go source, directory (a file
+// removed or added), go.mod and go.sum of the project at root (the build
+// outputs, state and VCS data aside): then go build would find nothing to
+// do, and asking it costs most of a second. Anything newer, or any doubt,
+// and go build decides (and the binary is stamped after it).
+func upToDate(root, bin string) bool {
+	fi, err := os.Stat(bin)
+	if err != nil {
+		return false
+	}
+	built := fi.ModTime()
+	skip := map[string]bool{".git": true, "bin": true, "out": true, ".nfx": true, "testdata": true, "node_modules": true}
+	newer := errors.New("newer")
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && p != root && skip[d.Name()] {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && !strings.HasSuffix(p, ".go") && d.Name() != "go.mod" && d.Name() != "go.sum" {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if info.ModTime().After(built) {
+			return newer
+		}
+		return nil
+	})
+	return err == nil
 }
