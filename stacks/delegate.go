@@ -42,17 +42,42 @@ func RunStage(getenv func(string) string) model.Stage {
 // project's bin/ and started in its place with the same arguments and
 // environment, so that the engine and the language host see one program.
 func ProgramMain(getenv func(string) string, stderr io.Writer) {
+	handedOver := TakeHandedOver()
 	st := RunStage(getenv)
 	var nb *NotBuiltInError
 	if _, err := Lookup(st); st != "" && errors.As(err, &nb) {
 		bin, err := BuildCloudProgram(getenv(pulumi.EnvPulumiRootDirectory), stderr)
 		if err == nil {
-			err = syscall.Exec(bin, append([]string{bin}, os.Args[1:]...), os.Environ())
+			err = HandOver(bin, os.Args[1:], handedOver)
 		}
 		fmt.Fprintf(stderr, "nextflow: stage %s: %v\n", st, err)
 		os.Exit(1)
 	}
 	pulumi.Run(Program(Options{}))
+}
+
+// HandedOverEnv marks a process a lean binary started in its place, so
+// that a binary in the cloud's place that lacks the cloud all the same (a
+// lean one copied under its name) fails instead of handing over again, for
+// ever.
+const HandedOverEnv = "NFX_HANDED_OVER"
+
+// TakeHandedOver says this process was started by a lean binary in its
+// place, and removes the mark, so that the processes it starts are not.
+func TakeHandedOver() bool {
+	v := os.Getenv(HandedOverEnv)
+	os.Unsetenv(HandedOverEnv)
+	return v != ""
+}
+
+// HandOver starts bin in this process's place with args, the environment
+// and the open descriptors; it returns only on failure. handedOver is
+// TakeHandedOver's answer at this process's start.
+func HandOver(bin string, args []string, handedOver bool) error {
+	if handedOver {
+		return fmt.Errorf("%s was started by a binary without the cloud stage, and lacks it too: rebuild it (make %s %s)", filepath.Base(bin), CloudCLI, "program")
+	}
+	return syscall.Exec(bin, append([]string{bin}, args...), append(os.Environ(), HandedOverEnv+"=1"))
 }
 
 // BuildCloudProgram builds the cloud stage's program into the project's

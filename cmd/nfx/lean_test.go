@@ -140,6 +140,16 @@ func TestLeanNfxRendersTheCloudThroughNfxCloud(t *testing.T) {
 		}
 		check(t, out)
 	})
+	t.Run("a lean nfx in its place", func(t *testing.T) {
+		// Handed over once, it fails instead of handing over for ever.
+		lean, _ := os.ReadFile(filepath.Join(release, "nfx"))
+		os.WriteFile(filepath.Join(release, "nfx-cloud"), lean, 0o755)
+		out := filepath.Join(t.TempDir(), "cloud")
+		_, stderr, err := run(t, proj, noPath, filepath.Join(release, "nfx"), "render", "--stage", "cloud", "--out", out)
+		if err == nil || !strings.Contains(stderr, "lacks it too") {
+			t.Errorf("err %v, stderr:\n%s", err, stderr)
+		}
+	})
 	t.Run("nowhere", func(t *testing.T) {
 		os.Remove(filepath.Join(release, "nfx-cloud"))
 		out := filepath.Join(t.TempDir(), "cloud")

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -75,7 +74,7 @@ func delegate(cmd *cobra.Command, io IO, args []string) error {
 	if err != nil {
 		return err
 	}
-	err = syscall.Exec(bin, append([]string{bin}, args...), os.Environ())
+	err = stacks.HandOver(bin, args, io.HandedOver)
 	return fmt.Errorf("stage cloud: running %s: %w", bin, err)
 }
 

@@ -39,6 +39,8 @@ type IO struct {
 	// and returns its exit code (tests); by default nfx starts nfx-cloud
 	// in its own place.
 	Delegate func(args []string) int
+	// HandedOver says a lean nfx started this one in its place.
+	HandedOver bool
 }
 
 // usageError marks errors caused by the user's input.
@@ -52,9 +54,10 @@ func usagef(format string, args ...any) error { return usageError{fmt.Errorf(for
 // Run is a binary's main: nfx with the process's arguments, interrupted
 // by Ctrl-C, exiting with Main's code.
 func Run() {
+	handedOver := stacks.TakeHandedOver()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	dir, _ := os.Getwd()
-	code := Main(ctx, os.Args[1:], IO{Out: os.Stdout, Err: os.Stderr, Dir: dir})
+	code := Main(ctx, os.Args[1:], IO{Out: os.Stdout, Err: os.Stderr, Dir: dir, HandedOver: handedOver})
 	stop()
 	os.Exit(code)
 }
