@@ -75,7 +75,7 @@ func TakeHandedOver() bool {
 // TakeHandedOver's answer at this process's start.
 func HandOver(bin string, args []string, handedOver bool) error {
 	if handedOver {
-		return fmt.Errorf("%s was started by a binary without the cloud stage, and lacks it too: rebuild it (make %s %s)", filepath.Base(bin), CloudCLI, "program")
+		return fmt.Errorf("%s was started by a binary without the cloud stage, and lacks it too: rebuild it (make %s program)", filepath.Base(bin), CloudCLI)
 	}
 	return syscall.Exec(bin, append([]string{bin}, args...), append(os.Environ(), HandedOverEnv+"=1"))
 }

@@ -130,12 +130,7 @@ func needsFullRead(obj *structpb.Struct) bool {
 		}
 		return false
 	}
-	for _, v := range obj.GetFields() {
-		if walk(v) {
-			return true
-		}
-	}
-	return false
+	return walk(structpb.NewStructValue(obj))
 }
 
 // protocolMarks are the strings that stand for an unknown value, and the

@@ -1,6 +1,7 @@
 package yamlenc
 
 import (
+	"bytes"
 	"math"
 	"slices"
 	"strconv"
@@ -32,19 +33,19 @@ func NewWriter() *Writer {
 // Mapping encodes obj as a block mapping with its keys in the order given
 // (the nested maps' in yaml.v3's), or returns false when it declines.
 func (w *Writer) Mapping(keys []string, obj map[string]any) ([]byte, bool) {
-	var b strings.Builder
 	if len(keys) == 0 {
 		return []byte("{}\n"), true
 	}
+	var b bytes.Buffer
 	if !w.mapping(&b, 0, keys, obj, false) {
 		return nil, false
 	}
-	return []byte(b.String()), true
+	return b.Bytes(), true
 }
 
 // mapping writes a block mapping at indent; inItem means its first key
 // goes on the line of a sequence item's dash.
-func (w *Writer) mapping(b *strings.Builder, indent int, keys []string, obj map[string]any, inItem bool) bool {
+func (w *Writer) mapping(b *bytes.Buffer, indent int, keys []string, obj map[string]any, inItem bool) bool {
 	for i, k := range keys {
 		if !plainWord(k) {
 			return false
@@ -63,7 +64,7 @@ func (w *Writer) mapping(b *strings.Builder, indent int, keys []string, obj map[
 
 // value writes what follows a key's colon or an item's dash: a scalar or
 // an empty collection on the same line, a collection on the next lines.
-func (w *Writer) value(b *strings.Builder, indent int, v any) bool {
+func (w *Writer) value(b *bytes.Buffer, indent int, v any) bool {
 	switch x := v.(type) {
 	case map[string]any:
 		if len(x) == 0 {
@@ -95,7 +96,7 @@ func (w *Writer) value(b *strings.Builder, indent int, v any) bool {
 }
 
 // sequence writes a block sequence's items at indent.
-func (w *Writer) sequence(b *strings.Builder, indent int, items []any) bool {
+func (w *Writer) sequence(b *bytes.Buffer, indent int, items []any) bool {
 	for _, it := range items {
 		pad(b, indent)
 		b.WriteByte('-')
@@ -120,11 +121,11 @@ func (w *Writer) sequence(b *strings.Builder, indent int, items []any) bool {
 			}
 			b.WriteByte(' ')
 			// The nested sequence's first item shares this line.
-			var inner strings.Builder
+			var inner bytes.Buffer
 			if !w.sequence(&inner, indent+2, x) {
 				return false
 			}
-			b.WriteString(strings.TrimLeft(inner.String(), " "))
+			b.Write(bytes.TrimLeft(inner.Bytes(), " "))
 		default:
 			if !w.value(b, indent, it) {
 				return false
@@ -239,7 +240,7 @@ func plainWord(s string) bool {
 	return true
 }
 
-func pad(b *strings.Builder, n int) {
+func pad(b *bytes.Buffer, n int) {
 	for range n {
 		b.WriteByte(' ')
 	}
