@@ -4,7 +4,10 @@
 # throughput and the write downtime of each:
 #   plain    pg_dump -Fc | pg_restore, the baseline (no freeze, no checks)
 #   dump     nfx migrate run in dump mode (freeze, pg_dump -Fc, pg_restore -j, verification)
-#   online   nfx migrate run in online mode (logical replication, then a short freeze)
+#   online   nfx migrate run in online mode (logical replication, then a short freeze),
+#            three times: with no writes; with a client updating the small accounts
+#            table throughout; with one inserting into the 1 GB contacts table (a
+#            table written during the window is summed again, whole, in the freeze)
 # The rehearsal step is skipped (no --scratch-db) so that each figure is the
 # migration itself. Usage: scripts/bench-migrate.sh [SIZE_MB]
 set -euo pipefail
@@ -12,7 +15,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 size_mb=${1:-${SIZE_MB:-1024}}
 bin=$(dirname "$(printf '%s\n' /usr/lib/postgresql/*/bin/initdb | sort -V | tail -1)")
 export PATH="$bin:$PATH"
-[ -x "$root/bin/nfx" ] || (cd "$root" && go build -o bin/nfx ./cmd/nfx)
+(cd "$root" && go build -o bin/nfx ./cmd/nfx)
 
 work=$(mktemp -d /tmp/nfx-bench-migrate.XXXXXX)
 chown postgres "$work"
@@ -37,7 +40,7 @@ start pgsource "$sp" "-c wal_level=logical"
 start pgtarget "$tp" ""
 export PGPASSWORD=$pw PGHOST=127.0.0.1 PGUSER=nextflow
 psql -p "$sp" -d postgres -qc "CREATE DATABASE nextflow"
-for db in plain dump online; do psql -p "$tp" -d postgres -qc "CREATE DATABASE $db"; done
+for db in plain dump online online_a online_c; do psql -p "$tp" -d postgres -qc "CREATE DATABASE $db"; done
 
 echo "generating $size_mb MB of CRM data..." >&2
 rows=$(( size_mb * 1024 * 1024 / 700 ))
@@ -67,25 +70,47 @@ psql -p "$tp" -d plain -qc ANALYZE
 t1=$(now)
 plain=$(secs "$t0" "$t1")
 
+# writer TABLE: a client writing into the source until the freeze ends its
+# session (then psql stops at the first read-only error).
+writer() {
+  local sql
+  case $1 in
+    accounts) sql="UPDATE accounts SET profile = profile || '{\"seen\": 1}' WHERE id = 1 + (random() * 9999)::int;" ;;
+    contacts) sql="INSERT INTO contacts (account_id, email, notes, data) VALUES (1, 'w@example.com', repeat('w', 500), '{}');" ;;
+  esac
+  while :; do printf '%s\n' "$sql"; sleep 0.005; done | psql -p "$sp" -d nextflow -q -v ON_ERROR_STOP=1 >/dev/null 2>&1 || true
+}
+
 results=()
-for mode in dump online; do
+for run in dump online online_a online_c; do
+  mode=${run%%_*}
   printf 'config:\n  nextflow:stage: laptop\n  nextflow:redis: {data: cache}\n  nextflow:migration: {mode: %s, maxFreezeSeconds: 600}\n' "$mode" > "$project/Pulumi.laptop.yaml"
   rm -rf "$project/.nfx/migrations"
   psql -p "$sp" -d postgres -qc "ALTER DATABASE nextflow RESET default_transaction_read_only"
+  wpid=
+  case $run in
+    online_a) writer accounts & wpid=$! ;;
+    online_c) writer contacts & wpid=$! ;;
+  esac
   t0=$(now)
   (cd "$project" && NFX_SOURCE_DB_PASSWORD=$pw NFX_TARGET_DB_PASSWORD=$pw "$root/bin/nfx" migrate run --from laptop --to server \
-    --source-db "postgres://nextflow@127.0.0.1:$sp/nextflow?sslmode=disable" --target-db "postgres://nextflow@127.0.0.1:$tp/$mode?sslmode=disable" \
-    --cutover-cmd true >"$work/$mode.out" 2>&1) || { cat "$work/$mode.out" >&2; exit 1; }
+    --source-db "postgres://nextflow@127.0.0.1:$sp/nextflow?sslmode=disable" --target-db "postgres://nextflow@127.0.0.1:$tp/$run?sslmode=disable" \
+    --cutover-cmd true >"$work/$run.out" 2>&1) || { cat "$work/$run.out" >&2; exit 1; }
   t1=$(now)
-  read -r down verify < <(cd "$project" && "$root/bin/nfx" migrate report --from laptop --to server --json |
-    python3 -c 'import json,sys; j=json.load(sys.stdin); print("%.1f %.1f" % (j["downtimeSeconds"], [s["seconds"] for s in j["steps"] if s["id"] == "verify"][0]))')
-  results+=("$mode $(secs "$t0" "$t1") $down $verify")
+  [ -z "$wpid" ] || { pkill -P "$wpid" 2>/dev/null || true; wait "$wpid" 2>/dev/null || true; }
+  read -r down verify pre re < <(cd "$project" && "$root/bin/nfx" migrate report --from laptop --to server --json |
+    python3 -c 'import json,sys; j=json.load(sys.stdin); st={s["id"]: s["seconds"] for s in j["steps"]}; v=j["verification"]
+print("%.2f %.2f %s %s" % (j["downtimeSeconds"], st["verify"], "%.1f" % st["postgres.preverify"] if "postgres.preverify" in st else "-", v.get("rechecked", 0) if "postgres.preverify" in st else "all"))')
+  results+=("$run $(secs "$t0" "$t1") $down $verify $pre $re")
 done
 
 printf '\nsource database: %s MB (%s rows of contacts)\n\n' "$mb" "$rows"
-printf '%-8s %10s %10s %16s %14s\n' way seconds MB/s "write downtime" "of it verify"
-awk -v mb="$mb" -v s="$plain" 'BEGIN { printf "%-8s %10.1f %10.1f %16s %14s\n", "plain", s, mb / s, "(no freeze)", "-" }'
+printf '%-9s %8s %7s %15s %13s %15s %14s\n' way seconds MB/s "write downtime" "of it verify" "pre-verified" "tables summed"
+awk -v mb="$mb" -v s="$plain" 'BEGIN { printf "%-9s %8.1f %7.1f %15s %13s %15s %14s\n", "plain", s, mb / s, "(no freeze)", "-", "-", "-" }'
 for r in "${results[@]}"; do
-  read -r mode s down verify <<<"$r"
-  awk -v mb="$mb" -v s="$s" -v m="$mode" -v d="$down" -v v="$verify" 'BEGIN { printf "%-8s %10.1f %10.1f %14s s %12s s\n", m, s, mb / s, d, v }'
+  read -r run s down verify pre re <<<"$r"
+  awk -v mb="$mb" -v s="$s" -v m="$run" -v d="$down" -v v="$verify" -v p="$pre" -v re="$re" \
+    'BEGIN { printf "%-9s %8.1f %7.1f %13s s %11s s %13s s %14s\n", m, s, mb / s, d, v, p, re }'
 done
+echo "(online_a: a client updating accounts throughout; online_c: one inserting into contacts; \"pre-verified\" is the"
+echo " step that sums every table with the source writable; \"tables summed\" those summed again in the freeze)"

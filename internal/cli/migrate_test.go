@@ -87,7 +87,7 @@ func TestMigratePlanAndScripts(t *testing.T) {
 		t.Fatalf("plan JSON: %v %+v", err, p)
 	}
 	_, md, _ := nfx(t, dir, "migrate", "plan", "--from", "server", "--to", "cloud", "--markdown")
-	if !strings.Contains(md, "| `postgres.restore` Restore into the target |") || !strings.Contains(md, "ElastiCache") {
+	if !strings.Contains(md, "| `postgres.dump` Dump the source into the target |") || !strings.Contains(md, "ElastiCache") {
 		t.Errorf("markdown plan:\n%s", md)
 	}
 	if code, _, stderr := nfx(t, dir, "migrate", "scripts", "--from", "laptop", "--to", "server"); code != 0 {
@@ -117,7 +117,7 @@ func TestMigratePlanAndScripts(t *testing.T) {
 func TestDiffShowsTheMigrationPlan(t *testing.T) {
 	dir := project(t)
 	_, out, stderr := nfx(t, dir, "diff", "--from", "laptop", "--to", "server")
-	for _, w := range []string{"Migration (nfx migrate plan --from laptop --to server)", "`postgres.restore` Restore into the target", "[freeze, writes frozen]", "Downtime: PostgreSQL in dump mode"} {
+	for _, w := range []string{"Migration (nfx migrate plan --from laptop --to server)", "`postgres.dump` Dump the source into the target", "[freeze, writes frozen]", "Downtime: PostgreSQL in dump mode"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("%q is not in the diff:\n%s%s", w, out, stderr)
 		}

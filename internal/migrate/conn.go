@@ -68,7 +68,7 @@ func passwordFix(name, kind string) string {
 // it is never printed.
 func (d DB) url() string {
 	u := url.URL{Scheme: "postgres", User: url.UserPassword(d.User, d.Password), Host: d.Host + ":" + strconv.Itoa(d.Port), Path: "/" + d.Database}
-	q := url.Values{"sslmode": {d.SSLMode}}
+	q := url.Values{"sslmode": {d.SSLMode}, "application_name": {"nfx-migrate"}}
 	u.RawQuery = q.Encode()
 	return u.String()
 }

@@ -107,7 +107,7 @@ func TestMigrateSurvivesAKillAtEveryStep(t *testing.T) {
 				kills = append(kills, kill{s.ID, 0})
 				// Killed in the middle of the long steps too: the clients it
 				// started die with it, the rerun starts the step again.
-				if s.ID == "postgres.restore" || s.ID == "postgres.subscribe" || s.ID == "verify" {
+				if s.ID == "postgres.restore" || s.ID == "postgres.subscribe" || s.ID == "postgres.preverify" || s.ID == "verify" {
 					kills = append(kills, kill{s.ID, 30 * time.Millisecond})
 				}
 			}

@@ -32,6 +32,8 @@ type OnlineState struct {
 	LagBytes       int64   `json:"lagBytes"`
 	CatchupSeconds float64 `json:"catchupSeconds"`
 	Sequences      int     `json:"sequences"`
+	// Watch is the verification taken before the freeze.
+	Watch *WatchState `json:"watch,omitempty"`
 }
 
 // onlineSteps run the online mode's steps.
@@ -39,6 +41,7 @@ var onlineSteps = map[string]func(*Run, context.Context) (string, bool, error){
 	"postgres.online-check": (*Run).onlineCheck,
 	"postgres.schema":       (*Run).onlineSchema,
 	"postgres.subscribe":    (*Run).onlineSubscribe,
+	"postgres.preverify":    (*Run).onlinePreverify,
 	"postgres.catchup":      (*Run).onlineCatchup,
 	"postgres.sequences":    (*Run).onlineSequences,
 	"postgres.unsubscribe":  (*Run).onlineUnsubscribe,
@@ -240,7 +243,7 @@ func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") 
 // what an interrupted attempt left (the target's tables are this
 // migration's) and starts the copy again.
 func (r *Run) onlineSubscribe(ctx context.Context) (string, bool, error) {
-	if err := r.dropReplication(ctx); err != nil {
+	if err := r.dropReplication(ctx, false); err != nil {
 		return "", false, err
 	}
 	src, err := connect(ctx, *r.E.SourceDB)
@@ -381,20 +384,8 @@ func (r *Run) onlineCatchup(ctx context.Context) (string, bool, error) {
 	}
 	r.j.Online.LagBytes = lag
 	start := time.Now()
-	for {
-		var done bool
-		if err := src.QueryRow(ctx, "SELECT coalesce(confirmed_flush_lsn >= $2::pg_lsn, false) FROM pg_replication_slots WHERE slot_name = $1", replicationName, end).Scan(&done); err != nil {
-			return "", false, err
-		}
-		if done {
-			break
-		}
-		if time.Since(start) > r.MaxFreeze {
-			return "", false, fmt.Errorf("the target did not catch up with the source within migration.maxFreezeSeconds (%s); fix: nfx migrate rollback to take writes again, then migrate when the target keeps up (or raise maxFreezeSeconds)", r.MaxFreeze)
-		}
-		if err := sleep(ctx, 50*time.Millisecond); err != nil {
-			return "", false, err
-		}
+	if err := r.waitFlushed(ctx, src, end, r.MaxFreeze); err != nil {
+		return "", false, err
 	}
 	r.j.Online.CatchupSeconds = time.Since(start).Seconds()
 	// The target's definitions are the source's: a change made on the
@@ -451,16 +442,19 @@ func (r *Run) onlineSequences(ctx context.Context) (string, bool, error) {
 	return fmt.Sprintf("%d sequences set", len(seqs)), false, nil
 }
 
+// onlineUnsubscribe ends the replication; the watch slot stays until the
+// verification has read it.
 func (r *Run) onlineUnsubscribe(ctx context.Context) (string, bool, error) {
-	if err := r.dropReplication(ctx); err != nil {
+	if err := r.dropReplication(ctx, true); err != nil {
 		return "", false, err
 	}
 	return "the subscription, its slot and the publication are gone", false, nil
 }
 
 // dropReplication removes the online mode's objects from both sides, if
-// present: a slot left on the source would keep its WAL forever.
-func (r *Run) dropReplication(ctx context.Context) error {
+// present, and the watch slot unless keepWatch: a slot left on the
+// source would keep its WAL forever.
+func (r *Run) dropReplication(ctx context.Context, keepWatch bool) error {
 	dst, err := connect(ctx, *r.E.TargetDB)
 	if err != nil {
 		return err
@@ -486,6 +480,11 @@ func (r *Run) dropReplication(ctx context.Context) error {
 	defer src.Close(ctx)
 	if _, err := src.Exec(ctx, "DROP PUBLICATION IF EXISTS "+replicationName); err != nil {
 		return fmt.Errorf("source: drop the publication: %v", err)
+	}
+	if !keepWatch {
+		if err := dropWatch(ctx, src); err != nil {
+			return err
+		}
 	}
 	// The slot stays active until its walsender notices the subscription
 	// is gone.

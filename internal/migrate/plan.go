@@ -189,6 +189,8 @@ func NewPlan(from, to *model.Config) (*Plan, error) {
 			Detail: "pg_dump -Fc --schema-only, pg_restore --no-owner --no-privileges into the target"})
 		add(Step{ID: "postgres.subscribe", Part: model.PartPostgres, Phase: PhaseCopy, Title: "Replicate",
 			Detail: "CREATE PUBLICATION nfx_migrate FOR TABLE (every user table) on the source; CREATE SUBSCRIPTION on the target: its slot is created before the initial copy's snapshot, so nothing written during the copy is missed; watch the lag down to zero"})
+		add(Step{ID: "postgres.preverify", Part: model.PartPostgres, Phase: PhaseCopy, Title: "Verify while replicating",
+			Detail: "a second logical slot (test_decoding) records which tables are written from now on; once the target has applied every change up to the source's WAL end, every table is summed on both sides (and the target's replica) with the source still taking writes: a table no one wrote since is verified, a difference in one stops the migration before the freeze; those written are summed again after it"})
 		add(Step{ID: "freeze", Part: "all", Phase: PhaseFreeze, Title: "Freeze writes on the source", Frozen: true,
 			Detail: "ALTER DATABASE ... SET default_transaction_read_only = on, end the open sessions; CLIENT PAUSE WRITE on Redis"})
 		add(Step{ID: "postgres.catchup", Part: model.PartPostgres, Phase: PhaseCopy, Title: "Wait for the last writes", Frozen: true,
@@ -197,15 +199,15 @@ func NewPlan(from, to *model.Config) (*Plan, error) {
 			Detail: "setval on the target to each source sequence's last value (logical replication does not carry them)"})
 		add(Step{ID: "postgres.unsubscribe", Part: model.PartPostgres, Phase: PhaseCopy, Title: "End the replication", Frozen: true,
 			Detail: "DROP SUBSCRIPTION on the target, DROP PUBLICATION and the replication slot on the source (a slot left behind would keep its WAL forever)"})
-		p.Downtime = fmt.Sprintf("writes stop from the freeze until the cutover: the target's last catch-up (seconds, at most %d s), the Redis and Qdrant copies and the verification", from.Migration.MaxFreezeSeconds)
+		p.Downtime = fmt.Sprintf("writes stop from the freeze until the cutover: the target's last catch-up (seconds, at most %d s), the Redis and Qdrant copies and the verification of the tables written since the pre-verification", from.Migration.MaxFreezeSeconds)
 	default:
 		add(Step{ID: "freeze", Part: "all", Phase: PhaseFreeze, Title: "Freeze writes on the source", Frozen: true,
 			Detail: "ALTER DATABASE ... SET default_transaction_read_only = on, end the open sessions; CLIENT PAUSE WRITE on Redis"})
-		add(Step{ID: "postgres.dump", Part: model.PartPostgres, Phase: PhaseCopy, Title: "Dump the source", Frozen: true,
-			Detail: "pg_dump -Fc, checksummed; kept as the migration's backup"})
-		add(Step{ID: "postgres.restore", Part: model.PartPostgres, Phase: PhaseCopy, Title: "Restore into the target", Frozen: true,
-			Detail: fmt.Sprintf("pg_restore --clean --if-exists -j %d --no-owner --no-privileges into %s (a rerun replaces what an interrupted one left: no row twice); then ANALYZE", from.Migration.Jobs, dst.Postgres)})
-		p.Downtime = "writes stop from the freeze until the cutover: the whole dump, restore and verification"
+		add(Step{ID: "postgres.dump", Part: model.PartPostgres, Phase: PhaseCopy, Title: "Dump the source into the target", Frozen: true,
+			Detail: fmt.Sprintf("pg_dump -Fc into a file kept as the migration's backup, checksummed as it is written, and from the same bytes pg_restore --clean --if-exists --no-owner --no-privileges into %s (a rerun replaces what an interrupted one left: no row twice)", dst.Postgres)})
+		add(Step{ID: "postgres.restore", Part: model.PartPostgres, Phase: PhaseCopy, Title: "Finish the restore", Frozen: true,
+			Detail: fmt.Sprintf("ANALYZE; if the restore while dumping failed, first the file, checked against its checksum, with pg_restore --clean --if-exists -j %d", from.Migration.Jobs)})
+		p.Downtime = "writes stop from the freeze until the cutover: the dump and restore (at once) and the verification"
 	}
 	if from.Redis.Data == model.RedisState {
 		add(Step{ID: "redis.copy", Part: model.PartRedis, Phase: PhaseCopy, Title: "Copy Redis", Frozen: true,

@@ -41,7 +41,7 @@ func TestPlanFromTheModels(t *testing.T) {
 	}{
 		{"laptop", "server", nil, nil, "preflight postgres.rehearse models.copy freeze postgres.dump postgres.restore redis.copy qdrant.copy verify cutover", "", true},
 		{"laptop", "server", map[string]string{"migration": `{"mode": "online"}`}, nil,
-			"preflight postgres.online-check postgres.rehearse models.copy postgres.schema postgres.subscribe freeze postgres.catchup postgres.sequences postgres.unsubscribe redis.copy qdrant.copy verify cutover", "", true},
+			"preflight postgres.online-check postgres.rehearse models.copy postgres.schema postgres.subscribe postgres.preverify freeze postgres.catchup postgres.sequences postgres.unsubscribe redis.copy qdrant.copy verify cutover", "", true},
 		{"server", "cloud", nil, nil, "preflight postgres.rehearse models.copy freeze postgres.dump postgres.restore redis.copy qdrant.copy verify cutover", "", false},
 		{"laptop", "cloud", map[string]string{"postgres": `{"image": "postgres:17.2"}`}, nil, "", "PostgreSQL major version", false},
 		{"laptop", "server", nil, map[string]string{"qdrant": `{"image": "qdrant/qdrant:v1.12.0"}`}, "", "Qdrant minor version", true},

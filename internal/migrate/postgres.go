@@ -79,25 +79,36 @@ func pgEnv(d DB, dir string) ([]string, error) {
 		"PGSSLMODE="+d.SSLMode, "PGPASSFILE="+pass, "PGPASSWORD=", "PGAPPNAME=nfx-migrate"), nil
 }
 
-// runTool runs a client program; its output, scrubbed of the password,
-// goes to the error.
-func runTool(ctx context.Context, d DB, dir, tool string, args ...string) error {
+// toolCmd prepares a client program for d; its diagnostics go to the
+// buffer returned. The caller removes d's password file.
+func toolCmd(ctx context.Context, d DB, dir, tool string, args ...string) (*exec.Cmd, *bytes.Buffer, error) {
 	bin, err := pgTool(tool)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	env, err := pgEnv(d, dir)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer os.Remove(filepath.Join(dir, "."+d.Name+".pgpass"))
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = env
 	// A client outliving a killed nfx would race the rerun's own (two
 	// pg_restore --clean at once): it dies with nfx.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Stderr = &out
+	return cmd, &out, nil
+}
+
+// runTool runs a client program; its output, scrubbed of the password,
+// goes to the error.
+func runTool(ctx context.Context, d DB, dir, tool string, args ...string) error {
+	cmd, out, err := toolCmd(ctx, d, dir, tool, args...)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(filepath.Join(dir, "."+d.Name+".pgpass"))
+	cmd.Stdout = out
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("%s on the %s database %s: %v: %s", tool, d.Name, d, err, strings.TrimSpace(scrub(out.String(), d.Password)))
 	}
@@ -155,20 +166,89 @@ func Frozen(ctx context.Context, d DB) (bool, error) {
 	return v == "on", err
 }
 
-// Dump writes the source to file with pg_dump -Fc and returns its
-// sha256; the file is written beside and renamed, so a crash leaves none.
-func Dump(ctx context.Context, d DB, file string) (string, error) {
+// DumpStreaming dumps the source with pg_dump -Fc into file (written
+// beside and renamed, so a crash leaves none) and, from the same bytes as
+// they come, restores it into the target with pg_restore: the copy takes
+// the time of the slower of the two instead of their sum, and the
+// checksum is taken on the way, not by reading the file again. A dump
+// that completes is kept, with its sha256, even when the restore fails:
+// restoreErr says so, and the file can be restored again.
+func DumpStreaming(ctx context.Context, src, dst DB, file string) (sum string, restoreErr, err error) {
+	dir := filepath.Dir(file)
 	tmp := file + ".part"
 	os.Remove(tmp)
-	if err := runTool(ctx, d, filepath.Dir(file), "pg_dump", "-Fc", "--no-password", "-f", tmp); err != nil {
-		os.Remove(tmp)
-		return "", err
-	}
-	sum, err := fileSHA256(tmp)
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	return sum, os.Rename(tmp, file)
+	defer f.Close()
+	dump, dumpOut, err := toolCmd(ctx, src, dir, "pg_dump", "-Fc", "--no-password")
+	if err != nil {
+		return "", nil, err
+	}
+	defer os.Remove(filepath.Join(dir, "."+src.Name+".pgpass"))
+	restore, restoreOut, err := toolCmd(ctx, dst, dir, "pg_restore", "--clean", "--if-exists", "--no-owner", "--no-privileges", "--exit-on-error", "--no-password", "-d", dst.Database)
+	if err != nil {
+		return "", nil, err
+	}
+	defer os.Remove(filepath.Join(dir, "."+dst.Name+".pgpass"))
+	stream, err := dump.StdoutPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	in, err := restore.StdinPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	if err := restore.Start(); err != nil {
+		return "", nil, err
+	}
+	if err := dump.Start(); err != nil {
+		in.Close()
+		restore.Wait()
+		return "", nil, err
+	}
+	h := sha256.New()
+	tee := &lenient{w: in}
+	_, copyErr := io.Copy(io.MultiWriter(f, h, tee), stream)
+	in.Close()
+	rerr := restore.Wait()
+	derr := dump.Wait()
+	if derr != nil || copyErr != nil {
+		os.Remove(tmp)
+		if derr == nil {
+			derr = copyErr
+		}
+		return "", nil, fmt.Errorf("pg_dump on the %s database %s: %v: %s", src.Name, src, derr, strings.TrimSpace(scrub(dumpOut.String(), src.Password)))
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return "", nil, err
+	}
+	if err := os.Rename(tmp, file); err != nil {
+		return "", nil, err
+	}
+	if rerr == nil && tee.err != nil {
+		rerr = tee.err
+	}
+	if rerr != nil {
+		restoreErr = fmt.Errorf("pg_restore on the %s database %s: %v: %s", dst.Name, dst, rerr, strings.TrimSpace(scrub(restoreOut.String(), dst.Password)))
+	}
+	return hex.EncodeToString(h.Sum(nil)), restoreErr, nil
+}
+
+// lenient passes writes on until the first error, then drops them: a
+// restore that stops does not stop the dump it reads.
+type lenient struct {
+	w   io.Writer
+	err error
+}
+
+func (l *lenient) Write(p []byte) (int, error) {
+	if l.err == nil {
+		_, l.err = l.w.Write(p)
+	}
+	return len(p), nil
 }
 
 func fileSHA256(p string) (string, error) {
@@ -195,6 +275,11 @@ func Restore(ctx context.Context, d DB, file string, jobs int) error {
 	if err := runTool(ctx, d, filepath.Dir(file), "pg_restore", args...); err != nil {
 		return err
 	}
+	return Analyze(ctx, d)
+}
+
+// Analyze gathers the planner's statistics of a restored database.
+func Analyze(ctx context.Context, d DB) error {
 	c, err := connect(ctx, d)
 	if err != nil {
 		return err
@@ -249,12 +334,18 @@ type Snapshot struct {
 
 // TakeSnapshot sums every table of a database. It only reads.
 func TakeSnapshot(ctx context.Context, d DB) (*Snapshot, error) {
+	return takeSnapshot(ctx, d, nil)
+}
+
+// takeSnapshot sums every table of a database but those whose sums are
+// known: a table in known is listed with its known sum, not read.
+func takeSnapshot(ctx context.Context, d DB, known map[string]TableSum) (*Snapshot, error) {
 	c, err := pgx.Connect(ctx, d.url())
 	if err != nil {
 		return nil, fmt.Errorf("%s database %s: %s", d.Name, d, scrub(err.Error(), d.Password))
 	}
 	defer c.Close(ctx)
-	return snapshotOn(ctx, c, d)
+	return snapshotOn(ctx, c, d, known)
 }
 
 // querier is a connection or a transaction.
@@ -263,18 +354,22 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// snapshotOn sums every table through q (a transaction sees one moment).
-func snapshotOn(ctx context.Context, c querier, d DB) (*Snapshot, error) {
+// snapshotOn sums every table through q (a transaction sees one moment),
+// but those in known.
+func snapshotOn(ctx context.Context, c querier, d DB, known map[string]TableSum) (*Snapshot, error) {
 	ts, err := tables(ctx, c)
 	if err != nil {
 		return nil, err
 	}
 	s := &Snapshot{Tables: map[string]TableSum{}, Sequences: map[string]int64{}, Columns: map[string]int64{}}
 	for _, t := range ts {
-		var sum TableSum
-		q := "SELECT count(*), coalesce(md5(string_agg(md5(t::text), '' ORDER BY md5(t::text))), '') FROM " + t.quoted() + " t"
-		if err := c.QueryRow(ctx, q).Scan(&sum.Rows, &sum.Sum); err != nil {
-			return nil, fmt.Errorf("%s: sum %s: %v", d, t, err)
+		if sum, ok := known[t.String()]; ok {
+			s.Tables[t.String()] = sum
+			continue
+		}
+		sum, err := sumTable(ctx, c, d, t)
+		if err != nil {
+			return nil, err
 		}
 		s.Tables[t.String()] = sum
 	}
@@ -318,6 +413,16 @@ func snapshotOn(ctx context.Context, c querier, d DB) (*Snapshot, error) {
 	}
 	s.Extensions, err = pgx.CollectRows(rows, pgx.RowTo[string])
 	return s, err
+}
+
+// sumTable is a table's row count and content checksum.
+func sumTable(ctx context.Context, c querier, d DB, t Table) (TableSum, error) {
+	var sum TableSum
+	q := "SELECT count(*), coalesce(md5(string_agg(md5(t::text), '' ORDER BY md5(t::text))), '') FROM " + t.quoted() + " t"
+	if err := c.QueryRow(ctx, q).Scan(&sum.Rows, &sum.Sum); err != nil {
+		return sum, fmt.Errorf("%s: sum %s: %v", d, t, err)
+	}
+	return sum, nil
 }
 
 // CompareSnapshots lists every difference that stops a cutover: a table

@@ -51,7 +51,7 @@ func Rehearse(ctx context.Context, source, scratch DB, backup, dir string, jobs 
 			return reh, err
 		}
 		taken = time.Now()
-		if want, err = snapshotOn(ctx, tx, source); err != nil {
+		if want, err = snapshotOn(ctx, tx, source, nil); err != nil {
 			return reh, err
 		}
 		tmp := backup + ".part"

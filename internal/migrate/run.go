@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -122,6 +121,11 @@ type Verification struct {
 	Qdrant     map[string]QdrantSum `json:"qdrant,omitempty"`
 	Models     int                  `json:"models"`
 	Skipped    []string             `json:"skipped,omitempty"`
+	// Rechecked counts, in online mode, the tables summed with the source
+	// frozen (the others were verified before the freeze and not written
+	// since); Full says why every table was summed instead.
+	Rechecked int    `json:"rechecked,omitempty"`
+	Full      string `json:"full,omitempty"`
 }
 
 // Journal is a migration's record: its plan, every step's state, what it
@@ -143,13 +147,16 @@ type Journal struct {
 	DumpSHA256  string `json:"dumpSha256,omitempty"`
 	// RestoreStarted marks the target as this migration's: a rerun may
 	// replace what it restored.
-	RestoreStarted bool          `json:"restoreStarted"`
-	Redis          *CopyStats    `json:"redis,omitempty"`
-	Qdrant         *QdrantStats  `json:"qdrant,omitempty"`
-	Models         *ModelStats   `json:"models,omitempty"`
-	Rehearsal      *Rehearsal    `json:"rehearsal,omitempty"`
-	Verification   *Verification `json:"verification,omitempty"`
-	Online         *OnlineState  `json:"online,omitempty"`
+	RestoreStarted bool `json:"restoreStarted"`
+	// Streamed says the dump step restored the dump into the target as
+	// it was written: the restore step only analyzes.
+	Streamed     bool          `json:"streamed,omitempty"`
+	Redis        *CopyStats    `json:"redis,omitempty"`
+	Qdrant       *QdrantStats  `json:"qdrant,omitempty"`
+	Models       *ModelStats   `json:"models,omitempty"`
+	Rehearsal    *Rehearsal    `json:"rehearsal,omitempty"`
+	Verification *Verification `json:"verification,omitempty"`
+	Online       *OnlineState  `json:"online,omitempty"`
 }
 
 // Rehearsal is a restore of the latest backup into a throwaway database.
@@ -418,14 +425,31 @@ func (r *Run) step(ctx context.Context, s Step) (string, bool, error) {
 		}
 		return "the source takes no writes (Redis's pause ends by itself in an hour if nfx stops)", false, nil
 	case "postgres.dump":
-		sum, err := Dump(ctx, *e.SourceDB, r.dumpFile())
+		// The dump is restored into the target as it is written.
+		if err := r.claimTarget(ctx); err != nil {
+			return "", false, err
+		}
+		r.j.Streamed = false
+		start := time.Now()
+		sum, rerr, err := DumpStreaming(ctx, *e.SourceDB, *e.TargetDB, r.dumpFile())
 		if err != nil {
 			return "", false, err
 		}
 		fi, _ := os.Stat(r.dumpFile())
 		r.j.DumpSHA256, r.j.DumpBytes = sum, fi.Size()
-		return fmt.Sprintf("%s, sha256 %s", bytesText(fi.Size()), sum[:12]), false, nil
+		if rerr != nil {
+			r.logf("      the restore while dumping failed (%v): the next step restores the file", rerr)
+			return fmt.Sprintf("%s, sha256 %s; the restore while dumping failed: the next step restores the file", bytesText(fi.Size()), sum[:12]), false, nil
+		}
+		r.j.Streamed = true
+		return fmt.Sprintf("%s, sha256 %s, restored into the target as it was written, in %.1f s", bytesText(fi.Size()), sum[:12], time.Since(start).Seconds()), false, nil
 	case "postgres.restore":
+		if r.j.Streamed {
+			if err := Analyze(ctx, *e.TargetDB); err != nil {
+				return "", false, err
+			}
+			return "restored while dumping; ANALYZE done", false, nil
+		}
 		if sum, err := fileSHA256(r.dumpFile()); err != nil || sum != r.j.DumpSHA256 {
 			return "", false, fmt.Errorf("the dump %s does not match its checksum; fix: run the migration again from the dump (mark postgres.dump pending by moving the file away)", r.dumpFile())
 		}
@@ -477,7 +501,17 @@ func (r *Run) step(ctx context.Context, s Step) (string, bool, error) {
 			return "", false, err
 		}
 		r.j.State = MigrationVerified
-		return fmt.Sprintf("%d tables, %d sequences, %d extensions equal", len(v.Tables), v.Sequences, len(v.Extensions)), false, nil
+		if err := r.endWatch(ctx); err != nil {
+			return "", false, err
+		}
+		how := ""
+		if r.j.Online != nil && r.j.Online.Watch != nil {
+			how = fmt.Sprintf(" (%d summed with the source frozen, the others verified before the freeze)", v.Rechecked)
+			if v.Full != "" {
+				how = " (all summed with the source frozen: " + v.Full + ")"
+			}
+		}
+		return fmt.Sprintf("%d tables%s, %d sequences, %d extensions equal", len(v.Tables), how, v.Sequences, len(v.Extensions)), false, nil
 	case "cutover":
 		if e.Cutover == "" {
 			return "", false, fmt.Errorf("no --cutover-cmd: give the command that switches the traffic (out/%s/migrate/cutover.sh is rendered for it)", r.Plan.To)
@@ -610,22 +644,27 @@ func (r *Run) verify(ctx context.Context) (*Verification, error) {
 			dbs = append(dbs, e.TargetReplica)
 		}
 	}
-	snaps := make([]*Snapshot, len(dbs))
-	errs := make([]error, len(dbs))
-	var wg sync.WaitGroup
-	for i, d := range dbs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			snaps[i], errs[i] = TakeSnapshot(ctx, *d)
-		}()
+	// In online mode the tables verified before the freeze and not
+	// written since are not read again.
+	known, full, err := r.recheck(ctx)
+	if err != nil {
+		return v, err
 	}
-	wg.Wait()
+	v.Full = full
+	snaps, errs := snapshots(ctx, dbs, known)
 	if err := errors.Join(errs[:2]...); err != nil {
 		return v, err
 	}
 	src, dst := snaps[0], snaps[1]
 	v.Tables, v.Sequences, v.Extensions = dst.Tables, len(dst.Sequences), dst.Extensions
+	if known != nil {
+		v.Rechecked = len(dst.Tables)
+		for t := range dst.Tables {
+			if _, ok := known[t]; ok {
+				v.Rechecked--
+			}
+		}
+	}
 	v.Problems = append(v.Problems, CompareSnapshots(src, dst)...)
 	if len(dbs) == 3 {
 		if errs[2] != nil {
@@ -748,7 +787,7 @@ func (r *Run) Rollback(ctx context.Context, discard bool) (*Journal, error) {
 		}
 	}
 	if r.Plan.Mode == "online" && r.j.Online != nil {
-		if err := r.dropReplication(ctx); err != nil {
+		if err := r.dropReplication(ctx, false); err != nil {
 			return r.j, err
 		}
 	}

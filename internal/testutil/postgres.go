@@ -90,6 +90,15 @@ func (p *Postgres) conn(t testing.TB, db string) *pgx.Conn {
 	return c
 }
 
+// Conn opens a connection to database db as the superuser, closed when
+// the test ends.
+func (p *Postgres) Conn(t testing.TB, db string) *pgx.Conn {
+	t.Helper()
+	c := p.conn(t, db)
+	t.Cleanup(func() { c.Close(context.Background()) })
+	return c
+}
+
 // Exec runs SQL statements in database db as the superuser.
 func (p *Postgres) Exec(t testing.TB, db, sql string) {
 	t.Helper()

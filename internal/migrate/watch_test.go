@@ -1,0 +1,178 @@
+package migrate
+
+import (
+	"context"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nextflow-crm/nfx/internal/testutil"
+)
+
+// The relation lists test_decoding writes (quote_ident's quoting, a
+// TRUNCATE's list), and what is not one.
+func TestRelationsIn(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []Table
+	}{
+		{`public.a`, []Table{{"public", "a"}}},
+		{`public.a, "My S"."odd: INSERT:, x"`, []Table{{"public", "a"}, {"My S", "odd: INSERT:, x"}}},
+		{`"we""ird"."q"""`, []Table{{`we"ird`, `q"`}}},
+		{`"we""ird"."q""", "x"`, nil},
+		{`"a"."b"`, []Table{{"a", "b"}}},
+		{`public.`, nil},
+		{`public`, nil},
+		{`"unterminated.b`, nil},
+		{`public.a,public.b`, nil},
+		{`public.a; DROP TABLE x`, nil},
+		{``, nil},
+		{`?`, nil},
+	} {
+		got, ok := relationsIn(tc.in)
+		if ok != (tc.want != nil) || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%q: got %v %v, want %v", tc.in, got, ok, tc.want)
+		}
+	}
+}
+
+const watchSeed = `
+CREATE TABLE quiet (id int PRIMARY KEY, v text);
+CREATE TABLE busy (id bigserial PRIMARY KEY, v text);
+CREATE TABLE events (id int, k int, PRIMARY KEY (id, k)) PARTITION BY RANGE (k);
+CREATE TABLE events_a PARTITION OF events FOR VALUES FROM (0) TO (10);
+CREATE TABLE events_b PARTITION OF events FOR VALUES FROM (10) TO (20);
+CREATE SCHEMA "My S";
+CREATE TABLE "My S"."odd: INSERT:, x" (id int PRIMARY KEY);
+INSERT INTO quiet SELECT g, md5(g::text) FROM generate_series(1, 3000) g;
+INSERT INTO busy (v) SELECT md5(g::text) FROM generate_series(1, 3000) g;
+INSERT INTO events SELECT g, g % 20 FROM generate_series(1, 2000) g;
+INSERT INTO "My S"."odd: INSERT:, x" SELECT generate_series(1, 10);`
+
+// watchedRun starts a source holding watchSeed and an empty target, and
+// an online migration between them.
+func watchedRun(t *testing.T) (src, dst *testutil.Postgres, r *Run) {
+	src = testutil.StartPostgres(t, "-c wal_level=logical")
+	dst = testutil.StartPostgres(t)
+	src.Exec(t, "nextflow", watchSeed)
+	db := func(name string, p *testutil.Postgres) *DB {
+		return &DB{Name: name, Host: "127.0.0.1", Port: p.Port, User: "nextflow", Password: p.Password, Database: "nextflow", SSLMode: "disable"}
+	}
+	plan, err := NewPlan(load(t, "laptop", map[string]string{"migration": `{"mode": "online"}`, "redis": `{"data": "cache"}`}), load(t, "server", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = &Run{Plan: plan, Dir: filepath.Join(t.TempDir(), "j"), E: Endpoints{SourceDB: db("source", src), TargetDB: db("target", dst), Cutover: "true"},
+		Jobs: 2, MaxFreeze: time.Minute}
+	return src, dst, r
+}
+
+// Online mode verifies every table while replication runs and, with the
+// source frozen, sums again only the tables written since: on the source
+// (the watch slot: a table, a partition and its parent, a quoted name)
+// or on the target alone (its counters, a TRUNCATE's new file). A table
+// the target changed stops the cutover; one that differs before the
+// freeze stops the migration with the source still writable.
+func TestOnlineVerifiesBeforeTheFreeze(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		// window runs after the pre-verification, before the freeze;
+		// before runs before it.
+		window, before func(t *testing.T, src, dst *testutil.Postgres)
+		rechecked      int
+		want           string
+	}{
+		{name: "no writes", rechecked: 0},
+		{name: "source writes", rechecked: 4, window: func(t *testing.T, src, dst *testutil.Postgres) {
+			src.Exec(t, "nextflow", `INSERT INTO busy (v) VALUES ('new'); INSERT INTO events VALUES (5000, 3); INSERT INTO "My S"."odd: INSERT:, x" VALUES (99)`)
+		}},
+		{name: "a target write, its session left open", want: "table public.quiet: 3000 rows on the source, 3001 on the target", window: func(t *testing.T, src, dst *testutil.Postgres) {
+			c := dst.Conn(t, "nextflow")
+			if _, err := c.Exec(ctx, "INSERT INTO quiet VALUES (-1, 'stray')"); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "a target TRUNCATE", want: "table public.quiet: 3000 rows on the source, 0 on the target", window: func(t *testing.T, src, dst *testutil.Postgres) {
+			dst.Exec(t, "nextflow", "TRUNCATE quiet")
+		}},
+		{name: "a difference before the freeze", want: "tables that took no writes since replication caught up differ", before: func(t *testing.T, src, dst *testutil.Postgres) {
+			dst.Exec(t, "nextflow", "UPDATE quiet SET v = 'x' WHERE id = 7")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src, dst, r := watchedRun(t)
+			defer func() { stepHook = func(string) {} }()
+			stepHook = func(id string) {
+				switch {
+				case id == "postgres.preverify" && tc.before != nil:
+					tc.before(t, src, dst)
+				case id == "freeze" && tc.window != nil:
+					tc.window(t, src, dst)
+				}
+			}
+			j, err := r.Execute(ctx)
+			if tc.want != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("got %v, want %q", err, tc.want)
+				}
+				frozen, _ := Frozen(ctx, *r.E.SourceDB)
+				if before := tc.before != nil; frozen == before {
+					t.Errorf("the source frozen: %v; a difference found before the freeze must leave it writable, one after it frozen", frozen)
+				}
+				if _, err := r.Rollback(ctx, false); err != nil {
+					t.Fatal(err)
+				}
+				if n := src.Query(t, "nextflow", "SELECT count(*) FROM pg_replication_slots"); n != "0" {
+					t.Errorf("%s replication slots left on the source after the rollback", n)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := j.Verification
+			if !v.OK || v.Full != "" || v.Rechecked != tc.rechecked || len(v.Tables) != 6 {
+				t.Fatalf("verification: ok %v, full %q, %d of %d tables summed frozen, want %d", v.OK, v.Full, v.Rechecked, len(v.Tables), tc.rechecked)
+			}
+			if tc.window != nil {
+				got := strings.Join(j.Online.Watch.Changed, " ")
+				if want := "My S.odd: INSERT:, x public.busy public.events public.events_a"; got != want {
+					t.Errorf("the watch saw %q, want %q", got, want)
+				}
+			}
+			if n := src.Query(t, "nextflow", "SELECT count(*) FROM pg_replication_slots"); n != "0" {
+				t.Errorf("%s replication slots left on the source", n)
+			}
+			full, err := TakeSnapshot(ctx, *r.E.TargetDB)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(full.Tables, v.Tables) {
+				t.Errorf("the verification's sums are not the target's:\n%v\n%v", v.Tables, full.Tables)
+			}
+		})
+	}
+}
+
+// A watch slot that is gone by the verification leaves every table to be
+// summed, and says so.
+func TestOnlineVerifiesAllWithoutTheWatch(t *testing.T) {
+	ctx := context.Background()
+	src, _, r := watchedRun(t)
+	defer func() { stepHook = func(string) {} }()
+	stepHook = func(id string) {
+		if id == "verify" {
+			src.Exec(t, "nextflow", "SELECT pg_drop_replication_slot('"+watchSlot+"')")
+		}
+	}
+	j, err := r.Execute(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := j.Verification; !v.OK || !strings.Contains(v.Full, "gone") || v.Rechecked != 0 {
+		t.Fatalf("verification: %+v", v)
+	}
+}
