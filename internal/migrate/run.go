@@ -767,6 +767,16 @@ func (r *Run) Rollback(ctx context.Context, discard bool) (*Journal, error) {
 		if err != nil {
 			return r.j, err
 		}
+		// A journal an earlier nfx wrote holds the earlier checksums.
+		var legacy []string
+		for t, was := range r.j.Verification.Tables {
+			if !strings.HasPrefix(was.Sum, "a:") {
+				legacy = append(legacy, t)
+			}
+		}
+		if err := resumMD5(ctx, *r.E.TargetDB, now, legacy); err != nil {
+			return r.j, err
+		}
 		var changed []string
 		for _, t := range model.SortedKeys(now.Tables) {
 			if was, ok := r.j.Verification.Tables[t]; !ok || was != now.Tables[t] {
