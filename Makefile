@@ -1,5 +1,5 @@
 # nfx: the two set-up commands of the README, and their parts.
-.PHONY: demo test test-swarm deps k8s-tools kube-tools ci-tools engine-tools lint pulumi language-host program nfx nfx-cloud fuzz bench
+.PHONY: demo test tools test-swarm deps k8s-tools kube-tools ci-tools engine-tools lint pulumi language-host program nfx nfx-cloud fuzz bench
 
 # The main job, offline on the repository's defaults: render and plan the laptop stage.
 demo: nfx
@@ -11,11 +11,17 @@ demo: nfx
 # The tests run with a Docker engine of their own and a three-node Swarm
 # (scripts/engine.sh), the stand-in images built into them, stopped at the
 # end. The Swarm test runs last, alone: three daemons and forty containers
-# share the machine's cores with no other test.
+# share the machine's cores with no other test. Each part prints its time.
 SWARM_TEST = TestServerServesOnSwarm
-test: deps pulumi language-host program nfx nfx-cloud k8s-tools kube-tools ci-tools engine-tools lint
+test: tools
 	NFX_ENGINE_SWARM=1 scripts/engine.sh run env NFX_REQUIRE_TOOLS=1 PATH="$(CURDIR)/bin:$$PATH:/usr/sbin" \
-	  sh -c 'go test -count=1 -skip "^$(SWARM_TEST)$$" ./... && go test -count=1 -run "^$(SWARM_TEST)$$" ./internal/cli'
+	  bash -c 'SECONDS=0; go test -count=1 -skip "^$(SWARM_TEST)$$" ./... && echo "make test: the tests but the Swarm one took $$SECONDS s" && \
+	    SECONDS=0 && go test -count=1 -run "^$(SWARM_TEST)$$" ./internal/cli && echo "make test: the Swarm test took $$SECONDS s"'
+
+# The first part of make test: the programs and tools the tests run, each
+# built once per content and reused by every checkout on the machine
+# (scripts/tool-cache.sh), and the lint.
+tools: deps pulumi language-host program nfx nfx-cloud k8s-tools kube-tools ci-tools engine-tools lint
 
 # The server stage on the three-node Swarm alone.
 test-swarm: deps pulumi language-host program engine-tools

@@ -12,6 +12,10 @@ provider=github.com/pulumi/pulumi-kubernetes/provider/v4@v4.0.0-20260115033456-f
 # CRDs give the schemas of the ServiceMonitors, Probes and PrometheusRules.
 operator=github.com/prometheus-operator/prometheus-operator@v0.79.2
 mkdir -p "$root/bin"
+. "$root/scripts/tool-cache.sh"
+key=$(tool_key "$0" "$root"/tools/k8s/go.{mod,sum} $(find "$root/tools/k8s/schemagen" -type f | LC_ALL=C sort))
+outputs=(bin/kubeconform bin/kube-score bin/schemagen bin/k8s-schemas)
+[ -s "$root/bin/k8s-schemas/.key" ] && [ "$(cat "$root/bin/k8s-schemas/.key")" = "$key" ] || tool_restore k8s "$key" "$root" "${outputs[@]}" || true
 cd "$root/tools/k8s"
 for tool in kubeconform:github.com/yannh/kubeconform/cmd/kubeconform kube-score:github.com/zegl/kube-score/cmd/kube-score; do
   name=${tool%%:*}
@@ -20,8 +24,10 @@ for tool in kubeconform:github.com/yannh/kubeconform/cmd/kubeconform kube-score:
     go build -o "$root/bin/$name" "${tool#*:}"
   fi
 done
-go build -o "$root/bin/schemagen" ./schemagen
-if [ ! -s "$root/bin/k8s-schemas/deployment-apps-v1.json" ] || [ ! -s "$root/bin/k8s-schemas/servicemonitor-monitoring-v1.json" ]; then
+[ -x "$root/bin/schemagen" ] && [ -s "$root/bin/k8s-schemas/.key" ] && [ "$(cat "$root/bin/k8s-schemas/.key")" = "$key" ] ||
+  go build -o "$root/bin/schemagen" ./schemagen
+if [ ! -s "$root/bin/k8s-schemas/.key" ] || [ "$(cat "$root/bin/k8s-schemas/.key")" != "$key" ] ||
+  [ ! -s "$root/bin/k8s-schemas/deployment-apps-v1.json" ] || [ ! -s "$root/bin/k8s-schemas/servicemonitor-monitoring-v1.json" ]; then
   dir=$(go mod download -json "$provider" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
   [ -n "$dir" ] || { echo "cannot download $provider" >&2; exit 1; }
   crds=$(go mod download -json "$operator" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')/example/prometheus-operator-crd
@@ -30,5 +36,7 @@ if [ ! -s "$root/bin/k8s-schemas/deployment-apps-v1.json" ] || [ ! -s "$root/bin
   "$root/bin/schemagen" -swagger "$dir/pkg/clients/fake/swagger.json" -out "$root/bin/k8s-schemas" \
     "$crds/monitoring.coreos.com_servicemonitors.yaml" "$crds/monitoring.coreos.com_probes.yaml" \
     "$crds/monitoring.coreos.com_prometheusrules.yaml"
+  echo "$key" > "$root/bin/k8s-schemas/.key"
+  tool_save k8s "$key" "$root" "${outputs[@]}"
 fi
 echo "kubeconform $("$root/bin/kubeconform" -v), kube-score $("$root/bin/kube-score" version | head -n1), schemas in bin/k8s-schemas"

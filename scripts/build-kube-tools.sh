@@ -15,6 +15,12 @@ if [ -f "$out/stamp" ] && [ "$(cat "$out/stamp")" = "$stamp" ]; then
   echo "kube tools up to date in bin/kube ($stamp)"
   exit 0
 fi
+. "$root/scripts/tool-cache.sh"
+key=$(tool_key "$0" "$root"/tools/kube/go.{mod,sum} "$root"/tools/kwok/go.{mod,sum})
+if tool_restore kube "$key" "$root" bin/kube; then
+  "$out/kube-apiserver" --version
+  exit 0
+fi
 mkdir -p "$out"
 rm -f "$out/stamp"
 version=$(sed -n 's/^require k8s.io\/kubernetes \(v[0-9.]*\)$/\1/p' "$root/tools/kube/go.mod")
@@ -49,4 +55,5 @@ crds=$(cd "$root/tools/k8s" && go mod download -json github.com/prometheus-opera
 mkdir -p "$out/crds"
 cp "$crds"/monitoring.coreos.com_{servicemonitors,probes,prometheusrules}.yaml "$out/crds/"
 echo "$stamp" > "$out/stamp"
+tool_save kube "$key" "$root" bin/kube
 "$out/kube-apiserver" --version

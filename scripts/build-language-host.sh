@@ -17,9 +17,14 @@ if command -v pulumi-language-go >/dev/null; then
 fi
 # The build kit: where NFX_LANGUAGE_HOST_KIT says, beside the project, or
 # in the workplace's shared tools.
+. "$root/scripts/tool-cache.sh"
 for kit in "${NFX_LANGUAGE_HOST_KIT:-}" "$root/../shared/tools/pulumi-language-go" /work/shared/tools/pulumi-language-go; do
   if [ -n "$kit" ] && [ -f "$kit/build.sh" ]; then
-    exec bash "$kit/build.sh" "$root/bin"
+    key=$(tool_key "$0" $(find "$kit" -type f -not -name '*.md' -not -name LICENSE | LC_ALL=C sort))
+    tool_restore language-host "$key" "$root" bin/pulumi-language-go && exit 0
+    bash "$kit/build.sh" "$root/bin"
+    tool_save language-host "$key" "$root" bin/pulumi-language-go
+    exit 0
   fi
 done
 echo "no pulumi-language-go: install Pulumi's release (it ships it) and put it on PATH, or set NFX_LANGUAGE_HOST_KIT to its build kit" >&2

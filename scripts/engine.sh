@@ -17,11 +17,18 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 state=$root/bin/engine
 compose_version=v2.40.3
 
+. "$root/scripts/tool-cache.sh"
+
 tools() {
+  local key
+  key=$(tool_key "$0" "$root/tools/engine/go.mod" "$root/tools/engine/go.sum")
   if [ ! -x "$root/bin/docker-compose" ] || ! "$root/bin/docker-compose" version 2>/dev/null | grep -q "$compose_version"; then
-    echo "building docker compose $compose_version"
-    (cd "$root/tools/engine" && go build -trimpath -ldflags "-s -w -X github.com/docker/compose/v2/internal.Version=$compose_version" \
-      -o "$root/bin/docker-compose" github.com/docker/compose/v2/cmd)
+    if ! tool_restore compose "$key" "$root" bin/docker-compose; then
+      echo "building docker compose $compose_version"
+      (cd "$root/tools/engine" && go build -trimpath -ldflags "-s -w -X github.com/docker/compose/v2/internal.Version=$compose_version" \
+        -o "$root/bin/docker-compose" github.com/docker/compose/v2/cmd)
+      tool_save compose "$key" "$root" bin/docker-compose
+    fi
   fi
   "$root/bin/docker-compose" version
 }
@@ -65,6 +72,11 @@ stop() {
 base() {
   local tag
   tag=nfx-standin/base:bookworm-$(printf '%s' "$packages" | sha256sum | cut -c1-12)
+  local cached
+  cached=$(tool_cache_dir)/standin-base-${tag##*-}/base.tar
+  if ! docker image inspect "$tag" >/dev/null 2>&1 && [ "${NFX_TOOLS_CACHE:-}" != off ] && [ -s "$cached" ]; then
+    docker load -q -i "$cached" >/dev/null && echo "the stand-ins' Debian base: reused from $(tool_cache_dir)"
+  fi
   if ! docker image inspect "$tag" >/dev/null 2>&1; then
     local fs=$state/rootfs
     rm -rf "$fs"
@@ -79,6 +91,9 @@ base() {
     : >"$fs/etc/resolv.conf"
     tar -C "$fs" -c . | docker import - "$tag" >/dev/null
     rm -rf "$fs"
+    docker save -o "$state/base.tar" "$tag"
+    tool_save standin-base "${tag##*-}" "$state" base.tar
+    rm -f "$state/base.tar"
   fi
   docker tag "$tag" nfx-standin/base:bookworm
 }
