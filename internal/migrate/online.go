@@ -58,7 +58,7 @@ func (e *NoIdentityError) Error() string {
 // withoutIdentity lists the tables whose updates and deletes logical
 // replication could not apply.
 const withoutIdentity = `SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
 AND (c.relreplident = 'n'
   OR (c.relreplident = 'd' AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))
   OR (c.relreplident = 'i' AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisreplident)))
@@ -171,6 +171,18 @@ func (r *Run) onlineCheck(ctx context.Context) (string, bool, error) {
 	}
 	if len(bad) > 0 {
 		return "", false, &NoIdentityError{Tables: bad}
+	}
+	// An unlogged table writes no WAL: no publication may carry it.
+	rows, err = src.Query(ctx, `SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.relkind IN ('r', 'p') AND c.relpersistence = 'u' ORDER BY 1`)
+	if err != nil {
+		return "", false, err
+	}
+	if bad, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		return "", false, err
+	}
+	if len(bad) > 0 {
+		return "", false, fmt.Errorf("online mode replicates through the WAL, which %d unlogged tables do not write: %s; fix: ALTER TABLE ... SET LOGGED on each, or set nextflow:migration.mode to dump", len(bad), strings.Join(bad, ", "))
 	}
 	var wal string
 	var canReplicate bool

@@ -20,6 +20,8 @@ func TestOnlineChecks(t *testing.T) {
 	for _, p := range []*testutil.Postgres{logical, replica} {
 		p.Exec(t, "nextflow", "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1)")
 	}
+	logical.Exec(t, "postgres", "CREATE DATABASE u")
+	logical.Exec(t, "u", "CREATE TABLE t (id int PRIMARY KEY); CREATE UNLOGGED TABLE sessions (id int PRIMARY KEY)")
 	target.Exec(t, "postgres", "CREATE ROLE plain LOGIN PASSWORD 'Plain-pw-1'; CREATE ROLE rds_superuser; CREATE ROLE master LOGIN PASSWORD 'Master-pw-1' IN ROLE rds_superuser")
 	target.Exec(t, "postgres", "CREATE DATABASE a OWNER plain")
 	target.Exec(t, "postgres", "CREATE DATABASE b OWNER master")
@@ -35,6 +37,7 @@ func TestOnlineChecks(t *testing.T) {
 		src, dst *DB
 		want     string
 	}{
+		{"an unlogged table", db(logical, "nextflow", logical.Password, "u"), db(target, "nextflow", target.Password, "nextflow"), "unlogged tables do not write: public.sessions"},
 		{"no logical WAL", db(replica, "nextflow", replica.Password, "nextflow"), db(target, "nextflow", target.Password, "nextflow"), "wal_level replica"},
 		{"a role that may not subscribe", db(logical, "nextflow", logical.Password, "nextflow"), db(target, "plain", "Plain-pw-1", "a"), "may not create a subscription"},
 		{"RDS's master user", db(logical, "nextflow", logical.Password, "nextflow"), db(target, "master", "Master-pw-1", "b"), ""},

@@ -301,7 +301,7 @@ func (t Table) String() string { return t.Schema + "." + t.Name }
 func (t Table) quoted() string { return quoteIdent(t.Schema) + "." + quoteIdent(t.Name) }
 
 const userTables = `SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
 ORDER BY 1, 2`
 
 // Tables lists the user tables.

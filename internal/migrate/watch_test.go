@@ -82,8 +82,10 @@ func TestOnlineVerifiesBeforeTheFreeze(t *testing.T) {
 		// window runs after the pre-verification, before the freeze;
 		// before runs before it.
 		window, before func(t *testing.T, src, dst *testutil.Postgres)
-		rechecked      int
-		want           string
+		// subscribe runs as the replication starts.
+		subscribe func(t *testing.T, src, dst *testutil.Postgres)
+		rechecked int
+		want      string
 	}{
 		{name: "no writes", rechecked: 0},
 		{name: "source writes", rechecked: 4, window: func(t *testing.T, src, dst *testutil.Postgres) {
@@ -98,6 +100,12 @@ func TestOnlineVerifiesBeforeTheFreeze(t *testing.T) {
 		{name: "a target TRUNCATE", want: "table public.quiet: 3000 rows on the source, 0 on the target", window: func(t *testing.T, src, dst *testutil.Postgres) {
 			dst.Exec(t, "nextflow", "TRUNCATE quiet")
 		}},
+		{name: "a session's temporary table on the source", rechecked: 0, subscribe: func(t *testing.T, src, dst *testutil.Postgres) {
+			c := src.Conn(t, "nextflow")
+			if _, err := c.Exec(ctx, "CREATE TEMP TABLE scratch (v int); INSERT INTO scratch VALUES (1)"); err != nil {
+				t.Fatal(err)
+			}
+		}},
 		{name: "a difference before the freeze", want: "tables that took no writes since replication caught up differ", before: func(t *testing.T, src, dst *testutil.Postgres) {
 			dst.Exec(t, "nextflow", "UPDATE quiet SET v = 'x' WHERE id = 7")
 		}},
@@ -107,6 +115,8 @@ func TestOnlineVerifiesBeforeTheFreeze(t *testing.T) {
 			defer func() { stepHook = func(string) {} }()
 			stepHook = func(id string) {
 				switch {
+				case id == "postgres.subscribe" && tc.subscribe != nil:
+					tc.subscribe(t, src, dst)
 				case id == "postgres.preverify" && tc.before != nil:
 					tc.before(t, src, dst)
 				case id == "freeze" && tc.window != nil:
