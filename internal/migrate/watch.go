@@ -313,8 +313,7 @@ func targetWrites(ctx context.Context, d DB) (map[string]string, error) {
 		return nil, err
 	}
 	defer c.Close(ctx)
-	if _, err := c.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
-		AND backend_type = 'client backend' AND coalesce(application_name, '') NOT LIKE 'nfx-migrate%'`); err != nil {
+	if _, err := c.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity a WHERE "+otherSessions); err != nil {
 		return nil, fmt.Errorf("%s: end the target's sessions: %v", d, err)
 	}
 	// A session ended reports its counters on its way out.
@@ -338,12 +337,21 @@ func targetWrites(ctx context.Context, d DB) (map[string]string, error) {
 	return m, rows.Err()
 }
 
+// otherSessions are the target's client sessions nfx may end: not its own,
+// and a superuser's only when nfx is one (on RDS the master user is not, and
+// may not end the sessions of rdsadmin, RDS's own superuser; those write no
+// user table). A role without pg_read_all_stats sees no backend_type of
+// another role's session: such a session is a client's.
+const otherSessions = `a.datname = current_database() AND a.pid <> pg_backend_pid()
+	AND coalesce(a.backend_type, 'client backend') = 'client backend'
+	AND coalesce(a.application_name, '') NOT LIKE 'nfx-migrate%'
+	AND (NOT coalesce((SELECT rolsuper FROM pg_roles WHERE oid = a.usesysid), false) OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user))`
+
 // waitGone waits for the sessions ended to be gone.
 func waitGone(ctx context.Context, c *pgx.Conn) error {
 	for range 100 {
 		var n int
-		if err := c.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
-			AND backend_type = 'client backend' AND coalesce(application_name, '') NOT LIKE 'nfx-migrate%'`).Scan(&n); err != nil {
+		if err := c.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity a WHERE "+otherSessions).Scan(&n); err != nil {
 			return err
 		}
 		if n == 0 {

@@ -2,11 +2,14 @@ package migrate
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/nextflow-crm/nfx/internal/testutil"
 )
@@ -184,5 +187,34 @@ func TestOnlineVerifiesAllWithoutTheWatch(t *testing.T) {
 	}
 	if v := j.Verification; !v.OK || !strings.Contains(v.Full, "gone") || v.Rechecked != 0 {
 		t.Fatalf("verification: %+v", v)
+	}
+}
+
+// As RDS's master user (a member of rds_superuser, no superuser) nfx ends
+// the target's other sessions but a superuser's (rdsadmin's, on RDS),
+// which it may not: reading the target's counters does not fail on them.
+func TestTargetWritesAsAnRDSMasterUser(t *testing.T) {
+	ctx := context.Background()
+	p := testutil.StartPostgres(t)
+	p.Exec(t, "postgres", "CREATE ROLE rds_superuser; CREATE ROLE master LOGIN PASSWORD 'Master-pw-1' IN ROLE rds_superuser, pg_signal_backend; CREATE ROLE app LOGIN PASSWORD 'App-pw-1'")
+	p.Exec(t, "postgres", "CREATE DATABASE crm OWNER master")
+	admin, err := pgx.Connect(ctx, fmt.Sprintf("postgres://nextflow:%s@127.0.0.1:%d/crm?sslmode=disable", p.Password, p.Port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	app, err := pgx.Connect(ctx, fmt.Sprintf("postgres://app:App-pw-1@127.0.0.1:%d/crm?sslmode=disable", p.Port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close(ctx)
+	if _, err := targetWrites(ctx, DB{Name: "target", Host: "127.0.0.1", Port: p.Port, User: "master", Password: "Master-pw-1", Database: "crm", SSLMode: "disable"}); err != nil {
+		t.Fatalf("as the master user: %v", err)
+	}
+	if err := admin.Ping(ctx); err != nil {
+		t.Errorf("the superuser's session was ended: %v", err)
+	}
+	if err := app.Ping(ctx); err == nil {
+		t.Error("the application's session was not ended: its counters may not be reported")
 	}
 }
