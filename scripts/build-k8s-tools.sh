@@ -13,9 +13,12 @@ provider=github.com/pulumi/pulumi-kubernetes/provider/v4@v4.0.0-20260115033456-f
 operator=github.com/prometheus-operator/prometheus-operator@v0.79.2
 mkdir -p "$root/bin"
 . "$root/scripts/tool-cache.sh"
-key=$(tool_key "$0" "$root"/tools/k8s/go.{mod,sum} $(find "$root/tools/k8s/schemagen" -type f | LC_ALL=C sort))
+mapfile -t sources < <(find "$root/tools/k8s/schemagen" -type f | LC_ALL=C sort)
+key=$(tool_key "$0" "$root"/tools/k8s/go.{mod,sum} "${sources[@]}")
 outputs=(bin/kubeconform bin/kube-score bin/schemagen bin/k8s-schemas)
-[ -s "$root/bin/k8s-schemas/.key" ] && [ "$(cat "$root/bin/k8s-schemas/.key")" = "$key" ] || tool_restore k8s "$key" "$root" "${outputs[@]}" || true
+if [ ! -s "$root/bin/k8s-schemas/.key" ] || [ "$(cat "$root/bin/k8s-schemas/.key")" != "$key" ]; then
+  tool_restore k8s "$key" "$root" "${outputs[@]}" || true
+fi
 cd "$root/tools/k8s"
 for tool in kubeconform:github.com/yannh/kubeconform/cmd/kubeconform kube-score:github.com/zegl/kube-score/cmd/kube-score; do
   name=${tool%%:*}
@@ -24,8 +27,9 @@ for tool in kubeconform:github.com/yannh/kubeconform/cmd/kubeconform kube-score:
     go build -o "$root/bin/$name" "${tool#*:}"
   fi
 done
-[ -x "$root/bin/schemagen" ] && [ -s "$root/bin/k8s-schemas/.key" ] && [ "$(cat "$root/bin/k8s-schemas/.key")" = "$key" ] ||
+if [ ! -x "$root/bin/schemagen" ] || [ ! -s "$root/bin/k8s-schemas/.key" ] || [ "$(cat "$root/bin/k8s-schemas/.key")" != "$key" ]; then
   go build -o "$root/bin/schemagen" ./schemagen
+fi
 if [ ! -s "$root/bin/k8s-schemas/.key" ] || [ "$(cat "$root/bin/k8s-schemas/.key")" != "$key" ] ||
   [ ! -s "$root/bin/k8s-schemas/deployment-apps-v1.json" ] || [ ! -s "$root/bin/k8s-schemas/servicemonitor-monitoring-v1.json" ]; then
   dir=$(go mod download -json "$provider" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')

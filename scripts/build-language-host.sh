@@ -20,7 +20,8 @@ fi
 . "$root/scripts/tool-cache.sh"
 for kit in "${NFX_LANGUAGE_HOST_KIT:-}" "$root/../shared/tools/pulumi-language-go" /work/shared/tools/pulumi-language-go; do
   if [ -n "$kit" ] && [ -f "$kit/build.sh" ]; then
-    key=$(tool_key "$0" $(find "$kit" -type f -not -name '*.md' -not -name LICENSE | LC_ALL=C sort))
+    mapfile -t sources < <(find "$kit" -type f -not -name '*.md' -not -name LICENSE | LC_ALL=C sort)
+    key=$(tool_key "$0" "${sources[@]}")
     tool_restore language-host "$key" "$root" bin/pulumi-language-go && exit 0
     bash "$kit/build.sh" "$root/bin"
     tool_save language-host "$key" "$root" bin/pulumi-language-go

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the tool builds: the tools the tests need are built once per
 # content and reused by every checkout on the machine. A build's outputs are
 # kept in $NFX_TOOLS_CACHE (default ${XDG_CACHE_HOME:-~/.cache}/nfx-tools)
