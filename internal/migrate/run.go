@@ -194,6 +194,10 @@ type Run struct {
 	// allocated storage), 0 when the model does not size it.
 	TargetRoom int64
 	j          *Journal
+	// readOnly is nfx migrate verify: every table summed, nothing of the
+	// migration's (its journal, the watch slot, the target's sessions)
+	// touched.
+	readOnly bool
 }
 
 // stepHook is called as each step starts, its state saved as running;
@@ -623,6 +627,8 @@ func (r *Run) Verify(ctx context.Context) (*Verification, error) {
 		}
 		r.j = j
 	}
+	r.readOnly = true
+	defer func() { r.readOnly = false }()
 	return r.verify(ctx)
 }
 

@@ -377,7 +377,7 @@ func dropWatch(ctx context.Context, src *pgx.Conn) error {
 // the source's WAL end now (the source is frozen). Nil, with the reason,
 // when every table must be summed.
 func (r *Run) recheck(ctx context.Context) (map[string]TableSum, string, error) {
-	if r.Plan.Mode != model.MigrateOnline || r.j.Online == nil || r.j.Online.Watch == nil {
+	if r.Plan.Mode != model.MigrateOnline || r.j.Online == nil || r.j.Online.Watch == nil || r.readOnly {
 		return nil, "", nil
 	}
 	w := r.j.Online.Watch

@@ -3,6 +3,7 @@ package migrate
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -131,6 +132,9 @@ func TestOnlineVerifiesBeforeTheFreeze(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), tc.want) {
 					t.Fatalf("got %v, want %q", err, tc.want)
 				}
+				if tc.before == nil {
+					readOnlyVerify(t, r, src, dst)
+				}
 				frozen, _ := Frozen(ctx, *r.E.SourceDB)
 				if before := tc.before != nil; frozen == before {
 					t.Errorf("the source frozen: %v; a difference found before the freeze must leave it writable, one after it frozen", frozen)
@@ -167,6 +171,35 @@ func TestOnlineVerifiesBeforeTheFreeze(t *testing.T) {
 				t.Errorf("the verification's sums are not the target's:\n%v\n%v", v.Tables, full.Tables)
 			}
 		})
+	}
+}
+
+// readOnlyVerify runs nfx migrate verify on a migration stopped at its
+// verification, the watch slot still there: it sums every table and
+// touches nothing of the migration's (the journal, the slot's position,
+// the target's sessions).
+func readOnlyVerify(t *testing.T, r *Run, src, dst *testutil.Postgres) {
+	t.Helper()
+	ctx := context.Background()
+	slot := func() string {
+		return src.Query(t, "nextflow", "SELECT coalesce((SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = '"+watchSlot+"'), 'none')")
+	}
+	journal, _ := os.ReadFile(JournalPath(r.Dir))
+	was := slot()
+	src.Exec(t, "nextflow", "SELECT pg_switch_wal()")
+	session := dst.Conn(t, "nextflow")
+	v, err := r.Verify(ctx)
+	if err == nil || v.Rechecked != 0 || len(v.Tables) != 6 {
+		t.Errorf("nfx migrate verify: %v, %d of %d tables summed by the re-check", err, v.Rechecked, len(v.Tables))
+	}
+	if now := slot(); now != was || was == "none" {
+		t.Errorf("nfx migrate verify moved the watch slot from %s to %s", was, now)
+	}
+	if after, _ := os.ReadFile(JournalPath(r.Dir)); string(after) != string(journal) {
+		t.Error("nfx migrate verify changed the journal")
+	}
+	if err := session.Ping(ctx); err != nil {
+		t.Errorf("nfx migrate verify ended a target session: %v", err)
 	}
 }
 
