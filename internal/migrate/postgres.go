@@ -213,14 +213,20 @@ func DumpStreaming(ctx context.Context, src, dst DB, file string) (sum string, r
 	h := sha256.New()
 	tee := &lenient{w: in}
 	_, copyErr := io.Copy(io.MultiWriter(f, h, tee), stream)
+	if copyErr != nil {
+		// The file could not be written (a full disk): pg_dump, no longer
+		// read, would wait on its pipe for ever; closing it ends it.
+		stream.Close()
+	}
 	in.Close()
 	rerr := restore.Wait()
 	derr := dump.Wait()
-	if derr != nil || copyErr != nil {
+	if copyErr != nil {
 		os.Remove(tmp)
-		if derr == nil {
-			derr = copyErr
-		}
+		return "", nil, fmt.Errorf("write the dump %s: %v", tmp, copyErr)
+	}
+	if derr != nil {
+		os.Remove(tmp)
 		return "", nil, fmt.Errorf("pg_dump on the %s database %s: %v: %s", src.Name, src, derr, strings.TrimSpace(scrub(dumpOut.String(), src.Password)))
 	}
 	if err := f.Close(); err != nil {

@@ -2,9 +2,12 @@ package migrate
 
 import (
 	"context"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -98,5 +101,31 @@ func TestRollbackReadsAnEarlierJournal(t *testing.T) {
 				t.Fatalf("got %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// A dump that cannot be written (a full disk) fails with that cause, at
+// once: pg_dump, no longer read, does not wait on its pipe until nfx is
+// killed.
+func TestDumpOnAFullDisk(t *testing.T) {
+	src := testutil.StartPostgres(t)
+	dst := testutil.StartPostgres(t)
+	src.Exec(t, "nextflow", "CREATE TABLE big AS SELECT g AS id, md5(g::text) || md5((g * 7)::text) AS v FROM generate_series(1, 300000) g")
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("a small tmpfs for the dump: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	db := func(name string, p *testutil.Postgres) DB {
+		return DB{Name: name, Host: "127.0.0.1", Port: p.Port, User: "nextflow", Password: p.Password, Database: "nextflow", SSLMode: "disable"}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	_, _, err := DumpStreaming(ctx, db("source", src), db("target", dst), filepath.Join(dir, "postgres.dump"))
+	if err == nil || !strings.Contains(err.Error(), "no space left on device") || ctx.Err() != nil {
+		t.Fatalf("got %v (context: %v), want the full disk, before any deadline", err, ctx.Err())
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) > 0 {
+		t.Errorf("a failed dump left %s", entries[0].Name())
 	}
 }
