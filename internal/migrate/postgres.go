@@ -423,31 +423,31 @@ func snapshotOn(ctx context.Context, c querier, d DB, known map[string]TableSum)
 	return s, err
 }
 
-// sumTable is a table's row count and content checksum: the sum, exact
-// (numeric), of the first 64 bits of each row's md5. A sum needs no
-// order, so no sort: it takes half the time of an md5 of the sorted
-// md5s, which the "a:" prefix tells apart (sumTableMD5).
+// The checksums of a table's rows, t. sumRows is the sum, exact
+// (numeric), of the first 64 bits of each row's md5: a sum needs no order,
+// so no sort; it takes half the time of md5Rows, the md5 of the sorted
+// md5s, which an earlier nfx recorded (the "a:" prefix tells them apart).
+const (
+	sumRows = "'a:' || coalesce(sum(('x' || left(md5(t::text), 16))::bit(64)::bigint), 0)::text"
+	md5Rows = "coalesce(md5(string_agg(md5(t::text), '' ORDER BY md5(t::text))), '')"
+)
+
+// sumTable is a table's row count and content checksum (sumRows).
 func sumTable(ctx context.Context, c querier, d DB, t Table) (TableSum, error) {
+	return sumTableWith(ctx, c, d, t, sumRows)
+}
+
+// sumTableWith is a table's row count and the checksum expr gives.
+func sumTableWith(ctx context.Context, c querier, d DB, t Table, expr string) (TableSum, error) {
 	var sum TableSum
-	q := "SELECT count(*), 'a:' || coalesce(sum(('x' || left(md5(t::text), 16))::bit(64)::bigint), 0)::text FROM " + t.quoted() + " t"
-	if err := c.QueryRow(ctx, q).Scan(&sum.Rows, &sum.Sum); err != nil {
+	if err := c.QueryRow(ctx, "SELECT count(*), "+expr+" FROM "+t.quoted()+" t").Scan(&sum.Rows, &sum.Sum); err != nil {
 		return sum, fmt.Errorf("%s: sum %s: %v", d, t, err)
 	}
 	return sum, nil
 }
 
-// sumTableMD5 is the checksum an earlier nfx recorded: the md5 of the
-// sorted md5s of the rows. A rollback compares a journal it wrote with it.
-func sumTableMD5(ctx context.Context, c querier, d DB, t Table) (TableSum, error) {
-	var sum TableSum
-	q := "SELECT count(*), coalesce(md5(string_agg(md5(t::text), '' ORDER BY md5(t::text))), '') FROM " + t.quoted() + " t"
-	if err := c.QueryRow(ctx, q).Scan(&sum.Rows, &sum.Sum); err != nil {
-		return sum, fmt.Errorf("%s: sum %s: %v", d, t, err)
-	}
-	return sum, nil
-}
-
-// resumMD5 sums the named tables of a snapshot again with sumTableMD5.
+// resumMD5 sums the named tables of a snapshot again with md5Rows, as a
+// journal an earlier nfx wrote holds them.
 func resumMD5(ctx context.Context, d DB, s *Snapshot, names []string) error {
 	if len(names) == 0 {
 		return nil
@@ -467,7 +467,7 @@ func resumMD5(ctx context.Context, d DB, s *Snapshot, names []string) error {
 	}
 	for _, t := range ts {
 		if want[t.String()] {
-			if s.Tables[t.String()], err = sumTableMD5(ctx, c, d, t); err != nil {
+			if s.Tables[t.String()], err = sumTableWith(ctx, c, d, t, md5Rows); err != nil {
 				return err
 			}
 		}

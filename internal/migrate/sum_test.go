@@ -81,7 +81,7 @@ func TestRollbackReadsAnEarlierJournal(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			old, err := sumTableMD5(ctx, c, *r.E.TargetDB, Table{"public", "deals"})
+			old, err := sumTableWith(ctx, c, *r.E.TargetDB, Table{"public", "deals"}, md5Rows)
 			c.Close(ctx)
 			if err != nil {
 				t.Fatal(err)
