@@ -22,6 +22,11 @@ CREATE TABLE notes (id bigserial PRIMARY KEY, account_id int REFERENCES accounts
 INSERT INTO accounts (name) SELECT 'a' || g FROM generate_series(1, 2000) g;
 INSERT INTO notes (account_id, body, meta) SELECT 1 + g % 2000, repeat('x', g % 300), jsonb_build_object('g', g) FROM generate_series(1, 20000) g;`
 
+// testDB is a database of a test's server, as its superuser.
+func testDB(name string, p *testutil.Postgres, database string) *DB {
+	return &DB{Name: name, Host: "127.0.0.1", Port: p.Port, User: "nextflow", Password: p.Password, Database: database, SSLMode: "disable"}
+}
+
 // helperRun is what the helper process runs: a migration, killed by
 // SIGKILL as the step NFX_KILL_AT starts.
 type helperRun struct {
@@ -82,9 +87,6 @@ func TestMigrateSurvivesAKillAtEveryStep(t *testing.T) {
 			dst := testutil.StartPostgres(t)
 			src.Exec(t, "nextflow", killSeed)
 			dst.Exec(t, "postgres", "CREATE DATABASE scratch")
-			db := func(name string, p *testutil.Postgres, database string) *DB {
-				return &DB{Name: name, Host: "127.0.0.1", Port: p.Port, User: "nextflow", Password: p.Password, Database: database, SSLMode: "disable"}
-			}
 			from := load(t, "laptop", map[string]string{"migration": `{"mode": "` + mode + `"}`, "redis": `{"data": "cache"}`})
 			plan, err := NewPlan(from, load(t, "server", nil))
 			if err != nil {
@@ -92,7 +94,7 @@ func TestMigrateSurvivesAKillAtEveryStep(t *testing.T) {
 			}
 			traffic := filepath.Join(t.TempDir(), "traffic")
 			h := helperRun{Plan: plan, Dir: filepath.Join(t.TempDir(), "journal"),
-				E: Endpoints{SourceDB: db("source", src, "nextflow"), TargetDB: db("target", dst, "nextflow"), Scratch: db("scratch", dst, "scratch"),
+				E: Endpoints{SourceDB: testDB("source", src, "nextflow"), TargetDB: testDB("target", dst, "nextflow"), Scratch: testDB("scratch", dst, "scratch"),
 					Cutover: "echo server >> " + traffic}}
 			before, err := TakeSnapshot(context.Background(), *h.E.SourceDB)
 			if err != nil {

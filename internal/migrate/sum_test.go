@@ -62,9 +62,6 @@ func TestRollbackReadsAnEarlierJournal(t *testing.T) {
 	src := testutil.StartPostgres(t)
 	dst := testutil.StartPostgres(t)
 	dst.Exec(t, "nextflow", "CREATE TABLE deals (id int PRIMARY KEY, v text); INSERT INTO deals SELECT g, md5(g::text) FROM generate_series(1, 100) g")
-	db := func(name string, p *testutil.Postgres) *DB {
-		return &DB{Name: name, Host: "127.0.0.1", Port: p.Port, User: "nextflow", Password: p.Password, Database: "nextflow", SSLMode: "disable"}
-	}
 	plan, err := NewPlan(load(t, "laptop", map[string]string{"redis": `{"data": "cache"}`}), load(t, "server", nil))
 	if err != nil {
 		t.Fatal(err)
@@ -76,7 +73,7 @@ func TestRollbackReadsAnEarlierJournal(t *testing.T) {
 		{"written after the cutover", "UPDATE deals SET v = 'new' WHERE id = 3", "the target took writes after the cutover (1 tables changed: public.deals)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := &Run{Plan: plan, Dir: filepath.Join(t.TempDir(), "j"), E: Endpoints{SourceDB: db("source", src), TargetDB: db("target", dst), Rollback: "true"}}
+			r := &Run{Plan: plan, Dir: filepath.Join(t.TempDir(), "j"), E: Endpoints{SourceDB: testDB("source", src, "nextflow"), TargetDB: testDB("target", dst, "nextflow"), Rollback: "true"}}
 			c, err := pgx.Connect(ctx, r.E.TargetDB.url())
 			if err != nil {
 				t.Fatal(err)
@@ -116,12 +113,9 @@ func TestDumpOnAFullDisk(t *testing.T) {
 		t.Fatalf("a small tmpfs for the dump: %v: %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("umount", dir).Run() })
-	db := func(name string, p *testutil.Postgres) DB {
-		return DB{Name: name, Host: "127.0.0.1", Port: p.Port, User: "nextflow", Password: p.Password, Database: "nextflow", SSLMode: "disable"}
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	_, _, err := DumpStreaming(ctx, db("source", src), db("target", dst), filepath.Join(dir, "postgres.dump"))
+	_, _, err := DumpStreaming(ctx, *testDB("source", src, "nextflow"), *testDB("target", dst, "nextflow"), filepath.Join(dir, "postgres.dump"))
 	if err == nil || !strings.Contains(err.Error(), "no space left on device") || ctx.Err() != nil {
 		t.Fatalf("got %v (context: %v), want the full disk, before any deadline", err, ctx.Err())
 	}

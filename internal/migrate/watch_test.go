@@ -61,14 +61,11 @@ func watchedRun(t *testing.T) (src, dst *testutil.Postgres, r *Run) {
 	src = testutil.StartPostgres(t, "-c wal_level=logical")
 	dst = testutil.StartPostgres(t)
 	src.Exec(t, "nextflow", watchSeed)
-	db := func(name string, p *testutil.Postgres) *DB {
-		return &DB{Name: name, Host: "127.0.0.1", Port: p.Port, User: "nextflow", Password: p.Password, Database: "nextflow", SSLMode: "disable"}
-	}
 	plan, err := NewPlan(load(t, "laptop", map[string]string{"migration": `{"mode": "online"}`, "redis": `{"data": "cache"}`}), load(t, "server", nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r = &Run{Plan: plan, Dir: filepath.Join(t.TempDir(), "j"), E: Endpoints{SourceDB: db("source", src), TargetDB: db("target", dst), Cutover: "true"},
+	r = &Run{Plan: plan, Dir: filepath.Join(t.TempDir(), "j"), E: Endpoints{SourceDB: testDB("source", src, "nextflow"), TargetDB: testDB("target", dst, "nextflow"), Cutover: "true"},
 		Jobs: 2, MaxFreeze: time.Minute}
 	return src, dst, r
 }
