@@ -159,11 +159,37 @@ func TestRedisSentinelFailover(t *testing.T) {
 	if out, err := replica.cli("", "SET", "after", "failover"); err != nil || out != "OK" {
 		t.Errorf("the new primary refuses writes: %v %s", err, out)
 	}
+	// A Sentinel that missed the failover (started since, knowing only the
+	// old primary, which is down: it learns of nothing else) still names
+	// the old primary, with the configuration epoch before the failover.
+	stalePort := testutil.FreePort(t)
+	s.mkdir("stale")
+	s.start(append(rc.common, "REDIS_PRIMARY_PORT="+strconv.Itoa(primary.port), "SENTINEL_BIND=127.0.0.1", "SENTINEL_PORT="+strconv.Itoa(stalePort),
+		"SENTINEL_CONF="+s.path("stale/sentinel.conf")), "stale.log", "sh", s.path("sentinel-start.sh"))
+	stale := redisNode{s, stalePort}
+	eventually(t, 20*time.Second, "the stale Sentinel naming the old primary", func() (bool, string) {
+		out, _ := stale.cli("", "SENTINEL", "GET-MASTER-ADDR-BY-NAME", MasterName)
+		return strings.HasSuffix(out, strconv.Itoa(primary.port)), out + s.logTail("stale.log")
+	})
 	// The old primary's task starts again (as Swarm restarts it, its
-	// service still saying primary): it asks the Sentinels and joins the
-	// promoted primary as its replica, instead of being a second primary.
+	// service still saying primary): it asks every Sentinel, the stale one
+	// first, and joins the promoted primary as its replica, instead of
+	// being a second primary.
+	addrs := []string{"127.0.0.1:" + strconv.Itoa(stalePort)}
+	for _, n := range sentinels {
+		addrs = append(addrs, "127.0.0.1:"+strconv.Itoa(n.port))
+	}
 	s.start(append(rc.common, "REDIS_PORT="+strconv.Itoa(primary.port), "REDIS_CONF_DIR="+s.path("primary/conf"), "REDIS_DATA_DIR="+s.path("primary"),
-		"SENTINEL_PORT="+strconv.Itoa(sentinels[0].port)), "primary-again.log", "sh", s.path("redis-start.sh"), "primary")
+		"SENTINEL_PORT="+strconv.Itoa(stalePort), "SENTINEL_ADDRS="+strings.Join(addrs, " ")), "primary-again.log", "sh", s.path("redis-start.sh"), "primary")
+	eventually(t, 10*time.Second, "the old primary deciding its role", func() (bool, string) {
+		log := s.logTail("primary-again.log")
+		return strings.Contains(log, "starts as"), log
+	})
+	// Were it to start as a primary, clients would write to it until a
+	// Sentinel turned it into a replica, and lose those writes.
+	if log, _ := os.ReadFile(s.path("primary-again.log")); !strings.Contains(string(log), "starts as replica (Sentinel primary: 127.0.0.1:"+strconv.Itoa(replica.port)+")") {
+		t.Errorf("the old primary, restarted, did not start as the promoted primary's replica:%s", log)
+	}
 	eventually(t, 30*time.Second, "the old primary rejoining as a replica of the new one", func() (bool, string) {
 		role, link := info(primary, "role"), info(primary, "master_link_status")
 		return role == "slave" && link == "up", role + " " + link + s.logTail("primary-again.log")

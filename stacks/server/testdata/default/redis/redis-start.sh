@@ -22,18 +22,45 @@ umask 077
 mkdir -p "$conf_dir"
 password=$(cat "$password_file")
 conf="$conf_dir/redis.conf"
+sentinel_port=${SENTINEL_PORT:-26379}
 # The primary is whoever the Sentinels say it is: a task that starts after a
 # failover (rescheduled, with a new address) joins the promoted primary
 # instead of being a second one, or resyncing a replica from the old one.
-# Only when no Sentinel answers (the stack's first start) does the service's
-# own role decide.
-addr=$(REDISCLI_AUTH="$password" timeout 5 redis-cli --no-auth-warning -h "$sentinel_host" -p "${SENTINEL_PORT:-26379}" \
-  sentinel get-master-addr-by-name nextflow 2>/dev/null | tr '\n' ' ' || true)
-master=${addr%% *}
-master_port=${addr#* }
-master_port=${master_port%% *}
+# Every Sentinel is asked (each task of the service, or SENTINEL_ADDRS,
+# host:port ...): one that missed the failover (restarted, or cut off while
+# it happened) still names the old primary, with an older configuration
+# epoch, so the answer with the highest epoch wins. While the Sentinels of
+# that epoch are failing the primary over, the start waits for the outcome,
+# at most the failover timeout. Only when no Sentinel answers (the stack's
+# first start) does the service's own role decide.
+sentinels=${SENTINEL_ADDRS:-$(getent ahostsv4 "tasks.$sentinel_host" 2>/dev/null | awk -v p="$sentinel_port" '!seen[$1]++ { printf "%s:%s ", $1, p }')}
+sentinels=${sentinels:-$sentinel_host:$sentinel_port}
+# ask prints "epoch host port flags" of the primary as one Sentinel knows it.
+ask() {
+  REDISCLI_AUTH="$password" timeout 3 redis-cli --no-auth-warning -h "${1%:*}" -p "${1##*:}" \
+    sentinel master nextflow 2>/dev/null |
+    awk 'NR % 2 == 1 { k = $0; next } { v[k] = $0 } END { if (v["ip"] != "" && v["port"] ~ /^[0-9]+$/) print v["config-epoch"] + 0, v["ip"], v["port"], v["flags"] }' || true
+}
+waited=0
+while :; do
+  answers=""
+  for s in $sentinels; do
+    a=$(ask "$s")
+    [ -z "$a" ] || answers="$answers$a
+"
+  done
+  best=$(printf '%s' "$answers" | awk '$1 > e || NR == 1 { e = $1; b = $0 } END { print b }')
+  busy=$(printf '%s' "$answers" | awk -v e="${best%% *}" '$1 == e && $4 ~ /failover_in_progress|o_down/ { print "yes"; exit }')
+  if [ -z "$busy" ] || [ "$waited" -ge $((60000 / 1000)) ]; then break; fi
+  echo "redis-start: the Sentinels are failing the primary over; waiting for the outcome"
+  sleep 2
+  waited=$((waited + 2))
+done
+read -r _ master master_port _ <<EOF
+$best
+EOF
 case $master in
-  ''|*ERR*|*NOAUTH*) master="" ;;
+  '') ;;
   *)
     # The Sentinels name this instance by its service name, or by an
     # address of this task (a Sentinel that learned it before names).
@@ -47,7 +74,8 @@ case $master in
     fi
     ;;
 esac
-echo "redis-start: $own_host starts as $role (Sentinel primary: ${master:-none known})"
+known=${master:+$master:$master_port}
+echo "redis-start: $own_host starts as $role (Sentinel primary: ${known:-none known})"
 {
   echo "port $port"
   echo "bind ${REDIS_BIND:-* -::*}"
