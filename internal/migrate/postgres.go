@@ -423,18 +423,43 @@ func snapshotOn(ctx context.Context, c querier, d DB, known map[string]TableSum)
 	return s, err
 }
 
-// The checksums of a table's rows, t. sumRows is the sum, exact
-// (numeric), of the first 64 bits of each row's md5: a sum needs no order,
-// so no sort; it takes half the time of md5Rows, the md5 of the sorted
-// md5s, which an earlier nfx recorded (the "a:" prefix tells them apart).
+// A table's checksum is the exact (numeric) sum over its rows of a 64-bit
+// hash of each row: a sum needs no order, so no sort. The row's hash is
+// PostgreSQL's own hash of the record of its columns (hash_record_extended,
+// the hash partitioning relies on, stable across versions), mixed once more
+// (hashint8extended: the record's hash is linear in its columns', so two
+// rows swapping a value would keep the sum). Columns of the types below are
+// hashed as they are stored; every other column as its text, collated
+// "C", byte for byte: an enum's stored value is its OID, which a restore
+// changes; a numeric's or an interval's hash ignores what equality does
+// (1.5 and 1.50, 1 day and 24 hours); a case-insensitive collation's
+// hash, case; a type may have no hash at all (json, arrays of it, ...).
+// It reads a 1 GB table in about a fifth of the time of md5 over each
+// row's text (sumRowsMD5, which an earlier nfx recorded with the "a:"
+// prefix; before it, md5Rows, the md5 of the sorted md5s).
 const (
-	sumRows = "'a:' || coalesce(sum(('x' || left(md5(t::text), 16))::bit(64)::bigint), 0)::text"
-	md5Rows = "coalesce(md5(string_agg(md5(t::text), '' ORDER BY md5(t::text))), '')"
+	hashedTypes = "{int2,int4,int8,float4,float8,bool,date,time,timetz,timestamp,timestamptz,uuid,jsonb,bytea,inet,macaddr,macaddr8,pg_lsn}"
+	// hashColumns lists the columns of the relation %s names as the row's
+	// hash reads them (t is the row).
+	hashColumns = `SELECT coalesce(string_agg('t.' || quote_ident(a.attname) ||
+  CASE WHEN a.atttypid = ANY ('` + hashedTypes + `'::regtype[]) THEN '' ELSE '::text COLLATE "C"' END, ', ' ORDER BY a.attnum), '')
+  FROM pg_attribute a WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped`
+	sumRowsMD5 = "'a:' || coalesce(sum(('x' || left(md5(t::text), 16))::bit(64)::bigint), 0)::text"
+	md5Rows    = "coalesce(md5(string_agg(md5(t::text), '' ORDER BY md5(t::text))), '')"
 )
 
-// sumTable is a table's row count and content checksum (sumRows).
+// hashRows is the checksum of the rows, given their columns (hashColumns).
+func hashRows(cols string) string {
+	return "'h:' || coalesce(sum(hashint8extended(hash_record_extended(ROW(" + cols + "), 0), 0)), 0)::text"
+}
+
+// sumTable is a table's row count and content checksum (hashRows).
 func sumTable(ctx context.Context, c querier, d DB, t Table) (TableSum, error) {
-	return sumTableWith(ctx, c, d, t, sumRows)
+	var cols string
+	if err := c.QueryRow(ctx, fmt.Sprintf(hashColumns, "$1::regclass"), t.quoted()).Scan(&cols); err != nil {
+		return TableSum{}, fmt.Errorf("%s: the columns of %s: %v", d, t, err)
+	}
+	return sumTableWith(ctx, c, d, t, hashRows(cols))
 }
 
 // sumTableWith is a table's row count and the checksum expr gives.
@@ -446,10 +471,23 @@ func sumTableWith(ctx context.Context, c querier, d DB, t Table, expr string) (T
 	return sum, nil
 }
 
-// resumMD5 sums the named tables of a snapshot again with md5Rows, as a
-// journal an earlier nfx wrote holds them.
-func resumMD5(ctx context.Context, d DB, s *Snapshot, names []string) error {
-	if len(names) == 0 {
+// earlierChecksum is the expression of the checksum an earlier nfx
+// recorded as sum, or "" for the current one.
+func earlierChecksum(sum string) string {
+	switch {
+	case strings.HasPrefix(sum, "h:"):
+		return ""
+	case strings.HasPrefix(sum, "a:"):
+		return sumRowsMD5
+	}
+	return md5Rows
+}
+
+// resumEarlier sums the named tables of a snapshot again with the
+// checksums an earlier nfx recorded (by table, their expressions), as a
+// journal it wrote holds them.
+func resumEarlier(ctx context.Context, d DB, s *Snapshot, exprs map[string]string) error {
+	if len(exprs) == 0 {
 		return nil
 	}
 	c, err := pgx.Connect(ctx, d.url())
@@ -461,13 +499,9 @@ func resumMD5(ctx context.Context, d DB, s *Snapshot, names []string) error {
 	if err != nil {
 		return err
 	}
-	want := map[string]bool{}
-	for _, n := range names {
-		want[n] = true
-	}
 	for _, t := range ts {
-		if want[t.String()] {
-			if s.Tables[t.String()], err = sumTableWith(ctx, c, d, t, md5Rows); err != nil {
+		if expr, ok := exprs[t.String()]; ok {
+			if s.Tables[t.String()], err = sumTableWith(ctx, c, d, t, expr); err != nil {
 				return err
 			}
 		}

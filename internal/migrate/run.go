@@ -774,13 +774,13 @@ func (r *Run) Rollback(ctx context.Context, discard bool) (*Journal, error) {
 			return r.j, err
 		}
 		// A journal an earlier nfx wrote holds the earlier checksums.
-		var legacy []string
+		earlier := map[string]string{}
 		for t, was := range r.j.Verification.Tables {
-			if !strings.HasPrefix(was.Sum, "a:") {
-				legacy = append(legacy, t)
+			if expr := earlierChecksum(was.Sum); expr != "" {
+				earlier[t] = expr
 			}
 		}
-		if err := resumMD5(ctx, *r.E.TargetDB, now, legacy); err != nil {
+		if err := resumEarlier(ctx, *r.E.TargetDB, now, earlier); err != nil {
 			return r.j, err
 		}
 		var changed []string
