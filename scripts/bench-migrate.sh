@@ -2,7 +2,9 @@
 # Migrates SIZE_MB (default 1024) of generated CRM data between two local
 # PostgreSQL servers three ways, side by side in one run, and prints the
 # throughput and the write downtime of each:
-#   plain    pg_dump -Fc | pg_restore, the baseline (no freeze, no checks)
+#   plain    pg_dump -Fc | pg_restore, the baseline (no freeze, no checks), first
+#            and again last (plain2): the target's state (its checkpoints, the
+#            page cache) drifts over the run, and the two show by how much
 #   dump     nfx migrate run in dump mode (freeze, pg_dump -Fc, pg_restore -j, verification)
 #   online   nfx migrate run in online mode (logical replication, then a short freeze),
 #            three times: with no writes; with a client updating the small accounts
@@ -40,7 +42,7 @@ start pgsource "$sp" "-c wal_level=logical"
 start pgtarget "$tp" ""
 export PGPASSWORD=$pw PGHOST=127.0.0.1 PGUSER=nextflow
 psql -p "$sp" -d postgres -qc "CREATE DATABASE nextflow"
-for db in plain dump online online_a online_c; do psql -p "$tp" -d postgres -qc "CREATE DATABASE $db"; done
+for db in plain plain2 dump online online_a online_c; do psql -p "$tp" -d postgres -qc "CREATE DATABASE $db"; done
 
 echo "generating $size_mb MB of CRM data..." >&2
 rows=$(( size_mb * 1024 * 1024 / 700 ))
@@ -64,11 +66,19 @@ cp "$root/Pulumi.yaml" "$root/Pulumi.server.yaml" "$project/"
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 now() { date +%s.%N; }
 
-t0=$(now)
-pg_dump -p "$sp" -d nextflow -Fc | pg_restore -p "$tp" -d plain --no-owner --no-privileges
-psql -p "$tp" -d plain -qc ANALYZE
-t1=$(now)
-plain=$(secs "$t0" "$t1")
+# Each way starts from the same state: the WAL a way before wrote flushed by
+# a checkpoint on both servers, not by one that lands in the middle of it.
+settle() { psql -p "$sp" -d postgres -qc CHECKPOINT; psql -p "$tp" -d postgres -qc CHECKPOINT; }
+plain() { # database
+  local t0 t1
+  settle
+  t0=$(now)
+  pg_dump -p "$sp" -d nextflow -Fc | pg_restore -p "$tp" -d "$1" --no-owner --no-privileges
+  psql -p "$tp" -d "$1" -qc ANALYZE
+  t1=$(now)
+  secs "$t0" "$t1"
+}
+plain=$(plain plain)
 
 # writer TABLE: a client writing into the source until the freeze ends its
 # session (then psql stops at the first read-only error).
@@ -92,25 +102,33 @@ for run in dump online online_a online_c; do
     online_a) writer accounts & wpid=$! ;;
     online_c) writer contacts & wpid=$! ;;
   esac
+  settle
   t0=$(now)
   (cd "$project" && NFX_SOURCE_DB_PASSWORD=$pw NFX_TARGET_DB_PASSWORD=$pw "$root/bin/nfx" migrate run --from laptop --to server \
     --source-db "postgres://nextflow@127.0.0.1:$sp/nextflow?sslmode=disable" --target-db "postgres://nextflow@127.0.0.1:$tp/$run?sslmode=disable" \
     --cutover-cmd true >"$work/$run.out" 2>&1) || { cat "$work/$run.out" >&2; exit 1; }
   t1=$(now)
   [ -z "$wpid" ] || { pkill -P "$wpid" 2>/dev/null || true; wait "$wpid" 2>/dev/null || true; }
-  read -r down verify pre re < <(cd "$project" && "$root/bin/nfx" migrate report --from laptop --to server --json |
+  read -r down verify pre re copy < <(cd "$project" && "$root/bin/nfx" migrate report --from laptop --to server --json |
     python3 -c 'import json,sys; j=json.load(sys.stdin); st={s["id"]: s["seconds"] for s in j["steps"]}; v=j["verification"]
-print("%.2f %.2f %s %s" % (j["downtimeSeconds"], st["verify"], "%.1f" % st["postgres.preverify"] if "postgres.preverify" in st else "-", v.get("rechecked", 0) if "postgres.preverify" in st else "all"))')
-  results+=("$run $(secs "$t0" "$t1") $down $verify $pre $re")
+print("%.2f %.2f %s %s %s" % (j["downtimeSeconds"], st["verify"], "%.1f" % st["postgres.preverify"] if "postgres.preverify" in st else "-", v.get("rechecked", 0) if "postgres.preverify" in st else "all",
+  "%.1f" % (st["postgres.dump"] + st.get("postgres.restore", 0)) if "postgres.dump" in st else "-"))')
+  results+=("$run $(secs "$t0" "$t1") $down $verify $pre $re $copy")
 done
 
+psql -p "$sp" -d postgres -qc "ALTER DATABASE nextflow RESET default_transaction_read_only"
+plain2=$(plain plain2)
+
 printf '\nsource database: %s MB (%s rows of contacts)\n\n' "$mb" "$rows"
-printf '%-9s %8s %7s %15s %13s %15s %14s\n' way seconds MB/s "write downtime" "of it verify" "pre-verified" "tables summed"
-awk -v mb="$mb" -v s="$plain" 'BEGIN { printf "%-9s %8.1f %7.1f %15s %13s %15s %14s\n", "plain", s, mb / s, "(no freeze)", "-", "-", "-" }'
+printf '%-9s %8s %7s %15s %13s %15s %14s %10s\n' way seconds MB/s "write downtime" "of it verify" "pre-verified" "tables summed" "of it copy"
+for p in "plain $plain" "plain2 $plain2"; do
+  awk -v mb="$mb" -v s="${p#* }" -v m="${p%% *}" 'BEGIN { printf "%-9s %8.1f %7.1f %15s %13s %15s %14s %10s\n", m, s, mb / s, "(no freeze)", "-", "-", "-", "-" }'
+done
 for r in "${results[@]}"; do
-  read -r run s down verify pre re <<<"$r"
-  awk -v mb="$mb" -v s="$s" -v m="$run" -v d="$down" -v v="$verify" -v p="$pre" -v re="$re" \
-    'BEGIN { printf "%-9s %8.1f %7.1f %13s s %11s s %13s s %14s\n", m, s, mb / s, d, v, p, re }'
+  read -r run s down verify pre re copy <<<"$r"
+  awk -v mb="$mb" -v s="$s" -v m="$run" -v d="$down" -v v="$verify" -v p="$pre" -v re="$re" -v c="$copy" \
+    'BEGIN { printf "%-9s %8.1f %7.1f %13s s %11s s %13s s %14s %8s s\n", m, s, mb / s, d, v, p, re, c }'
 done
 echo "(online_a: a client updating accounts throughout; online_c: one inserting into contacts; \"pre-verified\" is the"
-echo " step that sums every table with the source writable; \"tables summed\" those summed again in the freeze)"
+echo " step that sums every table with the source writable; \"tables summed\" those summed again in the freeze;"
+echo " \"of it copy\" dump mode's dump and restore; plain2 is plain run again at the end)"
