@@ -143,7 +143,7 @@ func VerificationText(v *Verification) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Verification %s at %s:\n", okText(v.OK), v.At.Format(time.RFC3339))
 	for _, t := range model.SortedKeys(v.Tables) {
-		fmt.Fprintf(&b, "  table %-32s %10d rows  md5 %s\n", t, v.Tables[t].Rows, v.Tables[t].Sum)
+		fmt.Fprintf(&b, "  table %-32s %10d rows  checksum %s\n", t, v.Tables[t].Rows, v.Tables[t].Sum)
 	}
 	fmt.Fprintf(&b, "  %d sequences at or above their columns; extensions: %s\n", v.Sequences, strings.Join(v.Extensions, ", "))
 	if v.ReplicaLSN != "" {
