@@ -18,6 +18,7 @@ import (
 
 	"github.com/nextflow-crm/nfx/internal/migrate"
 	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/internal/offline"
 	"github.com/nextflow-crm/nfx/stacks"
 )
 
@@ -54,6 +55,7 @@ func usagef(format string, args ...any) error { return usageError{fmt.Errorf(for
 // Run is a binary's main: nfx with the process's arguments, interrupted
 // by Ctrl-C, exiting with Main's code.
 func Run() {
+	offline.TuneGC()
 	handedOver := stacks.TakeHandedOver()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	dir, _ := os.Getwd()

@@ -2,6 +2,7 @@ package offline_test
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +12,13 @@ import (
 	"github.com/nextflow-crm/nfx/internal/testutil"
 	"github.com/nextflow-crm/nfx/stacks/laptop"
 )
+
+// The benchmarks run under the collector setting of nfx's commands
+// (GOGC=100 in the environment gives Go's default).
+func TestMain(m *testing.M) {
+	offline.TuneGC()
+	os.Exit(m.Run())
+}
 
 func stageRaw(b *testing.B, stage model.Stage) model.Raw {
 	raw, _, err := model.ReadStackFile(filepath.Join(testutil.RepoRoot(b), "Pulumi."+string(stage)+".yaml"))
