@@ -24,6 +24,10 @@ type DB struct {
 	Password string
 	// SSLMode is libpq's sslmode ("disable", "require").
 	SSLMode string
+	// md5Sums: its tables are summed with sumRowsMD5, not hashRows, as a
+	// server before PostgreSQL 14 (no hash_record_extended) takes part in
+	// the comparison; agreeSums decides it for every side at once.
+	md5Sums, sumsAgreed bool
 }
 
 // ParseDB reads a postgres://user@host:port/db URL. A URL that carries a

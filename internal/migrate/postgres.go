@@ -342,6 +342,9 @@ type Snapshot struct {
 
 // TakeSnapshot sums every table of a database. It only reads.
 func TakeSnapshot(ctx context.Context, d DB) (*Snapshot, error) {
+	if err := agreeSums(ctx, &d); err != nil {
+		return nil, err
+	}
 	return takeSnapshot(ctx, d, nil)
 }
 
@@ -453,8 +456,42 @@ func hashRows(cols string) string {
 	return "'h:' || coalesce(sum(hashint8extended(hash_record_extended(ROW(" + cols + "), 0), 0)), 0)::text"
 }
 
-// sumTable is a table's row count and content checksum (hashRows).
+// hashSince is the first PostgreSQL with hash_record_extended.
+const hashSince = 14
+
+// agreeSums makes the databases of one comparison sum their tables the
+// same way: with hashRows, or with sumRowsMD5 when one of them (or one
+// agreed with before) runs a PostgreSQL before 14. Each is asked once.
+func agreeSums(ctx context.Context, dbs ...*DB) error {
+	old := false
+	for _, d := range dbs {
+		if d.sumsAgreed {
+			old = old || d.md5Sums
+			continue
+		}
+		c, err := pgx.Connect(ctx, d.url())
+		if err != nil {
+			return fmt.Errorf("%s database %s: %s", d.Name, d, scrub(err.Error(), d.Password))
+		}
+		major, err := serverMajor(ctx, c)
+		c.Close(ctx)
+		if err != nil {
+			return fmt.Errorf("%s database %s: %v", d.Name, d, err)
+		}
+		old = old || major < hashSince
+	}
+	for _, d := range dbs {
+		d.md5Sums, d.sumsAgreed = old, true
+	}
+	return nil
+}
+
+// sumTable is a table's row count and content checksum (hashRows, or
+// sumRowsMD5 as agreeSums decided).
 func sumTable(ctx context.Context, c querier, d DB, t Table) (TableSum, error) {
+	if d.md5Sums {
+		return sumTableWith(ctx, c, d, t, sumRowsMD5)
+	}
 	var cols string
 	if err := c.QueryRow(ctx, fmt.Sprintf(hashColumns, "$1::regclass"), t.quoted()).Scan(&cols); err != nil {
 		return TableSum{}, fmt.Errorf("%s: the columns of %s: %v", d, t, err)

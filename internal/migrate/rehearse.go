@@ -31,6 +31,9 @@ func Rehearse(ctx context.Context, source, scratch DB, backup, dir string, jobs 
 	if err := claimScratch(ctx, scratch); err != nil {
 		return reh, err
 	}
+	if err := agreeSums(ctx, &source, &scratch); err != nil {
+		return reh, err
+	}
 	var want *Snapshot
 	var taken time.Time
 	if backup == "" {
@@ -82,7 +85,7 @@ func Rehearse(ctx context.Context, source, scratch DB, backup, dir string, jobs 
 	if err := markScratch(ctx, scratch); err != nil {
 		return reh, err
 	}
-	got, err := TakeSnapshot(ctx, scratch)
+	got, err := takeSnapshot(ctx, scratch, nil)
 	if err != nil {
 		return reh, err
 	}

@@ -773,10 +773,11 @@ func (r *Run) Rollback(ctx context.Context, discard bool) (*Journal, error) {
 		if err != nil {
 			return r.j, err
 		}
-		// A journal an earlier nfx wrote holds the earlier checksums.
+		// The journal may hold other checksums: an earlier nfx's, or md5
+		// sums where a server before PostgreSQL 14 took part.
 		earlier := map[string]string{}
 		for t, was := range r.j.Verification.Tables {
-			if expr := earlierChecksum(was.Sum); expr != "" {
+			if expr := earlierChecksum(was.Sum); expr != "" && expr != earlierChecksum(now.Tables[t].Sum) {
 				earlier[t] = expr
 			}
 		}

@@ -33,10 +33,11 @@ type scriptData struct {
 	StateCopy                                        bool
 	// QdrantReplicas is the replication factor of the target's collections.
 	QdrantReplicas int
-	// SumFormat and HashColumns make the query that sums a table as nfx
-	// does: format()'s string with the table's name, its columns (the
-	// query HashColumns, of the table c), its schema and name.
-	SumFormat, HashColumns string
+	// SumFormat (MD5Format beside a server before PostgreSQL 14) and
+	// HashColumns make the query that sums a table as nfx does: format()'s
+	// string, given the table's name, its columns (the query HashColumns,
+	// of the table c), its schema and name.
+	SumFormat, MD5Format, HashColumns string
 }
 
 type scriptStep struct {
@@ -75,7 +76,8 @@ func Scripts(p *Plan, from, to *model.Config) (files.Set, error) {
 		SourceStart: TunnelCommand(from.Stage, true), SourceStop: TunnelCommand(from.Stage, false),
 		TargetStart: TunnelCommand(to.Stage, true), TargetStop: TunnelCommand(to.Stage, false),
 		Hostname: to.Tunnel.Hostname, StateCopy: p.RedisData == model.RedisState, QdrantReplicas: QdrantReplicationFactor(to),
-		SumFormat: "SELECT %L, count(*), " + hashRows("%s") + " FROM %I.%I t;", HashColumns: fmt.Sprintf(hashColumns, "c.oid")}
+		SumFormat: "SELECT %1$L, count(*), " + hashRows("%2$s") + " FROM %3$I.%4$I t;",
+		MD5Format: "SELECT %1$L, count(*), " + sumRowsMD5 + " FROM %3$I.%4$I t;", HashColumns: fmt.Sprintf(hashColumns, "c.oid")}
 	for _, s := range p.Steps {
 		d.Steps = append(d.Steps, scriptStep{s.ID, funcName(s.ID), s.Title})
 	}
@@ -84,7 +86,7 @@ func Scripts(p *Plan, from, to *model.Config) (files.Set, error) {
 		path, tmpl string
 		rollback   bool
 	}{{"migrate.sh", migrateScript, false}, {"cutover.sh", cutoverScript, false}, {"rollback.sh", cutoverScript, true}} {
-		t, err := template.New(f.path).Option("missingkey=error").Funcs(template.FuncMap{"sq": shellSingleQuote, "sqlq": sqlQuote}).Parse(f.tmpl)
+		t, err := template.New(f.path).Option("missingkey=error").Funcs(template.FuncMap{"sq": shellSingleQuote}).Parse(f.tmpl)
 		if err != nil {
 			return nil, err
 		}
@@ -99,9 +101,6 @@ func Scripts(p *Plan, from, to *model.Config) (files.Set, error) {
 }
 
 func shellSingleQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
-
-// sqlQuote is s as an SQL string literal.
-func sqlQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // QdrantReplicationFactor is the replication factor a stage's collections
 // get: two copies of each shard on a cluster, one on a single node.

@@ -91,8 +91,9 @@ INSERT INTO base SELECT g, md5(g::text), jsonb_build_object('g', g), g / 4.0, ma
 	}
 	script := filepath.Join(t.TempDir(), "migrate.sh")
 	os.WriteFile(script, set[0].Data, 0o755)
-	cmd := exec.Command("bash", "-c", `eval "$(sed -n '/^sums() {/,/^}/p' "$0")"; sums "$1"`, script, p.URL("nextflow", "sums")+"?sslmode=disable")
-	cmd.Env = append(os.Environ(), "PGPASSWORD="+p.Password)
+	url := p.URL("nextflow", "sums") + "?sslmode=disable"
+	cmd := exec.Command("bash", "-c", `eval "$(sed -n '/^sum_format() {/,/^}/p; /^sums() {/,/^}/p' "$0")"; sums "$1"`, script, url)
+	cmd.Env = append(os.Environ(), "PGPASSWORD="+p.Password, "SOURCE_DB="+url, "TARGET_DB="+url)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("migrate.sh's sums: %v\n%s", err, out)
@@ -100,10 +101,65 @@ INSERT INTO base SELECT g, md5(g::text), jsonb_build_object('g', g), g / 4.0, ma
 	if line := fmt.Sprintf("public.base|%d|%s\n", want.Rows, want.Sum); !strings.Contains(string(out), line) {
 		t.Errorf("migrate.sh's sums, by hand:\n%s\nwant the line %q", out, line)
 	}
+	// Beside a server before PostgreSQL 14 (a psql that says the server is
+	// 13, as no such server runs here), md5 sums, as nfx's agreeSums.
+	real, err := exec.LookPath("psql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stub := t.TempDir()
+	os.WriteFile(filepath.Join(stub, "psql"), []byte("#!/bin/sh\ncase \"$*\" in *'SHOW server_version_num'*) echo 130011; exit 0 ;; esac\nexec "+real+" \"$@\"\n"), 0o755)
+	cmd = exec.Command("bash", "-c", `eval "$(sed -n '/^sum_format() {/,/^}/p; /^sums() {/,/^}/p' "$0")"; sums "$1"`, script, url)
+	cmd.Env = append(os.Environ(), "PGPASSWORD="+p.Password, "SOURCE_DB="+url, "TARGET_DB="+url, "PATH="+stub+":"+os.Getenv("PATH"))
+	if out, err = cmd.CombinedOutput(); err != nil {
+		t.Fatalf("migrate.sh's sums beside PostgreSQL 13: %v\n%s", err, out)
+	}
+	md5, err := sumTableWith(ctx, c, d, Table{"public", "base"}, sumRowsMD5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if line := fmt.Sprintf("public.base|%d|%s\n", md5.Rows, md5.Sum); !strings.Contains(string(out), line) {
+		t.Errorf("migrate.sh's sums beside PostgreSQL 13:\n%s\nwant the line %q", out, line)
+	}
 	o := p.Conn(t, "other")
 	p.Exec(t, "other", "CREATE TABLE v AS SELECT * FROM base")
 	if got, err := sumTable(ctx, o, d, Table{"public", "v"}); err != nil || got != want {
 		t.Errorf("the same rows in another database: %+v (%v), want %+v", got, err, want)
+	}
+}
+
+// The sides of one comparison sum the same way: with the row hash, or,
+// when one runs a PostgreSQL before 14 (which has no hash_record_extended;
+// a side agreed as such here, as no such server runs here), every side
+// with md5 sums, which then compare equal.
+func TestSumsAgreeAcrossSides(t *testing.T) {
+	ctx := context.Background()
+	p := testutil.StartPostgres(t)
+	p.Exec(t, "nextflow", "CREATE TABLE deals (id int PRIMARY KEY, v text); INSERT INTO deals SELECT g, md5(g::text) FROM generate_series(1, 50) g")
+	p.Exec(t, "postgres", "CREATE DATABASE copy TEMPLATE nextflow")
+	a, b := testDB("source", p, "nextflow"), testDB("target", p, "copy")
+	snaps, errs := snapshots(ctx, []*DB{a, b}, nil)
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := snaps[0].Tables["public.deals"]; !strings.HasPrefix(s.Sum, "h:") || s != snaps[1].Tables["public.deals"] {
+		t.Fatalf("PostgreSQL 15 on both sides: %+v and %+v, want equal row hashes", s, snaps[1].Tables["public.deals"])
+	}
+	old, fresh := testDB("source", p, "nextflow"), testDB("target", p, "copy")
+	old.md5Sums, old.sumsAgreed = true, true
+	snaps, errs = snapshots(ctx, []*DB{fresh, old}, nil)
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !fresh.md5Sums {
+		t.Error("the side agreed with one before PostgreSQL 14 sums with the row hash")
+	}
+	if s := snaps[0].Tables["public.deals"]; !strings.HasPrefix(s.Sum, "a:") || s != snaps[1].Tables["public.deals"] {
+		t.Errorf("beside a server before PostgreSQL 14: %+v and %+v, want equal md5 sums", s, snaps[1].Tables["public.deals"])
 	}
 }
 

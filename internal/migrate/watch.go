@@ -158,6 +158,12 @@ func (r *Run) waitFlushed(ctx context.Context, src *pgx.Conn, lsn string, limit 
 func snapshots(ctx context.Context, dbs []*DB, known map[string]TableSum) ([]*Snapshot, []error) {
 	snaps := make([]*Snapshot, len(dbs))
 	errs := make([]error, len(dbs))
+	if err := agreeSums(ctx, dbs...); err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return snaps, errs
+	}
 	var wg sync.WaitGroup
 	for i, d := range dbs {
 		wg.Add(1)
