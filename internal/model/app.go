@@ -357,6 +357,10 @@ exec docker-entrypoint.sh redis-server --aclfile /run/redis/users.acl --appendon
 		SecretRedisPassword, int64(c.Redis.MaxMemory), c.Redis.EvictionPolicy())
 }
 
+// RedisStartPeriod is Redis's health check's start period: on the server,
+// its start may first wait for the Sentinels (redis-start.sh).
+const RedisStartPeriod = 60 * time.Second
+
 func redisService(c *Config) Service {
 	return Service{
 		Name: PartRedis, Part: PartRedis, Image: c.Redis.Image,
@@ -367,7 +371,7 @@ func redisService(c *Config) Service {
 		Tmpfs:      []string{"/run/redis"},
 		Health: Health{
 			Shell:    fmt.Sprintf(`REDISCLI_AUTH="$(cat /run/secrets/%s)" redis-cli -p %d ping | grep -q PONG`, SecretRedisPassword, RedisPort),
-			Interval: 10 * time.Second, Timeout: 5 * time.Second, Retries: 6, StartPeriod: 10 * time.Second,
+			Interval: 10 * time.Second, Timeout: 5 * time.Second, Retries: 6, StartPeriod: RedisStartPeriod,
 		},
 		Sizing: c.Redis.Sizing, Replicas: 1,
 		Networks: []string{NetBackend},

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"time"
+
 	"fmt"
 	"strings"
 
@@ -137,6 +139,9 @@ type RedisParams struct {
 	Quorum            int
 	DownAfterMS       int
 	FailoverTimeoutMS int
+	// StartWaitSeconds bounds a Redis start's wait for the Sentinels,
+	// inside its health check's start period.
+	StartWaitSeconds int
 }
 
 // RedisDefaults are the Swarm values for an app.
@@ -155,6 +160,7 @@ func RedisDefaults(app *model.App) RedisParams {
 		Quorum:            sentinels/2 + 1,
 		DownAfterMS:       5000,
 		FailoverTimeoutMS: 60000,
+		StartWaitSeconds:  int(model.RedisStartPeriod/time.Second) - 15,
 	}
 }
 

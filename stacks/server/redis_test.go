@@ -279,3 +279,56 @@ func TestBackupThenRestoreRedisAndModels(t *testing.T) {
 		t.Errorf("restored model blob: %v", err)
 	}
 }
+
+// A Redis task whose volume holds data (the stack restarted, after a
+// failover perhaps) waits for the Sentinels, which start with it, instead
+// of starting in its service's role: here "replica", of a primary that the
+// Sentinel, once up, says this very instance replaced. An empty volume
+// (the stack's first start) starts at once in its role.
+func TestRedisStartWaitsForTheSentinels(t *testing.T) {
+	server := testutil.Tool(t, "redis-server")
+	testutil.Tool(t, "redis-cli")
+	s := newSandboxAs(t, filepath.Dir(server), "redis")
+	p := RedisDefaults(testApp(t, "server", nil))
+	for _, f := range []string{"redis-start.sh", "sentinel-start.sh"} {
+		b, err := execute(f+".tmpl", p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.write(f, b, 0o755)
+	}
+	s.write("secrets/redis_password", []byte(redisPassword), 0o600)
+	self, sentinelPort, elsewhere := testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)
+	common := []string{"REDIS_BIND=127.0.0.1", "REDIS_PASSWORD_FILE=" + s.path("secrets/redis_password"), "REDIS_ANNOUNCE_HOST=127.0.0.1",
+		"SENTINEL_ADDRS=127.0.0.1:" + strconv.Itoa(sentinelPort), "REDIS_START_WAIT=40"}
+
+	// First start, an empty volume: no Sentinel, the role decides at once.
+	s.mkdir("fresh")
+	s.start(append(common, "REDIS_PORT="+strconv.Itoa(elsewhere), "REDIS_CONF_DIR="+s.path("fresh-conf"), "REDIS_DATA_DIR="+s.path("fresh"),
+		"REDIS_PRIMARY_HOST=127.0.0.1", "REDIS_PRIMARY_PORT="+strconv.Itoa(elsewhere)), "fresh.log", "sh", s.path("redis-start.sh"), "primary")
+	eventually(t, 10*time.Second, "the first start as the primary", func() (bool, string) {
+		log := s.logTail("fresh.log")
+		return strings.Contains(log, "starts as primary (Sentinel primary: none known)"), log
+	})
+
+	// A restart on a volume with data: it waits for the Sentinel.
+	s.mkdir("data")
+	s.write("data/appendonly-marker", []byte("x"), 0o600)
+	s.start(append(common, "REDIS_PORT="+strconv.Itoa(self), "REDIS_CONF_DIR="+s.path("conf"), "REDIS_DATA_DIR="+s.path("data"),
+		"REDIS_PRIMARY_HOST=127.0.0.1", "REDIS_PRIMARY_PORT="+strconv.Itoa(elsewhere)), "restart.log", "sh", s.path("redis-start.sh"), "replica")
+	eventually(t, 10*time.Second, "the restart waiting for the Sentinels", func() (bool, string) {
+		log := s.logTail("restart.log")
+		return strings.Contains(log, "the Sentinels do not answer; waiting"), log
+	})
+	if log := s.logTail("restart.log"); strings.Contains(log, "starts as") {
+		t.Fatalf("the restart did not wait for the Sentinels:%s", log)
+	}
+	// The Sentinel comes up, knowing this instance as the primary.
+	s.mkdir("sentinel")
+	s.start(append(common, "REDIS_PRIMARY_HOST=127.0.0.1", "REDIS_PRIMARY_PORT="+strconv.Itoa(self), "SENTINEL_BIND=127.0.0.1",
+		"SENTINEL_PORT="+strconv.Itoa(sentinelPort), "SENTINEL_CONF="+s.path("sentinel/sentinel.conf")), "sentinel.log", "sh", s.path("sentinel-start.sh"))
+	eventually(t, 30*time.Second, "the restart following the Sentinel", func() (bool, string) {
+		log := s.logTail("restart.log")
+		return strings.Contains(log, "starts as primary (Sentinel primary: 127.0.0.1:"+strconv.Itoa(self)+")"), log + s.logTail("sentinel.log")
+	})
+}

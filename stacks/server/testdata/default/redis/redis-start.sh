@@ -18,31 +18,41 @@ case $role in
 esac
 sentinel_host=${SENTINEL_HOST:-redis-sentinel}
 
+# An empty data directory is a first start (read before anything is
+# written, the configuration's directory may be inside it).
+empty=no
+[ -n "$(ls -A "$data_dir" 2>/dev/null)" ] || empty=yes
 umask 077
 mkdir -p "$conf_dir"
 password=$(cat "$password_file")
 conf="$conf_dir/redis.conf"
 sentinel_port=${SENTINEL_PORT:-26379}
 # The primary is whoever the Sentinels say it is: a task that starts after a
-# failover (rescheduled, with a new address) joins the promoted primary
-# instead of being a second one, or resyncing a replica from the old one.
-# Every Sentinel is asked (each task of the service, or SENTINEL_ADDRS,
-# host:port ...): one that missed the failover (restarted, or cut off while
-# it happened) still names the old primary, with an older configuration
-# epoch, so the answer with the highest epoch wins. While the Sentinels of
-# that epoch are failing the primary over, the start waits for the outcome,
-# at most the failover timeout. Only when no Sentinel answers (the stack's
-# first start) does the service's own role decide.
-sentinels=${SENTINEL_ADDRS:-$(getent ahostsv4 "tasks.$sentinel_host" 2>/dev/null | awk -v p="$sentinel_port" '!seen[$1]++ { printf "%s:%s ", $1, p }')}
-sentinels=${sentinels:-$sentinel_host:$sentinel_port}
+# failover (rescheduled, with a new address, or the whole stack restarted)
+# joins the promoted primary instead of being a second one, or resyncing
+# from the old one and dropping every write since. Every Sentinel is asked
+# (each task of the service, or SENTINEL_ADDRS, host:port ...): one that
+# missed the failover (restarted, or cut off while it happened) still names
+# the old primary with an older configuration epoch, so the answer with the
+# highest epoch wins. The start waits, at most 45 s (inside the health
+# check's start period), while the Sentinels of that epoch are failing over
+# (their leader says failover_in_progress: a primary that is merely down,
+# o_down, may be this very task, which nobody replaces while it waits), and
+# while no Sentinel answers on a volume that holds data (they start with
+# the stack). Only an empty volume (the stack's first start) starts at once
+# in the service's own role when no Sentinel answers; so does, with a
+# warning, a start that waited its bound.
 # ask prints "epoch host port flags" of the primary as one Sentinel knows it.
 ask() {
   REDISCLI_AUTH="$password" timeout 3 redis-cli --no-auth-warning -h "${1%:*}" -p "${1##*:}" \
     sentinel master nextflow 2>/dev/null |
     awk 'NR % 2 == 1 { k = $0; next } { v[k] = $0 } END { if (v["ip"] != "" && v["port"] ~ /^[0-9]+$/) print v["config-epoch"] + 0, v["ip"], v["port"], v["flags"] }' || true
 }
-waited=0
+deadline=$(($(date +%s) + ${REDIS_START_WAIT:-45}))
 while :; do
+  # Found again each round: the Sentinels' tasks may be starting too.
+  sentinels=${SENTINEL_ADDRS:-$(getent ahostsv4 "tasks.$sentinel_host" 2>/dev/null | awk -v p="$sentinel_port" '!seen[$1]++ { printf "%s:%s ", $1, p }')}
+  sentinels=${sentinels:-$sentinel_host:$sentinel_port}
   answers=""
   for s in $sentinels; do
     a=$(ask "$s")
@@ -50,11 +60,17 @@ while :; do
 "
   done
   best=$(printf '%s' "$answers" | awk '$1 > e || NR == 1 { e = $1; b = $0 } END { print b }')
-  busy=$(printf '%s' "$answers" | awk -v e="${best%% *}" '$1 == e && $4 ~ /failover_in_progress|o_down/ { print "yes"; exit }')
-  if [ -z "$busy" ] || [ "$waited" -ge $((60000 / 1000)) ]; then break; fi
-  echo "redis-start: the Sentinels are failing the primary over; waiting for the outcome"
+  busy=$(printf '%s' "$answers" | awk -v e="${best%% *}" '$1 == e && $4 ~ /failover_in_progress/ { print "yes"; exit }')
+  if [ -n "$best" ] && [ -z "$busy" ]; then break; fi
+  if [ -z "$best" ] && [ "$empty" = yes ]; then break; fi
+  why="do not answer"
+  [ -z "$busy" ] || why="are failing the primary over"
+  if [ "$(date +%s)" -ge "$deadline" ]; then
+    echo "redis-start: warning: the Sentinels still $why; starting on what is known" >&2
+    break
+  fi
+  echo "redis-start: the Sentinels $why; waiting"
   sleep 2
-  waited=$((waited + 2))
 done
 read -r _ master master_port _ <<EOF
 $best
