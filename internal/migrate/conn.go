@@ -73,6 +73,9 @@ func passwordFix(name, kind string) string {
 func (d DB) url() string {
 	u := url.URL{Scheme: "postgres", User: url.UserPassword(d.User, d.Password), Host: d.Host + ":" + strconv.Itoa(d.Port), Path: "/" + d.Database}
 	q := url.Values{"sslmode": {d.SSLMode}, "application_name": {"nfx-migrate"}}
+	for _, kv := range sessionSettings {
+		q.Set(kv[0], kv[1])
+	}
 	u.RawQuery = q.Encode()
 	return u.String()
 }

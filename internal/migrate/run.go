@@ -769,7 +769,15 @@ func (r *Run) Rollback(ctx context.Context, discard bool) (*Journal, error) {
 		return r.j, fmt.Errorf("the source's Redis is paused for writes: give --source-redis (its password in NFX_SOURCE_REDIS_PASSWORD) so that the rollback ends the pause too")
 	}
 	if r.j.State == MigrationCutOver && !discard && r.j.Verification != nil {
-		now, err := TakeSnapshot(ctx, *r.E.TargetDB)
+		// Summed as the journal's checksums were (a server before
+		// PostgreSQL 14 took part: md5 sums), not twice.
+		target := *r.E.TargetDB
+		for _, was := range r.j.Verification.Tables {
+			if strings.HasPrefix(was.Sum, "a:") {
+				target.md5Sums, target.sumsAgreed = true, true
+			}
+		}
+		now, err := TakeSnapshot(ctx, target)
 		if err != nil {
 			return r.j, err
 		}

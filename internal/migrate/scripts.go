@@ -38,6 +38,8 @@ type scriptData struct {
 	// string, given the table's name, its columns (the query HashColumns,
 	// of the table c), its schema and name.
 	SumFormat, MD5Format, HashColumns string
+	// SessionOptions are sessionSettings as PGOPTIONS gives them.
+	SessionOptions string
 }
 
 type scriptStep struct {
@@ -81,6 +83,11 @@ func Scripts(p *Plan, from, to *model.Config) (files.Set, error) {
 	for _, s := range p.Steps {
 		d.Steps = append(d.Steps, scriptStep{s.ID, funcName(s.ID), s.Title})
 	}
+	var opts []string
+	for _, kv := range sessionSettings {
+		opts = append(opts, "-c "+kv[0]+"="+kv[1])
+	}
+	d.SessionOptions = strings.Join(opts, " ")
 	var set files.Set
 	for _, f := range []struct {
 		path, tmpl string
