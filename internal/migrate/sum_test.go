@@ -174,6 +174,15 @@ INSERT INTO base SELECT g, md5(g::text),
 			t.Errorf("migrate.sh's sums of %s beside PostgreSQL 13:\n%s\nwant the line %q", db, out, line)
 		}
 	}
+	// A verification by hand whose sums cannot be taken (neither database
+	// exists) fails: it does not compare two empty lists and say verified.
+	gone := p.URL("nextflow", "gone") + "?sslmode=disable"
+	cmd := exec.Command("bash", script, "verify")
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(), "PGPASSWORD="+p.Password, "SOURCE_DB="+gone, "TARGET_DB="+gone)
+	if out, err := cmd.CombinedOutput(); err == nil || strings.Contains(string(out), "verified") {
+		t.Errorf("migrate.sh verify against no database: %v\n%s", err, out)
+	}
 	// The md5 sums read the row, even where a column is named t.
 	p.Exec(t, "sums", "CREATE TABLE named_t (id int, t text); INSERT INTO named_t VALUES (1, 'same'), (2, 'same')")
 	a, err := sumTableWith(ctx, c, d, Table{"public", "named_t"}, sumRowsMD5)
