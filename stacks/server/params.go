@@ -183,6 +183,10 @@ type BackupParams struct {
 	// QdrantSecret is the secret whose file holds Qdrant's API key.
 	QdrantSecret string
 	Stack        string
+	// SentinelService, SentinelPort and MasterName find Redis's primary.
+	SentinelService string
+	SentinelPort    int
+	MasterName      string
 	// S3, on the cloud stage, keeps each backup in the stage's bucket
 	// ($S3_BUCKET in $AWS_REGION) instead of $BACKUP_DIR, and adds
 	// `backup.sh fetch`.
@@ -209,6 +213,9 @@ func BackupDefaults(app *model.App) BackupParams {
 		QdrantURLs:          qdrantURLs(app),
 		QdrantSecret:        model.SecretQdrantAPIKey,
 		Stack:               StackName,
+		SentinelService:     SentinelService,
+		SentinelPort:        SentinelPort,
+		MasterName:          MasterName,
 		Metric:              monitoring.BackupMetric,
 	}
 }

@@ -248,6 +248,16 @@ func TestBackupThenRestoreRedisAndModels(t *testing.T) {
 	if !strings.Contains(out, "matches its checksum") {
 		t.Errorf("restore: %s", out)
 	}
+	// The steps restore into the instance the Sentinels name the primary
+	// (after a failover, the replica), the command to ask them printed as
+	// it is to be run.
+	for _, w := range []string{`docker exec "$(docker ps -q -f name=nextflow_redis-sentinel | head -n1)" sh -c \`,
+		`'REDISCLI_AUTH="$(cat /run/secrets/redis_password)" redis-cli -p 26379 sentinel get-master-addr-by-name nextflow'`,
+		"to the volume of the instance step 1 named"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("the Redis restore steps lack %q:\n%s", w, out)
+		}
+	}
 	// Start a fresh Redis on the backup file, as the restore steps say.
 	s.mkdir("restored")
 	data, err := os.ReadFile(rdbs[0])

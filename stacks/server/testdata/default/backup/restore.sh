@@ -386,9 +386,14 @@ case $kind in
   redis)
     cat <<STEPS
 restore: to restore Redis from $file:
-  1. docker service scale nextflow_redis-replica=0 nextflow_redis-primary=0
-  2. copy $file to the primary's volume as /data/dump.rdb and remove /data/appendonlydir
-  3. docker service scale nextflow_redis-primary=1 nextflow_redis-replica=1
+  1. ask a Sentinel which instance is the primary now (after a failover, redis-replica), on a node that
+     runs one: docker exec "\$(docker ps -q -f name=nextflow_redis-sentinel | head -n1)" sh -c \\
+       'REDISCLI_AUTH="\$(cat /run/secrets/redis_password)" redis-cli -p 26379 sentinel get-master-addr-by-name nextflow'
+  2. docker service scale nextflow_redis-replica=0 nextflow_redis-primary=0
+  3. copy $file to the volume of the instance step 1 named, as /data/dump.rdb, and remove its
+     /data/appendonlydir; empty the other instance's volume (it resyncs from the primary). Restored into
+     the other, the data would be dropped: each instance starts in the role the Sentinels give it.
+  4. docker service scale nextflow_redis-primary=1 nextflow_redis-replica=1
 STEPS
     ;;
   qdrant)
