@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nextflow-crm/nfx/internal/files"
 	"github.com/nextflow-crm/nfx/internal/model"
 )
 
@@ -18,6 +19,33 @@ func load(t *testing.T, stage string, values map[string]string) *model.Config {
 		t.Fatal(ds)
 	}
 	return c
+}
+
+// laptopToServerScript writes the laptop -> server migrate.sh, as `nfx
+// migrate scripts` renders it, and returns its path.
+func laptopToServerScript(t *testing.T) string {
+	t.Helper()
+	_, set := planScripts(t, load(t, "laptop", nil), load(t, "server", nil))
+	script := filepath.Join(t.TempDir(), "migrate.sh")
+	if err := os.WriteFile(script, set[0].Data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return script
+}
+
+// planScripts is the migration's plan from one stage to another, and its
+// scripts.
+func planScripts(t *testing.T, from, to *model.Config) (*Plan, files.Set) {
+	t.Helper()
+	p, err := NewPlan(from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := Scripts(p, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, set
 }
 
 func stepIDs(p *Plan) string {
@@ -99,15 +127,7 @@ func TestScriptsPassShellcheck(t *testing.T) {
 			if pair[1] == "cloud" && strings.Contains(values["tunnel"], "none") {
 				continue // the cloud has no entry but its tunnel (TestCloudRefusesNoTunnel)
 			}
-			from, to := load(t, pair[0], values), load(t, pair[1], values)
-			p, err := NewPlan(from, to)
-			if err != nil {
-				t.Fatal(err)
-			}
-			set, err := Scripts(p, from, to)
-			if err != nil {
-				t.Fatal(err)
-			}
+			p, set := planScripts(t, load(t, pair[0], values), load(t, pair[1], values))
 			dir := t.TempDir()
 			var paths []string
 			for _, f := range set {

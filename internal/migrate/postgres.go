@@ -441,7 +441,7 @@ func snapshotOn(ctx context.Context, c querier, d DB, known map[string]TableSum)
 // equality or less (1.5 and 1.50, 1 day and 24 hours, [[1],2] and [[1,2]]);
 // a case-insensitive collation's hash ignores case; a type may have no hash
 // at all (json, arrays of it, ...). A float's -0 and 0, equal, hash alike.
-// It reads a 1 GB table in about a fifth of the time of md5 over each
+// It reads a 1.1 GB table in under a quarter of the time of md5 over each
 // row's text (sumRowsMD5, which an earlier nfx recorded with the "a:"
 // prefix, and which a server before PostgreSQL 14 still needs; before it,
 // md5Rows, the md5 of the sorted md5s).

@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -279,14 +278,7 @@ func TestScriptCopiesQdrant(t *testing.T) {
 	dst, dstSrv := newFakeQdrant(t, dstKey)
 	src.seed("docs", `{"vectors": {"size": 4, "distance": "Cosine"}}`, 600)
 	src.seed("multi", `{"vectors": {"text": {"size": 3, "distance": "Dot"}, "image": {"size": 2, "distance": "Euclid"}}, "sparse_vectors": {"keywords": {}}}`, 30)
-	from, to := load(t, "laptop", nil), load(t, "server", nil)
-	p, _ := NewPlan(from, to)
-	set, err := Scripts(p, from, to)
-	if err != nil {
-		t.Fatal(err)
-	}
-	script := filepath.Join(t.TempDir(), "migrate.sh")
-	os.WriteFile(script, set[0].Data, 0o755)
+	script := laptopToServerScript(t)
 	for run := 0; run < 2; run++ {
 		cmd := exec.Command("bash", script, "qdrant.copy")
 		cmd.Dir = t.TempDir()

@@ -132,14 +132,7 @@ INSERT INTO base SELECT g, md5(g::text),
 		t.Errorf("the same rows in another database: %+v (%v), want %+v", got, err, want)
 	}
 	// migrate.sh, by hand, sums as nfx does, in either database.
-	from, to := load(t, "laptop", nil), load(t, "server", nil)
-	plan, _ := NewPlan(from, to)
-	set, err := Scripts(plan, from, to)
-	if err != nil {
-		t.Fatal(err)
-	}
-	script := filepath.Join(t.TempDir(), "migrate.sh")
-	os.WriteFile(script, set[0].Data, 0o755)
+	script := laptopToServerScript(t)
 	byHand := func(db string, env ...string) string {
 		t.Helper()
 		url := p.URL("nextflow", db) + "?sslmode=disable"
