@@ -34,7 +34,15 @@ type Metrics struct {
 	// Capacity is the concurrent users the current stack serves by the
 	// capacity model (`nfx capacity`); 0 when unknown.
 	Capacity int
+	// Payback is the month by which the move to the next stage has earned
+	// what it cost (`nfx roi`), 0 when it has not within the months
+	// weighed; nil when the move was not weighed.
+	Payback *int
 }
+
+// PaysBack is the payback, in months, within which a move counts as
+// paying for itself (the plan's longest stated payback is 18 months).
+const PaysBack = 18
 
 // Validate reports bad input, naming the flag, the value and the fix.
 func (m Metrics) Validate() error {
@@ -263,8 +271,37 @@ func Evaluate(current model.Stage, m Metrics) (*Advice, error) {
 			a.TargetStage = string(next)
 		}
 	}
+	if a.Recommendation != Stay && next != "" && m.Payback != nil {
+		a.Reasons = append(a.Reasons, m.payback(next, &a.Recommendation, &a.Signal, red))
+	}
 	if a.Recommendation == Upgrade {
 		a.Avoid = append(a.Avoid, "under-planning the migration: rehearse the restore and keep the rollback ready", "ignoring monitoring: watch response time and errors through the switch")
 	}
 	return a, nil
+}
+
+// payback weighs the move's payback: a move that pays back within
+// PaysBack months supports the answer; one that does not turns an upgrade
+// that no red signal calls for into preparing (the plan's "upgrading too
+// early").
+func (m Metrics) payback(next model.Stage, rec, signal *string, red int) Reason {
+	r := Reason{Metric: "payback", Limit: fmt.Sprintf("%d months", PaysBack), Signal: "yellow"}
+	if p := *m.Payback; p > 0 && p <= PaysBack {
+		r.Value, r.State = fmt.Sprintf("month %d", p), "pays back"
+		r.Text = fmt.Sprintf("the move to %s pays back in month %d (nfx roi): the business case supports it", next, p)
+		return r
+	}
+	r.State = "does not pay back"
+	if p := *m.Payback; p > 0 {
+		r.Value = fmt.Sprintf("month %d", p)
+		r.Text = fmt.Sprintf("the move to %s pays back only in month %d (nfx roi), past %d months", next, p, PaysBack)
+	} else {
+		r.Value = "never"
+		r.Text = fmt.Sprintf("the move to %s does not pay back in the months nfx roi weighs", next)
+	}
+	if *rec == Upgrade && red == 0 {
+		*rec, *signal = Prepare, "yellow"
+		r.Text += ": no red signal calls for it now, so prepare rather than move"
+	}
+	return r
 }

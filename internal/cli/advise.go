@@ -15,6 +15,9 @@ import (
 	"github.com/nextflow-crm/nfx/internal/capacity"
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/monitoring"
+	"github.com/nextflow-crm/nfx/internal/roi"
+	"github.com/nextflow-crm/nfx/internal/stagediff"
+	"github.com/nextflow-crm/nfx/stacks"
 )
 
 // AdviseOptions are the flags of `nfx advise`.
@@ -161,7 +164,44 @@ func (o *AdviseOptions) estimate(io IO) error {
 		return nil
 	}
 	o.Metrics.Capacity = e.ConcurrentUsers
+	o.weigh(io)
 	return nil
+}
+
+// weigh sets the payback of the move to the next stage (nfx roi), with
+// the measured users, revenue and growth in place of the stack's
+// nextflow:business figures. A move that cannot be weighed here is said
+// so and left to the matrix.
+func (o *AdviseOptions) weigh(io IO) {
+	next := model.Stage(o.Stage).Next()
+	if next == "" {
+		return
+	}
+	if _, err := stacks.Lookup(next); err != nil {
+		fmt.Fprintf(io.Err, "nfx: the payback of the move to %s is not weighed by this binary; run nfx roi --from %s --to %s\n", next, o.Stage, next)
+		return
+	}
+	from, _, err := side(io, o.Stage, o.Config)
+	if err == nil {
+		// The measured revenue over the measured users is the revenue a
+		// user brings; the demand starts at the users measured.
+		from.Config.Business.Revenue = o.Metrics.Revenue
+		if o.Metrics.Users > 0 && o.Metrics.Revenue > 0 {
+			from.Config.Business.RevenuePerUser = o.Metrics.Revenue / float64(o.Metrics.Users)
+		}
+		if o.Metrics.Growth != 0 {
+			from.Config.Business.Growth = o.Metrics.Growth
+		}
+		var to stagediff.Side
+		if to, _, err = side(io, string(next), ""); err == nil {
+			var c *roi.Case
+			if c, err = stagediff.BusinessCase(from, to); err == nil {
+				o.Metrics.Payback = &c.PaybackMonth
+				return
+			}
+		}
+	}
+	fmt.Fprintf(io.Err, "nfx: the payback of the move to %s is not weighed: %v\n", next, err)
 }
 
 // observe reads the measured figures from the stage's Prometheus.

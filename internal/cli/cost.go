@@ -105,21 +105,4 @@ func runCost(io IO, o *CostOptions) error {
 }
 
 // money writes an amount with thousands separators.
-func money(v float64) string {
-	neg := v < 0
-	if neg {
-		v = -v
-	}
-	s := fmt.Sprintf("%.0f", v)
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
+func money(v float64) string { return cost.Money(v) }

@@ -14,11 +14,58 @@ import (
 )
 
 // DiffOptions are the flags of `nfx diff`.
-type DiffOptions struct {
+type DiffOptions struct{ moveFlags }
+
+// moveFlags are the flags of a command on a move between two stages
+// (diff, roi): the stages, their config files and the output format.
+type moveFlags struct {
 	From, To       string
 	FromConfig     string
 	ToConfig       string
 	JSON, Markdown bool
+}
+
+func (o *moveFlags) add(cmd *cobra.Command, what, fromDoc string) {
+	f := cmd.Flags()
+	f.StringVar(&o.From, "from", "", fromDoc)
+	f.StringVar(&o.To, "to", "", "the stage moved to (required)")
+	f.StringVar(&o.FromConfig, "from-config", "", "the from stage's config file (default: the project's)")
+	f.StringVar(&o.ToConfig, "to-config", "", "the to stage's config file (default: the project's)")
+	f.BoolVar(&o.JSON, "json", false, "print the "+what+" as JSON")
+	f.BoolVar(&o.Markdown, "markdown", false, "print the "+what+" as Markdown, for a pull-request comment")
+	_ = cmd.MarkFlagRequired("from")
+	_ = cmd.MarkFlagRequired("to")
+}
+
+// sides checks the flags and loads, plans, prices and estimates both stages.
+func (o *moveFlags) sides(io IO) (from, to stagediff.Side, err error) {
+	if o.JSON && o.Markdown {
+		return from, to, usagef("--json and --markdown: choose one")
+	}
+	for _, s := range []string{o.From, o.To} {
+		if _, err := model.ParseStage(s); err != nil {
+			return from, to, usagef("--from/--to: %v", err)
+		}
+	}
+	if from, _, err = side(io, o.From, o.FromConfig); err != nil {
+		return from, to, err
+	}
+	to, _, err = side(io, o.To, o.ToConfig)
+	return from, to, err
+}
+
+// print writes a result as JSON, Markdown or text, as the flags ask.
+func (o *moveFlags) print(io IO, v any, markdown, text func() string) error {
+	var err error
+	switch {
+	case o.JSON:
+		return printJSON(io, v)
+	case o.Markdown:
+		_, err = fmt.Fprint(io.Out, markdown())
+	default:
+		_, err = fmt.Fprint(io.Out, text())
+	}
+	return err
 }
 
 // NewCmdDiff builds `nfx diff`.
@@ -32,15 +79,7 @@ func NewCmdDiff(io IO) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runDiff(io, o) },
 	}
-	f := cmd.Flags()
-	f.StringVar(&o.From, "from", "", "the stage moved from (required)")
-	f.StringVar(&o.To, "to", "", "the stage moved to (required)")
-	f.StringVar(&o.FromConfig, "from-config", "", "the from stage's config file (default: the project's)")
-	f.StringVar(&o.ToConfig, "to-config", "", "the to stage's config file (default: the project's)")
-	f.BoolVar(&o.JSON, "json", false, "print the diff as JSON")
-	f.BoolVar(&o.Markdown, "markdown", false, "print the diff as Markdown, for a pull-request comment")
-	_ = cmd.MarkFlagRequired("from")
-	_ = cmd.MarkFlagRequired("to")
+	o.add(cmd, "diff", "the stage moved from (required)")
 	return cmd
 }
 
@@ -75,30 +114,10 @@ func side(io IO, stage, config string) (stagediff.Side, string, error) {
 }
 
 func runDiff(io IO, o *DiffOptions) error {
-	if o.JSON && o.Markdown {
-		return usagef("--json and --markdown: choose one")
-	}
-	for _, s := range []string{o.From, o.To} {
-		if _, err := model.ParseStage(s); err != nil {
-			return usagef("--from/--to: %v", err)
-		}
-	}
-	from, _, err := side(io, o.From, o.FromConfig)
-	if err != nil {
-		return err
-	}
-	to, _, err := side(io, o.To, o.ToConfig)
+	from, to, err := o.sides(io)
 	if err != nil {
 		return err
 	}
 	d := stagediff.Compute(from, to)
-	switch {
-	case o.JSON:
-		return printJSON(io, d)
-	case o.Markdown:
-		_, err = fmt.Fprint(io.Out, d.Markdown())
-	default:
-		_, err = fmt.Fprint(io.Out, d.Text())
-	}
-	return err
+	return o.print(io, d, d.Markdown, d.Text)
 }

@@ -21,6 +21,10 @@ const (
 	USD = "USD"
 )
 
+// Amortisation is the item of the bill that spreads the one-time
+// investment over its months.
+const Amortisation = "hardware amortisation"
+
 // Line is one item of the bill.
 type Line struct {
 	Item  string `json:"item"`
@@ -139,7 +143,7 @@ func (e *Estimate) selfHosted(cfg *model.Config) {
 	}
 	if c.Investment > 0 {
 		m := c.Investment / float64(c.AmortizationMonths)
-		e.vnd("hardware amortisation", "infrastructure", m, m, fmt.Sprintf("%.0f VND over %d months", c.Investment, c.AmortizationMonths))
+		e.vnd(Amortisation, "infrastructure", m, m, fmt.Sprintf("%.0f VND over %d months", c.Investment, c.AmortizationMonths))
 		inv := c.Investment
 		if e.Currency == USD {
 			inv /= c.UsdVnd

@@ -1,5 +1,10 @@
 package cost
 
+import (
+	"fmt"
+	"strings"
+)
+
 // PriceTable is AWS on-demand pricing for one region, in USD.
 type PriceTable struct {
 	Region string
@@ -61,4 +66,25 @@ var Prices = map[string]PriceTable{
 		EBSgp3GB: 0.096, RDSgp3GB: 0.138, S3GB: 0.025, NATGB: 0.059, TransferOut: 0.12,
 		AlarmMonth: 0.10, KMSKeyMonth: 1.00, LogsIngestGB: 0.70,
 	},
+}
+
+// Money writes an amount, rounded to a whole unit, with thousands
+// separators.
+func Money(v float64) string {
+	neg := v < 0
+	if neg {
+		v = -v
+	}
+	s := fmt.Sprintf("%.0f", v)
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if neg && s != "0" {
+		return "-" + b.String()
+	}
+	return b.String()
 }

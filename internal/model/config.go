@@ -333,6 +333,36 @@ type CapacityConfig struct {
 	APIBusyHours float64 `json:"apiBusyHours"`
 }
 
+// BusinessConfig is the product's business figures, which weigh a move
+// between stages (nfx roi). Money is in VND. The defaults are the plan's
+// own: its decision matrix puts 100, 1,000 and 10,000 concurrent users at
+// 50M, 500M and 5B VND of revenue a month (500K VND a user), a stage's
+// revenue by default is where the matrix calls for its next move (its
+// limit), and the plan's stages take users from 100 to 1,000 in the twelve
+// months of the server stage (21.15 % a month).
+type BusinessConfig struct {
+	// Revenue is the revenue of the current month, VND.
+	Revenue float64 `json:"revenue"`
+	// Growth is the month-on-month growth of the demand, in percent.
+	Growth float64 `json:"growth"`
+	// RevenuePerUser is the revenue a month per concurrent user at peak
+	// (the capacity model's unit), VND.
+	RevenuePerUser float64 `json:"revenuePerUser"`
+	// Margin is the share of revenue that a move's added revenue earns
+	// (1 counts it whole, as the plan does; a gross margin is truer).
+	Margin float64 `json:"margin"`
+	// DowntimeHourCost is what an hour of downtime costs, VND; 0 counts
+	// the hour's share of the revenue served (at the margin).
+	DowntimeHourCost float64 `json:"downtimeHourCost"`
+	// TeamCost is the monthly cost of the team that carries out a move,
+	// VND; the move's labour is TeamCost for MigrationWeeks.
+	TeamCost float64 `json:"teamCost"`
+	// MigrationWeeks is how long a move occupies the team: the plan's
+	// laptop to server move is two weeks of preparation, a day and a week
+	// after (3.2 weeks).
+	MigrationWeeks float64 `json:"migrationWeeks"`
+}
+
 // Config is the whole typed configuration of one stack.
 type Config struct {
 	Stage    Stage
@@ -350,6 +380,8 @@ type Config struct {
 	Cloud      CloudConfig
 	Costs      CostConfig
 	Capacity   CapacityConfig
+	// Business is the product's business figures (nfx roi).
+	Business BusinessConfig
 	// Migration is how the data moves to the next stage.
 	Migration MigrationConfig
 	// Promotion is the gates of a promotion into this stack.
@@ -429,6 +461,7 @@ func buildKeys() []Key {
 		Key{Name: "cloud", Type: "object", Doc: "AWS and EKS on the cloud stage", field: func(c *Config) any { return &c.Cloud }},
 		Key{Name: "costs", Type: "object", Doc: "the cost model's inputs", field: func(c *Config) any { return &c.Costs }},
 		Key{Name: "capacity", Type: "object", Doc: "the capacity model's workload and efficiencies", field: func(c *Config) any { return &c.Capacity }},
+		Key{Name: "business", Type: "object", Doc: "the product's business figures that weigh a move between stages (nfx roi)", field: func(c *Config) any { return &c.Business }},
 		Key{Name: "promotion", Type: "object", Doc: "the gates a release passes to be promoted into this stack (nfx promote)", field: func(c *Config) any { return &c.Promotion }},
 		Key{Name: "migration", Type: "object", Doc: "how the stack's data moves to the next stage (nfx migrate)", field: func(c *Config) any { return &c.Migration }},
 		Key{Name: "services", Type: "array", Doc: "your own services (workers, schedulers, internal apps), rendered on every stage", field: func(c *Config) any { return &c.Services }},
@@ -524,10 +557,12 @@ func Defaults(stage Stage) Config {
 		},
 		Costs:         defaultCosts(prof.Costs),
 		Capacity:      DefaultCapacity,
+		Business:      DefaultBusiness,
 		Migration:     MigrationConfig{Mode: MigrateDump, Jobs: 4, RedisCompareAll: 100000, MaxFreezeSeconds: 60},
 		SecretsSet:    map[string]bool{},
 		AppSecretsSet: map[string]bool{},
 	}
+	c.Business.Revenue = prof.Limits.Revenue
 	if prof.Topology.EdgeReplicas == 0 {
 		// A stage whose edge runs no cloudflared (a provider's DNS) has no tunnel.
 		c.Tunnel.Mode = TunnelNone
@@ -558,6 +593,11 @@ var DefaultCapacity = CapacityConfig{
 	AIPerUser: 0.15, CRMPerUser: 0.5, CRMPerCore: 100, Utilization: 0.8,
 	BandwidthEfficiency: 0.7, ComputeEfficiency: 0.4,
 	APIPriceInput: 0.15, APIPriceOutput: 0.60, APIPriceEmbed: 0.02, APIBusyHours: 220,
+}
+
+// DefaultBusiness is the plan's own business figures (BusinessConfig).
+var DefaultBusiness = BusinessConfig{
+	Revenue: 50_000_000, Growth: 21.15, RevenuePerUser: 500_000, Margin: 1, MigrationWeeks: 3.2,
 }
 
 // SecretEnv is the environment variable `nfx up` takes an unset secret key

@@ -400,6 +400,7 @@ func phaseStructure(c *Config, ds *Diagnostics) {
 	}
 	checkCosts(c.Costs, ds)
 	checkCapacity(c.Capacity, ds)
+	checkBusiness(c.Business, ds)
 	h := c.Host
 	if prof.Hosting == Provider {
 		check, ok := providerChecks[prof.Provider]
@@ -801,6 +802,27 @@ func checkCosts(c CostConfig, ds *Diagnostics) {
 	}
 	if c.AmortizationMonths < 1 {
 		ds.Errorf(k("amortizationMonths"), "spread the investment over 1 month or more, such as 36", "must be >= 1, got %d", c.AmortizationMonths)
+	}
+}
+
+func checkBusiness(c BusinessConfig, ds *Diagnostics) {
+	k := func(f string) string { return FullKey("business." + f) }
+	for name, v := range map[string]float64{"revenue": c.Revenue, "downtimeHourCost": c.DowntimeHourCost, "teamCost": c.TeamCost} {
+		if v < 0 {
+			ds.Errorf(k(name), "use VND, 0 or more", "must be >= 0, got %g", v)
+		}
+	}
+	if !(c.RevenuePerUser > 0) {
+		ds.Errorf(k("revenuePerUser"), "use the revenue a month per concurrent user at peak, such as 500000", "must be > 0, got %g", c.RevenuePerUser)
+	}
+	if c.Growth <= -100 || c.Growth > 1000 {
+		ds.Errorf(k("growth"), "use the month-on-month growth in percent, above -100 and at most 1000, such as 21.15", "must be above -100 and at most 1000, got %g", c.Growth)
+	}
+	if c.Margin < 0 || c.Margin > 1 {
+		ds.Errorf(k("margin"), "use a share of revenue between 0 and 1, such as 0.7 for a 70 % gross margin", "must be between 0 and 1, got %g", c.Margin)
+	}
+	if c.MigrationWeeks < 0 || c.MigrationWeeks > 520 {
+		ds.Errorf(k("migrationWeeks"), "use the weeks a move occupies the team, such as 3.2", "must be between 0 and 520, got %g", c.MigrationWeeks)
 	}
 }
 

@@ -113,6 +113,14 @@ func TestLoadRejectsBadConfig(t *testing.T) {
 		{"request above limit", "laptop", map[string]string{"crm": `{"cpuRequest": 4}`}, nil, LoadOptions{}, "nextflow:crm.cpuRequest", []string{"4 > 2"}},
 		{"laptop replicas", "laptop", map[string]string{"crm": `{"replicas": 3}`}, nil, LoadOptions{}, "nextflow:crm.replicas", []string{"server stage"}},
 		{"bad size", "laptop", map[string]string{"qdrant": `{"memory": "lots"}`}, nil, LoadOptions{}, "nextflow:qdrant.memory", []string{"a size", `"lots"`}},
+		{"margin above 1", "laptop", map[string]string{"business": `{"margin": 1.5}`}, nil, LoadOptions{}, "nextflow:business.margin", []string{"got 1.5", "between 0 and 1"}},
+		{"margin NaN", "laptop", map[string]string{"business": `{"margin": "NaN"}`}, nil, LoadOptions{}, "nextflow:business.margin", []string{"a number"}},
+		{"no revenue per user", "server", map[string]string{"business": `{"revenuePerUser": 0}`}, nil, LoadOptions{}, "nextflow:business.revenuePerUser", []string{"got 0", "500000"}},
+		{"growth losing every user", "laptop", map[string]string{"business": `{"growth": -100}`}, nil, LoadOptions{}, "nextflow:business.growth", []string{"got -100", "above -100"}},
+		{"negative revenue", "cloud", map[string]string{"business": `{"revenue": -5}`}, nil, LoadOptions{}, "nextflow:business.revenue", []string{"got -5", "0 or more"}},
+		{"negative downtime cost", "laptop", map[string]string{"business": `{"downtimeHourCost": -1}`}, nil, LoadOptions{}, "nextflow:business.downtimeHourCost", []string{"got -1"}},
+		{"revenue beyond range", "laptop", map[string]string{"business": `{"revenue": 1e300}`}, nil, LoadOptions{}, "nextflow:business.revenue", []string{"out of range"}},
+		{"ten years of migration", "laptop", map[string]string{"business": `{"migrationWeeks": 1000}`}, nil, LoadOptions{}, "nextflow:business.migrationWeeks", []string{"got 1000", "3.2"}},
 		{"bad hostname", "laptop", map[string]string{"tunnel": `{"hostname": "not a host"}`}, nil, LoadOptions{}, "nextflow:tunnel.hostname", []string{"not a host"}},
 	}
 	for _, tc := range cases {

@@ -74,6 +74,11 @@ var tmpl = template.Must(template.New("report").Funcs(template.FuncMap{"mib": fu
 Targets: {{(index .Targets 0).Users}}, {{(index .Targets 0).Uptime}} % uptime → {{(index .Targets 1).Users}}, {{(index .Targets 1).Uptime}} % uptime.</p>
 <ol>{{range .Migration}}<li><em>{{.Phase}}</em>: {{.Text}}</li>{{end}}</ol>
 {{if .MigrationDowntime}}<p class="sub">Downtime: {{.MigrationDowntime}}.</p>{{end}}
+{{with .Business}}<h3>The business case ({{.From.Stage}} → {{.To.Stage}}, VND)</h3>
+<table class="business">
+ {{range .Items}}<tr><td>{{.Label}}</td><td>{{.Value}}</td></tr>{{end}}
+</table>
+<ul class="sub">{{range .Assumptions}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{end}}
 {{if .Migrations}}<h2>Migrations</h2>
 {{range .Migrations}}<h3>{{.Plan.From}} → {{.Plan.To}} ({{.Plan.Mode}} mode): {{.State}}</h3>

@@ -14,6 +14,7 @@ import (
 	"github.com/nextflow-crm/nfx/internal/migrate"
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/plan"
+	"github.com/nextflow-crm/nfx/internal/roi"
 )
 
 // Part is one logical part on both stages.
@@ -64,6 +65,34 @@ type Diff struct {
 	// and CapacityDelta the change, where both could.
 	Capacity      [2]*Capacity `json:"capacity"`
 	CapacityDelta *Capacity    `json:"capacityDelta"`
+	// Business is the move's business case (nfx roi), nil where the
+	// capacity model has no estimate of a stage.
+	Business *roi.Case `json:"business,omitempty"`
+}
+
+// BusinessCase weighs the move between two sides with the from stage's
+// business figures (nextflow:business); where the plan states its own
+// case for the move, nfx's computation from the plan's inputs is set
+// beside it.
+func BusinessCase(from, to Side) (*roi.Case, error) {
+	var st [2]roi.Stage
+	for i, s := range []Side{from, to} {
+		if s.Cost == nil {
+			return nil, fmt.Errorf("stage %s: not priced, so the move cannot be weighed", s.Config.Stage)
+		}
+		if s.Capacity == nil {
+			return nil, fmt.Errorf("stage %s: the capacity model has no estimate of it (see nfx capacity --stage %s), so the move cannot be weighed", s.Config.Stage, s.Config.Stage)
+		}
+		var err error
+		if st[i], err = roi.StageOf(s.Cost, s.Capacity); err != nil {
+			return nil, err
+		}
+	}
+	c := roi.Compute(st[0], st[1], from.Config.Business)
+	if p, ok := roi.LookupPlan(from.Config.Stage, to.Config.Stage); ok {
+		c.Plan = p.Check(from.Config.Business)
+	}
+	return c, nil
 }
 
 // Capacity is the capacity model's estimate of a stage, or a difference
@@ -143,6 +172,9 @@ func Compute(from, to Side) *Diff {
 		o := to.Cost.OneTimeTotal - from.Cost.OneTimeTotal
 		d.MonthlyCostDelta, d.OneTimeCostDelta, d.Currency = &m, &o, to.Cost.Currency
 		d.MonthlyCost = [2]float64{from.Cost.MonthlyTotal, to.Cost.MonthlyTotal}
+	}
+	if c, err := BusinessCase(from, to); err == nil {
+		d.Business = c
 	}
 	return d
 }
@@ -269,6 +301,9 @@ func (d *Diff) Text() string {
 			fmt.Fprintf(&b, "  Downtime: %s.\n", d.MigrationDowntime)
 		}
 	}
+	if d.Business != nil {
+		b.WriteString("\n" + d.Business.Text())
+	}
 	return b.String()
 }
 
@@ -310,6 +345,9 @@ func (d *Diff) Markdown() string {
 		if d.MigrationDowntime != "" {
 			fmt.Fprintf(&b, "\n*Downtime:* %s.\n", d.MigrationDowntime)
 		}
+	}
+	if d.Business != nil {
+		b.WriteString("\n" + d.Business.Markdown())
 	}
 	return b.String()
 }
