@@ -440,7 +440,7 @@ func newCmdMigrateRehearse(io IO) *cobra.Command {
 					return usageError{err}
 				}
 			}
-			dir := filepath.Join(in.ProjectDir, engine.StateDir, "rehearsals", string(in.Stage))
+			dir := rehearsalDir(in.ProjectDir, in.Stage)
 			if err := os.MkdirAll(dir, 0o700); err != nil {
 				return err
 			}

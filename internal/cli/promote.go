@@ -390,7 +390,7 @@ func runPromote(ctx context.Context, io IO, o *PromoteOptions) error {
 	defer unlock()
 	popts := promote.Options{From: from, To: to, Now: now, DryRun: o.DryRun, Ledger: b.Ledger, Actor: actor(),
 		Approved: o.Approved, LiftHold: o.LiftHold, ReadState: func() ([]byte, error) { return b.State(to.Name()) },
-		PreviewJSON: preview, Migration: o.Migration}
+		PreviewJSON: preview, Migration: o.Migration, Rehearsals: rehearsalDir(proj, to.Stage)}
 	if !o.ConfigOnly {
 		popts.Engine = newPromoteEngine(ctx, io, proj, b.URL, o.DeployCmd, to)
 	}

@@ -126,7 +126,7 @@ run the real Pulumi engine.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(NewCmdRender(io), NewCmdPlan(io), NewCmdAdvise(io), NewCmdDiff(io), NewCmdCost(io), NewCmdCapacity(io), NewCmdRoi(io), NewCmdReport(io), NewCmdMigrate(io), NewCmdUpgrade(io),
+	root.AddCommand(NewCmdRender(io), NewCmdPlan(io), NewCmdAdvise(io), NewCmdDiff(io), NewCmdCost(io), NewCmdCapacity(io), NewCmdRoi(io), NewCmdCompliance(io), NewCmdReport(io), NewCmdMigrate(io), NewCmdUpgrade(io),
 		NewCmdRelease(io), NewCmdPromote(io), NewCmdLedger(io), NewCmdApprove(io), NewCmdReject(io), NewCmdRollback(io), NewCmdCI(io), NewCmdVerify(io))
 	for _, verb := range []string{"preview", "up", "destroy", "cancel"} {
 		root.AddCommand(NewCmdEngine(io, verb))

@@ -114,6 +114,9 @@ type PromotionConfig struct {
 	// SoakMinutes is how long the release must have run on the source
 	// stack (since its promotion there, in the ledger); 0 needs none.
 	SoakMinutes int `json:"soakMinutes"`
+	// Compliance are the frameworks whose controls a promotion's plan must
+	// not fail (nfx compliance): soc2, iso27001, gdpr.
+	Compliance []string `json:"compliance"`
 	// Approvals is how many people other than the one who ran the dry run
 	// must approve it before it is applied (nfx approve); 0 needs none.
 	Approvals int `json:"approvals"`

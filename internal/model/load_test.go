@@ -121,6 +121,7 @@ func TestLoadRejectsBadConfig(t *testing.T) {
 		{"negative downtime cost", "laptop", map[string]string{"business": `{"downtimeHourCost": -1}`}, nil, LoadOptions{}, "nextflow:business.downtimeHourCost", []string{"got -1"}},
 		{"revenue beyond range", "laptop", map[string]string{"business": `{"revenue": 1e300}`}, nil, LoadOptions{}, "nextflow:business.revenue", []string{"out of range"}},
 		{"ten years of migration", "laptop", map[string]string{"business": `{"migrationWeeks": 1000}`}, nil, LoadOptions{}, "nextflow:business.migrationWeeks", []string{"got 1000", "3.2"}},
+		{"unknown compliance framework", "server", map[string]string{"promotion": `{"compliance": ["soc2", "pci-dss"]}`}, nil, LoadOptions{}, "nextflow:promotion.compliance[1]", []string{`"pci-dss"`, "soc2, iso27001, gdpr"}},
 		{"bad hostname", "laptop", map[string]string{"tunnel": `{"hostname": "not a host"}`}, nil, LoadOptions{}, "nextflow:tunnel.hostname", []string{"not a host"}},
 	}
 	for _, tc := range cases {

@@ -14,7 +14,11 @@ var Weekdays = map[string]time.Weekday{"Mon": time.Monday, "Tue": time.Tuesday, 
 	"Thu": time.Thursday, "Fri": time.Friday, "Sat": time.Saturday, "Sun": time.Sunday}
 
 // PromotionGates are the gates whose level nextflow:promotion.levels sets.
-var PromotionGates = []string{"pinned", "cost", "capacity", "freeze", "soak"}
+var PromotionGates = []string{"pinned", "cost", "capacity", "compliance", "freeze", "soak"}
+
+// ComplianceFrameworks are the frameworks nfx compliance maps, which
+// nextflow:promotion.compliance may require.
+var ComplianceFrameworks = []string{"soc2", "iso27001", "gdpr"}
 
 // ClockMinutes parses HH:MM (24:00 allowed as an end) into minutes.
 func ClockMinutes(s string, end bool) (int, bool) {
@@ -104,6 +108,11 @@ func checkPromotion(c PromotionConfig, ds *Diagnostics) {
 		ds.Errorf(k("users"), "set the concurrent users the stack must carry, or 0 for the stage's own", "must be >= 0, got %d", c.Users)
 	}
 	checkVerify(c.Verify, ds)
+	for i, fw := range c.Compliance {
+		if !contains(ComplianceFrameworks, fw) {
+			ds.Errorf(k(fmt.Sprintf("compliance[%d]", i)), "name one of "+strings.Join(ComplianceFrameworks, ", "), "unknown framework %q", fw)
+		}
+	}
 	for gate, level := range c.Levels {
 		if !contains(PromotionGates, gate) {
 			ds.Errorf(k("levels."+gate), "name one of "+strings.Join(PromotionGates, ", ")+" (valid and policy always block)", "unknown gate %q", gate)

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nextflow-crm/nfx/internal/compliance"
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/offline"
 	"github.com/nextflow-crm/nfx/internal/release"
@@ -142,6 +143,9 @@ var Gates = []Gate{
 	{Name: "capacity", Configurable: true, When: WithPlan, Reads: "nfx's capacity model of the target, nextflow:promotion.users", run: func(c *gateRun) (GateResult, error) {
 		return capacityGate(c.next), nil
 	}},
+	{Name: "compliance", Configurable: true, When: WithPlan, Reads: "nfx compliance of the target's plan and its latest restore rehearsal, nextflow:promotion.compliance", run: func(c *gateRun) (GateResult, error) {
+		return complianceGate(c)
+	}},
 	{Name: "freeze", Configurable: true, When: Always, Reads: "nextflow:promotion.freeze at the time (--at on a dry run)", run: func(c *gateRun) (GateResult, error) {
 		ok, why, err := Freeze(c.cur.Promotion.Freeze, c.o.Now)
 		if err != nil {
@@ -209,4 +213,41 @@ func (c *gateRun) prevPlan() *offline.Result {
 		}
 	}
 	return c.prev
+}
+
+// complianceGate fails a promotion whose plan fails a control of a
+// framework the target requires (nextflow:promotion.compliance); it does
+// not run when the target requires none.
+func complianceGate(c *gateRun) (GateResult, error) {
+	fws := c.cur.Promotion.Compliance
+	if len(fws) == 0 {
+		return GateResult{}, nil
+	}
+	g := GateResult{Name: "compliance"}
+	if c.plan == nil {
+		g.Detail = "the target's plan did not render, so its controls cannot be shown"
+		return g, nil
+	}
+	rec, err := compliance.LoadRecords(c.o.Rehearsals, c.o.clock())
+	if err != nil {
+		return GateResult{}, err
+	}
+	r, err := compliance.Evaluate(c.next, &c.plan.Plan, c.plan.Files, rec, fws)
+	if err != nil {
+		g.Detail = err.Error()
+		return g, nil
+	}
+	g.Figures = map[string]float64{"pass": float64(r.Counts[compliance.Pass]), "fail": float64(r.Counts[compliance.Fail])}
+	if failed := r.Failed(); len(failed) > 0 {
+		var names []string
+		for _, f := range failed {
+			names = append(names, f.ID)
+		}
+		g.Detail = fmt.Sprintf("%s: the plan fails %s (nfx compliance --stage %s)", strings.Join(fws, ", "), strings.Join(names, ", "), c.o.To.Stage)
+		return g, nil
+	}
+	g.Passed = true
+	g.Detail = fmt.Sprintf("%s: %d controls the plan shows pass; %d outside the plan and %d of people and process are the team's to evidence",
+		strings.Join(fws, ", "), r.Counts[compliance.Pass], r.Counts[compliance.Outside], r.Counts[compliance.Manual])
+	return g, nil
 }

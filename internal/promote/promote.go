@@ -60,6 +60,9 @@ type Options struct {
 	Now time.Time
 	// Clock is the real clock (time.Now when nil).
 	Clock func() time.Time
+	// Rehearsals is where the target stage's restore rehearsals are
+	// recorded (the compliance gate reads the latest).
+	Rehearsals string
 	// DryRun evaluates and records, and changes no stack.
 	DryRun bool
 	Ledger Ledger
