@@ -22,6 +22,20 @@ type ruleTest struct {
 	Interval string   `yaml:"interval"`
 	Series   []series `yaml:"input_series"`
 	Alerts   []alertT `yaml:"alert_rule_test"`
+	PromQL   []exprT  `yaml:"promql_expr_test,omitempty"`
+}
+
+// exprT is a PromQL expression promtool evaluates, with the samples it
+// must return.
+type exprT struct {
+	Expr     string    `yaml:"expr"`
+	EvalTime string    `yaml:"eval_time"`
+	Exp      []expSamp `yaml:"exp_samples"`
+}
+
+type expSamp struct {
+	Labels string  `yaml:"labels"`
+	Value  float64 `yaml:"value"`
 }
 
 type series struct {
