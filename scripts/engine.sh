@@ -113,7 +113,8 @@ ollama/ollama:0.5.7 ollama
 qdrant/qdrant:v1.13.2 qdrant
 cloudflare/cloudflared:2025.4.0 cloudflared
 ghcr.io/nextflow-crm/crm:1.8.2 crm
-nvcr.io/nvidia/k8s/dcgm-exporter:3.3.9-3.6.1-ubuntu22.04 dcgm-exporter"
+nvcr.io/nvidia/k8s/dcgm-exporter:3.3.9-3.6.1-ubuntu22.04 dcgm-exporter
+grafana/grafana:11.4.0 grafana"
 
 images() {
   base

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/nextflow-crm/nfx/internal/imagefacts"
 	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/internal/monitoring"
 	"github.com/nextflow-crm/nfx/internal/testutil"
 )
 
@@ -112,12 +114,14 @@ func TestLaptopServesOnDocker(t *testing.T) {
 		}
 	}
 
+	grafanaServesTheOverview(t, d, project, filepath.Join(out, "secrets", "grafana_admin_password"))
+
 	// No secret in any container's configuration (environment, command,
 	// labels, mounts): each reaches its container as a file only.
 	ids := strings.Fields(d.Run(t, "ps", "-aq", "--filter", "label=com.docker.compose.project="+project))
 	inspect := d.Run(t, append([]string{"inspect"}, ids...)...)
 	secrets := map[string]string{"tunnel_token": token}
-	for _, name := range []string{"postgres_password", "redis_password", "qdrant_api_key"} {
+	for _, name := range []string{"postgres_password", "redis_password", "qdrant_api_key", "grafana_admin_password"} {
 		b, err := os.ReadFile(filepath.Join(out, "secrets", name))
 		if err != nil {
 			t.Fatal(err)
@@ -161,5 +165,67 @@ func TestStandInsRunAsTheirImages(t *testing.T) {
 	}
 	if n < 12 {
 		t.Errorf("only %d stand-in images found", n)
+	}
+}
+
+// grafanaServesTheOverview: Grafana (the stand-in, which provisions as
+// Grafana does) holds the admin password of the stack's secret, has
+// loaded nfx's overview from the provisioned files, and every panel's
+// query runs through its data source on the stage's real Prometheus with
+// the stage's rules; the service level's recorded series has data.
+func grafanaServesTheOverview(t *testing.T, d testutil.Docker, project, passwordFile string) {
+	t.Helper()
+	pw, err := os.ReadFile(passwordFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := strings.TrimSpace(d.Run(t, "ps", "-q", "--filter", "label=com.docker.compose.project="+project, "--filter", "label=com.docker.compose.service="+model.GrafanaService))
+	ip := strings.TrimSpace(d.Run(t, "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", id))
+	base := fmt.Sprintf("http://%s:%d", strings.Fields(ip)[0], monitoring.GrafanaPort)
+	get := func(path string, auth bool) (int, []byte) {
+		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+		if auth {
+			req.SetBasicAuth("admin", strings.TrimSpace(string(pw)))
+		}
+		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatalf("Grafana %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	if code, _ := get("/api/dashboards/uid/"+monitoring.DashboardUID, false); code != http.StatusUnauthorized {
+		t.Errorf("Grafana answers %d without the admin password", code)
+	}
+	code, body := get("/api/dashboards/uid/"+monitoring.DashboardUID, true)
+	var got struct{ Dashboard monitoring.Dashboard }
+	if code != http.StatusOK || json.Unmarshal(body, &got) != nil || len(got.Dashboard.Panels) == 0 {
+		t.Fatalf("Grafana has not provisioned nfx's overview: %d %s", code, body)
+	}
+	for _, p := range got.Dashboard.Panels {
+		for _, tg := range p.Targets {
+			var r struct{ Status, Error string }
+			code, body := get("/api/datasources/proxy/uid/"+tg.Datasource.UID+"/api/v1/query?query="+url.QueryEscape(tg.Expr), true)
+			if code != http.StatusOK || json.Unmarshal(body, &r) != nil || r.Status != "success" {
+				t.Errorf("panel %q: %s through Grafana's data source: %d %s", p.Title, tg.Expr, code, body)
+			}
+		}
+	}
+	// The rules record the CRM's availability within two evaluations.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var r struct {
+			Data struct{ Result []any }
+		}
+		_, body := get("/api/datasources/proxy/uid/"+monitoring.DatasourceUID+"/api/v1/query?query="+url.QueryEscape(monitoring.CRMUp), true)
+		if json.Unmarshal(body, &r) == nil && len(r.Data.Result) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("%s has no data through Grafana after two minutes: %s", monitoring.CRMUp, body)
+			break
+		}
+		time.Sleep(5 * time.Second)
 	}
 }

@@ -148,6 +148,19 @@ var Images = map[string]Image{
 		EnvPrefixes: []string{"TUNNEL_"}, Env: []string{"TUNNEL_TOKEN", "TUNNEL_TOKEN_FILE", "TUNNEL_METRICS"},
 		Source: "github.com/cloudflare/cloudflared Dockerfile.amd64 @ d8a066628bf1 (2025.4.0), on gcr.io/distroless/base-debian12:nonroot: no shell",
 	},
+	"grafana/grafana:11.4.0": {
+		User: Ident{472, 0}, Shells: []string{"/bin/sh", "/bin/bash"},
+		Programs: join(busybox, []string{"/run.sh", "grafana", "/usr/share/grafana/bin/grafana", "grafana-cli", "grafana-server"}),
+		// Grafana reads GF_<SECTION>_<KEY> for each key of conf/defaults.ini;
+		// these are the keys nfx sets ([security], [users], [auth.anonymous],
+		// [analytics], [news], [server], [paths]) and run.sh's __FILE form.
+		EnvPrefixes: []string{"GF_"},
+		Env: []string{"GF_SECURITY_ADMIN_USER", "GF_SECURITY_ADMIN_PASSWORD", "GF_SECURITY_ADMIN_PASSWORD__FILE", "GF_USERS_ALLOW_SIGN_UP",
+			"GF_AUTH_ANONYMOUS_ENABLED", "GF_ANALYTICS_REPORTING_ENABLED", "GF_ANALYTICS_CHECK_FOR_UPDATES", "GF_NEWS_NEWS_FEED_ENABLED",
+			"GF_SERVER_ROOT_URL", "GF_SERVER_SERVE_FROM_SUB_PATH", "GF_SERVER_HTTP_PORT", "GF_PATHS_CONFIG", "GF_PATHS_DATA", "GF_PATHS_HOME",
+			"GF_PATHS_LOGS", "GF_PATHS_PLUGINS", "GF_PATHS_PROVISIONING"},
+		Source: "github.com/grafana/grafana Dockerfile (v11 layout: alpine with bash, GF_UID 472, GF_GID 0, GF_PATHS_*, ENTRYPOINT /run.sh) and packaging/docker/run.sh (GF_*__FILE)",
+	},
 	"prom/prometheus:v2.55.1": {
 		User: nobody, Shells: []string{"/bin/sh"}, Programs: join(busybox, []string{"/bin/prometheus", "/bin/promtool"}),
 		Source: "github.com/prometheus/prometheus Dockerfile @ v2.55.1, on quay.io/prometheus/busybox (uClibc)",

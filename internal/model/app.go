@@ -131,6 +131,9 @@ const (
 	SecretRedisPassword    = "redis_password"
 	SecretTunnelToken      = "tunnel_token"
 	SecretQdrantAPIKey     = "qdrant_api_key"
+	// SecretGrafanaPassword is Grafana's admin password, where the stage
+	// runs its monitoring.
+	SecretGrafanaPassword = "grafana_admin_password"
 )
 
 // QdrantKeyFileEnv names the file of Qdrant's API key in the environment
@@ -206,6 +209,9 @@ func Build(c *Config) *App {
 	}
 	if AIAsksForKey(c) {
 		app.Secrets = append(app.Secrets, SecretSpec{Name: SecretAIAPIKey, Key: KeyAIAPIKey})
+	}
+	if GrafanaRuns(c) {
+		app.Secrets = append(app.Secrets, SecretSpec{Name: SecretGrafanaPassword, Key: KeyGrafanaPassword})
 	}
 	for _, name := range c.AppSecrets() {
 		app.Secrets = append(app.Secrets, SecretSpec{Name: AppSecretName(name), Key: KeyAppSecrets, Field: name})

@@ -259,6 +259,10 @@ type MonitoringConfig struct {
 	// PrometheusPort is the loopback port Prometheus is published on, on a
 	// stage that publishes it (the laptop).
 	PrometheusPort int `json:"prometheusPort"`
+	// GrafanaPort is the loopback port Grafana is published on, on a stage
+	// that publishes it (the laptop); the server's Grafana is behind its
+	// nginx at /grafana/.
+	GrafanaPort int `json:"grafanaPort"`
 	// DiskGB is Prometheus's volume; 0 sizes it from the estimate
 	// (PrometheusVolume). Prometheus also stops at it by size.
 	DiskGB int `json:"diskGB"`
@@ -421,6 +425,7 @@ const (
 	KeyReplicationPassword = "replicationPassword"
 	KeyQdrantAPIKey        = "qdrantApiKey"
 	KeyAIAPIKey            = "aiApiKey"
+	KeyGrafanaPassword     = "grafanaAdminPassword"
 	// KeyAppSecrets is the object of the user's services' secrets, each
 	// field a Pulumi secret.
 	KeyAppSecrets = "secrets"
@@ -476,6 +481,7 @@ func buildKeys() []Key {
 		Key{Name: KeyReplicationPassword, Type: "string", Secret: true, Generated: true, Doc: "the password of PostgreSQL's replication user (server stage)"},
 		Key{Name: KeyQdrantAPIKey, Type: "string", Secret: true, Generated: true, Doc: "Qdrant's API key, which its REST and gRPC APIs ask for but on its health checks and web UI (the CRM, the backups, Prometheus send it)"},
 		Key{Name: KeyAIAPIKey, Type: "string", Secret: true, Generated: true, Doc: "the bearer token the cloud stage's AI API asks for (cloud stage)"},
+		Key{Name: KeyGrafanaPassword, Type: "string", Secret: true, Generated: true, Doc: "the password of Grafana's admin user, set when Grafana first starts (the stages that run the monitoring)"},
 	)
 	return keys
 }
@@ -549,7 +555,7 @@ func Defaults(stage Stage) Config {
 		Backup: BackupConfig{
 			NFSServer: "nas.nextflow.internal", NFSPath: "/srv/nextflow-backups", Time: "03:00", RetentionDays: 14,
 		},
-		Monitoring: MonitoringConfig{Enabled: true, RetentionDays: 31, ScrapeSeconds: 30, PrometheusPort: 9090},
+		Monitoring: MonitoringConfig{Enabled: true, RetentionDays: 31, ScrapeSeconds: 30, PrometheusPort: 9090, GrafanaPort: 3001},
 		Cloud: CloudConfig{
 			Region: "us-east-1", AvailabilityZones: 3, VpcCidr: "10.40.0.0/16", KubernetesVersion: "1.35",
 			NodeInstanceType: "m6i.xlarge", NodeMin: 3, NodeDesired: 4, NodeMax: 12,

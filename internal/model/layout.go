@@ -93,6 +93,13 @@ func instancesOf(c *Config, ps []Part) []Instance {
 	return out
 }
 
+// GrafanaService is the name of Grafana's service where nfx runs it.
+const GrafanaService = "grafana"
+
+// GrafanaRuns says c's stage runs nfx's Grafana: where it runs its own
+// monitoring services.
+func GrafanaRuns(c *Config) bool { return MonitoringRuns(c) }
+
 // MonitoringRuns says c's stage runs its monitoring services.
 func MonitoringRuns(c *Config) bool {
 	return Profiles[c.Stage].Topology.Monitoring && c.Monitoring.Enabled
@@ -104,13 +111,17 @@ var (
 	PrometheusSizing  = Sizing{CPUs: 0.4, Memory: 1 * GiB, CPURequest: 0.1, MemoryRequest: 256 * MiB}
 	ExporterSizing    = Sizing{CPUs: 0.1, Memory: 128 * MiB, CPURequest: 0.02, MemoryRequest: 32 * MiB}
 	GPUExporterSizing = Sizing{CPUs: 0.2, Memory: 512 * MiB, CPURequest: 0.05, MemoryRequest: 128 * MiB}
+	// GrafanaSizing holds Grafana's server with a handful of users (it
+	// serves queries from Prometheus; it keeps only its SQLite database).
+	GrafanaSizing = Sizing{CPUs: 0.25, Memory: 384 * MiB, CPURequest: 0.05, MemoryRequest: 128 * MiB}
 )
 
 // MonitoringInstances are the monitoring services of c's stage, whether or
 // not the stage runs them yet: Prometheus, the node and blackbox
 // exporters, an exporter per PostgreSQL, Redis and Sentinel service and
-// per load balancer, the GPU exporter where the AI has a GPU, and
-// Alertmanager where the stage has a team on call (the replicated stages).
+// per load balancer, the GPU exporter where the AI has a GPU, Grafana with
+// the stage's dashboards, and Alertmanager where the stage has a team on
+// call (the replicated stages).
 func MonitoringInstances(c *Config) []Instance {
 	var watched []Instance
 	for _, in := range Instances(c) {
@@ -126,7 +137,7 @@ func monitoringOf(c *Config, watched []Instance) []Instance {
 	mon := func(name, exporter, watches string, sz Sizing, n int) Instance {
 		return Instance{Name: name, Role: RoleMonitoring, Exporter: exporter, Watches: watches, Sizing: sz, Replicas: n}
 	}
-	out := []Instance{mon("prometheus", "prometheus", "", PrometheusSizing, 1)}
+	out := []Instance{mon("prometheus", "prometheus", "", PrometheusSizing, 1), mon(GrafanaService, "grafana", "", GrafanaSizing, 1)}
 	if prof.Replicated {
 		out = append(out, mon("alertmanager", "alertmanager", "", ExporterSizing, 1))
 	}

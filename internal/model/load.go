@@ -382,6 +382,7 @@ func phaseStructure(c *Config, ds *Diagnostics) {
 		ds.Errorf(k("monitoring.scrapeSeconds"), "scrape every 5 to 300 seconds, such as 30", "got %d", m.ScrapeSeconds)
 	}
 	checkPort(k("monitoring.prometheusPort"), c.Monitoring.PrometheusPort, ds)
+	checkPort(k("monitoring.grafanaPort"), c.Monitoring.GrafanaPort, ds)
 	checkPrometheusDisk(c, ds)
 	if c.Backup.RetentionDays < 1 {
 		ds.Errorf(k("backup.retentionDays"), "keep backups for 1 day or more, such as 14", "must be >= 1, got %d", c.Backup.RetentionDays)
@@ -451,6 +452,9 @@ func RequiredSecrets(c *Config) []RequiredSecret {
 	}
 	if AIAsksForKey(c) {
 		out = append(out, RequiredSecret{KeyAIAPIKey, "for the AI API"})
+	}
+	if GrafanaRuns(c) {
+		out = append(out, RequiredSecret{KeyGrafanaPassword, "for Grafana's admin user"})
 	}
 	if tunnelRuns(c) && c.Tunnel.Mode == TunnelToken {
 		out = append(out, RequiredSecret{KeyTunnelToken, "when nextflow:tunnel.mode is token (or set nextflow:tunnel.mode to none to run without the tunnel)"})

@@ -16,10 +16,17 @@ const (
 	DashboardFile   = "nextflow-overview.json"
 	DashboardUID    = "nextflow-overview"
 	DatasourceUID   = "prometheus"
-	DatasourcesFile = "datasources.yml"
-	DashboardsFile  = "dashboards.yml"
-	// DashboardsDir is where the provider reads the dashboards from.
-	DashboardsDir       = "/var/lib/grafana/dashboards"
+	DatasourcesFile = "grafana-datasources.yml"
+	DashboardsFile  = "grafana-dashboards.yml"
+	// DashboardsDir is where the provider reads the dashboards from, and
+	// ProvisioningDir where Grafana's image reads its provisioning
+	// (GF_PATHS_PROVISIONING).
+	DashboardsDir   = "/etc/grafana/dashboards"
+	ProvisioningDir = "/etc/grafana/provisioning"
+	GrafanaPort     = 3000
+	// GrafanaPrometheus is the stage's Prometheus as Grafana reaches it on
+	// a self-hosted stage's backend network.
+	GrafanaPrometheus   = "http://prometheus:9090"
 	DashboardSchema     = 39
 	dashboardGridColumn = 24
 )

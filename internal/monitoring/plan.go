@@ -319,4 +319,6 @@ var Images = map[string]string{
 	"redis":        "oliver006/redis_exporter:v1.67.0-alpine",
 	"nginx":        "nginx/nginx-prometheus-exporter:1.4.0",
 	"gpu":          "nvcr.io/nvidia/k8s/dcgm-exporter:3.3.9-3.6.1-ubuntu22.04",
+	// Grafana's Alpine image (user 472, /run.sh reads GF_*__FILE).
+	"grafana": "grafana/grafana:11.4.0",
 }

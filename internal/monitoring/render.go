@@ -38,6 +38,12 @@ func (p *Plan) Files() (map[string][]byte, error) {
 	if _, ok := p.Job("ollama-sli"); ok {
 		out[ProbeFile] = ProbeScript()
 	}
+	if out[DashboardFile], err = p.DashboardJSON(); err != nil {
+		return nil, err
+	}
+	for name, data := range p.GrafanaFiles(GrafanaPrometheus) {
+		out[name] = data
+	}
 	return out, nil
 }
 

@@ -172,8 +172,9 @@ func (r *Recorder) UnsecretInputs() (bad []string, total int) {
 		for k, e := range v.ObjectValue() {
 			p := path + "." + string(k)
 			low := strings.ToLower(string(k))
-			// A flag such as manageMasterUserPassword holds no secret.
-			if e.IsBool() {
+			// A flag such as manageMasterUserPassword holds no secret, nor
+			// does a chart's passwordKey, which names the key of a Secret.
+			if e.IsBool() || strings.HasSuffix(low, "passwordkey") {
 				continue
 			}
 			if strings.Contains(low, "password") || strings.Contains(low, "token") || low == "secret" {

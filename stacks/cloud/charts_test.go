@@ -17,6 +17,14 @@ import (
 var subchartKeys = map[string]string{
 	"kube-prometheus-stack:kube-state-metrics.nodeSelector.*":    "kube-state-metrics 5.27 (bundled by 67.4.0): nodeSelector {} read by its Deployment",
 	"kube-prometheus-stack:prometheus-node-exporter.tolerations": "prometheus-node-exporter 4.42.0: tolerations read by its DaemonSet",
+	// The grafana chart's own values (charts/grafana/values.yaml: admin,
+	// nodeSelector and resources, the same names from its 6.x releases to
+	// 12.11.1), passed to it by kube-prometheus-stack's grafana: block.
+	"kube-prometheus-stack:grafana.admin.existingSecret": "grafana chart: admin.existingSecret, the Secret of the admin user and password",
+	"kube-prometheus-stack:grafana.admin.userKey":        "grafana chart: admin.userKey",
+	"kube-prometheus-stack:grafana.admin.passwordKey":    "grafana chart: admin.passwordKey",
+	"kube-prometheus-stack:grafana.nodeSelector.*":       "grafana chart: nodeSelector {} read by its Deployment",
+	"kube-prometheus-stack:grafana.resources.*":          "grafana chart: resources {} of its container",
 }
 
 // chartKeys reads a chart's recorded value keys (testdata/charts).

@@ -40,6 +40,11 @@ const (
 	// headlessLabel marks a headless Service, which monitors skip: its
 	// endpoints include pods that are not ready.
 	headlessLabel = "nextflow.io/headless"
+	// GrafanaAdminSecret holds the chart's Grafana admin user and password.
+	GrafanaAdminSecret = "nextflow-grafana-admin"
+	// GrafanaDashboardLabel marks the ConfigMaps the chart's Grafana
+	// sidecar loads as dashboards.
+	GrafanaDashboardLabel = "grafana_dashboard"
 )
 
 // promSelected labels an object for the chart's Prometheus.
@@ -80,8 +85,25 @@ func PromStackValues(app *model.App, plan *monitoring.Plan) (map[string]any, err
 		}
 	}
 	vol := model.PrometheusVolume(c)
+	grafana := map[string]any{"enabled": false}
+	if model.GrafanaRuns(c) {
+		// The chart's Grafana with the admin password of the stack's
+		// secret (not the chart's public default), nfx's dashboards from
+		// the ConfigMaps labelled for its sidecar, the chart's Prometheus
+		// as the data source under the uid the dashboards name.
+		grafana = map[string]any{
+			"enabled":      true,
+			"admin":        map[string]any{"existingSecret": GrafanaAdminSecret, "userKey": "admin-user", "passwordKey": "admin-password"},
+			"nodeSelector": general,
+			"resources":    sizing(model.GrafanaSizing),
+			"sidecar": map[string]any{
+				"dashboards":  map[string]any{"enabled": true, "label": GrafanaDashboardLabel, "labelValue": "1", "searchNamespace": MonitoringNamespace},
+				"datasources": map[string]any{"enabled": true, "defaultDatasourceEnabled": true, "uid": monitoring.DatasourceUID},
+			},
+		}
+	}
 	return map[string]any{
-		"grafana":               map[string]any{"enabled": false},
+		"grafana":               grafana,
 		"kubeEtcd":              map[string]any{"enabled": false},
 		"kubeControllerManager": map[string]any{"enabled": false},
 		"kubeScheduler":         map[string]any{"enabled": false},
@@ -135,22 +157,30 @@ func (k *k8s) monitoring(app *model.App, workloadsNS pulumi.ResourceOption) erro
 		return err
 	}
 	inNS := pulumi.DependsOn([]pulumi.Resource{ns})
+	files, err := plan.Files()
+	if err != nil {
+		return err
+	}
+	beforeChart := []pulumi.Resource{ns}
+	if model.GrafanaRuns(app.Config) {
+		g, err := k.grafana(files[monitoring.DashboardFile], inNS)
+		if err != nil {
+			return err
+		}
+		beforeChart = append(beforeChart, g...)
+	}
 	release, err := helmv3.NewRelease(k.ctx, k.name(PromStackRelease), &helmv3.ReleaseArgs{
 		Name:  pulumi.String(PromStackRelease),
 		Chart: pulumi.String(PromStackChart), Version: pulumi.String(PromStackVersion),
 		Namespace:      pulumi.String(MonitoringNamespace),
 		RepositoryOpts: helmv3.RepositoryOptsArgs{Repo: pulumi.String(PromStackRepo)},
 		Values:         pulumi.ToMap(values),
-	}, k.monOpts(inNS)...)
+	}, k.monOpts(pulumi.DependsOn(beforeChart))...)
 	if err != nil {
 		return err
 	}
 	// The operator's CRDs come with the chart.
 	withCRDs := pulumi.DependsOn([]pulumi.Resource{ns, release})
-	files, err := plan.Files()
-	if err != nil {
-		return err
-	}
 	var rules struct {
 		Groups []any `yaml:"groups"`
 	}
@@ -269,6 +299,33 @@ func (k *k8s) monitorJob(app *model.App, j monitoring.Job, opts ...pulumi.Resour
 		"namespaceSelector": map[string]any{"matchNames": []any{namespace}},
 		"endpoints":         []any{endpoint},
 	}, opts...)
+}
+
+// grafana creates what the chart's Grafana reads before it starts: the
+// admin user and the password of grafanaAdminPassword, and nfx's
+// overview dashboard in a ConfigMap its sidecar loads.
+func (k *k8s) grafana(dashboard []byte, opts ...pulumi.ResourceOption) ([]pulumi.Resource, error) {
+	pw, ok := k.secrets[model.SecretGrafanaPassword]
+	if !ok {
+		return nil, fmt.Errorf("cloud: Grafana's admin password (%s) has no value", model.FullKey(model.KeyGrafanaPassword))
+	}
+	sec, err := corev1.NewSecret(k.ctx, k.name("grafana-admin"), &corev1.SecretArgs{
+		Metadata: monMeta(GrafanaAdminSecret, appLabels(model.GrafanaService)), Type: pulumi.String("Opaque"),
+		StringData: pulumi.StringMap{"admin-user": pulumi.String("admin"), "admin-password": pw},
+	}, k.monOpts(opts...)...)
+	if err != nil {
+		return nil, err
+	}
+	labels := appLabels(model.GrafanaService)
+	labels[GrafanaDashboardLabel] = "1"
+	cm, err := corev1.NewConfigMap(k.ctx, k.name("grafana-dashboards"), &corev1.ConfigMapArgs{
+		Metadata: monMeta("nextflow-dashboards", labels),
+		Data:     pulumi.StringMap{monitoring.DashboardFile: pulumi.String(string(dashboard))},
+	}, k.monOpts(opts...)...)
+	if err != nil {
+		return nil, err
+	}
+	return []pulumi.Resource{sec, cm}, nil
 }
 
 // monSecret copies one of the workloads' secrets into the monitoring

@@ -1,6 +1,7 @@
 package cloud_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/nextflow-crm/nfx/internal/monitoring"
 	"github.com/nextflow-crm/nfx/internal/offline"
+	"github.com/nextflow-crm/nfx/internal/plan"
 	"github.com/nextflow-crm/nfx/internal/testutil"
 	"github.com/nextflow-crm/nfx/stacks/cloud"
 )
@@ -111,8 +113,31 @@ func TestCloudMonitoringIsSelected(t *testing.T) {
 			if spec["retention"] != "31d" || spec["retentionSize"] == "" || at(spec, "storageSpec", "volumeClaimTemplate", "spec", "storageClassName") != cloud.StorageClass {
 				t.Errorf("prometheusSpec: %v", spec)
 			}
-			if at(vals, "grafana", "enabled") != false {
-				t.Error("Grafana runs with the chart's public default password")
+			// Grafana runs with the stack's admin password, never the chart's
+			// public default, and loads nfx's dashboard from the labelled
+			// ConfigMap; the data source has the uid the dashboard names.
+			if at(vals, "grafana", "enabled") != true || at(vals, "grafana", "adminPassword") != nil ||
+				at(vals, "grafana", "admin", "existingSecret") != cloud.GrafanaAdminSecret {
+				t.Errorf("Grafana's values: %v", at(vals, "grafana"))
+			}
+			if at(vals, "grafana", "sidecar", "datasources", "uid") != monitoring.DatasourceUID || at(vals, "grafana", "sidecar", "dashboards", "enabled") != true {
+				t.Errorf("Grafana's sidecar: %v", at(vals, "grafana", "sidecar"))
+			}
+			secret, dash := false, false
+			for _, o := range objects(res, "Secret") {
+				if at(o, "metadata", "name") == cloud.GrafanaAdminSecret && at(o, "metadata", "namespace") == cloud.MonitoringNamespace {
+					secret = at(o, "stringData", "admin-password") == plan.Secret
+				}
+			}
+			for _, o := range objects(res, "ConfigMap") {
+				if asMap(at(o, "metadata", "labels"))[cloud.GrafanaDashboardLabel] == "1" {
+					var d monitoring.Dashboard
+					raw, _ := at(o, "data", monitoring.DashboardFile).(string)
+					dash = json.Unmarshal([]byte(raw), &d) == nil && d.UID == monitoring.DashboardUID && len(d.Panels) > 0
+				}
+			}
+			if !secret || !dash {
+				t.Errorf("Grafana's admin secret (a Pulumi secret): %v; nfx's dashboard ConfigMap: %v", secret, dash)
 			}
 			kinds := map[string]string{"ServiceMonitor": "serviceMonitor", "Probe": "probe", "PrometheusRule": "rule"}
 			count := 0

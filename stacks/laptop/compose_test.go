@@ -114,8 +114,10 @@ func checkRules(t *testing.T, cfg *model.Config, p *types.Project) {
 				t.Errorf("%s publishes %s on %q: reachable from outside the machine", name, port.Published, port.HostIP)
 			}
 		}
-		// Prometheus's UI is published on loopback, for the laptop's user.
-		prometheusUI := name == "prometheus" && len(s.Ports) == 1 && s.Ports[0].Published == strconv.Itoa(cfg.Monitoring.PrometheusPort)
+		// Prometheus's and Grafana's UIs are published on loopback, for the
+		// laptop's user.
+		prometheusUI := (name == "prometheus" && len(s.Ports) == 1 && s.Ports[0].Published == strconv.Itoa(cfg.Monitoring.PrometheusPort)) ||
+			(name == model.GrafanaService && len(s.Ports) == 1 && s.Ports[0].Published == strconv.Itoa(cfg.Monitoring.GrafanaPort))
 		if part, _ := appPart(cfg, name); len(s.Ports) > 0 && !prometheusUI && (part == nil || part.Public == nil || cfg.Tunnel.Mode != model.TunnelNone) {
 			t.Errorf("%s publishes a port; only a public part may, on 127.0.0.1, without a tunnel", name)
 		}

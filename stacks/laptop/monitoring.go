@@ -15,7 +15,10 @@ import (
 )
 
 // VolPrometheus holds Prometheus's samples for the retention.
-const VolPrometheus = "prometheus-data"
+const (
+	VolPrometheus = "prometheus-data"
+	VolGrafana    = "grafana-data"
+)
 
 // monitoringServices renders the laptop's monitoring: Prometheus with the
 // rules and its files as Compose configs (inline), the exporters, each on
@@ -46,6 +49,7 @@ func monitoringServices(app *model.App, p *types.Project, ins []model.Instance) 
 		p.Configs[monsvc.ConfigKey(name)] = types.ConfigObjConfig{Content: composex.Escape(string(files[name])), Labels: labels("config", name)}
 	}
 	p.Volumes[VolPrometheus] = types.VolumeConfig{Labels: labels("volume", VolPrometheus)}
+	p.Volumes[VolGrafana] = types.VolumeConfig{Labels: labels("volume", VolGrafana)}
 	for _, in := range ins {
 		svc := monitoringBase(in)
 		if err := monsvc.Apply(&svc, in, plan, c, mountConfig); err != nil {
@@ -58,6 +62,12 @@ func monitoringServices(app *model.App, p *types.Project, ins []model.Instance) 
 			svc.Networks[model.NetFrontend] = nil
 			svc.Ports = []types.ServicePortConfig{{Name: "http", HostIP: "127.0.0.1", Target: monitoring.PrometheusPort,
 				Published: strconv.Itoa(c.Monitoring.PrometheusPort), Protocol: "tcp"}}
+		case "grafana":
+			svc.Volumes = []types.ServiceVolumeConfig{{Type: types.VolumeTypeVolume, Source: VolGrafana, Target: monsvc.GrafanaData}}
+			// On the laptop's loopback only, as Prometheus.
+			svc.Networks[model.NetFrontend] = nil
+			svc.Ports = []types.ServicePortConfig{{Name: "http", HostIP: "127.0.0.1", Target: monitoring.GrafanaPort,
+				Published: strconv.Itoa(c.Monitoring.GrafanaPort), Protocol: "tcp"}}
 		case "node":
 			// The host's / read-only with the default (private)
 			// propagation: Docker Desktop, WSL2 and hosts whose / is a

@@ -76,10 +76,11 @@ func TestLaptopMonitoring(t *testing.T) {
 		if _, ok := svc.Networks[model.NetBackend]; !ok {
 			t.Errorf("%s is not on the internal network", in.Name)
 		}
-		if _, front := svc.Networks[model.NetFrontend]; front != (in.Name == "prometheus") {
+		ui := in.Name == "prometheus" || in.Name == model.GrafanaService
+		if _, front := svc.Networks[model.NetFrontend]; front != ui {
 			t.Errorf("%s on the frontend network: %v", in.Name, front)
 		}
-		if len(svc.Ports) > 0 && (in.Name != "prometheus" || svc.Ports[0].HostIP != "127.0.0.1") {
+		if len(svc.Ports) > 0 && (!ui || svc.Ports[0].HostIP != "127.0.0.1") {
 			t.Errorf("%s publishes %+v", in.Name, svc.Ports)
 		}
 	}

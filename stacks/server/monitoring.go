@@ -13,11 +13,13 @@ import (
 	"github.com/nextflow-crm/nfx/stacks/internal/monsvc"
 )
 
-// The monitoring's volumes and the node label that places Prometheus and
-// Alertmanager, whose samples and silences live on that node's volumes.
+// The monitoring's volumes and the node label that places Prometheus,
+// Alertmanager and Grafana, whose samples, silences and database live on
+// that node's volumes.
 const (
 	VolPrometheus    = "prometheus-data"
 	VolAlertmanager  = "alertmanager-data"
+	VolGrafana       = "grafana-data"
 	VolBackupMetrics = "backup-metrics"
 	MonitoringLabel  = "node.labels.nextflow.monitoring == true"
 )
@@ -70,6 +72,9 @@ func (s *stack) monitor(in model.Instance) {
 		networks = append(networks, model.NetFrontend)
 	case "nginx":
 		networks = []string{model.NetFrontend}
+	case "grafana":
+		// nginx reaches it on the frontend; it reaches Prometheus on the backend.
+		networks = append(networks, model.NetFrontend)
 	}
 	svc := s.base(in.Name, model.RoleMonitoring, "", in.Sizing, in.Replicas, networks...)
 	err := monsvc.Apply(&svc, in, s.mon, c, func(svc *types.ServiceConfig, file, target string) {
@@ -92,6 +97,15 @@ func (s *stack) monitor(in model.Instance) {
 		// On the monitoring node's own address only, not the routing mesh.
 		svc.Ports = []types.ServicePortConfig{{Target: monitoring.PrometheusPort, Published: strconv.Itoa(c.Monitoring.PrometheusPort), Protocol: "tcp", Mode: "host"}}
 		svc.Deploy.UpdateConfig = &types.UpdateConfig{Parallelism: u64(1), Order: "stop-first"}
+	case "grafana":
+		placement(&svc, MonitoringLabel)
+		volume(&svc, VolGrafana, monsvc.GrafanaData)
+		s.declareVolume(VolGrafana)
+		// Served by nginx at GrafanaPath of the public hostname.
+		env(&svc, map[string]string{
+			"GF_SERVER_ROOT_URL":            "https://" + c.Tunnel.Hostname + GrafanaPath,
+			"GF_SERVER_SERVE_FROM_SUB_PATH": "true",
+		})
 	case "alertmanager":
 		placement(&svc, MonitoringLabel)
 		svc.User = "root"

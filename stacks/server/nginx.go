@@ -48,7 +48,13 @@ type NginxParams struct {
 	// Resolver, if set, is the DNS server nginx re-resolves its upstream
 	// names with while it runs (each upstream server gets `resolve`).
 	Resolver string
+	// Grafana, if set, is Grafana's upstream (host:port), served at
+	// GrafanaPath behind the stage's entry.
+	Grafana string
 }
+
+// GrafanaPath is where the server's nginx serves Grafana.
+const GrafanaPath = "/grafana/"
 
 // DockerDNS is the engine's embedded DNS server, in every container on a
 // user-defined network (Docker's networking documentation, "DNS services").
@@ -79,6 +85,9 @@ func NginxDefaults(app *model.App) NginxParams {
 	}
 	if model.MonitoringRuns(c) {
 		p.StatusListen = strconv.Itoa(monitoring.NginxStatusPort)
+	}
+	if model.GrafanaRuns(c) {
+		p.Grafana = fmt.Sprintf("%s:%d", model.GrafanaService, monitoring.GrafanaPort)
 	}
 	for _, in := range app.InstancesOf(model.PartAI) {
 		p.AI = append(p.AI, fmt.Sprintf("%s:%d", in.Name, model.OllamaPort))

@@ -22,6 +22,11 @@ func localNginx(t *testing.T, crm, ai []string) (NginxParams, string) {
 	p := NginxDefaults(testApp(t, "server", nil))
 	p.Listen = fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
 	p.CRM, p.AI = crm, ai
+	if p.Grafana != "" {
+		// Grafana's location goes to the CRM's upstream here: a request to
+		// it shows the path nginx passes on.
+		p.Grafana = crm[0]
+	}
 	// The test client is one address sending fast: allow it, as a busy
 	// office behind one NAT would need.
 	p.RateLimit, p.Burst, p.AIBurst = 10000, 10000, 10000
@@ -60,6 +65,9 @@ func nginxT(t *testing.T, values map[string]string) {
 	ups := append(p.CRM, p.AI...)
 	for _, site := range p.Sites {
 		ups = append(ups, site.Servers...)
+	}
+	if p.Grafana != "" {
+		ups = append(ups, p.Grafana)
 	}
 	for _, up := range ups {
 		host, port, _ := strings.Cut(up, ":")

@@ -153,7 +153,7 @@ func loadStack(t *testing.T, values map[string]string) *types.Project {
 func TestServerTopology(t *testing.T) {
 	p := loadStack(t, nil)
 	want := []string{"ai-1", "ai-2", "alertmanager", "backup-models", "backup-postgres", "backup-qdrant", "backup-redis", "blackbox", "crm",
-		"gpu-exporter", "nginx", "nginx-exporter", "node-exporter", "ollama-probe", "postgres-primary", "postgres-primary-exporter",
+		"gpu-exporter", "grafana", "nginx", "nginx-exporter", "node-exporter", "ollama-probe", "postgres-primary", "postgres-primary-exporter",
 		"postgres-replica", "postgres-replica-exporter", "prometheus", "qdrant-1", "qdrant-2", "qdrant-3", "redis-primary",
 		"redis-primary-exporter", "redis-replica", "redis-replica-exporter", "redis-sentinel", "redis-sentinel-exporter", "tunnel"}
 	if got := strings.Join(sortedKeys(p.Services), " "); got != strings.Join(want, " ") {

@@ -1,6 +1,7 @@
 // Command standin plays, inside the stand-in images the engine tests build,
 // the programs no Debian package provides: Ollama, Qdrant, cloudflared and
-// the NextFlow CRM, and NVIDIA's DCGM exporter (no GPU here). It is one binary linked under each program's name; it
+// the NextFlow CRM, NVIDIA's DCGM exporter (no GPU here) and Grafana
+// (whose server is under the AGPL, and not built here). It is one binary linked under each program's name; it
 // reproduces the part of each program's contract the rendered files rely on
 // (commands, flags, ports, endpoints, files read), each from the program's
 // documentation at the pinned version as noted beside it, and nothing more.
@@ -31,8 +32,10 @@ func main() {
 		err = crm(args)
 	case "dcgm-exporter":
 		err = dcgmExporter(args)
+	case "grafana":
+		err = grafana(args)
 	default:
-		err = fmt.Errorf("standin: unknown program %q (ollama, qdrant, cloudflared, crm, dcgm-exporter)", name)
+		err = fmt.Errorf("standin: unknown program %q (ollama, qdrant, cloudflared, crm, dcgm-exporter, grafana)", name)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

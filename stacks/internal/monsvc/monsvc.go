@@ -45,6 +45,8 @@ type Mount func(svc *types.ServiceConfig, file, target string)
 const (
 	PrometheusData   = "/prometheus"
 	AlertmanagerData = "/alertmanager"
+	// GrafanaData is Grafana's database and plugins (GF_PATHS_DATA).
+	GrafanaData = "/var/lib/grafana"
 	// TextfileDir is where the node exporter reads the metrics files
 	// other jobs write (the backups' last success).
 	TextfileDir = "/textfile"
@@ -133,6 +135,25 @@ func Apply(svc *types.ServiceConfig, in model.Instance, plan *monitoring.Plan, c
 			"PROBE_SECONDS":  fmt.Sprint(int(monitoring.ProbeEvery / time.Second)),
 		}, nil)
 		svc.HealthCheck = health(fmt.Sprintf("curl -fsS http://127.0.0.1:%d/metrics >/dev/null", monitoring.ProbePort))
+	case "grafana":
+		// The image's run.sh sets GF_SECURITY_ADMIN_PASSWORD from the
+		// secret's file; Grafana stores it when it creates its database,
+		// on the first start. Sign-up, anonymous access and calls home off.
+		sec := model.SecretUse{Secret: model.SecretGrafanaPassword}
+		svc.Environment = composex.Environment(map[string]string{
+			"GF_SECURITY_ADMIN_USER":           "admin",
+			"GF_SECURITY_ADMIN_PASSWORD__FILE": sec.Path(),
+			"GF_USERS_ALLOW_SIGN_UP":           "false",
+			"GF_AUTH_ANONYMOUS_ENABLED":        "false",
+			"GF_ANALYTICS_REPORTING_ENABLED":   "false",
+			"GF_ANALYTICS_CHECK_FOR_UPDATES":   "false",
+			"GF_NEWS_NEWS_FEED_ENABLED":        "false",
+		}, nil)
+		svc.Secrets = []types.ServiceSecretConfig{{Source: sec.Secret, Target: sec.Secret}}
+		mount(svc, monitoring.DatasourcesFile, monitoring.ProvisioningDir+"/datasources/"+monitoring.DatasourcesFile)
+		mount(svc, monitoring.DashboardsFile, monitoring.ProvisioningDir+"/dashboards/"+monitoring.DashboardsFile)
+		mount(svc, monitoring.DashboardFile, monitoring.DashboardsDir+"/"+monitoring.DashboardFile)
+		svc.HealthCheck = wget(monitoring.GrafanaPort, "/api/health")
 	case "gpu":
 		// Bash on the DCGM exporter's Ubuntu, which has no wget or curl.
 		svc.HealthCheck = health(fmt.Sprintf(`bash -c 'exec 3<>/dev/tcp/127.0.0.1/%d && printf "GET /metrics HTTP/1.0\r\n\r\n" >&3 && head -n 1 <&3 | grep -q " 200 "'`, monitoring.GPUExporterPort))
