@@ -34,6 +34,8 @@ type AdviseOptions struct {
 	At string
 	// observed names the series behind each figure read from Prometheus.
 	observed map[string]string
+	// inProject says the current stack was read, so the move can be weighed.
+	inProject bool
 }
 
 // NewCmdAdvise builds `nfx advise`.
@@ -111,6 +113,13 @@ func runAdvise(io IO, o *AdviseOptions) error {
 			return err
 		}
 	}
+	if err := o.Metrics.Validate(); err != nil {
+		return usageError{err}
+	}
+	if o.inProject {
+		// With the figures as measured, from the flags or Prometheus.
+		o.weigh(io)
+	}
 	a, err := advise.Evaluate(model.Stage(o.Stage), o.Metrics)
 	if err != nil {
 		return usageError{err}
@@ -164,7 +173,7 @@ func (o *AdviseOptions) estimate(io IO) error {
 		return nil
 	}
 	o.Metrics.Capacity = e.ConcurrentUsers
-	o.weigh(io)
+	o.inProject = true
 	return nil
 }
 

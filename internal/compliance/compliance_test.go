@@ -100,6 +100,10 @@ func TestCloudControlsFollowThePlan(t *testing.T) {
 		{"least-privilege", "scaler", func(m map[string]any) {
 			m["policy"] = `{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`
 		}, `no Action "*"`},
+		{"least-privilege", "scaler", func(m map[string]any) {
+			m["policy"] = `{"Statement":{"Effect":"Allow","Action":"*:*","Resource":"*"}}`
+		}, `no Action "*"`},
+		{"least-privilege", "scaler", func(m map[string]any) { m["policy"] = `{"Statement": 7}` }, "does not parse"},
 		{"secrets", "db", func(m map[string]any) { m["password"] = "hunter2" }, "password is a Pulumi secret"},
 		{"secrets", "key", func(m map[string]any) { m["enableKeyRotation"] = false }, "rotated"},
 	}
@@ -200,6 +204,40 @@ func TestHostedControlsReadTheStackFile(t *testing.T) {
 	}
 }
 
+// A policy the plan cannot read (it names resources created with it)
+// leaves the control outside the plan, never passed.
+func TestUnreadPolicyIsNotPassed(t *testing.T) {
+	p := tamper(cloudPlan(), "scaler", func(m map[string]any) { m["policy"] = plan.Unknown })
+	r, err := Evaluate(config(t, model.Cloud), p, nil, Records{}, Frameworks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := find(t, r, "least-privilege"); f.Status != Outside || !strings.Contains(strings.Join(f.Evidence, "\n"), "not readable before deployment") {
+		t.Errorf("an unread policy: %s %v", f.Status, f.Evidence)
+	}
+}
+
+// Every store's backup job must be there: three of four is a failure, and
+// a user's service named like a backup is not one.
+func TestEveryStoreIsBackedUp(t *testing.T) {
+	cfg := config(t, model.Server)
+	stack := "services:\n"
+	for _, k := range model.BackupKinds[1:] {
+		stack += "  backup-" + k + ": {}\n"
+	}
+	r, err := Evaluate(cfg, &plan.Plan{}, files.Set{{Path: "stack.yaml", Data: []byte(stack)}}, Records{}, Frameworks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := find(t, r, "backups"); f.Status != Fail || !strings.Contains(strings.Join(f.Evidence, "\n"), "backs up "+model.BackupKinds[0]) {
+		t.Errorf("three of four backups: %s %v", f.Status, f.Evidence)
+	}
+	r, _ = Evaluate(config(t, model.Laptop), &plan.Plan{}, files.Set{{Path: "compose.yaml", Data: []byte("services:\n  backup-sync: {}\n")}}, Records{}, Frameworks)
+	if f := find(t, r, "backups"); f.Status != Fail {
+		t.Errorf("a service named backup-sync passed as the backups: %v", f.Evidence)
+	}
+}
+
 // A rehearsal passes the control only when it is recorded, verified and
 // recent.
 func TestRehearsalMustBeRecentAndVerified(t *testing.T) {
@@ -212,6 +250,7 @@ func TestRehearsalMustBeRecentAndVerified(t *testing.T) {
 		{"none", nil, Fail},
 		{"failed", &Rehearsal{At: now.AddDate(0, 0, -1)}, Fail},
 		{"a quarter and a day old", &Rehearsal{At: now.AddDate(0, 0, -(RehearsalDays + 1)), OK: true}, Fail},
+		{"dated next month", &Rehearsal{At: now.AddDate(0, 1, 0), OK: true}, Fail},
 		{"last week", &Rehearsal{At: now.AddDate(0, 0, -7), OK: true, RTOSeconds: 12, RPOSeconds: 3600}, Pass},
 	}
 	for _, tc := range cases {

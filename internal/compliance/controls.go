@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/plan"
 )
 
@@ -182,7 +183,7 @@ func inTransit(f *facts) finding {
 				record(&good, &bad, strings.Contains(v.DriverOpts["o"], "sec=krb5p"), "volume %s: NFS to the NAS with sec=krb5p (encrypted)", name)
 			}
 		}
-		good = append(good, "the public reaches the CRM only through the Cloudflare Tunnel, over TLS to Cloudflare's edge and from it to cloudflared")
+		good = append(good, f.entry())
 		return verdict(good, bad, "encrypt every overlay network that crosses nodes (driver_opts encrypted: \"true\") and mount the NAS with sec=krb5p or over a VPN")
 	}
 	var good, bad []string
@@ -198,7 +199,7 @@ func inTransit(f *facts) finding {
 		}
 		record(&good, &bad, forced, "RDS parameter group %s: rds.force_ssl = 1", r.Name)
 	}
-	good = append(good, "the public reaches the CRM only through the Cloudflare Tunnel, over TLS to Cloudflare's edge and from it to cloudflared")
+	good = append(good, f.entry())
 	return verdict(good, bad, "set transitEncryptionEnabled on ElastiCache and rds.force_ssl = 1 on the database's parameter group")
 }
 
@@ -252,9 +253,11 @@ func backups(f *facts) finding {
 	var good, bad []string
 	if f.hosted {
 		var jobs []string
-		for _, name := range f.services() {
-			if strings.HasPrefix(name, "backup-") {
-				jobs = append(jobs, name)
+		for _, k := range model.BackupKinds {
+			if _, ok := f.project.Services["backup-"+k]; ok {
+				jobs = append(jobs, "backup-"+k)
+			} else {
+				bad = append(bad, fmt.Sprintf("NOT: %s backs up %s (no backup-%s service)", f.file, k, k))
 			}
 		}
 		if len(jobs) == 0 {
@@ -263,7 +266,7 @@ func backups(f *facts) finding {
 		}
 		days := f.cfg.Backup.RetentionDays
 		record(&good, &bad, days >= MinBackupDays, "%s daily at %s to the NAS, kept %d days (nextflow:backup.retentionDays)", strings.Join(jobs, ", "), f.cfg.Backup.Time, days)
-		return verdict(good, bad, fmt.Sprintf("set nextflow:backup.retentionDays to %d or more", MinBackupDays))
+		return verdict(good, bad, fmt.Sprintf("back every store up and set nextflow:backup.retentionDays to %d or more", MinBackupDays))
 	}
 	for _, r := range f.resources(rdsInstance) {
 		d, _ := number(in(r, "backupRetentionPeriod"))
@@ -300,6 +303,8 @@ func rehearsal(f *facts) finding {
 	days := f.rec.Now.Sub(r.At).Hours() / 24
 	what := fmt.Sprintf("the latest rehearsal, %s (%.0f days ago), restored in %.0f s (RTO) a backup %.0f s old (RPO)", r.At.UTC().Format(time.RFC3339), days, r.RTOSeconds, r.RPOSeconds)
 	switch {
+	case days < -1:
+		return finding{status: Fail, evidence: []string{fmt.Sprintf("NOT: the recorded rehearsal is dated %s, %.0f days ahead of %s: the record or a clock is wrong", r.At.UTC().Format(time.RFC3339), -days, f.rec.Now.UTC().Format("2006-01-02"))}, fix: fix}
 	case !r.OK:
 		return finding{status: Fail, evidence: []string{"NOT: " + what + ", and its verification failed"}, fix: fix}
 	case days > RehearsalDays:
@@ -335,13 +340,14 @@ func auditLogging(f *facts) finding {
 	if f.hosted {
 		conf := f.content("postgres/postgresql.conf") + f.content(f.file)
 		record(&good, &bad, regexp.MustCompile(`log_connections\s*=\s*(on|true|1)\b`).MatchString(conf), "PostgreSQL logs its connections (log_connections)")
-		drivers := map[string]bool{}
+		// Docker's default driver, where a service names none, is json-file.
+		local := 0
 		for _, name := range f.services() {
-			if lg := f.project.Services[name].Logging; lg != nil {
-				drivers[lg.Driver] = true
+			if lg := f.project.Services[name].Logging; lg == nil || lg.Driver == "" || lg.Driver == "json-file" || lg.Driver == "local" {
+				local++
 			}
 		}
-		record(&good, &bad, !drivers["json-file"] || len(drivers) > 1, "the containers' logs leave the host (json-file keeps them on it, rotated by size)")
+		record(&good, &bad, local == 0, "the containers' logs leave the host (%d of %d services log to a file on it, rotated by size)", local, len(f.project.Services))
 		return verdict(good, bad, "set log_connections on and ship the containers' logs to a store with a retention (journald or syslog to a log server); until then the stage keeps no audit trail")
 	}
 	for _, r := range f.resources(eksCluster) {
@@ -385,23 +391,38 @@ func leastPrivilege(f *facts) finding {
 				bad = append(bad, fmt.Sprintf("service %s: privileged", name))
 			}
 			for _, v := range s.Volumes {
-				if v.Source == "/var/run/docker.sock" {
+				switch v.Source {
+				case "/var/run/docker.sock":
 					bad = append(bad, fmt.Sprintf("service %s: mounts the Docker socket (read-only or not, it is root on the host)", name))
+				case "/":
+					good = append(good, fmt.Sprintf("service %s: reads the host's / (read-only: %v), as a node exporter does", name, v.ReadOnly))
 				}
+			}
+			if s.Pid == "host" {
+				good = append(good, fmt.Sprintf("service %s: sees the host's processes (pid: host), as a node exporter does", name))
+			}
+			if s.User == "root" || s.User == "0" {
+				good = append(good, fmt.Sprintf("service %s: runs as root", name))
 			}
 		}
 		if len(bad) == 0 {
-			good = append(good, fmt.Sprintf("no service of %s is privileged or holds the Docker socket", f.file))
+			good = append([]string{fmt.Sprintf("no service of %s is privileged or holds the Docker socket", f.file)}, good...)
 		}
 		return verdict(good, bad, "give a service that discovers others a socket proxy that allows only the reads it needs (GET /services, /tasks, /nodes), not the Docker socket")
 	}
+	var unread []string
 	for _, r := range f.resources(rolePolicy) {
 		doc, ok := in(r, "policy").(string)
-		if !ok || doc == "[unknown]" {
-			good = append(good, fmt.Sprintf("IAM policy %s: not readable before deployment (it names resources created with it); Prowler's checks read it on the account", r.Name))
+		if !ok || doc == plan.Unknown {
+			unread = append(unread, fmt.Sprintf("IAM policy %s: not readable before deployment (it names resources created with it); Prowler's checks read it on the account", r.Name))
 			continue
 		}
-		record(&good, &bad, !adminPolicy(doc), "IAM policy %s: no Action \"*\"", r.Name)
+		admin, err := adminPolicy(doc)
+		if err != nil {
+			bad = append(bad, fmt.Sprintf("NOT: IAM policy %s: its document does not parse (%v)", r.Name, err))
+			continue
+		}
+		record(&good, &bad, !admin, "IAM policy %s: no Action \"*\"", r.Name)
 	}
 	for _, r := range f.resources(eksCluster) {
 		if isTrue(in(r, "accessConfig", "bootstrapClusterCreatorAdminPermissions")) {
@@ -412,21 +433,37 @@ func leastPrivilege(f *facts) finding {
 		arn, _ := in(r, "policyArn").(string)
 		record(&good, &bad, !strings.HasSuffix(arn, "/AdministratorAccess"), "IAM attachment %s: %s", r.Name, arn)
 	}
-	return verdict(good, bad, "replace an Action \"*\" or AdministratorAccess with the actions the role uses")
+	fix := "replace an Action \"*\" or AdministratorAccess with the actions the role uses"
+	if len(unread) > 0 && len(bad) == 0 {
+		// What the plan shows is met, but not all of it can be read.
+		return finding{status: Outside, evidence: append(unread, good...), fix: "check the policies the plan cannot read on the account: Prowler's iam_inline_policy_no_administrative_privileges"}
+	}
+	return verdict(good, append(bad, unread...), fix)
 }
 
-// adminPolicy says whether an IAM policy document allows every action.
-func adminPolicy(doc string) bool {
+// adminPolicy says whether an IAM policy document allows every action;
+// its Statement may be one statement or a list, its Action one or a list
+// (IAM's policy grammar).
+func adminPolicy(doc string) (bool, error) {
 	var p struct {
-		Statement []struct {
-			Effect string `json:"Effect"`
-			Action any    `json:"Action"`
-		} `json:"Statement"`
+		Statement json.RawMessage `json:"Statement"`
 	}
 	if err := json.Unmarshal([]byte(doc), &p); err != nil {
-		return false
+		return false, err
 	}
-	for _, s := range p.Statement {
+	type statement struct {
+		Effect string `json:"Effect"`
+		Action any    `json:"Action"`
+	}
+	var list []statement
+	if err := json.Unmarshal(p.Statement, &list); err != nil {
+		var one statement
+		if err := json.Unmarshal(p.Statement, &one); err != nil {
+			return false, fmt.Errorf("its Statement is neither a statement nor a list of them")
+		}
+		list = []statement{one}
+	}
+	for _, s := range list {
 		if s.Effect != "Allow" {
 			continue
 		}
@@ -442,10 +479,10 @@ func adminPolicy(doc string) bool {
 			}
 		}
 		if contains(acts, "*") || contains(acts, "*:*") {
-			return true
+			return true, nil
 		}
 	}
-	return false
+	return false, nil
 }
 
 // secretName matches environment variables that name a secret.
@@ -554,4 +591,13 @@ func nfsTarget(opts map[string]string) string {
 		}
 	}
 	return addr + opts["device"]
+}
+
+// entry says how the public reaches the stage: through the tunnel over
+// TLS, or, with no tunnel, not through one nfx sets up.
+func (f *facts) entry() string {
+	if f.cfg.Tunnel.Mode == model.TunnelNone {
+		return "no tunnel (nextflow:tunnel.mode none): whatever carries the public's traffic to the stage is outside the plan"
+	}
+	return "the public reaches the CRM only through the Cloudflare Tunnel, over TLS to Cloudflare's edge and from it to cloudflared"
 }

@@ -35,6 +35,7 @@ type composeFile struct {
 	Services map[string]struct {
 		User       string `yaml:"user"`
 		Privileged bool   `yaml:"privileged"`
+		Pid        string `yaml:"pid"`
 		Ports      []struct {
 			Target    any    `yaml:"target"`
 			Published any    `yaml:"published"`

@@ -555,7 +555,7 @@ func Defaults(stage Stage) Config {
 		Backup: BackupConfig{
 			NFSServer: "nas.nextflow.internal", NFSPath: "/srv/nextflow-backups", Time: "03:00", RetentionDays: 14,
 		},
-		Monitoring: MonitoringConfig{Enabled: true, RetentionDays: 31, ScrapeSeconds: 30, PrometheusPort: 9090, GrafanaPort: 3001},
+		Monitoring: MonitoringConfig{Enabled: true, RetentionDays: 31, ScrapeSeconds: 30, PrometheusPort: 9090, GrafanaPort: 3300},
 		Cloud: CloudConfig{
 			Region: "us-east-1", AvailabilityZones: 3, VpcCidr: "10.40.0.0/16", KubernetesVersion: "1.35",
 			NodeInstanceType: "m6i.xlarge", NodeMin: 3, NodeDesired: 4, NodeMax: 12,

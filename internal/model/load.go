@@ -383,6 +383,9 @@ func phaseStructure(c *Config, ds *Diagnostics) {
 	}
 	checkPort(k("monitoring.prometheusPort"), c.Monitoring.PrometheusPort, ds)
 	checkPort(k("monitoring.grafanaPort"), c.Monitoring.GrafanaPort, ds)
+	if c.Monitoring.GrafanaPort == c.Monitoring.PrometheusPort {
+		ds.Errorf(k("monitoring.grafanaPort"), "give Grafana a port of its own, such as 3300", "%d is also nextflow:monitoring.prometheusPort", c.Monitoring.GrafanaPort)
+	}
 	checkPrometheusDisk(c, ds)
 	if c.Backup.RetentionDays < 1 {
 		ds.Errorf(k("backup.retentionDays"), "keep backups for 1 day or more, such as 14", "must be >= 1, got %d", c.Backup.RetentionDays)
@@ -816,8 +819,8 @@ func checkBusiness(c BusinessConfig, ds *Diagnostics) {
 			ds.Errorf(k(name), "use VND, 0 or more", "must be >= 0, got %g", v)
 		}
 	}
-	if !(c.RevenuePerUser > 0) {
-		ds.Errorf(k("revenuePerUser"), "use the revenue a month per concurrent user at peak, such as 500000", "must be > 0, got %g", c.RevenuePerUser)
+	if !(c.RevenuePerUser >= 1) {
+		ds.Errorf(k("revenuePerUser"), "use the revenue a month per concurrent user at peak, 1 VND or more, such as 500000", "must be >= 1, got %g", c.RevenuePerUser)
 	}
 	if c.Growth <= -100 || c.Growth > 1000 {
 		ds.Errorf(k("growth"), "use the month-on-month growth in percent, above -100 and at most 1000, such as 21.15", "must be above -100 and at most 1000, got %g", c.Growth)

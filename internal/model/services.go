@@ -118,6 +118,10 @@ func AppSecretName(name string) string {
 // services the stages run for them, and the stages' own helpers.
 func reservedNames() map[string]bool {
 	out := map[string]bool{"nginx": true, "nas": true}
+	// The monitoring's services.
+	for _, n := range []string{"prometheus", "alertmanager", "node-exporter", "blackbox", "ollama-probe", "gpu-exporter", GrafanaService} {
+		out[n] = true
+	}
 	for _, p := range BuiltinParts {
 		out[p.Name] = true
 	}
@@ -149,6 +153,11 @@ func checkServices(c *Config, ds *Diagnostics) {
 	ports := map[int]string{}
 	if c.Tunnel.Mode == TunnelNone {
 		ports[c.Tunnel.LocalPort] = FullKey("tunnel.localPort")
+	}
+	if MonitoringRuns(c) && Profiles[c.Stage].Hosting == SelfHosted {
+		// The laptop publishes Prometheus's and Grafana's UIs on loopback.
+		ports[c.Monitoring.PrometheusPort] = FullKey("monitoring.prometheusPort")
+		ports[c.Monitoring.GrafanaPort] = FullKey("monitoring.grafanaPort")
 	}
 	secretsByFile := map[string]string{}
 	for i := range c.Services {

@@ -85,7 +85,7 @@ type Loss struct {
 	Month int `json:"month"`
 	// Users is the demand beyond the stage's capacity, Capacity the
 	// revenue it stands for; Downtime the cost of the stage's downtime.
-	Users    int     `json:"usersTurnedAway"`
+	Users    float64 `json:"usersTurnedAway"`
 	Capacity float64 `json:"capacity"`
 	Downtime float64 `json:"downtime"`
 }
@@ -115,9 +115,16 @@ type Case struct {
 	Currency    string     `json:"currency"`
 }
 
-// demand is the concurrent users wanting the product in month m.
+// demand is the concurrent users wanting the product in month m (bounded
+// by model.MaxNumber, far above any stage's capacity).
 func demand(b model.BusinessConfig, m int) float64 {
-	return b.Revenue / b.RevenuePerUser * math.Pow(1+b.Growth/100, float64(m))
+	return math.Min(b.Revenue/b.RevenuePerUser*math.Pow(1+b.Growth/100, float64(m)), model.MaxNumber)
+}
+
+// moved is the share of month m the to stage serves: none until the move
+// is done (migrationWeeks into the first months), all of it after.
+func moved(b model.BusinessConfig, m int) float64 {
+	return math.Max(0, math.Min(1, float64(m)-b.MigrationWeeks*12/52))
 }
 
 // served is the users a stage serves in month m.
@@ -156,7 +163,7 @@ func Compute(from, to Stage, b model.BusinessConfig) *Case {
 	gain, cost := 0.0, c.Investment
 	next := 0
 	for m := 1; m <= Longest; m++ {
-		gain += earnings(b, to, m) - earnings(b, from, m)
+		gain += moved(b, m) * (earnings(b, to, m) - earnings(b, from, m))
 		cost += c.MonthlyDelta
 		if c.PaybackMonth == 0 && gain >= cost {
 			c.PaybackMonth = m
@@ -181,7 +188,7 @@ func Compute(from, to Stage, b model.BusinessConfig) *Case {
 			c.Shares = append(c.Shares, sh)
 		}
 		turned := math.Max(0, demand(b, m)-float64(from.Users))
-		c.Losing = append(c.Losing, Loss{Month: m, Users: int(math.Round(turned)), Capacity: b.Margin * turned * b.RevenuePerUser, Downtime: downtimeCost(b, from, m)})
+		c.Losing = append(c.Losing, Loss{Month: m, Users: math.Round(turned), Capacity: b.Margin * turned * b.RevenuePerUser, Downtime: downtimeCost(b, from, m)})
 	}
 	c.Assumptions = assumptions(from, to, b)
 	return c
@@ -204,6 +211,7 @@ func assumptions(from, to Stage, b model.BusinessConfig) []string {
 	if b.TeamCost == 0 {
 		a = append(a, "the move's labour is not counted: set nextflow:business.teamCost to the team's monthly cost")
 	}
+	a = append(a, fmt.Sprintf("the move takes %g weeks (nextflow:business.migrationWeeks): the new stage earns nothing before it is done, and both stages are paid for from the first month", b.MigrationWeeks))
 	return a
 }
 

@@ -27,21 +27,28 @@ func TestCaseByHand(t *testing.T) {
 		// gain is the monthly gain the case must count.
 		gain    float64
 		payback int
+		// delay is the months the move takes (no gain before).
+		delay float64
 	}{
 		// 200 more users at 500K: 100M a month, against 100M once and 20M
 		// a month more: 80M a month net, paid back by month 2 (160M >= 100M).
-		{"capacity", Stage{Stage: "a", Users: 100}, Stage{Stage: "b", Users: 300, Monthly: 20e6, OneTime: 100e6}, flat, 100e6, 2},
+		{"capacity", Stage{Stage: "a", Users: 100}, Stage{Stage: "b", Users: 300, Monthly: 20e6, OneTime: 100e6}, flat, 100e6, 2, 0},
 		// Margin 0.3 counts 30M of it: 10M a month net, month 10.
-		{"margin", Stage{Stage: "a", Users: 100}, Stage{Stage: "b", Users: 300, Monthly: 20e6, OneTime: 100e6}, withMargin(flat, 0.3), 30e6, 10},
+		{"margin", Stage{Stage: "a", Users: 100}, Stage{Stage: "b", Users: 300, Monthly: 20e6, OneTime: 100e6}, withMargin(flat, 0.3), 30e6, 10, 0},
 		// No more users, 10 h less downtime at 2M an hour: 20M a month
 		// against 5M more: 15M net; 100M paid back in month 7.
 		{"downtime", Stage{Stage: "a", Users: 100, DowntimeHours: 12}, Stage{Stage: "b", Users: 100, DowntimeHours: 2, Monthly: 5e6, OneTime: 100e6},
-			withHour(flat, 2e6), 20e6, 7},
+			withHour(flat, 2e6), 20e6, 7, 0},
 		// The demand below both stages: no gain, never paid back.
-		{"no demand", Stage{Stage: "a", Users: 1000}, Stage{Stage: "b", Users: 5000, Monthly: 1e6}, flat, 0, 0},
+		{"no demand", Stage{Stage: "a", Users: 1000}, Stage{Stage: "b", Users: 5000, Monthly: 1e6}, flat, 0, 0, 0},
 		// The team's labour joins the investment: 26M a month for a month
-		// (52/12 weeks) with no hardware; 10M a month net pays it in month 3.
-		{"labour", Stage{Stage: "a", Users: 100}, Stage{Stage: "b", Users: 120, Monthly: 0}, withTeam(flat, 26e6, 52.0/12), 10e6, 3},
+		// (52/12 weeks) with no hardware; 10M a month from month 2 pays it
+		// by month 4.
+		{"labour", Stage{Stage: "a", Users: 100}, Stage{Stage: "b", Users: 120, Monthly: 0}, withTeam(flat, 26e6, 52.0/12), 10e6, 4, 1},
+		// A move of a month and a half earns nothing in month 1, half in
+		// month 2: 0 + 50 + 100 + 100 = 250M by month 4 against 180M.
+		{"a move that takes six and a half weeks", Stage{Stage: "a", Users: 100}, Stage{Stage: "b", Users: 300, Monthly: 20e6, OneTime: 100e6},
+			withTeam(flat, 0, 6.5), 100e6, 4, 1.5},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -53,11 +60,12 @@ func TestCaseByHand(t *testing.T) {
 			for _, r := range c.Returns {
 				n := float64(r.Months)
 				wantCost := c.Investment + n*delta
-				if !near(r.Gain, n*tc.gain) || !near(r.Cost, wantCost) || !near(r.Net, n*tc.gain-wantCost) {
-					t.Errorf("at %d months: gain %.0f cost %.0f net %.0f; want %.0f, %.0f, %.0f", r.Months, r.Gain, r.Cost, r.Net, n*tc.gain, wantCost, n*tc.gain-wantCost)
+				wantGain := (n - tc.delay) * tc.gain
+				if !near(r.Gain, wantGain) || !near(r.Cost, wantCost) || !near(r.Net, wantGain-wantCost) {
+					t.Errorf("at %d months: gain %.0f cost %.0f net %.0f; want %.0f, %.0f, %.0f", r.Months, r.Gain, r.Cost, r.Net, wantGain, wantCost, wantGain-wantCost)
 				}
-				if r.Percent == nil || !near(*r.Percent, (n*tc.gain-wantCost)/wantCost*100) {
-					t.Errorf("at %d months: return %v, want %.2f %%", r.Months, r.Percent, (n*tc.gain-wantCost)/wantCost*100)
+				if r.Percent == nil || !near(*r.Percent, (wantGain-wantCost)/wantCost*100) {
+					t.Errorf("at %d months: return %v, want %.2f %%", r.Months, r.Percent, (wantGain-wantCost)/wantCost*100)
 				}
 			}
 			if len(c.Returns) != len(Horizons) {
@@ -153,6 +161,8 @@ func TestPlanLaptopToServerClosedForm(t *testing.T) {
 	}
 	b := model.DefaultBusiness
 	b.Growth = (math.Pow(10, 1.0/12) - 1) * 100
+	// Gains from the first month (the move itself takes no time here).
+	b.MigrationWeeks = 0
 	g := 1 + b.Growth/100
 	// Σ_{m=1}^{12} (100 g^m) = 100 g (g^12 - 1) / (g - 1).
 	grow := 100 * g * (math.Pow(g, 12) - 1) / (g - 1)

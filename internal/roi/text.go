@@ -55,7 +55,7 @@ func (c *Case) Items() []Item {
 	}
 	for _, l := range c.Losing {
 		out = append(out, Item{fmt.Sprintf("%s is costing, month %d", c.From.Stage, l.Month),
-			fmt.Sprintf("%s VND a month: %d users turned away (%s) and its downtime (%s)", m(l.Capacity+l.Downtime), l.Users, m(l.Capacity), m(l.Downtime))})
+			fmt.Sprintf("%s VND a month: %s users turned away (%s) and its downtime (%s)", m(l.Capacity+l.Downtime), m(l.Users), m(l.Capacity), m(l.Downtime))})
 	}
 	if c.Plan != nil {
 		out = append(out, Item{"the plan states", c.Plan.Stated}, Item{"the plan's inputs", c.Plan.Inputs}, Item{"why they differ", c.Plan.Why})

@@ -68,6 +68,11 @@ func monitoringServices(app *model.App, p *types.Project, ins []model.Instance) 
 			svc.Networks[model.NetFrontend] = nil
 			svc.Ports = []types.ServicePortConfig{{Name: "http", HostIP: "127.0.0.1", Target: monitoring.GrafanaPort,
 				Published: strconv.Itoa(c.Monitoring.GrafanaPort), Protocol: "tcp"}}
+			// The address the laptop's browser opens (Grafana Live checks
+			// a websocket's Origin against it).
+			for k, v := range composex.Environment(map[string]string{"GF_SERVER_ROOT_URL": fmt.Sprintf("http://127.0.0.1:%d/", c.Monitoring.GrafanaPort)}, nil) {
+				svc.Environment[k] = v
+			}
 		case "node":
 			// The host's / read-only with the default (private)
 			// propagation: Docker Desktop, WSL2 and hosts whose / is a

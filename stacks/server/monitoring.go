@@ -101,11 +101,15 @@ func (s *stack) monitor(in model.Instance) {
 		placement(&svc, MonitoringLabel)
 		volume(&svc, VolGrafana, monsvc.GrafanaData)
 		s.declareVolume(VolGrafana)
-		// Served by nginx at GrafanaPath of the public hostname.
+		// Served by nginx at GrafanaPath, to the stage's own network: the
+		// root URL of Grafana's documentation for a sub path, on whatever
+		// host and port the browser reached nginx at.
 		env(&svc, map[string]string{
-			"GF_SERVER_ROOT_URL":            "https://" + c.Tunnel.Hostname + GrafanaPath,
+			"GF_SERVER_ROOT_URL":            "%(protocol)s://%(domain)s:%(http_port)s" + GrafanaPath,
 			"GF_SERVER_SERVE_FROM_SUB_PATH": "true",
 		})
+		// Everything it serves is under the path, its health too.
+		svc.HealthCheck = monsvc.Wget(monitoring.GrafanaPort, GrafanaPath+"api/health")
 	case "alertmanager":
 		placement(&svc, MonitoringLabel)
 		svc.User = "root"

@@ -181,18 +181,7 @@ func TestNginxSurvivesABackendDying(t *testing.T) {
 	defer ai.Close()
 	p, file := localNginx(t, addrs, []string{strings.TrimPrefix(ai.URL, "http://")})
 
-	cmd := exec.Command(nginx, "-c", file, "-e", p.ErrorLog, "-g", "daemon off;")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		_, _ = cmd.Process.Wait()
-	}()
-	base := "http://" + p.Listen
-	client := &http.Client{Timeout: 5 * time.Second}
-	waitHTTP(t, client, base+"/nginx-health")
+	base, client := runNginx(t, nginx, p, file)
 	// The nginx exporter's stub_status, on its own listener only.
 	for url, want := range map[string]string{"http://" + p.StatusListen + "/stub_status": "Active connections", base + "/stub_status": ""} {
 		resp, err := client.Get(url)
@@ -290,4 +279,78 @@ func waitHTTP(t *testing.T, c *http.Client, url string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("%s did not answer in 10s", url)
+}
+
+// What each upstream receives through nginx: the CRM and the AI the
+// request's Host, the client's address and the scheme the tunnel served
+// (a location's own proxy_set_header drops the server's, so each location
+// sets them again); Grafana its path as it is (it serves from /grafana/)
+// with the Host as the browser sent it, to the stage's own network only.
+func TestNginxPassesTheRequestOn(t *testing.T) {
+	nginx := testutil.Tool(t, "nginx")
+	type seen struct{ host, path, realIP, proto string }
+	got := make(chan seen, 8)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- seen{r.Host, r.URL.Path, r.Header.Get("X-Real-IP"), r.Header.Get("X-Forwarded-Proto")}
+		fmt.Fprint(w, "ok")
+	}))
+	defer backend.Close()
+	addr := strings.TrimPrefix(backend.URL, "http://")
+	p, file := localNginx(t, []string{addr}, []string{addr})
+	if p.Grafana == "" {
+		t.Fatal("the server's nginx has no Grafana location")
+	}
+	base, client := runNginx(t, nginx, p, file)
+	for _, tc := range []struct {
+		path, fromIP   string
+		status         int
+		host, upstream string
+	}{
+		{"/leads", "", 200, "crm.example", "/leads"},
+		{"/ai/api/tags", "", 200, "crm.example", "/api/tags"},
+		{"/grafana/api/health", "", 200, "crm.example:" + strings.Split(p.Listen, ":")[1], "/grafana/api/health"},
+		// Through the tunnel, Cloudflare names the visitor's public address.
+		{"/grafana/login", "203.0.113.9", 403, "", ""},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, base+tc.path, nil)
+		req.Host = "crm.example:" + strings.Split(p.Listen, ":")[1]
+		if tc.fromIP != "" {
+			req.Header.Set("CF-Connecting-IP", tc.fromIP)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s: %d, want %d", tc.path, resp.StatusCode, tc.status)
+			continue
+		}
+		if tc.status != 200 {
+			continue
+		}
+		s := <-got
+		if s.host != tc.host || s.path != tc.upstream || s.realIP != "127.0.0.1" || (tc.upstream != "/grafana/api/health" && s.proto != "https") {
+			t.Errorf("%s reached its upstream as %+v; want host %s, path %s, the client's address and https", tc.path, s, tc.host, tc.upstream)
+		}
+	}
+}
+
+// runNginx starts nginx on the rendered file until the test ends, and
+// returns its address and a client once it answers.
+func runNginx(t *testing.T, nginx string, p NginxParams, file string) (string, *http.Client) {
+	t.Helper()
+	cmd := exec.Command(nginx, "-c", file, "-e", p.ErrorLog, "-g", "daemon off;")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_, _ = cmd.Process.Wait()
+	})
+	base := "http://" + p.Listen
+	client := &http.Client{Timeout: 5 * time.Second}
+	waitHTTP(t, client, base+"/nginx-health")
+	return base, client
 }

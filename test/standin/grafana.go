@@ -52,7 +52,10 @@ func grafana(args []string) error {
 	}
 	prefix := ""
 	if os.Getenv("GF_SERVER_SERVE_FROM_SUB_PATH") == "true" {
-		u, err := url.Parse(os.Getenv("GF_SERVER_ROOT_URL"))
+		// Grafana expands its own settings in the root URL first
+		// (conf/defaults.ini: root_url = %(protocol)s://%(domain)s:%(http_port)s/).
+		root := strings.NewReplacer("%(protocol)s", "http", "%(domain)s", "localhost", "%(http_port)s", env("GF_SERVER_HTTP_PORT", "3000")).Replace(os.Getenv("GF_SERVER_ROOT_URL"))
+		u, err := url.Parse(root)
 		if err != nil {
 			return fmt.Errorf("grafana: GF_SERVER_ROOT_URL: %w", err)
 		}

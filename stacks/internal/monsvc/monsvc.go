@@ -53,6 +53,16 @@ const (
 	probeDir    = "/tmp/ollama-probe"
 )
 
+func monitorHealth(cmd string) *types.HealthCheckConfig {
+	return composex.HealthCheck(model.Health{Shell: cmd, Interval: 30 * time.Second, Timeout: 5 * time.Second, Retries: 3, StartPeriod: 30 * time.Second})
+}
+
+// Wget is a monitoring service's health check on its own HTTP port, by
+// the busybox wget of the Prometheus project's images and of Alpine.
+func Wget(port int, path string) *types.HealthCheckConfig {
+	return monitorHealth(fmt.Sprintf("wget -qO- http://127.0.0.1:%d%s >/dev/null", port, path))
+}
+
 // Apply sets what the monitoring service in runs: image, command,
 // environment, secrets, health check and the plan's files it reads.
 func Apply(svc *types.ServiceConfig, in model.Instance, plan *monitoring.Plan, c *model.Config, mount Mount) error {
@@ -60,13 +70,8 @@ func Apply(svc *types.ServiceConfig, in model.Instance, plan *monitoring.Plan, c
 	for _, e := range plan.Exporters {
 		watches[e.Name] = e.Watches
 	}
-	health := func(cmd string) *types.HealthCheckConfig {
-		return composex.HealthCheck(model.Health{Shell: cmd, Interval: 30 * time.Second, Timeout: 5 * time.Second, Retries: 3, StartPeriod: 30 * time.Second})
-	}
-	// The busybox wget of the Prometheus project's images and of Alpine.
-	wget := func(port int, path string) *types.HealthCheckConfig {
-		return health(fmt.Sprintf("wget -qO- http://127.0.0.1:%d%s >/dev/null", port, path))
-	}
+	health := monitorHealth
+	wget := Wget
 	svc.Image = monitoring.Images[in.Exporter]
 	switch in.Exporter {
 	case "prometheus":
