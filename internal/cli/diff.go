@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nextflow-crm/nfx/internal/capacity"
+	"github.com/nextflow-crm/nfx/internal/compliance"
 	"github.com/nextflow-crm/nfx/internal/cost"
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/offline"
@@ -104,6 +105,11 @@ func side(io IO, stage, config string) (stagediff.Side, string, error) {
 		return stagediff.Side{}, "", fmt.Errorf("stage %s (%s): %w", in.Stage, in.ConfigFile, err)
 	}
 	side := stagediff.Side{Config: in.Config, Describe: describe, Plan: &res.Plan, Cost: est}
+	if rec, err := records(in); err == nil {
+		if r, err := compliance.Evaluate(in.Config, &res.Plan, res.Files, rec, compliance.Frameworks); err == nil {
+			side.Compliance = r
+		}
+	}
 	// A stage the capacity model cannot estimate (Ollama on CPU) still diffs.
 	if c, err := capacity.Compute(in.Config); err == nil {
 		side.Capacity = c

@@ -10,6 +10,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/nextflow-crm/nfx/internal/compliance"
 	"github.com/nextflow-crm/nfx/internal/migrate"
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/stagediff"
@@ -61,7 +62,9 @@ type page struct {
 	ChartH   int
 	Diffs    []*stagediff.Diff
 	Capacity []capRow
-	Currency string
+	// Compliance is each stage's compliance counts and failing controls.
+	Compliance []compRow
+	Currency   string
 	// Migrations are the migration records.
 	Migrations []*migrate.Journal
 }
@@ -199,6 +202,13 @@ func Render(stages []Stage, migrations []*migrate.Journal) ([]byte, error) {
 	for _, s := range stages {
 		pg.Diagrams = append(pg.Diagrams, layout(s))
 		pg.Capacity = append(pg.Capacity, capacityRow(s))
+		if r := s.Compliance; r != nil {
+			row := compRow{Stage: r.Stage, Pass: r.Counts[compliance.Pass], Fail: r.Counts[compliance.Fail], Outside: r.Counts[compliance.Outside], Manual: r.Counts[compliance.Manual]}
+			for _, f := range r.Failed() {
+				row.Failing = append(row.Failing, f.ID)
+			}
+			pg.Compliance = append(pg.Compliance, row)
+		}
 		maxV = math.Max(maxV, math.Max(s.Cost.MonthlyTotal, s.Cost.MonthlyMax))
 	}
 	plot := 220.0
@@ -241,6 +251,13 @@ func short(v float64) string {
 		return fmt.Sprintf("%.1fk", v/1e3)
 	}
 	return fmt.Sprintf("%.0f", v)
+}
+
+// compRow is one stage's line of the compliance table.
+type compRow struct {
+	Stage                       string
+	Pass, Fail, Outside, Manual int
+	Failing                     []string
 }
 
 // capRow is one stage's line of the capacity table.

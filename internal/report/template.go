@@ -62,6 +62,13 @@ var tmpl = template.Must(template.New("report").Funcs(template.FuncMap{"mib": fu
 </table>
 <p class="sub">From each stage's GPUs, CRM cores and redundancy under one workload; <code>nfx capacity --stage S</code> lists the assumptions.</p>
 
+{{if .Compliance}}<h2>Compliance per stage (SOC 2, ISO 27001, GDPR)</h2>
+<table class="compliance">
+ <tr><th>stage</th><th>pass</th><th>fail</th><th>outside the plan</th><th>people and process</th><th>failing</th></tr>
+ {{range .Compliance}}<tr><td>{{.Stage}}</td><td>{{.Pass}}</td><td>{{.Fail}}</td><td>{{.Outside}}</td><td>{{.Manual}}</td><td>{{range $i, $f := .Failing}}{{if $i}}, {{end}}{{$f}}{{end}}</td></tr>{{end}}
+</table>
+<p class="sub">The controls each stage's plan can show, mapped to Prowler's identifiers; people and processes are never passed by a plan. <code>nfx compliance --stage S</code> names the resources and settings behind each.</p>{{end}}
+
 {{range .Diffs}}
 <h2>From {{.From}} to {{.To}}</h2>
 <table>

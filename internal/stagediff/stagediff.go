@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/nextflow-crm/nfx/internal/capacity"
+	"github.com/nextflow-crm/nfx/internal/compliance"
 	"github.com/nextflow-crm/nfx/internal/cost"
 	"github.com/nextflow-crm/nfx/internal/migrate"
 	"github.com/nextflow-crm/nfx/internal/model"
@@ -138,6 +139,9 @@ type Side struct {
 	Cost *cost.Estimate
 	// Capacity is the stage's capacity estimate, if it could be made.
 	Capacity *capacity.Estimate
+	// Compliance is the stage's compliance report (every framework), if
+	// it could be made.
+	Compliance *compliance.Report
 }
 
 // Compute compares two stages.
