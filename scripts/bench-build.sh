@@ -49,7 +49,7 @@ if [ -x "$root/bin/pulumi" ] && [ -x "$root/bin/pulumi-language-go" ]; then
   mkdir -p "$work/plain/.state"
   (cd "$work/plain" && pulumi stack init laptop --non-interactive >/dev/null 2>&1 &&
     sed -i 's/mode: token/mode: none/' Pulumi.laptop.yaml &&
-    for k in postgresPassword redisPassword qdrantApiKey; do
+    for k in postgresPassword redisPassword qdrantApiKey grafanaAdminPassword; do
       printf 'Bench-%s-1' "$k" | pulumi config set --secret "nextflow:$k" -s laptop
     done)
   measure "pulumi up -s laptop" "$work/plain" pulumi up --yes --non-interactive -s laptop

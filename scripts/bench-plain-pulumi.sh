@@ -33,6 +33,7 @@ PY
   printf 'Bench-password-1' | pulumi config set --secret nextflow:postgresPassword -s laptop
   printf 'Bench-password-2' | pulumi config set --secret nextflow:redisPassword -s laptop
   printf 'Bench-password-3' | pulumi config set --secret nextflow:qdrantApiKey -s laptop
+  printf 'Bench-password-4' | pulumi config set --secret nextflow:grafanaAdminPassword -s laptop
   pulumi up --yes --non-interactive -s laptop >/dev/null
 done
 declare -A times

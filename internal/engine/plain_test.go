@@ -107,11 +107,12 @@ func TestPlainPulumiPath(t *testing.T) {
 	)
 	os.MkdirAll(filepath.Join(dir, ".state"), 0o700)
 	sentinels := map[string]string{
-		"postgresPassword":    "Sentinel-PG-plain-4e1",
-		"redisPassword":       "Sentinel-RD-plain-8c2",
-		"tunnelToken":         testutil.TunnelToken("Sentinel-TK-plain-3a7"),
-		"replicationPassword": "Sentinel-RP-plain-9d5",
-		"qdrantApiKey":        "Sentinel-QK-plain-5b3",
+		"postgresPassword":     "Sentinel-PG-plain-4e1",
+		"redisPassword":        "Sentinel-RD-plain-8c2",
+		"tunnelToken":          testutil.TunnelToken("Sentinel-TK-plain-3a7"),
+		"replicationPassword":  "Sentinel-RP-plain-9d5",
+		"qdrantApiKey":         "Sentinel-QK-plain-5b3",
+		"grafanaAdminPassword": "Sentinel-GF-plain-6d4",
 	}
 	for _, stage := range []string{"laptop", "server"} {
 		t.Run(stage, func(t *testing.T) {
@@ -169,6 +170,7 @@ func TestPlainPulumiPath(t *testing.T) {
 		for key, v := range map[string]string{
 			"postgresPassword": sentinels["postgresPassword"], "redisPassword": sentinels["redisPassword"],
 			"qdrantApiKey": sentinels["qdrantApiKey"], "aiApiKey": "Sentinel-AI-plain-7f1", "tunnelSecret": "Sentinel-TS-plain-2c8",
+			"grafanaAdminPassword": sentinels["grafanaAdminPassword"],
 		} {
 			sentinels[key] = v
 			p.must(v, "config", "set", "--secret", "-s", "cloud", "nextflow:"+key)
