@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,6 +49,25 @@ func TestRoiRefusesBadInput(t *testing.T) {
 		{"no --to", []string{"roi", "--from", "laptop"}, ExitUsage, []string{"to"}},
 		{"bad business figures", []string{"roi", "--from", "laptop", "--from-config", bad, "--to", "server"}, ExitUsage,
 			[]string{"nextflow:business.margin", "got 2", "nextflow:business.revenuePerUser", "500000"}},
+	}
+	// Hostile business figures, each in a stack file of its own.
+	for i, h := range []struct{ value, want string }{
+		{"growth: .nan", "not a finite number"},
+		{"revenuePerUser: 1e-300", "must be >= 1"},
+		{"margin: -0.1", "between 0 and 1"},
+		{"migrationWeeks: 521", "between 0 and 520"},
+		{"revenue: '$(rm -rf /)'", "expected a number"},
+		{"teamCost: 1e16", "out of range"},
+		{"growth: -100", "above -100"},
+	} {
+		file := filepath.Join(dir, fmt.Sprintf("Pulumi.hostile%d.yaml", i))
+		write(t, file, "config:\n  nextflow:stage: laptop\n  nextflow:business:\n    "+h.value+"\n")
+		cases = append(cases, struct {
+			name string
+			args []string
+			code int
+			want []string
+		}{h.value, []string{"roi", "--from", "laptop", "--from-config", file, "--to", "server"}, ExitUsage, []string{"nextflow:business", h.want}})
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
