@@ -187,8 +187,8 @@ func serves(t *testing.T, after string, d time.Duration, viaTunnel func() (strin
 // deployStack deploys the rendered stack with one change, and only one:
 // this kernel has no IPsec, and an encrypted overlay passes no traffic
 // between nodes here (a TCP connect across nodes times out; unencrypted,
-// it connects). The backend network's encryption is checked as rendered,
-// then left out of the copy deployed.
+// it connects). The overlays' encryption is checked as rendered, then left
+// out of the copy deployed.
 func deployStack(t *testing.T, mgr testutil.Docker, out, stack string) {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(out, "stack.yaml"))
@@ -199,12 +199,14 @@ func deployStack(t *testing.T, mgr testutil.Docker, out, stack string) {
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		t.Fatal(err)
 	}
-	backend, _ := doc["networks"].(map[string]any)["backend"].(map[string]any)
-	opts, _ := backend["driver_opts"].(map[string]any)
-	if opts["encrypted"] != "true" {
-		t.Fatalf("the backend overlay is not encrypted as rendered: %v", backend)
+	for _, name := range []string{"backend", "frontend"} {
+		net, _ := doc["networks"].(map[string]any)[name].(map[string]any)
+		opts, _ := net["driver_opts"].(map[string]any)
+		if opts["encrypted"] != "true" {
+			t.Fatalf("the %s overlay is not encrypted as rendered: %v", name, net)
+		}
+		delete(opts, "encrypted")
 	}
-	delete(opts, "encrypted")
 	here, _ := yaml.Marshal(doc)
 	write(t, filepath.Join(out, "stack.here.yaml"), string(here))
 	if o, err := mgr.TryIn(out, "stack", "deploy", "-c", "stack.here.yaml", stack); err != nil {

@@ -123,7 +123,9 @@ func Project(app *model.App, mounts []mounted) (*types.Project, error) {
 			File: "./" + m.path,
 		}
 	}
-	s.p.Networks[model.NetFrontend] = types.NetworkConfig{Driver: "overlay", Labels: labels("network", model.NetFrontend)}
+	// Both overlays are encrypted between nodes (IPsec): the frontend
+	// carries the CRM's plain HTTP from cloudflared and nginx across them.
+	s.p.Networks[model.NetFrontend] = types.NetworkConfig{Driver: "overlay", DriverOpts: types.Options{"encrypted": "true"}, Labels: labels("network", model.NetFrontend)}
 	s.p.Networks[model.NetBackend] = types.NetworkConfig{
 		Driver: "overlay", Internal: true, Attachable: false,
 		DriverOpts: types.Options{"encrypted": "true"},

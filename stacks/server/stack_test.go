@@ -199,6 +199,10 @@ func TestServerTopology(t *testing.T) {
 	if !be.Internal || be.DriverOpts["encrypted"] != "true" || be.Driver != "overlay" {
 		t.Errorf("backend network: %+v", be)
 	}
+	// The frontend carries the CRM's plain HTTP between nodes: encrypted too.
+	if fe := p.Networks[model.NetFrontend]; fe.DriverOpts["encrypted"] != "true" || fe.Driver != "overlay" || fe.Internal {
+		t.Errorf("frontend network: %+v", fe)
+	}
 	for _, n := range []int{1, 2, 3} {
 		q := p.Services[qdrantName(n)]
 		if len(q.Networks) != 1 || q.Networks[model.NetBackend] != nil && false {
