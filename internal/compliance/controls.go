@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -157,7 +158,7 @@ func atRest(f *facts) finding {
 		record(&good, &bad, alg != "", "S3 %s: default encryption %s", r.Name, alg)
 	}
 	for _, r := range f.resources(eksCluster) {
-		record(&good, &bad, contains(strs(in(r, "encryptionConfig", "resources")), "secrets"), "EKS %s: Kubernetes secrets encrypted with a KMS key", r.Name)
+		record(&good, &bad, slices.Contains(strs(in(r, "encryptionConfig", "resources")), "secrets"), "EKS %s: Kubernetes secrets encrypted with a KMS key", r.Name)
 	}
 	for _, r := range f.resources(storageClass) {
 		record(&good, &bad, in(r, "parameters", "encrypted") == "true", "StorageClass %s: EBS volumes encrypted", r.Name)
@@ -223,7 +224,7 @@ func exposure(f *facts) finding {
 	for _, r := range f.resources(eksCluster) {
 		public := isTrue(in(r, "vpcConfig", "endpointPublicAccess"))
 		cidrs := strs(in(r, "vpcConfig", "publicAccessCidrs"))
-		open := !public || len(cidrs) == 0 || contains(cidrs, "0.0.0.0/0")
+		open := !public || len(cidrs) == 0 || slices.Contains(cidrs, "0.0.0.0/0")
 		record(&good, &bad, !(public && open), "EKS %s: API endpoint public to %s", r.Name, strings.Join(orList(public, cidrs), ", "))
 	}
 	for _, r := range f.resources(rdsInstance) {
@@ -352,10 +353,10 @@ func auditLogging(f *facts) finding {
 	}
 	for _, r := range f.resources(eksCluster) {
 		types := strs(in(r, "enabledClusterLogTypes"))
-		record(&good, &bad, contains(types, "audit") && contains(types, "authenticator"), "EKS %s: control plane logs %s to CloudWatch, kept with no expiry (no retention set)", r.Name, strings.Join(types, ", "))
+		record(&good, &bad, slices.Contains(types, "audit") && slices.Contains(types, "authenticator"), "EKS %s: control plane logs %s to CloudWatch, kept with no expiry (no retention set)", r.Name, strings.Join(types, ", "))
 	}
 	for _, r := range f.resources(rdsInstance) {
-		record(&good, &bad, contains(strs(in(r, "enabledCloudwatchLogsExports")), "postgresql"), "RDS %s: PostgreSQL's log exported to CloudWatch", r.Name)
+		record(&good, &bad, slices.Contains(strs(in(r, "enabledCloudwatchLogsExports")), "postgresql"), "RDS %s: PostgreSQL's log exported to CloudWatch", r.Name)
 	}
 	return verdict(good, bad, "keep the EKS audit and authenticator logs and RDS's postgresql log export on")
 }
@@ -478,7 +479,7 @@ func adminPolicy(doc string) (bool, error) {
 				}
 			}
 		}
-		if contains(acts, "*") || contains(acts, "*:*") {
+		if slices.Contains(acts, "*") || slices.Contains(acts, "*:*") {
 			return true, nil
 		}
 	}

@@ -166,15 +166,6 @@ func number(v any) (float64, bool) {
 	return 0, false
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 // verdict is pass when nothing is bad, else fail with the bad listed
 // first; the good are evidence either way.
 func verdict(good, bad []string, fix string) finding {

@@ -173,7 +173,7 @@ func mill(v float64) string { return fmt.Sprintf("%.0fM", v/1e6) }
 func (c *Case) gainTo(n int) float64 {
 	g := 0.0
 	for m := 1; m <= n; m++ {
-		g += moved(c.Business, m) * (earnings(c.Business, c.To, m) - earnings(c.Business, c.From, m))
+		g += monthGain(c.Business, c.From, c.To, m)
 	}
 	return g
 }

@@ -141,6 +141,12 @@ func downtimeCost(b model.BusinessConfig, s Stage, m int) float64 {
 	return s.DowntimeHours * b.Margin * served(b, s, m) * b.RevenuePerUser / HoursPerMonth
 }
 
+// monthGain is what the move earns in month m: the to stage's earnings
+// over the from stage's, once the move is done.
+func monthGain(b model.BusinessConfig, from, to Stage, m int) float64 {
+	return moved(b, m) * (earnings(b, to, m) - earnings(b, from, m))
+}
+
 // earnings is what a stage earns in month m: the revenue it serves at the
 // margin, less its downtime's cost.
 func earnings(b model.BusinessConfig, s Stage, m int) float64 {
@@ -163,7 +169,7 @@ func Compute(from, to Stage, b model.BusinessConfig) *Case {
 	gain, cost := 0.0, c.Investment
 	next := 0
 	for m := 1; m <= Longest; m++ {
-		gain += moved(b, m) * (earnings(b, to, m) - earnings(b, from, m))
+		gain += monthGain(b, from, to, m)
 		cost += c.MonthlyDelta
 		if c.PaybackMonth == 0 && gain >= cost {
 			c.PaybackMonth = m
