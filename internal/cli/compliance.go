@@ -63,7 +63,7 @@ func runCompliance(io IO, o *ComplianceOptions) error {
 	if err != nil {
 		return err
 	}
-	rec, err := records(in)
+	rec, err := records(in.ProjectDir, in.Config)
 	if err != nil {
 		return err
 	}
@@ -86,12 +86,12 @@ func runCompliance(io IO, o *ComplianceOptions) error {
 
 // records reads what nfx keeps of the stage for its compliance: the
 // latest restore rehearsal (nfx migrate rehearse).
-func records(in *stackInput) (compliance.Records, error) {
-	now := in.Config.Today
+func records(project string, c *model.Config) (compliance.Records, error) {
+	now := c.Today
 	if now.IsZero() {
 		now = time.Now()
 	}
-	return compliance.LoadRecords(rehearsalDir(in.ProjectDir, in.Stage), now)
+	return compliance.LoadRecords(rehearsalDir(project, c.Stage), now)
 }
 
 // rehearsalDir is where nfx migrate rehearse records a stage's rehearsals.

@@ -6,7 +6,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nextflow-crm/nfx/internal/capacity"
-	"github.com/nextflow-crm/nfx/internal/compliance"
 	"github.com/nextflow-crm/nfx/internal/cost"
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/offline"
@@ -104,12 +103,7 @@ func side(io IO, stage, config string) (stagediff.Side, string, error) {
 	if err != nil {
 		return stagediff.Side{}, "", fmt.Errorf("stage %s (%s): %w", in.Stage, in.ConfigFile, err)
 	}
-	side := stagediff.Side{Config: in.Config, Describe: describe, Plan: &res.Plan, Cost: est}
-	if rec, err := records(in); err == nil {
-		if r, err := compliance.Evaluate(in.Config, &res.Plan, res.Files, rec, compliance.Frameworks); err == nil {
-			side.Compliance = r
-		}
-	}
+	side := stagediff.Side{Config: in.Config, Describe: describe, Plan: &res.Plan, Files: res.Files, Cost: est}
 	// A stage the capacity model cannot estimate (Ollama on CPU) still diffs.
 	if c, err := capacity.Compute(in.Config); err == nil {
 		side.Capacity = c

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nextflow-crm/nfx/internal/compliance"
 	"github.com/nextflow-crm/nfx/internal/engine"
 	"github.com/nextflow-crm/nfx/internal/files"
 	"github.com/nextflow-crm/nfx/internal/migrate"
@@ -46,6 +47,12 @@ func runReport(io IO, o *ReportOptions) error {
 		s, dir, err := side(io, string(st), "")
 		if err != nil {
 			return err
+		}
+		// The report's table of each stage's controls.
+		if rec, err := records(dir, s.Config); err == nil {
+			if r, err := compliance.Evaluate(s.Config, s.Plan, s.Files, rec, compliance.Frameworks); err == nil {
+				s.Compliance = r
+			}
 		}
 		stages, proj = append(stages, s), dir
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/nextflow-crm/nfx/internal/capacity"
 	"github.com/nextflow-crm/nfx/internal/compliance"
 	"github.com/nextflow-crm/nfx/internal/cost"
+	"github.com/nextflow-crm/nfx/internal/files"
 	"github.com/nextflow-crm/nfx/internal/migrate"
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/plan"
@@ -139,8 +140,10 @@ type Side struct {
 	Cost *cost.Estimate
 	// Capacity is the stage's capacity estimate, if it could be made.
 	Capacity *capacity.Estimate
-	// Compliance is the stage's compliance report (every framework), if
-	// it could be made.
+	// Files are the stage's rendered files.
+	Files files.Set
+	// Compliance is the stage's compliance report (every framework), where
+	// the report made one.
 	Compliance *compliance.Report
 }
 
