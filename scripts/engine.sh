@@ -146,10 +146,11 @@ swarm_up() {
   iptables -C FORWARD -i nfxbr0 -o nfxbr0 -j ACCEPT 2>/dev/null || iptables -I FORWARD -i nfxbr0 -o nfxbr0 -j ACCEPT
   local refs
   mapfile -t refs < <(cut -d' ' -f1 <<<"$images")
-  docker save "${refs[@]}" >"$state/images.tar"
+  for i in 1 2 3; do node_clear "$state/node$i" || exit 1; done
+  swarm_space
   for i in 1 2 3; do
     ns=nfxnode$i dir=$state/node$i
-    rm -rf "$dir" && mkdir -p "$dir"
+    mkdir -p "$dir"
     ip netns add "$ns" 2>/dev/null || true
     ip link show "nfxv$i" >/dev/null 2>&1 || ip link add "nfxv$i" type veth peer name eth0 netns "$ns"
     ip link set "nfxv$i" master nfxbr0 up
@@ -164,15 +165,23 @@ swarm_up() {
       exec dockerd --data-root $dir/data --exec-root /run/docker-exec --pidfile $dir/dockerd.pid \
         -H unix:///var/run/docker.sock -H unix://$dir/docker.sock $gpu" >"$dir/dockerd.log" 2>&1 &
   done
-  local loads=()
   for i in 1 2 3; do
     for _ in $(seq 1 60); do DOCKER_HOST=unix://$state/node$i/docker.sock docker version >/dev/null 2>&1 && break; sleep 1; done
-    DOCKER_HOST=unix://$state/node$i/docker.sock docker load -q -i "$state/images.tar" >/dev/null &
-    loads+=($!)
   done
-  # Not a bare wait: the daemons are this shell's children too.
-  wait "${loads[@]}"
-  rm -f "$state/images.tar"
+  # One stream of the images into the three nodes: no archive on disk.
+  docker save "${refs[@]}" | tee \
+    >(DOCKER_HOST=unix://$state/node1/docker.sock docker load -q >/dev/null) \
+    >(DOCKER_HOST=unix://$state/node2/docker.sock docker load -q >/dev/null) |
+    DOCKER_HOST=unix://$state/node3/docker.sock docker load -q >/dev/null
+  for i in 1 2; do
+    # tee's process substitutions may still be loading: wait for the images.
+    for _ in $(seq 1 300); do
+      DOCKER_HOST=unix://$state/node$i/docker.sock docker image inspect "${refs[@]}" >/dev/null 2>&1 && break
+      sleep 1
+    done
+    DOCKER_HOST=unix://$state/node$i/docker.sock docker image inspect "${refs[@]}" >/dev/null \
+      || { echo "node$i did not load the stand-in images" >&2; exit 1; }
+  done
   DOCKER_HOST=unix://$state/node1/docker.sock docker swarm init --advertise-addr 10.77.0.11 >/dev/null
   tok=$(DOCKER_HOST=unix://$state/node1/docker.sock docker swarm join-token -q manager)
   for i in 2 3; do
@@ -182,6 +191,34 @@ swarm_up() {
   for i in 1 2 3; do NFX_SWARM="$NFX_SWARM unix://$state/node$i/docker.sock"; done
   export NFX_SWARM
   echo "swarm: $(DOCKER_HOST=unix://$state/node1/docker.sock docker node ls --format '{{.Hostname}}' | sort | tr '\n' ' ')"
+}
+
+# Each node holds its own copy of the stand-in images. Say so before
+# starting when the disk cannot hold three copies and some room to run, rather
+# than fail half-way through a load with "no space left on device".
+swarm_space() {
+  local images_mb need avail
+  # The engine's own image store holds the same images, their layers once.
+  images_mb=$(du -sm "$state/data/overlay2" | cut -f1)
+  need=$(( images_mb * 3 + 2048 ))
+  avail=$(df -Pm "$state" | awk 'NR == 2 {print $4}')
+  if [ "$avail" -lt "$need" ]; then
+    echo "engine: the three-node Swarm needs about $need MB free under $state (three copies of the stand-in images, $images_mb MB each, and 2 GB to run); $avail MB are free." >&2
+    echo "engine: free some space (other checkouts' bin/engine, 'go clean -cache') and run again." >&2
+    exit 1
+  fi
+}
+
+# Remove a node's directory, never through a mount a killed daemon left
+# (a container's bind of / would take the host's files with it).
+node_clear() {
+  [ -e "$1" ] || return 0
+  umount -R "$1" 2>/dev/null || true
+  if awk -v d="$1/" '$5 == substr(d, 1, length(d) - 1) || index($5 "/", d) == 1 {found = 1} END {exit !found}' /proc/self/mountinfo; then
+    echo "engine: $1 still has mounts; not removing it (umount them, then remove it)" >&2
+    return 1
+  fi
+  rm -rf "$1"
 }
 
 swarm_down() {
@@ -198,6 +235,8 @@ swarm_down() {
     fi
     ip netns del "nfxnode$i" 2>/dev/null || true
     ip link del "nfxv$i" 2>/dev/null || true
+    # A node's images are loaded afresh by each run: leave no copy behind.
+    node_clear "$state/node$i/data"
   done
   ip link del nfxbr0 2>/dev/null || true
   iptables -D FORWARD -i nfxbr0 -o nfxbr0 -j ACCEPT 2>/dev/null || true
