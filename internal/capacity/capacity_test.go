@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/internal/provider/aws"
 )
 
 func compute(t *testing.T, cfg *model.Config) *Estimate {
@@ -201,7 +202,7 @@ func TestUnestimableStacks(t *testing.T) {
 
 // Every GPU nfx offers on the cloud has published figures.
 func TestCloudGPUsHaveFigures(t *testing.T) {
-	for name, g := range model.GPUTypes {
+	for name, g := range aws.GPUInstances {
 		if _, ok := GPUs[g.GPU]; !ok {
 			t.Errorf("%s: %s has no figures", name, g.GPU)
 		}

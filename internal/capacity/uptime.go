@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/internal/provider/aws"
 )
 
 // Failure rates and repair times of the self-hosted stages. They are
@@ -37,21 +38,6 @@ const (
 	plannedSwitchovers, switchoverHours = 1.0, 5.0 / 60
 )
 
-// cloudSLAs are AWS's published monthly uptime commitments for the parts
-// the CRM needs in series. The EKS control plane (99.95 %) is not among
-// them: running pods keep serving while it is away. Traffic comes in
-// through the Cloudflare Tunnel (two cloudflared pods in two zones, on the
-// EC2 instances above), as on the other stages, whose models do not count
-// Cloudflare's edge either.
-var cloudSLAs = []struct {
-	part   string
-	uptime float64
-}{
-	{"EC2 instances in two or more zones (EC2 region-level SLA)", 99.99},
-	{"RDS Multi-AZ instance (RDS SLA)", 99.95},
-	{"ElastiCache Multi-AZ with automatic failover (ElastiCache SLA)", 99.99},
-}
-
 func (e *Estimate) uptime(cfg *model.Config) error {
 	switch m := model.Profiles[cfg.Stage].UptimeModel; m {
 	case model.UptimeSingleHost:
@@ -67,10 +53,10 @@ func (e *Estimate) uptime(cfg *model.Config) error {
 	case model.UptimeProviderSLA:
 		e.ServiceHoursPerDay = 24
 		up := 1.0
-		for _, s := range cloudSLAs {
-			up *= s.uptime / 100
-			e.Uptime = append(e.Uptime, Outage{Cause: s.part, DowntimeHours: (1 - s.uptime/100) * hoursPerMonth,
-				Detail: fmt.Sprintf("%.2f %% committed", s.uptime)})
+		for _, s := range aws.SLAs {
+			up *= s.Uptime / 100
+			e.Uptime = append(e.Uptime, Outage{Cause: s.Part, DowntimeHours: (1 - s.Uptime/100) * hoursPerMonth,
+				Detail: fmt.Sprintf("%.2f %% committed", s.Uptime)})
 		}
 		e.DowntimeHoursPerMonth = (1 - up) * hoursPerMonth
 		e.UptimePercent = up * 100

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/plan"
+	"github.com/nextflow-crm/nfx/internal/provider/aws"
 )
 
 // ids is a shorthand for a control's identifiers.
@@ -27,18 +28,18 @@ func l(s ...string) []string { return s }
 
 // AWS resource types the checks read.
 const (
-	rdsInstance  = "aws:rds/instance:Instance"
-	rdsParams    = "aws:rds/parameterGroup:ParameterGroup"
-	cacheGroup   = "aws:elasticache/replicationGroup:ReplicationGroup"
-	eksCluster   = "aws:eks/cluster:Cluster"
-	s3Encryption = "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2"
-	s3Versioning = "aws:s3/bucketVersioningV2:BucketVersioningV2"
-	s3Lifecycle  = "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2"
+	rdsInstance  = aws.DBInstance
+	rdsParams    = aws.DBParameterGroup
+	cacheGroup   = aws.CacheGroup
+	eksCluster   = aws.Cluster
+	s3Encryption = aws.BucketEncryption
+	s3Versioning = aws.BucketVersioning
+	s3Lifecycle  = aws.BucketLifecycle
 	storageClass = "kubernetes:storage.k8s.io/v1:StorageClass"
-	secGroup     = "aws:ec2/securityGroup:SecurityGroup"
-	rolePolicy   = "aws:iam/rolePolicy:RolePolicy"
-	roleAttach   = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
-	kmsKey       = "aws:kms/key:Key"
+	secGroup     = aws.SecurityGroup
+	rolePolicy   = aws.RolePolicy
+	roleAttach   = aws.RolePolicyAttachment
+	kmsKey       = aws.KMSKey
 	k8sSecret    = "kubernetes:core/v1:Secret"
 	k8sService   = "kubernetes:core/v1:Service"
 	cronJob      = "kubernetes:batch/v1:CronJob"

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/plan"
+	"github.com/nextflow-crm/nfx/internal/provider/aws"
 )
 
 // Currencies nfx reports in.
@@ -158,31 +159,14 @@ func (e *Estimate) selfHosted(cfg *model.Config) {
 	}
 }
 
-// free are the planned types that cost nothing themselves (their cost is
-// in what runs on them, or AWS does not charge for them).
+// free are the planned types that cost nothing themselves beyond the
+// provider's own (aws.Free): their cost is in what runs on them.
 var free = map[string]string{
-	"aws:iam/role:Role": "IAM has no charge", "aws:iam/rolePolicy:RolePolicy": "IAM has no charge",
-	"aws:iam/rolePolicyAttachment:RolePolicyAttachment":   "IAM has no charge",
-	"aws:iam/openIdConnectProvider:OpenIdConnectProvider": "IAM has no charge",
-	"aws:ec2/vpc:Vpc": "no charge", "aws:ec2/subnet:Subnet": "no charge", "aws:ec2/internetGateway:InternetGateway": "no charge",
-	"aws:ec2/routeTable:RouteTable": "no charge", "aws:ec2/routeTableAssociation:RouteTableAssociation": "no charge",
-	"aws:ec2/securityGroup:SecurityGroup": "no charge", "aws:rds/subnetGroup:SubnetGroup": "no charge",
-	"aws:rds/parameterGroup:ParameterGroup": "no charge", "aws:elasticache/subnetGroup:SubnetGroup": "no charge",
-	"aws:eks/addon:Addon":                                     "EKS add-ons have no charge; their pods run on the priced nodes",
-	"aws:eks/accessEntry:AccessEntry":                         "no charge",
-	"aws:eks/accessPolicyAssociation:AccessPolicyAssociation": "no charge",
-	"aws:sns/topic:Topic":                                     "alarm notifications stay within SNS's free tier",
-	"aws:sns/topicSubscription:TopicSubscription":             "no charge",
-	"aws:s3/bucketVersioningV2:BucketVersioningV2":            "priced with the bucket's storage",
-	"aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2": "priced with the bucket's storage",
-	"aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock":                                     "no charge",
-	"aws:ec2/vpcEndpoint:VpcEndpoint":                                                            "no charge (an S3 gateway endpoint)",
-	"aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2":                       "no charge",
-	"pulumi:providers:kubernetes":                                                                "no charge",
-	"cloudflare:index/zeroTrustTunnelCloudflared:ZeroTrustTunnelCloudflared":                     "Cloudflare Tunnel has no charge; cloudflared runs on the priced nodes",
-	"cloudflare:index/zeroTrustTunnelCloudflaredConfig:ZeroTrustTunnelCloudflaredConfig":         "no charge",
-	"kubernetes:helm.sh/v3:Release":                                                              "runs on the priced nodes",
-	"cloudflare:index/record:Record":                                                             "DNS records are free on every Cloudflare plan",
+	"pulumi:providers:kubernetes":                                                        "no charge",
+	"cloudflare:index/zeroTrustTunnelCloudflared:ZeroTrustTunnelCloudflared":             "Cloudflare Tunnel has no charge; cloudflared runs on the priced nodes",
+	"cloudflare:index/zeroTrustTunnelCloudflaredConfig:ZeroTrustTunnelCloudflaredConfig": "no charge",
+	"kubernetes:helm.sh/v3:Release":                                                      "runs on the priced nodes",
+	"cloudflare:index/record:Record":                                                     "DNS records are free on every Cloudflare plan",
 }
 
 // price looks up a size in one of the table's price lists; a size the list
@@ -203,36 +187,36 @@ var providers = map[string]func(*Estimate, *model.Config, *plan.Plan) error{
 // aws prices an AWS plan against the embedded price table.
 func (e *Estimate) aws(cfg *model.Config, p *plan.Plan) error {
 	cc, costs := cfg.Cloud, cfg.Costs
-	t, ok := Prices[cc.Region]
+	t, ok := aws.Prices[cc.Region]
 	if !ok {
 		var regions []string
-		for r := range Prices {
+		for r := range aws.Prices {
 			regions = append(regions, r)
 		}
 		sort.Strings(regions)
 		return fmt.Errorf("nextflow:cloud.region: nfx has no prices for %q; it prices %s", cc.Region, strings.Join(regions, ", "))
 	}
-	e.Prices = fmt.Sprintf("%s, %s, %s", t.Region, PricesDate, PricesSource)
-	h := float64(HoursPerMonth)
+	e.Prices = fmt.Sprintf("%s, %s, %s", t.Region, aws.PricesDate, aws.PricesSource)
+	h := float64(aws.HoursPerMonth)
 	nats := 0
 	for _, r := range p.Resources {
 		in := r.Inputs
 		switch {
 		case strings.HasPrefix(r.Type, "nextflow:"):
 			continue
-		case r.Type == "aws:eks/cluster:Cluster":
+		case r.Type == aws.Cluster:
 			// A version past its standard support is billed at the
-			// extended rate for as long as it runs (model.EKSVersions).
+			// extended rate for as long as it runs (aws.EKSVersions).
 			version, _ := in["version"].(string)
-			support, day := model.EKSSupport(version, cfg.Today), cfg.Today.Format("2006-01-02")
+			support, day := aws.EKSSupport(version, cfg.Today), cfg.Today.Format("2006-01-02")
 			rate, why := t.EKSCluster, fmt.Sprintf("$%.2f/h, Kubernetes %s in standard support on %s", t.EKSCluster, version, day)
-			if support != model.SupportStandard {
+			if support != aws.SupportStandard {
 				rate, why = t.EKSExtended, fmt.Sprintf("$%.2f/h: Kubernetes %s is %s on %s", t.EKSExtended, version, support, day)
 			}
 			e.usd("EKS control plane", "infrastructure", rate*h, rate*h, why)
 			logs := costs.LogsGB * t.LogsIngestGB
 			e.usd("control-plane logs", "infrastructure", logs, logs, fmt.Sprintf("%.0f GB/month ingested (assumed) at $%.2f/GB", costs.LogsGB, t.LogsIngestGB))
-		case r.Type == "aws:eks/nodeGroup:NodeGroup":
+		case r.Type == aws.NodeGroup:
 			typ := first(in["instanceTypes"])
 			price, ok := e.price(t.EC2, t.Region, typ, r)
 			if !ok {
@@ -248,9 +232,9 @@ func (e *Estimate) aws(cfg *model.Config, p *plan.Plan) error {
 				disk = 20 // EKS's default root volume
 			}
 			e.usd("node disks "+r.Name, "infrastructure", desired*disk*t.EBSgp3GB, maxSize*disk*t.EBSgp3GB, fmt.Sprintf("%.0f GB gp3 each at $%.3f/GB-month", disk, t.EBSgp3GB))
-		case r.Type == "aws:ec2/natGateway:NatGateway":
+		case r.Type == aws.NATGateway:
 			nats++
-		case r.Type == "aws:ec2/eip:Eip":
+		case r.Type == aws.EIP:
 			e.usd("public IPv4 "+r.Name, "infrastructure", t.PublicIPv4*h, t.PublicIPv4*h, fmt.Sprintf("$%.3f/h", t.PublicIPv4))
 		case r.Type == "kubernetes:apps/v1:StatefulSet":
 			spec, _ := in["spec"].(map[string]any)
@@ -261,7 +245,7 @@ func (e *Estimate) aws(cfg *model.Config, p *plan.Plan) error {
 				v := replicas * gb * t.EBSgp3GB
 				e.usd("volumes "+r.Name, "infrastructure", v, v, fmt.Sprintf("%.0f x %.0f GB gp3 at $%.3f/GB-month", replicas, gb, t.EBSgp3GB))
 			}
-		case r.Type == "aws:rds/instance:Instance":
+		case r.Type == aws.DBInstance:
 			class, _ := in["instanceClass"].(string)
 			price, ok := e.price(t.RDS, t.Region, class, r)
 			if !ok {
@@ -281,7 +265,7 @@ func (e *Estimate) aws(cfg *model.Config, p *plan.Plan) error {
 			s := copies * storage * t.RDSgp3GB
 			e.usd("database storage "+r.Name, "infrastructure", s, s, fmt.Sprintf("%.0f GB gp3 x %.0f at $%.3f/GB-month", storage, copies, t.RDSgp3GB))
 			e.Lines[len(e.Lines)-1].Part = partOf(r)
-		case r.Type == "aws:elasticache/replicationGroup:ReplicationGroup":
+		case r.Type == aws.CacheGroup:
 			typ, _ := in["nodeType"].(string)
 			price, ok := e.price(t.Cache, t.Region, typ, r)
 			if !ok {
@@ -290,12 +274,12 @@ func (e *Estimate) aws(cfg *model.Config, p *plan.Plan) error {
 			n := num(in["numCacheClusters"])
 			e.usd("cache "+r.Name, "infrastructure", n*price*h, n*price*h, fmt.Sprintf("%.0f x %s at $%.3f/h", n, typ, price))
 			e.Lines[len(e.Lines)-1].Part = partOf(r)
-		case r.Type == "aws:s3/bucketV2:BucketV2":
+		case r.Type == aws.Bucket:
 			v := costs.S3GB * t.S3GB
 			e.usd("backup storage", "infrastructure", v, v, fmt.Sprintf("%.0f GB (assumed) at $%.3f/GB-month", costs.S3GB, t.S3GB))
-		case r.Type == "aws:cloudwatch/metricAlarm:MetricAlarm":
+		case r.Type == aws.MetricAlarm:
 			e.usd("alarm "+r.Name, "infrastructure", t.AlarmMonth, t.AlarmMonth, fmt.Sprintf("$%.2f/month", t.AlarmMonth))
-		case r.Type == "aws:kms/key:Key":
+		case r.Type == aws.KMSKey:
 			e.usd("KMS key", "infrastructure", t.KMSKeyMonth, t.KMSKeyMonth, fmt.Sprintf("$%.2f/month", t.KMSKeyMonth))
 		case r.Type == "kubernetes:helm.sh/v3:Release" && in["chart"] == "kube-prometheus-stack":
 			// Its pods run on the priced nodes; Prometheus's volume is its own.
@@ -312,6 +296,9 @@ func (e *Estimate) aws(cfg *model.Config, p *plan.Plan) error {
 			continue // the objects run on the priced nodes
 		default:
 			if _, ok := free[r.Type]; ok {
+				continue
+			}
+			if _, ok := aws.Free[r.Type]; ok {
 				continue
 			}
 			e.Unpriced = append(e.Unpriced, Unpriced{r.Type, r.Name, "not in nfx's price table"})

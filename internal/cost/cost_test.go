@@ -10,6 +10,7 @@ import (
 
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/plan"
+	"github.com/nextflow-crm/nfx/internal/provider/aws"
 	_ "github.com/nextflow-crm/nfx/internal/testutil"
 )
 
@@ -136,7 +137,7 @@ func TestCloudLinesByHand(t *testing.T) {
 	if len(e.Unpriced) != 1 || e.Unpriced[0].Name != "mystery" {
 		t.Errorf("unpriced: %+v", e.Unpriced)
 	}
-	if !strings.Contains(e.Prices, PricesDate) {
+	if !strings.Contains(e.Prices, aws.PricesDate) {
 		t.Errorf("prices carry no date: %s", e.Prices)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nextflow-crm/nfx/internal/provider/aws"
 )
 
 // The versions' support is read on the day of the check: the same
@@ -68,15 +70,18 @@ func TestVersionsAgainstTheirSupportWindows(t *testing.T) {
 // rules were read: the defaults never start a user on a version AWS is
 // retiring.
 func TestDefaultsAreInStandardSupport(t *testing.T) {
-	today := day(RulesDate)
+	today, err := time.Parse("2006-01-02", aws.VersionsDate)
+	if err != nil {
+		t.Fatal(err)
+	}
 	c := Defaults(Cloud)
-	if s := EKSSupport(c.Cloud.KubernetesVersion, today); s != SupportStandard {
+	if s := aws.EKSSupport(c.Cloud.KubernetesVersion, today); s != aws.SupportStandard {
 		t.Errorf("default Kubernetes %s: %s", c.Cloud.KubernetesVersion, s)
 	}
-	if w, ok := window(RDSPostgresMajors, c.Cloud.DBEngineVersion); !ok || w.At(today) != SupportStandard {
+	if w, ok := aws.Window(aws.RDSPostgresMajors, c.Cloud.DBEngineVersion); !ok || w.At(today) != aws.SupportStandard {
 		t.Errorf("default PostgreSQL %s is not in standard support", c.Cloud.DBEngineVersion)
 	}
-	if newest := newestStandard(EKSVersions, today).Version; newest != c.Cloud.KubernetesVersion {
+	if newest := aws.NewestStandard(aws.EKSVersions, today).Version; newest != c.Cloud.KubernetesVersion {
 		t.Errorf("the default Kubernetes version %s is not the newest in standard support (%s)", c.Cloud.KubernetesVersion, newest)
 	}
 }
@@ -162,7 +167,7 @@ func TestGeneratedSecretsSatisfyEveryConsumer(t *testing.T) {
 
 // What a fresh account and the cloud's own shape refuse, found before `up`.
 func TestCloudFirstUpBlockers(t *testing.T) {
-	today := day(RulesDate)
+	today, _ := time.Parse("2006-01-02", RulesDate)
 	cases := []struct {
 		name   string
 		values map[string]string

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/nextflow-crm/nfx/internal/provider/aws"
 )
 
 // CloudConfig is `nextflow:cloud`, the AWS side of the cloud stage.
@@ -70,41 +72,6 @@ type CloudConfig struct {
 	ZoneID string `json:"zoneId"`
 }
 
-// GPUType is an EC2 GPU instance type nfx knows.
-type GPUType struct {
-	GPU   string
-	VRAM  Bytes
-	VCPUs int
-	// Memory is the instance's RAM.
-	Memory Bytes
-}
-
-// GPUTypes are the EC2 GPU instance types nfx can place Ollama on.
-var GPUTypes = map[string]GPUType{
-	"g4dn.xlarge":  {"NVIDIA T4", 16 * GiB, 4, 16 * GiB},
-	"g4dn.2xlarge": {"NVIDIA T4", 16 * GiB, 8, 32 * GiB},
-	"g5.xlarge":    {"NVIDIA A10G", 24 * GiB, 4, 16 * GiB},
-	"g5.2xlarge":   {"NVIDIA A10G", 24 * GiB, 8, 32 * GiB},
-	"g5.4xlarge":   {"NVIDIA A10G", 24 * GiB, 16, 64 * GiB},
-}
-
-// NodeType is an EC2 instance type nfx knows for the general node group.
-type NodeType struct {
-	VCPUs  int
-	Memory Bytes
-}
-
-// NodeTypes are the general-purpose, compute and memory instance types nfx
-// checks pods against (AWS's published vCPUs and memory).
-var NodeTypes = map[string]NodeType{
-	"t3.medium": {2, 4 * GiB}, "t3.large": {2, 8 * GiB}, "t3.xlarge": {4, 16 * GiB}, "t3.2xlarge": {8, 32 * GiB},
-	"m5.large": {2, 8 * GiB}, "m5.xlarge": {4, 16 * GiB}, "m5.2xlarge": {8, 32 * GiB}, "m5.4xlarge": {16, 64 * GiB},
-	"m6i.large": {2, 8 * GiB}, "m6i.xlarge": {4, 16 * GiB}, "m6i.2xlarge": {8, 32 * GiB}, "m6i.4xlarge": {16, 64 * GiB}, "m6i.8xlarge": {32, 128 * GiB},
-	"m7i.large": {2, 8 * GiB}, "m7i.xlarge": {4, 16 * GiB}, "m7i.2xlarge": {8, 32 * GiB}, "m7i.4xlarge": {16, 64 * GiB},
-	"c6i.large": {2, 4 * GiB}, "c6i.xlarge": {4, 8 * GiB}, "c6i.2xlarge": {8, 16 * GiB}, "c6i.4xlarge": {16, 32 * GiB},
-	"r6i.large": {2, 16 * GiB}, "r6i.xlarge": {4, 32 * GiB}, "r6i.2xlarge": {8, 64 * GiB}, "r6i.4xlarge": {16, 128 * GiB},
-}
-
 // What a node keeps for itself (the kubelet, the container runtime, the
 // system pods): pods get the rest. EKS's reservation grows with the node;
 // a tenth of the memory and a tenth of a core are about it on these sizes.
@@ -117,8 +84,8 @@ const (
 // Kubernetes would leave it pending forever.
 func checkPodFit(c *Config, ds *Diagnostics) {
 	cc := c.Cloud
-	general, knownGeneral := NodeTypes[cc.NodeInstanceType]
-	gpu, knownGPU := GPUTypes[cc.GPUInstanceType]
+	general, knownGeneral := aws.Instances[cc.NodeInstanceType]
+	gpu, knownGPU := aws.GPUInstances[cc.GPUInstanceType]
 	if !knownGeneral {
 		ds.Warnf(FullKey("cloud.nodeInstanceType"), "use one of the types nfx knows to have pods checked against it",
 			"%s is unknown to nfx: pods are not checked against its size", cc.NodeInstanceType)
@@ -131,9 +98,9 @@ func checkPodFit(c *Config, ds *Diagnostics) {
 		name, cpus, mem := cc.NodeInstanceType, 0, Bytes(0)
 		switch {
 		case onGPU && knownGPU:
-			name, cpus, mem = cc.GPUInstanceType, gpu.VCPUs, gpu.Memory
+			name, cpus, mem = cc.GPUInstanceType, gpu.VCPUs, Bytes(gpu.MemoryGiB)*GiB
 		case !onGPU && knownGeneral:
-			cpus, mem = general.VCPUs, general.Memory
+			cpus, mem = general.VCPUs, Bytes(general.MemoryGiB)*GiB
 		default:
 			continue
 		}
@@ -150,29 +117,6 @@ func checkPodFit(c *Config, ds *Diagnostics) {
 				"%s does not fit a %s node (%s, %.1f GiB left to pods)", sz.Memory, name, mem, availMem.GB())
 		}
 	}
-}
-
-// gpuRegions says where each GPU family is offered: the regions where
-// `aws ec2 describe-instance-type-offerings --location-type region` lists
-// g5.2xlarge (a public run of it, 2024). g4dn is offered in at least the
-// same regions. Regions outside this list are not known to offer them.
-var gpuRegions = []string{
-	"ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-south-1", "ap-southeast-1", "ap-southeast-2",
-	"ca-central-1", "eu-central-1", "eu-north-1", "eu-west-1", "eu-west-2", "eu-west-3",
-	"sa-east-1", "us-east-1", "us-east-2", "us-west-1", "us-west-2",
-}
-
-// RegionOffers reports whether region offers the GPU instance type.
-func RegionOffers(region, instanceType string) bool {
-	_, known := GPUTypes[instanceType]
-	return known && slices.Contains(gpuRegions, region)
-}
-
-// Regions lists the regions nfx knows, sorted.
-func Regions() []string {
-	out := append([]string(nil), gpuRegions...)
-	sort.Strings(out)
-	return out
 }
 
 var (
@@ -192,20 +136,20 @@ func checkCloud(c *Config, ds *Diagnostics) {
 	switch {
 	case !regionRE.MatchString(cc.Region):
 		ds.Errorf(k("region"), "use an AWS region such as us-east-1 or ap-southeast-1", "%q is not an AWS region", cc.Region)
-	case !slices.Contains(gpuRegions, cc.Region):
-		ds.Errorf(k("region"), "use one of "+strings.Join(Regions(), ", "), "region %q is unknown to nfx", cc.Region)
+	case !aws.KnownRegion(cc.Region):
+		ds.Errorf(k("region"), "use one of "+strings.Join(aws.Regions(), ", "), "region %q is unknown to nfx", cc.Region)
 	}
 	if cc.AvailabilityZones < 2 || cc.AvailabilityZones > 6 {
 		ds.Errorf(k("availabilityZones"), "use 3 (2 to 6)", "must be between 2 and 6, got %d", cc.AvailabilityZones)
 	}
 	checkVPC(k("vpcCidr"), cc.VpcCidr, ds)
 	if !versionRE.MatchString(cc.KubernetesVersion) {
-		ds.Errorf(k("kubernetesVersion"), "pin a version such as "+newestStandard(EKSVersions, c.Today).Version, "%q is not a Kubernetes version", cc.KubernetesVersion)
+		ds.Errorf(k("kubernetesVersion"), "pin a version such as "+aws.NewestStandard(aws.EKSVersions, c.Today).Version, "%q is not a Kubernetes version", cc.KubernetesVersion)
 	} else {
-		checkVersion(k("kubernetesVersion"), "EKS Kubernetes", EKSVersions, cc.KubernetesVersion, c.Today,
+		checkVersion(k("kubernetesVersion"), "EKS Kubernetes", aws.EKSVersions, cc.KubernetesVersion, c.Today,
 			", when EKS charges $0.60 per cluster-hour instead of $0.10", ds)
 	}
-	if _, ok := ClusterAutoscalerTags[cc.KubernetesVersion]; !ok && EKSSupport(cc.KubernetesVersion, c.Today) != SupportUnknown && EKSSupport(cc.KubernetesVersion, c.Today) != SupportEnded {
+	if _, ok := aws.ClusterAutoscalerTags[cc.KubernetesVersion]; !ok && aws.EKSSupport(cc.KubernetesVersion, c.Today) != aws.SupportUnknown && aws.EKSSupport(cc.KubernetesVersion, c.Today) != aws.SupportEnded {
 		ds.Warnf(k("kubernetesVersion"), "use 1.35, or check that the chart's Cluster Autoscaler 1.31 still works on "+cc.KubernetesVersion,
 			"nfx knows no Cluster Autoscaler release for Kubernetes %s: the chart's own (1.31) runs, and the autoscaler asks for its control plane's minor", cc.KubernetesVersion)
 	}
@@ -237,14 +181,14 @@ func checkCloud(c *Config, ds *Diagnostics) {
 	checkPool("node", cc.NodeMin, cc.NodeDesired, cc.NodeMax)
 	if cc.GPUPool {
 		checkPool("gpu", cc.GPUMin, cc.GPUDesired, cc.GPUMax)
-		if _, ok := GPUTypes[cc.GPUInstanceType]; !ok {
+		if _, ok := aws.GPUInstances[cc.GPUInstanceType]; !ok {
 			var names []string
-			for n := range GPUTypes {
+			for n := range aws.GPUInstances {
 				names = append(names, n)
 			}
 			sort.Strings(names)
 			ds.Errorf(k("gpuInstanceType"), "use one of "+strings.Join(names, ", "), "GPU instance type %q is unknown to nfx", cc.GPUInstanceType)
-		} else if slices.Contains(gpuRegions, cc.Region) && !RegionOffers(cc.Region, cc.GPUInstanceType) {
+		} else if aws.KnownRegion(cc.Region) && !aws.RegionOffers(cc.Region, cc.GPUInstanceType) {
 			ds.Errorf(k("gpuInstanceType"), "choose a region that offers it", "%s is not offered in %s", cc.GPUInstanceType, cc.Region)
 		}
 	}
@@ -265,9 +209,9 @@ func checkCloud(c *Config, ds *Diagnostics) {
 	if cc.CacheNodes < 2 || cc.CacheNodes > 6 {
 		ds.Errorf(k("cacheNodes"), "use 2 or more for automatic failover (at most 6)", "must be between 2 and 6, got %d", cc.CacheNodes)
 	}
-	if !slices.Contains(ElastiCacheRedisVersions, cc.CacheEngineVersion) {
-		ds.Errorf(k("cacheEngineVersion"), "use one of "+strings.Join(ElastiCacheRedisVersions, ", "),
-			"%q is not a Redis OSS version ElastiCache creates with AUTH and TLS, by nfx's table of %s", cc.CacheEngineVersion, RulesDate)
+	if !slices.Contains(aws.ElastiCacheRedisVersions, cc.CacheEngineVersion) {
+		ds.Errorf(k("cacheEngineVersion"), "use one of "+strings.Join(aws.ElastiCacheRedisVersions, ", "),
+			"%q is not a Redis OSS version ElastiCache creates with AUTH and TLS, by nfx's table of %s", cc.CacheEngineVersion, aws.VersionsDate)
 	}
 	if cc.CRMMaxReplicas < c.CRM.Replicas {
 		ds.Errorf(k("crmMaxReplicas"), fmt.Sprintf("keep it at or above crm.replicas (%d)", c.CRM.Replicas), "is below the CRM's minimum: %d < %d", cc.CRMMaxReplicas, c.CRM.Replicas)
@@ -297,16 +241,16 @@ func checkCloud(c *Config, ds *Diagnostics) {
 func checkQuotas(c *Config, ds *Diagnostics) {
 	cc := c.Cloud
 	var need []string
-	if v, ok := GeneralVCPUs[cc.NodeInstanceType]; ok {
-		need = append(need, fmt.Sprintf("%d vCPUs of Standard instances (quota %s) for %d x %s", cc.NodeMax*v, QuotaStandardVCPUs, cc.NodeMax, cc.NodeInstanceType))
+	if n, ok := aws.Instances[cc.NodeInstanceType]; ok {
+		need = append(need, fmt.Sprintf("%d vCPUs of Standard instances (quota %s) for %d x %s", cc.NodeMax*n.VCPUs, aws.QuotaStandardVCPUs, cc.NodeMax, cc.NodeInstanceType))
 	}
-	if g, ok := GPUTypes[cc.GPUInstanceType]; ok && cc.GPUPool {
-		need = append(need, fmt.Sprintf("%d vCPUs of G and VT instances (quota %s) for %d x %s", cc.GPUMax*g.VCPUs, QuotaGVCPUs, cc.GPUMax, cc.GPUInstanceType))
+	if g, ok := aws.GPUInstances[cc.GPUInstanceType]; ok && cc.GPUPool {
+		need = append(need, fmt.Sprintf("%d vCPUs of G and VT instances (quota %s) for %d x %s", cc.GPUMax*g.VCPUs, aws.QuotaGVCPUs, cc.GPUMax, cc.GPUInstanceType))
 	}
 	if len(need) == 0 {
 		return
 	}
-	ds.Warnf(FullKey("cloud.gpuMax"), fmt.Sprintf("check them with `aws service-quotas get-service-quota --service-code ec2 --quota-code %s --region %s` (and %s), and request increases before `pulumi up`", QuotaGVCPUs, cc.Region, QuotaStandardVCPUs),
+	ds.Warnf(FullKey("cloud.gpuMax"), fmt.Sprintf("check them with `aws service-quotas get-service-quota --service-code ec2 --quota-code %s --region %s` (and %s), and request increases before `pulumi up`", aws.QuotaGVCPUs, cc.Region, aws.QuotaStandardVCPUs),
 		"at their maximum the node groups need %s in %s; a new account's On-Demand quotas are often lower", strings.Join(need, " and "), cc.Region)
 }
 
@@ -420,18 +364,26 @@ func checkPublicCIDRs(path string, cidrs []string, ds *Diagnostics) {
 	}
 }
 
-// providerChecks holds each provider's checks of its config object.
-var providerChecks = map[string]func(*Config, *Diagnostics){"aws": checkCloud}
+// provider is what the model asks of a cloud provider: the checks of its
+// config object, and one node of its GPU pool described as the host the AI
+// runs on, for the model fit. The provider's facts (prices, SLAs, instance
+// types, regions, versions, type tokens) are its package's,
+// internal/provider/<name>.
+type provider struct {
+	check func(*Config, *Diagnostics)
+	host  func(*Config) Hardware
+}
 
-// providerHosts describe one node of each provider's GPU pool as the host
-// Ollama runs on, for the model fit.
-var providerHosts = map[string]func(*Config) Hardware{"aws": cloudHost}
+// providers holds the providers nfx knows: one line each.
+var providers = map[string]provider{
+	"aws": {check: checkCloud, host: cloudHost},
+}
 
 // cloudHost describes the cloud stage's GPU node as its host, for the model fit.
 func cloudHost(c *Config) Hardware {
-	g, ok := GPUTypes[c.Cloud.GPUInstanceType]
+	g, ok := aws.GPUInstances[c.Cloud.GPUInstanceType]
 	if !c.Cloud.GPUPool || !ok {
 		return Hardware{}
 	}
-	return Hardware{CPU: c.Cloud.GPUInstanceType, Threads: g.VCPUs, Memory: g.Memory, GPU: g.GPU, GPUCount: 1, VRAM: g.VRAM, Nodes: c.Cloud.GPUMax, GPUNodes: c.Cloud.GPUMax}
+	return Hardware{CPU: c.Cloud.GPUInstanceType, Threads: g.VCPUs, Memory: Bytes(g.MemoryGiB) * GiB, GPU: g.GPU, GPUCount: 1, VRAM: Bytes(g.VRAMGiB) * GiB, Nodes: c.Cloud.GPUMax, GPUNodes: c.Cloud.GPUMax}
 }

@@ -407,12 +407,12 @@ func phaseStructure(c *Config, ds *Diagnostics) {
 	checkBusiness(c.Business, ds)
 	h := c.Host
 	if prof.Hosting == Provider {
-		check, ok := providerChecks[prof.Provider]
+		p, ok := providers[prof.Provider]
 		if !ok {
 			ds.Errorf(k("stage"), "use a stage whose provider nfx knows", "the %s stage's provider %q has no checks in nfx", c.Stage, prof.Provider)
 			return
 		}
-		check(c, ds)
+		p.check(c, ds)
 		return // no single host: the provider's node groups size it
 	}
 	if h.Nodes < 1 {
@@ -548,8 +548,8 @@ func phaseCapabilities(c *Config, ds *Diagnostics) {
 	prof := Profiles[c.Stage]
 	if prof.Hosting == Provider {
 		// A provider stage's "host" for Ollama is one node of its GPU pool.
-		if host, ok := providerHosts[prof.Provider]; ok {
-			c.Host = host(c)
+		if p, ok := providers[prof.Provider]; ok {
+			c.Host = p.host(c)
 		}
 	}
 	h := c.Host

@@ -3,6 +3,8 @@ package model
 import (
 	"fmt"
 	"sort"
+
+	"github.com/nextflow-crm/nfx/internal/provider/aws"
 )
 
 // Kind is what a part is for. Each stage has one provisioner per kind: a
@@ -181,12 +183,12 @@ func dataKinds() []string {
 // part that holds data.
 var (
 	DataTypes = map[Kind][]string{
-		KindDatabase: {"aws:rds/instance:Instance", "kubernetes:apps/v1:StatefulSet", "kubernetes:core/v1:PersistentVolumeClaim"},
-		KindCache:    {"aws:elasticache/replicationGroup:ReplicationGroup", "kubernetes:apps/v1:StatefulSet", "kubernetes:core/v1:PersistentVolumeClaim"},
+		KindDatabase: {aws.DBInstance, "kubernetes:apps/v1:StatefulSet", "kubernetes:core/v1:PersistentVolumeClaim"},
+		KindCache:    {aws.CacheGroup, "kubernetes:apps/v1:StatefulSet", "kubernetes:core/v1:PersistentVolumeClaim"},
 		KindVector:   {"kubernetes:apps/v1:StatefulSet", "kubernetes:core/v1:PersistentVolumeClaim"},
 		KindAI:       {"kubernetes:apps/v1:StatefulSet", "kubernetes:core/v1:PersistentVolumeClaim"},
 	}
-	BackupTypes = []string{"aws:s3/bucketV2:BucketV2", "aws:s3/bucket:Bucket"}
+	BackupTypes = []string{aws.Bucket, aws.LegacyBucket}
 )
 
 // StatefulTypes is every resource type whose replacement or deletion

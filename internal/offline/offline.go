@@ -19,6 +19,7 @@ import (
 	"github.com/nextflow-crm/nfx/internal/files"
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/plan"
+	"github.com/nextflow-crm/nfx/internal/provider/aws"
 	"github.com/nextflow-crm/nfx/stacks"
 )
 
@@ -144,8 +145,8 @@ var protocolMarks = map[string]bool{
 // computedInvokes lists, per provider function the program calls, the
 // result fields that only the provider knows: they come back unknown.
 var computedInvokes = map[string][]string{
-	"aws:index/getAvailabilityZones:getAvailabilityZones":  {"names", "zoneIds"},
-	"aws:secretsmanager/getSecretVersion:getSecretVersion": {"secretString"},
+	aws.GetAvailabilityZones: {"names", "zoneIds"},
+	aws.GetSecretVersion:     {"secretString"},
 }
 
 // Call answers provider function calls: the fields only the provider knows

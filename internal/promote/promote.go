@@ -24,6 +24,7 @@ import (
 	"github.com/nextflow-crm/nfx/internal/files"
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/offline"
+	"github.com/nextflow-crm/nfx/internal/provider/aws"
 	"github.com/nextflow-crm/nfx/internal/release"
 )
 
@@ -576,15 +577,15 @@ func Policy(res *offline.Result) []string {
 	for _, r := range res.Plan.Resources {
 		in := r.Inputs
 		switch r.Type {
-		case "aws:rds/instance:Instance":
+		case aws.DBInstance:
 			if in["storageEncrypted"] != true || in["publiclyAccessible"] != false {
 				bad = append(bad, fmt.Sprintf("%s: the database must be encrypted and private", r.Name))
 			}
-		case "aws:elasticache/replicationGroup:ReplicationGroup":
+		case aws.CacheGroup:
 			if in["atRestEncryptionEnabled"] != true || in["transitEncryptionEnabled"] != true {
 				bad = append(bad, fmt.Sprintf("%s: the cache must be encrypted at rest and in transit", r.Name))
 			}
-		case "aws:eks/cluster:Cluster":
+		case aws.Cluster:
 			vpc, _ := in["vpcConfig"].(map[string]any)
 			if vpc["endpointPublicAccess"] == true {
 				cidrs, _ := vpc["publicAccessCidrs"].([]any)
@@ -597,7 +598,7 @@ func Policy(res *offline.Result) []string {
 					}
 				}
 			}
-		case "aws:ec2/securityGroupRule:SecurityGroupRule", "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule":
+		case aws.SecurityGroupRule, aws.SGIngressRule:
 			if in["type"] != "egress" && (in["cidrIpv4"] == "0.0.0.0/0" || containsAny(in["cidrBlocks"], "0.0.0.0/0")) {
 				bad = append(bad, r.Name+": ingress open to 0.0.0.0/0")
 			}

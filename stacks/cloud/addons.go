@@ -9,6 +9,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/internal/provider/aws"
 )
 
 // The charts' pinned versions; their value keys are recorded in
@@ -50,8 +51,8 @@ func (k *k8s) addons(c *model.Config, cl *cluster) error {
 		}},
 		"extraArgs": pulumi.Map{"balance-similar-node-groups": pulumi.Bool(true), "skip-nodes-with-system-pods": pulumi.Bool(false)},
 	}
-	// The autoscaler of the cluster's own minor (model.ClusterAutoscalerTags).
-	if tag, ok := model.ClusterAutoscalerTags[c.Cloud.KubernetesVersion]; ok {
+	// The autoscaler of the cluster's own minor (aws.ClusterAutoscalerTags).
+	if tag, ok := aws.ClusterAutoscalerTags[c.Cloud.KubernetesVersion]; ok {
 		values["image"] = pulumi.Map{"tag": pulumi.String(tag)}
 	}
 	_, err = helmv3.NewRelease(k.ctx, k.name("cluster-autoscaler"), &helmv3.ReleaseArgs{

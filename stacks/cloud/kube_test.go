@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/internal/provider/aws"
 	"github.com/nextflow-crm/nfx/internal/testutil"
 	"github.com/nextflow-crm/nfx/stacks/cloud"
 )
@@ -131,8 +132,8 @@ func nodes(t *testing.T, kc *testutil.Kube, cfg *model.Config) {
 		add(fmt.Sprintf("general-%d", i+1), zones[i%3], cloud.GeneralPool, 4, 16, 0)
 	}
 	for i := 0; i < c.GPUDesired; i++ {
-		g := model.GPUTypes[c.GPUInstanceType]
-		add(fmt.Sprintf("gpu-%d", i+1), zones[i%3], cloud.GPUPoolName, g.VCPUs, int(g.Memory/model.GiB), 1)
+		g := aws.GPUInstances[c.GPUInstanceType]
+		add(fmt.Sprintf("gpu-%d", i+1), zones[i%3], cloud.GPUPoolName, g.VCPUs, g.MemoryGiB, 1)
 	}
 }
 

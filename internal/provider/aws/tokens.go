@@ -1,0 +1,52 @@
+package aws
+
+// The Pulumi type tokens of the AWS resources and functions nfx plans and
+// reads back (pulumi-aws v6): cost prices them, the compliance report and
+// the promotion gates read their inputs, the model names the ones that
+// hold data.
+const (
+	Cluster              = "aws:eks/cluster:Cluster"
+	NodeGroup            = "aws:eks/nodeGroup:NodeGroup"
+	NATGateway           = "aws:ec2/natGateway:NatGateway"
+	EIP                  = "aws:ec2/eip:Eip"
+	SecurityGroup        = "aws:ec2/securityGroup:SecurityGroup"
+	SecurityGroupRule    = "aws:ec2/securityGroupRule:SecurityGroupRule"
+	SGIngressRule        = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+	DBInstance           = "aws:rds/instance:Instance"
+	DBParameterGroup     = "aws:rds/parameterGroup:ParameterGroup"
+	CacheGroup           = "aws:elasticache/replicationGroup:ReplicationGroup"
+	Bucket               = "aws:s3/bucketV2:BucketV2"
+	LegacyBucket         = "aws:s3/bucket:Bucket"
+	BucketVersioning     = "aws:s3/bucketVersioningV2:BucketVersioningV2"
+	BucketEncryption     = "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2"
+	BucketLifecycle      = "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2"
+	MetricAlarm          = "aws:cloudwatch/metricAlarm:MetricAlarm"
+	KMSKey               = "aws:kms/key:Key"
+	RolePolicy           = "aws:iam/rolePolicy:RolePolicy"
+	RolePolicyAttachment = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+
+	GetAvailabilityZones = "aws:index/getAvailabilityZones:getAvailabilityZones"
+	GetSecretVersion     = "aws:secretsmanager/getSecretVersion:getSecretVersion"
+)
+
+// Free are the planned AWS types that cost nothing themselves (their cost
+// is in what runs on them, or AWS does not charge for them), and why.
+var Free = map[string]string{
+	"aws:iam/role:Role": "IAM has no charge", RolePolicy: "IAM has no charge",
+	RolePolicyAttachment: "IAM has no charge",
+	"aws:iam/openIdConnectProvider:OpenIdConnectProvider": "IAM has no charge",
+	"aws:ec2/vpc:Vpc": "no charge", "aws:ec2/subnet:Subnet": "no charge", "aws:ec2/internetGateway:InternetGateway": "no charge",
+	"aws:ec2/routeTable:RouteTable": "no charge", "aws:ec2/routeTableAssociation:RouteTableAssociation": "no charge",
+	SecurityGroup: "no charge", "aws:rds/subnetGroup:SubnetGroup": "no charge",
+	DBParameterGroup: "no charge", "aws:elasticache/subnetGroup:SubnetGroup": "no charge",
+	"aws:eks/addon:Addon":                                     "EKS add-ons have no charge; their pods run on the priced nodes",
+	"aws:eks/accessEntry:AccessEntry":                         "no charge",
+	"aws:eks/accessPolicyAssociation:AccessPolicyAssociation": "no charge",
+	"aws:sns/topic:Topic":                                     "alarm notifications stay within SNS's free tier",
+	"aws:sns/topicSubscription:TopicSubscription":             "no charge",
+	BucketVersioning:                                          "priced with the bucket's storage",
+	BucketEncryption:                                          "priced with the bucket's storage",
+	"aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock":  "no charge",
+	"aws:ec2/vpcEndpoint:VpcEndpoint":                         "no charge (an S3 gateway endpoint)",
+	BucketLifecycle:                                           "no charge",
+}
