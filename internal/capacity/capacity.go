@@ -47,7 +47,14 @@ type Estimate struct {
 	Seed []Check `json:"seed"`
 	// Reach, when the AI falls short of the seed's figures, says what
 	// would close the gap.
-	Reach       *Reach   `json:"reach,omitempty"`
+	Reach *Reach `json:"reach,omitempty"`
+	// Engines compares, on a provider's stage, the serving engine it runs
+	// (Ollama) with a throughput engine on the same GPU.
+	Engines []Served `json:"engines,omitempty"`
+	// EnginesFor is the AI requests a second the engines' GPUs are
+	// counted for: the larger of the seed's and its users' times
+	// capacity.aiPerUser.
+	EnginesFor  float64  `json:"enginesForRequestsPerSecond,omitempty"`
 	Assumptions []string `json:"assumptions"`
 }
 
@@ -152,6 +159,9 @@ func Compute(cfg *model.Config) (*Estimate, error) {
 	}
 	e.seed(cfg)
 	e.reach(cfg)
+	if err := e.engines(cfg); err != nil {
+		return nil, err
+	}
 	e.Assumptions = append(e.Assumptions,
 		fmt.Sprintf("capacity is quoted at %.0f %% of peak throughput (capacity.utilization); above it queues grow without bound", w.Utilization*100),
 		fmt.Sprintf("a concurrent user makes %g AI requests and %g CRM requests a second (capacity.aiPerUser, capacity.crmPerUser)", w.AIPerUser, w.CRMPerUser),
@@ -178,30 +188,16 @@ func (e *Estimate) ai(cfg *model.Config) error {
 		return fmt.Errorf("%s: GPU %q has no published figures in nfx; use one of %s", model.FullKey(prof.GPUKey), h.GPU, GPUNames())
 	}
 	llm, emb := cfg.LLM, cfg.Embedding
-	bw := g.BandwidthGBs * 1e9 * w.BandwidthEfficiency
-	flops := g.TFLOPS * 1e12 * w.ComputeEfficiency
-	slots := float64(cfg.AI.Parallel)
-	pt, ot := float64(w.PromptTokens), float64(w.OutputTokens)
-	// A slot holds on average its prompt and half its answer in KV cache.
-	kvRead := slots * (pt + ot/2) * float64(llm.KVPerToken)
-	step := math.Max((float64(llm.Size)+kvRead)/bw, slots*2*llm.Params*1e9/flops)
-	prefill := flops / (2 * llm.Params * 1e9)
+	r := roofline{g: g, w: w, llm: llm, emb: emb, weights: float64(llm.Size), batch: float64(cfg.AI.Parallel),
+		bwEff: w.BandwidthEfficiency, computEff: w.ComputeEfficiency}
+	step, ot := r.step(), float64(w.OutputTokens)
 	e.AI = AI{
 		Model: llm.Name, EmbeddingModel: emb.Name, GPU: h.GPU, Slots: cfg.AI.Parallel,
-		PrefillTokensPerSecond: prefill, DecodeTokensPerSecond: slots / step, TokenSeconds: step,
+		PrefillTokensPerSecond: r.prefill(), DecodeTokensPerSecond: r.batch / step, TokenSeconds: step,
+		GenerateSeconds: r.generate(), EmbedSeconds: r.embed(),
 	}
-	// A generation's prefill, then its share of the decode steps it rides.
-	prefillTime := pt / prefill
-	e.AI.GenerateSeconds = prefillTime + ot*step/slots
-	// An embedding reads the embedding model's weights once and is
-	// compute-bound beyond that.
-	if emb.Name != "" {
-		e.AI.EmbedSeconds = math.Max(float64(emb.Size)/bw, float64(w.EmbedTokens)*2*emb.Params*1e9/flops)
-	} else {
-		// Without an embedding model the LLM embeds: a prefill of the text.
-		e.AI.EmbedSeconds = float64(w.EmbedTokens) / prefill
-	}
-	work := w.EmbedShare*e.AI.EmbedSeconds + (1-w.EmbedShare)*e.AI.GenerateSeconds
+	prefillTime := float64(w.PromptTokens) / r.prefill()
+	work := r.work()
 	// Each Ollama node reserves one GPU and holds one copy of the model
 	// (every stage's stack asks for one GPU per AI task), so a host's
 	// further GPUs add no throughput: add AI nodes instead.

@@ -25,6 +25,9 @@ var GPUs = map[string]GPU{
 	"NVIDIA A10G":                    {600, 125, "24 GB GDDR6 at 600 GB/s; the GA102 of NVIDIA's A10, whose datasheet gives 125 TFLOPS dense FP16 tensor"},
 	"NVIDIA T4":                      {320, 65, "16 GB GDDR6 at 320 GB/s; 65 TFLOPS FP16 tensor (NVIDIA T4 datasheet)"},
 	"NVIDIA L4":                      {300, 121, "24 GB GDDR6 at 300 GB/s; 121 TFLOPS dense FP16 tensor (NVIDIA L4 datasheet)"},
+	// The A40 is here for the published vLLM figures measured on it (the
+	// GA102 of the A10 and A10G, with 48 GB): no stage runs on it.
+	"NVIDIA A40": {696, 149.7, "48 GB GDDR6 at 696 GB/s; 149.7 TFLOPS dense FP16 tensor (NVIDIA A40 datasheet)"},
 }
 
 // GPUNames lists the known cards, sorted, for messages.

@@ -94,6 +94,7 @@ func runCapacity(io IO, o *CapacityOptions) error {
 			fmt.Fprintf(io.Out, "to reach the seed's users: %d CRM replicas (crm.replicas; on the cloud, cloud.crmMaxReplicas)\n", r.CRMReplicas)
 		}
 	}
+	printEngines(io, e)
 	for _, s := range e.Assumptions {
 		fmt.Fprintf(io.Out, "assumes: %s\n", s)
 	}
@@ -110,4 +111,27 @@ func figure(v float64) string {
 	default:
 		return fmt.Sprintf("%.2f", v)
 	}
+}
+
+// printEngines is the comparison of the serving engines on the stage's GPU.
+func printEngines(io IO, e *capacity.Estimate) {
+	if len(e.Engines) == 0 {
+		return
+	}
+	fmt.Fprintf(io.Out, "serving engines, one %s each, for the %s stage's seed of %s AI requests/s on GPUs alone:\n", e.Engines[0].GPU, e.Stage, money(e.EnginesFor))
+	tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "  ENGINE\tWEIGHTS\tBATCH\tDECODE tok/s\tPREFILL SHARE\tREQ/S A GPU\tFIRST TOKEN p95\tLAST TOKEN p95\tGPUS\tGPU COST/MONTH\t\n")
+	for _, s := range e.Engines {
+		last := fmt.Sprintf("%.2f s", s.LastTokenP95)
+		if !s.MeetsResponse {
+			last += " (too slow)"
+		}
+		cost := "-"
+		if s.GPUMonthlyVND > 0 {
+			cost = money(s.GPUMonthlyVND) + " VND"
+		}
+		fmt.Fprintf(tw, "  %s\t%.1f GB\t%d\t%.0f\t%.0f %%\t%.1f\t%.2f s\t%s\t%d\t%s\t\n", s.Engine, s.WeightsGB, s.Batch, s.DecodeTokensPerSec,
+			s.PrefillShare*100, s.PerGPU, s.TTFTP95, last, s.GPUsForSeed, cost)
+	}
+	tw.Flush()
 }
