@@ -299,5 +299,15 @@ func capacityRow(s Stage) capRow {
 		}
 		r.Note = "the seed's figures need " + strings.Join(need, "; ")
 	}
+	for _, g := range e.Engines {
+		n := fmt.Sprintf("%s: %d x %s for %.0f AI requests/s (%s VND a month), last token %.2f s at p95", g.Engine, g.GPUsForSeed, g.GPU, e.EnginesFor, short(g.GPUMonthlyVND), g.LastTokenP95)
+		if !g.MeetsResponse {
+			n += " (beyond the plan's response time)"
+		}
+		if r.Note != "" {
+			r.Note += "; "
+		}
+		r.Note += n
+	}
 	return r
 }
