@@ -497,6 +497,9 @@ func (r *Run) dropReplication(ctx context.Context, keepWatch bool) error {
 		if err := dropWatch(ctx, src); err != nil {
 			return err
 		}
+		if err := dropSlot(ctx, dst, localSlot); err != nil {
+			return fmt.Errorf("target: %v", err)
+		}
 	}
 	// The slot stays active until its walsender notices the subscription
 	// is gone.

@@ -338,6 +338,8 @@ type Snapshot struct {
 	Extensions []string            `json:"extensions"`
 	// Columns is, per owned sequence, the max of the column it feeds.
 	Columns map[string]int64 `json:"columns"`
+	// Ranges are, for the tables summed by key range, each range's sum.
+	Ranges map[string]map[int]TableSum `json:"-"`
 }
 
 // TakeSnapshot sums every table of a database. It only reads.
@@ -345,18 +347,20 @@ func TakeSnapshot(ctx context.Context, d DB) (*Snapshot, error) {
 	if err := agreeSums(ctx, &d); err != nil {
 		return nil, err
 	}
-	return takeSnapshot(ctx, d, nil)
+	return takeSnapshot(ctx, d, nil, nil)
 }
 
 // takeSnapshot sums every table of a database but those whose sums are
-// known: a table in known is listed with its known sum, not read.
-func takeSnapshot(ctx context.Context, d DB, known map[string]TableSum) (*Snapshot, error) {
+// known: a table in known is listed with its known sum, not read. A table
+// in ranges is summed range by range of its keys (Snapshot.Ranges), and
+// its sum is theirs.
+func takeSnapshot(ctx context.Context, d DB, known map[string]TableSum, ranges map[string]*KeyRanges) (*Snapshot, error) {
 	c, err := pgx.Connect(ctx, d.url())
 	if err != nil {
 		return nil, fmt.Errorf("%s database %s: %s", d.Name, d, scrub(err.Error(), d.Password))
 	}
 	defer c.Close(ctx)
-	return snapshotOn(ctx, c, d, known)
+	return snapshotOn(ctx, c, d, known, ranges)
 }
 
 // querier is a connection or a transaction.
@@ -367,7 +371,7 @@ type querier interface {
 
 // snapshotOn sums every table through q (a transaction sees one moment),
 // but those in known.
-func snapshotOn(ctx context.Context, c querier, d DB, known map[string]TableSum) (*Snapshot, error) {
+func snapshotOn(ctx context.Context, c querier, d DB, known map[string]TableSum, ranges map[string]*KeyRanges) (*Snapshot, error) {
 	ts, err := tables(ctx, c)
 	if err != nil {
 		return nil, err
@@ -377,6 +381,23 @@ func snapshotOn(ctx context.Context, c querier, d DB, known map[string]TableSum)
 		if sum, ok := known[t.String()]; ok {
 			s.Tables[t.String()] = sum
 			continue
+		}
+		if k, ok := ranges[t.String()]; ok && !d.md5Sums && k.valid() {
+			by, err := sumRanges(ctx, c, d, t, k)
+			if err != nil {
+				return nil, err
+			}
+			all := make([]TableSum, 0, len(by))
+			for _, r := range by {
+				all = append(all, r)
+			}
+			if sum, ok := addSums(all...); ok {
+				if s.Ranges == nil {
+					s.Ranges = map[string]map[int]TableSum{}
+				}
+				s.Ranges[t.String()], s.Tables[t.String()] = by, sum
+				continue
+			}
 		}
 		sum, err := sumTable(ctx, c, d, t)
 		if err != nil {

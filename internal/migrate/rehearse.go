@@ -60,7 +60,7 @@ func Rehearse(ctx context.Context, source, scratch DB, backup, dir string, jobs 
 			return reh, err
 		}
 		taken = time.Now()
-		if want, err = snapshotOn(ctx, tx, source, nil); err != nil {
+		if want, err = snapshotOn(ctx, tx, source, nil, nil); err != nil {
 			return reh, err
 		}
 		tmp := backup + ".part"
@@ -91,7 +91,7 @@ func Rehearse(ctx context.Context, source, scratch DB, backup, dir string, jobs 
 	if err := markScratch(ctx, scratch); err != nil {
 		return reh, err
 	}
-	got, err := takeSnapshot(ctx, scratch, nil)
+	got, err := takeSnapshot(ctx, scratch, nil, nil)
 	if err != nil {
 		return reh, err
 	}

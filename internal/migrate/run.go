@@ -124,8 +124,11 @@ type Verification struct {
 	// Rechecked counts, in online mode, the tables summed with the source
 	// frozen (the others were verified before the freeze and not written
 	// since); Full says why every table was summed instead.
-	Rechecked int    `json:"rechecked,omitempty"`
-	Full      string `json:"full,omitempty"`
+	Rechecked int `json:"rechecked,omitempty"`
+	// RangeChecked counts, in online mode, the written tables summed with
+	// the source frozen only in the key ranges their changes touched.
+	RangeChecked int    `json:"rangeChecked,omitempty"`
+	Full         string `json:"full,omitempty"`
 }
 
 // Journal is a migration's record: its plan, every step's state, what it
@@ -511,6 +514,9 @@ func (r *Run) step(ctx context.Context, s Step) (string, bool, error) {
 		how := ""
 		if r.j.Online != nil && r.j.Online.Watch != nil {
 			how = fmt.Sprintf(" (%d summed with the source frozen, the others verified before the freeze)", v.Rechecked)
+			if v.RangeChecked > 0 {
+				how = fmt.Sprintf(" (%d summed with the source frozen, %d only in the key ranges written since the pre-verification, the others verified before the freeze)", v.Rechecked, v.RangeChecked)
+			}
 			if v.Full != "" {
 				how = " (all summed with the source frozen: " + v.Full + ")"
 			}
@@ -652,12 +658,12 @@ func (r *Run) verify(ctx context.Context) (*Verification, error) {
 	}
 	// In online mode the tables verified before the freeze and not
 	// written since are not read again.
-	known, full, err := r.recheck(ctx)
+	known, ranged, full, err := r.recheck(ctx, dbs)
 	if err != nil {
 		return v, err
 	}
-	v.Full = full
-	snaps, errs := snapshots(ctx, dbs, known)
+	v.Full, v.RangeChecked = full, ranged
+	snaps, errs := snapshots(ctx, dbs, known, nil)
 	if err := errors.Join(errs[:2]...); err != nil {
 		return v, err
 	}
@@ -666,7 +672,7 @@ func (r *Run) verify(ctx context.Context) (*Verification, error) {
 	if known != nil {
 		v.Rechecked = len(dst.Tables)
 		for t := range dst.Tables {
-			if _, ok := known[t]; ok {
+			if _, ok := known[1][t]; ok {
 				v.Rechecked--
 			}
 		}

@@ -198,7 +198,7 @@ func TestSumsAgreeAcrossSides(t *testing.T) {
 	p.Exec(t, "nextflow", "CREATE TABLE deals (id int PRIMARY KEY, v text); INSERT INTO deals SELECT g, md5(g::text) FROM generate_series(1, 50) g")
 	p.Exec(t, "postgres", "CREATE DATABASE copy TEMPLATE nextflow")
 	a, b := testDB("source", p, "nextflow"), testDB("target", p, "copy")
-	snaps, errs := snapshots(ctx, []*DB{a, b}, nil)
+	snaps, errs := snapshots(ctx, []*DB{a, b}, nil, nil)
 	for _, err := range errs {
 		if err != nil {
 			t.Fatal(err)
@@ -209,7 +209,7 @@ func TestSumsAgreeAcrossSides(t *testing.T) {
 	}
 	old, fresh := testDB("source", p, "nextflow"), testDB("target", p, "copy")
 	old.md5Sums, old.sumsAgreed = true, true
-	snaps, errs = snapshots(ctx, []*DB{fresh, old}, nil)
+	snaps, errs = snapshots(ctx, []*DB{fresh, old}, nil, nil)
 	for _, err := range errs {
 		if err != nil {
 			t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -36,6 +37,14 @@ import (
 // not a scan of every row.
 const watchSlot = "nfx_migrate_watch"
 
+// localSlot is the target's own watch: a logical slot whose changes,
+// decoded with test_decoding's only-local, are the target's writes that
+// did not come from the replication (an application on the target stack,
+// a person). It is what lets a written table be narrowed to its touched
+// key ranges (ranges.go); without it (the target's wal_level is not
+// logical) a written table is summed whole after the freeze.
+const localSlot = "nfx_migrate_local"
+
 // WatchState is the pre-verification's record, in the journal.
 type WatchState struct {
 	// Sums are the tables whose sums were equal on every side when
@@ -53,6 +62,12 @@ type WatchState struct {
 	// target alone wrote since (an application on the target stack, a
 	// person) has others after the freeze and is summed again.
 	Target map[string]string `json:"target,omitempty"`
+	// Ranges are the tables summed by key range (ranges.go): a written one
+	// is summed again after the freeze only where changes touched it.
+	Ranges map[string]*KeyRanges `json:"ranges,omitempty"`
+	// Local says the target's own watch (localSlot) runs; LocalOff why not.
+	Local    bool   `json:"local,omitempty"`
+	LocalOff string `json:"localOff,omitempty"`
 	// Seconds is the pre-verification's duration, with the source writable.
 	Seconds float64 `json:"seconds"`
 	// Off says why there is no watch: the re-check after the freeze is
@@ -96,10 +111,19 @@ func (r *Run) onlinePreverify(ctx context.Context) (string, bool, error) {
 		}
 		dbs = append(dbs, r.E.TargetReplica)
 	}
-	snaps, errs := snapshots(ctx, dbs, nil)
+	if w.Ranges, err = keyedTables(ctx, src); err != nil {
+		return "", false, err
+	}
+	if len(w.Ranges) > 0 {
+		if err := r.startLocalWatch(ctx, w); err != nil {
+			return "", false, err
+		}
+	}
+	snaps, errs := snapshots(ctx, dbs, nil, w.Ranges)
 	if err := errors.Join(errs...); err != nil {
 		return "", false, err
 	}
+	w.knownRanges(snaps)
 	if err := r.drainWatch(ctx, src); err != nil {
 		return "", false, err
 	}
@@ -153,9 +177,10 @@ func (r *Run) waitFlushed(ctx context.Context, src *pgx.Conn, lsn string, limit 
 	}
 }
 
-// snapshots sums every database at once, each but the tables in known;
-// errs[i] is the ith database's error.
-func snapshots(ctx context.Context, dbs []*DB, known map[string]TableSum) ([]*Snapshot, []error) {
+// snapshots sums every database at once, the ith but the tables in
+// known[i] (known may be nil), those in ranges by key range; errs[i] is
+// the ith database's error.
+func snapshots(ctx context.Context, dbs []*DB, known []map[string]TableSum, ranges map[string]*KeyRanges) ([]*Snapshot, []error) {
 	snaps := make([]*Snapshot, len(dbs))
 	errs := make([]error, len(dbs))
 	if err := agreeSums(ctx, dbs...); err != nil {
@@ -169,7 +194,11 @@ func snapshots(ctx context.Context, dbs []*DB, known map[string]TableSum) ([]*Sn
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			snaps[i], errs[i] = takeSnapshot(ctx, *d, known)
+			var k map[string]TableSum
+			if known != nil {
+				k = known[i]
+			}
+			snaps[i], errs[i] = takeSnapshot(ctx, *d, k, ranges)
 		}()
 	}
 	wg.Wait()
@@ -230,6 +259,9 @@ func (r *Run) drainWatch(ctx context.Context, src *pgx.Conn) error {
 		}
 	}
 	w.Changed = model.SortedKeys(changed)
+	if err := w.touchedRanges(ctx, src, upto); err != nil {
+		return err
+	}
 	if err := r.save(); err != nil {
 		return err
 	}
@@ -378,42 +410,44 @@ func dropWatch(ctx context.Context, src *pgx.Conn) error {
 	return nil
 }
 
-// recheck is what the verification after the freeze may take as known:
-// the pre-verified sums of the tables the watch saw no write to, up to
-// the source's WAL end now (the source is frozen). Nil, with the reason,
-// when every table must be summed.
-func (r *Run) recheck(ctx context.Context) (map[string]TableSum, string, error) {
+// recheck is what the verification after the freeze may take as known,
+// for each of dbs: the pre-verified sums of the tables the watch saw no
+// write to, up to the source's WAL end now (the source is frozen), and,
+// for a written table summed by key range, its untouched ranges' sums and
+// the rest summed now on that side (ranged counts those). Nil, with the
+// reason, when every table must be summed.
+func (r *Run) recheck(ctx context.Context, dbs []*DB) (known []map[string]TableSum, ranged int, full string, err error) {
 	if r.Plan.Mode != model.MigrateOnline || r.j.Online == nil || r.j.Online.Watch == nil || r.readOnly {
-		return nil, "", nil
+		return nil, 0, "", nil
 	}
 	w := r.j.Online.Watch
 	if w.Off != "" {
-		return nil, w.Off, nil
+		return nil, 0, w.Off, nil
 	}
 	src, err := connect(ctx, *r.E.SourceDB)
 	if err != nil {
-		return nil, "", err
+		return nil, 0, "", err
 	}
 	defer src.Close(ctx)
 	var has bool
 	if err := src.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)", watchSlot).Scan(&has); err != nil {
-		return nil, "", err
+		return nil, 0, "", err
 	}
 	if !has {
-		return nil, "the watch slot " + watchSlot + " is gone from the source", nil
+		return nil, 0, "the watch slot " + watchSlot + " is gone from the source", nil
 	}
 	if err := r.drainWatch(ctx, src); err != nil {
-		return nil, "", err
+		return nil, 0, "", err
 	}
 	if w.All {
-		return nil, "a change named a table nfx could not place", nil
+		return nil, 0, "a change named a table nfx could not place", nil
 	}
 	// The target's own writes: its sessions (nfx's excepted) are ended
 	// first, which makes each report its counters (a session reports
 	// them at most once a second, and when it ends).
 	now, err := targetWrites(ctx, *r.E.TargetDB)
 	if err != nil {
-		return nil, "", err
+		return nil, 0, "", err
 	}
 	changed := w.changedSet()
 	for t, c := range now {
@@ -421,19 +455,170 @@ func (r *Run) recheck(ctx context.Context) (map[string]TableSum, string, error) 
 			changed[t] = true
 		}
 	}
-	known := make(map[string]TableSum, len(w.Sums))
+	// A written table is narrowed only when the target's own watch shows
+	// what the target alone wrote: its counters cannot tell those writes
+	// from the replication's.
+	local, err := r.localWrites(ctx, w)
+	if err != nil {
+		return nil, 0, "", err
+	}
+	shared := make(map[string]TableSum, len(w.Sums))
 	for t, s := range w.Sums {
 		if !changed[t] {
-			known[t] = s
+			shared[t] = s
 		}
 	}
-	return known, "", nil
+	known = make([]map[string]TableSum, len(dbs))
+	for i := range dbs {
+		known[i] = maps.Clone(shared)
+	}
+	// The written tables summed by key range: on each side at once, the
+	// rows outside their untouched ranges.
+	type narrowed struct {
+		t    Table
+		cond string
+		base TableSum
+	}
+	var list []narrowed
+	for _, name := range model.SortedKeys(w.Ranges) {
+		k := w.Ranges[name]
+		if !changed[name] || local == nil || local[name] || k.Whole || !k.valid() {
+			continue
+		}
+		untouched := k.untouched()
+		var parts []TableSum
+		for _, i := range untouched {
+			if s, ok := k.Known[i]; ok {
+				parts = append(parts, s)
+			}
+		}
+		base, ok := addSums(parts...)
+		cond := k.rest(untouched)
+		if !ok || cond == "" {
+			continue
+		}
+		list = append(list, narrowed{t: Table{Schema: k.Schema, Name: k.Name}, cond: cond, base: base})
+	}
+	if len(list) == 0 {
+		return known, 0, "", nil
+	}
+	errs := make([]error, len(dbs))
+	var wg sync.WaitGroup
+	for i, d := range dbs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := pgx.Connect(ctx, d.url())
+			if err != nil {
+				errs[i] = fmt.Errorf("%s database %s: %s", d.Name, d, scrub(err.Error(), d.Password))
+				return
+			}
+			defer c.Close(ctx)
+			for _, n := range list {
+				rest, err := sumRest(ctx, c, *d, n.t, n.cond)
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				if total, ok := addSums(n.base, rest); ok {
+					known[i][n.t.String()] = total
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, 0, "", err
+	}
+	return known, len(list), "", nil
+}
+
+// startLocalWatch creates the target's own watch, having dropped one an
+// earlier attempt left; a target that cannot keep it is recorded, not an
+// error.
+func (r *Run) startLocalWatch(ctx context.Context, w *WatchState) error {
+	dst, err := connect(ctx, *r.E.TargetDB)
+	if err != nil {
+		return err
+	}
+	defer dst.Close(ctx)
+	if err := dropSlot(ctx, dst, localSlot); err != nil {
+		return fmt.Errorf("target: %v", err)
+	}
+	if _, err := dst.Exec(ctx, "SELECT pg_create_logical_replication_slot($1, 'test_decoding')", localSlot); err != nil {
+		w.LocalOff = "the target cannot keep a logical slot with test_decoding (" + scrub(err.Error(), r.E.TargetDB.Password) + ")"
+		r.logf("      %s: a written table is summed whole after the freeze", w.LocalOff)
+		return nil
+	}
+	w.Local = true
+	return r.save()
+}
+
+// localWrites are the tables the target alone wrote since its watch
+// began (a TRUNCATE's list included), or nil when there is no such watch.
+func (r *Run) localWrites(ctx context.Context, w *WatchState) (map[string]bool, error) {
+	if !w.Local {
+		return nil, nil
+	}
+	dst, err := connect(ctx, *r.E.TargetDB)
+	if err != nil {
+		return nil, err
+	}
+	defer dst.Close(ctx)
+	rows, err := dst.Query(ctx, `SELECT DISTINCT coalesce(substring(data FROM '^table (.+): [A-Z]+:'), '?')
+		FROM pg_logical_slot_peek_changes($1, NULL, NULL, 'include-xids', '0', 'skip-empty-xacts', '1', 'only-local', '1')
+		WHERE data LIKE 'table %'`, localSlot)
+	if err != nil {
+		// The slot is gone or unreadable: nothing is narrowed.
+		r.logf("      the target's watch %s: %s: written tables are summed whole", localSlot, scrub(err.Error(), r.E.TargetDB.Password))
+		return nil, nil
+	}
+	lists, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		r.logf("      the target's watch %s: %s: written tables are summed whole", localSlot, scrub(err.Error(), r.E.TargetDB.Password))
+		return nil, nil
+	}
+	out := map[string]bool{}
+	for _, l := range lists {
+		ts, ok := relationsIn(l)
+		if !ok {
+			return nil, nil
+		}
+		for _, t := range ts {
+			out[t.String()] = true
+		}
+	}
+	return out, nil
+}
+
+// dropSlot drops a replication slot of c's server, if there is one.
+func dropSlot(ctx context.Context, c *pgx.Conn, slot string) error {
+	if _, err := c.Exec(ctx, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", slot); err != nil {
+		return fmt.Errorf("drop the slot %s: %v", slot, err)
+	}
+	return nil
+}
+
+// endLocalWatch drops the target's own watch, if there is one.
+func (r *Run) endLocalWatch(ctx context.Context) error {
+	dst, err := connect(ctx, *r.E.TargetDB)
+	if err != nil {
+		return err
+	}
+	defer dst.Close(ctx)
+	if err := dropSlot(ctx, dst, localSlot); err != nil {
+		return fmt.Errorf("target: %v", err)
+	}
+	return nil
 }
 
 // endWatch drops the watch slot once the verification has read it.
 func (r *Run) endWatch(ctx context.Context) error {
 	if r.j.Online == nil || r.j.Online.Watch == nil || r.j.Online.Watch.Off != "" {
 		return nil
+	}
+	if err := r.endLocalWatch(ctx); err != nil {
+		return err
 	}
 	src, err := connect(ctx, *r.E.SourceDB)
 	if err != nil {

@@ -56,10 +56,10 @@ INSERT INTO events SELECT g, g % 20 FROM generate_series(1, 2000) g;
 INSERT INTO "My S"."odd: INSERT:, x" SELECT generate_series(1, 10);`
 
 // watchedRun starts a source holding watchSeed and an empty target, and
-// an online migration between them.
-func watchedRun(t *testing.T) (src, dst *testutil.Postgres, r *Run) {
+// an online migration between them; targetArgs start the target.
+func watchedRun(t *testing.T, targetArgs ...string) (src, dst *testutil.Postgres, r *Run) {
 	src = testutil.StartPostgres(t, "-c wal_level=logical")
-	dst = testutil.StartPostgres(t)
+	dst = testutil.StartPostgres(t, targetArgs...)
 	src.Exec(t, "nextflow", watchSeed)
 	plan, err := NewPlan(load(t, "laptop", map[string]string{"migration": `{"mode": "online"}`, "redis": `{"data": "cache"}`}), load(t, "server", nil))
 	if err != nil {
@@ -246,5 +246,136 @@ func TestTargetWritesAsAnRDSMasterUser(t *testing.T) {
 	}
 	if err := app.Ping(ctx); err == nil {
 		t.Error("the application's session was not ended: its counters may not be reported")
+	}
+}
+
+// A table written during the window whose key is one integer column is
+// summed again, with the source frozen, only in the key ranges its
+// changes touched, where the target's own watch shows what the target
+// alone wrote; whatever a change cannot narrow is summed whole, and a
+// difference anywhere in the table is still found.
+func TestOnlineNarrowsWrittenTablesToTheirKeyRanges(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name          string
+		logicalTarget bool
+		window        func(t *testing.T, src, dst *testutil.Postgres)
+		rechecked     int
+		ranged        int
+		// touched bounds the ranges the changes named; want is an error.
+		touched int
+		want    string
+	}{
+		{name: "appends", logicalTarget: true, ranged: 1, touched: 7, window: func(t *testing.T, src, dst *testutil.Postgres) {
+			src.Exec(t, "nextflow", "INSERT INTO busy (v) SELECT 'new ' || g FROM generate_series(1, 100) g")
+		}},
+		{name: "updates and deletes in two ranges, a key moved out of every range", logicalTarget: true, ranged: 1, touched: 3, window: func(t *testing.T, src, dst *testutil.Postgres) {
+			src.Exec(t, "nextflow", "UPDATE busy SET v = 'changed' WHERE id = 7; DELETE FROM busy WHERE id = 1500; UPDATE busy SET id = -5 WHERE id = 8")
+		}},
+		{name: "a TRUNCATE on the source", logicalTarget: true, rechecked: 1, window: func(t *testing.T, src, dst *testutil.Postgres) {
+			src.Exec(t, "nextflow", "TRUNCATE busy")
+		}},
+		{name: "the target alone writes an untouched range of a written table", logicalTarget: true, want: "public.busy", window: func(t *testing.T, src, dst *testutil.Postgres) {
+			src.Exec(t, "nextflow", "INSERT INTO busy (v) VALUES ('new')")
+			dst.Exec(t, "nextflow", "UPDATE busy SET v = 'stray' WHERE id = 20")
+		}},
+		{name: "a target without logical WAL", rechecked: 1, window: func(t *testing.T, src, dst *testutil.Postgres) {
+			src.Exec(t, "nextflow", "INSERT INTO busy (v) VALUES ('new')")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var args []string
+			if tc.logicalTarget {
+				args = []string{"-c wal_level=logical"}
+			}
+			src, dst, r := watchedRun(t, args...)
+			defer func() { stepHook = func(string) {} }()
+			stepHook = func(id string) {
+				if id == "freeze" {
+					tc.window(t, src, dst)
+				}
+			}
+			j, err := r.Execute(ctx)
+			if tc.want != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("got %v, want an error naming %q", err, tc.want)
+				}
+				if _, err := r.Rollback(ctx, false); err != nil {
+					t.Fatal(err)
+				}
+				if n := dst.Query(t, "nextflow", "SELECT count(*) FROM pg_replication_slots"); n != "0" {
+					t.Errorf("%s replication slots left on the target after the rollback", n)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, w := j.Verification, j.Online.Watch
+			if !v.OK || v.Full != "" || v.Rechecked != tc.rechecked || v.RangeChecked != tc.ranged {
+				t.Fatalf("verification: ok %v, full %q, %d tables summed whole and %d by range, want %d and %d (local watch %v %q)",
+					v.OK, v.Full, v.Rechecked, v.RangeChecked, tc.rechecked, tc.ranged, w.Local, w.LocalOff)
+			}
+			if k := w.Ranges["public.busy"]; tc.ranged > 0 && (k == nil || len(k.Touched) == 0 || len(k.Touched) > tc.touched) {
+				t.Errorf("busy's touched ranges: %+v, want 1 to %d", k, tc.touched)
+			}
+			if tc.logicalTarget != (w.LocalOff == "") {
+				t.Errorf("the target's watch: local %v, off %q", w.Local, w.LocalOff)
+			}
+			for _, p := range []*testutil.Postgres{src, dst} {
+				if n := p.Query(t, "nextflow", "SELECT count(*) FROM pg_replication_slots"); n != "0" {
+					t.Errorf("%s replication slots left", n)
+				}
+			}
+			full, err := TakeSnapshot(ctx, *r.E.TargetDB)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(full.Tables, v.Tables) {
+				t.Errorf("the verification's sums are not the target's:\n%v\n%v", v.Tables, full.Tables)
+			}
+		})
+	}
+}
+
+// Key ranges as the journal keeps them: a tampered column or bound is
+// never written into SQL, and the rest of a table outside its untouched
+// ranges covers every key they do not.
+func TestKeyRangesRest(t *testing.T) {
+	k := &KeyRanges{Schema: "public", Name: "t", Column: "id", Prefix: "table public.t: ", Lo: "10", Width: "5"}
+	if !k.valid() {
+		t.Fatal("nfx's own ranges are not valid")
+	}
+	for _, bad := range []KeyRanges{
+		{Column: "id; DROP TABLE t", Prefix: "table x: ", Lo: "1", Width: "1"},
+		{Column: `"Id"`, Prefix: "table x: ", Lo: "1", Width: "1"},
+		{Column: "id", Prefix: "table x: ", Lo: "1) OR (true", Width: "1"},
+		{Column: "id", Prefix: "table x: ", Lo: "1", Width: "0"},
+		{Column: "id", Prefix: "table x: ", Lo: "1", Width: "-3"},
+		{Column: "id", Prefix: "table x: ", Lo: "", Width: "1"},
+	} {
+		if bad.valid() {
+			t.Errorf("%+v is valid", bad)
+		}
+	}
+	k.Touched, k.Differ = []int{0, 1, 7}, []int{255}
+	got := k.rest(k.untouched())
+	want := "(t.id >= 10 AND t.id < 20) OR (t.id >= 45 AND t.id < 50) OR (t.id >= 1285 AND t.id < 1290)"
+	if got != want {
+		t.Errorf("rest:\n got %s\nwant %s", got, want)
+	}
+	k.Touched = append(k.Touched, outside)
+	if got := k.rest(k.untouched()); !strings.HasSuffix(got, "OR t.id < 10 OR t.id >= 1290") {
+		t.Errorf("rest with the outside range touched: %s", got)
+	}
+	k.Touched, k.Differ = nil, nil
+	if got := k.rest(k.untouched()); got != "false" {
+		t.Errorf("rest with nothing touched: %s", got)
+	}
+	for i := outside; i < rangeCount; i++ {
+		k.Touched = append(k.Touched, i)
+	}
+	if got := k.rest(k.untouched()); got != "" {
+		t.Errorf("rest with everything touched: %q, want none (the table is summed whole)", got)
 	}
 }
