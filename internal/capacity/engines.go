@@ -73,9 +73,8 @@ type Served struct {
 	GPU    string `json:"gpu"`
 	// Weights is the LLM's weights as the engine loads them.
 	WeightsGB float64 `json:"weightsGB"`
-	// Batch is the generations decoded together: Ollama's slots, or
-	// vLLM's --max-num-seqs, the largest batch its KV cache holds at the
-	// workload's lengths whose answers end within the plan's response time.
+	// Batch is the generations decoded together: Ollama's slots, or the
+	// sequences vLLM has in flight at the load served.
 	Batch int `json:"batch"`
 	// BandwidthEfficiency is the share of the memory bandwidth a decode
 	// step reaches, and where the figure comes from.
@@ -84,7 +83,8 @@ type Served struct {
 	PrefillTokensPerSec float64 `json:"prefillTokensPerSecond"`
 	DecodeTokensPerSec  float64 `json:"decodeTokensPerSecond"`
 	// GenerateSeconds and EmbedSeconds are the GPU time of one request;
-	// PrefillShare is the prompt's part of a generation's.
+	// PrefillShare is the GPU's time spent on prompts and embeddings at
+	// the load served.
 	GenerateSeconds float64 `json:"generateSeconds"`
 	EmbedSeconds    float64 `json:"embedSeconds"`
 	PrefillShare    float64 `json:"prefillShare"`
@@ -179,9 +179,26 @@ func (e *Estimate) engines(cfg *model.Config) error {
 		return nil // ai() has refused it already
 	}
 	w := cfg.Capacity
+	need := max(prof.AIRequests[0], float64(prof.Users[0])*w.AIPerUser)
+	e.EnginesFor = need
+	ceiling := prof.Response[1]
+	price := 0.0
+	if t, ok := aws.Prices[cfg.Cloud.Region]; ok && prof.Provider == "aws" {
+		price = t.EC2[cfg.Cloud.GPUInstanceType] * aws.HoursPerMonth * cfg.Costs.UsdVnd
+	}
+	add := func(s Served) {
+		s.MeetsResponse = s.LastTokenP95 <= ceiling
+		s.GPUsForSeed = int(math.Ceil(need / s.PerGPU))
+		s.GPUMonthlyVND = price * float64(s.GPUsForSeed)
+		e.Engines = append(e.Engines, s)
+	}
 	base := roofline{g: g, w: w, llm: cfg.LLM, emb: cfg.Embedding, computEff: w.ComputeEfficiency}
 	ollama := base
 	ollama.weights, ollama.batch, ollama.bwEff = float64(cfg.LLM.Size), float64(cfg.AI.Parallel), w.BandwidthEfficiency
+	o := slotted(ollama)
+	o.Engine, o.GPU, o.EfficiencyFrom = EngineOllama, cfg.Host.GPU, "capacity.bandwidthEfficiency"
+	add(o)
+
 	cal := Measurements[0]
 	eff, err := vllmEfficiency(cal)
 	if err != nil {
@@ -189,82 +206,155 @@ func (e *Estimate) engines(cfg *model.Config) error {
 	}
 	vllm := base
 	vllm.weights, vllm.bwEff = 2*cfg.LLM.Params*1e9, eff
-	vram := float64(cfg.Host.VRAM)
-	kvRoom := vram*vllmMemoryShare - vllm.weights
+	kvRoom := float64(cfg.Host.VRAM)*vllmMemoryShare - vllm.weights - vllmOverhead
 	perSeq := float64(w.PromptTokens+w.OutputTokens) * float64(cfg.LLM.KVPerToken)
-	if kvRoom <= 0 || perSeq <= 0 {
-		return nil
+	fits := 0.0
+	if kvRoom > 0 && perSeq > 0 {
+		fits = math.Min(vllmMaxSeqs, math.Floor(kvRoom/perSeq))
 	}
-	fits := math.Min(vllmMaxSeqs, math.Floor(kvRoom/perSeq))
 	if fits < 1 {
+		e.Assumptions = append(e.Assumptions, fmt.Sprintf("a throughput engine cannot serve %s on one %s in 16-bit weights: %.1f GB of weights and %.1f GB of working memory against %.0f %% of %.1f GB leave no KV cache for a sequence of %d tokens",
+			cfg.LLM.Name, cfg.Host.GPU, vllm.weights/1e9, vllmOverhead/1e9, vllmMemoryShare*100, float64(cfg.Host.VRAM)/1e9, w.PromptTokens+w.OutputTokens))
 		return nil
 	}
-	// vLLM batches up to --max-num-seqs: the largest batch whose answers
-	// still end within the plan's response time at the 95th percentile,
-	// else the most the KV cache holds (the answers are slow either way).
-	ceiling := prof.Response[1]
-	vllm.batch = fits
-	for b := fits; b >= 1; b-- {
-		vllm.batch = b
-		if served("", "", vllm, 1).LastTokenP95 <= ceiling {
-			break
-		}
-		if b == 1 {
-			vllm.batch = fits
-		}
-	}
-	need := max(prof.AIRequests[0], float64(prof.Users[0])*w.AIPerUser)
-	e.EnginesFor = need
-	price := 0.0
-	if t, ok := aws.Prices[cfg.Cloud.Region]; ok && prof.Provider == "aws" {
-		price = t.EC2[cfg.Cloud.GPUInstanceType] * aws.HoursPerMonth * cfg.Costs.UsdVnd
-	}
-	for _, c := range []struct {
-		name string
-		r    roofline
-		from string
-	}{
-		{EngineOllama, ollama, "capacity.bandwidthEfficiency"},
-		{EngineVLLM, vllm, fmt.Sprintf("%s on %s at %d concurrent, %.2f ms a token", cal.Source, cal.GPU, cal.Concurrency, cal.MedianTPOTms)},
-	} {
-		s := served(c.name, cfg.Host.GPU, c.r, need)
-		s.EfficiencyFrom = c.from
-		s.MeetsResponse = s.LastTokenP95 <= ceiling
-		s.GPUMonthlyVND = price * float64(s.GPUsForSeed)
-		e.Engines = append(e.Engines, s)
-	}
+	v := batching(vllm, fits, ceiling)
+	v.Engine, v.GPU = EngineVLLM, cfg.Host.GPU
+	v.EfficiencyFrom = fmt.Sprintf("%s on %s at %d concurrent, %.2f ms a token", cal.Source, cal.GPU, cal.Concurrency, cal.MedianTPOTms)
+	add(v)
 	e.Assumptions = append(e.Assumptions,
-		fmt.Sprintf("the throughput engine (vLLM) holds %s in 16-bit weights (%.1f GB) and batches what %.0f %% of the GPU's memory leaves for the KV cache at %d+%d tokens a sequence, up to %d sequences, fewer where the answers would miss the plan's %g s; its decode reaches %.0f %% of the memory bandwidth, what %s measured (%.2f ms a token at %d concurrent on %s)",
-			cfg.LLM.Name, vllm.weights/1e9, vllmMemoryShare*100, w.PromptTokens, w.OutputTokens, vllmMaxSeqs, ceiling, eff*100, cal.URL, cal.MedianTPOTms, cal.Concurrency, cal.GPU),
-		fmt.Sprintf("a generation's waiting time is an M/M/1 queue's per GPU at %.0f %% utilisation; the 95th percentile is quoted beside the median; prompts share no cached prefix", w.Utilization*100))
+		fmt.Sprintf("the throughput engine (vLLM) holds %s in 16-bit weights (%.1f GB); its KV cache is what %.0f %% of the GPU's %.1f GB leaves after them and %.1f GB of working memory (activations, CUDA graphs: assumed), %.0f sequences of %d+%d tokens, up to %d; its decode reaches %.0f %% of the memory bandwidth, what %s measured (%.2f ms a token at %d concurrent on %s); its prefill the configured %.0f %% of the tensor peak (not measured)",
+			cfg.LLM.Name, vllm.weights/1e9, vllmMemoryShare*100, float64(cfg.Host.VRAM)/1e9, vllmOverhead/1e9, fits, w.PromptTokens, w.OutputTokens, vllmMaxSeqs, eff*100, cal.URL, cal.MedianTPOTms, cal.Concurrency, cal.GPU, w.ComputeEfficiency*100),
+		"the throughput engine's sequences in flight follow from Little's law: each decodes while prefills and embeddings take their share of the GPU; its load is the most at which they fit its KV cache, times capacity.utilization, and less where the answers would miss the plan's response time",
+		"waits are an M/G/1 queue's per GPU (Pollaczek-Khinchine's mean for the mix of short embeddings and long generations, or prefills, a conditional wait exponential beyond it); the 95th percentile is quoted; prompts share no cached prefix")
 	return nil
 }
 
-// served is one engine's figures from its roofline under the mix.
-func served(engine, gpu string, r roofline, need float64) Served {
+// vllmOverhead is the GPU memory vLLM keeps beside the weights and the KV
+// cache within its share: activations at its batched-token budget, CUDA
+// graphs, the CUDA context. An assumption, stated.
+const vllmOverhead = 1.5e9
+
+// waitQuantile is the p-quantile of an M/G/1 queue's wait at utilisation
+// rho, given its mean: zero with probability 1-rho, else exponential with
+// mean mean/rho.
+func waitQuantile(p, rho, mean float64) float64 {
+	if rho <= 1-p || mean <= 0 {
+		return 0
+	}
+	return mean / rho * math.Log(rho/(1-p))
+}
+
+// slotted is Ollama: a fixed number of slots decode together, a request
+// holds the GPU for its share of them, and requests wait for the GPU at
+// the quoted utilisation (M/G/1 over the mix's GPU time).
+func slotted(r roofline) Served {
 	w := r.w
 	work := r.work()
-	perGPU := w.Utilization / work
+	rho := w.Utilization
+	lambda := rho / work
+	es2 := w.EmbedShare*r.embed()*r.embed() + (1-w.EmbedShare)*r.generate()*r.generate()
+	mean := lambda * es2 / (2 * (1 - rho))
 	prefill := float64(w.PromptTokens) / r.prefill()
 	decode := float64(w.OutputTokens) * r.step()
-	// M/M/1: the wait exceeds t with probability rho·e^(-(mu-lambda)t).
-	mu := 1 / work
-	lambda := w.Utilization * mu
-	wait := func(p float64) float64 {
-		if w.Utilization <= 1-p {
-			return 0
-		}
-		return math.Log(w.Utilization/(1-p)) / (mu - lambda)
-	}
 	return Served{
-		Engine: engine, GPU: gpu, WeightsGB: r.weights / 1e9, Batch: int(r.batch), BandwidthEfficiency: r.bwEff,
+		WeightsGB: r.weights / 1e9, Batch: int(r.batch), BandwidthEfficiency: r.bwEff,
 		PrefillTokensPerSec: r.prefill(), DecodeTokensPerSec: r.batch / r.step(),
-		GenerateSeconds: r.generate(), EmbedSeconds: r.embed(), PrefillShare: prefill / r.generate(),
-		PerGPU:          perGPU,
-		TTFTMedian:      wait(0.5) + prefill,
-		TTFTP95:         wait(0.95) + prefill,
-		LastTokenMedian: wait(0.5) + prefill + decode,
-		LastTokenP95:    wait(0.95) + prefill + decode,
-		GPUsForSeed:     int(math.Ceil(need / perGPU)),
+		GenerateSeconds: r.generate(), EmbedSeconds: r.embed(), PrefillShare: lambda * (w.EmbedShare*r.embed() + (1-w.EmbedShare)*prefill),
+		PerGPU:          lambda,
+		TTFTMedian:      waitQuantile(0.5, rho, mean) + prefill,
+		TTFTP95:         waitQuantile(0.95, rho, mean) + prefill,
+		LastTokenMedian: waitQuantile(0.5, rho, mean) + prefill + decode,
+		LastTokenP95:    waitQuantile(0.95, rho, mean) + prefill + decode,
+	}
+}
+
+// batching is a continuously batching engine at the load it serves: n
+// sequences in flight decode in steps of s(n) while prefills and
+// embeddings (rho_pe of the GPU, M/G/1 among themselves) take their share,
+// so a sequence decodes for T = ot*s(n)/(1-rho_pe), and n = lambda_g*T
+// (Little's law). Its peak is the load at which n reaches what the KV
+// cache holds; it runs at capacity.utilization of that, or less where the
+// answers would miss the ceiling at the 95th percentile.
+func batching(r roofline, fits, ceiling float64) Served {
+	w := r.w
+	pt, ot := float64(w.PromptTokens), float64(w.OutputTokens)
+	prefill, embed := pt/r.prefill(), r.embed()
+	e := w.EmbedShare
+	// at is the operating point at lambda requests of the mix a second.
+	type point struct {
+		n, decode, rho, mean float64
+		ok                   bool
+	}
+	at := func(lambda float64) point {
+		lg := (1 - e) * lambda
+		rho := lg*prefill + e*lambda*embed
+		if rho >= 1 {
+			return point{}
+		}
+		// n = lg*ot*s(n)/(1-rho), s growing in n: bisect on [0, fits].
+		f := func(n float64) float64 {
+			rr := r
+			rr.batch = math.Max(n, 1e-9)
+			return lg*ot*rr.step()/(1-rho) - n
+		}
+		if f(fits) > 0 {
+			return point{}
+		}
+		lo, hi := 0.0, fits
+		for range 60 {
+			mid := (lo + hi) / 2
+			if f(mid) > 0 {
+				lo = mid
+			} else {
+				hi = mid
+			}
+		}
+		rr := r
+		rr.batch = math.Max(hi, 1e-9)
+		es2 := e*lambda*embed*embed + lg*prefill*prefill
+		return point{n: hi, decode: ot * rr.step() / (1 - rho), rho: rho, mean: es2 / (2 * (1 - rho)), ok: true}
+	}
+	last := func(p point) float64 { return waitQuantile(0.95, p.rho, p.mean) + prefill + p.decode }
+	// The peak: the most load whose sequences fit the KV cache.
+	lo, hi := 0.0, 1.0
+	for at(hi).ok {
+		hi *= 2
+	}
+	for range 60 {
+		mid := (lo + hi) / 2
+		if at(mid).ok {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	lambda := w.Utilization * lo
+	// Less, where the answers would miss the ceiling (and can meet it).
+	if p := at(lambda); p.ok && last(p) > ceiling {
+		if q := at(lambda * 1e-6); q.ok && last(q) <= ceiling {
+			a, b := lambda*1e-6, lambda
+			for range 60 {
+				mid := (a + b) / 2
+				if m := at(mid); m.ok && last(m) <= ceiling {
+					a = mid
+				} else {
+					b = mid
+				}
+			}
+			lambda = a
+		}
+	}
+	p := at(lambda)
+	rr := r
+	rr.batch = math.Max(p.n, 1e-9)
+	return Served{
+		WeightsGB: r.weights / 1e9, Batch: int(math.Round(p.n)), BandwidthEfficiency: r.bwEff,
+		PrefillTokensPerSec: r.prefill(), DecodeTokensPerSec: p.n / rr.step(),
+		GenerateSeconds: prefill + ot*rr.step()/math.Max(p.n, 1e-9), EmbedSeconds: embed, PrefillShare: p.rho,
+		PerGPU:          lambda,
+		TTFTMedian:      waitQuantile(0.5, p.rho, p.mean) + prefill,
+		TTFTP95:         waitQuantile(0.95, p.rho, p.mean) + prefill,
+		LastTokenMedian: waitQuantile(0.5, p.rho, p.mean) + prefill + p.decode,
+		LastTokenP95:    last(p),
 	}
 }

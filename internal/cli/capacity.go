@@ -120,7 +120,7 @@ func printEngines(io IO, e *capacity.Estimate) {
 	}
 	fmt.Fprintf(io.Out, "serving engines, one %s each, for the %s stage's seed of %s AI requests/s on GPUs alone:\n", e.Engines[0].GPU, e.Stage, money(e.EnginesFor))
 	tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "  ENGINE\tWEIGHTS\tBATCH\tDECODE tok/s\tPREFILL SHARE\tREQ/S A GPU\tFIRST TOKEN p95\tLAST TOKEN p95\tGPUS\tGPU COST/MONTH\t\n")
+	fmt.Fprintf(tw, "  ENGINE\tWEIGHTS\tIN FLIGHT\tDECODE tok/s\tGPU ON PROMPTS\tREQ/S A GPU\tFIRST TOKEN p95\tLAST TOKEN p95\tGPUS\tGPU COST/MONTH\t\n")
 	for _, s := range e.Engines {
 		last := fmt.Sprintf("%.2f s", s.LastTokenP95)
 		if !s.MeetsResponse {

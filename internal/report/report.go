@@ -300,7 +300,11 @@ func capacityRow(s Stage) capRow {
 		r.Note = "the seed's figures need " + strings.Join(need, "; ")
 	}
 	for _, g := range e.Engines {
-		n := fmt.Sprintf("%s: %d x %s for %.0f AI requests/s (%s VND a month), last token %.2f s at p95", g.Engine, g.GPUsForSeed, g.GPU, e.EnginesFor, short(g.GPUMonthlyVND), g.LastTokenP95)
+		n := fmt.Sprintf("%s: %d x %s for %.0f AI requests/s", g.Engine, g.GPUsForSeed, g.GPU, e.EnginesFor)
+		if g.GPUMonthlyVND > 0 {
+			n += fmt.Sprintf(" (%s VND a month)", short(g.GPUMonthlyVND))
+		}
+		n += fmt.Sprintf(", last token %.2f s at p95", g.LastTokenP95)
 		if !g.MeetsResponse {
 			n += " (beyond the plan's response time)"
 		}
