@@ -379,3 +379,64 @@ func TestKeyRangesRest(t *testing.T) {
 		t.Errorf("rest with everything touched: %q, want none (the table is summed whole)", got)
 	}
 }
+
+// On a real server: a table's key ranges add up to its sum, in the
+// numeric form (keys at bigint's ends) and the bigint one, and the rows
+// outside any set of untouched ranges are exactly the rest.
+func TestKeyRangesOnPostgres(t *testing.T) {
+	ctx := context.Background()
+	p := testutil.StartPostgres(t)
+	p.Exec(t, "nextflow", `CREATE TABLE wide (id bigint PRIMARY KEY, v text);
+INSERT INTO wide VALUES (-9223372036854775808, 'min'), (9223372036854775807, 'max'), (0, 'zero'), (5, 'five'), (-77, 'neg');
+INSERT INTO wide SELECT g * 1000003, md5(g::text) FROM generate_series(1, 2000) g;
+CREATE TABLE narrow (id int PRIMARY KEY, v text);
+INSERT INTO narrow SELECT g, md5(g::text) FROM generate_series(-500, 4000) g;`)
+	c := p.Conn(t, "nextflow")
+	d := *testDB("source", p, "nextflow")
+	ranges, err := keyedTables(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"wide", "narrow"} {
+		k := ranges["public."+name]
+		if k == nil {
+			t.Fatalf("%s has no key ranges: %v", name, ranges)
+		}
+		tab := Table{"public", name}
+		whole, err := sumTable(ctx, c, d, tab)
+		if err != nil {
+			t.Fatal(err)
+		}
+		by, err := sumRanges(ctx, c, d, tab, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var all []TableSum
+		for _, s := range by {
+			all = append(all, s)
+		}
+		if sum, ok := addSums(all...); !ok || sum != whole {
+			t.Errorf("%s: the ranges add up to %v, the table sums to %v", name, sum, whole)
+		}
+		// Touch every third range and the outside one: the untouched ranges'
+		// sums and the rest add up to the whole again.
+		k.Known = by
+		for i := outside; i < rangeCount; i += 3 {
+			k.Touched = append(k.Touched, i)
+		}
+		untouched := k.untouched()
+		var parts []TableSum
+		for _, i := range untouched {
+			if s, ok := by[i]; ok {
+				parts = append(parts, s)
+			}
+		}
+		rest, err := sumRest(ctx, c, d, tab, k.rest(untouched))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum, ok := addSums(append(parts, rest)...); !ok || sum != whole {
+			t.Errorf("%s: untouched %v and the rest %v add up to %v, the table sums to %v", name, parts, rest, sum, whole)
+		}
+	}
+}
