@@ -147,7 +147,7 @@ swarm_up() {
   local refs
   mapfile -t refs < <(cut -d' ' -f1 <<<"$images")
   for i in 1 2 3; do node_clear "$state/node$i" || exit 1; done
-  swarm_space
+  swarm_space "${refs[@]}"
   for i in 1 2 3; do
     ns=nfxnode$i dir=$state/node$i
     mkdir -p "$dir"
@@ -168,19 +168,13 @@ swarm_up() {
   for i in 1 2 3; do
     for _ in $(seq 1 60); do DOCKER_HOST=unix://$state/node$i/docker.sock docker version >/dev/null 2>&1 && break; sleep 1; done
   done
-  # One stream of the images into the three nodes: no archive on disk.
-  docker save "${refs[@]}" | tee \
-    >(DOCKER_HOST=unix://$state/node1/docker.sock docker load -q >/dev/null) \
-    >(DOCKER_HOST=unix://$state/node2/docker.sock docker load -q >/dev/null) |
-    DOCKER_HOST=unix://$state/node3/docker.sock docker load -q >/dev/null
-  for i in 1 2; do
-    # tee's process substitutions may still be loading: wait for the images.
-    for _ in $(seq 1 300); do
-      DOCKER_HOST=unix://$state/node$i/docker.sock docker image inspect "${refs[@]}" >/dev/null 2>&1 && break
-      sleep 1
-    done
-    DOCKER_HOST=unix://$state/node$i/docker.sock docker image inspect "${refs[@]}" >/dev/null \
-      || { echo "node$i did not load the stand-in images" >&2; exit 1; }
+  # The images stream into one node at a time, with no archive on disk:
+  # a daemon unpacks what it loads under its data root before it
+  # registers the layers, so one load at a time needs the room of one
+  # more copy, three at once of three.
+  for i in 1 2 3; do
+    docker save "${refs[@]}" | DOCKER_HOST=unix://$state/node$i/docker.sock docker load -q >/dev/null \
+      || { echo "node$i did not load the stand-in images (see $state/node$i/dockerd.log)" >&2; exit 1; }
   done
   DOCKER_HOST=unix://$state/node1/docker.sock docker swarm init --advertise-addr 10.77.0.11 >/dev/null
   tok=$(DOCKER_HOST=unix://$state/node1/docker.sock docker swarm join-token -q manager)
@@ -193,32 +187,49 @@ swarm_up() {
   echo "swarm: $(DOCKER_HOST=unix://$state/node1/docker.sock docker node ls --format '{{.Hostname}}' | sort | tr '\n' ' ')"
 }
 
-# Each node holds its own copy of the stand-in images. Say so before
-# starting when the disk cannot hold three copies and some room to run, rather
-# than fail half-way through a load with "no space left on device".
+# Each node holds its own copy of the stand-in images, and a load needs the
+# room of one more while it runs. Say so before starting when the disk
+# cannot hold them and some room to run, rather than fail half-way through a
+# load with "no space left on device". The images' sizes count a layer
+# shared by several once per image: the estimate errs high.
 swarm_space() {
-  local images_mb need avail
-  # The engine's own image store holds the same images, their layers once.
-  images_mb=$(du -sm "$state/data/overlay2" | cut -f1)
-  need=$(( images_mb * 3 + 2048 ))
-  avail=$(df -Pm "$state" | awk 'NR == 2 {print $4}')
+  local bytes images_mb need avail
+  if ! bytes=$(docker image inspect --format '{{.Size}}' "$@" 2>/dev/null | awk '{s+=$1} END {printf "%d", s}') || [ -z "$bytes" ]; then
+    echo "engine: could not size the stand-in images; not checking the free space" >&2
+    return 0
+  fi
+  images_mb=$(( bytes / 1024 / 1024 ))
+  need=$(( images_mb * 4 + 2048 ))
+  avail=$(df -Pm "$state" 2>/dev/null | awk 'NR == 2 {print $4}')
+  case $avail in
+    '' | *[!0-9]*) echo "engine: could not read the free space under $state; not checking it" >&2; return 0 ;;
+  esac
   if [ "$avail" -lt "$need" ]; then
-    echo "engine: the three-node Swarm needs about $need MB free under $state (three copies of the stand-in images, $images_mb MB each, and 2 GB to run); $avail MB are free." >&2
+    echo "engine: the three-node Swarm needs about $need MB free under $state (three copies of the stand-in images, at most $images_mb MB each, one more while a node loads them, and 2 GB to run); $avail MB are free." >&2
     echo "engine: free some space (other checkouts' bin/engine, 'go clean -cache') and run again." >&2
     exit 1
   fi
 }
 
 # Remove a node's directory, never through a mount a killed daemon left
-# (a container's bind of / would take the host's files with it).
+# (a container's bind of / or of the NAS's backup volume would take their
+# files with it): every mount under it is detached first, deepest first,
+# and the removal stays on the directory's own file system.
 node_clear() {
+  local d
   [ -e "$1" ] || return 0
-  umount -R "$1" 2>/dev/null || true
-  if awk -v d="$1/" '$5 == substr(d, 1, length(d) - 1) || index($5 "/", d) == 1 {found = 1} END {exit !found}' /proc/self/mountinfo; then
-    echo "engine: $1 still has mounts; not removing it (umount them, then remove it)" >&2
+  d=$(realpath -e "$1") || return 1
+  node_mounts() {
+    # mountinfo escapes a space, tab, newline and backslash as octal.
+    awk -v d="$d" '{ p = $5; gsub(/\\040/, " ", p); gsub(/\\011/, "\t", p); gsub(/\\012/, "\n", p); gsub(/\\134/, "\\", p)
+      if (p == d || index(p, d "/") == 1) print p }' /proc/self/mountinfo | sort -r
+  }
+  node_mounts | while IFS= read -r m; do umount -l "$m" 2>/dev/null || true; done
+  if [ -n "$(node_mounts)" ]; then
+    echo "engine: $d still has mounts; not removing it (umount them, then remove it)" >&2
     return 1
   fi
-  rm -rf "$1"
+  rm -rf --one-file-system "$d"
 }
 
 swarm_down() {
@@ -235,8 +246,9 @@ swarm_down() {
     fi
     ip netns del "nfxnode$i" 2>/dev/null || true
     ip link del "nfxv$i" 2>/dev/null || true
-    # A node's images are loaded afresh by each run: leave no copy behind.
-    node_clear "$state/node$i/data"
+    # A node's images are loaded afresh by each run: leave no copy behind
+    # (a node that cannot be cleared is said, and the rest still stops).
+    node_clear "$state/node$i/data" || true
   done
   ip link del nfxbr0 2>/dev/null || true
   iptables -D FORWARD -i nfxbr0 -o nfxbr0 -j ACCEPT 2>/dev/null || true
