@@ -19,8 +19,9 @@ import (
 // --stage cloud` and every test check the configuration against them, and
 // nfx draws its generated values to satisfy them all.
 
-// RulesDate is when the rules below were last read from their sources.
-const RulesDate = "2026-12-05"
+// RulesDate is when the rules below, and AWS's versions
+// (internal/provider/aws), were last read from their sources.
+const RulesDate = aws.VersionsDate
 
 // checkVersion checks a version against a support table on the day of the
 // check: an ended or unknown version is an error (the API refuses it), one

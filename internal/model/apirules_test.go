@@ -176,10 +176,12 @@ func TestCloudFirstUpBlockers(t *testing.T) {
 		key    string
 		words  []string
 	}{
-		{"quotas at the groups' maximum", map[string]string{"cloud": `{"gpuMax": 6, "nodeMax": 10}`}, LoadOptions{Today: today}, Warning,
-			"nextflow:cloud.gpuMax", []string{"24 vCPUs of G and VT", "L-DB2E81BA", "40 vCPUs of Standard", "L-1216C47A"}},
-		{"compute-optimised nodes count against the Standard quota too", map[string]string{"cloud": `{"nodeInstanceType": "c6i.2xlarge", "nodeMax": 10}`}, LoadOptions{Today: today}, Warning,
-			"nextflow:cloud.gpuMax", []string{"80 vCPUs of Standard", "10 x c6i.2xlarge"}},
+		{"the GPU quota at the group's maximum", map[string]string{"cloud": `{"gpuMax": 6, "nodeMax": 10}`}, LoadOptions{Today: today}, Warning,
+			"nextflow:cloud.gpuMax", []string{"24 vCPUs of G and VT", "L-DB2E81BA"}},
+		{"the Standard quota at the general group's maximum", map[string]string{"cloud": `{"gpuMax": 6, "nodeMax": 10}`}, LoadOptions{Today: today}, Warning,
+			"nextflow:cloud.nodeMax", []string{"40 vCPUs of Standard", "L-1216C47A"}},
+		{"compute-optimised nodes count against the Standard quota too, without a GPU pool", map[string]string{"cloud": `{"nodeInstanceType": "c6i.2xlarge", "nodeMax": 10, "gpuPool": false}`}, LoadOptions{Today: today}, Warning,
+			"nextflow:cloud.nodeMax", []string{"80 vCPUs of Standard", "10 x c6i.2xlarge"}},
 		{"no tunnel on the cloud", map[string]string{"tunnel": `{"mode": "none"}`}, LoadOptions{Today: today}, Error,
 			"nextflow:tunnel.mode", []string{"no other entry"}},
 		{"a private API for up", map[string]string{"cloud": `{"publicAccessCidrs": []}`}, LoadOptions{Today: today, RequireSecrets: true}, Error,

@@ -240,18 +240,16 @@ func checkCloud(c *Config, ds *Diagnostics) {
 // account's are often lower, which fails the GPU group's first scale-up.
 func checkQuotas(c *Config, ds *Diagnostics) {
 	cc := c.Cloud
-	var need []string
+	warn := func(key, quota, what string, vcpus, count int, instance string) {
+		ds.Warnf(FullKey(key), fmt.Sprintf("check it with `aws service-quotas get-service-quota --service-code ec2 --quota-code %s --region %s`, and request an increase before `pulumi up`", quota, cc.Region),
+			"at its maximum the node group needs %d vCPUs of %s instances (quota %s) for %d x %s in %s; a new account's On-Demand quotas are often lower", vcpus, what, quota, count, instance, cc.Region)
+	}
 	if n, ok := aws.Instances[cc.NodeInstanceType]; ok {
-		need = append(need, fmt.Sprintf("%d vCPUs of Standard instances (quota %s) for %d x %s", cc.NodeMax*n.VCPUs, aws.QuotaStandardVCPUs, cc.NodeMax, cc.NodeInstanceType))
+		warn("cloud.nodeMax", aws.QuotaStandardVCPUs, "Standard", cc.NodeMax*n.VCPUs, cc.NodeMax, cc.NodeInstanceType)
 	}
 	if g, ok := aws.GPUInstances[cc.GPUInstanceType]; ok && cc.GPUPool {
-		need = append(need, fmt.Sprintf("%d vCPUs of G and VT instances (quota %s) for %d x %s", cc.GPUMax*g.VCPUs, aws.QuotaGVCPUs, cc.GPUMax, cc.GPUInstanceType))
+		warn("cloud.gpuMax", aws.QuotaGVCPUs, "G and VT", cc.GPUMax*g.VCPUs, cc.GPUMax, cc.GPUInstanceType)
 	}
-	if len(need) == 0 {
-		return
-	}
-	ds.Warnf(FullKey("cloud.gpuMax"), fmt.Sprintf("check them with `aws service-quotas get-service-quota --service-code ec2 --quota-code %s --region %s` (and %s), and request increases before `pulumi up`", aws.QuotaGVCPUs, cc.Region, aws.QuotaStandardVCPUs),
-		"at their maximum the node groups need %s in %s; a new account's On-Demand quotas are often lower", strings.Join(need, " and "), cc.Region)
 }
 
 // documentationRanges are RFC 5737's, for examples only.

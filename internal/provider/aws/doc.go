@@ -3,8 +3,8 @@
 // the regions that offer them with the vCPU quotas they count against
 // (instances.go), the versions EKS, RDS and ElastiCache create with their
 // support windows (versions.go), and the Pulumi type tokens of the
-// resources nfx plans and reads back (tokens.go). Each fact names its
-// source and the day it was read.
+// resources nfx plans and reads back (tokens.go). Each table names its
+// source; the prices and the versions also the day they were read.
 //
 // It is data and pure functions: no SDK, no I/O, no other nfx package, so
 // the lean CLI links it and every package can read it. A second provider
