@@ -602,6 +602,16 @@ func Policy(res *offline.Result) []string {
 			if in["type"] != "egress" && (in["cidrIpv4"] == "0.0.0.0/0" || containsAny(in["cidrBlocks"], "0.0.0.0/0")) {
 				bad = append(bad, r.Name+": ingress open to 0.0.0.0/0")
 			}
+		case aws.SecurityGroup:
+			// The stack writes its rules inline, as the group's ingress.
+			rules, _ := in["ingress"].([]any)
+			for _, rule := range rules {
+				m, _ := rule.(map[string]any)
+				if containsAny(m["cidrBlocks"], "0.0.0.0/0") || containsAny(m["ipv6CidrBlocks"], "::/0") {
+					bad = append(bad, r.Name+": ingress open to every address")
+					break
+				}
+			}
 		}
 	}
 	return bad

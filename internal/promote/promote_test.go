@@ -320,6 +320,11 @@ func TestPolicy(t *testing.T) {
 		"a cache in the clear":    ok("aws:elasticache/replicationGroup:ReplicationGroup", map[string]any{"atRestEncryptionEnabled": true}),
 		"an API open to all":      ok("aws:eks/cluster:Cluster", map[string]any{"vpcConfig": map[string]any{"endpointPublicAccess": true, "publicAccessCidrs": []any{"0.0.0.0/0"}}}),
 		"an open ingress rule":    ok("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", map[string]any{"cidrIpv4": "0.0.0.0/0"}),
+		"a group's inline ingress open to all": ok("aws:ec2/securityGroup:SecurityGroup", map[string]any{"ingress": []any{
+			map[string]any{"protocol": "tcp", "fromPort": 5432.0, "toPort": 5432.0, "securityGroups": []any{"sg-1"}},
+			map[string]any{"protocol": "tcp", "fromPort": 6379.0, "toPort": 6379.0, "cidrBlocks": []any{"10.0.0.0/16", "0.0.0.0/0"}}}}),
+		"a group's inline ingress open to all of IPv6": ok("aws:ec2/securityGroup:SecurityGroup", map[string]any{"ingress": []any{
+			map[string]any{"protocol": "-1", "ipv6CidrBlocks": []any{"::/0"}}}}),
 	} {
 		if bad := Policy(&offline.Result{Plan: plan.Plan{Resources: []plan.Resource{r}}}); len(bad) != 1 {
 			t.Errorf("%s: %v", name, bad)

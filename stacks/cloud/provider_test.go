@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nextflow-crm/nfx/internal/cost"
+	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/provider/aws"
 )
 
@@ -21,11 +23,18 @@ func TestProviderTokensMatchThePlan(t *testing.T) {
 		res, _ := run(t, values)
 		for _, r := range res.Plan.Resources {
 			planned[r.Type] = true
-			if !strings.HasPrefix(r.Type, "aws:") {
-				continue
-			}
-			if _, free := aws.Free[r.Type]; !free && !priced[r.Type] {
-				t.Errorf("%s plans %s, which is neither priced nor in aws.Free", name, r.Type)
+		}
+		cfg, ds := model.Load("cloud", raw(values), model.LoadOptions{})
+		if ds.HasErrors() {
+			t.Fatal(ds)
+		}
+		e, err := cost.Compute(cfg, &res.Plan, cost.VND)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range e.Unpriced {
+			if strings.HasPrefix(u.Type, "aws:") {
+				t.Errorf("%s plans %s (%s), which nfx neither prices nor knows to be free: %s", name, u.Type, u.Name, u.Reason)
 			}
 		}
 	}
@@ -42,7 +51,3 @@ func TestProviderTokensMatchThePlan(t *testing.T) {
 		}
 	}
 }
-
-// priced are the AWS types internal/cost prices from aws.Prices.
-var priced = map[string]bool{aws.Cluster: true, aws.NodeGroup: true, aws.NATGateway: true, aws.EIP: true,
-	aws.DBInstance: true, aws.CacheGroup: true, aws.Bucket: true, aws.MetricAlarm: true, aws.KMSKey: true}
