@@ -77,6 +77,12 @@ func (k *KeyRanges) bucket() string {
 // whose replica identity prints that key (the default, or full). Their
 // ranges span the keys the source holds now.
 func keyedTables(ctx context.Context, c *pgx.Conn) (map[string]*KeyRanges, error) {
+	return keyed(ctx, c, true)
+}
+
+// keyed lists the tables keyedTables does, their bounds read when bounds
+// is set (a query a table).
+func keyed(ctx context.Context, c *pgx.Conn, bounds bool) (map[string]*KeyRanges, error) {
 	rows, err := c.Query(ctx, `SELECT n.nspname, c.relname, a.attname, quote_ident(n.nspname) || '.' || quote_ident(c.relname)
 		FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 		JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0]
@@ -105,6 +111,10 @@ func keyedTables(ctx context.Context, c *pgx.Conn) (map[string]*KeyRanges, error
 	}
 	out := map[string]*KeyRanges{}
 	for _, k := range list {
+		if !bounds {
+			out[k.t.String()] = &KeyRanges{Schema: k.t.Schema, Name: k.t.Name, Column: k.col, Prefix: "table " + k.prefix + ": "}
+			continue
+		}
 		var lo, hi *string
 		if err := c.QueryRow(ctx, fmt.Sprintf("SELECT min(%[1]s)::text, max(%[1]s)::text FROM %[2]s", k.col, k.t.quoted())).Scan(&lo, &hi); err != nil {
 			return nil, fmt.Errorf("source: the keys of %s: %v", k.t, err)
@@ -136,11 +146,19 @@ func sumRanges(ctx context.Context, c querier, d DB, t Table, k *KeyRanges) (map
 	// key has values and sorts every row to group them: 2.5 times the
 	// table's plain sum, where hashing into rangeCount groups adds a
 	// quarter (289 MB: 0.65 s and 0.32 s against 0.26 s).
-	var was string
-	if err := c.QueryRow(ctx, "SELECT current_setting('enable_sort'), set_config('enable_sort', 'off', false)").Scan(&was, new(string)); err != nil {
+	// The setting holds for this transaction only (behind a pooler, a
+	// session's setting would outlive it).
+	if conn, ok := c.(*pgx.Conn); ok {
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", d, err)
+		}
+		defer tx.Rollback(ctx) //nolint:errcheck // read only: nothing to keep
+		c = tx
+	}
+	if err := c.QueryRow(ctx, "SELECT set_config('enable_sort', 'off', true)").Scan(new(string)); err != nil {
 		return nil, fmt.Errorf("%s: %v", d, err)
 	}
-	defer func() { _ = c.QueryRow(ctx, "SELECT set_config('enable_sort', $1, false)", was).Scan(new(string)) }()
 	rows, err := c.Query(ctx, "SELECT "+k.bucket()+", count(*), "+hashRows(cols)+" FROM "+t.quoted()+" t GROUP BY 1")
 	if err != nil {
 		return nil, fmt.Errorf("%s: sum %s by key range: %v", d, t, err)
@@ -352,3 +370,22 @@ func (k *KeyRanges) valid() bool {
 }
 
 var plainIdent = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+
+// recheckKeys makes Whole every ranged table whose key the source no
+// longer keeps as it did (another key, another replica identity, gone):
+// its changes' keys may not have been printed.
+func (w *WatchState) recheckKeys(ctx context.Context, src *pgx.Conn) error {
+	if len(w.Ranges) == 0 {
+		return nil
+	}
+	now, err := keyed(ctx, src, false)
+	if err != nil {
+		return err
+	}
+	for t, k := range w.Ranges {
+		if n, ok := now[t]; !ok || n.Column != k.Column || n.Prefix != k.Prefix {
+			k.Whole = true
+		}
+	}
+	return nil
+}

@@ -45,6 +45,9 @@ const watchSlot = "nfx_migrate_watch"
 // logical) a written table is summed whole after the freeze.
 const localSlot = "nfx_migrate_local"
 
+// rangesSummedHook runs once the written key ranges are summed (tests).
+var rangesSummedHook = func() {}
+
 // WatchState is the pre-verification's record, in the journal.
 type WatchState struct {
 	// Sums are the tables whose sums were equal on every side when
@@ -86,6 +89,10 @@ func (r *Run) onlinePreverify(ctx context.Context) (string, bool, error) {
 	}
 	defer src.Close(ctx)
 	if err := dropWatch(ctx, src); err != nil {
+		return "", false, err
+	}
+	// An earlier attempt's target watch goes first, whatever this one does.
+	if err := r.endLocalWatch(ctx); err != nil {
 		return "", false, err
 	}
 	if _, err := src.Exec(ctx, "SELECT pg_create_logical_replication_slot($1, 'test_decoding')", watchSlot); err != nil {
@@ -226,9 +233,9 @@ WHERE data LIKE 'table %'`
 // journal is saved first, so a kill in between decodes them again.
 func (r *Run) drainWatch(ctx context.Context, src *pgx.Conn) error {
 	w := r.j.Online.Watch
-	var upto string
-	if err := src.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&upto); err != nil {
-		return err
+	upto, err := flushedEnd(ctx, src)
+	if err != nil {
+		return fmt.Errorf("source: %v", err)
 	}
 	rows, err := src.Query(ctx, watchedTables, watchSlot, upto)
 	if err != nil {
@@ -462,6 +469,12 @@ func (r *Run) recheck(ctx context.Context, dbs []*DB) (known []map[string]TableS
 	if err != nil {
 		return nil, 0, "", err
 	}
+	for t := range local {
+		changed[t] = true
+	}
+	if err := w.recheckKeys(ctx, src); err != nil {
+		return nil, 0, "", err
+	}
 	shared := make(map[string]TableSum, len(w.Sums))
 	for t, s := range w.Sums {
 		if !changed[t] {
@@ -530,7 +543,23 @@ func (r *Run) recheck(ctx context.Context, dbs []*DB) (known []map[string]TableS
 	if err := errors.Join(errs...); err != nil {
 		return nil, 0, "", err
 	}
-	return known, len(list), "", nil
+	rangesSummedHook()
+	// A write the target alone made while the ranges were summed would not
+	// be read: a narrowed table its watch names now is summed whole.
+	again, err := r.localWrites(ctx, w)
+	if err != nil {
+		return nil, 0, "", err
+	}
+	ranged = len(list)
+	for _, n := range list {
+		if again == nil || again[n.t.String()] {
+			for i := range known {
+				delete(known[i], n.t.String())
+			}
+			ranged--
+		}
+	}
+	return known, ranged, "", nil
 }
 
 // startLocalWatch creates the target's own watch, having dropped one an
@@ -565,9 +594,26 @@ func (r *Run) localWrites(ctx context.Context, w *WatchState) (map[string]bool, 
 		return nil, err
 	}
 	defer dst.Close(ctx)
+	// only-local leaves out every change that carries a replication
+	// origin: the subscription's, but also another subscription's, or a
+	// trigger's that fires as the subscription applies. Narrowing needs
+	// the subscription's origin to be the only one, and no such trigger.
+	var others int
+	if err := dst.QueryRow(ctx, `SELECT (SELECT count(*) FROM pg_replication_origin o WHERE o.roname NOT IN (SELECT 'pg_' || s.oid FROM pg_subscription s WHERE s.subname = $1))
+		+ (SELECT count(*) FROM pg_trigger g WHERE NOT g.tgisinternal AND g.tgenabled IN ('A', 'R'))`, replicationName).Scan(&others); err != nil {
+		return nil, fmt.Errorf("target: its replication origins and triggers: %v", err)
+	}
+	if others > 0 {
+		r.logf("      the target has another replication origin, or a trigger that fires on replicated changes: written tables are summed whole")
+		return nil, nil
+	}
+	upto, err := flushedEnd(ctx, dst)
+	if err != nil {
+		return nil, fmt.Errorf("target: %v", err)
+	}
 	rows, err := dst.Query(ctx, `SELECT DISTINCT coalesce(substring(data FROM '^table (.+): [A-Z]+:'), '?')
-		FROM pg_logical_slot_peek_changes($1, NULL, NULL, 'include-xids', '0', 'skip-empty-xacts', '1', 'only-local', '1')
-		WHERE data LIKE 'table %'`, localSlot)
+		FROM pg_logical_slot_peek_changes($1, $2::pg_lsn, NULL, 'include-xids', '0', 'skip-empty-xacts', '1', 'only-local', '1')
+		WHERE data LIKE 'table %'`, localSlot, upto)
 	if err != nil {
 		// The slot is gone or unreadable: nothing is narrowed.
 		r.logf("      the target's watch %s: %s: written tables are summed whole", localSlot, scrub(err.Error(), r.E.TargetDB.Password))
@@ -593,10 +639,42 @@ func (r *Run) localWrites(ctx context.Context, w *WatchState) (map[string]bool, 
 
 // dropSlot drops a replication slot of c's server, if there is one.
 func dropSlot(ctx context.Context, c *pgx.Conn, slot string) error {
-	if _, err := c.Exec(ctx, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", slot); err != nil {
-		return fmt.Errorf("drop the slot %s: %v", slot, err)
+	var err error
+	for range 50 {
+		// A killed run's backend may still be decoding from it.
+		_, _ = c.Exec(ctx, "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1 AND active", slot)
+		if _, err = c.Exec(ctx, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", slot); err == nil {
+			return nil
+		}
+		if serr := sleep(ctx, 100*time.Millisecond); serr != nil {
+			return serr
+		}
 	}
-	return nil
+	return fmt.Errorf("drop the slot %s: %v", slot, err)
+}
+
+// flushedEnd is the server's WAL end once it is flushed: every change
+// committed before the call can then be decoded up to it (a slot decodes
+// only flushed WAL, and asynchronous commits flush later).
+func flushedEnd(ctx context.Context, c *pgx.Conn) (string, error) {
+	var end string
+	if err := c.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&end); err != nil {
+		return "", err
+	}
+	// The WAL writer flushes within three of its delays (at most 10 s each).
+	for range 3500 {
+		var done bool
+		if err := c.QueryRow(ctx, "SELECT pg_current_wal_flush_lsn() >= $1::pg_lsn", end).Scan(&done); err != nil {
+			return "", err
+		}
+		if done {
+			return end, nil
+		}
+		if err := sleep(ctx, 10*time.Millisecond); err != nil {
+			return "", err
+		}
+	}
+	return "", fmt.Errorf("its WAL was not flushed to %s within 35 s", end)
 }
 
 // endLocalWatch drops the target's own watch, if there is one.
@@ -614,11 +692,14 @@ func (r *Run) endLocalWatch(ctx context.Context) error {
 
 // endWatch drops the watch slot once the verification has read it.
 func (r *Run) endWatch(ctx context.Context) error {
-	if r.j.Online == nil || r.j.Online.Watch == nil || r.j.Online.Watch.Off != "" {
+	if r.j.Online == nil || r.j.Online.Watch == nil {
 		return nil
 	}
 	if err := r.endLocalWatch(ctx); err != nil {
 		return err
+	}
+	if r.j.Online.Watch.Off != "" {
+		return nil
 	}
 	src, err := connect(ctx, *r.E.SourceDB)
 	if err != nil {

@@ -260,8 +260,11 @@ func TestOnlineNarrowsWrittenTablesToTheirKeyRanges(t *testing.T) {
 		name          string
 		logicalTarget bool
 		window        func(t *testing.T, src, dst *testutil.Postgres)
-		rechecked     int
-		ranged        int
+		// summed runs once the written ranges are summed, before the
+		// target's watch is read again.
+		summed    func(t *testing.T, src, dst *testutil.Postgres)
+		rechecked int
+		ranged    int
 		// touched bounds the ranges the changes named; want is an error.
 		touched int
 		want    string
@@ -282,6 +285,17 @@ func TestOnlineNarrowsWrittenTablesToTheirKeyRanges(t *testing.T) {
 		{name: "a target without logical WAL", rechecked: 1, window: func(t *testing.T, src, dst *testutil.Postgres) {
 			src.Exec(t, "nextflow", "INSERT INTO busy (v) VALUES ('new')")
 		}},
+		{name: "the target alone writes while the ranges are summed", logicalTarget: true, want: "public.busy", window: func(t *testing.T, src, dst *testutil.Postgres) {
+			src.Exec(t, "nextflow", "INSERT INTO busy (v) VALUES ('new')")
+		}, summed: func(t *testing.T, src, dst *testutil.Postgres) {
+			dst.Exec(t, "nextflow", "UPDATE busy SET v = 'late' WHERE id = 20")
+		}},
+		{name: "a target trigger that fires on replicated changes", logicalTarget: true, rechecked: 1, window: func(t *testing.T, src, dst *testutil.Postgres) {
+			dst.Exec(t, "nextflow", `CREATE FUNCTION keep() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER keep BEFORE INSERT ON quiet FOR EACH ROW EXECUTE FUNCTION keep();
+ALTER TABLE quiet ENABLE ALWAYS TRIGGER keep`)
+			src.Exec(t, "nextflow", "INSERT INTO busy (v) VALUES ('new')")
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var args []string
@@ -293,6 +307,12 @@ func TestOnlineNarrowsWrittenTablesToTheirKeyRanges(t *testing.T) {
 			stepHook = func(id string) {
 				if id == "freeze" {
 					tc.window(t, src, dst)
+				}
+			}
+			defer func() { rangesSummedHook = func() {} }()
+			rangesSummedHook = func() {
+				if tc.summed != nil {
+					tc.summed(t, src, dst)
 				}
 			}
 			j, err := r.Execute(ctx)
