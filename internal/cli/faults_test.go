@@ -80,6 +80,38 @@ func TestKilledUpIsRecoverable(t *testing.T) {
 	}
 }
 
+// A run killed as the engine's file backend writes a state file's
+// metadata (gocloud's fileblob creates the ".attrs" beside it, then fills
+// it) leaves it empty: every command then failed with "failed to load
+// checkpoint: EOF". nfx names the file and nfx cancel, which removes it,
+// and up then completes with nothing lost.
+func TestEmptiedStateMetadataIsRecoverable(t *testing.T) {
+	dir := realEngine(t)
+	t.Setenv("NFX_TUNNEL_TOKEN", testutil.TunnelToken("x"))
+	if code, _, stderr := nfx(t, dir, "up", "--stage", "laptop"); code != ExitOK {
+		t.Fatalf("up: exit %d\n%s", code, stderr)
+	}
+	attrs, _ := filepath.Glob(filepath.Join(dir, ".nfx", "state", ".pulumi", "stacks", "*", "laptop.json*.attrs"))
+	if len(attrs) == 0 {
+		t.Fatal("the file backend keeps no metadata beside the stack's state")
+	}
+	for _, cut := range []string{"", `{"user.cache_control":`} {
+		if err := os.WriteFile(attrs[0], []byte(cut), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		code, _, stderr := nfx(t, dir, "up", "--stage", "laptop")
+		if code == ExitOK || !strings.Contains(stderr, "nfx cancel --stage laptop") || !strings.Contains(stderr, filepath.Base(attrs[0])) {
+			t.Fatalf("metadata %q: up does not name the file and the recovery: exit %d\n%s", cut, code, stderr)
+		}
+		if code, _, stderr := nfx(t, dir, "cancel", "--stage", "laptop"); code != ExitOK {
+			t.Fatalf("cancel: exit %d\n%s", code, stderr)
+		}
+		if code, stdout, _ := nfx(t, dir, "preview", "--stage", "laptop"); code != ExitOK || !strings.Contains(stdout, "no changes") {
+			t.Fatalf("preview after the repair:\n%s", stdout)
+		}
+	}
+}
+
 // Two nfx up at once on one stack: one runs, the other stops at once with
 // a message naming the other run; the winner's secrets are the stack's,
 // so a preview afterwards finds nothing to change.

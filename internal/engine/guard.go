@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -79,6 +80,9 @@ func Cancel(ctx context.Context, o Options) error {
 		return err
 	}
 	defer unlock()
+	if _, err := repairAttrs(o); err != nil {
+		return err
+	}
 	st, err := workspace(ctx, o)
 	if err != nil && strings.Contains(err.Error(), "currently locked") {
 		// A run killed while it created the stack: its lock is there, the
@@ -95,6 +99,42 @@ func Cancel(ctx context.Context, o Options) error {
 		return explain(o, fmt.Errorf("cancel %s: %w", o.Stack, err))
 	}
 	return nil
+}
+
+// damagedAttrs lists the file backend's metadata files (the ".attrs"
+// beside each state file, which gocloud's fileblob creates and then fills,
+// not atomically) that a killed run left empty or cut short: every read of
+// their state file then fails with "EOF".
+func damagedAttrs(o Options) []string {
+	dir, ok := strings.CutPrefix(o.Backend, "file://")
+	if !ok {
+		return nil
+	}
+	var bad []string
+	_ = filepath.WalkDir(filepath.Join(dir, ".pulumi"), func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".attrs") {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err == nil && !json.Valid(data) {
+			bad = append(bad, path)
+		}
+		return nil
+	})
+	return bad
+}
+
+// repairAttrs removes the damaged metadata files: they hold a state
+// file's content type and checksum only, and fileblob reads a state file
+// that has none as it is.
+func repairAttrs(o Options) (int, error) {
+	bad := damagedAttrs(o)
+	for _, f := range bad {
+		if err := os.Remove(f); err != nil {
+			return 0, err
+		}
+	}
+	return len(bad), nil
 }
 
 // removeLocks deletes the engine's lock files of the stack in a file
@@ -137,6 +177,9 @@ func explain(o Options, err error) error {
 		cfg = filepath.Join(o.ProjectDir, "Pulumi."+o.Stack+".yaml")
 	}
 	switch {
+	case strings.Contains(msg, "failed to load checkpoint") && len(damagedAttrs(o)) > 0:
+		return fmt.Errorf("stack %s: the engine's metadata file %s is empty or cut short (a run was killed as it wrote it); fix: run `nfx cancel --stage %s`, which removes it, then nfx again",
+			o.Stack, damagedAttrs(o)[0], o.Stack)
 	case strings.Contains(msg, "currently locked"):
 		return fmt.Errorf("stack %s: the engine's lock is held by a run that is gone (it was killed, or the machine stopped); fix: run `nfx cancel --stage %s`, then nfx again", o.Stack, o.Stack)
 	case strings.Contains(msg, "incorrect passphrase"):
