@@ -68,6 +68,10 @@ type WatchState struct {
 	// Ranges are the tables summed by key range (ranges.go): a written one
 	// is summed again after the freeze only where changes touched it.
 	Ranges map[string]*KeyRanges `json:"ranges,omitempty"`
+	// Sides is how many databases the sums were taken on: the source, the
+	// target, and the target's replica when it was given; a side not
+	// summed before the freeze is summed whole after it.
+	Sides int `json:"sides,omitempty"`
 	// Local says the target's own watch (localSlot) runs; LocalOff why not.
 	Local    bool   `json:"local,omitempty"`
 	LocalOff string `json:"localOff,omitempty"`
@@ -126,6 +130,7 @@ func (r *Run) onlinePreverify(ctx context.Context) (string, bool, error) {
 			return "", false, err
 		}
 	}
+	w.Sides = len(dbs)
 	snaps, errs := snapshots(ctx, dbs, nil, w.Ranges)
 	if err := errors.Join(errs...); err != nil {
 		return "", false, err
@@ -483,7 +488,9 @@ func (r *Run) recheck(ctx context.Context, dbs []*DB) (known []map[string]TableS
 	}
 	known = make([]map[string]TableSum, len(dbs))
 	for i := range dbs {
-		known[i] = maps.Clone(shared)
+		if i < w.Sides || w.Sides == 0 && i < 2 {
+			known[i] = maps.Clone(shared)
+		}
 	}
 	// The written tables summed by key range: on each side at once, the
 	// rows outside their untouched ranges.
@@ -533,7 +540,7 @@ func (r *Run) recheck(ctx context.Context, dbs []*DB) (known []map[string]TableS
 					errs[i] = err
 					return
 				}
-				if total, ok := addSums(n.base, rest); ok {
+				if total, ok := addSums(n.base, rest); ok && known[i] != nil {
 					known[i][n.t.String()] = total
 				}
 			}
