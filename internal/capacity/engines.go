@@ -73,18 +73,21 @@ type Served struct {
 	GPU    string `json:"gpu"`
 	// Weights is the LLM's weights as the engine loads them.
 	WeightsGB float64 `json:"weightsGB"`
-	// Batch is the generations decoded together: Ollama's slots, or the
-	// sequences vLLM has in flight at the load served.
+	// Batch is the generations decoded together: Ollama's slots (what it
+	// can hold), or the sequences vLLM has in flight at the load served
+	// (Little's law's mean).
 	Batch int `json:"batch"`
 	// BandwidthEfficiency is the share of the memory bandwidth a decode
 	// step reaches, and where the figure comes from.
 	BandwidthEfficiency float64 `json:"bandwidthEfficiency"`
 	EfficiencyFrom      string  `json:"efficiencyFrom"`
+	// PrefillTokensPerSec is one GPU's prompt rate; DecodeTokensPerSec the
+	// tokens one decode step of the batch yields a second while it runs.
 	PrefillTokensPerSec float64 `json:"prefillTokensPerSecond"`
 	DecodeTokensPerSec  float64 `json:"decodeTokensPerSecond"`
 	// GenerateSeconds and EmbedSeconds are the GPU time of one request;
-	// PrefillShare is the GPU's time spent on prompts and embeddings at
-	// the load served.
+	// PrefillShare is the GPU's time spent on prompts and embeddings
+	// together at the load served.
 	GenerateSeconds float64 `json:"generateSeconds"`
 	EmbedSeconds    float64 `json:"embedSeconds"`
 	PrefillShare    float64 `json:"prefillShare"`
@@ -92,15 +95,17 @@ type Served struct {
 	// quoted utilisation.
 	PerGPU float64 `json:"requestsPerSecondPerGPU"`
 	// TTFT and LastToken are a generation's time to its first and last
-	// token, seconds, at the median and the 95th percentile of the wait.
+	// token, seconds: the wait at its median or 95th percentile, plus the
+	// mean prefill and decode (the decode's own spread, other prompts
+	// arriving while it runs, is not in them: the real 95th percentile of
+	// the last token is later).
 	TTFTMedian      float64 `json:"ttftMedianSeconds"`
 	TTFTP95         float64 `json:"ttftP95Seconds"`
 	LastTokenMedian float64 `json:"lastTokenMedianSeconds"`
 	LastTokenP95    float64 `json:"lastTokenP95Seconds"`
 	// GPUsForSeed is the GPUs that serve the seed's AI requests alone, and
 	// GPUMonthlyVND what they cost on the stage's provider (0 off it).
-	// MeetsResponse says a generation's last token comes within the
-	// plan's response time at the 95th percentile.
+	// MeetsResponse says LastTokenP95 is within the plan's response time.
 	MeetsResponse bool    `json:"meetsResponse"`
 	GPUsForSeed   int     `json:"gpusForSeed"`
 	GPUMonthlyVND float64 `json:"gpuMonthlyVND,omitempty"`
@@ -187,7 +192,8 @@ func (e *Estimate) engines(cfg *model.Config) error {
 		price = t.EC2[cfg.Cloud.GPUInstanceType] * aws.HoursPerMonth * cfg.Costs.UsdVnd
 	}
 	add := func(s Served) {
-		s.MeetsResponse = s.LastTokenP95 <= ceiling
+		// With no generations in the mix there is no answer to wait for.
+		s.MeetsResponse = s.LastTokenP95 <= ceiling || w.EmbedShare >= 1
 		s.GPUsForSeed = int(math.Ceil(need / s.PerGPU))
 		s.GPUMonthlyVND = price * float64(s.GPUsForSeed)
 		e.Engines = append(e.Engines, s)
@@ -195,7 +201,7 @@ func (e *Estimate) engines(cfg *model.Config) error {
 	base := roofline{g: g, w: w, llm: cfg.LLM, emb: cfg.Embedding, computEff: w.ComputeEfficiency}
 	ollama := base
 	ollama.weights, ollama.batch, ollama.bwEff = float64(cfg.LLM.Size), float64(cfg.AI.Parallel), w.BandwidthEfficiency
-	o := slotted(ollama)
+	o := slotted(ollama, ceiling)
 	o.Engine, o.GPU, o.EfficiencyFrom = EngineOllama, cfg.Host.GPU, "capacity.bandwidthEfficiency"
 	add(o)
 
@@ -206,7 +212,9 @@ func (e *Estimate) engines(cfg *model.Config) error {
 	}
 	vllm := base
 	vllm.weights, vllm.bwEff = 2*cfg.LLM.Params*1e9, eff
-	kvRoom := float64(cfg.Host.VRAM)*vllmMemoryShare - vllm.weights - vllmOverhead
+	// The embedding model runs in a second process on the same GPU: its
+	// weights come out of the same share.
+	kvRoom := float64(cfg.Host.VRAM)*vllmMemoryShare - vllm.weights - vllmOverhead - float64(cfg.Embedding.Size)
 	perSeq := float64(w.PromptTokens+w.OutputTokens) * float64(cfg.LLM.KVPerToken)
 	fits := 0.0
 	if kvRoom > 0 && perSeq > 0 {
@@ -222,10 +230,10 @@ func (e *Estimate) engines(cfg *model.Config) error {
 	v.EfficiencyFrom = fmt.Sprintf("%s on %s at %d concurrent, %.2f ms a token", cal.Source, cal.GPU, cal.Concurrency, cal.MedianTPOTms)
 	add(v)
 	e.Assumptions = append(e.Assumptions,
-		fmt.Sprintf("the throughput engine (vLLM) holds %s in 16-bit weights (%.1f GB); its KV cache is what %.0f %% of the GPU's %.1f GB leaves after them and %.1f GB of working memory (activations, CUDA graphs: assumed), %.0f sequences of %d+%d tokens, up to %d; its decode reaches %.0f %% of the memory bandwidth, what %s measured (%.2f ms a token at %d concurrent on %s); its prefill the configured %.0f %% of the tensor peak (not measured)",
+		fmt.Sprintf("the throughput engine (vLLM) holds %s in 16-bit weights (%.1f GB); its KV cache is what %.0f %% of the GPU's nominal %.1f GB (the card exposes somewhat less) leaves after them, the embedding model's weights (a second process on the GPU) and %.1f GB of working memory (activations, CUDA graphs: assumed), %.0f sequences of %d+%d tokens, up to %d; its decode reaches %.0f %% of the memory bandwidth, what %s measured (%.2f ms a token at %d concurrent on %s); its prefill the configured %.0f %% of the tensor peak (not measured)",
 			cfg.LLM.Name, vllm.weights/1e9, vllmMemoryShare*100, float64(cfg.Host.VRAM)/1e9, vllmOverhead/1e9, fits, w.PromptTokens, w.OutputTokens, vllmMaxSeqs, eff*100, cal.URL, cal.MedianTPOTms, cal.Concurrency, cal.GPU, w.ComputeEfficiency*100),
-		"the throughput engine's sequences in flight follow from Little's law: each decodes while prefills and embeddings take their share of the GPU; its load is the most at which they fit its KV cache, times capacity.utilization, and less where the answers would miss the plan's response time",
-		"waits are an M/G/1 queue's per GPU (Pollaczek-Khinchine's mean for the mix of short embeddings and long generations, or prefills, a conditional wait exponential beyond it); the 95th percentile is quoted; prompts share no cached prefix")
+		"the throughput engine's sequences in flight follow from Little's law: each decodes while prompts and embeddings take their share of the GPU between its steps (as vLLM's V0 scheduler ran them; v0.19.0's V1 scheduler mixes prompt chunks into the steps, which shortens answers under load); its load is the most at which they fit its KV cache, times capacity.utilization",
+		"waits are an M/G/1 queue's per GPU (Pollaczek-Khinchine's mean for the mix of short embeddings and long generations, or of prompts, a conditional wait exponential beyond it; for Ollama's slots one FIFO server of each request's GPU time, pessimistic); the first and last token are the 95th percentile of the wait plus the mean prefill and decode, not the 95th percentile of the answer; both engines run at less load where that would miss the plan's response time and a lower load would not; prompts share no cached prefix")
 	return nil
 }
 
@@ -245,17 +253,28 @@ func waitQuantile(p, rho, mean float64) float64 {
 }
 
 // slotted is Ollama: a fixed number of slots decode together, a request
-// holds the GPU for its share of them, and requests wait for the GPU at
-// the quoted utilisation (M/G/1 over the mix's GPU time).
-func slotted(r roofline) Served {
+// holds the GPU for its share of them, and requests wait as at one FIFO
+// server of each request's GPU time (M/G/1: an approximation of the slots,
+// pessimistic against one, that models neither the wait for a free slot
+// nor other prompts stretching a decode). It runs at the quoted
+// utilisation, or less where the answers would miss the ceiling and a
+// lower load would not.
+func slotted(r roofline, ceiling float64) Served {
 	w := r.w
 	work := r.work()
-	rho := w.Utilization
-	lambda := rho / work
-	es2 := w.EmbedShare*r.embed()*r.embed() + (1-w.EmbedShare)*r.generate()*r.generate()
-	mean := lambda * es2 / (2 * (1 - rho))
 	prefill := float64(w.PromptTokens) / r.prefill()
 	decode := float64(w.OutputTokens) * r.step()
+	es2 := w.EmbedShare*r.embed()*r.embed() + (1-w.EmbedShare)*r.generate()*r.generate()
+	at := func(lambda float64) (rho, mean float64) {
+		rho = lambda * work
+		return rho, lambda * es2 / (2 * (1 - rho))
+	}
+	last := func(lambda float64) (float64, bool) {
+		rho, mean := at(lambda)
+		return waitQuantile(0.95, rho, mean) + prefill + decode, rho < 1
+	}
+	lambda := withinCeiling(w.Utilization/work, last, ceiling)
+	rho, mean := at(lambda)
 	return Served{
 		WeightsGB: r.weights / 1e9, Batch: int(r.batch), BandwidthEfficiency: r.bwEff,
 		PrefillTokensPerSec: r.prefill(), DecodeTokensPerSec: r.batch / r.step(),
@@ -266,6 +285,30 @@ func slotted(r roofline) Served {
 		LastTokenMedian: waitQuantile(0.5, rho, mean) + prefill + decode,
 		LastTokenP95:    waitQuantile(0.95, rho, mean) + prefill + decode,
 	}
+}
+
+// withinCeiling is the load to run at: lambda, or, where its answers end
+// after the ceiling and a load near zero's do not, the most load whose
+// answers end within it. last gives a load's last token and whether the
+// load can be served at all.
+func withinCeiling(lambda float64, last func(float64) (float64, bool), ceiling float64) float64 {
+	if t, ok := last(lambda); !ok || t <= ceiling {
+		return lambda
+	}
+	lo := lambda * 1e-6
+	if t, ok := last(lo); !ok || t > ceiling {
+		return lambda // no load meets it: the row says so
+	}
+	hi := lambda
+	for range 60 {
+		mid := (lo + hi) / 2
+		if t, ok := last(mid); ok && t <= ceiling {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return lo
 }
 
 // batching is a continuously batching engine at the load it serves: n
@@ -328,29 +371,17 @@ func batching(r roofline, fits, ceiling float64) Served {
 			hi = mid
 		}
 	}
-	lambda := w.Utilization * lo
-	// Less, where the answers would miss the ceiling (and can meet it).
-	if p := at(lambda); p.ok && last(p) > ceiling {
-		if q := at(lambda * 1e-6); q.ok && last(q) <= ceiling {
-			a, b := lambda*1e-6, lambda
-			for range 60 {
-				mid := (a + b) / 2
-				if m := at(mid); m.ok && last(m) <= ceiling {
-					a = mid
-				} else {
-					b = mid
-				}
-			}
-			lambda = a
-		}
-	}
+	lambda := withinCeiling(w.Utilization*lo, func(l float64) (float64, bool) {
+		p := at(l)
+		return last(p), p.ok
+	}, ceiling)
 	p := at(lambda)
 	rr := r
 	rr.batch = math.Max(p.n, 1e-9)
 	return Served{
 		WeightsGB: r.weights / 1e9, Batch: int(math.Round(p.n)), BandwidthEfficiency: r.bwEff,
 		PrefillTokensPerSec: r.prefill(), DecodeTokensPerSec: p.n / rr.step(),
-		GenerateSeconds: prefill + ot*rr.step()/math.Max(p.n, 1e-9), EmbedSeconds: embed, PrefillShare: p.rho,
+		GenerateSeconds: prefill + ot*rr.step()/math.Max(p.n, 1), EmbedSeconds: embed, PrefillShare: p.rho,
 		PerGPU:          lambda,
 		TTFTMedian:      waitQuantile(0.5, p.rho, p.mean) + prefill,
 		TTFTP95:         waitQuantile(0.95, p.rho, p.mean) + prefill,

@@ -118,9 +118,9 @@ func printEngines(io IO, e *capacity.Estimate) {
 	if len(e.Engines) == 0 {
 		return
 	}
-	fmt.Fprintf(io.Out, "serving engines, one %s each, for the %s stage's seed of %s AI requests/s on GPUs alone:\n", e.Engines[0].GPU, e.Stage, money(e.EnginesFor))
+	fmt.Fprintf(io.Out, "serving engines, one %s each, for the %s stage's seed of %s AI requests/s on GPUs alone (first and last token: the wait's 95th percentile plus the mean prefill and decode):\n", e.Engines[0].GPU, e.Stage, money(e.EnginesFor))
 	tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "  ENGINE\tWEIGHTS\tIN FLIGHT\tDECODE tok/s\tGPU ON PROMPTS\tREQ/S A GPU\tFIRST TOKEN p95\tLAST TOKEN p95\tGPUS\tGPU COST/MONTH\t\n")
+	fmt.Fprintf(tw, "  ENGINE\tWEIGHTS\tBATCH\tSTEP tok/s\tGPU ON PROMPTS+EMBEDS\tREQ/S A GPU\tFIRST TOKEN\tLAST TOKEN\tGPUS\tGPU COST/MONTH\t\n")
 	for _, s := range e.Engines {
 		last := fmt.Sprintf("%.2f s", s.LastTokenP95)
 		if !s.MeetsResponse {
