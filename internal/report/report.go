@@ -304,7 +304,7 @@ func capacityRow(s Stage) capRow {
 		if g.GPUMonthlyVND > 0 {
 			n += fmt.Sprintf(" (%s VND a month)", short(g.GPUMonthlyVND))
 		}
-		n += fmt.Sprintf(", last token %.2f s at p95", g.LastTokenP95)
+		n += fmt.Sprintf(", last token %.2f s (the wait's 95th percentile, the mean answer)", g.LastTokenP95)
 		if !g.MeetsResponse {
 			n += " (beyond the plan's response time)"
 		}
