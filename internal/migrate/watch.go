@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -230,8 +231,12 @@ func (w *WatchState) changedSet() map[string]bool {
 // UPDATE, DELETE; a TRUNCATE names its tables with ", " between them),
 // the names quoted as quote_ident quotes them.
 const watchedTables = `SELECT DISTINCT coalesce(substring(data FROM '^table ((?:(?:"(?:[^"]|"")*"|[^":., ]+)\.(?:"(?:[^"]|"")*"|[^":., ]+)(?:, )?)+): [A-Z]+:'), '?')
-FROM pg_logical_slot_peek_changes($1, $2::pg_lsn, NULL, 'include-xids', '0', 'skip-empty-xacts', '1')
+FROM pg_logical_slot_peek_changes($1, $2::pg_lsn, NULL, VARIADIC $3::text[])
 WHERE data LIKE 'table %'`
+
+// watchOptions are test_decoding's options for both watches; the
+// target's adds only-local (localWrites).
+var watchOptions = []string{"include-xids", "0", "skip-empty-xacts", "1"}
 
 // drainWatch records the tables the watch slot shows written, up to the
 // source's WAL end now, then lets the slot forget those changes: the
@@ -242,7 +247,7 @@ func (r *Run) drainWatch(ctx context.Context, src *pgx.Conn) error {
 	if err != nil {
 		return fmt.Errorf("source: %v", err)
 	}
-	rows, err := src.Query(ctx, watchedTables, watchSlot, upto)
+	rows, err := src.Query(ctx, watchedTables, watchSlot, upto, watchOptions)
 	if err != nil {
 		return fmt.Errorf("source: read the watch slot %s: %v", watchSlot, err)
 	}
@@ -569,18 +574,15 @@ func (r *Run) recheck(ctx context.Context, dbs []*DB) (known []map[string]TableS
 	return known, ranged, "", nil
 }
 
-// startLocalWatch creates the target's own watch, having dropped one an
-// earlier attempt left; a target that cannot keep it is recorded, not an
-// error.
+// startLocalWatch creates the target's own watch (onlinePreverify has
+// dropped one an earlier attempt left); a target that cannot keep it is
+// recorded, not an error.
 func (r *Run) startLocalWatch(ctx context.Context, w *WatchState) error {
 	dst, err := connect(ctx, *r.E.TargetDB)
 	if err != nil {
 		return err
 	}
 	defer dst.Close(ctx)
-	if err := dropSlot(ctx, dst, localSlot); err != nil {
-		return fmt.Errorf("target: %v", err)
-	}
 	if _, err := dst.Exec(ctx, "SELECT pg_create_logical_replication_slot($1, 'test_decoding')", localSlot); err != nil {
 		w.LocalOff = "the target cannot keep a logical slot with test_decoding (" + scrub(err.Error(), r.E.TargetDB.Password) + ")"
 		r.logf("      %s: a written table is summed whole after the freeze", w.LocalOff)
@@ -618,9 +620,7 @@ func (r *Run) localWrites(ctx context.Context, w *WatchState) (map[string]bool, 
 	if err != nil {
 		return nil, fmt.Errorf("target: %v", err)
 	}
-	rows, err := dst.Query(ctx, `SELECT DISTINCT coalesce(substring(data FROM '^table (.+): [A-Z]+:'), '?')
-		FROM pg_logical_slot_peek_changes($1, $2::pg_lsn, NULL, 'include-xids', '0', 'skip-empty-xacts', '1', 'only-local', '1')
-		WHERE data LIKE 'table %'`, localSlot, upto)
+	rows, err := dst.Query(ctx, watchedTables, localSlot, upto, append(slices.Clone(watchOptions), "only-local", "1"))
 	if err != nil {
 		// The slot is gone or unreadable: nothing is narrowed.
 		r.logf("      the target's watch %s: %s: written tables are summed whole", localSlot, scrub(err.Error(), r.E.TargetDB.Password))
