@@ -18,6 +18,83 @@ import (
 	"github.com/nextflow-crm/nfx/internal/monitoring"
 )
 
+// The containers of the cloud's rendered workloads, each against its
+// image's facts as checkService reads a Compose service: the programs its
+// command and exec probes run exist in the image, with the shell they run
+// in, and every variable of a prefix the image owns is one its programs
+// read. (Scripts the cloud mounts from ConfigMaps are checked by the
+// stages that run them as files, not here.)
+func TestCloudContainersMatchTheirImages(t *testing.T) {
+	files, _ := filepath.Glob("cloud/testdata/*/k8s/*.yaml")
+	checked, engines := 0, map[string]bool{}
+	for _, path := range files {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var obj struct {
+			Kind string
+			Spec struct {
+				Template    podTemplate
+				JobTemplate struct {
+					Spec struct{ Template podTemplate } `yaml:"spec"`
+				} `yaml:"jobTemplate"`
+			}
+		}
+		if err := yaml.Unmarshal(data, &obj); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		pod := obj.Spec.Template.Spec
+		if obj.Kind == "CronJob" {
+			pod = obj.Spec.JobTemplate.Spec.Template.Spec
+		}
+		for _, c := range append(pod.InitContainers, pod.Containers...) {
+			im, ok := imagefacts.Known(c.Image)
+			if !ok {
+				continue // the user's own image
+			}
+			checked++
+			engines[c.Image] = true
+			svc := renderedService{Image: c.Image, Entrypoint: c.Command, Command: c.Args, Environment: map[string]any{}}
+			for _, e := range c.Env {
+				svc.Environment[e.Name] = e.Value
+			}
+			where := fmt.Sprintf("%s: container %s (%s)", path, c.Name, c.Image)
+			checkService(t.Errorf, where, svc, im, false, func(string) string { return "" })
+			for what, p := range map[string]*probe{"startup": c.StartupProbe, "readiness": c.ReadinessProbe, "liveness": c.LivenessProbe} {
+				if p != nil && len(p.Exec.Command) > 0 {
+					checkService(t.Errorf, where+" "+what+" probe", renderedService{Healthcheck: struct {
+						Test []string `yaml:"test"`
+					}{append([]string{"CMD"}, p.Exec.Command...)}}, im, false, func(string) string { return "" })
+				}
+			}
+		}
+	}
+	if checked < 30 || !engines[model.DefaultVLLMImage] || !engines[model.DefaultOllamaImage] {
+		t.Fatalf("checked only %d containers, of images %v", checked, engines)
+	}
+}
+
+type probe struct {
+	Exec struct{ Command []string } `yaml:"exec"`
+}
+
+type podTemplate struct {
+	Spec struct {
+		Containers     []k8sContainer `yaml:"containers"`
+		InitContainers []k8sContainer `yaml:"initContainers"`
+	} `yaml:"spec"`
+}
+
+type k8sContainer struct {
+	Name, Image    string
+	Command, Args  []string
+	Env            []struct{ Name, Value string }
+	StartupProbe   *probe `yaml:"startupProbe"`
+	ReadinessProbe *probe `yaml:"readinessProbe"`
+	LivenessProbe  *probe `yaml:"livenessProbe"`
+}
+
 // A service of a rendered Compose or stack file, as far as the images'
 // facts are concerned.
 type renderedService struct {
@@ -236,7 +313,7 @@ func permits(owner imagefacts.Ident, mode int, u imagefacts.Ident, exec bool) bo
 // Every pinned image has facts, so a tag changed without its facts fails.
 func TestEveryPinnedImageHasFacts(t *testing.T) {
 	pinned := []string{model.DefaultOllamaImage, model.DefaultPostgresImage, model.DefaultRedisImage, model.DefaultQdrantImage,
-		model.DefaultTunnelImage, model.DefaultNginxImage}
+		model.DefaultTunnelImage, model.DefaultNginxImage, model.DefaultVLLMImage}
 	for _, im := range monitoring.Images {
 		pinned = append(pinned, im)
 	}

@@ -60,12 +60,15 @@ type Estimate struct {
 
 // AI is the AI side of the estimate.
 type AI struct {
+	// Engine serves the models: ollama, or vllm on a cloud set to it.
+	Engine         string `json:"engine"`
 	Model          string `json:"model"`
 	EmbeddingModel string `json:"embeddingModel"`
 	GPU            string `json:"gpu"`
-	// GPUs is the number of GPUs serving (one Ollama node each).
+	// GPUs is the number of GPUs serving (one AI node or pod each).
 	GPUs int `json:"gpus"`
-	// Slots is the requests one Ollama node decodes together (ai.parallel).
+	// Slots is the requests one GPU decodes together: Ollama's slots
+	// (ai.parallel), or the sequences vLLM has in flight at its load.
 	Slots int `json:"slots"`
 	// PrefillTokensPerSecond and DecodeTokensPerSecond are one GPU's rates,
 	// decode with every slot busy.
@@ -146,6 +149,12 @@ func Compute(cfg *model.Config) (*Estimate, error) {
 	if err := e.ai(cfg); err != nil {
 		return nil, err
 	}
+	if err := e.engines(cfg); err != nil {
+		return nil, err
+	}
+	if err := e.served(cfg); err != nil {
+		return nil, err
+	}
 	e.crm(cfg)
 	e.cpu(cfg)
 	e.AIRequestsPerSecond = e.AI.SelfHosted + e.AI.API
@@ -159,9 +168,6 @@ func Compute(cfg *model.Config) (*Estimate, error) {
 	}
 	e.seed(cfg)
 	e.reach(cfg)
-	if err := e.engines(cfg); err != nil {
-		return nil, err
-	}
 	e.Assumptions = append(e.Assumptions,
 		fmt.Sprintf("capacity is quoted at %.0f %% of peak throughput (capacity.utilization); above it queues grow without bound", w.Utilization*100),
 		fmt.Sprintf("a concurrent user makes %g AI requests and %g CRM requests a second (capacity.aiPerUser, capacity.crmPerUser)", w.AIPerUser, w.CRMPerUser),
@@ -217,6 +223,30 @@ func (e *Estimate) ai(cfg *model.Config) error {
 		e.api(cfg)
 	}
 	return nil
+}
+
+// served takes the stage's AI figures from vLLM's row of the engines
+// where vLLM serves the stage's models: its load a GPU, its batch and
+// rates, and as the response time its last token's (the wait's 95th
+// percentile plus the mean answer, longer than the mean the Ollama
+// figure is).
+func (e *Estimate) served(cfg *model.Config) error {
+	e.AI.Engine = model.AIEngineOf(cfg)
+	if e.AI.Engine != model.EngineVLLM {
+		return nil
+	}
+	for _, s := range e.Engines {
+		if s.Engine != EngineVLLM {
+			continue
+		}
+		e.AI.Slots, e.AI.PrefillTokensPerSecond, e.AI.DecodeTokensPerSecond = s.Batch, s.PrefillTokensPerSec, s.DecodeTokensPerSec
+		e.AI.TokenSeconds, e.AI.GenerateSeconds, e.AI.EmbedSeconds = float64(s.Batch)/s.DecodeTokensPerSec, s.GenerateSeconds, s.EmbedSeconds
+		e.AI.SelfHosted = s.PerGPU * float64(e.AI.GPUs)
+		e.ResponseSeconds = s.LastTokenP95
+		e.Assumptions = append(e.Assumptions, fmt.Sprintf("vLLM serves the models (cloud.aiEngine): the stage's AI figures are its row of the engines, %.1f requests a second on each of %d GPUs, its response time the last token's (the wait's 95th percentile plus the mean answer)", s.PerGPU, e.AI.GPUs))
+		return nil
+	}
+	return fmt.Errorf("%s: vLLM cannot serve %s on the %s (see the engines' assumptions)", model.FullKey("cloud.aiEngine"), cfg.LLM.Name, cfg.Host.GPU)
 }
 
 // api is what the AI API budget buys: the requests of the mix it pays for

@@ -52,19 +52,11 @@ var Measurements = []Measurement{{
 const (
 	// EngineOllama is what every stage runs: llama.cpp's Q4 weights, a
 	// fixed number of request slots (ai.parallel).
-	EngineOllama = "ollama"
+	EngineOllama = model.EngineOllama
 	// EngineVLLM is a throughput engine: 16-bit weights, continuous
 	// batching over a paged KV cache that takes what the weights leave of
 	// the GPU's memory, up to its max-num-seqs.
-	EngineVLLM = "vllm"
-)
-
-// vLLM's defaults the model follows: the share of the GPU's memory it takes
-// (--gpu-memory-utilization 0.9) and the sequences it batches at most
-// (--max-num-seqs 256).
-const (
-	vllmMemoryShare = 0.9
-	vllmMaxSeqs     = 256
+	EngineVLLM = model.EngineVLLM
 )
 
 // Served is what one engine serves on one GPU under the stage's workload.
@@ -210,19 +202,16 @@ func (e *Estimate) engines(cfg *model.Config) error {
 	if err != nil {
 		return err
 	}
+	// vLLM's memory as the cloud stage runs it (model.VLLMMemory): the
+	// embedding model in a second process on the same GPU, with its own
+	// share.
+	llmShare, embedShare, weights, kvRoom := model.VLLMMemory(cfg)
 	vllm := base
-	vllm.weights, vllm.bwEff = 2*cfg.LLM.Params*1e9, eff
-	// The embedding model runs in a second process on the same GPU: its
-	// weights come out of the same share.
-	kvRoom := float64(cfg.Host.VRAM)*vllmMemoryShare - vllm.weights - vllmOverhead - float64(cfg.Embedding.Size)
-	perSeq := float64(w.PromptTokens+w.OutputTokens) * float64(cfg.LLM.KVPerToken)
-	fits := 0.0
-	if kvRoom > 0 && perSeq > 0 {
-		fits = math.Min(vllmMaxSeqs, math.Floor(kvRoom/perSeq))
-	}
+	vllm.weights, vllm.bwEff = float64(weights), eff
+	fits := float64(model.VLLMSeqs(cfg, kvRoom, w.PromptTokens+w.OutputTokens))
 	if fits < 1 {
-		e.Assumptions = append(e.Assumptions, fmt.Sprintf("a throughput engine cannot serve %s on one %s in 16-bit weights: %.1f GB of weights and %.1f GB of working memory against %.0f %% of %.1f GB leave no KV cache for a sequence of %d tokens",
-			cfg.LLM.Name, cfg.Host.GPU, vllm.weights/1e9, vllmOverhead/1e9, vllmMemoryShare*100, float64(cfg.Host.VRAM)/1e9, w.PromptTokens+w.OutputTokens))
+		e.Assumptions = append(e.Assumptions, fmt.Sprintf("a throughput engine cannot serve %s on one %s in 16-bit weights: %.1f GB of weights and %.1f GB of working memory against its share of %.2f of %.1f GB leave no KV cache for a sequence of %d tokens",
+			cfg.LLM.Name, cfg.Host.GPU, vllm.weights/1e9, model.VLLMWorking.GB(), llmShare, float64(cfg.Host.VRAM)/1e9, w.PromptTokens+w.OutputTokens))
 		return nil
 	}
 	v := batching(vllm, fits, ceiling)
@@ -230,17 +219,12 @@ func (e *Estimate) engines(cfg *model.Config) error {
 	v.EfficiencyFrom = fmt.Sprintf("%s on %s at %d concurrent, %.2f ms a token", cal.Source, cal.GPU, cal.Concurrency, cal.MedianTPOTms)
 	add(v)
 	e.Assumptions = append(e.Assumptions,
-		fmt.Sprintf("the throughput engine (vLLM) holds %s in 16-bit weights (%.1f GB); its KV cache is what %.0f %% of the GPU's nominal %.1f GB (the card exposes somewhat less) leaves after them, the embedding model's weights (a second process on the GPU) and %.1f GB of working memory (activations, CUDA graphs: assumed), %.0f sequences of %d+%d tokens, up to %d; its decode reaches %.0f %% of the memory bandwidth, what %s measured (%.2f ms a token at %d concurrent on %s); its prefill the configured %.0f %% of the tensor peak (not measured)",
-			cfg.LLM.Name, vllm.weights/1e9, vllmMemoryShare*100, float64(cfg.Host.VRAM)/1e9, vllmOverhead/1e9, fits, w.PromptTokens, w.OutputTokens, vllmMaxSeqs, eff*100, cal.URL, cal.MedianTPOTms, cal.Concurrency, cal.GPU, w.ComputeEfficiency*100),
+		fmt.Sprintf("the throughput engine (vLLM, as cloud.aiEngine vllm runs it) holds %s in 16-bit weights (%.1f GB); its KV cache is what its share of %.2f of the GPU's nominal %.1f GB (the card exposes somewhat less) leaves after them and %.1f GB of working memory (activations, CUDA graphs: assumed), the embedding model's process taking %.2f beside it: %.0f sequences of %d+%d tokens, up to %d; its decode reaches %.0f %% of the memory bandwidth, what %s measured (%.2f ms a token at %d concurrent on %s); its prefill the configured %.0f %% of the tensor peak (not measured)",
+			cfg.LLM.Name, vllm.weights/1e9, llmShare, float64(cfg.Host.VRAM)/1e9, float64(model.VLLMWorking)/1e9, embedShare, fits, w.PromptTokens, w.OutputTokens, model.VLLMMaxSeqs, eff*100, cal.URL, cal.MedianTPOTms, cal.Concurrency, cal.GPU, w.ComputeEfficiency*100),
 		"the throughput engine's sequences in flight follow from Little's law: each decodes while prompts and embeddings take their share of the GPU between its steps (as vLLM's V0 scheduler ran them; v0.19.0's V1 scheduler mixes prompt chunks into the steps, which shortens answers under load); its load is the most at which they fit its KV cache, times capacity.utilization",
 		"waits are an M/G/1 queue's per GPU (Pollaczek-Khinchine's mean for the mix of short embeddings and long generations, or of prompts, a conditional wait exponential beyond it; for Ollama's slots one FIFO server of each request's GPU time, pessimistic); the first and last token are the 95th percentile of the wait plus the mean prefill and decode, not the 95th percentile of the answer; both engines run at less load where that would miss the plan's response time and a lower load would not; prompts share no cached prefix")
 	return nil
 }
-
-// vllmOverhead is the GPU memory vLLM keeps beside the weights and the KV
-// cache within its share: activations at its batched-token budget, CUDA
-// graphs, the CUDA context. An assumption, stated.
-const vllmOverhead = 1.5e9
 
 // waitQuantile is the p-quantile of an M/G/1 queue's wait at utilisation
 // rho, given its mean: zero with probability 1-rho, else exponential with

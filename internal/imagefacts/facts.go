@@ -134,6 +134,17 @@ var Images = map[string]Image{
 			"OLLAMA_SCHED_SPREAD", "OLLAMA_LOAD_TIMEOUT", "OLLAMA_GPU_OVERHEAD", "OLLAMA_NOHISTORY", "OLLAMA_MULTIUSER_CACHE", "OLLAMA_LLM_LIBRARY", "OLLAMA_TMPDIR"},
 		Source: "github.com/ollama/ollama Dockerfile and envconfig/config.go @ a420a453b478 (v0.5.7), on ubuntu:22.04 with ca-certificates only",
 	},
+	"vllm/vllm-openai:v0.19.0": {
+		// No USER line: root, unless the pod says otherwise (the cloud
+		// runs it as its unprivileged user, its home on the pod's volume).
+		User: Ident{}, Shells: []string{"/bin/sh", "/bin/bash"},
+		Programs:    join(debianSlim, []string{"vllm", "python3", "/usr/bin/python3", "curl", "sudo", "ffmpeg"}),
+		EnvPrefixes: []string{"VLLM_"},
+		// vllm/envs.py reads these (among many); the image sets the first two.
+		Env: []string{"VLLM_USAGE_SOURCE", "VLLM_ENABLE_CUDA_COMPATIBILITY", "VLLM_NO_USAGE_STATS", "VLLM_DO_NOT_TRACK", "VLLM_CACHE_ROOT",
+			"VLLM_CONFIG_ROOT", "VLLM_API_KEY", "VLLM_LOGGING_LEVEL", "VLLM_HOST_IP", "VLLM_PORT"},
+		Source: "github.com/vllm-project/vllm docker/Dockerfile (vllm-openai target: nvidia/cuda:12.9.1-base-ubuntu22.04, python3.12 as /usr/bin/python3, curl among its apt packages, ENTRYPOINT [\"vllm\", \"serve\"]) and vllm/envs.py, read at upstream bb39382b2b28 (2026-04-02), the v0.19.0 release's main-line commit with its Gemma 4 changes; the release branch may carry cherry-picks",
+	},
 	"qdrant/qdrant:v1.13.2": {
 		User: Ident{}, Shells: []string{"/bin/sh", "/bin/bash"},
 		Programs:    join(debianSlim, []string{"./qdrant", "/qdrant/qdrant", "./entrypoint.sh", "openssl"}),

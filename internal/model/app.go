@@ -148,6 +148,27 @@ const (
 	AIKeyFileEnv   = "OLLAMA_API_KEY_FILE"
 )
 
+// SecretHFToken is the Hugging Face token vLLM downloads with.
+const SecretHFToken = "hf_token"
+
+// HFTokenUsed says the AI pods download with nextflow:hfToken: vLLM
+// serves the cloud's models and the token is set, or a model is gated.
+func HFTokenUsed(c *Config) bool {
+	if Profiles[c.Stage].Hosting != Provider || c.Cloud.AIEngine != EngineVLLM {
+		return false
+	}
+	return c.SecretsSet[KeyHFToken] || HFTokenNeeded(c)
+}
+
+// HFTokenNeeded says a model vLLM serves is gated on Hugging Face.
+func HFTokenNeeded(c *Config) bool {
+	if Profiles[c.Stage].Hosting != Provider || c.Cloud.AIEngine != EngineVLLM {
+		return false
+	}
+	p, err := PlanVLLM(c)
+	return err == nil && (p.LLM.Gated || p.Embedding.Gated)
+}
+
 // AIAsksForKey says the stage's AI API asks for a bearer token. Ollama
 // has no authentication of its own: on a provider's stage a proxy in each
 // AI pod asks for it. On the laptop the API is on the Compose project's
@@ -213,6 +234,9 @@ func Build(c *Config) *App {
 	if GrafanaRuns(c) {
 		app.Secrets = append(app.Secrets, SecretSpec{Name: SecretGrafanaPassword, Key: KeyGrafanaPassword})
 	}
+	if HFTokenUsed(c) {
+		app.Secrets = append(app.Secrets, SecretSpec{Name: SecretHFToken, Key: KeyHFToken})
+	}
 	for _, name := range c.AppSecrets() {
 		app.Secrets = append(app.Secrets, SecretSpec{Name: AppSecretName(name), Key: KeyAppSecrets, Field: name})
 	}
@@ -239,6 +263,7 @@ var crmEnv = map[string]string{
 	"REDIS_MASTER_NAME":  "${cache.master?}",
 	"QDRANT_URL":         "${vector.url}",
 	"OLLAMA_BASE_URL":    "${ai.url}",
+	"OPENAI_BASE_URL":    "${ai.url}/v1",
 	"OLLAMA_MODEL":       "${ai.model}",
 	"OLLAMA_EMBED_MODEL": "${ai.embedModel}",
 }
@@ -316,6 +341,9 @@ func aiService(c *Config) Service {
 	// container's CPU limit is what bounds it.
 	if c.UseGPU {
 		s.GPUs = 1
+	}
+	if AIEngineOf(c) == EngineVLLM {
+		return vllmService(c, s)
 	}
 	return s
 }

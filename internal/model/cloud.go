@@ -41,7 +41,16 @@ type CloudConfig struct {
 	NodeMin          int    `json:"nodeMin"`
 	NodeDesired      int    `json:"nodeDesired"`
 	NodeMax          int    `json:"nodeMax"`
-	// The GPU node group, for Ollama.
+	// AIEngine serves the models on the GPU pool: ollama (as on every
+	// stage) or vllm (EngineVLLM).
+	AIEngine string `json:"aiEngine"`
+	// VLLMImage is vLLM's OpenAI-compatible server, pinned.
+	VLLMImage string `json:"vllmImage"`
+	// VLLMModel and VLLMEmbeddingModel are the Hugging Face repositories
+	// vLLM serves as ai.model and ai.embeddingModel; "" takes VLLMModels'.
+	VLLMModel          string `json:"vllmModel"`
+	VLLMEmbeddingModel string `json:"vllmEmbeddingModel"`
+	// The GPU node group, for the AI.
 	GPUPool         bool   `json:"gpuPool"`
 	GPUInstanceType string `json:"gpuInstanceType"`
 	GPUMin          int    `json:"gpuMin"`

@@ -28,6 +28,10 @@ type CRMConfig struct {
 	Port int `json:"port"`
 	// HealthPath is the HTTP path that answers 200 when the CRM is healthy.
 	HealthPath string `json:"healthPath"`
+	// AIAPI is the AI API the CRM calls: ollama (Ollama's own, under
+	// OLLAMA_BASE_URL) or openai (OpenAI's, under OPENAI_BASE_URL), which
+	// every engine nfx runs answers.
+	AIAPI string `json:"aiApi"`
 	Sizing
 }
 
@@ -426,6 +430,9 @@ const (
 	KeyQdrantAPIKey        = "qdrantApiKey"
 	KeyAIAPIKey            = "aiApiKey"
 	KeyGrafanaPassword     = "grafanaAdminPassword"
+	// KeyHFToken is a Hugging Face read token, for vLLM to download a
+	// gated model's weights.
+	KeyHFToken = "hfToken"
 	// KeyAppSecrets is the object of the user's services' secrets, each
 	// field a Pulumi secret.
 	KeyAppSecrets = "secrets"
@@ -482,6 +489,7 @@ func buildKeys() []Key {
 		Key{Name: KeyQdrantAPIKey, Type: "string", Secret: true, Generated: true, Doc: "Qdrant's API key, which its REST and gRPC APIs ask for but on its health checks and web UI (the CRM, the backups, Prometheus send it)"},
 		Key{Name: KeyAIAPIKey, Type: "string", Secret: true, Generated: true, Doc: "the bearer token the cloud stage's AI API asks for (cloud stage)"},
 		Key{Name: KeyGrafanaPassword, Type: "string", Secret: true, Generated: true, Doc: "the password of Grafana's admin user, set when Grafana first starts (the stages that run the monitoring)"},
+		Key{Name: KeyHFToken, Type: "string", Secret: true, Doc: "a Hugging Face read token, with which vLLM downloads a gated model's weights (cloud.aiEngine vllm)"},
 	)
 	return keys
 }
@@ -529,7 +537,7 @@ func Defaults(stage Stage) Config {
 		Promotion: PromotionConfig{Verify: VerifyConfig{Seconds: 60}},
 		Host:      prof.Hardware,
 		CRM: CRMConfig{
-			Image: DefaultCRMImage, Replicas: 1, Port: 3000, HealthPath: "/healthz",
+			Image: DefaultCRMImage, Replicas: 1, Port: 3000, HealthPath: "/healthz", AIAPI: AIAPIOllama,
 			Sizing: Sizing{CPUs: 2, Memory: 2 * GiB, CPURequest: 0.5, MemoryRequest: 512 * MiB},
 		},
 		AI: AIConfig{
@@ -560,6 +568,7 @@ func Defaults(stage Stage) Config {
 			Region: "us-east-1", AvailabilityZones: 3, VpcCidr: "10.40.0.0/16", KubernetesVersion: "1.35",
 			NodeInstanceType: "m6i.xlarge", NodeMin: 3, NodeDesired: 4, NodeMax: 12,
 			GPUPool: true, GPUInstanceType: "g5.xlarge", GPUMin: 1, GPUDesired: 2, GPUMax: 4,
+			AIEngine: EngineOllama, VLLMImage: DefaultVLLMImage,
 			DBInstanceClass: "db.r6g.large", DBEngineVersion: "16", DBStorageGB: 100, DBBackupDays: 7, DeletionProtected: true,
 			CacheNodeType: "cache.r6g.large", CacheNodes: 2, CacheEngineVersion: "7.1",
 			CRMMaxReplicas: 40, QdrantStorageGB: 50, ModelStorageGB: 100, BackupRetentionDays: 90,

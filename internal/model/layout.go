@@ -160,8 +160,9 @@ func monitoringOf(c *Config, watched []Instance) []Instance {
 			ai = true
 		}
 	}
-	if ai {
-		// Ollama's service level, measured by a probe of its API.
+	if ai && AIEngineOf(c) == EngineOllama {
+		// Ollama's service level, measured by a probe of its API (vLLM
+		// measures its own).
 		out = append(out, mon("ollama-probe", "ollama", "", ExporterSizing, 1))
 	}
 	if c.UseGPU || prof.Topology.ExclusiveGPUs {

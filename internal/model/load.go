@@ -315,6 +315,9 @@ func phaseStructure(c *Config, ds *Diagnostics) {
 		ds.Errorf(k("crm.healthPath"), "use an absolute path of URL characters, without quotes, spaces or backslashes, such as /healthz",
 			"must be an absolute HTTP path, got %q", c.CRM.HealthPath)
 	}
+	if c.CRM.AIAPI != AIAPIOllama && c.CRM.AIAPI != AIAPIOpenAI {
+		ds.Errorf(k("crm.aiApi"), "use ollama (the CRM calls Ollama's own API under OLLAMA_BASE_URL) or openai (OpenAI's, under OPENAI_BASE_URL)", "%q is not an AI API nfx knows", c.CRM.AIAPI)
+	}
 	if c.AI.ModelSize < 0 {
 		ds.Errorf(k("ai.modelSize"), "set the model's download size, such as 4.9GiB", "must be > 0, got %s", c.AI.ModelSize)
 	}
@@ -458,6 +461,9 @@ func RequiredSecrets(c *Config) []RequiredSecret {
 	}
 	if GrafanaRuns(c) {
 		out = append(out, RequiredSecret{KeyGrafanaPassword, "for Grafana's admin user"})
+	}
+	if HFTokenNeeded(c) {
+		out = append(out, RequiredSecret{KeyHFToken, "for vLLM to download a gated model from Hugging Face: accept the model's licence on huggingface.co, create a read token there (Settings > Access Tokens) and set it with `pulumi config set --secret nextflow:hfToken`"})
 	}
 	if tunnelRuns(c) && c.Tunnel.Mode == TunnelToken {
 		out = append(out, RequiredSecret{KeyTunnelToken, "when nextflow:tunnel.mode is token (or set nextflow:tunnel.mode to none to run without the tunnel)"})
@@ -626,6 +632,7 @@ func phaseCapabilities(c *Config, ds *Diagnostics) {
 	}
 	if prof.Hosting == Provider {
 		checkPodFit(c, ds)
+		checkVLLM(c, ds)
 		return
 	}
 	topo := prof.Topology

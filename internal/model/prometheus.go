@@ -8,10 +8,12 @@ import "math"
 // real exporter exceeds its figure here); the Kubernetes ones (the API
 // server, kubelet with cAdvisor per node, kube-state-metrics) are the
 // usual order of a small EKS cluster under kube-prometheus-stack, not
-// measured here.
+// measured here; vLLM's (a server's histograms of latencies and token
+// counts by model, vllm/v1/metrics/loggers.py) is an estimate, not measured
+// either: nothing here runs vLLM.
 var SeriesPerTarget = map[string]int{
 	"prometheus": 1500, "alertmanager": 300, "node": 1500, "probe": 40,
-	"postgres": 600, "redis": 600, "nginx": 60, "gpu": 200, "ollama": 40,
+	"postgres": 600, "redis": 600, "nginx": 60, "gpu": 200, "ollama": 40, "vllm": 600,
 	"crm-app": 300, "qdrant": 300, "tunnel": 200,
 	"apiserver": 20000, "kube-state-metrics": 6000, "kubelet": 3000,
 }
@@ -50,6 +52,10 @@ func PrometheusSeries(c *Config) int {
 			add("probe", in.Replicas)
 		case d.Kind == KindAI:
 			add("probe", in.Replicas)
+			if AIEngineOf(c) == EngineVLLM {
+				// The pod's two servers' own metrics.
+				add("vllm", 2*in.Replicas)
+			}
 		case d.Kind == KindVector:
 			add("qdrant", in.Replicas)
 		case d.Kind == KindEdge:

@@ -170,6 +170,18 @@ func (p *Plan) Sections() []Section {
 	if _, ok := p.Job("ollama"); ok {
 		use.Panels = append(use.Panels, PanelSpec{Title: "AI nodes up", Stat: true, Unit: "bool_yes_no", Queries: []PanelQuery{{OllamaUp, ""}}})
 	}
+	if _, ok := p.Job(VLLMMetricsJob); ok {
+		sel := fmt.Sprintf(`{job=%q}`, VLLMMetricsJob)
+		use.Panels = append(use.Panels,
+			PanelSpec{Title: "AI pods up", Stat: true, Unit: "bool_yes_no", Queries: []PanelQuery{{VLLMUp, ""}}},
+			PanelSpec{Title: "AI requests running and waiting", Unit: "none", Description: "vLLM's sequences in its batch, and those queued for room in its KV cache",
+				Queries: []PanelQuery{{"sum by (model_name) (vllm:num_requests_running" + sel + ")", "{{model_name}} running"}, {"sum by (model_name) (vllm:num_requests_waiting" + sel + ")", "{{model_name}} waiting"}}},
+			PanelSpec{Title: "AI time to first token and to last, p95", Unit: "s",
+				Queries: []PanelQuery{{"histogram_quantile(0.95, sum by (le, model_name) (rate(vllm:time_to_first_token_seconds_bucket" + sel + "[5m])))", "{{model_name}} first"},
+					{"histogram_quantile(0.95, sum by (le, model_name) (rate(vllm:e2e_request_latency_seconds_bucket" + sel + "[5m])))", "{{model_name}} last"}}},
+			PanelSpec{Title: "AI KV cache used", Unit: "percentunit", Queries: []PanelQuery{{"max by (pod, model_name) (vllm:kv_cache_usage_perc" + sel + ")", "{{pod}} {{model_name}}"}}},
+		)
+	}
 	if len(use.Panels) > 0 {
 		sections = append(sections, use)
 	}

@@ -102,6 +102,8 @@ type Plan struct {
 	Replicated bool
 	// GPU says the stage's AI runs on a GPU whose memory is watched.
 	GPU bool
+	// AIEngine is the engine serving the models (model.AIEngineOf).
+	AIEngine string
 	// Backups are the kinds the stage's backup jobs back up, each job
 	// reporting its last success to the node exporter.
 	Backups []string
@@ -145,7 +147,8 @@ func For(app *model.App, s Settings) (*Plan, error) {
 		s.Retention = DefaultRetention
 	}
 	p := &Plan{Stage: c.Stage, Interval: s.Interval, Retention: s.Retention, RetentionSize: s.RetentionSize, UptimeTarget: prof.Uptime,
-		Stack: s.Swarm, Replicated: prof.Topology.PostgresInstances > 1, GPU: c.UseGPU || prof.Topology.ExclusiveGPUs}
+		Stack: s.Swarm, Replicated: prof.Topology.PostgresInstances > 1, GPU: c.UseGPU || prof.Topology.ExclusiveGPUs,
+		AIEngine: model.AIEngineOf(c)}
 	if prof.Topology.Backups {
 		p.Backups = model.BackupKinds
 	}
@@ -220,6 +223,12 @@ func For(app *model.App, s Settings) (*Plan, error) {
 			j := p.swarmOr(in, model.TunnelMetrics)
 			j.SwarmNetwork = model.NetFrontend
 			add("tunnel", j)
+		case part.Kind == model.KindAI && p.AIEngine == model.EngineVLLM:
+			// vLLM's health check, through the pod's proxy, and its own
+			// metrics: the LLM's server's and the embedding model's.
+			target := []string{fmt.Sprintf("%s:%d", in.Name, model.OllamaPort)}
+			add(VLLMJob, Job{Module: "http_2xx", Prober: prober, Path: "/health", Targets: target})
+			add(VLLMMetricsJob, Job{Targets: target})
 		case part.Kind == model.KindAI:
 			add("ollama", Job{Module: "http_2xx", Prober: prober, Path: "/api/version", Targets: []string{fmt.Sprintf("%s:%d", in.Name, model.OllamaPort)}})
 		case part.Name == model.PartCRM:

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/nextflow-crm/nfx/internal/model"
 )
 
 // Severities: a page wakes someone; a ticket waits for working hours.
@@ -68,7 +70,21 @@ const (
 	CRMUp = "nextflow:crm_up"
 	// OllamaUp is 1 while at least one AI node answers its API.
 	OllamaUp = "nextflow:ollama_up"
+	// VLLMUp is 1 while at least one vLLM pod answers its health check.
+	VLLMUp = "nextflow:vllm_up"
 )
+
+// The jobs of a stage whose models vLLM serves: its health check through
+// the blackbox exporter, and its servers' own metrics.
+const (
+	VLLMJob        = "vllm"
+	VLLMMetricsJob = "vllm-engine"
+)
+
+// vllmSlowFirstToken is the time to first token, at the 95th percentile
+// over 10 minutes, past which users wait visibly: the plan's slowest
+// response (SEED.md: 0.5-2 s).
+const vllmSlowFirstToken = 2
 
 // CRMErrorRatio is the recorded share of the window the CRM was down.
 func CRMErrorRatio(window string) string { return "nextflow:crm_errors:ratio_rate" + window }
@@ -89,8 +105,12 @@ func (p *Plan) RuleGroups() []Group {
 	slo := Group{Name: "nextflow-slo"}
 	slo.Rules = append(slo.Rules,
 		Rule{Record: CRMUp, Expr: `max without (instance, slot, node) (probe_success{job="crm"})`},
-		Rule{Record: OllamaUp, Expr: `max without (instance, slot, node) (probe_success{job="ollama"})`},
 	)
+	if _, ok := p.Job(VLLMJob); ok {
+		slo.Rules = append(slo.Rules, Rule{Record: VLLMUp, Expr: fmt.Sprintf(`max without (instance, slot, node) (probe_success{job=%q})`, VLLMJob)})
+	} else {
+		slo.Rules = append(slo.Rules, Rule{Record: OllamaUp, Expr: `max without (instance, slot, node) (probe_success{job="ollama"})`})
+	}
 	for _, w := range SLIWindows() {
 		slo.Rules = append(slo.Rules, Rule{Record: CRMErrorRatio(w), Expr: fmt.Sprintf("1 - avg_over_time(%s[%s])", CRMUp, w)})
 	}
@@ -121,10 +141,22 @@ func (p *Plan) RuleGroups() []Group {
 			Labels: map[string]string{"severity": sev}, Annotations: map[string]string{"summary": summary}})
 	}
 	alert("CRMDown", CRMUp+" == 0", "2m", SeverityPage, "No CRM replica answers its health URL")
-	alert("OllamaDown", OllamaUp+" == 0", "5m", SeverityPage, "No AI node answers Ollama's API")
+	if _, ok := p.Job(VLLMJob); ok {
+		alert("VLLMDown", VLLMUp+" == 0", "5m", SeverityPage, "No AI pod answers vLLM's health check")
+	} else {
+		alert("OllamaDown", OllamaUp+" == 0", "5m", SeverityPage, "No AI node answers Ollama's API")
+	}
 	if p.Replicated {
 		alert("CRMReplicaDown", `probe_success{job="crm"} == 0`, "5m", SeverityTicket, "CRM replica {{ $labels.instance }} does not answer its health URL")
 		alert("OllamaNodeDown", `probe_success{job="ollama"} == 0`, "5m", SeverityTicket, "AI node {{ $labels.instance }} does not answer Ollama's API")
+	}
+	if _, ok := p.Job(VLLMMetricsJob); ok {
+		// vLLM's own metrics (vllm/v1/metrics/loggers.py), labelled by
+		// the model's served name.
+		alert("VLLMSlowFirstToken", fmt.Sprintf(`histogram_quantile(0.95, sum by (le, model_name) (rate(vllm:time_to_first_token_seconds_bucket{job=%q}[10m]))) > %d`, VLLMMetricsJob, vllmSlowFirstToken), "15m", SeverityTicket,
+			fmt.Sprintf("{{ $labels.model_name }} takes more than %d s to its first token for one request in twenty: the AI pods are saturated (raise ai.replicas and cloud.gpuMax)", vllmSlowFirstToken))
+		alert("VLLMKVCacheFull", fmt.Sprintf(`max by (pod, model_name) (avg_over_time(vllm:kv_cache_usage_perc{job=%q}[10m])) > 0.95`, VLLMMetricsJob), "15m", SeverityTicket,
+			"{{ $labels.model_name }} on {{ $labels.pod }} has held its KV cache over 95 % full for 10 minutes: requests wait or are preempted")
 	}
 	alert("TargetDown", `up == 0`, "5m", SeverityTicket, "Prometheus cannot scrape {{ $labels.job }} at {{ $labels.instance }}")
 	alert("PostgresDown", `pg_up == 0`, "1m", SeverityPage, "PostgreSQL at {{ $labels.instance }} does not answer its exporter")
@@ -184,8 +216,12 @@ func (p *Plan) RuleGroups() []Group {
 	alert("DiskFillingUp", fmt.Sprintf(`predict_linear(%s[6h], 86400) < 0 and %s / %s < 0.40`, fs, fs, size), "1h", SeverityTicket,
 		"{{ $labels.mountpoint }} fills up within a day at the last six hours' rate")
 	if p.GPU {
+		why := "Ollama will swap models or fall back to the CPU"
+		if p.AIEngine == model.EngineVLLM {
+			why = fmt.Sprintf("vLLM takes %.0f %% by design, so something else holds the rest", model.VLLMMemoryShare*100)
+		}
 		alert("GPUMemoryFull", `DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE) > 0.95`, "15m", SeverityTicket,
-			"GPU {{ $labels.gpu }} on {{ $labels.instance }} has used over 95 % of its memory for 15 minutes: Ollama will swap models or fall back to the CPU")
+			"GPU {{ $labels.gpu }} on {{ $labels.instance }} has used over 95 % of its memory for 15 minutes: "+why)
 	}
 	return []Group{slo, parts}
 }

@@ -28,16 +28,9 @@ const (
 	aiProxyDir       = "/etc/nfx-ai"
 )
 
-// AIProxyConf is the AI pod's nginx configuration. nginx runs as the
-// pod's unprivileged user on a read-only root: its pid and temporary
-// files go to the pod's /tmp. The proxied request keeps nginx's own Host
-// (the loopback address): Ollama 0.5.7, bound to loopback, answers 403 to
-// a Host that is not loopback, private or local (server/routes.go,
-// allowedHostsMiddleware), and the CRM's would be the Service's name.
-// Answers stream token by token: no buffering either way, long reads.
-func AIProxyConf() string {
-	return fmt.Sprintf(`# Rendered by nfx: the AI API's key, checked in front of Ollama.
-worker_processes 1;
+// aiProxyHead is the proxy's process and where it writes: its pid and
+// temporary files in the pod's /tmp, its log on stderr, no access log.
+const aiProxyHead = `worker_processes 1;
 pid /tmp/nginx.pid;
 error_log stderr warn;
 events { worker_connections 1024; }
@@ -49,7 +42,18 @@ http {
   fastcgi_temp_path /tmp/fastcgi;
   uwsgi_temp_path /tmp/uwsgi;
   scgi_temp_path /tmp/scgi;
-  # Prompts with images, as base64 in the JSON body.
+`
+
+// AIProxyConf is the AI pod's nginx configuration. nginx runs as the
+// pod's unprivileged user on a read-only root: its pid and temporary
+// files go to the pod's /tmp. The proxied request keeps nginx's own Host
+// (the loopback address): Ollama 0.5.7, bound to loopback, answers 403 to
+// a Host that is not loopback, private or local (server/routes.go,
+// allowedHostsMiddleware), and the CRM's would be the Service's name.
+// Answers stream token by token: no buffering either way, long reads.
+func AIProxyConf() string {
+	return fmt.Sprintf(`# Rendered by nfx: the AI API's key, checked in front of Ollama.
+`+aiProxyHead+`  # Prompts with images, as base64 in the JSON body.
   client_max_body_size 64m;
   server {
     listen %[3]d;
@@ -82,6 +86,61 @@ http {
 `, aiProxyDir, aiProxyKeyFile, model.OllamaPort, OllamaLoopback)
 }
 
+// VLLMProxyConf is the AI pod's nginx configuration in front of vLLM's two
+// servers, the LLM's and, with embed, the embedding model's: OpenAI's API
+// under /v1 with the stage's key (the servers themselves ask for none, and
+// vLLM's --api-key would guard only /v1), /v1/embeddings to the embedding
+// model's server; vLLM's health check (GET /health, which holds no data)
+// and both servers' metrics for Prometheus without it; nothing else.
+func VLLMProxyConf(embed bool) string {
+	embeddings := "      return 404;\n"
+	metrics := ""
+	if embed {
+		embeddings = fmt.Sprintf("      proxy_pass http://127.0.0.1:%d;\n", model.VLLMEmbedPort)
+		metrics = fmt.Sprintf("    location = %s {\n      proxy_pass http://127.0.0.1:%d/metrics;\n    }\n", model.VLLMEmbedMetrics, model.VLLMEmbedPort)
+	}
+	return fmt.Sprintf(`# Rendered by nfx: the AI API's key, checked in front of vLLM.
+`+aiProxyHead+`  client_max_body_size 64m;
+  proxy_http_version 1.1;
+  proxy_set_header Connection "";
+  proxy_buffering off;
+  proxy_request_buffering off;
+  proxy_read_timeout 600s;
+  proxy_send_timeout 600s;
+  server {
+    listen %[3]d;
+    include %[1]s/key/%[2]s;
+    location = /health {
+      proxy_pass http://127.0.0.1:%[4]d;
+    }
+    location = /metrics {
+      proxy_pass http://127.0.0.1:%[4]d;
+    }
+%[5]s    location /v1/ {
+      if ($http_authorization != $nfx_ai_key) {
+        add_header WWW-Authenticate 'Bearer realm="nextflow-ai"' always;
+        return 401;
+      }
+      proxy_set_header Connection "";
+      proxy_set_header Authorization "";
+      proxy_pass http://127.0.0.1:%[4]d;
+    }
+    location = /v1/embeddings {
+      if ($http_authorization != $nfx_ai_key) {
+        add_header WWW-Authenticate 'Bearer realm="nextflow-ai"' always;
+        return 401;
+      }
+      proxy_set_header Connection "";
+      proxy_set_header Authorization "";
+%[6]s    }
+    location / {
+      return 404;
+    }
+  }
+}
+`, aiProxyDir, aiProxyKeyFile, model.OllamaPort, model.VLLMLLMPort, metrics, embeddings)
+}
+
 // AIProxyKeyLine sets the Authorization header that carries the key. The
 // key's characters need no escaping in a quoted nginx string: nfx's
 // secrets hold no quote, backslash, $, space or newline (secretValueRE).
@@ -89,16 +148,16 @@ func AIProxyKeyLine(key string) string { return fmt.Sprintf("set $nfx_ai_key \"B
 
 // aiProxy makes the proxy's ConfigMap and the Secret of its key's entry,
 // and returns its container and volumes.
-func (r *realisation) aiProxy(name string) (corev1.ContainerArgs, corev1.VolumeArray, error) {
+func (r *realisation) aiProxy(name, conf string, health string) (corev1.ContainerArgs, corev1.VolumeArray, error) {
 	k := r.k
 	key, ok := k.secrets[model.SecretAIAPIKey]
 	if !ok {
 		return corev1.ContainerArgs{}, nil, fmt.Errorf("secret %s has no value", model.SecretAIAPIKey)
 	}
-	conf, keys := name+"-auth", name+"-auth-key"
-	if _, err := corev1.NewConfigMap(k.ctx, k.name(conf), &corev1.ConfigMapArgs{
-		Metadata: meta(conf, appLabels(name)),
-		Data:     pulumi.StringMap{aiProxyConfig: pulumi.String(AIProxyConf())},
+	confMap, keys := name+"-auth", name+"-auth-key"
+	if _, err := corev1.NewConfigMap(k.ctx, k.name(confMap), &corev1.ConfigMapArgs{
+		Metadata: meta(confMap, appLabels(name)),
+		Data:     pulumi.StringMap{aiProxyConfig: pulumi.String(conf)},
 	}, k.opts(name, r.inNS)...); err != nil {
 		return corev1.ContainerArgs{}, nil, err
 	}
@@ -118,8 +177,8 @@ func (r *realisation) aiProxy(name string) (corev1.ContainerArgs, corev1.VolumeA
 		Ports:           corev1.ContainerPortArray{corev1.ContainerPortArgs{Name: pulumi.String("api"), ContainerPort: pulumi.Int(model.OllamaPort)}},
 		Resources:       resources(model.AIProxySizing, nil),
 		SecurityContext: restricted(),
-		// Ready when Ollama answers through it.
-		ReadinessProbe: httpProbe("/api/version", model.OllamaPort, 15, 3),
+		// Ready when the engine answers through it.
+		ReadinessProbe: httpProbe(health, model.OllamaPort, 15, 3),
 		LivenessProbe:  tcpProbe(model.OllamaPort, 20, 3),
 		VolumeMounts: corev1.VolumeMountArray{
 			// Side by side: a mount inside a ConfigMap's read-only volume
@@ -130,7 +189,7 @@ func (r *realisation) aiProxy(name string) (corev1.ContainerArgs, corev1.VolumeA
 		},
 	}
 	vols := corev1.VolumeArray{
-		corev1.VolumeArgs{Name: pulumi.String("auth"), ConfigMap: corev1.ConfigMapVolumeSourceArgs{Name: pulumi.String(conf)}},
+		corev1.VolumeArgs{Name: pulumi.String("auth"), ConfigMap: corev1.ConfigMapVolumeSourceArgs{Name: pulumi.String(confMap)}},
 		corev1.VolumeArgs{Name: pulumi.String("auth-key"), Secret: corev1.SecretVolumeSourceArgs{SecretName: pulumi.String(keys), DefaultMode: pulumi.Int(readOnly)}},
 		corev1.VolumeArgs{Name: pulumi.String("auth-tmp"), EmptyDir: corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String("256Mi")}},
 	}

@@ -27,7 +27,12 @@ var variants = map[string]map[string]string{
 	// on another port.
 	"services": {"services": testutil.ServicesConfig, "secrets": testutil.ServicesSecrets,
 		"tunnel": `{"mode": "managed", "hostname": "crm.nextflow.example", "accountId": "0123456789abcdef0123456789abcdef", "zoneId": "0123456789abcdef0123456789abcdef"}`, "crm": `{"port": 8080}`},
+	// vLLM serves the models, to a CRM that calls OpenAI's API.
+	"vllm": vllmValues,
 }
+
+// vllmValues sets the cloud's models to vLLM.
+var vllmValues = map[string]string{"cloud": `{"aiEngine": "vllm"}`, "crm": `{"aiApi": "openai"}`}
 
 func raw(values map[string]string) model.Raw {
 	r := model.Raw{Values: map[string]string{}, Secret: map[string]bool{}, Complete: true}

@@ -428,6 +428,42 @@ func TestCloudOnARealAPIServer(t *testing.T) {
 			t.Errorf("the second render is refused: %v", err)
 		}
 	}
+	// Switching the engine to vLLM applies over that too (the AI's
+	// StatefulSet keeps its volume claims), and its pods roll out onto the
+	// GPU pool, each holding one GPU; the Ollama probe's objects are left
+	// for Pulumi to delete, the vLLM monitors are admitted by the
+	// operator's CRDs.
+	res3, _ := run(t, vllmValues)
+	dir3, _ := manifests(t, res3)
+	for _, o := range readObjects(t, filepath.Join(dir3, "k8s")) {
+		if isPatch(o) {
+			continue
+		}
+		if err := apply(t, kc, o); err != nil {
+			t.Errorf("the render with vLLM is refused: %v", err)
+		}
+	}
+	aiSet := "/apis/apps/v1/namespaces/nextflow/statefulsets/" + model.PartAI
+	if !kc.Poll(3*time.Minute, func() bool {
+		st, _ := kc.Get(t, aiSet)["status"].(map[string]any)
+		return st["updateRevision"] != nil && st["currentRevision"] == st["updateRevision"] && st["readyReplicas"] == float64(cfg.AI.Replicas) && st["updatedReplicas"] == float64(cfg.AI.Replicas)
+	}) {
+		t.Fatalf("the vLLM pods did not roll out: %v", kc.Get(t, aiSet)["status"])
+	}
+	vllmPods := 0
+	for _, p := range kc.Get(t, "/api/v1/namespaces/nextflow/pods?labelSelector=app.kubernetes.io%2Fname%3D"+model.PartAI)["items"].([]any) {
+		pm := p.(map[string]any)
+		image := at(pm, "spec", "containers").([]any)[0].(map[string]any)["image"]
+		gpus := at(pm, "spec", "containers").([]any)[0].(map[string]any)["resources"].(map[string]any)["limits"].(map[string]any)[cloud.GPUResource]
+		pool := nodeOf[fmt.Sprint(at(pm, "spec", "nodeName"))][cloud.PoolLabel]
+		if image != model.DefaultVLLMImage || gpus != "1" || pool != cloud.GPUPoolName {
+			t.Errorf("AI pod %v: %v with %v GPUs on the %v pool", at(pm, "metadata", "name"), image, gpus, pool)
+		}
+		vllmPods++
+	}
+	if vllmPods != cfg.AI.Replicas {
+		t.Errorf("%d vLLM pods, want %d", vllmPods, cfg.AI.Replicas)
+	}
 	// A clean delete: the namespaces go, with everything in them.
 	for _, ns := range []string{"nextflow", "monitoring"} {
 		if code, body, err := kc.Do("DELETE", "/api/v1/namespaces/"+ns, "", nil); err != nil || code >= 300 {

@@ -2,6 +2,8 @@ package cloud
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -198,8 +200,10 @@ func (k *k8s) monitoring(app *model.App, workloadsNS pulumi.ResourceOption) erro
 			return err
 		}
 	}
-	if err := k.ollamaProbe(app, files[monitoring.ProbeFile], inNS); err != nil {
-		return err
+	if _, ok := plan.Job("ollama-sli"); ok {
+		if err := k.ollamaProbe(app, files[monitoring.ProbeFile], inNS); err != nil {
+			return err
+		}
 	}
 	if c := app.Config; c.Cloud.GPUPool {
 		if err := k.gpuExporter(inNS); err != nil {
@@ -270,6 +274,8 @@ func (k *k8s) monitorJob(app *model.App, j monitoring.Job, opts ...pulumi.Resour
 		svc, port = model.PartTunnel, "metrics"
 	case "ollama-sli":
 		svc, namespace, port = monitoring.ProbeService, MonitoringNamespace, "metrics"
+	case monitoring.VLLMMetricsJob:
+		svc, port = model.PartAI, "api"
 	case "gpu":
 		if !app.Config.Cloud.GPUPool {
 			return nil
@@ -291,13 +297,24 @@ func (k *k8s) monitorJob(app *model.App, j monitoring.Job, opts ...pulumi.Resour
 		}
 		endpoint["authorization"] = map[string]any{"type": "Bearer", "credentials": map[string]any{"name": copied, "key": j.Secret}}
 	}
+	endpoints := []any{endpoint}
+	if j.Name == monitoring.VLLMMetricsJob && app.Config.AI.EmbeddingModel != "" {
+		// The embedding model's server, through the same proxy: a label
+		// of their own keeps the two targets' up and scrape series apart.
+		server := func(name string) []any {
+			return append(slices.Clone(relabelJob), map[string]any{"targetLabel": "server", "replacement": name})
+		}
+		embed := maps.Clone(endpoint)
+		endpoint["relabelings"], embed["relabelings"], embed["path"] = server("llm"), server("embed"), model.VLLMEmbedMetrics
+		endpoints = append(endpoints, embed)
+	}
 	return k.custom("ServiceMonitor", j.Name, map[string]any{
 		"selector": map[string]any{
 			"matchLabels":      map[string]any{"app.kubernetes.io/name": svc},
 			"matchExpressions": []any{map[string]any{"key": headlessLabel, "operator": "DoesNotExist"}},
 		},
 		"namespaceSelector": map[string]any{"matchNames": []any{namespace}},
-		"endpoints":         []any{endpoint},
+		"endpoints":         endpoints,
 	}, opts...)
 }
 
@@ -535,7 +552,7 @@ func (k *k8s) admitMonitoring(app *model.App, workloadsNS pulumi.ResourceOption,
 		return err
 	}
 	for _, name := range []string{monitoring.BlackboxService, monitoring.ProbeService, monitoring.GPUExporterService} {
-		if name == monitoring.GPUExporterService && !app.Config.Cloud.GPUPool {
+		if name == monitoring.GPUExporterService && !app.Config.Cloud.GPUPool || name == monitoring.ProbeService && model.AIEngineOf(app.Config) != model.EngineOllama {
 			continue
 		}
 		port := map[string]int{monitoring.BlackboxService: monitoring.BlackboxPort, monitoring.ProbeService: monitoring.ProbePort,

@@ -236,8 +236,14 @@ func TestCloudMonitoringIsSelected(t *testing.T) {
 			if out, err := exec.Command(testutil.Tool(t, "promtool"), "check", "rules", file).CombinedOutput(); err != nil {
 				t.Fatalf("promtool check rules: %v\n%s", err, out)
 			}
-			if !strings.Contains(string(body), "CRMErrorBudgetBurn") || !strings.Contains(string(body), monitoring.ProbeSuccess) {
-				t.Errorf("the rules lack the burn-rate or Ollama alerts:\n%s", body)
+			// The AI's service level: the probe's generations on Ollama,
+			// vLLM's own histograms where it serves the models.
+			sli := monitoring.ProbeSuccess
+			if name == "vllm" {
+				sli = "vllm:time_to_first_token_seconds_bucket"
+			}
+			if !strings.Contains(string(body), "CRMErrorBudgetBurn") || !strings.Contains(string(body), sli) {
+				t.Errorf("the rules lack the burn-rate or the AI's service-level alerts (%s):\n%s", sli, body)
 			}
 		})
 	}

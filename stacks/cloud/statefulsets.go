@@ -28,6 +28,9 @@ func (ollamaSet) phase() int { return phaseWorkloads }
 
 func (ollamaSet) Describe(app *model.App, p *model.Part) string {
 	c := app.Config
+	if model.AIEngineOf(c) == model.EngineVLLM {
+		return fmt.Sprintf("StatefulSet of %d on %s GPU nodes, vLLM (%s, %s), OpenAI's API only; it asks for a key", p.Replicas, c.Cloud.GPUInstanceType, c.Host.GPU, c.AI.Model)
+	}
 	if !c.UseGPU {
 		return fmt.Sprintf("StatefulSet of %d on the general nodes, CPU (%s); its API asks for a key", p.Replicas, c.AI.Model)
 	}
@@ -52,8 +55,10 @@ func (qdrantSet) Inputs(app *model.App, p *model.Part) map[string]any {
 }
 
 func (ollamaSet) provision(r *realisation, p *model.Part) error {
-	k, c, m, name := r.k, r.cfg, p.Service, p.Name
-	opts := []pulumi.ResourceOption{r.inNS}
+	if model.AIEngineOf(r.cfg) == model.EngineVLLM {
+		return r.vllmPods(p)
+	}
+	m, name := p.Service, p.Name
 	spec := corev1.PodSpecArgs{Affinity: antiAffinity(name)}
 	extra := placement(&spec, m.GPUs)
 	// Ollama runs as a non-root user with a read-only root: its home, keys
@@ -64,7 +69,7 @@ func (ollamaSet) provision(r *realisation, p *model.Part) error {
 	if err != nil {
 		return err
 	}
-	proxy, proxyVols, err := r.aiProxy(name)
+	proxy, proxyVols, err := r.aiProxy(name, AIProxyConf(), "/api/version")
 	if err != nil {
 		return err
 	}
@@ -74,22 +79,16 @@ func (ollamaSet) provision(r *realisation, p *model.Part) error {
 	// and HTTP probes go to the pod's IP, where Ollama does not listen.
 	alive := corev1.ExecActionArgs{Command: pulumi.ToStringArray([]string{"ollama", "ps"})}
 	check := corev1.ExecActionArgs{Command: pulumi.ToStringArray([]string{"/bin/sh", "-c", m.Health.Shell})}
-	spec.Containers = corev1.ContainerArray{corev1.ContainerArgs{
-		Name: pulumi.String(name), Image: pulumi.String(m.Image), ImagePullPolicy: pulumi.String("Always"),
-		// The model is pulled at start onto the pod's persistent volume.
-		Command:         pulumi.ToStringArray(m.Entrypoint),
-		Env:             env,
-		Resources:       resources(m.Sizing, extra),
-		SecurityContext: restricted(),
-		// Pulling a model takes minutes: up to 30 before the start counts as failed.
-		StartupProbe:   corev1.ProbeArgs{Exec: check, PeriodSeconds: pulumi.Int(10), FailureThreshold: pulumi.Int(ollamaStartupSeconds / 10), TimeoutSeconds: pulumi.Int(10)},
-		ReadinessProbe: corev1.ProbeArgs{Exec: check, PeriodSeconds: pulumi.Int(15), TimeoutSeconds: pulumi.Int(10)},
-		LivenessProbe:  corev1.ProbeArgs{Exec: alive, PeriodSeconds: pulumi.Int(20), TimeoutSeconds: pulumi.Int(10), FailureThreshold: pulumi.Int(3)},
-		VolumeMounts: corev1.VolumeMountArray{
-			corev1.VolumeMountArgs{Name: pulumi.String("models"), MountPath: pulumi.String("/models")},
-			corev1.VolumeMountArgs{Name: pulumi.String("tmp"), MountPath: pulumi.String("/tmp")},
-		},
-	}, proxy}
+	// The model is pulled at start onto the pod's persistent volume.
+	spec.Containers = corev1.ContainerArray{aiContainer(p, env, extra, check, alive, "/models", nil), proxy}
+	return r.aiStatefulSet(p, spec)
+}
+
+// aiStatefulSet runs the AI's pods, each with the models on its own
+// volume, behind the AI's Services on its port.
+func (r *realisation) aiStatefulSet(p *model.Part, spec corev1.PodSpecArgs) error {
+	k, c, name := r.k, r.cfg, p.Name
+	opts := []pulumi.ResourceOption{r.inNS}
 	if _, err := k.service(name, name, map[string]int{"api": model.OllamaPort}, true, nil); err != nil {
 		return err
 	}
@@ -97,9 +96,9 @@ func (ollamaSet) provision(r *realisation, p *model.Part) error {
 		return err
 	}
 	// Pulumi's Kubernetes provider waits 10 minutes for a StatefulSet to
-	// be ready, and fails the first `up` past that. Ollama's first start
+	// be ready, and fails the first `up` past that. The AI's first start
 	// waits for a GPU node (its group scales up), the device plugin, a
-	// multi-gigabyte image and the model's pull, for which its startup
+	// multi-gigabyte image and the model's download, for which its startup
 	// probe allows 30 minutes: the wait covers that and 10 more.
 	md := meta(name, appLabels(name))
 	md.Annotations = pulumi.StringMap{AwaitAnnotation: pulumi.String(fmt.Sprint(ollamaStartupSeconds + 600))}
@@ -121,6 +120,54 @@ func (ollamaSet) provision(r *realisation, p *model.Part) error {
 		return err
 	}
 	return k.pdb(name, name, 1)
+}
+
+// aiContainer is the AI engine's container: the part's image and
+// entrypoint, its GPU, ready on check, alive on alive, the models' volume
+// at home. Downloading a model takes minutes: up to 30 before the start
+// counts as failed.
+func aiContainer(p *model.Part, env corev1.EnvVarArray, extra map[string]string, check, alive corev1.ExecActionArgs, home string, mounts corev1.VolumeMountArray) corev1.ContainerArgs {
+	m := p.Service
+	return corev1.ContainerArgs{
+		Name: pulumi.String(p.Name), Image: pulumi.String(m.Image), ImagePullPolicy: pulumi.String("Always"),
+		Command:         pulumi.ToStringArray(m.Entrypoint),
+		Env:             env,
+		Resources:       resources(m.Sizing, extra),
+		SecurityContext: restricted(),
+		StartupProbe:    corev1.ProbeArgs{Exec: check, PeriodSeconds: pulumi.Int(10), FailureThreshold: pulumi.Int(ollamaStartupSeconds / 10), TimeoutSeconds: pulumi.Int(10)},
+		ReadinessProbe:  corev1.ProbeArgs{Exec: check, PeriodSeconds: pulumi.Int(15), TimeoutSeconds: pulumi.Int(10)},
+		LivenessProbe:   corev1.ProbeArgs{Exec: alive, PeriodSeconds: pulumi.Int(20), TimeoutSeconds: pulumi.Int(10), FailureThreshold: pulumi.Int(3)},
+		VolumeMounts: append(corev1.VolumeMountArray{
+			corev1.VolumeMountArgs{Name: pulumi.String("models"), MountPath: pulumi.String(home)},
+			corev1.VolumeMountArgs{Name: pulumi.String("tmp"), MountPath: pulumi.String("/tmp")},
+		}, mounts...),
+	}
+}
+
+// vllmPods runs vLLM's servers (model.vllmService) in one container that
+// holds the pod's GPU, behind the proxy that asks for the AI API's key.
+// vLLM runs as the pod's unprivileged user on a read-only root: its home,
+// Hugging Face's cache of the weights and its compile cache live on the
+// pod's volume, scratch space on an emptyDir.
+func (r *realisation) vllmPods(p *model.Part) error {
+	c, m, name := r.cfg, p.Service, p.Name
+	spec := corev1.PodSpecArgs{Affinity: antiAffinity(name)}
+	extra := placement(&spec, m.GPUs)
+	env, err := r.envOf(p, nil)
+	if err != nil {
+		return err
+	}
+	proxy, proxyVols, err := r.aiProxy(name, VLLMProxyConf(c.AI.EmbeddingModel != ""), "/health")
+	if err != nil {
+		return err
+	}
+	keys, keyVols := secretMounts(p)
+	spec.SecurityContext = podSecurity()
+	spec.Volumes = append(append(corev1.VolumeArray{corev1.VolumeArgs{Name: pulumi.String("tmp"), EmptyDir: corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String("1Gi")}}}, proxyVols...), keyVols...)
+	check := corev1.ExecActionArgs{Command: pulumi.ToStringArray([]string{"/bin/bash", "-c", m.Health.Shell})}
+	alive := corev1.ExecActionArgs{Command: pulumi.ToStringArray([]string{"/bin/bash", "-c", model.VLLMAlive})}
+	spec.Containers = corev1.ContainerArray{aiContainer(p, env, extra, check, alive, model.VLLMHome, keys), proxy}
+	return r.aiStatefulSet(p, spec)
 }
 
 func (qdrantSet) provision(r *realisation, p *model.Part) error {

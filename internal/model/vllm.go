@@ -1,0 +1,315 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// The engines that can serve the models on the cloud's GPU pool
+// (cloud.aiEngine).
+const (
+	// EngineOllama is what every stage runs by default: Ollama's native
+	// API and its OpenAI-compatible one under /v1.
+	EngineOllama = "ollama"
+	// EngineVLLM is vLLM's OpenAI-compatible server: continuous batching
+	// over 16-bit weights, OpenAI's API only.
+	EngineVLLM = "vllm"
+)
+
+// AIEngineOf is the engine that serves the stage's models: vLLM where the
+// cloud is set to it, Ollama everywhere else.
+func AIEngineOf(c *Config) string {
+	if Profiles[c.Stage].Hosting == Provider && c.Cloud.AIEngine == EngineVLLM {
+		return EngineVLLM
+	}
+	return EngineOllama
+}
+
+// VLLM's two servers in the AI pod listen on loopback, behind the pod's
+// proxy on the AI's port (OllamaPort, so that ${ai.url} is one address
+// whatever the engine).
+const (
+	VLLMLLMPort   = 8001
+	VLLMEmbedPort = 8002
+	// VLLMEmbedMetrics is where the proxy serves the embedding server's
+	// metrics; the LLM's are on /metrics.
+	VLLMEmbedMetrics = "/metrics/embed"
+)
+
+// The AI APIs the CRM may call (crm.aiApi).
+const (
+	AIAPIOllama = "ollama"
+	AIAPIOpenAI = "openai"
+)
+
+// DefaultVLLMImage is vLLM's OpenAI-compatible server, pinned. Its
+// entrypoint is `vllm serve`, it runs as root unless told otherwise, and
+// it keeps Hugging Face's cache and its own under $HOME
+// (docker/Dockerfile, vllm-openai target, v0.19.0).
+const DefaultVLLMImage = "vllm/vllm-openai:v0.19.0"
+
+// HFModel is the Hugging Face repository vLLM serves for one of Ollama's
+// models: the same model's 16-bit weights.
+type HFModel struct {
+	Repo string
+	// Gated repositories serve their files only to an account that has
+	// accepted the model's licence, with its token (nextflow:hfToken).
+	Gated bool
+	// RemoteCode models ship their architecture's code in the repository
+	// (vLLM's --trust-remote-code).
+	RemoteCode bool
+}
+
+// VLLMModels maps the Ollama models of Catalog and EmbeddingCatalog to the
+// repositories their library pages name as the source of the weights
+// (ollama.com/library, each model's "Model" link), gated as their
+// repositories were on Hugging Face in 2026.
+var VLLMModels = map[string]HFModel{
+	"llama3.2:1b":       {Repo: "meta-llama/Llama-3.2-1B-Instruct", Gated: true},
+	"llama3.2:3b":       {Repo: "meta-llama/Llama-3.2-3B-Instruct", Gated: true},
+	"mistral:7b":        {Repo: "mistralai/Mistral-7B-Instruct-v0.3", Gated: true},
+	"qwen2.5:7b":        {Repo: "Qwen/Qwen2.5-7B-Instruct"},
+	"llama3.1:8b":       {Repo: "meta-llama/Llama-3.1-8B-Instruct", Gated: true},
+	"gemma2:9b":         {Repo: "google/gemma-2-9b-it", Gated: true},
+	"qwen2.5:14b":       {Repo: "Qwen/Qwen2.5-14B-Instruct"},
+	"qwen2.5:32b":       {Repo: "Qwen/Qwen2.5-32B-Instruct"},
+	"llama3.1:70b":      {Repo: "meta-llama/Llama-3.1-70B-Instruct", Gated: true},
+	"llama3.3:70b":      {Repo: "meta-llama/Llama-3.3-70B-Instruct", Gated: true},
+	"nomic-embed-text":  {Repo: "nomic-ai/nomic-embed-text-v1.5", RemoteCode: true},
+	"mxbai-embed-large": {Repo: "mixedbread-ai/mxbai-embed-large-v1"},
+	"all-minilm":        {Repo: "sentence-transformers/all-MiniLM-L6-v2"},
+}
+
+// hfRepoRE is a Hugging Face model repository: an owner and a name of
+// letters, digits, '-', '_' and '.', 96 characters at most in all.
+var hfRepoRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// What nfx runs vLLM with, which the capacity model reads as well.
+const (
+	// VLLMMemoryShare is the share of the GPU's memory both of the pod's
+	// vLLM processes take together: vLLM's own default for one
+	// (--gpu-memory-utilization 0.9).
+	VLLMMemoryShare = 0.9
+	// VLLMMaxSeqs is the sequences the LLM's process batches at most
+	// (--max-num-seqs).
+	VLLMMaxSeqs = 256
+	// VLLMWorking is the memory a vLLM process keeps beside its weights
+	// and KV cache: the CUDA context, activations at its batched-token
+	// budget, CUDA graphs. An assumption, stated.
+	VLLMWorking = Bytes(1.5e9)
+	// VLLMMaxModelLen is a sequence's longest context (--max-model-len):
+	// Ollama's context slot, so that a prompt the CRM sends fits every
+	// stage. vLLM refuses a longer one with 400 where Ollama cuts it.
+	VLLMMaxModelLen = ContextTokens
+)
+
+// VLLMPlan is how the AI pod's GPU is shared between vLLM's two
+// processes, the LLM's and the embedding model's.
+type VLLMPlan struct {
+	LLM, Embedding HFModel
+	// LLMShare and EmbedShare are each process's --gpu-memory-utilization,
+	// a share of the GPU's whole memory; EmbedShare is 0 with no
+	// embedding model.
+	LLMShare, EmbedShare float64
+	// Weights is the LLM's 16-bit weights; KVRoom what the LLM's share
+	// leaves for its KV cache.
+	Weights, KVRoom Bytes
+}
+
+// PlanVLLM shares the configured GPU between the LLM and the embedding
+// model and says what is left for the KV cache; its error says why vLLM
+// cannot serve the configuration, in the words of a diagnostic.
+func PlanVLLM(c *Config) (VLLMPlan, error) {
+	var p VLLMPlan
+	var err error
+	if p.LLM, err = hfModel("cloud.vllmModel", c.Cloud.VLLMModel, c.AI.Model, "meta-llama/Llama-3.1-8B-Instruct"); err != nil {
+		return p, err
+	}
+	if c.AI.EmbeddingModel != "" {
+		if p.Embedding, err = hfModel("cloud.vllmEmbeddingModel", c.Cloud.VLLMEmbeddingModel, c.AI.EmbeddingModel, "nomic-ai/nomic-embed-text-v1.5"); err != nil {
+			return p, err
+		}
+	}
+	vram := float64(c.Host.VRAM)
+	if vram <= 0 {
+		return p, &VLLMError{FullKey("cloud.aiEngine"), "vLLM runs on the GPU pool, and the cloud stage has none", "set cloud.gpuPool true, or use ollama"}
+	}
+	p.LLMShare, p.EmbedShare, p.Weights, p.KVRoom = VLLMMemory(c)
+	if VLLMSeqs(c, p.KVRoom, VLLMMaxModelLen) < 1 {
+		one := Bytes(VLLMMaxModelLen) * c.LLM.KVPerToken
+		return p, &VLLMError{FullKey("cloud.gpuInstanceType"), fmt.Sprintf("%s's 16-bit weights (%.1f GB) and %.1f GB of working memory leave %.1f GB of the %s's %.1f GB within the LLM's share (%.2f), under the %.2f GB one sequence of %d tokens takes",
+			c.AI.Model, p.Weights.GB(), VLLMWorking.GB(), max(p.KVRoom, 0).GB(), c.Host.GPU, c.Host.VRAM.GB(), p.LLMShare, one.GB(), VLLMMaxModelLen),
+			"use a GPU instance type with more memory, a smaller ai.model, or ollama (4-bit weights)"}
+	}
+	return p, nil
+}
+
+// VLLMMemory shares the GPU's memory between vLLM's two processes: the
+// embedding model's 16-bit weights and a process's working memory,
+// rounded up to a hundredth of the GPU, for the embedding model; the rest
+// of vLLM's usual share for the LLM, whose KV cache has what its weights
+// and working memory leave of it.
+func VLLMMemory(c *Config) (llmShare, embedShare float64, weights, kvRoom Bytes) {
+	vram := float64(c.Host.VRAM)
+	if vram <= 0 {
+		return 0, 0, 0, 0
+	}
+	weights = Bytes(2 * c.LLM.Params * 1e9)
+	if c.AI.EmbeddingModel != "" {
+		need := 2*c.Embedding.Params*1e9 + float64(VLLMWorking)
+		embedShare = math.Ceil(need/vram*100) / 100
+	}
+	llmShare = math.Round((VLLMMemoryShare-embedShare)*100) / 100
+	return llmShare, embedShare, weights, Bytes(llmShare*vram) - weights - VLLMWorking
+}
+
+// VLLMSeqs is the sequences of n tokens a KV cache of kvRoom holds at
+// once, up to VLLMMaxSeqs.
+func VLLMSeqs(c *Config, kvRoom Bytes, n int) int {
+	per := Bytes(n) * c.LLM.KVPerToken
+	if per <= 0 || kvRoom <= 0 {
+		return 0
+	}
+	return int(min(VLLMMaxSeqs, kvRoom/per))
+}
+
+// VLLMError is why vLLM cannot serve a configuration: the key to change,
+// the problem and the fix.
+type VLLMError struct{ Key, Problem, Fix string }
+
+func (e *VLLMError) Error() string { return e.Problem }
+
+// hfModel is the repository set under key, or the one the table gives for
+// an Ollama model.
+func hfModel(key, set, ollama, example string) (HFModel, error) {
+	known, ok := VLLMModels[ollama]
+	if set == "" {
+		if !ok {
+			return known, &VLLMError{FullKey(key), fmt.Sprintf("nfx knows no Hugging Face repository for %q", ollama),
+				fmt.Sprintf("set it to the Hugging Face repository of %s's 16-bit weights, such as %s", ollama, example)}
+		}
+		return known, nil
+	}
+	if len(set) > 96 || !hfRepoRE.MatchString(set) || strings.Contains(set, "..") {
+		return HFModel{}, &VLLMError{FullKey(key), fmt.Sprintf("%q is not a Hugging Face model repository", set), "use owner/name, such as " + example}
+	}
+	if ok && known.Repo == set {
+		return known, nil
+	}
+	// A repository nfx does not know: whether it is gated nfx cannot
+	// tell; a token set is passed.
+	return HFModel{Repo: set}, nil
+}
+
+// checkVLLM checks cloud.aiEngine and what vLLM needs of the stage.
+func checkVLLM(c *Config, ds *Diagnostics) {
+	cc := c.Cloud
+	switch cc.AIEngine {
+	case EngineOllama:
+		for _, k := range []struct{ key, v string }{{"vllmModel", cc.VLLMModel}, {"vllmEmbeddingModel", cc.VLLMEmbeddingModel}} {
+			if k.v != "" {
+				ds.Warnf(FullKey("cloud."+k.key), "set cloud.aiEngine to vllm, or remove it", "is read only when cloud.aiEngine is vllm; Ollama serves ai.model")
+			}
+		}
+		return
+	case EngineVLLM:
+	default:
+		ds.Errorf(FullKey("cloud.aiEngine"), "use ollama (as every stage), or vllm (a throughput engine that serves OpenAI's API only)", "%q is not an engine nfx runs", cc.AIEngine)
+		return
+	}
+	if !cc.GPUPool || !c.UseGPU {
+		ds.Errorf(FullKey("cloud.aiEngine"), "set cloud.gpuPool true and leave ai.gpu unset or true, or use ollama", "is vllm, which runs on GPUs only, but the AI runs on CPU")
+		return
+	}
+	checkImage(FullKey("cloud.vllmImage"), cc.VLLMImage, ds)
+	if c.CRM.AIAPI != AIAPIOpenAI {
+		ds.Errorf(FullKey("crm.aiApi"), "set it to openai once the CRM calls OpenAI's API under OPENAI_BASE_URL (Ollama answers it too, on every stage), or keep cloud.aiEngine ollama",
+			"is %q, but vLLM (cloud.aiEngine) answers only OpenAI's API (/v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models), not Ollama's /api", c.CRM.AIAPI)
+	}
+	if _, err := PlanVLLM(c); err != nil {
+		var e *VLLMError
+		if errors.As(err, &e) {
+			ds.Errorf(e.Key, e.Fix, "%s", e.Problem)
+		}
+	}
+}
+
+// vllmStart runs vLLM's two servers in the AI pod's container, on
+// loopback behind its proxy: the embedding model's first, since vLLM
+// checks its memory share against the GPU's free memory when it starts
+// (vllm/v1/worker/utils.py, request_memory), then the LLM's. Either
+// ending ends the container, and the kubelet restarts it whole. Requests
+// are not logged (vLLM's --enable-log-requests is off by default).
+const vllmStart = `set -u
+pids=()
+stop() { kill -TERM "${pids[@]}" 2>/dev/null; wait; exit 143; }
+trap stop TERM INT
+if [ -n "$NFX_EMBED_REPO" ]; then
+  vllm serve "$NFX_EMBED_REPO" --served-model-name "$NFX_EMBED_MODEL" --runner pooling ${NFX_EMBED_REMOTE_CODE:+--trust-remote-code} \
+    --host 127.0.0.1 --port "$NFX_EMBED_PORT" --gpu-memory-utilization "$NFX_EMBED_SHARE" &
+  pids+=($!)
+  until curl -fsS -o /dev/null "http://127.0.0.1:$NFX_EMBED_PORT/health"; do
+    kill -0 "${pids[0]}" 2>/dev/null || { wait "${pids[0]}"; echo "nfx: the embedding model's server stopped before it was healthy" >&2; exit 1; }
+    sleep 5
+  done
+fi
+vllm serve "$NFX_LLM_REPO" --served-model-name "$NFX_MODEL" --host 127.0.0.1 --port "$NFX_LLM_PORT" \
+  --gpu-memory-utilization "$NFX_LLM_SHARE" --max-model-len "$NFX_MAX_MODEL_LEN" --max-num-seqs "$NFX_MAX_SEQS" &
+pids+=($!)
+wait -n
+status=$?
+echo "nfx: a vLLM server stopped (status $status); stopping the other" >&2
+kill -TERM "${pids[@]}" 2>/dev/null
+wait
+exit $(( status == 0 ? 1 : status ))
+`
+
+// VLLMAlive is the AI container's liveness: no server says its engine
+// is dead (vLLM's /health answers 503 on EngineDeadError, and the
+// process may stay). One that is slow, or still loading, is not dead: its
+// container's script ends when a server's process does.
+const VLLMAlive = `for port in "$NFX_LLM_PORT" ${NFX_EMBED_REPO:+"$NFX_EMBED_PORT"}; do [ "$(curl -s -o /dev/null -m 4 -w '%{http_code}' "http://127.0.0.1:$port/health")" != 503 ] || exit 1; done`
+
+// VLLMHome is where the AI pod's volume is mounted: Hugging Face's cache
+// (the weights, downloaded once), vLLM's compile cache and the home its
+// libraries write under, on a read-only root as an unprivileged user.
+const VLLMHome = "/models"
+
+// vllmService is the AI part as vLLM serves it on the cloud.
+func vllmService(c *Config, s Service) Service {
+	plan, _ := PlanVLLM(c) // checkVLLM has refused what it cannot plan
+	flag := func(b bool) string {
+		if b {
+			return "1"
+		}
+		return ""
+	}
+	s.Image = c.Cloud.VLLMImage
+	s.Entrypoint = []string{"/bin/bash", "-c", vllmStart}
+	s.Env = map[string]string{
+		"HOME": VLLMHome, "XDG_CACHE_HOME": VLLMHome + "/cache", "HF_HOME": VLLMHome + "/huggingface", "VLLM_CACHE_ROOT": VLLMHome + "/vllm",
+		// vLLM reports usage to its developers unless told not to.
+		"VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1",
+		"NFX_MODEL": c.AI.Model, "NFX_LLM_REPO": plan.LLM.Repo, "NFX_LLM_SHARE": fmt.Sprintf("%.2f", plan.LLMShare),
+		"NFX_LLM_PORT": fmt.Sprint(VLLMLLMPort), "NFX_MAX_MODEL_LEN": fmt.Sprint(VLLMMaxModelLen), "NFX_MAX_SEQS": fmt.Sprint(VLLMMaxSeqs),
+		"NFX_EMBED_MODEL": c.AI.EmbeddingModel, "NFX_EMBED_REPO": plan.Embedding.Repo, "NFX_EMBED_SHARE": fmt.Sprintf("%.2f", plan.EmbedShare),
+		"NFX_EMBED_PORT": fmt.Sprint(VLLMEmbedPort), "NFX_EMBED_REMOTE_CODE": flag(plan.Embedding.RemoteCode),
+	}
+	s.Secrets = nil
+	if HFTokenUsed(c) {
+		// huggingface_hub reads the token from the file HF_TOKEN_PATH names.
+		s.Secrets = []SecretUse{{SecretHFToken, "HF_TOKEN_PATH"}}
+	}
+	s.Volumes = []Mount{{VolModels, VLLMHome}}
+	// Ready while both servers answer their health check.
+	s.Health = Health{
+		Shell: fmt.Sprintf(`curl -fsS -o /dev/null http://127.0.0.1:%d/health && { [ -z "$NFX_EMBED_REPO" ] || curl -fsS -o /dev/null http://127.0.0.1:%d/health; }`, VLLMLLMPort, VLLMEmbedPort),
+		// The first start downloads the weights (16 GB for an 8B model).
+		Interval: 15 * time.Second, Timeout: 10 * time.Second, Retries: 3, StartPeriod: 30 * time.Minute,
+	}
+	return s
+}
