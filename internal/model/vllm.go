@@ -252,7 +252,7 @@ if [ -n "$NFX_EMBED_REPO" ]; then
   vllm serve "$NFX_EMBED_REPO" --served-model-name "$NFX_EMBED_MODEL" --runner pooling ${NFX_EMBED_REMOTE_CODE:+--trust-remote-code} \
     --host 127.0.0.1 --port "$NFX_EMBED_PORT" --gpu-memory-utilization "$NFX_EMBED_SHARE" &
   pids+=($!)
-  until curl -fsS -o /dev/null "http://127.0.0.1:$NFX_EMBED_PORT/health"; do
+  until curl -fs -o /dev/null "http://127.0.0.1:$NFX_EMBED_PORT/health"; do
     kill -0 "${pids[0]}" 2>/dev/null || { wait "${pids[0]}"; echo "nfx: the embedding model's server stopped before it was healthy" >&2; exit 1; }
     sleep 5
   done
@@ -307,7 +307,7 @@ func vllmService(c *Config, s Service) Service {
 	s.Volumes = []Mount{{VolModels, VLLMHome}}
 	// Ready while both servers answer their health check.
 	s.Health = Health{
-		Shell: fmt.Sprintf(`curl -fsS -o /dev/null http://127.0.0.1:%d/health && { [ -z "$NFX_EMBED_REPO" ] || curl -fsS -o /dev/null http://127.0.0.1:%d/health; }`, VLLMLLMPort, VLLMEmbedPort),
+		Shell: `curl -fsS -o /dev/null "http://127.0.0.1:$NFX_LLM_PORT/health" && { [ -z "$NFX_EMBED_REPO" ] || curl -fsS -o /dev/null "http://127.0.0.1:$NFX_EMBED_PORT/health"; }`,
 		// The first start downloads the weights (16 GB for an 8B model).
 		Interval: 15 * time.Second, Timeout: 10 * time.Second, Retries: 3, StartPeriod: 30 * time.Minute,
 	}

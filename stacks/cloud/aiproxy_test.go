@@ -62,29 +62,20 @@ func (f *fakeLoopbackOllama) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// The AI pod's proxy, the rendered nginx configuration run by this
-// machine's nginx in front of a loopback Ollama: only "Bearer <the key>"
-// passes (compared whatever its case: a key differing in case is refused),
-// the key does not reach Ollama, Ollama accepts the proxied Host, answers
-// stream through, /api/version passes without a key, model management is
-// refused with one. The monitoring's probe, given the key's file, measures
-// through it.
-func TestAIProxyAsksForTheKey(t *testing.T) {
+// startAIProxy runs this machine's nginx on the AI pod's proxy
+// configuration, its paths and ports moved to the test's own and the
+// upstreams' addresses replaced as given; it returns the directory and
+// the proxy's URL.
+func startAIProxy(t *testing.T, conf, key string, upstreams ...[2]string) (string, string) {
+	t.Helper()
 	nginx := testutil.Tool(t, "nginx")
-	const key = "Ai-Key.0_~+/=@%^*!,-zZ"
-	ollama := &fakeLoopbackOllama{}
-	upstream := httptest.NewServer(ollama)
-	defer upstream.Close()
 	dir := t.TempDir()
 	port := testutil.FreePort(t)
-	// The pod's paths and ports, moved to the test's own.
-	conf := AIProxyConf()
-	for _, r := range [][2]string{
+	for _, r := range append([][2]string{
 		{"/tmp/", dir + "/"},
 		{"/etc/nfx-ai", dir},
-		{OllamaLoopback, strings.TrimPrefix(upstream.URL, "http://")},
 		{fmt.Sprintf("listen %d;", model.OllamaPort), fmt.Sprintf("listen 127.0.0.1:%d;", port)},
-	} {
+	}, upstreams...) {
 		if !strings.Contains(conf, r[0]) {
 			t.Fatalf("the proxy's configuration has no %q", r[0])
 		}
@@ -104,7 +95,6 @@ func TestAIProxyAsksForTheKey(t *testing.T) {
 		t.Fatalf("nginx -t: %v\n%s", err, out)
 	}
 	testutil.Daemon(t, dir, "nginx", nil, nginx, "-c", filepath.Join(dir, "conf", "nginx.conf"), "-e", filepath.Join(dir, "error.log"), "-g", "daemon off;")
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
@@ -116,7 +106,22 @@ func TestAIProxyAsksForTheKey(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	return dir, fmt.Sprintf("http://127.0.0.1:%d", port)
+}
 
+// The AI pod's proxy, the rendered nginx configuration run by this
+// machine's nginx in front of a loopback Ollama: only "Bearer <the key>"
+// passes (compared whatever its case: a key differing in case is refused),
+// the key does not reach Ollama, Ollama accepts the proxied Host, answers
+// stream through, /api/version passes without a key, model management is
+// refused with one. The monitoring's probe, given the key's file, measures
+// through it.
+func TestAIProxyAsksForTheKey(t *testing.T) {
+	const key = "Ai-Key.0_~+/=@%^*!,-zZ"
+	ollama := &fakeLoopbackOllama{}
+	upstream := httptest.NewServer(ollama)
+	defer upstream.Close()
+	dir, base := startAIProxy(t, AIProxyConf(), key, [2]string{OllamaLoopback, strings.TrimPrefix(upstream.URL, "http://")})
 	for _, tc := range []struct {
 		name, method, path, auth string
 		want                     int
@@ -200,5 +205,128 @@ func TestAIProxyAsksForTheKey(t *testing.T) {
 		if strings.Contains(string(metrics), key) {
 			t.Errorf("probe %s: the metrics hold the key", tc.name)
 		}
+	}
+}
+
+// fakeVLLM answers as one of vLLM's OpenAI-compatible servers does
+// (vllm/entrypoints: /health, /metrics, /v1/models; the chat and
+// completion routes only on a generating model's server, /v1/embeddings
+// only on a pooling one's). It records each request's path and
+// Authorization header.
+type fakeVLLM struct {
+	name  string
+	embed bool
+	mu    sync.Mutex
+	seen  []string
+}
+
+func (f *fakeVLLM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	f.seen = append(f.seen, r.URL.Path+" "+r.Header.Get("Authorization"))
+	f.mu.Unlock()
+	switch p := r.URL.Path; {
+	case p == "/health":
+	case p == "/metrics":
+		fmt.Fprintf(w, "vllm:num_requests_waiting{model_name=%q} 0\n", f.name)
+	case p == "/v1/models":
+		fmt.Fprintf(w, `{"data":[{"id":%q}]}`, f.name)
+	case p == "/v1/embeddings" && f.embed:
+		fmt.Fprintf(w, `{"model":%q}`, f.name)
+	case (p == "/v1/chat/completions" || p == "/v1/completions") && !f.embed:
+		for _, tok := range []string{"Hel", "lo"} {
+			fmt.Fprintf(w, "data: {\"model\":%q,\"content\":%q}\n\n", f.name, tok)
+			w.(http.Flusher).Flush()
+			time.Sleep(50 * time.Millisecond)
+		}
+		fmt.Fprint(w, "data: [DONE]\n\n")
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// The AI pod's proxy in front of vLLM, run by this machine's nginx before
+// two fake vLLM servers: OpenAI's API only with the key (compared exactly,
+// never passed on), the embeddings to the embedding model's server and the
+// rest to the LLM's, answers streamed; the health check and both servers'
+// metrics without the key; Ollama's API and anything else refused before
+// either server. Without an embedding model, its routes are gone.
+func TestVLLMProxyRoutesAndAsksForTheKey(t *testing.T) {
+	const key = "Ai-Key.0_~+/=@%^*!,-zZ"
+	for _, embed := range []bool{true, false} {
+		t.Run(fmt.Sprintf("embed=%v", embed), func(t *testing.T) {
+			llm, emb := &fakeVLLM{name: "llama3.1:8b"}, &fakeVLLM{name: "nomic-embed-text", embed: true}
+			ls, es := httptest.NewServer(llm), httptest.NewServer(emb)
+			defer ls.Close()
+			defer es.Close()
+			upstreams := [][2]string{{fmt.Sprintf("127.0.0.1:%d", model.VLLMLLMPort), strings.TrimPrefix(ls.URL, "http://")}}
+			if embed {
+				upstreams = append(upstreams, [2]string{fmt.Sprintf("127.0.0.1:%d", model.VLLMEmbedPort), strings.TrimPrefix(es.URL, "http://")})
+			}
+			_, base := startAIProxy(t, VLLMProxyConf(embed), key, upstreams...)
+			stream := "data: {\"model\":\"llama3.1:8b\",\"content\":\"Hel\"}\n\ndata: {\"model\":\"llama3.1:8b\",\"content\":\"lo\"}\n\ndata: [DONE]\n\n"
+			embedWant, embedAt, metricsWant := 200, emb, 200
+			if !embed {
+				embedWant, embedAt, metricsWant = 404, nil, 404
+			}
+			for _, tc := range []struct {
+				name, method, path, auth string
+				want                     int
+				at                       *fakeVLLM
+				body                     string
+			}{
+				{"chat, no key", "POST", "/v1/chat/completions", "", 401, nil, ""},
+				{"chat, a wrong key", "POST", "/v1/chat/completions", "Bearer not-the-key", 401, nil, ""},
+				{"chat, the key in another case", "POST", "/v1/chat/completions", "Bearer " + strings.ToUpper(key), 401, nil, ""},
+				{"chat, the key without Bearer", "POST", "/v1/chat/completions", key, 401, nil, ""},
+				{"chat, the key", "POST", "/v1/chat/completions", "Bearer " + key, 200, llm, stream},
+				{"completions, the key", "POST", "/v1/completions", "Bearer " + key, 200, llm, stream},
+				{"models, the key", "GET", "/v1/models", "Bearer " + key, 200, llm, `{"data":[{"id":"llama3.1:8b"}]}`},
+				{"embeddings, no key", "POST", "/v1/embeddings", "", 401, nil, ""},
+				{"embeddings, the key", "POST", "/v1/embeddings", "Bearer " + key, embedWant, embedAt, ""},
+				{"health, no key", "GET", "/health", "", 200, llm, ""},
+				{"the LLM's metrics, no key", "GET", "/metrics", "", 200, llm, "vllm:num_requests_waiting{model_name=\"llama3.1:8b\"} 0\n"},
+				{"the embedder's metrics, no key", "GET", model.VLLMEmbedMetrics, "", metricsWant, embedAt, ""},
+				{"Ollama's API, the key", "POST", "/api/generate", "Bearer " + key, 404, nil, ""},
+				{"the version, no key", "GET", "/version", "", 404, nil, ""},
+				{"the root", "GET", "/", "Bearer " + key, 404, nil, ""},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					for _, f := range []*fakeVLLM{llm, emb} {
+						f.mu.Lock()
+						f.seen = nil
+						f.mu.Unlock()
+					}
+					req, _ := http.NewRequest(tc.method, base+tc.path, strings.NewReader(`{"model":"llama3.1:8b","messages":[]}`))
+					if tc.auth != "" {
+						req.Header.Set("Authorization", tc.auth)
+					}
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					body, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != tc.want || (tc.body != "" && string(body) != tc.body) {
+						t.Fatalf("%s %s answers %d %q, want %d %q", tc.method, tc.path, resp.StatusCode, body, tc.want, tc.body)
+					}
+					if tc.want == 401 && !strings.Contains(resp.Header.Get("WWW-Authenticate"), "Bearer") {
+						t.Errorf("a 401 without WWW-Authenticate: Bearer")
+					}
+					for _, f := range []*fakeVLLM{llm, emb} {
+						f.mu.Lock()
+						seen := f.seen
+						f.mu.Unlock()
+						if reached := len(seen) > 0; reached != (f == tc.at) {
+							t.Errorf("%s reached: %v (%v)", f.name, reached, seen)
+						}
+						for _, s := range seen {
+							if strings.Contains(s, key) {
+								t.Errorf("the key reached %s", f.name)
+							}
+						}
+					}
+				})
+			}
+		})
 	}
 }
