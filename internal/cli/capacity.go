@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nextflow-crm/nfx/internal/capacity"
+	"github.com/nextflow-crm/nfx/internal/model"
 )
 
 // CapacityOptions are the flags of `nfx capacity`.
@@ -61,8 +62,12 @@ func runCapacity(io IO, o *CapacityOptions) error {
 	}
 	a := e.AI
 	fmt.Fprintf(io.Out, "bound by: %s (AI serves %d users, the CRM %d)\n", e.Bottleneck, a.Users, e.CRM.Users)
-	fmt.Fprintf(io.Out, "AI: %d x %s, %s + %s, %d slots each: prefill %.0f tokens/s, decode %.0f tokens/s (%.0f ms a token); a generation %.3f GPU-s, an embedding %.4f GPU-s\n",
-		a.GPUs, a.GPU, a.Model, a.EmbeddingModel, a.Slots, a.PrefillTokensPerSecond, a.DecodeTokensPerSecond, a.TokenSeconds*1000, a.GenerateSeconds, a.EmbedSeconds)
+	batch := fmt.Sprintf("Ollama, %d slots each", a.Slots)
+	if a.Engine == model.EngineVLLM {
+		batch = fmt.Sprintf("vLLM, %d sequences in flight each", a.Slots)
+	}
+	fmt.Fprintf(io.Out, "AI: %d x %s, %s + %s, %s: prefill %.0f tokens/s, decode %.0f tokens/s (%.0f ms a token); a generation %.3f GPU-s, an embedding %.4f GPU-s\n",
+		a.GPUs, a.GPU, a.Model, a.EmbeddingModel, batch, a.PrefillTokensPerSecond, a.DecodeTokensPerSecond, a.TokenSeconds*1000, a.GenerateSeconds, a.EmbedSeconds)
 	fmt.Fprintf(io.Out, "AI requests/s: %.1f on the stage's GPUs + %.1f from the AI API budget\n", a.SelfHosted, a.API)
 	fmt.Fprintf(io.Out, "CRM: %d replicas, %g cores, %.0f requests/s\n", e.CRM.Replicas, e.CRM.Cores, e.CRM.RequestsPerSecond)
 	fmt.Fprintf(io.Out, "CPU share (limits x replicas, of %g):", e.CPUAvailable)
