@@ -165,8 +165,10 @@ func HFTokenNeeded(c *Config) bool {
 	if Profiles[c.Stage].Hosting != Provider || c.Cloud.AIEngine != EngineVLLM {
 		return false
 	}
-	p, err := PlanVLLM(c)
-	return err == nil && (p.LLM.Gated || p.Embedding.Gated)
+	// The repositories only: RequiredSecrets runs before the model and
+	// the GPU are resolved.
+	llm, emb, err := vllmRepos(c)
+	return err == nil && (llm.Gated || emb.Gated)
 }
 
 // AIAsksForKey says the stage's AI API asks for a bearer token. Ollama

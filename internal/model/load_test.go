@@ -88,6 +88,7 @@ func TestLoadRejectsBadConfig(t *testing.T) {
 		{"unpinned image", "laptop", map[string]string{"postgres": `{"image": "postgres"}`}, nil, LoadOptions{}, "nextflow:postgres.image", []string{`"postgres"`, "postgres:<version>"}},
 		{"latest image", "laptop", map[string]string{"ai": `{"image": "ollama/ollama:latest"}`}, nil, LoadOptions{}, "nextflow:ai.image", []string{"not pinned"}},
 		{"missing required secret", "laptop", nil, nil, LoadOptions{RequireSecrets: true}, "nextflow:tunnelToken", []string{"required", "NFX_TUNNEL_TOKEN"}},
+		{"vLLM's gated model without a token", "cloud", map[string]string{"cloud": `{"aiEngine": "vllm", "publicAccessCidrs": ["198.51.100.7/32"]}`, "crm": `{"aiApi": "openai"}`}, nil, LoadOptions{RequireSecrets: true}, "nextflow:hfToken", []string{"required", "gated", "NFX_HF_TOKEN"}},
 		{"wrong type", "laptop", map[string]string{"crm": `{"replicas": "three"}`}, nil, LoadOptions{}, "nextflow:crm.replicas", []string{"an integer", `"three"`}},
 		{"object expected", "laptop", map[string]string{"redis": `7`}, nil, LoadOptions{}, "nextflow:redis", []string{"an object", "number 7"}},
 		{"unknown field", "laptop", map[string]string{"crm": `{"replica": 1}`}, nil, LoadOptions{}, "nextflow:crm.replica", []string{`"replicas"`}},

@@ -126,13 +126,8 @@ type VLLMPlan struct {
 func PlanVLLM(c *Config) (VLLMPlan, error) {
 	var p VLLMPlan
 	var err error
-	if p.LLM, err = hfModel("cloud.vllmModel", c.Cloud.VLLMModel, c.AI.Model, "meta-llama/Llama-3.1-8B-Instruct"); err != nil {
+	if p.LLM, p.Embedding, err = vllmRepos(c); err != nil {
 		return p, err
-	}
-	if c.AI.EmbeddingModel != "" {
-		if p.Embedding, err = hfModel("cloud.vllmEmbeddingModel", c.Cloud.VLLMEmbeddingModel, c.AI.EmbeddingModel, "nomic-ai/nomic-embed-text-v1.5"); err != nil {
-			return p, err
-		}
 	}
 	vram := float64(c.Host.VRAM)
 	if vram <= 0 {
@@ -175,6 +170,24 @@ func VLLMSeqs(c *Config, kvRoom Bytes, n int) int {
 		return 0
 	}
 	return int(min(VLLMMaxSeqs, kvRoom/per))
+}
+
+// vllmRepos is the repositories vLLM serves: the LLM's and, where the
+// stage has one, the embedding model's.
+func vllmRepos(c *Config) (llm, emb HFModel, err error) {
+	name := c.AI.Model
+	if name == "" {
+		// Not yet resolved (the secrets are checked first): vLLM runs on
+		// GPUs only, whose default it is.
+		name = DefaultGPUModel
+	}
+	if llm, err = hfModel("cloud.vllmModel", c.Cloud.VLLMModel, name, "meta-llama/Llama-3.1-8B-Instruct"); err != nil {
+		return llm, emb, err
+	}
+	if c.AI.EmbeddingModel != "" {
+		emb, err = hfModel("cloud.vllmEmbeddingModel", c.Cloud.VLLMEmbeddingModel, c.AI.EmbeddingModel, "nomic-ai/nomic-embed-text-v1.5")
+	}
+	return llm, emb, err
 }
 
 // VLLMError is why vLLM cannot serve a configuration: the key to change,
