@@ -211,7 +211,7 @@ func (e *Estimate) engines(cfg *model.Config) error {
 	fits := float64(model.VLLMSeqs(cfg, kvRoom, w.PromptTokens+w.OutputTokens))
 	if fits < 1 {
 		e.Assumptions = append(e.Assumptions, fmt.Sprintf("a throughput engine cannot serve %s on one %s in 16-bit weights: %.1f GB of weights and %.1f GB of working memory against its share of %.2f of %.1f GB leave no KV cache for a sequence of %d tokens",
-			cfg.LLM.Name, cfg.Host.GPU, vllm.weights/1e9, model.VLLMWorking.GB(), llmShare, float64(cfg.Host.VRAM)/1e9, w.PromptTokens+w.OutputTokens))
+			cfg.LLM.Name, cfg.Host.GPU, vllm.weights/1e9, float64(model.VLLMWorking)/1e9, llmShare, float64(model.GPUMemory(cfg))/1e9, w.PromptTokens+w.OutputTokens))
 		return nil
 	}
 	v := batching(vllm, fits, ceiling)
@@ -219,8 +219,8 @@ func (e *Estimate) engines(cfg *model.Config) error {
 	v.EfficiencyFrom = fmt.Sprintf("%s on %s at %d concurrent, %.2f ms a token", cal.Source, cal.GPU, cal.Concurrency, cal.MedianTPOTms)
 	add(v)
 	e.Assumptions = append(e.Assumptions,
-		fmt.Sprintf("the throughput engine (vLLM, as cloud.aiEngine vllm runs it) holds %s in 16-bit weights (%.1f GB); its KV cache is what its share of %.2f of the GPU's nominal %.1f GB (the card exposes somewhat less) leaves after them and %.1f GB of working memory (activations, CUDA graphs: assumed), the embedding model's process taking %.2f beside it: %.0f sequences of %d+%d tokens, up to %d; its decode reaches %.0f %% of the memory bandwidth, what %s measured (%.2f ms a token at %d concurrent on %s); its prefill the configured %.0f %% of the tensor peak (not measured)",
-			cfg.LLM.Name, vllm.weights/1e9, llmShare, float64(cfg.Host.VRAM)/1e9, float64(model.VLLMWorking)/1e9, embedShare, fits, w.PromptTokens, w.OutputTokens, model.VLLMMaxSeqs, eff*100, cal.URL, cal.MedianTPOTms, cal.Concurrency, cal.GPU, w.ComputeEfficiency*100),
+		fmt.Sprintf("the throughput engine (vLLM, as cloud.aiEngine vllm runs it) holds %s in 16-bit weights (%.1f GB); its KV cache is what its share of %.2f of the %.1f GB the GPU's driver reports leaves after them and %.1f GB of working memory (activations, CUDA graphs: assumed), the embedding model's process reserving %.2f beside it and each process's CUDA context outside the shares: %.0f sequences of %d+%d tokens, up to %d; its decode reaches %.0f %% of the memory bandwidth, what %s measured (%.2f ms a token at %d concurrent on %s); its prefill the configured %.0f %% of the tensor peak (not measured)",
+			cfg.LLM.Name, vllm.weights/1e9, llmShare, float64(model.GPUMemory(cfg))/1e9, float64(model.VLLMWorking)/1e9, embedShare, fits, w.PromptTokens, w.OutputTokens, model.VLLMMaxSeqs, eff*100, cal.URL, cal.MedianTPOTms, cal.Concurrency, cal.GPU, w.ComputeEfficiency*100),
 		"the throughput engine's sequences in flight follow from Little's law: each decodes while prompts and embeddings take their share of the GPU between its steps (as vLLM's V0 scheduler ran them; v0.19.0's V1 scheduler mixes prompt chunks into the steps, which shortens answers under load); its load is the most at which they fit its KV cache, times capacity.utilization",
 		"waits are an M/G/1 queue's per GPU (Pollaczek-Khinchine's mean for the mix of short embeddings and long generations, or of prompts, a conditional wait exponential beyond it; for Ollama's slots one FIFO server of each request's GPU time, pessimistic); the first and last token are the 95th percentile of the wait plus the mean prefill and decode, not the 95th percentile of the answer; both engines run at less load where that would miss the plan's response time and a lower load would not; prompts share no cached prefix")
 	return nil

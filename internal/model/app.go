@@ -265,13 +265,14 @@ var crmEnv = map[string]string{
 	"REDIS_MASTER_NAME":  "${cache.master?}",
 	"QDRANT_URL":         "${vector.url}",
 	"OLLAMA_BASE_URL":    "${ai.url}",
-	"OPENAI_BASE_URL":    "${ai.url}/v1",
+	"AI_OPENAI_URL":      "${ai.url}/v1",
 	"OLLAMA_MODEL":       "${ai.model}",
 	"OLLAMA_EMBED_MODEL": "${ai.embedModel}",
 }
 
 func crmService(c *Config) Service {
-	env := map[string]string{"PORT": strconv.Itoa(c.CRM.Port)}
+	// AI_API says which of the AI's APIs the CRM is to call (crm.aiApi).
+	env := map[string]string{"PORT": strconv.Itoa(c.CRM.Port), "AI_API": c.CRM.AIAPI}
 	for k, v := range crmEnv {
 		env[k] = v
 	}

@@ -29,7 +29,7 @@ type CRMConfig struct {
 	// HealthPath is the HTTP path that answers 200 when the CRM is healthy.
 	HealthPath string `json:"healthPath"`
 	// AIAPI is the AI API the CRM calls: ollama (Ollama's own, under
-	// OLLAMA_BASE_URL) or openai (OpenAI's, under OPENAI_BASE_URL), which
+	// OLLAMA_BASE_URL) or openai (OpenAI's, under AI_OPENAI_URL), which
 	// every engine nfx runs answers.
 	AIAPI string `json:"aiApi"`
 	Sizing

@@ -316,7 +316,7 @@ func phaseStructure(c *Config, ds *Diagnostics) {
 			"must be an absolute HTTP path, got %q", c.CRM.HealthPath)
 	}
 	if c.CRM.AIAPI != AIAPIOllama && c.CRM.AIAPI != AIAPIOpenAI {
-		ds.Errorf(k("crm.aiApi"), "use ollama (the CRM calls Ollama's own API under OLLAMA_BASE_URL) or openai (OpenAI's, under OPENAI_BASE_URL)", "%q is not an AI API nfx knows", c.CRM.AIAPI)
+		ds.Errorf(k("crm.aiApi"), "use ollama (the CRM calls Ollama's own API under OLLAMA_BASE_URL) or openai (OpenAI's, under AI_OPENAI_URL)", "%q is not an AI API nfx knows", c.CRM.AIAPI)
 	}
 	if c.AI.ModelSize < 0 {
 		ds.Errorf(k("ai.modelSize"), "set the model's download size, such as 4.9GiB", "must be > 0, got %s", c.AI.ModelSize)

@@ -97,10 +97,15 @@ const (
 	// VLLMMaxSeqs is the sequences the LLM's process batches at most
 	// (--max-num-seqs).
 	VLLMMaxSeqs = 256
-	// VLLMWorking is the memory a vLLM process keeps beside its weights
-	// and KV cache: the CUDA context, activations at its batched-token
-	// budget, CUDA graphs. An assumption, stated.
+	// VLLMWorking is the memory a vLLM process keeps within its share
+	// beside its weights and KV cache: activations at its batched-token
+	// budget, CUDA graphs, what the libraries allocate past the start. An
+	// assumption, stated.
 	VLLMWorking = Bytes(1.5e9)
+	// VLLMContext is a process's CUDA context, outside its share: vLLM
+	// takes its memory snapshot after the context exists. About half a
+	// gigabyte on these GPUs; an assumption, stated.
+	VLLMContext = Bytes(0.5e9)
 	// VLLMMaxModelLen is a sequence's longest context (--max-model-len):
 	// Ollama's context slot, so that a prompt the CRM sends fits every
 	// stage. vLLM refuses a longer one with 400 where Ollama cuts it.
@@ -136,20 +141,37 @@ func PlanVLLM(c *Config) (VLLMPlan, error) {
 	p.LLMShare, p.EmbedShare, p.Weights, p.KVRoom = VLLMMemory(c)
 	if VLLMSeqs(c, p.KVRoom, VLLMMaxModelLen) < 1 {
 		one := Bytes(VLLMMaxModelLen) * c.LLM.KVPerToken
-		return p, &VLLMError{FullKey("cloud.gpuInstanceType"), fmt.Sprintf("%s's 16-bit weights (%.1f GB) and %.1f GB of working memory leave %.1f GB of the %s's %.1f GB within the LLM's share (%.2f), under the %.2f GB one sequence of %d tokens takes",
-			c.AI.Model, p.Weights.GB(), VLLMWorking.GB(), max(p.KVRoom, 0).GB(), c.Host.GPU, c.Host.VRAM.GB(), p.LLMShare, one.GB(), VLLMMaxModelLen),
+		return p, &VLLMError{FullKey("cloud.gpuInstanceType"), fmt.Sprintf("%s's 16-bit weights (%.1f GB) and %.1f GB of working memory leave %.1f GB of the %s's %.1f GB (as its driver reports it) within the LLM's share (%.2f), under the %.2f GB one sequence of %d tokens takes",
+			c.AI.Model, p.Weights.GB(), VLLMWorking.GB(), max(p.KVRoom, 0).GB(), c.Host.GPU, GPUMemory(c).GB(), p.LLMShare, one.GB(), VLLMMaxModelLen),
 			"use a GPU instance type with more memory, a smaller ai.model, or ollama (4-bit weights)"}
 	}
 	return p, nil
 }
 
+// GPUReported is the memory the driver reports of each GPU nfx knows
+// (nvidia-smi's total, what CUDA's cudaMemGetInfo gives and vLLM's shares
+// are fractions of): less than the card's nominal size. The A10G's 23028
+// MiB is what g5 instances show; the T4's 15360 MiB, g4dn's.
+var GPUReported = map[string]Bytes{"NVIDIA A10G": 23028 * MiB, "NVIDIA T4": 15360 * MiB}
+
+// GPUMemory is the memory vLLM sees on the stage's GPU: the driver's
+// figure where nfx knows it, else the nominal size.
+func GPUMemory(c *Config) Bytes {
+	if m, ok := GPUReported[c.Host.GPU]; ok {
+		return m
+	}
+	return c.Host.VRAM
+}
+
 // VLLMMemory shares the GPU's memory between vLLM's two processes: the
 // embedding model's 16-bit weights and a process's working memory,
-// rounded up to a hundredth of the GPU, for the embedding model; the rest
-// of vLLM's usual share for the LLM, whose KV cache has what its weights
-// and working memory leave of it.
+// rounded up to a hundredth of the GPU, reserved for the embedding
+// model (vLLM profiles no memory for an encoder-only model: the share is
+// what its start checks is free); the rest of vLLM's usual share for the
+// LLM, whose KV cache has what its weights and working memory leave of
+// it. Both CUDA contexts sit outside the shares.
 func VLLMMemory(c *Config) (llmShare, embedShare float64, weights, kvRoom Bytes) {
-	vram := float64(c.Host.VRAM)
+	vram := float64(GPUMemory(c))
 	if vram <= 0 {
 		return 0, 0, 0, 0
 	}
@@ -160,6 +182,20 @@ func VLLMMemory(c *Config) (llmShare, embedShare float64, weights, kvRoom Bytes)
 	}
 	llmShare = math.Round((VLLMMemoryShare-embedShare)*100) / 100
 	return llmShare, embedShare, weights, Bytes(llmShare*vram) - weights - VLLMWorking
+}
+
+// VLLMGPUUse is the share of the GPU's reported memory vLLM's processes
+// hold once started: their shares and their CUDA contexts.
+func VLLMGPUUse(c *Config) float64 {
+	m := float64(GPUMemory(c))
+	if m <= 0 {
+		return 0
+	}
+	procs := 1.0
+	if c.AI.EmbeddingModel != "" {
+		procs = 2
+	}
+	return VLLMMemoryShare + procs*float64(VLLMContext)/m
 }
 
 // VLLMSeqs is the sequences of n tokens a KV cache of kvRoom holds at
@@ -240,7 +276,7 @@ func checkVLLM(c *Config, ds *Diagnostics) {
 	}
 	checkImage(FullKey("cloud.vllmImage"), cc.VLLMImage, ds)
 	if c.CRM.AIAPI != AIAPIOpenAI {
-		ds.Errorf(FullKey("crm.aiApi"), "set it to openai once the CRM calls OpenAI's API under OPENAI_BASE_URL (Ollama answers it too, on every stage), or keep cloud.aiEngine ollama",
+		ds.Errorf(FullKey("crm.aiApi"), "set it to openai once the CRM calls OpenAI's API under AI_OPENAI_URL (Ollama answers it too, on every stage), or keep cloud.aiEngine ollama",
 			"is %q, but vLLM (cloud.aiEngine) answers only OpenAI's API (/v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models), not Ollama's /api", c.CRM.AIAPI)
 	}
 	if _, err := PlanVLLM(c); err != nil {
@@ -265,7 +301,7 @@ if [ -n "$NFX_EMBED_REPO" ]; then
   vllm serve "$NFX_EMBED_REPO" --served-model-name "$NFX_EMBED_MODEL" --runner pooling ${NFX_EMBED_REMOTE_CODE:+--trust-remote-code} \
     --host 127.0.0.1 --port "$NFX_EMBED_PORT" --gpu-memory-utilization "$NFX_EMBED_SHARE" &
   pids+=($!)
-  until curl -fs -o /dev/null "http://127.0.0.1:$NFX_EMBED_PORT/health"; do
+  until curl -fs -m 5 -o /dev/null "http://127.0.0.1:$NFX_EMBED_PORT/health"; do
     kill -0 "${pids[0]}" 2>/dev/null || { wait "${pids[0]}"; echo "nfx: the embedding model's server stopped before it was healthy" >&2; exit 1; }
     sleep 5
   done
@@ -305,6 +341,13 @@ func vllmService(c *Config, s Service) Service {
 	s.Entrypoint = []string{"/bin/bash", "-c", vllmStart}
 	s.Env = map[string]string{
 		"HOME": VLLMHome, "XDG_CACHE_HOME": VLLMHome + "/cache", "HF_HOME": VLLMHome + "/huggingface", "VLLM_CACHE_ROOT": VLLMHome + "/vllm",
+		// The pod's user has no passwd entry in the image: Python's
+		// getpass.getuser(), which TorchInductor's cache path calls,
+		// reads these before it looks one up (and raises without).
+		"USER": "vllm", "LOGNAME": "vllm", "TORCHINDUCTOR_CACHE_DIR": VLLMHome + "/vllm/inductor",
+		// Compile workers default to one a CPU, each a Python process of
+		// its own beside the four vLLM runs.
+		"TORCHINDUCTOR_COMPILE_THREADS": "1",
 		// vLLM reports usage to its developers unless told not to.
 		"VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1",
 		"NFX_MODEL": c.AI.Model, "NFX_LLM_REPO": plan.LLM.Repo, "NFX_LLM_SHARE": fmt.Sprintf("%.2f", plan.LLMShare),
@@ -320,7 +363,7 @@ func vllmService(c *Config, s Service) Service {
 	s.Volumes = []Mount{{VolModels, VLLMHome}}
 	// Ready while both servers answer their health check.
 	s.Health = Health{
-		Shell: `curl -fsS -o /dev/null "http://127.0.0.1:$NFX_LLM_PORT/health" && { [ -z "$NFX_EMBED_REPO" ] || curl -fsS -o /dev/null "http://127.0.0.1:$NFX_EMBED_PORT/health"; }`,
+		Shell: `curl -fsS -m 4 -o /dev/null "http://127.0.0.1:$NFX_LLM_PORT/health" && { [ -z "$NFX_EMBED_REPO" ] || curl -fsS -m 4 -o /dev/null "http://127.0.0.1:$NFX_EMBED_PORT/health"; }`,
 		// The first start downloads the weights (16 GB for an 8B model).
 		Interval: 15 * time.Second, Timeout: 10 * time.Second, Retries: 3, StartPeriod: 30 * time.Minute,
 	}

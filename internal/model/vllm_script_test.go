@@ -190,7 +190,7 @@ func TestVLLMContainerScript(t *testing.T) {
 		if status != 3 {
 			t.Errorf("the container ended with %d, want the LLM's 3", status)
 		}
-		for _, flag := range []string{"--runner pooling", "--trust-remote-code", "--gpu-memory-utilization 0.07", "--gpu-memory-utilization 0.83", "--max-model-len 2048", "--max-num-seqs 256", "--host 127.0.0.1"} {
+		for _, flag := range []string{"--runner pooling", "--trust-remote-code", "--gpu-memory-utilization 0.08", "--gpu-memory-utilization 0.82", "--max-model-len 2048", "--max-num-seqs 256", "--host 127.0.0.1"} {
 			if !strings.Contains(lines, flag) {
 				t.Errorf("no server was started with %s:\n%s", flag, lines)
 			}

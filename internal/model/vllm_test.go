@@ -31,6 +31,7 @@ func TestVLLMRefusesWhatItCannotServe(t *testing.T) {
 		{"no GPU pool", vllmOn(map[string]string{"cloud": `{"aiEngine": "vllm", "gpuPool": false}`}), "nextflow:cloud.aiEngine", "runs on GPUs only"},
 		{"the AI on CPU", vllmOn(map[string]string{"ai": `{"gpu": false}`}), "nextflow:cloud.aiEngine", "runs on GPUs only"},
 		{"16-bit weights over a T4", vllmOn(map[string]string{"cloud": `{"aiEngine": "vllm", "gpuInstanceType": "g4dn.xlarge"}`}), "nextflow:cloud.gpuInstanceType", "16-bit weights"},
+		{"gemma2:9b's 16-bit weights over an A10G", vllmOn(map[string]string{"ai": `{"model": "gemma2:9b"}`}), "nextflow:cloud.gpuInstanceType", "16-bit weights (17.2 GB)"},
 		{"a model with no repository nfx knows", vllmOn(map[string]string{"ai": `{"model": "acme-crm:7b", "modelSize": "4GiB"}`}), "nextflow:cloud.vllmModel", `no Hugging Face repository for "acme-crm:7b"`},
 		{"a repository with a path", vllmOn(map[string]string{"cloud": `{"aiEngine": "vllm", "vllmModel": "../../etc/passwd"}`}), "nextflow:cloud.vllmModel", "not a Hugging Face model repository"},
 		{"a repository with a shell", vllmOn(map[string]string{"cloud": `{"aiEngine": "vllm", "vllmModel": "meta-llama/x;reboot"}`}), "nextflow:cloud.vllmModel", "not a Hugging Face model repository"},
@@ -66,23 +67,24 @@ func TestVLLMPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// On an A10G (24 GiB): the embedding model's process takes
-	// ceil((2 x 0.137e9 + 1.5e9) / 25,769,803,776 to a hundredth) = 0.07,
-	// the LLM's the rest of 0.9, and its KV cache what 16.06e9 bytes of
-	// weights and 1.5e9 of working memory leave of 0.83.
+	// On an A10G (23028 MiB as its driver reports it, 24,146,608,128
+	// bytes): the embedding model's process takes ceil((2 x 0.137e9 +
+	// 1.5e9) / 24,146,608,128 to a hundredth) = 0.08, the LLM's the rest
+	// of 0.9, and its KV cache what 16.06e9 bytes of weights and 1.5e9 of
+	// working memory leave of 0.82: 2,240,218,665 bytes.
 	if p.LLM.Repo != "meta-llama/Llama-3.1-8B-Instruct" || !p.LLM.Gated || p.Embedding.Repo != "nomic-ai/nomic-embed-text-v1.5" || !p.Embedding.RemoteCode {
 		t.Errorf("repositories: %+v %+v", p.LLM, p.Embedding)
 	}
-	if p.EmbedShare != 0.07 || p.LLMShare != 0.83 || (p.KVRoom-3828937134)*(p.KVRoom-3828937134) > 1 {
+	if p.EmbedShare != 0.08 || p.LLMShare != 0.82 || (p.KVRoom-2240218665)*(p.KVRoom-2240218665) > 1 {
 		t.Errorf("shares %v %v, KV room %d", p.LLMShare, p.EmbedShare, p.KVRoom)
 	}
-	// 3.83e9 bytes hold 14 sequences of the whole context (2048 tokens of
-	// 131,072 bytes), 63 of the capacity model's 460.
-	if n := VLLMSeqs(cfg, p.KVRoom, VLLMMaxModelLen); n != 14 {
-		t.Errorf("%d sequences of %d tokens fit, want 14", n, VLLMMaxModelLen)
+	// 2.24e9 bytes hold 8 sequences of the whole context (2048 tokens of
+	// 131,072 bytes), 37 of the capacity model's 460.
+	if n := VLLMSeqs(cfg, p.KVRoom, VLLMMaxModelLen); n != 8 {
+		t.Errorf("%d sequences of %d tokens fit, want 8", n, VLLMMaxModelLen)
 	}
-	if n := VLLMSeqs(cfg, p.KVRoom, 460); n != 63 {
-		t.Errorf("%d sequences of 460 tokens fit, want 63", n)
+	if n := VLLMSeqs(cfg, p.KVRoom, 460); n != 37 {
+		t.Errorf("%d sequences of 460 tokens fit, want 37", n)
 	}
 	needs := func(c *Config) bool {
 		for _, r := range RequiredSecrets(c) {

@@ -104,6 +104,9 @@ type Plan struct {
 	GPU bool
 	// AIEngine is the engine serving the models (model.AIEngineOf).
 	AIEngine string
+	// VLLMGPUUse is the share of the GPU's memory vLLM holds by design,
+	// where it serves the models (model.VLLMGPUUse).
+	VLLMGPUUse float64
 	// Backups are the kinds the stage's backup jobs back up, each job
 	// reporting its last success to the node exporter.
 	Backups []string
@@ -149,6 +152,9 @@ func For(app *model.App, s Settings) (*Plan, error) {
 	p := &Plan{Stage: c.Stage, Interval: s.Interval, Retention: s.Retention, RetentionSize: s.RetentionSize, UptimeTarget: prof.Uptime,
 		Stack: s.Swarm, Replicated: prof.Topology.PostgresInstances > 1, GPU: c.UseGPU || prof.Topology.ExclusiveGPUs,
 		AIEngine: model.AIEngineOf(c)}
+	if p.AIEngine == model.EngineVLLM {
+		p.VLLMGPUUse = model.VLLMGPUUse(c)
+	}
 	if prof.Topology.Backups {
 		p.Backups = model.BackupKinds
 	}

@@ -2,10 +2,9 @@ package monitoring
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
-
-	"github.com/nextflow-crm/nfx/internal/model"
 )
 
 // Severities: a page wakes someone; a ticket waits for working hours.
@@ -158,7 +157,14 @@ func (p *Plan) RuleGroups() []Group {
 		alert("VLLMKVCacheFull", fmt.Sprintf(`max by (pod, model_name) (avg_over_time(vllm:kv_cache_usage_perc{job=%q}[10m])) > 0.95`, VLLMMetricsJob), "15m", SeverityTicket,
 			"{{ $labels.model_name }} on {{ $labels.pod }} has held its KV cache over 95 % full for 10 minutes: requests wait or are preempted")
 	}
-	alert("TargetDown", `up == 0`, "5m", SeverityTicket, "Prometheus cannot scrape {{ $labels.job }} at {{ $labels.instance }}")
+	if _, ok := p.Job(VLLMMetricsJob); ok {
+		// A vLLM pod's metrics answer only once its servers run, which
+		// its startup probe allows 30 minutes (the weights' download).
+		alert("TargetDown", fmt.Sprintf(`up{job!=%q} == 0`, VLLMMetricsJob), "5m", SeverityTicket, "Prometheus cannot scrape {{ $labels.job }} at {{ $labels.instance }}")
+		alert("TargetDown", fmt.Sprintf(`up{job=%q} == 0`, VLLMMetricsJob), "35m", SeverityTicket, "Prometheus cannot scrape vLLM's {{ $labels.server }} server at {{ $labels.instance }} for longer than its start may take")
+	} else {
+		alert("TargetDown", `up == 0`, "5m", SeverityTicket, "Prometheus cannot scrape {{ $labels.job }} at {{ $labels.instance }}")
+	}
 	alert("PostgresDown", `pg_up == 0`, "1m", SeverityPage, "PostgreSQL at {{ $labels.instance }} does not answer its exporter")
 	if p.Replicated {
 		alert("PostgresReplicaStopped",
@@ -216,12 +222,14 @@ func (p *Plan) RuleGroups() []Group {
 	alert("DiskFillingUp", fmt.Sprintf(`predict_linear(%s[6h], 86400) < 0 and %s / %s < 0.40`, fs, fs, size), "1h", SeverityTicket,
 		"{{ $labels.mountpoint }} fills up within a day at the last six hours' rate")
 	if p.GPU {
-		why := "Ollama will swap models or fall back to the CPU"
-		if p.AIEngine == model.EngineVLLM {
-			why = fmt.Sprintf("vLLM takes %.0f %% by design, so something else holds the rest", model.VLLMMemoryShare*100)
+		full, why := 0.95, "Ollama will swap models or fall back to the CPU"
+		if p.VLLMGPUUse > 0 {
+			// vLLM holds its shares and CUDA contexts from the start.
+			full = math.Ceil((p.VLLMGPUUse+0.02)*100) / 100
+			why = fmt.Sprintf("vLLM's processes hold about %.0f %% by design (their shares and CUDA contexts), so something else holds the rest", p.VLLMGPUUse*100)
 		}
-		alert("GPUMemoryFull", `DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE) > 0.95`, "15m", SeverityTicket,
-			"GPU {{ $labels.gpu }} on {{ $labels.instance }} has used over 95 % of its memory for 15 minutes: "+why)
+		alert("GPUMemoryFull", fmt.Sprintf(`DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE) > %s`, num(full)), "15m", SeverityTicket,
+			fmt.Sprintf("GPU {{ $labels.gpu }} on {{ $labels.instance }} has used over %s %% of its memory for 15 minutes: %s", num(full*100), why))
 	}
 	return []Group{slo, parts}
 }

@@ -289,6 +289,16 @@ func TestVLLMProxyRoutesAndAsksForTheKey(t *testing.T) {
 				{"Ollama's API, the key", "POST", "/api/generate", "Bearer " + key, 404, nil, ""},
 				{"the version, no key", "GET", "/version", "", 404, nil, ""},
 				{"the root", "GET", "/", "Bearer " + key, 404, nil, ""},
+				// Paths that a looser match would take elsewhere.
+				{"embeddings with a slash after, no key", "POST", "/v1/embeddings/", "", 401, nil, ""},
+				{"embeddings with a slash after, the key", "POST", "/v1/embeddings/", "Bearer " + key, 404, llm, ""},
+				{"a doubled slash, no key", "POST", "//v1/chat/completions", "", 401, nil, ""},
+				{"an encoded slash, no key", "POST", "/v1%2Fchat/completions", "", 401, nil, ""},
+				{"up from the health check, no key", "POST", "/health/../v1/chat/completions", "", 401, nil, ""},
+				{"the metrics with more after, no key", "GET", "/metrics/../v1/models", "", 401, nil, ""},
+				{"an encoded dot-dot, no key", "GET", "/metrics/%2e%2e/v1/models", "", 401, nil, ""},
+				{"HEAD, no key", "HEAD", "/v1/models", "", 401, nil, ""},
+				{"OPTIONS, no key", "OPTIONS", "/v1/chat/completions", "", 401, nil, ""},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					for _, f := range []*fakeVLLM{llm, emb} {

@@ -99,9 +99,11 @@ func (r *realisation) aiStatefulSet(p *model.Part, spec corev1.PodSpecArgs) erro
 	// be ready, and fails the first `up` past that. The AI's first start
 	// waits for a GPU node (its group scales up), the device plugin, a
 	// multi-gigabyte image and the model's download, for which its startup
-	// probe allows 30 minutes: the wait covers that and 10 more.
+	// probe allows 30 minutes. A change rolls the pods one at a time (the
+	// Parallel policy covers creation only), each start as long: the wait
+	// covers every pod's and 10 minutes more.
 	md := meta(name, appLabels(name))
-	md.Annotations = pulumi.StringMap{AwaitAnnotation: pulumi.String(fmt.Sprint(ollamaStartupSeconds + 600))}
+	md.Annotations = pulumi.StringMap{AwaitAnnotation: pulumi.String(fmt.Sprint(ollamaStartupSeconds*max(p.Replicas, 1) + 600))}
 	set, err := appsv1.NewStatefulSet(k.ctx, k.name(name), &appsv1.StatefulSetArgs{
 		Metadata: md,
 		Spec: appsv1.StatefulSetSpecArgs{
