@@ -50,6 +50,9 @@ type CloudConfig struct {
 	// vLLM serves as ai.model and ai.embeddingModel; "" takes VLLMModels'.
 	VLLMModel          string `json:"vllmModel"`
 	VLLMEmbeddingModel string `json:"vllmEmbeddingModel"`
+	// VLLMRevisions pins each Hugging Face repository vLLM reads (the
+	// weights, and the code of a model that ships its own) to a commit.
+	VLLMRevisions map[string]string `json:"vllmRevisions"`
 	// The GPU node group, for the AI.
 	GPUPool         bool   `json:"gpuPool"`
 	GPUInstanceType string `json:"gpuInstanceType"`

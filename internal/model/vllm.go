@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -60,8 +61,10 @@ type HFModel struct {
 	// accepted the model's licence, with its token (nextflow:hfToken).
 	Gated bool
 	// RemoteCode models ship their architecture's code in the repository
-	// (vLLM's --trust-remote-code).
+	// (vLLM's --trust-remote-code), from CodeRepo where their configuration
+	// names another.
 	RemoteCode bool
+	CodeRepo   string
 }
 
 // VLLMModels maps the Ollama models of Catalog and EmbeddingCatalog to the
@@ -79,10 +82,13 @@ var VLLMModels = map[string]HFModel{
 	"qwen2.5:32b":       {Repo: "Qwen/Qwen2.5-32B-Instruct"},
 	"llama3.1:70b":      {Repo: "meta-llama/Llama-3.1-70B-Instruct", Gated: true},
 	"llama3.3:70b":      {Repo: "meta-llama/Llama-3.3-70B-Instruct", Gated: true},
-	"nomic-embed-text":  {Repo: "nomic-ai/nomic-embed-text-v1.5", RemoteCode: true},
+	"nomic-embed-text":  {Repo: "nomic-ai/nomic-embed-text-v1.5", RemoteCode: true, CodeRepo: "nomic-ai/nomic-bert-2048"},
 	"mxbai-embed-large": {Repo: "mixedbread-ai/mxbai-embed-large-v1"},
 	"all-minilm":        {Repo: "sentence-transformers/all-MiniLM-L6-v2"},
 }
+
+// hfCommitRE is a commit of a Hugging Face repository (a git SHA-1).
+var hfCommitRE = regexp.MustCompile(`^[0-9a-f]{40}$`)
 
 // hfRepoRE is a Hugging Face model repository: an owner and a name of
 // letters, digits, '-', '_' and '.', 96 characters at most in all.
@@ -208,6 +214,47 @@ func VLLMSeqs(c *Config, kvRoom Bytes, n int) int {
 	return int(min(VLLMMaxSeqs, kvRoom/per))
 }
 
+// checkRevisions checks cloud.vllmRevisions, the commit each repository
+// vLLM reads is pinned to, and says which it reads at their newest.
+func checkRevisions(c *Config, ds *Diagnostics) {
+	key := FullKey("cloud.vllmRevisions")
+	llm, emb, err := vllmRepos(c)
+	if err != nil {
+		return // refused above
+	}
+	used := map[string]bool{}
+	for _, r := range []string{llm.Repo, emb.Repo, emb.CodeRepo} {
+		if r != "" {
+			used[r] = true
+		}
+	}
+	for _, repo := range SortedKeys(c.Cloud.VLLMRevisions) {
+		rev := c.Cloud.VLLMRevisions[repo]
+		switch {
+		case len(repo) > 96 || !hfRepoRE.MatchString(repo) || strings.Contains(repo, ".."):
+			ds.Errorf(key, "key each commit by its repository, owner/name", "%q is not a Hugging Face model repository", repo)
+		case !hfCommitRE.MatchString(rev):
+			ds.Errorf(key+"."+repo, "use the repository's 40-character commit id (its Files and versions > History on huggingface.co)", "is not a commit id")
+		case !used[repo]:
+			ds.Warnf(key+"."+repo, "remove it, or serve the repository it pins", "pins a repository vLLM does not read here")
+		}
+	}
+	var loose []string
+	for _, r := range SortedKeys(used) {
+		if _, ok := c.Cloud.VLLMRevisions[r]; !ok {
+			loose = append(loose, r)
+		}
+	}
+	if len(loose) > 0 {
+		what := "weights"
+		if emb.CodeRepo != "" && slices.Contains(loose, emb.CodeRepo) {
+			what = "weights and code (run by --trust-remote-code in the container that holds nextflow:hfToken)"
+		}
+		ds.Warnf(key, "pin each to a commit, such as `pulumi config set --path 'nextflow:cloud.vllmRevisions[\"<owner/name>\"]' <commit>`",
+			"vLLM downloads the %s of %s at their newest commit: a change upstream reaches the next pod that starts", what, strings.Join(loose, ", "))
+	}
+}
+
 // vllmRepos is the repositories vLLM serves: the LLM's and, where the
 // stage has one, the embedding model's.
 func vllmRepos(c *Config) (llm, emb HFModel, err error) {
@@ -285,6 +332,7 @@ func checkVLLM(c *Config, ds *Diagnostics) {
 			ds.Errorf(e.Key, e.Fix, "%s", e.Problem)
 		}
 	}
+	checkRevisions(c, ds)
 }
 
 // vllmStart runs vLLM's two servers in the AI pod's container, on
@@ -299,6 +347,8 @@ stop() { kill -TERM "${pids[@]}" 2>/dev/null; wait; exit 143; }
 trap stop TERM INT
 if [ -n "$NFX_EMBED_REPO" ]; then
   vllm serve "$NFX_EMBED_REPO" --served-model-name "$NFX_EMBED_MODEL" --runner pooling ${NFX_EMBED_REMOTE_CODE:+--trust-remote-code} \
+    ${NFX_EMBED_REVISION:+--revision "$NFX_EMBED_REVISION" --tokenizer-revision "$NFX_EMBED_REVISION"} \
+    ${NFX_EMBED_CODE_REVISION:+--code-revision "$NFX_EMBED_CODE_REVISION"} \
     --host 127.0.0.1 --port "$NFX_EMBED_PORT" --gpu-memory-utilization "$NFX_EMBED_SHARE" &
   pids+=($!)
   until curl -fs -m 5 -o /dev/null "http://127.0.0.1:$NFX_EMBED_PORT/health"; do
@@ -307,6 +357,7 @@ if [ -n "$NFX_EMBED_REPO" ]; then
   done
 fi
 vllm serve "$NFX_LLM_REPO" --served-model-name "$NFX_MODEL" --host 127.0.0.1 --port "$NFX_LLM_PORT" \
+  ${NFX_LLM_REVISION:+--revision "$NFX_LLM_REVISION" --tokenizer-revision "$NFX_LLM_REVISION"} \
   --gpu-memory-utilization "$NFX_LLM_SHARE" --max-model-len "$NFX_MAX_MODEL_LEN" --max-num-seqs "$NFX_MAX_SEQS" &
 pids+=($!)
 wait -n
@@ -354,6 +405,9 @@ func vllmService(c *Config, s Service) Service {
 		"NFX_LLM_PORT": fmt.Sprint(VLLMLLMPort), "NFX_MAX_MODEL_LEN": fmt.Sprint(VLLMMaxModelLen), "NFX_MAX_SEQS": fmt.Sprint(VLLMMaxSeqs),
 		"NFX_EMBED_MODEL": c.AI.EmbeddingModel, "NFX_EMBED_REPO": plan.Embedding.Repo, "NFX_EMBED_SHARE": fmt.Sprintf("%.2f", plan.EmbedShare),
 		"NFX_EMBED_PORT": fmt.Sprint(VLLMEmbedPort), "NFX_EMBED_REMOTE_CODE": flag(plan.Embedding.RemoteCode),
+		// The commits the weights and code are read at, "" at the newest.
+		"NFX_LLM_REVISION": c.Cloud.VLLMRevisions[plan.LLM.Repo], "NFX_EMBED_REVISION": c.Cloud.VLLMRevisions[plan.Embedding.Repo],
+		"NFX_EMBED_CODE_REVISION": c.Cloud.VLLMRevisions[plan.Embedding.CodeRepo],
 	}
 	s.Secrets = nil
 	if HFTokenUsed(c) {

@@ -263,6 +263,31 @@ func TestVLLMContainerScript(t *testing.T) {
 			t.Errorf("the liveness check fails on a server still loading: %v %s", err, out)
 		}
 	})
+	const llmRev, codeRev = "0123456789abcdef0123456789abcdef01234567", "89abcdef0123456789abcdef0123456789abcdef"
+	pinned, ds := Load("cloud", raw(vllmOn(map[string]string{"cloud": `{"aiEngine": "vllm", "vllmRevisions": {"meta-llama/Llama-3.1-8B-Instruct": "` + llmRev + `", "nomic-ai/nomic-bert-2048": "` + codeRev + `"}}`})), LoadOptions{})
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	t.Run("the pinned commits reach the servers' flags", func(t *testing.T) {
+		t.Parallel()
+		cmd, log := runAIScript(t, pinned, "FAKE_LIFE_llama3_1_8b=1", "FAKE_EXIT_llama3_1_8b=5")
+		if status := exitOf(cmd.Run()); status != 5 {
+			t.Errorf("status %d, want 5", status)
+		}
+		lines := readLog(log)
+		var llm, emb string
+		for _, l := range lines {
+			if strings.HasPrefix(l, "start llama3.1:8b") {
+				llm = l
+			}
+			if strings.HasPrefix(l, "start nomic-embed-text") {
+				emb = l
+			}
+		}
+		if !strings.Contains(llm, "--revision "+llmRev+" --tokenizer-revision "+llmRev) || strings.Contains(emb, "--revision") || !strings.Contains(emb, "--code-revision "+codeRev) {
+			t.Errorf("flags:\n%s\n%s", llm, emb)
+		}
+	})
 	noEmbed, ds := Load("cloud", raw(vllmOn(map[string]string{"ai": `{"embeddingModel": ""}`})), LoadOptions{})
 	if ds.HasErrors() {
 		t.Fatal(ds)

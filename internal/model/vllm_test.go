@@ -123,3 +123,50 @@ func TestVLLMPlan(t *testing.T) {
 		t.Errorf("laptop: %v, engine %s", ds, AIEngineOf(laptop))
 	}
 }
+
+// cloud.vllmRevisions pins the repositories vLLM reads; a bad pin is
+// refused, a repository left at its newest commit is warned of, and the
+// pins reach the servers' flags.
+func TestVLLMRevisions(t *testing.T) {
+	const llm, code = "0123456789abcdef0123456789abcdef01234567", "89abcdef0123456789abcdef0123456789abcdef"
+	pinned := func(revs string) map[string]string {
+		return vllmOn(map[string]string{"cloud": `{"aiEngine": "vllm", "vllmRevisions": ` + revs + `}`})
+	}
+	for _, tc := range []struct {
+		name, revs, path, mention string
+		err                       bool
+	}{
+		{"a short commit", `{"meta-llama/Llama-3.1-8B-Instruct": "0123abc"}`, "nextflow:cloud.vllmRevisions.meta-llama/Llama-3.1-8B-Instruct", "not a commit id", true},
+		{"a branch", `{"meta-llama/Llama-3.1-8B-Instruct": "main"}`, "nextflow:cloud.vllmRevisions.meta-llama/Llama-3.1-8B-Instruct", "not a commit id", true},
+		{"a commit with a shell", `{"meta-llama/Llama-3.1-8B-Instruct": "$(reboot)"}`, "nextflow:cloud.vllmRevisions.meta-llama/Llama-3.1-8B-Instruct", "not a commit id", true},
+		{"a repository that is not one", `{"../x": "` + llm + `"}`, "nextflow:cloud.vllmRevisions", "not a Hugging Face model repository", true},
+		{"a pin of nothing served", `{"Qwen/Qwen2.5-7B-Instruct": "` + llm + `"}`, "nextflow:cloud.vllmRevisions.Qwen/Qwen2.5-7B-Instruct", "does not read", false},
+		{"the code left loose", `{"meta-llama/Llama-3.1-8B-Instruct": "` + llm + `", "nomic-ai/nomic-embed-text-v1.5": "` + llm + `"}`, "nextflow:cloud.vllmRevisions", "nomic-ai/nomic-bert-2048 at their newest", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, ds := Load("cloud", raw(pinned(tc.revs)), LoadOptions{})
+			found := false
+			for _, d := range ds {
+				if d.Path == tc.path && strings.Contains(d.String(), tc.mention) && d.Fix != "" && (d.Severity == Error) == tc.err {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("no %v diagnostic at %s mentioning %q: %v", tc.err, tc.path, tc.mention, ds)
+			}
+		})
+	}
+	cfg, ds := Load("cloud", raw(pinned(`{"meta-llama/Llama-3.1-8B-Instruct": "`+llm+`", "nomic-ai/nomic-embed-text-v1.5": "`+llm+`", "nomic-ai/nomic-bert-2048": "`+code+`"}`)), LoadOptions{})
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	for _, d := range ds {
+		if strings.HasPrefix(d.Path, "nextflow:cloud.vllmRevisions") {
+			t.Errorf("all pinned, yet: %v", d)
+		}
+	}
+	env := aiService(cfg).Env
+	if env["NFX_LLM_REVISION"] != llm || env["NFX_EMBED_REVISION"] != llm || env["NFX_EMBED_CODE_REVISION"] != code {
+		t.Errorf("the pins do not reach the servers: %v", env)
+	}
+}
