@@ -33,6 +33,9 @@ type Image struct {
 	EnvPrefixes, Env []string
 	// Source is where the facts were read, at the tag.
 	Source string
+	// CloudOnly images run on the cloud's Kubernetes only: no stage runs
+	// them on Docker, and the engine tests have no stand-in of them.
+	CloudOnly bool
 }
 
 // Has reports whether the image has the program (by name or path).
@@ -137,7 +140,7 @@ var Images = map[string]Image{
 	"vllm/vllm-openai:v0.19.0": {
 		// No USER line: root, unless the pod says otherwise (the cloud
 		// runs it as its unprivileged user, its home on the pod's volume).
-		User: Ident{}, Shells: []string{"/bin/sh", "/bin/bash"},
+		User: Ident{}, Shells: []string{"/bin/sh", "/bin/bash"}, CloudOnly: true,
 		Programs:    join(debianSlim, []string{"vllm", "python3", "/usr/bin/python3", "curl", "sudo", "ffmpeg"}),
 		EnvPrefixes: []string{"VLLM_"},
 		// vllm/envs.py reads these (among many); the image sets the first two.

@@ -322,6 +322,9 @@ func checkVLLM(c *Config, ds *Diagnostics) {
 		return
 	}
 	checkImage(FullKey("cloud.vllmImage"), cc.VLLMImage, ds)
+	if !c.Monitoring.Enabled {
+		ds.Errorf(FullKey("cloud.aiEngine"), "set nextflow:monitoring.enabled true, or use ollama", "is vllm, whose pods scale on its queue, which the stage's Prometheus reads, and monitoring.enabled is false")
+	}
 	if c.CRM.AIAPI != AIAPIOpenAI {
 		ds.Errorf(FullKey("crm.aiApi"), "set it to openai once the CRM calls OpenAI's API under AI_OPENAI_URL (Ollama answers it too, on every stage), or keep cloud.aiEngine ollama",
 			"is %q, but vLLM (cloud.aiEngine) answers only OpenAI's API (/v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models), not Ollama's /api", c.CRM.AIAPI)

@@ -80,7 +80,7 @@ func known(keys map[string]bool, chart, path string) bool {
 // recorded from each chart's values.yaml at the pinned tag.
 func TestHelmValuesAreChartKeys(t *testing.T) {
 	pinned := map[string]string{"nvidia-device-plugin": cloud.DevicePluginChartVersion, "cluster-autoscaler": cloud.AutoscalerChartVersion,
-		cloud.PromStackChart: cloud.PromStackVersion}
+		cloud.PromStackChart: cloud.PromStackVersion, cloud.AdapterChart: cloud.AdapterChartVersion}
 	for name, values := range variants {
 		t.Run(name, func(t *testing.T) {
 			res, _ := run(t, values)

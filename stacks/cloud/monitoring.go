@@ -200,6 +200,11 @@ func (k *k8s) monitoring(app *model.App, workloadsNS pulumi.ResourceOption) erro
 			return err
 		}
 	}
+	if model.AIEngineOf(app.Config) == model.EngineVLLM {
+		if err := k.queueAdapter(app.Config, pulumi.DependsOn([]pulumi.Resource{ns, release})); err != nil {
+			return err
+		}
+	}
 	if _, ok := plan.Job("ollama-sli"); ok {
 		if err := k.ollamaProbe(app, files[monitoring.ProbeFile], inNS); err != nil {
 			return err

@@ -104,19 +104,35 @@ func (r *realisation) aiStatefulSet(p *model.Part, spec corev1.PodSpecArgs) erro
 	// covers every pod's and 10 minutes more.
 	md := meta(name, appLabels(name))
 	md.Annotations = pulumi.StringMap{AwaitAnnotation: pulumi.String(fmt.Sprint(ollamaStartupSeconds*max(p.Replicas, 1) + 600))}
-	set, err := appsv1.NewStatefulSet(k.ctx, k.name(name), &appsv1.StatefulSetArgs{
-		Metadata: md,
-		Spec: appsv1.StatefulSetSpecArgs{
-			ServiceName:          pulumi.String(name + "-headless"),
-			Replicas:             pulumi.Int(p.Replicas),
-			PodManagementPolicy:  pulumi.String("Parallel"),
-			Selector:             selector(name),
-			Template:             corev1.PodTemplateSpecArgs{Metadata: &metav1.ObjectMetaArgs{Labels: pulumi.ToStringMap(appLabels(name))}, Spec: spec},
-			VolumeClaimTemplates: corev1.PersistentVolumeClaimTypeArray{volumeClaim("models", c.Cloud.ModelStorageGB)},
-		},
-	}, k.opts(name, append(opts, growingClaims)...)...)
+	setSpec := appsv1.StatefulSetSpecArgs{
+		ServiceName:          pulumi.String(name + "-headless"),
+		PodManagementPolicy:  pulumi.String("Parallel"),
+		Selector:             selector(name),
+		Template:             corev1.PodTemplateSpecArgs{Metadata: &metav1.ObjectMetaArgs{Labels: pulumi.ToStringMap(appLabels(name))}, Spec: spec},
+		VolumeClaimTemplates: corev1.PersistentVolumeClaimTypeArray{volumeClaim("models", c.Cloud.ModelStorageGB)},
+	}
+	scaled := model.AIEngineOf(c) == model.EngineVLLM
+	if !scaled {
+		setSpec.Replicas = pulumi.Int(p.Replicas)
+	} else {
+		// An autoscaled set has no replicas: the HPA owns the count, and
+		// an `up` would otherwise set it back. A pod scaled away leaves no
+		// volume behind: a claim kept would cost its gp3 and pin the pod
+		// that comes back to its zone, where the GPU group may not add a
+		// node; the weights come again instead.
+		setSpec.PersistentVolumeClaimRetentionPolicy = appsv1.StatefulSetPersistentVolumeClaimRetentionPolicyArgs{
+			WhenScaled: pulumi.String("Delete"), WhenDeleted: pulumi.String("Retain"),
+		}
+	}
+	set, err := appsv1.NewStatefulSet(k.ctx, k.name(name), &appsv1.StatefulSetArgs{Metadata: md, Spec: setSpec},
+		k.opts(name, append(opts, growingClaims)...)...)
 	if err != nil {
 		return err
+	}
+	if scaled {
+		if err := r.vllmAutoscaling(p, set); err != nil {
+			return err
+		}
 	}
 	if err := k.claimSizes(name, "models", name, p.Replicas, c.Cloud.ModelStorageGB, set, opts...); err != nil {
 		return err
