@@ -199,6 +199,7 @@ func (e *Estimate) aws(cfg *model.Config, p *plan.Plan) error {
 	e.Prices = fmt.Sprintf("%s, %s, %s", t.Region, aws.PricesDate, aws.PricesSource)
 	h := float64(aws.HoursPerMonth)
 	nats := 0
+	scaled := hpaBounds(p)
 	for _, r := range p.Resources {
 		in := r.Inputs
 		switch {
@@ -238,12 +239,17 @@ func (e *Estimate) aws(cfg *model.Config, p *plan.Plan) error {
 			e.usd("public IPv4 "+r.Name, "infrastructure", t.PublicIPv4*h, t.PublicIPv4*h, fmt.Sprintf("$%.3f/h", t.PublicIPv4))
 		case r.Type == "kubernetes:apps/v1:StatefulSet":
 			spec, _ := in["spec"].(map[string]any)
-			replicas := num(spec["replicas"])
+			replicas, most := num(spec["replicas"]), num(spec["replicas"])
+			what := fmt.Sprintf("%.0f", replicas)
+			if b, ok := scaled[metaName(in)]; ok && spec["replicas"] == nil {
+				// The HPA owns the count: its floor, and its ceiling at most.
+				replicas, most = b[0], b[1]
+				what = fmt.Sprintf("%.0f (up to %.0f)", b[0], b[1])
+			}
 			claims, _ := spec["volumeClaimTemplates"].([]any)
 			for _, c := range claims {
 				gb := claimGB(c)
-				v := replicas * gb * t.EBSgp3GB
-				e.usd("volumes "+r.Name, "infrastructure", v, v, fmt.Sprintf("%.0f x %.0f GB gp3 at $%.3f/GB-month", replicas, gb, t.EBSgp3GB))
+				e.usd("volumes "+r.Name, "infrastructure", replicas*gb*t.EBSgp3GB, most*gb*t.EBSgp3GB, fmt.Sprintf("%s x %.0f GB gp3 at $%.3f/GB-month", what, gb, t.EBSgp3GB))
 			}
 		case r.Type == aws.DBInstance:
 			class, _ := in["instanceClass"].(string)
@@ -440,6 +446,31 @@ func first(v any) string {
 func num(v any) float64 {
 	f, _ := v.(float64)
 	return f
+}
+
+// hpaBounds is the floor and ceiling of each StatefulSet an HPA of the
+// plan scales, by the set's name.
+func hpaBounds(p *plan.Plan) map[string][2]float64 {
+	out := map[string][2]float64{}
+	for _, r := range p.Resources {
+		if r.Type != "kubernetes:autoscaling/v2:HorizontalPodAutoscaler" {
+			continue
+		}
+		spec, _ := r.Inputs["spec"].(map[string]any)
+		ref, _ := spec["scaleTargetRef"].(map[string]any)
+		if ref["kind"] == "StatefulSet" {
+			name, _ := ref["name"].(string)
+			out[name] = [2]float64{num(spec["minReplicas"]), num(spec["maxReplicas"])}
+		}
+	}
+	return out
+}
+
+// metaName is a Kubernetes object's metadata.name among its inputs.
+func metaName(in map[string]any) string {
+	md, _ := in["metadata"].(map[string]any)
+	name, _ := md["name"].(string)
+	return name
 }
 
 func claimGB(c any) float64 {

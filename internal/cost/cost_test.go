@@ -112,6 +112,13 @@ func TestCloudLinesByHand(t *testing.T) {
 		{Type: "aws:ec2/natGateway:NatGateway", Name: "n2"},
 		{Type: "aws:ec2/vpc:Vpc", Name: "vpc"},
 		{Type: "aws:lambda/function:Function", Name: "mystery"},
+		// A set an HPA scales has no replica count: its floor and ceiling.
+		{Type: "kubernetes:apps/v1:StatefulSet", Name: "ai", Inputs: map[string]any{"metadata": map[string]any{"name": "ai"}, "spec": map[string]any{
+			"volumeClaimTemplates": []any{map[string]any{"spec": map[string]any{"resources": map[string]any{"requests": map[string]any{"storage": "100Gi"}}}}}}}},
+		{Type: "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", Name: "ai-hpa", Inputs: map[string]any{"spec": map[string]any{
+			"minReplicas": 2.0, "maxReplicas": 4.0, "scaleTargetRef": map[string]any{"kind": "StatefulSet", "name": "ai"}}}},
+		{Type: "kubernetes:apps/v1:StatefulSet", Name: "qdrant", Inputs: map[string]any{"metadata": map[string]any{"name": "qdrant"}, "spec": map[string]any{"replicas": 3.0,
+			"volumeClaimTemplates": []any{map[string]any{"spec": map[string]any{"resources": map[string]any{"requests": map[string]any{"storage": "50Gi"}}}}}}}},
 	}}
 	e, err := Compute(cfg, p, USD)
 	if err != nil {
@@ -127,6 +134,8 @@ func TestCloudLinesByHand(t *testing.T) {
 		"NAT gateways":        {65.7, 65.7},       // 2 x 0.045 x 730
 		"NAT data processed":  {45, 45},           // 1000 GB x 0.045
 		"data transfer out":   {180, 180},         // 2000 GB x 0.09
+		"volumes ai":          {17.18, 34.36},     // 2 and 4 x 100 GiB (107.37 GB) x 0.08
+		"volumes qdrant":      {12.88, 12.88},     // 3 x 50 GiB (53.69 GB) x 0.08
 	}
 	for item, want := range checks {
 		l := line(t, e, item)
