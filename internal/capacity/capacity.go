@@ -246,8 +246,8 @@ func (e *Estimate) served(cfg *model.Config) error {
 		e.AI.TokenSeconds, e.AI.GenerateSeconds, e.AI.EmbedSeconds = float64(s.Batch)/s.DecodeTokensPerSec, s.GenerateSeconds, s.EmbedSeconds
 		e.AI.SelfHosted = s.PerGPU * float64(e.AI.GPUs)
 		e.ResponseSeconds = s.LastTokenP95
-		e.AI.SelfHostedAtMax = s.PerGPU * float64(max(cfg.Cloud.GPUMax, e.AI.GPUs))
-		e.Assumptions = append(e.Assumptions, fmt.Sprintf("vLLM serves the models (cloud.aiEngine): the stage's AI figures are its row of the engines, %.1f requests a second on each of %d GPUs (ai.replicas), its response time the last token's (the wait's 95th percentile plus the mean answer); its pods scale on its queue up to cloud.gpuMax (%d GPUs, %.1f requests a second), one every 10 minutes at most, since each waits for a GPU node, the image and the weights, so a surge is served at ai.replicas' figure for its first 10 minutes or more", s.PerGPU, e.AI.GPUs, max(cfg.Cloud.GPUMax, e.AI.GPUs), e.AI.SelfHostedAtMax))
+		e.AI.SelfHostedAtMax = s.PerGPU * float64(model.AIMaxReplicas(cfg))
+		e.Assumptions = append(e.Assumptions, fmt.Sprintf("vLLM serves the models (cloud.aiEngine): the stage's AI figures are its row of the engines, %.1f requests a second on each of %d GPUs (ai.replicas), its response time the last token's (the wait's 95th percentile plus the mean answer); its pods scale on its queue up to cloud.gpuMax less the GPU services' tasks (%d GPUs, %.1f requests a second), one every 10 minutes at most, since each waits for a GPU node, the image and the weights, so a surge is served at ai.replicas' figure for its first 10 minutes or more", s.PerGPU, e.AI.GPUs, model.AIMaxReplicas(cfg), e.AI.SelfHostedAtMax))
 		return nil
 	}
 	return fmt.Errorf("%s: vLLM cannot serve %s on the %s (see the engines' assumptions)", model.FullKey("cloud.aiEngine"), cfg.LLM.Name, cfg.Host.GPU)

@@ -66,10 +66,10 @@ func TestCloudEngines(t *testing.T) {
 	if !close(ollama.LastTokenP95, want, 1e-4) || !close(ollama.LastTokenP95, 2, 1e-4) || !ollama.MeetsResponse || ollama.GPUsForSeed != 79 {
 		t.Errorf("ollama last token %v (want %v, at the 2 s ceiling), meets %v, %d GPUs", ollama.LastTokenP95, want, ollama.MeetsResponse, ollama.GPUsForSeed)
 	}
-	// vLLM's memory as the cloud runs it, of the 23028 MiB (24,146,608,128 bytes) the A10G's driver
-	// reports: the embedding model's process takes ceil((2 x 0.137e9 + 1.5e9) / 24,146,608,128, to a
-	// hundredth) = 0.08, the LLM's 0.82; its KV cache 0.82 x 24,146,608,128 - 16.06e9 - 1.5e9 =
-	// 2.24022e9 bytes, 37 sequences of 460 tokens (60.293e6 bytes each). At its load, Little's law
+	// vLLM's memory as the cloud runs it, of the 22.18 GiB (23,815,593,656 bytes) CUDA reports of
+	// the A10G: the embedding model's process takes ceil((2 x 0.137e9 + 1.5e9) / 23,815,593,656, to a
+	// hundredth) = 0.08, the LLM's 0.82; its KV cache 0.82 x 23,815,593,656 - 16.06e9 - 1.5e9 =
+	// 1.96879e9 bytes, 32 sequences of 460 tokens (60.293e6 bytes each). At its load, Little's law
 	// holds: n = lambda_g x ot x s(n) / (1 - rho).
 	lg := vllm.PerGPU * 0.1
 	vrho := lg*400/vllm.PrefillTokensPerSec + vllm.PerGPU*0.9*vllm.EmbedSeconds
@@ -80,17 +80,17 @@ func TestCloudEngines(t *testing.T) {
 	if n := lg * 60 * step / (1 - vrho); math.Abs(n-float64(vllm.Batch)) > 0.6 {
 		t.Errorf("Little's law: %v in flight, the load makes %v", vllm.Batch, n)
 	}
-	// Its load is 80 % of the most whose sequences fit the KV cache: at that peak, n reaches 37.
+	// Its load is 80 % of the most whose sequences fit the KV cache: at that peak, n reaches 32.
 	r := roofline{g: GPUs["NVIDIA A10G"], w: cfg.Capacity, llm: cfg.LLM, emb: cfg.Embedding, weights: 16.06e9, bwEff: vllm.BandwidthEfficiency, computEff: 0.4}
-	peak := batching(r, 37, math.Inf(1)).PerGPU / 0.8
+	peak := batching(r, 32, math.Inf(1)).PerGPU / 0.8
 	if !close(vllm.PerGPU, 0.8*peak, 1e-9) {
 		t.Errorf("vllm at %v a GPU, want 80 %% of its peak %v", vllm.PerGPU, peak)
 	}
-	r.batch = 37
+	r.batch = 32
 	pg := peak * 0.1
 	prho := pg*400/3113.325 + peak*0.9*vllm.EmbedSeconds
-	if n := pg * 60 * r.step() / (1 - prho); math.Abs(n-37) > 0.5 {
-		t.Errorf("at the peak (%v a second) the load makes %v in flight, want the 37 that fit", peak, n)
+	if n := pg * 60 * r.step() / (1 - prho); math.Abs(n-32) > 0.5 {
+		t.Errorf("at the peak (%v a second) the load makes %v in flight, want the 32 that fit", peak, n)
 	}
 	// Its answers: 60 steps at batch 1 alone take 60 x 16.06e9 / (600e9 x 0.725915) = 2.21 s: no load
 	// meets the plan's 2 s on 16-bit weights, and the row says so.
@@ -102,8 +102,8 @@ func TestCloudEngines(t *testing.T) {
 		name      string
 		got, want float64
 	}{
-		{"vllm a GPU", vllm.PerGPU, 39.535}, {"vllm first token", vllm.TTFTP95, 0.43877}, {"vllm last token", vllm.LastTokenP95, 5.5084},
-		{"vllm step tokens/s", vllm.DecodeTokensPerSec, 507.85}, {"ollama first token", ollama.TTFTP95, 1.21617},
+		{"vllm a GPU", vllm.PerGPU, 37.790}, {"vllm first token", vllm.TTFTP95, 0.41826}, {"vllm last token", vllm.LastTokenP95, 5.2145},
+		{"vllm step tokens/s", vllm.DecodeTokensPerSec, 462.16}, {"ollama first token", ollama.TTFTP95, 1.21617},
 	} {
 		if !close(c.got, c.want, 1e-4) {
 			t.Errorf("%s: %v, want %v", c.name, c.got, c.want)
@@ -116,7 +116,7 @@ func TestCloudEngines(t *testing.T) {
 			t.Errorf("%s: %d GPUs at %v VND, want %d", s.Engine, s.GPUsForSeed, s.GPUMonthlyVND, want)
 		}
 	}
-	if e.EnginesFor != 1500 || vllm.GPUsForSeed != 38 {
+	if e.EnginesFor != 1500 || vllm.GPUsForSeed != 40 {
 		t.Errorf("for %v/s: vllm %d GPUs", e.EnginesFor, vllm.GPUsForSeed)
 	}
 }
@@ -156,5 +156,44 @@ func TestEnginesOnlyOnAProvider(t *testing.T) {
 		if e := compute(t, load(t, st, nil)); len(e.Engines) != 0 {
 			t.Errorf("%s: engines %+v", st, e.Engines)
 		}
+	}
+}
+
+// With vLLM deployed (cloud.aiEngine), the stage's own AI figures are
+// vLLM's row: its rate on ai.replicas GPUs, and on the GPUs its HPA may
+// scale to (cloud.gpuMax less the GPU services' tasks), and its response
+// time the row's last token.
+func TestVLLMStageFigures(t *testing.T) {
+	base, err := Compute(load(t, model.Cloud, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := Compute(load(t, model.Cloud, map[string]string{"cloud": `{"aiEngine": "vllm"}`, "crm": `{"aiApi": "openai"}`}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var row Served
+	for _, s := range e.Engines {
+		if s.Engine == EngineVLLM {
+			row = s
+		}
+	}
+	if e.AI.Engine != EngineVLLM || base.AI.Engine != EngineOllama || row.PerGPU == 0 {
+		t.Fatalf("engines: %q %q %+v", e.AI.Engine, base.AI.Engine, row)
+	}
+	if !close(e.AI.SelfHosted, 2*row.PerGPU, 1e-9) || !close(e.AI.SelfHostedAtMax, 4*row.PerGPU, 1e-9) || base.AI.SelfHostedAtMax != 0 {
+		t.Errorf("self-hosted %v, at max %v (row %v a GPU); Ollama's at max %v", e.AI.SelfHosted, e.AI.SelfHostedAtMax, row.PerGPU, base.AI.SelfHostedAtMax)
+	}
+	if e.ResponseSeconds != row.LastTokenP95 || e.AI.Slots != row.Batch {
+		t.Errorf("response %v, slots %d; the row's %v, %d", e.ResponseSeconds, e.AI.Slots, row.LastTokenP95, row.Batch)
+	}
+	// A GPU service takes a node of the pool from the HPA's ceiling.
+	svc, err := Compute(load(t, model.Cloud, map[string]string{"cloud": `{"aiEngine": "vllm"}`, "crm": `{"aiApi": "openai"}`,
+		"services": `[{"name": "ocr", "image": "acme/ocr:1.0", "kind": "worker", "health": {"command": "test -f /tmp/healthy"}, "gpu": true, "gpuMemory": "4GiB", "replicas": {"cloud": 1}}]`}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !close(svc.AI.SelfHostedAtMax, 3*row.PerGPU, 1e-9) {
+		t.Errorf("with a GPU service, at max %v, want 3 GPUs' %v", svc.AI.SelfHostedAtMax, 3*row.PerGPU)
 	}
 }

@@ -247,6 +247,17 @@ func (e *Estimate) aws(cfg *model.Config, p *plan.Plan) error {
 				what = fmt.Sprintf("%.0f (up to %.0f)", b[0], b[1])
 			}
 			claims, _ := spec["volumeClaimTemplates"].([]any)
+			// A pod's own volumes (ephemeral: made and deleted with it).
+			tmpl, _ := spec["template"].(map[string]any)
+			podSpec, _ := tmpl["spec"].(map[string]any)
+			vols, _ := podSpec["volumes"].([]any)
+			for _, v := range vols {
+				vm, _ := v.(map[string]any)
+				eph, _ := vm["ephemeral"].(map[string]any)
+				if ct, ok := eph["volumeClaimTemplate"]; ok {
+					claims = append(claims, ct)
+				}
+			}
 			for _, c := range claims {
 				gb := claimGB(c)
 				e.usd("volumes "+r.Name, "infrastructure", replicas*gb*t.EBSgp3GB, most*gb*t.EBSgp3GB, fmt.Sprintf("%s x %.0f GB gp3 at $%.3f/GB-month", what, gb, t.EBSgp3GB))

@@ -113,8 +113,10 @@ func TestCloudLinesByHand(t *testing.T) {
 		{Type: "aws:ec2/vpc:Vpc", Name: "vpc"},
 		{Type: "aws:lambda/function:Function", Name: "mystery"},
 		// A set an HPA scales has no replica count: its floor and ceiling.
+		// Its pods' volumes are their own (ephemeral).
 		{Type: "kubernetes:apps/v1:StatefulSet", Name: "ai", Inputs: map[string]any{"metadata": map[string]any{"name": "ai"}, "spec": map[string]any{
-			"volumeClaimTemplates": []any{map[string]any{"spec": map[string]any{"resources": map[string]any{"requests": map[string]any{"storage": "100Gi"}}}}}}}},
+			"template": map[string]any{"spec": map[string]any{"volumes": []any{map[string]any{"name": "models", "ephemeral": map[string]any{
+				"volumeClaimTemplate": map[string]any{"spec": map[string]any{"resources": map[string]any{"requests": map[string]any{"storage": "100Gi"}}}}}}}}}}}},
 		{Type: "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", Name: "ai-hpa", Inputs: map[string]any{"spec": map[string]any{
 			"minReplicas": 2.0, "maxReplicas": 4.0, "scaleTargetRef": map[string]any{"kind": "StatefulSet", "name": "ai"}}}},
 		{Type: "kubernetes:apps/v1:StatefulSet", Name: "qdrant", Inputs: map[string]any{"metadata": map[string]any{"name": "qdrant"}, "spec": map[string]any{"replicas": 3.0,

@@ -41,6 +41,18 @@ const (
 	VLLMEmbedMetrics = "/metrics/embed"
 )
 
+// AIMaxReplicas is the most AI pods the cloud's GPU pool holds: a GPU
+// node each, less the GPU tasks of the user's services.
+func AIMaxReplicas(c *Config) int {
+	n := c.Cloud.GPUMax
+	for _, s := range c.Services {
+		if s.GPU {
+			n -= serviceReplicas(s, c.Stage)
+		}
+	}
+	return max(n, c.AI.Replicas)
+}
+
 // The AI APIs the CRM may call (crm.aiApi).
 const (
 	AIAPIOllama = "ollama"
@@ -154,11 +166,14 @@ func PlanVLLM(c *Config) (VLLMPlan, error) {
 	return p, nil
 }
 
-// GPUReported is the memory the driver reports of each GPU nfx knows
-// (nvidia-smi's total, what CUDA's cudaMemGetInfo gives and vLLM's shares
-// are fractions of): less than the card's nominal size. The A10G's 23028
-// MiB is what g5 instances show; the T4's 15360 MiB, g4dn's.
-var GPUReported = map[string]Bytes{"NVIDIA A10G": 23028 * MiB, "NVIDIA T4": 15360 * MiB}
+// GPUReported is the memory CUDA reports of each GPU nfx knows (its
+// cudaMemGetInfo total, PyTorch's "total capacity", what vLLM's shares are
+// fractions of): less than the card's nominal size and than nvidia-smi's
+// total, which counts what the driver keeps. The T4's 14.75 GiB is in
+// PyTorch's messages from many T4s (nvidia-smi: 15360 MiB); the A10G's
+// 22.18 GiB is an A10's, the same chip and memory (OpenBMB/MiniCPM-V
+// issue 640, as a reviewer read it; nvidia-smi on g5: 23028 MiB).
+var GPUReported = map[string]Bytes{"NVIDIA A10G": 2218 * GiB / 100, "NVIDIA T4": 1475 * GiB / 100}
 
 // GPUMemory is the memory vLLM sees on the stage's GPU: the driver's
 // figure where nfx knows it, else the nominal size.
@@ -234,9 +249,9 @@ func checkRevisions(c *Config, ds *Diagnostics) {
 		case len(repo) > 96 || !hfRepoRE.MatchString(repo) || strings.Contains(repo, ".."):
 			ds.Errorf(key, "key each commit by its repository, owner/name", "%q is not a Hugging Face model repository", repo)
 		case !hfCommitRE.MatchString(rev):
-			ds.Errorf(key+"."+repo, "use the repository's 40-character commit id (its Files and versions > History on huggingface.co)", "is not a commit id")
+			ds.Errorf(fmt.Sprintf("%s[%q]", key, repo), "use the repository's 40-character commit id (its Files and versions > History on huggingface.co)", "is not a commit id")
 		case !used[repo]:
-			ds.Warnf(key+"."+repo, "remove it, or serve the repository it pins", "pins a repository vLLM does not read here")
+			ds.Warnf(fmt.Sprintf("%s[%q]", key, repo), "remove it, or serve the repository it pins", "pins a repository vLLM does not read here")
 		}
 	}
 	var loose []string
@@ -246,12 +261,12 @@ func checkRevisions(c *Config, ds *Diagnostics) {
 		}
 	}
 	if len(loose) > 0 {
-		what := "weights"
+		what := "the files of " + strings.Join(loose, ", ")
 		if emb.CodeRepo != "" && slices.Contains(loose, emb.CodeRepo) {
-			what = "weights and code (run by --trust-remote-code in the container that holds nextflow:hfToken)"
+			what += " (" + emb.CodeRepo + " holds code that --trust-remote-code runs in the container that can read nextflow:hfToken)"
 		}
 		ds.Warnf(key, "pin each to a commit, such as `pulumi config set --path 'nextflow:cloud.vllmRevisions[\"<owner/name>\"]' <commit>`",
-			"vLLM downloads the %s of %s at their newest commit: a change upstream reaches the next pod that starts", what, strings.Join(loose, ", "))
+			"vLLM downloads %s at their newest commit: a change upstream reaches the next pod that starts", what)
 	}
 }
 
@@ -306,7 +321,11 @@ func checkVLLM(c *Config, ds *Diagnostics) {
 	cc := c.Cloud
 	switch cc.AIEngine {
 	case EngineOllama:
-		for _, k := range []struct{ key, v string }{{"vllmModel", cc.VLLMModel}, {"vllmEmbeddingModel", cc.VLLMEmbeddingModel}} {
+		pins := ""
+		if len(cc.VLLMRevisions) > 0 {
+			pins = "set"
+		}
+		for _, k := range []struct{ key, v string }{{"vllmModel", cc.VLLMModel}, {"vllmEmbeddingModel", cc.VLLMEmbeddingModel}, {"vllmRevisions", pins}} {
 			if k.v != "" {
 				ds.Warnf(FullKey("cloud."+k.key), "set cloud.aiEngine to vllm, or remove it", "is read only when cloud.aiEngine is vllm; Ollama serves ai.model")
 			}

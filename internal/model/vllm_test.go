@@ -67,24 +67,24 @@ func TestVLLMPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// On an A10G (23028 MiB as its driver reports it, 24,146,608,128
-	// bytes): the embedding model's process takes ceil((2 x 0.137e9 +
-	// 1.5e9) / 24,146,608,128 to a hundredth) = 0.08, the LLM's the rest
-	// of 0.9, and its KV cache what 16.06e9 bytes of weights and 1.5e9 of
-	// working memory leave of 0.82: 2,240,218,665 bytes.
+	// On an A10G (22.18 GiB as CUDA reports it, 23,815,593,656 bytes):
+	// the embedding model's process takes ceil((2 x 0.137e9 + 1.5e9) /
+	// 23,815,593,656 to a hundredth) = 0.08, the LLM's the rest of 0.9,
+	// and its KV cache what 16.06e9 bytes of weights and 1.5e9 of working
+	// memory leave of 0.82: 1,968,786,797 bytes.
 	if p.LLM.Repo != "meta-llama/Llama-3.1-8B-Instruct" || !p.LLM.Gated || p.Embedding.Repo != "nomic-ai/nomic-embed-text-v1.5" || !p.Embedding.RemoteCode {
 		t.Errorf("repositories: %+v %+v", p.LLM, p.Embedding)
 	}
-	if p.EmbedShare != 0.08 || p.LLMShare != 0.82 || (p.KVRoom-2240218665)*(p.KVRoom-2240218665) > 1 {
+	if p.EmbedShare != 0.08 || p.LLMShare != 0.82 || (p.KVRoom-1968786797)*(p.KVRoom-1968786797) > 1 {
 		t.Errorf("shares %v %v, KV room %d", p.LLMShare, p.EmbedShare, p.KVRoom)
 	}
-	// 2.24e9 bytes hold 8 sequences of the whole context (2048 tokens of
-	// 131,072 bytes), 37 of the capacity model's 460.
-	if n := VLLMSeqs(cfg, p.KVRoom, VLLMMaxModelLen); n != 8 {
-		t.Errorf("%d sequences of %d tokens fit, want 8", n, VLLMMaxModelLen)
+	// 1.97e9 bytes hold 7 sequences of the whole context (2048 tokens of
+	// 131,072 bytes), 32 of the capacity model's 460.
+	if n := VLLMSeqs(cfg, p.KVRoom, VLLMMaxModelLen); n != 7 {
+		t.Errorf("%d sequences of %d tokens fit, want 7", n, VLLMMaxModelLen)
 	}
-	if n := VLLMSeqs(cfg, p.KVRoom, 460); n != 37 {
-		t.Errorf("%d sequences of 460 tokens fit, want 37", n)
+	if n := VLLMSeqs(cfg, p.KVRoom, 460); n != 32 {
+		t.Errorf("%d sequences of 460 tokens fit, want 32", n)
 	}
 	needs := func(c *Config) bool {
 		for _, r := range RequiredSecrets(c) {
@@ -106,16 +106,16 @@ func TestVLLMPlan(t *testing.T) {
 		t.Error("an open model asks for a Hugging Face token")
 	}
 	// Ollama needs none, and a vLLM key set under Ollama is a warning.
-	ollama, ds := Load("cloud", raw(map[string]string{"cloud": `{"vllmModel": "Qwen/Qwen2.5-7B-Instruct"}`}), LoadOptions{})
+	ollama, ds := Load("cloud", raw(map[string]string{"cloud": `{"vllmModel": "Qwen/Qwen2.5-7B-Instruct", "vllmRevisions": {"Qwen/Qwen2.5-7B-Instruct": "0123456789abcdef0123456789abcdef01234567"}}`}), LoadOptions{})
 	if ds.HasErrors() || needs(ollama) || AIEngineOf(ollama) != EngineOllama {
 		t.Errorf("ollama: %v", ds)
 	}
-	warned := false
+	warned := map[string]bool{}
 	for _, d := range ds {
-		warned = warned || d.Path == "nextflow:cloud.vllmModel"
+		warned[d.Path] = true
 	}
-	if !warned {
-		t.Error("cloud.vllmModel under Ollama is not warned of")
+	if !warned["nextflow:cloud.vllmModel"] || !warned["nextflow:cloud.vllmRevisions"] {
+		t.Errorf("vLLM's keys under Ollama are not warned of: %v", ds)
 	}
 	// The laptop and server keep Ollama whatever the cloud key says.
 	laptop, ds := Load("laptop", raw(map[string]string{"cloud": `{"aiEngine": "vllm"}`}), LoadOptions{})
@@ -136,12 +136,12 @@ func TestVLLMRevisions(t *testing.T) {
 		name, revs, path, mention string
 		err                       bool
 	}{
-		{"a short commit", `{"meta-llama/Llama-3.1-8B-Instruct": "0123abc"}`, "nextflow:cloud.vllmRevisions.meta-llama/Llama-3.1-8B-Instruct", "not a commit id", true},
-		{"a branch", `{"meta-llama/Llama-3.1-8B-Instruct": "main"}`, "nextflow:cloud.vllmRevisions.meta-llama/Llama-3.1-8B-Instruct", "not a commit id", true},
-		{"a commit with a shell", `{"meta-llama/Llama-3.1-8B-Instruct": "$(reboot)"}`, "nextflow:cloud.vllmRevisions.meta-llama/Llama-3.1-8B-Instruct", "not a commit id", true},
+		{"a short commit", `{"meta-llama/Llama-3.1-8B-Instruct": "0123abc"}`, `nextflow:cloud.vllmRevisions["meta-llama/Llama-3.1-8B-Instruct"]`, "not a commit id", true},
+		{"a branch", `{"meta-llama/Llama-3.1-8B-Instruct": "main"}`, `nextflow:cloud.vllmRevisions["meta-llama/Llama-3.1-8B-Instruct"]`, "not a commit id", true},
+		{"a commit with a shell", `{"meta-llama/Llama-3.1-8B-Instruct": "$(reboot)"}`, `nextflow:cloud.vllmRevisions["meta-llama/Llama-3.1-8B-Instruct"]`, "not a commit id", true},
 		{"a repository that is not one", `{"../x": "` + llm + `"}`, "nextflow:cloud.vllmRevisions", "not a Hugging Face model repository", true},
-		{"a pin of nothing served", `{"Qwen/Qwen2.5-7B-Instruct": "` + llm + `"}`, "nextflow:cloud.vllmRevisions.Qwen/Qwen2.5-7B-Instruct", "does not read", false},
-		{"the code left loose", `{"meta-llama/Llama-3.1-8B-Instruct": "` + llm + `", "nomic-ai/nomic-embed-text-v1.5": "` + llm + `"}`, "nextflow:cloud.vllmRevisions", "nomic-ai/nomic-bert-2048 at their newest", false},
+		{"a pin of nothing served", `{"Qwen/Qwen2.5-7B-Instruct": "` + llm + `"}`, `nextflow:cloud.vllmRevisions["Qwen/Qwen2.5-7B-Instruct"]`, "does not read", false},
+		{"the code left loose", `{"meta-llama/Llama-3.1-8B-Instruct": "` + llm + `", "nomic-ai/nomic-embed-text-v1.5": "` + llm + `"}`, "nextflow:cloud.vllmRevisions", "nomic-ai/nomic-bert-2048 holds code", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, ds := Load("cloud", raw(pinned(tc.revs)), LoadOptions{})

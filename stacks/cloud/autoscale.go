@@ -48,9 +48,9 @@ func (r *realisation) vllmAutoscaling(p *model.Part, set *appsv1.StatefulSet) er
 	_, err := autoscalingv2.NewHorizontalPodAutoscaler(k.ctx, k.name(name+"-hpa"), &autoscalingv2.HorizontalPodAutoscalerArgs{
 		Metadata: meta(name, appLabels(name)),
 		Spec: autoscalingv2.HorizontalPodAutoscalerSpecArgs{
-			ScaleTargetRef: autoscalingv2.CrossVersionObjectReferenceArgs{ApiVersion: pulumi.String("apps/v1"), Kind: pulumi.String("StatefulSet"), Name: pulumi.String(name)},
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReferenceArgs{ApiVersion: pulumi.String("apps/v1"), Kind: pulumi.String("StatefulSet"), Name: pulumi.String(VLLMSet)},
 			MinReplicas:    pulumi.Int(p.Replicas),
-			MaxReplicas:    pulumi.Int(c.Cloud.GPUMax),
+			MaxReplicas:    pulumi.Int(model.AIMaxReplicas(c)),
 			Metrics: autoscalingv2.MetricSpecArray{autoscalingv2.MetricSpecArgs{
 				Type: pulumi.String("Pods"),
 				Pods: autoscalingv2.PodsMetricSourceArgs{

@@ -428,13 +428,23 @@ func TestCloudOnARealAPIServer(t *testing.T) {
 			t.Errorf("the second render is refused: %v", err)
 		}
 	}
-	// Switching the engine to vLLM applies over that too (the AI's
-	// StatefulSet keeps its volume claims), and its pods roll out onto the
-	// GPU pool, each holding one GPU; the Ollama probe's objects are left
-	// for Pulumi to delete, the vLLM monitors are admitted by the
-	// operator's CRDs.
+	// Switching the engine to vLLM makes its own StatefulSet beside
+	// Ollama's (the API server refuses to change a set's claim templates),
+	// which Pulumi deletes once the new one is ready; the rest applies over
+	// the running stage, the vLLM monitors admitted by the operator's CRDs.
+	// Its pods' volumes are their own (ephemeral claims, as the backups'
+	// scratch: an unbound volume each stands in for the EBS CSI driver),
+	// and the HPA, with no metrics yet, holds the set at ai.replicas.
 	res3, _ := run(t, vllmValues)
 	dir3, _ := manifests(t, res3)
+	for i := 0; i < 2*cfg.AI.Replicas; i++ {
+		pv := map[string]any{"apiVersion": "v1", "kind": "PersistentVolume", "metadata": map[string]any{"name": fmt.Sprintf("pv-vllm-%d", i)},
+			"spec": map[string]any{"capacity": map[string]any{"storage": fmt.Sprintf("%dGi", cfg.Cloud.ModelStorageGB)}, "accessModes": []any{"ReadWriteOnce"},
+				"storageClassName": cloud.ScratchStorageClass, "hostPath": map[string]any{"path": fmt.Sprintf("/tmp/vllm-%d", i)}, "persistentVolumeReclaimPolicy": "Retain"}}
+		if err := apply(t, kc, pv); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, o := range readObjects(t, filepath.Join(dir3, "k8s")) {
 		if isPatch(o) {
 			continue
@@ -443,16 +453,25 @@ func TestCloudOnARealAPIServer(t *testing.T) {
 			t.Errorf("the render with vLLM is refused: %v", err)
 		}
 	}
-	aiSet := "/apis/apps/v1/namespaces/nextflow/statefulsets/" + model.PartAI
+	if code, body, err := kc.Do("DELETE", "/apis/apps/v1/namespaces/nextflow/statefulsets/"+model.PartAI, "", nil); err != nil || code >= 300 {
+		t.Fatalf("delete Ollama's set: %d %v %s", code, err, body)
+	}
+	aiSet := "/apis/apps/v1/namespaces/nextflow/statefulsets/" + cloud.VLLMSet
 	if !kc.Poll(3*time.Minute, func() bool {
 		st, _ := kc.Get(t, aiSet)["status"].(map[string]any)
-		return st["updateRevision"] != nil && st["currentRevision"] == st["updateRevision"] && st["readyReplicas"] == float64(cfg.AI.Replicas) && st["updatedReplicas"] == float64(cfg.AI.Replicas)
+		return st["readyReplicas"] == float64(cfg.AI.Replicas) && st["updatedReplicas"] == float64(cfg.AI.Replicas)
 	}) {
-		t.Fatalf("the vLLM pods did not roll out: %v", kc.Get(t, aiSet)["status"])
+		t.Fatalf("the vLLM pods did not start: %v", kc.Get(t, aiSet)["status"])
+	}
+	if got := at(kc.Get(t, aiSet), "spec", "replicas"); got != float64(cfg.AI.Replicas) {
+		t.Errorf("the vLLM set holds %v pods, want the HPA's floor %d", got, cfg.AI.Replicas)
 	}
 	vllmPods := 0
 	for _, p := range kc.Get(t, "/api/v1/namespaces/nextflow/pods?labelSelector=app.kubernetes.io%2Fname%3D"+model.PartAI)["items"].([]any) {
 		pm := p.(map[string]any)
+		if at(pm, "metadata", "deletionTimestamp") != nil {
+			continue // one of Ollama's, going
+		}
 		image := at(pm, "spec", "containers").([]any)[0].(map[string]any)["image"]
 		gpus := at(pm, "spec", "containers").([]any)[0].(map[string]any)["resources"].(map[string]any)["limits"].(map[string]any)[cloud.GPUResource]
 		pool := nodeOf[fmt.Sprint(at(pm, "spec", "nodeName"))][cloud.PoolLabel]

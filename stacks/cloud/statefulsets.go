@@ -102,43 +102,55 @@ func (r *realisation) aiStatefulSet(p *model.Part, spec corev1.PodSpecArgs) erro
 	// probe allows 30 minutes. A change rolls the pods one at a time (the
 	// Parallel policy covers creation only), each start as long: the wait
 	// covers every pod's and 10 minutes more.
-	md := meta(name, appLabels(name))
-	md.Annotations = pulumi.StringMap{AwaitAnnotation: pulumi.String(fmt.Sprint(ollamaStartupSeconds*max(p.Replicas, 1) + 600))}
-	setSpec := appsv1.StatefulSetSpecArgs{
-		ServiceName:          pulumi.String(name + "-headless"),
-		PodManagementPolicy:  pulumi.String("Parallel"),
-		Selector:             selector(name),
-		Template:             corev1.PodTemplateSpecArgs{Metadata: &metav1.ObjectMetaArgs{Labels: pulumi.ToStringMap(appLabels(name))}, Spec: spec},
-		VolumeClaimTemplates: corev1.PersistentVolumeClaimTypeArray{volumeClaim("models", c.Cloud.ModelStorageGB)},
-	}
 	scaled := model.AIEngineOf(c) == model.EngineVLLM
-	if !scaled {
-		setSpec.Replicas = pulumi.Int(p.Replicas)
-	} else {
-		// An autoscaled set has no replicas: the HPA owns the count, and
-		// an `up` would otherwise set it back. A pod scaled away leaves no
-		// volume behind: a claim kept would cost its gp3 and pin the pod
-		// that comes back to its zone, where the GPU group may not add a
-		// node; the weights come again instead.
-		setSpec.PersistentVolumeClaimRetentionPolicy = appsv1.StatefulSetPersistentVolumeClaimRetentionPolicyArgs{
-			WhenScaled: pulumi.String("Delete"), WhenDeleted: pulumi.String("Retain"),
-		}
+	pods := p.Replicas
+	if scaled {
+		// The HPA may hold up to its ceiling, each rolled in turn.
+		pods = max(pods, model.AIMaxReplicas(c))
 	}
+	md := meta(name, appLabels(name))
+	md.Annotations = pulumi.StringMap{AwaitAnnotation: pulumi.String(fmt.Sprint(ollamaStartupSeconds*max(pods, 1) + 600))}
+	setSpec := appsv1.StatefulSetSpecArgs{
+		ServiceName:         pulumi.String(name + "-headless"),
+		PodManagementPolicy: pulumi.String("Parallel"),
+		Selector:            selector(name),
+		Template:            corev1.PodTemplateSpecArgs{Metadata: &metav1.ObjectMetaArgs{Labels: pulumi.ToStringMap(appLabels(name))}, Spec: spec},
+	}
+	if scaled {
+		// The HPA owns the count (an `up` would otherwise set it back),
+		// and each pod's models volume is its own, made and deleted with
+		// it (vllmPods): no claim templates, frozen at the set's first
+		// size, no claims left by a pod scaled away to cost their gp3
+		// and pin the pod that comes back to their zone. A set of its own
+		// name (VLLMSet): the API server refuses to change a set's claim
+		// templates, so a switch from Ollama makes the new set beside the
+		// old, ready before Pulumi deletes the old one (its claims stay).
+		md.Name = pulumi.String(VLLMSet)
+		set, err := appsv1.NewStatefulSet(k.ctx, k.name(VLLMSet), &appsv1.StatefulSetArgs{Metadata: md, Spec: setSpec}, k.opts(name, opts...)...)
+		if err != nil {
+			return err
+		}
+		if err := r.vllmAutoscaling(p, set); err != nil {
+			return err
+		}
+		return k.pdb(name, name, 1)
+	}
+	setSpec.Replicas = pulumi.Int(p.Replicas)
+	setSpec.VolumeClaimTemplates = corev1.PersistentVolumeClaimTypeArray{volumeClaim("models", c.Cloud.ModelStorageGB)}
 	set, err := appsv1.NewStatefulSet(k.ctx, k.name(name), &appsv1.StatefulSetArgs{Metadata: md, Spec: setSpec},
 		k.opts(name, append(opts, growingClaims)...)...)
 	if err != nil {
 		return err
-	}
-	if scaled {
-		if err := r.vllmAutoscaling(p, set); err != nil {
-			return err
-		}
 	}
 	if err := k.claimSizes(name, "models", name, p.Replicas, c.Cloud.ModelStorageGB, set, opts...); err != nil {
 		return err
 	}
 	return k.pdb(name, name, 1)
 }
+
+// VLLMSet is the AI's StatefulSet where vLLM serves the models; its pods
+// carry the AI's labels, so the AI's Services and budget take them.
+const VLLMSet = model.PartAI + "-vllm"
 
 // aiContainer is the AI engine's container: the part's image and
 // entrypoint, its GPU, ready on check, alive on alive, the models' volume
@@ -181,7 +193,17 @@ func (r *realisation) vllmPods(p *model.Part) error {
 	}
 	keys, keyVols := secretMounts(p)
 	spec.SecurityContext = podSecurity()
-	spec.Volumes = append(append(corev1.VolumeArray{corev1.VolumeArgs{Name: pulumi.String("tmp"), EmptyDir: corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String("1Gi")}}}, proxyVols...), keyVols...)
+	// The weights on a volume of the pod's own, made in its node's zone and
+	// deleted with it: the next pod downloads them again.
+	models := corev1.PersistentVolumeClaimTemplateArgs{Spec: corev1.PersistentVolumeClaimSpecArgs{
+		AccessModes:      pulumi.StringArray{pulumi.String("ReadWriteOnce")},
+		StorageClassName: pulumi.String(ScratchStorageClass),
+		Resources:        corev1.VolumeResourceRequirementsArgs{Requests: pulumi.StringMap{"storage": pulumi.Sprintf("%dGi", c.Cloud.ModelStorageGB)}},
+	}}
+	spec.Volumes = append(append(corev1.VolumeArray{
+		corev1.VolumeArgs{Name: pulumi.String("models"), Ephemeral: corev1.EphemeralVolumeSourceArgs{VolumeClaimTemplate: models}},
+		corev1.VolumeArgs{Name: pulumi.String("tmp"), EmptyDir: corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String("1Gi")}},
+	}, proxyVols...), keyVols...)
 	check := corev1.ExecActionArgs{Command: pulumi.ToStringArray([]string{"/bin/bash", "-c", m.Health.Shell})}
 	alive := corev1.ExecActionArgs{Command: pulumi.ToStringArray([]string{"/bin/bash", "-c", model.VLLMAlive})}
 	spec.Containers = corev1.ContainerArray{aiContainer(p, env, extra, check, alive, model.VLLMHome, keys), proxy}
