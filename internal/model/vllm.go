@@ -106,6 +106,11 @@ var hfCommitRE = regexp.MustCompile(`^[0-9a-f]{40}$`)
 // letters, digits, '-', '_' and '.', 96 characters at most in all.
 var hfRepoRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
+// isHFRepo says s names a Hugging Face model repository.
+func isHFRepo(s string) bool {
+	return len(s) <= 96 && hfRepoRE.MatchString(s) && !strings.Contains(s, "..")
+}
+
 // What nfx runs vLLM with, which the capacity model reads as well.
 const (
 	// VLLMMemoryShare is the share of the GPU's memory both of the pod's
@@ -159,7 +164,7 @@ func PlanVLLM(c *Config) (VLLMPlan, error) {
 	p.LLMShare, p.EmbedShare, p.Weights, p.KVRoom = VLLMMemory(c)
 	if VLLMSeqs(c, p.KVRoom, VLLMMaxModelLen) < 1 {
 		one := Bytes(VLLMMaxModelLen) * c.LLM.KVPerToken
-		return p, &VLLMError{FullKey("cloud.gpuInstanceType"), fmt.Sprintf("%s's 16-bit weights (%.1f GB) and %.1f GB of working memory leave %.1f GB of the %s's %.1f GB (as its driver reports it) within the LLM's share (%.2f), under the %.2f GB one sequence of %d tokens takes",
+		return p, &VLLMError{FullKey("cloud.gpuInstanceType"), fmt.Sprintf("%s's 16-bit weights (%.1f GB) and %.1f GB of working memory leave %.1f GB of the %s's %.1f GB (as CUDA reports it) within the LLM's share (%.2f), under the %.2f GB one sequence of %d tokens takes",
 			c.AI.Model, p.Weights.GB(), VLLMWorking.GB(), max(p.KVRoom, 0).GB(), c.Host.GPU, GPUMemory(c).GB(), p.LLMShare, one.GB(), VLLMMaxModelLen),
 			"use a GPU instance type with more memory, a smaller ai.model, or ollama (4-bit weights)"}
 	}
@@ -175,8 +180,8 @@ func PlanVLLM(c *Config) (VLLMPlan, error) {
 // issue 640, as a reviewer read it; nvidia-smi on g5: 23028 MiB).
 var GPUReported = map[string]Bytes{"NVIDIA A10G": 2218 * GiB / 100, "NVIDIA T4": 1475 * GiB / 100}
 
-// GPUMemory is the memory vLLM sees on the stage's GPU: the driver's
-// figure where nfx knows it, else the nominal size.
+// GPUMemory is the memory vLLM sees on the stage's GPU: CUDA's figure
+// where nfx knows it, else the nominal size.
 func GPUMemory(c *Config) Bytes {
 	if m, ok := GPUReported[c.Host.GPU]; ok {
 		return m
@@ -246,7 +251,7 @@ func checkRevisions(c *Config, ds *Diagnostics) {
 	for _, repo := range SortedKeys(c.Cloud.VLLMRevisions) {
 		rev := c.Cloud.VLLMRevisions[repo]
 		switch {
-		case len(repo) > 96 || !hfRepoRE.MatchString(repo) || strings.Contains(repo, ".."):
+		case !isHFRepo(repo):
 			ds.Errorf(key, "key each commit by its repository, owner/name", "%q is not a Hugging Face model repository", repo)
 		case !hfCommitRE.MatchString(rev):
 			ds.Errorf(fmt.Sprintf("%s[%q]", key, repo), "use the repository's 40-character commit id (its Files and versions > History on huggingface.co)", "is not a commit id")
@@ -305,7 +310,7 @@ func hfModel(key, set, ollama, example string) (HFModel, error) {
 		}
 		return known, nil
 	}
-	if len(set) > 96 || !hfRepoRE.MatchString(set) || strings.Contains(set, "..") {
+	if !isHFRepo(set) {
 		return HFModel{}, &VLLMError{FullKey(key), fmt.Sprintf("%q is not a Hugging Face model repository", set), "use owner/name, such as " + example}
 	}
 	if ok && known.Repo == set {

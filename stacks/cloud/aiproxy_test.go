@@ -109,6 +109,33 @@ func startAIProxy(t *testing.T, conf, key string, upstreams ...[2]string) (strin
 	return dir, fmt.Sprintf("http://127.0.0.1:%d", port)
 }
 
+// askProxy sends one request through the AI pod's proxy (with auth as its
+// Authorization header and host as its Host, where given) and checks the
+// answer's status, its body where want gives one, and that a 401 names
+// the Bearer scheme.
+func askProxy(t *testing.T, method, url, auth, host, body string, want int, wantBody string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	if host != "" {
+		req.Host = host
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != want || (wantBody != "" && string(got) != wantBody) {
+		t.Fatalf("%s %s answers %d %q, want %d %q", method, url, resp.StatusCode, got, want, wantBody)
+	}
+	if want == 401 && !strings.Contains(resp.Header.Get("WWW-Authenticate"), "Bearer") {
+		t.Errorf("a 401 without WWW-Authenticate: Bearer")
+	}
+}
+
 // The AI pod's proxy, the rendered nginx configuration run by this
 // machine's nginx in front of a loopback Ollama: only "Bearer <the key>"
 // passes (compared whatever its case: a key differing in case is refused),
@@ -142,24 +169,8 @@ func TestAIProxyAsksForTheKey(t *testing.T) {
 			ollama.mu.Lock()
 			ollama.auth = nil
 			ollama.mu.Unlock()
-			req, _ := http.NewRequest(tc.method, base+tc.path, strings.NewReader(`{"model":"llama3.1:8b","prompt":"hi"}`))
-			if tc.auth != "" {
-				req.Header.Set("Authorization", tc.auth)
-			}
 			// The CRM's Host, the Service's name: Ollama must not see it.
-			req.Host = "ai:11434"
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != tc.want || (tc.body != "" && string(body) != tc.body) {
-				t.Fatalf("%s %s answers %d %q, want %d %q", tc.method, tc.path, resp.StatusCode, body, tc.want, tc.body)
-			}
-			if tc.want == 401 && !strings.Contains(resp.Header.Get("WWW-Authenticate"), "Bearer") {
-				t.Errorf("a 401 without WWW-Authenticate: Bearer")
-			}
+			askProxy(t, tc.method, base+tc.path, tc.auth, "ai:11434", `{"model":"llama3.1:8b","prompt":"hi"}`, tc.want, tc.body)
 			ollama.mu.Lock()
 			defer ollama.mu.Unlock()
 			reached := len(ollama.auth) > 0
@@ -306,22 +317,7 @@ func TestVLLMProxyRoutesAndAsksForTheKey(t *testing.T) {
 						f.seen = nil
 						f.mu.Unlock()
 					}
-					req, _ := http.NewRequest(tc.method, base+tc.path, strings.NewReader(`{"model":"llama3.1:8b","messages":[]}`))
-					if tc.auth != "" {
-						req.Header.Set("Authorization", tc.auth)
-					}
-					resp, err := http.DefaultClient.Do(req)
-					if err != nil {
-						t.Fatal(err)
-					}
-					body, _ := io.ReadAll(resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != tc.want || (tc.body != "" && string(body) != tc.body) {
-						t.Fatalf("%s %s answers %d %q, want %d %q", tc.method, tc.path, resp.StatusCode, body, tc.want, tc.body)
-					}
-					if tc.want == 401 && !strings.Contains(resp.Header.Get("WWW-Authenticate"), "Bearer") {
-						t.Errorf("a 401 without WWW-Authenticate: Bearer")
-					}
+					askProxy(t, tc.method, base+tc.path, tc.auth, "", `{"model":"llama3.1:8b","messages":[]}`, tc.want, tc.body)
 					for _, f := range []*fakeVLLM{llm, emb} {
 						f.mu.Lock()
 						seen := f.seen

@@ -139,11 +139,7 @@ func (r *realisation) backups(bucket *s3.BucketV2) error {
 			}})
 		}
 		scripts := 0o555
-		scratch := corev1.PersistentVolumeClaimTemplateArgs{Spec: corev1.PersistentVolumeClaimSpecArgs{
-			AccessModes:      pulumi.StringArray{pulumi.String("ReadWriteOnce")},
-			StorageClassName: pulumi.String(ScratchStorageClass),
-			Resources:        corev1.VolumeResourceRequirementsArgs{Requests: pulumi.StringMap{"storage": pulumi.Sprintf("%dGi", backupScratchGB(r.app, vec))}},
-		}}
+		scratch := scratchClaim(backupScratchGB(r.app, vec))
 		pod := corev1.PodSpecArgs{
 			ServiceAccountName: pulumi.String(BackupAccount),
 			RestartPolicy:      pulumi.String("Never"),

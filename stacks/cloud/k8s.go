@@ -177,6 +177,16 @@ func volumeClaim(name string, gb int) corev1.PersistentVolumeClaimTypeArgs {
 	}
 }
 
+// scratchClaim is a pod's own volume of gb (an ephemeral claim of
+// ScratchStorageClass), made in its node's zone and deleted with it.
+func scratchClaim(gb int) corev1.PersistentVolumeClaimTemplateArgs {
+	return corev1.PersistentVolumeClaimTemplateArgs{Spec: corev1.PersistentVolumeClaimSpecArgs{
+		AccessModes:      pulumi.StringArray{pulumi.String("ReadWriteOnce")},
+		StorageClassName: pulumi.String(ScratchStorageClass),
+		Resources:        corev1.VolumeResourceRequirementsArgs{Requests: pulumi.StringMap{"storage": pulumi.Sprintf("%dGi", gb)}},
+	}}
+}
+
 // claimSizes keeps each replica's volume at the configured size. A
 // StatefulSet's claim templates cannot change (the API server refuses,
 // and Pulumi would replace the set: every pod of it at once, and the old

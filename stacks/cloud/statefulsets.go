@@ -195,13 +195,8 @@ func (r *realisation) vllmPods(p *model.Part) error {
 	spec.SecurityContext = podSecurity()
 	// The weights on a volume of the pod's own, made in its node's zone and
 	// deleted with it: the next pod downloads them again.
-	models := corev1.PersistentVolumeClaimTemplateArgs{Spec: corev1.PersistentVolumeClaimSpecArgs{
-		AccessModes:      pulumi.StringArray{pulumi.String("ReadWriteOnce")},
-		StorageClassName: pulumi.String(ScratchStorageClass),
-		Resources:        corev1.VolumeResourceRequirementsArgs{Requests: pulumi.StringMap{"storage": pulumi.Sprintf("%dGi", c.Cloud.ModelStorageGB)}},
-	}}
 	spec.Volumes = append(append(corev1.VolumeArray{
-		corev1.VolumeArgs{Name: pulumi.String("models"), Ephemeral: corev1.EphemeralVolumeSourceArgs{VolumeClaimTemplate: models}},
+		corev1.VolumeArgs{Name: pulumi.String("models"), Ephemeral: corev1.EphemeralVolumeSourceArgs{VolumeClaimTemplate: scratchClaim(c.Cloud.ModelStorageGB)}},
 		corev1.VolumeArgs{Name: pulumi.String("tmp"), EmptyDir: corev1.EmptyDirVolumeSourceArgs{SizeLimit: pulumi.String("1Gi")}},
 	}, proxyVols...), keyVols...)
 	check := corev1.ExecActionArgs{Command: pulumi.ToStringArray([]string{"/bin/bash", "-c", m.Health.Shell})}
