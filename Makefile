@@ -32,9 +32,12 @@ lint:
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	go vet ./...
 
-# The CLI: the laptop and the server, without the cloud's SDKs.
+# The CLI: the front nfx, which links no Pulumi SDK and starts in a few
+# milliseconds, and nfx-pulumi, which it hands the laptop's and the
+# server's renders, plans and engine runs (without the cloud's SDKs).
 nfx:
-	go build -o bin/nfx ./cmd/nfx
+	CGO_ENABLED=0 go build -tags nfxfront -o bin/nfx ./cmd/nfx
+	go build -o bin/nfx-pulumi ./cmd/nfx-pulumi
 
 # The CLI with the cloud stage, which nfx hands its cloud commands to (nfx
 # builds it there itself on first use, when go is on PATH).

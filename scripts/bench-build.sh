@@ -3,18 +3,27 @@
 # already downloaded), each timed as a whole with its peak memory (GNU
 # time's maximum resident set of the largest process: the compiler or the
 # linker):
-#   make demo        the lean nfx built, then render and plan of the laptop
+#   make demo        nfx and nfx-pulumi built, then render and plan of the laptop
 #   nfx-cloud        the CLI with the cloud stage
 #   pulumi up        plain `pulumi up -s laptop` from a fresh copy: Pulumi's
 #                    Go language host builds the lean program, then the
 #                    engine runs it (needs bin/pulumi, bin/pulumi-language-go)
 #   REV's nfx        with --vs REV: `go build ./cmd/nfx` at REV (say, the
 #                    commit before the lean core), in a worktree of its own
-# Usage: scripts/bench-build.sh [--vs REV]
+#   --only NAME      only that build: demo, cloud or plain
+# Usage: scripts/bench-build.sh [--vs REV] [--only demo|cloud|plain]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-vs=""
-[ "${1:-}" = --vs ] && vs=${2:?--vs needs a revision}
+vs="" only=""
+while [ $# -gt 0 ]; do
+  case $1 in
+    --vs) vs=${2:?--vs needs a revision}; shift 2 ;;
+    --only) only=${2:?--only needs demo, cloud or plain}; shift 2 ;;
+    *) echo "usage: $0 [--vs REV] [--only demo|cloud|plain]" >&2; exit 2 ;;
+  esac
+done
+# wanted NAME says whether --only leaves that build in.
+wanted() { [ -z "$only" ] || [ "$only" = "$1" ]; }
 work=$(mktemp -d)
 cleanup() {
   if [ -n "$vs" ]; then git -C "$root" worktree remove --force "$work/vs" >/dev/null 2>&1 || true; fi
@@ -38,11 +47,15 @@ measure() {
 # copy DIR puts the committed tree (HEAD, not the work tree's edits) in DIR.
 copy() { mkdir -p "$1" && git -C "$root" archive HEAD | tar -xf - -C "$1"; }
 
-copy "$work/demo"
-measure "make demo" "$work/demo" make demo
-copy "$work/cloud"
-measure "go build ./cmd/nfx-cloud" "$work/cloud" go build -o bin/nfx-cloud ./cmd/nfx-cloud
-if [ -x "$root/bin/pulumi" ] && [ -x "$root/bin/pulumi-language-go" ]; then
+if wanted demo; then
+  copy "$work/demo"
+  measure "make demo" "$work/demo" make demo
+fi
+if wanted cloud; then
+  copy "$work/cloud"
+  measure "go build ./cmd/nfx-cloud" "$work/cloud" go build -o bin/nfx-cloud ./cmd/nfx-cloud
+fi
+if wanted plain && [ -x "$root/bin/pulumi" ] && [ -x "$root/bin/pulumi-language-go" ]; then
   copy "$work/plain"
   export PATH="$root/bin:$PATH" PULUMI_SKIP_UPDATE_CHECK=true PULUMI_CONFIG_PASSPHRASE=bench \
     PULUMI_BACKEND_URL="file://$work/plain/.state" PULUMI_HOME="$work/plain/.home"

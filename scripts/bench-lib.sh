@@ -27,11 +27,11 @@ bench_project() {
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 # time_ms CMD... runs CMD, its output discarded, and prints how many
-# milliseconds it took, whether it succeeded or not.
+# milliseconds it took (to a tenth), whether it succeeded or not.
 time_ms() {
   local s e
   s=$(date +%s%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s%N)
-  echo $(( (e - s) / 1000000 ))
+  printf '%d.%d\n' $(( (e - s) / 1000000 )) $(( (e - s) / 100000 % 10 ))
 }
 
 # bench_report WIDTH NAME... prints each name's median from results[NAME].

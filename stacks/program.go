@@ -13,6 +13,7 @@ import (
 	"github.com/nextflow-crm/nfx/internal/files"
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/plan"
+	"github.com/nextflow-crm/nfx/internal/proc"
 	"github.com/nextflow-crm/nfx/stacks/laptop"
 	"github.com/nextflow-crm/nfx/stacks/server"
 )
@@ -82,8 +83,8 @@ func (e *NotBuiltInError) Error() string {
 
 // The binaries that realise the cloud stage: the CLI and the Pulumi program.
 const (
-	CloudCLI     = "nfx-cloud"
-	CloudProgram = "nextflow-cloud"
+	CloudCLI     = proc.CloudCLI
+	CloudProgram = proc.CloudProgram
 )
 
 // Lookup returns a stage's definition, or an error naming the stages nfx has.
@@ -133,29 +134,8 @@ func (o Options) outDir(st model.Stage) string {
 	return "out/" + string(st)
 }
 
-// ConfigError is returned when the stack configuration is invalid; it holds
-// every problem found.
-type ConfigError struct {
-	Diagnostics model.Diagnostics
-	// Stage and File, when known, say which stack the configuration is of.
-	Stage model.Stage
-	File  string
-}
-
-// Of names the stack, for a command that reads several (diff, report).
-func (e *ConfigError) Of() string {
-	switch {
-	case e.File != "" && e.Stage != "":
-		return fmt.Sprintf(" of stage %s (%s)", e.Stage, e.File)
-	case e.Stage != "":
-		return " of stage " + string(e.Stage)
-	}
-	return ""
-}
-
-func (e *ConfigError) Error() string {
-	return "invalid configuration" + e.Of() + ":\n" + e.Diagnostics.Errors().Error()
-}
+// ConfigError is model.ConfigError, by the name the program's callers know.
+type ConfigError = model.ConfigError
 
 // ReadConfig reads the `nextflow:` keys from the program's context.
 func ReadConfig(ctx *pulumi.Context) model.Raw {

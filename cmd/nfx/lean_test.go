@@ -26,14 +26,18 @@ func modules(t *testing.T, bin string) string {
 	return string(out)
 }
 
-// The binaries as make builds them: nfx and the laptop's and server's
-// program link none of the cloud's SDKs; nfx-cloud and nextflow-cloud
-// link them; none links Cloudflare's.
+// The binaries as make builds them: the front nfx links no Pulumi SDK at
+// all; nfx-pulumi and the laptop's and server's program link none of the
+// cloud's SDKs; nfx-cloud and nextflow-cloud link them; none links
+// Cloudflare's.
 func TestOnlyTheCloudBinariesLinkTheCloudSDKs(t *testing.T) {
+	if mods := modules(t, testutil.Tool(t, "nfx")); strings.Contains(mods, "github.com/pulumi/") {
+		t.Errorf("the front nfx links a Pulumi module:\n%s", mods)
+	}
 	for _, c := range []struct {
 		name  string
 		cloud bool
-	}{{"nfx", false}, {"nextflow", false}, {"nfx-cloud", true}, {"nextflow-cloud", true}} {
+	}{{"nfx-pulumi", false}, {"nextflow", false}, {"nfx-cloud", true}, {"nextflow-cloud", true}} {
 		mods := modules(t, testutil.Tool(t, c.name))
 		for _, sdk := range cloudSDKs {
 			if strings.Contains(mods, "\tdep\t"+sdk) != c.cloud {
@@ -125,7 +129,7 @@ func TestLeanNfxRendersTheCloudThroughNfxCloud(t *testing.T) {
 		os.WriteFile(filepath.Join(proj, f), data, 0o644)
 	}
 	release := t.TempDir()
-	for _, b := range []string{"nfx", "nfx-cloud"} {
+	for _, b := range []string{"nfx", "nfx-pulumi", "nfx-cloud"} {
 		data, err := os.ReadFile(testutil.Tool(t, b))
 		if err != nil {
 			t.Fatal(err)
@@ -146,7 +150,7 @@ func TestLeanNfxRendersTheCloudThroughNfxCloud(t *testing.T) {
 		os.WriteFile(filepath.Join(release, "nfx-cloud"), lean, 0o755)
 		out := filepath.Join(t.TempDir(), "cloud")
 		_, stderr, err := run(t, proj, noPath, filepath.Join(release, "nfx"), "render", "--stage", "cloud", "--out", out)
-		if err == nil || !strings.Contains(stderr, "lacks it too") {
+		if err == nil || !strings.Contains(stderr, "cannot run it either") {
 			t.Errorf("err %v, stderr:\n%s", err, stderr)
 		}
 	})
@@ -160,9 +164,135 @@ func TestLeanNfxRendersTheCloudThroughNfxCloud(t *testing.T) {
 		if _, err := os.Stat(out); err == nil {
 			t.Error("wrote the output directory")
 		}
-		// The laptop is the lean nfx's own.
+		// The laptop is nfx-pulumi's, without the cloud.
 		if _, stderr, err := run(t, proj, noPath, filepath.Join(release, "nfx"), "plan", "--stage", "laptop"); err != nil {
 			t.Errorf("plan --stage laptop: %v\n%s", err, stderr)
 		}
 	})
+}
+
+// release lays out a project with its stack files and no sources, and the
+// named binaries side by side as a release installs them; it returns the
+// project and the binaries' directory.
+func release(t *testing.T, bins ...string) (proj, dir string) {
+	t.Helper()
+	root := testutil.RepoRoot(t)
+	proj, dir = t.TempDir(), t.TempDir()
+	for _, f := range []string{"Pulumi.yaml", "Pulumi.laptop.yaml", "Pulumi.server.yaml"} {
+		data, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(proj, f), data, 0o644)
+	}
+	for _, b := range bins {
+		data, err := os.ReadFile(testutil.Tool(t, b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, b), data, 0o755)
+	}
+	return proj, dir
+}
+
+// helpOf is every command's help in the binary's tree, by command line.
+func helpOf(t *testing.T, dir, bin string) map[string]string {
+	t.Helper()
+	out, stderr, err := run(t, dir, nil, bin, "--help")
+	if err != nil {
+		t.Fatalf("%s --help: %v\n%s", bin, err, stderr)
+	}
+	help := map[string]string{"": out}
+	// The commands as the root's help lists them, and their subcommands.
+	var walk func(prefix []string, text string)
+	walk = func(prefix []string, text string) {
+		in := false
+		for _, line := range strings.Split(text, "\n") {
+			switch {
+			case strings.HasPrefix(line, "Available Commands:"):
+				in = true
+			case in && strings.TrimSpace(line) == "":
+				in = false
+			case in:
+				name := strings.Fields(line)[0]
+				if name == "help" || name == "completion" {
+					continue
+				}
+				args := append(append([]string{}, prefix...), name)
+				o, stderr, err := run(t, dir, nil, bin, append(args, "--help")...)
+				if err != nil {
+					t.Fatalf("%s %v --help: %v\n%s", bin, args, err, stderr)
+				}
+				help[strings.Join(args, " ")] = o
+				walk(args, o)
+			}
+		}
+	}
+	walk(nil, out)
+	return help
+}
+
+// The front nfx links no Pulumi SDK, and is the same CLI: every command's
+// help is nfx-pulumi's, word for word; the commands that need no stage's
+// program run in it alone (capacity, release show, migrate plan), and a
+// command that runs a program is nfx-pulumi's, its files byte for byte.
+// Without nfx-pulumi beside it or on PATH, such a command fails naming it
+// and how to build it, and writes nothing.
+func TestFrontNfxIsTheSameCLI(t *testing.T) {
+	proj, dir := release(t, "nfx", "nfx-pulumi")
+	front, full := filepath.Join(dir, "nfx"), filepath.Join(dir, "nfx-pulumi")
+	fh, ph := helpOf(t, proj, front), helpOf(t, proj, full)
+	if len(fh) < 20 {
+		t.Fatalf("the front lists %d commands", len(fh))
+	}
+	for cmd, text := range ph {
+		if fh[cmd] != text {
+			t.Errorf("nfx %s --help differs from nfx-pulumi's:\n%s\n---\n%s", cmd, fh[cmd], text)
+		}
+	}
+	if len(fh) != len(ph) {
+		t.Errorf("the front has %d commands, nfx-pulumi %d", len(fh), len(ph))
+	}
+	noPath := []string{"PATH=/usr/bin:/bin"}
+	direct, handed := t.TempDir(), t.TempDir()
+	if _, stderr, err := run(t, proj, noPath, full, "render", "--stage", "server", "--out", direct); err != nil {
+		t.Fatalf("nfx-pulumi render: %v\n%s", err, stderr)
+	}
+	if _, stderr, err := run(t, proj, noPath, front, "render", "--stage", "server", "--out", handed); err != nil {
+		t.Fatalf("nfx render: %v\n%s", err, stderr)
+	}
+	want, got := tree(t, direct), tree(t, handed)
+	if len(want) < 5 {
+		t.Fatalf("nfx-pulumi rendered %d files", len(want))
+	}
+	for name, data := range want {
+		if got[name] != data {
+			t.Errorf("%s differs from nfx-pulumi's", name)
+		}
+	}
+	os.Remove(full)
+	for _, args := range [][]string{
+		{"capacity", "--stage", "server", "--json"},
+		{"release", "show", "--stage", "laptop"},
+		{"migrate", "plan", "--from", "laptop", "--to", "server"},
+		{"ci", "init", "--provider", "github"},
+	} {
+		if out, stderr, err := run(t, proj, noPath, front, args...); err != nil || out == "" {
+			t.Errorf("nfx %v without nfx-pulumi: %v\n%s", args, err, stderr)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "server")
+	_, stderr, err := run(t, proj, noPath, front, "render", "--stage", "server", "--out", out)
+	if err == nil || !strings.Contains(stderr, "nfx-pulumi") || !strings.Contains(stderr, "make nfx") {
+		t.Errorf("render without nfx-pulumi: err %v, stderr:\n%s", err, stderr)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("wrote the output directory")
+	}
+	// A bad flag is the front's own usage error, exit 2, before any hand-over.
+	if _, stderr, err := run(t, proj, noPath, front, "render", "--stage", "server", "--bogus"); err == nil || !strings.Contains(stderr, "unknown flag: --bogus") {
+		t.Errorf("bad flag: err %v, stderr:\n%s", err, stderr)
+	} else if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+		t.Errorf("bad flag: %v, want exit 2", err)
+	}
 }

@@ -1,17 +1,12 @@
 package cli
 
 import (
-	"fmt"
 	"path/filepath"
-	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/nextflow-crm/nfx/internal/compliance"
-	"github.com/nextflow-crm/nfx/internal/engine"
+	"github.com/nextflow-crm/nfx/internal/files"
 	"github.com/nextflow-crm/nfx/internal/model"
-	"github.com/nextflow-crm/nfx/internal/offline"
 )
 
 // ComplianceOptions are the flags of `nfx compliance`.
@@ -37,64 +32,16 @@ It exits 1 when a control the plan can show fails.`,
 		Example: `  nfx compliance --stage server
   nfx compliance --stage cloud --framework soc2 --markdown`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runCompliance(io, o) },
 	}
 	o.stackFlags.add(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.Framework, "framework", "", "soc2, iso27001 or gdpr (default: all three)")
 	f.BoolVar(&o.JSON, "json", false, "print the report as JSON")
 	f.BoolVar(&o.Markdown, "markdown", false, "print the report as Markdown")
-	return cmd
-}
-
-func runCompliance(io IO, o *ComplianceOptions) error {
-	if o.JSON && o.Markdown {
-		return usagef("--json and --markdown: choose one")
-	}
-	fws, err := compliance.ParseFramework(o.Framework)
-	if err != nil {
-		return usagef("--framework: %v", err)
-	}
-	in, err := o.resolve(io, false)
-	if err != nil {
-		return err
-	}
-	res, err := offline.Run(in.Stage, in.Raw)
-	if err != nil {
-		return err
-	}
-	rec, err := records(in.ProjectDir, in.Config)
-	if err != nil {
-		return err
-	}
-	r, err := compliance.Evaluate(in.Config, &res.Plan, res.Files, rec, fws)
-	if err != nil {
-		return err
-	}
-	if err := o.print(io, r, r.Markdown, r.Text); err != nil {
-		return err
-	}
-	if failed := r.Failed(); len(failed) > 0 {
-		var names []string
-		for _, f := range failed {
-			names = append(names, f.ID)
-		}
-		return fmt.Errorf("the %s stage fails %d control(s) its plan can show: %s", r.Stage, len(failed), strings.Join(names, ", "))
-	}
-	return nil
-}
-
-// records reads what nfx keeps of the stage for its compliance: the
-// latest restore rehearsal (nfx migrate rehearse).
-func records(project string, c *model.Config) (compliance.Records, error) {
-	now := c.Today
-	if now.IsZero() {
-		now = time.Now()
-	}
-	return compliance.LoadRecords(rehearsalDir(project, c.Stage), now)
+	return viaPulumi(cmd, io, "compliance", o)
 }
 
 // rehearsalDir is where nfx migrate rehearse records a stage's rehearsals.
 func rehearsalDir(project string, stage model.Stage) string {
-	return filepath.Join(project, engine.StateDir, "rehearsals", string(stage))
+	return filepath.Join(project, files.StateDir, "rehearsals", string(stage))
 }

@@ -4,13 +4,6 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
-
-	"github.com/nextflow-crm/nfx/internal/capacity"
-	"github.com/nextflow-crm/nfx/internal/cost"
-	"github.com/nextflow-crm/nfx/internal/model"
-	"github.com/nextflow-crm/nfx/internal/offline"
-	"github.com/nextflow-crm/nfx/internal/stagediff"
-	"github.com/nextflow-crm/nfx/stacks"
 )
 
 // DiffOptions are the flags of `nfx diff`.
@@ -37,23 +30,6 @@ func (o *moveFlags) add(cmd *cobra.Command, what, fromDoc string) {
 	_ = cmd.MarkFlagRequired("to")
 }
 
-// sides checks the flags and loads, plans, prices and estimates both stages.
-func (o *moveFlags) sides(io IO) (from, to stagediff.Side, err error) {
-	if o.JSON && o.Markdown {
-		return from, to, usagef("--json and --markdown: choose one")
-	}
-	for _, s := range []string{o.From, o.To} {
-		if _, err := model.ParseStage(s); err != nil {
-			return from, to, usagef("--from/--to: %v", err)
-		}
-	}
-	if from, _, err = side(io, o.From, o.FromConfig); err != nil {
-		return from, to, err
-	}
-	to, _, err = side(io, o.To, o.ToConfig)
-	return from, to, err
-}
-
 // print writes a result as JSON, Markdown or text, as the flags ask.
 func (o *moveFlags) print(io IO, v any, markdown, text func() string) error {
 	var err error
@@ -77,47 +53,7 @@ func NewCmdDiff(io IO) *cobra.Command {
 		Example: `  nfx diff --from laptop --to server
   nfx diff --from server --to cloud --markdown > comment.md`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runDiff(io, o) },
 	}
 	o.add(cmd, "diff", "the stage moved from (required)")
-	return cmd
-}
-
-// side loads, plans, prices and estimates one stage, for a diff or the
-// report; it also returns the project directory the stage was read from.
-func side(io IO, stage, config string) (stagediff.Side, string, error) {
-	in, err := (&stackFlags{Stage: stage, Config: config}).resolve(io, false)
-	if err != nil {
-		return stagediff.Side{}, "", err
-	}
-	res, err := offline.Run(in.Stage, in.Raw)
-	if err != nil {
-		return stagediff.Side{}, "", fmt.Errorf("stage %s (%s): %w", in.Stage, in.ConfigFile, err)
-	}
-	// The loaded config as the program saw it (GPU and model resolved).
-	describe, err := stacks.Describe(in.Config)
-	if err != nil {
-		return stagediff.Side{}, "", err
-	}
-	est, err := cost.Compute(in.Config, &res.Plan, cost.VND)
-	if err != nil {
-		return stagediff.Side{}, "", fmt.Errorf("stage %s (%s): %w", in.Stage, in.ConfigFile, err)
-	}
-	side := stagediff.Side{Config: in.Config, Describe: describe, Plan: &res.Plan, Files: res.Files, Cost: est}
-	// A stage the capacity model cannot estimate (Ollama on CPU) still diffs.
-	if c, err := capacity.Compute(in.Config); err == nil {
-		side.Capacity = c
-	} else {
-		fmt.Fprintf(io.Err, "nfx: %s: capacity not estimated: %v\n", in.Stage, err)
-	}
-	return side, in.ProjectDir, nil
-}
-
-func runDiff(io IO, o *DiffOptions) error {
-	from, to, err := o.sides(io)
-	if err != nil {
-		return err
-	}
-	d := stagediff.Compute(from, to)
-	return o.print(io, d, d.Markdown, d.Text)
+	return viaPulumi(cmd, io, "diff", o)
 }

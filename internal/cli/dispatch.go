@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,7 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/nextflow-crm/nfx/internal/model"
-	"github.com/nextflow-crm/nfx/stacks"
+	"github.com/nextflow-crm/nfx/internal/proc"
 )
 
 // everyStage marks a command that realises every stage (the report).
@@ -54,47 +53,85 @@ func stageOfName(io IO, v string) model.Stage {
 	return s.Stage
 }
 
-// delegated ends a command that ran in nfx-cloud, with its exit code.
-type delegated struct{ code int }
+// delegated ends a command that ran in another of nfx's binaries, with
+// its exit code.
+type delegated struct {
+	bin  string
+	code int
+}
 
-func (d delegated) Error() string { return fmt.Sprintf("ran in %s: exit %d", stacks.CloudCLI, d.code) }
+func (d delegated) Error() string { return fmt.Sprintf("ran in %s: exit %d", d.bin, d.code) }
 
-// delegate runs the command line in the binary that realises the cloud,
-// when this one does not: the lean nfx keeps the AWS, Kubernetes and
-// Cloudflare SDKs out of every laptop and server command, and hands a
-// cloud command, whole, to nfx-cloud before it has done anything.
+// cloudLinked says this binary realises the cloud stage (nfx-cloud); set
+// by the files a binary with the Pulumi SDK builds.
+var cloudLinked = func() bool { return false }
+
+// handTo is the binary a command is handed to, or "" when this one runs
+// it: nfx-cloud for a command that realises the cloud, unless this is it;
+// nfx-pulumi for one that needs the Pulumi SDK in a binary without it (the
+// front nfx). Each binary hands a command over whole, before it has done
+// anything.
+func handTo(cmd *cobra.Command, io IO) string {
+	if !cloudLinked() && cloudCommand(cmd, io) {
+		return proc.CloudCLI
+	}
+	if key, ok := cmd.Annotations[needsPulumi]; ok && runners[key] == nil {
+		return proc.PulumiCLI
+	}
+	return ""
+}
+
+// delegate runs the command line in the binary handTo names, in this
+// process's place: the front nfx keeps the Pulumi SDK out of its start,
+// and nfx-pulumi the AWS, Kubernetes and Cloudflare SDKs out of every
+// laptop and server command.
 func delegate(cmd *cobra.Command, io IO, args []string) error {
-	if _, err := stacks.Lookup(model.Cloud); err == nil || !cloudCommand(cmd, io) {
+	name := handTo(cmd, io)
+	if name == "" {
 		return nil
 	}
-	if io.Delegate != nil {
-		return delegated{io.Delegate(args)}
+	// Refused here rather than there: cobra checks these after this hook.
+	if err := cmd.ValidateRequiredFlags(); err != nil {
+		return err
 	}
-	bin, err := cloudCLI(io)
+	if err := cmd.ValidateFlagGroups(); err != nil {
+		return err
+	}
+	if io.Delegate != nil {
+		return delegated{name, io.Delegate(append([]string{name}, args...))}
+	}
+	bin, err := binaryOf(io, name)
 	if err != nil {
 		return err
 	}
-	err = stacks.HandOver(bin, args, io.HandedOver)
-	return fmt.Errorf("stage cloud: running %s: %w", bin, err)
+	err = proc.HandOver(bin, args, io.HandedOver, name)
+	return fmt.Errorf("running %s: %w", bin, err)
 }
 
-// cloudCLI finds nfx-cloud: in the nfx project, built (or found up to
-// date) into its bin/ by go build, so that it is always the project's
-// code; elsewhere beside this nfx or on PATH, as a release installs them.
-func cloudCLI(io IO) (string, error) {
-	name := stacks.CloudCLI
+// binaryOf finds nfx-cloud or nfx-pulumi. In the nfx project, with go on
+// PATH, it is the project's own, built (or found up to date) into bin/ by
+// go build: nfx-cloud when no source is newer than it, nfx-pulumi when it
+// is not older than this nfx (make nfx builds the two together). Elsewhere
+// it is beside this nfx or on PATH, as a release installs them.
+func binaryOf(io IO, name string) (string, error) {
+	self, _ := os.Executable()
 	if proj, err := findProject(io.Dir); err == nil {
 		if fi, err := os.Stat(filepath.Join(proj, "cmd", name)); err == nil && fi.IsDir() {
 			if _, err := exec.LookPath("go"); err == nil {
-				bin, err := stacks.BuildCloudBinary(proj, name, io.Err)
+				var bin string
+				if name == proc.CloudCLI {
+					bin, err = proc.BuildBinary(proj, name, "the cloud stage, with the AWS, Kubernetes and Cloudflare SDKs", io.Err)
+				} else {
+					bin, err = proc.BuildBinaryFor(self, proj, name, "the Pulumi SDK and the laptop's and server's programs", io.Err)
+				}
 				if err != nil {
-					return "", fmt.Errorf("stage cloud: %w", err)
+					return "", fmt.Errorf("%s: %w", name, err)
 				}
 				return bin, nil
 			}
 		}
 	}
-	if self, err := os.Executable(); err == nil {
+	if self != "" {
 		bin := filepath.Join(filepath.Dir(self), name)
 		if fi, err := os.Stat(bin); err == nil && fi.Mode().IsRegular() {
 			return bin, nil
@@ -103,5 +140,9 @@ func cloudCLI(io IO) (string, error) {
 	if bin, err := exec.LookPath(name); err == nil {
 		return bin, nil
 	}
-	return "", errors.New((&stacks.NotBuiltInError{Stage: model.Cloud}).Error() + "; it is neither beside this nfx nor on PATH")
+	what := "nfx with the Pulumi SDK"
+	if name == proc.CloudCLI {
+		what = "nfx with the cloud stage"
+	}
+	return "", fmt.Errorf("this command runs in %s (%s), which is neither beside this nfx nor on PATH: build it with `make %s` (go build -o bin/%s ./cmd/%s) or install it beside nfx", name, what, name, name, name)
 }

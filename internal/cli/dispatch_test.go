@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/stacks"
@@ -57,7 +59,7 @@ func TestLeanNfxHandsTheCloudToNfxCloud(t *testing.T) {
 	for _, path := range commandPaths(NewCmdRoot(IO{}), nil) {
 		cmd, _, _ := NewCmdRoot(IO{Dir: dir}).Find(path)
 		if slices.ContainsFunc(everyStageCommands, func(p []string) bool { return slices.Equal(p, path) }) {
-			if got, code := run(path...); !slices.Equal(got, path) || code != 7 {
+			if got, code := run(path...); !slices.Equal(got, append([]string{"nfx-cloud"}, path...)) || code != 7 {
 				t.Errorf("nfx %s: delegated %q, exit %d; want the command line, exit 7", strings.Join(path, " "), got, code)
 			}
 			checked++
@@ -69,7 +71,17 @@ func TestLeanNfxHandsTheCloudToNfxCloud(t *testing.T) {
 			}
 			for _, value := range []string{"cloud", "cloud-staging"} {
 				args := append(slices.Clone(path), "--"+flag, value)
-				if got, code := run(args...); !slices.Equal(got, args) || code != 7 {
+				// The other flags the command requires, given.
+				cmd.Flags().VisitAll(func(f *pflag.Flag) {
+					if f.Name != flag && len(f.Annotations[cobra.BashCompOneRequiredFlag]) > 0 {
+						v := "1"
+						if slices.Contains(stageFlags, f.Name) {
+							v = "laptop"
+						}
+						args = append(args, "--"+f.Name, v)
+					}
+				})
+				if got, code := run(args...); !slices.Equal(got, append([]string{"nfx-cloud"}, args...)) || code != 7 {
 					t.Errorf("nfx %s: delegated %q, exit %d; want the command line, exit 7", strings.Join(args, " "), got, code)
 				}
 			}
@@ -109,5 +121,106 @@ func TestLeanNfxWithoutTheCloudFailsNamingNfxCloud(t *testing.T) {
 	}
 	if m, _ := filepath.Glob(filepath.Join(out, "*")); len(m) > 0 {
 		t.Errorf("wrote %v", m)
+	}
+}
+
+// frontNfx makes this test binary the front nfx: without the cloud stage
+// and without the runners of the commands that need the Pulumi SDK, as
+// cmd/nfx is built (-tags nfxfront).
+func frontNfx(t *testing.T) {
+	t.Helper()
+	leanNfx(t)
+	saved := runners
+	runners = map[string]runner{}
+	t.Cleanup(func() { runners = saved })
+}
+
+// The front nfx hands every command that runs a stage's program to
+// nfx-pulumi, whole and before it has done anything, and the cloud's to
+// nfx-cloud; the commands that need no program run in it. Which is which
+// is read from the tree: a command marked as needing the SDK has a runner
+// in nfx-pulumi, and every runner marks a command.
+func TestFrontNfxHandsTheProgramsToNfxPulumi(t *testing.T) {
+	dir := project(t)
+	marked := map[string]bool{}
+	lean := map[string]bool{}
+	for _, path := range commandPaths(NewCmdRoot(IO{}), nil) {
+		cmd, _, _ := NewCmdRoot(IO{Dir: dir}).Find(path)
+		if key, ok := cmd.Annotations[needsPulumi]; ok {
+			if runners[key] == nil {
+				t.Errorf("nfx %s needs runner %q, which nfx-pulumi lacks", strings.Join(path, " "), key)
+			}
+			marked[key] = true
+		} else {
+			lean[strings.Join(path, " ")] = true
+		}
+	}
+	for key := range runners {
+		if !marked[key] {
+			t.Errorf("runner %q runs no command", key)
+		}
+	}
+	// What the front runs itself: the commands that need no program.
+	want := []string{"capacity", "ci init", "migrate confirm", "migrate plan", "migrate rehearse", "migrate report", "migrate rollback", "migrate run", "migrate scripts", "migrate verify", "release show"}
+	var got []string
+	for p := range lean {
+		got = append(got, p)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("the front runs %q itself, want %q", got, want)
+	}
+	frontNfx(t)
+	run := func(args ...string) (delegated []string, code int, stderr string) {
+		var out, errb strings.Builder
+		code = Main(t.Context(), args, IO{Out: &out, Err: &errb, Dir: dir, Delegate: func(a []string) int {
+			delegated = a
+			return 7
+		}})
+		return delegated, code, errb.String()
+	}
+	for _, c := range []struct {
+		args []string
+		to   string
+	}{
+		{[]string{"render", "--stage", "laptop", "--out", filepath.Join(dir, "o")}, "nfx-pulumi"},
+		{[]string{"plan", "--stage", "server", "--json"}, "nfx-pulumi"},
+		{[]string{"up", "--stage", "laptop"}, "nfx-pulumi"},
+		{[]string{"promote", "--from", "laptop", "--to", "server", "--dry-run"}, "nfx-pulumi"},
+		{[]string{"ledger", "--verify"}, "nfx-pulumi"},
+		{[]string{"approve", "3"}, "nfx-pulumi"},
+		{[]string{"roi", "--from", "laptop", "--to", "server"}, "nfx-pulumi"},
+		{[]string{"render", "--stage", "cloud"}, "nfx-cloud"},
+		{[]string{"capacity", "--stage", "cloud"}, "nfx-cloud"},
+		{[]string{"report"}, "nfx-cloud"},
+	} {
+		got, code, stderr := run(c.args...)
+		if want := append([]string{c.to}, c.args...); !slices.Equal(got, want) || code != 7 {
+			t.Errorf("nfx %q: handed %q, exit %d, want %q, exit 7\n%s", c.args, got, code, want, stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "o")); err == nil {
+		t.Error("the front wrote the render's output")
+	}
+	for _, args := range [][]string{
+		{"capacity", "--stage", "server", "--json"},
+		{"release", "show", "--stage", "laptop"},
+		{"migrate", "plan", "--from", "laptop", "--to", "server"},
+		{"--help"},
+		{"render", "--help"},
+	} {
+		if got, code, stderr := run(args...); got != nil || code != 0 {
+			t.Errorf("nfx %q: handed %q, exit %d; want it run in the front\n%s", args, got, code, stderr)
+		}
+	}
+	// Bad input is refused by the front, before any hand-over.
+	for _, args := range [][]string{
+		{"render", "--stage", "laptop", "--bogus"},
+		{"approve"},
+		{"diff", "--from", "laptop"},
+	} {
+		if got, code, _ := run(args...); got != nil || code != ExitUsage {
+			t.Errorf("nfx %q: handed %q, exit %d; want exit %d in the front", args, got, code, ExitUsage)
+		}
 	}
 }

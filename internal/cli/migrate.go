@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/nextflow-crm/nfx/internal/engine"
 	"github.com/nextflow-crm/nfx/internal/files"
 	"github.com/nextflow-crm/nfx/internal/migrate"
 	"github.com/nextflow-crm/nfx/internal/model"
@@ -98,7 +97,7 @@ func (f *migrateFlags) resolve(io IO) (*migrationInput, error) {
 		return nil, usageError{err}
 	}
 	return &migrationInput{project: from.ProjectDir, from: from, to: to, plan: p,
-		dir: filepath.Join(from.ProjectDir, engine.StateDir, "migrations", f.From+"-to-"+f.To)}, nil
+		dir: filepath.Join(from.ProjectDir, files.StateDir, "migrations", f.From+"-to-"+f.To)}, nil
 }
 
 // endpoints reads the connections; secrets come from files or the

@@ -2,9 +2,6 @@ package cli
 
 import (
 	"github.com/spf13/cobra"
-
-	"github.com/nextflow-crm/nfx/internal/model"
-	"github.com/nextflow-crm/nfx/internal/stagediff"
 )
 
 // RoiOptions are the flags of `nfx roi`.
@@ -27,23 +24,7 @@ they are set beside nfx's computation from the plan's inputs.`,
 		Example: `  nfx roi --from laptop --to server
   nfx roi --from server --to cloud --markdown > comment.md`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runRoi(io, o) },
 	}
 	o.add(cmd, "case", "the stage moved from (required); its nextflow:business figures are used")
-	return cmd
-}
-
-func runRoi(io IO, o *RoiOptions) error {
-	if _, err := model.ParseStage(o.From); err == nil && o.From == o.To {
-		return usagef("--from and --to: both are %s; name two stages, such as --from laptop --to server", o.From)
-	}
-	from, to, err := o.sides(io)
-	if err != nil {
-		return err
-	}
-	c, err := stagediff.BusinessCase(from, to)
-	if err != nil {
-		return usageError{err}
-	}
-	return o.print(io, c, c.Markdown, c.Text)
+	return viaPulumi(cmd, io, "roi", o)
 }

@@ -18,8 +18,7 @@ import (
 
 	"github.com/nextflow-crm/nfx/internal/migrate"
 	"github.com/nextflow-crm/nfx/internal/model"
-	"github.com/nextflow-crm/nfx/internal/offline"
-	"github.com/nextflow-crm/nfx/stacks"
+	"github.com/nextflow-crm/nfx/internal/proc"
 )
 
 // Exit codes.
@@ -55,8 +54,8 @@ func usagef(format string, args ...any) error { return usageError{fmt.Errorf(for
 // Run is a binary's main: nfx with the process's arguments, interrupted
 // by Ctrl-C, exiting with Main's code.
 func Run() {
-	offline.TuneGC()
-	handedOver := stacks.TakeHandedOver()
+	proc.TuneGC()
+	handedOver := proc.TakeHandedOver()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	dir, _ := os.Getwd()
 	code := Main(ctx, os.Args[1:], IO{Out: os.Stdout, Err: os.Stderr, Dir: dir, HandedOver: handedOver})
@@ -79,7 +78,7 @@ func Main(ctx context.Context, args []string, io IO) int {
 	if errors.As(err, &ran) {
 		return ran.code
 	}
-	var cfgErr *stacks.ConfigError
+	var cfgErr *model.ConfigError
 	var uErr usageError
 	var blocked blockedError
 	var missing *migrate.MissingError
@@ -192,7 +191,7 @@ func (f *stackFlags) resolve(io IO, requireSecrets bool) (*stackInput, error) {
 	}
 	cfg, ds := model.Load(string(st), raw, model.LoadOptions{RequireSecrets: requireSecrets, Stack: stack})
 	if ds.HasErrors() {
-		return nil, &stacks.ConfigError{Diagnostics: ds, Stage: st, File: file}
+		return nil, &model.ConfigError{Diagnostics: ds, Stage: st, File: file}
 	}
 	for _, w := range ds.Warnings() {
 		fmt.Fprintf(io.Err, "nfx: %s\n", w)
@@ -227,4 +226,29 @@ func printJSON(io IO, v any) error {
 	}
 	_, err = fmt.Fprintf(io.Out, "%s\n", b)
 	return err
+}
+
+// stackRef is a stack of the project: its stage and its file.
+type stackRef struct {
+	Stage model.Stage
+	File  string
+}
+
+// stackOf is a stack of the project by name: its file Pulumi.<name>.yaml
+// and its stage, the file's nextflow:stage or the name itself.
+func stackOf(proj, name, flag string) (stackRef, error) {
+	if !stackNameRE.MatchString(name) {
+		return stackRef{}, usagef("%s: %q is not a stack name; use lower-case letters, digits and dashes, such as server or server-staging", flag, name)
+	}
+	file := filepath.Join(proj, "Pulumi."+name+".yaml")
+	raw, _, err := model.ReadStackFile(file)
+	if err != nil {
+		return stackRef{}, usagef("%s %s: %v; fix: create the stack's Pulumi.%s.yaml", flag, name, err, name)
+	}
+	stage := model.StageOfStack(name, raw)
+	st, err := model.ParseStage(stage)
+	if err != nil {
+		return stackRef{}, usagef("%s %s: its stage %q is not one of %s; fix: set nextflow:stage in Pulumi.%s.yaml", flag, name, stage, strings.Join(model.StageNames(), ", "), name)
+	}
+	return stackRef{Stage: st, File: file}, nil
 }

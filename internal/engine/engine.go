@@ -53,7 +53,7 @@ type Options struct {
 }
 
 // StateDir is the project-local directory of nfx's state and passphrase.
-const StateDir = ".nfx"
+const StateDir = files.StateDir
 
 func (o *Options) defaults() {
 	if o.Stack == "" {

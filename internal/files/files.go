@@ -15,6 +15,10 @@ import (
 	"strings"
 )
 
+// StateDir is the project-local directory of nfx's state (the engine's
+// file backend, its passphrase, the ledger, migrations and rehearsals).
+const StateDir = ".nfx"
+
 // File is one rendered file.
 type File struct {
 	// Path is relative to the output directory, with forward slashes.

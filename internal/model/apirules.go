@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"math/big"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -59,7 +58,7 @@ func checkVersion(key, what string, table []aws.SupportWindow, v string, today t
 	}
 }
 
-var pgVersionRE = regexp.MustCompile(`^(\d+)(?:\.(\d+))?$`)
+var pgVersionRE = lazy(`^(\d+)(?:\.(\d+))?$`)
 
 // checkRDSPostgres checks cloud.dbEngineVersion: a major RDS runs, and a
 // pinned minor RDS still creates instances on.

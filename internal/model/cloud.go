@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -132,14 +131,14 @@ func checkPodFit(c *Config, ds *Diagnostics) {
 }
 
 var (
-	regionRE    = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
-	instanceRE  = regexp.MustCompile(`^[a-z][a-z0-9]*\.[a-z0-9]+$`)
-	dbClassRE   = regexp.MustCompile(`^db\.[a-z0-9]+\.[a-z0-9]+$`)
-	cacheTypeRE = regexp.MustCompile(`^cache\.[a-z0-9]+\.[a-z0-9]+$`)
-	versionRE   = regexp.MustCompile(`^\d+\.\d+(\.\d+)?$`)
-	emailRE     = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[a-z]{2,}$`)
+	regionRE    = lazy(`^[a-z]{2}(-[a-z]+)+-\d$`)
+	instanceRE  = lazy(`^[a-z][a-z0-9]*\.[a-z0-9]+$`)
+	dbClassRE   = lazy(`^db\.[a-z0-9]+\.[a-z0-9]+$`)
+	cacheTypeRE = lazy(`^cache\.[a-z0-9]+\.[a-z0-9]+$`)
+	versionRE   = lazy(`^\d+\.\d+(\.\d+)?$`)
+	emailRE     = lazy(`^[^@\s]+@[^@\s]+\.[a-z]{2,}$`)
 	// An IAM role or user ARN (IAM's name characters; paths allowed).
-	iamPrincipalRE = regexp.MustCompile(`^arn:aws(-cn|-us-gov)?:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}$`)
+	iamPrincipalRE = lazy(`^arn:aws(-cn|-us-gov)?:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}$`)
 )
 
 func checkCloud(c *Config, ds *Diagnostics) {

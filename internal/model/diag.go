@@ -102,3 +102,27 @@ func (ds Diagnostics) Error() string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// ConfigError is returned when the stack configuration is invalid; it holds
+// every problem found.
+type ConfigError struct {
+	Diagnostics Diagnostics
+	// Stage and File, when known, say which stack the configuration is of.
+	Stage Stage
+	File  string
+}
+
+// Of names the stack, for a command that reads several (diff, report).
+func (e *ConfigError) Of() string {
+	switch {
+	case e.File != "" && e.Stage != "":
+		return fmt.Sprintf(" of stage %s (%s)", e.Stage, e.File)
+	case e.Stage != "":
+		return " of stage " + string(e.Stage)
+	}
+	return ""
+}
+
+func (e *ConfigError) Error() string {
+	return "invalid configuration" + e.Of() + ":\n" + e.Diagnostics.Errors().Error()
+}

@@ -5,7 +5,6 @@ import (
 	"math"
 	"net"
 	"os"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -194,12 +193,12 @@ func phaseDecode(raw Raw, cfg *Config, ds *Diagnostics) {
 }
 
 var (
-	hostnameRE = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
-	identRE    = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
-	cfIDRE     = regexp.MustCompile(`^[0-9a-f]{32}$`)
-	timeRE     = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
+	hostnameRE = lazy(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
+	identRE    = lazy(`^[a-z_][a-z0-9_]{0,62}$`)
+	cfIDRE     = lazy(`^[0-9a-f]{32}$`)
+	timeRE     = lazy(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
 	// A reference is name[:tag][@digest]; the name may carry a registry with a port.
-	imageRE = regexp.MustCompile(`^[a-z0-9]+([._/-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$`)
+	imageRE = lazy(`^[a-z0-9]+([._/-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$`)
 )
 
 // imagePinned reports whether an image reference names a fixed version: a
@@ -233,7 +232,7 @@ func checkImage(path, ref string, ds *Diagnostics) {
 }
 
 // cloudflaredTagRE is cloudflared's release tag: year.month.patch.
-var cloudflaredTagRE = regexp.MustCompile(`:(\d{4})\.(\d{1,2})\.(\d+)(@.*)?$`)
+var cloudflaredTagRE = lazy(`:(\d{4})\.(\d{1,2})\.(\d+)(@.*)?$`)
 
 // checkTunnelVersion: every stage runs `cloudflared tunnel run
 // --token-file`, a flag cloudflared added in 2025.4.0 (its commit

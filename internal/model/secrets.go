@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -17,14 +16,14 @@ import (
 // psql variable, a Compose or Swarm secret file), where a quote, a
 // backslash, a space or a newline would break one of them or quietly
 // become another password.
-var secretValueRE = boundedRE{regexp.MustCompile(`^[A-Za-z0-9._~+/=@%^*!,-]*$`), 8, 1000}
+var secretValueRE = boundedRE{lazy(`^[A-Za-z0-9._~+/=@%^*!,-]*$`), 8, 1000}
 
 // boundedRE is a regular expression of ASCII characters whose length, in
 // bytes, is checked apart: regexp compiles a counted repetition such as
 // {8,1000} into a thousand states, which took a fifth of every nfx
 // command's start-up.
 type boundedRE struct {
-	re       *regexp.Regexp
+	re       lazyRE
 	min, max int
 }
 

@@ -2,7 +2,6 @@ package model
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -77,13 +76,13 @@ type PublicConfig struct {
 var serviceKinds = []string{string(KindWeb), string(KindWorker)}
 
 var (
-	dnsLabelRE   = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$`)
-	envNameRE    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	secretNameRE = regexp.MustCompile(`^[a-z][a-zA-Z0-9]{0,39}$`)
+	dnsLabelRE   = lazy(`^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$`)
+	envNameRE    = lazy(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	secretNameRE = lazy(`^[a-z][a-zA-Z0-9]{0,39}$`)
 	// httpPathRE is an absolute path with an optional query, from the
 	// characters RFC 3986 allows, without quotes, spaces or backslashes:
 	// it is safe inside single quotes in a shell and in an HTTP probe.
-	httpPathRE = boundedRE{regexp.MustCompile(`^/[A-Za-z0-9._~!$&()*+,;=:@%/?-]*$`), 1, 1001}
+	httpPathRE = boundedRE{lazy(`^/[A-Za-z0-9._~!$&()*+,;=:@%/?-]*$`), 1, 1001}
 )
 
 // Default health-check timing of a user's service.

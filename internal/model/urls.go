@@ -3,7 +3,6 @@ package model
 import (
 	"fmt"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -33,9 +32,9 @@ type URLRule struct {
 }
 
 // credentialKeys are query parameter names that carry a secret.
-var credentialKeys = regexp.MustCompile(`(?i)(^|[_.-])(pass(word|wd)?|pwd|token|secret|(api|access|private|secret)?[_-]?key|auth(orization)?|sig(nature)?|credentials?|session(id)?|cookie|jwt)($|[_.-])`)
+var credentialKeys = lazy(`(?i)(^|[_.-])(pass(word|wd)?|pwd|token|secret|(api|access|private|secret)?[_-]?key|auth(orization)?|sig(nature)?|credentials?|session(id)?|cookie|jwt)($|[_.-])`)
 
-var queryKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]{0,39}$`)
+var queryKeyRE = lazy(`^[A-Za-z_][A-Za-z0-9_.-]{0,39}$`)
 
 // CredentialQueryKey is the first query parameter of q whose name says it
 // holds a credential (password, access_token, api_key...), "" when none.

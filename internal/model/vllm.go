@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -100,11 +99,11 @@ var VLLMModels = map[string]HFModel{
 }
 
 // hfCommitRE is a commit of a Hugging Face repository (a git SHA-1).
-var hfCommitRE = regexp.MustCompile(`^[0-9a-f]{40}$`)
+var hfCommitRE = lazy(`^[0-9a-f]{40}$`)
 
 // hfRepoRE is a Hugging Face model repository: an owner and a name of
 // letters, digits, '-', '_' and '.', 96 characters at most in all.
-var hfRepoRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$`)
+var hfRepoRE = lazy(`^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 // isHFRepo says s names a Hugging Face model repository.
 func isHFRepo(s string) bool {

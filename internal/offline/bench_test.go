@@ -9,6 +9,7 @@ import (
 
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/offline"
+	"github.com/nextflow-crm/nfx/internal/proc"
 	"github.com/nextflow-crm/nfx/internal/testutil"
 	"github.com/nextflow-crm/nfx/stacks/laptop"
 )
@@ -16,7 +17,7 @@ import (
 // The benchmarks run under the collector setting of nfx's commands
 // (GOGC=100 in the environment gives Go's default).
 func TestMain(m *testing.M) {
-	offline.TuneGC()
+	proc.TuneGC()
 	os.Exit(m.Run())
 }
 
