@@ -47,11 +47,15 @@ kompose=${KOMPOSE:-$(command -v kompose || true)}
   done
 } >"$work/services-compose.yaml"
 declare -A results
-names=(laptop server cloud)
+names=(laptop server cloud cloud-again)
 for ((r = 0; r < runs; r++)); do
+  # Each stage into an empty directory, as a first render; the cloud again
+  # into its output, nothing changed (nfx leaves an unchanged file alone).
+  rm -rf "$work/out-laptop" "$work/out-server" "$work/out-cloud"
   results[laptop]+="$(time_ms "$root/bin/nfx" render --stage laptop --out "$work/out-laptop") "
   results[server]+="$(time_ms "$root/bin/nfx" render --stage server --out "$work/out-server") "
   results[cloud]+="$(time_ms "$root/bin/nfx-cloud" render --stage cloud --out "$work/out-cloud") "
+  results[cloud-again]+="$(time_ms "$root/bin/nfx-cloud" render --stage cloud --out "$work/out-cloud") "
   if [ -n "$kompose" ]; then
     rm -rf "$work/kompose" && mkdir "$work/kompose"
     results[kompose]+="$(time_ms "$kompose" convert -f "$work/services-compose.yaml" -o "$work/kompose") "
@@ -59,4 +63,4 @@ for ((r = 0; r < runs; r++)); do
 done
 [ -n "$kompose" ] && names+=(kompose)
 echo "$n services, $(find "$work/out-cloud/k8s" -type f | wc -l) cloud manifests; kompose wrote $(find "$work/kompose" -type f 2>/dev/null | wc -l) files"
-bench_report 10 "${names[@]}"
+bench_report 12 "${names[@]}"

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	_ "github.com/nextflow-crm/nfx/internal/testutil"
@@ -401,5 +402,72 @@ func TestDigestIgnoresSecrets(t *testing.T) {
 	}
 	if a.Digest() == (Set{{Path: "c", Data: []byte("y")}}).Digest() {
 		t.Error("the digest ignores content")
+	}
+}
+
+// A file nfx wrote that a write would write again byte for byte, with its
+// mode, is left as it is (the same inode and time); any difference makes
+// it written anew: other bytes, the same size with other bytes, another
+// mode, a link in its place, a file nfx did not write.
+func TestWriteOutputLeavesUnchangedFilesAlone(t *testing.T) {
+	inode := func(t *testing.T, p string) (uint64, int64) {
+		t.Helper()
+		fi, err := os.Lstat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Sys().(*syscall.Stat_t).Ino, fi.ModTime().UnixNano()
+	}
+	for _, c := range []struct {
+		name   string
+		tamper func(t *testing.T, dir string)
+		kept   bool
+	}{
+		{"nothing changed", func(*testing.T, string) {}, true},
+		{"other bytes", func(t *testing.T, dir string) { mustWrite(t, filepath.Join(dir, "compose.yaml"), "edited by hand") }, false},
+		{"same size, other bytes", func(t *testing.T, dir string) { mustWrite(t, filepath.Join(dir, "compose.yaml"), "v3") }, false},
+		{"another mode", func(t *testing.T, dir string) { os.Chmod(filepath.Join(dir, "compose.yaml"), 0o600) }, false},
+		{"a link in its place", func(t *testing.T, dir string) {
+			other := filepath.Join(t.TempDir(), "elsewhere")
+			mustWrite(t, other, "v2")
+			os.Remove(filepath.Join(dir, "compose.yaml"))
+			os.Symlink(other, filepath.Join(dir, "compose.yaml"))
+		}, false},
+		{"not nfx's", func(t *testing.T, dir string) {
+			m, _ := readManifest(dir)
+			m.Files = []string{"nginx/nginx.conf"}
+			writeJSON(filepath.Join(dir, MarkerDir, manifestFile), m)
+		}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "out")
+			if err := WriteOutput(dir, render2, Options{}); err != nil {
+				t.Fatal(err)
+			}
+			c.tamper(t, dir)
+			compose := filepath.Join(dir, "compose.yaml")
+			var ino uint64
+			var mtime int64
+			if fi, err := os.Lstat(compose); err == nil && fi.Mode().IsRegular() {
+				ino, mtime = inode(t, compose)
+			}
+			next := Set{render2[0], {Path: "nginx/nginx.conf", Data: []byte("n3")}}
+			if err := WriteOutput(dir, next, Options{}); err != nil {
+				t.Fatal(err)
+			}
+			got := tree(t, dir)
+			if got["compose.yaml"] != "-rw-r--r-- v2" || got["nginx/nginx.conf"] != "-rw-r--r-- n3" {
+				t.Errorf("after the write: %v", got)
+			}
+			i, m := inode(t, compose)
+			if kept := i == ino && m == mtime; kept != c.kept {
+				t.Errorf("compose.yaml kept as it was: %v, want %v", kept, c.kept)
+			}
+			for p := range got {
+				if strings.Contains(p, stagingDir) || strings.Contains(p, journalFile) {
+					t.Errorf("%s left behind", p)
+				}
+			}
+		})
 	}
 }

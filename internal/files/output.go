@@ -1,6 +1,7 @@
 package files
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -137,6 +138,10 @@ func WriteOutput(dir string, s Set, o Options) (err error) {
 		}
 	}
 	next := Manifest{Stage: o.Stage, Kind: o.Kind}
+	ours := map[string]bool{}
+	for _, p := range old.all() {
+		ours[p] = true
+	}
 	staging := filepath.Join(dir, MarkerDir, stagingDir)
 	if err := os.RemoveAll(staging); err != nil {
 		return err
@@ -157,6 +162,10 @@ func WriteOutput(dir string, s Set, o Options) (err error) {
 			next.Secrets = append(next.Secrets, f.Path)
 		} else {
 			next.Files = append(next.Files, f.Path)
+		}
+		if ours[f.Path] && unchanged(dir, f) {
+			// Left in place: not staged, so not moved (apply skips it).
+			continue
 		}
 		if err := os.MkdirAll(filepath.Dir(target), dirMode); err != nil {
 			return err
@@ -194,6 +203,21 @@ const (
 	KindStage          = "stage"
 	KindMigrateScripts = "migrate-scripts"
 )
+
+// unchanged says the file nfx wrote last time at f's path (the caller
+// knows it did) is still there as f would write it: a regular file (not a link), its mode and its bytes.
+// It is left as it is, its time too: a render that changes one of 2,466
+// manifests reads the others instead of creating and renaming each (which
+// took 0.3 ms a file on this project's build machine's disk).
+func unchanged(dir string, f File) bool {
+	p := filepath.Join(dir, filepath.FromSlash(f.Path))
+	fi, err := os.Lstat(p)
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != f.Mode().Perm() || fi.Size() != int64(len(f.Data)) {
+		return false
+	}
+	data, err := os.ReadFile(p)
+	return err == nil && bytes.Equal(data, f.Data)
+}
 
 // otherOutput says why the files an earlier write left are not this
 // write's to replace: another stage's or another kind's (a render and a
@@ -270,8 +294,12 @@ func apply(dir string) error {
 		}
 		crash(fmt.Sprintf("moved-%d", i))
 	}
+	next := map[string]bool{}
+	for _, p := range paths {
+		next[p] = true
+	}
 	for _, p := range j.Old.all() {
-		if contains(paths, p) {
+		if next[p] {
 			continue
 		}
 		full := filepath.Join(dir, filepath.FromSlash(p))
