@@ -1,5 +1,5 @@
 # nfx: the two set-up commands of the README, and their parts.
-.PHONY: demo test tools test-swarm deps k8s-tools kube-tools ci-tools engine-tools lint pulumi language-host program nfx nfx-cloud fuzz bench
+.PHONY: demo test tools test-swarm deps k8s-tools kube-tools ci-tools engine-tools lint pulumi language-host program nfx nfx-pulumi nfx-cloud fuzz bench
 
 # The main job, offline on the repository's defaults: render and plan the laptop stage.
 demo: nfx
@@ -35,8 +35,10 @@ lint:
 # The CLI: the front nfx, which links no Pulumi SDK and starts in a few
 # milliseconds, and nfx-pulumi, which it hands the laptop's and the
 # server's renders, plans and engine runs (without the cloud's SDKs).
-nfx:
-	CGO_ENABLED=0 go build -tags nfxfront -o bin/nfx ./cmd/nfx
+nfx: nfx-pulumi
+	go build -tags nfxfront -o bin/nfx ./cmd/nfx
+
+nfx-pulumi:
 	go build -o bin/nfx-pulumi ./cmd/nfx-pulumi
 
 # The CLI with the cloud stage, which nfx hands its cloud commands to (nfx

@@ -43,7 +43,7 @@ func ProgramMain(getenv func(string) string, stderr io.Writer) {
 	if _, err := Lookup(st); st != "" && errors.As(err, &nb) {
 		bin, err := BuildCloudProgram(getenv(pulumi.EnvPulumiRootDirectory), stderr)
 		if err == nil {
-			err = proc.HandOver(bin, os.Args[1:], handedOver, CloudCLI+" program")
+			err = proc.HandOver(bin, os.Args[1:], handedOver, "program")
 		}
 		fmt.Fprintf(stderr, "nextflow: stage %s: %v\n", st, err)
 		os.Exit(1)

@@ -1,6 +1,7 @@
-// Command nfx-cloud is nfx with the cloud stage in it: the lean nfx hands
-// it every command that realises the cloud (render, plan, cost, up and the
-// others with --stage, --from or --to naming a cloud stack; the report).
+// Command nfx-cloud is nfx with the cloud stage in it: nfx and nfx-pulumi
+// hand it every command that runs the cloud's program (render, plan, cost,
+// up and the others with --stage, --from or --to naming a cloud stack; the
+// report).
 // It runs every command for every stage.
 package main
 

@@ -150,7 +150,7 @@ func TestLeanNfxRendersTheCloudThroughNfxCloud(t *testing.T) {
 		os.WriteFile(filepath.Join(release, "nfx-cloud"), lean, 0o755)
 		out := filepath.Join(t.TempDir(), "cloud")
 		_, stderr, err := run(t, proj, noPath, filepath.Join(release, "nfx"), "render", "--stage", "cloud", "--out", out)
-		if err == nil || !strings.Contains(stderr, "cannot run it either") {
+		if err == nil || !strings.Contains(stderr, "would hand it on to nfx-cloud") {
 			t.Errorf("err %v, stderr:\n%s", err, stderr)
 		}
 	})
@@ -178,7 +178,7 @@ func release(t *testing.T, bins ...string) (proj, dir string) {
 	t.Helper()
 	root := testutil.RepoRoot(t)
 	proj, dir = t.TempDir(), t.TempDir()
-	for _, f := range []string{"Pulumi.yaml", "Pulumi.laptop.yaml", "Pulumi.server.yaml"} {
+	for _, f := range []string{"Pulumi.yaml", "Pulumi.laptop.yaml", "Pulumi.server.yaml", "Pulumi.cloud.yaml"} {
 		data, err := os.ReadFile(filepath.Join(root, f))
 		if err != nil {
 			t.Fatal(err)
@@ -234,7 +234,8 @@ func helpOf(t *testing.T, dir, bin string) map[string]string {
 
 // The front nfx links no Pulumi SDK, and is the same CLI: every command's
 // help is nfx-pulumi's, word for word; the commands that need no stage's
-// program run in it alone (capacity, release show, migrate plan), and a
+// program run in it alone, for any stage (capacity, release show, migrate
+// plan, ci init; neither nfx-pulumi nor nfx-cloud is there), and a
 // command that runs a program is nfx-pulumi's, its files byte for byte.
 // Without nfx-pulumi beside it or on PATH, such a command fails naming it
 // and how to build it, and writes nothing.
@@ -273,8 +274,9 @@ func TestFrontNfxIsTheSameCLI(t *testing.T) {
 	os.Remove(full)
 	for _, args := range [][]string{
 		{"capacity", "--stage", "server", "--json"},
+		{"capacity", "--stage", "cloud", "--json"},
 		{"release", "show", "--stage", "laptop"},
-		{"migrate", "plan", "--from", "laptop", "--to", "server"},
+		{"migrate", "plan", "--from", "server", "--to", "cloud"},
 		{"ci", "init", "--provider", "github"},
 	} {
 		if out, stderr, err := run(t, proj, noPath, front, args...); err != nil || out == "" {
@@ -283,7 +285,7 @@ func TestFrontNfxIsTheSameCLI(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "server")
 	_, stderr, err := run(t, proj, noPath, front, "render", "--stage", "server", "--out", out)
-	if err == nil || !strings.Contains(stderr, "nfx-pulumi") || !strings.Contains(stderr, "make nfx") {
+	if err == nil || !strings.Contains(stderr, "`make nfx-pulumi`") || !strings.Contains(stderr, "neither beside this nfx nor on PATH") {
 		t.Errorf("render without nfx-pulumi: err %v, stderr:\n%s", err, stderr)
 	}
 	if _, err := os.Stat(out); err == nil {
@@ -294,5 +296,19 @@ func TestFrontNfxIsTheSameCLI(t *testing.T) {
 		t.Errorf("bad flag: err %v, stderr:\n%s", err, stderr)
 	} else if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
 		t.Errorf("bad flag: %v, want exit 2", err)
+	}
+}
+
+// The make targets nfx's messages name to build its binaries are the
+// Makefile's.
+func TestTheMessagesNameMakeTargets(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(testutil.RepoRoot(t), "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []string{"nfx", "nfx-pulumi", "nfx-cloud", "program"} {
+		if !strings.Contains("\n"+string(data), "\n"+target+":") {
+			t.Errorf("the Makefile has no target %s", target)
+		}
 	}
 }

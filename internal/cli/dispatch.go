@@ -67,15 +67,21 @@ func (d delegated) Error() string { return fmt.Sprintf("ran in %s: exit %d", d.b
 var cloudLinked = func() bool { return false }
 
 // handTo is the binary a command is handed to, or "" when this one runs
-// it: nfx-cloud for a command that realises the cloud, unless this is it;
-// nfx-pulumi for one that needs the Pulumi SDK in a binary without it (the
-// front nfx). Each binary hands a command over whole, before it has done
-// anything.
+// it. A command that runs no stage's program runs in any binary, for any
+// stage (capacity, migrate, release show, ci init: the front has their
+// code). One that runs a program goes to nfx-cloud when it realises the
+// cloud, unless this is it, and to nfx-pulumi when this binary has no
+// runner for it (the front nfx). Each binary hands a command over whole,
+// before it has done anything.
 func handTo(cmd *cobra.Command, io IO) string {
+	key, needs := cmd.Annotations[needsPulumi]
+	if !needs {
+		return ""
+	}
 	if !cloudLinked() && cloudCommand(cmd, io) {
 		return proc.CloudCLI
 	}
-	if key, ok := cmd.Annotations[needsPulumi]; ok && runners[key] == nil {
+	if runners[key] == nil {
 		return proc.PulumiCLI
 	}
 	return ""
@@ -90,7 +96,15 @@ func delegate(cmd *cobra.Command, io IO, args []string) error {
 	if name == "" {
 		return nil
 	}
-	// Refused here rather than there: cobra checks these after this hook.
+	// Refused here rather than there, in the order cobra checks them after
+	// this hook: the command's own checks of its flags (advise's), the
+	// required flags, the flags' groups. (A check in a runner, such as
+	// approve's of its entry number, is the runner's binary's.)
+	if cmd.PreRunE != nil {
+		if err := cmd.PreRunE(cmd, cmd.Flags().Args()); err != nil {
+			return err
+		}
+	}
 	if err := cmd.ValidateRequiredFlags(); err != nil {
 		return err
 	}
@@ -104,26 +118,24 @@ func delegate(cmd *cobra.Command, io IO, args []string) error {
 	if err != nil {
 		return err
 	}
-	err = proc.HandOver(bin, args, io.HandedOver, name)
+	err = proc.HandOver(bin, args, io.HandedOver, "nfx nfx-cloud")
 	return fmt.Errorf("running %s: %w", bin, err)
 }
 
 // binaryOf finds nfx-cloud or nfx-pulumi. In the nfx project, with go on
-// PATH, it is the project's own, built (or found up to date) into bin/ by
-// go build: nfx-cloud when no source is newer than it, nfx-pulumi when it
-// is not older than this nfx (make nfx builds the two together). Elsewhere
-// it is beside this nfx or on PATH, as a release installs them.
+// PATH, it is the project's own, built into bin/ by go build, or taken as
+// it is when no Go source, directory, go.mod or go.sum is newer than it,
+// so that it always runs the project's code. Elsewhere it is beside this
+// nfx or on PATH, as a release installs them.
 func binaryOf(io IO, name string) (string, error) {
-	self, _ := os.Executable()
+	what := "the Pulumi SDK and the laptop's and server's programs"
+	if name == proc.CloudCLI {
+		what = "the cloud stage, with the AWS, Kubernetes and Cloudflare SDKs"
+	}
 	if proj, err := findProject(io.Dir); err == nil {
 		if fi, err := os.Stat(filepath.Join(proj, "cmd", name)); err == nil && fi.IsDir() {
 			if _, err := exec.LookPath("go"); err == nil {
-				var bin string
-				if name == proc.CloudCLI {
-					bin, err = proc.BuildBinary(proj, name, "the cloud stage, with the AWS, Kubernetes and Cloudflare SDKs", io.Err)
-				} else {
-					bin, err = proc.BuildBinaryFor(self, proj, name, "the Pulumi SDK and the laptop's and server's programs", io.Err)
-				}
+				bin, err := proc.BuildBinary(proj, name, what, io.Err)
 				if err != nil {
 					return "", fmt.Errorf("%s: %w", name, err)
 				}
@@ -131,6 +143,7 @@ func binaryOf(io IO, name string) (string, error) {
 			}
 		}
 	}
+	self, _ := os.Executable()
 	if self != "" {
 		bin := filepath.Join(filepath.Dir(self), name)
 		if fi, err := os.Stat(bin); err == nil && fi.Mode().IsRegular() {
@@ -140,9 +153,5 @@ func binaryOf(io IO, name string) (string, error) {
 	if bin, err := exec.LookPath(name); err == nil {
 		return bin, nil
 	}
-	what := "nfx with the Pulumi SDK"
-	if name == proc.CloudCLI {
-		what = "nfx with the cloud stage"
-	}
-	return "", fmt.Errorf("this command runs in %s (%s), which is neither beside this nfx nor on PATH: build it with `make %s` (go build -o bin/%s ./cmd/%s) or install it beside nfx", name, what, name, name, name)
+	return "", fmt.Errorf("this command runs in %s (nfx with %s), which is neither beside this nfx nor on PATH: build it with `make %s` (go build -o bin/%s ./cmd/%s) or install it beside nfx", name, what, name, name, name)
 }

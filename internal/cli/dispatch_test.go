@@ -36,11 +36,12 @@ func commandPaths(c *cobra.Command, prefix []string) [][]string {
 	return out
 }
 
-// The lean nfx hands every command that realises the cloud, whole and
-// before it has done anything, to nfx-cloud: each command with a
+// The lean nfx hands every command that runs the cloud's program, whole
+// and before it has done anything, to nfx-cloud: each such command with a
 // --stage, --from or --to naming the cloud or a stack of it, and the
-// report (every stage); a laptop or server command, and a name nfx cannot
-// resolve, stay in the lean nfx.
+// report (every stage); a laptop or server command, a name nfx cannot
+// resolve, and a command that runs no program (capacity, migrate, release
+// show) stay in the lean nfx.
 func TestLeanNfxHandsTheCloudToNfxCloud(t *testing.T) {
 	leanNfx(t)
 	dir := project(t)
@@ -81,6 +82,20 @@ func TestLeanNfxHandsTheCloudToNfxCloud(t *testing.T) {
 						args = append(args, "--"+f.Name, v)
 					}
 				})
+				// advise's own check wants its measured figures too.
+				if path[0] == "advise" {
+					args = append(args, "--users", "1", "--p95", "1", "--downtime", "1")
+				}
+				if _, program := cmd.Annotations[needsPulumi]; !program {
+					// Not run: it would do its work here.
+					if err := cmd.Flags().Set(flag, value); err != nil {
+						t.Fatal(err)
+					}
+					if to := handTo(cmd, IO{Dir: dir}); to != "" {
+						t.Errorf("nfx %s goes to %s; it runs no program", strings.Join(args, " "), to)
+					}
+					continue
+				}
 				if got, code := run(args...); !slices.Equal(got, append([]string{"nfx-cloud"}, args...)) || code != 7 {
 					t.Errorf("nfx %s: delegated %q, exit %d; want the command line, exit 7", strings.Join(args, " "), got, code)
 				}
@@ -170,6 +185,7 @@ func TestFrontNfxHandsTheProgramsToNfxPulumi(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("the front runs %q itself, want %q", got, want)
 	}
+	savedRunners := runners
 	frontNfx(t)
 	run := func(args ...string) (delegated []string, code int, stderr string) {
 		var out, errb strings.Builder
@@ -191,7 +207,6 @@ func TestFrontNfxHandsTheProgramsToNfxPulumi(t *testing.T) {
 		{[]string{"approve", "3"}, "nfx-pulumi"},
 		{[]string{"roi", "--from", "laptop", "--to", "server"}, "nfx-pulumi"},
 		{[]string{"render", "--stage", "cloud"}, "nfx-cloud"},
-		{[]string{"capacity", "--stage", "cloud"}, "nfx-cloud"},
 		{[]string{"report"}, "nfx-cloud"},
 	} {
 		got, code, stderr := run(c.args...)
@@ -204,6 +219,7 @@ func TestFrontNfxHandsTheProgramsToNfxPulumi(t *testing.T) {
 	}
 	for _, args := range [][]string{
 		{"capacity", "--stage", "server", "--json"},
+		{"capacity", "--stage", "cloud", "--json"},
 		{"release", "show", "--stage", "laptop"},
 		{"migrate", "plan", "--from", "laptop", "--to", "server"},
 		{"--help"},
@@ -213,14 +229,29 @@ func TestFrontNfxHandsTheProgramsToNfxPulumi(t *testing.T) {
 			t.Errorf("nfx %q: handed %q, exit %d; want it run in the front\n%s", args, got, code, stderr)
 		}
 	}
-	// Bad input is refused by the front, before any hand-over.
-	for _, args := range [][]string{
-		{"render", "--stage", "laptop", "--bogus"},
-		{"approve"},
-		{"diff", "--from", "laptop"},
+	// Bad flags are refused by the front, before any hand-over, with the
+	// message nfx-pulumi gives: the flags' own checks in cobra's order.
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"render", "--stage", "laptop", "--bogus"}, "unknown flag: --bogus"},
+		{[]string{"approve"}, "accepts 1 arg(s), received 0"},
+		{[]string{"diff", "--from", "laptop"}, `required flag(s) "to" not set`},
+		{[]string{"advise", "--stage", "laptop", "--team", "3"}, `required flag(s) "users", "p95", "downtime" not set`},
+		{[]string{"advise", "--stage", "laptop", "--window", "1d", "--revenue", "1", "--team", "1"}, "--window: only with --prometheus"},
 	} {
-		if got, code, _ := run(args...); got != nil || code != ExitUsage {
-			t.Errorf("nfx %q: handed %q, exit %d; want exit %d in the front", args, got, code, ExitUsage)
+		got, code, stderr := run(c.args...)
+		if got != nil || code != ExitUsage || !strings.Contains(stderr, c.want) {
+			t.Errorf("nfx %q: handed %q, exit %d, %q; want exit %d in the front, %q", c.args, got, code, stderr, ExitUsage, c.want)
 		}
+		// nfx-pulumi says the same.
+		saved := runners
+		runners = savedRunners
+		var out, errb strings.Builder
+		if code := Main(t.Context(), c.args, IO{Out: &out, Err: &errb, Dir: dir}); code != ExitUsage || errb.String() != stderr {
+			t.Errorf("nfx-pulumi %q: exit %d, %q; the front said %q", c.args, code, errb.String(), stderr)
+		}
+		runners = saved
 	}
 }

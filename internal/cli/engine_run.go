@@ -54,6 +54,8 @@ func runEngine(cmd *cobra.Command, io IO, o *EngineOptions, verb string) error {
 			return err
 		}
 		fmt.Fprintf(io.Out, "nfx: cleared the engine's lock on %s; run nfx up again\n", in.Stack)
+	default:
+		return fmt.Errorf("nfx %s: no such engine command", verb)
 	}
 	return nil
 }

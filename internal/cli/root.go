@@ -35,11 +35,12 @@ type IO struct {
 	Err io.Writer
 	// Dir is the working directory the project is searched from.
 	Dir string
-	// Delegate, if set, runs a cloud command line in place of nfx-cloud
-	// and returns its exit code (tests); by default nfx starts nfx-cloud
-	// in its own place.
+	// Delegate, if set, runs a command line handed over, its first word
+	// the binary (nfx-pulumi or nfx-cloud), and returns its exit code
+	// (tests); by default nfx starts that binary in its own place.
 	Delegate func(args []string) int
-	// HandedOver says a lean nfx started this one in its place.
+	// HandedOver says another of nfx's binaries started this one in its
+	// place.
 	HandedOver bool
 }
 

@@ -47,12 +47,14 @@ func TakeHandedOver() bool {
 
 // HandOver starts bin in this process's place with args, the environment
 // and the open descriptors; it returns only on failure. handedOver is
-// TakeHandedOver's answer at this process's start; rebuild is the make
-// target that builds bin, for the error of a binary handed a command it
-// cannot run either.
+// TakeHandedOver's answer at this process's start: a binary another one
+// handed the command to does not hand it on (two binaries that disagree
+// on who runs it, such as a new nfx beside an old nfx-pulumi, would
+// otherwise pass it back and forth); rebuild names the make targets that
+// bring the binaries back in step.
 func HandOver(bin string, args []string, handedOver bool, rebuild string) error {
 	if handedOver {
-		return fmt.Errorf("%s was started by another of nfx's binaries for a command that one cannot run, and cannot run it either: rebuild it (make %s)", filepath.Base(bin), rebuild)
+		return fmt.Errorf("this binary was handed the command by another of nfx's binaries and would hand it on to %s: they are not of one build; rebuild them (make %s)", filepath.Base(bin), rebuild)
 	}
 	return syscall.Exec(bin, append([]string{bin}, args...), append(os.Environ(), HandedOverEnv+"=1"))
 }
@@ -66,23 +68,6 @@ func HandOver(bin string, args []string, handedOver bool, rebuild string) error 
 // started at once build one after the other (a lock in bin/), so that
 // neither runs a binary the other is writing.
 func BuildBinary(root, name, what string, stderr io.Writer, flags ...string) (string, error) {
-	return build(root, name, what, stderr, upToDate, flags...)
-}
-
-// BuildBinaryFor is BuildBinary for a binary built with the one that asks
-// for it (nfx-pulumi, by `make nfx`): it is taken as it is when it is not
-// older than the asking binary self, and built otherwise (missing, or left
-// behind by a rebuild of self alone), without walking the sources.
-func BuildBinaryFor(self, root, name, what string, stderr io.Writer, flags ...string) (string, error) {
-	notOlder := func(_, bin string) bool {
-		b, err := os.Stat(bin)
-		s, serr := os.Stat(self)
-		return err == nil && serr == nil && !b.ModTime().Before(s.ModTime())
-	}
-	return build(root, name, what, stderr, notOlder, flags...)
-}
-
-func build(root, name, what string, stderr io.Writer, current func(root, bin string) bool, flags ...string) (string, error) {
 	gobin, err := exec.LookPath("go")
 	if err != nil {
 		return "", fmt.Errorf("%s is built with go, which is not on PATH: %w", name, err)
@@ -100,7 +85,7 @@ func build(root, name, what string, stderr io.Writer, current func(root, bin str
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
 		return "", err
 	}
-	if current(root, bin) {
+	if upToDate(root, bin) {
 		return bin, nil
 	}
 	if _, err := os.Stat(bin); err != nil {
