@@ -471,3 +471,71 @@ func TestWriteOutputLeavesUnchangedFilesAlone(t *testing.T) {
 		})
 	}
 }
+
+// A file in a directory someone replaced with a link is not taken as
+// unchanged through the link: the write refuses the directory, as it does
+// for a changed file, and nothing outside the output is removed.
+func TestWriteOutputUnchangedStaysInside(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "out")
+	s := Set{{Path: "compose.yaml", Data: []byte("c")}, {Path: "nginx/a.conf", Data: []byte("a")}, {Path: "nginx/b.conf", Data: []byte("b")}}
+	if err := WriteOutput(dir, s, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	elsewhere := filepath.Join(root, "elsewhere")
+	if err := os.Rename(filepath.Join(dir, "nginx"), elsewhere); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(elsewhere, filepath.Join(dir, "nginx")); err != nil {
+		t.Fatal(err)
+	}
+	before := tree(t, elsewhere)
+	err := WriteOutput(dir, s[:2], Options{})
+	if err == nil || !strings.Contains(err.Error(), "is not a directory where nfx writes one") {
+		t.Errorf("write through a linked directory: %v", err)
+	}
+	same(t, "the directory the link points to", before, tree(t, elsewhere))
+}
+
+// A file that holds the same bytes is still written anew when it is not
+// the one nfx wrote: a hard link to it elsewhere, or bits beyond its mode.
+func TestWriteOutputUnchangedIsTheSameFile(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		tamper func(t *testing.T, dir, p string)
+	}{
+		{"a second link", func(t *testing.T, dir, p string) {
+			if err := os.Link(p, filepath.Join(filepath.Dir(dir), "copy")); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"setuid", func(t *testing.T, _, p string) { os.Chmod(p, 0o644|fs.ModeSetuid) }},
+		{"a FIFO in its place", func(t *testing.T, _, p string) {
+			os.Remove(p)
+			if err := syscall.Mkfifo(p, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "out")
+			s := Set{{Path: "nginx/nginx.conf", Data: []byte("n1")}}
+			if err := WriteOutput(dir, s, Options{}); err != nil {
+				t.Fatal(err)
+			}
+			p := filepath.Join(dir, "nginx", "nginx.conf")
+			c.tamper(t, dir, p)
+			if err := WriteOutput(dir, s, Options{}); err != nil {
+				t.Fatal(err)
+			}
+			fi, err := os.Lstat(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := fi.Sys().(*syscall.Stat_t)
+			if !fi.Mode().IsRegular() || fi.Mode() != 0o644 || st.Nlink != 1 {
+				t.Errorf("%s: mode %v, %d links; want a file of its own, 0644", p, fi.Mode(), st.Nlink)
+			}
+		})
+	}
+}
