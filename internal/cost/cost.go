@@ -159,14 +159,19 @@ func (e *Estimate) selfHosted(cfg *model.Config) {
 	}
 }
 
+// awsRegionTag marks a resource of the cloud's second region (the cloud
+// stage's RegionTag).
+const awsRegionTag = "nextflow.io/region"
+
 // free are the planned types that cost nothing themselves beyond the
 // provider's own (aws.Free): their cost is in what runs on them.
 var free = map[string]string{
-	"pulumi:providers:kubernetes":                                                        "no charge",
+	"pulumi:providers:kubernetes": "no charge",
+	"pulumi:providers:aws":        "no charge",
 	"cloudflare:index/zeroTrustTunnelCloudflared:ZeroTrustTunnelCloudflared":             "Cloudflare Tunnel has no charge; cloudflared runs on the priced nodes",
 	"cloudflare:index/zeroTrustTunnelCloudflaredConfig:ZeroTrustTunnelCloudflaredConfig": "no charge",
-	"kubernetes:helm.sh/v3:Release":                                                      "runs on the priced nodes",
-	"cloudflare:index/record:Record":                                                     "DNS records are free on every Cloudflare plan",
+	"kubernetes:helm.sh/v3:Release":  "runs on the priced nodes",
+	"cloudflare:index/record:Record": "DNS records are free on every Cloudflare plan",
 }
 
 // price looks up a size in one of the table's price lists; a size the list
@@ -200,8 +205,28 @@ func (e *Estimate) aws(cfg *model.Config, p *plan.Plan) error {
 	h := float64(aws.HoursPerMonth)
 	nats := 0
 	scaled := hpaBounds(p)
+	primary := t
 	for _, r := range p.Resources {
 		in := r.Inputs
+		// A resource of the second region (cloud.standbyRegion) at that
+		// region's prices, or unpriced where nfx has none.
+		t = primary
+		standby := ""
+		if tags, _ := in["tags"].(map[string]any); tags != nil {
+			if reg, _ := tags[awsRegionTag].(string); reg != "" && reg != primary.Region {
+				rt, ok := aws.Prices[reg]
+				_, isFree := aws.Free[r.Type]
+				switch {
+				case isFree:
+					continue
+				case !ok:
+					e.Unpriced = append(e.Unpriced, Unpriced{r.Type, r.Name, "nfx has no prices for " + reg})
+					continue
+				}
+				t, standby = rt, reg
+			}
+		}
+		lines := len(e.Lines)
 		switch {
 		case strings.HasPrefix(r.Type, "nextflow:"):
 			continue
@@ -294,6 +319,10 @@ func (e *Estimate) aws(cfg *model.Config, p *plan.Plan) error {
 		case r.Type == aws.Bucket:
 			v := costs.S3GB * t.S3GB
 			e.usd("backup storage", "infrastructure", v, v, fmt.Sprintf("%.0f GB (assumed) at $%.3f/GB-month", costs.S3GB, t.S3GB))
+		case r.Type == aws.BucketReplication:
+			// Each backup crosses to the standby once, billed by the source.
+			v := costs.S3GB * t.TransferRegion
+			e.usd("backup replication to the standby", "infrastructure", v, v, fmt.Sprintf("%.0f GB (assumed) between regions at $%.3f/GB", costs.S3GB, t.TransferRegion))
 		case r.Type == aws.MetricAlarm:
 			e.usd("alarm "+r.Name, "infrastructure", t.AlarmMonth, t.AlarmMonth, fmt.Sprintf("$%.2f/month", t.AlarmMonth))
 		case r.Type == aws.KMSKey:
@@ -320,6 +349,11 @@ func (e *Estimate) aws(cfg *model.Config, p *plan.Plan) error {
 			}
 			e.Unpriced = append(e.Unpriced, Unpriced{r.Type, r.Name, "not in nfx's price table"})
 		}
+		for i := lines; standby != "" && i < len(e.Lines); i++ {
+			if !strings.Contains(e.Lines[i].Item, "standby") {
+				e.Lines[i].Item += ", standby in " + standby
+			}
+		}
 	}
 	if nats > 0 {
 		v := float64(nats) * t.NATHour * h
@@ -337,6 +371,10 @@ func (e *Estimate) aws(cfg *model.Config, p *plan.Plan) error {
 		fmt.Sprintf("node groups at their desired size; monthlyMax at their maximum"),
 		fmt.Sprintf("usage: %.0f GB out to the Internet, %.0f GB through NAT, %.0f GB of backups, %.0f GB of logs a month", costs.DataTransferGB, costs.NatGB, costs.S3GB, costs.LogsGB),
 		fmt.Sprintf("1 USD = %.0f VND; set nextflow:costs.usdVnd", costs.UsdVnd))
+	if cc.StandbyRegion != "" {
+		e.Assumptions = append(e.Assumptions, fmt.Sprintf("the database's replication to %s (its write-ahead log, as much as the database writes) is not priced: $%.3f/GB between regions from %s",
+			cc.StandbyRegion, primary.TransferRegion, primary.Region))
+	}
 	sort.SliceStable(e.Unpriced, func(i, j int) bool { return e.Unpriced[i].Name < e.Unpriced[j].Name })
 	return nil
 }

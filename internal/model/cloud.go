@@ -74,6 +74,12 @@ type CloudConfig struct {
 	// Volumes.
 	QdrantStorageGB int `json:"qdrantStorageGB"`
 	ModelStorageGB  int `json:"modelStorageGB"`
+	// StandbyRegion, if set, holds a copy of the data in a second region:
+	// a cross-region read replica of the database, encrypted with a key of
+	// that region in a VPC of its own (StandbyVpcCidr), and the backups'
+	// bucket replicated to a bucket there. No cluster runs there.
+	StandbyRegion  string `json:"standbyRegion"`
+	StandbyVpcCidr string `json:"standbyVpcCidr"`
 	// BackupRetentionDays is how long the S3 backup bucket keeps objects.
 	BackupRetentionDays int `json:"backupRetentionDays"`
 	// AlarmEmail, if set, is subscribed to the alarms' SNS topic.
@@ -154,6 +160,7 @@ func checkCloud(c *Config, ds *Diagnostics) {
 		ds.Errorf(k("availabilityZones"), "use 3 (2 to 6)", "must be between 2 and 6, got %d", cc.AvailabilityZones)
 	}
 	checkVPC(k("vpcCidr"), cc.VpcCidr, ds)
+	checkStandby(c, ds)
 	if !versionRE.MatchString(cc.KubernetesVersion) {
 		ds.Errorf(k("kubernetesVersion"), "pin a version such as "+aws.NewestStandard(aws.EKSVersions, c.Today).Version, "%q is not a Kubernetes version", cc.KubernetesVersion)
 	} else {
@@ -295,6 +302,31 @@ var privateRanges = []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"}
 
 // checkVPC: an IPv4 CIDR with zero host bits, inside a private range, of
 // AWS's sizes (/16 to /28), and at least a /20 for nfx's subnet plan.
+// checkStandby checks the second region: another AWS region nfx knows, and
+// a VPC that does not overlap the primary's, so that the two can be peered.
+func checkStandby(c *Config, ds *Diagnostics) {
+	cc := c.Cloud
+	if cc.StandbyRegion == "" {
+		return
+	}
+	key := FullKey("cloud.standbyRegion")
+	switch {
+	case !regionRE.MatchString(cc.StandbyRegion):
+		ds.Errorf(key, "use an AWS region such as us-west-2 or ap-southeast-2", "%q is not an AWS region", cc.StandbyRegion)
+	case !aws.KnownRegion(cc.StandbyRegion):
+		ds.Errorf(key, "use one of "+strings.Join(aws.Regions(), ", "), "region %q is unknown to nfx", cc.StandbyRegion)
+	case cc.StandbyRegion == cc.Region:
+		ds.Errorf(key, "use another region than cloud.region, or leave it empty for one region", "%s is cloud.region itself: a standby there shares its outages", cc.StandbyRegion)
+	}
+	vpcKey := FullKey("cloud.standbyVpcCidr")
+	checkVPC(vpcKey, cc.StandbyVpcCidr, ds)
+	_, a, errA := net.ParseCIDR(cc.VpcCidr)
+	_, b, errB := net.ParseCIDR(cc.StandbyVpcCidr)
+	if errA == nil && errB == nil && (a.Contains(b.IP) || b.Contains(a.IP)) {
+		ds.Errorf(vpcKey, "use a range apart from cloud.vpcCidr, such as 10.41.0.0/16", "%s overlaps cloud.vpcCidr %s: the regions' VPCs could not be peered", cc.StandbyVpcCidr, cc.VpcCidr)
+	}
+}
+
 func checkVPC(path, cidr string, ds *Diagnostics) {
 	fix := "use a private IPv4 range from /16 to /20, such as 10.40.0.0/16"
 	ip, n, err := net.ParseCIDR(cidr)

@@ -48,6 +48,12 @@ func TestCloudRejectsBadConfig(t *testing.T) {
 		{"admin with a shell", `{"admins": ["arn:aws:iam::123456789012:role/x;reboot"]}`, "nextflow:cloud.admins[0]", "not an IAM role or user ARN"},
 		{"admin twice", `{"admins": ["arn:aws:iam::123456789012:role/ci", "arn:aws:iam::123456789012:role/ci"]}`, "nextflow:cloud.admins[1]", "listed twice"},
 		{"a zone for the load balancer that is gone", `{"zoneId": "example.com"}`, "nextflow:cloud.zoneId", "Cloudflare Tunnel"},
+		{"standby in the primary's region", `{"standbyRegion": "us-east-1"}`, "nextflow:cloud.standbyRegion", "shares its outages"},
+		{"standby not a region", `{"standbyRegion": "us-west-2; rm -rf /"}`, "nextflow:cloud.standbyRegion", "not an AWS region"},
+		{"standby unknown region", `{"standbyRegion": "eu-south-9"}`, "nextflow:cloud.standbyRegion", "unknown to nfx"},
+		{"standby VPC over the primary's", `{"standbyRegion": "us-west-2", "standbyVpcCidr": "10.40.0.0/16"}`, "nextflow:cloud.standbyVpcCidr", "overlaps cloud.vpcCidr"},
+		{"standby VPC inside the primary's", `{"standbyRegion": "us-west-2", "vpcCidr": "10.0.0.0/16", "standbyVpcCidr": "10.0.16.0/20"}`, "nextflow:cloud.standbyVpcCidr", "overlaps cloud.vpcCidr"},
+		{"standby VPC public", `{"standbyRegion": "us-west-2", "standbyVpcCidr": "8.8.0.0/16"}`, "nextflow:cloud.standbyVpcCidr", "not a private range"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -62,5 +68,25 @@ func TestCloudRejectsBadConfig(t *testing.T) {
 				t.Errorf("want an error at %s mentioning %q; got:\n%s", tc.path, tc.mention, ds)
 			}
 		})
+	}
+}
+
+// A standby region with a VPC apart from the primary's is accepted; none
+// is the default, and the standby's VPC is checked only when it is used.
+func TestCloudStandbyRegion(t *testing.T) {
+	for _, c := range []struct{ value, region string }{
+		{`{}`, ""},
+		{`{"standbyVpcCidr": "10.40.0.0/16"}`, ""},
+		{`{"standbyRegion": "us-west-2"}`, "us-west-2"},
+		{`{"region": "ap-southeast-1", "standbyRegion": "ap-southeast-2", "standbyVpcCidr": "172.20.0.0/16"}`, "ap-southeast-2"},
+	} {
+		cfg, ds := Load("cloud", raw(map[string]string{"cloud": c.value}), LoadOptions{})
+		if ds.HasErrors() {
+			t.Errorf("%s: %v", c.value, ds)
+			continue
+		}
+		if cfg.Cloud.StandbyRegion != c.region {
+			t.Errorf("%s: standby %q, want %q", c.value, cfg.Cloud.StandbyRegion, c.region)
+		}
 	}
 }

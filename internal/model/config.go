@@ -572,6 +572,7 @@ func Defaults(stage Stage) Config {
 			DBInstanceClass: "db.r6g.large", DBEngineVersion: "16", DBStorageGB: 100, DBBackupDays: 7, DeletionProtected: true,
 			CacheNodeType: "cache.r6g.large", CacheNodes: 2, CacheEngineVersion: "7.1",
 			CRMMaxReplicas: 40, QdrantStorageGB: 50, ModelStorageGB: 100, BackupRetentionDays: 90,
+			StandbyVpcCidr: "10.41.0.0/16",
 		},
 		Costs:         defaultCosts(prof.Costs),
 		Capacity:      DefaultCapacity,

@@ -60,9 +60,16 @@ func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 	inputs := args.Inputs
 	var ignore, aliases []string
 	retain := false
+	provider := ""
 	if args.RegisterRPC != nil {
 		retain = args.RegisterRPC.GetRetainOnDelete()
 		parent = urnName(args.RegisterRPC.GetParent())
+		// A provider reference is its URN, "::", its ID.
+		if ref := args.RegisterRPC.GetProvider(); ref != "" {
+			if i := strings.LastIndex(ref, "::"); i >= 0 {
+				provider = urnName(ref[:i])
+			}
+		}
 		ignore = args.RegisterRPC.GetIgnoreChanges()
 		aliases = append(aliases, args.RegisterRPC.GetAliasURNs()...)
 		for _, a := range args.RegisterRPC.GetAliases() {
@@ -101,7 +108,7 @@ func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 	r.Raw[args.Name] = inputs
 	r.resources = append(r.resources, Resource{
 		Type: args.TypeToken, Name: args.Name, Parent: parent, Custom: args.Custom,
-		Inputs: convertMap(inputs), IgnoreChanges: ignore, Aliases: aliases, RetainOnDelete: retain,
+		Inputs: convertMap(inputs), IgnoreChanges: ignore, Aliases: aliases, RetainOnDelete: retain, Provider: provider,
 	})
 	// No ID: in a preview, the ID of a resource to be created is unknown.
 	return "", args.Inputs, nil

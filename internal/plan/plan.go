@@ -28,6 +28,10 @@ type Resource struct {
 	// RetainOnDelete leaves the resource in place when the engine
 	// deletes it from the stack.
 	RetainOnDelete bool `json:"retainOnDelete,omitempty"`
+	// Provider is the explicit provider the resource is registered with
+	// (the second region's AWS provider, the cluster's Kubernetes one);
+	// "" for the default provider of its package.
+	Provider string `json:"provider,omitempty"`
 }
 
 // Plan is every resource of a stage.

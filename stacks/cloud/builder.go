@@ -17,13 +17,25 @@ type builder struct {
 	parent pulumi.Resource
 	// offline is a run under the SDK's mocks (see Realiser.Offline).
 	offline bool
+	// region and provider, when set, are the second region's (standby.go):
+	// every resource of this builder goes to that provider, tagged with it.
+	region      string
+	awsProvider pulumi.ProviderResource
 }
+
+// RegionTag marks a resource of the second region with it (cost prices it
+// there).
+const RegionTag = "nextflow.io/region"
 
 // name derives a child's name from the component's; child names are API.
 func (b *builder) name(suffix string) string { return b.prefix + "-" + suffix }
 
 func (b *builder) opts(extra ...pulumi.ResourceOption) []pulumi.ResourceOption {
-	return append([]pulumi.ResourceOption{pulumi.Parent(b.parent)}, extra...)
+	o := []pulumi.ResourceOption{pulumi.Parent(b.parent)}
+	if b.awsProvider != nil {
+		o = append(o, pulumi.Provider(b.awsProvider))
+	}
+	return append(o, extra...)
 }
 
 // under returns a builder whose resources are parented to p.
@@ -40,6 +52,9 @@ func (b *builder) tagsWith(name string, extra map[string]string) pulumi.StringMa
 		"Name":                pulumi.String(b.name(name)),
 		"nextflow.io/stage":   pulumi.String(string(model.Cloud)),
 		"nextflow.io/managed": pulumi.String("nfx"),
+	}
+	if b.region != "" {
+		m[RegionTag] = pulumi.String(b.region)
 	}
 	for k, v := range extra {
 		m[k] = pulumi.String(v)

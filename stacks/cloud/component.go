@@ -66,7 +66,11 @@ func (r Realiser) Realise(ctx *pulumi.Context, in components.Realisation) (pulum
 	if rz.db == nil || rz.cache.group == nil {
 		return nil, fmt.Errorf("the cloud stage needs a database and a cache part")
 	}
-	bucket, err := b.backups()
+	bucket, versioning, err := b.backups()
+	if err != nil {
+		return nil, err
+	}
+	standby, err := rz.standby(bucket, versioning)
 	if err != nil {
 		return nil, err
 	}
@@ -139,6 +143,9 @@ func (r Realiser) Realise(ctx *pulumi.Context, in components.Realisation) (pulum
 		"backupBucket": bucket.Bucket,
 		"alarmTopic":   topic.Arn,
 		"entryPoint":   entry,
+	}
+	if s := standbyOutputs(cfg.Cloud, standby); s != nil {
+		outs["standby"] = s
 	}
 	if err := ctx.RegisterResourceOutputs(platform, outs); err != nil {
 		return nil, err

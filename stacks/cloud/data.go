@@ -34,16 +34,7 @@ func (b *builder) database(net *network, cl *cluster, password pulumi.StringOutp
 	if err != nil {
 		return nil, err
 	}
-	major := strings.Split(c.DBEngineVersion, ".")[0]
-	params, err := rds.NewParameterGroup(b.ctx, b.name("postgres-params"), &rds.ParameterGroupArgs{
-		Family: pulumi.String("postgres" + major),
-		Parameters: rds.ParameterGroupParameterArray{
-			rds.ParameterGroupParameterArgs{Name: pulumi.String("rds.force_ssl"), Value: pulumi.String("1")},
-			rds.ParameterGroupParameterArgs{Name: pulumi.String("log_min_duration_statement"), Value: pulumi.String("1000")},
-			rds.ParameterGroupParameterArgs{Name: pulumi.String("password_encryption"), Value: pulumi.String("scram-sha-256")},
-		},
-		Tags: b.tags("postgres-params"),
-	}, b.opts()...)
+	params, err := b.postgresParams()
 	if err != nil {
 		return nil, err
 	}
@@ -100,6 +91,21 @@ func (b *builder) database(net *network, cl *cluster, password pulumi.StringOutp
 	return d, nil
 }
 
+// postgresParams is the database's parameter group (a region's own: the
+// standby's replica takes one of its region).
+func (b *builder) postgresParams() (*rds.ParameterGroup, error) {
+	major := strings.Split(b.cfg.Cloud.DBEngineVersion, ".")[0]
+	return rds.NewParameterGroup(b.ctx, b.name("postgres-params"), &rds.ParameterGroupArgs{
+		Family: pulumi.String("postgres" + major),
+		Parameters: rds.ParameterGroupParameterArray{
+			rds.ParameterGroupParameterArgs{Name: pulumi.String("rds.force_ssl"), Value: pulumi.String("1")},
+			rds.ParameterGroupParameterArgs{Name: pulumi.String("log_min_duration_statement"), Value: pulumi.String("1000")},
+			rds.ParameterGroupParameterArgs{Name: pulumi.String("password_encryption"), Value: pulumi.String("scram-sha-256")},
+		},
+		Tags: b.tags("postgres-params"),
+	}, b.opts()...)
+}
+
 // cache is ElastiCache Redis: a replication group with Multi-AZ and
 // automatic failover, encrypted at rest and in transit, an auth token and
 // daily snapshots.
@@ -139,20 +145,23 @@ func (b *builder) cache(net *network, cl *cluster, authToken pulumi.StringOutput
 
 // backups is the S3 bucket for backups and disaster recovery: versioned,
 // encrypted, never public, aged out by lifecycle rules.
-func (b *builder) backups() (*s3.BucketV2, error) {
+// The versioning is returned too: S3 replicates only between versioned
+// buckets (standby.go).
+func (b *builder) backups() (*s3.BucketV2, *s3.BucketVersioningV2, error) {
 	days := b.cfg.Cloud.BackupRetentionDays
 	bucket, err := s3.NewBucketV2(b.ctx, b.name("backups"), &s3.BucketV2Args{
 		BucketPrefix: pulumi.String(BucketPrefix(b.stack)),
 		Tags:         b.tags("backups"),
 	}, b.opts(pulumi.Protect(false))...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if _, err := s3.NewBucketVersioningV2(b.ctx, b.name("backups-versioning"), &s3.BucketVersioningV2Args{
+	versioning, err := s3.NewBucketVersioningV2(b.ctx, b.name("backups-versioning"), &s3.BucketVersioningV2Args{
 		Bucket:                  bucket.ID(),
 		VersioningConfiguration: s3.BucketVersioningV2VersioningConfigurationArgs{Status: pulumi.String("Enabled")},
-	}, b.opts()...); err != nil {
-		return nil, err
+	}, b.opts()...)
+	if err != nil {
+		return nil, nil, err
 	}
 	if _, err := s3.NewBucketServerSideEncryptionConfigurationV2(b.ctx, b.name("backups-encryption"), &s3.BucketServerSideEncryptionConfigurationV2Args{
 		Bucket: bucket.ID(),
@@ -163,13 +172,13 @@ func (b *builder) backups() (*s3.BucketV2, error) {
 			BucketKeyEnabled: pulumi.Bool(true),
 		}},
 	}, b.opts()...); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if _, err := s3.NewBucketPublicAccessBlock(b.ctx, b.name("backups-private"), &s3.BucketPublicAccessBlockArgs{
 		Bucket: bucket.ID(), BlockPublicAcls: pulumi.Bool(true), BlockPublicPolicy: pulumi.Bool(true),
 		IgnorePublicAcls: pulumi.Bool(true), RestrictPublicBuckets: pulumi.Bool(true),
 	}, b.opts()...); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if _, err := s3.NewBucketLifecycleConfigurationV2(b.ctx, b.name("backups-lifecycle"), &s3.BucketLifecycleConfigurationV2Args{
 		Bucket: bucket.ID(),
@@ -184,9 +193,9 @@ func (b *builder) backups() (*s3.BucketV2, error) {
 			},
 		}},
 	}, b.opts()...); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return bucket, nil
+	return bucket, versioning, nil
 }
 
 // transitions moves backups to infrequent access after 30 days, when they

@@ -40,7 +40,7 @@ func TestProviderTokensMatchThePlan(t *testing.T) {
 	}
 	for _, tok := range []string{aws.Cluster, aws.NodeGroup, aws.NATGateway, aws.EIP, aws.SecurityGroup,
 		aws.DBInstance, aws.DBParameterGroup, aws.CacheGroup, aws.Bucket, aws.BucketVersioning,
-		aws.BucketEncryption, aws.BucketLifecycle, aws.MetricAlarm, aws.KMSKey, aws.RolePolicy, aws.RolePolicyAttachment} {
+		aws.BucketEncryption, aws.BucketLifecycle, aws.MetricAlarm, aws.KMSKey, aws.RolePolicy, aws.RolePolicyAttachment, aws.BucketReplication} {
 		if !planned[tok] {
 			t.Errorf("%s is in internal/provider/aws but no variant of the cloud stage plans it: a misspelt token matches nothing", tok)
 		}

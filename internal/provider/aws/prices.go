@@ -12,14 +12,17 @@ type PriceTable struct {
 	NATHour     float64            // per gateway-hour
 	PublicIPv4  float64            // per address-hour
 	// Monthly and per-GB prices.
-	EBSgp3GB     float64 // per GB-month
-	RDSgp3GB     float64 // per GB-month, single-AZ
-	S3GB         float64 // Standard, per GB-month
-	NATGB        float64 // data processed, per GB
-	TransferOut  float64 // to the Internet, per GB
-	AlarmMonth   float64 // per standard alarm-month
-	KMSKeyMonth  float64 // per customer key-month
-	LogsIngestGB float64 // CloudWatch Logs, per GB ingested
+	EBSgp3GB    float64 // per GB-month
+	RDSgp3GB    float64 // per GB-month, single-AZ
+	S3GB        float64 // Standard, per GB-month
+	NATGB       float64 // data processed, per GB
+	TransferOut float64 // to the Internet, per GB
+	// TransferRegion is to another AWS region, per GB, billed by the
+	// source region (us-east-1 to us-west-2 or eu-west-1: $0.02).
+	TransferRegion float64
+	AlarmMonth     float64 // per standard alarm-month
+	KMSKeyMonth    float64 // per customer key-month
+	LogsIngestGB   float64 // CloudWatch Logs, per GB ingested
 }
 
 // PricesDate and PricesSource say where the table comes from. The figures
@@ -46,7 +49,7 @@ var Prices = map[string]PriceTable{
 		RDS:     map[string]float64{"db.r6g.large": 0.225, "db.r6g.xlarge": 0.450, "db.m6g.large": 0.152},
 		Cache:   map[string]float64{"cache.r6g.large": 0.206, "cache.r6g.xlarge": 0.411, "cache.m6g.large": 0.149},
 		NATHour: 0.045, PublicIPv4: 0.005,
-		EBSgp3GB: 0.08, RDSgp3GB: 0.115, S3GB: 0.023, NATGB: 0.045, TransferOut: 0.09,
+		EBSgp3GB: 0.08, RDSgp3GB: 0.115, S3GB: 0.023, NATGB: 0.045, TransferOut: 0.09, TransferRegion: 0.02,
 		AlarmMonth: 0.10, KMSKeyMonth: 1.00, LogsIngestGB: 0.50,
 	},
 	"ap-southeast-1": {
@@ -58,7 +61,7 @@ var Prices = map[string]PriceTable{
 		RDS:     map[string]float64{"db.r6g.large": 0.287, "db.r6g.xlarge": 0.574, "db.m6g.large": 0.191},
 		Cache:   map[string]float64{"cache.r6g.large": 0.262, "cache.r6g.xlarge": 0.524, "cache.m6g.large": 0.19},
 		NATHour: 0.059, PublicIPv4: 0.005,
-		EBSgp3GB: 0.096, RDSgp3GB: 0.138, S3GB: 0.025, NATGB: 0.059, TransferOut: 0.12,
+		EBSgp3GB: 0.096, RDSgp3GB: 0.138, S3GB: 0.025, NATGB: 0.059, TransferOut: 0.12, TransferRegion: 0.09,
 		AlarmMonth: 0.10, KMSKeyMonth: 1.00, LogsIngestGB: 0.70,
 	},
 }

@@ -17,6 +17,7 @@ const (
 	CacheGroup           = "aws:elasticache/replicationGroup:ReplicationGroup"
 	Bucket               = "aws:s3/bucketV2:BucketV2"
 	LegacyBucket         = "aws:s3/bucket:Bucket"
+	BucketReplication    = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
 	BucketVersioning     = "aws:s3/bucketVersioningV2:BucketVersioningV2"
 	BucketEncryption     = "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2"
 	BucketLifecycle      = "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2"

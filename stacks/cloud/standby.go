@@ -1,0 +1,225 @@
+package cloud
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/s3"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/nextflow-crm/nfx/internal/model"
+)
+
+// standbyZones is how many zones the standby's subnets span: an RDS subnet
+// group takes subnets in two zones at least.
+const standbyZones = 2
+
+// standby is the data's copy in the second region (cloud.standbyRegion):
+// a cross-region read replica of the database and a replica of the
+// backups' bucket, each encrypted with a key of that region. No cluster
+// runs there: the region holds the data a failover starts from, not a
+// second copy of the workloads.
+type standby struct {
+	db     *rds.Instance
+	bucket *s3.BucketV2
+}
+
+// standby builds the second region's resources, under the platform, with
+// a provider of their own (every resource of the returned builder is that
+// region's, tagged with it).
+func (rz *realisation) standby(primaryBucket *s3.BucketV2, primaryVersioning *s3.BucketVersioningV2) (*standby, error) {
+	c := rz.cfg.Cloud
+	if c.StandbyRegion == "" {
+		return nil, nil
+	}
+	b := rz.builder
+	provider, err := aws.NewProvider(b.ctx, b.name("standby-aws"), &aws.ProviderArgs{
+		Region: pulumi.String(c.StandbyRegion),
+	}, b.opts()...)
+	if err != nil {
+		return nil, err
+	}
+	sb := *b
+	sb.prefix, sb.region, sb.awsProvider = b.prefix+"-standby", c.StandbyRegion, provider
+	key, err := kms.NewKey(sb.ctx, sb.name("key"), &kms.KeyArgs{
+		Description:          pulumi.String(fmt.Sprintf("Encrypts the standby copy of %s's data in %s", b.stack, c.StandbyRegion)),
+		EnableKeyRotation:    pulumi.Bool(true),
+		DeletionWindowInDays: pulumi.Int(30),
+		Tags:                 sb.tags("key"),
+	}, sb.opts()...)
+	if err != nil {
+		return nil, err
+	}
+	subnets, sg, err := sb.standbyNetwork()
+	if err != nil {
+		return nil, err
+	}
+	params, err := sb.postgresParams()
+	if err != nil {
+		return nil, err
+	}
+	// The replica of another region's encrypted instance names its source
+	// by ARN and takes a key of its own region (RDS API reference,
+	// CreateDBInstanceReadReplica: KmsKeyId). Engine, version, storage and
+	// credentials are the source's. Single-AZ: a failover promotes it and
+	// turns Multi-AZ on (a modification of the promoted instance).
+	db, err := rds.NewInstance(sb.ctx, sb.name("postgres"), &rds.InstanceArgs{
+		ReplicateSourceDb:       rz.db.primary.Arn,
+		InstanceClass:           pulumi.String(c.DBInstanceClass),
+		StorageEncrypted:        pulumi.Bool(true),
+		KmsKeyId:                key.Arn,
+		StorageType:             pulumi.String("gp3"),
+		DbSubnetGroupName:       subnets.Name,
+		VpcSecurityGroupIds:     pulumi.StringArray{sg.ID().ToStringOutput()},
+		ParameterGroupName:      params.Name,
+		PubliclyAccessible:      pulumi.Bool(false),
+		MultiAz:                 pulumi.Bool(false),
+		DeletionProtection:      pulumi.Bool(c.DeletionProtected),
+		SkipFinalSnapshot:       pulumi.Bool(true),
+		AutoMinorVersionUpgrade: pulumi.Bool(true),
+		CopyTagsToSnapshot:      pulumi.Bool(true),
+		Tags:                    sb.tags("postgres"),
+	}, sb.opts()...)
+	if err != nil {
+		return nil, err
+	}
+	bucket, versioning, err := sb.backups()
+	if err != nil {
+		return nil, err
+	}
+	if err := b.replicate(primaryBucket, bucket, key, c.Region, c.StandbyRegion, []pulumi.Resource{primaryVersioning, versioning}); err != nil {
+		return nil, err
+	}
+	return &standby{db: db, bucket: bucket}, nil
+}
+
+// standbyNetwork is the standby's VPC (cloud.standbyVpcCidr): private
+// subnets in two zones, with no route out (nothing there reaches the
+// Internet until a failover builds there), the database's subnet group and
+// a security group that admits no one yet.
+func (b *builder) standbyNetwork() (*rds.SubnetGroup, *ec2.SecurityGroup, error) {
+	c := b.cfg.Cloud
+	plan, err := SubnetPlan(c.StandbyVpcCidr, standbyZones)
+	if err != nil {
+		return nil, nil, err
+	}
+	vpc, err := ec2.NewVpc(b.ctx, b.name("vpc"), &ec2.VpcArgs{
+		CidrBlock: pulumi.String(c.StandbyVpcCidr), EnableDnsHostnames: pulumi.Bool(true), EnableDnsSupport: pulumi.Bool(true),
+		Tags: b.tags("vpc"),
+	}, b.opts()...)
+	if err != nil {
+		return nil, nil, err
+	}
+	zone := func(int) pulumi.StringOutput {
+		return pulumi.UnsafeUnknownOutput(nil).ApplyT(func(any) string { return "" }).(pulumi.StringOutput)
+	}
+	if !b.offline {
+		azs := aws.GetAvailabilityZonesOutput(b.ctx, aws.GetAvailabilityZonesOutputArgs{State: pulumi.String("available")},
+			pulumi.Parent(b.parent), pulumi.Provider(b.awsProvider))
+		zone = func(i int) pulumi.StringOutput { return azs.Names().Index(pulumi.Int(i)) }
+	}
+	var ids pulumi.StringArray
+	for i := 0; i < standbyZones; i++ {
+		sn, err := ec2.NewSubnet(b.ctx, b.name(fmt.Sprintf("private-%d", i+1)), &ec2.SubnetArgs{
+			VpcId: vpc.ID(), CidrBlock: pulumi.String(plan.Private[i]), AvailabilityZone: zone(i),
+			Tags: b.tags(fmt.Sprintf("private-%d", i+1)),
+		}, b.opts()...)
+		if err != nil {
+			return nil, nil, err
+		}
+		ids = append(ids, sn.ID().ToStringOutput())
+	}
+	group, err := rds.NewSubnetGroup(b.ctx, b.name("postgres-subnets"), &rds.SubnetGroupArgs{
+		SubnetIds: ids, Tags: b.tags("postgres-subnets"),
+	}, b.opts()...)
+	if err != nil {
+		return nil, nil, err
+	}
+	sg, err := ec2.NewSecurityGroup(b.ctx, b.name("postgres-sg"), &ec2.SecurityGroupArgs{
+		VpcId:       vpc.ID(),
+		Description: pulumi.String("The standby database: no one connects until a failover"),
+		Tags:        b.tags("postgres-sg"),
+	}, b.opts()...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return group, sg, nil
+}
+
+// replicationPolicy is what S3 may do as the replication's role: read the
+// source bucket's versions, write replicas into the destination, decrypt
+// with the source region's S3 key and encrypt with the standby's (S3 user
+// guide, "Setting up permissions for live replication" and "Replicating
+// objects created with server-side encryption (SSE-KMS)", which says the
+// context is the bucket's ARN when S3 Bucket Keys are on).
+func replicationPolicy(source, dest, destKey, sourceRegion, destRegion string) (string, error) {
+	out, err := json.Marshal(map[string]any{
+		"Version": "2012-10-17",
+		"Statement": []map[string]any{
+			{"Effect": "Allow", "Resource": source, "Action": []string{"s3:GetReplicationConfiguration", "s3:ListBucket"}},
+			{"Effect": "Allow", "Resource": source + "/*", "Action": []string{
+				"s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging"}},
+			{"Effect": "Allow", "Resource": dest + "/*", "Action": []string{"s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"}},
+			// With S3 Bucket Keys (on for both buckets) the encryption
+			// context is the bucket's ARN, else the object's: either.
+			{"Effect": "Allow", "Resource": "*", "Action": "kms:Decrypt", "Condition": map[string]any{
+				"StringLike": map[string]any{"kms:ViaService": "s3." + sourceRegion + ".amazonaws.com", "kms:EncryptionContext:aws:s3:arn": []string{source, source + "/*"}}}},
+			{"Effect": "Allow", "Resource": destKey, "Action": []string{"kms:Encrypt", "kms:GenerateDataKey"}, "Condition": map[string]any{
+				"StringLike": map[string]any{"kms:ViaService": "s3." + destRegion + ".amazonaws.com", "kms:EncryptionContext:aws:s3:arn": []string{dest, dest + "/*"}}}},
+		},
+	})
+	return string(out), err
+}
+
+// replicate copies every new object of the backups' bucket into the
+// standby's, encrypted with the standby's key. Deletions are not
+// replicated: the standby's own lifecycle ages its copies out.
+func (b *builder) replicate(source, dest *s3.BucketV2, destKey *kms.Key, sourceRegion, destRegion string, versionings []pulumi.Resource) error {
+	role, err := b.role("backups-replication", "s3.amazonaws.com")
+	if err != nil {
+		return err
+	}
+	policy := pulumi.All(source.Arn, dest.Arn, destKey.Arn).ApplyT(func(v []any) (string, error) {
+		return replicationPolicy(v[0].(string), v[1].(string), v[2].(string), sourceRegion, destRegion)
+	}).(pulumi.StringOutput)
+	rolePolicy, err := iam.NewRolePolicy(b.ctx, b.name("backups-replication"), &iam.RolePolicyArgs{Role: role.ID(), Policy: policy}, b.opts()...)
+	if err != nil {
+		return err
+	}
+	_, err = s3.NewBucketReplicationConfig(b.ctx, b.name("backups-replication"), &s3.BucketReplicationConfigArgs{
+		Role:   role.Arn,
+		Bucket: source.ID(),
+		Rules: s3.BucketReplicationConfigRuleArray{s3.BucketReplicationConfigRuleArgs{
+			Id:     pulumi.String("standby"),
+			Status: pulumi.String("Enabled"),
+			// A rule with a filter says what becomes of delete markers.
+			Filter:                  s3.BucketReplicationConfigRuleFilterArgs{Prefix: pulumi.String("")},
+			DeleteMarkerReplication: s3.BucketReplicationConfigRuleDeleteMarkerReplicationArgs{Status: pulumi.String("Disabled")},
+			SourceSelectionCriteria: s3.BucketReplicationConfigRuleSourceSelectionCriteriaArgs{
+				SseKmsEncryptedObjects: s3.BucketReplicationConfigRuleSourceSelectionCriteriaSseKmsEncryptedObjectsArgs{Status: pulumi.String("Enabled")},
+			},
+			Destination: s3.BucketReplicationConfigRuleDestinationArgs{
+				Bucket:                  dest.Arn,
+				EncryptionConfiguration: s3.BucketReplicationConfigRuleDestinationEncryptionConfigurationArgs{ReplicaKmsKeyId: destKey.Arn},
+			},
+		}},
+	}, b.opts(pulumi.DependsOn(append(versionings, rolePolicy)))...)
+	return err
+}
+
+// standbyOutputs are the stack outputs of the second region.
+func standbyOutputs(c model.CloudConfig, s *standby) pulumi.Map {
+	if s == nil {
+		return nil
+	}
+	return pulumi.Map{
+		"region":   pulumi.String(c.StandbyRegion),
+		"database": s.db.Identifier,
+		"bucket":   s.bucket.Bucket,
+	}
+}
