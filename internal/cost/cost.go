@@ -320,9 +320,12 @@ func (e *Estimate) aws(cfg *model.Config, p *plan.Plan) error {
 			v := costs.S3GB * t.S3GB
 			e.usd("backup storage", "infrastructure", v, v, fmt.Sprintf("%.0f GB (assumed) at $%.3f/GB-month", costs.S3GB, t.S3GB))
 		case r.Type == aws.BucketReplication:
-			// Each backup crosses to the standby once, billed by the source.
-			v := costs.S3GB * t.TransferRegion
-			e.usd("backup replication to the standby", "infrastructure", v, v, fmt.Sprintf("%.0f GB (assumed) between regions at $%.3f/GB", costs.S3GB, t.TransferRegion))
+			// Each backup crosses to the standby once, billed by the
+			// source: a month's new backups, the stored GB over the days
+			// they are kept.
+			monthly := costs.S3GB * math.Min(1, 30/float64(max(cc.BackupRetentionDays, 1)))
+			v := monthly * t.TransferRegion
+			e.usd("backup replication to the standby", "infrastructure", v, v, fmt.Sprintf("%.0f GB a month (%.0f GB kept %d days) between regions at $%.3f/GB", monthly, costs.S3GB, cc.BackupRetentionDays, t.TransferRegion))
 		case r.Type == aws.MetricAlarm:
 			e.usd("alarm "+r.Name, "infrastructure", t.AlarmMonth, t.AlarmMonth, fmt.Sprintf("$%.2f/month", t.AlarmMonth))
 		case r.Type == aws.KMSKey:
@@ -355,6 +358,7 @@ func (e *Estimate) aws(cfg *model.Config, p *plan.Plan) error {
 			}
 		}
 	}
+	t = primary
 	if nats > 0 {
 		v := float64(nats) * t.NATHour * h
 		e.usd("NAT gateways", "infrastructure", v, v, fmt.Sprintf("%d x $%.3f/h", nats, t.NATHour))

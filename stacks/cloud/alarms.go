@@ -14,6 +14,8 @@ type alarm struct {
 	periods                                        int
 	dims                                           pulumi.StringMap
 	description                                    string
+	// missing is what no data means: "breaching" unless set.
+	missing string
 }
 
 // alarms sends CloudWatch alarms on the database, the cache and the node
@@ -33,13 +35,22 @@ func (b *builder) alarms(db *database, cache *elasticache.ReplicationGroup, cl *
 	dbDims := pulumi.StringMap{"DBInstanceIdentifier": db.primary.Identifier}
 	cacheDims := pulumi.StringMap{"ReplicationGroupId": cache.ID().ToStringOutput()}
 	list := []alarm{
-		{"postgres-cpu", "AWS/RDS", "CPUUtilization", "Average", "GreaterThanThreshold", 80, 3, dbDims, "PostgreSQL CPU above 80% for 15 minutes"},
-		{"postgres-storage", "AWS/RDS", "FreeStorageSpace", "Minimum", "LessThanThreshold", 10 * (1 << 30), 1, dbDims, "PostgreSQL has less than 10 GiB free"},
-		{"postgres-memory", "AWS/RDS", "FreeableMemory", "Minimum", "LessThanThreshold", 512 * (1 << 20), 3, dbDims, "PostgreSQL has less than 512 MiB freeable memory"},
-		{"postgres-connections", "AWS/RDS", "DatabaseConnections", "Maximum", "GreaterThanThreshold", 400, 3, dbDims, "PostgreSQL connections near the instance's limit"},
-		{"redis-cpu", "AWS/ElastiCache", "EngineCPUUtilization", "Average", "GreaterThanThreshold", 75, 3, cacheDims, "Redis engine CPU above 75%"},
-		{"redis-memory", "AWS/ElastiCache", "DatabaseMemoryUsagePercentage", "Average", "GreaterThanThreshold", 80, 3, cacheDims, "Redis memory above 80%"},
-		{"redis-evictions", "AWS/ElastiCache", "Evictions", "Sum", "GreaterThanThreshold", 0, 1, cacheDims, "Redis is evicting keys"},
+		{"postgres-cpu", "AWS/RDS", "CPUUtilization", "Average", "GreaterThanThreshold", 80, 3, dbDims, "PostgreSQL CPU above 80% for 15 minutes", ""},
+		{"postgres-storage", "AWS/RDS", "FreeStorageSpace", "Minimum", "LessThanThreshold", 10 * (1 << 30), 1, dbDims, "PostgreSQL has less than 10 GiB free", ""},
+		{"postgres-memory", "AWS/RDS", "FreeableMemory", "Minimum", "LessThanThreshold", 512 * (1 << 20), 3, dbDims, "PostgreSQL has less than 512 MiB freeable memory", ""},
+		{"postgres-connections", "AWS/RDS", "DatabaseConnections", "Maximum", "GreaterThanThreshold", 400, 3, dbDims, "PostgreSQL connections near the instance's limit", ""},
+		{"redis-cpu", "AWS/ElastiCache", "EngineCPUUtilization", "Average", "GreaterThanThreshold", 75, 3, cacheDims, "Redis engine CPU above 75%", ""},
+		{"redis-memory", "AWS/ElastiCache", "DatabaseMemoryUsagePercentage", "Average", "GreaterThanThreshold", 80, 3, cacheDims, "Redis memory above 80%", ""},
+		{"redis-evictions", "AWS/ElastiCache", "Evictions", "Sum", "GreaterThanThreshold", 0, 1, cacheDims, "Redis is evicting keys", ""},
+	}
+	if c := b.cfg.Cloud; c.StandbyRegion != "" {
+		// A standby that stops reading (its region down, its disk full)
+		// holds the write-ahead log on the primary without bound (RDS
+		// keeps a replication slot for a cross-region replica): alarm at
+		// a tenth of the primary's storage held.
+		list = append(list, alarm{"postgres-standby-lag", "AWS/RDS", "OldestReplicationSlotLag", "Maximum", "GreaterThanThreshold",
+			float64(c.DBStorageGB) * (1 << 30) / 10, 2, dbDims,
+			"the standby in " + c.StandbyRegion + " holds more than a tenth of PostgreSQL's storage in write-ahead log", "notBreaching"})
 	}
 	pools := map[string]*eksNodeGroupASG{"general": asgOf(cl.general, b.cfg.Cloud.NodeMin)}
 	if cl.gpu != nil {
@@ -51,9 +62,12 @@ func (b *builder) alarms(db *database, cache *elasticache.ReplicationGroup, cl *
 			continue
 		}
 		list = append(list, alarm{"nodes-" + pool, "AWS/AutoScaling", "GroupInServiceInstances", "Minimum", "LessThanThreshold",
-			float64(g.min), 2, pulumi.StringMap{"AutoScalingGroupName": g.name}, "fewer " + pool + " nodes in service than the node group's minimum"})
+			float64(g.min), 2, pulumi.StringMap{"AutoScalingGroupName": g.name}, "fewer " + pool + " nodes in service than the node group's minimum", ""})
 	}
 	for _, a := range list {
+		if a.missing == "" {
+			a.missing = "breaching"
+		}
 		if _, err := cloudwatch.NewMetricAlarm(b.ctx, b.name("alarm-"+a.name), &cloudwatch.MetricAlarmArgs{
 			AlarmDescription:   pulumi.String(a.description),
 			Namespace:          pulumi.String(a.namespace),
@@ -64,7 +78,7 @@ func (b *builder) alarms(db *database, cache *elasticache.ReplicationGroup, cl *
 			EvaluationPeriods:  pulumi.Int(a.periods),
 			Period:             pulumi.Int(300),
 			Dimensions:         a.dims,
-			TreatMissingData:   pulumi.String("breaching"),
+			TreatMissingData:   pulumi.String(a.missing),
 			AlarmActions:       pulumi.Array{topic.Arn},
 			OkActions:          pulumi.Array{topic.Arn},
 			Tags:               b.tags("alarm-" + a.name),

@@ -65,14 +65,20 @@ func (rz *realisation) standby(primaryBucket *s3.BucketV2, primaryVersioning *s3
 	}
 	// The replica of another region's encrypted instance names its source
 	// by ARN and takes a key of its own region (RDS API reference,
-	// CreateDBInstanceReadReplica: KmsKeyId). Engine, version, storage and
-	// credentials are the source's. Single-AZ: a failover promotes it and
-	// turns Multi-AZ on (a modification of the promoted instance).
+	// CreateDBInstanceReadReplica: KmsKeyId). Engine, version and
+	// credentials are the source's. RDS creates replicas without backups:
+	// this one keeps the primary's days (PostgreSQL 14.1 and later back a
+	// replica up), so that a promoted standby has them from its first
+	// hour. Its storage grows as the primary's may. Single-AZ: a failover
+	// promotes it and turns Multi-AZ on. Building it copies a snapshot
+	// across regions, which can take hours: up waits four.
 	db, err := rds.NewInstance(sb.ctx, sb.name("postgres"), &rds.InstanceArgs{
 		ReplicateSourceDb:       rz.db.primary.Arn,
 		InstanceClass:           pulumi.String(c.DBInstanceClass),
 		StorageEncrypted:        pulumi.Bool(true),
 		KmsKeyId:                key.Arn,
+		MaxAllocatedStorage:     pulumi.Int(c.DBStorageGB * 4),
+		BackupRetentionPeriod:   pulumi.Int(c.DBBackupDays),
 		StorageType:             pulumi.String("gp3"),
 		DbSubnetGroupName:       subnets.Name,
 		VpcSecurityGroupIds:     pulumi.StringArray{sg.ID().ToStringOutput()},
@@ -84,7 +90,7 @@ func (rz *realisation) standby(primaryBucket *s3.BucketV2, primaryVersioning *s3
 		AutoMinorVersionUpgrade: pulumi.Bool(true),
 		CopyTagsToSnapshot:      pulumi.Bool(true),
 		Tags:                    sb.tags("postgres"),
-	}, sb.opts()...)
+	}, sb.opts(pulumi.Timeouts(&pulumi.CustomTimeouts{Create: "4h", Update: "4h"}))...)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +159,10 @@ func (b *builder) standbyNetwork() (*rds.SubnetGroup, *ec2.SecurityGroup, error)
 
 // replicationPolicy is what S3 may do as the replication's role: read the
 // source bucket's versions, write replicas into the destination, decrypt
-// with the source region's S3 key and encrypt with the standby's (S3 user
+// the source's objects through S3 in its region (their key is the region's
+// aws/s3, whose ARN the account does not choose) and use the standby's key
+// through S3 in the standby's region (Decrypt too: an earlier edition of
+// the guide asked it of a replica's key, and it costs nothing) (S3 user
 // guide, "Setting up permissions for live replication" and "Replicating
 // objects created with server-side encryption (SSE-KMS)", which says the
 // context is the bucket's ARN when S3 Bucket Keys are on).
@@ -169,7 +178,7 @@ func replicationPolicy(source, dest, destKey, sourceRegion, destRegion string) (
 			// context is the bucket's ARN, else the object's: either.
 			{"Effect": "Allow", "Resource": "*", "Action": "kms:Decrypt", "Condition": map[string]any{
 				"StringLike": map[string]any{"kms:ViaService": "s3." + sourceRegion + ".amazonaws.com", "kms:EncryptionContext:aws:s3:arn": []string{source, source + "/*"}}}},
-			{"Effect": "Allow", "Resource": destKey, "Action": []string{"kms:Encrypt", "kms:GenerateDataKey"}, "Condition": map[string]any{
+			{"Effect": "Allow", "Resource": destKey, "Action": []string{"kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt"}, "Condition": map[string]any{
 				"StringLike": map[string]any{"kms:ViaService": "s3." + destRegion + ".amazonaws.com", "kms:EncryptionContext:aws:s3:arn": []string{dest, dest + "/*"}}}},
 		},
 	})

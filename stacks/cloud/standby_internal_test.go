@@ -41,6 +41,20 @@ func TestReplicationPolicy(t *testing.T) {
 			}
 		}
 	}
+	// Each key through S3 in its own region: swapped, S3 could not use them.
+	for _, st := range p.Statement {
+		via, _ := st.Condition["StringLike"]["kms:ViaService"].(string)
+		switch st.Resource {
+		case "*":
+			if via != "s3.us-east-1.amazonaws.com" {
+				t.Errorf("the source's objects are decrypted through %q", via)
+			}
+		case key:
+			if via != "s3.ap-southeast-1.amazonaws.com" {
+				t.Errorf("the standby's key is used through %q", via)
+			}
+		}
+	}
 	for res, want := range map[string]string{src: "s3:GetReplicationConfiguration", src + "/*": "s3:GetObjectVersionForReplication", dst + "/*": "s3:ReplicateObject", key: "kms:Encrypt", "*": "kms:Decrypt"} {
 		if !strings.Contains(byResource[res], want) {
 			t.Errorf("%s: %q, want %s", res, byResource[res], want)
