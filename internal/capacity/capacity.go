@@ -43,6 +43,9 @@ type Estimate struct {
 	CPU          []Share  `json:"cpu"`
 	CPUAvailable float64  `json:"cpuAvailable"`
 	Uptime       []Outage `json:"uptime"`
+	// Standby, on the cloud with cloud.standbyRegion, is the second
+	// region that holds a copy of the data.
+	Standby *Standby `json:"standby,omitempty"`
 	// Seed compares the estimate with the seed's figures for the stage.
 	Seed []Check `json:"seed"`
 	// Reach, when the AI falls short of the seed's figures, says what
@@ -100,6 +103,17 @@ type CRM struct {
 	// RequestsPerSecond is what the replicas serve at the quoted utilisation.
 	RequestsPerSecond float64 `json:"requestsPerSecond"`
 	Users             int     `json:"users"`
+}
+
+// Standby is the copy of the data in a second region: what a region lost
+// costs in data (the recovery point), and that it does not shorten the
+// downtime, which the uptime above counts in one region.
+type Standby struct {
+	Region string `json:"region"`
+	// DataLost says what of the data a lost primary region takes with it.
+	DataLost string `json:"dataLost"`
+	// Recovery says what bringing the stage back there takes.
+	Recovery string `json:"recovery"`
 }
 
 // Outage is one cause of downtime.

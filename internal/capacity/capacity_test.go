@@ -260,3 +260,26 @@ func FuzzCompute(f *testing.F) {
 		}
 	})
 }
+
+// A second region that holds a copy of the data says what a lost region
+// costs in data and how the stage comes back, and does not raise the
+// uptime: no cluster runs there.
+func TestStandbyDoesNotRaiseTheUptime(t *testing.T) {
+	one, err := Compute(load(t, model.Cloud, map[string]string{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	two, err := Compute(load(t, model.Cloud, map[string]string{"cloud": `{"standbyRegion": "ap-southeast-1"}`}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if one.Standby != nil {
+		t.Errorf("one region: standby %v", one.Standby)
+	}
+	if two.Standby == nil || two.Standby.Region != "ap-southeast-1" || !strings.Contains(two.Standby.DataLost, "replica") || !strings.Contains(two.Standby.Recovery, "not counted") {
+		t.Fatalf("standby: %+v", two.Standby)
+	}
+	if two.UptimePercent != one.UptimePercent || two.DowntimeHoursPerMonth != one.DowntimeHoursPerMonth {
+		t.Errorf("uptime %v%% with the standby, %v%% without", two.UptimePercent, one.UptimePercent)
+	}
+}

@@ -61,6 +61,11 @@ func (e *Estimate) uptime(cfg *model.Config) error {
 		e.DowntimeHoursPerMonth = (1 - up) * hoursPerMonth
 		e.UptimePercent = up * 100
 		e.Assumptions = append(e.Assumptions, "the provider's uptime is the product of the published SLAs of the parts in series, in one region")
+		if r := cfg.Cloud.StandbyRegion; r != "" {
+			e.Standby = &Standby{Region: r,
+				DataLost: "the database's writes not yet replayed by its cross-region replica (its lag, which AWS expects to be higher across regions than within one), the backups not yet copied (usually within 15 minutes, at times hours), Qdrant since its last daily backup, and the cache (sessions and queues)",
+				Recovery: "promoting the replica and building the cluster there (EKS alone about 20 minutes): not counted in the uptime above, which no second region raises until a cluster runs there"}
+		}
 		return nil
 	default:
 		return fmt.Errorf("stage %s: no uptime model %q in nfx", cfg.Stage, m)

@@ -87,6 +87,9 @@ func runCapacity(io IO, o *CapacityOptions) error {
 		}
 		fmt.Fprintln(io.Out)
 	}
+	if sb := e.Standby; sb != nil {
+		fmt.Fprintf(io.Out, "data also in %s: losing %s loses %s; back by %s\n", sb.Region, in.Config.Cloud.Region, sb.DataLost, sb.Recovery)
+	}
 	if r := e.Reach; r != nil {
 		if r.MoreGPUs > 0 {
 			fmt.Fprintf(io.Out, "to reach the seed's figures (%s AI requests/s): %d more GPU nodes (ai.replicas; on the cloud, room for them in cloud.gpuMax)", money(r.AIRequestsPerSecond), r.MoreGPUs)
