@@ -119,23 +119,8 @@ func TestLeanNfxRendersTheCloudThroughNfxCloud(t *testing.T) {
 	})
 
 	// A project with its stack files and no sources: a release's layout,
-	// nfx and nfx-cloud side by side.
-	proj := t.TempDir()
-	for _, f := range []string{"Pulumi.yaml", "Pulumi.laptop.yaml", "Pulumi.cloud.yaml"} {
-		data, err := os.ReadFile(filepath.Join(root, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.WriteFile(filepath.Join(proj, f), data, 0o644)
-	}
-	release := t.TempDir()
-	for _, b := range []string{"nfx", "nfx-pulumi", "nfx-cloud"} {
-		data, err := os.ReadFile(testutil.Tool(t, b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.WriteFile(filepath.Join(release, b), data, 0o755)
-	}
+	// nfx, nfx-pulumi and nfx-cloud side by side.
+	proj, release := release(t, "nfx", "nfx-pulumi", "nfx-cloud")
 	noPath := []string{"PATH=/usr/bin:/bin"}
 	t.Run("beside it", func(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "cloud")

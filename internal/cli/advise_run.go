@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spf13/cobra"
-
 	"github.com/nextflow-crm/nfx/internal/advise"
 	"github.com/nextflow-crm/nfx/internal/capacity"
 	"github.com/nextflow-crm/nfx/internal/model"
@@ -23,7 +21,7 @@ import (
 )
 
 func init() {
-	register("advise", func(c *cobra.Command, _ []string, io IO, o *AdviseOptions) error { return runAdvise(io, o) })
+	registerIO("advise", runAdvise)
 }
 
 func runAdvise(io IO, o *AdviseOptions) error {

@@ -7,15 +7,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spf13/cobra"
-
 	"github.com/nextflow-crm/nfx/internal/compliance"
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/offline"
 )
 
 func init() {
-	register("compliance", func(c *cobra.Command, _ []string, io IO, o *ComplianceOptions) error { return runCompliance(io, o) })
+	registerIO("compliance", runCompliance)
 }
 
 func runCompliance(io IO, o *ComplianceOptions) error {

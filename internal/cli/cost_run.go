@@ -8,15 +8,13 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/spf13/cobra"
-
 	"github.com/nextflow-crm/nfx/internal/cost"
 	"github.com/nextflow-crm/nfx/internal/offline"
 	"github.com/nextflow-crm/nfx/internal/plan"
 )
 
 func init() {
-	register("cost", func(c *cobra.Command, _ []string, io IO, o *CostOptions) error { return runCost(io, o) })
+	registerIO("cost", runCost)
 }
 
 // estimate prices a resolved stack, from its own plan or a preview's.

@@ -5,8 +5,6 @@ package cli
 import (
 	"fmt"
 
-	"github.com/spf13/cobra"
-
 	"github.com/nextflow-crm/nfx/internal/capacity"
 	"github.com/nextflow-crm/nfx/internal/cost"
 	"github.com/nextflow-crm/nfx/internal/model"
@@ -16,7 +14,7 @@ import (
 )
 
 func init() {
-	register("diff", func(c *cobra.Command, _ []string, io IO, o *DiffOptions) error { return runDiff(io, o) })
+	registerIO("diff", runDiff)
 }
 
 // sides checks the flags and loads, plans, prices and estimates both stages.

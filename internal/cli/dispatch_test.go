@@ -23,6 +23,19 @@ func leanNfx(t *testing.T) {
 	t.Cleanup(func() { stacks.Stages[model.Cloud] = saved })
 }
 
+// handing runs nfx in dir with a hand-over that records the command line
+// it is given (its first word the binary) and exits 7; it returns that
+// line (nil when nothing was handed over), the exit code and stderr.
+func handing(t *testing.T, dir string, args ...string) (handed []string, code int, stderr string) {
+	t.Helper()
+	var out, errb strings.Builder
+	code = Main(t.Context(), args, IO{Out: &out, Err: &errb, Dir: dir, Delegate: func(a []string) int {
+		handed = a
+		return 7
+	}})
+	return handed, code, errb.String()
+}
+
 // commandPaths lists every runnable command of the tree, as its words.
 func commandPaths(c *cobra.Command, prefix []string) [][]string {
 	var out [][]string
@@ -47,13 +60,9 @@ func TestLeanNfxHandsTheCloudToNfxCloud(t *testing.T) {
 	dir := project(t)
 	write(t, filepath.Join(dir, "Pulumi.cloud-staging.yaml"), "config:\n  nextflow:stage: cloud\n")
 	write(t, filepath.Join(dir, "Pulumi.server-staging.yaml"), "config:\n  nextflow:stage: server\n")
-	run := func(args ...string) (delegated []string, code int) {
-		var out, errb strings.Builder
-		code = Main(t.Context(), args, IO{Out: &out, Err: &errb, Dir: dir, Delegate: func(a []string) int {
-			delegated = a
-			return 7
-		}})
-		return delegated, code
+	run := func(args ...string) ([]string, int) {
+		handed, code, _ := handing(t, dir, args...)
+		return handed, code
 	}
 	everyStageCommands := [][]string{{"report"}}
 	checked := 0
@@ -187,14 +196,7 @@ func TestFrontNfxHandsTheProgramsToNfxPulumi(t *testing.T) {
 	}
 	savedRunners := runners
 	frontNfx(t)
-	run := func(args ...string) (delegated []string, code int, stderr string) {
-		var out, errb strings.Builder
-		code = Main(t.Context(), args, IO{Out: &out, Err: &errb, Dir: dir, Delegate: func(a []string) int {
-			delegated = a
-			return 7
-		}})
-		return delegated, code, errb.String()
-	}
+	run := func(args ...string) ([]string, int, string) { return handing(t, dir, args...) }
 	for _, c := range []struct {
 		args []string
 		to   string

@@ -9,13 +9,11 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/spf13/cobra"
-
 	"github.com/nextflow-crm/nfx/internal/offline"
 )
 
 func init() {
-	register("plan", func(c *cobra.Command, _ []string, io IO, o *PlanOptions) error { return runPlan(io, o) })
+	registerIO("plan", runPlan)
 }
 
 func runPlan(io IO, o *PlanOptions) error {

@@ -7,14 +7,12 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"github.com/spf13/cobra"
-
 	"github.com/nextflow-crm/nfx/internal/files"
 	"github.com/nextflow-crm/nfx/internal/offline"
 )
 
 func init() {
-	register("render", func(c *cobra.Command, _ []string, io IO, o *RenderOptions) error { return runRender(io, o) })
+	registerIO("render", runRender)
 }
 
 func runRender(io IO, o *RenderOptions) error {

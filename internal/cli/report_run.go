@@ -11,8 +11,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/spf13/cobra"
-
 	"github.com/nextflow-crm/nfx/internal/compliance"
 	"github.com/nextflow-crm/nfx/internal/engine"
 	"github.com/nextflow-crm/nfx/internal/files"
@@ -22,7 +20,7 @@ import (
 )
 
 func init() {
-	register("report", func(c *cobra.Command, _ []string, io IO, o *ReportOptions) error { return runReport(io, o) })
+	registerIO("report", runReport)
 }
 
 func runReport(io IO, o *ReportOptions) error {

@@ -3,14 +3,12 @@
 package cli
 
 import (
-	"github.com/spf13/cobra"
-
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/stagediff"
 )
 
 func init() {
-	register("roi", func(c *cobra.Command, _ []string, io IO, o *RoiOptions) error { return runRoi(io, o) })
+	registerIO("roi", runRoi)
 }
 
 func runRoi(io IO, o *RoiOptions) error {

@@ -30,6 +30,12 @@ func register[O any](key string, run func(*cobra.Command, []string, IO, *O) erro
 	runners[key] = func(c *cobra.Command, args []string, io IO, o any) error { return run(c, args, io, o.(*O)) }
 }
 
+// registerIO is register for a runner that needs only the IO and its
+// options.
+func registerIO[O any](key string, run func(IO, *O) error) {
+	register(key, func(_ *cobra.Command, _ []string, io IO, o *O) error { return run(io, o) })
+}
+
 // viaPulumi marks cmd as needing the Pulumi SDK and runs it with the runner
 // registered under key, with its options o.
 func viaPulumi[O any](cmd *cobra.Command, io IO, key string, o *O) *cobra.Command {

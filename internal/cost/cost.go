@@ -159,10 +159,6 @@ func (e *Estimate) selfHosted(cfg *model.Config) {
 	}
 }
 
-// awsRegionTag marks a resource of the cloud's second region (the cloud
-// stage's RegionTag).
-const awsRegionTag = "nextflow.io/region"
-
 // free are the planned types that cost nothing themselves beyond the
 // provider's own (aws.Free): their cost is in what runs on them.
 var free = map[string]string{
@@ -213,7 +209,7 @@ func (e *Estimate) aws(cfg *model.Config, p *plan.Plan) error {
 		t = primary
 		standby := ""
 		if tags, _ := in["tags"].(map[string]any); tags != nil {
-			if reg, _ := tags[awsRegionTag].(string); reg != "" && reg != primary.Region {
+			if reg, _ := tags[aws.RegionTag].(string); reg != "" && reg != primary.Region {
 				rt, ok := aws.Prices[reg]
 				_, isFree := aws.Free[r.Type]
 				switch {

@@ -4,6 +4,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/internal/provider/aws"
 )
 
 // builder carries what every cloud resource needs: the context, the
@@ -25,7 +26,7 @@ type builder struct {
 
 // RegionTag marks a resource of the second region with it (cost prices it
 // there).
-const RegionTag = "nextflow.io/region"
+const RegionTag = aws.RegionTag
 
 // name derives a child's name from the component's; child names are API.
 func (b *builder) name(suffix string) string { return b.prefix + "-" + suffix }

@@ -8,15 +8,20 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// zones returns the i-th available zone of the region. Offline, the zones
-// are unknown: only AWS knows which of a region's zones an account has.
+// zones returns the i-th available zone of the builder's region (the
+// standby's through its provider). Offline, the zones are unknown: only
+// AWS knows which of a region's zones an account has.
 func (b *builder) zones() func(int) pulumi.StringOutput {
 	if b.offline {
 		return func(int) pulumi.StringOutput {
 			return pulumi.UnsafeUnknownOutput(nil).ApplyT(func(any) string { return "" }).(pulumi.StringOutput)
 		}
 	}
-	azs := aws.GetAvailabilityZonesOutput(b.ctx, aws.GetAvailabilityZonesOutputArgs{State: pulumi.String("available")}, pulumi.Parent(b.parent))
+	opts := []pulumi.InvokeOption{pulumi.Parent(b.parent)}
+	if b.awsProvider != nil {
+		opts = append(opts, pulumi.Provider(b.awsProvider))
+	}
+	azs := aws.GetAvailabilityZonesOutput(b.ctx, aws.GetAvailabilityZonesOutputArgs{State: pulumi.String("available")}, opts...)
 	return func(i int) pulumi.StringOutput { return azs.Names().Index(pulumi.Int(i)) }
 }
 

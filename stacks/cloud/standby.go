@@ -121,14 +121,7 @@ func (b *builder) standbyNetwork() (*rds.SubnetGroup, *ec2.SecurityGroup, error)
 	if err != nil {
 		return nil, nil, err
 	}
-	zone := func(int) pulumi.StringOutput {
-		return pulumi.UnsafeUnknownOutput(nil).ApplyT(func(any) string { return "" }).(pulumi.StringOutput)
-	}
-	if !b.offline {
-		azs := aws.GetAvailabilityZonesOutput(b.ctx, aws.GetAvailabilityZonesOutputArgs{State: pulumi.String("available")},
-			pulumi.Parent(b.parent), pulumi.Provider(b.awsProvider))
-		zone = func(i int) pulumi.StringOutput { return azs.Names().Index(pulumi.Int(i)) }
-	}
+	zone := b.zones()
 	var ids pulumi.StringArray
 	for i := 0; i < standbyZones; i++ {
 		sn, err := ec2.NewSubnet(b.ctx, b.name(fmt.Sprintf("private-%d", i+1)), &ec2.SubnetArgs{

@@ -51,3 +51,7 @@ var Free = map[string]string{
 	"aws:ec2/vpcEndpoint:VpcEndpoint":                         "no charge (an S3 gateway endpoint)",
 	BucketLifecycle:                                           "no charge",
 }
+
+// RegionTag marks a resource of the cloud's second region
+// (cloud.standbyRegion) with that region, for the cost to price it there.
+const RegionTag = "nextflow.io/region"
