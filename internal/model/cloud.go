@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/nextflow-crm/nfx/internal/provider/aws"
 )
@@ -80,6 +81,11 @@ type CloudConfig struct {
 	// bucket replicated to a bucket there. No cluster runs there.
 	StandbyRegion  string `json:"standbyRegion"`
 	StandbyVpcCidr string `json:"standbyVpcCidr"`
+	// StandbyPromoted is when `nfx failover` promoted the standby's
+	// database (RFC 3339, UTC), written back by it: the standby's instance
+	// is then the writer the workloads use, and the former primary is
+	// fenced read-only. Empty while the standby replicates.
+	StandbyPromoted string `json:"standbyPromoted"`
 	// BackupRetentionDays is how long the S3 backup bucket keeps objects.
 	BackupRetentionDays int `json:"backupRetentionDays"`
 	// AlarmEmail, if set, is subscribed to the alarms' SNS topic.
@@ -306,6 +312,15 @@ var privateRanges = []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"}
 // a VPC that does not overlap the primary's, so that the two can be peered.
 func checkStandby(c *Config, ds *Diagnostics) {
 	cc := c.Cloud
+	if cc.StandbyPromoted != "" {
+		pkey := FullKey("cloud.standbyPromoted")
+		if _, err := time.Parse(time.RFC3339, cc.StandbyPromoted); err != nil {
+			ds.Errorf(pkey, "leave it as nfx failover wrote it (a time such as 2026-12-07T04:00:00Z), or empty while the standby replicates", "%q is not an RFC 3339 time", cc.StandbyPromoted)
+		}
+		if cc.StandbyRegion == "" {
+			ds.Errorf(pkey, "set cloud.standbyRegion back to the region whose database was promoted", "a promoted standby needs cloud.standbyRegion, which is empty")
+		}
+	}
 	if cc.StandbyRegion == "" {
 		return
 	}

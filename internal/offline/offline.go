@@ -52,6 +52,10 @@ type Recorder struct {
 	resources []Resource
 	// Raw keeps the unconverted inputs, by name, for tests that check secrecy.
 	Raw map[string]resource.PropertyMap
+	// Computed, when set, adds the values a provider would compute to a
+	// resource's state (a test that follows an address to its users);
+	// without it they stay unknown, as in a preview.
+	Computed func(typ, name string) resource.PropertyMap
 }
 
 // NewResource records the resource and echoes its inputs as its state.
@@ -111,6 +115,15 @@ func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 		Inputs: convertMap(inputs), IgnoreChanges: ignore, Aliases: aliases, RetainOnDelete: retain, Provider: provider,
 	})
 	// No ID: in a preview, the ID of a resource to be created is unknown.
+	if r.Computed != nil {
+		if extra := r.Computed(args.TypeToken, args.Name); extra != nil {
+			state := args.Inputs.Copy()
+			for k, v := range extra {
+				state[k] = v
+			}
+			return "", state, nil
+		}
+	}
 	return "", args.Inputs, nil
 }
 

@@ -53,8 +53,11 @@ func (r Realiser) Realise(ctx *pulumi.Context, in components.Realisation) (pulum
 	b := &builder{ctx: ctx, cfg: cfg, stack: ctx.Stack(), prefix: in.Name, parent: platform, offline: r.Offline}
 	rz := &realisation{builder: b, in: in, app: in.App, platform: platform,
 		values: map[string]pulumi.StringOutput{}}
-	var err error
-	if rz.net, err = b.network(); err != nil {
+	site, err := b.standbySite()
+	if err != nil {
+		return nil, err
+	}
+	if rz.net, err = b.network(site); err != nil {
 		return nil, err
 	}
 	if rz.cl, err = b.cluster(rz.net); err != nil {
@@ -70,7 +73,7 @@ func (r Realiser) Realise(ctx *pulumi.Context, in components.Realisation) (pulum
 	if err != nil {
 		return nil, err
 	}
-	standby, err := rz.standby(bucket, versioning)
+	standby, err := rz.standby(site, bucket, versioning)
 	if err != nil {
 		return nil, err
 	}

@@ -34,7 +34,10 @@ func (b *builder) database(net *network, cl *cluster, password pulumi.StringOutp
 	if err != nil {
 		return nil, err
 	}
-	params, err := b.postgresParams()
+	// Once the standby is promoted, the former primary is fenced: a
+	// writer nothing points at any more must not take writes a stray
+	// client sends (`nfx failover` set this; up keeps it).
+	params, err := b.postgresParams(c.StandbyPromoted != "")
 	if err != nil {
 		return nil, err
 	}
@@ -92,17 +95,24 @@ func (b *builder) database(net *network, cl *cluster, password pulumi.StringOutp
 }
 
 // postgresParams is the database's parameter group (a region's own: the
-// standby's replica takes one of its region).
-func (b *builder) postgresParams() (*rds.ParameterGroup, error) {
+// standby's replica takes one of its region); fenced, every new
+// transaction is read-only (failover.FenceParameter).
+func (b *builder) postgresParams(fenced bool) (*rds.ParameterGroup, error) {
 	major := strings.Split(b.cfg.Cloud.DBEngineVersion, ".")[0]
+	params := rds.ParameterGroupParameterArray{
+		rds.ParameterGroupParameterArgs{Name: pulumi.String("rds.force_ssl"), Value: pulumi.String("1")},
+		rds.ParameterGroupParameterArgs{Name: pulumi.String("log_min_duration_statement"), Value: pulumi.String("1000")},
+		rds.ParameterGroupParameterArgs{Name: pulumi.String("password_encryption"), Value: pulumi.String("scram-sha-256")},
+	}
+	if fenced {
+		params = append(params, rds.ParameterGroupParameterArgs{
+			Name: pulumi.String(FenceParameter), Value: pulumi.String("1"), ApplyMethod: pulumi.String("immediate"),
+		})
+	}
 	return rds.NewParameterGroup(b.ctx, b.name("postgres-params"), &rds.ParameterGroupArgs{
-		Family: pulumi.String("postgres" + major),
-		Parameters: rds.ParameterGroupParameterArray{
-			rds.ParameterGroupParameterArgs{Name: pulumi.String("rds.force_ssl"), Value: pulumi.String("1")},
-			rds.ParameterGroupParameterArgs{Name: pulumi.String("log_min_duration_statement"), Value: pulumi.String("1000")},
-			rds.ParameterGroupParameterArgs{Name: pulumi.String("password_encryption"), Value: pulumi.String("scram-sha-256")},
-		},
-		Tags: b.tags("postgres-params"),
+		Family:     pulumi.String("postgres" + major),
+		Parameters: params,
+		Tags:       b.tags("postgres-params"),
 	}, b.opts()...)
 }
 

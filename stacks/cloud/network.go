@@ -31,9 +31,14 @@ type network struct {
 	vpc            *ec2.Vpc
 	publicSubnets  pulumi.StringArray
 	privateSubnets pulumi.StringArray
+	// peering, with a standby region, joins the VPC to the standby's.
+	peering         *ec2.VpcPeeringConnection
+	peeringAccepter *ec2.VpcPeeringConnectionAccepter
 }
 
-func (b *builder) network() (*network, error) {
+// network is the VPC; with a standby site, peered with the standby's, its
+// private subnets routing the standby's range through the peering.
+func (b *builder) network(site *standbySite) (*network, error) {
 	c := b.cfg.Cloud
 	plan, err := SubnetPlan(c.VpcCidr, c.AvailabilityZones)
 	if err != nil {
@@ -63,6 +68,13 @@ func (b *builder) network() (*network, error) {
 		return nil, err
 	}
 	n := &network{vpc: vpc}
+	var rtOpts []pulumi.ResourceOption
+	if site != nil {
+		if n.peering, n.peeringAccepter, err = b.peer(vpc, site); err != nil {
+			return nil, err
+		}
+		rtOpts = append(rtOpts, pulumi.DependsOn([]pulumi.Resource{n.peeringAccepter}))
+	}
 	var nats []*ec2.NatGateway
 	for i := 0; i < c.AvailabilityZones; i++ {
 		az := zone(i)
@@ -112,11 +124,17 @@ func (b *builder) network() (*network, error) {
 		}
 		// With a single NAT gateway every zone routes through it.
 		nat := nats[min(i, len(nats)-1)]
+		routes := ec2.RouteTableRouteArray{ec2.RouteTableRouteArgs{CidrBlock: pulumi.String("0.0.0.0/0"), NatGatewayId: nat.ID()}}
+		if n.peering != nil {
+			// Inline, as the table's other route: a table with inline
+			// routes cannot also take Route resources.
+			routes = append(routes, ec2.RouteTableRouteArgs{CidrBlock: pulumi.String(c.StandbyVpcCidr), VpcPeeringConnectionId: n.peering.ID()})
+		}
 		rt, err := ec2.NewRouteTable(b.ctx, b.name(fmt.Sprintf("private-%d", i+1)), &ec2.RouteTableArgs{
 			VpcId:  vpc.ID(),
-			Routes: ec2.RouteTableRouteArray{ec2.RouteTableRouteArgs{CidrBlock: pulumi.String("0.0.0.0/0"), NatGatewayId: nat.ID()}},
+			Routes: routes,
 			Tags:   b.tags(fmt.Sprintf("private-%d", i+1)),
-		}, b.opts()...)
+		}, b.opts(rtOpts...)...)
 		if err != nil {
 			return nil, err
 		}

@@ -15,6 +15,14 @@ import (
 	"github.com/nextflow-crm/nfx/internal/model"
 )
 
+// FenceParameter is the PostgreSQL setting `nfx failover` turns on in the
+// former primary's parameter group (and the program keeps on once the
+// standby is promoted): every new transaction is read-only. RDS applies it
+// without a restart (a dynamic parameter); sessions take it up at their
+// next transaction unless they set it themselves (PostgreSQL docs,
+// "default_transaction_read_only").
+const FenceParameter = "default_transaction_read_only"
+
 // standbyZones is how many zones the standby's subnets span: an RDS subnet
 // group takes subnets in two zones at least.
 const standbyZones = 2
@@ -23,21 +31,29 @@ const standbyZones = 2
 // a cross-region read replica of the database and a replica of the
 // backups' bucket, each encrypted with a key of that region. No cluster
 // runs there: the region holds the data a failover starts from, not a
-// second copy of the workloads.
+// second copy of the workloads. Once `nfx failover` has promoted it
+// (cloud.standbyPromoted), its database is the writer.
 type standby struct {
 	db     *rds.Instance
 	bucket *s3.BucketV2
 }
 
-// standby builds the second region's resources, under the platform, with
-// a provider of their own (every resource of the returned builder is that
-// region's, tagged with it).
-func (rz *realisation) standby(primaryBucket *s3.BucketV2, primaryVersioning *s3.BucketVersioningV2) (*standby, error) {
-	c := rz.cfg.Cloud
+// standbySite is the second region's provider and network, made before
+// the primary's network, which peers with it.
+type standbySite struct {
+	b       *builder
+	vpc     *ec2.Vpc
+	subnets []*ec2.Subnet
+}
+
+// standbySite makes the second region's provider and VPC, with private
+// subnets in two zones (an RDS subnet group takes two at least); every
+// resource of the returned builder is that region's, tagged with it.
+func (b *builder) standbySite() (*standbySite, error) {
+	c := b.cfg.Cloud
 	if c.StandbyRegion == "" {
 		return nil, nil
 	}
-	b := rz.builder
 	provider, err := aws.NewProvider(b.ctx, b.name("standby-aws"), &aws.ProviderArgs{
 		Region: pulumi.String(c.StandbyRegion),
 	}, b.opts()...)
@@ -46,6 +62,59 @@ func (rz *realisation) standby(primaryBucket *s3.BucketV2, primaryVersioning *s3
 	}
 	sb := *b
 	sb.prefix, sb.region, sb.awsProvider = b.prefix+"-standby", c.StandbyRegion, provider
+	plan, err := SubnetPlan(c.StandbyVpcCidr, standbyZones)
+	if err != nil {
+		return nil, err
+	}
+	vpc, err := ec2.NewVpc(sb.ctx, sb.name("vpc"), &ec2.VpcArgs{
+		CidrBlock: pulumi.String(c.StandbyVpcCidr), EnableDnsHostnames: pulumi.Bool(true), EnableDnsSupport: pulumi.Bool(true),
+		Tags: sb.tags("vpc"),
+	}, sb.opts()...)
+	if err != nil {
+		return nil, err
+	}
+	site := &standbySite{b: &sb, vpc: vpc}
+	zone := sb.zones()
+	for i := 0; i < standbyZones; i++ {
+		sn, err := ec2.NewSubnet(sb.ctx, sb.name(fmt.Sprintf("private-%d", i+1)), &ec2.SubnetArgs{
+			VpcId: vpc.ID(), CidrBlock: pulumi.String(plan.Private[i]), AvailabilityZone: zone(i),
+			Tags: sb.tags(fmt.Sprintf("private-%d", i+1)),
+		}, sb.opts()...)
+		if err != nil {
+			return nil, err
+		}
+		site.subnets = append(site.subnets, sn)
+	}
+	return site, nil
+}
+
+// peer connects the primary's VPC to the standby's: the connection is
+// requested from the primary's region and accepted in the standby's (a
+// peering across regions cannot be accepted by its requester). Routes
+// through it are added where the peering is active, after the accepter.
+func (b *builder) peer(vpc *ec2.Vpc, site *standbySite) (*ec2.VpcPeeringConnection, *ec2.VpcPeeringConnectionAccepter, error) {
+	pcx, err := ec2.NewVpcPeeringConnection(b.ctx, b.name("peering"), &ec2.VpcPeeringConnectionArgs{
+		VpcId: vpc.ID(), PeerVpcId: site.vpc.ID(), PeerRegion: pulumi.String(b.cfg.Cloud.StandbyRegion),
+		Tags: b.tags("peering"),
+	}, b.opts()...)
+	if err != nil {
+		return nil, nil, err
+	}
+	sb := site.b
+	accepter, err := ec2.NewVpcPeeringConnectionAccepter(sb.ctx, sb.name("peering"), &ec2.VpcPeeringConnectionAccepterArgs{
+		VpcPeeringConnectionId: pcx.ID(), AutoAccept: pulumi.Bool(true), Tags: sb.tags("peering"),
+	}, sb.opts()...)
+	return pcx, accepter, err
+}
+
+// standby builds the second region's data stores in its site: the
+// database's replica (or, once promoted, the writer) and the backups'.
+func (rz *realisation) standby(site *standbySite, primaryBucket *s3.BucketV2, primaryVersioning *s3.BucketVersioningV2) (*standby, error) {
+	if site == nil {
+		return nil, nil
+	}
+	c := rz.cfg.Cloud
+	b, sb := rz.builder, site.b
 	key, err := kms.NewKey(sb.ctx, sb.name("key"), &kms.KeyArgs{
 		Description:          pulumi.String(fmt.Sprintf("Encrypts the standby copy of %s's data in %s", b.stack, c.StandbyRegion)),
 		EnableKeyRotation:    pulumi.Bool(true),
@@ -55,11 +124,11 @@ func (rz *realisation) standby(primaryBucket *s3.BucketV2, primaryVersioning *s3
 	if err != nil {
 		return nil, err
 	}
-	subnets, sg, err := sb.standbyNetwork()
+	subnets, sg, err := sb.standbyNetwork(site, rz.net)
 	if err != nil {
 		return nil, err
 	}
-	params, err := sb.postgresParams()
+	params, err := sb.postgresParams(false)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +141,7 @@ func (rz *realisation) standby(primaryBucket *s3.BucketV2, primaryVersioning *s3
 	// hour. Its storage grows as the primary's may. Single-AZ: a failover
 	// promotes it and turns Multi-AZ on. Building it copies a snapshot
 	// across regions, which can take hours: up waits four.
-	db, err := rds.NewInstance(sb.ctx, sb.name("postgres"), &rds.InstanceArgs{
+	args := &rds.InstanceArgs{
 		ReplicateSourceDb:       rz.db.primary.Arn,
 		InstanceClass:           pulumi.String(c.DBInstanceClass),
 		StorageEncrypted:        pulumi.Bool(true),
@@ -90,9 +159,28 @@ func (rz *realisation) standby(primaryBucket *s3.BucketV2, primaryVersioning *s3
 		AutoMinorVersionUpgrade: pulumi.Bool(true),
 		CopyTagsToSnapshot:      pulumi.Bool(true),
 		Tags:                    sb.tags("postgres"),
-	}, sb.opts(pulumi.Timeouts(&pulumi.CustomTimeouts{Create: "4h", Update: "4h"}))...)
+	}
+	if c.StandbyPromoted != "" {
+		// What `nfx failover` made of it (internal/failover): promoted
+		// (no source: the provider would promote it again, or, on an
+		// instance promoted already, do nothing), Multi-AZ, and the final
+		// snapshot a writer's data deserves. This is the state the
+		// failover leaves, so that the next preview changes nothing here.
+		args.ReplicateSourceDb = nil
+		args.MultiAz = pulumi.Bool(true)
+		args.SkipFinalSnapshot = pulumi.Bool(false)
+		args.FinalSnapshotIdentifier = pulumi.String(sb.name("postgres-final"))
+	}
+	db, err := rds.NewInstance(sb.ctx, sb.name("postgres"), args,
+		sb.opts(pulumi.Timeouts(&pulumi.CustomTimeouts{Create: "4h", Update: "4h"}))...)
 	if err != nil {
 		return nil, err
+	}
+	if c.StandbyPromoted != "" {
+		// The workloads write to the promoted database, through the
+		// peering; nothing reads the former primary's replica.
+		rz.values[string(model.EndpointDB)] = db.Address
+		rz.values[string(model.EndpointDBRead)] = db.Address
 	}
 	bucket, versioning, err := sb.backups()
 	if err != nil {
@@ -104,31 +192,29 @@ func (rz *realisation) standby(primaryBucket *s3.BucketV2, primaryVersioning *s3
 	return &standby{db: db, bucket: bucket}, nil
 }
 
-// standbyNetwork is the standby's VPC (cloud.standbyVpcCidr): private
-// subnets in two zones, with no route out (nothing there reaches the
-// Internet until a failover builds there), the database's subnet group and
-// a security group that admits no one yet.
-func (b *builder) standbyNetwork() (*rds.SubnetGroup, *ec2.SecurityGroup, error) {
+// standbyNetwork is the standby's database network: its subnets route
+// only to the primary's VPC, through the peering (nothing there reaches
+// the Internet until a failover builds there), and its security group
+// admits PostgreSQL from the primary's private subnets only (a security
+// group cannot name another region's), where the cluster's nodes run: a
+// promoted standby serves the primary's workloads from its first minute.
+func (b *builder) standbyNetwork(site *standbySite, primary *network) (*rds.SubnetGroup, *ec2.SecurityGroup, error) {
 	c := b.cfg.Cloud
-	plan, err := SubnetPlan(c.StandbyVpcCidr, standbyZones)
+	rt, err := ec2.NewRouteTable(b.ctx, b.name("private"), &ec2.RouteTableArgs{
+		VpcId: site.vpc.ID(),
+		Routes: ec2.RouteTableRouteArray{ec2.RouteTableRouteArgs{
+			CidrBlock: pulumi.String(c.VpcCidr), VpcPeeringConnectionId: primary.peering.ID(),
+		}},
+		Tags: b.tags("private"),
+	}, b.opts(pulumi.DependsOn([]pulumi.Resource{primary.peeringAccepter}))...)
 	if err != nil {
 		return nil, nil, err
 	}
-	vpc, err := ec2.NewVpc(b.ctx, b.name("vpc"), &ec2.VpcArgs{
-		CidrBlock: pulumi.String(c.StandbyVpcCidr), EnableDnsHostnames: pulumi.Bool(true), EnableDnsSupport: pulumi.Bool(true),
-		Tags: b.tags("vpc"),
-	}, b.opts()...)
-	if err != nil {
-		return nil, nil, err
-	}
-	zone := b.zones()
 	var ids pulumi.StringArray
-	for i := 0; i < standbyZones; i++ {
-		sn, err := ec2.NewSubnet(b.ctx, b.name(fmt.Sprintf("private-%d", i+1)), &ec2.SubnetArgs{
-			VpcId: vpc.ID(), CidrBlock: pulumi.String(plan.Private[i]), AvailabilityZone: zone(i),
-			Tags: b.tags(fmt.Sprintf("private-%d", i+1)),
-		}, b.opts()...)
-		if err != nil {
+	for i, sn := range site.subnets {
+		if _, err := ec2.NewRouteTableAssociation(b.ctx, b.name(fmt.Sprintf("private-%d", i+1)), &ec2.RouteTableAssociationArgs{
+			SubnetId: sn.ID(), RouteTableId: rt.ID(),
+		}, b.opts()...); err != nil {
 			return nil, nil, err
 		}
 		ids = append(ids, sn.ID().ToStringOutput())
@@ -139,10 +225,19 @@ func (b *builder) standbyNetwork() (*rds.SubnetGroup, *ec2.SecurityGroup, error)
 	if err != nil {
 		return nil, nil, err
 	}
+	plan, err := SubnetPlan(c.VpcCidr, c.AvailabilityZones)
+	if err != nil {
+		return nil, nil, err
+	}
 	sg, err := ec2.NewSecurityGroup(b.ctx, b.name("postgres-sg"), &ec2.SecurityGroupArgs{
-		VpcId:       vpc.ID(),
-		Description: pulumi.String("The standby database: no one connects until a failover"),
-		Tags:        b.tags("postgres-sg"),
+		VpcId:       site.vpc.ID(),
+		Description: pulumi.String("The standby database: PostgreSQL from the primary's private subnets only"),
+		Ingress: ec2.SecurityGroupIngressArray{ec2.SecurityGroupIngressArgs{
+			Protocol: pulumi.String("tcp"), FromPort: pulumi.Int(model.PostgresPort), ToPort: pulumi.Int(model.PostgresPort),
+			CidrBlocks:  pulumi.ToStringArray(plan.Private),
+			Description: pulumi.String("from the primary region's nodes, through the peering"),
+		}},
+		Tags: b.tags("postgres-sg"),
 	}, b.opts()...)
 	if err != nil {
 		return nil, nil, err
@@ -223,5 +318,6 @@ func standbyOutputs(c model.CloudConfig, s *standby) pulumi.Map {
 		"region":   pulumi.String(c.StandbyRegion),
 		"database": s.db.Identifier,
 		"bucket":   s.bucket.Bucket,
+		"promoted": pulumi.String(c.StandbyPromoted),
 	}
 }

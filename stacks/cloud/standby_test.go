@@ -1,12 +1,19 @@
 package cloud_test
 
 import (
+	"encoding/json"
+	"fmt"
+	"maps"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+
 	"github.com/nextflow-crm/nfx/internal/cost"
 	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/internal/offline"
 	"github.com/nextflow-crm/nfx/stacks/cloud"
 )
 
@@ -83,18 +90,14 @@ func TestStandbyRegion(t *testing.T) {
 	if subnets != 2 {
 		t.Errorf("%d standby subnets; an RDS subnet group takes two zones", subnets)
 	}
-	for _, typ := range []string{"aws:ec2/internetGateway:InternetGateway", "aws:ec2/natGateway:NatGateway", "aws:eks/cluster:Cluster", "aws:ec2/routeTable:RouteTable"} {
+	for _, typ := range []string{"aws:ec2/internetGateway:InternetGateway", "aws:ec2/natGateway:NatGateway", "aws:eks/cluster:Cluster"} {
 		for _, r := range byType(res, typ) {
 			if r.Provider == provider {
 				t.Errorf("the standby region has a %s (%s)", typ, r.Name)
 			}
 		}
 	}
-	for _, sg := range byType(res, "aws:ec2/securityGroup:SecurityGroup") {
-		if sg.Provider == provider && sg.Inputs["ingress"] != nil {
-			t.Errorf("the standby's security group admits %v", sg.Inputs["ingress"])
-		}
-	}
+	checkPeering(t, res, provider)
 	reps := byType(res, "aws:s3/bucketReplicationConfig:BucketReplicationConfig")
 	if len(reps) != 1 || reps[0].Provider != "" {
 		t.Fatalf("replication configs: %v (want one, on the primary's bucket, in its region)", reps)
@@ -162,4 +165,200 @@ func TestStandbyCost(t *testing.T) {
 			t.Errorf("%s: unpriced %v, want %v", c.region, unpriced, want)
 		}
 	}
+}
+
+// checkPeering: the regions' VPCs are peered, requested from the primary's
+// region and accepted in the standby's (AWS's rule for peering across
+// regions); the standby's subnets route only to the primary's VPC, through
+// the peering, and the primary's private subnets (the nodes') route the
+// standby's range through it; the standby's database admits PostgreSQL
+// from those subnets only.
+func checkPeering(t *testing.T, res *offline.Result, provider string) {
+	t.Helper()
+	pcx := byType(res, "aws:ec2/vpcPeeringConnection:VpcPeeringConnection")
+	acc := byType(res, "aws:ec2/vpcPeeringConnectionAccepter:VpcPeeringConnectionAccepter")
+	if len(pcx) != 1 || pcx[0].Provider != "" || pcx[0].Inputs["peerRegion"] != "ap-southeast-1" || pcx[0].Inputs["autoAccept"] != nil {
+		t.Fatalf("peering requests: %v (want one, from the primary's region, naming the standby's, not accepting itself)", pcx)
+	}
+	if len(acc) != 1 || acc[0].Provider != provider || acc[0].Inputs["autoAccept"] != true {
+		t.Fatalf("peering accepters: %v (want one, in the standby's region, accepting)", acc)
+	}
+	plan, err := cloud.SubnetPlan("10.40.0.0/16", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var standbyTables, peered int
+	for _, rt := range byType(res, "aws:ec2/routeTable:RouteTable") {
+		routes, _ := rt.Inputs["routes"].([]any)
+		for _, r := range routes {
+			m := r.(map[string]any)
+			if m["vpcPeeringConnectionId"] == nil {
+				if rt.Provider == provider {
+					t.Errorf("the standby's route table %s routes %v elsewhere than through the peering", rt.Name, m["cidrBlock"])
+				}
+				continue
+			}
+			want := "10.41.0.0/16"
+			if rt.Provider == provider {
+				want = "10.40.0.0/16"
+			} else {
+				peered++
+			}
+			if m["cidrBlock"] != want {
+				t.Errorf("%s routes %v through the peering, want %s", rt.Name, m["cidrBlock"], want)
+			}
+		}
+		if rt.Provider == provider {
+			standbyTables++
+		}
+	}
+	if standbyTables != 1 || peered != 3 {
+		t.Errorf("%d standby route tables, %d of the primary's routing to the standby; want 1 and the 3 private ones", standbyTables, peered)
+	}
+	for _, sg := range byType(res, "aws:ec2/securityGroup:SecurityGroup") {
+		if sg.Provider != provider {
+			continue
+		}
+		in, _ := sg.Inputs["ingress"].([]any)
+		if len(in) != 1 {
+			t.Fatalf("the standby's security group admits %v", sg.Inputs["ingress"])
+		}
+		rule := in[0].(map[string]any)
+		if rule["fromPort"] != float64(model.PostgresPort) || rule["toPort"] != float64(model.PostgresPort) || fmt.Sprint(rule["cidrBlocks"]) != fmt.Sprint(plan.Private) {
+			t.Errorf("the standby's security group admits %v, want PostgreSQL from %v", rule, plan.Private)
+		}
+	}
+}
+
+// promotedValues are standbyValues once `nfx failover` has promoted the
+// standby and written it back.
+var promotedValues = map[string]string{"cloud": `{"standbyRegion": "ap-southeast-1", "standbyPromoted": "2026-12-07T04:00:00Z"}`}
+
+// Once promoted, the standby's instance is what the failover made of it
+// (no source, Multi-AZ, a final snapshot), the workloads use it, the
+// former primary's parameter group keeps the fence, and nothing else of
+// the stage changes: every other resource's inputs are those of the
+// replicating standby's program.
+func TestStandbyPromoted(t *testing.T) {
+	address := func(typ, name string) resource.PropertyMap {
+		if typ == "aws:rds/instance:Instance" {
+			return resource.PropertyMap{"address": resource.NewStringProperty(name + ".rds.test")}
+		}
+		return nil
+	}
+	before, after := &offline.Recorder{Computed: address}, &offline.Recorder{Computed: address}
+	resBefore, err := offline.RunWith(model.Cloud, raw(standbyValues), before)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resAfter, err := offline.RunWith(model.Cloud, raw(promotedValues), after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := crmEnv(t, resBefore)["DATABASE_HOST"]; got != "nextflow-postgres.rds.test" {
+		t.Errorf("replicating: the CRM's database is %q", got)
+	}
+	if got := crmEnv(t, resAfter)["DATABASE_HOST"]; got != "nextflow-standby-postgres.rds.test" {
+		t.Errorf("promoted: the CRM's database is %q, want the promoted standby", got)
+	}
+	was := map[string]offline.Resource{}
+	for _, r := range resBefore.Plan.Resources {
+		was[r.Type+" "+r.Name] = r
+	}
+	changed := map[string]string{}
+	for _, r := range resAfter.Plan.Resources {
+		old, ok := was[r.Type+" "+r.Name]
+		if !ok {
+			t.Errorf("promoted: a new %s %s", r.Type, r.Name)
+			continue
+		}
+		delete(was, r.Type+" "+r.Name)
+		if d := inputDiff(old.Inputs, r.Inputs); d != "" {
+			changed[r.Name] = d
+		}
+	}
+	for k := range was {
+		t.Errorf("promoted: %s is gone", k)
+	}
+	const fence = `{"applyMethod":"immediate","name":"default_transaction_read_only","value":"1"}`
+	want := map[string]string{
+		"nextflow-standby-postgres": "finalSnapshotIdentifier: <nil> -> \"nextflow-standby-postgres-final\"; multiAz: false -> true; replicateSourceDb: \"[unknown]\" -> <nil>; skipFinalSnapshot: true -> false",
+		"nextflow-postgres-params":  "parameters: +" + fence,
+	}
+	followers := 0
+	for name, d := range changed {
+		if d == "follows the writer" {
+			followers++
+			continue
+		}
+		if want[name] != d {
+			t.Errorf("promoted: %s changed: %s\n want: %s", name, d, want[name])
+		}
+		delete(want, name)
+	}
+	for name, d := range want {
+		t.Errorf("promoted: %s unchanged, want %s", name, d)
+	}
+	if followers == 0 {
+		t.Error("promoted: no workload follows the writer")
+	}
+}
+
+// inputDiff says how a resource's inputs changed, key by key: scalars as
+// old -> new (JSON), lists by the items added (+) and removed (-); a
+// change that is only the database's address moving to the promoted
+// standby is "follows the writer".
+func inputDiff(old, cur map[string]any) string {
+	js := func(v any) string {
+		if v == nil {
+			return "<nil>"
+		}
+		b, _ := json.Marshal(v)
+		return string(b)
+	}
+	if strings.ReplaceAll(js(cur), "nextflow-standby-postgres.rds.test", "nextflow-postgres.rds.test") == js(old) && js(cur) != js(old) {
+		return "follows the writer"
+	}
+	keys := map[string]bool{}
+	for k := range old {
+		keys[k] = true
+	}
+	for k := range cur {
+		keys[k] = true
+	}
+	var out []string
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
+		a, b := old[k], cur[k]
+		if js(a) == js(b) {
+			continue
+		}
+		la, okA := a.([]any)
+		lb, okB := b.([]any)
+		if !okA || !okB {
+			out = append(out, fmt.Sprintf("%s: %s -> %s", k, js(a), js(b)))
+			continue
+		}
+		count := map[string]int{}
+		for _, e := range la {
+			count[js(e)]--
+		}
+		for _, e := range lb {
+			count[js(e)]++
+		}
+		var ch []string
+		for _, e := range slices.Sorted(maps.Keys(count)) {
+			switch n := count[e]; {
+			case n > 0:
+				ch = append(ch, "+"+e)
+			case n < 0:
+				ch = append(ch, "-"+e)
+			}
+		}
+		out = append(out, k+": "+strings.Join(ch, " "))
+	}
+	return strings.Join(out, "; ")
+}
+
+func crmEnv(t *testing.T, res *offline.Result) map[string]any {
+	return envOf(at(object(t, res, "Deployment", "crm"), "spec", "template", "spec", "containers", 0))
 }

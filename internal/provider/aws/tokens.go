@@ -39,6 +39,11 @@ var Free = map[string]string{
 	"aws:ec2/vpc:Vpc": "no charge", "aws:ec2/subnet:Subnet": "no charge", "aws:ec2/internetGateway:InternetGateway": "no charge",
 	"aws:ec2/routeTable:RouteTable": "no charge", "aws:ec2/routeTableAssociation:RouteTableAssociation": "no charge",
 	SecurityGroup: "no charge", "aws:rds/subnetGroup:SubnetGroup": "no charge",
+	// VPC pricing: a peering connection has no hourly charge; what crosses
+	// it between regions is billed as inter-region transfer, which is the
+	// workloads' traffic to a promoted standby only.
+	"aws:ec2/vpcPeeringConnection:VpcPeeringConnection":                 "no hourly charge; traffic across it is inter-region transfer",
+	"aws:ec2/vpcPeeringConnectionAccepter:VpcPeeringConnectionAccepter": "no charge",
 	DBParameterGroup: "no charge", "aws:elasticache/subnetGroup:SubnetGroup": "no charge",
 	"aws:eks/addon:Addon":                                     "EKS add-ons have no charge; their pods run on the priced nodes",
 	"aws:eks/accessEntry:AccessEntry":                         "no charge",
