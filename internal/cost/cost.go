@@ -326,6 +326,8 @@ func (e *Estimate) aws(cfg *model.Config, p *plan.Plan) error {
 			e.usd("alarm "+r.Name, "infrastructure", t.AlarmMonth, t.AlarmMonth, fmt.Sprintf("$%.2f/month", t.AlarmMonth))
 		case r.Type == aws.KMSKey:
 			e.usd("KMS key", "infrastructure", t.KMSKeyMonth, t.KMSKeyMonth, fmt.Sprintf("$%.2f/month", t.KMSKeyMonth))
+		case r.Type == aws.HostedZone:
+			e.usd("private DNS zone", "infrastructure", t.HostedZoneMonth, t.HostedZoneMonth, fmt.Sprintf("$%.2f/month", t.HostedZoneMonth))
 		case r.Type == "kubernetes:helm.sh/v3:Release" && in["chart"] == "kube-prometheus-stack":
 			// Its pods run on the priced nodes; Prometheus's volume is its own.
 			values, _ := in["values"].(map[string]any)

@@ -76,6 +76,22 @@ func ClusterName(stack string) string {
 	return "nextflow-" + awsName(stack, 100-len("nextflow-"), false)
 }
 
+// PrivateZone is the private DNS zone of a stack with a standby region,
+// in both regions' VPCs: the workloads reach the database by its names
+// there (WriterName, ReaderName), which `nfx failover` moves to the
+// promoted standby. A DNS label is at most 63 characters; .internal is the
+// top-level domain kept for private use (ICANN, 2024).
+func PrivateZone(stack string) string {
+	return awsName(stack, 63, true) + ".nextflow.internal"
+}
+
+// WriterName is the database's writer in PrivateZone; ReaderName its read
+// endpoint (the read replica with cloud.dbReadReplica, else the writer).
+func WriterName(stack string) string { return "postgres." + PrivateZone(stack) }
+
+// ReaderName: see WriterName.
+func ReaderName(stack string) string { return "postgres-read." + PrivateZone(stack) }
+
 // BucketPrefix is the backup bucket's name prefix: S3 takes lowercase
 // letters, digits, dots and hyphens, and the provider's bucketPrefix at
 // most 37 characters (it appends a unique suffix to reach S3's 63).

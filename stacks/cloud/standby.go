@@ -9,6 +9,7 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/route53"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/s3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -176,11 +177,8 @@ func (rz *realisation) standby(site *standbySite, primaryBucket *s3.BucketV2, pr
 	if err != nil {
 		return nil, err
 	}
-	if c.StandbyPromoted != "" {
-		// The workloads write to the promoted database, through the
-		// peering; nothing reads the former primary's replica.
-		rz.values[string(model.EndpointDB)] = db.Address
-		rz.values[string(model.EndpointDBRead)] = db.Address
+	if err := rz.databaseNames(site, db); err != nil {
+		return nil, err
 	}
 	bucket, versioning, err := sb.backups()
 	if err != nil {
@@ -191,6 +189,58 @@ func (rz *realisation) standby(site *standbySite, primaryBucket *s3.BucketV2, pr
 	}
 	return &standby{db: db, bucket: bucket}, nil
 }
+
+// databaseNames are the names the workloads reach the database by, with a
+// standby region: CNAMEs in a private zone of both regions' VPCs, 30
+// seconds long, to the primary (and its read replica) while the standby
+// replicates, to the standby once promoted. `nfx failover` moves them
+// (internal/failover) as this program would: after it, the workloads
+// reconnect to the promoted database without an up, and the next preview
+// leaves them as they are.
+func (rz *realisation) databaseNames(site *standbySite, standbyDB *rds.Instance) error {
+	b, c := rz.builder, rz.cfg.Cloud
+	zone, err := route53.NewZone(b.ctx, b.name("internal"), &route53.ZoneArgs{
+		Name:    pulumi.String(PrivateZone(b.stack)),
+		Comment: pulumi.String("The database's names in both regions (nfx failover moves them)"),
+		Vpcs: route53.ZoneVpcArray{
+			route53.ZoneVpcArgs{VpcId: rz.net.vpc.ID(), VpcRegion: pulumi.String(c.Region)},
+			route53.ZoneVpcArgs{VpcId: site.vpc.ID(), VpcRegion: pulumi.String(c.StandbyRegion)},
+		},
+		Tags: b.tags("internal"),
+	}, b.opts()...)
+	if err != nil {
+		return err
+	}
+	writer, reader := rz.db.primary.Address, rz.db.primary.Address
+	if rz.db.replica != nil {
+		reader = rz.db.replica.Address
+	}
+	if c.StandbyPromoted != "" {
+		writer, reader = standbyDB.Address, standbyDB.Address
+	}
+	for _, n := range []struct {
+		endpoint model.Endpoint
+		name     string
+		target   pulumi.StringOutput
+	}{
+		{model.EndpointDB, WriterName(b.stack), writer},
+		{model.EndpointDBRead, ReaderName(b.stack), reader},
+	} {
+		if _, err := route53.NewRecord(b.ctx, b.name(string(n.endpoint)+"-name"), &route53.RecordArgs{
+			ZoneId: zone.ZoneId, Name: pulumi.String(n.name), Type: pulumi.String("CNAME"),
+			Ttl: pulumi.Int(NameTTL), Records: pulumi.StringArray{n.target},
+		}, b.opts()...); err != nil {
+			return err
+		}
+		rz.values[string(n.endpoint)] = pulumi.String(n.name).ToStringOutput()
+	}
+	return nil
+}
+
+// NameTTL is how long, in seconds, a resolver keeps the database's names:
+// how long after `nfx failover` moves them a new connection may still
+// reach the former writer (fenced read-only by then).
+const NameTTL = 30
 
 // standbyNetwork is the standby's database network: its subnets route
 // only to the primary's VPC, through the peering (nothing there reaches

@@ -23,6 +23,9 @@ type PriceTable struct {
 	AlarmMonth     float64 // per standard alarm-month
 	KMSKeyMonth    float64 // per customer key-month
 	LogsIngestGB   float64 // CloudWatch Logs, per GB ingested
+	// HostedZoneMonth is Route 53's, a global service: per hosted zone-month,
+	// of the first 25 (Route 53 pricing).
+	HostedZoneMonth float64
 }
 
 // PricesDate and PricesSource say where the table comes from. The figures
@@ -50,7 +53,7 @@ var Prices = map[string]PriceTable{
 		Cache:   map[string]float64{"cache.r6g.large": 0.206, "cache.r6g.xlarge": 0.411, "cache.m6g.large": 0.149},
 		NATHour: 0.045, PublicIPv4: 0.005,
 		EBSgp3GB: 0.08, RDSgp3GB: 0.115, S3GB: 0.023, NATGB: 0.045, TransferOut: 0.09, TransferRegion: 0.02,
-		AlarmMonth: 0.10, KMSKeyMonth: 1.00, LogsIngestGB: 0.50,
+		AlarmMonth: 0.10, KMSKeyMonth: 1.00, LogsIngestGB: 0.50, HostedZoneMonth: 0.50,
 	},
 	"ap-southeast-1": {
 		Region: "ap-southeast-1", EKSCluster: 0.10, EKSExtended: 0.60,
@@ -62,6 +65,6 @@ var Prices = map[string]PriceTable{
 		Cache:   map[string]float64{"cache.r6g.large": 0.262, "cache.r6g.xlarge": 0.524, "cache.m6g.large": 0.19},
 		NATHour: 0.059, PublicIPv4: 0.005,
 		EBSgp3GB: 0.096, RDSgp3GB: 0.138, S3GB: 0.025, NATGB: 0.059, TransferOut: 0.12, TransferRegion: 0.09,
-		AlarmMonth: 0.10, KMSKeyMonth: 1.00, LogsIngestGB: 0.70,
+		AlarmMonth: 0.10, KMSKeyMonth: 1.00, LogsIngestGB: 0.70, HostedZoneMonth: 0.50,
 	},
 }

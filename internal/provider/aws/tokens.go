@@ -23,6 +23,7 @@ const (
 	BucketLifecycle      = "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2"
 	MetricAlarm          = "aws:cloudwatch/metricAlarm:MetricAlarm"
 	KMSKey               = "aws:kms/key:Key"
+	HostedZone           = "aws:route53/zone:Zone"
 	RolePolicy           = "aws:iam/rolePolicy:RolePolicy"
 	RolePolicyAttachment = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 
@@ -44,7 +45,10 @@ var Free = map[string]string{
 	// workloads' traffic to a promoted standby only.
 	"aws:ec2/vpcPeeringConnection:VpcPeeringConnection":                 "no hourly charge; traffic across it is inter-region transfer",
 	"aws:ec2/vpcPeeringConnectionAccepter:VpcPeeringConnectionAccepter": "no charge",
-	DBParameterGroup: "no charge", "aws:elasticache/subnetGroup:SubnetGroup": "no charge",
+	// Route 53 bills the zone and the queries, not its records: the
+	// database's names, cached for 30 s, are asked a few times a minute.
+	"aws:route53/record:Record": "no charge; queries at Route 53's per-million rate, a few a minute",
+	DBParameterGroup:            "no charge", "aws:elasticache/subnetGroup:SubnetGroup": "no charge",
 	"aws:eks/addon:Addon":                                     "EKS add-ons have no charge; their pods run on the priced nodes",
 	"aws:eks/accessEntry:AccessEntry":                         "no charge",
 	"aws:eks/accessPolicyAssociation:AccessPolicyAssociation": "no charge",
