@@ -127,7 +127,7 @@ run the real Pulumi engine.`,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(NewCmdRender(io), NewCmdPlan(io), NewCmdAdvise(io), NewCmdDiff(io), NewCmdCost(io), NewCmdCapacity(io), NewCmdRoi(io), NewCmdCompliance(io), NewCmdReport(io), NewCmdMigrate(io), NewCmdUpgrade(io),
-		NewCmdRelease(io), NewCmdPromote(io), NewCmdLedger(io), NewCmdApprove(io), NewCmdReject(io), NewCmdRollback(io), NewCmdCI(io), NewCmdVerify(io))
+		NewCmdRelease(io), NewCmdPromote(io), NewCmdLedger(io), NewCmdApprove(io), NewCmdReject(io), NewCmdRollback(io), NewCmdCI(io), NewCmdVerify(io), NewCmdFailover(io))
 	for _, verb := range []string{"preview", "up", "destroy", "cancel"} {
 		root.AddCommand(NewCmdEngine(io, verb))
 	}

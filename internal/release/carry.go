@@ -58,6 +58,31 @@ func Carry(data []byte, r Release, cur Release) ([]byte, error) {
 	return yamlenc.Marshal(&doc)
 }
 
+// SetField writes field of the object at key (such as nextflow:cloud) in a
+// stack config file, as a plain string: its other fields, the file's other
+// keys and its comments stay.
+func SetField(data []byte, key, field, value string) ([]byte, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("not valid YAML: %w", err)
+	}
+	if len(doc.Content) == 0 {
+		doc = yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{{Kind: yaml.MappingNode}}}
+	}
+	top := doc.Content[0]
+	if top.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("expected a mapping with a `config:` key")
+	}
+	cfg := child(top, "config", yaml.MappingNode)
+	if cfg.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("`config:` must be a mapping")
+	}
+	if err := set(cfg, key, field, value); err != nil {
+		return nil, err
+	}
+	return yamlenc.Marshal(&doc)
+}
+
 // child is the value of key in mapping m, added as an empty node of kind
 // when absent.
 func child(m *yaml.Node, key string, kind yaml.Kind) *yaml.Node {

@@ -1,14 +1,12 @@
 package cloud
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"net"
-	"strings"
 
 	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/internal/provider/aws"
 )
 
 // Labels and taints of the node groups.
@@ -73,75 +71,22 @@ func NatGateways(c model.CloudConfig) int {
 // underscores, starting with a letter or digit); Pulumi's stack names may
 // also hold dots and run to 100 characters.
 func ClusterName(stack string) string {
-	return "nextflow-" + awsName(stack, 100-len("nextflow-"), false)
+	return "nextflow-" + aws.Name(stack, 100-len("nextflow-"), false)
 }
 
-// PrivateZone is the private DNS zone of a stack with a standby region,
-// in both regions' VPCs: the workloads reach the database by its names
-// there (WriterName, ReaderName), which `nfx failover` moves to the
-// promoted standby. A DNS label is at most 63 characters; .internal is the
-// top-level domain kept for private use (ICANN, 2024).
-func PrivateZone(stack string) string {
-	return awsName(stack, 63, true) + ".nextflow.internal"
-}
-
-// WriterName is the database's writer in PrivateZone; ReaderName its read
-// endpoint (the read replica with cloud.dbReadReplica, else the writer).
-func WriterName(stack string) string { return "postgres." + PrivateZone(stack) }
-
-// ReaderName: see WriterName.
-func ReaderName(stack string) string { return "postgres-read." + PrivateZone(stack) }
+// The database's names with a standby region (internal/provider/aws).
+var (
+	PrivateZone = aws.PrivateZone
+	WriterName  = aws.WriterName
+	ReaderName  = aws.ReaderName
+)
 
 // BucketPrefix is the backup bucket's name prefix: S3 takes lowercase
 // letters, digits, dots and hyphens, and the provider's bucketPrefix at
 // most 37 characters (it appends a unique suffix to reach S3's 63).
 func BucketPrefix(stack string) string {
 	const head, tail = "nextflow-", "-backups-"
-	return head + awsName(stack, 37-len(head)-len(tail), true) + tail
-}
-
-// awsName is a stack's name as an AWS name takes it: letters, digits and
-// single hyphens (lowercase where lower), at most n characters. A name
-// that had to change, or was cut short, ends in a hash of the whole, so
-// that two stacks never share one.
-func awsName(stack string, n int, lower bool) string {
-	var b strings.Builder
-	changed := false
-	for _, c := range stack {
-		switch {
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
-		case c >= 'A' && c <= 'Z':
-			if lower {
-				c += 'a' - 'A'
-			}
-		default:
-			if c != '-' {
-				changed = true
-			}
-			if b.Len() == 0 || strings.HasSuffix(b.String(), "-") {
-				changed = true
-				continue
-			}
-			c = '-'
-		}
-		b.WriteRune(c)
-	}
-	out := strings.TrimRight(b.String(), "-")
-	if out != b.String() || out == "" {
-		changed = true
-	}
-	if !changed && len(out) <= n {
-		return out
-	}
-	sum := sha256.Sum256([]byte(stack))
-	h := hex.EncodeToString(sum[:3])
-	if len(out) > n-len(h)-1 {
-		out = strings.TrimRight(out[:n-len(h)-1], "-")
-	}
-	if out == "" {
-		return h
-	}
-	return out + "-" + h
+	return head + aws.Name(stack, 37-len(head)-len(tail), true) + tail
 }
 
 // LogTypes are the control-plane logs sent to CloudWatch: all of them.

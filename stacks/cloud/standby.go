@@ -14,15 +14,12 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/nextflow-crm/nfx/internal/model"
+	nfxaws "github.com/nextflow-crm/nfx/internal/provider/aws"
 )
 
-// FenceParameter is the PostgreSQL setting `nfx failover` turns on in the
-// former primary's parameter group (and the program keeps on once the
-// standby is promoted): every new transaction is read-only. RDS applies it
-// without a restart (a dynamic parameter); sessions take it up at their
-// next transaction unless they set it themselves (PostgreSQL docs,
-// "default_transaction_read_only").
-const FenceParameter = "default_transaction_read_only"
+// FenceParameter makes every new transaction read-only (the former
+// primary's, once the standby is promoted).
+const FenceParameter = nfxaws.FenceParameter
 
 // standbyZones is how many zones the standby's subnets span: an RDS subnet
 // group takes subnets in two zones at least.
@@ -237,10 +234,8 @@ func (rz *realisation) databaseNames(site *standbySite, standbyDB *rds.Instance)
 	return nil
 }
 
-// NameTTL is how long, in seconds, a resolver keeps the database's names:
-// how long after `nfx failover` moves them a new connection may still
-// reach the former writer (fenced read-only by then).
-const NameTTL = 30
+// NameTTL is the database's names' TTL, in seconds.
+const NameTTL = nfxaws.NameTTL
 
 // standbyNetwork is the standby's database network: its subnets route
 // only to the primary's VPC, through the peering (nothing there reaches

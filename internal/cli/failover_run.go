@@ -1,0 +1,192 @@
+//go:build !nfxfront
+
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
+	"github.com/spf13/cobra"
+
+	"github.com/nextflow-crm/nfx/internal/engine"
+	"github.com/nextflow-crm/nfx/internal/failover"
+	"github.com/nextflow-crm/nfx/internal/files"
+	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/internal/promote"
+	"github.com/nextflow-crm/nfx/internal/provider/aws"
+	"github.com/nextflow-crm/nfx/internal/release"
+)
+
+func init() {
+	register("failover", func(c *cobra.Command, _ []string, io IO, o *FailoverOptions) error {
+		return runFailover(c.Context(), io, o)
+	})
+}
+
+// The failover's clock and how often it asks AWS again (tests run it on
+// a clock of their own; nil is the real one).
+var (
+	failoverPoll  = 15 * time.Second
+	failoverNow   func() time.Time
+	failoverSleep func(context.Context, time.Duration) error
+)
+
+func runFailover(ctx context.Context, io IO, o *FailoverOptions) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	in, err := o.resolve(io, false)
+	if err != nil {
+		return err
+	}
+	cc := in.Config.Cloud
+	if cc.StandbyRegion == "" {
+		return usagef("%s has no standby: %s is empty; fix: set it, nfx up --stage %s, and wait for the replica", in.Stack, model.FullKey("cloud.standbyRegion"), in.Stack)
+	}
+	if cc.StandbyPromoted != "" && o.DryRun {
+		return usagef("%s's standby in %s was promoted at %s (%s): it is the writer already; run without --dry-run to finish what that failover left (the fence, Multi-AZ, the names); a failover back needs a new standby in %s, which nfx does not build yet", in.Stack, cc.StandbyRegion, cc.StandbyPromoted, model.FullKey("cloud.standbyPromoted"), cc.Region)
+	}
+	// No up of the stack while its database moves, nor a second failover.
+	unlock, err := engine.Lock(in.ProjectDir, in.Stack)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	var b *stateBackend
+	if !o.DryRun {
+		// The ledger is opened first: a failover that could not be
+		// recorded is found out before it starts.
+		if b, err = openBackend(ctx, in.ProjectDir, o.Backend); err != nil {
+			return err
+		}
+		defer b.Close()
+	}
+	region := func(name string) (failover.Region, error) {
+		cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(name))
+		if err != nil {
+			return failover.Region{}, fmt.Errorf("AWS credentials for %s: %w", name, err)
+		}
+		return failover.Region{Name: name, RDS: rds.NewFromConfig(cfg), Metrics: cloudwatch.NewFromConfig(cfg)}, nil
+	}
+	primary, err := region(cc.Region)
+	if err != nil {
+		return err
+	}
+	standby, err := region(cc.StandbyRegion)
+	if err != nil {
+		return err
+	}
+	global, err := config.LoadDefaultConfig(ctx, config.WithRegion("us-east-1"))
+	if err != nil {
+		return err
+	}
+	mode := failover.Planned
+	if o.Unplanned {
+		mode = failover.Unplanned
+	}
+	rep, err := failover.Run(ctx, failover.Options{
+		Mode: mode, Primary: primary, Standby: standby, DNS: route53.NewFromConfig(global),
+		Target: failover.Target{
+			Stage: string(model.Cloud), PrimaryName: aws.PrimaryDB, StandbyName: aws.StandbyDB,
+			Zone: aws.PrivateZone(in.Stack), Names: []string{aws.WriterName(in.Stack), aws.ReaderName(in.Stack)},
+			TTL: aws.NameTTL * time.Second, BackupDays: cc.DBBackupDays, Fence: aws.FenceParameter,
+		},
+		AcceptUnknownLoss: o.AcceptUnknownLoss, DryRun: o.DryRun, Promoted: cc.StandbyPromoted != "",
+		OnPromoted: func(at time.Time) error {
+			if cc.StandbyPromoted != "" {
+				return nil
+			}
+			if err := writePromoted(in, at); err != nil {
+				return fmt.Errorf("%s could not be written (%w); fix: set %s: %q in it before the next up, then run nfx failover again", in.ConfigFile, err, model.FullKey("cloud.standbyPromoted"), at.Format(time.RFC3339))
+			}
+			return nil
+		},
+		Drain: o.Drain, CatchUp: o.CatchUp, Poll: failoverPoll, Now: failoverNow, Sleep: failoverSleep,
+		Log: func(s string) { fmt.Fprintf(io.Err, "nfx: failover: %s\n", s) },
+	})
+	if err != nil {
+		return err
+	}
+	if !o.DryRun {
+		if _, err := b.Ledger.Append(promote.Entry{Time: rep.Named, Kind: "failover", To: in.Stack, Actor: actor(), Note: failoverNote(rep)}); err != nil {
+			return fmt.Errorf("the failover is done and written to %s, but the ledger could not record it: %w", in.ConfigFile, err)
+		}
+	}
+	if o.JSON {
+		return printJSON(io, rep)
+	}
+	fmt.Fprintln(io.Out, failoverText(in.Stack, rep))
+	return nil
+}
+
+// writePromoted writes cloud.standbyPromoted into the stack's config,
+// checked by loading it again before it replaces the file.
+func writePromoted(in *stackInput, at time.Time) error {
+	data, err := model.ReadStackData(in.ConfigFile)
+	if err != nil {
+		return err
+	}
+	out, err := release.SetField(data, model.Namespace+":cloud", "standbyPromoted", at.UTC().Format(time.RFC3339))
+	if err != nil {
+		return err
+	}
+	raw, _, err := model.ParseStackFile(in.ConfigFile, out)
+	if err != nil {
+		return err
+	}
+	if cfg, ds := model.Load(string(in.Stage), raw, model.LoadOptions{Stack: in.Stack}); ds.HasErrors() || cfg.Cloud.StandbyPromoted == "" {
+		return fmt.Errorf("the config with it does not load: %s", ds.Error())
+	}
+	return files.WriteFile(in.ConfigFile, out)
+}
+
+// failoverNote is the ledger's line: what moved, how long it took, what
+// it may have lost.
+func failoverNote(r *failover.Report) string {
+	return fmt.Sprintf("%s: %s -> %s; RTO %s; %s", r.Mode, orUnknown(r.Primary), r.Standby, r.RTO.Round(time.Second), lossText(r))
+}
+
+func lossText(r *failover.Report) string {
+	switch {
+	case r.NoLoss:
+		return "RPO 0 (the standby held all the fenced primary wrote)"
+	case r.Resumed:
+		return "RPO as the run that promoted it reported (this run finished it)"
+	case r.LossUnknown:
+		return "RPO unknown (CloudWatch had no lag for the standby)"
+	default:
+		return fmt.Sprintf("RPO %s at most (commits after %s may be lost)", r.RPO.Round(time.Second), r.ReplayedTo.Format(time.RFC3339))
+	}
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "the former primary"
+	}
+	return s
+}
+
+func failoverText(stack string, r *failover.Report) string {
+	var b strings.Builder
+	if r.DryRun {
+		fmt.Fprintf(&b, "nfx failover (dry run) of %s: %s from %s to %s; nothing changed", stack, r.Mode, orUnknown(r.Primary), r.Standby)
+		if r.Mode == failover.Unplanned {
+			fmt.Fprintf(&b, "; now it would be %s", lossText(r))
+		}
+		return b.String()
+	}
+	fmt.Fprintf(&b, "nfx failover of %s: %s from %s to %s\n", stack, r.Mode, orUnknown(r.Primary), r.Standby)
+	fmt.Fprintf(&b, "  promoted at %s; the database's names moved at %s\n", r.Promoted.Format(time.RFC3339), r.Named.Format(time.RFC3339))
+	fmt.Fprintf(&b, "  RTO %s (from the start to a new connection reaching it); %s\n", r.RTO.Round(time.Second), lossText(r))
+	if r.FenceError != "" {
+		fmt.Fprintf(&b, "  the former primary is not fenced yet (%s): the next up fences it once its region answers\n", r.FenceError)
+	}
+	fmt.Fprintf(&b, "  %s is in the stack's config; next: nfx preview --stage %s", model.FullKey("cloud.standbyPromoted"), stack)
+	return b.String()
+}

@@ -1,0 +1,644 @@
+// Package failover moves the cloud stage's database to its standby region
+// (cloud.standbyRegion) through AWS's own APIs, as `nfx failover` runs it:
+// a planned switchover that loses nothing (the primary is fenced read-only
+// and the standby holds all it wrote before it is promoted), or an
+// unplanned failover, when the primary's region is lost, that promotes the
+// standby at once and reports how much it may have missed. Either way the
+// database's names (the CNAMEs the workloads use, stacks/cloud) move to the
+// promoted standby, so that the workloads follow without an up.
+//
+// Every step reads before it writes: a run that was stopped part-way is run
+// again and goes on from where AWS stands.
+package failover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
+	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
+)
+
+// RDS is what a failover asks of RDS in one region (*rds.Client).
+type RDS interface {
+	DescribeDBInstances(context.Context, *rds.DescribeDBInstancesInput, ...func(*rds.Options)) (*rds.DescribeDBInstancesOutput, error)
+	ModifyDBParameterGroup(context.Context, *rds.ModifyDBParameterGroupInput, ...func(*rds.Options)) (*rds.ModifyDBParameterGroupOutput, error)
+	ResetDBParameterGroup(context.Context, *rds.ResetDBParameterGroupInput, ...func(*rds.Options)) (*rds.ResetDBParameterGroupOutput, error)
+	PromoteReadReplica(context.Context, *rds.PromoteReadReplicaInput, ...func(*rds.Options)) (*rds.PromoteReadReplicaOutput, error)
+	ModifyDBInstance(context.Context, *rds.ModifyDBInstanceInput, ...func(*rds.Options)) (*rds.ModifyDBInstanceOutput, error)
+	RebootDBInstance(context.Context, *rds.RebootDBInstanceInput, ...func(*rds.Options)) (*rds.RebootDBInstanceOutput, error)
+}
+
+// Metrics is CloudWatch in one region (*cloudwatch.Client).
+type Metrics interface {
+	GetMetricData(context.Context, *cloudwatch.GetMetricDataInput, ...func(*cloudwatch.Options)) (*cloudwatch.GetMetricDataOutput, error)
+}
+
+// DNS is Route 53 (*route53.Client), a global service.
+type DNS interface {
+	ListHostedZonesByName(context.Context, *route53.ListHostedZonesByNameInput, ...func(*route53.Options)) (*route53.ListHostedZonesByNameOutput, error)
+	ChangeResourceRecordSets(context.Context, *route53.ChangeResourceRecordSetsInput, ...func(*route53.Options)) (*route53.ChangeResourceRecordSetsOutput, error)
+	GetChange(context.Context, *route53.GetChangeInput, ...func(*route53.Options)) (*route53.GetChangeOutput, error)
+}
+
+// Region is one region's clients.
+type Region struct {
+	Name    string
+	RDS     RDS
+	Metrics Metrics
+}
+
+// Mode is a planned switchover or an unplanned failover.
+type Mode string
+
+// The modes.
+const (
+	Planned   Mode = "switchover"
+	Unplanned Mode = "failover"
+)
+
+// Target names what the stage's program made (stacks/cloud): the instances
+// by their Name tags, the private zone and the database's names in it.
+type Target struct {
+	Stage       string // the nextflow.io/stage tag's value
+	PrimaryName string // the primary's Name tag
+	StandbyName string // the standby's Name tag
+	Zone        string // the private zone
+	Names       []string
+	TTL         time.Duration // the names' TTL
+	BackupDays  int
+	// Fence is the parameter that makes every new transaction read-only.
+	Fence string
+}
+
+// Options is one run.
+type Options struct {
+	Mode             Mode
+	Primary, Standby Region
+	DNS              DNS
+	Target
+	// AcceptUnknownLoss lets an unplanned failover promote a standby whose
+	// lag CloudWatch cannot say.
+	AcceptUnknownLoss bool
+	// Drain is how long, once the fence is in force, transactions that
+	// began before it have to end; CatchUp how long the standby then has
+	// to hold all the primary wrote; Wait the longest any other step waits.
+	Drain, CatchUp, Wait time.Duration
+	// Poll is how often a wait asks again.
+	Poll  time.Duration
+	Now   func() time.Time
+	Sleep func(context.Context, time.Duration) error
+	// Log says each step as it starts.
+	Log func(string)
+	// DryRun finds and checks the databases (and, unplanned, reads the
+	// standby's lag) and changes nothing.
+	DryRun bool
+	// Promoted says the stack's config records the promotion already: the
+	// run only finishes what an earlier one began, and refuses a standby
+	// that still replicates.
+	Promoted bool
+	// OnPromoted is called once the standby is the writer, before its names
+	// move: the config is written there, so that a run stopped after it
+	// leaves a config that says what AWS holds.
+	OnPromoted func(at time.Time) error
+}
+
+// Report is what a run did and measured.
+type Report struct {
+	Mode    Mode   `json:"mode"`
+	Primary string `json:"primary"` // region/identifier
+	Standby string `json:"standby"`
+	// Resumed: the standby was promoted already (a run stopped part-way).
+	Resumed bool `json:"resumed,omitempty"`
+	// DryRun: nothing was changed.
+	DryRun   bool      `json:"dryRun,omitempty"`
+	Started  time.Time `json:"started"`
+	Fenced   time.Time `json:"fenced,omitzero"`
+	CaughtUp time.Time `json:"caughtUp,omitzero"`
+	Promoted time.Time `json:"promoted"`
+	Named    time.Time `json:"named"`
+	// RTO is from the start to when a new connection by the database's
+	// names reaches the promoted standby (Named plus the names' TTL).
+	RTO time.Duration `json:"rto"`
+	// NoLoss: a switchover whose standby held all the fenced primary wrote.
+	NoLoss bool `json:"noLoss,omitempty"`
+	// ReplayedTo: an unplanned failover's standby had applied the primary's
+	// commits up to this time at least; later ones may be lost. Zero when
+	// CloudWatch could not say (LossUnknown).
+	ReplayedTo  time.Time `json:"replayedTo,omitzero"`
+	LossUnknown bool      `json:"lossUnknown,omitempty"`
+	// RPO is the loss bound: Started minus ReplayedTo (the primary may have
+	// failed earlier than the run started: the bound is an upper one).
+	RPO time.Duration `json:"rpo"`
+	// FenceError: the former primary could not be fenced (its region did
+	// not answer); the next up fences it once it does.
+	FenceError string `json:"fenceError,omitempty"`
+}
+
+// Run performs the failover and reports it.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	o.defaults()
+	rep := &Report{Mode: o.Mode, Started: o.Now().UTC()}
+	sb, err := o.find(ctx, o.Standby, o.StandbyName)
+	if err != nil {
+		return nil, err
+	}
+	sbID := aws.ToString(sb.DBInstanceIdentifier)
+	rep.Standby = o.Standby.Name + "/" + sbID
+	source := aws.ToString(sb.ReadReplicaSourceDBInstanceIdentifier)
+	var primaryID string
+	if source == "" {
+		if o.DryRun {
+			return nil, fmt.Errorf("the standby %s is promoted already: a failover would only finish what a stopped run began (its names, Multi-AZ, the config); fix: run it without --dry-run", rep.Standby)
+		}
+		// The run that promoted it measured the loss; this one cannot.
+		rep.Resumed, rep.LossUnknown = true, true
+		o.Log(fmt.Sprintf("the standby %s is promoted already: going on from there", rep.Standby))
+		// The former primary by its tag, to fence it if the run that
+		// promoted was stopped before it could.
+		if pr, err := o.find(ctx, o.Primary, o.PrimaryName); err == nil {
+			primaryID = aws.ToString(pr.DBInstanceIdentifier)
+			rep.Primary = o.Primary.Name + "/" + primaryID
+			o.fenceLost(ctx, primaryID, rep)
+		} else {
+			rep.FenceError = err.Error()
+			o.Log(fmt.Sprintf("the former primary could not be found to fence it (%v): the next up fences it once its region answers", err))
+		}
+	} else {
+		if o.Promoted {
+			return nil, fmt.Errorf("the config says the standby was promoted, but %s still replicates from %s; fix: remove cloud.standbyPromoted from the config (nfx failover writes it once RDS has promoted the standby)", rep.Standby, source)
+		}
+		a, err := arn.Parse(source)
+		if err != nil || a.Region != o.Primary.Name {
+			return nil, fmt.Errorf("the standby %s replicates from %s, not from a database in cloud.region %s; fix: check cloud.region and cloud.standbyRegion against AWS", rep.Standby, source, o.Primary.Name)
+		}
+		primaryID = strings.TrimPrefix(a.Resource, "db:")
+		rep.Primary = o.Primary.Name + "/" + primaryID
+		if err := ready(sb, true); err != nil {
+			return nil, fmt.Errorf("the standby %s: %w", rep.Standby, err)
+		}
+		if o.DryRun {
+			return o.dryRun(ctx, primaryID, sbID, rep)
+		}
+		switch o.Mode {
+		case Planned:
+			if err := o.switchover(ctx, primaryID, rep); err != nil {
+				return nil, err
+			}
+		case Unplanned:
+			if err := o.bound(ctx, sbID, rep); err != nil {
+				return nil, err
+			}
+			o.fenceLost(ctx, primaryID, rep)
+		default:
+			return nil, fmt.Errorf("unknown mode %q", o.Mode)
+		}
+		o.Log("promoting " + rep.Standby)
+		if _, err := o.Standby.RDS.PromoteReadReplica(ctx, &rds.PromoteReadReplicaInput{
+			DBInstanceIdentifier: aws.String(sbID), BackupRetentionPeriod: aws.Int32(int32(o.BackupDays)),
+		}); err != nil {
+			return nil, fmt.Errorf("promote %s: %w", rep.Standby, err)
+		}
+	}
+	sb, err = o.waitInstance(ctx, o.Standby, sbID, "promoted and available", func(db *rdstypes.DBInstance) bool {
+		return aws.ToString(db.ReadReplicaSourceDBInstanceIdentifier) == "" && aws.ToString(db.DBInstanceStatus) == "available"
+	})
+	if err != nil {
+		return nil, err
+	}
+	rep.Promoted = o.Now().UTC()
+	if o.OnPromoted != nil {
+		if err := o.OnPromoted(rep.Promoted); err != nil {
+			return nil, fmt.Errorf("%s is promoted: %w", rep.Standby, err)
+		}
+	}
+	if !aws.ToBool(sb.MultiAZ) && (sb.PendingModifiedValues == nil || !aws.ToBool(sb.PendingModifiedValues.MultiAZ)) {
+		// The writer takes the primary's Multi-AZ; RDS converts it while
+		// it serves.
+		o.Log("turning Multi-AZ on for " + rep.Standby)
+		if _, err := o.Standby.RDS.ModifyDBInstance(ctx, &rds.ModifyDBInstanceInput{
+			DBInstanceIdentifier: aws.String(sbID), MultiAZ: aws.Bool(true), ApplyImmediately: aws.Bool(true),
+		}); err != nil {
+			return nil, fmt.Errorf("turn Multi-AZ on for %s: %w", rep.Standby, err)
+		}
+	}
+	if sb.Endpoint == nil || aws.ToString(sb.Endpoint.Address) == "" {
+		return nil, fmt.Errorf("the promoted %s reports no endpoint", rep.Standby)
+	}
+	if err := o.rename(ctx, aws.ToString(sb.Endpoint.Address)); err != nil {
+		// Route 53's changes are served from us-east-1: with that region
+		// lost, they may wait for it. The promotion stands; a run again
+		// goes on from here.
+		return nil, fmt.Errorf("%s is promoted, but the database's names still point at the former primary: %w; fix: run nfx failover again (it goes on from the promotion), or point %s at %s yourself", rep.Standby, err, strings.Join(o.Names, " and "), aws.ToString(sb.Endpoint.Address))
+	}
+	rep.Named = o.Now().UTC()
+	rep.RTO = rep.Named.Add(o.TTL).Sub(rep.Started)
+	if rep.ReplayedTo.IsZero() {
+		rep.RPO = 0
+	} else {
+		rep.RPO = rep.Started.Sub(rep.ReplayedTo)
+	}
+	if primaryID != "" && rep.FenceError == "" {
+		// Sessions still open on the former primary write nowhere (it is
+		// fenced) and would not reconnect by themselves: once the names'
+		// TTL has passed, a restart of it sends them to the new writer.
+		if err := o.Sleep(ctx, o.TTL); err != nil {
+			return nil, err
+		}
+		o.Log("restarting the former primary " + rep.Primary + " to close its sessions")
+		if _, err := o.Primary.RDS.RebootDBInstance(ctx, &rds.RebootDBInstanceInput{DBInstanceIdentifier: aws.String(primaryID)}); err != nil {
+			o.Log(fmt.Sprintf("the former primary did not restart (%v): its sessions end when their clients reconnect", err))
+		}
+	}
+	return rep, nil
+}
+
+// dryRun checks what the run would need: the primary answering and ready
+// for a switchover, the standby's lag known for a failover.
+func (o *Options) dryRun(ctx context.Context, primaryID, standbyID string, rep *Report) (*Report, error) {
+	rep.DryRun = true
+	if o.Mode == Planned {
+		pr, err := describe(ctx, o.Primary, primaryID)
+		if err != nil {
+			return nil, fmt.Errorf("the primary %s does not answer (%v): a switchover needs it; fix: if its region is lost, nfx failover --unplanned", rep.Primary, err)
+		}
+		if err := ready(pr, false); err != nil {
+			return nil, fmt.Errorf("the primary %s: %w", rep.Primary, err)
+		}
+		o.Log(fmt.Sprintf("would fence %s, wait %s, wait up to %s for the standby, promote %s and move the names", rep.Primary, o.Drain, o.CatchUp, rep.Standby))
+		return rep, nil
+	}
+	if err := o.bound(ctx, standbyID, rep); err != nil {
+		return nil, err
+	}
+	rep.RPO = 0
+	if !rep.ReplayedTo.IsZero() {
+		rep.RPO = rep.Started.Sub(rep.ReplayedTo)
+	}
+	o.Log(fmt.Sprintf("would try to fence %s, promote %s and move the names", rep.Primary, rep.Standby))
+	return rep, nil
+}
+
+func (o *Options) defaults() {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Sleep == nil {
+		o.Sleep = func(ctx context.Context, d time.Duration) error {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-t.C:
+				return nil
+			}
+		}
+	}
+	if o.Log == nil {
+		o.Log = func(string) {}
+	}
+	if o.Poll <= 0 {
+		o.Poll = 15 * time.Second
+	}
+	if o.Wait <= 0 {
+		o.Wait = time.Hour
+	}
+	if o.CatchUp <= 0 {
+		o.CatchUp = 15 * time.Minute
+	}
+	if o.Drain < 0 {
+		o.Drain = 0
+	}
+}
+
+// find is the one instance of region tagged with name and the stage.
+func (o *Options) find(ctx context.Context, r Region, name string) (*rdstypes.DBInstance, error) {
+	var found []rdstypes.DBInstance
+	var marker *string
+	for {
+		out, err := r.RDS.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{Marker: marker})
+		if err != nil {
+			return nil, fmt.Errorf("list the databases of %s: %w", r.Name, err)
+		}
+		for _, db := range out.DBInstances {
+			if tag(db.TagList, "Name") == name && tag(db.TagList, "nextflow.io/stage") == o.Stage {
+				found = append(found, db)
+			}
+		}
+		if marker = out.Marker; aws.ToString(marker) == "" {
+			break
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil, fmt.Errorf("no database of %s is tagged Name=%s for the %s stage; fix: nfx up --stage %s with cloud.standbyRegion set, and wait for it to finish", r.Name, name, o.Stage, o.Stage)
+	case 1:
+		return &found[0], nil
+	}
+	var ids []string
+	for _, db := range found {
+		ids = append(ids, aws.ToString(db.DBInstanceIdentifier))
+	}
+	return nil, fmt.Errorf("%d databases of %s are tagged Name=%s for the %s stage (%s): nfx cannot tell which one is this stack's; fix: remove the tag from the others", len(found), r.Name, name, o.Stage, strings.Join(ids, ", "))
+}
+
+func tag(tags []rdstypes.Tag, key string) string {
+	for _, t := range tags {
+		if aws.ToString(t.Key) == key {
+			return aws.ToString(t.Value)
+		}
+	}
+	return ""
+}
+
+// ready: the instance is available and, for a replica, replicating.
+func ready(db *rdstypes.DBInstance, replica bool) error {
+	if s := aws.ToString(db.DBInstanceStatus); s != "available" {
+		return fmt.Errorf("its status is %s, not available; fix: wait for it, or see its events in the RDS console", s)
+	}
+	if !replica {
+		return nil
+	}
+	for _, si := range db.StatusInfos {
+		if aws.ToString(si.StatusType) == "read replication" && aws.ToString(si.Status) != "replicating" {
+			return fmt.Errorf("its replication is %s: %s", aws.ToString(si.Status), aws.ToString(si.Message))
+		}
+	}
+	return nil
+}
+
+// describe is one instance by identifier.
+func describe(ctx context.Context, r Region, id string) (*rdstypes.DBInstance, error) {
+	out, err := r.RDS.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(id)})
+	if err != nil {
+		return nil, err
+	}
+	if len(out.DBInstances) != 1 {
+		return nil, fmt.Errorf("%s/%s: %d instances", r.Name, id, len(out.DBInstances))
+	}
+	return &out.DBInstances[0], nil
+}
+
+// waitInstance asks again until cond holds, or Wait has passed.
+func (o *Options) waitInstance(ctx context.Context, r Region, id, what string, cond func(*rdstypes.DBInstance) bool) (*rdstypes.DBInstance, error) {
+	deadline := o.Now().Add(o.Wait)
+	for {
+		db, err := describe(ctx, r, id)
+		if err != nil {
+			return nil, fmt.Errorf("%s/%s: %w", r.Name, id, err)
+		}
+		if cond(db) {
+			return db, nil
+		}
+		if o.Now().After(deadline) {
+			return nil, fmt.Errorf("%s/%s is not %s after %s (status %s); fix: see its events in the RDS console, then run nfx failover again: it goes on from there", r.Name, id, what, o.Wait, aws.ToString(db.DBInstanceStatus))
+		}
+		if err := o.Sleep(ctx, o.Poll); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// switchover fences the primary, waits for its transactions to end, and
+// then for the standby to hold all the primary wrote: the replication
+// slots' lag at zero for two whole minutes after the fence.
+func (o *Options) switchover(ctx context.Context, primaryID string, rep *Report) error {
+	pr, err := describe(ctx, o.Primary, primaryID)
+	if err != nil {
+		return fmt.Errorf("the primary %s does not answer (%v): a switchover needs it; fix: if its region is lost, nfx failover --unplanned", rep.Primary, err)
+	}
+	if err := ready(pr, false); err != nil {
+		return fmt.Errorf("the primary %s: %w", rep.Primary, err)
+	}
+	if len(pr.DBParameterGroups) != 1 {
+		return fmt.Errorf("the primary %s has %d parameter groups, want its one", rep.Primary, len(pr.DBParameterGroups))
+	}
+	group := aws.ToString(pr.DBParameterGroups[0].DBParameterGroupName)
+	o.Log(fmt.Sprintf("fencing %s: %s=1 in its parameter group %s", rep.Primary, o.Fence, group))
+	if err := o.fence(ctx, o.Primary, group); err != nil {
+		// RDS may have applied it without nfx hearing: lift it.
+		return o.unfence(ctx, group, rep, fmt.Errorf("fence: %w", err))
+	}
+	if _, err := o.waitInstance(ctx, o.Primary, primaryID, "fenced (its parameters in-sync)", func(db *rdstypes.DBInstance) bool {
+		return len(db.DBParameterGroups) == 1 && aws.ToString(db.DBParameterGroups[0].ParameterApplyStatus) == "in-sync"
+	}); err != nil {
+		return o.unfence(ctx, group, rep, err)
+	}
+	rep.Fenced = o.Now().UTC()
+	if err := o.Sleep(ctx, o.Drain); err != nil {
+		return o.unfence(ctx, group, rep, err)
+	}
+	from := rep.Fenced.Add(o.Drain)
+	o.Log(fmt.Sprintf("waiting for the standby to hold all %s wrote (its replication slots' lag at 0 for 2 minutes from %s)", rep.Primary, from.Format(time.TimeOnly)))
+	deadline := o.Now().Add(o.CatchUp)
+	for {
+		points, err := o.series(ctx, o.Primary.Metrics, "OldestReplicationSlotLag", primaryID, from, o.Now())
+		if err != nil {
+			return o.unfence(ctx, group, rep, fmt.Errorf("read the replication lag of %s: %w", rep.Primary, err))
+		}
+		if zeros(points) >= 2 {
+			rep.CaughtUp, rep.NoLoss = o.Now().UTC(), true
+			return nil
+		}
+		if o.Now().After(deadline) {
+			return o.unfence(ctx, group, rep, fmt.Errorf("the standby did not catch up in %s (the primary's replication slots %s)", o.CatchUp, describePoints(points)))
+		}
+		if err := o.Sleep(ctx, o.Poll); err != nil {
+			return o.unfence(ctx, group, rep, err)
+		}
+	}
+}
+
+// unfence gives a switchover that will not happen its writes back.
+func (o *Options) unfence(ctx context.Context, group string, rep *Report, cause error) error {
+	ctx = context.WithoutCancel(ctx)
+	if _, err := o.Primary.RDS.ResetDBParameterGroup(ctx, &rds.ResetDBParameterGroupInput{
+		DBParameterGroupName: aws.String(group),
+		Parameters:           []rdstypes.Parameter{{ParameterName: aws.String(o.Fence), ApplyMethod: rdstypes.ApplyMethodImmediate}},
+	}); err != nil {
+		return fmt.Errorf("switchover abandoned: %w; and the fence could not be lifted (%v): %s still takes no writes; fix: reset %s in the parameter group %s (RDS console or aws rds reset-db-parameter-group)", cause, err, rep.Primary, o.Fence, group)
+	}
+	return fmt.Errorf("switchover abandoned, the primary %s takes writes again: %w", rep.Primary, cause)
+}
+
+func (o *Options) fence(ctx context.Context, r Region, group string) error {
+	_, err := r.RDS.ModifyDBParameterGroup(ctx, &rds.ModifyDBParameterGroupInput{
+		DBParameterGroupName: aws.String(group),
+		Parameters: []rdstypes.Parameter{{
+			ParameterName: aws.String(o.Fence), ParameterValue: aws.String("1"), ApplyMethod: rdstypes.ApplyMethodImmediate,
+		}},
+	})
+	return err
+}
+
+// fenceLost tries to fence a primary whose region may not answer: a
+// primary that comes back must not take writes.
+func (o *Options) fenceLost(ctx context.Context, primaryID string, rep *Report) {
+	tctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	pr, err := describe(tctx, o.Primary, primaryID)
+	if err == nil && len(pr.DBParameterGroups) == 1 {
+		err = o.fence(tctx, o.Primary, aws.ToString(pr.DBParameterGroups[0].DBParameterGroupName))
+	} else if err == nil {
+		err = fmt.Errorf("%d parameter groups", len(pr.DBParameterGroups))
+	}
+	if err != nil {
+		rep.FenceError = err.Error()
+		o.Log(fmt.Sprintf("the former primary %s could not be fenced (%v): the next up fences it once its region answers", rep.Primary, err))
+		return
+	}
+	rep.Fenced = o.Now().UTC()
+}
+
+// bound reads how far behind the standby was: CloudWatch's ReplicaLag for
+// it is now() minus the time of the last commit it applied (RDS user
+// guide, "Monitoring and tuning the replication process"), so a datapoint
+// at t of at most L seconds says it had applied everything up to t-L.
+func (o *Options) bound(ctx context.Context, standbyID string, rep *Report) error {
+	now := o.Now()
+	points, err := o.series(ctx, o.Standby.Metrics, "ReplicaLag", standbyID, now.Add(-15*time.Minute), now)
+	var last *point
+	for i := range points {
+		if points[i].v >= 0 && (last == nil || points[i].t.After(last.t)) {
+			last = &points[i]
+		}
+	}
+	if err != nil || last == nil {
+		why := "no ReplicaLag datapoint in the last 15 minutes"
+		if err != nil {
+			why = err.Error()
+		}
+		if !o.AcceptUnknownLoss {
+			return fmt.Errorf("the standby's lag is unknown (%s): nfx cannot bound what a failover would lose; fix: nfx failover --unplanned --accept-unknown-loss, if the primary's region is lost and you accept that", why)
+		}
+		rep.LossUnknown = true
+		o.Log("the standby's lag is unknown (" + why + "): going on, as --accept-unknown-loss says")
+		return nil
+	}
+	rep.ReplayedTo = last.t.Add(-time.Duration(last.v * float64(time.Second))).UTC()
+	o.Log(fmt.Sprintf("the standby had applied the primary's commits up to %s at least (ReplicaLag %.0f s at %s); later ones may be lost", rep.ReplayedTo.Format(time.RFC3339), last.v, last.t.UTC().Format(time.TimeOnly)))
+	return nil
+}
+
+type point struct {
+	t time.Time
+	v float64
+}
+
+// series is a metric of an instance, the maximum of each minute.
+func (o *Options) series(ctx context.Context, m Metrics, metric, id string, from, to time.Time) ([]point, error) {
+	if m == nil {
+		return nil, errors.New("no CloudWatch client")
+	}
+	out, err := m.GetMetricData(ctx, &cloudwatch.GetMetricDataInput{
+		StartTime: aws.Time(from.Truncate(time.Minute)), EndTime: aws.Time(to.Truncate(time.Minute).Add(time.Minute)),
+		MetricDataQueries: []cwtypes.MetricDataQuery{{
+			Id: aws.String("m"),
+			MetricStat: &cwtypes.MetricStat{
+				Metric: &cwtypes.Metric{
+					Namespace: aws.String("AWS/RDS"), MetricName: aws.String(metric),
+					Dimensions: []cwtypes.Dimension{{Name: aws.String("DBInstanceIdentifier"), Value: aws.String(id)}},
+				},
+				Period: aws.Int32(60), Stat: aws.String("Maximum"),
+			},
+		}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	var ps []point
+	for _, r := range out.MetricDataResults {
+		for i := range r.Timestamps {
+			if i < len(r.Values) && !r.Timestamps[i].Before(from) {
+				ps = append(ps, point{r.Timestamps[i], r.Values[i]})
+			}
+		}
+	}
+	return ps, nil
+}
+
+// zeros is how many datapoints there are, if all are zero.
+func zeros(ps []point) int {
+	for _, p := range ps {
+		if p.v != 0 {
+			return 0
+		}
+	}
+	return len(ps)
+}
+
+func describePoints(ps []point) string {
+	if len(ps) == 0 {
+		return "reported no datapoint"
+	}
+	var s []string
+	for _, p := range ps {
+		s = append(s, fmt.Sprintf("%s %.1f MB", p.t.UTC().Format("15:04"), p.v))
+	}
+	return "lagged " + strings.Join(s, ", ")
+}
+
+// rename moves the database's names to the promoted standby and waits for
+// Route 53 to have the change on all its servers.
+func (o *Options) rename(ctx context.Context, address string) error {
+	zones, err := o.DNS.ListHostedZonesByName(ctx, &route53.ListHostedZonesByNameInput{DNSName: aws.String(o.Zone)})
+	if err != nil {
+		return fmt.Errorf("find the private zone %s: %w", o.Zone, err)
+	}
+	var id string
+	for _, z := range zones.HostedZones {
+		if strings.TrimSuffix(aws.ToString(z.Name), ".") == o.Zone && z.Config != nil && z.Config.PrivateZone {
+			if id != "" {
+				return fmt.Errorf("two private zones are named %s; fix: delete the one nfx did not make", o.Zone)
+			}
+			id = aws.ToString(z.Id)
+		}
+	}
+	if id == "" {
+		return fmt.Errorf("no private zone %s; fix: nfx up --stage %s with cloud.standbyRegion set makes it", o.Zone, o.Stage)
+	}
+	var changes []r53types.Change
+	for _, n := range o.Names {
+		changes = append(changes, r53types.Change{Action: r53types.ChangeActionUpsert, ResourceRecordSet: &r53types.ResourceRecordSet{
+			Name: aws.String(n), Type: r53types.RRTypeCname, TTL: aws.Int64(int64(o.TTL / time.Second)),
+			ResourceRecords: []r53types.ResourceRecord{{Value: aws.String(address)}},
+		}})
+	}
+	o.Log(fmt.Sprintf("moving %s to %s", strings.Join(o.Names, " and "), address))
+	out, err := o.DNS.ChangeResourceRecordSets(ctx, &route53.ChangeResourceRecordSetsInput{
+		HostedZoneId: aws.String(id),
+		ChangeBatch:  &r53types.ChangeBatch{Comment: aws.String("nfx failover"), Changes: changes},
+	})
+	if err != nil {
+		return fmt.Errorf("move the database's names: %w", err)
+	}
+	change := out.ChangeInfo
+	deadline := o.Now().Add(o.Wait)
+	for change == nil || change.Status != r53types.ChangeStatusInsync {
+		if o.Now().After(deadline) {
+			return fmt.Errorf("Route 53 has not applied the names' change after %s; fix: run nfx failover again", o.Wait)
+		}
+		if err := o.Sleep(ctx, o.Poll); err != nil {
+			return err
+		}
+		if change == nil {
+			return errors.New("Route 53 answered the names' change without its status")
+		}
+		got, err := o.DNS.GetChange(ctx, &route53.GetChangeInput{Id: change.Id})
+		if err != nil {
+			return fmt.Errorf("the names' change: %w", err)
+		}
+		change = got.ChangeInfo
+	}
+	return nil
+}
