@@ -95,6 +95,10 @@ func TestLeanNfxHandsTheCloudToNfxCloud(t *testing.T) {
 				if path[0] == "advise" {
 					args = append(args, "--users", "1", "--p95", "1", "--downtime", "1")
 				}
+				// failover's, which of its two ways.
+				if path[0] == "failover" {
+					args = append(args, "--planned")
+				}
 				if _, program := cmd.Annotations[needsPulumi]; !program {
 					// Not run: it would do its work here.
 					if err := cmd.Flags().Set(flag, value); err != nil {

@@ -90,10 +90,10 @@ func runFailover(ctx context.Context, io IO, o *FailoverOptions) error {
 	if o.Unplanned {
 		mode = failover.Unplanned
 	}
-	rep, err := failover.Run(ctx, failover.Options{
+	opts := failover.Options{
 		Mode: mode, Primary: primary, Standby: standby, DNS: route53.NewFromConfig(global),
 		Target: failover.Target{
-			Stage: string(model.Cloud), PrimaryName: aws.PrimaryDB, StandbyName: aws.StandbyDB,
+			Stage: string(model.Cloud), Stack: in.Stack, PrimaryName: aws.PrimaryDB, StandbyName: aws.StandbyDB,
 			Zone: aws.PrivateZone(in.Stack), Names: []string{aws.WriterName(in.Stack), aws.ReaderName(in.Stack)},
 			TTL: aws.NameTTL * time.Second, BackupDays: cc.DBBackupDays, Fence: aws.FenceParameter,
 		},
@@ -107,14 +107,18 @@ func runFailover(ctx context.Context, io IO, o *FailoverOptions) error {
 			}
 			return nil
 		},
-		Drain: o.Drain, CatchUp: o.CatchUp, Poll: failoverPoll, Now: failoverNow, Sleep: failoverSleep,
+		CatchUp: o.CatchUp, Poll: failoverPoll, Now: failoverNow, Sleep: failoverSleep,
 		Log: func(s string) { fmt.Fprintf(io.Err, "nfx: failover: %s\n", s) },
-	})
+	}
+	if o.Rehearse {
+		return rehearse(ctx, io, o, in, b, opts)
+	}
+	rep, err := failover.Run(ctx, opts)
 	if err != nil {
 		return err
 	}
 	if !o.DryRun {
-		if _, err := b.Ledger.Append(promote.Entry{Time: rep.Named, Kind: "failover", To: in.Stack, Actor: actor(), Note: failoverNote(rep)}); err != nil {
+		if _, err := b.Ledger.Append(promote.Entry{Time: rep.Named, Kind: promote.KindFailover, To: in.Stack, Actor: actor(), Note: failoverNote(rep)}); err != nil {
 			return fmt.Errorf("the failover is done and written to %s, but the ledger could not record it: %w", in.ConfigFile, err)
 		}
 	}
@@ -122,6 +126,30 @@ func runFailover(ctx context.Context, io IO, o *FailoverOptions) error {
 		return printJSON(io, rep)
 	}
 	fmt.Fprintln(io.Out, failoverText(in.Stack, rep))
+	return nil
+}
+
+// rehearse runs a failover's rehearsal and records it.
+func rehearse(ctx context.Context, io IO, o *FailoverOptions, in *stackInput, b *stateBackend, opts failover.Options) error {
+	if in.Config.Cloud.StandbyPromoted != "" {
+		return usagef("%s's standby was promoted at %s: there is no standby to rehearse a failover to", in.Stack, in.Config.Cloud.StandbyPromoted)
+	}
+	r, err := failover.Rehearse(ctx, opts)
+	if err != nil {
+		return err
+	}
+	loss := fmt.Sprintf("RPO %s at most (the standby's lag then)", r.RPO.Round(time.Second))
+	if r.LossUnknown {
+		loss = "RPO unknown (CloudWatch had no lag for the standby)"
+	}
+	note := fmt.Sprintf("rehearsal: promoting a replica of %s took %s; RTO %s with the names' TTL; %s", r.Standby, r.Promote.Round(time.Second), r.RTO.Round(time.Second), loss)
+	if _, err := b.Ledger.Append(promote.Entry{Time: r.Ended, Kind: promote.KindRehearsal, To: in.Stack, Actor: actor(), Note: note}); err != nil {
+		return fmt.Errorf("the rehearsal is done, but the ledger could not record it: %w", err)
+	}
+	if o.JSON {
+		return printJSON(io, r)
+	}
+	fmt.Fprintf(io.Out, "nfx failover --rehearse of %s: %s; the drill %s is deleted\n", in.Stack, note, r.Drill)
 	return nil
 }
 

@@ -73,6 +73,7 @@ func TestFailover(t *testing.T) {
 	multiAZ := "ap-southeast-1 rds ModifyDBInstance ApplyImmediately=true DBInstanceIdentifier=" + standbyID + " MultiAZ=true"
 	names := "route53 ChangeResourceRecordSets UPSERT " + aws.WriterName("cloud") + " CNAME 30 " + standbyAt + "; UPSERT " + aws.ReaderName("cloud") + " CNAME 30 " + standbyAt
 	reboot := "us-east-1 rds RebootDBInstance DBInstanceIdentifier=" + primaryID
+	fenceAt := time.Date(2026, 12, 7, 4, 0, 0, 0, time.UTC)
 	unfence := "us-east-1 rds ResetDBParameterGroup DBParameterGroupName=" + group +
 		" Parameters.Parameter.1.ApplyMethod=immediate Parameters.Parameter.1.ParameterName=default_transaction_read_only"
 	for _, c := range []struct {
@@ -87,21 +88,29 @@ func TestFailover(t *testing.T) {
 		noLedger bool
 	}{
 		{name: "planned", args: []string{"--planned"}, code: 0, msg: "RPO 0",
-			writes: []string{fence, promoteCall, multiAZ, names, reboot}, promoted: true, ledger: "switchover: us-east-1/" + primaryID},
-		{name: "planned, the standby never catches up", args: []string{"--planned", "--catch-up", "3m"}, code: ExitFailed, msg: "takes writes again",
+			writes: []string{fence, reboot, promoteCall, names, multiAZ, reboot}, promoted: true, ledger: "switchover: us-east-1/" + primaryID},
+		{name: "planned, the standby never catches up", args: []string{"--planned", "--catch-up", "5m"}, code: ExitFailed, msg: "takes writes again",
 			setup:  func(f *fakeAWS, _ string) { f.slotLag = func(time.Time) (float64, bool) { return 4.2, true } },
-			writes: []string{fence, unfence}},
-		{name: "planned, no slot lag reported", args: []string{"--planned", "--catch-up", "2m"}, code: ExitFailed, msg: "reported no datapoint",
+			writes: []string{fence, reboot, unfence}},
+		{name: "planned, the standby catches up late", args: []string{"--planned"}, code: 0, msg: "RPO 0",
+			setup: func(f *fakeAWS, _ string) {
+				f.slotLag = func(t time.Time) (float64, bool) { return map[bool]float64{true: 12.5}[t.Before(fenceAt.Add(4*time.Minute))], true }
+			},
+			writes: []string{fence, reboot, promoteCall, names, multiAZ, reboot}, promoted: true},
+		{name: "planned, no slot lag reported", args: []string{"--planned", "--catch-up", "5m"}, code: ExitFailed, msg: "reported no datapoint",
 			setup:  func(f *fakeAWS, _ string) { f.slotLag = func(time.Time) (float64, bool) { return 0, false } },
-			writes: []string{fence, unfence}},
+			writes: []string{fence, reboot, unfence}},
+		{name: "planned, RDS refuses the promotion", args: []string{"--planned"}, code: ExitFailed, msg: "takes writes again",
+			setup:  func(f *fakeAWS, _ string) { f.refuse["PromoteReadReplica"] = "InvalidDBInstanceState" },
+			writes: []string{fence, reboot, unfence}},
 		{name: "planned, the primary's region does not answer", args: []string{"--planned"}, code: ExitFailed, msg: "--unplanned",
 			setup: func(f *fakeAWS, _ string) { f.down[fakePrimary] = true }},
 		{name: "unplanned, the primary's region lost", args: []string{"--unplanned"}, code: 0, msg: "RPO 1m2s at most",
 			setup:    func(f *fakeAWS, _ string) { f.down[fakePrimary] = true },
-			writes:   []string{promoteCall, multiAZ, names},
+			writes:   []string{promoteCall, names, multiAZ},
 			promoted: true, ledger: "failover: us-east-1/" + primaryID},
 		{name: "unplanned, the primary answers", args: []string{"--unplanned"}, code: 0, msg: "RPO",
-			writes: []string{fence, promoteCall, multiAZ, names, reboot}, promoted: true},
+			writes: []string{fence, promoteCall, names, multiAZ, reboot}, promoted: true},
 		{name: "unplanned, lag unknown", args: []string{"--unplanned"}, code: ExitFailed, msg: "--accept-unknown-loss",
 			setup: func(f *fakeAWS, _ string) { f.replicaLag = func(time.Time) (float64, bool) { return 0, false } }},
 		{name: "unplanned, lag unknown and accepted", args: []string{"--unplanned", "--accept-unknown-loss"}, code: 0, msg: "RPO unknown",
@@ -109,13 +118,13 @@ func TestFailover(t *testing.T) {
 				f.replicaLag = func(time.Time) (float64, bool) { return -1, true }
 				f.down[fakePrimary] = true
 			},
-			writes: []string{promoteCall, multiAZ, names}, promoted: true},
+			writes: []string{promoteCall, names, multiAZ}, promoted: true},
 		{name: "a run stopped after the promotion goes on", args: []string{"--planned"}, code: 0, msg: "this run finished it",
 			setup: func(f *fakeAWS, _ string) {
 				s := f.db(fakeStandby, "nextflow-standby-postgres")
 				s.source = ""
 			},
-			writes: []string{fence, multiAZ, names, reboot}, promoted: true},
+			writes: []string{fence, names, multiAZ, reboot}, promoted: true},
 		{name: "dry run", args: []string{"--planned", "--dry-run"}, code: 0, msg: "nothing changed"},
 		{name: "dry run, unplanned", args: []string{"--unplanned", "--dry-run"}, code: 0, msg: "RPO 1m2s at most"},
 		{name: "two standbys tagged alike", args: []string{"--planned"}, code: ExitFailed, msg: "cannot tell which",
@@ -134,13 +143,16 @@ func TestFailover(t *testing.T) {
 			setup: func(f *fakeAWS, _ string) {
 				f.down[fakePrimary], f.down["route53"] = true, true
 			},
-			writes: []string{promoteCall, multiAZ}, promoted: true, noLedger: true},
+			writes: []string{promoteCall}, promoted: true, noLedger: true},
 		{name: "no standby region", args: []string{"--planned"}, code: ExitUsage, msg: "has no standby",
 			setup: func(_ *fakeAWS, dir string) { setCloud(t, dir, "standbyRegion", "") }},
-		{name: "neither mode", args: nil, code: ExitUsage, msg: "say --planned"},
-		{name: "both modes", args: []string{"--planned", "--unplanned"}, code: ExitUsage, msg: "say --planned"},
+		{name: "neither mode", args: nil, code: ExitUsage, msg: "say one of"},
+		{name: "both modes", args: []string{"--planned", "--unplanned"}, code: ExitUsage, msg: "say one of"},
 		{name: "a stage without a standby", args: []string{"--planned", "--stage", "server"}, code: ExitUsage, msg: "only the cloud stage"},
-		{name: "a drain out of range", args: []string{"--planned", "--drain", "-1s"}, code: ExitUsage, msg: "--drain takes"},
+		{name: "a catch-up too short to see two minutes", args: []string{"--planned", "--catch-up", "2m"}, code: ExitUsage, msg: "--catch-up takes"},
+		{name: "accepting an unknown loss in a switchover", args: []string{"--planned", "--accept-unknown-loss"}, code: ExitUsage, msg: "goes with --unplanned only"},
+		{name: "another stack's databases only", args: []string{"--planned"}, code: ExitFailed, msg: "no database of ap-southeast-1 is tagged",
+			setup: func(f *fakeAWS, _ string) { f.stack = "cloud-staging" }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir, f, _ := failoverProject(t)
@@ -277,7 +289,7 @@ func checkWrittenBack(t *testing.T, f *fakeAWS, raw model.Raw, fenceOwed bool) {
 // the primary its writes back, or says how to.
 func TestFailoverStoppedAtEveryChange(t *testing.T) {
 	for _, mode := range []string{"--planned", "--unplanned"} {
-		for stop := 1; stop <= 5; stop++ {
+		for stop := 1; stop <= 6; stop++ {
 			t.Run(fmt.Sprintf("%s stopped at change %d", mode, stop), func(t *testing.T) {
 				dir, f, _ := failoverProject(t)
 				f.stopAt = stop
@@ -292,7 +304,7 @@ func TestFailoverStoppedAtEveryChange(t *testing.T) {
 					if code, out, errOut = nfx(t, dir, "failover", "--stage", "cloud", mode); code != 0 {
 						t.Fatalf("run again: exit %d:\n%s%s", code, out, errOut)
 					}
-				} else if !strings.Contains(errOut, "did not restart") {
+				} else if f.changes >= stop && !strings.Contains(errOut, "did not restart") {
 					t.Fatalf("a run stopped at change %d succeeded:\n%s%s", stop, out, errOut)
 				}
 				file := filepath.Join(dir, "Pulumi.cloud.yaml")
@@ -309,5 +321,71 @@ func TestFailoverStoppedAtEveryChange(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// A rehearsal makes a replica of the standby, promotes it, times it and
+// deletes it, changing nothing the stage uses (neither database, nor the
+// names, nor the config) and recording the figures in the ledger; stopped
+// at any of its changes, a run again finds its drill by the tag and ends
+// it, with no drill left behind.
+func TestFailoverRehearsal(t *testing.T) {
+	const drill = "nextflow-failover-drill-20261207t040000"
+	create := "ap-southeast-1 rds CreateDBInstanceReadReplica AutoMinorVersionUpgrade=false DBInstanceClass=db.r6g.large DBInstanceIdentifier=" + drill +
+		" DeletionProtection=false MultiAZ=false PubliclyAccessible=false SourceDBInstanceIdentifier=nextflow-standby-postgres-4d5e6f" +
+		" Tags.Tag.1.Key=Name Tags.Tag.1.Value=nextflow-failover-drill Tags.Tag.2.Key=nextflow.io/stage Tags.Tag.2.Value=cloud Tags.Tag.3.Key=nextflow.io/stack Tags.Tag.3.Value=cloud"
+	promoteDrill := "ap-southeast-1 rds PromoteReadReplica BackupRetentionPeriod=7 DBInstanceIdentifier=" + drill
+	deleteDrill := "ap-southeast-1 rds DeleteDBInstance DBInstanceIdentifier=" + drill + " DeleteAutomatedBackups=true SkipFinalSnapshot=true"
+	for stop := 0; stop <= 3; stop++ {
+		t.Run(fmt.Sprintf("stopped at change %d", stop), func(t *testing.T) {
+			dir, f, _ := failoverProject(t)
+			file := filepath.Join(dir, "Pulumi.cloud.yaml")
+			before, _ := os.ReadFile(file)
+			f.stopAt = stop
+			code, out, errOut := nfx(t, dir, "failover", "--stage", "cloud", "--rehearse")
+			if stop == 0 {
+				if code != 0 || !strings.Contains(out, "took 15s; RTO 45s with the names' TTL; RPO 1m32s at most") {
+					t.Fatalf("exit %d:\n%s%s", code, out, errOut)
+				}
+				if got := f.writes(); strings.Join(got, "\n") != strings.Join([]string{create, promoteDrill, deleteDrill}, "\n") {
+					t.Errorf("calls that change AWS:\n%s", strings.Join(got, "\n"))
+				}
+			} else {
+				if code == 0 {
+					t.Fatalf("a rehearsal stopped at change %d succeeded:\n%s%s", stop, out, errOut)
+				}
+				f.mu.Lock()
+				f.stopAt, f.down = 0, map[string]bool{}
+				f.mu.Unlock()
+				code, out, errOut = nfx(t, dir, "failover", "--stage", "cloud", "--rehearse")
+				// Stopped after its drill's promotion, the time is lost:
+				// the drill is deleted and the run says to measure again.
+				if code != 0 && !(stop == 2 && strings.Contains(errOut, "run nfx failover --rehearse again")) {
+					t.Fatalf("run again: exit %d:\n%s%s", code, out, errOut)
+				}
+			}
+			for k := range f.dbs {
+				if strings.Contains(k, "drill") {
+					t.Errorf("a drill left behind: %s", k)
+				}
+			}
+			s, p := f.db(fakeStandby, "nextflow-standby-postgres"), f.db(fakePrimary, "nextflow-postgres")
+			if s.source == "" || s.status != "available" || p.rebooted > 0 || len(f.params[p.region+"/"+p.group]) != 1 {
+				t.Errorf("a rehearsal touched the stage: standby source %q status %s, primary restarted %d, its parameters %v", s.source, s.status, p.rebooted, f.params[p.region+"/"+p.group])
+			}
+			if after, _ := os.ReadFile(file); string(after) != string(before) {
+				t.Errorf("a rehearsal changed the config:\n%s", after)
+			}
+			entries, _ := promote.Ledger{Path: filepath.Join(dir, ".nfx", "state", ".nfx", "ledger.jsonl")}.Entries()
+			n := 0
+			for _, e := range entries {
+				if e.Kind == promote.KindRehearsal && e.To == "cloud" {
+					n++
+				}
+			}
+			if want := map[bool]int{true: 1}[code == 0]; n != want {
+				t.Errorf("%d rehearsals in the ledger, want %d", n, want)
+			}
+		})
 	}
 }

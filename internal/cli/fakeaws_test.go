@@ -60,15 +60,23 @@ type fakeAWS struct {
 	// stops answering: it is carried out, its answer lost, and nothing
 	// answers after it (a run killed there, or its network gone).
 	stopAt, changes int
+	// refuse answers an RDS action with an error code; stack is the
+	// instances' nextflow.io/stack tag.
+	refuse map[string]string
+	stack  string
 }
 
 type fakeDB struct {
 	region, id, name, group, source, address string
 	status                                   string
 	multiAZ, pendingMultiAZ                  bool
-	// promoting counts the describes it stays "modifying".
-	promoting int
-	rebooted  int
+	// promoting counts the describes it stays "modifying", restarting
+	// those it stays "rebooting".
+	promoting, restarting int
+	rebooted              int
+	// class is its instance class; deleted, a drill deleted.
+	class   string
+	deleted bool
 }
 
 func (db *fakeDB) arn() string {
@@ -85,12 +93,13 @@ const (
 func newFakeAWS(t *testing.T, now func() time.Time, zone string, names []string) *fakeAWS {
 	f := &fakeAWS{
 		t: t, now: now, dbs: map[string]*fakeDB{}, params: map[string]map[string]string{}, applying: map[string]int{},
+		refuse: map[string]string{}, stack: "cloud",
 		zone: zone, zoneID: "/hostedzone/Z0PRIVATE0NFX", records: map[string]string{}, ttl: map[string]int64{}, down: map[string]bool{},
 	}
 	p := &fakeDB{region: fakePrimary, id: "nextflow-postgres-1a2b3c", name: "nextflow-postgres", group: "nextflow-postgres-params-9f8e",
-		address: "nextflow-postgres-1a2b3c.abc.us-east-1.rds.amazonaws.com", status: "available", multiAZ: true}
+		address: "nextflow-postgres-1a2b3c.abc.us-east-1.rds.amazonaws.com", status: "available", multiAZ: true, class: "db.r6g.large"}
 	s := &fakeDB{region: fakeStandby, id: "nextflow-standby-postgres-4d5e6f", name: "nextflow-standby-postgres", group: "nextflow-standby-postgres-params-7a6b",
-		address: "nextflow-standby-postgres-4d5e6f.xyz.ap-southeast-1.rds.amazonaws.com", status: "available", source: p.arn()}
+		address: "nextflow-standby-postgres-4d5e6f.xyz.ap-southeast-1.rds.amazonaws.com", status: "available", source: p.arn(), class: "db.r6g.large"}
 	for _, db := range []*fakeDB{p, s} {
 		f.dbs[db.region+"/"+db.id] = db
 		f.params[db.region+"/"+db.group] = map[string]string{"rds.force_ssl": "1"}
@@ -196,6 +205,11 @@ func (f *fakeAWS) rds(w http.ResponseWriter, region, body string) {
 	}
 	sort.Strings(args)
 	f.calls = append(f.calls, strings.TrimSpace(region+" rds "+action+" "+strings.Join(args, " ")))
+	if code, ok := f.refuse[action]; ok {
+		f.calls[len(f.calls)-1] += " (refused)"
+		rdsError(w, code, action+" refused")
+		return
+	}
 	byID := func() *fakeDB {
 		db := f.dbs[region+"/"+form["DBInstanceIdentifier"]]
 		if db == nil {
@@ -248,7 +262,7 @@ func (f *fakeAWS) rds(w http.ResponseWriter, region, body string) {
 			rdsError(w, "InvalidDBInstanceState", "DB Instance is not a read replica.")
 			return
 		}
-		db.source, db.status, db.promoting = "", "modifying", 2
+		db.status, db.promoting = "modifying", 2
 		rdsOK(w, action, f.instanceXML(db))
 	case "ModifyDBInstance":
 		db := byID()
@@ -265,6 +279,37 @@ func (f *fakeAWS) rds(w http.ResponseWriter, region, body string) {
 			return
 		}
 		db.rebooted++
+		db.status, db.restarting = "rebooting", 1
+		// A restart applies the parameter group's pending changes.
+		f.applying[db.region+"/"+db.group] = 0
+		rdsOK(w, action, f.instanceXML(db))
+	case "CreateDBInstanceReadReplica":
+		src := f.dbs[region+"/"+form["SourceDBInstanceIdentifier"]]
+		if src == nil {
+			rdsError(w, "DBInstanceNotFound", "source not found")
+			return
+		}
+		if form["DBInstanceClass"] != src.class {
+			f.t.Errorf("the drill's class %q, want its source's %q", form["DBInstanceClass"], src.class)
+		}
+		d := &fakeDB{region: region, id: form["DBInstanceIdentifier"], group: src.group, source: src.arn(), class: src.class,
+			address: form["DBInstanceIdentifier"] + ".xyz." + region + ".rds.amazonaws.com", status: "creating", promoting: 0, restarting: 3}
+		for i := 1; form[fmt.Sprintf("Tags.Tag.%d.Key", i)] != ""; i++ {
+			if form[fmt.Sprintf("Tags.Tag.%d.Key", i)] == "Name" {
+				d.name = form[fmt.Sprintf("Tags.Tag.%d.Value", i)]
+			}
+		}
+		f.dbs[region+"/"+d.id] = d
+		rdsOK(w, action, f.instanceXML(d))
+	case "DeleteDBInstance":
+		db := byID()
+		if db == nil {
+			return
+		}
+		if form["SkipFinalSnapshot"] != "true" || form["DeleteAutomatedBackups"] != "true" {
+			f.t.Errorf("a drill deleted keeping snapshots or backups: %v", form)
+		}
+		delete(f.dbs, region+"/"+db.id)
 		rdsOK(w, action, f.instanceXML(db))
 	default:
 		f.t.Errorf("an RDS action the failover has no business with: %s", action)
@@ -276,7 +321,14 @@ func (f *fakeAWS) rds(w http.ResponseWriter, region, body string) {
 // parameter change is applied.
 func (f *fakeAWS) tick(db *fakeDB) {
 	if db.promoting > 0 {
+		// RDS keeps naming the source while it promotes (the AWS CLI's
+		// example of promote-read-replica answers "modifying" with it).
 		if db.promoting--; db.promoting == 0 {
+			db.status, db.source = "available", ""
+		}
+	}
+	if db.restarting > 0 {
+		if db.restarting--; db.restarting == 0 {
 			db.status = "available"
 		}
 	}
@@ -299,7 +351,8 @@ func (f *fakeAWS) instanceXML(db *fakeDB) string {
 		fmt.Fprintf(&b, "<ReadReplicaSourceDBInstanceIdentifier>%s</ReadReplicaSourceDBInstanceIdentifier>", esc(db.source))
 		b.WriteString("<StatusInfos><DBInstanceStatusInfo><StatusType>read replication</StatusType><Normal>true</Normal><Status>replicating</Status></DBInstanceStatusInfo></StatusInfos>")
 	}
-	fmt.Fprintf(&b, "<TagList><Tag><Key>Name</Key><Value>%s</Value></Tag><Tag><Key>nextflow.io/stage</Key><Value>cloud</Value></Tag></TagList></DBInstance>", esc(db.name))
+	fmt.Fprintf(&b, "<DBInstanceClass>%s</DBInstanceClass>", esc(db.class))
+	fmt.Fprintf(&b, "<TagList><Tag><Key>Name</Key><Value>%s</Value></Tag><Tag><Key>nextflow.io/stage</Key><Value>cloud</Value></Tag><Tag><Key>nextflow.io/stack</Key><Value>%s</Value></Tag></TagList></DBInstance>", esc(db.name), esc(f.stack))
 	return b.String()
 }
 
@@ -414,7 +467,7 @@ func (f *fakeAWS) writes() []string {
 	defer f.mu.Unlock()
 	var out []string
 	for _, c := range f.calls {
-		if !strings.Contains(c, " Describe") && !strings.Contains(c, " Get") && !strings.Contains(c, " List") && !strings.Contains(c, "(no answer)") && !strings.Contains(c, "(answer lost)") {
+		if !strings.Contains(c, " Describe") && !strings.Contains(c, " Get") && !strings.Contains(c, " List") && !strings.Contains(c, "(no answer)") && !strings.Contains(c, "(answer lost)") && !strings.Contains(c, "(refused)") {
 			out = append(out, c)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
+	"github.com/aws/smithy-go"
 )
 
 // RDS is what a failover asks of RDS in one region (*rds.Client).
@@ -36,6 +38,8 @@ type RDS interface {
 	PromoteReadReplica(context.Context, *rds.PromoteReadReplicaInput, ...func(*rds.Options)) (*rds.PromoteReadReplicaOutput, error)
 	ModifyDBInstance(context.Context, *rds.ModifyDBInstanceInput, ...func(*rds.Options)) (*rds.ModifyDBInstanceOutput, error)
 	RebootDBInstance(context.Context, *rds.RebootDBInstanceInput, ...func(*rds.Options)) (*rds.RebootDBInstanceOutput, error)
+	CreateDBInstanceReadReplica(context.Context, *rds.CreateDBInstanceReadReplicaInput, ...func(*rds.Options)) (*rds.CreateDBInstanceReadReplicaOutput, error)
+	DeleteDBInstance(context.Context, *rds.DeleteDBInstanceInput, ...func(*rds.Options)) (*rds.DeleteDBInstanceOutput, error)
 }
 
 // Metrics is CloudWatch in one region (*cloudwatch.Client).
@@ -70,6 +74,7 @@ const (
 // by their Name tags, the private zone and the database's names in it.
 type Target struct {
 	Stage       string // the nextflow.io/stage tag's value
+	Stack       string // the nextflow.io/stack tag's value
 	PrimaryName string // the primary's Name tag
 	StandbyName string // the standby's Name tag
 	Zone        string // the private zone
@@ -89,10 +94,10 @@ type Options struct {
 	// AcceptUnknownLoss lets an unplanned failover promote a standby whose
 	// lag CloudWatch cannot say.
 	AcceptUnknownLoss bool
-	// Drain is how long, once the fence is in force, transactions that
-	// began before it have to end; CatchUp how long the standby then has
-	// to hold all the primary wrote; Wait the longest any other step waits.
-	Drain, CatchUp, Wait time.Duration
+	// CatchUp is how long the standby has, once the fenced primary has
+	// restarted, to hold all it wrote; Wait the longest any other step
+	// waits.
+	CatchUp, Wait time.Duration
 	// Poll is how often a wait asks again.
 	Poll  time.Duration
 	Now   func() time.Time
@@ -142,6 +147,7 @@ type Report struct {
 	// FenceError: the former primary could not be fenced (its region did
 	// not answer); the next up fences it once it does.
 	FenceError string `json:"fenceError,omitempty"`
+	fenceGroup *string
 }
 
 // Run performs the failover and reports it.
@@ -154,6 +160,16 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	sbID := aws.ToString(sb.DBInstanceIdentifier)
 	rep.Standby = o.Standby.Name + "/" + sbID
+	if passing[aws.ToString(sb.DBInstanceStatus)] {
+		// A promotion (or a restart, a backup) under way, of a run
+		// stopped part-way or of RDS's own: what it becomes decides.
+		o.Log(fmt.Sprintf("the standby %s is %s: waiting for it", rep.Standby, aws.ToString(sb.DBInstanceStatus)))
+		if sb, err = o.waitInstance(ctx, o.Standby, sbID, "available", func(db *rdstypes.DBInstance) bool {
+			return !passing[aws.ToString(db.DBInstanceStatus)]
+		}); err != nil {
+			return nil, err
+		}
+	}
 	source := aws.ToString(sb.ReadReplicaSourceDBInstanceIdentifier)
 	var primaryID string
 	if source == "" {
@@ -206,7 +222,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		if _, err := o.Standby.RDS.PromoteReadReplica(ctx, &rds.PromoteReadReplicaInput{
 			DBInstanceIdentifier: aws.String(sbID), BackupRetentionPeriod: aws.Int32(int32(o.BackupDays)),
 		}); err != nil {
-			return nil, fmt.Errorf("promote %s: %w", rep.Standby, err)
+			var api smithy.APIError
+			if o.Mode == Planned && errors.As(err, &api) {
+				// RDS refused it (a standby backing up, say): the
+				// primary takes its writes back.
+				return nil, o.unfence(ctx, aws.ToString(rep.fenceGroup), rep, fmt.Errorf("RDS refused to promote %s: %w", rep.Standby, err))
+			}
+			return nil, fmt.Errorf("promote %s: %w; fix: run nfx failover again, which goes on from where AWS stands", rep.Standby, err)
 		}
 	}
 	sb, err = o.waitInstance(ctx, o.Standby, sbID, "promoted and available", func(db *rdstypes.DBInstance) bool {
@@ -221,16 +243,6 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			return nil, fmt.Errorf("%s is promoted: %w", rep.Standby, err)
 		}
 	}
-	if !aws.ToBool(sb.MultiAZ) && (sb.PendingModifiedValues == nil || !aws.ToBool(sb.PendingModifiedValues.MultiAZ)) {
-		// The writer takes the primary's Multi-AZ; RDS converts it while
-		// it serves.
-		o.Log("turning Multi-AZ on for " + rep.Standby)
-		if _, err := o.Standby.RDS.ModifyDBInstance(ctx, &rds.ModifyDBInstanceInput{
-			DBInstanceIdentifier: aws.String(sbID), MultiAZ: aws.Bool(true), ApplyImmediately: aws.Bool(true),
-		}); err != nil {
-			return nil, fmt.Errorf("turn Multi-AZ on for %s: %w", rep.Standby, err)
-		}
-	}
 	if sb.Endpoint == nil || aws.ToString(sb.Endpoint.Address) == "" {
 		return nil, fmt.Errorf("the promoted %s reports no endpoint", rep.Standby)
 	}
@@ -242,9 +254,25 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	rep.Named = o.Now().UTC()
 	rep.RTO = rep.Named.Add(o.TTL).Sub(rep.Started)
-	if rep.ReplayedTo.IsZero() {
+	if !aws.ToBool(sb.MultiAZ) && (sb.PendingModifiedValues == nil || !aws.ToBool(sb.PendingModifiedValues.MultiAZ)) {
+		// The writer takes the primary's Multi-AZ; RDS converts it while
+		// it serves.
+		o.Log("turning Multi-AZ on for " + rep.Standby)
+		if _, err := o.Standby.RDS.ModifyDBInstance(ctx, &rds.ModifyDBInstanceInput{
+			DBInstanceIdentifier: aws.String(sbID), MultiAZ: aws.Bool(true), ApplyImmediately: aws.Bool(true),
+		}); err != nil {
+			return nil, fmt.Errorf("turn Multi-AZ on for %s (it serves, single-AZ, by the names already): %w; fix: run nfx failover again", rep.Standby, err)
+		}
+	}
+
+	switch {
+	case rep.ReplayedTo.IsZero():
 		rep.RPO = 0
-	} else {
+	case !rep.Fenced.IsZero():
+		// The primary answered: it committed until its fence.
+		rep.RPO = rep.Fenced.Sub(rep.ReplayedTo)
+	default:
+		// It did not: the bound holds if it stopped before the run.
 		rep.RPO = rep.Started.Sub(rep.ReplayedTo)
 	}
 	if primaryID != "" && rep.FenceError == "" {
@@ -262,6 +290,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	return rep, nil
 }
 
+// passing are the states RDS moves an instance out of by itself (RDS user
+// guide, "Viewing Amazon RDS DB instance status").
+var passing = map[string]bool{"modifying": true, "rebooting": true, "backing-up": true, "configuring-enhanced-monitoring": true,
+	"configuring-log-exports": true, "maintenance": true, "upgrading": true, "renaming": true, "starting": true}
+
 // dryRun checks what the run would need: the primary answering and ready
 // for a switchover, the standby's lag known for a failover.
 func (o *Options) dryRun(ctx context.Context, primaryID, standbyID string, rep *Report) (*Report, error) {
@@ -274,7 +307,7 @@ func (o *Options) dryRun(ctx context.Context, primaryID, standbyID string, rep *
 		if err := ready(pr, false); err != nil {
 			return nil, fmt.Errorf("the primary %s: %w", rep.Primary, err)
 		}
-		o.Log(fmt.Sprintf("would fence %s, wait %s, wait up to %s for the standby, promote %s and move the names", rep.Primary, o.Drain, o.CatchUp, rep.Standby))
+		o.Log(fmt.Sprintf("would fence %s, restart it, wait up to %s for the standby, promote %s and move the names", rep.Primary, o.CatchUp, rep.Standby))
 		return rep, nil
 	}
 	if err := o.bound(ctx, standbyID, rep); err != nil {
@@ -316,13 +349,29 @@ func (o *Options) defaults() {
 	if o.CatchUp <= 0 {
 		o.CatchUp = 15 * time.Minute
 	}
-	if o.Drain < 0 {
-		o.Drain = 0
-	}
 }
 
 // find is the one instance of region tagged with name and the stage.
 func (o *Options) find(ctx context.Context, r Region, name string) (*rdstypes.DBInstance, error) {
+	found, err := o.tagged(ctx, r, name)
+	if err != nil {
+		return nil, err
+	}
+	switch len(found) {
+	case 0:
+		return nil, fmt.Errorf("no database of %s is tagged Name=%s for the stack %s; fix: nfx up --stage %s with cloud.standbyRegion set, and wait for it to finish", r.Name, name, o.Stack, o.Stack)
+	case 1:
+		return &found[0], nil
+	}
+	var ids []string
+	for _, db := range found {
+		ids = append(ids, aws.ToString(db.DBInstanceIdentifier))
+	}
+	return nil, fmt.Errorf("%d databases of %s are tagged Name=%s for the stack %s (%s): nfx cannot tell which one is this stack's; fix: check the tags nextflow.io/stack in the RDS console: only the stack's own should carry it", len(found), r.Name, name, o.Stack, strings.Join(ids, ", "))
+}
+
+// tagged is the instances of region tagged with name and the stage.
+func (o *Options) tagged(ctx context.Context, r Region, name string) ([]rdstypes.DBInstance, error) {
 	var found []rdstypes.DBInstance
 	var marker *string
 	for {
@@ -331,25 +380,14 @@ func (o *Options) find(ctx context.Context, r Region, name string) (*rdstypes.DB
 			return nil, fmt.Errorf("list the databases of %s: %w", r.Name, err)
 		}
 		for _, db := range out.DBInstances {
-			if tag(db.TagList, "Name") == name && tag(db.TagList, "nextflow.io/stage") == o.Stage {
+			if tag(db.TagList, "Name") == name && tag(db.TagList, "nextflow.io/stage") == o.Stage && tag(db.TagList, "nextflow.io/stack") == o.Stack {
 				found = append(found, db)
 			}
 		}
 		if marker = out.Marker; aws.ToString(marker) == "" {
-			break
+			return found, nil
 		}
 	}
-	switch len(found) {
-	case 0:
-		return nil, fmt.Errorf("no database of %s is tagged Name=%s for the %s stage; fix: nfx up --stage %s with cloud.standbyRegion set, and wait for it to finish", r.Name, name, o.Stage, o.Stage)
-	case 1:
-		return &found[0], nil
-	}
-	var ids []string
-	for _, db := range found {
-		ids = append(ids, aws.ToString(db.DBInstanceIdentifier))
-	}
-	return nil, fmt.Errorf("%d databases of %s are tagged Name=%s for the %s stage (%s): nfx cannot tell which one is this stack's; fix: remove the tag from the others", len(found), r.Name, name, o.Stage, strings.Join(ids, ", "))
 }
 
 func tag(tags []rdstypes.Tag, key string) string {
@@ -409,9 +447,10 @@ func (o *Options) waitInstance(ctx context.Context, r Region, id, what string, c
 	}
 }
 
-// switchover fences the primary, waits for its transactions to end, and
-// then for the standby to hold all the primary wrote: the replication
-// slots' lag at zero for two whole minutes after the fence.
+// switchover fences the primary, restarts it so that nothing from before
+// the fence writes on, and waits for the standby to hold all the primary
+// wrote: the replication slots' lag (WAL the most lagging replica has not
+// received) at zero for two whole minutes after the restart.
 func (o *Options) switchover(ctx context.Context, primaryID string, rep *Report) error {
 	pr, err := describe(ctx, o.Primary, primaryID)
 	if err != nil {
@@ -424,6 +463,7 @@ func (o *Options) switchover(ctx context.Context, primaryID string, rep *Report)
 		return fmt.Errorf("the primary %s has %d parameter groups, want its one", rep.Primary, len(pr.DBParameterGroups))
 	}
 	group := aws.ToString(pr.DBParameterGroups[0].DBParameterGroupName)
+	rep.fenceGroup = &group
 	o.Log(fmt.Sprintf("fencing %s: %s=1 in its parameter group %s", rep.Primary, o.Fence, group))
 	if err := o.fence(ctx, o.Primary, group); err != nil {
 		// RDS may have applied it without nfx hearing: lift it.
@@ -434,11 +474,21 @@ func (o *Options) switchover(ctx context.Context, primaryID string, rep *Report)
 	}); err != nil {
 		return o.unfence(ctx, group, rep, err)
 	}
-	rep.Fenced = o.Now().UTC()
-	if err := o.Sleep(ctx, o.Drain); err != nil {
+	// The fence holds for transactions that begin after it; a restart
+	// ends those begun before, and every session: each one after it
+	// begins read-only (a client that sets the default off itself, or
+	// begins READ WRITE, is not fenced: the CRM does neither).
+	o.Log("restarting " + rep.Primary + " so that no session or transaction from before the fence survives")
+	if _, err := o.Primary.RDS.RebootDBInstance(ctx, &rds.RebootDBInstanceInput{DBInstanceIdentifier: aws.String(primaryID)}); err != nil {
+		return o.unfence(ctx, group, rep, fmt.Errorf("restart the fenced primary: %w", err))
+	}
+	if _, err := o.waitInstance(ctx, o.Primary, primaryID, "restarted with the fence", func(db *rdstypes.DBInstance) bool {
+		return aws.ToString(db.DBInstanceStatus) == "available" && len(db.DBParameterGroups) == 1 && aws.ToString(db.DBParameterGroups[0].ParameterApplyStatus) == "in-sync"
+	}); err != nil {
 		return o.unfence(ctx, group, rep, err)
 	}
-	from := rep.Fenced.Add(o.Drain)
+	rep.Fenced = o.Now().UTC()
+	from := rep.Fenced.Truncate(time.Minute).Add(time.Minute)
 	o.Log(fmt.Sprintf("waiting for the standby to hold all %s wrote (its replication slots' lag at 0 for 2 minutes from %s)", rep.Primary, from.Format(time.TimeOnly)))
 	deadline := o.Now().Add(o.CatchUp)
 	for {
@@ -446,7 +496,7 @@ func (o *Options) switchover(ctx context.Context, primaryID string, rep *Report)
 		if err != nil {
 			return o.unfence(ctx, group, rep, fmt.Errorf("read the replication lag of %s: %w", rep.Primary, err))
 		}
-		if zeros(points) >= 2 {
+		if caughtUp(points) {
 			rep.CaughtUp, rep.NoLoss = o.Now().UTC(), true
 			return nil
 		}
@@ -462,6 +512,13 @@ func (o *Options) switchover(ctx context.Context, primaryID string, rep *Report)
 // unfence gives a switchover that will not happen its writes back.
 func (o *Options) unfence(ctx context.Context, group string, rep *Report, cause error) error {
 	ctx = context.WithoutCancel(ctx)
+	// Never with the standby promoting: two writers.
+	if id, ok := strings.CutPrefix(rep.Standby, o.Standby.Name+"/"); ok {
+		sb, err := describe(ctx, o.Standby, id)
+		if err != nil || aws.ToString(sb.ReadReplicaSourceDBInstanceIdentifier) == "" || aws.ToString(sb.DBInstanceStatus) != "available" {
+			return fmt.Errorf("switchover stopped: %w; the fence on %s stays, since the standby %s may be promoting (%v); fix: run nfx failover again, which goes on from where AWS stands", cause, rep.Primary, rep.Standby, standbyState(sb, err))
+		}
+	}
 	if _, err := o.Primary.RDS.ResetDBParameterGroup(ctx, &rds.ResetDBParameterGroupInput{
 		DBParameterGroupName: aws.String(group),
 		Parameters:           []rdstypes.Parameter{{ParameterName: aws.String(o.Fence), ApplyMethod: rdstypes.ApplyMethodImmediate}},
@@ -469,6 +526,16 @@ func (o *Options) unfence(ctx context.Context, group string, rep *Report, cause 
 		return fmt.Errorf("switchover abandoned: %w; and the fence could not be lifted (%v): %s still takes no writes; fix: reset %s in the parameter group %s (RDS console or aws rds reset-db-parameter-group)", cause, err, rep.Primary, o.Fence, group)
 	}
 	return fmt.Errorf("switchover abandoned, the primary %s takes writes again: %w", rep.Primary, cause)
+}
+
+func standbyState(db *rdstypes.DBInstance, err error) string {
+	if err != nil {
+		return "it did not answer: " + err.Error()
+	}
+	if aws.ToString(db.ReadReplicaSourceDBInstanceIdentifier) == "" {
+		return "it is promoted"
+	}
+	return "its status is " + aws.ToString(db.DBInstanceStatus)
 }
 
 func (o *Options) fence(ctx context.Context, r Region, group string) error {
@@ -567,14 +634,13 @@ func (o *Options) series(ctx context.Context, m Metrics, metric, id string, from
 	return ps, nil
 }
 
-// zeros is how many datapoints there are, if all are zero.
-func zeros(ps []point) int {
-	for _, p := range ps {
-		if p.v != 0 {
-			return 0
-		}
-	}
-	return len(ps)
+// caughtUp: the two latest datapoints are zero, and a minute apart (two
+// whole minutes of nothing held back).
+func caughtUp(ps []point) bool {
+	ps = slices.Clone(ps)
+	slices.SortFunc(ps, func(a, b point) int { return a.t.Compare(b.t) })
+	n := len(ps)
+	return n >= 2 && ps[n-1].v == 0 && ps[n-2].v == 0 && ps[n-1].t.Sub(ps[n-2].t) == time.Minute
 }
 
 func describePoints(ps []point) string {
@@ -641,4 +707,125 @@ func (o *Options) rename(ctx context.Context, address string) error {
 		change = got.ChangeInfo
 	}
 	return nil
+}
+
+// DrillName is the Name tag of a rehearsal's instance.
+const DrillName = "nextflow-failover-drill"
+
+// Rehearsal is what a rehearsal measured.
+type Rehearsal struct {
+	Standby string `json:"standby"`
+	Drill   string `json:"drill"`
+	// Promote is how long RDS took to promote a replica of the standby,
+	// from the request to the instance available for writes: the step of
+	// a failover that takes longest.
+	Promote time.Duration `json:"promote"`
+	// RTO adds the names' TTL to it: Route 53's propagation (under a
+	// minute, by its documentation) is not rehearsed.
+	RTO time.Duration `json:"rto"`
+	// RPO is the standby's lag at the promotion (CloudWatch's ReplicaLag):
+	// what an unplanned failover then would have lost at most.
+	RPO         time.Duration `json:"rpo"`
+	LossUnknown bool          `json:"lossUnknown,omitempty"`
+	Started     time.Time     `json:"started"`
+	Ended       time.Time     `json:"ended"`
+}
+
+// Rehearse measures a failover without touching the stage: it makes a
+// replica of the standby in the standby's region (RDS for PostgreSQL
+// replicates a replica), promotes it as a failover would promote the
+// standby, times that, reads the standby's lag, and deletes it. A drill
+// stopped part-way is found by its tag and taken on from where it stands.
+func Rehearse(ctx context.Context, o Options) (*Rehearsal, error) {
+	o.defaults()
+	reh := &Rehearsal{Started: o.Now().UTC()}
+	sb, err := o.find(ctx, o.Standby, o.StandbyName)
+	if err != nil {
+		return nil, err
+	}
+	sbID := aws.ToString(sb.DBInstanceIdentifier)
+	reh.Standby = o.Standby.Name + "/" + sbID
+	if aws.ToString(sb.ReadReplicaSourceDBInstanceIdentifier) == "" {
+		return nil, fmt.Errorf("the standby %s is promoted: it is the writer, and there is no standby to rehearse a failover to", reh.Standby)
+	}
+	if err := ready(sb, true); err != nil {
+		return nil, fmt.Errorf("the standby %s: %w", reh.Standby, err)
+	}
+	drills, err := o.tagged(ctx, o.Standby, DrillName)
+	if err != nil {
+		return nil, err
+	}
+	var drillID string
+	switch len(drills) {
+	case 1:
+		drillID = aws.ToString(drills[0].DBInstanceIdentifier)
+		o.Log("going on with the drill " + drillID + " a stopped rehearsal left")
+	case 0:
+		var sgs []string
+		for _, g := range sb.VpcSecurityGroups {
+			sgs = append(sgs, aws.ToString(g.VpcSecurityGroupId))
+		}
+		drillID = fmt.Sprintf("nextflow-failover-drill-%s", reh.Started.Format("20060102t150405"))
+		o.Log(fmt.Sprintf("making %s, a replica of the standby %s (RDS copies its storage: this takes a while)", drillID, reh.Standby))
+		if _, err := o.Standby.RDS.CreateDBInstanceReadReplica(ctx, &rds.CreateDBInstanceReadReplicaInput{
+			DBInstanceIdentifier: aws.String(drillID), SourceDBInstanceIdentifier: aws.String(sbID),
+			DBInstanceClass: sb.DBInstanceClass, PubliclyAccessible: aws.Bool(false), MultiAZ: aws.Bool(false),
+			DeletionProtection: aws.Bool(false), AutoMinorVersionUpgrade: aws.Bool(false), VpcSecurityGroupIds: sgs,
+			Tags: []rdstypes.Tag{{Key: aws.String("Name"), Value: aws.String(DrillName)}, {Key: aws.String("nextflow.io/stage"), Value: aws.String(o.Stage)},
+				{Key: aws.String("nextflow.io/stack"), Value: aws.String(o.Stack)}},
+		}); err != nil {
+			return nil, fmt.Errorf("make the drill's replica of %s: %w", reh.Standby, err)
+		}
+	default:
+		return nil, fmt.Errorf("%d drills in %s (tagged Name=%s); fix: delete all but one in the RDS console", len(drills), o.Standby.Name, DrillName)
+	}
+	reh.Drill = o.Standby.Name + "/" + drillID
+	db, err := o.waitInstance(ctx, o.Standby, drillID, "available", func(db *rdstypes.DBInstance) bool {
+		return aws.ToString(db.DBInstanceStatus) == "available"
+	})
+	if err != nil {
+		return nil, err
+	}
+	if aws.ToString(db.ReadReplicaSourceDBInstanceIdentifier) != "" {
+		// The loss a failover now would bound, as it bounds it.
+		var rep Report
+		o.AcceptUnknownLoss = true
+		rep.Started = o.Now().UTC()
+		if err := o.bound(ctx, sbID, &rep); err != nil {
+			return nil, err
+		}
+		if rep.LossUnknown {
+			reh.LossUnknown = true
+		} else {
+			reh.RPO = rep.Started.Sub(rep.ReplayedTo)
+		}
+		o.Log("promoting the drill " + reh.Drill + " as a failover promotes the standby")
+		start := o.Now()
+		if _, err := o.Standby.RDS.PromoteReadReplica(ctx, &rds.PromoteReadReplicaInput{
+			DBInstanceIdentifier: aws.String(drillID), BackupRetentionPeriod: aws.Int32(int32(o.BackupDays)),
+		}); err != nil {
+			return nil, fmt.Errorf("promote the drill %s: %w", reh.Drill, err)
+		}
+		if _, err := o.waitInstance(ctx, o.Standby, drillID, "promoted and available", func(db *rdstypes.DBInstance) bool {
+			return aws.ToString(db.ReadReplicaSourceDBInstanceIdentifier) == "" && aws.ToString(db.DBInstanceStatus) == "available"
+		}); err != nil {
+			return nil, err
+		}
+		reh.Promote = o.Now().Sub(start)
+		reh.RTO = reh.Promote + o.TTL
+	} else {
+		reh.LossUnknown = true
+		o.Log("the drill " + reh.Drill + " was promoted by a stopped rehearsal: its time is not known; deleting it")
+	}
+	o.Log("deleting the drill " + reh.Drill)
+	if _, err := o.Standby.RDS.DeleteDBInstance(ctx, &rds.DeleteDBInstanceInput{
+		DBInstanceIdentifier: aws.String(drillID), SkipFinalSnapshot: aws.Bool(true), DeleteAutomatedBackups: aws.Bool(true),
+	}); err != nil {
+		return nil, fmt.Errorf("delete the drill %s (it is billed until deleted): %w; fix: run nfx failover --rehearse again, or delete it in the RDS console", reh.Drill, err)
+	}
+	reh.Ended = o.Now().UTC()
+	if reh.Promote == 0 {
+		return nil, fmt.Errorf("the drill %s was deleted; it had been promoted by a stopped rehearsal, whose time is lost: run nfx failover --rehearse again to measure", reh.Drill)
+	}
+	return reh, nil
 }

@@ -55,6 +55,13 @@ type Entry struct {
 	Hash string `json:"hash"`
 }
 
+// The kinds of the failovers' entries (nfx failover), which the failover
+// gate reads.
+const (
+	KindFailover  = "failover"
+	KindRehearsal = "failover-rehearsal"
+)
+
 func (e Entry) hash() string {
 	e.Hash = ""
 	b, _ := json.Marshal(e)

@@ -9,6 +9,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/nextflow-crm/nfx/internal/model"
+	nfxaws "github.com/nextflow-crm/nfx/internal/provider/aws"
 )
 
 type database struct {
@@ -69,7 +70,9 @@ func (b *builder) database(net *network, cl *cluster, password pulumi.StringOutp
 		EnabledCloudwatchLogsExports: pulumi.StringArray{
 			pulumi.String("postgresql"), pulumi.String("upgrade"),
 		},
-		Tags: b.tags("postgres"),
+		// The stack's tag too: `nfx failover` finds the instance by its
+		// name, its stage and its stack.
+		Tags: b.tagsWith("postgres", map[string]string{nfxaws.StackTag: b.stack}),
 	}, b.opts(pulumi.AdditionalSecretOutputs([]string{"password"}))...)
 	if err != nil {
 		return nil, err

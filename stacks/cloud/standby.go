@@ -156,21 +156,29 @@ func (rz *realisation) standby(site *standbySite, primaryBucket *s3.BucketV2, pr
 		SkipFinalSnapshot:       pulumi.Bool(true),
 		AutoMinorVersionUpgrade: pulumi.Bool(true),
 		CopyTagsToSnapshot:      pulumi.Bool(true),
-		Tags:                    sb.tags("postgres"),
+		Tags:                    sb.tagsWith("postgres", map[string]string{nfxaws.StackTag: b.stack}),
 	}
 	if c.StandbyPromoted != "" {
-		// What `nfx failover` made of it (internal/failover): promoted
-		// (no source: the provider would promote it again, or, on an
-		// instance promoted already, do nothing), Multi-AZ, and the final
-		// snapshot a writer's data deserves. This is the state the
-		// failover leaves, so that the next preview changes nothing here.
+		// What `nfx failover` made of it (internal/failover): promoted,
+		// Multi-AZ, with the final snapshot a writer's data deserves
+		// (RDS refuses one of a replica), and the stack's password, which
+		// a rotation then changes here (a replica takes its source's).
 		args.ReplicateSourceDb = nil
 		args.MultiAz = pulumi.Bool(true)
 		args.SkipFinalSnapshot = pulumi.Bool(false)
 		args.FinalSnapshotIdentifier = pulumi.String(sb.name("postgres-final"))
+		if pw, ok := rz.in.Secrets[model.SecretPostgresPassword]; ok {
+			args.Password = pw
+		}
 	}
-	db, err := rds.NewInstance(sb.ctx, sb.name("postgres"), args,
-		sb.opts(pulumi.Timeouts(&pulumi.CustomTimeouts{Create: "4h", Update: "4h"}))...)
+	// A replica is promoted by `nfx failover` only, never by an up: the
+	// provider promotes an instance whose source it sees removed, and
+	// Pulumi's state still holds the source after a failover (nothing
+	// refreshes it), so an up would ask RDS to promote it again, which RDS
+	// refuses. The source is set when the replica is created, and kept.
+	opts := sb.opts(pulumi.Timeouts(&pulumi.CustomTimeouts{Create: "4h", Update: "4h"}),
+		pulumi.IgnoreChanges([]string{"replicateSourceDb"}), pulumi.AdditionalSecretOutputs([]string{"password"}))
+	db, err := rds.NewInstance(sb.ctx, sb.name("postgres"), args, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -261,6 +261,13 @@ func TestStandbyPromoted(t *testing.T) {
 		if got := crmEnv(t, res)["DATABASE_HOST"]; got != cloud.WriterName("cloud") {
 			t.Errorf("the CRM's database is %q, want %s", got, cloud.WriterName("cloud"))
 		}
+		// An up never promotes it: Pulumi's state keeps the source a
+		// failover removed, and the provider would promote again.
+		for _, db := range byType(res, "aws:rds/instance:Instance") {
+			if db.Name == "nextflow-standby-postgres" && !slices.Contains(db.IgnoreChanges, "replicateSourceDb") {
+				t.Errorf("the standby's source is not kept from updates: ignoreChanges %v", db.IgnoreChanges)
+			}
+		}
 	}
 	was := map[string]offline.Resource{}
 	for _, r := range resBefore.Plan.Resources {
@@ -284,7 +291,7 @@ func TestStandbyPromoted(t *testing.T) {
 	const fence = `{"applyMethod":"immediate","name":"default_transaction_read_only","value":"1"}`
 	moved := `records: -"nextflow-postgres.rds.test" +"nextflow-standby-postgres.rds.test"`
 	want := map[string]string{
-		"nextflow-standby-postgres": `finalSnapshotIdentifier: <nil> -> "nextflow-standby-postgres-final"; multiAz: false -> true; replicateSourceDb: "[unknown]" -> <nil>; skipFinalSnapshot: true -> false`,
+		"nextflow-standby-postgres": `finalSnapshotIdentifier: <nil> -> "nextflow-standby-postgres-final"; multiAz: false -> true; password: <nil> -> "[secret]"; replicateSourceDb: "[unknown]" -> <nil>; skipFinalSnapshot: true -> false`,
 		"nextflow-postgres-params":  "parameters: +" + fence,
 		"nextflow-db-name":          moved,
 		"nextflow-db-read-name":     moved,

@@ -78,6 +78,7 @@ const (
 	PrimaryDB = "nextflow-postgres"
 	StandbyDB = "nextflow-standby-postgres"
 	StageTag  = "nextflow.io/stage"
+	StackTag  = "nextflow.io/stack"
 )
 
 // FenceParameter is the PostgreSQL setting `nfx failover` turns on in the
