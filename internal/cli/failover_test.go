@@ -94,7 +94,9 @@ func TestFailover(t *testing.T) {
 			writes: []string{fence, reboot, unfence}},
 		{name: "planned, the standby catches up late", args: []string{"--planned"}, code: 0, msg: "RPO 0",
 			setup: func(f *fakeAWS, _ string) {
-				f.slotLag = func(t time.Time) (float64, bool) { return map[bool]float64{true: 12.5}[t.Before(fenceAt.Add(4*time.Minute))], true }
+				f.slotLag = func(t time.Time) (float64, bool) {
+					return map[bool]float64{true: 12.5}[t.Before(fenceAt.Add(4*time.Minute))], true
+				}
 			},
 			writes: []string{fence, reboot, promoteCall, names, multiAZ, reboot}, promoted: true},
 		{name: "planned, no slot lag reported", args: []string{"--planned", "--catch-up", "5m"}, code: ExitFailed, msg: "reported no datapoint",

@@ -121,6 +121,10 @@ type PromotionConfig struct {
 	// Compliance are the frameworks whose controls a promotion's plan must
 	// not fail (nfx compliance): soc2, iso27001, gdpr.
 	Compliance []string `json:"compliance"`
+	// FailoverDays is how recent the target's last failover or failover
+	// rehearsal (nfx failover, in the ledger) must be, in days, when the
+	// target has a standby region (cloud.standbyRegion); 0 needs none.
+	FailoverDays int `json:"failoverDays"`
 	// Approvals is how many people other than the one who ran the dry run
 	// must approve it before it is applied (nfx approve); 0 needs none.
 	Approvals int `json:"approvals"`

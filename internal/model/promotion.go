@@ -14,7 +14,7 @@ var Weekdays = map[string]time.Weekday{"Mon": time.Monday, "Tue": time.Tuesday, 
 	"Thu": time.Thursday, "Fri": time.Friday, "Sat": time.Saturday, "Sun": time.Sunday}
 
 // PromotionGates are the gates whose level nextflow:promotion.levels sets.
-var PromotionGates = []string{"pinned", "cost", "capacity", "compliance", "freeze", "soak"}
+var PromotionGates = []string{"pinned", "cost", "capacity", "compliance", "freeze", "soak", "failover"}
 
 // ComplianceFrameworks are the frameworks nfx compliance maps, which
 // nextflow:promotion.compliance may require.
@@ -100,6 +100,9 @@ func checkPromotion(c PromotionConfig, ds *Diagnostics) {
 	}
 	if c.SoakMinutes < 0 || c.SoakMinutes > 60*24*90 {
 		ds.Errorf(k("soakMinutes"), "set minutes the release must have run on the source, up to 90 days, or 0", "got %d", c.SoakMinutes)
+	}
+	if c.FailoverDays < 0 || c.FailoverDays > 366 {
+		ds.Errorf(k("failoverDays"), "set how recent the last failover or rehearsal must be, 1 to 366 days, or 0 for none", "got %d", c.FailoverDays)
 	}
 	if c.Approvals < 0 || c.Approvals > 20 {
 		ds.Errorf(k("approvals"), "set how many others must approve, 0 to 20", "got %d", c.Approvals)

@@ -156,6 +156,9 @@ var Gates = []Gate{
 	{Name: "soak", Configurable: true, When: Always, Reads: "the ledger's promotions and verifications of the source, on the real clock", run: func(c *gateRun) (GateResult, error) {
 		return soakGate(c.entries, c.o, c.rel.Digest, c.cur.Promotion.SoakMinutes), nil
 	}},
+	{Name: "failover", Configurable: true, When: Always, Reads: "the ledger's failovers and rehearsals of the target (nfx failover), nextflow:promotion.failoverDays", run: func(c *gateRun) (GateResult, error) {
+		return failoverGate(c.entries, c.o, c.res.To, c.cur), nil
+	}},
 	{Name: "rejected", When: Always, Reads: "the ledger's rejections", run: func(c *gateRun) (GateResult, error) {
 		return rejectedGate(c.entries, c.rel), nil
 	}},

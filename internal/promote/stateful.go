@@ -259,3 +259,35 @@ func RecordVerification(l Ledger, s Stack, v *monitoring.Verification, windowEnd
 	}}
 	return l.Append(Entry{Time: time.Now(), Kind: "verify", To: s.Name(), Release: rel.Digest, Actor: actor, Gates: []GateResult{g}})
 }
+
+// failoverGate: a target with a standby region has failed over, or
+// rehearsed a failover, within nextflow:promotion.failoverDays, so that the
+// RTO and RPO its operators count on were measured lately. It does not run
+// when no days are set or the target has no standby.
+func failoverGate(entries []Entry, o Options, to string, cur *model.Config) GateResult {
+	days := cur.Promotion.FailoverDays
+	if days == 0 || cur.Cloud.StandbyRegion == "" {
+		return GateResult{}
+	}
+	g := GateResult{Name: "failover", Figures: map[string]float64{"requiredDays": float64(days)}}
+	var last *Entry
+	for i := range entries {
+		e := &entries[i]
+		if e.To == to && (e.Kind == KindFailover || e.Kind == KindRehearsal) && (last == nil || e.Time.After(last.Time)) {
+			last = e
+		}
+	}
+	if last == nil {
+		g.Detail = fmt.Sprintf("%s has a standby in %s and the ledger has no failover or rehearsal of it (nfx failover --stage %s --rehearse)", to, cur.Cloud.StandbyRegion, to)
+		return g
+	}
+	age := o.clock().Sub(last.Time)
+	g.Figures["days"] = math.Floor(age.Hours() / 24)
+	g.Detail = fmt.Sprintf("last %s %s (ledger entry %d, %.0f days ago): %s", last.Kind, last.Time.UTC().Format(time.RFC3339), last.Seq, math.Floor(age.Hours()/24), last.Note)
+	if age > time.Duration(days)*24*time.Hour {
+		g.Detail += fmt.Sprintf("; older than the %d days nextflow:promotion.failoverDays allows (nfx failover --stage %s --rehearse)", days, to)
+		return g
+	}
+	g.Passed = true
+	return g
+}
