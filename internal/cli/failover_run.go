@@ -96,6 +96,7 @@ func runFailover(ctx context.Context, io IO, o *FailoverOptions) error {
 			Stage: string(model.Cloud), Stack: in.Stack, PrimaryName: aws.PrimaryDB, StandbyName: aws.StandbyDB,
 			Zone: aws.PrivateZone(in.Stack), Names: []string{aws.WriterName(in.Stack), aws.ReaderName(in.Stack)},
 			TTL: aws.NameTTL * time.Second, BackupDays: cc.DBBackupDays, Fence: aws.FenceParameter,
+			BackupWindow: aws.DBBackupWindow, MaintenanceWindow: aws.DBMaintenanceWindow, LogExports: aws.DBLogExports,
 		},
 		AcceptUnknownLoss: o.AcceptUnknownLoss, DryRun: o.DryRun, Promoted: cc.StandbyPromoted != "",
 		OnPromoted: func(at time.Time) error {

@@ -70,7 +70,8 @@ func TestFailover(t *testing.T) {
 	fence := "us-east-1 rds ModifyDBParameterGroup DBParameterGroupName=" + group +
 		" Parameters.Parameter.1.ApplyMethod=immediate Parameters.Parameter.1.ParameterName=default_transaction_read_only Parameters.Parameter.1.ParameterValue=1"
 	promoteCall := "ap-southeast-1 rds PromoteReadReplica BackupRetentionPeriod=7 DBInstanceIdentifier=" + standbyID
-	multiAZ := "ap-southeast-1 rds ModifyDBInstance ApplyImmediately=true DBInstanceIdentifier=" + standbyID + " MultiAZ=true"
+	multiAZ := "ap-southeast-1 rds ModifyDBInstance ApplyImmediately=true CloudwatchLogsExportConfiguration.EnableLogTypes.member.1=postgresql CloudwatchLogsExportConfiguration.EnableLogTypes.member.2=upgrade DBInstanceIdentifier=" + standbyID +
+		" EnablePerformanceInsights=true MultiAZ=true PreferredBackupWindow=03:00-04:00 PreferredMaintenanceWindow=sun:04:30-sun:05:30"
 	names := "route53 ChangeResourceRecordSets UPSERT " + aws.WriterName("cloud") + " CNAME 30 " + standbyAt + "; UPSERT " + aws.ReaderName("cloud") + " CNAME 30 " + standbyAt
 	reboot := "us-east-1 rds RebootDBInstance DBInstanceIdentifier=" + primaryID
 	fenceAt := time.Date(2026, 12, 7, 4, 0, 0, 0, time.UTC)
@@ -257,6 +258,11 @@ func checkWrittenBack(t *testing.T, f *fakeAWS, raw model.Raw, fenceOwed bool) {
 			}
 			if in["multiAz"] != s.multiAZ {
 				t.Errorf("the standby's Multi-AZ: program %v, RDS %v", in["multiAz"], s.multiAZ)
+			}
+			if in["backupWindow"] != s.backupWindow || in["maintenanceWindow"] != s.maintenanceWindow || in["performanceInsightsEnabled"] != s.insights ||
+				fmt.Sprint(in["enabledCloudwatchLogsExports"]) != fmt.Sprint(s.logs) {
+				t.Errorf("the standby's writer settings: program %v %v %v %v, RDS %v %v %v %v", in["backupWindow"], in["maintenanceWindow"], in["performanceInsightsEnabled"], in["enabledCloudwatchLogsExports"],
+					s.backupWindow, s.maintenanceWindow, s.insights, s.logs)
 			}
 		case r.Type == "aws:rds/parameterGroup:ParameterGroup" && r.Name == "nextflow-postgres-params":
 			seen++

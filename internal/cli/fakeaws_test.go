@@ -77,6 +77,10 @@ type fakeDB struct {
 	// class is its instance class; deleted, a drill deleted.
 	class   string
 	deleted bool
+	// The writer's settings.
+	backupWindow, maintenanceWindow string
+	insights                        bool
+	logs                            []string
 }
 
 func (db *fakeDB) arn() string {
@@ -269,8 +273,23 @@ func (f *fakeAWS) rds(w http.ResponseWriter, region, body string) {
 		if db == nil {
 			return
 		}
-		if form["MultiAZ"] == "true" && form["ApplyImmediately"] == "true" {
+		if form["ApplyImmediately"] != "true" {
+			f.t.Errorf("ModifyDBInstance of a writer waiting for its maintenance window: %v", form)
+		}
+		if form["MultiAZ"] == "true" {
 			db.multiAZ = true
+		}
+		if v := form["PreferredBackupWindow"]; v != "" {
+			db.backupWindow = v
+		}
+		if v := form["PreferredMaintenanceWindow"]; v != "" {
+			db.maintenanceWindow = v
+		}
+		if form["EnablePerformanceInsights"] == "true" {
+			db.insights = true
+		}
+		for i := 1; form[fmt.Sprintf("CloudwatchLogsExportConfiguration.EnableLogTypes.member.%d", i)] != ""; i++ {
+			db.logs = append(db.logs, form[fmt.Sprintf("CloudwatchLogsExportConfiguration.EnableLogTypes.member.%d", i)])
 		}
 		rdsOK(w, action, f.instanceXML(db))
 	case "RebootDBInstance":
@@ -351,7 +370,15 @@ func (f *fakeAWS) instanceXML(db *fakeDB) string {
 		fmt.Fprintf(&b, "<ReadReplicaSourceDBInstanceIdentifier>%s</ReadReplicaSourceDBInstanceIdentifier>", esc(db.source))
 		b.WriteString("<StatusInfos><DBInstanceStatusInfo><StatusType>read replication</StatusType><Normal>true</Normal><Status>replicating</Status></DBInstanceStatusInfo></StatusInfos>")
 	}
-	fmt.Fprintf(&b, "<DBInstanceClass>%s</DBInstanceClass>", esc(db.class))
+	fmt.Fprintf(&b, "<DBInstanceClass>%s</DBInstanceClass><PreferredBackupWindow>%s</PreferredBackupWindow><PreferredMaintenanceWindow>%s</PreferredMaintenanceWindow><PerformanceInsightsEnabled>%t</PerformanceInsightsEnabled>",
+		esc(db.class), esc(db.backupWindow), esc(db.maintenanceWindow), db.insights)
+	if len(db.logs) > 0 {
+		b.WriteString("<EnabledCloudwatchLogsExports>")
+		for _, l := range db.logs {
+			fmt.Fprintf(&b, "<member>%s</member>", esc(l))
+		}
+		b.WriteString("</EnabledCloudwatchLogsExports>")
+	}
 	fmt.Fprintf(&b, "<TagList><Tag><Key>Name</Key><Value>%s</Value></Tag><Tag><Key>nextflow.io/stage</Key><Value>cloud</Value></Tag><Tag><Key>nextflow.io/stack</Key><Value>%s</Value></Tag></TagList></DBInstance>", esc(db.name), esc(f.stack))
 	return b.String()
 }

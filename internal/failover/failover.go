@@ -81,6 +81,10 @@ type Target struct {
 	Names       []string
 	TTL         time.Duration // the names' TTL
 	BackupDays  int
+	// The writer's settings the primary has, which the promoted standby
+	// takes.
+	BackupWindow, MaintenanceWindow string
+	LogExports                      []string
 	// Fence is the parameter that makes every new transaction read-only.
 	Fence string
 }
@@ -254,12 +258,15 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	rep.Named = o.Now().UTC()
 	rep.RTO = rep.Named.Add(o.TTL).Sub(rep.Started)
-	if !aws.ToBool(sb.MultiAZ) && (sb.PendingModifiedValues == nil || !aws.ToBool(sb.PendingModifiedValues.MultiAZ)) {
-		// The writer takes the primary's Multi-AZ; RDS converts it while
-		// it serves.
-		o.Log("turning Multi-AZ on for " + rep.Standby)
+	if !o.writerLike(sb) {
+		// The writer takes the primary's Multi-AZ (RDS converts it while
+		// it serves), windows, Performance Insights and logs.
+		o.Log("turning Multi-AZ on for " + rep.Standby + ", with the primary's windows, Performance Insights and logs")
 		if _, err := o.Standby.RDS.ModifyDBInstance(ctx, &rds.ModifyDBInstanceInput{
 			DBInstanceIdentifier: aws.String(sbID), MultiAZ: aws.Bool(true), ApplyImmediately: aws.Bool(true),
+			PreferredBackupWindow: aws.String(o.BackupWindow), PreferredMaintenanceWindow: aws.String(o.MaintenanceWindow),
+			EnablePerformanceInsights:         aws.Bool(true),
+			CloudwatchLogsExportConfiguration: &rdstypes.CloudwatchLogsExportConfiguration{EnableLogTypes: o.LogExports},
 		}); err != nil {
 			return nil, fmt.Errorf("turn Multi-AZ on for %s (it serves, single-AZ, by the names already): %w; fix: run nfx failover again", rep.Standby, err)
 		}
@@ -288,6 +295,18 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// writerLike: the promoted standby has the writer's settings already (or
+// RDS is applying its Multi-AZ).
+func (o *Options) writerLike(db *rdstypes.DBInstance) bool {
+	multi := aws.ToBool(db.MultiAZ) || (db.PendingModifiedValues != nil && aws.ToBool(db.PendingModifiedValues.MultiAZ))
+	logs := true
+	for _, l := range o.LogExports {
+		logs = logs && slices.Contains(db.EnabledCloudwatchLogsExports, l)
+	}
+	return multi && logs && aws.ToBool(db.PerformanceInsightsEnabled) &&
+		aws.ToString(db.PreferredBackupWindow) == o.BackupWindow && aws.ToString(db.PreferredMaintenanceWindow) == o.MaintenanceWindow
 }
 
 // passing are the states RDS moves an instance out of by itself (RDS user

@@ -59,17 +59,15 @@ func (b *builder) database(net *network, cl *cluster, password pulumi.StringOutp
 		VpcSecurityGroupIds:        pulumi.StringArray{sg.ID().ToStringOutput()},
 		PubliclyAccessible:         pulumi.Bool(false),
 		BackupRetentionPeriod:      pulumi.Int(c.DBBackupDays),
-		BackupWindow:               pulumi.String("03:00-04:00"),
-		MaintenanceWindow:          pulumi.String("sun:04:30-sun:05:30"),
+		BackupWindow:               pulumi.String(nfxaws.DBBackupWindow),
+		MaintenanceWindow:          pulumi.String(nfxaws.DBMaintenanceWindow),
 		DeletionProtection:         pulumi.Bool(c.DeletionProtected),
 		SkipFinalSnapshot:          pulumi.Bool(false),
 		FinalSnapshotIdentifier:    pulumi.String(b.name("postgres-final")),
 		CopyTagsToSnapshot:         pulumi.Bool(true),
 		PerformanceInsightsEnabled: pulumi.Bool(true),
 		AutoMinorVersionUpgrade:    pulumi.Bool(true),
-		EnabledCloudwatchLogsExports: pulumi.StringArray{
-			pulumi.String("postgresql"), pulumi.String("upgrade"),
-		},
+		EnabledCloudwatchLogsExports: pulumi.ToStringArray(nfxaws.DBLogExports),
 		// The stack's tag too: `nfx failover` finds the instance by its
 		// name, its stage and its stack.
 		Tags: b.tagsWith("postgres", map[string]string{nfxaws.StackTag: b.stack}),

@@ -160,13 +160,18 @@ func (rz *realisation) standby(site *standbySite, primaryBucket *s3.BucketV2, pr
 	}
 	if c.StandbyPromoted != "" {
 		// What `nfx failover` made of it (internal/failover): promoted,
-		// Multi-AZ, with the final snapshot a writer's data deserves
+		// Multi-AZ, the writer's windows, Performance Insights and log
+		// exports, with the final snapshot a writer's data deserves
 		// (RDS refuses one of a replica), and the stack's password, which
 		// a rotation then changes here (a replica takes its source's).
 		args.ReplicateSourceDb = nil
 		args.MultiAz = pulumi.Bool(true)
 		args.SkipFinalSnapshot = pulumi.Bool(false)
 		args.FinalSnapshotIdentifier = pulumi.String(sb.name("postgres-final"))
+		args.BackupWindow = pulumi.String(nfxaws.DBBackupWindow)
+		args.MaintenanceWindow = pulumi.String(nfxaws.DBMaintenanceWindow)
+		args.PerformanceInsightsEnabled = pulumi.Bool(true)
+		args.EnabledCloudwatchLogsExports = pulumi.ToStringArray(nfxaws.DBLogExports)
 		if pw, ok := rz.in.Secrets[model.SecretPostgresPassword]; ok {
 			args.Password = pw
 		}

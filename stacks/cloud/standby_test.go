@@ -291,7 +291,8 @@ func TestStandbyPromoted(t *testing.T) {
 	const fence = `{"applyMethod":"immediate","name":"default_transaction_read_only","value":"1"}`
 	moved := `records: -"nextflow-postgres.rds.test" +"nextflow-standby-postgres.rds.test"`
 	want := map[string]string{
-		"nextflow-standby-postgres": `finalSnapshotIdentifier: <nil> -> "nextflow-standby-postgres-final"; multiAz: false -> true; password: <nil> -> "[secret]"; replicateSourceDb: "[unknown]" -> <nil>; skipFinalSnapshot: true -> false`,
+		"nextflow-standby-postgres": `backupWindow: <nil> -> "03:00-04:00"; enabledCloudwatchLogsExports: <nil> -> ["postgresql","upgrade"]; finalSnapshotIdentifier: <nil> -> "nextflow-standby-postgres-final"; ` +
+			`maintenanceWindow: <nil> -> "sun:04:30-sun:05:30"; multiAz: false -> true; password: <nil> -> "[secret]"; performanceInsightsEnabled: <nil> -> true; replicateSourceDb: "[unknown]" -> <nil>; skipFinalSnapshot: true -> false`,
 		"nextflow-postgres-params":  "parameters: +" + fence,
 		"nextflow-db-name":          moved,
 		"nextflow-db-read-name":     moved,

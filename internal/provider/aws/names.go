@@ -88,3 +88,13 @@ const (
 // next transaction unless they set it themselves (PostgreSQL docs,
 // "default_transaction_read_only").
 const FenceParameter = "default_transaction_read_only"
+
+// The database writer's windows and log exports: the primary's, and a
+// promoted standby's (`nfx failover` sets them as it promotes it).
+const (
+	DBBackupWindow      = "03:00-04:00"
+	DBMaintenanceWindow = "sun:04:30-sun:05:30"
+)
+
+// DBLogExports are the logs the writer sends to CloudWatch.
+var DBLogExports = []string{"postgresql", "upgrade"}
