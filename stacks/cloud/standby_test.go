@@ -293,9 +293,9 @@ func TestStandbyPromoted(t *testing.T) {
 	want := map[string]string{
 		"nextflow-standby-postgres": `backupWindow: <nil> -> "03:00-04:00"; enabledCloudwatchLogsExports: <nil> -> ["postgresql","upgrade"]; finalSnapshotIdentifier: <nil> -> "nextflow-standby-postgres-final"; ` +
 			`maintenanceWindow: <nil> -> "sun:04:30-sun:05:30"; multiAz: false -> true; password: <nil> -> "[secret]"; performanceInsightsEnabled: <nil> -> true; replicateSourceDb: "[unknown]" -> <nil>; skipFinalSnapshot: true -> false`,
-		"nextflow-postgres-params":  "parameters: +" + fence,
-		"nextflow-db-name":          moved,
-		"nextflow-db-read-name":     moved,
+		"nextflow-postgres-params": "parameters: +" + fence,
+		"nextflow-db-name":         moved,
+		"nextflow-db-read-name":    moved,
 	}
 	for name, d := range changed {
 		if want[name] != d {
