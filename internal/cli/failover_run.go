@@ -4,8 +4,11 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -51,6 +54,13 @@ func runFailover(ctx context.Context, io IO, o *FailoverOptions) error {
 	}
 	if cc.StandbyPromoted != "" && o.DryRun {
 		return usagef("%s's standby in %s was promoted at %s (%s): it is the writer already; run without --dry-run to finish what that failover left (the fence, Multi-AZ, the names); a failover back needs a new standby in %s, which nfx does not build yet", in.Stack, cc.StandbyRegion, cc.StandbyPromoted, model.FullKey("cloud.standbyPromoted"), cc.Region)
+	}
+	// The config must take the promotion before anything is fenced: found
+	// out after it, the names would wait on a hand edit.
+	if !o.DryRun && !o.Rehearse && cc.StandbyPromoted == "" {
+		if err := checkWritable(in); err != nil {
+			return usagef("%s cannot record a failover (%v); fix it before the failover: nfx failover writes %s there", in.ConfigFile, err, model.FullKey("cloud.standbyPromoted"))
+		}
 	}
 	// No up of the stack while its database moves, nor a second failover.
 	unlock, err := engine.Lock(in.ProjectDir, in.Stack)
@@ -119,7 +129,13 @@ func runFailover(ctx context.Context, io IO, o *FailoverOptions) error {
 		return err
 	}
 	if !o.DryRun {
-		if _, err := b.Ledger.Append(promote.Entry{Time: rep.Named, Kind: promote.KindFailover, To: in.Stack, Actor: actor(), Note: failoverNote(rep)}); err != nil {
+		// A run that finished another's promotion measured neither its
+		// RTO nor its RPO: recorded, but not as a failover the gate counts.
+		kind := promote.KindFailover
+		if rep.Resumed {
+			kind = promote.KindFailoverFinished
+		}
+		if _, err := b.Ledger.Append(promote.Entry{Time: rep.Named, Kind: kind, To: in.Stack, Actor: actor(), Note: failoverNote(rep)}); err != nil {
 			return fmt.Errorf("the failover is done and written to %s, but the ledger could not record it: %w", in.ConfigFile, err)
 		}
 	}
@@ -151,6 +167,30 @@ func rehearse(ctx context.Context, io IO, o *FailoverOptions, in *stackInput, b 
 		return printJSON(io, r)
 	}
 	fmt.Fprintf(io.Out, "nfx failover --rehearse of %s: %s; the drill %s is deleted\n", in.Stack, note, r.Drill)
+	return nil
+}
+
+// checkWritable: the config takes cloud.standbyPromoted (its nextflow:cloud
+// a mapping, the result valid) and its directory can be written.
+func checkWritable(in *stackInput) error {
+	data, err := model.ReadStackData(in.ConfigFile)
+	if err != nil {
+		return err
+	}
+	out, err := release.SetField(data, model.Namespace+":cloud", "standbyPromoted", "2000-01-01T00:00:00Z")
+	if err != nil {
+		return err
+	}
+	raw, _, err := model.ParseStackFile(in.ConfigFile, out)
+	if err != nil {
+		return err
+	}
+	if _, ds := model.Load(string(in.Stage), raw, model.LoadOptions{Stack: in.Stack}); ds.HasErrors() {
+		return errors.New(ds.Error())
+	}
+	if err := syscall.Access(filepath.Dir(in.ConfigFile), 2 /* W_OK */); err != nil {
+		return fmt.Errorf("its directory is not writable: %w", err)
+	}
 	return nil
 }
 
@@ -186,7 +226,7 @@ func lossText(r *failover.Report) string {
 	case r.NoLoss:
 		return "RPO 0 (the standby held all the fenced primary wrote)"
 	case r.Resumed:
-		return "RPO as the run that promoted it reported (this run finished it)"
+		return "RPO not known to this run (it finished a failover whose run was stopped after the promotion)"
 	case r.LossUnknown:
 		return "RPO unknown (CloudWatch had no lag for the standby)"
 	default:
@@ -214,7 +254,11 @@ func failoverText(stack string, r *failover.Report) string {
 	fmt.Fprintf(&b, "  promoted at %s; the database's names moved at %s\n", r.Promoted.Format(time.RFC3339), r.Named.Format(time.RFC3339))
 	fmt.Fprintf(&b, "  RTO %s (from the start to a new connection reaching it); %s\n", r.RTO.Round(time.Second), lossText(r))
 	if r.FenceError != "" {
-		fmt.Fprintf(&b, "  the former primary is not fenced yet (%s): the next up fences it once its region answers\n", r.FenceError)
+		fmt.Fprintf(&b, "  WARNING: the former primary is not fenced (%s). If it still runs, connections the workloads hold to it keep\n", r.FenceError)
+		fmt.Fprintf(&b, "  writing there, and those writes are not on the new writer: restart the workloads now (kubectl -n nextflow rollout\n")
+		fmt.Fprintf(&b, "  restart deployment) so that they reconnect by name; the next up fences it once its region answers\n")
+	} else if r.Mode == failover.Unplanned && !r.Fenced.IsZero() {
+		fmt.Fprintf(&b, "  the former primary answered and is fenced: a --planned switchover would have lost nothing\n")
 	}
 	fmt.Fprintf(&b, "  %s is in the stack's config; next: nfx preview --stage %s", model.FullKey("cloud.standbyPromoted"), stack)
 	return b.String()

@@ -108,11 +108,11 @@ func TestFailover(t *testing.T) {
 			writes: []string{fence, reboot, unfence}},
 		{name: "planned, the primary's region does not answer", args: []string{"--planned"}, code: ExitFailed, msg: "--unplanned",
 			setup: func(f *fakeAWS, _ string) { f.down[fakePrimary] = true }},
-		{name: "unplanned, the primary's region lost", args: []string{"--unplanned"}, code: 0, msg: "RPO 1m2s at most",
+		{name: "unplanned, the primary's region lost", args: []string{"--unplanned"}, code: 0, msg: "RPO 1m2s at most (commits after 2026-12-07T03:58:58Z may be lost)\n  WARNING: the former primary is not fenced",
 			setup:    func(f *fakeAWS, _ string) { f.down[fakePrimary] = true },
 			writes:   []string{promoteCall, names, multiAZ},
 			promoted: true, ledger: "failover: us-east-1/" + primaryID},
-		{name: "unplanned, the primary answers", args: []string{"--unplanned"}, code: 0, msg: "RPO",
+		{name: "unplanned, the primary answers", args: []string{"--unplanned"}, code: 0, msg: "a --planned switchover would have lost nothing",
 			writes: []string{fence, promoteCall, names, multiAZ, reboot}, promoted: true},
 		{name: "unplanned, lag unknown", args: []string{"--unplanned"}, code: ExitFailed, msg: "--accept-unknown-loss",
 			setup: func(f *fakeAWS, _ string) { f.replicaLag = func(time.Time) (float64, bool) { return 0, false } }},
@@ -122,7 +122,7 @@ func TestFailover(t *testing.T) {
 				f.down[fakePrimary] = true
 			},
 			writes: []string{promoteCall, names, multiAZ}, promoted: true},
-		{name: "a run stopped after the promotion goes on", args: []string{"--planned"}, code: 0, msg: "this run finished it",
+		{name: "a run stopped after the promotion goes on", args: []string{"--planned"}, code: 0, msg: "it finished a failover", noLedger: true,
 			setup: func(f *fakeAWS, _ string) {
 				s := f.db(fakeStandby, "nextflow-standby-postgres")
 				s.source = ""
@@ -154,6 +154,28 @@ func TestFailover(t *testing.T) {
 		{name: "a stage without a standby", args: []string{"--planned", "--stage", "server"}, code: ExitUsage, msg: "only the cloud stage"},
 		{name: "a catch-up too short to see two minutes", args: []string{"--planned", "--catch-up", "2m"}, code: ExitUsage, msg: "--catch-up takes"},
 		{name: "accepting an unknown loss in a switchover", args: []string{"--planned", "--accept-unknown-loss"}, code: ExitUsage, msg: "goes with --unplanned only"},
+		{name: "databases made before the stack's tag", args: []string{"--planned"}, code: 0, msg: "RPO 0",
+			setup:  func(f *fakeAWS, _ string) { f.stack = "" },
+			writes: []string{fence, reboot, promoteCall, names, multiAZ, reboot}, promoted: true},
+		{name: "nextflow:cloud written as a JSON string", args: []string{"--planned"}, code: ExitUsage, msg: "cannot record a failover",
+			setup: func(_ *fakeAWS, dir string) {
+				file := filepath.Join(dir, "Pulumi.cloud.yaml")
+				data, _ := os.ReadFile(file)
+				var out []string
+				skip := false
+				for _, l := range strings.Split(string(data), "\n") {
+					if strings.HasPrefix(l, "  nextflow:cloud:") {
+						out, skip = append(out, `  nextflow:cloud: '{"region": "us-east-1", "standbyRegion": "ap-southeast-1", "publicAccessCidrs": ["198.51.100.0/24"]}'`), true
+						continue
+					}
+					if skip && strings.HasPrefix(l, "    ") || skip && strings.HasPrefix(strings.TrimSpace(l), "#") {
+						continue
+					}
+					skip = false
+					out = append(out, l)
+				}
+				write(t, file, strings.Join(out, "\n"))
+			}},
 		{name: "another stack's databases only", args: []string{"--planned"}, code: ExitFailed, msg: "no database of ap-southeast-1 is tagged",
 			setup: func(f *fakeAWS, _ string) { f.stack = "cloud-staging" }},
 	} {

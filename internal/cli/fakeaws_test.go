@@ -368,7 +368,13 @@ func (f *fakeAWS) instanceXML(db *fakeDB) string {
 	fmt.Fprintf(&b, "<DBParameterGroups><DBParameterGroup><DBParameterGroupName>%s</DBParameterGroupName><ParameterApplyStatus>%s</ParameterApplyStatus></DBParameterGroup></DBParameterGroups>", esc(db.group), apply)
 	if db.source != "" {
 		fmt.Fprintf(&b, "<ReadReplicaSourceDBInstanceIdentifier>%s</ReadReplicaSourceDBInstanceIdentifier>", esc(db.source))
-		b.WriteString("<StatusInfos><DBInstanceStatusInfo><StatusType>read replication</StatusType><Normal>true</Normal><Status>replicating</Status></DBInstanceStatusInfo></StatusInfos>")
+		// A replica whose source's region is lost has its replication
+		// broken.
+		status := "replicating"
+		if f.down[strings.Split(strings.TrimPrefix(db.source, "arn:aws:rds:"), ":")[0]] {
+			status = "error"
+		}
+		fmt.Fprintf(&b, "<StatusInfos><DBInstanceStatusInfo><StatusType>read replication</StatusType><Normal>%t</Normal><Status>%s</Status></DBInstanceStatusInfo></StatusInfos>", status == "replicating", status)
 	}
 	fmt.Fprintf(&b, "<DBInstanceClass>%s</DBInstanceClass><PreferredBackupWindow>%s</PreferredBackupWindow><PreferredMaintenanceWindow>%s</PreferredMaintenanceWindow><PerformanceInsightsEnabled>%t</PerformanceInsightsEnabled>",
 		esc(db.class), esc(db.backupWindow), esc(db.maintenanceWindow), db.insights)
@@ -379,7 +385,7 @@ func (f *fakeAWS) instanceXML(db *fakeDB) string {
 		}
 		b.WriteString("</EnabledCloudwatchLogsExports>")
 	}
-	fmt.Fprintf(&b, "<TagList><Tag><Key>Name</Key><Value>%s</Value></Tag><Tag><Key>nextflow.io/stage</Key><Value>cloud</Value></Tag><Tag><Key>nextflow.io/stack</Key><Value>%s</Value></Tag></TagList></DBInstance>", esc(db.name), esc(f.stack))
+	fmt.Fprintf(&b, "<TagList><Tag><Key>Name</Key><Value>%s</Value></Tag><Tag><Key>nextflow.io/stage</Key><Value>cloud</Value></Tag>%s</TagList></DBInstance>", esc(db.name), stackTag(f.stack))
 	return b.String()
 }
 
@@ -521,4 +527,13 @@ func esc(s string) string {
 	var b strings.Builder
 	_ = xml.EscapeText(&b, []byte(s))
 	return b.String()
+}
+
+// stackTag is the nextflow.io/stack tag, or none for instances made before
+// nfx tagged it.
+func stackTag(stack string) string {
+	if stack == "" {
+		return ""
+	}
+	return "<Tag><Key>nextflow.io/stack</Key><Value>" + esc(stack) + "</Value></Tag>"
 }

@@ -152,12 +152,22 @@ type Report struct {
 	// not answer); the next up fences it once it does.
 	FenceError string `json:"fenceError,omitempty"`
 	fenceGroup *string
+	lifted     bool
 }
 
-// Run performs the failover and reports it.
+// Run performs the failover and reports it. An error after the fence says
+// the primary is fenced, unless the fence was lifted.
 func Run(ctx context.Context, o Options) (*Report, error) {
 	o.defaults()
 	rep := &Report{Mode: o.Mode, Started: o.Now().UTC()}
+	out, err := o.run(ctx, rep)
+	if err != nil && rep.fenceGroup != nil && !rep.lifted {
+		err = fmt.Errorf("%w (the primary %s is fenced, read-only: run nfx failover again to go on)", err, rep.Primary)
+	}
+	return out, err
+}
+
+func (o *Options) run(ctx context.Context, rep *Report) (*Report, error) {
 	sb, err := o.find(ctx, o.Standby, o.StandbyName)
 	if err != nil {
 		return nil, err
@@ -203,7 +213,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		primaryID = strings.TrimPrefix(a.Resource, "db:")
 		rep.Primary = o.Primary.Name + "/" + primaryID
-		if err := ready(sb, true); err != nil {
+		// A replica whose source's region is lost reports its replication
+		// broken: that is what an unplanned failover is for.
+		if err := ready(sb, o.Mode == Planned); err != nil {
 			return nil, fmt.Errorf("the standby %s: %w", rep.Standby, err)
 		}
 		if o.DryRun {
@@ -287,7 +299,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		// fenced) and would not reconnect by themselves: once the names'
 		// TTL has passed, a restart of it sends them to the new writer.
 		if err := o.Sleep(ctx, o.TTL); err != nil {
-			return nil, err
+			o.Log("stopped before restarting the former primary " + rep.Primary + ": its sessions end when their clients reconnect, or restart it yourself")
+			return rep, nil
 		}
 		o.Log("restarting the former primary " + rep.Primary + " to close its sessions")
 		if _, err := o.Primary.RDS.RebootDBInstance(ctx, &rds.RebootDBInstanceInput{DBInstanceIdentifier: aws.String(primaryID)}); err != nil {
@@ -389,9 +402,11 @@ func (o *Options) find(ctx context.Context, r Region, name string) (*rdstypes.DB
 	return nil, fmt.Errorf("%d databases of %s are tagged Name=%s for the stack %s (%s): nfx cannot tell which one is this stack's; fix: check the tags nextflow.io/stack in the RDS console: only the stack's own should carry it", len(found), r.Name, name, o.Stack, strings.Join(ids, ", "))
 }
 
-// tagged is the instances of region tagged with name and the stage.
+// tagged is the instances of region tagged with name and the stage, and
+// with the stack, or, made before nfx tagged the stack, with no stack tag
+// (then only if no instance has this stack's).
 func (o *Options) tagged(ctx context.Context, r Region, name string) ([]rdstypes.DBInstance, error) {
-	var found []rdstypes.DBInstance
+	var found, legacy []rdstypes.DBInstance
 	var marker *string
 	for {
 		out, err := r.RDS.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{Marker: marker})
@@ -399,14 +414,32 @@ func (o *Options) tagged(ctx context.Context, r Region, name string) ([]rdstypes
 			return nil, fmt.Errorf("list the databases of %s: %w", r.Name, err)
 		}
 		for _, db := range out.DBInstances {
-			if tag(db.TagList, "Name") == name && tag(db.TagList, "nextflow.io/stage") == o.Stage && tag(db.TagList, "nextflow.io/stack") == o.Stack {
+			if tag(db.TagList, "Name") != name || tag(db.TagList, "nextflow.io/stage") != o.Stage || aws.ToString(db.DBInstanceStatus) == "deleting" {
+				continue
+			}
+			switch stack, tagged := hasTag(db.TagList, "nextflow.io/stack"); {
+			case stack == o.Stack:
 				found = append(found, db)
+			case !tagged:
+				legacy = append(legacy, db)
 			}
 		}
 		if marker = out.Marker; aws.ToString(marker) == "" {
+			if len(found) == 0 {
+				return legacy, nil
+			}
 			return found, nil
 		}
 	}
+}
+
+func hasTag(tags []rdstypes.Tag, key string) (string, bool) {
+	for _, t := range tags {
+		if aws.ToString(t.Key) == key {
+			return aws.ToString(t.Value), true
+		}
+	}
+	return "", false
 }
 
 func tag(tags []rdstypes.Tag, key string) string {
@@ -420,7 +453,9 @@ func tag(tags []rdstypes.Tag, key string) string {
 
 // ready: the instance is available and, for a replica, replicating.
 func ready(db *rdstypes.DBInstance, replica bool) error {
-	if s := aws.ToString(db.DBInstanceStatus); s != "available" {
+	// storage-optimization serves as available does, for hours after a
+	// storage change (RDS user guide, DB instance status).
+	if s := aws.ToString(db.DBInstanceStatus); s != "available" && s != "storage-optimization" {
 		return fmt.Errorf("its status is %s, not available; fix: wait for it, or see its events in the RDS console", s)
 	}
 	if !replica {
@@ -428,7 +463,7 @@ func ready(db *rdstypes.DBInstance, replica bool) error {
 	}
 	for _, si := range db.StatusInfos {
 		if aws.ToString(si.StatusType) == "read replication" && aws.ToString(si.Status) != "replicating" {
-			return fmt.Errorf("its replication is %s: %s", aws.ToString(si.Status), aws.ToString(si.Message))
+			return fmt.Errorf("its replication is %s (%s): a switchover needs it streaming; fix: see the replica's events in the RDS console, or, if the primary's region is lost, nfx failover --unplanned", aws.ToString(si.Status), aws.ToString(si.Message))
 		}
 	}
 	return nil
@@ -449,11 +484,21 @@ func describe(ctx context.Context, r Region, id string) (*rdstypes.DBInstance, e
 // waitInstance asks again until cond holds, or Wait has passed.
 func (o *Options) waitInstance(ctx context.Context, r Region, id, what string, cond func(*rdstypes.DBInstance) bool) (*rdstypes.DBInstance, error) {
 	deadline := o.Now().Add(o.Wait)
+	failed := 0
 	for {
 		db, err := describe(ctx, r, id)
 		if err != nil {
-			return nil, fmt.Errorf("%s/%s: %w", r.Name, id, err)
+			// A throttled or lost answer is asked again, a few times.
+			if failed++; failed >= 5 || ctx.Err() != nil || o.Now().After(deadline) {
+				return nil, fmt.Errorf("%s/%s: %w", r.Name, id, err)
+			}
+			o.Log(fmt.Sprintf("%s/%s did not answer (%v): asking again", r.Name, id, err))
+			if err := o.Sleep(ctx, o.Poll); err != nil {
+				return nil, err
+			}
+			continue
 		}
+		failed = 0
 		if cond(db) {
 			return db, nil
 		}
@@ -533,8 +578,12 @@ func (o *Options) unfence(ctx context.Context, group string, rep *Report, cause 
 	ctx = context.WithoutCancel(ctx)
 	// Never with the standby promoting: two writers.
 	if id, ok := strings.CutPrefix(rep.Standby, o.Standby.Name+"/"); ok {
+		// RDS turns a replica it promotes "modifying" at once (the AWS
+		// CLI's example of promote-read-replica); one that names its
+		// source in any other state is not promoting.
 		sb, err := describe(ctx, o.Standby, id)
-		if err != nil || aws.ToString(sb.ReadReplicaSourceDBInstanceIdentifier) == "" || aws.ToString(sb.DBInstanceStatus) != "available" {
+		if err != nil || aws.ToString(sb.ReadReplicaSourceDBInstanceIdentifier) == "" || aws.ToString(sb.DBInstanceStatus) == "modifying" {
+			rep.lifted = true // said here
 			return fmt.Errorf("switchover stopped: %w; the fence on %s stays, since the standby %s may be promoting (%v); fix: run nfx failover again, which goes on from where AWS stands", cause, rep.Primary, rep.Standby, standbyState(sb, err))
 		}
 	}
@@ -542,8 +591,10 @@ func (o *Options) unfence(ctx context.Context, group string, rep *Report, cause 
 		DBParameterGroupName: aws.String(group),
 		Parameters:           []rdstypes.Parameter{{ParameterName: aws.String(o.Fence), ApplyMethod: rdstypes.ApplyMethodImmediate}},
 	}); err != nil {
+		rep.lifted = true // said here
 		return fmt.Errorf("switchover abandoned: %w; and the fence could not be lifted (%v): %s still takes no writes; fix: reset %s in the parameter group %s (RDS console or aws rds reset-db-parameter-group)", cause, err, rep.Primary, o.Fence, group)
 	}
+	rep.lifted = true
 	return fmt.Errorf("switchover abandoned, the primary %s takes writes again: %w", rep.Primary, cause)
 }
 
@@ -764,22 +815,34 @@ func Rehearse(ctx context.Context, o Options) (*Rehearsal, error) {
 	}
 	sbID := aws.ToString(sb.DBInstanceIdentifier)
 	reh.Standby = o.Standby.Name + "/" + sbID
+	drills, err := o.tagged(ctx, o.Standby, DrillName)
+	if err != nil {
+		return nil, err
+	}
+	// A drill a stopped rehearsal left: taken on where it can serve, else
+	// deleted (it is billed while it stands).
+	var drillID string
+	for _, d := range drills {
+		id, st := aws.ToString(d.DBInstanceIdentifier), aws.ToString(d.DBInstanceStatus)
+		if drillID == "" && (st == "available" || st == "creating" || passing[st]) && aws.ToString(sb.ReadReplicaSourceDBInstanceIdentifier) != "" {
+			drillID = id
+			o.Log("going on with the drill " + id + " a stopped rehearsal left")
+			continue
+		}
+		o.Log(fmt.Sprintf("deleting the drill %s a stopped rehearsal left (%s)", id, st))
+		if _, err := o.Standby.RDS.DeleteDBInstance(ctx, &rds.DeleteDBInstanceInput{
+			DBInstanceIdentifier: aws.String(id), SkipFinalSnapshot: aws.Bool(true), DeleteAutomatedBackups: aws.Bool(true),
+		}); err != nil {
+			return nil, fmt.Errorf("delete the drill %s/%s (it is billed until deleted): %w; fix: delete it in the RDS console", o.Standby.Name, id, err)
+		}
+	}
 	if aws.ToString(sb.ReadReplicaSourceDBInstanceIdentifier) == "" {
 		return nil, fmt.Errorf("the standby %s is promoted: it is the writer, and there is no standby to rehearse a failover to", reh.Standby)
 	}
 	if err := ready(sb, true); err != nil {
 		return nil, fmt.Errorf("the standby %s: %w", reh.Standby, err)
 	}
-	drills, err := o.tagged(ctx, o.Standby, DrillName)
-	if err != nil {
-		return nil, err
-	}
-	var drillID string
-	switch len(drills) {
-	case 1:
-		drillID = aws.ToString(drills[0].DBInstanceIdentifier)
-		o.Log("going on with the drill " + drillID + " a stopped rehearsal left")
-	case 0:
+	if drillID == "" {
 		var sgs []string
 		for _, g := range sb.VpcSecurityGroups {
 			sgs = append(sgs, aws.ToString(g.VpcSecurityGroupId))
@@ -795,8 +858,6 @@ func Rehearse(ctx context.Context, o Options) (*Rehearsal, error) {
 		}); err != nil {
 			return nil, fmt.Errorf("make the drill's replica of %s: %w", reh.Standby, err)
 		}
-	default:
-		return nil, fmt.Errorf("%d drills in %s (tagged Name=%s); fix: delete all but one in the RDS console", len(drills), o.Standby.Name, DrillName)
 	}
 	reh.Drill = o.Standby.Name + "/" + drillID
 	db, err := o.waitInstance(ctx, o.Standby, drillID, "available", func(db *rdstypes.DBInstance) bool {

@@ -60,6 +60,9 @@ type Entry struct {
 const (
 	KindFailover  = "failover"
 	KindRehearsal = "failover-rehearsal"
+	// KindFailoverFinished is a run that finished a failover another,
+	// stopped, run promoted: it measured neither RTO nor RPO.
+	KindFailoverFinished = "failover-finished"
 )
 
 func (e Entry) hash() string {

@@ -103,7 +103,7 @@ func child(m *yaml.Node, key string, kind yaml.Kind) *yaml.Node {
 func set(cfg *yaml.Node, key, field, value string) error {
 	obj := child(cfg, key, yaml.MappingNode)
 	if obj.Kind != yaml.MappingNode {
-		return fmt.Errorf("%s is not an object; write it as a mapping to promote into it", key)
+		return fmt.Errorf("%s is not an object; write it as a YAML mapping (key: value lines) for nfx to write into it", key)
 	}
 	if strings.HasPrefix(obj.Tag, "!") && obj.Tag != "!!map" {
 		return fmt.Errorf("%s is tagged %s; promotion writes plain values only", key, obj.Tag)
