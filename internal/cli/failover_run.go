@@ -4,7 +4,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -173,20 +172,8 @@ func rehearse(ctx context.Context, io IO, o *FailoverOptions, in *stackInput, b 
 // checkWritable: the config takes cloud.standbyPromoted (its nextflow:cloud
 // a mapping, the result valid) and its directory can be written.
 func checkWritable(in *stackInput) error {
-	data, err := model.ReadStackData(in.ConfigFile)
-	if err != nil {
+	if _, err := promoted(in, time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {
 		return err
-	}
-	out, err := release.SetField(data, model.Namespace+":cloud", "standbyPromoted", "2000-01-01T00:00:00Z")
-	if err != nil {
-		return err
-	}
-	raw, _, err := model.ParseStackFile(in.ConfigFile, out)
-	if err != nil {
-		return err
-	}
-	if _, ds := model.Load(string(in.Stage), raw, model.LoadOptions{Stack: in.Stack}); ds.HasErrors() {
-		return errors.New(ds.Error())
 	}
 	if err := syscall.Access(filepath.Dir(in.ConfigFile), 2 /* W_OK */); err != nil {
 		return fmt.Errorf("its directory is not writable: %w", err)
@@ -194,25 +181,34 @@ func checkWritable(in *stackInput) error {
 	return nil
 }
 
-// writePromoted writes cloud.standbyPromoted into the stack's config,
-// checked by loading it again before it replaces the file.
+// writePromoted writes cloud.standbyPromoted into the stack's config.
 func writePromoted(in *stackInput, at time.Time) error {
-	data, err := model.ReadStackData(in.ConfigFile)
+	out, err := promoted(in, at)
 	if err != nil {
 		return err
+	}
+	return files.WriteFile(in.ConfigFile, out)
+}
+
+// promoted is the stack's config with cloud.standbyPromoted at, checked by
+// loading it.
+func promoted(in *stackInput, at time.Time) ([]byte, error) {
+	data, err := model.ReadStackData(in.ConfigFile)
+	if err != nil {
+		return nil, err
 	}
 	out, err := release.SetField(data, model.Namespace+":cloud", "standbyPromoted", at.UTC().Format(time.RFC3339))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	raw, _, err := model.ParseStackFile(in.ConfigFile, out)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if cfg, ds := model.Load(string(in.Stage), raw, model.LoadOptions{Stack: in.Stack}); ds.HasErrors() || cfg.Cloud.StandbyPromoted == "" {
-		return fmt.Errorf("the config with it does not load: %s", ds.Error())
+		return nil, fmt.Errorf("the config with it does not load: %s", ds.Error())
 	}
-	return files.WriteFile(in.ConfigFile, out)
+	return out, nil
 }
 
 // failoverNote is the ledger's line: what moved, how long it took, what

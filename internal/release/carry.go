@@ -19,20 +19,9 @@ func Carry(data []byte, r Release, cur Release) ([]byte, error) {
 	if len(r.Diff(cur)) == 0 {
 		return data, nil
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("not valid YAML: %w", err)
-	}
-	if len(doc.Content) == 0 {
-		doc = yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{{Kind: yaml.MappingNode}}}
-	}
-	top := doc.Content[0]
-	if top.Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("expected a mapping with a `config:` key")
-	}
-	cfg := child(top, "config", yaml.MappingNode)
-	if cfg.Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("`config:` must be a mapping")
+	doc, cfg, err := configNode(data)
+	if err != nil {
+		return nil, err
 	}
 	for _, s := range r.Services() {
 		if cur.Images[s] == r.Images[s] {
@@ -55,32 +44,42 @@ func Carry(data []byte, r Release, cur Release) ([]byte, error) {
 			}
 		}
 	}
-	return yamlenc.Marshal(&doc)
+	return yamlenc.Marshal(doc)
 }
 
-// SetField writes field of the object at key (such as nextflow:cloud) in a
-// stack config file, as a plain string: its other fields, the file's other
-// keys and its comments stay.
-func SetField(data []byte, key, field, value string) ([]byte, error) {
+// configNode is a stack config file's document and its `config:` mapping
+// (added when absent).
+func configNode(data []byte) (*yaml.Node, *yaml.Node, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("not valid YAML: %w", err)
+		return nil, nil, fmt.Errorf("not valid YAML: %w", err)
 	}
 	if len(doc.Content) == 0 {
 		doc = yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{{Kind: yaml.MappingNode}}}
 	}
 	top := doc.Content[0]
 	if top.Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("expected a mapping with a `config:` key")
+		return nil, nil, fmt.Errorf("expected a mapping with a `config:` key")
 	}
 	cfg := child(top, "config", yaml.MappingNode)
 	if cfg.Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("`config:` must be a mapping")
+		return nil, nil, fmt.Errorf("`config:` must be a mapping")
+	}
+	return &doc, cfg, nil
+}
+
+// SetField writes field of the object at key (such as nextflow:cloud) in a
+// stack config file, as a plain string: its other fields, the file's other
+// keys and its comments stay.
+func SetField(data []byte, key, field, value string) ([]byte, error) {
+	doc, cfg, err := configNode(data)
+	if err != nil {
+		return nil, err
 	}
 	if err := set(cfg, key, field, value); err != nil {
 		return nil, err
 	}
-	return yamlenc.Marshal(&doc)
+	return yamlenc.Marshal(doc)
 }
 
 // child is the value of key in mapping m, added as an empty node of kind
