@@ -64,7 +64,7 @@ func (e *Estimate) uptime(cfg *model.Config) error {
 		if r := cfg.Cloud.StandbyRegion; r != "" {
 			e.Standby = &Standby{Region: r,
 				DataLost: "the database's writes not yet replayed by its cross-region replica (its lag, which AWS expects to be higher across regions than within one), the backups not yet copied (usually within 15 minutes, at times hours), Qdrant since its last daily backup, and the cache (sessions and queues)",
-				Recovery: "promoting the replica and building the cluster there (EKS alone about 20 minutes): not counted in the uptime above, which no second region raises until a cluster runs there"}
+				Recovery: "nfx failover --stage cloud promotes the replica and moves the database's names to it (nfx failover --rehearse measures how long the promotion takes, into the ledger); the workloads stay in the primary's region, reaching it through the peering, and a lost region's workloads need the cluster built there (EKS alone about 20 minutes): not counted in the uptime above, which no second region raises until a cluster runs there"}
 		}
 		return nil
 	default:
