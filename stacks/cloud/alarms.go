@@ -18,9 +18,9 @@ type alarm struct {
 	missing string
 }
 
-// alarms sends CloudWatch alarms on the database, the cache and the node
-// groups to an SNS topic.
-func (b *builder) alarms(db *database, cache *elasticache.ReplicationGroup, cl *cluster) (*sns.Topic, error) {
+// alarmTopic is the SNS topic of the builder's region the alarms notify (an
+// alarm notifies a topic of its own region), with the alarm email.
+func (b *builder) alarmTopic() (*sns.Topic, error) {
 	topic, err := sns.NewTopic(b.ctx, b.name("alarms"), &sns.TopicArgs{Tags: b.tags("alarms")}, b.opts()...)
 	if err != nil {
 		return nil, err
@@ -32,17 +32,33 @@ func (b *builder) alarms(db *database, cache *elasticache.ReplicationGroup, cl *
 			return nil, err
 		}
 	}
-	dbDims := pulumi.StringMap{"DBInstanceIdentifier": db.primary.Identifier}
-	cacheDims := pulumi.StringMap{"ReplicationGroupId": cache.ID().ToStringOutput()}
-	list := []alarm{
+	return topic, nil
+}
+
+// dbAlarms are a PostgreSQL instance's alarms.
+func dbAlarms(dbDims pulumi.StringMap) []alarm {
+	return []alarm{
 		{"postgres-cpu", "AWS/RDS", "CPUUtilization", "Average", "GreaterThanThreshold", 80, 3, dbDims, "PostgreSQL CPU above 80% for 15 minutes", ""},
 		{"postgres-storage", "AWS/RDS", "FreeStorageSpace", "Minimum", "LessThanThreshold", 10 * (1 << 30), 1, dbDims, "PostgreSQL has less than 10 GiB free", ""},
 		{"postgres-memory", "AWS/RDS", "FreeableMemory", "Minimum", "LessThanThreshold", 512 * (1 << 20), 3, dbDims, "PostgreSQL has less than 512 MiB freeable memory", ""},
 		{"postgres-connections", "AWS/RDS", "DatabaseConnections", "Maximum", "GreaterThanThreshold", 400, 3, dbDims, "PostgreSQL connections near the instance's limit", ""},
+	}
+}
+
+// alarms sends CloudWatch alarms on the database, the cache and the node
+// groups to an SNS topic.
+func (b *builder) alarms(db *database, cache *elasticache.ReplicationGroup, cl *cluster) (*sns.Topic, error) {
+	topic, err := b.alarmTopic()
+	if err != nil {
+		return nil, err
+	}
+	dbDims := pulumi.StringMap{"DBInstanceIdentifier": db.primary.Identifier}
+	cacheDims := pulumi.StringMap{"ReplicationGroupId": cache.ID().ToStringOutput()}
+	list := append(dbAlarms(dbDims), []alarm{
 		{"redis-cpu", "AWS/ElastiCache", "EngineCPUUtilization", "Average", "GreaterThanThreshold", 75, 3, cacheDims, "Redis engine CPU above 75%", ""},
 		{"redis-memory", "AWS/ElastiCache", "DatabaseMemoryUsagePercentage", "Average", "GreaterThanThreshold", 80, 3, cacheDims, "Redis memory above 80%", ""},
 		{"redis-evictions", "AWS/ElastiCache", "Evictions", "Sum", "GreaterThanThreshold", 0, 1, cacheDims, "Redis is evicting keys", ""},
-	}
+	}...)
 	if c := b.cfg.Cloud; c.StandbyRegion != "" {
 		// A standby that stops reading (its region down, its disk full)
 		// holds the write-ahead log on the primary without bound (RDS
@@ -64,6 +80,11 @@ func (b *builder) alarms(db *database, cache *elasticache.ReplicationGroup, cl *
 		list = append(list, alarm{"nodes-" + pool, "AWS/AutoScaling", "GroupInServiceInstances", "Minimum", "LessThanThreshold",
 			float64(g.min), 2, pulumi.StringMap{"AutoScalingGroupName": g.name}, "fewer " + pool + " nodes in service than the node group's minimum", ""})
 	}
+	return topic, b.alarmSet(topic, list)
+}
+
+// alarmSet makes the alarms of list, each notifying topic.
+func (b *builder) alarmSet(topic *sns.Topic, list []alarm) error {
 	for _, a := range list {
 		if a.missing == "" {
 			a.missing = "breaching"
@@ -83,8 +104,8 @@ func (b *builder) alarms(db *database, cache *elasticache.ReplicationGroup, cl *
 			OkActions:          pulumi.Array{topic.Arn},
 			Tags:               b.tags("alarm-" + a.name),
 		}, b.opts()...); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return topic, nil
+	return nil
 }

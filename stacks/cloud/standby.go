@@ -190,6 +190,19 @@ func (rz *realisation) standby(site *standbySite, primaryBucket *s3.BucketV2, pr
 	if err := rz.databaseNames(site, db); err != nil {
 		return nil, err
 	}
+	// The standby's own alarms, in its region (an alarm reads its
+	// region's metrics and notifies its region's topic): a replica whose
+	// disk fills stops replicating, and a promoted standby is the writer
+	// the primary's alarms do not watch. Its lag is the primary's alarm
+	// (postgres-standby-lag): ReplicaLag grows on a primary with nothing
+	// to write, and would page every quiet night.
+	topic, err := sb.alarmTopic()
+	if err != nil {
+		return nil, err
+	}
+	if err := sb.alarmSet(topic, dbAlarms(pulumi.StringMap{"DBInstanceIdentifier": db.Identifier})); err != nil {
+		return nil, err
+	}
 	bucket, versioning, err := sb.backups()
 	if err != nil {
 		return nil, err

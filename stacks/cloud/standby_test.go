@@ -99,6 +99,21 @@ func TestStandbyRegion(t *testing.T) {
 	}
 	checkPeering(t, res, provider)
 	checkNames(t, res)
+	// The standby's alarms are its region's, notify its region's topic,
+	// and watch it, not the primary.
+	alarms := 0
+	for _, a := range byType(res, "aws:cloudwatch/metricAlarm:MetricAlarm") {
+		if a.Provider != provider {
+			continue
+		}
+		alarms++
+		if fmt.Sprint(a.Inputs["alarmActions"]) != fmt.Sprint(a.Inputs["okActions"]) || a.Inputs["namespace"] != "AWS/RDS" {
+			t.Errorf("standby alarm %s: %v", a.Name, a.Inputs)
+		}
+	}
+	if alarms != 4 || len(byType(res, "aws:sns/topic:Topic")) != 2 {
+		t.Errorf("%d standby alarms, %d topics; want the database's 4 and a topic in each region", alarms, len(byType(res, "aws:sns/topic:Topic")))
+	}
 	reps := byType(res, "aws:s3/bucketReplicationConfig:BucketReplicationConfig")
 	if len(reps) != 1 || reps[0].Provider != "" {
 		t.Fatalf("replication configs: %v (want one, on the primary's bucket, in its region)", reps)
@@ -158,7 +173,8 @@ func TestStandbyCost(t *testing.T) {
 		for _, u := range e.Unpriced {
 			unpriced = append(unpriced, u.Name)
 		}
-		want := []string{"nextflow-standby-backups", "nextflow-standby-key", "nextflow-standby-postgres"}
+		want := []string{"nextflow-standby-alarm-postgres-connections", "nextflow-standby-alarm-postgres-cpu", "nextflow-standby-alarm-postgres-memory",
+			"nextflow-standby-alarm-postgres-storage", "nextflow-standby-backups", "nextflow-standby-key", "nextflow-standby-postgres"}
 		if c.priced {
 			want = nil
 		}
