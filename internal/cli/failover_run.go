@@ -76,31 +76,25 @@ func runFailover(ctx context.Context, io IO, o *FailoverOptions) error {
 		}
 		defer b.Close()
 	}
-	region := func(name string) (failover.Region, error) {
-		cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(name))
-		if err != nil {
-			return failover.Region{}, fmt.Errorf("AWS credentials for %s: %w", name, err)
-		}
-		return failover.Region{Name: name, RDS: rds.NewFromConfig(cfg), Metrics: cloudwatch.NewFromConfig(cfg)}, nil
-	}
-	primary, err := region(cc.Region)
+	// The SDK's configuration once (its files, its credentials), a
+	// region's clients from it; Route 53 answers in us-east-1.
+	awsCfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("AWS credentials: %w", err)
 	}
-	standby, err := region(cc.StandbyRegion)
-	if err != nil {
-		return err
+	region := func(name string) failover.Region {
+		return failover.Region{Name: name,
+			RDS:     rds.NewFromConfig(awsCfg, func(o *rds.Options) { o.Region = name }),
+			Metrics: cloudwatch.NewFromConfig(awsCfg, func(o *cloudwatch.Options) { o.Region = name })}
 	}
-	global, err := config.LoadDefaultConfig(ctx, config.WithRegion("us-east-1"))
-	if err != nil {
-		return err
-	}
+	primary, standby := region(cc.Region), region(cc.StandbyRegion)
+	global := route53.NewFromConfig(awsCfg, func(o *route53.Options) { o.Region = "us-east-1" })
 	mode := failover.Planned
 	if o.Unplanned {
 		mode = failover.Unplanned
 	}
 	opts := failover.Options{
-		Mode: mode, Primary: primary, Standby: standby, DNS: route53.NewFromConfig(global),
+		Mode: mode, Primary: primary, Standby: standby, DNS: global,
 		Target: failover.Target{
 			Stage: string(model.Cloud), Stack: in.Stack, PrimaryName: aws.PrimaryDB, StandbyName: aws.StandbyDB,
 			Zone: aws.PrivateZone(in.Stack), Names: []string{aws.WriterName(in.Stack), aws.ReaderName(in.Stack)},

@@ -213,7 +213,7 @@ func TestFailover(t *testing.T) {
 			} else if c.setup == nil && string(after) != string(before) {
 				t.Errorf("the config changed:\n%s", after)
 			}
-			entries, _ := promote.Ledger{Path: filepath.Join(dir, ".nfx", "state", ".nfx", "ledger.jsonl")}.Entries()
+			entries := ledgerOf(t, dir)
 			var notes []string
 			for _, e := range entries {
 				if e.Kind == "failover" {
@@ -406,7 +406,7 @@ func TestFailoverRehearsal(t *testing.T) {
 			if after, _ := os.ReadFile(file); string(after) != string(before) {
 				t.Errorf("a rehearsal changed the config:\n%s", after)
 			}
-			entries, _ := promote.Ledger{Path: filepath.Join(dir, ".nfx", "state", ".nfx", "ledger.jsonl")}.Entries()
+			entries := ledgerOf(t, dir)
 			n := 0
 			for _, e := range entries {
 				if e.Kind == promote.KindRehearsal && e.To == "cloud" {
@@ -418,4 +418,14 @@ func TestFailoverRehearsal(t *testing.T) {
 			}
 		})
 	}
+}
+
+// ledgerOf is the entries of the project's ledger (the file backend's).
+func ledgerOf(t *testing.T, dir string) []promote.Entry {
+	t.Helper()
+	entries, err := promote.Ledger{Path: filepath.Join(dir, ".nfx", "state", ".nfx", "ledger.jsonl")}.Entries()
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return entries
 }

@@ -28,6 +28,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"github.com/aws/smithy-go"
+
+	nfxaws "github.com/nextflow-crm/nfx/internal/provider/aws"
 )
 
 // RDS is what a failover asks of RDS in one region (*rds.Client).
@@ -247,9 +249,7 @@ func (o *Options) run(ctx context.Context, rep *Report) (*Report, error) {
 			return nil, fmt.Errorf("promote %s: %w; fix: run nfx failover again, which goes on from where AWS stands", rep.Standby, err)
 		}
 	}
-	sb, err = o.waitInstance(ctx, o.Standby, sbID, "promoted and available", func(db *rdstypes.DBInstance) bool {
-		return aws.ToString(db.ReadReplicaSourceDBInstanceIdentifier) == "" && aws.ToString(db.DBInstanceStatus) == "available"
-	})
+	sb, err = o.waitInstance(ctx, o.Standby, sbID, "promoted and available", promotedAndAvailable)
 	if err != nil {
 		return nil, err
 	}
@@ -385,10 +385,16 @@ func (o *Options) defaults() {
 
 // find is the one instance of region tagged with name and the stage.
 func (o *Options) find(ctx context.Context, r Region, name string) (*rdstypes.DBInstance, error) {
-	found, err := o.tagged(ctx, r, name)
+	all, err := o.instances(ctx, r)
 	if err != nil {
 		return nil, err
 	}
+	return o.one(r, all, name)
+}
+
+// one is the one instance of all tagged with name for the stack.
+func (o *Options) one(r Region, all []rdstypes.DBInstance, name string) (*rdstypes.DBInstance, error) {
+	found := o.tagged(all, name)
 	switch len(found) {
 	case 0:
 		return nil, fmt.Errorf("no database of %s is tagged Name=%s for the stack %s; fix: nfx up --stage %s with cloud.standbyRegion set, and wait for it to finish", r.Name, name, o.Stack, o.Stack)
@@ -399,38 +405,45 @@ func (o *Options) find(ctx context.Context, r Region, name string) (*rdstypes.DB
 	for _, db := range found {
 		ids = append(ids, aws.ToString(db.DBInstanceIdentifier))
 	}
-	return nil, fmt.Errorf("%d databases of %s are tagged Name=%s for the stack %s (%s): nfx cannot tell which one is this stack's; fix: check the tags nextflow.io/stack in the RDS console: only the stack's own should carry it", len(found), r.Name, name, o.Stack, strings.Join(ids, ", "))
+	return nil, fmt.Errorf("%d databases of %s are tagged Name=%s for the stack %s (%s): nfx cannot tell which one is this stack's; fix: check the tags %s in the RDS console: only the stack's own should carry it", len(found), r.Name, name, o.Stack, strings.Join(ids, ", "), nfxaws.StackTag)
 }
 
-// tagged is the instances of region tagged with name and the stage, and
-// with the stack, or, made before nfx tagged the stack, with no stack tag
-// (then only if no instance has this stack's).
-func (o *Options) tagged(ctx context.Context, r Region, name string) ([]rdstypes.DBInstance, error) {
-	var found, legacy []rdstypes.DBInstance
+// instances is every instance of region, page by page.
+func (o *Options) instances(ctx context.Context, r Region) ([]rdstypes.DBInstance, error) {
+	var all []rdstypes.DBInstance
 	var marker *string
 	for {
 		out, err := r.RDS.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{Marker: marker})
 		if err != nil {
 			return nil, fmt.Errorf("list the databases of %s: %w", r.Name, err)
 		}
-		for _, db := range out.DBInstances {
-			if tag(db.TagList, "Name") != name || tag(db.TagList, "nextflow.io/stage") != o.Stage || aws.ToString(db.DBInstanceStatus) == "deleting" {
-				continue
-			}
-			switch stack, tagged := hasTag(db.TagList, "nextflow.io/stack"); {
-			case stack == o.Stack:
-				found = append(found, db)
-			case !tagged:
-				legacy = append(legacy, db)
-			}
-		}
+		all = append(all, out.DBInstances...)
 		if marker = out.Marker; aws.ToString(marker) == "" {
-			if len(found) == 0 {
-				return legacy, nil
-			}
-			return found, nil
+			return all, nil
 		}
 	}
+}
+
+// tagged is the instances of all tagged with name and the stage, and with
+// the stack, or, made before nfx tagged the stack, with no stack tag (then
+// only if no instance has this stack's); none that is being deleted.
+func (o *Options) tagged(all []rdstypes.DBInstance, name string) []rdstypes.DBInstance {
+	var found, legacy []rdstypes.DBInstance
+	for _, db := range all {
+		if tag(db.TagList, "Name") != name || tag(db.TagList, nfxaws.StageTag) != o.Stage || aws.ToString(db.DBInstanceStatus) == "deleting" {
+			continue
+		}
+		switch stack, tagged := hasTag(db.TagList, nfxaws.StackTag); {
+		case stack == o.Stack:
+			found = append(found, db)
+		case !tagged:
+			legacy = append(legacy, db)
+		}
+	}
+	if len(found) == 0 {
+		return legacy
+	}
+	return found
 }
 
 func hasTag(tags []rdstypes.Tag, key string) (string, bool) {
@@ -443,12 +456,22 @@ func hasTag(tags []rdstypes.Tag, key string) (string, bool) {
 }
 
 func tag(tags []rdstypes.Tag, key string) string {
-	for _, t := range tags {
-		if aws.ToString(t.Key) == key {
-			return aws.ToString(t.Value)
-		}
-	}
-	return ""
+	v, _ := hasTag(tags, key)
+	return v
+}
+
+// promotedAndAvailable: the instance names no source and takes writes.
+func promotedAndAvailable(db *rdstypes.DBInstance) bool {
+	return aws.ToString(db.ReadReplicaSourceDBInstanceIdentifier) == "" && aws.ToString(db.DBInstanceStatus) == "available"
+}
+
+// deleteDrill deletes a rehearsal's instance, its snapshots and backups
+// with it.
+func (o *Options) deleteDrill(ctx context.Context, id string) error {
+	_, err := o.Standby.RDS.DeleteDBInstance(ctx, &rds.DeleteDBInstanceInput{
+		DBInstanceIdentifier: aws.String(id), SkipFinalSnapshot: aws.Bool(true), DeleteAutomatedBackups: aws.Bool(true),
+	})
+	return err
 }
 
 // ready: the instance is available and, for a replica, replicating.
@@ -809,16 +832,19 @@ type Rehearsal struct {
 func Rehearse(ctx context.Context, o Options) (*Rehearsal, error) {
 	o.defaults()
 	reh := &Rehearsal{Started: o.Now().UTC()}
-	sb, err := o.find(ctx, o.Standby, o.StandbyName)
+	// One listing of the standby's region serves the standby and the
+	// drills.
+	all, err := o.instances(ctx, o.Standby)
+	if err != nil {
+		return nil, err
+	}
+	sb, err := o.one(o.Standby, all, o.StandbyName)
 	if err != nil {
 		return nil, err
 	}
 	sbID := aws.ToString(sb.DBInstanceIdentifier)
 	reh.Standby = o.Standby.Name + "/" + sbID
-	drills, err := o.tagged(ctx, o.Standby, DrillName)
-	if err != nil {
-		return nil, err
-	}
+	drills := o.tagged(all, DrillName)
 	// A drill a stopped rehearsal left: taken on where it can serve, else
 	// deleted (it is billed while it stands).
 	var drillID string
@@ -830,9 +856,7 @@ func Rehearse(ctx context.Context, o Options) (*Rehearsal, error) {
 			continue
 		}
 		o.Log(fmt.Sprintf("deleting the drill %s a stopped rehearsal left (%s)", id, st))
-		if _, err := o.Standby.RDS.DeleteDBInstance(ctx, &rds.DeleteDBInstanceInput{
-			DBInstanceIdentifier: aws.String(id), SkipFinalSnapshot: aws.Bool(true), DeleteAutomatedBackups: aws.Bool(true),
-		}); err != nil {
+		if err := o.deleteDrill(ctx, id); err != nil {
 			return nil, fmt.Errorf("delete the drill %s/%s (it is billed until deleted): %w; fix: delete it in the RDS console", o.Standby.Name, id, err)
 		}
 	}
@@ -853,8 +877,8 @@ func Rehearse(ctx context.Context, o Options) (*Rehearsal, error) {
 			DBInstanceIdentifier: aws.String(drillID), SourceDBInstanceIdentifier: aws.String(sbID),
 			DBInstanceClass: sb.DBInstanceClass, PubliclyAccessible: aws.Bool(false), MultiAZ: aws.Bool(false),
 			DeletionProtection: aws.Bool(false), AutoMinorVersionUpgrade: aws.Bool(false), VpcSecurityGroupIds: sgs,
-			Tags: []rdstypes.Tag{{Key: aws.String("Name"), Value: aws.String(DrillName)}, {Key: aws.String("nextflow.io/stage"), Value: aws.String(o.Stage)},
-				{Key: aws.String("nextflow.io/stack"), Value: aws.String(o.Stack)}},
+			Tags: []rdstypes.Tag{{Key: aws.String("Name"), Value: aws.String(DrillName)}, {Key: aws.String(nfxaws.StageTag), Value: aws.String(o.Stage)},
+				{Key: aws.String(nfxaws.StackTag), Value: aws.String(o.Stack)}},
 		}); err != nil {
 			return nil, fmt.Errorf("make the drill's replica of %s: %w", reh.Standby, err)
 		}
@@ -886,9 +910,7 @@ func Rehearse(ctx context.Context, o Options) (*Rehearsal, error) {
 		}); err != nil {
 			return nil, fmt.Errorf("promote the drill %s: %w", reh.Drill, err)
 		}
-		if _, err := o.waitInstance(ctx, o.Standby, drillID, "promoted and available", func(db *rdstypes.DBInstance) bool {
-			return aws.ToString(db.ReadReplicaSourceDBInstanceIdentifier) == "" && aws.ToString(db.DBInstanceStatus) == "available"
-		}); err != nil {
+		if _, err := o.waitInstance(ctx, o.Standby, drillID, "promoted and available", promotedAndAvailable); err != nil {
 			return nil, err
 		}
 		reh.Promote = o.Now().Sub(start)
@@ -898,9 +920,7 @@ func Rehearse(ctx context.Context, o Options) (*Rehearsal, error) {
 		o.Log("the drill " + reh.Drill + " was promoted by a stopped rehearsal: its time is not known; deleting it")
 	}
 	o.Log("deleting the drill " + reh.Drill)
-	if _, err := o.Standby.RDS.DeleteDBInstance(ctx, &rds.DeleteDBInstanceInput{
-		DBInstanceIdentifier: aws.String(drillID), SkipFinalSnapshot: aws.Bool(true), DeleteAutomatedBackups: aws.Bool(true),
-	}); err != nil {
+	if err := o.deleteDrill(ctx, drillID); err != nil {
 		return nil, fmt.Errorf("delete the drill %s (it is billed until deleted): %w; fix: run nfx failover --rehearse again, or delete it in the RDS console", reh.Drill, err)
 	}
 	reh.Ended = o.Now().UTC()

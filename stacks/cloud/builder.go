@@ -1,6 +1,7 @@
 package cloud
 
 import (
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/nextflow-crm/nfx/internal/model"
@@ -61,4 +62,15 @@ func (b *builder) tagsWith(name string, extra map[string]string) pulumi.StringMa
 		m[k] = pulumi.String(v)
 	}
 	return m
+}
+
+// kmsKey is a customer key of the builder's region, rotated yearly, with
+// the longest wait before a deletion takes effect.
+func (b *builder) kmsKey(name, description string) (*kms.Key, error) {
+	return kms.NewKey(b.ctx, b.name(name), &kms.KeyArgs{
+		Description:          pulumi.String(description),
+		EnableKeyRotation:    pulumi.Bool(true),
+		DeletionWindowInDays: pulumi.Int(30),
+		Tags:                 b.tags(name),
+	}, b.opts()...)
 }

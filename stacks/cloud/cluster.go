@@ -7,7 +7,6 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -84,12 +83,7 @@ func (b *builder) cluster(net *network) (*cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := kms.NewKey(b.ctx, b.name("secrets-key"), &kms.KeyArgs{
-		Description:          pulumi.String("Encrypts the Kubernetes secrets of " + name),
-		EnableKeyRotation:    pulumi.Bool(true),
-		DeletionWindowInDays: pulumi.Int(30),
-		Tags:                 b.tags("secrets-key"),
-	}, b.opts()...)
+	key, err := b.kmsKey("secrets-key", "Encrypts the Kubernetes secrets of "+name)
 	if err != nil {
 		return nil, err
 	}

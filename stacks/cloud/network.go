@@ -31,6 +31,8 @@ type network struct {
 	vpc            *ec2.Vpc
 	publicSubnets  pulumi.StringArray
 	privateSubnets pulumi.StringArray
+	// privateCidrs are the private subnets' ranges (the nodes').
+	privateCidrs []string
 	// peering, with a standby region, joins the VPC to the standby's.
 	peering         *ec2.VpcPeeringConnection
 	peeringAccepter *ec2.VpcPeeringConnectionAccepter
@@ -67,7 +69,7 @@ func (b *builder) network(site *standbySite) (*network, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &network{vpc: vpc}
+	n := &network{vpc: vpc, privateCidrs: plan.Private}
 	var rtOpts []pulumi.ResourceOption
 	if site != nil {
 		if n.peering, n.peeringAccepter, err = b.peer(vpc, site); err != nil {

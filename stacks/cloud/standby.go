@@ -113,12 +113,7 @@ func (rz *realisation) standby(site *standbySite, primaryBucket *s3.BucketV2, pr
 	}
 	c := rz.cfg.Cloud
 	b, sb := rz.builder, site.b
-	key, err := kms.NewKey(sb.ctx, sb.name("key"), &kms.KeyArgs{
-		Description:          pulumi.String(fmt.Sprintf("Encrypts the standby copy of %s's data in %s", b.stack, c.StandbyRegion)),
-		EnableKeyRotation:    pulumi.Bool(true),
-		DeletionWindowInDays: pulumi.Int(30),
-		Tags:                 sb.tags("key"),
-	}, sb.opts()...)
+	key, err := sb.kmsKey("key", fmt.Sprintf("Encrypts the standby copy of %s's data in %s", b.stack, c.StandbyRegion))
 	if err != nil {
 		return nil, err
 	}
@@ -296,16 +291,12 @@ func (b *builder) standbyNetwork(site *standbySite, primary *network) (*rds.Subn
 	if err != nil {
 		return nil, nil, err
 	}
-	plan, err := SubnetPlan(c.VpcCidr, c.AvailabilityZones)
-	if err != nil {
-		return nil, nil, err
-	}
 	sg, err := ec2.NewSecurityGroup(b.ctx, b.name("postgres-sg"), &ec2.SecurityGroupArgs{
 		VpcId:       site.vpc.ID(),
 		Description: pulumi.String("The standby database: PostgreSQL from the primary's private subnets only"),
 		Ingress: ec2.SecurityGroupIngressArray{ec2.SecurityGroupIngressArgs{
 			Protocol: pulumi.String("tcp"), FromPort: pulumi.Int(model.PostgresPort), ToPort: pulumi.Int(model.PostgresPort),
-			CidrBlocks:  pulumi.ToStringArray(plan.Private),
+			CidrBlocks:  pulumi.ToStringArray(primary.privateCidrs),
 			Description: pulumi.String("from the primary region's nodes, through the peering"),
 		}},
 		Tags: b.tags("postgres-sg"),
