@@ -199,7 +199,7 @@ func (e *Estimate) aws(cfg *model.Config, p *plan.Plan) error {
 	}
 	e.Prices = fmt.Sprintf("%s, %s, %s", t.Region, aws.PricesDate, aws.PricesSource)
 	h := float64(aws.HoursPerMonth)
-	nats := 0
+	nats := map[string]int{}
 	scaled := hpaBounds(p)
 	primary := t
 	for _, r := range p.Resources {
@@ -208,19 +208,25 @@ func (e *Estimate) aws(cfg *model.Config, p *plan.Plan) error {
 		// region's prices, or unpriced where nfx has none.
 		t = primary
 		standby := ""
+		reg := ""
 		if tags, _ := in["tags"].(map[string]any); tags != nil {
-			if reg, _ := tags[aws.RegionTag].(string); reg != "" && reg != primary.Region {
-				rt, ok := aws.Prices[reg]
-				_, isFree := aws.Free[r.Type]
-				switch {
-				case isFree:
-					continue
-				case !ok:
-					e.Unpriced = append(e.Unpriced, Unpriced{r.Type, r.Name, "nfx has no prices for " + reg})
-					continue
-				}
-				t, standby = rt, reg
+			reg, _ = tags[aws.RegionTag].(string)
+		}
+		if reg == "" && strings.HasPrefix(r.Type, "kubernetes:") && strings.Contains(r.Provider, aws.StandbyInfix) {
+			// An object of the standby's cluster: its volumes are that region's.
+			reg = cc.StandbyRegion
+		}
+		if reg != "" && reg != primary.Region {
+			rt, ok := aws.Prices[reg]
+			_, isFree := aws.Free[r.Type]
+			switch {
+			case isFree, !ok && strings.HasPrefix(r.Type, "kubernetes:") && !k8sPriced(r):
+				continue
+			case !ok:
+				e.Unpriced = append(e.Unpriced, Unpriced{r.Type, r.Name, "nfx has no prices for " + reg})
+				continue
 			}
+			t, standby = rt, reg
 		}
 		lines := len(e.Lines)
 		switch {
@@ -255,7 +261,7 @@ func (e *Estimate) aws(cfg *model.Config, p *plan.Plan) error {
 			}
 			e.usd("node disks "+r.Name, "infrastructure", desired*disk*t.EBSgp3GB, maxSize*disk*t.EBSgp3GB, fmt.Sprintf("%.0f GB gp3 each at $%.3f/GB-month", disk, t.EBSgp3GB))
 		case r.Type == aws.NATGateway:
-			nats++
+			nats[t.Region]++
 		case r.Type == aws.EIP:
 			e.usd("public IPv4 "+r.Name, "infrastructure", t.PublicIPv4*h, t.PublicIPv4*h, fmt.Sprintf("$%.3f/h", t.PublicIPv4))
 		case r.Type == "kubernetes:apps/v1:StatefulSet":
@@ -357,11 +363,18 @@ func (e *Estimate) aws(cfg *model.Config, p *plan.Plan) error {
 		}
 	}
 	t = primary
-	if nats > 0 {
-		v := float64(nats) * t.NATHour * h
-		e.usd("NAT gateways", "infrastructure", v, v, fmt.Sprintf("%d x $%.3f/h", nats, t.NATHour))
+	if n := nats[t.Region]; n > 0 {
+		v := float64(n) * t.NATHour * h
+		e.usd("NAT gateways", "infrastructure", v, v, fmt.Sprintf("%d x $%.3f/h", n, t.NATHour))
 		d := costs.NatGB * t.NATGB
 		e.usd("NAT data processed", "infrastructure", d, d, fmt.Sprintf("%.0f GB (assumed) at $%.3f/GB", costs.NatGB, t.NATGB))
+	}
+	if n := nats[cc.StandbyRegion]; n > 0 {
+		// The standby's, at its region's price; its traffic is the
+		// serving region's, priced once, in the primary's.
+		st := aws.Prices[cc.StandbyRegion]
+		v := float64(n) * st.NATHour * h
+		e.usd("NAT gateways, standby in "+cc.StandbyRegion, "infrastructure", v, v, fmt.Sprintf("%d x $%.3f/h", n, st.NATHour))
 	}
 	out := costs.DataTransferGB * t.TransferOut
 	e.usd("data transfer out", "infrastructure", out, out, fmt.Sprintf("%.0f GB to the Internet (assumed) at $%.2f/GB", costs.DataTransferGB, t.TransferOut))
@@ -379,6 +392,12 @@ func (e *Estimate) aws(cfg *model.Config, p *plan.Plan) error {
 	}
 	sort.SliceStable(e.Unpriced, func(i, j int) bool { return e.Unpriced[i].Name < e.Unpriced[j].Name })
 	return nil
+}
+
+// k8sPriced says whether a Kubernetes object is priced itself: a
+// StatefulSet's volumes, Prometheus's in the monitoring's release.
+func k8sPriced(r plan.Resource) bool {
+	return r.Type == "kubernetes:apps/v1:StatefulSet" || (r.Type == "kubernetes:helm.sh/v3:Release" && r.Inputs["chart"] == "kube-prometheus-stack")
 }
 
 // partOf is the part a resource is parented to ("nextflow-postgres" is

@@ -78,9 +78,15 @@ type CloudConfig struct {
 	// StandbyRegion, if set, holds a copy of the data in a second region:
 	// a cross-region read replica of the database, encrypted with a key of
 	// that region in a VPC of its own (StandbyVpcCidr), and the backups'
-	// bucket replicated to a bucket there. No cluster runs there.
+	// bucket replicated to a bucket there.
 	StandbyRegion  string `json:"standbyRegion"`
 	StandbyVpcCidr string `json:"standbyVpcCidr"`
+	// StandbyCluster adds a warm cluster to the standby region: its VPC
+	// with public subnets and NAT, EKS with the primary's node groups (its
+	// GPU pool at zero), a cache of its own and the workloads, idle (no AI
+	// pods, no tunnel connectors) until `nfx failover` promotes the
+	// region. Off, the standby region holds the data only.
+	StandbyCluster bool `json:"standbyCluster"`
 	// StandbyPromoted is when `nfx failover` promoted the standby's
 	// database (RFC 3339, UTC), written back by it: the standby's instance
 	// is then the writer the workloads use, and the former primary is
@@ -322,6 +328,9 @@ func checkStandby(c *Config, ds *Diagnostics) {
 		}
 	}
 	if cc.StandbyRegion == "" {
+		if cc.StandbyCluster {
+			ds.Errorf(FullKey("cloud.standbyCluster"), "set cloud.standbyRegion to the region the cluster is to run in, or set cloud.standbyCluster to false", "a standby cluster needs cloud.standbyRegion, which is empty")
+		}
 		return
 	}
 	key := FullKey("cloud.standbyRegion")

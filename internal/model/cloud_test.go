@@ -54,6 +54,7 @@ func TestCloudRejectsBadConfig(t *testing.T) {
 		{"standby VPC over the primary's", `{"standbyRegion": "us-west-2", "standbyVpcCidr": "10.40.0.0/16"}`, "nextflow:cloud.standbyVpcCidr", "overlaps cloud.vpcCidr"},
 		{"standby VPC inside the primary's", `{"standbyRegion": "us-west-2", "vpcCidr": "10.0.0.0/16", "standbyVpcCidr": "10.0.16.0/20"}`, "nextflow:cloud.standbyVpcCidr", "overlaps cloud.vpcCidr"},
 		{"standby VPC public", `{"standbyRegion": "us-west-2", "standbyVpcCidr": "8.8.0.0/16"}`, "nextflow:cloud.standbyVpcCidr", "not a private range"},
+		{"standby cluster without a region", `{"standbyCluster": true}`, "nextflow:cloud.standbyCluster", "needs cloud.standbyRegion"},
 		{"promoted without a standby", `{"standbyPromoted": "2026-12-07T04:00:00Z"}`, "nextflow:cloud.standbyPromoted", "needs cloud.standbyRegion"},
 		{"promoted not a time", `{"standbyRegion": "us-west-2", "standbyPromoted": "yesterday; rm -rf /"}`, "nextflow:cloud.standbyPromoted", "not an RFC 3339 time"},
 		{"promoted a date only", `{"standbyRegion": "us-west-2", "standbyPromoted": "2026-12-07"}`, "nextflow:cloud.standbyPromoted", "not an RFC 3339 time"},

@@ -84,7 +84,7 @@ func (k *k8s) autoscalerPolicy(role *iam.Role) error {
 	})
 	_, err := iam.NewRolePolicy(k.ctx, k.name("cluster-autoscaler-policy"), &iam.RolePolicyArgs{
 		Role: role.ID(), Policy: pulumi.String(string(doc)),
-	}, pulumi.Parent(k.parent))
+	}, k.builder.opts()...)
 	return err
 }
 

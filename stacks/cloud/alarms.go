@@ -53,12 +53,7 @@ func (b *builder) alarms(db *database, cache *elasticache.ReplicationGroup, cl *
 		return nil, err
 	}
 	dbDims := pulumi.StringMap{"DBInstanceIdentifier": db.primary.Identifier}
-	cacheDims := pulumi.StringMap{"ReplicationGroupId": cache.ID().ToStringOutput()}
-	list := append(dbAlarms(dbDims), []alarm{
-		{"redis-cpu", "AWS/ElastiCache", "EngineCPUUtilization", "Average", "GreaterThanThreshold", 75, 3, cacheDims, "Redis engine CPU above 75%", ""},
-		{"redis-memory", "AWS/ElastiCache", "DatabaseMemoryUsagePercentage", "Average", "GreaterThanThreshold", 80, 3, cacheDims, "Redis memory above 80%", ""},
-		{"redis-evictions", "AWS/ElastiCache", "Evictions", "Sum", "GreaterThanThreshold", 0, 1, cacheDims, "Redis is evicting keys", ""},
-	}...)
+	list := append(dbAlarms(dbDims), cacheAlarms(cache)...)
 	if c := b.cfg.Cloud; c.StandbyRegion != "" {
 		// A standby that stops reading (its region down, its disk full)
 		// holds the write-ahead log on the primary without bound (RDS
@@ -68,19 +63,37 @@ func (b *builder) alarms(db *database, cache *elasticache.ReplicationGroup, cl *
 			float64(c.DBStorageGB) * (1 << 30) / 10, 2, dbDims,
 			"the standby in " + c.StandbyRegion + " holds more than a tenth of PostgreSQL's storage in write-ahead log", "notBreaching"})
 	}
+	list = append(list, b.poolAlarms(cl)...)
+	return topic, b.alarmSet(topic, list)
+}
+
+// cacheAlarms are a Redis replication group's alarms.
+func cacheAlarms(cache *elasticache.ReplicationGroup) []alarm {
+	cacheDims := pulumi.StringMap{"ReplicationGroupId": cache.ID().ToStringOutput()}
+	return []alarm{
+		{"redis-cpu", "AWS/ElastiCache", "EngineCPUUtilization", "Average", "GreaterThanThreshold", 75, 3, cacheDims, "Redis engine CPU above 75%", ""},
+		{"redis-memory", "AWS/ElastiCache", "DatabaseMemoryUsagePercentage", "Average", "GreaterThanThreshold", 80, 3, cacheDims, "Redis memory above 80%", ""},
+		{"redis-evictions", "AWS/ElastiCache", "Evictions", "Sum", "GreaterThanThreshold", 0, 1, cacheDims, "Redis is evicting keys", ""},
+	}
+}
+
+// poolAlarms fire when a node group holds fewer nodes than its minimum
+// (none for a pool whose minimum is zero).
+func (b *builder) poolAlarms(cl *cluster) []alarm {
 	pools := map[string]*eksNodeGroupASG{"general": asgOf(cl.general, b.cfg.Cloud.NodeMin)}
 	if cl.gpu != nil {
 		pools["gpu"] = asgOf(cl.gpu, b.cfg.Cloud.GPUMin)
 	}
+	var list []alarm
 	for _, pool := range []string{"general", "gpu"} {
 		g, ok := pools[pool]
-		if !ok {
+		if !ok || g.min == 0 {
 			continue
 		}
 		list = append(list, alarm{"nodes-" + pool, "AWS/AutoScaling", "GroupInServiceInstances", "Minimum", "LessThanThreshold",
 			float64(g.min), 2, pulumi.StringMap{"AutoScalingGroupName": g.name}, "fewer " + pool + " nodes in service than the node group's minimum", ""})
 	}
-	return topic, b.alarmSet(topic, list)
+	return list
 }
 
 // alarmSet makes the alarms of list, each notifying topic.

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/s3"
 	batchv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/batch/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
@@ -62,24 +63,32 @@ func backupScratchGB(app *model.App, p *model.Part) int {
 const qdrantReplication = 2
 
 // backupPolicy lets the backup role write, read back and list the
-// vector store's backups in the bucket, and nothing else.
-func backupPolicy(bucketArn string) (string, error) {
-	out, err := json.Marshal(map[string]any{
-		"Version": "2012-10-17",
-		"Statement": []map[string]any{
-			{"Effect": "Allow", "Resource": bucketArn + "/" + backupPrefix + "*", "Action": []string{
-				"s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
-			}},
-			{"Effect": "Allow", "Resource": bucketArn, "Action": []string{"s3:ListBucket"},
-				"Condition": map[string]any{"StringLike": map[string]string{"s3:prefix": backupPrefix + "*"}}},
-		},
-	})
+// vector store's backups in the bucket, and nothing else. In the standby
+// region, the bucket's copies of the primary's backups are encrypted with
+// the standby's key (replicaKey, through S3 in region): reading them back
+// decrypts with it.
+func backupPolicy(bucketArn, replicaKey, region string) (string, error) {
+	statements := []map[string]any{
+		{"Effect": "Allow", "Resource": bucketArn + "/" + backupPrefix + "*", "Action": []string{
+			"s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
+		}},
+		{"Effect": "Allow", "Resource": bucketArn, "Action": []string{"s3:ListBucket"},
+			"Condition": map[string]any{"StringLike": map[string]string{"s3:prefix": backupPrefix + "*"}}},
+	}
+	if replicaKey != "" {
+		statements = append(statements, map[string]any{"Effect": "Allow", "Resource": replicaKey, "Action": []string{"kms:Decrypt"},
+			"Condition": map[string]any{"StringEquals": map[string]string{"kms:ViaService": "s3." + region + ".amazonaws.com"}}})
+	}
+	out, err := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": statements})
 	return string(out), err
 }
 
 // backups runs the vector store's daily backup to the bucket, and the
-// suspended job a restore is started from.
-func (r *realisation) backups(bucket *s3.BucketV2) error {
+// suspended job a restore is started from. In the standby region the
+// bucket holds the primary's copies (replicaKey is theirs): an idle
+// standby's backup is suspended, since its empty store's backup would be
+// the latest a restore takes.
+func (r *realisation) backups(bucket *s3.BucketV2, replicaKey *kms.Key) error {
 	vec, ok := r.app.Part(model.PartQdrant)
 	if !ok || !vec.Runs {
 		return nil
@@ -89,8 +98,14 @@ func (r *realisation) backups(bucket *s3.BucketV2) error {
 	if err != nil {
 		return err
 	}
-	policy := bucket.Arn.ApplyT(backupPolicy).(pulumi.StringOutput)
-	if _, err := iam.NewRolePolicy(k.ctx, k.name("backup-policy"), &iam.RolePolicyArgs{Role: role.ID(), Policy: policy}, pulumi.Parent(k.parent)); err != nil {
+	keyArn := pulumi.String("").ToStringOutput()
+	if replicaKey != nil {
+		keyArn = replicaKey.Arn
+	}
+	policy := pulumi.All(bucket.Arn, keyArn).ApplyT(func(v []any) (string, error) {
+		return backupPolicy(v[0].(string), v[1].(string), c.Cloud.Region)
+	}).(pulumi.StringOutput)
+	if _, err := iam.NewRolePolicy(k.ctx, k.name("backup-policy"), &iam.RolePolicyArgs{Role: role.ID(), Policy: policy}, k.builder.opts()...); err != nil {
 		return err
 	}
 	sa := meta(BackupAccount, appLabels(BackupAccount))
@@ -192,7 +207,7 @@ func (r *realisation) backups(bucket *s3.BucketV2) error {
 		}, k.opts(model.PartQdrant, r.inNS)...)
 		return err
 	}
-	if err := job(BackupJob, []string{"qdrant"}, false, schedule); err != nil {
+	if err := job(BackupJob, []string{"qdrant"}, r.idle, schedule); err != nil {
 		return err
 	}
 	// Started by hand only (`kubectl create job --from=cronjob/restore-qdrant`):

@@ -32,7 +32,7 @@ func TestCronSchedule(t *testing.T) {
 // other objects a user keeps there, not another bucket, not the bucket's
 // settings.
 func TestBackupPolicyIsLimitedToItsPrefix(t *testing.T) {
-	doc, err := backupPolicy("arn:aws:s3:::nextflow-cloud-backups-0a1b")
+	doc, err := backupPolicy("arn:aws:s3:::nextflow-cloud-backups-0a1b", "", "us-east-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,6 +62,39 @@ func TestBackupPolicyIsLimitedToItsPrefix(t *testing.T) {
 				t.Errorf("the role may %s", a)
 			}
 		}
+	}
+}
+
+// In the standby region the role also decrypts the replicated backups with
+// the standby's key, through S3 in that region only, and nothing more.
+func TestBackupPolicyDecryptsTheReplicas(t *testing.T) {
+	const key = "arn:aws:kms:ap-southeast-1:111122223333:key/0a1b"
+	doc, err := backupPolicy("arn:aws:s3:::nextflow-cloud-backups-0a1b", key, "ap-southeast-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p struct {
+		Statement []struct {
+			Resource  string
+			Action    []string
+			Condition map[string]map[string]string
+		}
+	}
+	if err := json.Unmarshal([]byte(doc), &p); err != nil {
+		t.Fatal(err)
+	}
+	var onKey int
+	for _, st := range p.Statement {
+		if st.Resource != key {
+			continue
+		}
+		onKey++
+		if len(st.Action) != 1 || st.Action[0] != "kms:Decrypt" || st.Condition["StringEquals"]["kms:ViaService"] != "s3.ap-southeast-1.amazonaws.com" {
+			t.Errorf("on the standby's key: %v %v", st.Action, st.Condition)
+		}
+	}
+	if onKey != 1 || len(p.Statement) != 3 {
+		t.Errorf("%d statements, %d on the key: %s", len(p.Statement), onKey, doc)
 	}
 }
 

@@ -31,6 +31,8 @@ var variants = map[string]map[string]string{
 	"vllm": vllmValues,
 	// The data's copy in a second region.
 	"standby": standbyValues,
+	// A second region with a cluster, promoted by a failover, on vLLM.
+	"standby-cluster": clusterValues(true, model.EngineVLLM),
 }
 
 // standbyValues keep a copy of the data in Singapore.
@@ -62,15 +64,28 @@ func run(t *testing.T, values map[string]string) (*offline.Result, *offline.Reco
 	return res, rec
 }
 
-// primaryOnly drops the second region's resources (standby.go).
-func primaryOnly(rs []offline.Resource) []offline.Resource {
-	var out []offline.Resource
-	for _, r := range rs {
-		if r.Provider != "nextflow-standby-aws" {
-			out = append(out, r)
+// clusterViews are a plan's views one cluster each: the primary's
+// resources, and the standby region's where a cluster runs there (its
+// providers' resources).
+func clusterViews(res *offline.Result) []*offline.Result {
+	var primary, standby []offline.Resource
+	for _, r := range res.Plan.Resources {
+		if strings.Contains(r.Provider, "-standby-") {
+			standby = append(standby, r)
+		} else {
+			primary = append(primary, r)
 		}
 	}
-	return out
+	views := []*offline.Result{res}
+	if len(byType(res, "aws:eks/cluster:Cluster")) > 1 {
+		views = nil
+		for _, rs := range [][]offline.Resource{primary, standby} {
+			v := *res
+			v.Plan.Resources = rs
+			views = append(views, &v)
+		}
+	}
+	return views
 }
 
 func byType(res *offline.Result, typ string) []offline.Resource {
@@ -87,112 +102,121 @@ func byType(res *offline.Result, typ string) []offline.Resource {
 func TestCloudPolicies(t *testing.T) {
 	for name, values := range variants {
 		t.Run(name, func(t *testing.T) {
-			res, rec := run(t, values)
-			dbs := byType(res, "aws:rds/instance:Instance")
-			if len(dbs) == 0 {
-				t.Fatal("no RDS instance")
-			}
-			for _, db := range dbs {
-				in := db.Inputs
-				if in["storageEncrypted"] != true || in["publiclyAccessible"] != false || in["deletionProtection"] != true {
-					t.Errorf("%s: encrypted %v, public %v, deletion protection %v", db.Name, in["storageEncrypted"], in["publiclyAccessible"], in["deletionProtection"])
+			full, rec := run(t, values)
+			for _, res := range clusterViews(full) {
+				dbs := byType(res, "aws:rds/instance:Instance")
+				if len(dbs) == 0 {
+					t.Fatal("no RDS instance")
 				}
-				if in["replicateSourceDb"] != nil {
-					continue // a read replica inherits backups and Multi-AZ settings
-				}
-				// The master password is the stack's secret, which the
-				// CRM's Secret carries too: an RDS-managed one rotates
-				// every 7 days and the CRM's copy goes stale.
-				if in["multiAz"] != true || in["manageMasterUserPassword"] == true {
-					t.Errorf("%s: Multi-AZ %v, RDS-managed (rotating) password %v", db.Name, in["multiAz"], in["manageMasterUserPassword"])
-				}
-				if days, _ := in["backupRetentionPeriod"].(float64); days < 7 {
-					t.Errorf("%s keeps %v days of backups", db.Name, in["backupRetentionPeriod"])
-				}
-				if in["password"] != offline.Secret {
-					t.Errorf("%s: the master password is %v, not the stack's secret", db.Name, in["password"])
-				}
-			}
-			for _, rg := range byType(res, "aws:elasticache/replicationGroup:ReplicationGroup") {
-				in := rg.Inputs
-				if in["atRestEncryptionEnabled"] != true || in["transitEncryptionEnabled"] != true || in["automaticFailoverEnabled"] != true || in["multiAzEnabled"] != true {
-					t.Errorf("cache: %v", in)
-				}
-				if n, _ := in["numCacheClusters"].(float64); n < 2 {
-					t.Errorf("cache has %v nodes", in["numCacheClusters"])
-				}
-				if in["authToken"] != offline.Secret {
-					t.Errorf("cache auth token: %v", in["authToken"])
-				}
-			}
-			clusters := byType(res, "aws:eks/cluster:Cluster")
-			if len(clusters) != 1 {
-				t.Fatalf("%d clusters", len(clusters))
-			}
-			eks := clusters[0].Inputs
-			if logs, _ := eks["enabledClusterLogTypes"].([]any); len(logs) != 5 {
-				t.Errorf("control-plane logs: %v", eks["enabledClusterLogTypes"])
-			}
-			vpc := eks["vpcConfig"].(map[string]any)
-			if vpc["endpointPublicAccess"] == true {
-				cidrs, _ := vpc["publicAccessCidrs"].([]any)
-				if len(cidrs) == 0 {
-					t.Error("the public endpoint is open to every address")
-				}
-				for _, c := range cidrs {
-					if c == "0.0.0.0/0" {
-						t.Error("the public endpoint is open to 0.0.0.0/0")
+				for _, db := range dbs {
+					in := db.Inputs
+					if in["storageEncrypted"] != true || in["publiclyAccessible"] != false || in["deletionProtection"] != true {
+						t.Errorf("%s: encrypted %v, public %v, deletion protection %v", db.Name, in["storageEncrypted"], in["publiclyAccessible"], in["deletionProtection"])
+					}
+					if in["replicateSourceDb"] != nil {
+						continue // a read replica inherits backups and Multi-AZ settings
+					}
+					// The master password is the stack's secret, which the
+					// CRM's Secret carries too: an RDS-managed one rotates
+					// every 7 days and the CRM's copy goes stale.
+					if in["multiAz"] != true || in["manageMasterUserPassword"] == true {
+						t.Errorf("%s: Multi-AZ %v, RDS-managed (rotating) password %v", db.Name, in["multiAz"], in["manageMasterUserPassword"])
+					}
+					if days, _ := in["backupRetentionPeriod"].(float64); days < 7 {
+						t.Errorf("%s keeps %v days of backups", db.Name, in["backupRetentionPeriod"])
+					}
+					if in["password"] != offline.Secret {
+						t.Errorf("%s: the master password is %v, not the stack's secret", db.Name, in["password"])
 					}
 				}
-			}
-			if enc, _ := eks["encryptionConfig"].(map[string]any); enc == nil {
-				t.Error("secrets are not encrypted with KMS")
-			}
-			if len(byType(res, "aws:iam/openIdConnectProvider:OpenIdConnectProvider")) != 1 {
-				t.Error("no OIDC provider for IRSA")
-			}
-			for _, sg := range byType(res, "aws:ec2/securityGroup:SecurityGroup") {
-				rules, _ := sg.Inputs["ingress"].([]any)
-				for _, r := range rules {
-					rule := r.(map[string]any)
-					if cidrs, _ := rule["cidrBlocks"].([]any); len(cidrs) > 0 {
-						for _, c := range cidrs {
-							if c == "0.0.0.0/0" {
-								t.Errorf("%s opens port %v to 0.0.0.0/0", sg.Name, rule["fromPort"])
+				for _, rg := range byType(res, "aws:elasticache/replicationGroup:ReplicationGroup") {
+					in := rg.Inputs
+					if in["atRestEncryptionEnabled"] != true || in["transitEncryptionEnabled"] != true || in["automaticFailoverEnabled"] != true || in["multiAzEnabled"] != true {
+						t.Errorf("cache: %v", in)
+					}
+					if n, _ := in["numCacheClusters"].(float64); n < 2 {
+						t.Errorf("cache has %v nodes", in["numCacheClusters"])
+					}
+					if in["authToken"] != offline.Secret {
+						t.Errorf("cache auth token: %v", in["authToken"])
+					}
+				}
+				clusters := byType(res, "aws:eks/cluster:Cluster")
+				if len(clusters) != 1 {
+					t.Fatalf("%d clusters", len(clusters))
+				}
+				eks := clusters[0].Inputs
+				if logs, _ := eks["enabledClusterLogTypes"].([]any); len(logs) != 5 {
+					t.Errorf("control-plane logs: %v", eks["enabledClusterLogTypes"])
+				}
+				vpc := eks["vpcConfig"].(map[string]any)
+				if vpc["endpointPublicAccess"] == true {
+					cidrs, _ := vpc["publicAccessCidrs"].([]any)
+					if len(cidrs) == 0 {
+						t.Error("the public endpoint is open to every address")
+					}
+					for _, c := range cidrs {
+						if c == "0.0.0.0/0" {
+							t.Error("the public endpoint is open to 0.0.0.0/0")
+						}
+					}
+				}
+				if enc, _ := eks["encryptionConfig"].(map[string]any); enc == nil {
+					t.Error("secrets are not encrypted with KMS")
+				}
+				if len(byType(res, "aws:iam/openIdConnectProvider:OpenIdConnectProvider")) != 1 {
+					t.Error("no OIDC provider for IRSA")
+				}
+				for _, sg := range byType(res, "aws:ec2/securityGroup:SecurityGroup") {
+					rules, _ := sg.Inputs["ingress"].([]any)
+					for _, r := range rules {
+						rule := r.(map[string]any)
+						if cidrs, _ := rule["cidrBlocks"].([]any); len(cidrs) > 0 {
+							for _, c := range cidrs {
+								if c == "0.0.0.0/0" {
+									t.Errorf("%s opens port %v to 0.0.0.0/0", sg.Name, rule["fromPort"])
+								}
 							}
 						}
 					}
 				}
-			}
-			for _, b := range byType(res, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock") {
-				for _, k := range []string{"blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"} {
-					if b.Inputs[k] != true {
-						t.Errorf("backup bucket: %s is %v", k, b.Inputs[k])
+				for _, b := range byType(res, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock") {
+					for _, k := range []string{"blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"} {
+						if b.Inputs[k] != true {
+							t.Errorf("backup bucket: %s is %v", k, b.Inputs[k])
+						}
 					}
 				}
-			}
-			for _, typ := range []string{"aws:s3/bucketVersioningV2:BucketVersioningV2", "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2", "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2", "aws:sns/topic:Topic"} {
-				if n := len(primaryOnly(byType(res, typ))); n != 1 {
-					t.Errorf("want one %s in the primary region, got %d", typ, n)
+				for _, typ := range []string{"aws:s3/bucketVersioningV2:BucketVersioningV2", "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2", "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2", "aws:sns/topic:Topic"} {
+					// One in the cluster's region (its provider's).
+					n := 0
+					for _, r := range byType(res, typ) {
+						if r.Provider == clusters[0].Provider {
+							n++
+						}
+					}
+					if n != 1 {
+						t.Errorf("want one %s in the cluster's region, got %d", typ, n)
+					}
 				}
-			}
-			alarms := byType(res, "aws:cloudwatch/metricAlarm:MetricAlarm")
-			namespaces := map[string]int{}
-			for _, a := range alarms {
-				namespaces[a.Inputs["namespace"].(string)]++
-				if acts, _ := a.Inputs["alarmActions"].([]any); len(acts) != 1 {
-					t.Errorf("alarm %s sends nowhere", a.Name)
+				alarms := byType(res, "aws:cloudwatch/metricAlarm:MetricAlarm")
+				namespaces := map[string]int{}
+				for _, a := range alarms {
+					namespaces[a.Inputs["namespace"].(string)]++
+					if acts, _ := a.Inputs["alarmActions"].([]any); len(acts) != 1 {
+						t.Errorf("alarm %s sends nowhere", a.Name)
+					}
 				}
-			}
-			if namespaces["AWS/RDS"] == 0 || namespaces["AWS/ElastiCache"] == 0 || namespaces["AWS/AutoScaling"] == 0 {
-				t.Errorf("alarms by namespace: %v", namespaces)
-			}
-			if bad, total := rec.UnsecretInputs(); len(bad) > 0 || total == 0 {
-				t.Errorf("password-like inputs that are not secrets: %v (of %d)", bad, total)
-			}
-			plan, _ := json.Marshal(res.Plan)
-			if strings.Contains(string(plan), "s3ntinel") {
-				t.Error("a secret value reached the plan")
+				if namespaces["AWS/RDS"] == 0 || namespaces["AWS/ElastiCache"] == 0 || namespaces["AWS/AutoScaling"] == 0 {
+					t.Errorf("alarms by namespace: %v", namespaces)
+				}
+				if bad, total := rec.UnsecretInputs(); len(bad) > 0 || total == 0 {
+					t.Errorf("password-like inputs that are not secrets: %v (of %d)", bad, total)
+				}
+				plan, _ := json.Marshal(res.Plan)
+				if strings.Contains(string(plan), "s3ntinel") {
+					t.Error("a secret value reached the plan")
+				}
 			}
 		})
 	}

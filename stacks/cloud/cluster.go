@@ -253,16 +253,26 @@ func kubeconfig(cl *eks.Cluster, name, region string) pulumi.StringOutput {
 	}).(pulumi.StringOutput)
 }
 
-// dataSecurityGroup opens port to the cluster's nodes only.
-func (b *builder) dataSecurityGroup(name string, net *network, cl *cluster, port int) (*ec2.SecurityGroup, error) {
+// dataSecurityGroup opens port to the cluster's nodes, and to the ranges
+// of peers (the other region's nodes, through the peering: a security
+// group cannot name another region's).
+func (b *builder) dataSecurityGroup(name string, net *network, cl *cluster, port int, peers []string) (*ec2.SecurityGroup, error) {
+	ingress := ec2.SecurityGroupIngressArray{ec2.SecurityGroupIngressArgs{
+		Protocol: pulumi.String("tcp"), FromPort: pulumi.Int(port), ToPort: pulumi.Int(port),
+		SecurityGroups: pulumi.StringArray{cl.nodeSG},
+		Description:    pulumi.String("from the EKS nodes"),
+	}}
+	if len(peers) > 0 {
+		ingress = append(ingress, ec2.SecurityGroupIngressArgs{
+			Protocol: pulumi.String("tcp"), FromPort: pulumi.Int(port), ToPort: pulumi.Int(port),
+			CidrBlocks:  pulumi.ToStringArray(peers),
+			Description: pulumi.String("from the other region's nodes, through the peering"),
+		})
+	}
 	return ec2.NewSecurityGroup(b.ctx, b.name(name), &ec2.SecurityGroupArgs{
 		VpcId:       net.vpc.ID(),
 		Description: pulumi.Sprintf("%s: port %d from the EKS nodes only", name, port),
-		Ingress: ec2.SecurityGroupIngressArray{ec2.SecurityGroupIngressArgs{
-			Protocol: pulumi.String("tcp"), FromPort: pulumi.Int(port), ToPort: pulumi.Int(port),
-			SecurityGroups: pulumi.StringArray{cl.nodeSG},
-			Description:    pulumi.String("from the EKS nodes"),
-		}},
+		Ingress:     ingress,
 		Egress: ec2.SecurityGroupEgressArray{ec2.SecurityGroupEgressArgs{
 			Protocol: pulumi.String("-1"), FromPort: pulumi.Int(0), ToPort: pulumi.Int(0),
 			CidrBlocks: pulumi.StringArray{pulumi.String(b.cfg.Cloud.VpcCidr)},

@@ -51,7 +51,7 @@ func (r Realiser) Realise(ctx *pulumi.Context, in components.Realisation) (pulum
 		return nil, err
 	}
 	b := &builder{ctx: ctx, cfg: cfg, stack: ctx.Stack(), prefix: in.Name, parent: platform, offline: r.Offline}
-	rz := &realisation{builder: b, in: in, app: in.App, platform: platform,
+	rz := &realisation{builder: b, in: in, app: primaryApp(in.App), platform: platform,
 		values: map[string]pulumi.StringOutput{}}
 	site, err := b.standbySite()
 	if err != nil {
@@ -126,7 +126,7 @@ func (r Realiser) Realise(ctx *pulumi.Context, in components.Realisation) (pulum
 	if err := rz.phase(phaseWorkloads); err != nil {
 		return nil, err
 	}
-	if err := rz.backups(bucket); err != nil {
+	if err := rz.backups(bucket, nil); err != nil {
 		return nil, err
 	}
 	if err := rz.k.addons(cfg, rz.cl); err != nil {
@@ -136,6 +136,10 @@ func (r Realiser) Realise(ctx *pulumi.Context, in components.Realisation) (pulum
 		if err := rz.k.monitoring(rz.app, rz.inNS); err != nil {
 			return nil, err
 		}
+	}
+	standbyCl, err := rz.standbyCluster(site, standby, secrets)
+	if err != nil {
+		return nil, err
 	}
 	entry := pulumi.String("https://" + cfg.Tunnel.Hostname)
 	outs := pulumi.Map{
@@ -147,7 +151,7 @@ func (r Realiser) Realise(ctx *pulumi.Context, in components.Realisation) (pulum
 		"alarmTopic":   topic.Arn,
 		"entryPoint":   entry,
 	}
-	if s := standbyOutputs(cfg.Cloud, standby); s != nil {
+	if s := standbyOutputs(cfg.Cloud, standby, standbyCl); s != nil {
 		outs["standby"] = s
 	}
 	if err := ctx.RegisterResourceOutputs(platform, outs); err != nil {

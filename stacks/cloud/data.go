@@ -25,7 +25,16 @@ type database struct {
 // A new value in the stack's config changes both in one `up`.
 func (b *builder) database(net *network, cl *cluster, password pulumi.StringOutput) (*database, error) {
 	c := b.cfg.Cloud
-	sg, err := b.dataSecurityGroup("postgres-sg", net, cl, model.PostgresPort)
+	// A standby cluster's workloads use this database until a failover.
+	var peers []string
+	if c.StandbyRegion != "" && c.StandbyCluster {
+		plan, err := SubnetPlan(c.StandbyVpcCidr, c.AvailabilityZones)
+		if err != nil {
+			return nil, err
+		}
+		peers = plan.Private
+	}
+	sg, err := b.dataSecurityGroup("postgres-sg", net, cl, model.PostgresPort, peers)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +131,7 @@ func (b *builder) postgresParams(fenced bool) (*rds.ParameterGroup, error) {
 // daily snapshots.
 func (b *builder) cache(net *network, cl *cluster, authToken pulumi.StringOutput) (*elasticache.ReplicationGroup, error) {
 	c := b.cfg.Cloud
-	sg, err := b.dataSecurityGroup("redis-sg", net, cl, model.RedisPort)
+	sg, err := b.dataSecurityGroup("redis-sg", net, cl, model.RedisPort, nil)
 	if err != nil {
 		return nil, err
 	}

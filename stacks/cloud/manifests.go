@@ -7,15 +7,25 @@ import (
 
 	"github.com/nextflow-crm/nfx/internal/files"
 	"github.com/nextflow-crm/nfx/internal/plan"
+	"github.com/nextflow-crm/nfx/internal/provider/aws"
 	"github.com/nextflow-crm/nfx/internal/yamlenc"
 )
 
 // ResourcesFile is every resource of the stage with its inputs, secrets redacted.
 const ResourcesFile = "resources.json"
 
+// StandbyManifests is the directory of the standby region's cluster's
+// objects (cloud.standbyCluster).
+const StandbyManifests = "k8s-standby"
+
+// standbyInfix is in the name of every resource of the standby region,
+// and of its providers (standbySite).
+const standbyInfix = aws.StandbyInfix
+
 // Manifests renders, from a plan, every Kubernetes object the program
 // creates as it would be applied (k8s/<kind>-<name>.yaml; a patch of an
-// object another creates as k8s/patch-<kind>-<name>.yaml), and
+// object another creates as k8s/patch-<kind>-<name>.yaml; the standby
+// region's cluster's under StandbyManifests instead of k8s), and
 // resources.json. Helm releases are listed in resources.json only: their
 // objects come from charts at deploy time.
 func Manifests(p *plan.Plan) (files.Set, error) {
@@ -32,11 +42,15 @@ func Manifests(p *plan.Plan) (files.Set, error) {
 		if kind == "" || name == "" {
 			return nil, fmt.Errorf("cloud: %s %s has no kind or name", r.Type, r.Name)
 		}
-		path := fmt.Sprintf("k8s/%s-%s.yaml", strings.ToLower(kind), name)
+		dir := "k8s"
+		if strings.Contains(r.Provider, standbyInfix) {
+			dir = StandbyManifests
+		}
+		path := fmt.Sprintf("%s/%s-%s.yaml", dir, strings.ToLower(kind), name)
 		if strings.HasSuffix(r.Type, "Patch") {
 			// A patch of an object something else creates (a
 			// StatefulSet's claims): applied once that object exists.
-			path = fmt.Sprintf("k8s/patch-%s-%s.yaml", strings.ToLower(kind), name)
+			path = fmt.Sprintf("%s/patch-%s-%s.yaml", dir, strings.ToLower(kind), name)
 		}
 		if prev, dup := seen[path]; dup {
 			return nil, fmt.Errorf("cloud: %s and %s would both be %s", prev, r.Name, path)

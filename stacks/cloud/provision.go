@@ -55,6 +55,9 @@ type realisation struct {
 	// values are the provider-known values behind the placeholders of
 	// the resolved environments.
 	values map[string]pulumi.StringOutput
+	// idle marks the standby region's cluster before a failover promotes
+	// it (standbyConfig): its backup job is suspended.
+	idle bool
 }
 
 // addrs are where the cloud serves each endpoint: RDS and ElastiCache at

@@ -11,6 +11,7 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/route53"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/s3"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sns"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/nextflow-crm/nfx/internal/model"
@@ -34,19 +35,24 @@ const standbyZones = 2
 type standby struct {
 	db     *rds.Instance
 	bucket *s3.BucketV2
+	// key encrypts the region's copies (the database's, the backups').
+	key *kms.Key
+	// topic is the region's alarms'.
+	topic *sns.Topic
 }
 
-// standbySite is the second region's provider and network, made before
-// the primary's network, which peers with it.
+// standbySite is the second region's builder and VPC, made before the
+// primary's network, which peers with it; its subnets follow, once the
+// peering they route through exists (standbyNetwork).
 type standbySite struct {
-	b       *builder
-	vpc     *ec2.Vpc
-	subnets []*ec2.Subnet
+	b   *builder
+	vpc *ec2.Vpc
+	net *network
 }
 
-// standbySite makes the second region's provider and VPC, with private
-// subnets in two zones (an RDS subnet group takes two at least); every
-// resource of the returned builder is that region's, tagged with it.
+// standbySite makes the second region's provider and VPC. Every resource
+// of the returned builder is that region's, tagged with it, and its
+// configuration is the standby's (standbyConfig).
 func (b *builder) standbySite() (*standbySite, error) {
 	c := b.cfg.Cloud
 	if c.StandbyRegion == "" {
@@ -60,30 +66,12 @@ func (b *builder) standbySite() (*standbySite, error) {
 	}
 	sb := *b
 	sb.prefix, sb.region, sb.awsProvider = b.prefix+"-standby", c.StandbyRegion, provider
-	plan, err := SubnetPlan(c.StandbyVpcCidr, standbyZones)
+	sb.cfg = standbyConfig(b.cfg)
+	vpc, err := sb.vpc(c.StandbyVpcCidr)
 	if err != nil {
 		return nil, err
 	}
-	vpc, err := ec2.NewVpc(sb.ctx, sb.name("vpc"), &ec2.VpcArgs{
-		CidrBlock: pulumi.String(c.StandbyVpcCidr), EnableDnsHostnames: pulumi.Bool(true), EnableDnsSupport: pulumi.Bool(true),
-		Tags: sb.tags("vpc"),
-	}, sb.opts()...)
-	if err != nil {
-		return nil, err
-	}
-	site := &standbySite{b: &sb, vpc: vpc}
-	zone := sb.zones()
-	for i := 0; i < standbyZones; i++ {
-		sn, err := ec2.NewSubnet(sb.ctx, sb.name(fmt.Sprintf("private-%d", i+1)), &ec2.SubnetArgs{
-			VpcId: vpc.ID(), CidrBlock: pulumi.String(plan.Private[i]), AvailabilityZone: zone(i),
-			Tags: sb.tags(fmt.Sprintf("private-%d", i+1)),
-		}, sb.opts()...)
-		if err != nil {
-			return nil, err
-		}
-		site.subnets = append(site.subnets, sn)
-	}
-	return site, nil
+	return &standbySite{b: &sb, vpc: vpc}, nil
 }
 
 // peer connects the primary's VPC to the standby's: the connection is
@@ -205,7 +193,7 @@ func (rz *realisation) standby(site *standbySite, primaryBucket *s3.BucketV2, pr
 	if err := b.replicate(primaryBucket, bucket, key, c.Region, c.StandbyRegion, []pulumi.Resource{primaryVersioning, versioning}); err != nil {
 		return nil, err
 	}
-	return &standby{db: db, bucket: bucket}, nil
+	return &standby{db: db, bucket: bucket, key: key, topic: topic}, nil
 }
 
 // databaseNames are the names the workloads reach the database by, with a
@@ -258,35 +246,30 @@ func (rz *realisation) databaseNames(site *standbySite, standbyDB *rds.Instance)
 // NameTTL is the database's names' TTL, in seconds.
 const NameTTL = nfxaws.NameTTL
 
-// standbyNetwork is the standby's database network: its subnets route
-// only to the primary's VPC, through the peering (nothing there reaches
-// the Internet until a failover builds there), and its security group
-// admits PostgreSQL from the primary's private subnets only (a security
-// group cannot name another region's), where the cluster's nodes run: a
-// promoted standby serves the primary's workloads from its first minute.
+// standbyNetwork is the standby's network and its database's. With a
+// standby cluster it is a whole one, as the primary's (public subnets,
+// NAT, every zone), whose private subnets route the primary's range
+// through the peering. Without, its two private subnets route only to the
+// primary's VPC (nothing there reaches the Internet). The database's
+// security group admits PostgreSQL from the primary's private subnets (a
+// security group cannot name another region's), where the cluster's nodes
+// run: a promoted standby serves the primary's workloads from its first
+// minute; and from the standby's own, where its cluster runs.
 func (b *builder) standbyNetwork(site *standbySite, primary *network) (*rds.SubnetGroup, *ec2.SecurityGroup, error) {
 	c := b.cfg.Cloud
-	rt, err := ec2.NewRouteTable(b.ctx, b.name("private"), &ec2.RouteTableArgs{
-		VpcId: site.vpc.ID(),
-		Routes: ec2.RouteTableRouteArray{ec2.RouteTableRouteArgs{
-			CidrBlock: pulumi.String(c.VpcCidr), VpcPeeringConnectionId: primary.peering.ID(),
-		}},
-		Tags: b.tags("private"),
-	}, b.opts(pulumi.DependsOn([]pulumi.Resource{primary.peeringAccepter}))...)
-	if err != nil {
-		return nil, nil, err
-	}
-	var ids pulumi.StringArray
-	for i, sn := range site.subnets {
-		if _, err := ec2.NewRouteTableAssociation(b.ctx, b.name(fmt.Sprintf("private-%d", i+1)), &ec2.RouteTableAssociationArgs{
-			SubnetId: sn.ID(), RouteTableId: rt.ID(),
-		}, b.opts()...); err != nil {
+	peer := &peerRoute{cidr: primary.cidr, pcx: primary.peering, accepter: primary.peeringAccepter}
+	site.net = &network{vpc: site.vpc, cidr: c.VpcCidr}
+	from := primary.privateCidrs
+	if c.StandbyCluster {
+		if err := b.subnets(site.net, peer); err != nil {
 			return nil, nil, err
 		}
-		ids = append(ids, sn.ID().ToStringOutput())
+		from = append(append([]string{}, from...), site.net.privateCidrs...)
+	} else if err := b.dataSubnets(site.net, peer); err != nil {
+		return nil, nil, err
 	}
 	group, err := rds.NewSubnetGroup(b.ctx, b.name("postgres-subnets"), &rds.SubnetGroupArgs{
-		SubnetIds: ids, Tags: b.tags("postgres-subnets"),
+		SubnetIds: site.net.privateSubnets, Tags: b.tags("postgres-subnets"),
 	}, b.opts()...)
 	if err != nil {
 		return nil, nil, err
@@ -296,7 +279,7 @@ func (b *builder) standbyNetwork(site *standbySite, primary *network) (*rds.Subn
 		Description: pulumi.String("The standby database: PostgreSQL from the primary's private subnets only"),
 		Ingress: ec2.SecurityGroupIngressArray{ec2.SecurityGroupIngressArgs{
 			Protocol: pulumi.String("tcp"), FromPort: pulumi.Int(model.PostgresPort), ToPort: pulumi.Int(model.PostgresPort),
-			CidrBlocks:  pulumi.ToStringArray(primary.privateCidrs),
+			CidrBlocks:  pulumi.ToStringArray(from),
 			Description: pulumi.String("from the primary region's nodes, through the peering"),
 		}},
 		Tags: b.tags("postgres-sg"),
@@ -305,6 +288,42 @@ func (b *builder) standbyNetwork(site *standbySite, primary *network) (*rds.Subn
 		return nil, nil, err
 	}
 	return group, sg, nil
+}
+
+// dataSubnets are a standby's without a cluster: private subnets in two
+// zones (an RDS subnet group takes two at least), on the first ranges of
+// the standby's plan (a standby cluster's keeps them), with one route
+// table, to the primary's range through the peering.
+func (b *builder) dataSubnets(n *network, peer *peerRoute) error {
+	plan, err := SubnetPlan(n.cidr, standbyZones)
+	if err != nil {
+		return err
+	}
+	n.privateCidrs = plan.Private
+	rt, err := ec2.NewRouteTable(b.ctx, b.name("private"), &ec2.RouteTableArgs{
+		VpcId: n.vpc.ID(),
+		Routes: ec2.RouteTableRouteArray{ec2.RouteTableRouteArgs{
+			CidrBlock: pulumi.String(peer.cidr), VpcPeeringConnectionId: peer.pcx.ID(),
+		}},
+		Tags: b.tags("private"),
+	}, b.opts(pulumi.DependsOn([]pulumi.Resource{peer.accepter}))...)
+	if err != nil {
+		return err
+	}
+	zone := b.zones()
+	for i := 0; i < standbyZones; i++ {
+		sn, err := b.privateSubnet(n.vpc, i, plan.Private[i], zone, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := ec2.NewRouteTableAssociation(b.ctx, b.name(fmt.Sprintf("private-%d", i+1)), &ec2.RouteTableAssociationArgs{
+			SubnetId: sn.ID(), RouteTableId: rt.ID(),
+		}, b.opts()...); err != nil {
+			return err
+		}
+		n.privateSubnets = append(n.privateSubnets, sn.ID().ToStringOutput())
+	}
+	return nil
 }
 
 // replicationPolicy is what S3 may do as the replication's role: read the
@@ -371,15 +390,21 @@ func (b *builder) replicate(source, dest *s3.BucketV2, destKey *kms.Key, sourceR
 	return err
 }
 
-// standbyOutputs are the stack outputs of the second region.
-func standbyOutputs(c model.CloudConfig, s *standby) pulumi.Map {
+// standbyOutputs are the stack outputs of the second region, with its
+// cluster's name and kubeconfig where one runs there.
+func standbyOutputs(c model.CloudConfig, s *standby, cl *cluster) pulumi.Map {
 	if s == nil {
 		return nil
 	}
-	return pulumi.Map{
+	out := pulumi.Map{
 		"region":   pulumi.String(c.StandbyRegion),
 		"database": s.db.Identifier,
 		"bucket":   s.bucket.Bucket,
 		"promoted": pulumi.String(c.StandbyPromoted),
 	}
+	if cl != nil {
+		out["cluster"] = cl.eks.Name
+		out["kubeconfig"] = pulumi.ToSecret(cl.kubeconfig)
+	}
+	return out
 }

@@ -126,12 +126,21 @@ func (r *realisation) aiStatefulSet(p *model.Part, spec corev1.PodSpecArgs) erro
 		// templates, so a switch from Ollama makes the new set beside the
 		// old, ready before Pulumi deletes the old one (its claims stay).
 		md.Name = pulumi.String(VLLMSet)
+		if p.Replicas == 0 {
+			// An idle standby's AI (standbyConfig): no pods, and no
+			// HPA, which holds one at least. Once promoted, the count
+			// leaves the applied object, Kubernetes sets it back to
+			// one, and the HPA takes it from there.
+			setSpec.Replicas = pulumi.Int(0)
+		}
 		set, err := appsv1.NewStatefulSet(k.ctx, k.name(VLLMSet), &appsv1.StatefulSetArgs{Metadata: md, Spec: setSpec}, k.opts(name, opts...)...)
 		if err != nil {
 			return err
 		}
-		if err := r.vllmAutoscaling(p, set); err != nil {
-			return err
+		if p.Replicas > 0 {
+			if err := r.vllmAutoscaling(p, set); err != nil {
+				return err
+			}
 		}
 		return k.pdb(name, name, 1)
 	}

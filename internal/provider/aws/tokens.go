@@ -64,3 +64,9 @@ var Free = map[string]string{
 // RegionTag marks a resource of the cloud's second region
 // (cloud.standbyRegion) with that region, for the cost to price it there.
 const RegionTag = "nextflow.io/region"
+
+// StandbyInfix is in the name of every resource of the second region and
+// of its providers ("nextflow-standby-k8s", its cluster's Kubernetes
+// provider): objects, which take no tags, are that region's by their
+// provider.
+const StandbyInfix = "-standby-"
