@@ -149,8 +149,9 @@ func volumes(t *testing.T, kc *testutil.Kube, objs []map[string]any) int {
 		}
 		md := o["metadata"].(map[string]any)
 		spec := o["spec"].(map[string]any)
-		replicas := int(spec["replicas"].(int))
-		for _, ct := range spec["volumeClaimTemplates"].([]any) {
+		replicas, _ := spec["replicas"].(int)
+		claims, _ := spec["volumeClaimTemplates"].([]any)
+		for _, ct := range claims {
 			claim := ct.(map[string]any)
 			cname := claim["metadata"].(map[string]any)["name"]
 			cs := claim["spec"].(map[string]any)
@@ -255,11 +256,10 @@ func runCronJobs(t *testing.T, kc *testutil.Kube, objs []map[string]any) int {
 	return len(names)
 }
 
-// The cloud stage's Kubernetes objects on a real API server, scheduler and
-// controllers, with kwok playing the node groups: every object admitted,
-// every pod scheduled where it can run, every workload ready, a second
-// render accepted over the first, and a clean delete.
-func TestCloudOnARealAPIServer(t *testing.T) {
+// kubeWithCRDs starts a control plane with the Prometheus Operator's CRDs
+// (the monitoring's objects are its kinds).
+func kubeWithCRDs(t *testing.T) *testutil.Kube {
+	t.Helper()
 	kc := testutil.KubeCluster(t)
 	crds, _ := filepath.Glob(filepath.Join(testutil.RepoRoot(t), "bin", "kube", "crds", "*.yaml"))
 	for _, f := range crds {
@@ -276,6 +276,15 @@ func TestCloudOnARealAPIServer(t *testing.T) {
 	}) {
 		t.Fatal("the Prometheus Operator's CRDs were not established")
 	}
+	return kc
+}
+
+// The cloud stage's Kubernetes objects on a real API server, scheduler and
+// controllers, with kwok playing the node groups: every object admitted,
+// every pod scheduled where it can run, every workload ready, a second
+// render accepted over the first, and a clean delete.
+func TestCloudOnARealAPIServer(t *testing.T) {
+	kc := kubeWithCRDs(t)
 	res, _ := run(t, nil)
 	dir, _ := manifests(t, res)
 	objs := readObjects(t, filepath.Join(dir, "k8s"))
@@ -498,5 +507,107 @@ func TestCloudOnARealAPIServer(t *testing.T) {
 		return true
 	}) {
 		t.Error("the namespaces were not deleted")
+	}
+}
+
+// The standby region's cluster on a real control plane, idle and then as a
+// failover's up leaves it: idle, every workload that runs is ready on the
+// general pool, and the AI (vLLM) holds no pod and no autoscaler, nor the
+// tunnel a connector; the promoted render applied over it (as the same
+// field manager, as an up does) hands the AI's count to its autoscaler:
+// Kubernetes drops the count the render no longer sets, and once GPU nodes
+// join (the Cluster Autoscaler's part, played here by adding them) the
+// AI's pods run, and the tunnel's.
+func TestStandbyClusterOnARealAPIServer(t *testing.T) {
+	kc := kubeWithCRDs(t)
+	render := func(promoted bool) []map[string]any {
+		res, _ := run(t, clusterValues(promoted, model.EngineVLLM))
+		dir, _ := manifests(t, res)
+		return readObjects(t, filepath.Join(dir, cloud.StandbyManifests))
+	}
+	cfg, ds := model.Load("cloud", raw(clusterValues(false, model.EngineVLLM)), model.LoadOptions{})
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	pools := *cfg
+	pools.Cloud.Region, pools.Cloud.GPUDesired = cfg.Cloud.StandbyRegion, 0
+	nodes(t, kc, &pools)
+	idle := render(false)
+	volumes(t, kc, idle)
+	applyAll := func(objs []map[string]any, what string) {
+		for _, o := range objs {
+			if isPatch(o) {
+				continue
+			}
+			if err := apply(t, kc, o); err != nil {
+				t.Errorf("%s: refused: %v", what, err)
+			}
+		}
+		if t.Failed() {
+			t.FailNow()
+		}
+	}
+	applyAll(idle, "idle")
+	type workload struct{ kind, name string }
+	var workloads []workload
+	for _, o := range idle {
+		if o["kind"] == "Deployment" || o["kind"] == "StatefulSet" {
+			workloads = append(workloads, workload{o["kind"].(string), o["metadata"].(map[string]any)["name"].(string)})
+		}
+	}
+	state := func(w workload) (want, ready float64) {
+		o := kc.Get(t, objPath(t, map[string]any{"kind": w.kind, "metadata": map[string]any{"namespace": cloud.Namespace, "name": w.name}}))
+		want, _ = at(o, "spec", "replicas").(float64)
+		ready, _ = at(o, "status", "readyReplicas").(float64)
+		return want, ready
+	}
+	settled := func() bool {
+		for _, w := range workloads {
+			if want, ready := state(w); ready != want {
+				return false
+			}
+		}
+		return true
+	}
+	if !kc.Poll(3*time.Minute, settled) {
+		for _, w := range workloads {
+			want, ready := state(w)
+			t.Errorf("idle: %s %s: %v of %v ready", w.kind, w.name, ready, want)
+		}
+		t.FailNow()
+	}
+	for _, w := range []workload{{"StatefulSet", cloud.VLLMSet}, {"Deployment", model.PartTunnel}} {
+		if want, _ := state(w); want != 0 {
+			t.Errorf("idle: %s %s holds %v pods", w.kind, w.name, want)
+		}
+	}
+	if code, _, _ := kc.Do("GET", "/apis/autoscaling/v2/namespaces/nextflow/horizontalpodautoscalers/"+model.PartAI, "", nil); code != 404 {
+		t.Errorf("idle: the AI has an autoscaler (%d)", code)
+	}
+	// Promoted: the vLLM pods' own volumes, and the GPU nodes the Cluster
+	// Autoscaler would add for them.
+	for i := 0; i < cfg.AI.Replicas; i++ {
+		pv := map[string]any{"apiVersion": "v1", "kind": "PersistentVolume", "metadata": map[string]any{"name": fmt.Sprintf("pv-vllm-%d", i)},
+			"spec": map[string]any{"capacity": map[string]any{"storage": fmt.Sprintf("%dGi", cfg.Cloud.ModelStorageGB)}, "accessModes": []any{"ReadWriteOnce"},
+				"storageClassName": cloud.ScratchStorageClass, "hostPath": map[string]any{"path": fmt.Sprintf("/tmp/vllm-%d", i)}, "persistentVolumeReclaimPolicy": "Retain"}}
+		if err := apply(t, kc, pv); err != nil {
+			t.Fatal(err)
+		}
+	}
+	applyAll(render(true), "promoted")
+	aiSet := workload{"StatefulSet", cloud.VLLMSet}
+	if want, _ := state(aiSet); want == 0 {
+		t.Fatalf("promoted: the AI's set still holds no pod: an autoscaler does not scale a target at zero")
+	}
+	pools.Cloud.GPUDesired = cfg.Cloud.GPUDesired
+	nodes(t, kc, &pools)
+	if !kc.Poll(3*time.Minute, func() bool {
+		want, ready := state(aiSet)
+		tunnelWant, tunnelReady := state(workload{"Deployment", model.PartTunnel})
+		return want == float64(cfg.AI.Replicas) && ready == want && tunnelWant > 0 && tunnelReady == tunnelWant
+	}) {
+		want, ready := state(aiSet)
+		tw, tr := state(workload{"Deployment", model.PartTunnel})
+		t.Fatalf("promoted: AI %v of %v ready (want %d), tunnel %v of %v", ready, want, cfg.AI.Replicas, tr, tw)
 	}
 }
