@@ -106,14 +106,19 @@ type CRM struct {
 }
 
 // Standby is the copy of the data in a second region: what a region lost
-// costs in data (the recovery point), and that it does not shorten the
-// downtime, which the uptime above counts in one region.
+// costs in data (the recovery point), and how the stage comes back; with a
+// cluster there, the failover's time, which the uptime counts.
 type Standby struct {
 	Region string `json:"region"`
 	// DataLost says what of the data a lost primary region takes with it.
 	DataLost string `json:"dataLost"`
 	// Recovery says what bringing the stage back there takes.
 	Recovery string `json:"recovery"`
+	// FailoverMinutes, with a cluster there (cloud.standbyCluster), is
+	// the failover's time the uptime counts; FailoverMinutesForSeed the
+	// failover time at which the uptime would reach the seed's.
+	FailoverMinutes        float64 `json:"failoverMinutes,omitempty"`
+	FailoverMinutesForSeed float64 `json:"failoverMinutesForSeed,omitempty"`
 }
 
 // Outage is one cause of downtime.

@@ -38,6 +38,20 @@ const (
 	plannedSwitchovers, switchoverHours = 1.0, 5.0 / 60
 )
 
+// A second region with a cluster (cloud.standbyCluster) turns an outage of
+// the primary's into a failover. The SLAs give a month's downtime, not how
+// it comes: these are assumptions, stated.
+const (
+	// An outage of a region's parts lasts two hours on average (AWS's
+	// post-event summaries run from under one to over ten).
+	regionOutageHours = 2.0
+	// The failover, in minutes: the operator paged and deciding; nfx
+	// failover --unplanned, whose promotion nfx failover --rehearse
+	// measures (RDS: minutes); the up that starts the standby's tunnel
+	// connectors, after which the CRM serves (its AI as GPU nodes join).
+	failoverDetectMinutes, failoverPromoteMinutes, failoverServeMinutes = 10.0, 10.0, 5.0
+)
+
 func (e *Estimate) uptime(cfg *model.Config) error {
 	switch m := model.Profiles[cfg.Stage].UptimeModel; m {
 	case model.UptimeSingleHost:
@@ -64,7 +78,10 @@ func (e *Estimate) uptime(cfg *model.Config) error {
 		if r := cfg.Cloud.StandbyRegion; r != "" {
 			e.Standby = &Standby{Region: r,
 				DataLost: "the database's writes not yet replayed by its cross-region replica (its lag, which AWS expects to be higher across regions than within one), the backups not yet copied (usually within 15 minutes, at times hours), Qdrant since its last daily backup, and the cache (sessions and queues)",
-				Recovery: "nfx failover --stage cloud promotes the replica and moves the database's names to it (nfx failover --rehearse measures how long the promotion takes, into the ledger); the workloads stay in the primary's region, reaching it through the peering, and a lost region's workloads need the cluster built there (EKS alone about 20 minutes): not counted in the uptime above, which no second region raises until a cluster runs there"}
+				Recovery: "nfx failover --stage cloud promotes the replica and moves the database's names to it (nfx failover --rehearse measures how long the promotion takes, into the ledger); the workloads stay in the primary's region, reaching it through the peering, and a lost region's workloads need the cluster built there (EKS alone about 20 minutes): not counted in the uptime above, which no second region raises until a cluster runs there (cloud.standbyCluster)"}
+			if cfg.Cloud.StandbyCluster {
+				e.twoRegions(cfg, 1-up)
+			}
 		}
 		return nil
 	default:
@@ -138,4 +155,33 @@ func (e *Estimate) seed(cfg *model.Config) {
 	// A faster answer or a higher uptime than the seed's range is not a miss.
 	check("response time (s)", e.ResponseSeconds, 0, p.Response[1], rng(p.Response[0], p.Response[1], " s"))
 	check("uptime (%)", e.UptimePercent, p.Uptime, 0, rng(p.Uptime, p.UptimeHigh, " %"))
+}
+
+// twoRegions counts the uptime of a primary region whose outages a warm
+// standby region takes over: each outage (the SLAs' downtime in outages of
+// regionOutageHours) costs the failover's time, and both regions down at
+// once (independent, each at the SLAs' unavailability down) all of it.
+// It says what failover time would reach the seed's uptime.
+func (e *Estimate) twoRegions(cfg *model.Config, down float64) {
+	outages := down * hoursPerMonth / regionOutageHours
+	failover := failoverDetectMinutes + failoverPromoteMinutes + failoverServeMinutes
+	both := down * down * hoursPerMonth
+	e.Uptime = []Outage{
+		outage("the primary region's parts fail (their SLAs in series)", outages, min(failover/60, regionOutageHours),
+			fmt.Sprintf("%.3f %% down, as outages of %g h; %s takes over after the failover: %g min to page and decide, %g to promote (nfx failover --unplanned), %g for the up that starts its tunnel",
+				down*100, regionOutageHours, cfg.Cloud.StandbyRegion, failoverDetectMinutes, failoverPromoteMinutes, failoverServeMinutes)),
+		{Cause: "both regions down at once", DowntimeHours: both, Detail: fmt.Sprintf("each %.3f %% down, independently", down*100)},
+	}
+	e.DowntimeHoursPerMonth = 0
+	for _, o := range e.Uptime {
+		e.DowntimeHoursPerMonth += o.DowntimeHours
+	}
+	e.UptimePercent = 100 * (1 - e.DowntimeHoursPerMonth/hoursPerMonth)
+	e.Standby.FailoverMinutes = failover
+	if target := model.Profiles[cfg.Stage].Uptime; target > 0 && outages > 0 {
+		allowed := (1-target/100)*hoursPerMonth - both
+		e.Standby.FailoverMinutesForSeed = max(0, allowed/outages*60)
+	}
+	e.Standby.Recovery = fmt.Sprintf("nfx failover --stage cloud --unplanned promotes the replica and moves the database's names; the up that follows starts %s's tunnel connectors and AI (its GPU pool grows from zero as the AI's pods ask), and stops the primary's", cfg.Cloud.StandbyRegion)
+	e.Assumptions = append(e.Assumptions, fmt.Sprintf("two regions: the SLAs' downtime comes as outages of %g h each, a failover takes %g minutes, and the regions fail independently", regionOutageHours, failover))
 }

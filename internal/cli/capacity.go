@@ -52,8 +52,12 @@ func runCapacity(io IO, o *CapacityOptions) error {
 			mark = "outside"
 		}
 		v := figure(c.Estimate)
-		if c.Metric == "concurrent users" {
+		switch c.Metric {
+		case "concurrent users":
 			v = money(c.Estimate)
+		case "uptime (%)":
+			// Three decimals: 99.985 is not the seed's 99.99.
+			v = fmt.Sprintf("%.3f", c.Estimate)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Metric, v, c.Seed, mark)
 	}
@@ -78,7 +82,7 @@ func runCapacity(io IO, o *CapacityOptions) error {
 	fmt.Fprintf(io.Out, "uptime: %.3f %% of %g h a day, %.2f h down a month:\n", e.UptimePercent, e.ServiceHoursPerDay, e.DowntimeHoursPerMonth)
 	for _, u := range e.Uptime {
 		if u.EventsPerMonth > 0 {
-			fmt.Fprintf(io.Out, "  %.2f h  %s (%g a month x %.2f h)", u.DowntimeHours, u.Cause, u.EventsPerMonth, u.HoursEach)
+			fmt.Fprintf(io.Out, "  %.2f h  %s (%.3g a month x %.2f h)", u.DowntimeHours, u.Cause, u.EventsPerMonth, u.HoursEach)
 		} else {
 			fmt.Fprintf(io.Out, "  %.2f h  %s", u.DowntimeHours, u.Cause)
 		}
@@ -89,6 +93,9 @@ func runCapacity(io IO, o *CapacityOptions) error {
 	}
 	if sb := e.Standby; sb != nil {
 		fmt.Fprintf(io.Out, "data also in %s: losing %s loses %s; back by %s\n", sb.Region, in.Config.Cloud.Region, sb.DataLost, sb.Recovery)
+		if sb.FailoverMinutesForSeed > 0 && sb.FailoverMinutesForSeed < sb.FailoverMinutes {
+			fmt.Fprintf(io.Out, "to reach the seed's uptime: a failover within %.0f minutes of an outage, not %.0f (traffic moved by health checks, not by an up)\n", sb.FailoverMinutesForSeed, sb.FailoverMinutes)
+		}
 	}
 	if r := e.Reach; r != nil {
 		if r.MoreGPUs > 0 {
