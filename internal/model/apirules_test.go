@@ -182,6 +182,8 @@ func TestCloudFirstUpBlockers(t *testing.T) {
 			"nextflow:cloud.nodeMax", []string{"40 vCPUs of Standard", "L-1216C47A"}},
 		{"compute-optimised nodes count against the Standard quota too, without a GPU pool", map[string]string{"cloud": `{"nodeInstanceType": "c6i.2xlarge", "nodeMax": 10, "gpuPool": false}`}, LoadOptions{Today: today}, Warning,
 			"nextflow:cloud.nodeMax", []string{"80 vCPUs of Standard", "10 x c6i.2xlarge"}},
+		{"the standby cluster's GPU quota, in its region", map[string]string{"cloud": `{"gpuMax": 6, "standbyRegion": "ap-southeast-1", "standbyCluster": true}`}, LoadOptions{Today: today}, Warning,
+			"nextflow:cloud.gpuMax", []string{"24 vCPUs of G and VT", "in ap-southeast-1", "--region ap-southeast-1"}},
 		{"no tunnel on the cloud", map[string]string{"tunnel": `{"mode": "none"}`}, LoadOptions{Today: today}, Error,
 			"nextflow:tunnel.mode", []string{"no other entry"}},
 		{"a private API for up", map[string]string{"cloud": `{"publicAccessCidrs": []}`}, LoadOptions{Today: today, RequireSecrets: true}, Error,

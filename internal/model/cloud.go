@@ -270,15 +270,22 @@ func checkCloud(c *Config, ds *Diagnostics) {
 // account's are often lower, which fails the GPU group's first scale-up.
 func checkQuotas(c *Config, ds *Diagnostics) {
 	cc := c.Cloud
-	warn := func(key, quota, what string, vcpus, count int, instance string) {
-		ds.Warnf(FullKey(key), fmt.Sprintf("check it with `aws service-quotas get-service-quota --service-code ec2 --quota-code %s --region %s`, and request an increase before `pulumi up`", quota, cc.Region),
-			"at its maximum the node group needs %d vCPUs of %s instances (quota %s) for %d x %s in %s; a new account's On-Demand quotas are often lower", vcpus, what, quota, count, instance, cc.Region)
+	regions := []string{cc.Region}
+	if cc.StandbyCluster && cc.StandbyRegion != "" {
+		// The standby's node groups have the primary's maximums.
+		regions = append(regions, cc.StandbyRegion)
 	}
-	if n, ok := aws.Instances[cc.NodeInstanceType]; ok {
-		warn("cloud.nodeMax", aws.QuotaStandardVCPUs, "Standard", cc.NodeMax*n.VCPUs, cc.NodeMax, cc.NodeInstanceType)
-	}
-	if g, ok := aws.GPUInstances[cc.GPUInstanceType]; ok && cc.GPUPool {
-		warn("cloud.gpuMax", aws.QuotaGVCPUs, "G and VT", cc.GPUMax*g.VCPUs, cc.GPUMax, cc.GPUInstanceType)
+	for _, region := range regions {
+		warn := func(key, quota, what string, vcpus, count int, instance string) {
+			ds.Warnf(FullKey(key), fmt.Sprintf("check it with `aws service-quotas get-service-quota --service-code ec2 --quota-code %s --region %s`, and request an increase before `pulumi up`", quota, region),
+				"at its maximum the node group needs %d vCPUs of %s instances (quota %s) for %d x %s in %s; a new account's On-Demand quotas are often lower", vcpus, what, quota, count, instance, region)
+		}
+		if n, ok := aws.Instances[cc.NodeInstanceType]; ok {
+			warn("cloud.nodeMax", aws.QuotaStandardVCPUs, "Standard", cc.NodeMax*n.VCPUs, cc.NodeMax, cc.NodeInstanceType)
+		}
+		if g, ok := aws.GPUInstances[cc.GPUInstanceType]; ok && cc.GPUPool {
+			warn("cloud.gpuMax", aws.QuotaGVCPUs, "G and VT", cc.GPUMax*g.VCPUs, cc.GPUMax, cc.GPUInstanceType)
+		}
 	}
 }
 

@@ -79,6 +79,9 @@ func (k *k8s) autoscalerPolicy(role *iam.Role) error {
 				"autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup",
 			}, "Condition": map[string]any{"StringEquals": map[string]string{
 				"aws:ResourceTag/k8s.io/cluster-autoscaler/" + ClusterName(k.stack): "owned",
+				// The standby's cluster has the primary's name: each
+				// region's autoscaler resizes its own region's groups.
+				"aws:RequestedRegion": k.cfg.Cloud.Region,
 			}}},
 		},
 	})

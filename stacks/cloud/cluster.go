@@ -3,11 +3,14 @@ package cloud
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/nextflow-crm/nfx/internal/provider/aws"
 )
 
 type cluster struct {
@@ -170,7 +173,13 @@ func (b *builder) cluster(net *network) (*cluster, error) {
 				MinSize: pulumi.Int(c.GPUMin), DesiredSize: pulumi.Int(c.GPUDesired), MaxSize: pulumi.Int(c.GPUMax),
 			},
 			UpdateConfig: eks.NodeGroupUpdateConfigArgs{MaxUnavailable: pulumi.Int(1)},
-			Labels:       pulumi.StringMap{PoolLabel: pulumi.String(GPUPoolName), "nvidia.com/gpu.present": pulumi.String("true")},
+			// The accelerator label tells the Cluster Autoscaler a new
+			// node is a GPU node whose GPU is not advertised yet, so that
+			// it waits for the device plugin instead of adding another
+			// (its AWS README, "Special note on GPU instances"; the value
+			// is not read).
+			Labels: pulumi.StringMap{PoolLabel: pulumi.String(GPUPoolName), "nvidia.com/gpu.present": pulumi.String("true"),
+				AcceleratorLabel: pulumi.String(accelerator(c.GPUInstanceType))},
 			Taints: eks.NodeGroupTaintArray{eks.NodeGroupTaintArgs{
 				Key: pulumi.String(GPUTaintKey), Value: pulumi.String("true"), Effect: pulumi.String("NO_SCHEDULE"),
 			}},
@@ -226,23 +235,44 @@ func (b *builder) cluster(net *network) (*cluster, error) {
 	}, b.opts(pulumi.DependsOn([]pulumi.Resource{out.general}))...); err != nil {
 		return nil, err
 	}
-	out.kubeconfig = kubeconfig(cl, name, b.cfg.Cloud.Region)
+	// The standby's cluster has the primary's name in its own region: its
+	// kubeconfig's entries say the region, so that two merged files do not
+	// shadow each other.
+	entry := name
+	if b.region != "" {
+		entry = name + "-" + b.region
+	}
+	out.kubeconfig = kubeconfig(cl, name, entry, b.cfg.Cloud.Region)
 	return out, nil
 }
 
-// kubeconfig builds the cluster's kubeconfig; credentials come from
-// `aws eks get-token` at use, so the file holds no secret.
-func kubeconfig(cl *eks.Cluster, name, region string) pulumi.StringOutput {
+// AcceleratorLabel marks the GPU pool's nodes for the Cluster Autoscaler.
+const AcceleratorLabel = "k8s.amazonaws.com/accelerator"
+
+// accelerator is the accelerator label's value for an instance type: its
+// GPU's model, such as nvidia-a10g.
+func accelerator(instanceType string) string {
+	g := aws.GPUInstances[instanceType].GPU
+	if g == "" {
+		return "nvidia"
+	}
+	return strings.ToLower(strings.ReplaceAll(g, " ", "-"))
+}
+
+// kubeconfig builds the cluster's kubeconfig, its cluster, context and
+// user named entry; credentials come from `aws eks get-token` at use, so
+// the file holds no secret.
+func kubeconfig(cl *eks.Cluster, name, entry, region string) pulumi.StringOutput {
 	return pulumi.All(cl.Endpoint, cl.CertificateAuthority.Data().Elem()).ApplyT(func(v []any) (string, error) {
 		cfg := map[string]any{
 			"apiVersion":      "v1",
 			"kind":            "Config",
-			"current-context": name,
-			"clusters": []any{map[string]any{"name": name, "cluster": map[string]any{
+			"current-context": entry,
+			"clusters": []any{map[string]any{"name": entry, "cluster": map[string]any{
 				"server": v[0], "certificate-authority-data": v[1],
 			}}},
-			"contexts": []any{map[string]any{"name": name, "context": map[string]any{"cluster": name, "user": name}}},
-			"users": []any{map[string]any{"name": name, "user": map[string]any{"exec": map[string]any{
+			"contexts": []any{map[string]any{"name": entry, "context": map[string]any{"cluster": entry, "user": entry}}},
+			"users": []any{map[string]any{"name": entry, "user": map[string]any{"exec": map[string]any{
 				"apiVersion": "client.authentication.k8s.io/v1beta1",
 				"command":    "aws",
 				"args":       []string{"eks", "get-token", "--cluster-name", name, "--region", region},

@@ -55,8 +55,11 @@ type realisation struct {
 	// values are the provider-known values behind the placeholders of
 	// the resolved environments.
 	values map[string]pulumi.StringOutput
-	// idle marks the standby region's cluster before a failover promotes
-	// it (standbyConfig): its backup job is suspended.
+	// idle marks a cluster that serves no one: the standby region's
+	// before a failover promotes it (standbyConfig), the primary's after
+	// one that promoted a standby cluster (primaryApp). Its backup job is
+	// suspended: the standby's empty store, or the former primary's stale
+	// one, would be the newest backup a restore takes.
 	idle bool
 }
 

@@ -268,8 +268,11 @@ func (b *builder) standbyNetwork(site *standbySite, primary *network) (*rds.Subn
 	} else if err := b.dataSubnets(site.net, peer); err != nil {
 		return nil, nil, err
 	}
+	// The database's subnets are the first two in either case: a
+	// cluster's third would be taken away with it, and RDS refuses to
+	// drop a subnet an instance runs in.
 	group, err := rds.NewSubnetGroup(b.ctx, b.name("postgres-subnets"), &rds.SubnetGroupArgs{
-		SubnetIds: site.net.privateSubnets, Tags: b.tags("postgres-subnets"),
+		SubnetIds: site.net.privateSubnets[:standbyZones], Tags: b.tags("postgres-subnets"),
 	}, b.opts()...)
 	if err != nil {
 		return nil, nil, err

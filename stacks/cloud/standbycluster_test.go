@@ -97,9 +97,27 @@ func TestStandbyCluster(t *testing.T) {
 	}
 	// The network.
 	full, _ := cloud.SubnetPlan("10.41.0.0/16", 3)
-	dataOnly, _ := cloud.SubnetPlan("10.41.0.0/16", 2)
-	if !slices.Equal(full.Private[:2], dataOnly.Private) {
-		t.Fatalf("adding a cluster would move the standby's subnets: %v, %v", full.Private, dataOnly.Private)
+	// Adding a cluster to a data-only standby keeps its subnets where
+	// they are (same names, ranges and zones) and its database's subnet
+	// group on them.
+	dataOnlyRes, _ := run(t, standbyValues)
+	subnetsOf := func(res *offline.Result) map[string]string {
+		out := map[string]string{}
+		for _, sn := range byType(res, "aws:ec2/subnet:Subnet") {
+			out[sn.Name] = fmt.Sprint(sn.Inputs["cidrBlock"], " ", sn.Inputs["availabilityZone"], " ", sn.Inputs["vpcId"])
+		}
+		return out
+	}
+	withCluster := subnetsOf(res)
+	for name, was := range subnetsOf(dataOnlyRes) {
+		if withCluster[name] != was {
+			t.Errorf("subnet %s: %s with a cluster, %s without", name, withCluster[name], was)
+		}
+	}
+	for _, g := range byType(res, "aws:rds/subnetGroup:SubnetGroup") {
+		if n := len(g.Inputs["subnetIds"].([]any)); g.Provider == standbyAWS && n != 2 {
+			t.Errorf("the standby database's subnet group spans %d subnets; a cluster's third would be taken away with it", n)
+		}
 	}
 	var cidrs []string
 	for _, sn := range of("aws:ec2/subnet:Subnet") {
@@ -156,19 +174,50 @@ func TestStandbyCluster(t *testing.T) {
 			t.Errorf("standby node group %s scales %s, want %s", ng.Name, sc, wantSC)
 		}
 	}
-	// Each region's database admits the other's nodes.
+	// Each region's database admits the other's nodes, and the standby's
+	// its own.
+	primaryPlan, _ := cloud.SubnetPlan("10.40.0.0/16", 3)
+	groups := 0
 	for _, sg := range byType(res, "aws:ec2/securityGroup:SecurityGroup") {
 		if !strings.HasSuffix(sg.Name, "postgres-sg") {
 			continue
 		}
-		blocks := fmt.Sprint(sg.Inputs["ingress"])
-		for _, c := range full.Private {
-			if !strings.Contains(blocks, c) {
-				t.Errorf("%s does not admit the standby's nodes in %s: %s", sg.Name, c, blocks)
+		groups++
+		var cidrs []string
+		for _, rule := range sg.Inputs["ingress"].([]any) {
+			blocks, _ := at(rule, "cidrBlocks").([]any)
+			for _, c := range blocks {
+				cidrs = append(cidrs, c.(string))
 			}
 		}
-		if sg.Provider == standbyAWS && !strings.Contains(blocks, "10.40.0.0/19") {
-			t.Errorf("%s does not admit the primary's nodes: %s", sg.Name, blocks)
+		want := full.Private
+		if sg.Provider == standbyAWS {
+			want = append(append([]string{}, primaryPlan.Private...), full.Private...)
+		}
+		if !slices.Equal(cidrs, want) {
+			t.Errorf("%s admits %v, want %v", sg.Name, cidrs, want)
+		}
+	}
+	if groups != 2 {
+		t.Errorf("%d database security groups, want one in each region", groups)
+	}
+	// Each region's autoscaler resizes its own region's node groups (the
+	// clusters share a name), and knows a new GPU node for one.
+	for _, p := range byType(res, "aws:iam/rolePolicy:RolePolicy") {
+		if !strings.HasSuffix(p.Name, "cluster-autoscaler-policy") {
+			continue
+		}
+		region := "us-east-1"
+		if p.Provider == standbyAWS {
+			region = "ap-southeast-1"
+		}
+		if !strings.Contains(fmt.Sprint(p.Inputs["policy"]), `"aws:RequestedRegion":"`+region+`"`) {
+			t.Errorf("%s may resize other regions' groups: %v", p.Name, p.Inputs["policy"])
+		}
+	}
+	for _, ng := range byType(res, "aws:eks/nodeGroup:NodeGroup") {
+		if strings.HasSuffix(ng.Name, "-gpu") && at(ng.Inputs, "labels", cloud.AcceleratorLabel) != "nvidia-a10g" {
+			t.Errorf("%s: no accelerator label for the autoscaler: %v", ng.Name, ng.Inputs["labels"])
 		}
 	}
 	// A cache of its own, and the region's alarms on it and the nodes.
@@ -213,7 +262,6 @@ func TestStandbyCluster(t *testing.T) {
 			standbyFiles++
 		}
 	}
-	dataOnlyRes, _ := run(t, standbyValues)
 	if standbyFiles == 0 || len(res.Files)-standbyFiles != len(dataOnlyRes.Files) {
 		t.Errorf("%d files, %d of the standby's; %d without a standby cluster", len(res.Files), standbyFiles, len(dataOnlyRes.Files))
 	}
@@ -268,7 +316,7 @@ func TestStandbyClusterPromoted(t *testing.T) {
 					t.Errorf("an up would set the promoted standby's GPU count: ignoreChanges %v", ng.IgnoreChanges)
 				}
 			}
-			wantChanged := []string{"nextflow-postgres-params", set, "nextflow-standby-backup-qdrant", "nextflow-standby-gpu", "nextflow-standby-postgres", "nextflow-standby-tunnel", "nextflow-tunnel"}
+			wantChanged := []string{"nextflow-backup-qdrant", "nextflow-postgres-params", set, "nextflow-standby-backup-qdrant", "nextflow-standby-gpu", "nextflow-standby-postgres", "nextflow-standby-tunnel", "nextflow-tunnel"}
 			slices.Sort(wantChanged)
 			if !slices.Equal(changed, wantChanged) {
 				t.Errorf("promoted: changed %v, want %v", changed, wantChanged)
@@ -276,17 +324,25 @@ func TestStandbyClusterPromoted(t *testing.T) {
 			if !slices.Contains(added, "nextflow-standby-kube-prometheus-stack") {
 				t.Errorf("promoted: the standby's monitoring is not added: %v", added)
 			}
+			// The former primary's vector store is not backed up: its
+			// stale copy would replicate over the standby's.
+			if at(primaryObject(promoted, "CronJob", cloud.BackupJob), "spec", "suspend") != true {
+				t.Error("promoted: the former primary still backs its vector store up")
+			}
 			ai := standbyObject(promoted, "StatefulSet", model.PartAI)
 			hpa := standbyObject(promoted, "HorizontalPodAutoscaler", model.PartAI)
 			if engine == model.EngineVLLM {
 				ai = standbyObject(promoted, "StatefulSet", cloud.VLLMSet)
+				if ai == nil {
+					t.Fatal("promoted: no vLLM set in the standby")
+				}
 				if at(ai, "spec", "replicas") != nil || hpa == nil {
 					t.Errorf("promoted vLLM: replicas %v, HPA %v; want the count left to the HPA", at(ai, "spec", "replicas"), hpa != nil)
 				}
 				if idleHPA := standbyObject(idle, "HorizontalPodAutoscaler", model.PartAI); idleHPA != nil {
 					t.Error("the idle standby has an HPA on its AI, which would hold a pod")
 				}
-			} else if n, want := at(ai, "spec", "replicas"), at(primaryObject(promoted, "StatefulSet", model.PartAI), "spec", "replicas"); n != want {
+			} else if n, want := at(ai, "spec", "replicas"), at(primaryObject(promoted, "StatefulSet", model.PartAI), "spec", "replicas"); ai == nil || n != want {
 				t.Errorf("promoted: %v AI pods, the primary's %v", n, want)
 			}
 			if n := at(standbyObject(promoted, "Deployment", model.PartTunnel), "spec", "replicas"); n != 2.0 && n != 2 {
