@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
@@ -29,6 +30,46 @@ func init() {
 	register("failover", func(c *cobra.Command, _ []string, io IO, o *FailoverOptions) error {
 		return runFailover(c.Context(), io, o)
 	})
+}
+
+// openCluster opens a region's cluster's namespace (tests open their own
+// API server's).
+var openCluster = func(ctx context.Context, cfg awssdk.Config, region, cluster string) (failover.Cluster, error) {
+	k, err := failover.EKS(ctx, cfg, region, cluster, model.KubeNamespace)
+	if err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// serving is how a failover moves the traffic to a standby cluster, as
+// the program describes it promoted: the primary's tunnel connectors and
+// AI pods there, the vector store restored from the replicated backups.
+// Each region's cluster is opened once, when first asked for.
+func serving(cfg *model.Config, open func(context.Context, string) (failover.Cluster, error)) *failover.Serving {
+	// The stage's connectors, whatever tunnel.standby says of this stack.
+	tunnel := model.Profiles[cfg.Stage].Topology.EdgeReplicas
+	ai := model.PartAI
+	if model.AIEngineOf(cfg) == model.EngineVLLM {
+		ai = model.VLLMSet
+	}
+	once := func(region string) func(context.Context) (failover.Cluster, error) {
+		var c failover.Cluster
+		return func(ctx context.Context) (failover.Cluster, error) {
+			if c != nil {
+				return c, nil
+			}
+			var err error
+			c, err = open(ctx, region)
+			return c, err
+		}
+	}
+	return &failover.Serving{
+		Standby: once(cfg.Cloud.StandbyRegion), Primary: once(cfg.Cloud.Region),
+		Tunnel: model.PartTunnel, TunnelReplicas: tunnel,
+		AI: ai, AIReplicas: cfg.AI.Replicas,
+		Restore: model.RestoreJob, RestoreRun: model.RestoreJob + "-failover",
+	}
 }
 
 // The failover's clock and how often it asks AWS again (tests run it on
@@ -113,6 +154,11 @@ func runFailover(ctx context.Context, io IO, o *FailoverOptions) error {
 		},
 		CatchUp: o.CatchUp, Poll: failoverPoll, Now: failoverNow, Sleep: failoverSleep,
 		Log: func(s string) { fmt.Fprintf(io.Err, "nfx: failover: %s\n", s) },
+	}
+	if cc.StandbyCluster && !o.Rehearse {
+		opts.Serve = serving(in.Config, func(ctx context.Context, region string) (failover.Cluster, error) {
+			return openCluster(ctx, awsCfg, region, aws.ClusterName(in.Stack))
+		})
 	}
 	if o.Rehearse {
 		return rehearse(ctx, io, o, in, b, opts)
@@ -242,7 +288,16 @@ func failoverText(stack string, r *failover.Report) string {
 	}
 	fmt.Fprintf(&b, "nfx failover of %s: %s from %s to %s\n", stack, r.Mode, orUnknown(r.Primary), r.Standby)
 	fmt.Fprintf(&b, "  promoted at %s; the database's names moved at %s\n", r.Promoted.Format(time.RFC3339), r.Named.Format(time.RFC3339))
-	fmt.Fprintf(&b, "  RTO %s (from the start to a new connection reaching it); %s\n", r.RTO.Round(time.Second), lossText(r))
+	if !r.Serving.IsZero() {
+		fmt.Fprintf(&b, "  the standby's cluster serves from %s: its tunnel connectors ready, its AI starting, its vector store restoring (Job %s-failover)\n", r.Serving.Format(time.RFC3339), model.RestoreJob)
+		fmt.Fprintf(&b, "  RTO %s (from the start to the standby's cluster serving); %s\n", r.RTO.Round(time.Second), lossText(r))
+	} else {
+		fmt.Fprintf(&b, "  RTO %s (from the start to a new connection reaching it); %s\n", r.RTO.Round(time.Second), lossText(r))
+	}
+	if r.TunnelError != "" {
+		fmt.Fprintf(&b, "  WARNING: the former primary's tunnel connectors were not stopped (%s): while its region runs, some visitors\n", r.TunnelError)
+		fmt.Fprintf(&b, "  reach its CRM, on a cache the standby's does not share; stop them: kubectl -n nextflow scale deployment/tunnel --replicas=0\n")
+	}
 	if r.FenceError != "" {
 		fmt.Fprintf(&b, "  WARNING: the former primary is not fenced (%s). If it still runs, connections the workloads hold to it keep\n", r.FenceError)
 		fmt.Fprintf(&b, "  writing there, and those writes are not on the new writer: restart the workloads now (kubectl -n nextflow rollout\n")

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -64,6 +66,9 @@ type fakeAWS struct {
 	// instances' nextflow.io/stack tag.
 	refuse map[string]string
 	stack  string
+	// clusters are the EKS clusters by region/name: their endpoint and
+	// certificate authority (PEM).
+	clusters map[string][2]string
 }
 
 type fakeDB struct {
@@ -97,7 +102,7 @@ const (
 func newFakeAWS(t *testing.T, now func() time.Time, zone string, names []string) *fakeAWS {
 	f := &fakeAWS{
 		t: t, now: now, dbs: map[string]*fakeDB{}, params: map[string]map[string]string{}, applying: map[string]int{},
-		refuse: map[string]string{}, stack: "cloud",
+		refuse: map[string]string{}, stack: "cloud", clusters: map[string][2]string{},
 		zone: zone, zoneID: "/hostedzone/Z0PRIVATE0NFX", records: map[string]string{}, ttl: map[string]int64{}, down: map[string]bool{},
 	}
 	p := &fakeDB{region: fakePrimary, id: "nextflow-postgres-1a2b3c", name: "nextflow-postgres", group: "nextflow-postgres-params-9f8e",
@@ -189,6 +194,8 @@ func (f *fakeAWS) dispatch(w http.ResponseWriter, r *http.Request, region, servi
 		f.cloudwatch(w, region, r.URL.Path, body)
 	case "route53":
 		f.route53(w, r, body)
+	case "eks":
+		f.eks(w, r, region)
 	default:
 		http.Error(w, "no such service "+service, http.StatusBadRequest)
 	}
@@ -536,4 +543,24 @@ func stackTag(stack string) string {
 		return ""
 	}
 	return "<Tag><Key>nextflow.io/stack</Key><Value>" + esc(stack) + "</Value></Tag>"
+}
+
+// eks answers DescribeCluster (EKS API reference: GET /clusters/{name},
+// REST-JSON).
+func (f *fakeAWS) eks(w http.ResponseWriter, r *http.Request, region string) {
+	name, ok := strings.CutPrefix(r.URL.Path, "/clusters/")
+	f.calls = append(f.calls, region+" eks DescribeCluster "+name)
+	c, found := f.clusters[region+"/"+name]
+	if r.Method != http.MethodGet || !ok || !found {
+		w.Header().Set("X-Amzn-Errortype", "ResourceNotFoundException")
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprintf(w, `{"message":"No cluster found for name: %s."}`, name)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	out, _ := json.Marshal(map[string]any{"cluster": map[string]any{
+		"name": name, "status": "ACTIVE", "endpoint": c[0],
+		"certificateAuthority": map[string]any{"data": base64.StdEncoding.EncodeToString([]byte(c[1]))},
+	}})
+	_, _ = w.Write(out)
 }

@@ -121,6 +121,9 @@ type Options struct {
 	// move: the config is written there, so that a run stopped after it
 	// leaves a config that says what AWS holds.
 	OnPromoted func(at time.Time) error
+	// Serve, where a cluster runs in the standby's region, moves the
+	// traffic to it once the names have moved (serve.go).
+	Serve *Serving
 }
 
 // Report is what a run did and measured.
@@ -138,7 +141,8 @@ type Report struct {
 	Promoted time.Time `json:"promoted"`
 	Named    time.Time `json:"named"`
 	// RTO is from the start to when a new connection by the database's
-	// names reaches the promoted standby (Named plus the names' TTL).
+	// names reaches the promoted standby (Named plus the names' TTL), or,
+	// with a standby cluster, to when it serves, if later.
 	RTO time.Duration `json:"rto"`
 	// NoLoss: a switchover whose standby held all the fenced primary wrote.
 	NoLoss bool `json:"noLoss,omitempty"`
@@ -153,8 +157,13 @@ type Report struct {
 	// FenceError: the former primary could not be fenced (its region did
 	// not answer); the next up fences it once it does.
 	FenceError string `json:"fenceError,omitempty"`
-	fenceGroup *string
-	lifted     bool
+	// Serving, with a standby cluster, is when its tunnel had a ready
+	// connector; TunnelError why the former primary's could not be
+	// stopped.
+	Serving     time.Time `json:"serving,omitzero"`
+	TunnelError string    `json:"tunnelError,omitempty"`
+	fenceGroup  *string
+	lifted      bool
 }
 
 // Run performs the failover and reports it. An error after the fence says
@@ -220,6 +229,12 @@ func (o *Options) run(ctx context.Context, rep *Report) (*Report, error) {
 		if err := ready(sb, o.Mode == Planned); err != nil {
 			return nil, fmt.Errorf("the standby %s: %w", rep.Standby, err)
 		}
+		// The standby's cluster must answer before anything changes:
+		// found out after the fence, the database would move without the
+		// traffic.
+		if err := o.reachStandbyCluster(ctx); err != nil {
+			return nil, err
+		}
 		if o.DryRun {
 			return o.dryRun(ctx, primaryID, sbID, rep)
 		}
@@ -284,6 +299,14 @@ func (o *Options) run(ctx context.Context, rep *Report) (*Report, error) {
 		}
 	}
 
+	if o.Serve != nil {
+		if err := o.serve(ctx, rep); err != nil {
+			return nil, fmt.Errorf("%s is promoted and the names moved, but the standby's cluster does not serve yet: %w", rep.Standby, err)
+		}
+		if d := rep.Serving.Sub(rep.Started); d > rep.RTO {
+			rep.RTO = d
+		}
+	}
 	switch {
 	case rep.ReplayedTo.IsZero():
 		rep.RPO = 0
@@ -308,6 +331,22 @@ func (o *Options) run(ctx context.Context, rep *Report) (*Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// reachStandbyCluster asks the standby's cluster for its tunnel, where
+// one runs there.
+func (o *Options) reachStandbyCluster(ctx context.Context) error {
+	if o.Serve == nil {
+		return nil
+	}
+	c, err := o.Serve.Standby(ctx)
+	if err == nil {
+		_, err = c.Ready(ctx, "deployments", o.Serve.Tunnel)
+	}
+	if err != nil {
+		return fmt.Errorf("the standby's cluster does not answer (%v): a failover would move the database without the traffic; fix: check that this principal is among cloud.admins (an EKS access entry in both clusters) and that the standby's API admits this address (cloud.publicAccessCidrs), then run nfx failover again", err)
+	}
+	return nil
 }
 
 // writerLike: the promoted standby has the writer's settings already (or

@@ -127,6 +127,20 @@ current-context: nfx
 	return k
 }
 
+// Token is the cluster administrator's bearer token.
+func (k *Kube) Token() string { return k.token }
+
+// CA is the certificate the API server made for itself (its own
+// authority), which a client verifies it against.
+func (k *Kube) CA(t *testing.T) []byte {
+	t.Helper()
+	pem, err := os.ReadFile(filepath.Join(k.Dir, "certs", "apiserver.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem
+}
+
 // Do sends one request to the API server as a cluster administrator.
 func (k *Kube) Do(method, path, contentType string, body []byte) (int, []byte, error) {
 	req, err := http.NewRequest(method, k.URL+path, bytes.NewReader(body))

@@ -25,8 +25,8 @@ import (
 const (
 	// BackupJob is the daily backup's CronJob, RestoreJob the suspended
 	// one a restore is started from.
-	BackupJob  = "backup-qdrant"
-	RestoreJob = "restore-qdrant"
+	BackupJob  = model.BackupJob
+	RestoreJob = model.RestoreJob
 	// BackupAccount is the jobs' service account, which assumes the
 	// backup role through IRSA.
 	BackupAccount = "backup"

@@ -16,7 +16,7 @@ const (
 	GPUPoolName  = "gpu"
 	GPUTaintKey  = "nvidia.com/gpu"
 	GPUResource  = "nvidia.com/gpu"
-	Namespace    = "nextflow"
+	Namespace    = model.KubeNamespace
 	StorageClass = "gp3"
 	// ScratchStorageClass is gp3 whose volumes are deleted with their
 	// claims: the jobs' scratch space.
@@ -66,13 +66,8 @@ func NatGateways(c model.CloudConfig) int {
 	return c.AvailabilityZones
 }
 
-// ClusterName is the EKS cluster's name: "nextflow-" and the stack's name
-// as EKS takes it (CreateCluster: 1 to 100 letters, digits, hyphens and
-// underscores, starting with a letter or digit); Pulumi's stack names may
-// also hold dots and run to 100 characters.
-func ClusterName(stack string) string {
-	return "nextflow-" + aws.Name(stack, 100-len("nextflow-"), false)
-}
+// ClusterName is the EKS cluster's name (internal/provider/aws).
+var ClusterName = aws.ClusterName
 
 // The database's names with a standby region (internal/provider/aws).
 var (

@@ -159,7 +159,7 @@ func (r *realisation) aiStatefulSet(p *model.Part, spec corev1.PodSpecArgs) erro
 
 // VLLMSet is the AI's StatefulSet where vLLM serves the models; its pods
 // carry the AI's labels, so the AI's Services and budget take them.
-const VLLMSet = model.PartAI + "-vllm"
+const VLLMSet = model.VLLMSet
 
 // aiContainer is the AI engine's container: the part's image and
 // entrypoint, its GPU, ready on check, alive on alive, the models' volume

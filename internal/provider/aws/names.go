@@ -50,6 +50,15 @@ func Name(stack string, n int, lower bool) string {
 	return out + "-" + h
 }
 
+// ClusterName is the EKS cluster's name, the same in both regions:
+// "nextflow-" and the stack's name as EKS takes it (CreateCluster: 1 to
+// 100 letters, digits, hyphens and underscores, starting with a letter or
+// digit); Pulumi's stack names may also hold dots and run to 100
+// characters.
+func ClusterName(stack string) string {
+	return "nextflow-" + Name(stack, 100-len("nextflow-"), false)
+}
+
 // PrivateZone is the private DNS zone of a stack with a standby region,
 // in both regions' VPCs: the workloads reach the database by its names
 // there (WriterName, ReaderName), which `nfx failover` moves to the
