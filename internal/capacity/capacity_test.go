@@ -283,3 +283,38 @@ func TestStandbyDoesNotRaiseTheUptime(t *testing.T) {
 		t.Errorf("uptime %v%% with the standby, %v%% without", two.UptimePercent, one.UptimePercent)
 	}
 }
+
+// A warm standby cluster turns the primary region's outages into
+// failovers: each costs the failover's minutes, both regions down at once
+// all of it; the uptime rises above one region's, and the failover time
+// that would reach the seed's 99.99 % is said, and reaches it.
+func TestTwoRegionsUptime(t *testing.T) {
+	one, err := Compute(load(t, model.Cloud, map[string]string{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	two, err := Compute(load(t, model.Cloud, map[string]string{"cloud": `{"standbyRegion": "ap-southeast-1", "standbyCluster": true}`}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := 1 - one.UptimePercent/100
+	outages := down * hoursPerMonth / regionOutageHours
+	failover := failoverDetectMinutes + failoverPromoteMinutes + failoverServeMinutes
+	want := outages*failover/60 + down*down*hoursPerMonth
+	if math.Abs(two.DowntimeHoursPerMonth-want) > 1e-9 || two.UptimePercent <= one.UptimePercent {
+		t.Errorf("two regions: %v h down a month (%v %%), want %v; one region %v %%", two.DowntimeHoursPerMonth, two.UptimePercent, want, one.UptimePercent)
+	}
+	sb := two.Standby
+	if sb == nil || sb.FailoverMinutes != failover || sb.FailoverMinutesForSeed <= 0 || sb.FailoverMinutesForSeed >= failover {
+		t.Fatalf("standby: %+v", sb)
+	}
+	at := outages*sb.FailoverMinutesForSeed/60 + down*down*hoursPerMonth
+	if got := 100 * (1 - at/hoursPerMonth); math.Abs(got-model.Profiles[model.Cloud].Uptime) > 1e-9 {
+		t.Errorf("a failover of %v minutes gives %v %%, not the seed's %v", sb.FailoverMinutesForSeed, got, model.Profiles[model.Cloud].Uptime)
+	}
+	for _, c := range two.Seed {
+		if c.Metric == "uptime (%)" && c.Within {
+			t.Errorf("%v %% counted within the seed's %v", c.Estimate, c.Seed)
+		}
+	}
+}

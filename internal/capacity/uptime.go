@@ -46,9 +46,10 @@ const (
 	// post-event summaries run from under one to over ten).
 	regionOutageHours = 2.0
 	// The failover, in minutes: the operator paged and deciding; nfx
-	// failover --unplanned, whose promotion nfx failover --rehearse
-	// measures (RDS: minutes); the up that starts the standby's tunnel
-	// connectors, after which the CRM serves (its AI as GPU nodes join).
+	// failover --unplanned's promotion, which nfx failover --rehearse
+	// measures (RDS: minutes); its start of the standby's tunnel
+	// connectors on the running nodes, after which the CRM serves (its AI
+	// as GPU nodes join).
 	failoverDetectMinutes, failoverPromoteMinutes, failoverServeMinutes = 10.0, 10.0, 5.0
 )
 
@@ -168,7 +169,7 @@ func (e *Estimate) twoRegions(cfg *model.Config, down float64) {
 	both := down * down * hoursPerMonth
 	e.Uptime = []Outage{
 		outage("the primary region's parts fail (their SLAs in series)", outages, min(failover/60, regionOutageHours),
-			fmt.Sprintf("%.3f %% down, as outages of %g h; %s takes over after the failover: %g min to page and decide, %g to promote (nfx failover --unplanned), %g for the up that starts its tunnel",
+			fmt.Sprintf("%.3f %% down, as outages of %g h; %s takes over after the failover: %g min to page and decide, %g to promote (nfx failover --unplanned), %g to start its tunnel connectors",
 				down*100, regionOutageHours, cfg.Cloud.StandbyRegion, failoverDetectMinutes, failoverPromoteMinutes, failoverServeMinutes)),
 		{Cause: "both regions down at once", DowntimeHours: both, Detail: fmt.Sprintf("each %.3f %% down, independently", down*100)},
 	}
@@ -182,6 +183,6 @@ func (e *Estimate) twoRegions(cfg *model.Config, down float64) {
 		allowed := (1-target/100)*hoursPerMonth - both
 		e.Standby.FailoverMinutesForSeed = max(0, allowed/outages*60)
 	}
-	e.Standby.Recovery = fmt.Sprintf("nfx failover --stage cloud --unplanned promotes the replica and moves the database's names; the up that follows starts %s's tunnel connectors and AI (its GPU pool grows from zero as the AI's pods ask), and stops the primary's", cfg.Cloud.StandbyRegion)
+	e.Standby.Recovery = fmt.Sprintf("nfx failover --stage cloud --unplanned promotes the replica, moves the database's names, starts %s's tunnel connectors, AI (its GPU pool grows from zero as the AI's pods ask) and the vector store's restore, and stops the primary's connectors where its region answers", cfg.Cloud.StandbyRegion)
 	e.Assumptions = append(e.Assumptions, fmt.Sprintf("two regions: the SLAs' downtime comes as outages of %g h each, a failover takes %g minutes, and the regions fail independently", regionOutageHours, failover))
 }
