@@ -4,8 +4,10 @@ package cli
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,9 +51,11 @@ func TestFailoverMovesTheTraffic(t *testing.T) {
 			"spec": map[string]any{"restartPolicy": map[bool]string{true: "Never", false: "Always"}[name == "restore"],
 				"containers": []any{map[string]any{"name": name, "image": "registry.example/" + name + ":1"}}}}
 	}
-	// A region's cluster as the program leaves it: its tunnel and AI at
-	// tunnel pods (idle: 0), the restore CronJob suspended.
-	region := func(ns string, tunnel int) {
+	// A region's cluster as the program leaves it: its tunnel at tunnel
+	// pods (idle: 0), its AI at none, the restore CronJob suspended (one
+	// whose Job fails, its pod finding no node before its deadline, where
+	// failing), the backup's suspended where idle.
+	region := func(ns string, tunnel int, failing bool) {
 		apply(map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": ns}}, "/api/v1/namespaces/"+ns)
 		apply(map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": model.PartTunnel, "namespace": ns},
 			"spec": map[string]any{"replicas": tunnel, "selector": map[string]any{"matchLabels": map[string]any{"app": "tunnel"}}, "template": pod("tunnel")}},
@@ -59,11 +63,23 @@ func TestFailoverMovesTheTraffic(t *testing.T) {
 		apply(map[string]any{"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": map[string]any{"name": model.PartAI, "namespace": ns},
 			"spec": map[string]any{"replicas": 0, "serviceName": "ai", "selector": map[string]any{"matchLabels": map[string]any{"app": "ai"}}, "template": pod("ai")}},
 			"/apis/apps/v1/namespaces/"+ns+"/statefulsets/"+model.PartAI)
+		restore := map[string]any{"backoffLimit": 1, "template": pod("restore")}
+		if failing {
+			tmpl := pod("restore")
+			tmpl["spec"].(map[string]any)["nodeSelector"] = map[string]any{"no": "such-node"}
+			restore = map[string]any{"backoffLimit": 0, "activeDeadlineSeconds": 1, "template": tmpl}
+		}
 		apply(map[string]any{"apiVersion": "batch/v1", "kind": "CronJob", "metadata": map[string]any{"name": model.RestoreJob, "namespace": ns},
-			"spec": map[string]any{"schedule": "0 0 31 2 *", "suspend": true, "jobTemplate": map[string]any{"spec": map[string]any{"backoffLimit": 1, "template": pod("restore")}}}},
+			"spec": map[string]any{"schedule": "0 0 31 2 *", "suspend": true, "jobTemplate": map[string]any{"spec": restore}}},
 			"/apis/batch/v1/namespaces/"+ns+"/cronjobs/"+model.RestoreJob)
+		apply(map[string]any{"apiVersion": "batch/v1", "kind": "CronJob", "metadata": map[string]any{"name": model.BackupJob, "namespace": ns},
+			"spec": map[string]any{"schedule": "0 3 * * *", "suspend": tunnel == 0, "jobTemplate": map[string]any{"spec": map[string]any{"template": pod("restore")}}}},
+			"/apis/batch/v1/namespaces/"+ns+"/cronjobs/"+model.BackupJob)
 	}
-	replicas := func(ns, resource, name string) any {
+	suspended := func(t *testing.T, ns, cronJob string) any {
+		return kc.Get(t, fmt.Sprintf("/apis/batch/v1/namespaces/%s/cronjobs/%s", ns, cronJob))["spec"].(map[string]any)["suspend"]
+	}
+	replicas := func(t *testing.T, ns, resource, name string) any {
 		return kc.Get(t, fmt.Sprintf("/apis/apps/v1/namespaces/%s/%s/%s", ns, resource, name))["spec"].(map[string]any)["replicas"]
 	}
 	ca := string(kc.CA(t))
@@ -71,25 +87,47 @@ func TestFailoverMovesTheTraffic(t *testing.T) {
 		name         string
 		args         []string
 		setup        func(f *fakeAWS)
+		failing      bool // the restore's Job fails
+		noAI         bool // the standby has no AI set
 		code         int
 		msg          string
-		served       bool
+		served       bool // the standby's cluster serves
+		restored     bool
+		moved        bool // the database moved
 		primaryAfter float64
 	}{
-		{name: "planned", args: []string{"--planned"}, code: 0, msg: "the standby's cluster serves from", served: true, primaryAfter: 0},
-		{name: "unplanned, the primary's region lost", args: []string{"--unplanned"}, code: 0, served: true, primaryAfter: 2,
+		{name: "planned", args: []string{"--planned"}, code: 0, msg: "its vector store restored from the replicated backups first", served: true, restored: true, moved: true, primaryAfter: 0},
+		{name: "unplanned, the primary's region lost", args: []string{"--unplanned"}, code: 0, served: true, restored: true, moved: true, primaryAfter: 2,
 			msg:   "WARNING: the former primary's tunnel connectors were not stopped",
 			setup: func(f *fakeAWS) { f.down[fakePrimary] = true }},
+		{name: "planned, the restore fails", args: []string{"--planned"}, code: 0, failing: true, served: true, moved: true, primaryAfter: 0,
+			msg: "WARNING: the standby's vector-store restore failed"},
 		{name: "planned, the standby's cluster unknown to EKS", args: []string{"--planned"}, code: ExitFailed, primaryAfter: 2,
-			msg:   "the standby's cluster does not answer",
+			msg:   "the standby's cluster cannot be reached",
+			setup: func(f *fakeAWS) { delete(f.clusters, fakeStandby+"/"+aws.ClusterName("cloud")) }},
+		{name: "planned, the standby's cluster without its AI set", args: []string{"--planned"}, code: ExitFailed, primaryAfter: 2, noAI: true,
+			msg: "the standby's cluster has no statefulsets ai"},
+		{name: "database only, the standby's cluster unknown to EKS", args: []string{"--planned", "--database-only"}, code: 0, moved: true, primaryAfter: 2,
+			msg:   "RPO 0",
 			setup: func(f *fakeAWS) { delete(f.clusters, fakeStandby+"/"+aws.ClusterName("cloud")) }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir, f, _ := failoverProject(t)
 			setCloud(t, dir, "standbyCluster", "true")
 			standbyNS, primaryNS := fmt.Sprintf("standby-%d", i), fmt.Sprintf("primary-%d", i)
-			region(standbyNS, 0)
-			region(primaryNS, 2)
+			region(standbyNS, 0, c.failing)
+			region(primaryNS, 2, false)
+			// Each case's pods go with it: kwok plays every pod there is.
+			t.Cleanup(func() {
+				for _, ns := range []string{standbyNS, primaryNS} {
+					_, _, _ = kc.Do("DELETE", "/api/v1/namespaces/"+ns, "", nil)
+				}
+			})
+			if c.noAI {
+				if code, body, err := kc.Do("DELETE", "/apis/apps/v1/namespaces/"+standbyNS+"/statefulsets/"+model.PartAI, "", nil); err != nil || code >= 300 {
+					t.Fatalf("delete the AI set: %d %v %s", code, err, body)
+				}
+			}
 			for _, r := range []string{fakePrimary, fakeStandby} {
 				f.clusters[r+"/"+aws.ClusterName("cloud")] = [2]string{kc.URL, ca}
 			}
@@ -104,20 +142,28 @@ func TestFailoverMovesTheTraffic(t *testing.T) {
 				if err != nil {
 					return nil, err
 				}
-				if tok, err := k.Token(ctx); err != nil || !strings.HasPrefix(tok, "k8s-aws-v1.") {
-					t.Errorf("EKS token %q: %v", tok, err)
+				if tok, err := k.Token(ctx); err != nil {
+					t.Errorf("EKS token: %v", err)
+				} else if err := verifyRedirected(tok, r); err != nil {
+					t.Errorf("EKS would refuse the token: %v", err)
 				}
 				k.Token = func(context.Context) (string, error) { return kc.Token(), nil }
 				return k, nil
 			}
-			// The connectors' readiness takes the API server real time.
-			sleep := failoverSleep
-			failoverSleep = func(ctx context.Context, d time.Duration) error {
-				time.Sleep(250 * time.Millisecond)
+			// The connectors' readiness and the restore take the API
+			// server real time: each of the failover's waits on the
+			// clusters, every 5 s of its clock, is a second of the
+			// test's too (two minutes for the connectors to be ready,
+			// twelve for the restore).
+			sleep, poll := failoverSleep, failoverPoll
+			failoverPoll = 5 * time.Second
+			servingSleep = func(ctx context.Context, d time.Duration) error {
+				time.Sleep(time.Second)
 				return sleep(ctx, d)
 			}
+			t.Cleanup(func() { servingSleep, failoverPoll = nil, poll })
 			t.Cleanup(func() { openCluster = open })
-			code, out, errOut := nfx(t, dir, append([]string{"failover", "--stage", "cloud"}, c.args...)...)
+			code, out, errOut := nfx(t, dir, append([]string{"failover", "--stage", "cloud", "--restore-wait", "1h"}, c.args...)...)
 			if code != c.code || !strings.Contains(out+errOut, c.msg) {
 				t.Fatalf("exit %d, want %d with %q:\n%s%s", code, c.code, c.msg, out, errOut)
 			}
@@ -138,22 +184,56 @@ func TestFailoverMovesTheTraffic(t *testing.T) {
 			if c.served {
 				wantTunnel, wantAI = float64(model.Profiles[model.Cloud].Topology.EdgeReplicas), float64(cfg.AI.Replicas)
 			}
-			if got := replicas(standbyNS, "deployments", model.PartTunnel); got != wantTunnel {
+			if got := replicas(t, standbyNS, "deployments", model.PartTunnel); got != wantTunnel {
 				t.Errorf("the standby's connectors: %v, want %v", got, wantTunnel)
 			}
-			if got := replicas(standbyNS, "statefulsets", model.PartAI); got != wantAI {
-				t.Errorf("the standby's AI pods: %v, want %v", got, wantAI)
+			if !c.noAI {
+				if got := replicas(t, standbyNS, "statefulsets", model.PartAI); got != wantAI {
+					t.Errorf("the standby's AI pods: %v, want %v", got, wantAI)
+				}
 			}
-			if got := replicas(primaryNS, "deployments", model.PartTunnel); got != c.primaryAfter {
+			if got := replicas(t, primaryNS, "deployments", model.PartTunnel); got != c.primaryAfter {
 				t.Errorf("the former primary's connectors: %v, want %v", got, c.primaryAfter)
 			}
-			code, _, _ = kc.Do("GET", "/apis/batch/v1/namespaces/"+standbyNS+"/jobs/"+model.RestoreJob+"-failover", "", nil)
-			if (code == 200) != c.served {
-				t.Errorf("the standby's restore Job: %d", code)
+			jobs := kc.Get(t, "/apis/batch/v1/namespaces/"+standbyNS+"/jobs")["items"].([]any)
+			if (len(jobs) == 1) != c.served {
+				t.Errorf("the standby's restore Jobs: %d", len(jobs))
 			}
-			if !c.served && len(f.writes()) != 0 {
-				t.Errorf("AWS changed before the standby's cluster answered: %v", f.writes())
+			mark, _ := kc.Get(t, "/apis/batch/v1/namespaces/"+standbyNS+"/cronjobs/"+model.RestoreJob)["metadata"].(map[string]any)["annotations"].(map[string]any)
+			if (mark["nextflow.io/restored-for"] != nil) != c.restored {
+				t.Errorf("the restore's mark: %v", mark)
+			}
+			// The standby's store is backed up once restored; the former
+			// primary's, once its connectors stop.
+			if got := suspended(t, standbyNS, model.BackupJob); got != !c.restored {
+				t.Errorf("the standby's backup suspended: %v", got)
+			}
+			if got := suspended(t, primaryNS, model.BackupJob); got != (c.served && c.primaryAfter == 0) {
+				t.Errorf("the former primary's backup suspended: %v", got)
+			}
+			if c.moved != (len(f.writes()) != 0) {
+				t.Errorf("AWS changes: %v", f.writes())
 			}
 		})
 	}
+}
+
+// verifyRedirected checks an EKS token presigned while AWS_ENDPOINT_URL
+// sends every service, STS among them, to the stand-in: its URL names the
+// stand-in, which is put back to the region's STS, then checked as EKS
+// checks it.
+func verifyRedirected(tok, region string) error {
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(tok, "k8s-aws-v1."))
+	if err != nil {
+		return err
+	}
+	u, err := url.Parse(string(raw))
+	if err != nil {
+		return err
+	}
+	if u.Scheme != "http" || !strings.HasPrefix(u.Host, "127.0.0.1:") {
+		return fmt.Errorf("presigned for %s://%s, not the stand-in", u.Scheme, u.Host)
+	}
+	u.Scheme, u.Host = "https", "sts."+region+".amazonaws.com"
+	return testutil.VerifyEKSToken("k8s-aws-v1."+base64.RawURLEncoding.EncodeToString([]byte(u.String())), region, time.Now())
 }

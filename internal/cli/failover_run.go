@@ -42,11 +42,15 @@ var openCluster = func(ctx context.Context, cfg awssdk.Config, region, cluster s
 	return k, nil
 }
 
+// servingSleep, when set, is the failover's waits on the clusters (tests
+// wait on their API server's clock).
+var servingSleep func(context.Context, time.Duration) error
+
 // serving is how a failover moves the traffic to a standby cluster, as
 // the program describes it promoted: the primary's tunnel connectors and
 // AI pods there, the vector store restored from the replicated backups.
 // Each region's cluster is opened once, when first asked for.
-func serving(cfg *model.Config, open func(context.Context, string) (failover.Cluster, error)) *failover.Serving {
+func serving(cfg *model.Config, cluster string, restoreWait time.Duration, open func(context.Context, string) (failover.Cluster, error)) *failover.Serving {
 	// The stage's connectors, whatever tunnel.standby says of this stack.
 	tunnel := model.Profiles[cfg.Stage].Topology.EdgeReplicas
 	ai := model.PartAI
@@ -68,7 +72,9 @@ func serving(cfg *model.Config, open func(context.Context, string) (failover.Clu
 		Standby: once(cfg.Cloud.StandbyRegion), Primary: once(cfg.Cloud.Region),
 		Tunnel: model.PartTunnel, TunnelReplicas: tunnel,
 		AI: ai, AIReplicas: cfg.AI.Replicas,
-		Restore: model.RestoreJob, RestoreRun: model.RestoreJob + "-failover",
+		Restore: model.RestoreJob, Backup: model.BackupJob, RestoreWait: restoreWait,
+		Kubectl: fmt.Sprintf("aws eks update-kubeconfig --region %s --name %s (the standby's cluster)", cfg.Cloud.StandbyRegion, cluster),
+		Sleep:   servingSleep,
 	}
 }
 
@@ -155,8 +161,11 @@ func runFailover(ctx context.Context, io IO, o *FailoverOptions) error {
 		CatchUp: o.CatchUp, Poll: failoverPoll, Now: failoverNow, Sleep: failoverSleep,
 		Log: func(s string) { fmt.Fprintf(io.Err, "nfx: failover: %s\n", s) },
 	}
-	if cc.StandbyCluster && !o.Rehearse {
-		opts.Serve = serving(in.Config, func(ctx context.Context, region string) (failover.Cluster, error) {
+	if cc.StandbyCluster && !o.Rehearse && !o.DatabaseOnly {
+		if in.Config.Tunnel.Standby {
+			return usagef("%s is true: this stack's connectors are held stopped for a migration's cutover, and a failover would start them in %s; fix: finish the cutover (set it false and up) first, or run nfx failover --database-only", model.FullKey("tunnel.standby"), cc.StandbyRegion)
+		}
+		opts.Serve = serving(in.Config, aws.ClusterName(in.Stack), o.RestoreWait, func(ctx context.Context, region string) (failover.Cluster, error) {
 			return openCluster(ctx, awsCfg, region, aws.ClusterName(in.Stack))
 		})
 	}
@@ -164,6 +173,18 @@ func runFailover(ctx context.Context, io IO, o *FailoverOptions) error {
 		return rehearse(ctx, io, o, in, b, opts)
 	}
 	rep, err := failover.Run(ctx, opts)
+	if err != nil && rep != nil && !rep.Named.IsZero() && !o.DryRun {
+		// Promoted and named, the traffic not moved yet: what it measured
+		// is recorded; a run again finishes the rest.
+		kind := promote.KindFailover
+		if rep.Resumed {
+			kind = promote.KindFailoverFinished
+		}
+		if _, lerr := b.Ledger.Append(promote.Entry{Time: rep.Named, Kind: kind, To: in.Stack, Actor: actor(), Note: failoverNote(rep)}); lerr != nil {
+			return fmt.Errorf("%w (and the ledger could not record the promotion: %v)", err, lerr)
+		}
+		return err
+	}
 	if err != nil {
 		return err
 	}
@@ -289,10 +310,16 @@ func failoverText(stack string, r *failover.Report) string {
 	fmt.Fprintf(&b, "nfx failover of %s: %s from %s to %s\n", stack, r.Mode, orUnknown(r.Primary), r.Standby)
 	fmt.Fprintf(&b, "  promoted at %s; the database's names moved at %s\n", r.Promoted.Format(time.RFC3339), r.Named.Format(time.RFC3339))
 	if !r.Serving.IsZero() {
-		fmt.Fprintf(&b, "  the standby's cluster serves from %s: its tunnel connectors ready, its AI starting, its vector store restoring (Job %s-failover)\n", r.Serving.Format(time.RFC3339), model.RestoreJob)
+		fmt.Fprintf(&b, "  the standby's cluster serves from %s: its tunnel connectors ready, its AI starting\n", r.Serving.Format(time.RFC3339))
+		if r.Restored {
+			fmt.Fprintf(&b, "  its vector store restored from the replicated backups first (Job %s)\n", r.RestoreJob)
+		}
 		fmt.Fprintf(&b, "  RTO %s (from the start to the standby's cluster serving); %s\n", r.RTO.Round(time.Second), lossText(r))
 	} else {
 		fmt.Fprintf(&b, "  RTO %s (from the start to a new connection reaching it); %s\n", r.RTO.Round(time.Second), lossText(r))
+	}
+	for _, w := range r.Warnings {
+		fmt.Fprintf(&b, "  WARNING: %s\n", w)
 	}
 	if r.TunnelError != "" {
 		fmt.Fprintf(&b, "  WARNING: the former primary's tunnel connectors were not stopped (%s): while its region runs, some visitors\n", r.TunnelError)

@@ -162,8 +162,16 @@ type Report struct {
 	// stopped.
 	Serving     time.Time `json:"serving,omitzero"`
 	TunnelError string    `json:"tunnelError,omitempty"`
-	fenceGroup  *string
-	lifted      bool
+	// RestoreJob is the standby's vector-store restore, Restored whether
+	// it finished before the connectors started.
+	RestoreJob string `json:"restoreJob,omitempty"`
+	Restored   bool   `json:"restored,omitempty"`
+	// Warnings are what did not happen once the standby served (its AI,
+	// its vector store's restore, the backups' handover), each with its
+	// fix.
+	Warnings   []string `json:"warnings,omitempty"`
+	fenceGroup *string
+	lifted     bool
 }
 
 // Run performs the failover and reports it. An error after the fence says
@@ -301,7 +309,9 @@ func (o *Options) run(ctx context.Context, rep *Report) (*Report, error) {
 
 	if o.Serve != nil {
 		if err := o.serve(ctx, rep); err != nil {
-			return nil, fmt.Errorf("%s is promoted and the names moved, but the standby's cluster does not serve yet: %w", rep.Standby, err)
+			// The report goes with the error: the promotion it measured
+			// is recorded, and a run again finishes the rest.
+			return rep, fmt.Errorf("%s is promoted and the names moved, but the standby's cluster does not serve yet: %w", rep.Standby, err)
 		}
 		if d := rep.Serving.Sub(rep.Started); d > rep.RTO {
 			rep.RTO = d
@@ -336,15 +346,31 @@ func (o *Options) run(ctx context.Context, rep *Report) (*Report, error) {
 // reachStandbyCluster asks the standby's cluster for its tunnel, where
 // one runs there.
 func (o *Options) reachStandbyCluster(ctx context.Context) error {
-	if o.Serve == nil {
+	s := o.Serve
+	if s == nil {
 		return nil
 	}
-	c, err := o.Serve.Standby(ctx)
-	if err == nil {
-		_, err = c.Ready(ctx, "deployments", o.Serve.Tunnel)
-	}
+	c, err := s.Standby(ctx)
 	if err != nil {
-		return fmt.Errorf("the standby's cluster does not answer (%v): a failover would move the database without the traffic; fix: check that this principal is among cloud.admins (an EKS access entry in both clusters) and that the standby's API admits this address (cloud.publicAccessCidrs), then run nfx failover again", err)
+		return fmt.Errorf("the standby's cluster cannot be reached (%v): a failover would move the database without the traffic; fix: check the credentials' access to EKS in its region, or run nfx failover --database-only", err)
+	}
+	for _, obj := range [][2]string{{"deployments", s.Tunnel}, {"statefulsets", s.AI}, {"cronjobs", s.Restore}, {"cronjobs", s.Backup}} {
+		if obj[1] == "" {
+			continue
+		}
+		err := c.Exists(ctx, obj[0], obj[1])
+		switch code := kubeCode(err); {
+		case err == nil:
+			continue
+		case code == 401 || code == 403:
+			return fmt.Errorf("the standby's cluster refuses this principal (%v): a failover would move the database without the traffic; fix: add it to cloud.admins (an EKS access entry in both clusters) and up, or run nfx failover --database-only", err)
+		case code == 404:
+			return fmt.Errorf("the standby's cluster has no %s %s (%v): it was not brought up to this config; fix: nfx up --stage cloud while the primary's region answers, or run nfx failover --database-only", obj[0], obj[1], err)
+		case code != 0:
+			return fmt.Errorf("the standby's cluster: %v; fix: %s, or run nfx failover --database-only", err, s.Kubectl)
+		default:
+			return fmt.Errorf("the standby's cluster does not answer (%v): a failover would move the database without the traffic; fix: check that its API admits this address (cloud.publicAccessCidrs) and any HTTPS_PROXY, or run nfx failover --database-only", err)
+		}
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
@@ -63,7 +64,7 @@ func (k *KubeAPI) do(ctx context.Context, method, path, contentType string, body
 		// secret, but the token is in its headers).
 		var st struct{ Message string }
 		_ = json.Unmarshal(out, &st)
-		return out, resp.StatusCode, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, st.Message)
+		return out, resp.StatusCode, &KubeError{Code: resp.StatusCode, Message: st.Message, Request: method + " " + path}
 	}
 	return out, resp.StatusCode, nil
 }
@@ -94,8 +95,93 @@ func (k *KubeAPI) Ready(ctx context.Context, resource, name string) (int, error)
 	return obj.Status.ReadyReplicas, err
 }
 
+// groups are the API groups of the resources a failover reads.
+var groups = map[string]string{"deployments": "apps/v1", "statefulsets": "apps/v1", "cronjobs": "batch/v1", "jobs": "batch/v1"}
+
+// Exists implements Cluster.
+func (k *KubeAPI) Exists(ctx context.Context, resource, name string) error {
+	_, _, err := k.do(ctx, "GET", k.path(groups[resource], resource, name), "", nil)
+	return err
+}
+
+// JobDone implements Cluster: a Job is done when its Complete or Failed
+// condition holds.
+func (k *KubeAPI) JobDone(ctx context.Context, name string) (done, failed bool, err error) {
+	out, _, err := k.do(ctx, "GET", k.path("batch/v1", "jobs", name), "", nil)
+	if err != nil {
+		return false, false, err
+	}
+	var job struct {
+		Status struct {
+			Conditions []struct{ Type, Status string } `json:"conditions"`
+		} `json:"status"`
+	}
+	if err := json.Unmarshal(out, &job); err != nil {
+		return false, false, err
+	}
+	for _, c := range job.Status.Conditions {
+		if c.Status != "True" {
+			continue
+		}
+		switch c.Type {
+		case "Complete":
+			return true, false, nil
+		case "Failed":
+			return true, true, nil
+		}
+	}
+	return false, false, nil
+}
+
+// Suspend implements Cluster.
+func (k *KubeAPI) Suspend(ctx context.Context, cronJob string, suspend bool) error {
+	body, _ := json.Marshal(map[string]any{"spec": map[string]any{"suspend": suspend}})
+	_, _, err := k.do(ctx, "PATCH", k.path("batch/v1", "cronjobs", cronJob)+"?fieldManager="+FieldManager, "application/merge-patch+json", body)
+	return err
+}
+
+// Marked implements Cluster.
+func (k *KubeAPI) Marked(ctx context.Context, cronJob, key string) (string, error) {
+	out, _, err := k.do(ctx, "GET", k.path("batch/v1", "cronjobs", cronJob), "", nil)
+	if err != nil {
+		return "", err
+	}
+	var obj struct {
+		Metadata struct {
+			Annotations map[string]string `json:"annotations"`
+		} `json:"metadata"`
+	}
+	err = json.Unmarshal(out, &obj)
+	return obj.Metadata.Annotations[key], err
+}
+
+// Mark implements Cluster.
+func (k *KubeAPI) Mark(ctx context.Context, cronJob, key, value string) error {
+	body, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]any{key: value}}})
+	_, _, err := k.do(ctx, "PATCH", k.path("batch/v1", "cronjobs", cronJob)+"?fieldManager="+FieldManager, "application/merge-patch+json", body)
+	return err
+}
+
 // StartJob implements Cluster.
 func (k *KubeAPI) StartJob(ctx context.Context, cronJob, name string) error {
+	// A Job of that name from an earlier run: left while it runs or once
+	// it is done, made again if it failed.
+	switch _, failed, err := k.JobDone(ctx, name); {
+	case err == nil && failed:
+		if _, _, err := k.do(ctx, "DELETE", k.path("batch/v1", "jobs", name)+"?propagationPolicy=Background", "", nil); err != nil {
+			return fmt.Errorf("delete the failed Job %s: %w", name, err)
+		}
+		for i := 0; i < 30; i++ {
+			if err := k.Exists(ctx, "jobs", name); kubeCode(err) == http.StatusNotFound {
+				break
+			}
+			time.Sleep(time.Second)
+		}
+	case err == nil:
+		return nil
+	case kubeCode(err) != http.StatusNotFound:
+		return err
+	}
 	out, _, err := k.do(ctx, "GET", k.path("batch/v1", "cronjobs", cronJob), "", nil)
 	if err != nil {
 		return err
@@ -156,6 +242,8 @@ func EKS(ctx context.Context, cfg aws.Config, region, cluster, namespace string)
 	return &KubeAPI{
 		URL: aws.ToString(c.Endpoint), Namespace: namespace,
 		Client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+			// As kubectl and the AWS SDK: HTTPS_PROXY and NO_PROXY.
+			Proxy:           http.ProxyFromEnvironment,
 			TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
 		}},
 		Token: func(ctx context.Context) (string, error) { return EKSToken(ctx, presign, cluster) },
@@ -166,16 +254,30 @@ func EKS(ctx context.Context, cfg aws.Config, region, cluster, namespace string)
 // format, which EKS's authenticator verifies: "k8s-aws-v1." and, base64url
 // without padding, an STS GetCallerIdentity request presigned in the
 // client's region with the cluster's name in its signed x-k8s-aws-id
-// header. STS answers it for 15 minutes (aws-iam-authenticator,
-// pkg/token/token.go).
+// header and an X-Amz-Expires of 60, which the authenticator requires
+// (0 to 900) and the SDK's presigner does not set. STS answers it for 15
+// minutes (aws-iam-authenticator, pkg/token/token.go).
 func EKSToken(ctx context.Context, presign *sts.PresignClient, cluster string) (string, error) {
 	req, err := presign.PresignGetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}, func(o *sts.PresignOptions) {
 		o.ClientOptions = append(o.ClientOptions, func(so *sts.Options) {
-			so.APIOptions = append(so.APIOptions, smithyhttp.AddHeaderValue("x-k8s-aws-id", cluster))
+			so.APIOptions = append(so.APIOptions, smithyhttp.AddHeaderValue("x-k8s-aws-id", cluster), presignExpires)
 		})
 	})
 	if err != nil {
 		return "", err
 	}
 	return "k8s-aws-v1." + base64.RawURLEncoding.EncodeToString([]byte(req.URL)), nil
+}
+
+// presignExpires adds X-Amz-Expires=60 to the request before it is signed,
+// as aws-iam-authenticator's own client does.
+func presignExpires(stack *middleware.Stack) error {
+	return stack.Build.Add(middleware.BuildMiddlewareFunc("nfxPresignExpires", func(ctx context.Context, in middleware.BuildInput, next middleware.BuildHandler) (middleware.BuildOutput, middleware.Metadata, error) {
+		if req, ok := in.Request.(*smithyhttp.Request); ok {
+			q := req.URL.Query()
+			q.Set("X-Amz-Expires", "60")
+			req.URL.RawQuery = q.Encode()
+		}
+		return next.HandleBuild(ctx, in)
+	}), middleware.After)
 }

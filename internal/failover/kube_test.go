@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -21,58 +22,45 @@ import (
 )
 
 // The token passes what EKS's authenticator checks before it asks STS
-// (aws-iam-authenticator, pkg/token/token.go, Verify): its prefix and
-// size, an https URL to the region's STS, only the query parameters it
-// allows, GetCallerIdentity, and the cluster's name among the signed
-// headers, so that a token for one cluster is refused by another. The
-// secret key is not in it.
+// (testutil.VerifyEKSToken, aws-iam-authenticator's Verify): an
+// X-Amz-Expires among them, which the SDK's presigner leaves out; the
+// cluster's name is signed, only host beside it, and the secret key is not
+// in it.
 func TestEKSToken(t *testing.T) {
-	cfg := aws.Config{Region: "ap-southeast-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDNFXTEST", "s3cr3t-key-nfx", "")}
+	cfg := aws.Config{Region: "ap-southeast-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDNFXTEST", "s3cr3t-key-nfx", "session-token-nfx")}
 	tok, err := failover.EKSToken(context.Background(), sts.NewPresignClient(sts.NewFromConfig(cfg)), "nextflow-cloud")
 	if err != nil {
 		t.Fatal(err)
 	}
-	rest, ok := strings.CutPrefix(tok, "k8s-aws-v1.")
-	if !ok || len(tok) > 4096 || strings.Contains(tok, "s3cr3t") {
-		t.Fatalf("token %q", tok)
+	if err := testutil.VerifyEKSToken(tok, "ap-southeast-1", time.Now()); err != nil {
+		t.Fatalf("EKS would refuse the token: %v", err)
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(rest)
-	if err != nil {
-		t.Fatal(err)
+	if strings.Contains(tok, "s3cr3t") {
+		t.Fatal("the secret key is in the token")
 	}
-	u, err := url.Parse(string(raw))
-	if err != nil {
-		t.Fatal(err)
+	raw, _ := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(tok, "k8s-aws-v1."))
+	u, _ := url.Parse(string(raw))
+	if got := u.Query().Get("X-Amz-SignedHeaders"); got != "host;x-k8s-aws-id" {
+		t.Errorf("signed headers %q", got)
 	}
-	if u.Scheme != "https" || u.Host != "sts.ap-southeast-1.amazonaws.com" {
-		t.Errorf("presigned for %s://%s", u.Scheme, u.Host)
+	if u.Query().Get("X-Amz-Security-Token") != "session-token-nfx" {
+		t.Error("a session's token is not in the presigned request")
 	}
-	allowed := map[string]bool{"action": true, "version": true, "x-amz-algorithm": true, "x-amz-credential": true, "x-amz-date": true,
-		"x-amz-expires": true, "x-amz-security-token": true, "x-amz-signature": true, "x-amz-signedheaders": true}
-	q := u.Query()
-	for k := range q {
-		if !allowed[strings.ToLower(k)] {
-			t.Errorf("query parameter %s, which the authenticator refuses", k)
+	// The authenticator's own refusals, so that the check above can fail.
+	for name, bad := range map[string]string{
+		"no expiry":     strings.Replace(string(raw), "X-Amz-Expires=60&", "", 1),
+		"another host":  strings.Replace(string(raw), "sts.ap-southeast-1.amazonaws.com", "sts.example.com", 1),
+		"extra param":   string(raw) + "&Evil=1",
+		"other action":  strings.Replace(string(raw), "Action=GetCallerIdentity", "Action=AssumeRole", 1),
+		"header unsign": strings.Replace(string(raw), "x-k8s-aws-id", "x-other", 1),
+	} {
+		if err := testutil.VerifyEKSToken("k8s-aws-v1."+base64.RawURLEncoding.EncodeToString([]byte(bad)), "ap-southeast-1", time.Now()); err == nil {
+			t.Errorf("%s: accepted", name)
 		}
 	}
-	if q.Get("Action") != "GetCallerIdentity" || q.Get("Version") != "2011-06-15" {
-		t.Errorf("action %q version %q", q.Get("Action"), q.Get("Version"))
+	if err := testutil.VerifyEKSToken(tok, "ap-southeast-1", time.Now().Add(20*time.Minute)); err == nil {
+		t.Error("a token of 20 minutes ago accepted")
 	}
-	if signed := strings.Split(q.Get("X-Amz-SignedHeaders"), ";"); !contains(signed, "x-k8s-aws-id") || !contains(signed, "host") {
-		t.Errorf("signed headers %v: the cluster's name is not signed", signed)
-	}
-	if !strings.Contains(q.Get("X-Amz-Credential"), "/ap-southeast-1/sts/aws4_request") {
-		t.Errorf("credential scope %q", q.Get("X-Amz-Credential"))
-	}
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // The failover's requests on a real API server: it scales a Deployment and
@@ -162,12 +150,73 @@ func TestKubeAPIOnARealAPIServer(t *testing.T) {
 	if got := kc.Get(t, "/apis/apps/v1/namespaces/nextflow/statefulsets/ai")["spec"].(map[string]any)["replicas"]; got != 2.0 {
 		t.Errorf("the AI's count after the program's apply: %v, want the failover's 2", got)
 	}
+	// The Job runs to its end (kwok completes its pod); done, it is
+	// left as it is.
+	if !kc.Poll(2*time.Minute, func() bool {
+		done, failed, err := k.JobDone(ctx, "restore-qdrant-failover")
+		return err == nil && done && !failed
+	}) {
+		t.Fatalf("the restore Job: %v", kc.Get(t, "/apis/batch/v1/namespaces/nextflow/jobs/restore-qdrant-failover")["status"])
+	}
+	uid := func(name string) any {
+		return kc.Get(t, "/apis/batch/v1/namespaces/nextflow/jobs/"+name)["metadata"].(map[string]any)["uid"]
+	}
+	was := uid("restore-qdrant-failover")
+	if err := k.StartJob(ctx, "restore-qdrant", "restore-qdrant-failover"); err != nil || uid("restore-qdrant-failover") != was {
+		t.Errorf("a finished Job was made again: %v", err)
+	}
+	// A Job that failed (its pod finds no node before its deadline) is
+	// made again.
+	failing := pod("restore")
+	failing["spec"].(map[string]any)["restartPolicy"] = "Never"
+	failing["spec"].(map[string]any)["nodeSelector"] = map[string]any{"no": "such-node"}
+	apply("nfx", map[string]any{"apiVersion": "batch/v1", "kind": "CronJob", "metadata": map[string]any{"name": "restore-failing", "namespace": "nextflow"},
+		"spec": map[string]any{"schedule": "0 0 31 2 *", "suspend": true, "jobTemplate": map[string]any{
+			"spec": map[string]any{"backoffLimit": 0, "activeDeadlineSeconds": 1, "template": failing}}}},
+		"/apis/batch/v1/namespaces/nextflow/cronjobs/restore-failing")
+	if err := k.StartJob(ctx, "restore-failing", "restore-failing-run"); err != nil {
+		t.Fatal(err)
+	}
+	if !kc.Poll(2*time.Minute, func() bool {
+		done, failed, err := k.JobDone(ctx, "restore-failing-run")
+		return err == nil && done && failed
+	}) {
+		t.Fatalf("the failing Job: %v", kc.Get(t, "/apis/batch/v1/namespaces/nextflow/jobs/restore-failing-run")["status"])
+	}
+	failed := uid("restore-failing-run")
+	if err := k.StartJob(ctx, "restore-failing", "restore-failing-run"); err != nil {
+		t.Fatal(err)
+	}
+	if again := uid("restore-failing-run"); again == failed {
+		t.Error("a failed Job was not made again")
+	}
+	// Suspend, and the mark a restore leaves on its CronJob.
+	if err := k.Suspend(ctx, "restore-qdrant", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Mark(ctx, "restore-qdrant", "nextflow.io/restored-for", "restore-qdrant-1a2b"); err != nil {
+		t.Fatal(err)
+	}
+	cj := kc.Get(t, "/apis/batch/v1/namespaces/nextflow/cronjobs/restore-qdrant")
+	if cj["spec"].(map[string]any)["suspend"] != false {
+		t.Error("the CronJob is still suspended")
+	}
+	if got, err := k.Marked(ctx, "restore-qdrant", "nextflow.io/restored-for"); err != nil || got != "restore-qdrant-1a2b" {
+		t.Errorf("mark %q: %v", got, err)
+	}
+	if err := k.Exists(ctx, "statefulsets", "ai"); err != nil {
+		t.Error(err)
+	}
 	err := k.Scale(ctx, "deployments", "nope", 1)
 	if err == nil || !strings.Contains(err.Error(), "404") || strings.Contains(err.Error(), kc.Token()) {
 		t.Errorf("a missing Deployment: %v", err)
 	}
 	if _, err := k.Ready(ctx, "statefulsets", "nope"); err == nil {
 		t.Error("a missing StatefulSet reads as ready")
+	}
+	var ke *failover.KubeError
+	if err := k.Exists(ctx, "cronjobs", "nope"); !errors.As(err, &ke) || ke.Code != 404 {
+		t.Errorf("a missing CronJob: %v", err)
 	}
 	if err := k.StartJob(ctx, "nope", "nope-run"); err == nil {
 		t.Error("a Job from a missing CronJob")
