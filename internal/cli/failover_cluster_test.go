@@ -55,10 +55,15 @@ func TestFailoverMovesTheTraffic(t *testing.T) {
 	// pods (idle: 0), its AI at none, the restore CronJob suspended (one
 	// whose Job fails, its pod finding no node before its deadline, where
 	// failing), the backup's suspended where idle.
-	region := func(ns string, tunnel int, failing bool) {
+	region := func(ns string, tunnel int, failing, stuck bool) {
 		apply(map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": ns}}, "/api/v1/namespaces/"+ns)
+		connector := pod("tunnel")
+		if stuck {
+			// Its pods find no node: the connectors are never ready.
+			connector["spec"].(map[string]any)["nodeSelector"] = map[string]any{"no": "such-node"}
+		}
 		apply(map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": model.PartTunnel, "namespace": ns},
-			"spec": map[string]any{"replicas": tunnel, "selector": map[string]any{"matchLabels": map[string]any{"app": "tunnel"}}, "template": pod("tunnel")}},
+			"spec": map[string]any{"replicas": tunnel, "selector": map[string]any{"matchLabels": map[string]any{"app": "tunnel"}}, "template": connector}},
 			"/apis/apps/v1/namespaces/"+ns+"/deployments/"+model.PartTunnel)
 		apply(map[string]any{"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": map[string]any{"name": model.PartAI, "namespace": ns},
 			"spec": map[string]any{"replicas": 0, "serviceName": "ai", "selector": map[string]any{"matchLabels": map[string]any{"app": "ai"}}, "template": pod("ai")}},
@@ -89,6 +94,7 @@ func TestFailoverMovesTheTraffic(t *testing.T) {
 		setup        func(f *fakeAWS)
 		failing      bool // the restore's Job fails
 		noAI         bool // the standby has no AI set
+		stuck        bool // the standby's connectors are never ready
 		code         int
 		msg          string
 		served       bool // the standby's cluster serves
@@ -102,6 +108,8 @@ func TestFailoverMovesTheTraffic(t *testing.T) {
 			setup: func(f *fakeAWS) { f.down[fakePrimary] = true }},
 		{name: "planned, the restore fails", args: []string{"--planned"}, code: 0, failing: true, served: true, moved: true, primaryAfter: 0,
 			msg: "WARNING: the standby's vector-store restore failed"},
+		{name: "planned, the standby's connectors never ready", args: []string{"--planned"}, code: ExitFailed, stuck: true, moved: true, primaryAfter: 2,
+			msg: "the standby's cluster does not serve yet: the standby's tunnel has no ready connector after 10m0s (0 of 2 ready)"},
 		{name: "planned, the standby's cluster unknown to EKS", args: []string{"--planned"}, code: ExitFailed, primaryAfter: 2,
 			msg:   "the standby's cluster cannot be reached",
 			setup: func(f *fakeAWS) { delete(f.clusters, fakeStandby+"/"+aws.ClusterName("cloud")) }},
@@ -115,8 +123,8 @@ func TestFailoverMovesTheTraffic(t *testing.T) {
 			dir, f, _ := failoverProject(t)
 			setCloud(t, dir, "standbyCluster", "true")
 			standbyNS, primaryNS := fmt.Sprintf("standby-%d", i), fmt.Sprintf("primary-%d", i)
-			region(standbyNS, 0, c.failing)
-			region(primaryNS, 2, false)
+			region(standbyNS, 0, c.failing, c.stuck)
+			region(primaryNS, 2, false, false)
 			// Each case's pods go with it: kwok plays every pod there is.
 			t.Cleanup(func() {
 				for _, ns := range []string{standbyNS, primaryNS} {
@@ -158,7 +166,9 @@ func TestFailoverMovesTheTraffic(t *testing.T) {
 			sleep, poll := failoverSleep, failoverPoll
 			failoverPoll = 5 * time.Second
 			servingSleep = func(ctx context.Context, d time.Duration) error {
-				time.Sleep(time.Second)
+				if !c.stuck {
+					time.Sleep(time.Second)
+				}
 				return sleep(ctx, d)
 			}
 			t.Cleanup(func() { servingSleep, failoverPoll = nil, poll })
@@ -181,7 +191,7 @@ func TestFailoverMovesTheTraffic(t *testing.T) {
 				t.Fatal(ds)
 			}
 			wantTunnel, wantAI := 0.0, 0.0
-			if c.served {
+			if c.served || c.stuck {
 				wantTunnel, wantAI = float64(model.Profiles[model.Cloud].Topology.EdgeReplicas), float64(cfg.AI.Replicas)
 			}
 			if got := replicas(t, standbyNS, "deployments", model.PartTunnel); got != wantTunnel {
@@ -196,7 +206,7 @@ func TestFailoverMovesTheTraffic(t *testing.T) {
 				t.Errorf("the former primary's connectors: %v, want %v", got, c.primaryAfter)
 			}
 			jobs := kc.Get(t, "/apis/batch/v1/namespaces/"+standbyNS+"/jobs")["items"].([]any)
-			if (len(jobs) == 1) != c.served {
+			if (len(jobs) == 1) != (c.served || c.stuck) {
 				t.Errorf("the standby's restore Jobs: %d", len(jobs))
 			}
 			mark, _ := kc.Get(t, "/apis/batch/v1/namespaces/"+standbyNS+"/cronjobs/"+model.RestoreJob)["metadata"].(map[string]any)["annotations"].(map[string]any)
@@ -213,6 +223,16 @@ func TestFailoverMovesTheTraffic(t *testing.T) {
 			}
 			if c.moved != (len(f.writes()) != 0) {
 				t.Errorf("AWS changes: %v", f.writes())
+			}
+			// A promotion is recorded, whether or not the traffic moved.
+			failovers := 0
+			for _, e := range ledgerOf(t, dir) {
+				if e.Kind == "failover" {
+					failovers++
+				}
+			}
+			if failovers != map[bool]int{true: 1}[c.moved] {
+				t.Errorf("%d failovers in the ledger", failovers)
 			}
 		})
 	}
