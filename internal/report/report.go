@@ -275,7 +275,8 @@ func capacityRow(s Stage) capRow {
 	r.Users = fmt.Sprintf("%d", e.ConcurrentUsers)
 	r.AI = fmt.Sprintf("%.1f", e.AIRequestsPerSecond)
 	r.Response = fmt.Sprintf("%.2f s", e.ResponseSeconds)
-	r.Uptime = fmt.Sprintf("%.2f %%", e.UptimePercent)
+	// Three decimals: 99.985 is not the seed's 99.99.
+	r.Uptime = fmt.Sprintf("%.3f %%", e.UptimePercent)
 	var seed []string
 	for _, c := range e.Seed {
 		mark := "✓"
@@ -298,6 +299,19 @@ func capacityRow(s Stage) capRow {
 			need = append(need, fmt.Sprintf("%d CRM replicas", x.CRMReplicas))
 		}
 		r.Note = "the seed's figures need " + strings.Join(need, "; ")
+	}
+	if sb := e.Standby; sb != nil {
+		n := "the data also in " + sb.Region + ", no cluster there: the uptime is one region's"
+		if sb.FailoverMinutes > 0 {
+			n = fmt.Sprintf("two regions (a warm cluster in %s): the uptime counts %.0f-minute failovers", sb.Region, sb.FailoverMinutes)
+			if sb.FailoverMinutesForSeed > 0 && sb.FailoverMinutesForSeed < sb.FailoverMinutes {
+				n += fmt.Sprintf("; the seed's takes them within %.0f", sb.FailoverMinutesForSeed)
+			}
+		}
+		if r.Note != "" {
+			r.Note += "; "
+		}
+		r.Note += n
 	}
 	for _, g := range e.Engines {
 		n := fmt.Sprintf("%s: %d x %s for %.0f AI requests/s", g.Engine, g.GPUsForSeed, g.GPU, e.EnginesFor)
