@@ -48,8 +48,8 @@ const (
 	// The failover, in minutes: the operator paged and deciding; nfx
 	// failover --unplanned's promotion, which nfx failover --rehearse
 	// measures (RDS: minutes); its start of the standby's tunnel
-	// connectors on the running nodes, after which the CRM serves (its AI
-	// as GPU nodes join).
+	// connectors on the running nodes (beside the vector store's restore),
+	// after which the CRM serves (its AI as GPU nodes join).
 	failoverDetectMinutes, failoverPromoteMinutes, failoverServeMinutes = 10.0, 10.0, 5.0
 )
 
@@ -169,7 +169,7 @@ func (e *Estimate) twoRegions(cfg *model.Config, down float64) {
 	both := down * down * hoursPerMonth
 	e.Uptime = []Outage{
 		outage("the primary region's parts fail (their SLAs in series)", outages, min(failover/60, regionOutageHours),
-			fmt.Sprintf("%.3f %% down, as outages of %g h; %s takes over after the failover: %g min to page and decide, %g to promote (nfx failover --unplanned), %g to start its tunnel connectors",
+			fmt.Sprintf("%.3f %% down, as outages of %g h; %s takes over after the failover: %g min to page and decide, %g to promote (nfx failover --unplanned), %g to start its tunnel connectors (beside the vector store's restore)",
 				down*100, regionOutageHours, cfg.Cloud.StandbyRegion, failoverDetectMinutes, failoverPromoteMinutes, failoverServeMinutes)),
 		{Cause: "both regions down at once", DowntimeHours: both, Detail: fmt.Sprintf("each %.3f %% down, independently", down*100)},
 	}

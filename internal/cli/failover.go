@@ -39,8 +39,9 @@ the next preview keeps the promoted database as the writer instead of replacing 
 --rehearse  changes nothing the stage uses: a replica of the standby is made, promoted as a failover
             would promote the standby, timed, and deleted.
 With a standby cluster (cloud.standbyCluster) the traffic moves too: the standby's AI starts, its
-vector store is restored from the replicated backups (up to --restore-wait before its tunnel
-connectors start anyway), its connectors start, and the former primary's stop.
+vector store is restored from the replicated backups (--planned waits up to --restore-wait, 15m,
+for it before the standby's tunnel connectors start; --unplanned starts them beside it), its
+connectors start, and the former primary's stop.
 Each records what it measured (RTO, RPO) in the ledger, which a promotion's failover gate reads. AWS credentials come from the usual
 places (environment, profile, SSO, instance role).`,
 		Example: `  nfx failover --stage cloud --planned --dry-run
@@ -65,6 +66,12 @@ places (environment, profile, SSO, instance role).`,
 			if o.CatchUp < 5*time.Minute || o.CatchUp > 24*time.Hour {
 				return usagef("--catch-up takes 5m to 24h (two whole minutes of CloudWatch's datapoints after the primary's restart, which come a few minutes late), got %s", o.CatchUp)
 			}
+			// A switchover loses nothing, the vectors included; a lost
+			// region's failover serves first (a restore replaces the
+			// shards the CRM writes to beside it).
+			if !c.Flags().Changed("restore-wait") && o.Unplanned {
+				o.RestoreWait = 0
+			}
 			if o.RestoreWait < 0 || o.RestoreWait > 6*time.Hour {
 				return usagef("--restore-wait takes 0 (the tunnel starts beside the restore) to 6h (the restore job's own limit), got %s", o.RestoreWait)
 			}
@@ -87,7 +94,7 @@ places (environment, profile, SSO, instance role).`,
 	f.BoolVar(&o.DryRun, "dry-run", false, "find the databases and check them, change nothing")
 	f.DurationVar(&o.CatchUp, "catch-up", 15*time.Minute, "with --planned: how long the standby has to hold all the primary wrote before the switchover is abandoned")
 	f.BoolVar(&o.DatabaseOnly, "database-only", false, "with a standby cluster: move the database alone, leaving both clusters as they are (when the standby's cannot be reached)")
-	f.DurationVar(&o.RestoreWait, "restore-wait", 15*time.Minute, "with a standby cluster: how long its vector store's restore may hold its tunnel back (0: start it at once)")
+	f.DurationVar(&o.RestoreWait, "restore-wait", 15*time.Minute, "with a standby cluster: how long its vector store's restore may hold its tunnel back (0: start it at once; --unplanned's default)")
 	f.StringVar(&o.Backend, "backend", "", "the state backend whose ledger records the failover (default file://<project>/.nfx/state)")
 	f.BoolVar(&o.JSON, "json", false, "print the report as JSON")
 	return viaPulumi(cmd, io, "failover", o)

@@ -95,6 +95,7 @@ func TestFailoverMovesTheTraffic(t *testing.T) {
 		failing      bool // the restore's Job fails
 		noAI         bool // the standby has no AI set
 		stuck        bool // the standby's connectors are never ready
+		beside       bool // --restore-wait left to its default
 		code         int
 		msg          string
 		served       bool // the standby's cluster serves
@@ -103,9 +104,11 @@ func TestFailoverMovesTheTraffic(t *testing.T) {
 		primaryAfter float64
 	}{
 		{name: "planned", args: []string{"--planned"}, code: 0, msg: "its vector store restored from the replicated backups first", served: true, restored: true, moved: true, primaryAfter: 0},
-		{name: "unplanned, the primary's region lost", args: []string{"--unplanned"}, code: 0, served: true, restored: true, moved: true, primaryAfter: 2,
+		{name: "unplanned, the primary's region lost, the restore beside the connectors", args: []string{"--unplanned"}, beside: true, code: 0, served: true, moved: true, primaryAfter: 2,
 			msg:   "WARNING: the former primary's tunnel connectors were not stopped",
 			setup: func(f *fakeAWS) { f.down[fakePrimary] = true }},
+		{name: "unplanned, the primary answering, the restore first", args: []string{"--unplanned"}, code: 0, served: true, restored: true, moved: true, primaryAfter: 0,
+			msg: "its vector store restored from the replicated backups first"},
 		{name: "planned, the restore fails", args: []string{"--planned"}, code: 0, failing: true, served: true, moved: true, primaryAfter: 0,
 			msg: "WARNING: the standby's vector-store restore failed"},
 		{name: "planned, the standby's connectors never ready", args: []string{"--planned"}, code: ExitFailed, stuck: true, moved: true, primaryAfter: 2,
@@ -173,7 +176,14 @@ func TestFailoverMovesTheTraffic(t *testing.T) {
 			}
 			t.Cleanup(func() { servingSleep, failoverPoll = nil, poll })
 			t.Cleanup(func() { openCluster = open })
-			code, out, errOut := nfx(t, dir, append([]string{"failover", "--stage", "cloud", "--restore-wait", "1h"}, c.args...)...)
+			args := append([]string{"failover", "--stage", "cloud"}, c.args...)
+			if !c.beside {
+				args = append(args, "--restore-wait", "1h")
+			}
+			code, out, errOut := nfx(t, dir, args...)
+			if c.beside && !strings.Contains(out+errOut, "runs beside the connectors (--restore-wait 0s)") {
+				t.Errorf("no warning of the restore beside the connectors:\n%s%s", out, errOut)
+			}
 			if code != c.code || !strings.Contains(out+errOut, c.msg) {
 				t.Fatalf("exit %d, want %d with %q:\n%s%s", code, c.code, c.msg, out, errOut)
 			}

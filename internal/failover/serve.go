@@ -199,7 +199,7 @@ func (o *Options) restore(ctx context.Context, sc Cluster, rep *Report, warn fun
 			return false
 		}
 		if !o.Now().Before(deadline) {
-			warn("the standby's vector-store restore (Job %s) runs on past --restore-wait %s: the connectors start beside it, and vectors the CRM writes before it ends may be overwritten", run, s.RestoreWait)
+			warn("the standby's vector-store restore (Job %s) runs beside the connectors (--restore-wait %s): vectors the CRM writes before it ends may be overwritten; once it is done, run nfx failover again to resume the standby's backup", run, s.RestoreWait)
 			return false
 		}
 		if err := s.sleep(o)(ctx, o.Poll); err != nil {
