@@ -52,7 +52,7 @@ func (r Realiser) Realise(ctx *pulumi.Context, in components.Realisation) (pulum
 	}
 	b := &builder{ctx: ctx, cfg: cfg, stack: ctx.Stack(), prefix: in.Name, parent: platform, offline: r.Offline}
 	rz := &realisation{builder: b, in: in, app: primaryApp(in.App), platform: platform,
-		values: map[string]pulumi.StringOutput{}, idle: cfg.Cloud.StandbyPromoted != "" && cfg.Cloud.StandbyCluster}
+		values: map[string]pulumi.StringOutput{}, idle: standbyServes(cfg.Cloud)}
 	site, err := b.standbySite()
 	if err != nil {
 		return nil, err

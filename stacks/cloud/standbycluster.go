@@ -11,8 +11,8 @@ import (
 // minimum is zero, promoted or not: the autoscaler adds nodes for the AI's
 // pods (a pool's minimum raised above the count it holds is refused by
 // EKS), and a promoted pool's desired size is the primary's for the cost
-// (an up leaves the count to the autoscaler). Until `nfx failover` promotes the region (cloud.standbyPromoted),
-// its cluster idles:
+// (an up leaves the count to the autoscaler). Until `nfx failover`
+// promotes the region (cloud.standbyPromoted), its cluster idles:
 //   - no AI pods, so no GPU node is billed;
 //   - no tunnel connectors: Cloudflare spreads a tunnel's visitors over its
 //     connectors, and the standby's would serve sessions its cache lacks;
@@ -36,13 +36,20 @@ func standbyConfig(c *model.Config) *model.Config {
 	return &s
 }
 
-// primaryApp is what the primary region runs: app, but once a failover
-// has promoted a standby region with a cluster, without tunnel connectors.
-// Visitors then enter the standby's cluster only: the primary's CRM would
-// serve them on its own cache, where their sessions are not.
+// standbyServes says the standby region's cluster serves the stage: a
+// failover promoted a standby region that runs one. The primary's cluster
+// then idles, and the standby's does not.
+func standbyServes(c model.CloudConfig) bool {
+	return c.StandbyPromoted != "" && c.StandbyCluster
+}
+
+// primaryApp is what the primary region runs: app, but once the standby's
+// cluster serves, without tunnel connectors. Visitors then enter the
+// standby's cluster only: the primary's CRM would serve them on its own
+// cache, where their sessions are not.
 func primaryApp(app *model.App) *model.App {
 	c := app.Config
-	if c.Cloud.StandbyPromoted == "" || !c.Cloud.StandbyCluster || c.Tunnel.Mode == model.TunnelNone || c.Tunnel.Standby {
+	if !standbyServes(c.Cloud) || c.Tunnel.Mode == model.TunnelNone || c.Tunnel.Standby {
 		return app
 	}
 	pc := *c
@@ -66,7 +73,7 @@ func (rz *realisation) standbyCluster(site *standbySite, sby *standby, secrets m
 	in := rz.in
 	in.App = app
 	srz := &realisation{builder: b, in: in, app: app, platform: rz.platform, net: site.net, db: rz.db,
-		values: map[string]pulumi.StringOutput{}, idle: rz.cfg.Cloud.StandbyPromoted == ""}
+		values: map[string]pulumi.StringOutput{}, idle: !standbyServes(rz.cfg.Cloud)}
 	for _, e := range []model.Endpoint{model.EndpointDB, model.EndpointDBRead} {
 		if v, ok := rz.values[string(e)]; ok {
 			srz.values[string(e)] = v
