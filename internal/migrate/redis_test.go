@@ -24,15 +24,6 @@ import (
 	"github.com/nextflow-crm/nfx/internal/testutil"
 )
 
-func freeTCPPort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // selfSignedCert writes a certificate for 127.0.0.1 and its key.
 func selfSignedCert(t *testing.T, dir string) (cert, key string) {
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -72,7 +63,7 @@ func TestCopyRedisIntoAnElastiCacheLikeTarget(t *testing.T) {
 	dir := t.TempDir()
 	cert, key := selfSignedCert(t, dir)
 	const token = "ElastiCache-auth-token-0123456789"
-	srcPort, dstPort := freeTCPPort(t), freeTCPPort(t)
+	srcPort, dstPort := testutil.FreePort(t), testutil.FreePort(t)
 	startRedis(t, "--port", strconv.Itoa(srcPort), "--bind", "127.0.0.1", "--requirepass", "laptop-pw")
 	withheld := []string{}
 	for _, c := range []string{"CONFIG", "SAVE", "BGSAVE", "DEBUG", "MIGRATE", "REPLICAOF", "SLAVEOF", "SYNC", "PSYNC"} {
