@@ -145,17 +145,24 @@ func withSecrets(public files.Set, secretNames []string, args *StageFilesArgs) p
 // creates (routing each public hostname to its origin), otherwise as
 // configured.
 func TunnelSecrets(ctx *pulumi.Context, in Realisation, routes []Route) (map[string]pulumi.StringOutput, error) {
+	secrets, _, err := TunnelSecretsOf(ctx, in, routes)
+	return secrets, err
+}
+
+// TunnelSecretsOf is TunnelSecrets with the tunnel it made (nil where
+// tunnel.mode is not managed).
+func TunnelSecretsOf(ctx *pulumi.Context, in Realisation, routes []Route) (map[string]pulumi.StringOutput, *ManagedTunnel, error) {
 	secrets := map[string]pulumi.StringOutput{}
 	for k, v := range in.Secrets {
 		secrets[k] = v
 	}
 	cfg := in.App.Config
 	if cfg.Tunnel.Mode != model.TunnelManaged {
-		return secrets, nil
+		return secrets, nil, nil
 	}
 	seed, ok := in.Secrets[model.KeyTunnelSecret]
 	if !ok {
-		return nil, fmt.Errorf("tunnel: %s is required when tunnel.mode is managed", model.FullKey(model.KeyTunnelSecret))
+		return nil, nil, fmt.Errorf("tunnel: %s is required when tunnel.mode is managed", model.FullKey(model.KeyTunnelSecret))
 	}
 	t, err := NewManagedTunnel(ctx, in.Name+"-cloudflare", &ManagedTunnelArgs{
 		AccountID: cfg.Tunnel.AccountID,
@@ -164,8 +171,8 @@ func TunnelSecrets(ctx *pulumi.Context, in Realisation, routes []Route) (map[str
 		Secret:    seed,
 	}, pulumi.Parent(in.Parts[model.PartTunnel]))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	secrets[model.SecretTunnelToken] = t.Token
-	return secrets, nil
+	return secrets, t, nil
 }

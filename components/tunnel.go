@@ -48,6 +48,9 @@ type ManagedTunnelArgs struct {
 	Routes []Route
 	// Secret seeds the tunnel secret; any length, it is hashed to 32 bytes. Required.
 	Secret pulumi.StringOutput
+	// NoRecords makes no DNS records: the hostnames reach the tunnel
+	// through a load balancer's pool (a standby region's tunnel).
+	NoRecords bool
 }
 
 // Route is one public hostname and the origin the tunnel sends it to.
@@ -59,6 +62,9 @@ type Route struct {
 	// one being created beside it, which Cloudflare refuses (one CNAME per
 	// name).
 	Was *pulumi.Alias
+	// HealthPath is the path a load balancer's monitor asks the origin
+	// for (its HTTP health check); "/" where empty.
+	HealthPath string
 }
 
 var cfID = regexp.MustCompile(`^[0-9a-f]{32}$`)
@@ -111,6 +117,8 @@ type ManagedTunnel struct {
 	Token pulumi.StringOutput `pulumi:"token"`
 	// Cname is the tunnel's <id>.cfargotunnel.com name.
 	Cname pulumi.StringOutput `pulumi:"cname"`
+	// Routes are the routes it was made with.
+	Routes []Route
 }
 
 // NewManagedTunnel creates the tunnel, its configuration and its DNS record.
@@ -161,6 +169,9 @@ func NewManagedTunnel(ctx *pulumi.Context, name string, args *ManagedTunnelArgs,
 		return nil, fmt.Errorf("managed tunnel %s: ingress: %w", name, err)
 	}
 	for i, r := range args.Routes {
+		if args.NoRecords {
+			break
+		}
 		// The first route's record keeps the name it always had: child
 		// names are API.
 		recName := name + "-dns"
@@ -185,6 +196,7 @@ func NewManagedTunnel(ctx *pulumi.Context, name string, args *ManagedTunnelArgs,
 	}
 	t.Token = pulumi.ToSecret(tunnel.TunnelToken).(pulumi.StringOutput)
 	t.Cname = tunnel.Cname
+	t.Routes = args.Routes
 	if err := ctx.RegisterResourceOutputs(t, pulumi.Map{"token": t.Token, "cname": t.Cname}); err != nil {
 		return nil, fmt.Errorf("managed tunnel %s: %w", name, err)
 	}

@@ -5,6 +5,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -42,6 +43,9 @@ var openCluster = func(ctx context.Context, cfg awssdk.Config, region, cluster s
 	return k, nil
 }
 
+// cloudflareAPI is Cloudflare's API (tests point it at a stand-in).
+var cloudflareAPI = failover.CloudflareAPI
+
 // servingSleep, when set, is the failover's waits on the clusters (tests
 // wait on their API server's clock).
 var servingSleep func(context.Context, time.Duration) error
@@ -50,7 +54,7 @@ var servingSleep func(context.Context, time.Duration) error
 // the program describes it promoted: the primary's tunnel connectors and
 // AI pods there, the vector store restored from the replicated backups.
 // Each region's cluster is opened once, when first asked for.
-func serving(cfg *model.Config, cluster string, restoreWait time.Duration, open func(context.Context, string) (failover.Cluster, error)) *failover.Serving {
+func serving(cfg *model.Config, stack, cluster string, restoreWait time.Duration, open func(context.Context, string) (failover.Cluster, error)) *failover.Serving {
 	// The stage's connectors, whatever tunnel.standby says of this stack.
 	tunnel := model.Profiles[cfg.Stage].Topology.EdgeReplicas
 	ai := model.PartAI
@@ -68,8 +72,18 @@ func serving(cfg *model.Config, cluster string, restoreWait time.Duration, open 
 			return c, err
 		}
 	}
+	var edge failover.Edge
+	if cfg.Cloud.LoadBalancer {
+		to := map[string]string{}
+		for _, p := range model.Build(cfg).RoutedParts() {
+			to[p.Public.Hostname] = model.LBPoolName(stack, cfg.Cloud.StandbyRegion, p.Public.Hostname)
+		}
+		// The token the Cloudflare provider reads too; never printed.
+		edge = &failover.CloudflareLB{API: cloudflareAPI, Token: os.Getenv("CLOUDFLARE_API_TOKEN"),
+			AccountID: cfg.Tunnel.AccountID, ZoneID: cfg.Tunnel.ZoneID, To: to}
+	}
 	return &failover.Serving{
-		Standby: once(cfg.Cloud.StandbyRegion), Primary: once(cfg.Cloud.Region),
+		Standby: once(cfg.Cloud.StandbyRegion), Primary: once(cfg.Cloud.Region), Edge: edge,
 		Tunnel: model.PartTunnel, TunnelReplicas: tunnel,
 		AI: ai, AIReplicas: cfg.AI.Replicas,
 		Restore: model.RestoreJob, Backup: model.BackupJob, RestoreWait: restoreWait,
@@ -165,7 +179,7 @@ func runFailover(ctx context.Context, io IO, o *FailoverOptions) error {
 		if in.Config.Tunnel.Standby {
 			return usagef("%s is true: this stack's connectors are held stopped for a migration's cutover, and a failover would start them in %s; fix: finish the cutover (set it false and up) first, or run nfx failover --database-only", model.FullKey("tunnel.standby"), cc.StandbyRegion)
 		}
-		opts.Serve = serving(in.Config, aws.ClusterName(in.Stack), o.RestoreWait, func(ctx context.Context, region string) (failover.Cluster, error) {
+		opts.Serve = serving(in.Config, in.Stack, aws.ClusterName(in.Stack), o.RestoreWait, func(ctx context.Context, region string) (failover.Cluster, error) {
 			return openCluster(ctx, awsCfg, region, aws.ClusterName(in.Stack))
 		})
 	}
@@ -311,6 +325,9 @@ func failoverText(stack string, r *failover.Report) string {
 	fmt.Fprintf(&b, "  promoted at %s; the database's names moved at %s\n", r.Promoted.Format(time.RFC3339), r.Named.Format(time.RFC3339))
 	if !r.Serving.IsZero() {
 		fmt.Fprintf(&b, "  the standby's cluster serves from %s: its tunnel connectors ready, its AI starting\n", r.Serving.Format(time.RFC3339))
+		if r.Balanced {
+			fmt.Fprintf(&b, "  Cloudflare's load balancers send visitors to its pools (switched by this run: %s)\n", orNone(strings.Join(r.Switched, ", ")))
+		}
 		if r.Restored {
 			fmt.Fprintf(&b, "  its vector store restored from the replicated backups first (Job %s)\n", r.RestoreJob)
 		}
@@ -321,7 +338,9 @@ func failoverText(stack string, r *failover.Report) string {
 	for _, w := range r.Warnings {
 		fmt.Fprintf(&b, "  WARNING: %s\n", w)
 	}
-	if r.TunnelError != "" {
+	if r.TunnelError != "" && r.Balanced {
+		fmt.Fprintf(&b, "  the former primary's tunnel connectors were not stopped (%s): its pools take no visitors; they stop at the next up that reaches its region\n", r.TunnelError)
+	} else if r.TunnelError != "" {
 		fmt.Fprintf(&b, "  WARNING: the former primary's tunnel connectors were not stopped (%s): while its region runs, some visitors\n", r.TunnelError)
 		fmt.Fprintf(&b, "  reach its CRM, on a cache the standby's does not share; stop them: kubectl -n nextflow scale deployment/tunnel --replicas=0\n")
 	}

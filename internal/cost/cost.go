@@ -170,6 +170,12 @@ var free = map[string]string{
 	"cloudflare:index/record:Record": "DNS records are free on every Cloudflare plan",
 }
 
+// unpricedLoadBalancing says why Cloudflare Load Balancing is not priced:
+// a paid add-on of the account whose bill depends on its subscription
+// (endpoints, the checks' interval and regions) and on its DNS queries,
+// none of which nfx has a published price for.
+const unpricedLoadBalancing = "Cloudflare Load Balancing is a paid add-on billed to the account (by its subscription's endpoints, check interval and regions, and its DNS queries); nfx has no price for it: add it from your Cloudflare bill"
+
 // price looks up a size in one of the table's price lists; a size the list
 // lacks makes the resource unpriced, never free.
 func (e *Estimate) price(list map[string]float64, region, size string, r plan.Resource) (float64, bool) {
@@ -354,7 +360,11 @@ func (e *Estimate) aws(cfg *model.Config, p *plan.Plan) error {
 			if _, ok := aws.Free[r.Type]; ok {
 				continue
 			}
-			e.Unpriced = append(e.Unpriced, Unpriced{r.Type, r.Name, "not in nfx's price table"})
+			why := "not in nfx's price table"
+			if strings.HasPrefix(r.Type, "cloudflare:index/loadBalancer") {
+				why = unpricedLoadBalancing
+			}
+			e.Unpriced = append(e.Unpriced, Unpriced{r.Type, r.Name, why})
 		}
 		for i := lines; standby != "" && i < len(e.Lines); i++ {
 			if !strings.Contains(e.Lines[i].Item, "standby") {

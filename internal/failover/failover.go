@@ -162,6 +162,12 @@ type Report struct {
 	// stopped.
 	Serving     time.Time `json:"serving,omitzero"`
 	TunnelError string    `json:"tunnelError,omitempty"`
+	// Switched are the load balancers (their hostnames) this run switched
+	// to the standby's pools (cloud.loadBalancer).
+	Switched []string `json:"switched,omitempty"`
+	// Balanced: load balancers send the visitors, to the standby's pools
+	// once the run served (Switched or switched before).
+	Balanced bool `json:"loadBalanced,omitempty"`
 	// RestoreJob is the standby's vector-store restore, Restored whether
 	// it finished before the connectors started.
 	RestoreJob string `json:"restoreJob,omitempty"`
@@ -353,6 +359,11 @@ func (o *Options) reachStandbyCluster(ctx context.Context) error {
 	c, err := s.Standby(ctx)
 	if err != nil {
 		return fmt.Errorf("the standby's cluster cannot be reached (%v): a failover would move the database without the traffic; fix: check the credentials' access to EKS in its region, or run nfx failover --database-only", err)
+	}
+	if s.Edge != nil {
+		if err := s.Edge.Check(ctx); err != nil {
+			return fmt.Errorf("the load balancers in front of the regions: %w", err)
+		}
 	}
 	for _, obj := range [][2]string{{"deployments", s.Tunnel}, {"statefulsets", s.AI}, {"cronjobs", s.Restore}, {"cronjobs", s.Backup}} {
 		if obj[1] == "" {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -62,6 +63,10 @@ type Serving struct {
 	// Kubectl is how an operator reaches the standby's cluster, for the
 	// messages (its region and name).
 	Kubectl string
+	// Edge, when set, is the load balancers in front of the regions'
+	// tunnels (cloud.loadBalancer): switched to the standby's pools once
+	// its connectors are ready, checked before anything is fenced.
+	Edge Edge
 	// Sleep, when set, is the waits' between the clusters' answers (a
 	// test's API server runs on its own clock); the run's otherwise.
 	Sleep func(context.Context, time.Duration) error
@@ -136,6 +141,18 @@ func (o *Options) serve(ctx context.Context, rep *Report) error {
 		}
 		if err := s.sleep(o)(ctx, o.Poll); err != nil {
 			return err
+		}
+	}
+	if s.Edge != nil {
+		// Behind load balancers, the connectors' pools take visitors once
+		// switched to: the standby's run idle, checked by Cloudflare.
+		switched, err := s.Edge.Switch(ctx)
+		if err != nil {
+			return fmt.Errorf("the load balancers were not switched to the standby's pools (%w): visitors still go to the former primary's; fix it, then run nfx failover again", err)
+		}
+		rep.Switched, rep.Balanced = switched, true
+		if len(switched) > 0 {
+			o.Log(fmt.Sprintf("load balancers switched to the standby's pools: %s", strings.Join(switched, ", ")))
 		}
 	}
 	rep.Serving = o.Now().UTC()

@@ -87,6 +87,18 @@ type CloudConfig struct {
 	// pods, no tunnel connectors) until `nfx failover` promotes the
 	// region. Off, the standby region holds the data only.
 	StandbyCluster bool `json:"standbyCluster"`
+	// LoadBalancer puts Cloudflare Load Balancing in front of the two
+	// regions' tunnels (a standby cluster's, in managed tunnel mode): the
+	// standby's tunnel of its own, a pool per region and public hostname,
+	// health-checked from HealthCheckRegion, and a load balancer per
+	// hostname that sends visitors to the serving region's pool, switched
+	// by `nfx failover` through Cloudflare's API (which a lost AWS region
+	// does not take down).
+	LoadBalancer bool `json:"loadBalancer"`
+	// HealthCheckRegion is the Cloudflare region the pools are checked
+	// from: the visitors' (below an Enterprise plan, a pool must name its
+	// check regions).
+	HealthCheckRegion string `json:"healthCheckRegion"`
 	// StandbyPromoted is when `nfx failover` promoted the standby's
 	// database (RFC 3339, UTC), written back by it: the standby's instance
 	// is then the writer the workloads use, and the former primary is
@@ -334,6 +346,7 @@ func checkStandby(c *Config, ds *Diagnostics) {
 			ds.Errorf(pkey, "set cloud.standbyRegion back to the region whose database was promoted", "a promoted standby needs cloud.standbyRegion, which is empty")
 		}
 	}
+	checkLoadBalancer(c, ds)
 	if cc.StandbyRegion == "" {
 		if cc.StandbyCluster {
 			ds.Errorf(FullKey("cloud.standbyCluster"), "set cloud.standbyRegion to the region the cluster is to run in, or set cloud.standbyCluster to false", "a standby cluster needs cloud.standbyRegion, which is empty")
@@ -355,6 +368,30 @@ func checkStandby(c *Config, ds *Diagnostics) {
 	_, b, errB := net.ParseCIDR(cc.StandbyVpcCidr)
 	if errA == nil && errB == nil && (a.Contains(b.IP) || b.Contains(a.IP)) {
 		ds.Errorf(vpcKey, "use a range apart from cloud.vpcCidr, such as 10.41.0.0/16", "%s overlaps cloud.vpcCidr %s: the regions' VPCs could not be peered", cc.StandbyVpcCidr, cc.VpcCidr)
+	}
+}
+
+// CloudflareRegions are Cloudflare Load Balancing's region codes (its
+// Regions API: developers.cloudflare.com/load-balancing/reference/region-mapping-api).
+var CloudflareRegions = []string{"WNAM", "ENAM", "WEU", "EEU", "NSAM", "SSAM", "OC", "ME", "NAF", "SAF", "SAS", "SEAS", "NEAS"}
+
+// checkLoadBalancer: a load balancer needs the second region's tunnel
+// (a standby cluster) and nfx's tunnel (managed mode); its check region is
+// one of Cloudflare's.
+func checkLoadBalancer(c *Config, ds *Diagnostics) {
+	cc := c.Cloud
+	if !slices.Contains(CloudflareRegions, cc.HealthCheckRegion) {
+		ds.Errorf(FullKey("cloud.healthCheckRegion"), "use one of "+strings.Join(CloudflareRegions, ", ")+" (where the visitors are; SEAS is Southeast Asia)", "%q is not a Cloudflare Load Balancing region", cc.HealthCheckRegion)
+	}
+	if !cc.LoadBalancer {
+		return
+	}
+	key := FullKey("cloud.loadBalancer")
+	if !cc.StandbyCluster {
+		ds.Errorf(key, "set cloud.standbyRegion and cloud.standbyCluster: true, or set cloud.loadBalancer to false", "a load balancer in front of two regions needs the standby's cluster, and cloud.standbyCluster is false")
+	}
+	if c.Tunnel.Mode != TunnelManaged {
+		ds.Errorf(key, "set tunnel.mode to managed (nfx makes both regions' tunnels and the load balancer), or set cloud.loadBalancer to false", "the load balancer's pools are tunnels nfx makes, and tunnel.mode is %q", c.Tunnel.Mode)
 	}
 }
 

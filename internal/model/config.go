@@ -577,6 +577,9 @@ func Defaults(stage Stage) Config {
 			CacheNodeType: "cache.r6g.large", CacheNodes: 2, CacheEngineVersion: "7.1",
 			CRMMaxReplicas: 40, QdrantStorageGB: 50, ModelStorageGB: 100, BackupRetentionDays: 90,
 			StandbyVpcCidr: "10.41.0.0/16",
+			// The product's visitors are in Viet Nam (SEED.md), in
+			// Cloudflare's Southeast Asia.
+			HealthCheckRegion: "SEAS",
 		},
 		Costs:         defaultCosts(prof.Costs),
 		Capacity:      DefaultCapacity,

@@ -13,3 +13,17 @@ const (
 	BackupJob  = "backup-qdrant"
 	RestoreJob = "restore-qdrant"
 )
+
+// LBPoolName names a region's pool of a public hostname's load balancer
+// (cloud.loadBalancer) in the Cloudflare account, where pools of all its
+// zones live side by side: the stack, the region and the hostname, in the
+// letters, digits, hyphens and underscores a pool's name may hold.
+func LBPoolName(stack, region, hostname string) string {
+	b := []byte("nextflow_" + stack + "_" + region + "_" + hostname)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			b[i] = '-'
+		}
+	}
+	return string(b)
+}

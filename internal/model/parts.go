@@ -304,6 +304,17 @@ func (a *App) PublicParts() []*Part {
 	return out
 }
 
+// RoutedParts are the public parts a tunnel routes to: those with a port.
+func (a *App) RoutedParts() []*Part {
+	var out []*Part
+	for _, p := range a.PublicParts() {
+		if len(p.Service.Ports) > 0 {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // parts builds every part of c: the built-in ones from the table, then the
 // user's services, in config order.
 func parts(c *Config) []Part {

@@ -56,6 +56,10 @@ type Recorder struct {
 	// resource's state (a test that follows an address to its users);
 	// without it they stay unknown, as in a preview.
 	Computed func(typ, name string) resource.PropertyMap
+	// IDs, when set, gives every custom resource its name as its ID (a
+	// test that follows an ID to the resource that takes it); without it
+	// IDs are unknown, as in a preview.
+	IDs bool
 }
 
 // NewResource records the resource and echoes its inputs as its state.
@@ -115,16 +119,20 @@ func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 		Inputs: convertMap(inputs), IgnoreChanges: ignore, Aliases: aliases, RetainOnDelete: retain, Provider: provider,
 	})
 	// No ID: in a preview, the ID of a resource to be created is unknown.
+	id := ""
+	if r.IDs {
+		id = args.Name
+	}
 	if r.Computed != nil {
 		if extra := r.Computed(args.TypeToken, args.Name); extra != nil {
 			state := args.Inputs.Copy()
 			for k, v := range extra {
 				state[k] = v
 			}
-			return "", state, nil
+			return id, state, nil
 		}
 	}
-	return "", args.Inputs, nil
+	return id, args.Inputs, nil
 }
 
 // needsFullRead says the request's inputs hold an unknown value (the

@@ -110,7 +110,7 @@ func (r Realiser) Realise(ctx *pulumi.Context, in components.Realisation) (pulum
 			routes[i].Was = &pulumi.Alias{Name: pulumi.String(old), Parent: part(in, p.Name, platform)}
 		}
 	}
-	secrets, err := components.TunnelSecrets(ctx, in, routes)
+	secrets, tunnel, err := components.TunnelSecretsOf(ctx, in, routes)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +137,11 @@ func (r Realiser) Realise(ctx *pulumi.Context, in components.Realisation) (pulum
 			return nil, err
 		}
 	}
-	standbyCl, err := rz.standbyCluster(site, standby, secrets)
+	standbySecrets, err := rz.edge(site, tunnel, secrets)
+	if err != nil {
+		return nil, err
+	}
+	standbyCl, err := rz.standbyCluster(site, standby, standbySecrets)
 	if err != nil {
 		return nil, err
 	}

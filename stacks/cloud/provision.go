@@ -227,10 +227,9 @@ func (elastiCache) provision(r *realisation, p *model.Part) error {
 // Service, in the namespace cloudflared runs in.
 func Routes(app *model.App) []components.Route {
 	var out []components.Route
-	for _, p := range app.PublicParts() {
-		if len(p.Service.Ports) > 0 {
-			out = append(out, components.Route{Hostname: p.Public.Hostname, Service: fmt.Sprintf("http://%s.%s.svc:%d", p.Name, Namespace, p.Service.Ports[0].Port)})
-		}
+	for _, p := range app.RoutedParts() {
+		out = append(out, components.Route{Hostname: p.Public.Hostname, Service: fmt.Sprintf("http://%s.%s.svc:%d", p.Name, Namespace, p.Service.Ports[0].Port),
+			HealthPath: p.Service.Health.HTTPPath})
 	}
 	return out
 }

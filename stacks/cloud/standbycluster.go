@@ -15,7 +15,10 @@ import (
 // promotes the region (cloud.standbyPromoted), its cluster idles:
 //   - no AI pods, so no GPU node is billed;
 //   - no tunnel connectors: Cloudflare spreads a tunnel's visitors over its
-//     connectors, and the standby's would serve sessions its cache lacks;
+//     connectors, and the standby's would serve sessions its cache lacks
+//     (behind a load balancer, cloud.loadBalancer, they run: the tunnel is
+//     the standby's own, and its pool takes no visitors until a failover
+//     switches it, while Cloudflare checks the region's health through it);
 //   - no monitoring and no backup of its empty vector store (the restore
 //     job is there, on the primary's copies);
 //
@@ -28,7 +31,7 @@ func standbyConfig(c *model.Config) *model.Config {
 	if c.Cloud.StandbyPromoted == "" {
 		s.Cloud.GPUDesired = 0
 		s.AI.Replicas = 0
-		if s.Tunnel.Mode != model.TunnelNone {
+		if s.Tunnel.Mode != model.TunnelNone && !c.Cloud.LoadBalancer {
 			s.Tunnel.Standby = true
 		}
 		s.Monitoring.Enabled = false
