@@ -60,12 +60,17 @@ type TunnelLoadBalancerArgs struct {
 // Cloudflare's tunnel guide asks), a pool per region whose origin is the
 // region's <tunnel-id>.cfargotunnel.com, and a proxied load balancer of
 // the hostname, which takes precedence over the tunnel's own DNS record of
-// that name. The load balancer sends visitors to the serving region's
-// pool only, its fallback too: the other regions' CRMs run on a database
-// replica until a failover promotes it, and a balancer that moved
-// visitors there by itself would send them to a CRM whose writes fail.
-// `nfx failover` switches the pools through Cloudflare's API, which a lost
-// AWS region does not take down; the program, promoted, says the same.
+// that name. The load balancer sends visitors to the serving region's pool
+// only, its fallback too: until a failover promotes the standby's
+// database, the standby's CRM reaches the primary's database across the
+// regions, on a cache of its own, so that visitors a balancer moved there
+// by itself would lose their sessions, and with the primary's region lost
+// find no database. `nfx failover` switches the pools through Cloudflare's
+// API, which a lost AWS region does not take down, and owns them from then
+// on: the balancer's pools are set when it is made (the serving region's)
+// and left to the failover after (ignoreChanges), so that the preview
+// after a failover shows no change to them, whatever the stack's state
+// holds.
 type TunnelLoadBalancer struct {
 	pulumi.ResourceState
 }
@@ -162,7 +167,7 @@ func NewTunnelLoadBalancer(ctx *pulumi.Context, name string, args *TunnelLoadBal
 			"proxied":        pulumi.Bool(true),
 			"steeringPolicy": pulumi.String("off"),
 			"description":    pulumi.String("NextFlow " + host + ": the serving region's pool (nfx failover switches it); managed by nfx"),
-		}, &cfResource{}, cf, child)
+		}, &cfResource{}, cf, child, pulumi.IgnoreChanges([]string{"defaultPoolIds", "fallbackPoolId"}))
 		if err != nil {
 			return nil, fmt.Errorf("load balancer %s: %s: %w", name, host, err)
 		}

@@ -129,7 +129,7 @@ func sdkLoadBalancer(ctx *pulumi.Context, name, acct, zone string, origins []com
 			ZoneId: pulumi.String(zone), Name: pulumi.String(r.Hostname), DefaultPoolIds: pulumi.StringArray{s}, FallbackPoolId: s,
 			Proxied: pulumi.Bool(true), SteeringPolicy: pulumi.String("off"),
 			Description: pulumi.String("NextFlow " + r.Hostname + ": the serving region's pool (nfx failover switches it); managed by nfx"),
-		}, child); err != nil {
+		}, child, pulumi.IgnoreChanges([]string{"defaultPoolIds", "fallbackPoolId"})); err != nil {
 			return err
 		}
 	}

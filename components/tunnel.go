@@ -119,6 +119,9 @@ type ManagedTunnel struct {
 	Cname pulumi.StringOutput `pulumi:"cname"`
 	// Routes are the routes it was made with.
 	Routes []Route
+	// ID is the tunnel's ID: its token changes with it (a tunnel whose
+	// secret changes is replaced).
+	ID pulumi.StringOutput
 }
 
 // NewManagedTunnel creates the tunnel, its configuration and its DNS record.
@@ -197,6 +200,7 @@ func NewManagedTunnel(ctx *pulumi.Context, name string, args *ManagedTunnelArgs,
 	t.Token = pulumi.ToSecret(tunnel.TunnelToken).(pulumi.StringOutput)
 	t.Cname = tunnel.Cname
 	t.Routes = args.Routes
+	t.ID = tunnel.ID().ToStringOutput()
 	if err := ctx.RegisterResourceOutputs(t, pulumi.Map{"token": t.Token, "cname": t.Cname}); err != nil {
 		return nil, fmt.Errorf("managed tunnel %s: %w", name, err)
 	}

@@ -3,13 +3,16 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -102,11 +105,21 @@ func TestFailoverMovesTheTraffic(t *testing.T) {
 		restored     bool
 		moved        bool // the database moved
 		primaryAfter float64
+		// lb: Cloudflare's load balancers in front (cloud.loadBalancer),
+		// cfToken the token the failover holds ("" for the stand-in's).
+		lb      bool
+		cfToken string
+		cf      func(*testutil.Cloudflare)
 	}{
 		{name: "planned", args: []string{"--planned"}, code: 0, msg: "its vector store restored from the replicated backups first", served: true, restored: true, moved: true, primaryAfter: 0},
-		{name: "unplanned, the primary's region lost, the restore beside the connectors", args: []string{"--unplanned"}, beside: true, code: 0, served: true, moved: true, primaryAfter: 2,
-			msg:   "WARNING: the former primary's tunnel connectors were not stopped",
+		{name: "unplanned, the primary's region lost, the restore beside the connectors, load balanced", args: []string{"--unplanned"}, beside: true, code: 0, served: true, moved: true, primaryAfter: 2,
+			msg: "its pools take no visitors", lb: true,
 			setup: func(f *fakeAWS) { f.down[fakePrimary] = true }},
+		{name: "planned, load balanced, Cloudflare refuses the token", args: []string{"--planned"}, code: ExitFailed, primaryAfter: 2,
+			msg: "the Cloudflare API refuses the token", lb: true, cfToken: "n0t-the-t0ken"},
+		{name: "planned, load balanced, the standby's pool unhealthy", args: []string{"--planned"}, code: ExitFailed, primaryAfter: 2,
+			msg: "the standby's pool for crm.nextflow.example is not healthy", lb: true,
+			cf:  func(cf *testutil.Cloudflare) { cf.Health = map[string][]bool{"pool-s": {false, true, false}} }},
 		{name: "unplanned, the primary answering, the restore first", args: []string{"--unplanned"}, code: 0, served: true, restored: true, moved: true, primaryAfter: 0,
 			msg: "its vector store restored from the replicated backups first"},
 		{name: "planned, the restore fails", args: []string{"--planned"}, code: 0, failing: true, served: true, moved: true, primaryAfter: 0,
@@ -145,6 +158,26 @@ func TestFailoverMovesTheTraffic(t *testing.T) {
 			if c.setup != nil {
 				c.setup(f)
 			}
+			// Cloudflare's balancer of the CRM's hostname, on the
+			// primary's pool, as the program makes it.
+			zero := strings.Repeat("0", 32)
+			host := "crm.nextflow.example"
+			cf := &testutil.Cloudflare{Account: zero, Zone: zero, Token: "cf-t0ken",
+				LBs:   []testutil.CFLoadBalancer{{ID: "lb-crm", Name: host, DefaultPools: []string{"pool-p"}, FallbackPool: "pool-p"}},
+				Pools: []testutil.CFPool{{ID: "pool-p", Name: model.LBPoolName("cloud", fakePrimary, host)}, {ID: "pool-s", Name: model.LBPoolName("cloud", fakeStandby, host)}}}
+			if c.lb {
+				setCloud(t, dir, "loadBalancer", "true")
+				srv := httptest.NewServer(cf)
+				t.Cleanup(srv.Close)
+				api := cloudflareAPI
+				cloudflareAPI = srv.URL
+				t.Cleanup(func() { cloudflareAPI = api })
+				if c.cf != nil {
+					c.cf(cf)
+				}
+				tok := cmp.Or(c.cfToken, cf.Token)
+				t.Setenv("CLOUDFLARE_API_TOKEN", tok)
+			}
 			// Each region's cluster is a namespace of the API server.
 			open := openCluster
 			openCluster = func(ctx context.Context, cfg awssdk.Config, r, cluster string) (failover.Cluster, error) {
@@ -181,6 +214,16 @@ func TestFailoverMovesTheTraffic(t *testing.T) {
 				args = append(args, "--restore-wait", "1h")
 			}
 			code, out, errOut := nfx(t, dir, args...)
+			if c.lb {
+				lb, _ := cf.Balancer(host)
+				want := map[bool]string{true: "pool-s", false: "pool-p"}[c.served]
+				if !slices.Equal(lb.DefaultPools, []string{want}) || lb.FallbackPool != want {
+					t.Errorf("the balancer's pools %v, fallback %s; want %s", lb.DefaultPools, lb.FallbackPool, want)
+				}
+				if strings.Contains(out+errOut, os.Getenv("CLOUDFLARE_API_TOKEN")) {
+					t.Error("the output holds the Cloudflare token")
+				}
+			}
 			if c.beside && !strings.Contains(out+errOut, "runs beside the connectors (--restore-wait 0s)") {
 				t.Errorf("no warning of the restore beside the connectors:\n%s%s", out, errOut)
 			}

@@ -5,8 +5,10 @@ package cli
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -43,6 +45,21 @@ var openCluster = func(ctx context.Context, cfg awssdk.Config, region, cluster s
 	return k, nil
 }
 
+// edgeOf is the load balancers in front of the regions, switched to the
+// standby's pools (cloud.loadBalancer); nil without them.
+func edgeOf(cfg *model.Config, stack string) failover.Edge {
+	if !cfg.Cloud.LoadBalancer {
+		return nil
+	}
+	to := map[string]string{}
+	for _, p := range model.Build(cfg).RoutedParts() {
+		to[p.Public.Hostname] = model.LBPoolName(stack, cfg.Cloud.StandbyRegion, p.Public.Hostname)
+	}
+	// The token the Cloudflare provider reads too; never printed.
+	return &failover.CloudflareLB{API: cloudflareAPI, Token: os.Getenv("CLOUDFLARE_API_TOKEN"),
+		AccountID: cfg.Tunnel.AccountID, ZoneID: cfg.Tunnel.ZoneID, To: to}
+}
+
 // cloudflareAPI is Cloudflare's API (tests point it at a stand-in).
 var cloudflareAPI = failover.CloudflareAPI
 
@@ -72,18 +89,8 @@ func serving(cfg *model.Config, stack, cluster string, restoreWait time.Duration
 			return c, err
 		}
 	}
-	var edge failover.Edge
-	if cfg.Cloud.LoadBalancer {
-		to := map[string]string{}
-		for _, p := range model.Build(cfg).RoutedParts() {
-			to[p.Public.Hostname] = model.LBPoolName(stack, cfg.Cloud.StandbyRegion, p.Public.Hostname)
-		}
-		// The token the Cloudflare provider reads too; never printed.
-		edge = &failover.CloudflareLB{API: cloudflareAPI, Token: os.Getenv("CLOUDFLARE_API_TOKEN"),
-			AccountID: cfg.Tunnel.AccountID, ZoneID: cfg.Tunnel.ZoneID, To: to}
-	}
 	return &failover.Serving{
-		Standby: once(cfg.Cloud.StandbyRegion), Primary: once(cfg.Cloud.Region), Edge: edge,
+		Standby: once(cfg.Cloud.StandbyRegion), Primary: once(cfg.Cloud.Region), Edge: edgeOf(cfg, stack),
 		Tunnel: model.PartTunnel, TunnelReplicas: tunnel,
 		AI: ai, AIReplicas: cfg.AI.Replicas,
 		Restore: model.RestoreJob, Backup: model.BackupJob, RestoreWait: restoreWait,
@@ -217,6 +224,9 @@ func runFailover(ctx context.Context, io IO, o *FailoverOptions) error {
 		return printJSON(io, rep)
 	}
 	fmt.Fprintln(io.Out, failoverText(in.Stack, rep))
+	if o.DatabaseOnly && cc.LoadBalancer {
+		fmt.Fprintf(io.Out, "  the load balancers still send visitors to %s's pools (--database-only): run nfx failover --stage %s again without it once the standby's cluster answers, to start it and switch them\n", cc.Region, in.Stack)
+	}
 	return nil
 }
 
@@ -234,6 +244,21 @@ func rehearse(ctx context.Context, io IO, o *FailoverOptions, in *stackInput, b 
 		loss = "RPO unknown (CloudWatch had no lag for the standby)"
 	}
 	note := fmt.Sprintf("rehearsal: promoting a replica of %s took %s; RTO %s with the names' TTL; %s", r.Standby, r.Promote.Round(time.Second), r.RTO.Round(time.Second), loss)
+	if e := edgeOf(in.Config, in.Stack); e != nil {
+		// What the failover's switch would read, read now: a token or a
+		// pool found wanting here is not found during an outage.
+		unhealthy, err := e.Check(ctx)
+		switch {
+		case err != nil:
+			note += fmt.Sprintf("; the load balancers could not be switched: %v", err)
+		case len(unhealthy) > 0:
+			for _, h := range slices.Sorted(maps.Keys(unhealthy)) {
+				note += fmt.Sprintf("; the standby's pool for %s is not healthy (%s)", h, unhealthy[h])
+			}
+		default:
+			note += "; the load balancers and the standby's healthy pools are ready to switch"
+		}
+	}
 	if _, err := b.Ledger.Append(promote.Entry{Time: r.Ended, Kind: promote.KindRehearsal, To: in.Stack, Actor: actor(), Note: note}); err != nil {
 		return fmt.Errorf("the rehearsal is done, but the ledger could not record it: %w", err)
 	}

@@ -2,6 +2,7 @@ package failover
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,14 +13,16 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Edge is what sends visitors to a region in front of the tunnels
 // (cloud.loadBalancer): Cloudflare's load balancers.
 type Edge interface {
 	// Check reads every load balancer and the pool it is to be switched
-	// to, before anything is fenced.
-	Check(ctx context.Context) error
+	// to, before anything is fenced, and says which of those pools
+	// Cloudflare's checks do not find healthy (hostname: why).
+	Check(ctx context.Context) (unhealthy map[string]string, err error)
 	// Switch sends every load balancer's visitors to its standby pool,
 	// its fallback too; a balancer switched already is left as it is.
 	Switch(ctx context.Context) (switched []string, err error)
@@ -28,14 +31,18 @@ type Edge interface {
 // CloudflareAPI is Cloudflare's API v4.
 const CloudflareAPI = "https://api.cloudflare.com/client/v4"
 
+// cloudflareClient bounds each request: an API that hangs fails the step
+// (a run again goes on) instead of holding the failover.
+var cloudflareClient = &http.Client{Timeout: 30 * time.Second}
+
 // CloudflareLB switches Cloudflare load balancers through Cloudflare's
 // API v4 ("List Load Balancers", "List Pools", "Patch Load Balancer"):
 // Cloudflare answers while an AWS region is lost.
 type CloudflareLB struct {
 	// API is the API's base URL (CloudflareAPI); Token an API token with
 	// Load Balancers Edit on the zone and Load Balancing: Monitors and
-	// Pools Read on the account. HTTP is the client (a default one where
-	// nil).
+	// Pools Read on the account. HTTP is the client (one whose requests
+	// time out after 30 s where nil).
 	API, Token string
 	HTTP       *http.Client
 	AccountID  string
@@ -43,6 +50,10 @@ type CloudflareLB struct {
 	// To names, for each load balancer (its hostname), the pool its
 	// visitors go to once switched.
 	To map[string]string
+	// Backoff is the first wait before a request Cloudflare refused for
+	// the moment (429, 5xx) or that got no answer is made again, doubling,
+	// three tries in all; 2 s where 0.
+	Backoff time.Duration
 }
 
 // cfLB is the part of a load balancer a switch reads and writes.
@@ -70,9 +81,30 @@ func (e *CloudflareError) Error() string {
 	return fmt.Sprintf("%s: %d %s", e.Request, e.Status, strings.Join(e.Messages, "; "))
 }
 
-// call makes one API request, its body JSON, and decodes the envelope's
-// result into out.
+// call makes an API request, again after a refusal for the moment (429,
+// 5xx) or no answer: the reads and the PATCH (which sets, not adds) may be
+// made twice.
 func (c *CloudflareLB) call(ctx context.Context, method, path string, body, out any) error {
+	wait := cmp.Or(c.Backoff, 2*time.Second)
+	for try := 1; ; try++ {
+		err := c.once(ctx, method, path, body, out)
+		var ce *CloudflareError
+		transient := err != nil && (!errors.As(err, &ce) || ce.Status == http.StatusTooManyRequests || ce.Status >= 500)
+		if !transient || try == 3 || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
+}
+
+// once makes one API request, its body JSON, and decodes the envelope's
+// result into out.
+func (c *CloudflareLB) once(ctx context.Context, method, path string, body, out any) error {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -91,7 +123,7 @@ func (c *CloudflareLB) call(ctx context.Context, method, path string, body, out 
 	}
 	hc := c.HTTP
 	if hc == nil {
-		hc = http.DefaultClient
+		hc = cloudflareClient
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
@@ -183,10 +215,40 @@ func (c *CloudflareLB) explain(err error) error {
 	}
 }
 
-// Check implements Edge.
-func (c *CloudflareLB) Check(ctx context.Context) error {
-	_, _, err := c.read(ctx)
-	return err
+// Check implements Edge. A pool is healthy as Cloudflare counts it: in
+// most of the data centres that check it ("Pool Health Details", whose
+// pop_health has a verdict per data centre); one no data centre has
+// checked yet is not.
+func (c *CloudflareLB) Check(ctx context.Context) (map[string]string, error) {
+	_, pools, err := c.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	unhealthy := map[string]string{}
+	for _, h := range slices.Sorted(maps.Keys(pools)) {
+		var health struct {
+			PopHealth map[string]struct {
+				Healthy bool `json:"healthy"`
+			} `json:"pop_health"`
+		}
+		path := "/accounts/" + url.PathEscape(c.AccountID) + "/load_balancers/pools/" + url.PathEscape(pools[h]) + "/health"
+		if err := c.call(ctx, http.MethodGet, path, nil, &health); err != nil {
+			return nil, c.explain(err)
+		}
+		ok := 0
+		for _, p := range health.PopHealth {
+			if p.Healthy {
+				ok++
+			}
+		}
+		switch n := len(health.PopHealth); {
+		case n == 0:
+			unhealthy[h] = fmt.Sprintf("pool %s has no health reported by Cloudflare yet", c.To[h])
+		case 2*ok <= n:
+			unhealthy[h] = fmt.Sprintf("pool %s is healthy in %d of the %d data centres that check it", c.To[h], ok, n)
+		}
+	}
+	return unhealthy, nil
 }
 
 // Switch implements Edge: a PATCH of each balancer's default_pools and

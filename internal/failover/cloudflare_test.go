@@ -2,78 +2,23 @@ package failover
 
 import (
 	"context"
-	"encoding/json"
-	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/nextflow-crm/nfx/internal/testutil"
 )
 
-// cfStandIn is Cloudflare's API v4 for the three operations a switch
-// makes, as its reference documents them (developers.cloudflare.com/api:
-// "List Load Balancers" GET /zones/{zone_id}/load_balancers, "List Pools"
-// GET /accounts/{account_id}/load_balancers/pools, "Patch Load Balancer"
-// PATCH /zones/{zone_id}/load_balancers/{id}, which overwrites the
-// properties it is given): the envelope {success, errors, messages,
-// result}, a bearer token, 404 for an unknown balancer.
-type cfStandIn struct {
-	token   string
-	lbs     []cfLB
-	pools   []cfPool
-	patches []string
-	// status, when set, is every answer's (a refused token, an outage).
-	status int
-}
-
-func (s *cfStandIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	reply := func(code int, result any, errs ...string) {
-		var es []map[string]any
-		for _, e := range errs {
-			es = append(es, map[string]any{"code": 1000 + code, "message": e})
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(code)
-		json.NewEncoder(w).Encode(map[string]any{"success": code < 300, "errors": es, "messages": []any{}, "result": result})
-	}
-	switch {
-	case s.status != 0:
-		reply(s.status, nil, "refused")
-	case r.Header.Get("Authorization") != "Bearer "+s.token:
-		reply(403, nil, "Authentication error")
-	case r.Method == "GET" && r.URL.Path == "/zones/zz/load_balancers":
-		reply(200, s.lbs)
-	case r.Method == "GET" && r.URL.Path == "/accounts/aa/load_balancers/pools":
-		reply(200, s.pools)
-	case r.Method == "PATCH" && strings.HasPrefix(r.URL.Path, "/zones/zz/load_balancers/"):
-		id := strings.TrimPrefix(r.URL.Path, "/zones/zz/load_balancers/")
-		i := slices.IndexFunc(s.lbs, func(l cfLB) bool { return l.ID == id })
-		var body map[string]json.RawMessage
-		if i < 0 || json.NewDecoder(r.Body).Decode(&body) != nil {
-			reply(404, nil, "load balancer not found")
-			return
-		}
-		if v, ok := body["default_pools"]; ok {
-			json.Unmarshal(v, &s.lbs[i].DefaultPools)
-		}
-		if v, ok := body["fallback_pool"]; ok {
-			json.Unmarshal(v, &s.lbs[i].FallbackPool)
-		}
-		s.patches = append(s.patches, id)
-		reply(200, s.lbs[i])
-	default:
-		reply(404, nil, "no route")
-	}
-}
-
-func newStandIn() *cfStandIn {
-	return &cfStandIn{token: "t0k3n",
-		lbs: []cfLB{
+func newStandIn() *testutil.Cloudflare {
+	return &testutil.Cloudflare{Account: "aa", Zone: "zz", Token: "t0k3n",
+		LBs: []testutil.CFLoadBalancer{
 			{ID: "lb1", Name: "crm.example.com", DefaultPools: []string{"p-use1"}, FallbackPool: "p-use1"},
 			{ID: "lb2", Name: "admin.example.com", DefaultPools: []string{"p-use1-admin"}, FallbackPool: "p-use1-admin"},
 			{ID: "lb3", Name: "other.example.com", DefaultPools: []string{"x"}, FallbackPool: "x"},
 		},
-		pools: []cfPool{{ID: "p-use1", Name: "crm_use1"}, {ID: "p-apse1", Name: "crm_apse1"},
+		Pools: []testutil.CFPool{{ID: "p-use1", Name: "crm_use1"}, {ID: "p-apse1", Name: "crm_apse1"},
 			{ID: "p-use1-admin", Name: "admin_use1"}, {ID: "p-apse1-admin", Name: "admin_apse1"}},
 	}
 }
@@ -85,11 +30,13 @@ func TestCloudflareSwitch(t *testing.T) {
 	s := newStandIn()
 	srv := httptest.NewServer(s)
 	defer srv.Close()
-	c := &CloudflareLB{API: srv.URL, Token: "t0k3n", AccountID: "aa", ZoneID: "zz",
+	c := &CloudflareLB{API: srv.URL, Token: "t0k3n", AccountID: "aa", ZoneID: "zz", Backoff: time.Millisecond,
 		To: map[string]string{"crm.example.com": "crm_apse1", "admin.example.com": "admin_apse1"}}
+	// Cloudflare refuses the first PATCH for the moment: made again.
+	s.FailPatches = 1
 	ctx := context.Background()
-	if err := c.Check(ctx); err != nil {
-		t.Fatal(err)
+	if bad, err := c.Check(ctx); err != nil || len(bad) != 0 {
+		t.Fatal(bad, err)
 	}
 	got, err := c.Switch(ctx)
 	if err != nil {
@@ -99,14 +46,14 @@ func TestCloudflareSwitch(t *testing.T) {
 		t.Errorf("switched %v", got)
 	}
 	want := map[string][2]string{"lb1": {"p-apse1", "p-apse1"}, "lb2": {"p-apse1-admin", "p-apse1-admin"}, "lb3": {"x", "x"}}
-	for _, l := range s.lbs {
+	for _, l := range s.LBs {
 		if w := want[l.ID]; !slices.Equal(l.DefaultPools, []string{w[0]}) || l.FallbackPool != w[1] {
 			t.Errorf("%s: default %v fallback %s, want %v", l.Name, l.DefaultPools, l.FallbackPool, w)
 		}
 	}
 	again, err := c.Switch(ctx)
-	if err != nil || len(again) != 0 || len(s.patches) != 2 {
-		t.Errorf("a run again switched %v (%v); patches %v", again, err, s.patches)
+	if err != nil || len(again) != 0 || len(s.Patches) != 2 {
+		t.Errorf("a run again switched %v (%v); patches %v", again, err, s.Patches)
 	}
 }
 
@@ -115,36 +62,68 @@ func TestCloudflareSwitch(t *testing.T) {
 func TestCloudflareCheckRefuses(t *testing.T) {
 	cases := []struct {
 		name  string
-		setup func(s *cfStandIn, c *CloudflareLB)
+		setup func(s *testutil.Cloudflare, c *CloudflareLB)
 		want  string
 	}{
-		{"no token", func(s *cfStandIn, c *CloudflareLB) { c.Token = "" }, "set CLOUDFLARE_API_TOKEN"},
-		{"a token refused", func(s *cfStandIn, c *CloudflareLB) { c.Token = "wrong-s3cret" }, "refuses the token"},
-		{"no such balancer", func(s *cfStandIn, c *CloudflareLB) { s.lbs = s.lbs[1:] }, "no load balancer crm.example.com"},
-		{"no standby pool", func(s *cfStandIn, c *CloudflareLB) { s.pools = s.pools[:1] }, "no pool crm_apse1"},
-		{"two pools of the name", func(s *cfStandIn, c *CloudflareLB) {
-			s.pools = append(s.pools, cfPool{ID: "dup", Name: "crm_apse1"})
+		{"no token", func(s *testutil.Cloudflare, c *CloudflareLB) { c.Token = "" }, "set CLOUDFLARE_API_TOKEN"},
+		{"a token refused", func(s *testutil.Cloudflare, c *CloudflareLB) { c.Token = "wrong-s3cret" }, "refuses the token"},
+		{"no such balancer", func(s *testutil.Cloudflare, c *CloudflareLB) { s.LBs = s.LBs[1:] }, "no load balancer crm.example.com"},
+		{"no standby pool", func(s *testutil.Cloudflare, c *CloudflareLB) { s.Pools = s.Pools[:1] }, "no pool crm_apse1"},
+		{"two pools of the name", func(s *testutil.Cloudflare, c *CloudflareLB) {
+			s.Pools = append(s.Pools, testutil.CFPool{ID: "dup", Name: "crm_apse1"})
 		}, "2 pools named crm_apse1"},
-		{"an outage", func(s *cfStandIn, c *CloudflareLB) { s.status = 503 }, "the Cloudflare API: GET /zones/zz/load_balancers: 503"},
-		{"no answer", func(s *cfStandIn, c *CloudflareLB) { c.API = "http://127.0.0.1:1" }, "does not answer"},
+		{"an outage", func(s *testutil.Cloudflare, c *CloudflareLB) { s.Status = 503 }, "the Cloudflare API: GET /zones/zz/load_balancers: 503"},
+		{"another account", func(s *testutil.Cloudflare, c *CloudflareLB) { c.AccountID = "bb" }, "GET /accounts/bb/load_balancers/pools: 404"},
+		{"no answer", func(s *testutil.Cloudflare, c *CloudflareLB) { c.API = "http://127.0.0.1:1" }, "does not answer"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStandIn()
 			srv := httptest.NewServer(s)
 			defer srv.Close()
-			c := &CloudflareLB{API: srv.URL, Token: "t0k3n", AccountID: "aa", ZoneID: "zz",
+			c := &CloudflareLB{API: srv.URL, Token: "t0k3n", AccountID: "aa", ZoneID: "zz", Backoff: time.Millisecond,
 				To: map[string]string{"crm.example.com": "crm_apse1"}}
 			tc.setup(s, c)
-			err := c.Check(context.Background())
+			_, err := c.Check(context.Background())
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want %q", err, tc.want)
 			}
 			if strings.Contains(err.Error(), c.Token) && c.Token != "" {
 				t.Errorf("the error holds the token: %v", err)
 			}
-			if _, err := c.Switch(context.Background()); err == nil || len(s.patches) > 0 {
-				t.Errorf("switched anyway: %v, patches %v", err, s.patches)
+			if _, err := c.Switch(context.Background()); err == nil || len(s.Patches) > 0 {
+				t.Errorf("switched anyway: %v, patches %v", err, s.Patches)
+			}
+		})
+	}
+}
+
+// The standby's pools' health, as Cloudflare's data centres see it: most
+// of them healthy is healthy; none reporting yet is not.
+func TestCloudflareHealth(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		verdicts []bool
+		want     string
+	}{
+		{"healthy everywhere", []bool{true, true, true}, ""},
+		{"healthy in most", []bool{true, false, true}, ""},
+		{"healthy in a minority", []bool{false, true, false}, "healthy in 1 of the 3 data centres"},
+		{"half", []bool{true, false}, "healthy in 1 of the 2"},
+		{"not checked yet", []bool{}, "no health reported"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStandIn()
+			s.Health = map[string][]bool{"p-apse1": tc.verdicts}
+			srv := httptest.NewServer(s)
+			defer srv.Close()
+			c := &CloudflareLB{API: srv.URL, Token: "t0k3n", AccountID: "aa", ZoneID: "zz", To: map[string]string{"crm.example.com": "crm_apse1"}}
+			bad, err := c.Check(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := bad["crm.example.com"]; tc.want == "" && got != "" || !strings.Contains(got, tc.want) {
+				t.Errorf("got %q, want %q", got, tc.want)
 			}
 		})
 	}

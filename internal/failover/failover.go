@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -361,8 +362,19 @@ func (o *Options) reachStandbyCluster(ctx context.Context) error {
 		return fmt.Errorf("the standby's cluster cannot be reached (%v): a failover would move the database without the traffic; fix: check the credentials' access to EKS in its region, or run nfx failover --database-only", err)
 	}
 	if s.Edge != nil {
-		if err := s.Edge.Check(ctx); err != nil {
+		unhealthy, err := s.Edge.Check(ctx)
+		if err != nil {
 			return fmt.Errorf("the load balancers in front of the regions: %w", err)
+		}
+		for _, h := range slices.Sorted(maps.Keys(unhealthy)) {
+			// A planned switchover has the time to make the standby's
+			// path healthy first; a lost region does not wait for it (the
+			// standby's CRM may fail its checks until its database is
+			// promoted).
+			if o.Mode == Planned {
+				return fmt.Errorf("the standby's pool for %s is not healthy (%s): the switch would send its visitors nowhere; fix: check the standby's tunnel connectors and its CRM (%s; kubectl -n nextflow get pods), wait for Cloudflare's next checks, or run nfx failover --unplanned", h, unhealthy[h], s.Kubectl)
+			}
+			o.Log(fmt.Sprintf("WARNING: the standby's pool for %s is not healthy (%s); the failover goes on", h, unhealthy[h]))
 		}
 	}
 	for _, obj := range [][2]string{{"deployments", s.Tunnel}, {"statefulsets", s.AI}, {"cronjobs", s.Restore}, {"cronjobs", s.Backup}} {

@@ -147,10 +147,15 @@ func (o *Options) serve(ctx context.Context, rep *Report) error {
 		// Behind load balancers, the connectors' pools take visitors once
 		// switched to: the standby's run idle, checked by Cloudflare.
 		switched, err := s.Edge.Switch(ctx)
+		rep.Switched = switched
 		if err != nil {
-			return fmt.Errorf("the load balancers were not switched to the standby's pools (%w): visitors still go to the former primary's; fix it, then run nfx failover again", err)
+			moved := "none was"
+			if len(switched) > 0 {
+				moved = "those of " + strings.Join(switched, ", ") + " were"
+			}
+			return fmt.Errorf("the load balancers were not all switched to the standby's pools (%w; %s): the others still send visitors to the former primary's; fix it, then run nfx failover again", err, moved)
 		}
-		rep.Switched, rep.Balanced = switched, true
+		rep.Balanced = true
 		if len(switched) > 0 {
 			o.Log(fmt.Sprintf("load balancers switched to the standby's pools: %s", strings.Join(switched, ", ")))
 		}

@@ -114,6 +114,9 @@ func (r Realiser) Realise(ctx *pulumi.Context, in components.Realisation) (pulum
 	if err != nil {
 		return nil, err
 	}
+	if tunnel != nil {
+		rz.tunnelID = tunnel.ID
+	}
 	if _, ok := secrets[model.SecretTunnelToken]; ok && r.Offline && cfg.Tunnel.Mode == model.TunnelManaged {
 		// The created tunnel's token is unknown under the mocks, which
 		// cannot carry an unknown secret: it stands as an empty one.
@@ -137,11 +140,11 @@ func (r Realiser) Realise(ctx *pulumi.Context, in components.Realisation) (pulum
 			return nil, err
 		}
 	}
-	standbySecrets, err := rz.edge(site, tunnel, secrets)
+	standbySecrets, standbyTunnel, err := rz.edge(site, tunnel, secrets)
 	if err != nil {
 		return nil, err
 	}
-	standbyCl, err := rz.standbyCluster(site, standby, standbySecrets)
+	standbyCl, err := rz.standbyCluster(site, standby, standbySecrets, standbyTunnel)
 	if err != nil {
 		return nil, err
 	}
@@ -236,13 +239,18 @@ func (r *realisation) base(secrets map[string]pulumi.StringOutput) error {
 		if !ok {
 			return fmt.Errorf("secret %s has no value", n)
 		}
-		if _, err := corev1.NewSecret(k.ctx, k.name(dns(n)), &corev1.SecretArgs{
+		sec, err := corev1.NewSecret(k.ctx, k.name(dns(n)), &corev1.SecretArgs{
 			Metadata:   meta(secretName(n), appLabels(owner[n])),
 			Type:       pulumi.String("Opaque"),
 			StringData: pulumi.StringMap{n: v},
-		}, k.opts(owner[n], r.inNS)...); err != nil {
+		}, k.opts(owner[n], r.inNS)...)
+		if err != nil {
 			return err
 		}
+		if k.secretRes == nil {
+			k.secretRes = map[string]pulumi.Resource{}
+		}
+		k.secretRes[n] = sec
 	}
 	return k.networkPolicies(r.app, r.inNS)
 }

@@ -64,6 +64,10 @@ func replicasOf(app *model.App, p *model.Part) int {
 
 // usesLabel marks the pods that need an endpoint, so that its network
 // policy admits them.
+// TunnelAnnotation, on cloudflared's pod template, names the managed
+// tunnel whose token the pods run with.
+const TunnelAnnotation = "nextflow.io/tunnel"
+
 func usesLabel(e model.Endpoint) string { return "nextflow.io/uses-" + string(e) }
 
 // podLabels are a part's pod labels: its name, and the endpoints it needs.
@@ -202,12 +206,24 @@ func (d deployment) provision(r *realisation, p *model.Part) error {
 		// --grace-period): Kubernetes' default 30 s would cut it short.
 		spec.TerminationGracePeriodSeconds = pulumi.Int(45)
 	}
+	podMeta := &metav1.ObjectMetaArgs{Labels: pulumi.ToStringMap(podLabels(p))}
+	if p.Kind == model.KindEdge && r.tunnelID != nil {
+		// cloudflared reads its token once: another tunnel's token (the
+		// standby's own, cloud.loadBalancer turned on or off) restarts it,
+		// after its Secret is written.
+		podMeta.Annotations = pulumi.StringMap{TunnelAnnotation: r.tunnelID}
+	}
 	depSpec := appsv1.DeploymentSpecArgs{
 		Selector: selector(name),
 		Strategy: appsv1.DeploymentStrategyArgs{Type: pulumi.String("RollingUpdate"), RollingUpdate: appsv1.RollingUpdateDeploymentArgs{
 			MaxUnavailable: pulumi.Int(0), MaxSurge: pulumi.String("25%"),
 		}},
-		Template: corev1.PodTemplateSpecArgs{Metadata: &metav1.ObjectMetaArgs{Labels: pulumi.ToStringMap(podLabels(p))}, Spec: spec},
+		Template: corev1.PodTemplateSpecArgs{Metadata: podMeta, Spec: spec},
+	}
+	for _, s := range p.Service.Secrets {
+		if sec, ok := r.k.secretRes[s.Secret]; ok {
+			opts = append(opts, pulumi.DependsOn([]pulumi.Resource{sec}))
+		}
 	}
 	if !p.Autoscale {
 		// An autoscaled app has no replicas: the HPA owns the count.

@@ -12,11 +12,12 @@ import (
 // with the primary's routes and no DNS records of its own, and a load
 // balancer per public hostname sends visitors to the serving region's
 // pool (components.TunnelLoadBalancer). It returns the secrets the
-// standby's cluster runs with: the stage's, with its tunnel's token.
-func (rz *realisation) edge(site *standbySite, primary *components.ManagedTunnel, secrets map[string]pulumi.StringOutput) (map[string]pulumi.StringOutput, error) {
+// standby's cluster runs with, the stage's with its tunnel's token, and
+// that tunnel's ID (the primary's where no load balancer is made).
+func (rz *realisation) edge(site *standbySite, primary *components.ManagedTunnel, secrets map[string]pulumi.StringOutput) (map[string]pulumi.StringOutput, pulumi.StringInput, error) {
 	cfg := rz.cfg
 	if !cfg.Cloud.LoadBalancer || site == nil || primary == nil {
-		return secrets, nil
+		return secrets, rz.tunnelID, nil
 	}
 	in := rz.in
 	parent := pulumi.Parent(in.Parts[model.PartTunnel])
@@ -31,7 +32,7 @@ func (rz *realisation) edge(site *standbySite, primary *components.ManagedTunnel
 		AccountID: cfg.Tunnel.AccountID, ZoneID: cfg.Tunnel.ZoneID, Routes: routes, Secret: seed, NoRecords: true,
 	}, parent)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	pool := func(region string) func(string) string {
 		return func(host string) string { return model.LBPoolName(rz.stack, region, host) }
@@ -48,7 +49,7 @@ func (rz *realisation) edge(site *standbySite, primary *components.ManagedTunnel
 		},
 		Serving: serving, CheckRegion: cfg.Cloud.HealthCheckRegion,
 	}, parent); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := make(map[string]pulumi.StringOutput, len(secrets))
 	for k, v := range secrets {
@@ -59,5 +60,5 @@ func (rz *realisation) edge(site *standbySite, primary *components.ManagedTunnel
 		// Unknown under the mocks, as the primary's (component.go).
 		out[model.SecretTunnelToken] = pulumi.ToSecret(pulumi.String("")).(pulumi.StringOutput)
 	}
-	return out, nil
+	return out, standby.ID, nil
 }

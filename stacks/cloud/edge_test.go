@@ -8,6 +8,7 @@ import (
 
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/offline"
+	"github.com/nextflow-crm/nfx/stacks/cloud"
 )
 
 // lbValues are a standby cluster behind Cloudflare's load balancers.
@@ -105,6 +106,17 @@ func TestLoadBalancer(t *testing.T) {
 		}
 		if n := at(primaryObject(res, "Deployment", model.PartTunnel), "spec", "replicas"); promoted && n != 0.0 && n != 0 {
 			t.Errorf("promoted: the former primary runs %v connectors", n)
+		}
+		// cloudflared reads its token once: each cluster's pods name the
+		// tunnel whose token they run with, so that another tunnel's
+		// restarts them.
+		for _, c := range []struct {
+			obj  map[string]any
+			want string
+		}{{standbyObject(res, "Deployment", model.PartTunnel), "nextflow-cloudflare-standby"}, {primaryObject(res, "Deployment", model.PartTunnel), "nextflow-cloudflare"}} {
+			if got := at(c.obj, "spec", "template", "metadata", "annotations", cloud.TunnelAnnotation); got != c.want {
+				t.Errorf("promoted %v: cloudflared's pods name tunnel %v, want %s", promoted, got, c.want)
+			}
 		}
 		if promoted {
 			continue

@@ -26,6 +26,10 @@ type k8s struct {
 	secrets map[string]pulumi.StringOutput
 	// monSecrets are the copies made in the monitoring namespace.
 	monSecrets map[string]bool
+	// secretRes are the namespace's Secrets by secret name: a workload
+	// depends on the ones it mounts, so that a changed value is written
+	// before its pods start.
+	secretRes map[string]pulumi.Resource
 }
 
 func (k *k8s) opts(part string, extra ...pulumi.ResourceOption) []pulumi.ResourceOption {

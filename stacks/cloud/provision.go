@@ -61,6 +61,11 @@ type realisation struct {
 	// suspended: the standby's empty store, or the former primary's stale
 	// one, would be the newest backup a restore takes.
 	idle bool
+	// tunnelID is the ID of the managed tunnel whose token the cluster's
+	// cloudflared runs with (nil in the other tunnel modes): its pods'
+	// template carries it, so that a token of another tunnel restarts them
+	// (cloudflared reads its token file once, at its start).
+	tunnelID pulumi.StringInput
 }
 
 // addrs are where the cloud serves each endpoint: RDS and ElastiCache at

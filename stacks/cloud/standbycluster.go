@@ -67,7 +67,7 @@ func primaryApp(app *model.App) *model.App {
 // sessions and queues the CRM rebuilds, and a failover starts it empty),
 // the workloads, on the database's names, with the stage's secrets, and
 // the cluster's add-ons.
-func (rz *realisation) standbyCluster(site *standbySite, sby *standby, secrets map[string]pulumi.StringOutput) (*cluster, error) {
+func (rz *realisation) standbyCluster(site *standbySite, sby *standby, secrets map[string]pulumi.StringOutput, tunnelID pulumi.StringInput) (*cluster, error) {
 	if site == nil || !rz.cfg.Cloud.StandbyCluster {
 		return nil, nil
 	}
@@ -76,7 +76,7 @@ func (rz *realisation) standbyCluster(site *standbySite, sby *standby, secrets m
 	in := rz.in
 	in.App = app
 	srz := &realisation{builder: b, in: in, app: app, platform: rz.platform, net: site.net, db: rz.db,
-		values: map[string]pulumi.StringOutput{}, idle: !standbyServes(rz.cfg.Cloud)}
+		values: map[string]pulumi.StringOutput{}, idle: !standbyServes(rz.cfg.Cloud), tunnelID: tunnelID}
 	for _, e := range []model.Endpoint{model.EndpointDB, model.EndpointDBRead} {
 		if v, ok := rz.values[string(e)]; ok {
 			srz.values[string(e)] = v
