@@ -119,7 +119,7 @@ func TestFailoverMovesTheTraffic(t *testing.T) {
 			msg: "the Cloudflare API refuses the token", lb: true, cfToken: "n0t-the-t0ken"},
 		{name: "planned, load balanced, the standby's pool unhealthy", args: []string{"--planned"}, code: ExitFailed, primaryAfter: 2,
 			msg: "the standby's pool for crm.nextflow.example is not healthy", lb: true,
-			cf:  func(cf *testutil.Cloudflare) { cf.Health = map[string][]bool{"pool-s": {false, true, false}} }},
+			cf: func(cf *testutil.Cloudflare) { cf.Health = map[string][]bool{"pool-s": {false, true, false}} }},
 		{name: "unplanned, the primary answering, the restore first", args: []string{"--unplanned"}, code: 0, served: true, restored: true, moved: true, primaryAfter: 0,
 			msg: "its vector store restored from the replicated backups first"},
 		{name: "planned, the restore fails", args: []string{"--planned"}, code: 0, failing: true, served: true, moved: true, primaryAfter: 0,
