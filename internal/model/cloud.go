@@ -393,6 +393,16 @@ func checkLoadBalancer(c *Config, ds *Diagnostics) {
 	if c.Tunnel.Mode != TunnelManaged {
 		ds.Errorf(key, "set tunnel.mode to managed (nfx makes both regions' tunnels and the load balancer), or set cloud.loadBalancer to false", "the load balancer's pools are tunnels nfx makes, and tunnel.mode is %q", c.Tunnel.Mode)
 	}
+	// A monitor asks each public hostname for a 2xx, redirects not
+	// followed: a service without an HTTP check would be asked for "/",
+	// which a web app commonly redirects to its sign-in page, and its
+	// pools would never be healthy.
+	for i, s := range c.Services {
+		if s.Public != nil && s.Public.Hostname != "" && s.Health.HTTP == "" {
+			ds.Errorf(fmt.Sprintf("%s[%d].health.http", FullKey("services"), i), "set it to a path the service answers with a 2xx (such as /healthz), or set cloud.loadBalancer to false",
+				"service %s is public (%s) and has no HTTP health check for the load balancer's monitor", s.Name, s.Public.Hostname)
+		}
+	}
 }
 
 func checkVPC(path, cidr string, ds *Diagnostics) {

@@ -33,6 +33,13 @@ var variants = map[string]map[string]string{
 	"standby": standbyValues,
 	// A second region with a cluster, promoted by a failover, on vLLM.
 	"standby-cluster": clusterValues(true, model.EngineVLLM),
+	// Cloudflare's load balancers in front of both regions, idle, for the
+	// CRM and the user's public services.
+	"load-balanced": func() map[string]string {
+		v := lbValues(false)
+		v["services"], v["secrets"] = testutil.ServicesConfig, testutil.ServicesSecrets
+		return v
+	}(),
 }
 
 // standbyValues keep a copy of the data in Singapore.

@@ -149,6 +149,11 @@ func TestLoadBalancerConfigErrors(t *testing.T) {
 			v["cloud"] = strings.Replace(v["cloud"], `"loadBalancer":true`, `"loadBalancer":true,"healthCheckRegion":"APAC; rm -rf /"`, 1)
 			return v
 		}(), `"APAC; rm -rf /" is not a Cloudflare Load Balancing region`},
+		{"a public service without an HTTP check", func() map[string]string {
+			v := lbValues(false)
+			v["services"] = `[{"name": "wiki", "image": "nginx:1.27", "port": 8080, "public": {"hostname": "wiki.nextflow.example"}}]`
+			return v
+		}(), "nextflow:services[0].health.http"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
