@@ -317,4 +317,18 @@ func TestTwoRegionsUptime(t *testing.T) {
 			t.Errorf("%v %% counted within the seed's %v", c.Estimate, c.Seed)
 		}
 	}
+	// Behind load balancers the standby's connectors run already: its
+	// failover is the switch's minute shorter than the connectors' start,
+	// and the uptime higher.
+	lb, err := Compute(load(t, model.Cloud, map[string]string{
+		"cloud":  `{"standbyRegion": "ap-southeast-1", "standbyCluster": true, "loadBalancer": true}`,
+		"tunnel": `{"mode": "managed", "hostname": "crm.nextflow.example", "accountId": "0123456789abcdef0123456789abcdef", "zoneId": "0123456789abcdef0123456789abcdef"}`}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lbFailover := failoverDetectMinutes + failoverPromoteMinutes + failoverSwitchMinutes
+	lbWant := outages*lbFailover/60 + down*down*hoursPerMonth
+	if lb.Standby == nil || lb.Standby.FailoverMinutes != lbFailover || math.Abs(lb.DowntimeHoursPerMonth-lbWant) > 1e-9 || lb.UptimePercent <= two.UptimePercent {
+		t.Errorf("load balanced: %+v, %v h down (want %v), %v %% against %v %%", lb.Standby, lb.DowntimeHoursPerMonth, lbWant, lb.UptimePercent, two.UptimePercent)
+	}
 }

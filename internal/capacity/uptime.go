@@ -51,6 +51,11 @@ const (
 	// connectors on the running nodes (beside the vector store's restore),
 	// after which the CRM serves (its AI as GPU nodes join).
 	failoverDetectMinutes, failoverPromoteMinutes, failoverServeMinutes = 10.0, 10.0, 5.0
+	// Behind Cloudflare's load balancers (cloud.loadBalancer) the standby's
+	// connectors run already: serving is the balancers' switch, one API
+	// call whose change a proxied balancer applies without a DNS TTL; a
+	// minute, stated.
+	failoverSwitchMinutes = 1.0
 )
 
 func (e *Estimate) uptime(cfg *model.Config) error {
@@ -165,12 +170,16 @@ func (e *Estimate) seed(cfg *model.Config) {
 // It says what failover time would reach the seed's uptime.
 func (e *Estimate) twoRegions(cfg *model.Config, down float64) {
 	outages := down * hoursPerMonth / regionOutageHours
-	failover := failoverDetectMinutes + failoverPromoteMinutes + failoverServeMinutes
+	serve, serving := failoverServeMinutes, "to start its tunnel connectors (beside the vector store's restore)"
+	if cfg.Cloud.LoadBalancer {
+		serve, serving = failoverSwitchMinutes, "to switch Cloudflare's load balancers to its pools (its connectors run already)"
+	}
+	failover := failoverDetectMinutes + failoverPromoteMinutes + serve
 	both := down * down * hoursPerMonth
 	e.Uptime = []Outage{
 		outage("the primary region's parts fail (their SLAs in series)", outages, min(failover/60, regionOutageHours),
-			fmt.Sprintf("%.3f %% down, as outages of %g h; %s takes over after the failover: %g min to page and decide, %g to promote (nfx failover --unplanned), %g to start its tunnel connectors (beside the vector store's restore)",
-				down*100, regionOutageHours, cfg.Cloud.StandbyRegion, failoverDetectMinutes, failoverPromoteMinutes, failoverServeMinutes)),
+			fmt.Sprintf("%.3f %% down, as outages of %g h; %s takes over after the failover: %g min to page and decide, %g to promote (nfx failover --unplanned), %g %s",
+				down*100, regionOutageHours, cfg.Cloud.StandbyRegion, failoverDetectMinutes, failoverPromoteMinutes, serve, serving)),
 		{Cause: "both regions down at once", DowntimeHours: both, Detail: fmt.Sprintf("each %.3f %% down, independently", down*100)},
 	}
 	e.DowntimeHoursPerMonth = 0
@@ -184,5 +193,8 @@ func (e *Estimate) twoRegions(cfg *model.Config, down float64) {
 		e.Standby.FailoverMinutesForSeed = max(0, allowed/outages*60)
 	}
 	e.Standby.Recovery = fmt.Sprintf("nfx failover --stage cloud --unplanned promotes the replica, moves the database's names, starts %s's tunnel connectors, AI (its GPU pool grows from zero as the AI's pods ask) and the vector store's restore, and stops the primary's connectors where its region answers", cfg.Cloud.StandbyRegion)
+	if cfg.Cloud.LoadBalancer {
+		e.Standby.Recovery += "; Cloudflare's load balancers switched to its pools"
+	}
 	e.Assumptions = append(e.Assumptions, fmt.Sprintf("two regions: the SLAs' downtime comes as outages of %g h each, a failover takes %g minutes, and the regions fail independently", regionOutageHours, failover))
 }

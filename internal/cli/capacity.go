@@ -94,7 +94,7 @@ func runCapacity(io IO, o *CapacityOptions) error {
 	if sb := e.Standby; sb != nil {
 		fmt.Fprintf(io.Out, "data also in %s: losing %s loses %s; back by %s\n", sb.Region, in.Config.Cloud.Region, sb.DataLost, sb.Recovery)
 		if sb.FailoverMinutesForSeed > 0 && sb.FailoverMinutesForSeed < sb.FailoverMinutes {
-			fmt.Fprintf(io.Out, "to reach the seed's uptime: a failover within %.0f minutes of an outage, not %.0f (traffic moved by health checks, not by an operator)\n", sb.FailoverMinutesForSeed, sb.FailoverMinutes)
+			fmt.Fprintf(io.Out, "to reach the seed's uptime: a failover within %.0f minutes of an outage, not %.0f (a promotion decided by health checks, not by an operator)\n", sb.FailoverMinutesForSeed, sb.FailoverMinutes)
 		}
 	}
 	if r := e.Reach; r != nil {
