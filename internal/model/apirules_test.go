@@ -184,6 +184,11 @@ func TestCloudFirstUpBlockers(t *testing.T) {
 			"nextflow:cloud.nodeMax", []string{"80 vCPUs of Standard", "10 x c6i.2xlarge"}},
 		{"the standby cluster's GPU quota, in its region", map[string]string{"cloud": `{"gpuMax": 6, "standbyRegion": "ap-southeast-1", "standbyCluster": true}`}, LoadOptions{Today: today}, Warning,
 			"nextflow:cloud.gpuMax", []string{"24 vCPUs of G and VT", "in ap-southeast-1", "--region ap-southeast-1"}},
+		{"the load balancers' pools against the account's limit", map[string]string{
+			"cloud":    `{"standbyRegion": "ap-southeast-1", "standbyCluster": true, "loadBalancer": true}`,
+			"tunnel":   `{"mode": "managed", "hostname": "crm.nextflow.example", "accountId": "0123456789abcdef0123456789abcdef", "zoneId": "0123456789abcdef0123456789abcdef"}`,
+			"services": `[{"name": "s1", "image": "nginx:1.27", "port": 8080, "public": {"hostname": "s1.nextflow.example"}, "health": {"http": "/healthz"}},{"name": "s2", "image": "nginx:1.27", "port": 8080, "public": {"hostname": "s2.nextflow.example"}, "health": {"http": "/healthz"}},{"name": "s3", "image": "nginx:1.27", "port": 8080, "public": {"hostname": "s3.nextflow.example"}, "health": {"http": "/healthz"}},{"name": "s4", "image": "nginx:1.27", "port": 8080, "public": {"hostname": "s4.nextflow.example"}, "health": {"http": "/healthz"}},{"name": "s5", "image": "nginx:1.27", "port": 8080, "public": {"hostname": "s5.nextflow.example"}, "health": {"http": "/healthz"}}]`}, LoadOptions{Today: today}, Warning,
+			"nextflow:cloud.loadBalancer", []string{"6 public hostnames take 12 pools", "of the account's 20"}},
 		{"no tunnel on the cloud", map[string]string{"tunnel": `{"mode": "none"}`}, LoadOptions{Today: today}, Error,
 			"nextflow:tunnel.mode", []string{"no other entry"}},
 		{"a private API for up", map[string]string{"cloud": `{"publicAccessCidrs": []}`}, LoadOptions{Today: today, RequireSecrets: true}, Error,

@@ -375,6 +375,10 @@ func checkStandby(c *Config, ds *Diagnostics) {
 // Regions API: developers.cloudflare.com/load-balancing/reference/region-mapping-api).
 var CloudflareRegions = []string{"WNAM", "ENAM", "WEU", "EEU", "NSAM", "SSAM", "OC", "ME", "NAF", "SAF", "SAS", "SEAS", "NEAS"}
 
+// lbPoolsBelowEnterprise is how many pools a Cloudflare account holds below
+// an Enterprise plan (developers.cloudflare.com/load-balancing/reference/limitations).
+const lbPoolsBelowEnterprise = 20
+
 // checkLoadBalancer: a load balancer needs the second region's tunnel
 // (a standby cluster) and nfx's tunnel (managed mode); its check region is
 // one of Cloudflare's.
@@ -392,6 +396,19 @@ func checkLoadBalancer(c *Config, ds *Diagnostics) {
 	}
 	if c.Tunnel.Mode != TunnelManaged {
 		ds.Errorf(key, "set tunnel.mode to managed (nfx makes both regions' tunnels and the load balancer), or set cloud.loadBalancer to false", "the load balancer's pools are tunnels nfx makes, and tunnel.mode is %q", c.Tunnel.Mode)
+	}
+	// Below an Enterprise plan an account holds 20 pools (Cloudflare's
+	// Load Balancing limitations), shared by every stack in it; each
+	// public hostname takes two here.
+	hosts := 1
+	for _, s := range c.Services {
+		if s.Public != nil && s.Public.Hostname != "" {
+			hosts++
+		}
+	}
+	if pools := 2 * hosts; pools > lbPoolsBelowEnterprise/2 {
+		ds.Warnf(key, "check the account's Load Balancing limits (20 pools below an Enterprise plan, for every stack in it) before nfx up",
+			"%d public hostnames take %d pools, both regions', of the account's %d below an Enterprise plan", hosts, pools, lbPoolsBelowEnterprise)
 	}
 	// A monitor asks each public hostname for a 2xx, redirects not
 	// followed: a service without an HTTP check would be asked for "/",
