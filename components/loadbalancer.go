@@ -77,13 +77,13 @@ type TunnelLoadBalancer struct {
 
 // Validate checks the args before anything is registered.
 func (a *TunnelLoadBalancerArgs) Validate() error {
-	switch {
-	case a == nil:
+	if a == nil {
 		return fmt.Errorf("args are required")
-	case !cfID.MatchString(a.AccountID):
-		return fmt.Errorf("account ID %q is not a Cloudflare ID", a.AccountID)
-	case !cfID.MatchString(a.ZoneID):
-		return fmt.Errorf("zone ID %q is not a Cloudflare ID", a.ZoneID)
+	}
+	if err := checkIDs(a.AccountID, a.ZoneID); err != nil {
+		return err
+	}
+	switch {
 	case len(a.Origins) < 2:
 		return fmt.Errorf("a load balancer in front of regions needs two origins, not %d", len(a.Origins))
 	case a.Serving < 0 || a.Serving >= len(a.Origins):

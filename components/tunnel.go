@@ -69,19 +69,30 @@ type Route struct {
 
 var cfID = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
+// checkIDs checks a Cloudflare account's and zone's IDs.
+func checkIDs(account, zone string) error {
+	switch {
+	case !cfID.MatchString(account):
+		return fmt.Errorf("account ID %q is not a Cloudflare ID", account)
+	case !cfID.MatchString(zone):
+		return fmt.Errorf("zone ID %q is not a Cloudflare ID", zone)
+	}
+	return nil
+}
+
 // TunnelName is the name a stack's new tunnel gets in its Cloudflare
 // account.
 func TunnelName(component, stack string) string { return component + "-" + stack }
 
 // Validate checks the args before anything is registered.
 func (a *ManagedTunnelArgs) Validate() error {
-	switch {
-	case a == nil:
+	if a == nil {
 		return fmt.Errorf("args are required")
-	case !cfID.MatchString(a.AccountID):
-		return fmt.Errorf("account ID %q is not a Cloudflare ID", a.AccountID)
-	case !cfID.MatchString(a.ZoneID):
-		return fmt.Errorf("zone ID %q is not a Cloudflare ID", a.ZoneID)
+	}
+	if err := checkIDs(a.AccountID, a.ZoneID); err != nil {
+		return err
+	}
+	switch {
 	case len(a.Routes) == 0:
 		return fmt.Errorf("at least one route is required")
 	}
