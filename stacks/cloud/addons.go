@@ -16,7 +16,7 @@ import (
 // testdata/charts, and every value nfx passes is checked against them.
 const (
 	DevicePluginChartVersion = "0.17.0"
-	AutoscalerChartVersion   = "9.43.2"
+	AutoscalerChartVersion   = "9.59.0"
 )
 
 func (k *k8s) addons(c *model.Config, cl *cluster) error {

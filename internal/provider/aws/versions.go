@@ -95,7 +95,7 @@ var RDSMinorFloor = map[string]struct {
 
 // ClusterAutoscalerSource is where ClusterAutoscalerTags come from.
 const ClusterAutoscalerSource = "kubernetes/autoscaler: charts 9.54.0 to 9.59.0 ship image.tag v1.35.0 (appVersion 1.35.0); " +
-	"its README asks for the autoscaler minor of the control plane's; the pinned chart 9.43.2 ships 1.31.0"
+	"its README asks for the autoscaler minor of the control plane's; nfx pins chart 9.59.0"
 
 // ClusterAutoscalerTags are the Cluster Autoscaler images nfx runs, by the
 // cluster's Kubernetes minor version.
