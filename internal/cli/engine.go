@@ -28,6 +28,11 @@ func NewCmdEngine(io IO, verb string) *cobra.Command {
   nfx %[1]s --stage laptop --backend file:///srv/pulumi-state`, verb),
 		Args: cobra.NoArgs,
 	}
+	if verb == "preview" || verb == "up" {
+		cmd.Long = short + ".\n\nOn the cloud stage a preview and an up read the stack's resources from their APIs first\n" +
+			"(as pulumi's --refresh does): the autoscaler's node counts and a failover's changes are kept, not\n" +
+			"the values stored at the last up."
+	}
 	o.add(cmd)
 	cmd.Flags().StringVar(&o.Backend, "backend", "", "a Pulumi backend URL (default file://<project>/.nfx/state)")
 	return viaPulumi(cmd, io, "engine", o)

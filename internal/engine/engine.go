@@ -85,6 +85,41 @@ func (o *Options) configFileOption() string {
 	return o.ConfigFile
 }
 
+// refresh says whether a preview and an up read the stack's resources from
+// their provider first (pulumi up --refresh). A provider-hosted stage's
+// state drifts by design: the Cluster Autoscaler sets its node groups'
+// desired sizes, and nfx failover promotes a database and moves names.
+// Without a refresh, an up that changes a node group's minimum or maximum
+// sends back the desired size stored at the last up (ignoreChanges keeps
+// the stored input), which scales a grown group down or is refused below
+// the new minimum; a refresh stores the live one. The Terraform bridge
+// refreshes only inputs already present, so nothing else is added.
+func (o *Options) refresh() bool {
+	return model.Profiles[o.Stage].Hosting == model.Provider
+}
+
+func (o *Options) upOptions() []optup.Option {
+	opts := []optup.Option{optup.ProgressStreams(o.Stdout), optup.ErrorProgressStreams(o.Stderr)}
+	if f := o.configFileOption(); f != "" {
+		opts = append(opts, optup.ConfigFile(f))
+	}
+	if o.refresh() {
+		opts = append(opts, optup.Refresh())
+	}
+	return opts
+}
+
+func (o *Options) previewOptions() []optpreview.Option {
+	opts := []optpreview.Option{optpreview.ProgressStreams(o.Stdout), optpreview.ErrorProgressStreams(o.Stderr), optpreview.Diff()}
+	if f := o.configFileOption(); f != "" {
+		opts = append(opts, optpreview.ConfigFile(f))
+	}
+	if o.refresh() {
+		opts = append(opts, optpreview.Refresh())
+	}
+	return opts
+}
+
 // PulumiCLI finds the Pulumi CLI: `pulumi` on PATH, else the pinned build
 // at <ProjectDir>/bin/pulumi. When neither exists it builds the pinned one
 // from the Go module proxy with the project's scripts/build-pulumi.sh (a
@@ -368,12 +403,7 @@ func PreviewSteps(ctx context.Context, o Options) (ch Changes, steps []Step, err
 			}
 		}
 	}()
-	opts := []optpreview.Option{optpreview.ProgressStreams(o.Stdout), optpreview.ErrorProgressStreams(o.Stderr), optpreview.Diff(),
-		optpreview.EventStreams(events)}
-	if f := o.configFileOption(); f != "" {
-		opts = append(opts, optpreview.ConfigFile(f))
-	}
-	res, err := st.Preview(ctx, opts...)
+	res, err := st.Preview(ctx, append(o.previewOptions(), optpreview.EventStreams(events))...)
 	if err != nil {
 		// The event stream may never have started: do not wait for it.
 		return nil, nil, fmt.Errorf("preview %s: %w", o.Stack, err)
@@ -403,11 +433,7 @@ func Up(ctx context.Context, o Options) (ch Changes, err error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := []optup.Option{optup.ProgressStreams(o.Stdout), optup.ErrorProgressStreams(o.Stderr)}
-	if f := o.configFileOption(); f != "" {
-		opts = append(opts, optup.ConfigFile(f))
-	}
-	res, err := st.Up(ctx, opts...)
+	res, err := st.Up(ctx, o.upOptions()...)
 	if err != nil {
 		return nil, fmt.Errorf("up %s: %w", o.Stack, err)
 	}

@@ -7,6 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+
+	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/testutil"
 )
 
@@ -47,5 +51,39 @@ func TestPulumiCLIBuildsThePinnedOneWhenMissing(t *testing.T) {
 	empty := t.TempDir()
 	if _, _, err := PulumiCLI(empty, &progress); err == nil || !strings.Contains(err.Error(), "build-pulumi.sh") {
 		t.Errorf("no CLI and no script: %v", err)
+	}
+}
+
+// A provider-hosted stage reads its resources before a preview or an up
+// (pulumi's --refresh): the autoscaler's desired sizes and a failover's
+// changes are then what an up keeps, not the values stored at the last up.
+// A self-hosted stage has nothing that drifts and is not slowed by it.
+func TestRefreshOnTheProviderHostedStage(t *testing.T) {
+	for _, tc := range []struct {
+		stage   model.Stage
+		stack   string
+		refresh bool
+	}{
+		{model.Cloud, "", true},
+		{model.Cloud, "cloud-staging", true},
+		{model.Laptop, "", false},
+		{model.Server, "server-staging", false},
+	} {
+		o := Options{ProjectDir: t.TempDir(), Stage: tc.stage, Stack: tc.stack, ConfigFile: "/elsewhere/Pulumi.yaml"}
+		o.defaults()
+		var up optup.Options
+		for _, opt := range o.upOptions() {
+			opt.ApplyOption(&up)
+		}
+		var pre optpreview.Options
+		for _, opt := range o.previewOptions() {
+			opt.ApplyOption(&pre)
+		}
+		if up.Refresh != tc.refresh || pre.Refresh != tc.refresh {
+			t.Errorf("%s %q: up refreshes %v, preview %v; want %v", tc.stage, tc.stack, up.Refresh, pre.Refresh, tc.refresh)
+		}
+		if up.ConfigFile != o.ConfigFile || pre.ConfigFile != o.ConfigFile || !pre.Diff {
+			t.Errorf("%s: the other options are lost: up %+v, preview %+v", tc.stage, up, pre)
+		}
 	}
 }
