@@ -14,7 +14,14 @@ const (
 	cfMonitorType = "cloudflare:index/loadBalancerMonitor:LoadBalancerMonitor"
 	cfPoolType    = "cloudflare:index/loadBalancerPool:LoadBalancerPool"
 	cfLBType      = "cloudflare:index/loadBalancer:LoadBalancer"
+	cfAlertType   = "cloudflare:index/notificationPolicy:NotificationPolicy"
 )
+
+// PoolHealthAlert is the Cloudflare notification a pool's change of health
+// sends (the alerting API's alert_type, with its filters pool_id,
+// new_health and event_source, as Cloudflare's Load Balancing guide sets
+// them).
+const PoolHealthAlert = "load_balancing_health_alert"
 
 // TunnelLoadBalancerType is the type token of the load balancers nfx puts
 // in front of a stage's regions.
@@ -52,6 +59,10 @@ type TunnelLoadBalancerArgs struct {
 	// CheckRegion is the Cloudflare region the monitors check from
 	// (WNAM ... NEAS).
 	CheckRegion string
+	// AlertEmail, if set, is sent Cloudflare's notification when any of
+	// the pools turns unhealthy or healthy again: without it, a standby
+	// whose path broke is found out only by the failover that needs it.
+	AlertEmail string
 }
 
 // TunnelLoadBalancer is Cloudflare Load Balancing in front of a stage's
@@ -90,6 +101,8 @@ func (a *TunnelLoadBalancerArgs) Validate() error {
 		return fmt.Errorf("serving origin %d is not one of the %d", a.Serving, len(a.Origins))
 	case a.CheckRegion == "":
 		return fmt.Errorf("a check region is required (below an Enterprise plan a pool names its check regions)")
+	case a.AlertEmail != "" && (strings.Count(a.AlertEmail, "@") != 1 || strings.ContainsAny(a.AlertEmail, " \t\r\n\"'<>,;")):
+		return fmt.Errorf("the alert e-mail is not an address: use one address, such as ops@example.com")
 	}
 	for _, o := range a.Origins {
 		if o.Tunnel == nil || o.Pool == nil || o.Region == "" {
@@ -112,6 +125,7 @@ func NewTunnelLoadBalancer(ctx *pulumi.Context, name string, args *TunnelLoadBal
 		return nil, fmt.Errorf("load balancer %s: %w", name, err)
 	}
 	cf, child := pulumi.Version(cloudflareVersion), pulumi.Parent(lb)
+	var allPools pulumi.StringArray
 	for _, r := range args.Origins[0].Tunnel.Routes {
 		host := r.Hostname
 		slug := strings.ReplaceAll(host, ".", "-")
@@ -157,6 +171,7 @@ func NewTunnelLoadBalancer(ctx *pulumi.Context, name string, args *TunnelLoadBal
 				return nil, fmt.Errorf("load balancer %s: pool %s %s: %w", name, o.Region, host, err)
 			}
 			pools[i] = pool.ID()
+			allPools = append(allPools, pool.ID().ToStringOutput())
 		}
 		serving := pools[args.Serving].ToStringOutput()
 		err = ctx.RegisterResource(cfLBType, name+"-"+slug, pulumi.Map{
@@ -170,6 +185,25 @@ func NewTunnelLoadBalancer(ctx *pulumi.Context, name string, args *TunnelLoadBal
 		}, &cfResource{}, cf, child, pulumi.IgnoreChanges([]string{"defaultPoolIds", "fallbackPoolId"}))
 		if err != nil {
 			return nil, fmt.Errorf("load balancer %s: %s: %w", name, host, err)
+		}
+	}
+	if args.AlertEmail != "" {
+		err := ctx.RegisterResource(cfAlertType, name+"-health-alert", pulumi.Map{
+			"accountId": pulumi.String(args.AccountID),
+			"name":      pulumi.String("NextFlow " + name + ": a region's pool changed health"),
+			"description": pulumi.String("A pool of the load balancers in front of NextFlow's regions turned unhealthy " +
+				"(the standby's cannot take a failover; the serving one's visitors are failing) or healthy again; managed by nfx"),
+			"alertType":         pulumi.String(PoolHealthAlert),
+			"enabled":           pulumi.Bool(true),
+			"emailIntegrations": pulumi.Array{pulumi.Map{"id": pulumi.String(args.AlertEmail)}},
+			"filters": pulumi.Map{
+				"poolIds":      allPools,
+				"newHealths":   pulumi.StringArray{pulumi.String("Unhealthy"), pulumi.String("Healthy")},
+				"eventSources": pulumi.StringArray{pulumi.String("pool")},
+			},
+		}, &cfResource{}, cf, child)
+		if err != nil {
+			return nil, fmt.Errorf("load balancer %s: health alert: %w", name, err)
 		}
 	}
 	if err := ctx.RegisterResourceOutputs(lb, pulumi.Map{}); err != nil {

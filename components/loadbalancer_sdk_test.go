@@ -45,7 +45,7 @@ func TestLoadBalancerRegistersAsTheSDK(t *testing.T) {
 			}
 			var lb []*pulumirpc.RegisterResourceRequest
 			for _, q := range r.reqs {
-				if strings.HasPrefix(q.Type, "cloudflare:index/loadBalancer") {
+				if strings.HasPrefix(q.Type, "cloudflare:index/loadBalancer") || strings.HasPrefix(q.Type, "cloudflare:index/notificationPolicy") {
 					lb = append(lb, q)
 				}
 			}
@@ -60,7 +60,7 @@ func TestLoadBalancerRegistersAsTheSDK(t *testing.T) {
 				return err
 			}
 			_, err = components.NewTunnelLoadBalancer(ctx, "lb", &components.TunnelLoadBalancerArgs{
-				AccountID: acct, ZoneID: zone, Origins: o, Serving: serving, CheckRegion: "SEAS"})
+				AccountID: acct, ZoneID: zone, Origins: o, Serving: serving, CheckRegion: "SEAS", AlertEmail: "ops@example.com"})
 			return err
 		})
 		want := record(func(ctx *pulumi.Context) error {
@@ -68,11 +68,11 @@ func TestLoadBalancerRegistersAsTheSDK(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			return sdkLoadBalancer(ctx, "lb", acct, zone, o, serving, "SEAS")
+			return sdkLoadBalancer(ctx, "lb", acct, zone, o, serving, "SEAS", "ops@example.com")
 		})
-		// Per hostname a monitor, two pools and a balancer.
-		if len(got) != 8 || len(want) != 8 {
-			t.Fatalf("serving %d: registered %d and %d load balancing resources, want 8", serving, len(got), len(want))
+		// Per hostname a monitor, two pools and a balancer; one alert on them all.
+		if len(got) != 9 || len(want) != 9 {
+			t.Fatalf("serving %d: registered %d and %d load balancing resources, want 9", serving, len(got), len(want))
 		}
 		for i := range want {
 			if !proto.Equal(got[i], want[i]) {
@@ -84,12 +84,13 @@ func TestLoadBalancerRegistersAsTheSDK(t *testing.T) {
 }
 
 // sdkLoadBalancer is the load balancer as the provider's SDK builds it.
-func sdkLoadBalancer(ctx *pulumi.Context, name, acct, zone string, origins []components.TunnelOrigin, serving int, region string) error {
+func sdkLoadBalancer(ctx *pulumi.Context, name, acct, zone string, origins []components.TunnelOrigin, serving int, region, email string) error {
 	parent := &struct{ pulumi.ResourceState }{}
 	if err := ctx.RegisterComponentResource(components.TunnelLoadBalancerType, name, parent); err != nil {
 		return err
 	}
 	child := pulumi.Parent(parent)
+	var all pulumi.StringArray
 	for _, r := range origins[0].Tunnel.Routes {
 		slug := strings.ReplaceAll(r.Hostname, ".", "-")
 		path := r.HealthPath
@@ -123,6 +124,7 @@ func sdkLoadBalancer(ctx *pulumi.Context, name, acct, zone string, origins []com
 				return err
 			}
 			ids = append(ids, p.ID())
+			all = append(all, p.ID().ToStringOutput())
 		}
 		s := ids[serving].ToStringOutput()
 		if _, err := cloudflare.NewLoadBalancer(ctx, name+"-"+slug, &cloudflare.LoadBalancerArgs{
@@ -133,5 +135,18 @@ func sdkLoadBalancer(ctx *pulumi.Context, name, acct, zone string, origins []com
 			return err
 		}
 	}
-	return nil
+	// Cloudflare's Load Balancing guide: alert_type load_balancing_health_alert,
+	// filters pool_id, new_health (Unhealthy, Healthy) and event_source.
+	_, err := cloudflare.NewNotificationPolicy(ctx, name+"-health-alert", &cloudflare.NotificationPolicyArgs{
+		AccountId: pulumi.String(acct), Name: pulumi.String("NextFlow " + name + ": a region's pool changed health"),
+		Description: pulumi.String("A pool of the load balancers in front of NextFlow's regions turned unhealthy " +
+			"(the standby's cannot take a failover; the serving one's visitors are failing) or healthy again; managed by nfx"),
+		AlertType: pulumi.String("load_balancing_health_alert"), Enabled: pulumi.Bool(true),
+		EmailIntegrations: cloudflare.NotificationPolicyEmailIntegrationArray{cloudflare.NotificationPolicyEmailIntegrationArgs{Id: pulumi.String(email)}},
+		Filters: cloudflare.NotificationPolicyFiltersArgs{
+			PoolIds: all, NewHealths: pulumi.StringArray{pulumi.String("Unhealthy"), pulumi.String("Healthy")},
+			EventSources: pulumi.StringArray{pulumi.String("pool")},
+		},
+	}, child)
+	return err
 }

@@ -361,8 +361,11 @@ func (e *Estimate) aws(cfg *model.Config, p *plan.Plan) error {
 				continue
 			}
 			why := "not in nfx's price table"
-			if strings.HasPrefix(r.Type, "cloudflare:index/loadBalancer") {
+			switch {
+			case strings.HasPrefix(r.Type, "cloudflare:index/loadBalancer"):
 				why = unpricedLoadBalancing
+			case r.Type == "cloudflare:index/notificationPolicy:NotificationPolicy":
+				why = "a Cloudflare notification of the load balancers' pools' health, a feature of the account: nfx has no price for it"
 			}
 			e.Unpriced = append(e.Unpriced, Unpriced{r.Type, r.Name, why})
 		}

@@ -410,6 +410,10 @@ func checkLoadBalancer(c *Config, ds *Diagnostics) {
 		ds.Warnf(key, "check the account's Load Balancing limits (20 pools below an Enterprise plan, for every stack in it) before nfx up",
 			"%d public hostnames take %d pools, both regions', of the account's %d below an Enterprise plan", hosts, pools, lbPoolsBelowEnterprise)
 	}
+	if cc.AlarmEmail == "" {
+		ds.Warnf(FullKey("cloud.alarmEmail"), "set it to the address that answers for the stage: it also gets Cloudflare's notice of a pool's health",
+			"no one is told when a region's pool turns unhealthy: a standby whose path broke is found out by the failover that needs it")
+	}
 	// A monitor asks each public hostname for a 2xx, redirects not
 	// followed: a service without an HTTP check would be asked for "/",
 	// which a web app commonly redirects to its sign-in page, and its

@@ -47,7 +47,7 @@ func (rz *realisation) edge(site *standbySite, primary *components.ManagedTunnel
 			{Region: cfg.Cloud.Region, Tunnel: primary, Pool: pool(cfg.Cloud.Region)},
 			{Region: cfg.Cloud.StandbyRegion, Tunnel: standby, Pool: pool(cfg.Cloud.StandbyRegion)},
 		},
-		Serving: serving, CheckRegion: cfg.Cloud.HealthCheckRegion,
+		Serving: serving, CheckRegion: cfg.Cloud.HealthCheckRegion, AlertEmail: cfg.Cloud.AlarmEmail,
 	}, parent); err != nil {
 		return nil, nil, err
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/offline"
+	"github.com/nextflow-crm/nfx/internal/testutil"
 	"github.com/nextflow-crm/nfx/stacks/cloud"
 )
 
@@ -162,5 +163,65 @@ func TestLoadBalancerConfigErrors(t *testing.T) {
 				t.Fatalf("got %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// With cloud.alarmEmail, Cloudflare tells that address when any pool of
+// the balancers, either region's, turns unhealthy or healthy again (what
+// shows a standby whose path broke before a failover needs it); without
+// one, validation warns that no one is told.
+func TestLoadBalancerHealthAlert(t *testing.T) {
+	v := lbValues(false)
+	v["cloud"] = strings.Replace(v["cloud"], `"loadBalancer":true`, `"loadBalancer":true,"alarmEmail":"ops@nextflow.example"`, 1)
+	v["services"], v["secrets"] = testutil.ServicesConfig, testutil.ServicesSecrets
+	res, err := offline.RunWith(model.Cloud, raw(v), &offline.Recorder{IDs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pools []any
+	var alerts []map[string]any
+	for _, r := range res.Plan.Resources {
+		switch r.Type {
+		case "cloudflare:index/loadBalancerPool:LoadBalancerPool":
+			pools = append(pools, r.Name)
+		case "cloudflare:index/notificationPolicy:NotificationPolicy":
+			alerts = append(alerts, r.Inputs)
+		}
+	}
+	if len(alerts) != 1 {
+		t.Fatalf("%d health alerts, want 1", len(alerts))
+	}
+	a := alerts[0]
+	f, _ := a["filters"].(map[string]any)
+	got, _ := f["poolIds"].([]any)
+	slices.SortFunc(got, func(x, y any) int { return strings.Compare(x.(string), y.(string)) })
+	slices.SortFunc(pools, func(x, y any) int { return strings.Compare(x.(string), y.(string)) })
+	if len(pools) != 4 || !slices.Equal(got, pools) {
+		t.Errorf("the alert watches pools %v, want every pool %v", got, pools)
+	}
+	if a["alertType"] != "load_balancing_health_alert" || a["enabled"] != true ||
+		!slices.Equal(f["newHealths"].([]any), []any{"Unhealthy", "Healthy"}) || !slices.Equal(f["eventSources"].([]any), []any{"pool"}) {
+		t.Errorf("alert %v", a)
+	}
+	if m := a["emailIntegrations"].([]any); len(m) != 1 || m[0].(map[string]any)["id"] != "ops@nextflow.example" {
+		t.Errorf("the alert goes to %v", m)
+	}
+	// No address: no alert, and a warning under cloud.alarmEmail.
+	res, err = offline.RunWith(model.Cloud, raw(lbValues(false)), &offline.Recorder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res.Plan.Resources {
+		if r.Type == "cloudflare:index/notificationPolicy:NotificationPolicy" {
+			t.Errorf("an alert without an address: %v", r.Inputs)
+		}
+	}
+	_, ds := model.Load("cloud", raw(lbValues(false)), model.LoadOptions{})
+	warned := false
+	for _, d := range ds.Warnings() {
+		warned = warned || d.Path == "nextflow:cloud.alarmEmail"
+	}
+	if !warned {
+		t.Errorf("no warning that no one hears of a pool's health: %v", ds)
 	}
 }
