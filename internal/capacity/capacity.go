@@ -11,6 +11,7 @@ package capacity
 import (
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/nextflow-crm/nfx/internal/model"
 )
@@ -59,6 +60,8 @@ type Estimate struct {
 	// capacity.aiPerUser.
 	EnginesFor  float64  `json:"enginesForRequestsPerSecond,omitempty"`
 	Assumptions []string `json:"assumptions"`
+
+	measured Measured
 }
 
 // AI is the AI side of the estimate.
@@ -119,6 +122,21 @@ type Standby struct {
 	// failover time at which the uptime would reach the seed's.
 	FailoverMinutes        float64 `json:"failoverMinutes,omitempty"`
 	FailoverMinutesForSeed float64 `json:"failoverMinutesForSeed,omitempty"`
+	// PromoteMeasured names the rehearsal whose measured promotion the
+	// failover's time counts instead of the assumed one (Measured).
+	PromoteMeasured string `json:"promoteMeasured,omitempty"`
+}
+
+// Measured are figures measured on the stack itself, which take the place
+// of the model's assumptions where they are given.
+type Measured struct {
+	// Promote is how long the standby's database took to become the
+	// writer by its names, as nfx failover --rehearse measures it (a
+	// replica of the standby promoted as a failover promotes it, plus the
+	// names' TTL); zero for none.
+	Promote time.Duration
+	// PromoteSource names the measurement, for the figures that use it.
+	PromoteSource string
 }
 
 // Outage is one cause of downtime.
@@ -161,13 +179,22 @@ type Reach struct {
 // hoursPerMonth is the mean month, 365.25 × 24 / 12.
 const hoursPerMonth = 730.5
 
-// Compute estimates a loaded stage.
+// Compute estimates a loaded stage on the model's assumptions.
 func Compute(cfg *model.Config) (*Estimate, error) {
+	return ComputeMeasured(cfg, Measured{})
+}
+
+// ComputeMeasured estimates a loaded stage, with the figures measured on
+// it in place of the assumptions they replace.
+func ComputeMeasured(cfg *model.Config, m Measured) (*Estimate, error) {
+	if m.Promote < 0 || m.Promote > 24*time.Hour {
+		return nil, fmt.Errorf("a measured promotion of %s is not one: it is taken from the ledger's rehearsals, 0 to 24 h", m.Promote)
+	}
 	w := cfg.Capacity
 	if _, err := model.ProfileOf(cfg.Stage); err != nil {
 		return nil, err
 	}
-	e := &Estimate{Stage: string(cfg.Stage)}
+	e := &Estimate{Stage: string(cfg.Stage), measured: m}
 	if err := e.ai(cfg); err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/provider/aws"
@@ -330,5 +331,35 @@ func TestTwoRegionsUptime(t *testing.T) {
 	lbWant := outages*lbFailover/60 + down*down*hoursPerMonth
 	if lb.Standby == nil || lb.Standby.FailoverMinutes != lbFailover || math.Abs(lb.DowntimeHoursPerMonth-lbWant) > 1e-9 || lb.UptimePercent <= two.UptimePercent {
 		t.Errorf("load balanced: %+v, %v h down (want %v), %v %% against %v %%", lb.Standby, lb.DowntimeHoursPerMonth, lbWant, lb.UptimePercent, two.UptimePercent)
+	}
+	// A rehearsal's measured promotion takes the assumed 10 minutes'
+	// place: 5m30s makes the balanced failover 16.5 minutes, within the
+	// 17 the seed's 99.99 % allows.
+	lbCfg := load(t, model.Cloud, map[string]string{
+		"cloud":  `{"standbyRegion": "ap-southeast-1", "standbyCluster": true, "loadBalancer": true}`,
+		"tunnel": `{"mode": "managed", "hostname": "crm.nextflow.example", "accountId": "0123456789abcdef0123456789abcdef", "zoneId": "0123456789abcdef0123456789abcdef"}`})
+	src := "the rehearsal of 2026-12-01T03:00:00Z (ledger entry 7)"
+	fast, err := ComputeMeasured(lbCfg, Measured{Promote: 5*time.Minute + 30*time.Second, PromoteSource: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fastFailover := failoverDetectMinutes + 5.5 + failoverSwitchMinutes
+	if fast.Standby.FailoverMinutes != fastFailover || fast.Standby.PromoteMeasured != src || !strings.Contains(fast.Uptime[0].Detail, src) {
+		t.Errorf("measured: %+v, %q", fast.Standby, fast.Uptime[0].Detail)
+	}
+	for _, c := range fast.Seed {
+		if c.Metric == "uptime (%)" && (!c.Within || c.Estimate < 99.99) {
+			t.Errorf("a %v-minute failover gives %v %%, want the seed's %v", fastFailover, c.Estimate, c.Seed)
+		}
+	}
+	// A slow one counts as slow: the model does not keep the assumption.
+	slow, err := ComputeMeasured(lbCfg, Measured{Promote: 42 * time.Minute, PromoteSource: src})
+	if err != nil || slow.Standby.FailoverMinutes != failoverDetectMinutes+42+failoverSwitchMinutes || slow.UptimePercent >= lb.UptimePercent {
+		t.Errorf("a 42-minute promotion: %+v, %v %% (err %v)", slow.Standby, slow.UptimePercent, err)
+	}
+	for _, bad := range []time.Duration{-time.Second, 25 * time.Hour} {
+		if _, err := ComputeMeasured(lbCfg, Measured{Promote: bad, PromoteSource: src}); err == nil {
+			t.Errorf("a measured promotion of %s is taken", bad)
+		}
 	}
 }

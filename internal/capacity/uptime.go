@@ -2,6 +2,7 @@ package capacity
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/provider/aws"
@@ -174,12 +175,18 @@ func (e *Estimate) twoRegions(cfg *model.Config, down float64) {
 	if cfg.Cloud.LoadBalancer {
 		serve, serving = failoverSwitchMinutes, "to switch Cloudflare's load balancers to its pools (its connectors run already)"
 	}
-	failover := failoverDetectMinutes + failoverPromoteMinutes + serve
+	promote, promoting := failoverPromoteMinutes, "to promote (nfx failover --unplanned; assumed: nfx failover --rehearse measures it)"
+	if m := e.measured; m.Promote > 0 {
+		promote = math.Round(m.Promote.Minutes()*10) / 10
+		promoting = "to promote and move the names, as " + m.PromoteSource + " measured"
+		e.Standby.PromoteMeasured = m.PromoteSource
+	}
+	failover := failoverDetectMinutes + promote + serve
 	both := down * down * hoursPerMonth
 	e.Uptime = []Outage{
 		outage("the primary region's parts fail (their SLAs in series)", outages, min(failover/60, regionOutageHours),
-			fmt.Sprintf("%.3f %% down, as outages of %g h; %s takes over after the failover: %g min to page and decide, %g to promote (nfx failover --unplanned), %g %s",
-				down*100, regionOutageHours, cfg.Cloud.StandbyRegion, failoverDetectMinutes, failoverPromoteMinutes, serve, serving)),
+			fmt.Sprintf("%.3f %% down, as outages of %g h; %s takes over after the failover: %g min to page and decide, %g %s, %g %s",
+				down*100, regionOutageHours, cfg.Cloud.StandbyRegion, failoverDetectMinutes, promote, promoting, serve, serving)),
 		{Cause: "both regions down at once", DowntimeHours: both, Detail: fmt.Sprintf("each %.3f %% down, independently", down*100)},
 	}
 	e.DowntimeHoursPerMonth = 0

@@ -1,19 +1,23 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/nextflow-crm/nfx/internal/capacity"
 	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/internal/promote"
 )
 
 // CapacityOptions are the flags of `nfx capacity`.
 type CapacityOptions struct {
 	stackFlags
-	JSON bool
+	JSON    bool
+	Backend string
 }
 
 // NewCmdCapacity builds `nfx capacity`.
@@ -29,7 +33,40 @@ func NewCmdCapacity(io IO) *cobra.Command {
 	}
 	o.add(cmd)
 	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the estimate as JSON")
+	cmd.Flags().StringVar(&o.Backend, "backend", "", "the Pulumi backend whose ledger holds the stack's failover rehearsals (default file://<project>/.nfx/state)")
 	return cmd
+}
+
+// measured reads the stack's latest failover rehearsal from the ledger,
+// for a stage with a second region's cluster: its measured promotion
+// takes the assumed one's place. The ledger is only read. One that
+// cannot be read or does not verify is said, and the assumption kept.
+func measured(ctx context.Context, io IO, o *CapacityOptions, in *stackInput) capacity.Measured {
+	if !in.Config.Cloud.StandbyCluster || model.Profiles[in.Config.Stage].Hosting != model.Provider {
+		return capacity.Measured{}
+	}
+	b, err := openBackend(ctx, in.ProjectDir, o.Backend)
+	if err != nil {
+		fmt.Fprintf(io.Err, "nfx capacity: %v; the failover's promotion is the model's assumption\n", err)
+		return capacity.Measured{}
+	}
+	defer b.Close()
+	entries, err := b.Ledger.Entries()
+	if err != nil {
+		fmt.Fprintf(io.Err, "nfx capacity: the ledger at %s cannot be read (%v); the failover's promotion is the model's assumption\n", b.Ledger.Name(), err)
+		return capacity.Measured{}
+	}
+	r := promote.LastRehearsal(entries, in.Stack)
+	if r == nil {
+		return capacity.Measured{}
+	}
+	src := fmt.Sprintf("the rehearsal of %s (ledger entry %d)", r.Time.UTC().Format(time.RFC3339), r.Seq)
+	d := time.Duration(r.Figures[promote.FigureRTO] * float64(time.Second))
+	if d <= 0 || d > 24*time.Hour {
+		fmt.Fprintf(io.Err, "nfx capacity: %s recorded an RTO of %.0f s, not a promotion's; the failover's promotion is the model's assumption\n", src, r.Figures[promote.FigureRTO])
+		return capacity.Measured{}
+	}
+	return capacity.Measured{Promote: d, PromoteSource: src}
 }
 
 func runCapacity(io IO, o *CapacityOptions) error {
@@ -37,7 +74,7 @@ func runCapacity(io IO, o *CapacityOptions) error {
 	if err != nil {
 		return err
 	}
-	e, err := capacity.Compute(in.Config)
+	e, err := capacity.ComputeMeasured(in.Config, measured(context.Background(), io, o, in))
 	if err != nil {
 		return usageError{err}
 	}

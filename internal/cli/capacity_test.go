@@ -2,9 +2,13 @@ package cli
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/nextflow-crm/nfx/internal/promote"
 )
 
 // `nfx capacity` on the project's stack configs: the figures and the
@@ -70,5 +74,68 @@ func TestCapacityBadInput(t *testing.T) {
 	}
 	if code, _, stderr := nfx(t, dir, "capacity", "--stage", "moon"); code != ExitUsage || !strings.Contains(stderr, "moon") {
 		t.Errorf("unknown stage: exit %d, %q", code, stderr)
+	}
+}
+
+// With a second region's cluster, nfx capacity counts the promotion the
+// stack's latest rehearsal measured (the ledger's), in place of the
+// assumed 10 minutes; another stack's rehearsal, a ledger that does not
+// verify and a figure that is no promotion's leave the assumption, said.
+func TestCapacityCountsTheRehearsal(t *testing.T) {
+	dir := project(t)
+	write(t, filepath.Join(dir, "two.yaml"), `config:
+  nextflow:cloud: {standbyRegion: ap-southeast-1, standbyCluster: true, loadBalancer: true}
+  nextflow:tunnel: {mode: managed, hostname: crm.nextflow.example, accountId: 0123456789abcdef0123456789abcdef, zoneId: 0123456789abcdef0123456789abcdef}
+`)
+	capacityOf := func() (string, string) {
+		t.Helper()
+		code, out, stderr := nfx(t, dir, "capacity", "--stage", "cloud", "--config", "two.yaml")
+		if code != 0 {
+			t.Fatal(stderr)
+		}
+		return out, stderr
+	}
+	out, _ := capacityOf()
+	if !strings.Contains(out, "uptime (%)         99.988") || !strings.Contains(out, "10 to promote (nfx failover --unplanned; assumed") {
+		t.Fatalf("without a rehearsal:\n%s", out)
+	}
+	path := filepath.Join(dir, ".nfx", "state", ".nfx", "ledger.jsonl")
+	l := promote.Ledger{Path: path}
+	at := time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
+	for _, e := range []promote.Entry{
+		{Time: at, Kind: promote.KindRehearsal, To: "cloud", Figures: map[string]float64{promote.FigureRTO: 900}},
+		{Time: at.Add(time.Hour), Kind: promote.KindRehearsal, To: "cloud", Figures: map[string]float64{promote.FigureRTO: 330, promote.FigurePromote: 300}},
+		{Time: at.Add(2 * time.Hour), Kind: promote.KindRehearsal, To: "cloud-staging", Figures: map[string]float64{promote.FigureRTO: 60}},
+	} {
+		if _, err := l.Append(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, _ = capacityOf()
+	for _, want := range []string{"uptime (%)         99.990", "5.5 to promote and move the names, as the rehearsal of 2026-12-01T04:00:00Z (ledger entry 2) measured"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("%q not in:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "to reach the seed's uptime") {
+		t.Errorf("a 16.5-minute failover is said to miss the seed's uptime:\n%s", out)
+	}
+	// A figure that is no promotion's.
+	if _, err := l.Append(promote.Entry{Time: at.Add(3 * time.Hour), Kind: promote.KindRehearsal, To: "cloud", Figures: map[string]float64{promote.FigureRTO: 1e9}}); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr := capacityOf()
+	if !strings.Contains(out, "99.988") || !strings.Contains(stderr, "recorded an RTO of 1000000000 s, not a promotion's") {
+		t.Errorf("a huge figure:\n%s\n%s", out, stderr)
+	}
+	// A ledger edited by hand does not verify.
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, path, strings.Replace(string(data), `"rtoSeconds":330`, `"rtoSeconds":30`, 1))
+	out, stderr = capacityOf()
+	if !strings.Contains(out, "99.988") || !strings.Contains(stderr, "cannot be read") {
+		t.Errorf("a tampered ledger:\n%s\n%s", out, stderr)
 	}
 }

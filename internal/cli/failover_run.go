@@ -201,7 +201,7 @@ func runFailover(ctx context.Context, io IO, o *FailoverOptions) error {
 		if rep.Resumed {
 			kind = promote.KindFailoverFinished
 		}
-		if _, lerr := b.Ledger.Append(promote.Entry{Time: rep.Named, Kind: kind, To: in.Stack, Actor: actor(), Note: failoverNote(rep)}); lerr != nil {
+		if _, lerr := b.Ledger.Append(promote.Entry{Time: rep.Named, Kind: kind, To: in.Stack, Actor: actor(), Note: failoverNote(rep), Figures: failoverFigures(rep)}); lerr != nil {
 			return fmt.Errorf("%w (and the ledger could not record the promotion: %v)", err, lerr)
 		}
 		return err
@@ -216,7 +216,7 @@ func runFailover(ctx context.Context, io IO, o *FailoverOptions) error {
 		if rep.Resumed {
 			kind = promote.KindFailoverFinished
 		}
-		if _, err := b.Ledger.Append(promote.Entry{Time: rep.Named, Kind: kind, To: in.Stack, Actor: actor(), Note: failoverNote(rep)}); err != nil {
+		if _, err := b.Ledger.Append(promote.Entry{Time: rep.Named, Kind: kind, To: in.Stack, Actor: actor(), Note: failoverNote(rep), Figures: failoverFigures(rep)}); err != nil {
 			return fmt.Errorf("the failover is done and written to %s, but the ledger could not record it: %w", in.ConfigFile, err)
 		}
 	}
@@ -259,7 +259,11 @@ func rehearse(ctx context.Context, io IO, o *FailoverOptions, in *stackInput, b 
 			note += "; the load balancers and the standby's healthy pools are ready to switch"
 		}
 	}
-	if _, err := b.Ledger.Append(promote.Entry{Time: r.Ended, Kind: promote.KindRehearsal, To: in.Stack, Actor: actor(), Note: note}); err != nil {
+	figures := map[string]float64{promote.FigureRTO: r.RTO.Seconds(), promote.FigurePromote: r.Promote.Seconds()}
+	if !r.LossUnknown {
+		figures[promote.FigureRPO] = r.RPO.Seconds()
+	}
+	if _, err := b.Ledger.Append(promote.Entry{Time: r.Ended, Kind: promote.KindRehearsal, To: in.Stack, Actor: actor(), Note: note, Figures: figures}); err != nil {
 		return fmt.Errorf("the rehearsal is done, but the ledger could not record it: %w", err)
 	}
 	if o.JSON {
@@ -315,6 +319,19 @@ func promoted(in *stackInput, at time.Time) ([]byte, error) {
 // it may have lost.
 func failoverNote(r *failover.Report) string {
 	return fmt.Sprintf("%s: %s -> %s; RTO %s; %s", r.Mode, orUnknown(r.Primary), r.Standby, r.RTO.Round(time.Second), lossText(r))
+}
+
+// failoverFigures are what a failover measured, for the ledger; a run
+// that finished another's measured nothing.
+func failoverFigures(r *failover.Report) map[string]float64 {
+	if r.Resumed {
+		return nil
+	}
+	f := map[string]float64{promote.FigureRTO: r.RTO.Seconds()}
+	if r.NoLoss || !r.LossUnknown {
+		f[promote.FigureRPO] = r.RPO.Seconds()
+	}
+	return f
 }
 
 func lossText(r *failover.Report) string {

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -220,6 +221,11 @@ func TestFailover(t *testing.T) {
 			for _, e := range entries {
 				if e.Kind == "failover" {
 					notes = append(notes, e.Note)
+					// The note's RTO and RPO, as figures.
+					rto := time.Duration(e.Figures[promote.FigureRTO] * float64(time.Second)).String()
+					if _, ok := e.Figures[promote.FigureRPO]; !strings.Contains(e.Note, "RTO "+rto+";") || ok == strings.Contains(e.Note, "RPO unknown") {
+						t.Errorf("the failover's figures %v do not say what its note does: %s", e.Figures, e.Note)
+					}
 				}
 			}
 			if (c.promoted && !c.noLedger) != (len(notes) == 1) || (c.ledger != "" && !strings.Contains(strings.Join(notes, ""), c.ledger)) {
@@ -413,6 +419,10 @@ func TestFailoverRehearsal(t *testing.T) {
 			for _, e := range entries {
 				if e.Kind == promote.KindRehearsal && e.To == "cloud" {
 					n++
+					// What nfx capacity counts: the figures, not only the note.
+					if want := map[string]float64{promote.FigureRTO: 45, promote.FigurePromote: 15, promote.FigureRPO: 92}; stop == 0 && !maps.Equal(e.Figures, want) {
+						t.Errorf("the rehearsal's figures %v, want %v", e.Figures, want)
+					}
 				}
 			}
 			if want := map[bool]int{true: 1}[code == 0]; n != want {

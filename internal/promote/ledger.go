@@ -37,6 +37,9 @@ type Entry struct {
 	Actor string       `json:"actor,omitempty"`
 	Gates []GateResult `json:"gates,omitempty"`
 	Note  string       `json:"note,omitempty"`
+	// Figures are what a failover or its rehearsal measured, in seconds
+	// (FigureRTO, FigurePromote, FigureRPO), which nfx capacity counts.
+	Figures map[string]float64 `json:"figures,omitempty"`
 	// Payload is the release itself, on entries that change a stack, so a
 	// rollback can carry it back.
 	Payload *release.Release `json:"payload,omitempty"`
@@ -64,6 +67,31 @@ const (
 	// stopped, run promoted: it measured neither RTO nor RPO.
 	KindFailoverFinished = "failover-finished"
 )
+
+// The figures of the failovers' entries, in seconds.
+const (
+	// FigureRTO is from the start to a new connection by the database's
+	// names reaching the new writer (a rehearsal: its promotion and the
+	// names' TTL).
+	FigureRTO = "rtoSeconds"
+	// FigurePromote is RDS's promotion alone.
+	FigurePromote = "promoteSeconds"
+	// FigureRPO is the loss bound; absent when it is not known.
+	FigureRPO = "rpoSeconds"
+)
+
+// LastRehearsal is the latest rehearsal of a stack that measured its RTO,
+// or nil.
+func LastRehearsal(entries []Entry, stack string) *Entry {
+	var last *Entry
+	for i := range entries {
+		e := &entries[i]
+		if e.Kind == KindRehearsal && e.To == stack && e.Figures[FigureRTO] > 0 && (last == nil || !e.Time.Before(last.Time)) {
+			last = e
+		}
+	}
+	return last
+}
 
 func (e Entry) hash() string {
 	e.Hash = ""
