@@ -117,10 +117,8 @@ func (r Realiser) Realise(ctx *pulumi.Context, in components.Realisation) (pulum
 	if tunnel != nil {
 		rz.tunnelID = tunnel.ID
 	}
-	if _, ok := secrets[model.SecretTunnelToken]; ok && r.Offline && cfg.Tunnel.Mode == model.TunnelManaged {
-		// The created tunnel's token is unknown under the mocks, which
-		// cannot carry an unknown secret: it stands as an empty one.
-		secrets[model.SecretTunnelToken] = pulumi.ToSecret(pulumi.String("")).(pulumi.StringOutput)
+	if tok, ok := secrets[model.SecretTunnelToken]; ok && cfg.Tunnel.Mode == model.TunnelManaged {
+		secrets[model.SecretTunnelToken] = rz.createdToken(tok)
 	}
 	secrets[model.SecretRedisPassword] = rz.cache.token
 	if err := rz.base(secrets); err != nil {

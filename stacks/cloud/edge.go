@@ -55,10 +55,6 @@ func (rz *realisation) edge(site *standbySite, primary *components.ManagedTunnel
 	for k, v := range secrets {
 		out[k] = v
 	}
-	out[model.SecretTunnelToken] = standby.Token
-	if rz.offline {
-		// Unknown under the mocks, as the primary's (component.go).
-		out[model.SecretTunnelToken] = pulumi.ToSecret(pulumi.String("")).(pulumi.StringOutput)
-	}
+	out[model.SecretTunnelToken] = rz.createdToken(standby.Token)
 	return out, standby.ID, nil
 }

@@ -179,7 +179,7 @@ func (rdsPostgres) provision(r *realisation, p *model.Part) error {
 	}
 	password, ok := r.in.Secrets[model.SecretPostgresPassword]
 	if !ok {
-		password = pulumi.ToSecret(pulumi.String("")).(pulumi.StringOutput)
+		password = emptySecret()
 	}
 	db, err := r.builder.under(r.in.Parts[p.Name]).database(r.net, r.cl, password)
 	if err != nil {
@@ -217,7 +217,7 @@ func (elastiCache) provision(r *realisation, p *model.Part) error {
 	}
 	token, ok := r.in.Secrets[model.SecretRedisPassword]
 	if !ok {
-		token = pulumi.ToSecret(pulumi.String("")).(pulumi.StringOutput)
+		token = emptySecret()
 	}
 	g, err := r.builder.under(r.in.Parts[p.Name]).cache(r.net, r.cl, token)
 	if err != nil {
