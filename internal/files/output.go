@@ -238,17 +238,7 @@ func unchanged(dir string, f File) bool {
 // realDirs says every directory of rel under dir is a directory, not a
 // link to one: what nfx writes or removes there stays inside dir.
 func realDirs(dir, rel string) bool {
-	if rel == "." || rel == "" {
-		return true
-	}
-	cur := dir
-	for _, part := range strings.Split(rel, "/") {
-		cur = filepath.Join(cur, part)
-		if fi, err := os.Lstat(cur); err != nil || !fi.IsDir() {
-			return false
-		}
-	}
-	return true
+	return ownDirs(dir, rel, false, 0) == nil
 }
 
 // otherOutput says why the files an earlier write left are not this
@@ -546,6 +536,13 @@ func lock(dir string, timeout time.Duration) (func(), error) {
 // mkdirOwn creates rel's directories under dir, refusing a symbolic link
 // on the way, so that no write goes outside dir.
 func mkdirOwn(dir, rel string, mode fs.FileMode) error {
+	return ownDirs(dir, rel, true, mode)
+}
+
+// ownDirs walks rel's directories under dir, each a directory and not a
+// link to one; a missing one is created (with mode) when create is set,
+// else it fails the walk.
+func ownDirs(dir, rel string, create bool, mode fs.FileMode) error {
 	if rel == "." || rel == "" {
 		return nil
 	}
@@ -554,7 +551,7 @@ func mkdirOwn(dir, rel string, mode fs.FileMode) error {
 		cur = filepath.Join(cur, part)
 		fi, err := os.Lstat(cur)
 		switch {
-		case errors.Is(err, fs.ErrNotExist):
+		case create && errors.Is(err, fs.ErrNotExist):
 			if err := os.Mkdir(cur, mode); err != nil {
 				return err
 			}
