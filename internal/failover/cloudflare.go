@@ -1,7 +1,6 @@
 package failover
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -14,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/nextflow-crm/nfx/internal/jsonhttp"
 )
 
 // Edge is what sends visitors to a region in front of the tunnels
@@ -105,22 +106,11 @@ func (c *CloudflareLB) call(ctx context.Context, method, path string, body, out 
 // once makes one API request, its body JSON, and decodes the envelope's
 // result into out.
 func (c *CloudflareLB) once(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.API, "/")+path, rd)
+	req, err := jsonhttp.NewRequest(ctx, method, c.API, path, body)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.Token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
 	hc := c.HTTP
 	if hc == nil {
 		hc = cloudflareClient

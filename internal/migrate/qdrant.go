@@ -1,7 +1,6 @@
 package migrate
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -14,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nextflow-crm/nfx/internal/jsonhttp"
 	"github.com/nextflow-crm/nfx/internal/model"
 )
 
@@ -27,19 +27,10 @@ type Qdrant struct {
 }
 
 func (q Qdrant) do(ctx context.Context, method, path string, body any, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(q.URL, "/")+path, rd)
+	req, err := jsonhttp.NewRequest(ctx, method, q.URL, path, body)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/json")
 	if q.APIKey != "" {
 		req.Header.Set("api-key", q.APIKey)
 	}
