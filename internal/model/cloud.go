@@ -192,8 +192,8 @@ func checkCloud(c *Config, ds *Diagnostics) {
 			", when EKS charges $0.60 per cluster-hour instead of $0.10", ds)
 	}
 	if _, ok := aws.ClusterAutoscalerTags[cc.KubernetesVersion]; !ok && aws.EKSSupport(cc.KubernetesVersion, c.Today) != aws.SupportUnknown && aws.EKSSupport(cc.KubernetesVersion, c.Today) != aws.SupportEnded {
-		ds.Warnf(k("kubernetesVersion"), "use 1.35, or check that the chart's Cluster Autoscaler 1.31 still works on "+cc.KubernetesVersion,
-			"nfx knows no Cluster Autoscaler release for Kubernetes %s: the chart's own (1.31) runs, and the autoscaler asks for its control plane's minor", cc.KubernetesVersion)
+		ds.Warnf(k("kubernetesVersion"), "use 1.35, or check that the chart's Cluster Autoscaler 1.35 works on "+cc.KubernetesVersion,
+			"nfx knows no Cluster Autoscaler release for Kubernetes %s: the chart's own (1.35) runs, and the autoscaler asks for its control plane's minor", cc.KubernetesVersion)
 	}
 	seenAdmin := map[string]bool{}
 	for i, a := range cc.Admins {

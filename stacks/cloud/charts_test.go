@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/internal/offline"
 	"github.com/nextflow-crm/nfx/stacks/cloud"
 )
 
@@ -113,5 +115,30 @@ func TestHelmValuesAreChartKeys(t *testing.T) {
 	keys := chartKeys(t, "cluster-autoscaler", cloud.AutoscalerChartVersion)
 	if known(keys, "cluster-autoscaler", "autoDiscovery.clustername") || !known(keys, "cluster-autoscaler", "extraArgs.anything") {
 		t.Error("the key check accepts a misspelt key or refuses a free-form map's")
+	}
+}
+
+// The Cluster Autoscaler runs at its control plane's minor, as its README
+// asks, on every EKS version nfx takes: chart 9.59.0's own 1.35 turns
+// dynamic resource allocation on and reads resource.k8s.io/v1, which a
+// control plane serves only from 1.34.
+func TestAutoscalerFollowsTheControlPlane(t *testing.T) {
+	// Each version as of a day EKS supports them all.
+	t.Setenv(model.TodayEnv, "2026-12-07")
+	for _, v := range []string{"1.32", "1.33", "1.34", "1.35"} {
+		res, err := offline.RunWith(model.Cloud, raw(map[string]string{"cloud": `{"kubernetesVersion": "` + v + `"}`}), &offline.Recorder{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tag := ""
+		for _, r := range res.Plan.Resources {
+			if r.Type == "kubernetes:helm.sh/v3:Release" && r.Inputs["chart"] == "cluster-autoscaler" {
+				img, _ := r.Inputs["values"].(map[string]any)["image"].(map[string]any)
+				tag, _ = img["tag"].(string)
+			}
+		}
+		if !strings.HasPrefix(tag, "v"+v+".") {
+			t.Errorf("Kubernetes %s runs Cluster Autoscaler %q", v, tag)
+		}
 	}
 }
