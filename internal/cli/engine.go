@@ -10,6 +10,7 @@ import (
 type EngineOptions struct {
 	stackFlags
 	Backend string
+	Refresh bool
 }
 
 // NewCmdEngine builds `nfx preview`, `nfx up` or `nfx destroy`.
@@ -28,12 +29,14 @@ func NewCmdEngine(io IO, verb string) *cobra.Command {
   nfx %[1]s --stage laptop --backend file:///srv/pulumi-state`, verb),
 		Args: cobra.NoArgs,
 	}
+	o.add(cmd)
 	if verb == "preview" || verb == "up" {
 		cmd.Long = short + ".\n\nOn the cloud stage a preview and an up read the stack's resources from their APIs first\n" +
 			"(as pulumi's --refresh does): the autoscaler's node counts and a failover's changes are kept, not\n" +
-			"the values stored at the last up."
+			"the values stored at the last up. --refresh=false skips it, as when a lost region's resources\n" +
+			"cannot be read: an up then sends the node groups' desired sizes stored at the last up."
+		cmd.Flags().BoolVar(&o.Refresh, "refresh", true, "the cloud stage: read the stack's resources from their APIs first")
 	}
-	o.add(cmd)
 	cmd.Flags().StringVar(&o.Backend, "backend", "", "a Pulumi backend URL (default file://<project>/.nfx/state)")
 	return viaPulumi(cmd, io, "engine", o)
 }

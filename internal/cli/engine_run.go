@@ -24,7 +24,7 @@ func runEngine(cmd *cobra.Command, io IO, o *EngineOptions, verb string) error {
 	}
 	opts := engine.Options{
 		ProjectDir: in.ProjectDir, Stage: in.Stage, Stack: in.Stack, ConfigFile: in.ConfigFile,
-		Backend: o.Backend, Stdout: io.Out, Stderr: io.Err,
+		Backend: o.Backend, Stdout: io.Out, Stderr: io.Err, NoRefresh: !o.Refresh,
 	}
 	ctx := cmd.Context()
 	switch verb {

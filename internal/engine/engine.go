@@ -50,6 +50,9 @@ type Options struct {
 	OutDir string
 	Stdout io.Writer
 	Stderr io.Writer
+	// NoRefresh skips the provider-hosted stage's refresh (refresh), as
+	// when a lost region's resources cannot be read.
+	NoRefresh bool
 }
 
 // StateDir is the project-local directory of nfx's state and passphrase.
@@ -95,7 +98,7 @@ func (o *Options) configFileOption() string {
 // the new minimum; a refresh stores the live one. The Terraform bridge
 // refreshes only inputs already present, so nothing else is added.
 func (o *Options) refresh() bool {
-	return model.Profiles[o.Stage].Hosting == model.Provider
+	return model.Profiles[o.Stage].Hosting == model.Provider && !o.NoRefresh
 }
 
 func (o *Options) upOptions() []optup.Option {
@@ -397,7 +400,8 @@ func PreviewSteps(ctx context.Context, o Options) (ch Changes, steps []Step, err
 	go func() {
 		defer close(done)
 		for e := range events {
-			if e.ResourcePreEvent != nil {
+			// A refresh's steps read the resources; they change none.
+			if e.ResourcePreEvent != nil && e.ResourcePreEvent.Metadata.Op != apitype.OpRefresh {
 				m := e.ResourcePreEvent.Metadata
 				collected = append(collected, Step{Op: string(m.Op), URN: m.URN, Type: m.Type})
 			}

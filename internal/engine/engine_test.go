@@ -60,16 +60,19 @@ func TestPulumiCLIBuildsThePinnedOneWhenMissing(t *testing.T) {
 // A self-hosted stage has nothing that drifts and is not slowed by it.
 func TestRefreshOnTheProviderHostedStage(t *testing.T) {
 	for _, tc := range []struct {
-		stage   model.Stage
-		stack   string
-		refresh bool
+		stage     model.Stage
+		stack     string
+		noRefresh bool
+		refresh   bool
 	}{
-		{model.Cloud, "", true},
-		{model.Cloud, "cloud-staging", true},
-		{model.Laptop, "", false},
-		{model.Server, "server-staging", false},
+		{model.Cloud, "", false, true},
+		{model.Cloud, "cloud-staging", false, true},
+		// --refresh=false, as when a lost region cannot be read.
+		{model.Cloud, "", true, false},
+		{model.Laptop, "", false, false},
+		{model.Server, "server-staging", false, false},
 	} {
-		o := Options{ProjectDir: t.TempDir(), Stage: tc.stage, Stack: tc.stack, ConfigFile: "/elsewhere/Pulumi.yaml"}
+		o := Options{ProjectDir: t.TempDir(), Stage: tc.stage, Stack: tc.stack, ConfigFile: "/elsewhere/Pulumi.yaml", NoRefresh: tc.noRefresh}
 		o.defaults()
 		var up optup.Options
 		for _, opt := range o.upOptions() {
