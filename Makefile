@@ -34,6 +34,7 @@ lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	go vet ./...
+	go vet -tags nfxfront ./cmd/nfx   # the front nfx is a build of its own
 
 # The CLI: the front nfx, which links no Pulumi SDK and starts in a few
 # milliseconds, and nfx-pulumi, which it hands the laptop's and the

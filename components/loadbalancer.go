@@ -101,8 +101,8 @@ func (a *TunnelLoadBalancerArgs) Validate() error {
 		return fmt.Errorf("serving origin %d is not one of the %d", a.Serving, len(a.Origins))
 	case a.CheckRegion == "":
 		return fmt.Errorf("a check region is required (below an Enterprise plan a pool names its check regions)")
-	case a.AlertEmail != "" && (strings.Count(a.AlertEmail, "@") != 1 || strings.ContainsAny(a.AlertEmail, " \t\r\n\"'<>,;")):
-		return fmt.Errorf("the alert e-mail is not an address: use one address, such as ops@example.com")
+	case a.AlertEmail != "" && (strings.Count(a.AlertEmail, "@") != 1 || strings.ContainsFunc(a.AlertEmail, func(r rune) bool { return r <= ' ' || r == 0x7f })):
+		return fmt.Errorf("the alert e-mail is not one address: use one, such as ops@example.com")
 	}
 	for _, o := range a.Origins {
 		if o.Tunnel == nil || o.Pool == nil || o.Region == "" {
@@ -190,7 +190,7 @@ func NewTunnelLoadBalancer(ctx *pulumi.Context, name string, args *TunnelLoadBal
 	if args.AlertEmail != "" {
 		err := ctx.RegisterResource(cfAlertType, name+"-health-alert", pulumi.Map{
 			"accountId": pulumi.String(args.AccountID),
-			"name":      pulumi.String("NextFlow " + name + ": a region's pool changed health"),
+			"name":      pulumi.String("NextFlow " + ctx.Stack() + " (" + name + "): a region's pool changed health"),
 			"description": pulumi.String("A pool of the load balancers in front of NextFlow's regions turned unhealthy " +
 				"(the standby's cannot take a failover; the serving one's visitors are failing) or healthy again; managed by nfx"),
 			"alertType":         pulumi.String(PoolHealthAlert),

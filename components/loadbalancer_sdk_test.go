@@ -138,7 +138,7 @@ func sdkLoadBalancer(ctx *pulumi.Context, name, acct, zone string, origins []com
 	// Cloudflare's Load Balancing guide: alert_type load_balancing_health_alert,
 	// filters pool_id, new_health (Unhealthy, Healthy) and event_source.
 	_, err := cloudflare.NewNotificationPolicy(ctx, name+"-health-alert", &cloudflare.NotificationPolicyArgs{
-		AccountId: pulumi.String(acct), Name: pulumi.String("NextFlow " + name + ": a region's pool changed health"),
+		AccountId: pulumi.String(acct), Name: pulumi.String("NextFlow " + ctx.Stack() + " (" + name + "): a region's pool changed health"),
 		Description: pulumi.String("A pool of the load balancers in front of NextFlow's regions turned unhealthy " +
 			"(the standby's cannot take a failover; the serving one's visitors are failing) or healthy again; managed by nfx"),
 		AlertType: pulumi.String("load_balancing_health_alert"), Enabled: pulumi.Bool(true),

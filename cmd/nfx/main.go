@@ -2,7 +2,8 @@
 //
 // Built as the Makefile builds it (go build -tags nfxfront), it is the
 // front: every command's flags and help, and the commands that need no
-// stage's program (capacity, migrate, release show, ci) run in it; it links
+// stage's program (migrate, release show, ci, and capacity but for the
+// cloud's, which reads the ledger) run in it; it links
 // neither the Pulumi SDK nor a stage's program, and hands a command that
 // needs them, whole and before it has done anything, to nfx-pulumi (the
 // laptop and the server) or nfx-cloud (the cloud). Built without the tag

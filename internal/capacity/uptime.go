@@ -2,7 +2,6 @@ package capacity
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/provider/aws"
@@ -177,7 +176,7 @@ func (e *Estimate) twoRegions(cfg *model.Config, down float64) {
 	}
 	promote, promoting := failoverPromoteMinutes, "to promote (nfx failover --unplanned; assumed: nfx failover --rehearse measures it)"
 	if m := e.measured; m.Promote > 0 {
-		promote = math.Round(m.Promote.Minutes()*10) / 10
+		promote = m.Promote.Minutes()
 		promoting = "to promote and move the names, as " + m.PromoteSource + " measured"
 		e.Standby.PromoteMeasured = m.PromoteSource
 	}
@@ -185,7 +184,7 @@ func (e *Estimate) twoRegions(cfg *model.Config, down float64) {
 	both := down * down * hoursPerMonth
 	e.Uptime = []Outage{
 		outage("the primary region's parts fail (their SLAs in series)", outages, min(failover/60, regionOutageHours),
-			fmt.Sprintf("%.3f %% down, as outages of %g h; %s takes over after the failover: %g min to page and decide, %g %s, %g %s",
+			fmt.Sprintf("%.3f %% down, as outages of %g h; %s takes over after the failover: %g min to page and decide, %.3g %s, %g %s",
 				down*100, regionOutageHours, cfg.Cloud.StandbyRegion, failoverDetectMinutes, promote, promoting, serve, serving)),
 		{Cause: "both regions down at once", DowntimeHours: both, Detail: fmt.Sprintf("each %.3f %% down, independently", down*100)},
 	}

@@ -1,16 +1,13 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/nextflow-crm/nfx/internal/capacity"
 	"github.com/nextflow-crm/nfx/internal/model"
-	"github.com/nextflow-crm/nfx/internal/promote"
 )
 
 // CapacityOptions are the flags of `nfx capacity`.
@@ -29,52 +26,30 @@ func NewCmdCapacity(io IO) *cobra.Command {
 		Example: `  nfx capacity --stage server
   nfx capacity --stage cloud --json`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runCapacity(io, o) },
 	}
 	o.add(cmd)
 	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the estimate as JSON")
-	cmd.Flags().StringVar(&o.Backend, "backend", "", "the Pulumi backend whose ledger holds the stack's failover rehearsals (default file://<project>/.nfx/state)")
-	return cmd
+	cmd.Flags().StringVar(&o.Backend, "backend", "", "the cloud stage: the Pulumi backend whose ledger holds the stack's failover rehearsals (default file://<project>/.nfx/state)")
+	// The laptop's and the server's run in the front nfx; the cloud's in
+	// nfx-cloud, which reads the ledger (ledgerMeasured).
+	return viaPulumi(cmd, io, "capacity", o)
 }
 
-// measured reads the stack's latest failover rehearsal from the ledger,
-// for a stage with a second region's cluster: its measured promotion
-// takes the assumed one's place. The ledger is only read. One that
-// cannot be read or does not verify is said, and the assumption kept.
-func measured(ctx context.Context, io IO, o *CapacityOptions, in *stackInput) capacity.Measured {
-	if !in.Config.Cloud.StandbyCluster || model.Profiles[in.Config.Stage].Hosting != model.Provider {
-		return capacity.Measured{}
-	}
-	b, err := openBackend(ctx, in.ProjectDir, o.Backend)
-	if err != nil {
-		fmt.Fprintf(io.Err, "nfx capacity: %v; the failover's promotion is the model's assumption\n", err)
-		return capacity.Measured{}
-	}
-	defer b.Close()
-	entries, err := b.Ledger.Entries()
-	if err != nil {
-		fmt.Fprintf(io.Err, "nfx capacity: the ledger at %s cannot be read (%v); the failover's promotion is the model's assumption\n", b.Ledger.Name(), err)
-		return capacity.Measured{}
-	}
-	r := promote.LastRehearsal(entries, in.Stack)
-	if r == nil {
-		return capacity.Measured{}
-	}
-	src := fmt.Sprintf("the rehearsal of %s (ledger entry %d)", r.Time.UTC().Format(time.RFC3339), r.Seq)
-	d := time.Duration(r.Figures[promote.FigureRTO] * float64(time.Second))
-	if d <= 0 || d > 24*time.Hour {
-		fmt.Fprintf(io.Err, "nfx capacity: %s recorded an RTO of %.0f s, not a promotion's; the failover's promotion is the model's assumption\n", src, r.Figures[promote.FigureRTO])
-		return capacity.Measured{}
-	}
-	return capacity.Measured{Promote: d, PromoteSource: src}
+func init() {
+	registerFront("capacity", runCapacity)
 }
+
+// ledgerMeasured is what the ledger holds measured of the stack (a
+// rehearsal's promotion); set by the binaries that read the ledger, which
+// the cloud's capacity runs in.
+var ledgerMeasured = func(IO, string, *stackInput) capacity.Measured { return capacity.Measured{} }
 
 func runCapacity(io IO, o *CapacityOptions) error {
 	in, err := o.resolve(io, false)
 	if err != nil {
 		return err
 	}
-	e, err := capacity.ComputeMeasured(in.Config, measured(context.Background(), io, o, in))
+	e, err := capacity.ComputeMeasured(in.Config, ledgerMeasured(io, o.Backend, in))
 	if err != nil {
 		return usageError{err}
 	}
@@ -131,7 +106,7 @@ func runCapacity(io IO, o *CapacityOptions) error {
 	if sb := e.Standby; sb != nil {
 		fmt.Fprintf(io.Out, "data also in %s: losing %s loses %s; back by %s\n", sb.Region, in.Config.Cloud.Region, sb.DataLost, sb.Recovery)
 		if sb.FailoverMinutesForSeed > 0 && sb.FailoverMinutesForSeed < sb.FailoverMinutes {
-			fmt.Fprintf(io.Out, "to reach the seed's uptime: a failover within %.0f minutes of an outage, not %.0f (a promotion decided by health checks, not by an operator)\n", sb.FailoverMinutesForSeed, sb.FailoverMinutes)
+			fmt.Fprintf(io.Out, "to reach the seed's uptime: a failover within %.1f minutes of an outage, not %.1f (a promotion decided by health checks, not by an operator)\n", sb.FailoverMinutesForSeed, sb.FailoverMinutes)
 		}
 	}
 	if r := e.Reach; r != nil {

@@ -103,9 +103,9 @@ func TestCapacityCountsTheRehearsal(t *testing.T) {
 	l := promote.Ledger{Path: path}
 	at := time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
 	for _, e := range []promote.Entry{
-		{Time: at, Kind: promote.KindRehearsal, To: "cloud", Figures: map[string]float64{promote.FigureRTO: 900}},
-		{Time: at.Add(time.Hour), Kind: promote.KindRehearsal, To: "cloud", Figures: map[string]float64{promote.FigureRTO: 330, promote.FigurePromote: 300}},
-		{Time: at.Add(2 * time.Hour), Kind: promote.KindRehearsal, To: "cloud-staging", Figures: map[string]float64{promote.FigureRTO: 60}},
+		{Time: at, Kind: promote.KindRehearsal, To: "cloud", Gates: promote.MeasuredGate("measured", map[string]float64{promote.FigureRTO: 900})},
+		{Time: at.Add(time.Hour), Kind: promote.KindRehearsal, To: "cloud", Gates: promote.MeasuredGate("measured", map[string]float64{promote.FigureRTO: 330, promote.FigurePromote: 300})},
+		{Time: at.Add(2 * time.Hour), Kind: promote.KindRehearsal, To: "cloud-staging", Gates: promote.MeasuredGate("measured", map[string]float64{promote.FigureRTO: 60})},
 	} {
 		if _, err := l.Append(e); err != nil {
 			t.Fatal(err)
@@ -121,7 +121,7 @@ func TestCapacityCountsTheRehearsal(t *testing.T) {
 		t.Errorf("a 16.5-minute failover is said to miss the seed's uptime:\n%s", out)
 	}
 	// A figure that is no promotion's.
-	if _, err := l.Append(promote.Entry{Time: at.Add(3 * time.Hour), Kind: promote.KindRehearsal, To: "cloud", Figures: map[string]float64{promote.FigureRTO: 1e9}}); err != nil {
+	if _, err := l.Append(promote.Entry{Time: at.Add(3 * time.Hour), Kind: promote.KindRehearsal, To: "cloud", Gates: promote.MeasuredGate("measured", map[string]float64{promote.FigureRTO: 1e9})}); err != nil {
 		t.Fatal(err)
 	}
 	out, stderr := capacityOf()

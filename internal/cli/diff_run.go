@@ -56,7 +56,7 @@ func side(io IO, stage, config string) (stagediff.Side, string, error) {
 	}
 	side := stagediff.Side{Config: in.Config, Describe: describe, Plan: &res.Plan, Files: res.Files, Cost: est}
 	// A stage the capacity model cannot estimate (Ollama on CPU) still diffs.
-	if c, err := capacity.Compute(in.Config); err == nil {
+	if c, err := capacity.ComputeMeasured(in.Config, ledgerMeasured(io, "", in)); err == nil {
 		side.Capacity = c
 	} else {
 		fmt.Fprintf(io.Err, "nfx: %s: capacity not estimated: %v\n", in.Stage, err)

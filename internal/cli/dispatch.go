@@ -68,8 +68,9 @@ var cloudLinked = func() bool { return false }
 
 // handTo is the binary a command is handed to, or "" when this one runs
 // it. A command that runs no stage's program runs in any binary, for any
-// stage (capacity, migrate, release show, ci init: the front has their
-// code). One that runs a program goes to nfx-cloud when it realises the
+// stage (migrate, release show, ci init: the front has their code), and
+// capacity, whose runner every binary has, runs in the front but for the
+// cloud, whose ledger it reads in nfx-cloud. One that runs a program goes to nfx-cloud when it realises the
 // cloud, unless this is it, and to nfx-pulumi when this binary has no
 // runner for it (the front nfx). Each binary hands a command over whole,
 // before it has done anything.

@@ -201,7 +201,7 @@ func runFailover(ctx context.Context, io IO, o *FailoverOptions) error {
 		if rep.Resumed {
 			kind = promote.KindFailoverFinished
 		}
-		if _, lerr := b.Ledger.Append(promote.Entry{Time: rep.Named, Kind: kind, To: in.Stack, Actor: actor(), Note: failoverNote(rep), Figures: failoverFigures(rep)}); lerr != nil {
+		if _, lerr := b.Ledger.Append(promote.Entry{Time: rep.Named, Kind: kind, To: in.Stack, Actor: actor(), Note: failoverNote(rep), Gates: failoverFigures(rep)}); lerr != nil {
 			return fmt.Errorf("%w (and the ledger could not record the promotion: %v)", err, lerr)
 		}
 		return err
@@ -216,7 +216,7 @@ func runFailover(ctx context.Context, io IO, o *FailoverOptions) error {
 		if rep.Resumed {
 			kind = promote.KindFailoverFinished
 		}
-		if _, err := b.Ledger.Append(promote.Entry{Time: rep.Named, Kind: kind, To: in.Stack, Actor: actor(), Note: failoverNote(rep), Figures: failoverFigures(rep)}); err != nil {
+		if _, err := b.Ledger.Append(promote.Entry{Time: rep.Named, Kind: kind, To: in.Stack, Actor: actor(), Note: failoverNote(rep), Gates: failoverFigures(rep)}); err != nil {
 			return fmt.Errorf("the failover is done and written to %s, but the ledger could not record it: %w", in.ConfigFile, err)
 		}
 	}
@@ -263,7 +263,7 @@ func rehearse(ctx context.Context, io IO, o *FailoverOptions, in *stackInput, b 
 	if !r.LossUnknown {
 		figures[promote.FigureRPO] = r.RPO.Seconds()
 	}
-	if _, err := b.Ledger.Append(promote.Entry{Time: r.Ended, Kind: promote.KindRehearsal, To: in.Stack, Actor: actor(), Note: note, Figures: figures}); err != nil {
+	if _, err := b.Ledger.Append(promote.Entry{Time: r.Ended, Kind: promote.KindRehearsal, To: in.Stack, Actor: actor(), Note: note, Gates: promote.MeasuredGate("what the rehearsal measured, in seconds", figures)}); err != nil {
 		return fmt.Errorf("the rehearsal is done, but the ledger could not record it: %w", err)
 	}
 	if o.JSON {
@@ -323,7 +323,7 @@ func failoverNote(r *failover.Report) string {
 
 // failoverFigures are what a failover measured, for the ledger; a run
 // that finished another's measured nothing.
-func failoverFigures(r *failover.Report) map[string]float64 {
+func failoverFigures(r *failover.Report) []promote.GateResult {
 	if r.Resumed {
 		return nil
 	}
@@ -331,7 +331,7 @@ func failoverFigures(r *failover.Report) map[string]float64 {
 	if r.NoLoss || !r.LossUnknown {
 		f[promote.FigureRPO] = r.RPO.Seconds()
 	}
-	return f
+	return promote.MeasuredGate("what the failover measured, in seconds", f)
 }
 
 func lossText(r *failover.Report) string {

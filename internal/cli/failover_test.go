@@ -222,9 +222,9 @@ func TestFailover(t *testing.T) {
 				if e.Kind == "failover" {
 					notes = append(notes, e.Note)
 					// The note's RTO and RPO, as figures.
-					rto := time.Duration(e.Figures[promote.FigureRTO] * float64(time.Second)).String()
-					if _, ok := e.Figures[promote.FigureRPO]; !strings.Contains(e.Note, "RTO "+rto+";") || ok == strings.Contains(e.Note, "RPO unknown") {
-						t.Errorf("the failover's figures %v do not say what its note does: %s", e.Figures, e.Note)
+					rto := time.Duration(e.Figures()[promote.FigureRTO] * float64(time.Second)).String()
+					if _, ok := e.Figures()[promote.FigureRPO]; !strings.Contains(e.Note, "RTO "+rto+";") || ok == strings.Contains(e.Note, "RPO unknown") {
+						t.Errorf("the failover's figures %v do not say what its note does: %s", e.Figures(), e.Note)
 					}
 				}
 			}
@@ -420,8 +420,8 @@ func TestFailoverRehearsal(t *testing.T) {
 				if e.Kind == promote.KindRehearsal && e.To == "cloud" {
 					n++
 					// What nfx capacity counts: the figures, not only the note.
-					if want := map[string]float64{promote.FigureRTO: 45, promote.FigurePromote: 15, promote.FigureRPO: 92}; stop == 0 && !maps.Equal(e.Figures, want) {
-						t.Errorf("the rehearsal's figures %v, want %v", e.Figures, want)
+					if want := map[string]float64{promote.FigureRTO: 45, promote.FigurePromote: 15, promote.FigureRPO: 92}; stop == 0 && !maps.Equal(e.Figures(), want) {
+						t.Errorf("the rehearsal's figures %v, want %v", e.Figures(), want)
 					}
 				}
 			}

@@ -30,6 +30,18 @@ func register[O any](key string, run func(*cobra.Command, []string, IO, *O) erro
 	runners[key] = func(c *cobra.Command, args []string, io IO, o any) error { return run(c, args, io, o.(*O)) }
 }
 
+// frontKeys are the runners every binary has, the front nfx's too: a
+// command marked with one runs in the front for the laptop and the server
+// and is handed to nfx-cloud for the cloud (capacity, which reads the
+// cloud's ledger there).
+var frontKeys = map[string]bool{}
+
+// registerFront is registerIO for a runner in every binary (frontKeys).
+func registerFront[O any](key string, run func(IO, *O) error) {
+	registerIO(key, run)
+	frontKeys[key] = true
+}
+
 // registerIO is register for a runner that needs only the IO and its
 // options.
 func registerIO[O any](key string, run func(IO, *O) error) {

@@ -20,6 +20,7 @@ import (
 	"gocloud.dev/gcerrors"
 
 	"github.com/nextflow-crm/nfx/internal/files"
+	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/release"
 )
 
@@ -37,9 +38,6 @@ type Entry struct {
 	Actor string       `json:"actor,omitempty"`
 	Gates []GateResult `json:"gates,omitempty"`
 	Note  string       `json:"note,omitempty"`
-	// Figures are what a failover or its rehearsal measured, in seconds
-	// (FigureRTO, FigurePromote, FigureRPO), which nfx capacity counts.
-	Figures map[string]float64 `json:"figures,omitempty"`
 	// Payload is the release itself, on entries that change a stack, so a
 	// rollback can carry it back.
 	Payload *release.Release `json:"payload,omitempty"`
@@ -68,8 +66,12 @@ const (
 	KindFailoverFinished = "failover-finished"
 )
 
-// The figures of the failovers' entries, in seconds.
+// What a failover or its rehearsal measured is its entry's one gate
+// result, named Measured (a field of its own would make an older nfx,
+// which hashes the entries it decodes, call the ledger edited), with the
+// figures in seconds: FigureRTO, FigurePromote, FigureRPO.
 const (
+	Measured = "measured"
 	// FigureRTO is from the start to a new connection by the database's
 	// names reaching the new writer (a rehearsal: its promotion and the
 	// names' TTL).
@@ -80,14 +82,39 @@ const (
 	FigureRPO = "rpoSeconds"
 )
 
-// LastRehearsal is the latest rehearsal of a stack that measured its RTO,
-// or nil.
+// MeasuredGate is the gate result that carries what a failover or a
+// rehearsal measured.
+func MeasuredGate(note string, figures map[string]float64) []GateResult {
+	return []GateResult{{Name: Measured, Level: model.GateAdvisory, Passed: true, Detail: note, Figures: figures}}
+}
+
+// Figures are what an entry measured (its Measured gate's), or nil.
+func (e Entry) Figures() map[string]float64 {
+	for _, g := range e.Gates {
+		if g.Name == Measured {
+			return g.Figures
+		}
+	}
+	return nil
+}
+
+// LastRehearsal is the stack's latest rehearsal that recorded its RTO,
+// unless a failover of the stack came after it (the standby it measured
+// is then the writer, and a new standby is another database), or nil.
 func LastRehearsal(entries []Entry, stack string) *Entry {
 	var last *Entry
 	for i := range entries {
 		e := &entries[i]
-		if e.Kind == KindRehearsal && e.To == stack && e.Figures[FigureRTO] > 0 && (last == nil || !e.Time.Before(last.Time)) {
-			last = e
+		if e.To != stack {
+			continue
+		}
+		switch e.Kind {
+		case KindRehearsal:
+			if _, ok := e.Figures()[FigureRTO]; ok {
+				last = e
+			}
+		case KindFailover, KindFailoverFinished:
+			last = nil
 		}
 	}
 	return last
