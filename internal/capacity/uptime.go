@@ -2,6 +2,7 @@ package capacity
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/provider/aws"
@@ -184,8 +185,8 @@ func (e *Estimate) twoRegions(cfg *model.Config, down float64) {
 	both := down * down * hoursPerMonth
 	e.Uptime = []Outage{
 		outage("the primary region's parts fail (their SLAs in series)", outages, min(failover/60, regionOutageHours),
-			fmt.Sprintf("%.3f %% down, as outages of %g h; %s takes over after the failover: %g min to page and decide, %.3g %s, %g %s",
-				down*100, regionOutageHours, cfg.Cloud.StandbyRegion, failoverDetectMinutes, promote, promoting, serve, serving)),
+			fmt.Sprintf("%.3f %% down, as outages of %g h; %s takes over after the failover: %g min to page and decide, %g %s, %g %s",
+				down*100, regionOutageHours, cfg.Cloud.StandbyRegion, failoverDetectMinutes, math.Round(promote*10)/10, promoting, serve, serving)),
 		{Cause: "both regions down at once", DowntimeHours: both, Detail: fmt.Sprintf("each %.3f %% down, independently", down*100)},
 	}
 	e.DowntimeHoursPerMonth = 0

@@ -2,11 +2,15 @@ package cli
 
 import (
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/nextflow-crm/nfx/internal/capacity"
+	"github.com/nextflow-crm/nfx/internal/files"
 	"github.com/nextflow-crm/nfx/internal/model"
 )
 
@@ -37,6 +41,29 @@ func NewCmdCapacity(io IO) *cobra.Command {
 
 func init() {
 	registerFront("capacity", runCapacity)
+	cloudWhen["capacity"] = capacityReadsLedger
+}
+
+// capacityReadsLedger says whether the cloud's capacity has a ledger to
+// read (in nfx-cloud, which has the ledger's code): a --backend, or the
+// project's own ledger, of a stack with an unpromoted standby cluster.
+// Without one it runs in the front, as the laptop's and the server's do;
+// a config it cannot read is left to the command to refuse.
+func capacityReadsLedger(cmd *cobra.Command, x IO) bool {
+	if b, _ := cmd.Flags().GetString("backend"); b != "" {
+		return true
+	}
+	stage, _ := cmd.Flags().GetString("stage")
+	config, _ := cmd.Flags().GetString("config")
+	in, err := (&stackFlags{Stage: stage, Config: config}).resolve(IO{Out: io.Discard, Err: io.Discard, Dir: x.Dir}, false)
+	if err != nil {
+		return false
+	}
+	if cc := in.Config.Cloud; !cc.StandbyCluster || cc.StandbyPromoted != "" {
+		return false
+	}
+	_, err = os.Stat(files.LedgerIn(filepath.Join(in.ProjectDir, files.StateDir, "state")))
+	return err == nil
 }
 
 // ledgerMeasured is what the ledger holds measured of the stack (a

@@ -66,11 +66,17 @@ func (d delegated) Error() string { return fmt.Sprintf("ran in %s: exit %d", d.b
 // by the files a binary with the Pulumi SDK builds.
 var cloudLinked = func() bool { return false }
 
+// cloudWhen are, by runner key, the front's commands that the cloud's
+// needs nfx-cloud for only at times: each says whether this command line
+// does (capacity: when it has a ledger's rehearsal to read).
+var cloudWhen = map[string]func(cmd *cobra.Command, io IO) bool{}
+
 // handTo is the binary a command is handed to, or "" when this one runs
 // it. A command that runs no stage's program runs in any binary, for any
 // stage (migrate, release show, ci init: the front has their code), and
-// capacity, whose runner every binary has, runs in the front but for the
-// cloud, whose ledger it reads in nfx-cloud. One that runs a program goes to nfx-cloud when it realises the
+// capacity, whose runner every binary has, runs in the front but for a
+// cloud whose ledger may hold a rehearsal to count (cloudWhen), which it
+// reads in nfx-cloud. One that runs a program goes to nfx-cloud when it realises the
 // cloud, unless this is it, and to nfx-pulumi when this binary has no
 // runner for it (the front nfx). Each binary hands a command over whole,
 // before it has done anything.
@@ -80,7 +86,9 @@ func handTo(cmd *cobra.Command, io IO) string {
 		return ""
 	}
 	if !cloudLinked() && cloudCommand(cmd, io) {
-		return proc.CloudCLI
+		if when := cloudWhen[key]; when == nil || when(cmd, io) {
+			return proc.CloudCLI
+		}
 	}
 	if runners[key] == nil {
 		return proc.PulumiCLI

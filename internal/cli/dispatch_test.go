@@ -217,8 +217,8 @@ func TestFrontNfxHandsTheProgramsToNfxPulumi(t *testing.T) {
 		{[]string{"roi", "--from", "laptop", "--to", "server"}, "nfx-pulumi"},
 		{[]string{"render", "--stage", "cloud"}, "nfx-cloud"},
 		{[]string{"report"}, "nfx-cloud"},
-		// The cloud's capacity reads the ledger's rehearsals there.
-		{[]string{"capacity", "--stage", "cloud", "--json"}, "nfx-cloud"},
+		// The cloud's capacity reads a ledger's rehearsals there.
+		{[]string{"capacity", "--stage", "cloud", "--backend", "file:///srv/state"}, "nfx-cloud"},
 	} {
 		got, code, stderr := run(c.args...)
 		if want := append([]string{c.to}, c.args...); !slices.Equal(got, want) || code != 7 {
@@ -231,6 +231,8 @@ func TestFrontNfxHandsTheProgramsToNfxPulumi(t *testing.T) {
 	for _, args := range [][]string{
 		{"capacity", "--stage", "server", "--json"},
 		{"capacity", "--stage", "laptop"},
+		// No ledger yet: no rehearsal to count, nothing nfx-cloud must do.
+		{"capacity", "--stage", "cloud", "--json"},
 		{"release", "show", "--stage", "laptop"},
 		{"migrate", "plan", "--from", "laptop", "--to", "server"},
 		{"--help"},
@@ -239,6 +241,20 @@ func TestFrontNfxHandsTheProgramsToNfxPulumi(t *testing.T) {
 		if got, code, stderr := run(args...); got != nil || code != 0 {
 			t.Errorf("nfx %q: handed %q, exit %d; want it run in the front\n%s", args, got, code, stderr)
 		}
+	}
+	// A standby cluster and the project's ledger: a rehearsal may be there
+	// to count, which nfx-cloud reads; without the standby, nothing is.
+	write(t, filepath.Join(dir, "two.yaml"), "config:\n  nextflow:cloud: {standbyRegion: ap-southeast-1, standbyCluster: true}\n")
+	write(t, filepath.Join(dir, "one.yaml"), "config:\n  nextflow:cloud: {standbyRegion: ap-southeast-1}\n")
+	if err := os.MkdirAll(filepath.Join(dir, ".nfx", "state", ".nfx"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(dir, ".nfx", "state", ".nfx", "ledger.jsonl"), "")
+	if got, code, stderr := run("capacity", "--stage", "cloud", "--config", "two.yaml"); !slices.Equal(got, []string{"nfx-cloud", "capacity", "--stage", "cloud", "--config", "two.yaml"}) || code != 7 {
+		t.Errorf("a standby cluster with a ledger: handed %q, exit %d\n%s", got, code, stderr)
+	}
+	if got, code, stderr := run("capacity", "--stage", "cloud", "--config", "one.yaml"); got != nil || code != 0 {
+		t.Errorf("a standby without a cluster: handed %q, exit %d\n%s", got, code, stderr)
 	}
 	// Bad flags are refused by the front, before any hand-over, with the
 	// message nfx-pulumi gives: the flags' own checks in cobra's order.

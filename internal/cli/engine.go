@@ -34,7 +34,8 @@ func NewCmdEngine(io IO, verb string) *cobra.Command {
 		cmd.Long = short + ".\n\nOn the cloud stage a preview and an up read the stack's resources from their APIs first\n" +
 			"(as pulumi's --refresh does): the autoscaler's node counts and a failover's changes are kept, not\n" +
 			"the values stored at the last up. --refresh=false skips it, as when a lost region's resources\n" +
-			"cannot be read: an up then sends the node groups' desired sizes stored at the last up."
+			"cannot be read: an up that changes a node group's minimum or maximum then sends the desired size\n" +
+			"stored at the last up."
 		cmd.Flags().BoolVar(&o.Refresh, "refresh", true, "the cloud stage: read the stack's resources from their APIs first")
 	}
 	cmd.Flags().StringVar(&o.Backend, "backend", "", "a Pulumi backend URL (default file://<project>/.nfx/state)")

@@ -15,6 +15,7 @@ import (
 	_ "gocloud.dev/blob/s3blob"
 	"gocloud.dev/gcerrors"
 
+	"github.com/nextflow-crm/nfx/internal/files"
 	"github.com/nextflow-crm/nfx/internal/model"
 )
 
@@ -110,7 +111,7 @@ func (b *Backend) LedgerFile() string {
 	if b.Bucket != nil {
 		return ""
 	}
-	return filepath.Join(b.Dir, ".nfx", "ledger.jsonl")
+	return files.LedgerIn(b.Dir)
 }
 
 // Close releases the bucket.

@@ -158,3 +158,9 @@ func writeAtomic(name string, data []byte, mode fs.FileMode, durable bool) error
 	}
 	return syncDir(dir)
 }
+
+// LedgerIn is the ledger nfx keeps in a file backend's directory, beside
+// its stacks.
+func LedgerIn(backendDir string) string {
+	return filepath.Join(backendDir, ".nfx", "ledger.jsonl")
+}

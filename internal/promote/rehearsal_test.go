@@ -35,3 +35,20 @@ func TestLastRehearsal(t *testing.T) {
 		}
 	}
 }
+
+// The steps of `pulumi preview --refresh --json`: the refresh's reads are
+// not steps of the change (they would double a preview gate's count).
+func TestPreviewStepsWithoutTheRefresh(t *testing.T) {
+	data := []byte(`{"steps": [
+	  {"op": "refresh", "urn": "urn:pulumi:cloud::nextflow::aws:rds/instance:Instance::db", "oldState": {"type": "aws:rds/instance:Instance"}},
+	  {"op": "update", "urn": "urn:pulumi:cloud::nextflow::aws:rds/instance:Instance::db", "oldState": {"type": "aws:rds/instance:Instance"}},
+	  {"op": "same", "urn": "urn:pulumi:cloud::nextflow::aws:s3/bucketV2:BucketV2::b", "newState": {"type": "aws:s3/bucketV2:BucketV2"}}
+	]}`)
+	steps, err := PreviewSteps(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(steps) != 2 || steps[0].Op != "update" || steps[0].Type != "aws:rds/instance:Instance" || steps[1].Op != "same" {
+		t.Errorf("steps %+v", steps)
+	}
+}

@@ -53,6 +53,10 @@ func PreviewSteps(data []byte) ([]Step, error) {
 	}
 	out := make([]Step, 0, len(doc.Steps))
 	for _, s := range doc.Steps {
+		// A preview --refresh's reads change nothing.
+		if s.Op == "refresh" {
+			continue
+		}
 		st := Step{Op: s.Op, URN: s.URN}
 		if s.OldState != nil {
 			st.Type = s.OldState.Type

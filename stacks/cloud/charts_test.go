@@ -123,9 +123,9 @@ func TestHelmValuesAreChartKeys(t *testing.T) {
 // dynamic resource allocation on and reads resource.k8s.io/v1, which a
 // control plane serves only from 1.34.
 func TestAutoscalerFollowsTheControlPlane(t *testing.T) {
-	// Each version as of a day EKS supports them all.
-	t.Setenv(model.TodayEnv, "2026-12-07")
-	for _, v := range []string{"1.32", "1.33", "1.34", "1.35"} {
+	// Each version as of a day EKS supported them all.
+	t.Setenv(model.TodayEnv, "2026-06-01")
+	for _, v := range []string{"1.30", "1.31", "1.32", "1.33", "1.34", "1.35"} {
 		res, err := offline.RunWith(model.Cloud, raw(map[string]string{"cloud": `{"kubernetesVersion": "` + v + `"}`}), &offline.Recorder{})
 		if err != nil {
 			t.Fatal(err)

@@ -94,14 +94,14 @@ var RDSMinorFloor = map[string]struct {
 }
 
 // ClusterAutoscalerSource is where ClusterAutoscalerTags come from.
-const ClusterAutoscalerSource = "kubernetes/autoscaler: the release tags cluster-autoscaler-1.32.7 (2026-02-13), -1.33.6 and -1.34.5 " +
+const ClusterAutoscalerSource = "kubernetes/autoscaler: the release tags cluster-autoscaler-1.30.7 (2025-10-29), -1.31.5 (2025-10-08), -1.32.7 (2026-02-13), -1.33.6 and -1.34.5 " +
 	"(2026-07-22), and v1.35.0, which charts 9.56.0 to 9.59.0 ship (9.54.0 and 9.55.0 ship v1.34.2 under appVersion 1.35.0); " +
 	"its README asks for the autoscaler minor of the control plane's (1.35's turns dynamic resource allocation on, reading " +
 	"resource.k8s.io/v1, which Kubernetes serves from 1.34); nfx pins chart 9.59.0"
 
 // ClusterAutoscalerTags are the Cluster Autoscaler images nfx runs, by the
 // cluster's Kubernetes minor version.
-var ClusterAutoscalerTags = map[string]string{"1.32": "v1.32.7", "1.33": "v1.33.6", "1.34": "v1.34.5", "1.35": "v1.35.0"}
+var ClusterAutoscalerTags = map[string]string{"1.30": "v1.30.7", "1.31": "v1.31.5", "1.32": "v1.32.7", "1.33": "v1.33.6", "1.34": "v1.34.5", "1.35": "v1.35.0"}
 
 // ElastiCacheSource is where ElastiCacheRedisVersions come from.
 const ElastiCacheSource = "Amazon ElastiCache for Redis OSS supported engine versions " +
