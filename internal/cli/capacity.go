@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -59,11 +58,19 @@ func capacityReadsLedger(cmd *cobra.Command, x IO) bool {
 	if err != nil {
 		return false
 	}
-	if cc := in.Config.Cloud; !cc.StandbyCluster || cc.StandbyPromoted != "" {
+	if !countsRehearsal(in.Config) {
 		return false
 	}
-	_, err = os.Stat(files.LedgerIn(filepath.Join(in.ProjectDir, files.StateDir, "state")))
+	_, err = os.Stat(files.LedgerIn(files.BackendDir(in.ProjectDir)))
 	return err == nil
+}
+
+// countsRehearsal says whether a failover rehearsal in the ledger counts
+// in the stage's capacity: a provider's stage with a standby cluster not
+// yet promoted, whose failover the rehearsal measured.
+func countsRehearsal(cfg *model.Config) bool {
+	cc := cfg.Cloud
+	return model.Profiles[cfg.Stage].Hosting == model.Provider && cc.StandbyCluster && cc.StandbyPromoted == ""
 }
 
 // ledgerMeasured is what the ledger holds measured of the stack (a

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/nextflow-crm/nfx/internal/capacity"
-	"github.com/nextflow-crm/nfx/internal/model"
 	"github.com/nextflow-crm/nfx/internal/promote"
 )
 
@@ -22,8 +21,7 @@ func init() {
 // ledger is only read (its bucket opened within 30 s). One that cannot be
 // read or does not verify is said, and the assumption kept.
 func measured(io IO, backend string, in *stackInput) capacity.Measured {
-	cc := in.Config.Cloud
-	if !cc.StandbyCluster || cc.StandbyPromoted != "" || model.Profiles[in.Config.Stage].Hosting != model.Provider {
+	if !countsRehearsal(in.Config) {
 		return capacity.Measured{}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -39,7 +39,7 @@ type Backend struct {
 // without being repeated.
 func OpenBackend(ctx context.Context, proj, backend string) (*Backend, error) {
 	if backend == "" {
-		backend = "file://" + filepath.Join(proj, StateDir, "state")
+		backend = "file://" + files.BackendDir(proj)
 	}
 	u, err := url.Parse(backend)
 	if err != nil || u.User != nil || strings.Contains(backend, "@") {

@@ -63,7 +63,7 @@ func (o *Options) defaults() {
 		o.Stack = string(o.Stage)
 	}
 	if o.Backend == "" {
-		o.Backend = "file://" + filepath.Join(o.ProjectDir, StateDir, "state")
+		o.Backend = "file://" + files.BackendDir(o.ProjectDir)
 	}
 	if o.OutDir == "" {
 		o.OutDir = filepath.Join(o.ProjectDir, "out", o.Stack)

@@ -159,6 +159,12 @@ func writeAtomic(name string, data []byte, mode fs.FileMode, durable bool) error
 	return syncDir(dir)
 }
 
+// BackendDir is the project's own file backend, where nfx keeps its
+// stacks' state unless told another.
+func BackendDir(proj string) string {
+	return filepath.Join(proj, StateDir, "state")
+}
+
 // LedgerIn is the ledger nfx keeps in a file backend's directory, beside
 // its stacks.
 func LedgerIn(backendDir string) string {
