@@ -37,7 +37,9 @@ the next preview keeps the promoted database as the writer instead of replacing 
 --unplanned the primary's region is lost: the standby is promoted at once; the loss is bounded by
             its last reported lag and recorded.
 --rehearse  changes nothing the stage uses: a replica of the standby is made, promoted as a failover
-            would promote the standby, timed, and deleted.
+            would promote the standby, timed, and deleted. With a standby cluster it first reads what
+            a failover acts on (the cluster, its objects, the balancers, the standby's pools' health)
+            and, where a switchover would stop, stops too: nothing is measured or recorded.
 With a standby cluster (cloud.standbyCluster) the traffic moves too: the standby's AI starts, its
 vector store is restored from the replicated backups (--planned waits up to --restore-wait, 15m,
 for it before the standby's tunnel connectors start; --unplanned starts them beside it), its

@@ -21,6 +21,7 @@ import (
 
 	"github.com/nextflow-crm/nfx/internal/failover"
 	"github.com/nextflow-crm/nfx/internal/model"
+	"github.com/nextflow-crm/nfx/internal/promote"
 	"github.com/nextflow-crm/nfx/internal/provider/aws"
 	"github.com/nextflow-crm/nfx/internal/testutil"
 )
@@ -110,6 +111,9 @@ func TestFailoverMovesTheTraffic(t *testing.T) {
 		lb      bool
 		cfToken string
 		cf      func(*testutil.Cloudflare)
+		// rehearse: the case is a rehearsal, which reads the same path
+		// before its drill and changes neither cluster.
+		rehearse bool
 	}{
 		{name: "planned", args: []string{"--planned"}, code: 0, msg: "its vector store restored from the replicated backups first", served: true, restored: true, moved: true, primaryAfter: 0},
 		{name: "unplanned, the primary's region lost, the restore beside the connectors, load balanced", args: []string{"--unplanned"}, beside: true, code: 0, served: true, moved: true, primaryAfter: 2,
@@ -131,6 +135,15 @@ func TestFailoverMovesTheTraffic(t *testing.T) {
 			setup: func(f *fakeAWS) { delete(f.clusters, fakeStandby+"/"+aws.ClusterName("cloud")) }},
 		{name: "planned, the standby's cluster without its AI set", args: []string{"--planned"}, code: ExitFailed, primaryAfter: 2, noAI: true,
 			msg: "the standby's cluster has no statefulsets ai"},
+		{name: "rehearsal, load balanced", args: []string{"--rehearse"}, rehearse: true, code: 0, primaryAfter: 2, lb: true,
+			msg: "the standby's cluster holds what a failover starts, and the load balancers and the standby's healthy pools are ready to switch"},
+		{name: "rehearsal, load balanced, Cloudflare refuses the token", args: []string{"--rehearse"}, rehearse: true, code: ExitFailed, primaryAfter: 2,
+			msg: "a failover now would stop before it fences: the load balancers in front of the regions: the Cloudflare API refuses the token", lb: true, cfToken: "n0t-the-t0ken"},
+		{name: "rehearsal, load balanced, the standby's pool unhealthy", args: []string{"--rehearse"}, rehearse: true, code: ExitFailed, primaryAfter: 2,
+			msg: "the standby's pool for crm.nextflow.example is not healthy", lb: true,
+			cf: func(cf *testutil.Cloudflare) { cf.Health = map[string][]bool{"pool-s": {false, false, true}} }},
+		{name: "rehearsal, the standby's cluster without its AI set", args: []string{"--rehearse"}, rehearse: true, code: ExitFailed, primaryAfter: 2, noAI: true,
+			msg: "a failover now would stop before it fences: the standby's cluster has no statefulsets ai"},
 		{name: "database only, the standby's cluster unknown to EKS", args: []string{"--planned", "--database-only"}, code: 0, moved: true, primaryAfter: 2,
 			msg:   "RPO 0",
 			setup: func(f *fakeAWS) { delete(f.clusters, fakeStandby+"/"+aws.ClusterName("cloud")) }},
@@ -210,7 +223,7 @@ func TestFailoverMovesTheTraffic(t *testing.T) {
 			t.Cleanup(func() { servingSleep, failoverPoll = nil, poll })
 			t.Cleanup(func() { openCluster = open })
 			args := append([]string{"failover", "--stage", "cloud"}, c.args...)
-			if !c.beside {
+			if !c.beside && !c.rehearse {
 				args = append(args, "--restore-wait", "1h")
 			}
 			code, out, errOut := nfx(t, dir, args...)
@@ -274,18 +287,19 @@ func TestFailoverMovesTheTraffic(t *testing.T) {
 			if got := suspended(t, primaryNS, model.BackupJob); got != (c.served && c.primaryAfter == 0) {
 				t.Errorf("the former primary's backup suspended: %v", got)
 			}
-			if c.moved != (len(f.writes()) != 0) {
+			// A rehearsal makes its drill only where the path is whole.
+			if drill := c.rehearse && c.code == 0; (c.moved || drill) != (len(f.writes()) != 0) {
 				t.Errorf("AWS changes: %v", f.writes())
 			}
-			// A promotion is recorded, whether or not the traffic moved.
-			failovers := 0
+			// A promotion is recorded, whether or not the traffic moved; a
+			// rehearsal only where it measured a failover that would reach
+			// the standby's cluster.
+			kinds := map[string]int{}
 			for _, e := range ledgerOf(t, dir) {
-				if e.Kind == "failover" {
-					failovers++
-				}
+				kinds[e.Kind]++
 			}
-			if failovers != map[bool]int{true: 1}[c.moved] {
-				t.Errorf("%d failovers in the ledger", failovers)
+			if kinds[promote.KindFailover] != map[bool]int{true: 1}[c.moved] || kinds[promote.KindRehearsal] != map[bool]int{true: 1}[c.rehearse && c.code == 0] {
+				t.Errorf("the ledger's entries: %v", kinds)
 			}
 		})
 	}

@@ -5,10 +5,8 @@ package cli
 import (
 	"context"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -182,7 +180,9 @@ func runFailover(ctx context.Context, io IO, o *FailoverOptions) error {
 		CatchUp: o.CatchUp, Poll: failoverPoll, Now: failoverNow, Sleep: failoverSleep,
 		Log: func(s string) { fmt.Fprintf(io.Err, "nfx: failover: %s\n", s) },
 	}
-	if cc.StandbyCluster && !o.Rehearse && !o.DatabaseOnly {
+	// A rehearsal reads the same path before its drill (--rehearse takes
+	// no --database-only).
+	if cc.StandbyCluster && !o.DatabaseOnly {
 		if in.Config.Tunnel.Standby {
 			return usagef("%s is true: this stack's connectors are held stopped for a migration's cutover, and a failover would start them in %s; fix: finish the cutover (set it false and up) first, or run nfx failover --database-only", model.FullKey("tunnel.standby"), cc.StandbyRegion)
 		}
@@ -244,19 +244,10 @@ func rehearse(ctx context.Context, io IO, o *FailoverOptions, in *stackInput, b 
 		loss = "RPO unknown (CloudWatch had no lag for the standby)"
 	}
 	note := fmt.Sprintf("rehearsal: promoting a replica of %s took %s; RTO %s with the names' TTL; %s", r.Standby, r.Promote.Round(time.Second), r.RTO.Round(time.Second), loss)
-	if e := edgeOf(in.Config, in.Stack); e != nil {
-		// What the failover's switch would read, read now: a token or a
-		// pool found wanting here is not found during an outage.
-		unhealthy, err := e.Check(ctx)
-		switch {
-		case err != nil:
-			note += fmt.Sprintf("; the load balancers could not be switched: %v", err)
-		case len(unhealthy) > 0:
-			for _, h := range slices.Sorted(maps.Keys(unhealthy)) {
-				note += fmt.Sprintf("; the standby's pool for %s is not healthy (%s)", h, unhealthy[h])
-			}
-		default:
-			note += "; the load balancers and the standby's healthy pools are ready to switch"
+	if r.PathChecked {
+		note += "; the standby's cluster holds what a failover starts"
+		if in.Config.Cloud.LoadBalancer {
+			note += ", and the load balancers and the standby's healthy pools are ready to switch"
 		}
 	}
 	figures := map[string]float64{promote.FigureRTO: r.RTO.Seconds(), promote.FigurePromote: r.Promote.Seconds()}

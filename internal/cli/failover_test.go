@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,7 +18,6 @@ import (
 	"github.com/nextflow-crm/nfx/internal/promote"
 	"github.com/nextflow-crm/nfx/internal/provider/aws"
 	"github.com/nextflow-crm/nfx/internal/release"
-	"github.com/nextflow-crm/nfx/internal/testutil"
 )
 
 // failoverProject is a cloud stack with a standby in ap-southeast-1, the
@@ -442,56 +440,3 @@ func ledgerOf(t *testing.T, dir string) []promote.Entry {
 	return entries
 }
 
-// A rehearsal behind load balancers reads what the failover's switch would
-// (the balancers, the standby's pools and their health) and records it in
-// the ledger, so that a token or a pool found wanting is found before an
-// outage; it changes nothing at Cloudflare.
-func TestFailoverRehearsalChecksTheBalancers(t *testing.T) {
-	host := "crm.nextflow.example"
-	for _, c := range []struct {
-		name   string
-		health []bool
-		token  string
-		want   string
-	}{
-		{"ready", nil, "cf-t0ken", "the load balancers and the standby's healthy pools are ready to switch"},
-		{"the standby's pool unhealthy", []bool{false, false, true}, "cf-t0ken", "the standby's pool for crm.nextflow.example is not healthy"},
-		{"the token refused", nil, "stale-t0ken", "the load balancers could not be switched: the Cloudflare API refuses the token"},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			dir, _, _ := failoverProject(t)
-			setCloud(t, dir, "standbyCluster", "true")
-			setCloud(t, dir, "loadBalancer", "true")
-			zero := strings.Repeat("0", 32)
-			cf := &testutil.Cloudflare{Account: zero, Zone: zero, Token: "cf-t0ken",
-				LBs:   []testutil.CFLoadBalancer{{ID: "lb-crm", Name: host, DefaultPools: []string{"pool-p"}, FallbackPool: "pool-p"}},
-				Pools: []testutil.CFPool{{ID: "pool-p", Name: model.LBPoolName("cloud", fakePrimary, host)}, {ID: "pool-s", Name: model.LBPoolName("cloud", fakeStandby, host)}}}
-			if c.health != nil {
-				cf.Health = map[string][]bool{"pool-s": c.health}
-			}
-			srv := httptest.NewServer(cf)
-			defer srv.Close()
-			api := cloudflareAPI
-			cloudflareAPI = srv.URL
-			t.Cleanup(func() { cloudflareAPI = api })
-			t.Setenv("CLOUDFLARE_API_TOKEN", c.token)
-			code, out, errOut := nfx(t, dir, "failover", "--stage", "cloud", "--rehearse")
-			if code != 0 || !strings.Contains(out, c.want) {
-				t.Fatalf("exit %d, want %q:\n%s%s", code, c.want, out, errOut)
-			}
-			if strings.Contains(out+errOut, c.token) {
-				t.Error("the output holds the token")
-			}
-			notes := ""
-			for _, e := range ledgerOf(t, dir) {
-				notes += e.Note
-			}
-			if !strings.Contains(notes, c.want) {
-				t.Errorf("the ledger's rehearsal does not say %q: %s", c.want, notes)
-			}
-			if lb, _ := cf.Balancer(host); len(cf.Patches) > 0 || lb.DefaultPools[0] != "pool-p" {
-				t.Errorf("a rehearsal switched the balancer: %v", cf.Patches)
-			}
-		})
-	}
-}

@@ -908,8 +908,12 @@ type Rehearsal struct {
 	// what an unplanned failover then would have lost at most.
 	RPO         time.Duration `json:"rpo"`
 	LossUnknown bool          `json:"lossUnknown,omitempty"`
-	Started     time.Time     `json:"started"`
-	Ended       time.Time     `json:"ended"`
+	// PathChecked says the standby's cluster (and the load balancers in
+	// front, if any) held what a failover acts on, checked as a
+	// switchover checks it.
+	PathChecked bool      `json:"pathChecked,omitempty"`
+	Started     time.Time `json:"started"`
+	Ended       time.Time `json:"ended"`
 }
 
 // Rehearse measures a failover without touching the stage: it makes a
@@ -954,6 +958,19 @@ func Rehearse(ctx context.Context, o Options) (*Rehearsal, error) {
 	if err := ready(sb, true); err != nil {
 		return nil, fmt.Errorf("the standby %s: %w", reh.Standby, err)
 	}
+	// What a switchover reads before it fences, read before the drill: a
+	// rehearsal whose failover would stop there (the standby's cluster,
+	// its objects, the balancers, the standby's pools' health) measures
+	// nothing a failover would reach, and is not recorded.
+	o.Mode = Planned
+	if err := o.reachStandbyCluster(ctx); err != nil {
+		kept := ""
+		if drillID != "" {
+			kept = fmt.Sprintf(" (the drill %s/%s a stopped rehearsal left is kept for the next run, and billed: delete it in the RDS console if there is none)", o.Standby.Name, drillID)
+		}
+		return nil, fmt.Errorf("a failover now would stop before it fences: %w; nothing was measured%s", err, kept)
+	}
+	reh.PathChecked = o.Serve != nil
 	if drillID == "" {
 		var sgs []string
 		for _, g := range sb.VpcSecurityGroups {
