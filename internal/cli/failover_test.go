@@ -439,4 +439,3 @@ func ledgerOf(t *testing.T, dir string) []promote.Entry {
 	}
 	return entries
 }
-
