@@ -266,7 +266,7 @@ func (e *Estimate) ai(cfg *model.Config) error {
 		fmt.Sprintf("%s: %s", h.GPU, g.Source),
 		fmt.Sprintf("inference reaches %.0f %% of the memory bandwidth and %.0f %% of the FP16 tensor peak (capacity.bandwidthEfficiency, capacity.computeEfficiency)", w.BandwidthEfficiency*100, w.ComputeEfficiency*100),
 		fmt.Sprintf("AI requests are %.0f %% embeddings of %d tokens and %.0f %% generations of %d prompt and %d output tokens (capacity.embedShare, embedTokens, promptTokens, outputTokens)", w.EmbedShare*100, w.EmbedTokens, (1-w.EmbedShare)*100, w.PromptTokens, w.OutputTokens),
-		fmt.Sprintf("%s: %.1f GB of Q4 weights, %.2f billion parameters, %d KiB of KV cache per token; %d request slots per node (ai.parallel)", llm.Name, llm.Size.GB(), llm.Params, llm.KVPerToken/model.KiB, cfg.AI.Parallel),
+		fmt.Sprintf("%s: %.1f GB of Q4 weights, %.2f billion parameters, %d KiB of KV cache per token; %d request slots per node (ai.parallel)", llm.Name, llm.Size.DecimalGB(), llm.Params, llm.KVPerToken/model.KiB, cfg.AI.Parallel),
 	)
 	if cfg.Costs.AIAPI > 0 {
 		e.api(cfg)

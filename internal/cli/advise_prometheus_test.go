@@ -143,9 +143,9 @@ func TestAdviseFromPrometheus(t *testing.T) {
 	}
 	t.Logf("nfx advise --stage server --prometheus:\n%s", out)
 	// In the project, the observed peak is weighed against the laptop
-	// stack's estimate (71 users on its defaults).
+	// stack's estimate (74 users on its defaults).
 	code, out, stderr = nfx(t, project(t), "advise", "--prometheus", base, "--at", at, "--revenue", "60000000", "--team", "3")
-	if code != ExitOK || !strings.Contains(out, "load: a peak of 120 concurrent users observed, 169 % of the 71 `nfx capacity` estimates") {
+	if code != ExitOK || !strings.Contains(out, "load: a peak of 120 concurrent users observed, 162 % of the 74 `nfx capacity` estimates") {
 		t.Errorf("in the project: exit %d:\n%s%s", code, out, stderr)
 	}
 }

@@ -40,13 +40,13 @@ func TestAdviseCommand(t *testing.T) {
 }
 
 // Inside a project, advise weighs the users against the current stack's
-// estimated capacity (71 users on the laptop's defaults); outside one, or
+// estimated capacity (74 users on the laptop's defaults); outside one, or
 // without the stage's stack file, the matrix alone decides.
 func TestAdviseUsesTheStackCapacity(t *testing.T) {
 	dir := project(t)
 	args := []string{"advise", "--users", "65", "--p95", "2", "--downtime", "0.5", "--revenue", "10000000", "--team", "2"}
 	code, out, stderr := nfx(t, dir, args...)
-	if code != ExitOK || !strings.HasPrefix(out, "PREPARE") || !strings.Contains(out, "within 20 % of what the current laptop stack is estimated to serve (71") {
+	if code != ExitOK || !strings.HasPrefix(out, "PREPARE") || !strings.Contains(out, "within 20 % of what the current laptop stack is estimated to serve (74") {
 		t.Errorf("in the project: exit %d\n%s%s", code, out, stderr)
 	}
 	if code, out, _ = nfx(t, t.TempDir(), args...); code != ExitOK || !strings.HasPrefix(out, "STAY") {
@@ -55,7 +55,7 @@ func TestAdviseUsesTheStackCapacity(t *testing.T) {
 	// A stack of the user's own: the server's AI on one node halves what it serves.
 	write(t, filepath.Join(dir, "one-ai.yaml"), "config:\n  nextflow:ai: {replicas: 1}\n")
 	code, out, stderr = nfx(t, dir, "advise", "--stage", "server", "--config", "one-ai.yaml", "--users", "400", "--p95", "1", "--downtime", "0.1", "--revenue", "100000000", "--team", "5")
-	if code != ExitOK || !strings.Contains(out, "at or past what the current server stack is estimated to serve (315") {
+	if code != ExitOK || !strings.Contains(out, "at or past what the current server stack is estimated to serve (331") {
 		t.Errorf("server with one AI node: exit %d\n%s%s", code, out, stderr)
 	}
 	// A broken stack file is an error, not a silent fallback.

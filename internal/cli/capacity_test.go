@@ -19,7 +19,7 @@ func TestCapacityCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatal(stderr)
 	}
-	for _, want := range []string{"concurrent users   631", "AI requests/s      94.69", "within", "2 x NVIDIA GeForce RTX 4090", "assumes: a concurrent user makes 0.15 AI requests"} {
+	for _, want := range []string{"concurrent users   662", "AI requests/s      99.30", "within", "2 x NVIDIA GeForce RTX 4090", "assumes: a concurrent user makes 0.15 AI requests"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("%q not in:\n%s", want, out)
 		}

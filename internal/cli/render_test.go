@@ -86,7 +86,7 @@ func TestBadConfigs(t *testing.T) {
 		{"missing required key for managed tunnel", []string{"render", "--stage", "laptop"}, "config:\n  nextflow:tunnel: {mode: managed}\n", []string{"nextflow:tunnel.accountId", "nextflow:tunnel.zoneId"}},
 		{"missing tunnel token for up", []string{"up", "--stage", "laptop"}, "config:\n  nextflow:tunnel: {mode: token}\n", []string{"nextflow:tunnelToken", "NFX_TUNNEL_TOKEN"}},
 		{"wrong type", []string{"plan", "--stage", "laptop"}, "config:\n  nextflow:ai: {gpu: maybe}\n", []string{"nextflow:ai.gpu", "a boolean", `"maybe"`}},
-		{"model larger than VRAM", []string{"render", "--stage", "laptop"}, "config:\n  nextflow:ai: {model: qwen2.5:14b}\n", []string{"nextflow:ai.model", "12.2 GB", "8.0 GB of VRAM"}},
+		{"model larger than VRAM", []string{"render", "--stage", "laptop"}, "config:\n  nextflow:ai: {model: qwen2.5:14b}\n", []string{"nextflow:ai.model", "11.5 GiB", "8.0 GiB of VRAM"}},
 		{"invalid tunnel mode", []string{"render", "--stage", "laptop"}, "config:\n  nextflow:tunnel: {mode: ssh}\n", []string{"nextflow:tunnel.mode", `"ssh"`}},
 		{"unknown key", []string{"render", "--stage", "laptop"}, "config:\n  nextflow:gpu: true\n", []string{"nextflow:gpu", "unknown config key"}},
 		{"not YAML", []string{"render", "--stage", "laptop"}, "config:\n  nextflow:crm: {replicas: 1\n", []string{"not valid YAML"}},

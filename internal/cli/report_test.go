@@ -24,7 +24,7 @@ func TestReportInChromium(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	html, _ := os.ReadFile(out)
-	for _, want := range []string{`data-stage="laptop"`, `data-stage="server"`, `data-stage="cloud"`, "Monthly cost per stage", "From server to cloud", "RDS PostgreSQL", "Capacity per stage (estimated)", "<td>631</td>", "Capacity (estimated): 71 → 631 users", "The business case (laptop → server, VND)", "Compliance per stage (SOC 2, ISO 27001, GDPR)", "vllm: 40 x NVIDIA A10G for 1500 AI requests/s"} {
+	for _, want := range []string{`data-stage="laptop"`, `data-stage="server"`, `data-stage="cloud"`, "Monthly cost per stage", "From server to cloud", "RDS PostgreSQL", "Capacity per stage (estimated)", "<td>662</td>", "Capacity (estimated): 74 → 662 users", "The business case (laptop → server, VND)", "Compliance per stage (SOC 2, ISO 27001, GDPR)", "vllm: 40 x NVIDIA A10G for 1500 AI requests/s"} {
 		if !bytes.Contains(html, []byte(want)) {
 			t.Errorf("the report lacks %q", want)
 		}

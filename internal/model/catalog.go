@@ -21,7 +21,8 @@ type LLM struct {
 }
 
 // Catalog lists the Ollama models whose size nfx knows, smallest first.
-// Sizes are the Ollama library's download sizes (Q4_K_M unless noted).
+// Sizes are the Ollama library's download sizes (Q4_K_M unless noted), in
+// its decimal units.
 var Catalog = []LLM{
 	{"llama3.2:1b", gb(1.3), 1.24, kv(16, 8, 64)},
 	{"llama3.2:3b", gb(2.0), 3.21, kv(28, 8, 128)},
@@ -38,9 +39,9 @@ var Catalog = []LLM{
 // EmbeddingCatalog lists the Ollama embedding models nfx knows. The CRM
 // embeds records and searches with one of them into Qdrant.
 var EmbeddingCatalog = []LLM{
-	{"nomic-embed-text", 274 * MiB, 0.137, 0},
-	{"mxbai-embed-large", 670 * MiB, 0.335, 0},
-	{"all-minilm", 46 * MiB, 0.023, 0},
+	{"nomic-embed-text", mb(274), 0.137, 0},
+	{"mxbai-embed-large", mb(670), 0.335, 0},
+	{"all-minilm", mb(46), 0.023, 0},
 }
 
 // DefaultEmbeddingModel is the embedding model Ollama serves beside the LLM.
@@ -68,8 +69,11 @@ const (
 	DefaultCPUModel = "llama3.2:3b"
 )
 
-// gb converts a size in GiB, possibly fractional, to Bytes.
-func gb(v float64) Bytes { return Bytes(v * float64(GiB)) }
+// gb and mb convert a size as Ollama prints it to Bytes: its GB and MB
+// are decimal (10^9 and 10^6 bytes; ollama/ollama format.HumanBytes),
+// and llama3.1:8b's "4.9GB" is 4.6 GiB.
+func gb(v float64) Bytes { return Bytes(v * 1e9) }
+func mb(v float64) Bytes { return Bytes(v * 1e6) }
 
 // ModelOverhead is the share added to a model's weights for the KV cache at
 // Ollama's default context and the runtime's buffers. It is an assumption,
@@ -122,7 +126,7 @@ func largestFitting(budget Bytes, embedding LLM, parallel int) string {
 	var fit []string
 	for _, m := range Catalog {
 		if NeedWith(m, embedding, parallel) <= budget {
-			fit = append(fit, fmt.Sprintf("%s (%.1f GB)", m.Name, m.Size.GB()))
+			fit = append(fit, fmt.Sprintf("%s (%.1f GB)", m.Name, m.Size.DecimalGB()))
 		}
 	}
 	if len(fit) == 0 {

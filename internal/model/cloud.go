@@ -154,8 +154,8 @@ func checkPodFit(c *Config, ds *Diagnostics) {
 				"%g cores do not fit a %s node (%d vCPUs, %g left to pods)", sz.CPUs, name, cpus, availCPU)
 		}
 		if sz.Memory > availMem {
-			ds.Errorf(key+".memory", fmt.Sprintf("keep it at or below %.1f GiB, or use a larger instance type than %s", availMem.GB(), name),
-				"%s does not fit a %s node (%s, %.1f GiB left to pods)", sz.Memory, name, mem, availMem.GB())
+			ds.Errorf(key+".memory", fmt.Sprintf("keep it at or below %.1f GiB, or use a larger instance type than %s", availMem.GiB(), name),
+				"%s does not fit a %s node (%s, %.1f GiB left to pods)", sz.Memory, name, mem, availMem.GiB())
 		}
 	}
 }

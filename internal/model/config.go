@@ -44,7 +44,8 @@ type AIConfig struct {
 	// Model is the Ollama model pulled at start; unset picks a default that
 	// fits the GPU, or a smaller one on CPU.
 	Model string `json:"model"`
-	// ModelSize is the download size of a model nfx does not know.
+	// ModelSize is the download size of a model nfx does not know, in
+	// binary units (Ollama prints decimal GB: its 4.9 GB is 4.6GiB).
 	ModelSize Bytes `json:"modelSize"`
 	// Replicas is the number of Ollama nodes.
 	Replicas int `json:"replicas"`

@@ -318,7 +318,7 @@ func phaseStructure(c *Config, ds *Diagnostics) {
 		ds.Errorf(k("crm.aiApi"), "use ollama (the CRM calls Ollama's own API under OLLAMA_BASE_URL) or openai (OpenAI's, under AI_OPENAI_URL)", "%q is not an AI API nfx knows", c.CRM.AIAPI)
 	}
 	if c.AI.ModelSize < 0 {
-		ds.Errorf(k("ai.modelSize"), "set the model's download size, such as 4.9GiB", "must be > 0, got %s", c.AI.ModelSize)
+		ds.Errorf(k("ai.modelSize"), "set the model's download size in binary units, such as 4.6GiB (Ollama prints GB of 10^9 bytes: its 4.9 GB is 4.6GiB, and nfx reads 4.9GB as GiB, as Docker does)", "must be > 0, got %s", c.AI.ModelSize)
 	}
 	if !identRE.MatchString(c.Postgres.Database) {
 		ds.Errorf(k("postgres.database"), "use lower-case letters, digits and underscores", "%q is not a plain PostgreSQL identifier", c.Postgres.Database)
@@ -583,7 +583,7 @@ func phaseCapabilities(c *Config, ds *Diagnostics) {
 			llm.KVPerToken = EstimatedKVPerToken(llm.Params)
 		}
 	} else if !known {
-		ds.Errorf(k("ai.model"), "set nextflow:ai.modelSize to its download size (see `ollama show`), or pick one of "+Names(Catalog),
+		ds.Errorf(k("ai.model"), "set nextflow:ai.modelSize to its download size in binary units (`ollama list` prints GB of 10^9 bytes: its 4.9 GB is 4.6GiB), or pick one of "+Names(Catalog),
 			"the size of model %q is unknown to nfx", c.AI.Model)
 		return
 	}
@@ -606,22 +606,22 @@ func phaseCapabilities(c *Config, ds *Diagnostics) {
 	// embedding model, and the KV cache of every further slot.
 	slots := SlotsKV(llm, c.AI.Parallel)
 	c.ModelNeed = NeedWith(llm, c.Embedding, c.AI.Parallel)
-	what := fmt.Sprintf("%s needs %.1f GB (%.1f GB weights + %.0f%% runtime", c.AI.Model, c.ModelNeed.GB(), size.GB(), ModelOverhead*100)
+	what := fmt.Sprintf("%s needs %.1f GiB (%.1f GiB weights + %.0f%% runtime", c.AI.Model, c.ModelNeed.GiB(), size.GiB(), ModelOverhead*100)
 	if c.Embedding.Size > 0 {
-		what += fmt.Sprintf(", %.1f GB for %s", ModelNeed(c.Embedding.Size).GB(), c.Embedding.Name)
+		what += fmt.Sprintf(", %.1f GiB for %s", ModelNeed(c.Embedding.Size).GiB(), c.Embedding.Name)
 	}
 	if slots > 0 {
-		what += fmt.Sprintf(", %.1f GB of KV cache for %d more request slots", slots.GB(), c.AI.Parallel-1)
+		what += fmt.Sprintf(", %.1f GiB of KV cache for %d more request slots", slots.GiB(), c.AI.Parallel-1)
 	}
 	what += ")"
 	if c.UseGPU {
 		if c.ModelNeed > h.VRAM {
-			ds.Errorf(k("ai.model"), fmt.Sprintf("choose a model that fits %.1f GB, such as %s; lower ai.parallel; or set ai.gpu false to run it on CPU", h.VRAM.GB(), largestFitting(h.VRAM, c.Embedding, c.AI.Parallel)),
-				"%s but the %s has %.1f GB of VRAM", what, h.GPU, h.VRAM.GB())
+			ds.Errorf(k("ai.model"), fmt.Sprintf("choose a model that fits %.1f GiB, such as %s; lower ai.parallel; or set ai.gpu false to run it on CPU", h.VRAM.GiB(), largestFitting(h.VRAM, c.Embedding, c.AI.Parallel)),
+				"%s but the %s has %.1f GiB of VRAM", what, h.GPU, h.VRAM.GiB())
 		}
 	} else if c.ModelNeed > c.AI.Memory {
-		ds.Errorf(k("ai.model"), fmt.Sprintf("choose a model that fits %.1f GB, such as %s; lower ai.parallel; or raise ai.memory", c.AI.Memory.GB(), largestFitting(c.AI.Memory, c.Embedding, c.AI.Parallel)),
-			"%s of RAM on CPU but ai.memory is %.1f GB", what, c.AI.Memory.GB())
+		ds.Errorf(k("ai.model"), fmt.Sprintf("choose a model that fits %.1f GiB, such as %s; lower ai.parallel; or raise ai.memory", c.AI.Memory.GiB(), largestFitting(c.AI.Memory, c.Embedding, c.AI.Parallel)),
+			"%s of RAM on CPU but ai.memory is %.1f GiB", what, c.AI.Memory.GiB())
 	}
 	checkReplicas(c, ds)
 	checkGPUs(c, ds)
@@ -653,7 +653,7 @@ func phaseCapabilities(c *Config, ds *Diagnostics) {
 	}
 	offMonitoring := ""
 	if monCPUs > 0 {
-		offMonitoring = fmt.Sprintf(", or set nextflow:monitoring.enabled false (its services take %g cpus and %.1f GB)", roundCPUs(monCPUs), monMem.GB())
+		offMonitoring = fmt.Sprintf(", or set nextflow:monitoring.enabled false (its services take %g cpus and %.1f GiB)", roundCPUs(monCPUs), monMem.GiB())
 	}
 	nodes := max(h.Nodes, 1)
 	hostWord := "the host has"
@@ -661,9 +661,9 @@ func phaseCapabilities(c *Config, ds *Diagnostics) {
 		hostWord = fmt.Sprintf("%d nodes have", nodes)
 	}
 	if avail := (h.Memory - h.ReserveMemory) * Bytes(nodes); mem > avail {
-		ds.Errorf(k("host.memory"), fmt.Sprintf("lower the parts' memory limits by %.1f GB, or describe a larger host%s", (mem-avail).GB(), offMonitoring),
-			"container memory limits add up to %.1f GB but %s %.1f GB each with %.1f GB kept for the OS (%.1f GB available)",
-			mem.GB(), hostWord, h.Memory.GB(), h.ReserveMemory.GB(), avail.GB())
+		ds.Errorf(k("host.memory"), fmt.Sprintf("lower the parts' memory limits by %.1f GiB, or describe a larger host%s", (mem-avail).GiB(), offMonitoring),
+			"container memory limits add up to %.1f GiB but %s %.1f GiB each with %.1f GiB kept for the OS (%.1f GiB available)",
+			mem.GiB(), hostWord, h.Memory.GiB(), h.ReserveMemory.GiB(), avail.GiB())
 	}
 	if avail := float64((h.Threads - h.ReserveThreads) * nodes); cpus > avail+1e-9 {
 		ds.Errorf(k("host.threads"), fmt.Sprintf("lower the parts' cpus by %g, or describe a larger host%s", roundCPUs(cpus-avail), offMonitoring),
@@ -726,7 +726,7 @@ func checkGPUs(c *Config, ds *Diagnostics) {
 			continue
 		}
 		if s.GPUMemory > h.VRAM {
-			ds.Errorf(fmt.Sprintf("%s[%d].gpuMemory", k("services"), i), fmt.Sprintf("keep it within the %s's %.1f GB", h.GPU, h.VRAM.GB()),
+			ds.Errorf(fmt.Sprintf("%s[%d].gpuMemory", k("services"), i), fmt.Sprintf("keep it within the %s's %.1f GiB", h.GPU, h.VRAM.GiB()),
 				"%s is more than one GPU holds", s.GPUMemory)
 		}
 		svcTasks += serviceReplicas(s, c.Stage)
@@ -738,8 +738,8 @@ func checkGPUs(c *Config, ds *Diagnostics) {
 	}
 	if !prof.Topology.ExclusiveGPUs {
 		if need := c.ModelNeed*Bytes(min(aiTasks, 1)) + svcVRAM; svcVRAM > 0 && need > h.VRAM {
-			ds.Errorf(k("services"), fmt.Sprintf("lower the services' gpuMemory or the model; the %s shares its %.1f GB", h.GPU, h.VRAM.GB()),
-				"Ollama's %.1f GB and the GPU services' %.1f GB do not fit one GPU", c.ModelNeed.GB(), svcVRAM.GB())
+			ds.Errorf(k("services"), fmt.Sprintf("lower the services' gpuMemory or the model; the %s shares its %.1f GiB", h.GPU, h.VRAM.GiB()),
+				"Ollama's %.1f GiB and the GPU services' %.1f GiB do not fit one GPU", c.ModelNeed.GiB(), svcVRAM.GiB())
 		}
 		return
 	}
@@ -890,14 +890,14 @@ func checkPrometheusDisk(c *Config, ds *Diagnostics) {
 		return
 	}
 	need := PrometheusDisk(c)
-	what := fmt.Sprintf("%d days of about %d series scraped every %d s need about %.1f GB", m.RetentionDays, PrometheusSeries(c), m.ScrapeSeconds, need.GB())
+	what := fmt.Sprintf("%d days of about %d series scraped every %d s need about %.1f GiB", m.RetentionDays, PrometheusSeries(c), m.ScrapeSeconds, need.GiB())
 	if m.DiskGB > 0 && Bytes(m.DiskGB)*GiB < need {
-		ds.Errorf(k("monitoring.diskGB"), fmt.Sprintf("raise it to %d or more, lower monitoring.retentionDays, or raise monitoring.scrapeSeconds", int(math.Ceil(need.GB()))),
+		ds.Errorf(k("monitoring.diskGB"), fmt.Sprintf("raise it to %d or more, lower monitoring.retentionDays, or raise monitoring.scrapeSeconds", int(math.Ceil(need.GiB()))),
 			"%s but monitoring.diskGB is %d", what, m.DiskGB)
 		return
 	}
 	if h := c.Host; Profiles[c.Stage].Hosting == SelfHosted && PrometheusVolume(c) > h.Disk {
 		ds.Errorf(k("host.disk"), "describe the host's real disk, lower monitoring.retentionDays, or set nextflow:monitoring.enabled false",
-			"Prometheus's volume takes %.1f GB (%s) but the host's disk is %.1f GB", PrometheusVolume(c).GB(), what, h.Disk.GB())
+			"Prometheus's volume takes %.1f GiB (%s) but the host's disk is %.1f GiB", PrometheusVolume(c).GiB(), what, h.Disk.GiB())
 	}
 }

@@ -66,8 +66,12 @@ func shorten(s string) string {
 	return s
 }
 
-// GB returns the amount in GiB as a float, for messages and arithmetic.
-func (b Bytes) GB() float64 { return float64(b) / float64(GiB) }
+// GiB returns the amount in GiB as a float, for messages and arithmetic.
+func (b Bytes) GiB() float64 { return float64(b) / float64(GiB) }
+
+// DecimalGB returns the amount in GB of 10^9 bytes, the unit Ollama's
+// library and the GPU makers' bandwidths are written in.
+func (b Bytes) DecimalGB() float64 { return float64(b) / 1e9 }
 
 // String writes the amount in the largest binary unit that divides it, so
 // that it parses back to the same value.

@@ -163,8 +163,8 @@ func PlanVLLM(c *Config) (VLLMPlan, error) {
 	p.LLMShare, p.EmbedShare, p.Weights, p.KVRoom = VLLMMemory(c)
 	if VLLMSeqs(c, p.KVRoom, VLLMMaxModelLen) < 1 {
 		one := Bytes(VLLMMaxModelLen) * c.LLM.KVPerToken
-		return p, &VLLMError{FullKey("cloud.gpuInstanceType"), fmt.Sprintf("%s's 16-bit weights (%.1f GB) and %.1f GB of working memory leave %.1f GB of the %s's %.1f GB (as CUDA reports it) within the LLM's share (%.2f), under the %.2f GB one sequence of %d tokens takes",
-			c.AI.Model, p.Weights.GB(), VLLMWorking.GB(), max(p.KVRoom, 0).GB(), c.Host.GPU, GPUMemory(c).GB(), p.LLMShare, one.GB(), VLLMMaxModelLen),
+		return p, &VLLMError{FullKey("cloud.gpuInstanceType"), fmt.Sprintf("%s's 16-bit weights (%.1f GiB) and %.1f GiB of working memory leave %.1f GiB of the %s's %.1f GiB (as CUDA reports it) within the LLM's share (%.2f), under the %.2f GiB one sequence of %d tokens takes",
+			c.AI.Model, p.Weights.GiB(), VLLMWorking.GiB(), max(p.KVRoom, 0).GiB(), c.Host.GPU, GPUMemory(c).GiB(), p.LLMShare, one.GiB(), VLLMMaxModelLen),
 			"use a GPU instance type with more memory, a smaller ai.model, or ollama (4-bit weights)"}
 	}
 	return p, nil

@@ -31,7 +31,7 @@ func TestVLLMRefusesWhatItCannotServe(t *testing.T) {
 		{"no GPU pool", vllmOn(map[string]string{"cloud": `{"aiEngine": "vllm", "gpuPool": false}`}), "nextflow:cloud.aiEngine", "runs on GPUs only"},
 		{"the AI on CPU", vllmOn(map[string]string{"ai": `{"gpu": false}`}), "nextflow:cloud.aiEngine", "runs on GPUs only"},
 		{"16-bit weights over a T4", vllmOn(map[string]string{"cloud": `{"aiEngine": "vllm", "gpuInstanceType": "g4dn.xlarge"}`}), "nextflow:cloud.gpuInstanceType", "16-bit weights"},
-		{"gemma2:9b's 16-bit weights over an A10G", vllmOn(map[string]string{"ai": `{"model": "gemma2:9b"}`}), "nextflow:cloud.gpuInstanceType", "16-bit weights (17.2 GB)"},
+		{"gemma2:9b's 16-bit weights over an A10G", vllmOn(map[string]string{"ai": `{"model": "gemma2:9b"}`}), "nextflow:cloud.gpuInstanceType", "16-bit weights (17.2 GiB)"},
 		{"a model with no repository nfx knows", vllmOn(map[string]string{"ai": `{"model": "acme-crm:7b", "modelSize": "4GiB"}`}), "nextflow:cloud.vllmModel", `no Hugging Face repository for "acme-crm:7b"`},
 		{"a repository with a path", vllmOn(map[string]string{"cloud": `{"aiEngine": "vllm", "vllmModel": "../../etc/passwd"}`}), "nextflow:cloud.vllmModel", "not a Hugging Face model repository"},
 		{"a repository with a shell", vllmOn(map[string]string{"cloud": `{"aiEngine": "vllm", "vllmModel": "meta-llama/x;reboot"}`}), "nextflow:cloud.vllmModel", "not a Hugging Face model repository"},
