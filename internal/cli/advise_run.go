@@ -110,7 +110,7 @@ func (o *AdviseOptions) weigh(io IO) {
 		fmt.Fprintf(io.Err, "nfx: the payback of the move to %s is not weighed by this binary; run nfx roi --from %s --to %s\n", next, o.Stage, next)
 		return
 	}
-	from, _, err := side(io, o.Stage, o.Config)
+	from, _, err := side(io, o.Stage, o.Config, "")
 	if err == nil {
 		// The measured revenue over the measured users is the revenue a
 		// user brings; the demand starts at the users measured.
@@ -122,7 +122,7 @@ func (o *AdviseOptions) weigh(io IO) {
 			from.Config.Business.Growth = o.Metrics.Growth
 		}
 		var to stagediff.Side
-		if to, _, err = side(io, string(next), ""); err == nil {
+		if to, _, err = side(io, string(next), "", ""); err == nil {
 			var c *roi.Case
 			if c, err = stagediff.BusinessCase(from, to); err == nil {
 				o.Metrics.Payback = &c.PaybackMonth

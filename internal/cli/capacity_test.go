@@ -2,12 +2,14 @@ package cli
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nextflow-crm/nfx/internal/files"
 	"github.com/nextflow-crm/nfx/internal/promote"
 )
 
@@ -137,5 +139,55 @@ func TestCapacityCountsTheRehearsal(t *testing.T) {
 	out, stderr = capacityOf()
 	if !strings.Contains(out, "99.988") || !strings.Contains(stderr, "cannot be read") {
 		t.Errorf("a tampered ledger:\n%s\n%s", out, stderr)
+	}
+}
+
+// nfx diff, roi and report count the cloud's failover rehearsal as nfx
+// capacity does, from the ledger of the backend --backend names (the
+// project's own when unset): one backend's rehearsal is not another's.
+func TestMoveCommandsCountTheBackendsRehearsal(t *testing.T) {
+	dir := project(t)
+	write(t, filepath.Join(dir, "two.yaml"), `config:
+  nextflow:cloud: {standbyRegion: ap-southeast-1, standbyCluster: true, loadBalancer: true}
+  nextflow:tunnel: {mode: managed, hostname: crm.nextflow.example, accountId: 0123456789abcdef0123456789abcdef, zoneId: 0123456789abcdef0123456789abcdef}
+`)
+	state := t.TempDir()
+	l := promote.Ledger{Path: files.LedgerIn(state)}
+	if _, err := l.Append(promote.Entry{Time: time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC), Kind: promote.KindRehearsal, To: "cloud",
+		Gates: promote.MeasuredGate("measured", map[string]float64{promote.FigureRTO: 330, promote.FigurePromote: 300})}); err != nil {
+		t.Fatal(err)
+	}
+	uptime := func(cmd string, backend ...string) float64 {
+		t.Helper()
+		args := append([]string{cmd, "--from", "server", "--to", "cloud", "--to-config", "two.yaml", "--json"}, backend...)
+		code, out, stderr := nfx(t, dir, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+		type stage struct {
+			Uptime float64 `json:"uptimePercent"`
+		}
+		if cmd == "diff" {
+			var d struct{ Capacity []stage }
+			if err := json.Unmarshal([]byte(out), &d); err != nil || len(d.Capacity) != 2 {
+				t.Fatalf("%v: %s", err, out)
+			}
+			return d.Capacity[1].Uptime
+		}
+		var r struct{ To stage }
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatal(err)
+		}
+		return r.To.Uptime
+	}
+	for _, cmd := range []string{"diff", "roi"} {
+		// 99.988 % on the assumed 10 minutes' promotion, 99.990 % on the
+		// rehearsal's 5.5 (TestCapacityCountsTheRehearsal).
+		if got := uptime(cmd); math.Abs(got-99.988) > 0.0005 {
+			t.Errorf("%s without the backend: uptime %v, want the assumed promotion's 99.988", cmd, got)
+		}
+		if got := uptime(cmd, "--backend", "file://"+state); math.Abs(got-99.990) > 0.0005 {
+			t.Errorf("%s --backend: uptime %v, want the rehearsal's 99.990", cmd, got)
+		}
 	}
 }

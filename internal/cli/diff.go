@@ -16,7 +16,14 @@ type moveFlags struct {
 	FromConfig     string
 	ToConfig       string
 	JSON, Markdown bool
+	// Backend is where the cloud's ledger is read (diff and roi: its
+	// failover rehearsal counts in the uptime).
+	Backend string
 }
+
+// ledgerBackendDoc is the --backend of the commands that read the cloud's
+// failover rehearsal, and do nothing else with the backend.
+const ledgerBackendDoc = "the cloud stage: the file:// or s3:// state backend whose ledger holds the stack's failover rehearsals, which count in its uptime as in nfx capacity (default file://<project>/.nfx/state)"
 
 func (o *moveFlags) add(cmd *cobra.Command, what, fromDoc string) {
 	f := cmd.Flags()
@@ -55,5 +62,6 @@ func NewCmdDiff(io IO) *cobra.Command {
 		Args: cobra.NoArgs,
 	}
 	o.add(cmd, "diff", "the stage moved from (required)")
+	cmd.Flags().StringVar(&o.Backend, "backend", "", ledgerBackendDoc)
 	return viaPulumi(cmd, io, "diff", o)
 }

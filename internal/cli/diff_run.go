@@ -27,16 +27,17 @@ func (o *moveFlags) sides(io IO) (from, to stagediff.Side, err error) {
 			return from, to, usagef("--from/--to: %v", err)
 		}
 	}
-	if from, _, err = side(io, o.From, o.FromConfig); err != nil {
+	if from, _, err = side(io, o.From, o.FromConfig, o.Backend); err != nil {
 		return from, to, err
 	}
-	to, _, err = side(io, o.To, o.ToConfig)
+	to, _, err = side(io, o.To, o.ToConfig, o.Backend)
 	return from, to, err
 }
 
 // side loads, plans, prices and estimates one stage, for a diff or the
-// report; it also returns the project directory the stage was read from.
-func side(io IO, stage, config string) (stagediff.Side, string, error) {
+// report (the cloud's failover rehearsal read from backend's ledger); it
+// also returns the project directory the stage was read from.
+func side(io IO, stage, config, backend string) (stagediff.Side, string, error) {
 	in, err := (&stackFlags{Stage: stage, Config: config}).resolve(io, false)
 	if err != nil {
 		return stagediff.Side{}, "", err
@@ -56,7 +57,7 @@ func side(io IO, stage, config string) (stagediff.Side, string, error) {
 	}
 	side := stagediff.Side{Config: in.Config, Describe: describe, Plan: &res.Plan, Files: res.Files, Cost: est}
 	// A stage the capacity model cannot estimate (Ollama on CPU) still diffs.
-	if c, err := capacity.ComputeMeasured(in.Config, ledgerMeasured(io, "", in)); err == nil {
+	if c, err := capacity.ComputeMeasured(in.Config, ledgerMeasured(io, backend, in)); err == nil {
 		side.Capacity = c
 	} else {
 		fmt.Fprintf(io.Err, "nfx: %s: capacity not estimated: %v\n", in.Stage, err)

@@ -136,14 +136,21 @@ func TestFailoverMovesTheTraffic(t *testing.T) {
 		{name: "planned, the standby's cluster without its AI set", args: []string{"--planned"}, code: ExitFailed, primaryAfter: 2, noAI: true,
 			msg: "the standby's cluster has no statefulsets ai"},
 		{name: "rehearsal, load balanced", args: []string{"--rehearse"}, rehearse: true, code: 0, primaryAfter: 2, lb: true,
-			msg: "the standby's cluster holds what a failover starts, and the load balancers and the standby's healthy pools are ready to switch"},
+			msg: "the standby's cluster held what a failover starts, and the load balancers and the standby's healthy pools were ready to switch"},
 		{name: "rehearsal, load balanced, Cloudflare refuses the token", args: []string{"--rehearse"}, rehearse: true, code: ExitFailed, primaryAfter: 2,
-			msg: "a failover now would stop before it fences: the load balancers in front of the regions: the Cloudflare API refuses the token", lb: true, cfToken: "n0t-the-t0ken"},
+			msg: "a failover now would stop before it fences, so the rehearsal measured nothing and recorded nothing: the load balancers in front of the regions: the Cloudflare API refuses the token", lb: true, cfToken: "n0t-the-t0ken"},
 		{name: "rehearsal, load balanced, the standby's pool unhealthy", args: []string{"--rehearse"}, rehearse: true, code: ExitFailed, primaryAfter: 2,
 			msg: "the standby's pool for crm.nextflow.example is not healthy", lb: true,
 			cf: func(cf *testutil.Cloudflare) { cf.Health = map[string][]bool{"pool-s": {false, false, true}} }},
 		{name: "rehearsal, the standby's cluster without its AI set", args: []string{"--rehearse"}, rehearse: true, code: ExitFailed, primaryAfter: 2, noAI: true,
-			msg: "a failover now would stop before it fences: the standby's cluster has no statefulsets ai"},
+			msg: "a failover now would stop before it fences, so the rehearsal measured nothing and recorded nothing: the standby's cluster has no statefulsets ai"},
+		{name: "rehearsal, a drill a stopped rehearsal left, Cloudflare refuses the token", args: []string{"--rehearse"}, rehearse: true, code: ExitFailed, primaryAfter: 2,
+			msg: "the drill ap-southeast-1/nextflow-failover-drill-20261201t000000 a stopped rehearsal left is deleted", lb: true, cfToken: "n0t-the-t0ken",
+			setup: func(f *fakeAWS) {
+				sb := f.db(fakeStandby, "nextflow-standby-postgres")
+				f.dbs[fakeStandby+"/nextflow-failover-drill-20261201t000000"] = &fakeDB{region: fakeStandby, id: "nextflow-failover-drill-20261201t000000",
+					name: failover.DrillName, group: sb.group, source: sb.arn(), class: sb.class, status: "available", address: "drill.xyz.ap-southeast-1.rds.amazonaws.com"}
+			}},
 		{name: "database only, the standby's cluster unknown to EKS", args: []string{"--planned", "--database-only"}, code: 0, moved: true, primaryAfter: 2,
 			msg:   "RPO 0",
 			setup: func(f *fakeAWS) { delete(f.clusters, fakeStandby+"/"+aws.ClusterName("cloud")) }},
@@ -287,9 +294,16 @@ func TestFailoverMovesTheTraffic(t *testing.T) {
 			if got := suspended(t, primaryNS, model.BackupJob); got != (c.served && c.primaryAfter == 0) {
 				t.Errorf("the former primary's backup suspended: %v", got)
 			}
-			// A rehearsal makes its drill only where the path is whole.
-			if drill := c.rehearse && c.code == 0; (c.moved || drill) != (len(f.writes()) != 0) {
+			// A rehearsal makes its drill only where the path is whole, and
+			// deletes one a stopped rehearsal left where it is not.
+			left := strings.Contains(c.name, "a drill a stopped rehearsal left")
+			if drill := c.rehearse && c.code == 0; (c.moved || drill || left) != (len(f.writes()) != 0) {
 				t.Errorf("AWS changes: %v", f.writes())
+			}
+			for k := range f.dbs {
+				if c.rehearse && strings.Contains(k, "drill") {
+					t.Errorf("a drill left behind: %s", k)
+				}
 			}
 			// A promotion is recorded, whether or not the traffic moved; a
 			// rehearsal only where it measured a failover that would reach

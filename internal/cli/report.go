@@ -6,7 +6,8 @@ import (
 
 // ReportOptions are the flags of `nfx report`.
 type ReportOptions struct {
-	Out string
+	Out     string
+	Backend string
 }
 
 // NewCmdReport builds `nfx report`.
@@ -21,5 +22,6 @@ func NewCmdReport(io IO) *cobra.Command {
 		Annotations: map[string]string{everyStage: "yes"},
 	}
 	cmd.Flags().StringVar(&o.Out, "out", "", "the HTML file (default out/report.html in the project)")
+	cmd.Flags().StringVar(&o.Backend, "backend", "", ledgerBackendDoc)
 	return viaPulumi(cmd, io, "report", o)
 }

@@ -27,7 +27,7 @@ func runReport(io IO, o *ReportOptions) error {
 	var stages []report.Stage
 	var proj string
 	for _, st := range model.Stages {
-		s, dir, err := side(io, string(st), "")
+		s, dir, err := side(io, string(st), "", o.Backend)
 		if err != nil {
 			return err
 		}

@@ -26,5 +26,6 @@ they are set beside nfx's computation from the plan's inputs.`,
 		Args: cobra.NoArgs,
 	}
 	o.add(cmd, "case", "the stage moved from (required); its nextflow:business figures are used")
+	cmd.Flags().StringVar(&o.Backend, "backend", "", ledgerBackendDoc)
 	return viaPulumi(cmd, io, "roi", o)
 }

@@ -911,9 +911,11 @@ type Rehearsal struct {
 	// PathChecked says the standby's cluster (and the load balancers in
 	// front, if any) held what a failover acts on, checked as a
 	// switchover checks it.
-	PathChecked bool      `json:"pathChecked,omitempty"`
-	Started     time.Time `json:"started"`
-	Ended       time.Time `json:"ended"`
+	PathChecked bool `json:"pathChecked,omitempty"`
+	// CheckedAt is when, before the drill.
+	CheckedAt time.Time `json:"checkedAt"`
+	Started   time.Time `json:"started"`
+	Ended     time.Time `json:"ended"`
 }
 
 // Rehearse measures a failover without touching the stage: it makes a
@@ -964,12 +966,18 @@ func Rehearse(ctx context.Context, o Options) (*Rehearsal, error) {
 	// nothing a failover would reach, and is not recorded.
 	o.Mode = Planned
 	if err := o.reachStandbyCluster(ctx); err != nil {
-		kept := ""
+		// A drill a stopped rehearsal left is billed while the path stays
+		// wanting, which may be days: deleted, the next run makes another.
+		left := ""
 		if drillID != "" {
-			kept = fmt.Sprintf(" (the drill %s/%s a stopped rehearsal left is kept for the next run, and billed: delete it in the RDS console if there is none)", o.Standby.Name, drillID)
+			left = fmt.Sprintf("; the drill %s/%s a stopped rehearsal left is deleted", o.Standby.Name, drillID)
+			if derr := o.deleteDrill(ctx, drillID); derr != nil {
+				left = fmt.Sprintf("; the drill %s/%s a stopped rehearsal left could not be deleted (%v): it is billed until it is, in the RDS console or by the next rehearsal", o.Standby.Name, drillID, derr)
+			}
 		}
-		return nil, fmt.Errorf("a failover now would stop before it fences: %w; nothing was measured%s", err, kept)
+		return nil, fmt.Errorf("a failover now would stop before it fences, so the rehearsal measured nothing and recorded nothing: %w (for the rehearsal: fix that, then run nfx failover --rehearse again)%s", err, left)
 	}
+	reh.CheckedAt = o.Now().UTC()
 	reh.PathChecked = o.Serve != nil
 	if drillID == "" {
 		var sgs []string

@@ -425,7 +425,7 @@ func TestHostFitCountsWhatTheStackRuns(t *testing.T) {
 			cpus = math.Round(cpus*1000) / 1000 // Docker's 0.001 cpus, as the fit reports
 			_, ds := model.Load("server", model.Raw{Values: small, Secret: map[string]bool{}, Complete: true}, model.LoadOptions{})
 			msg := ds.Error()
-			for _, want := range []string{fmt.Sprintf("container memory limits add up to %.1f GB", mem/(1<<30)), fmt.Sprintf("container CPU limits add up to %g ", cpus)} {
+			for _, want := range []string{fmt.Sprintf("container memory limits add up to %.1f GiB", mem/(1<<30)), fmt.Sprintf("container CPU limits add up to %g ", cpus)} {
 				if !strings.Contains(msg, want) {
 					t.Errorf("the host fit does not count what the stack runs: %q is not in\n%s", want, msg)
 				}
