@@ -118,7 +118,7 @@ const (
 // the engine's preview runs in the promotion job, on the target's
 // environment, right before its up.
 const reviewScript = `{{range .Pairs}}
-            bin/nfx diff --from {{.From}} --to {{.To}} --markdown >> comment.md
+            bin/nfx diff --from {{.From}} --to {{.To}} --markdown --backend "$NFX_BACKEND" >> comment.md
             { echo; echo '#### Cost of {{.To}}'; echo; echo '` + "```" + `'; bin/nfx cost --stage {{.To}}; echo '` + "```" + `'; echo; } >> comment.md
             bin/nfx promote --from {{.From}} --to {{.To}} --dry-run --config-only --markdown --backend "$NFX_BACKEND" >> comment.md || rc=$?
 {{- end}}`

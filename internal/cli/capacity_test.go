@@ -142,9 +142,10 @@ func TestCapacityCountsTheRehearsal(t *testing.T) {
 	}
 }
 
-// nfx diff, roi and report count the cloud's failover rehearsal as nfx
-// capacity does, from the ledger of the backend --backend names (the
-// project's own when unset): one backend's rehearsal is not another's.
+// nfx diff and roi (and report, through the same side) count the cloud's
+// failover rehearsal as nfx capacity does, from the ledger of the backend
+// --backend names (the project's own when unset, empty here): one
+// backend's rehearsal is not another's.
 func TestMoveCommandsCountTheBackendsRehearsal(t *testing.T) {
 	dir := project(t)
 	write(t, filepath.Join(dir, "two.yaml"), `config:

@@ -145,7 +145,7 @@ func TestFailoverMovesTheTraffic(t *testing.T) {
 		{name: "rehearsal, the standby's cluster without its AI set", args: []string{"--rehearse"}, rehearse: true, code: ExitFailed, primaryAfter: 2, noAI: true,
 			msg: "a failover now would stop before it fences, so the rehearsal measured nothing and recorded nothing: the standby's cluster has no statefulsets ai"},
 		{name: "rehearsal, a drill a stopped rehearsal left, Cloudflare refuses the token", args: []string{"--rehearse"}, rehearse: true, code: ExitFailed, primaryAfter: 2,
-			msg: "the drill ap-southeast-1/nextflow-failover-drill-20261201t000000 a stopped rehearsal left is deleted", lb: true, cfToken: "n0t-the-t0ken",
+			msg: "the drill ap-southeast-1/nextflow-failover-drill-20261201t000000 a stopped rehearsal left is being deleted", lb: true, cfToken: "n0t-the-t0ken",
 			setup: func(f *fakeAWS) {
 				sb := f.db(fakeStandby, "nextflow-standby-postgres")
 				f.dbs[fakeStandby+"/nextflow-failover-drill-20261201t000000"] = &fakeDB{region: fakeStandby, id: "nextflow-failover-drill-20261201t000000",

@@ -913,7 +913,7 @@ type Rehearsal struct {
 	// switchover checks it.
 	PathChecked bool `json:"pathChecked,omitempty"`
 	// CheckedAt is when, before the drill.
-	CheckedAt time.Time `json:"checkedAt"`
+	CheckedAt time.Time `json:"checkedAt,omitzero"`
 	Started   time.Time `json:"started"`
 	Ended     time.Time `json:"ended"`
 }
@@ -957,8 +957,20 @@ func Rehearse(ctx context.Context, o Options) (*Rehearsal, error) {
 	if aws.ToString(sb.ReadReplicaSourceDBInstanceIdentifier) == "" {
 		return nil, fmt.Errorf("the standby %s is promoted: it is the writer, and there is no standby to rehearse a failover to", reh.Standby)
 	}
+	// Stopped before its drill is made, a rehearsal deletes one a stopped
+	// run left: it is billed while what stops this one stays, which may be
+	// days; the next run makes another.
+	refuse := func(err error) (*Rehearsal, error) {
+		if drillID != "" {
+			if derr := o.deleteDrill(ctx, drillID); derr != nil {
+				return nil, fmt.Errorf("%w; the drill %s/%s a stopped rehearsal left could not be deleted (%v): it is billed until it is, in the RDS console or by the next rehearsal", err, o.Standby.Name, drillID, derr)
+			}
+			return nil, fmt.Errorf("%w; the drill %s/%s a stopped rehearsal left is being deleted", err, o.Standby.Name, drillID)
+		}
+		return nil, err
+	}
 	if err := ready(sb, true); err != nil {
-		return nil, fmt.Errorf("the standby %s: %w", reh.Standby, err)
+		return refuse(fmt.Errorf("the standby %s: %w", reh.Standby, err))
 	}
 	// What a switchover reads before it fences, read before the drill: a
 	// rehearsal whose failover would stop there (the standby's cluster,
@@ -966,19 +978,11 @@ func Rehearse(ctx context.Context, o Options) (*Rehearsal, error) {
 	// nothing a failover would reach, and is not recorded.
 	o.Mode = Planned
 	if err := o.reachStandbyCluster(ctx); err != nil {
-		// A drill a stopped rehearsal left is billed while the path stays
-		// wanting, which may be days: deleted, the next run makes another.
-		left := ""
-		if drillID != "" {
-			left = fmt.Sprintf("; the drill %s/%s a stopped rehearsal left is deleted", o.Standby.Name, drillID)
-			if derr := o.deleteDrill(ctx, drillID); derr != nil {
-				left = fmt.Sprintf("; the drill %s/%s a stopped rehearsal left could not be deleted (%v): it is billed until it is, in the RDS console or by the next rehearsal", o.Standby.Name, drillID, derr)
-			}
-		}
-		return nil, fmt.Errorf("a failover now would stop before it fences, so the rehearsal measured nothing and recorded nothing: %w (for the rehearsal: fix that, then run nfx failover --rehearse again)%s", err, left)
+		return refuse(fmt.Errorf("a failover now would stop before it fences, so the rehearsal measured nothing and recorded nothing: %w (for the rehearsal: fix that, then run nfx failover --rehearse again)", err))
 	}
-	reh.CheckedAt = o.Now().UTC()
-	reh.PathChecked = o.Serve != nil
+	if o.Serve != nil {
+		reh.PathChecked, reh.CheckedAt = true, o.Now().UTC()
+	}
 	if drillID == "" {
 		var sgs []string
 		for _, g := range sb.VpcSecurityGroups {
