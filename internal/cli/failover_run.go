@@ -183,10 +183,10 @@ func runFailover(ctx context.Context, io IO, o *FailoverOptions) error {
 	// A rehearsal reads the same path before its drill (--rehearse takes
 	// no --database-only).
 	if cc.StandbyCluster && !o.DatabaseOnly {
-		if in.Config.Tunnel.Standby && o.Rehearse {
-			return usagef("%s is true: this stack's connectors are held stopped for a migration's cutover, and a failover now would be refused (or move the database alone); fix: finish the cutover (set it false and up), then rehearse", model.FullKey("tunnel.standby"))
-		}
 		if in.Config.Tunnel.Standby {
+			if o.Rehearse {
+				return usagef("%s is true: this stack's connectors are held stopped for a migration's cutover, and a failover now would be refused (or move the database alone); fix: finish the cutover (set it false and up), then rehearse", model.FullKey("tunnel.standby"))
+			}
 			return usagef("%s is true: this stack's connectors are held stopped for a migration's cutover, and a failover would start them in %s; fix: finish the cutover (set it false and up) first, or run nfx failover --database-only", model.FullKey("tunnel.standby"), cc.StandbyRegion)
 		}
 		opts.Serve = serving(in.Config, in.Stack, aws.ClusterName(in.Stack), o.RestoreWait, func(ctx context.Context, region string) (failover.Cluster, error) {
@@ -247,7 +247,7 @@ func rehearse(ctx context.Context, io IO, o *FailoverOptions, in *stackInput, b 
 		loss = "RPO unknown (CloudWatch had no lag for the standby)"
 	}
 	note := fmt.Sprintf("rehearsal: promoting a replica of %s took %s; RTO %s with the names' TTL; %s", r.Standby, r.Promote.Round(time.Second), r.RTO.Round(time.Second), loss)
-	if r.PathChecked {
+	if !r.CheckedAt.IsZero() {
 		note += "; before the drill (" + r.CheckedAt.Format(time.RFC3339) + ") the standby's cluster held what a failover starts"
 		if in.Config.Cloud.LoadBalancer {
 			note += ", and the load balancers and the standby's healthy pools were ready to switch"

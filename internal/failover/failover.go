@@ -247,7 +247,7 @@ func (o *Options) run(ctx context.Context, rep *Report) (*Report, error) {
 		// The standby's cluster must answer before anything changes:
 		// found out after the fence, the database would move without the
 		// traffic.
-		if err := o.reachStandbyCluster(ctx); err != nil {
+		if err := o.reachStandbyCluster(ctx, o.Mode == Planned); err != nil {
 			return nil, err
 		}
 		if o.DryRun {
@@ -351,8 +351,10 @@ func (o *Options) run(ctx context.Context, rep *Report) (*Report, error) {
 }
 
 // reachStandbyCluster asks the standby's cluster for its tunnel, where
-// one runs there.
-func (o *Options) reachStandbyCluster(ctx context.Context) error {
+// one runs there, and reads the balancers in front; refuseUnhealthy
+// refuses an unhealthy standby pool (a switchover, a rehearsal) where a
+// lost region's failover warns and goes on.
+func (o *Options) reachStandbyCluster(ctx context.Context, refuseUnhealthy bool) error {
 	s := o.Serve
 	if s == nil {
 		return nil
@@ -371,7 +373,7 @@ func (o *Options) reachStandbyCluster(ctx context.Context) error {
 			// path healthy first; a lost region does not wait for it (the
 			// standby's CRM may fail its checks until its database is
 			// promoted).
-			if o.Mode == Planned {
+			if refuseUnhealthy {
 				return fmt.Errorf("the standby's pool for %s is not healthy (%s): the switch would send its visitors nowhere; fix: check the standby's tunnel connectors and its CRM (%s; kubectl -n nextflow get pods), wait for Cloudflare's next checks, or run nfx failover --unplanned", h, unhealthy[h], s.Kubectl)
 			}
 			o.Log(fmt.Sprintf("WARNING: the standby's pool for %s is not healthy (%s); the failover goes on", h, unhealthy[h]))
@@ -908,11 +910,9 @@ type Rehearsal struct {
 	// what an unplanned failover then would have lost at most.
 	RPO         time.Duration `json:"rpo"`
 	LossUnknown bool          `json:"lossUnknown,omitempty"`
-	// PathChecked says the standby's cluster (and the load balancers in
-	// front, if any) held what a failover acts on, checked as a
-	// switchover checks it.
-	PathChecked bool `json:"pathChecked,omitempty"`
-	// CheckedAt is when, before the drill.
+	// CheckedAt is when, before the drill, the standby's cluster (and the
+	// load balancers in front, if any) held what a failover acts on,
+	// checked as a switchover checks it; zero without a standby cluster.
 	CheckedAt time.Time `json:"checkedAt,omitzero"`
 	Started   time.Time `json:"started"`
 	Ended     time.Time `json:"ended"`
@@ -976,12 +976,11 @@ func Rehearse(ctx context.Context, o Options) (*Rehearsal, error) {
 	// rehearsal whose failover would stop there (the standby's cluster,
 	// its objects, the balancers, the standby's pools' health) measures
 	// nothing a failover would reach, and is not recorded.
-	o.Mode = Planned
-	if err := o.reachStandbyCluster(ctx); err != nil {
+	if err := o.reachStandbyCluster(ctx, true); err != nil {
 		return refuse(fmt.Errorf("a failover now would stop before it fences, so the rehearsal measured nothing and recorded nothing: %w (for the rehearsal: fix that, then run nfx failover --rehearse again)", err))
 	}
 	if o.Serve != nil {
-		reh.PathChecked, reh.CheckedAt = true, o.Now().UTC()
+		reh.CheckedAt = o.Now().UTC()
 	}
 	if drillID == "" {
 		var sgs []string
